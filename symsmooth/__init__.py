@@ -1,0 +1,56 @@
+"""symsmooth: smooth approximations of non-smooth functions, derived symbolically and turned
+into fast, numerically stable, verified kernels.
+
+The public API is imported lazily, so ``import symsmooth`` stays cheap (no Numba import)::
+
+    import symsmooth as ss
+    ss.catalog.names(); ss.catalog.get("logsumexp_max")
+    ss.kernels.names(); ss.kernels.get("gaussian")
+    ss.convolve(f, x, kernel="gaussian", width=sigma)
+    ss.gradient(expr, vars); ss.hessian(expr, vars); ss.newton_step(f, vars)
+    ss.generate(items); ss.load(name); ss.verify(name)
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+# public name -> (module, attribute or None for the module itself)
+_EXPORTS: dict[str, tuple[str, str | None]] = {
+    "catalog": ("symsmooth.smoothing.catalog", None),
+    "kernels": ("symsmooth.smoothing.kernels", None),
+    "functions": ("symsmooth.functions", None),
+    "errors": ("symsmooth.errors", None),
+    "Smoothing": ("symsmooth.records", "Smoothing"),
+    "parse": ("symsmooth.parse", "parse"),
+    "convolve": ("symsmooth.pipeline", "convolve"),
+    "gradient": ("symsmooth.pipeline", "gradient"),
+    "hessian": ("symsmooth.pipeline", "hessian"),
+    "newton_step": ("symsmooth.pipeline", "newton_step"),
+    "gradient_descent_step": ("symsmooth.pipeline", "gradient_descent_step"),
+    "majorize": ("symsmooth.pipeline", "majorize"),
+    "em_step": ("symsmooth.pipeline", "em_step"),
+    "stabilize": ("symsmooth.pipeline", "stabilize"),
+    "generate": ("symsmooth.pipeline", "generate"),
+    "load": ("symsmooth.pipeline", "load"),
+    "verify": ("symsmooth.pipeline", "verify"),
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name: str):
+    try:
+        module_name, attribute = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module 'symsmooth' has no attribute {name!r}") from None
+    module = importlib.import_module(module_name)
+    value = module if attribute is None else getattr(module, attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,5 @@
+import sys
+
+from symsmooth.cli import main
+
+main()

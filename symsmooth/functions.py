@@ -1,22 +1,36 @@
-"""Stable primitives as SymPy functions.
+r"""Stable primitives as SymPy functions.
 
 Each primitive is a real :class:`sympy.Function`:
 
-* ``fdiff`` returns the derivative *in stable form* (built from these primitives);
-* ``rewrite(sp.exp)`` / ``rewrite("naive")`` gives the textbook exp/log form (used as the
-  exact reference and to prove equivalence);
-* ``evalf`` evaluates with mpmath at any precision, through a formula that does not overflow;
-* LaTeX and pretty printing show the function name.
+* ``fdiff`` returns the derivative *in stable form* (built from these primitives):
+  ``softplus' = sigmoid``, ``sigmoid' = sigmoid(z) sigmoid(-z)``, ``log_sigmoid' = sigmoid(-z)``,
+  ``log1mexp' = -1/expm1(-z)``, ``d logsumexp/dx_i = exp(x_i - logsumexp)``, ``Phi' = phi``,
+  ``phi' = -z phi``;
+* ``rewrite("naive")`` (also ``rewrite(sp.exp)``, ``rewrite(sp.log)``) gives the textbook
+  exp/log/erf form, used as the exact reference and to prove equivalence;
+* ``evalf`` evaluates with mpmath at any precision through the overflow-free formulas of
+  :mod:`symsmooth.functions_numeric`, re-evaluating at higher precision until two precisions
+  agree (so cancellation near a zero of the result, or in the arguments, costs precision
+  internally, not in the answer);
+* ``sp.latex``/``sp.pretty`` show the usual names (sigma, LSE, Phi, phi); ``str`` shows the
+  class name so that the text parses back;
+* ``sp.lambdify(args, expr, "numpy")`` (or ``"scipy"``) and ``"mpmath"`` work through the
+  ``_numpycode``/``_scipycode``/``_mpmathcode`` printer hooks, which print calls to the stable
+  implementations; for ``"math"`` pass ``modules=[MATH_MODULE, "math"]``.  No
+  ``_pythoncode`` hook is defined, so a code generator's own ``_print_<name>`` methods win.
+
+The n-ary reduction over a symbolic range, :class:`LogSumExpOver`, lives in
+:mod:`symsmooth.functions_nary` and is re-exported here.
 
 References
 ----------
 M. Maechler, "Accurately Computing log(1 - exp(-|a|))", Rmpfr vignette, 2012.
 LogExpFunctions.jl (log1pexp, log1mexp, logistic, logsumexp conventions).
+M. Abramowitz, I. Stegun, *Handbook of Mathematical Functions*, 26.2.2 (Phi, erfc).
 
 Examples
 --------
 >>> import sympy as sp
->>> from symsmooth.functions import softplus, sigmoid, logsumexp
 >>> z = sp.Symbol("z", real=True)
 >>> sp.diff(softplus(z), z)
 sigmoid(z)
@@ -27,31 +41,50 @@ log(exp(z) + 1)
 >>> x, y = sp.symbols("x y", real=True)
 >>> sp.diff(logsumexp(x, y), x)
 exp(x - logsumexp(x, y))
+>>> print(sp.latex(sigmoid(z)))
+\sigma\left(z\right)
+>>> import numpy as np
+>>> f = sp.lambdify(z, softplus(z), "numpy")
+>>> f(np.array([-700.0, 0.0, 1000.0])).tolist()  # naive log(1 + exp(z)) gives 0, inf here
+[9.85967654375977e-305, 0.6931471805599453, 1000.0]
 """
 
 from __future__ import annotations
 
 import mpmath
 import sympy as sp
+from mpmath.libmp import prec_to_dps
+from sympy.codegen.cfunctions import expm1
 from sympy.core.function import ArgumentIndexError
 
+from symsmooth.functions_numeric import MATH_MODULE, MPMATH_MODULE, NUMPY_MODULE
 
-def _mp(arg: sp.Expr, prec: int):
-    """``arg`` as an mpmath number at binary precision ``prec`` (None if not numeric)."""
-    value = arg._eval_evalf(prec) if not arg.is_Number else arg
-    if value is None or not value.is_Number:
+_REFINEMENTS = 6
+"""Precision doublings tried by ``evalf`` before it returns the last value."""
+
+
+def _mp(arg: sp.Expr, prec: int) -> mpmath.mpf | None:
+    """``arg`` as a real mpmath number at binary precision ``prec`` (None if not real)."""
+    value = arg.evalf(prec_to_dps(prec) + 2)
+    if not value.is_Number or value is sp.S.ComplexInfinity:
         return None
     return mpmath.mpf(value._to_mpmath(prec))
 
 
+def _agree(a: mpmath.mpf, b: mpmath.mpf, prec: int) -> bool:
+    """True when ``a`` and ``b`` agree to ``prec`` bits (or are the same special value)."""
+    if a == b or (mpmath.isnan(a) and mpmath.isnan(b)):
+        return True
+    if not (mpmath.isfinite(a) and mpmath.isfinite(b)):
+        return False
+    return abs(a - b) <= abs(b) * mpmath.ldexp(1, -prec - 4)
+
+
 class StablePrimitive(sp.Function):
-    """Base class: naive rewrite, mpmath evalf and LaTeX for the stable primitives."""
+    """Base class: naive rewrite, adaptive mpmath evalf, printing and lambdify hooks."""
 
     latex_name: str = ""
-
-    @classmethod
-    def _mpmath(cls, *args):  # pragma: no cover - abstract
-        raise NotImplementedError
+    pretty_name: str = ""
 
     def _naive(self, *args) -> sp.Expr:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -65,22 +98,57 @@ class StablePrimitive(sp.Function):
     def _eval_rewrite_as_log(self, *args, **kwargs) -> sp.Expr:
         return self._naive(*args)
 
-    def _eval_evalf(self, prec: int):
-        with mpmath.workprec(prec + 20):
-            values = [_mp(a, prec + 20) for a in self.args]
+    def _value(self, wp: int) -> mpmath.mpf | None:
+        with mpmath.workprec(wp):
+            values = [_mp(a, wp) for a in self.args]
             if any(v is None for v in values):
                 return None
-            result = mpmath.mpf(self._mpmath(*values))
-            return sp.Float._new(result._mpf_, prec)
+            return mpmath.mpf(MPMATH_MODULE[type(self).__name__](*values))
 
-    def _eval_is_real(self):
+    def _eval_evalf(self, prec: int):
+        previous, wp = None, prec + 20
+        for _ in range(_REFINEMENTS):
+            current = self._value(wp)
+            if current is None:
+                return None
+            if previous is not None and _agree(previous, current, prec):
+                break
+            previous, wp = current, 2 * wp
+        return sp.Float._new(current._mpf_, prec)
+
+    def _eval_is_extended_real(self):
         return all(a.is_extended_real for a in self.args) or None
+
+    def _eval_is_finite(self):
+        return all(a.is_real for a in self.args) or None
 
     def _latex(self, printer, exp=None):
         name = self.latex_name or rf"\operatorname{{{type(self).__name__}}}"
         args = ", ".join(printer._print(a) for a in self.args)
         tex = rf"{name}\left({args}\right)"
         return rf"{tex}^{{{exp}}}" if exp else tex
+
+    def _pretty(self, printer):
+        name = self.pretty_name if printer._use_unicode and self.pretty_name else None
+        return printer._print_Function(self, func_name=name or type(self).__name__)
+
+    def _call(self, printer, impl) -> str:
+        args = ", ".join(printer._print(a) for a in self.args)
+        return f"{printer._module_format(f'symsmooth.functions_numeric.{impl.__name__}')}({args})"
+
+    def _numpycode(self, printer) -> str:
+        return self._call(printer, NUMPY_MODULE[type(self).__name__])
+
+    _scipycode = _numpycode
+
+    def _mpmathcode(self, printer) -> str:
+        return self._call(printer, MPMATH_MODULE[type(self).__name__])
+
+
+def _one_arg(fn: sp.Function, argindex: int) -> sp.Expr:
+    if argindex != 1:
+        raise ArgumentIndexError(fn, argindex)
+    return fn.args[0]
 
 
 class softplus(StablePrimitive):
@@ -96,24 +164,17 @@ class softplus(StablePrimitive):
     nargs = 1
 
     def fdiff(self, argindex=1):
-        if argindex != 1:
-            raise ArgumentIndexError(self, argindex)
-        return sigmoid(self.args[0])
+        return sigmoid(_one_arg(self, argindex))
 
     @classmethod
     def eval(cls, z):
-        if z.is_zero:
-            return sp.log(2)
-
-    @classmethod
-    def _mpmath(cls, z):
-        return max(z, 0) + mpmath.log1p(mpmath.exp(-abs(z)))
+        return {sp.S.Zero: sp.log(2), sp.oo: sp.oo, -sp.oo: sp.S.Zero, sp.nan: sp.nan}.get(z)
 
     def _naive(self, z):
         return sp.log(1 + sp.exp(z))
 
     def _eval_is_positive(self):
-        return self.args[0].is_extended_real or None
+        return self.args[0].is_real or None
 
 
 class sigmoid(StablePrimitive):
@@ -130,30 +191,21 @@ class sigmoid(StablePrimitive):
 
     nargs = 1
     latex_name = r"\sigma"
+    pretty_name = "σ"
 
     def fdiff(self, argindex=1):
-        if argindex != 1:
-            raise ArgumentIndexError(self, argindex)
-        z = self.args[0]
+        z = _one_arg(self, argindex)
         return sigmoid(z) * sigmoid(-z)
 
     @classmethod
     def eval(cls, z):
-        if z.is_zero:
-            return sp.S.Half
-
-    @classmethod
-    def _mpmath(cls, z):
-        if z >= 0:
-            return 1 / (1 + mpmath.exp(-z))
-        e = mpmath.exp(z)
-        return e / (1 + e)
+        return {sp.S.Zero: sp.S.Half, sp.oo: sp.S.One, -sp.oo: sp.S.Zero, sp.nan: sp.nan}.get(z)
 
     def _naive(self, z):
         return 1 / (1 + sp.exp(-z))
 
     def _eval_is_positive(self):
-        return self.args[0].is_extended_real or None
+        return self.args[0].is_real or None
 
 
 class log_sigmoid(StablePrimitive):
@@ -168,26 +220,20 @@ class log_sigmoid(StablePrimitive):
 
     nargs = 1
     latex_name = r"\log\sigma"
+    pretty_name = "log σ"
 
     def fdiff(self, argindex=1):
-        if argindex != 1:
-            raise ArgumentIndexError(self, argindex)
-        return sigmoid(-self.args[0])
+        return sigmoid(-_one_arg(self, argindex))
 
     @classmethod
     def eval(cls, z):
-        if z.is_zero:
-            return -sp.log(2)
-
-    @classmethod
-    def _mpmath(cls, z):
-        return -softplus._mpmath(-z)
+        return {sp.S.Zero: -sp.log(2), sp.oo: sp.S.Zero, -sp.oo: -sp.oo, sp.nan: sp.nan}.get(z)
 
     def _naive(self, z):
         return -sp.log(1 + sp.exp(-z))
 
     def _eval_is_negative(self):
-        return self.args[0].is_extended_real or None
+        return self.args[0].is_real or None
 
 
 class log1mexp(StablePrimitive):
@@ -201,84 +247,161 @@ class log1mexp(StablePrimitive):
     >>> import sympy as sp
     >>> sp.N(log1mexp(sp.Rational(-1, 10**30)), 20)
     -69.077552789821370521
+    >>> log1mexp(-sp.log(2))
+    -log(2)
     """
 
     nargs = 1
     latex_name = r"\operatorname{log1mexp}"
 
     def fdiff(self, argindex=1):
-        if argindex != 1:
-            raise ArgumentIndexError(self, argindex)
         # d/dz log(1 - e^z) = -e^z / (1 - e^z) = -1 / expm1(-z)
-        from sympy.codegen.cfunctions import expm1
-
-        return -1 / expm1(-self.args[0])
+        return -1 / expm1(-_one_arg(self, argindex))
 
     @classmethod
-    def _mpmath(cls, z):
-        if z > -mpmath.log(2):
-            return mpmath.log(-mpmath.expm1(z))
-        return mpmath.log1p(-mpmath.exp(z))
+    def eval(cls, z):
+        table = {sp.S.Zero: -sp.oo, -sp.oo: sp.S.Zero, -sp.log(2): -sp.log(2), sp.nan: sp.nan}
+        return table.get(z)
 
     def _naive(self, z):
         return sp.log(1 - sp.exp(z))
 
-    def _eval_is_real(self):
-        z = self.args[0]
-        return z.is_extended_negative or None
+    def _eval_is_extended_real(self):
+        return self.args[0].is_extended_nonpositive or None
+
+    def _eval_is_finite(self):
+        return self.args[0].is_negative and self.args[0].is_finite or None
+
+    def _eval_is_negative(self):
+        return (self.args[0].is_negative and self.args[0].is_finite) or None
 
 
 class logsumexp(StablePrimitive):
     """n-ary ``logsumexp(x1, ..., xn) = log(sum exp(xi))``, evaluated max-shifted.
 
-    The argument order is canonical (sorted), so ``logsumexp(x, y) == logsumexp(y, x)``.
+    Exact rules only: the argument order is canonical (sorted), nested calls flatten, ``-oo``
+    arguments drop out, an ``oo`` argument gives ``oo``, one argument is itself, no argument
+    is ``-oo`` and ``n`` equal arguments give ``x + log(n)``.
     ``d/dxi = exp(xi - logsumexp(...))``, the softmax.
 
     Examples
     --------
     >>> import sympy as sp
+    >>> x, y = sp.symbols("x y")
     >>> sp.N(logsumexp(1000, 1000), 20)
     1000.6931471805599453
-    >>> logsumexp(sp.Symbol("x"))
+    >>> logsumexp(y, logsumexp(x, -sp.oo))
+    logsumexp(x, y)
+    >>> logsumexp(x)
     x
     """
 
     latex_name = r"\operatorname{LSE}"
+    pretty_name = "LSE"
 
     @classmethod
     def eval(cls, *args):
-        if len(args) == 0:
-            return sp.S.NegativeInfinity
-        if len(args) == 1:
-            return args[0]
-        ordered = tuple(sorted(args, key=sp.default_sort_key))
-        if ordered != args:
-            return cls(*ordered)
+        flat = [b for a in args for b in (a.args if isinstance(a, logsumexp) else (a,))]
+        if sp.nan in flat:
+            return sp.nan
+        if sp.oo in flat:
+            return sp.oo
+        kept = tuple(sorted((a for a in flat if a != -sp.oo), key=sp.default_sort_key))
+        if not kept:
+            return -sp.oo
+        if len(set(kept)) == 1:
+            return kept[0] + sp.log(len(kept))
+        if kept != args:
+            return cls(*kept)
+        return None
 
     def fdiff(self, argindex=1):
         if not 1 <= argindex <= len(self.args):
             raise ArgumentIndexError(self, argindex)
         return sp.exp(self.args[argindex - 1] - self)
 
-    @classmethod
-    def _mpmath(cls, *xs):
-        m = max(xs)
-        if mpmath.isinf(m):
-            return m
-        return m + mpmath.log(mpmath.fsum(mpmath.exp(x - m) for x in xs))
-
     def _naive(self, *xs):
         return sp.log(sp.Add(*[sp.exp(x) for x in xs]))
 
 
+class Phi(StablePrimitive):
+    """Standard normal CDF ``Phi(z) = (1 + erf(z/sqrt 2))/2``, evaluated as ``erfc(-z/sqrt 2)/2``.
+
+    The convolution engine writes ReLU * Gaussian as ``x Phi(x/s) + s phi(x/s)``.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> z = sp.Symbol("z")
+    >>> sp.diff(Phi(z), z)
+    phi(z)
+    >>> sp.N(Phi(-40), 15)
+    3.65589354091503e-350
+    """
+
+    nargs = 1
+    latex_name = r"\Phi"
+    pretty_name = "Φ"
+
+    def fdiff(self, argindex=1):
+        return phi(_one_arg(self, argindex))
+
+    @classmethod
+    def eval(cls, z):
+        return {sp.S.Zero: sp.S.Half, sp.oo: sp.S.One, -sp.oo: sp.S.Zero, sp.nan: sp.nan}.get(z)
+
+    def _naive(self, z):
+        return (1 + sp.erf(z / sp.sqrt(2))) / 2
+
+    _eval_rewrite_as_erf = StablePrimitive._eval_rewrite_as_naive
+
+    def _eval_is_positive(self):
+        return self.args[0].is_real or None
+
+
+class phi(StablePrimitive):
+    """Standard normal density ``phi(z) = exp(-z^2/2)/sqrt(2 pi)``; even, so ``phi(-z) = phi(z)``.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> z = sp.Symbol("z")
+    >>> sp.diff(phi(z), z)
+    -z*phi(z)
+    >>> phi(-z)
+    phi(z)
+    """
+
+    nargs = 1
+    latex_name = r"\phi"
+    pretty_name = "φ"
+
+    def fdiff(self, argindex=1):
+        z = _one_arg(self, argindex)
+        return -z * phi(z)
+
+    @classmethod
+    def eval(cls, z):
+        if z.could_extract_minus_sign():
+            return cls(-z)
+        special = {sp.S.Zero: 1 / sp.sqrt(2 * sp.pi), sp.oo: sp.S.Zero, sp.nan: sp.nan}
+        return special.get(z)
+
+    def _naive(self, z):
+        return sp.exp(-(z**2) / 2) / sp.sqrt(2 * sp.pi)
+
+    def _eval_is_positive(self):
+        return self.args[0].is_real or None
+
+
 PRIMITIVES: dict[str, type[StablePrimitive]] = {
-    cls.__name__: cls for cls in (softplus, sigmoid, log_sigmoid, log1mexp, logsumexp)
+    cls.__name__: cls for cls in (softplus, sigmoid, log_sigmoid, log1mexp, logsumexp, Phi, phi)
 }
 """Name -> class, for parsers, printers and code generators."""
 
 
 def naive(expr: sp.Expr) -> sp.Expr:
-    """Rewrite every stable primitive in ``expr`` to its textbook exp/log form.
+    """Rewrite every stable primitive in ``expr`` to its textbook exp/log/erf form.
 
     Examples
     --------
@@ -288,3 +411,24 @@ def naive(expr: sp.Expr) -> sp.Expr:
     log(exp(z) + 1) + 1/(1 + exp(-z))
     """
     return expr.rewrite("naive")
+
+
+from symsmooth.functions_nary import LogSumExpOver, logsumexp_over  # noqa: E402
+
+__all__ = [
+    "MATH_MODULE",
+    "MPMATH_MODULE",
+    "NUMPY_MODULE",
+    "PRIMITIVES",
+    "LogSumExpOver",
+    "Phi",
+    "StablePrimitive",
+    "log1mexp",
+    "log_sigmoid",
+    "logsumexp",
+    "logsumexp_over",
+    "naive",
+    "phi",
+    "sigmoid",
+    "softplus",
+]

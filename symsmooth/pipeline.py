@@ -14,5 +14,6 @@ from __future__ import annotations
 # --- derivation ----------------------------------------------------------------------------
 
 # --- stabilization -------------------------------------------------------------------------
+from symsmooth.stabilize import Stabilized, stabilize  # noqa: E402,F401  (ss.stabilize)
 
 # --- code generation and verification ------------------------------------------------------

@@ -1,0 +1,169 @@
+"""Turn a :class:`KernelSpec` into template context: printed, CSE'd lines of ``math.*`` code.
+
+The templates hold layout only (decorators, loops, wrappers); every formula arrives here as
+printed text.  Common subexpressions are shared with :func:`sympy.cse` inside each block.
+
+Examples
+--------
+>>> import sympy as sp
+>>> from symsmooth.functions import softplus
+>>> from symsmooth.codegen.spec import make_spec
+>>> x, k = sp.symbols("x k", real=True)
+>>> ctx = context(make_spec("sp1", softplus(k * x) / k, inputs=(x,), params=(k,)))
+>>> ctx["cores"][0]["lines"]
+['return _softplus(k*x)/k']
+>>> [h.function for h in ctx["helpers"]]
+['_sigmoid', '_softplus']
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from symsmooth.codegen.helpers import resolve
+from symsmooth.codegen.printer import MathPrinter
+from symsmooth.codegen.spec import KernelSpec
+from symsmooth.errors import CodegenError
+
+SIZE = sp.Symbol("size_", positive=True)
+
+
+def block(exprs, targets, printer: MathPrinter, prefix: str) -> list[str]:
+    """CSE'd assignment lines computing ``targets[j] = exprs[j]``.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> x = sp.Symbol("x")
+    >>> block([sp.exp(x) + 1, sp.exp(x) * 2], ["_a", "_b"], MathPrinter(), "_c")
+    ['_c0 = math.exp(x)', '_a = _c0 + 1', '_b = 2*_c0']
+    """
+    exprs = [sp.sympify(e) for e in exprs]
+    if not exprs:
+        return []
+    temps = sp.numbered_symbols(prefix, real=True)
+    replacements, reduced = sp.cse(exprs, symbols=temps, order="canonical")
+    lines = [f"{printer.doprint(s)} = {printer.doprint(e)}" for s, e in replacements]
+    lines += [f"{t} = {printer.doprint(e)}" for t, e in zip(targets, reduced)]
+    return lines
+
+
+def _elementwise(spec: KernelSpec, printer: MathPrinter) -> dict:
+    args = ", ".join(spec.input_names + spec.param_names)
+    arity = len(spec.input_names) + len(spec.param_names)
+    cores = [{"name": f"_core_{spec.name}", "expr": spec.stable}]
+    grads = []
+    for v, g in zip(spec.input_names, spec.stable_gradients):
+        cores.append({"name": f"_core_{spec.name}_grad_{v}", "expr": g})
+        grads.append({"name": f"{spec.name}_grad_{v}", "input": v, "core": cores[-1]["name"]})
+    for core in cores:
+        lines = block([core.pop("expr")], ["_out"], printer, "_c")
+        lines[-1] = "return " + lines[-1].split(" = ", 1)[1]
+        core["lines"] = lines
+    ufuncs = [{"name": spec.name, "core": cores[0]["name"]}] + [
+        {"name": g["name"], "core": g["core"]} for g in grads
+    ]
+    sig = lambda t: f"{t}({', '.join([t] * arity)})"  # noqa: E731
+    return {
+        "template": "elementwise.py.j2",
+        "args": args,
+        "cores": cores,
+        "ufuncs": ufuncs,
+        "grads": grads,
+        "grad_doc": (
+            f"``{grads[0]['name']}``" if len(grads) == 1 else "a tuple of the partials"
+        ),
+        "signatures": repr([sig("float32"), sig("float64")]).replace("'", '"'),
+        "upcast": ", ".join(f"np.float64({a})" for a in spec.input_names + spec.param_names),
+    }
+
+
+def _reduction(spec: KernelSpec, printer: MathPrinter) -> dict:
+    plan, pc = spec.plan, spec.pieces
+    names = [str(v.label) for v in plan.vectors]
+    local = {plan.size: SIZE}
+    shifted = [g for g in range(len(plan.groups)) if plan.shifted(g)]
+    loads = [f"{el} = {v}_row[idx]" for v, el in zip(names, plan.elements)]
+    loads.append("pos_ = idx + 1.0")
+
+    def sub(e):
+        return sp.sympify(e).xreplace(local)
+
+    sum_lines = block(
+        [sub(pc.exponents[g]) for g in shifted] + [sub(w) for w in pc.weights],
+        [f"_h{g}" for g in shifted] + [f"_w{k}" for k in range(len(pc.weights))],
+        printer,
+        "_c",
+    )
+    prologue = list(loads)
+    prologue += block(
+        [sub(pc.exponents[g]) for g in shifted], [f"_h{g}" for g in shifted], printer, "_p"
+    )
+    prologue += [f"E{g} = _wexp(_h{g}, M{g})" for g in shifted]
+    groups = [
+        {
+            "index": g,
+            "start": "0.0" if any(s.init != 0 for s in plan.sums if s.group == g) else "-math.inf",
+            "sums": [k for k, s in enumerate(plan.sums) if s.group == g],
+        }
+        for g in shifted
+    ]
+    sums = [
+        {
+            "index": k,
+            "init": printer.doprint(sp.Float(0) if s.init == 0 else sub(s.init)),
+            "term": f"_w{k} * E{s.group}" if plan.shifted(s.group) else f"_w{k}",
+        }
+        for k, s in enumerate(plan.sums)
+    ]
+    unpack = [f"s{k}" for k in range(len(plan.sums))] + [f"M{g}" for g in shifted]
+    params = spec.param_names
+    row_args = ", ".join([f"{v}_row" for v in names] + list(params))
+    grad_exprs = [sub(p) for p in pc.partials]
+    ctx = {
+        "template": "reduction.py.j2",
+        "vectors": names,
+        "params": params,
+        "args": ", ".join(names + list(params)),
+        "rowmap": plan.rowmap,
+        "groups": groups,
+        "sums": sums,
+        "load": loads,
+        "sum_lines": sum_lines,
+        "prologue": prologue,
+        "row_args": row_args,
+        "row_call": row_args,
+        "mat_args": "".join(f"{v}_rows, " for v in names) + "".join(f"{p}, " for p in params),
+        "unpack": ", ".join(unpack) + ("," if len(unpack) == 1 else ""),
+        "value_lines": block([sub(pc.value)], ["_out"], printer, "_c"),
+        "grad_lines": block(grad_exprs, [f"_g{j}" for j in range(len(names))], printer, "_c"),
+        "summary": spec.construction.replace('"', "'").replace("\\", "/"),
+    }
+    used = set().union(*[e.free_symbols for e in grad_exprs])
+    if plan.rowmap:
+        ks = [k for k in range(len(plan.sums)) if pc.adjoints[k] in used]
+        ctx["adjoints"] = ks
+        ctx["adjoint_lines"] = block(
+            [pc.cotangent * sub(pc.dvalue[k]) for k in ks], [f"_a{k}" for k in ks], printer, "_d"
+        )
+    else:
+        ks = [k for k in range(len(plan.sums)) if pc.derivs[k] in used]
+        ctx["row_lines"] = block([sub(pc.dvalue[k]) for k in ks], [f"D{k}" for k in ks], printer, "_d")
+    printer.helpers.add("wexp")
+    return ctx
+
+
+_KINDS = {"elementwise": _elementwise, "reduction": _reduction}
+
+
+def context(spec: KernelSpec) -> dict:
+    """Template variables for ``spec`` (without the header fields)."""
+    try:
+        build = _KINDS[spec.kind]
+    except KeyError:
+        raise CodegenError(f"no emitter for kind {spec.kind!r}; known: {sorted(_KINDS)}") from None
+    printer = MathPrinter()
+    ctx = build(spec, printer)
+    ctx["helpers"] = resolve(printer.helpers)
+    ctx["name"] = spec.name
+    return ctx

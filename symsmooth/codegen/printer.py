@@ -1,0 +1,133 @@
+"""Print SymPy expressions as scalar Python that uses ``math.*`` only.
+
+The printed text compiles under ``@njit`` and ``@cuda.jit`` alike: no NumPy calls, no
+Python-only builtins except ``max``/``min``/``abs`` (both back-ends support them).  Stable
+primitives print as calls to the scalar helpers of :mod:`symsmooth.codegen.helpers`; the printer
+records which ones it used so the module can carry their source.
+
+Examples
+--------
+>>> import sympy as sp
+>>> from symsmooth.functions import softplus, logsumexp
+>>> x, k = sp.symbols("x k")
+>>> p = MathPrinter()
+>>> p.doprint(softplus(k * x) / k)
+'_softplus(k*x)/k'
+>>> p.doprint(logsumexp(x, 2 * x) + sp.erfc(x))
+'_logsumexp2(x, 2*x) + math.erfc(x)'
+>>> sorted(p.helpers)
+['logsumexp2', 'softplus']
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+from sympy.printing.pycode import PythonCodePrinter
+
+from symsmooth.errors import CodegenError
+
+FUNCTION_HELPERS: dict[str, str] = {
+    "softplus": "softplus",
+    "sigmoid": "sigmoid",
+    "log_sigmoid": "log_sigmoid",
+    "log1mexp": "log1mexp",
+}
+"""SymPy function class name -> helper name (``logsumexp`` is handled by arity)."""
+
+
+class MathPrinter(PythonCodePrinter):
+    """``PythonCodePrinter`` restricted to ``math.*``, with stable primitives as helpers.
+
+    Attributes
+    ----------
+    helpers : set of str
+        Helper names used by everything printed so far.
+    """
+
+    printmethod = "_symsmooth_math"
+
+    def __init__(self, settings: dict | None = None):
+        base = {"fully_qualified_modules": True, "strict": True, "standard": "python3"}
+        base.update(settings or {})
+        super().__init__(base)
+        self.helpers: set[str] = set()
+
+    def doprint(self, expr, assign_to=None):  # noqa: D102 - same contract as the base class
+        try:
+            text = super().doprint(expr, assign_to)
+        except CodegenError:
+            raise
+        except Exception as exc:  # sympy raises several types for unsupported nodes
+            raise CodegenError(
+                f"cannot print {expr} as math.* code ({exc}); rewrite it with functions "
+                "the math module has, or add a helper in symsmooth/codegen/helpers.py"
+            ) from exc
+        return text
+
+    def _print_Function(self, expr):
+        name = type(expr).__name__
+        if name == "logsumexp":
+            helper = f"logsumexp{len(expr.args)}"
+        elif name in FUNCTION_HELPERS:
+            helper = FUNCTION_HELPERS[name]
+        else:
+            return super()._print_Function(expr)
+        self.helpers.add(helper)
+        args = ", ".join(self._print(a) for a in expr.args)
+        return f"_{helper}({args})"
+
+    def _print_Symbol(self, expr):
+        name = super()._print_Symbol(expr)
+        if not name.isidentifier():
+            raise CodegenError(f"symbol name {name!r} is not a Python identifier; rename it")
+        return name
+
+    def _print_Dummy(self, expr):
+        return f"_{expr.name}_{expr.dummy_index}"
+
+    def _print_Indexed(self, expr):
+        raise CodegenError(
+            f"indexed entry {expr} reached the printer; reductions must go through the "
+            "sum-of-exponentials normal form (symsmooth.codegen.normalform)"
+        )
+
+    def _print_Exp1(self, expr):
+        return "math.e"
+
+    def _print_Infinity(self, expr):
+        return "math.inf"
+
+    def _print_NegativeInfinity(self, expr):
+        return "(-math.inf)"
+
+    def _print_NaN(self, expr):
+        return "math.nan"
+
+    def _print_Heaviside(self, expr):
+        z = self._print(expr.args[0])
+        h0 = self._print(expr.args[1]) if len(expr.args) > 1 else "0.5"
+        return f"(1.0 if {z} > 0 else (0.0 if {z} < 0 else {h0}))"
+
+    def _print_Float(self, expr):
+        return repr(float(expr))
+
+    def _print_Rational(self, expr):
+        return f"({expr.p}/{expr.q})"
+
+
+def print_assignments(pairs, printer: MathPrinter) -> list[str]:
+    """``name = <expr>`` lines for ``(Symbol, expr)`` pairs (e.g. the output of ``sympy.cse``).
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> a, x = sp.symbols("a x")
+    >>> print_assignments([(a, sp.exp(x) + 1)], MathPrinter())
+    ['a = math.exp(x) + 1']
+    """
+    return [f"{printer.doprint(lhs)} = {printer.doprint(rhs)}" for lhs, rhs in pairs]
+
+
+def numbered_symbols(prefix: str):
+    """Deterministic CSE temporaries ``prefix0, prefix1, ...``."""
+    return sp.numbered_symbols(prefix, real=True)

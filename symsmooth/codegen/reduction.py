@@ -1,0 +1,170 @@
+"""Stable pieces of a one-pass row kernel, derived from a :class:`ReductionPlan`.
+
+Each exact sum ``S_k`` is held in the kernel as ``S_k = exp(M_g) * s_k``: ``M_g`` is the running
+maximum of the group's exponent (0 when the exponent does not depend on the row or the row has
+no finite entry) and ``s_k`` is accumulated with online rescaling.  Substituting that into ``F``
+and expanding logarithms gives ``log S = M + log s`` and cancels ``exp(M)`` in ratios of sums
+with the same exponent, so nothing overflows.  Each element's weight ``exp(h - M)`` is the
+symbol ``E_g`` (computed by the helper ``_wexp``, which fixes the edge cases).
+
+Gradients follow by the chain rule through the ``s_k`` with the shifts held constant:
+``dF/dv_l = sum_k dF/ds_k * (dw_k/dv + w_k dh_k/dv)(l) * E_g(l)``, a second elementwise pass.
+For row maps (softmax) the generated gradient is the vector-Jacobian product with a cotangent
+``G``: ``G_l dF/dv(l) + sum_k R_k (dw_k/dv + w_k dh_k/dv)(l) E_g(l)`` with
+``R_k = sum_j G_j dF/ds_k(j)``, a second sum over the row.
+
+References
+----------
+M. Milakov, N. Gimelshein, "Online normalizer calculation for softmax", arXiv:1805.02867 (2018):
+the online max-shift rescaling.
+
+Examples
+--------
+>>> import sympy as sp
+>>> from symsmooth.codegen.normalform import decompose
+>>> x = sp.IndexedBase("x", real=True); i = sp.Symbol("i", integer=True, positive=True)
+>>> n = sp.Symbol("n", integer=True, positive=True)
+>>> plan = decompose(sp.log(sp.Sum(sp.exp(x[i]), (i, 1, n))), (x,), i, n)
+>>> p, _ = pieces(plan, ())
+>>> p.value, p.dvalue
+(M0 + log(s0), (1/s0,))
+>>> p.partials
+(Piecewise((0, Eq(E0, 0)), (D0*E0, True)),)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+
+from symsmooth.codegen.normalform import ReductionPlan
+
+
+@dataclass(frozen=True)
+class Pieces:
+    """Symbols and stable expressions of one reduction kernel.
+
+    Attributes
+    ----------
+    scaled, shifts, weights_e : tuple of Symbol
+        ``s_k``, ``M_g`` and ``E_g`` (``exp(h_g - M_g)`` of the current element).
+    cotangent : Symbol
+        ``G`` (the element of the cotangent, row maps only).
+    adjoints : tuple of Symbol
+        ``R_k`` (row maps only).
+    derivs : tuple of Symbol
+        ``D_k``: the row constants ``dF/ds_k`` (scalar reductions) used in ``partials``.
+    value : sympy.Expr
+        ``F`` in the shifted variables (per row, or per element for row maps).
+    dvalue : tuple of sympy.Expr
+        ``dF/ds_k``.
+    weights : tuple of sympy.Expr
+        Stable ``w_k`` per sum, in the element symbols.
+    exponents : tuple of sympy.Expr
+        Stable ``h_g`` per group.
+    partials : tuple of sympy.Expr
+        Per input vector, the gradient (or VJP) at one element.
+    """
+
+    scaled: tuple
+    shifts: tuple
+    weights_e: tuple
+    cotangent: sp.Symbol
+    adjoints: tuple
+    derivs: tuple
+    value: sp.Expr
+    dvalue: tuple
+    weights: tuple
+    exponents: tuple
+    partials: tuple
+
+
+def _replace_weights(expr: sp.Expr, plan: ReductionPlan, shifts, weights_e) -> sp.Expr:
+    """``exp(h_g - M_g) -> E_g`` wherever it appears (row-map outputs)."""
+    targets = [sp.expand(h - m) for h, m in zip(plan.groups, shifts)]
+
+    def swap(node):
+        if isinstance(node, sp.exp):
+            arg = sp.expand(node.args[0])
+            for g, target in enumerate(targets):
+                if plan.shifted(g) and arg == target:
+                    return weights_e[g]
+        return None
+
+    return expr.replace(lambda e: swap(e) is not None, swap)
+
+
+def _guard(weight: sp.Symbol, expr: sp.Expr) -> sp.Expr:
+    """``0 if weight == 0 else expr``: an element with no weight contributes exactly 0."""
+    if expr == 0:
+        return sp.S.Zero
+    return sp.Piecewise((sp.S.Zero, sp.Eq(weight, 0)), (expr, True))
+
+
+def pieces(plan: ReductionPlan, params, stabilizer=None) -> tuple[Pieces, tuple[str, ...]]:
+    """The :class:`Pieces` of ``plan`` and the stabilization rules they used."""
+    stabilizer = stabilizer or (lambda e: (e, ()))
+    applied: set[str] = set()
+
+    def stab(e):
+        out, rules = stabilizer(e)
+        applied.update(rules)
+        return out
+
+    ns = len(plan.sums)
+    scaled = tuple(sp.Symbol(f"s{k}", positive=True) for k in range(ns))
+    shifts = tuple(sp.Symbol(f"M{g}", real=True) for g in range(len(plan.groups)))
+    weights_e = tuple(sp.Symbol(f"E{g}", nonnegative=True) for g in range(len(plan.groups)))
+    cotangent = sp.Symbol("G_e", real=True)
+    adjoints = tuple(sp.Symbol(f"R{k}", real=True) for k in range(ns))
+    derivs = tuple(sp.Symbol(f"D{k}", real=True) for k in range(ns))
+
+    to_scaled = {}
+    for k, (total, term) in enumerate(zip(plan.totals, plan.sums)):
+        shift = shifts[term.group] if plan.shifted(term.group) else sp.S.Zero
+        to_scaled[total] = sp.exp(shift) * scaled[k]
+    value = sp.powsimp(sp.expand_log(plan.outer.xreplace(to_scaled), force=True))
+    value = stab(_replace_weights(value, plan, shifts, weights_e))
+    dvalue = tuple(stab(sp.diff(value, s)) for s in scaled)
+    weights = tuple(stab(t.w) for t in plan.sums)
+    exponents = tuple(stab(h) for h in plan.groups)
+
+    partials = []
+    for element in plan.elements:
+        total = sp.S.Zero
+        for k, term in enumerate(plan.sums):
+            dterm = sp.diff(weights[k], element) + weights[k] * sp.diff(exponents[term.group], element)
+            if dterm == 0:
+                continue
+            factor = adjoints[k] if plan.rowmap else derivs[k]
+            if plan.shifted(term.group):
+                e = weights_e[term.group]
+                total += _guard(e, factor * dterm * e)
+            else:
+                total += factor * dterm
+        if plan.rowmap:
+            # dF/dv at the element itself: through x_e directly and through E_g(x_e)
+            direct = sp.diff(value, element)
+            for g, e in enumerate(weights_e):
+                if plan.shifted(g) and value.has(e):
+                    direct += sp.diff(value, e) * e * sp.diff(exponents[g], element)
+            total = cotangent * direct + total
+        partials.append(stab(total))
+
+    return (
+        Pieces(
+            scaled=scaled,
+            shifts=shifts,
+            weights_e=weights_e,
+            cotangent=cotangent,
+            adjoints=adjoints,
+            derivs=derivs,
+            value=value,
+            dvalue=dvalue,
+            weights=weights,
+            exponents=exponents,
+            partials=tuple(partials),
+        ),
+        tuple(sorted(applied)),
+    )

@@ -1,0 +1,229 @@
+"""``KernelSpec``: everything code generation needs, built from a Smoothing or an expression.
+
+A spec keeps the exact expression (the verification reference), its stabilized form, the
+gradients (exact and stable) and the rules the stabilizer applied.  Reductions also keep their
+:class:`~symsmooth.codegen.normalform.ReductionPlan` and the stable pieces of the one-pass
+kernel (see :mod:`symsmooth.codegen.reduction`).
+
+The stabilizer is passed in (``stabilizer(expr) -> (stable_expr, applied_rule_names)``), so this
+stage does not import :mod:`symsmooth.stabilize`; :mod:`symsmooth.pipeline` wires the two.
+
+Examples
+--------
+>>> import sympy as sp
+>>> from symsmooth.functions import softplus
+>>> x, k = sp.symbols("x k", real=True)
+>>> spec = make_spec("sp1", softplus(k * x) / k, inputs=(x,), params=(k,))
+>>> spec.kind, spec.input_names, spec.param_names
+('elementwise', ('x',), ('k',))
+>>> spec.stable_gradients
+(sigmoid(k*x),)
+>>> len(spec.source_hash)
+64
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from symsmooth.codegen.normalform import ReductionPlan, decompose
+from symsmooth.errors import CodegenError
+
+Stabilizer = Callable[[sp.Expr], tuple[sp.Expr, tuple[str, ...]]]
+
+
+def identity_stabilizer(expr: sp.Expr) -> tuple[sp.Expr, tuple[str, ...]]:
+    """The stabilizer that changes nothing (used when none is given)."""
+    return expr, ()
+
+
+@dataclass(frozen=True)
+class KernelSpec:
+    """One kernel to generate.
+
+    Attributes
+    ----------
+    name : str
+        Module and function name (a Python identifier).
+    kind : {"elementwise", "reduction"}
+    inputs : tuple
+        ``Symbol`` per scalar input (elementwise) or ``IndexedBase`` per row input (reduction).
+    params : tuple of Symbol
+        Scalar parameters, after the inputs in every generated signature.
+    expr : sympy.Expr
+        The exact (unstabilized) expression: the verification reference.
+    gradients : tuple of sympy.Expr
+        Exact partial derivatives per input (elementwise only; reductions differentiate through
+        ``plan`` at verification time).
+    stable : sympy.Expr
+        Stabilized value (elementwise) or the shifted outer function (reduction).
+    stable_gradients : tuple of sympy.Expr
+        Stabilized partials per input (elementwise).
+    applied : tuple of str
+        Stabilization rules applied, sorted, without repeats.
+    source_hash : str
+        sha256 of ``srepr(expr)``.
+    construction : str
+        One line for the generated header.
+    command : str
+        The command that regenerates the module.
+    plan : ReductionPlan or None
+    pieces : object or None
+        Stable pieces of the reduction kernel (:class:`~symsmooth.codegen.reduction.Pieces`).
+    """
+
+    name: str
+    kind: str
+    inputs: tuple
+    params: tuple
+    expr: sp.Expr
+    gradients: tuple
+    stable: sp.Expr
+    stable_gradients: tuple
+    applied: tuple
+    source_hash: str
+    construction: str = ""
+    command: str = ""
+    plan: ReductionPlan | None = field(default=None, compare=False)
+    pieces: object = field(default=None, compare=False, repr=False)
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        return tuple(str(getattr(v, "label", v)) for v in self.inputs)
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        return tuple(str(p) for p in self.params)
+
+
+def source_hash(expr: sp.Expr) -> str:
+    """sha256 of ``srepr(expr)``: stable across runs and machines."""
+    return hashlib.sha256(sp.srepr(expr).encode()).hexdigest()
+
+
+def _check_name(name: str) -> None:
+    if not name.isidentifier() or name.startswith("_"):
+        raise CodegenError(
+            f"kernel name {name!r} must be a Python identifier not starting with '_' "
+            "(it names the module and its functions); use snake_case"
+        )
+
+
+def _check_free(expr: sp.Expr, allowed: set, name: str) -> None:
+    extra = {s for s in expr.free_symbols if s not in allowed and not isinstance(s, sp.Idx)}
+    extra -= {a for a in expr.atoms(sp.Indexed)}
+    extra = {s for s in extra if not any(s in ib.free_symbols for ib in allowed)}
+    if extra:
+        raise CodegenError(
+            f"{name}: symbols {', '.join(sorted(map(str, extra)))} are neither inputs nor "
+            "parameters; pass them as params (e.g. --param k) or substitute a value"
+        )
+
+
+def _stabilize_all(stabilizer: Stabilizer, exprs) -> tuple[tuple, tuple[str, ...]]:
+    out, applied = [], set()
+    for e in exprs:
+        stable, rules = stabilizer(e)
+        out.append(stable)
+        applied.update(rules)
+    return tuple(out), tuple(sorted(applied))
+
+
+def make_spec(
+    name: str,
+    expr: sp.Expr,
+    inputs: tuple,
+    params: tuple = (),
+    *,
+    kind: str | None = None,
+    index: sp.Symbol | None = None,
+    size: sp.Symbol | None = None,
+    stabilizer: Stabilizer | None = None,
+    construction: str = "",
+    command: str | None = None,
+) -> KernelSpec:
+    """Build a :class:`KernelSpec` from an exact expression.
+
+    ``kind`` defaults to ``"reduction"`` when any input is an ``IndexedBase``.
+    """
+    _check_name(name)
+    stabilizer = stabilizer or identity_stabilizer
+    inputs, params = tuple(inputs), tuple(params)
+    if kind is None:
+        kind = "reduction" if any(isinstance(v, sp.IndexedBase) for v in inputs) else "elementwise"
+    allowed = set(inputs) | set(params) | ({size} if size is not None else set())
+    allowed |= {index} if index is not None else set()
+    _check_free(expr, allowed, name)
+    construction = construction or f"{name} = {sp.sstr(expr)}"
+    command = command or f"symsmooth gen {name}"
+    common = dict(
+        name=name,
+        kind=kind,
+        inputs=inputs,
+        params=params,
+        expr=expr,
+        source_hash=source_hash(expr),
+        construction=construction,
+        command=command,
+    )
+    if kind == "elementwise":
+        (stable,), applied = _stabilize_all(stabilizer, [expr])
+        grads = tuple(sp.diff(stable, v) for v in inputs)
+        stable_grads, applied2 = _stabilize_all(stabilizer, grads)
+        exact_grads = tuple(sp.diff(expr, v) for v in inputs)
+        applied = tuple(sorted(set(applied) | set(applied2)))
+        return KernelSpec(
+            gradients=exact_grads,
+            stable=stable,
+            stable_gradients=stable_grads,
+            applied=applied,
+            **common,
+        )
+    if kind != "reduction":
+        raise CodegenError(f"{name}: kind must be 'elementwise' or 'reduction', got {kind!r}")
+    if index is None or size is None:
+        raise CodegenError(f"{name}: a reduction needs its summation index and size symbol")
+    from symsmooth.codegen.reduction import pieces
+
+    vectors = tuple(v for v in inputs if isinstance(v, sp.IndexedBase))
+    plan = decompose(expr, vectors, index, size)
+    kernel_pieces, applied = pieces(plan, params, stabilizer)
+    return KernelSpec(
+        gradients=(),
+        stable=kernel_pieces.value,
+        stable_gradients=(),
+        applied=applied,
+        plan=plan,
+        pieces=kernel_pieces,
+        **common,
+    )
+
+
+def spec_from_smoothing(
+    smoothing, stabilizer: Stabilizer | None = None, command: str | None = None
+) -> KernelSpec:
+    """The spec of a :class:`~symsmooth.records.Smoothing` (catalog entry or derived record).
+
+    Parameters are ``smoothing.param`` followed by the ``fixed`` symbols in name order.
+    """
+    params = [smoothing.param] if smoothing.param is not None else []
+    params += sorted((s for s, _ in smoothing.fixed), key=str)
+    params = [p for p in params if p in smoothing.expr.free_symbols]
+    source = f" ({smoothing.source})" if smoothing.source else ""
+    construction = f"{smoothing.name} = {sp.sstr(smoothing.expr)}{source}"
+    return make_spec(
+        smoothing.name,
+        smoothing.expr,
+        inputs=tuple(smoothing.variables),
+        params=tuple(params),
+        kind=smoothing.kind,
+        index=smoothing.index,
+        size=smoothing.size,
+        stabilizer=stabilizer,
+        construction=construction,
+        command=command,
+    )

@@ -1,0 +1,452 @@
+"""Check a catalog record's claims with mpmath: limit, error bound, attainment, domain.
+
+* :func:`check_limit`: ``expr -> target`` as ``param -> limit``.  Symbolically with
+  ``sympy.limit`` at a few exact points where SymPy manages within a time budget, and always
+  numerically along a parameter sequence (``k = 10 .. 1e6``) at valid points of moderate
+  scale: the error must shrink by 100x and end below ``1e-3 * max(1, |target|)``.
+* :func:`check_bound`: ``|expr - target| <= bound`` at >= 200 valid points (ties,
+  breakpoints, 1e-300 and 1e300 magnitudes, ``1e4/k``-scale inputs, several ``k``), and
+  ``|expr - target| == bound`` at every ``record.attained`` point (to 1e-30 relative, or
+  approached when the record's domain/description says "attained in the limit").
+* :func:`check_domain`: evaluates along the sequence at points outside ``record.valid``
+  and reports how the limit differs from the target there.
+
+The reference is the exact expression at high precision, with the semantics of
+:func:`symsmooth.verify.reference.evaluate`; expressions are instantiated and compiled once
+per assignment of the integer symbols (sizes, labels) and cross-checked against
+``evaluate`` on first use.
+
+Examples
+--------
+>>> import sympy as sp
+>>> from symsmooth.records import Smoothing
+>>> x = sp.Symbol("x", real=True); k = sp.Symbol("k", positive=True)
+>>> r = Smoothing("softplus_demo", sp.Max(x, 0), sp.log(1 + sp.exp(k * x)) / k, (x,), k,
+...               sp.oo, sp.log(2) / k, "demo", attained=({x: 0},))
+>>> check_bound(r, count=50).ok, check_limit(r).ok
+(True, True)
+>>> check_bound(r.__class__(**{**r.__dict__, "bound": sp.log(2) / (2 * k)}), count=50).ok
+False
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import lru_cache
+
+import mpmath
+import numpy as np
+import sympy as sp
+
+from symsmooth.errors import VerificationError
+from symsmooth.records import Smoothing
+from symsmooth.verify.reference import _mpmath_module, evaluate, instantiate
+
+SEQUENCE = {"oo": (10, 100, 1e3, 1e4, 1e6), "0": (0.1, 1e-2, 1e-3, 1e-4, 1e-6)}
+"""Parameter sequences of the numeric limit check (sharpness -> oo, width -> 0)."""
+INTEGER_SEQUENCE = (10, 100, 1000, 10**4, 10**5)
+BOUND_PARAMS = {"oo": (0.5, 1, 3, 10, 100, 1e4), "0": (2, 1, 0.3, 0.1, 1e-2, 1e-4)}
+SIZES = (1, 2, 3, 5, 8)
+NICE = (sp.Rational(3, 2), -1, 0, sp.Rational(1, 3), sp.Rational(-5, 2), 2)
+"""Exact values for the symbolic limit (a tie and the breakpoint 0 come first in pairs)."""
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    """Outcome of one claim check.
+
+    ``worst`` is the largest final error (limit), the largest ``|error| / bound`` (bound) or
+    the smallest ``|limit - target|`` (domain); ``data`` holds per-point details.
+    """
+
+    name: str
+    claim: str
+    ok: bool
+    method: str
+    detail: str
+    worst: float | None = None
+    checked: int = 0
+    seconds: float = 0.0
+    data: tuple = ()
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+
+# --- evaluation --------------------------------------------------------------------------
+
+
+def _mpf(value) -> mpmath.mpf:
+    if isinstance(value, sp.Basic):
+        return mpmath.mpf(sp.N(value, mpmath.mp.dps + 5))
+    if isinstance(value, (int, np.integer)):
+        return mpmath.mpf(int(value))
+    return mpmath.mpf(float(value)) if isinstance(value, np.floating) else mpmath.mpf(value)
+
+
+def _integers(point: Mapping) -> tuple:
+    pairs = [(s, int(v)) for s, v in point.items() if isinstance(s, sp.Symbol) and s.is_integer]
+    return tuple(sorted(pairs, key=lambda pair: pair[0].name))
+
+
+@lru_cache(maxsize=2048)
+def _compiled(expr: sp.Expr, integers: tuple):
+    body = instantiate(expr, dict(integers))
+    inputs = sorted(body.atoms(sp.Indexed), key=str)
+    inputs += sorted((s for s in body.free_symbols if not s.is_integer), key=str)
+    dummies = [sp.Dummy(f"a{m}") for m in range(len(inputs))]
+    fn = sp.lambdify(dummies, body.xreplace(dict(zip(inputs, dummies))),
+                     modules=[_mpmath_module(), "mpmath"])
+    return fn, tuple(inputs), [False]
+
+
+def _lookup(point: Mapping, atom: sp.Basic):
+    if isinstance(atom, sp.Indexed):
+        return point[atom.base][int(atom.indices[0]) - 1]
+    return point[atom]
+
+
+def value(expr: sp.Expr, point: Mapping, dps: int = 50) -> mpmath.mpf:
+    """``expr`` at ``point`` (as :func:`~symsmooth.verify.reference.evaluate`), compiled once."""
+    fn, inputs, checked = _compiled(sp.sympify(expr), _integers(point))
+    with mpmath.workdps(dps + 10):
+        result = mpmath.mpmathify(fn(*[_mpf(_lookup(point, a)) for a in inputs]))
+    if not checked[0]:
+        checked[0] = True
+        ref = evaluate(expr, point, dps=dps)
+        if abs(ref - result) > abs(ref) * mpmath.mpf(10) ** (5 - dps) + mpmath.mpf(10) ** -dps:
+            raise VerificationError(f"fast evaluator disagrees with reference.evaluate on {expr}")
+    return result
+
+
+def _magnitude(point: Mapping) -> int:
+    """Extra digits so that errors near 1 stay resolved when inputs are as large as 1e300."""
+    largest = 1.0
+    for key, val in point.items():
+        for v in val if isinstance(key, sp.IndexedBase) else [val]:
+            largest = max(largest, abs(float(v)))
+    return min(int(math.log10(largest)) + 1, 700)
+
+
+def _error(record: Smoothing, point: Mapping, dps: int) -> tuple:
+    digits = dps + _magnitude(point)
+    target = value(record.target, point, digits)
+    return value(record.expr, point, digits) - target, target
+
+
+# --- sample points -----------------------------------------------------------------------
+
+
+def _direction(record: Smoothing) -> str:
+    return "0" if record.limit == 0 else "oo"
+
+
+def _scale(record: Smoothing, param_value: float) -> float:
+    return param_value if _direction(record) == "0" else 1 / param_value
+
+
+def _labels(record: Smoothing) -> list:
+    taken = {record.param, record.size, record.index, *record.fixed_values}
+    free = record.expr.free_symbols | record.target.free_symbols
+    return sorted((s for s in free if s.is_integer and s not in taken), key=str)
+
+
+def _scalar_values(rng, m: int, count: int, scale: float) -> list:
+    pattern = m % 8
+    signs = rng.choice([-1.0, 1.0], count)
+    if pattern == 0:
+        return [0.0] * count
+    if pattern == 1:
+        return [float(rng.normal() * 3 * scale)] * count
+    if pattern in (2, 3):
+        return list(signs * (1e300 if pattern == 2 else 1e-300))
+    if pattern == 4:
+        return list(signs * 1e4 * scale)
+    return list(signs * scale * 10.0 ** rng.uniform(-3, 2, count))
+
+
+def _vector_values(rng, m: int, size: int, scale: float) -> list:
+    pattern = m % 6
+    values = rng.normal(0, 3, size) * scale
+    if pattern == 0:
+        values[:] = values[0]
+    elif pattern == 1 and size > 1:
+        values[1] = values.max()
+    elif pattern == 2:
+        values = rng.choice([-1.0, 1.0], size) * 10.0 ** rng.uniform(250, 300, size)
+    elif pattern == 3:
+        values = rng.choice([-1.0, 1.0], size) * 1e-300
+    elif pattern == 4:
+        values *= 1e4 / 3
+    return [float(v) for v in values]
+
+
+def generic_samples(record: Smoothing, rng: np.random.Generator, count: int) -> list[dict]:
+    """Points by variable kind: scalars (0, ties, +-1e300, +-1e-300, ``1e4/k``-scale, random at
+    the ``1/k`` scale), vectors with ``n`` in 1, 2, 3, 5, 8 (n-way and top ties, extremes), labels
+    in ``1..n``, and the parameter cycling through :data:`BOUND_PARAMS`."""
+    params = BOUND_PARAMS[_direction(record)]
+    scalars = [v for v in record.variables if isinstance(v, sp.Symbol)]
+    vectors = [v for v in record.variables if isinstance(v, sp.IndexedBase)]
+    points = []
+    for m in range(count):
+        pv = float(params[m % len(params)])
+        point: dict = {record.param: pv, **record.fixed_values}
+        size = int(point.get(record.size, SIZES[(m // 2) % len(SIZES)])) if record.size else 1
+        if record.size is not None:
+            point[record.size] = size
+        point.update(zip(scalars, _scalar_values(rng, m, len(scalars), _scale(record, pv))))
+        for vec in vectors:
+            point[vec] = _vector_values(rng, m + vectors.index(vec), size, _scale(record, pv))
+        for lab in _labels(record):
+            point[lab] = int(rng.integers(1, size + 1))
+        points.append(point)
+    return points
+
+
+def _valid(record: Smoothing, point: Mapping) -> bool:
+    return record.valid is None or bool(record.valid(point))
+
+
+def sample_points(record: Smoothing, count: int, seed: int = 0) -> list[dict]:
+    """``count`` valid points from ``record.samples`` (or :func:`generic_samples`)."""
+    rng = np.random.default_rng(seed)
+    found: list[dict] = []
+    for _ in range(10):
+        batch = record.samples(rng, count) if record.samples else generic_samples(record, rng, count)
+        extra = {**record.fixed_values}
+        found += [{**extra, **p} for p in batch if _valid(record, {**extra, **p})]
+        if len(found) >= count:
+            break
+    return found[:count]
+
+
+def _with_param(record: Smoothing, point: Mapping, m: int) -> dict:
+    if record.param in point:
+        return dict(point)
+    params = BOUND_PARAMS[_direction(record)]
+    return {**point, record.param: params[m % len(params)]}
+
+
+def _moderate(record: Smoothing, point: Mapping) -> bool:
+    """Inputs 0 or in [1e-3, 1e3] with nonzero gaps >= 1e-3: features ``k = 1e6`` resolves."""
+    floats = []
+    for var in record.variables:
+        entries = point[var] if isinstance(var, sp.IndexedBase) else [point[var]]
+        floats += [float(v) for v in entries]
+    gaps = [abs(a - b) for a in floats for b in floats if a != b]
+    return all(v == 0 or 1e-3 <= abs(v) <= 1e3 for v in floats) and all(g >= 1e-3 for g in gaps)
+
+
+# --- limit -------------------------------------------------------------------------------
+
+
+class _Timeout(Exception):
+    pass
+
+
+@contextmanager
+def _time_limit(seconds: float) -> Iterator[bool]:
+    """Raise :class:`_Timeout` after ``seconds`` (yields False where SIGALRM is unusable)."""
+    usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    if not usable:
+        yield False
+        return
+
+    def expire(signum, frame):
+        raise _Timeout
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield True
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _exact(value) -> sp.Expr:
+    return sp.Rational(str(value)) if isinstance(value, float) else sp.sympify(value)
+
+
+def _nice_points(record: Smoothing, count: int) -> list[dict]:
+    names = list(record.variables)
+    rows = [tuple(NICE[(m + 3 * v) % len(NICE)] for v in range(len(names))) for m in range(6)]
+    if len(names) > 1:
+        rows.insert(0, tuple([sp.Rational(1, 3)] * len(names)))  # a tie
+    fixed = {s: _exact(v) for s, v in record.fixed}
+    points = [{**fixed, **dict(zip(names, row)), record.param: 1} for row in rows]
+    return [p for p in points if _valid(record, p)][:count]
+
+
+def _symbolic_limit(record: Smoothing, point: dict, budget: float) -> bool | None:
+    """True/False if SymPy decides ``lim expr == target`` at ``point``; None if it cannot."""
+    subs = {s: v for s, v in point.items() if s != record.param}
+    try:
+        with _time_limit(budget) as usable:
+            if not usable:
+                return None
+            found = sp.limit(record.expr.subs(subs), record.param, record.limit)
+    except (_Timeout, NotImplementedError, ValueError, TypeError, RecursionError):
+        return None
+    if found.has(sp.Limit, sp.AccumBounds, sp.nan) or not found.is_number:
+        return None
+    gap = sp.N(found - record.target.subs(subs), 40)
+    return bool(gap.is_number and abs(gap) < 1e-30)
+
+
+def _symbolic_part(record: Smoothing, budget: float) -> tuple[bool | None, str]:
+    scalar = all(isinstance(v, sp.Symbol) for v in record.variables) and not _labels(record)
+    if not scalar or budget <= 0:
+        return None, "symbolic: not attempted"
+    points = _nice_points(record, 2)
+    outcomes = [_symbolic_limit(record, p, budget / max(len(points), 1)) for p in points]
+    shown = ", ".join(f"{ {str(s): v for s, v in p.items() if s != record.param} }: {o}"
+                      for p, o in zip(points, outcomes))
+    if any(o is False for o in outcomes):
+        return False, f"symbolic limit differs from target at {shown}"
+    if outcomes and all(o is True for o in outcomes):
+        return True, f"sympy.limit == target at {shown}"
+    return None, f"sympy.limit undecided ({shown})"
+
+
+def _sequence(record: Smoothing) -> tuple:
+    return INTEGER_SEQUENCE if record.param.is_integer else SEQUENCE[_direction(record)]
+
+
+def limit_errors(record: Smoothing, point: Mapping, dps: int = 60) -> list:
+    """``|expr - target|`` at ``point`` along the parameter sequence (param overridden)."""
+    return [abs(_error(record, {**point, record.param: pv}, dps)[0]) for pv in _sequence(record)]
+
+
+def check_limit(record: Smoothing, points: Sequence[Mapping] | None = None, count: int = 8,
+                dps: int = 60, symbolic_budget: float = 2.0, seed: int = 1) -> ClaimResult:
+    """Check ``expr -> target`` as ``param -> limit`` (see the module docstring)."""
+    start = time.perf_counter()
+    sym_ok, sym_detail = _symbolic_part(record, symbolic_budget)
+    pool = points if points is not None else sample_points(record, 200, seed)
+    chosen = [p for p in pool if _valid(record, p) and _moderate(record, p)][:count]
+    worst, failures = 0.0, []
+    for point in chosen:
+        errors = limit_errors(record, point, dps)
+        scale = max(1.0, abs(float(_error(record, {**point, record.param: 1}, 20)[1])))
+        last, first = float(errors[-1]), float(errors[0])
+        worst = max(worst, last / scale)
+        if not (last <= 1e-3 * scale and (last <= 1e-2 * first or last <= 1e-12 * scale)):
+            failures.append(f"{_show(point)}: errors {[mpmath.nstr(e, 3) for e in errors]}")
+    ok = bool(chosen) and not failures and sym_ok is not False
+    detail = (f"{sym_detail}; numeric at {len(chosen)} points along {_sequence(record)}: "
+              + ("; ".join(failures) if failures else "error shrinks to <= 1e-3 * scale"))
+    if not chosen:
+        detail += " (no valid point of moderate scale: give the record samples)"
+    return ClaimResult(record.name, "limit", ok, "symbolic" if sym_ok else "numeric", detail,
+                       worst, len(chosen), time.perf_counter() - start)
+
+
+def _show(point: Mapping) -> str:
+    return "{" + ", ".join(f"{k}: {_short(v)}" for k, v in point.items()) + "}"
+
+
+def _short(v) -> str:
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_short(e) for e in v) + "]"
+    return f"{float(v):.4g}" if not isinstance(v, (int, np.integer)) else str(v)
+
+
+# --- bound -------------------------------------------------------------------------------
+
+
+def _in_the_limit(record: Smoothing) -> bool:
+    return "attained in the limit" in f"{record.domain} {record.description}".lower()
+
+
+def _attained(record: Smoothing, dps: int) -> tuple[list[str], float]:
+    failures, closest = [], 1.0
+    for point in record.attained:
+        trials = [point] if record.param in point else [{**point, record.param: v} for v in (1, 10)]
+        for trial in trials:
+            trial = {**record.fixed_values, **trial}
+            err = abs(_error(record, trial, dps)[0])
+            bound = value(record.bound, trial, dps)
+            gap = abs(err - bound)
+            closest = min(closest, float(err / bound) if bound else 1.0)
+            exact = gap <= mpmath.mpf(10) ** -30 * bound + mpmath.mpf(10) ** (8 - dps)
+            near = _in_the_limit(record) and err >= bound * (1 - mpmath.mpf(10) ** -6)
+            if not (exact or near):
+                failures.append(f"{_show(trial)}: |error| {mpmath.nstr(err, 8)} vs bound "
+                                f"{mpmath.nstr(bound, 8)}")
+    return failures, closest
+
+
+def check_bound(record: Smoothing, count: int = 200, dps: int = 40, seed: int = 0,
+                points: Sequence[Mapping] | None = None) -> ClaimResult:
+    """Check ``|expr - target| <= bound`` at ``count`` valid points and attainment."""
+    start = time.perf_counter()
+    if record.bound is None:
+        return ClaimResult(record.name, "bound", True, "numeric",
+                           f"no bound claimed: {record.domain}", None, 0, 0.0)
+    pool = list(points) if points is not None else sample_points(record, count, seed)
+    pool = [_with_param(record, p, m) for m, p in enumerate(pool)]
+    pool += [_with_param(record, {**record.fixed_values, **p}, m)
+             for m, p in enumerate(record.attained)]
+    worst, failures = 0.0, []
+    slack = mpmath.mpf(10) ** (8 - dps)
+    for point in pool:
+        try:
+            err = abs(_error(record, point, dps)[0])
+            bound = value(record.bound, point, dps)
+        except (ArithmeticError, ValueError, TypeError) as exc:
+            failures.append(f"{_show(point)}: cannot evaluate ({exc})")
+            continue
+        if bound > 0:
+            worst = max(worst, float(err / bound))
+        if not err <= bound * (1 + slack) + slack:
+            failures.append(f"{_show(point)}: |error| {mpmath.nstr(err, 8)} > bound "
+                            f"{mpmath.nstr(bound, 8)}")
+    missing, closest = _attained(record, 50)
+    if not record.attained:
+        missing = ["no attained point listed (say where the bound is attained)"]
+    ok = not failures and not missing and len(pool) >= min(count, 200)
+    detail = (f"{len(pool)} points, max |error|/bound = {worst:.6g}; "
+              + ("; ".join((failures + missing)[:5]) if failures or missing
+                 else f"attained at {len(record.attained)} point(s)"))
+    return ClaimResult(record.name, "bound", ok, "numeric", detail, worst, len(pool),
+                       time.perf_counter() - start)
+
+
+# --- domain ------------------------------------------------------------------------------
+
+
+def check_domain(record: Smoothing, points: Sequence[Mapping], dps: int = 60) -> ClaimResult:
+    """Show the limit failing outside ``record.valid``: ``ok`` when every point is invalid
+    and the value at the end of the sequence differs from the target by > 1e-3.
+
+    ``data`` holds ``(point, target, values along the sequence)`` per point.
+    """
+    start = time.perf_counter()
+    data, problems, closest = [], [], math.inf
+    for point in points:
+        point = {**record.fixed_values, **point}
+        values = [value(record.expr, {**point, record.param: pv}, dps) for pv in _sequence(record)]
+        target = value(record.target, {**point, record.param: 1}, dps)
+        data.append((point, target, tuple(values)))
+        gap = float(abs(values[-1] - target))
+        closest = min(closest, gap)
+        if _valid(record, point) or gap <= 1e-3 * max(1.0, float(abs(target))):
+            problems.append(f"{_show(point)} does not show a failure (limit ~ "
+                            f"{mpmath.nstr(values[-1], 8)}, target {mpmath.nstr(target, 8)})")
+    detail = "; ".join(problems) or "; ".join(
+        f"{_show(p)}: target {mpmath.nstr(t, 6)}, limit ~ {mpmath.nstr(v[-1], 6)}" for p, t, v in data)
+    return ClaimResult(record.name, "domain", bool(data) and not problems, "numeric", detail,
+                       closest, len(data), time.perf_counter() - start, tuple(data))
+
+
+def check_claims(record: Smoothing, count: int = 200) -> tuple[ClaimResult, ClaimResult]:
+    """The limit and bound checks of ``record``."""
+    return check_limit(record), check_bound(record, count)

@@ -415,20 +415,8 @@ def naive(expr: sp.Expr) -> sp.Expr:
 
 from symsmooth.functions_nary import LogSumExpOver, logsumexp_over  # noqa: E402
 
-__all__ = [
-    "MATH_MODULE",
-    "MPMATH_MODULE",
-    "NUMPY_MODULE",
-    "PRIMITIVES",
-    "LogSumExpOver",
-    "Phi",
-    "StablePrimitive",
-    "log1mexp",
-    "log_sigmoid",
-    "logsumexp",
-    "logsumexp_over",
-    "naive",
-    "phi",
-    "sigmoid",
-    "softplus",
+__all__ = [  # noqa: RUF022 - grouped by kind
+    *("softplus", "sigmoid", "log_sigmoid", "log1mexp", "logsumexp", "Phi", "phi"),
+    *("LogSumExpOver", "logsumexp_over", "StablePrimitive", "PRIMITIVES", "naive"),
+    *("NUMPY_MODULE", "MATH_MODULE", "MPMATH_MODULE"),
 ]

@@ -14,7 +14,7 @@ keeps the stable-primitive contract of :mod:`symsmooth.functions`:
   guard ``1 <= j <= n`` that ``Sum`` differentiation produces is dropped; a guard that is
   provably false still gives 0). The softmax weights sum to one, so a derivative factor that
   does not depend on ``i`` comes out exactly (``d/dy LSE(x[i] - y) = -1``);
-* ``evalf`` works once the bounds are concrete; ``sp.latex`` prints ``\\operatorname{LSE}_{i=1}^{n}``;
+* ``evalf`` works once the bounds are concrete; LaTeX is ``\\operatorname{LSE}_{i=1}^{n}``;
   ``sp.lambdify`` with ``"numpy"``/``"mpmath"`` prints the stable n-ary ``logsumexp`` over a
   comprehension, like ``Sum`` prints ``builtins.sum`` (``Indexed`` stays 1-based, as in ``Sum``).
 
@@ -44,7 +44,7 @@ import sympy as sp
 from sympy.concrete.expr_with_intlimits import ExprWithIntLimits
 from sympy.printing.pretty.stringpict import prettyForm
 
-from symsmooth.functions import NUMPY_MODULE, MPMATH_MODULE, logsumexp
+from symsmooth.functions import MPMATH_MODULE, NUMPY_MODULE, logsumexp
 
 
 class _NotConcrete(Exception):
@@ -132,7 +132,8 @@ class LogSumExpOver(ExprWithIntLimits):
     def _latex(self, printer, exp=None):
         low = ", ".join(f"{printer._print(i)}={printer._print(a)}" for i, a, _ in self.limits)
         high = ", ".join(printer._print(b) for _, _, b in self.limits)
-        tex = rf"\operatorname{{LSE}}_{{{low}}}^{{{high}}}\left({printer._print(self.function)}\right)"
+        body = printer._print(self.function)
+        tex = rf"\operatorname{{LSE}}_{{{low}}}^{{{high}}}\left({body}\right)"
         return rf"\left({tex}\right)^{{{exp}}}" if exp else tex
 
     def _pretty(self, printer):

@@ -206,9 +206,7 @@ def mp_log1mexp(z: Any) -> mpmath.mpf:
 def mp_logsumexp(*xs: Any) -> mpmath.mpf:
     """``log(sum exp(xs))`` in mpmath, max-shifted with ``log1p``."""
     xs = tuple(mpmath.mpf(x) for x in xs)
-    return _shifted_logsumexp(
-        xs, mpmath.exp, mpmath.log1p, mpmath.isfinite, mpmath.mpf("-inf")
-    )
+    return _shifted_logsumexp(xs, mpmath.exp, mpmath.log1p, mpmath.isfinite, mpmath.mpf("-inf"))
 
 
 def mp_Phi(z: Any) -> mpmath.mpf:

@@ -11,9 +11,151 @@ from __future__ import annotations
 
 # --- convolution ---------------------------------------------------------------------------
 
+from symsmooth.convolve import compare_routes, convolve  # noqa: E402,F401
+
 # --- derivation ----------------------------------------------------------------------------
+from symsmooth.derive.calculus import gradient_derivation, hessian_derivation  # noqa: E402,F401
+from symsmooth.derive.gradients import gradient, hessian  # noqa: E402,F401
+from symsmooth.derive.mm import LogSumObjective, smoothed_min_objective  # noqa: E402,F401
+from symsmooth.derive.mm import em_step as _mm_step  # noqa: E402,F401
+from symsmooth.derive.mm import majorize  # noqa: E402,F401
+from symsmooth.derive.newton import gradient_descent_step, newton_step  # noqa: E402,F401
+
+
+def em_step(objective):
+    """EM/MM derivation: a :class:`LogSumObjective`, or a worked example's name
+    (``"kmeans"``, ``"plsa"``, ``"capsule"``, ``"imle"``).
+
+    Examples
+    --------
+    >>> em_step("kmeans").update.lhs
+    c_{n+1}[a, b]
+    """
+    if isinstance(objective, str):
+        from symsmooth.derive.examples import em_example
+
+        return em_example(objective)
+    return _mm_step(objective)
+
+
+mm_step = em_step
+"""Alias: the update is an MM step (EM is the likelihood case)."""
+
 
 # --- stabilization -------------------------------------------------------------------------
 from symsmooth.stabilize import Stabilized, stabilize  # noqa: E402,F401  (ss.stabilize)
 
 # --- code generation and verification ------------------------------------------------------
+# Import the ``symsmooth.verify`` package now: importing it later (inside ``verify``) would
+# make Python set the attribute ``symsmooth.verify`` to the package, hiding ``ss.verify``.
+import symsmooth.verify.kernels  # noqa: E402,F401
+
+
+def _stabilizer(expr):
+    """Adapter: :func:`stabilize` as ``expr -> (stable_expr, applied_rule_names)``."""
+    record = stabilize(expr)
+    return record.expr, tuple(record.applied)
+
+
+def kernel_spec(item, stabilizer=None):
+    """The :class:`~symsmooth.codegen.spec.KernelSpec` of a catalog name, a ``Smoothing`` or a
+    spec (returned as is).  ``stabilizer`` defaults to :func:`stabilize` (rule set "default")."""
+    from symsmooth.codegen.spec import KernelSpec, spec_from_smoothing
+    from symsmooth.records import Smoothing
+
+    if isinstance(item, KernelSpec):
+        return item
+    if isinstance(item, str):
+        from symsmooth.smoothing import catalog
+
+        item = catalog.get(item)
+    if isinstance(item, Smoothing):
+        return spec_from_smoothing(item, stabilizer or _stabilizer)
+    from symsmooth.errors import CodegenError
+
+    raise CodegenError(
+        f"cannot generate a kernel from {type(item).__name__}; pass a catalog name, a "
+        "Smoothing record or a KernelSpec (symsmooth.codegen.make_spec)"
+    )
+
+
+def generate(items, out="generated", targets=("cpu",)) -> list:
+    """Generate ``out/<name>.py`` for each item (catalog names, Smoothing records, KernelSpecs).
+
+    Returns the written paths, in the order of ``items``.  Only the ``"cpu"`` target exists
+    so far; other targets raise :class:`~symsmooth.errors.CodegenError`.
+    """
+    from symsmooth.codegen.render import write
+    from symsmooth.errors import CodegenError
+
+    unknown = set(targets) - {"cpu"}
+    if unknown:
+        raise CodegenError(f"unknown target(s) {sorted(unknown)}; available: cpu")
+    if isinstance(items, (str,)) or not hasattr(items, "__iter__"):
+        items = [items]
+    return [write(kernel_spec(item), out) for item in items]
+
+
+def load(name: str, out="generated"):
+    """The generated module ``out/<name>.py``, imported by file path."""
+    from symsmooth.codegen.render import load_module
+
+    return load_module(name, out)
+
+
+def verify(name, out="generated", regenerate: bool = False, **options):
+    """Accuracy :class:`~symsmooth.verify.report.Report` of the generated kernel ``name``.
+
+    ``name`` may also be a Smoothing or KernelSpec.  The module is (re)generated into ``out``
+    when missing or when ``regenerate``; ``options`` go to :func:`symsmooth.verify.kernels.measure`
+    (``per_regime``, ``long_n``, ``dtypes``, ...).  Parameter values: the ``fixed`` values of
+    the record, and 1 for the sharpness/width parameter.
+    """
+    from pathlib import Path
+
+    from symsmooth.codegen.render import load_module, write
+    from symsmooth.records import Smoothing
+    from symsmooth.verify.kernels import measure
+
+    record = name
+    if isinstance(name, str):
+        from symsmooth.smoothing import catalog
+
+        record = catalog.get(name)
+    spec = kernel_spec(record)
+    if regenerate or not (Path(out) / f"{spec.name}.py").is_file():
+        write(spec, out)
+    module = load_module(spec.name, out)
+    values = dict(record.fixed) if isinstance(record, Smoothing) else {}
+    values = {**values, **options.pop("param_values", {})}
+    return measure(spec, module, param_values=values, **options)
+
+
+def spec_from_expression(expr, name: str, params=(), command: str | None = None):
+    """The kernel spec of a user's expression (text already parsed, e.g. by :func:`parse`).
+
+    Elementwise when ``expr`` has no indexed vector: inputs are the free symbols that are not
+    ``params``, in name order.  A reduction otherwise: inputs are its vectors, and the index and
+    size come from its (outermost) ``Sum``.
+    """
+    import sympy as sp
+
+    from symsmooth.codegen.spec import make_spec
+    from symsmooth.errors import CodegenError
+
+    by_name = {str(s): s for s in expr.free_symbols}
+    chosen = []
+    for p in params:
+        if str(p) not in by_name:
+            raise CodegenError(f"parameter {p!r} does not occur in {expr}; check --param")
+        chosen.append(by_name[str(p)])
+    sums = sorted(expr.atoms(sp.Sum), key=sp.default_sort_key)
+    if not sums:
+        inputs = sorted((s for s in expr.free_symbols if s not in chosen), key=str)
+        return make_spec(name, expr, tuple(inputs), tuple(chosen), stabilizer=_stabilizer,
+                         command=command)
+    index, _, size = sums[0].limits[0]
+    vectors = sorted({a.base for a in expr.atoms(sp.Indexed)}, key=str)
+    return make_spec(name, expr, tuple(vectors), tuple(c for c in chosen if c != size),
+                     kind="reduction", index=index, size=size, stabilizer=_stabilizer,
+                     command=command)

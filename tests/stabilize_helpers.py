@@ -83,18 +83,37 @@ def ulps(value: float, ref: float) -> float:
     return abs(value - ref) / np.spacing(abs(ref))
 
 
+def _bumped(point: Mapping, key, position: int | None, factor) -> dict:
+    with mpmath.workdps(DPS[1]):
+        return _bump(point, key, position, factor)
+
+
+def _bump(point: Mapping, key, position: int | None, factor) -> dict:
+    if position is None:
+        return {**point, key: mpmath.mpf(point[key]) * factor}
+    values = list(point[key])
+    values[position] = mpmath.mpf(values[position]) * factor
+    return {**point, key: tuple(values)}
+
+
 def condition(expr: sp.Expr, point: Mapping) -> float:
-    """Relative condition number ``max_v |v f_v / f|`` over the scalar inputs (mpmath).
+    """Relative condition number ``max_v |v f_v / f|`` over the real inputs (mpmath).
 
     An input perturbed by one relative ulp (as when a kernel rounds ``x/sqrt(2)``) moves the
-    result by about this many ulps; no float64 evaluation can beat it.
+    result by about this many relative ulps; no float64 evaluation fed that rounded value can
+    do better.  Vector inputs are perturbed entry by entry.
     """
     f0 = reference(expr, point)
     worst = 0.0
-    step = mpmath.mpf(10) ** -40
-    for k, v in point.items():
-        if isinstance(v, int) or isinstance(k, sp.IndexedBase) or v == 0:
+    with mpmath.workdps(DPS[1]):
+        step = mpmath.mpf(10) ** -40
+        factor = 1 + step
+    for key, value in point.items():
+        if isinstance(value, int):
             continue
-        f1 = reference(expr, {**point, k: mpmath.mpf(v) * (1 + step)})
-        worst = max(worst, float(abs((f1 - f0) / (f0 * step))))
+        positions = range(len(value)) if isinstance(key, sp.IndexedBase) else [None]
+        for position in positions:
+            f1 = reference(expr, _bumped(point, key, position, factor))
+            with mpmath.workdps(DPS[1]):
+                worst = max(worst, float(abs((f1 - f0) / (f0 * step))))
     return worst

@@ -111,9 +111,10 @@ def converged(func, *, start: int = 60):
 def digits_needed(name: str, *args: str) -> int:
     """A starting precision for :func:`converged`: exp(|x|) and 1 - exp(-tiny) cancel digits."""
     xs = [abs(float(a)) for a in args]
-    spread = max(xs) + (max(xs) if len(xs) > 1 else 0)
+    values = [float(a) for a in args]
+    spread = max(values) - min(values) if len(xs) > 1 else max(xs)
     tiny = max(0.0, -math.log10(min(x for x in xs if x > 0) if any(xs) else 1.0))
-    tail = max(xs) ** 2 / 4.6 if name == "Phi" else 0.0
+    tail = float(args[0]) ** 2 / 4.6 if name == "Phi" and float(args[0]) < 0 else 0.0
     return 60 + int(spread / 2.3 + tiny + tail)
 
 
@@ -257,7 +258,11 @@ def test_fdiff_matches_mpmath_numerical_derivative(name, point):
     assert_rel(evalf50(derivative), want, 1e-42)
 
 
-@pytest.mark.parametrize("point", LSE_POINTS)
+GRADIENT_POINTS = [p for p in LSE_POINTS if "1e4" not in p] + [("1000", "-1000", "3")]
+"""Numerical differentiation of the naive form needs ~(max - min)/2.3 digits: keep it < 1000."""
+
+
+@pytest.mark.parametrize("point", GRADIENT_POINTS)
 def test_logsumexp_gradient_matches_mpmath(point):
     xs = sp.symbols(f"x0:{len(point)}", real=True)
     values = {x: sp.Rational(p) for x, p in zip(xs, point, strict=True)}
@@ -484,7 +489,9 @@ def test_lse_over_gradient_is_softmax():
         got = evalf50(_at(sp.diff(lse, X[j]).subs(j, k + 1)))
         assert_rel(got, converged(partial), 1e-42)
     hess = _at(sp.diff(lse, X[j], X[j]).subs(j, 2))
-    want = converged(lambda: mp.diff(lambda t: NAIVE_MP["logsumexp"](args[0], t, *args[2:]), args[1], 2))
+    want = converged(
+        lambda: mp.diff(lambda t: NAIVE_MP["logsumexp"](args[0], t, *args[2:]), args[1], 2)
+    )
     assert_rel(evalf50(hess), want, 1e-40)
 
 
@@ -496,7 +503,9 @@ def test_lse_over_derivative_in_parameters():
     args = [_mpf(v) / 1000 for v in VALUES]
     dk = sp.diff(lse, k).subs(n, len(VALUES)).doit().subs({k: 3, y: 1})
     dk = dk.subs({X[m + 1]: sp.Rational(v) / 1000 for m, v in enumerate(VALUES)})
-    want = converged(lambda: mp.diff(lambda s: NAIVE_MP["logsumexp"](*[s * a - 1 for a in args]), 3))
+    want = converged(
+        lambda: mp.diff(lambda s: NAIVE_MP["logsumexp"](*[s * a - 1 for a in args]), 3)
+    )
     assert_rel(evalf50(dk), want, 1e-42)
 
 

@@ -18,6 +18,7 @@ from symsmooth.errors import SymsmoothError
 
 COMMAND_MODULES = (
     "symsmooth.cli.catalog_cmds",
+    "symsmooth.cli.build_cmd",
     "symsmooth.cli.convolve_cmds",
     "symsmooth.cli.derive_cmds",
     "symsmooth.cli.codegen_cmds",

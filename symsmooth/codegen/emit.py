@@ -48,6 +48,32 @@ def block(exprs, targets, printer: MathPrinter, prefix: str) -> list[str]:
     return lines
 
 
+def _is_linear_part(term: sp.Expr) -> bool:
+    return not term.atoms(sp.Function)
+
+
+def value_block(value: sp.Expr, printer: MathPrinter) -> list[str]:
+    """Lines computing ``_out``: the terms free of log/exp/powers (shifts ``M``, entries,
+    plain sums: the large ones) are added first, so ``M - x_t`` cancels exactly (Sterbenz)
+    before the small ``log s`` is added.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> M, s, x = sp.symbols("M0 s0 x_e")
+    >>> value_block(M + sp.log(s) - x, MathPrinter())
+    ['_lin = M0 - x_e', '_rest = math.log(s0)', '_out = _lin + _rest']
+    """
+    expanded = sp.expand(value)
+    if isinstance(expanded, sp.Add):
+        lin = [t for t in expanded.args if _is_linear_part(t)]
+        rest = [t for t in expanded.args if not _is_linear_part(t)]
+        if lin and rest:
+            lines = block([sp.Add(*lin), sp.Add(*rest)], ["_lin", "_rest"], printer, "_c")
+            return lines + ["_out = _lin + _rest"]
+    return block([value], ["_out"], printer, "_c")
+
+
 def _elementwise(spec: KernelSpec, printer: MathPrinter) -> dict:
     args = ", ".join(spec.input_names + spec.param_names)
     arity = len(spec.input_names) + len(spec.param_names)
@@ -133,9 +159,9 @@ def _reduction(spec: KernelSpec, printer: MathPrinter) -> dict:
         "prologue": prologue,
         "row_args": row_args,
         "row_call": row_args,
-        "mat_args": "".join(f"{v}_rows, " for v in names) + "".join(f"{p}, " for p in params),
+        "mat_args": "".join(f"{v}_rows, " for v in names) + "".join(f"{p}_rows, " for p in params),
         "unpack": ", ".join(unpack) + ("," if len(unpack) == 1 else ""),
-        "value_lines": block([sub(pc.value)], ["_out"], printer, "_c"),
+        "value_lines": value_block(sub(pc.value), printer),
         "grad_lines": block(grad_exprs, [f"_g{j}" for j in range(len(names))], printer, "_c"),
         "summary": spec.construction.replace('"', "'").replace("\\", "/"),
     }
@@ -149,7 +175,7 @@ def _reduction(spec: KernelSpec, printer: MathPrinter) -> dict:
     else:
         ks = [k for k in range(len(plan.sums)) if pc.derivs[k] in used]
         ctx["row_lines"] = block([sub(pc.dvalue[k]) for k in ks], [f"D{k}" for k in ks], printer, "_d")
-    printer.helpers.add("wexp")
+    printer.helpers.update({"wexp", "fin"})
     return ctx
 
 

@@ -62,11 +62,19 @@ def _softplus(z):
 
 _SIGMOID = '''\
 def _sigmoid(z):
-    """1 / (1 + exp(-z)); never forms exp of a large positive number."""
+    """1 / (1 + exp(-z)) within 1 ulp: never forms exp of a large positive number, and the
+    rounding error of 1 + e is fed back exactly (Knuth's TwoSum, |1| >= e)."""
     if z >= 0.0:
-        return 1.0 / (1.0 + math.exp(-z))
+        e = math.exp(-z)
+        s = 1.0 + e
+        err = (1.0 - s) + e
+        q = 1.0 / s
+        return q - q * (err / s)
     e = math.exp(z)
-    return e / (1.0 + e)
+    s = 1.0 + e
+    err = (1.0 - s) + e
+    q = e / s
+    return q - q * (err / s)
 '''
 
 _LOG_SIGMOID = '''\
@@ -87,14 +95,68 @@ def _log1mexp(z):
 
 _WEXP = '''\
 def _wexp(h, m):
-    """exp(h - m) with the edge semantics of every reduction: exp(-inf - -inf) = 0 (an input at
-    -inf carries no weight), exp(inf - inf) = 1 (the +inf entries share the mass), NaN stays NaN."""
+    """exp(h - m), with the difference taken exactly (TwoSum: exp(d + lo) = exp(d)(1 + lo)), so
+    the weight is within ~0.5 ulp even when |h - m| is large.  Edge semantics of every reduction:
+    exp(-inf - -inf) = 0 (an entry at -inf has no weight), exp(inf - inf) = 1 (+inf entries
+    share the mass), NaN stays NaN."""
     d = h - m
     if d == d:
-        return math.exp(d)
+        if d < -746.0:  # exp(d) < 2**-1075 rounds to 0 (log(2**-1074) = -744.44); also -inf
+            return 0.0
+        bp = d - h
+        lo = (h - (d - bp)) + (-m - bp)
+        return math.exp(d) * (1.0 + lo)
     if h == m:
         return 0.0 if h < 0.0 else 1.0
     return d
+'''
+
+
+_FIN = '''\
+def _fin(s, c):
+    """The compensated sum s + c; when an infinite term made the compensation NaN, s."""
+    if c - c == 0.0:
+        return s + c
+    return s
+'''
+
+_TWO_PRODUCT = '''\
+def _two_product(a, b):
+    """(p, e) with p = fl(a*b) and p + e == a*b exactly (Dekker 1971, splitting by 2**27 + 1;
+    valid while |a|, |b| < 2**996, far beyond where the callers' results underflow)."""
+    p = a * b
+    t = 134217729.0 * a
+    ahi = t - (t - a)
+    alo = a - ahi
+    t = 134217729.0 * b
+    bhi = t - (t - b)
+    blo = b - bhi
+    e = ((ahi * bhi - p) + ahi * blo + alo * bhi) + alo * blo
+    return p, e
+'''
+
+_PHI_CDF = '''\
+def _Phi(z):
+    """Standard normal CDF erfc(-z/sqrt 2)/2 (Abramowitz-Stegun 26.2.29).  The product
+    u = -z/sqrt(2) is formed exactly as u + du (Dekker) and the rounding is fed back through
+    erfc'(u) = -2/sqrt(pi) exp(-u^2); otherwise it costs ~z^2/2 ulps in the lower tail."""
+    if z != z:
+        return z
+    if z > 40.0 or z < -40.0:  # erfc(-z/sqrt 2)/2 is 1 or below 2**-1074 (|z| > 38.5)
+        return 1.0 if z > 0.0 else 0.0
+    u, du = _two_product(-z, 0.7071067811865476)
+    du += -z * -4.833646656726457e-17  # 1/sqrt(2) - 0.7071067811865476
+    return 0.5 * (math.erfc(u) - du * 1.1283791670955126 * math.exp(-u * u))
+'''
+
+_PHI_PDF = '''\
+def _phi(z):
+    """Standard normal density exp(-z^2/2)/sqrt(2 pi) with z^2 formed exactly (Dekker):
+    exp(-(p + e)/2) = exp(-p/2)(1 - e/2), otherwise the rounding of z^2 costs ~z^2/2 ulps."""
+    if z > 40.0 or z < -40.0:  # exp(-z^2/2) < 2**-1074 (|z| > 38.6)
+        return 0.0 if z == z else z
+    p, e = _two_product(z, z)
+    return math.exp(-0.5 * p) * (1.0 - 0.5 * e) * 0.3989422804014327
 '''
 
 
@@ -122,6 +184,10 @@ HELPERS: dict[str, Helper] = {
     "log_sigmoid": Helper("log_sigmoid", _LOG_SIGMOID, ("softplus",)),
     "log1mexp": Helper("log1mexp", _LOG1MEXP),
     "wexp": Helper("wexp", _WEXP),
+    "fin": Helper("fin", _FIN),
+    "two_product": Helper("two_product", _TWO_PRODUCT),
+    "Phi": Helper("Phi", _PHI_CDF, ("two_product",)),
+    "phi": Helper("phi", _PHI_PDF, ("two_product",)),
 }
 """Name -> helper.  To support a new primitive: add its source here and map its SymPy class in
 :data:`symsmooth.codegen.printer.FUNCTION_HELPERS`."""

@@ -203,8 +203,26 @@ class _Builder:
         return sp.Add(folded, *rest)
 
 
-def decompose(expr: sp.Expr, vectors, index, size) -> ReductionPlan:
+def gather_labels(expr: sp.Expr, vectors, index, size, labels) -> sp.Expr:
+    """``x[t] -> Sum(Piecewise((x[i], Eq(i, t)), (0, True)), (i, 1, n))`` for each label ``t``.
+
+    A label is a row-constant integer (the true class, 1-based); gathering the entry at the
+    label is a sum with no exponent, so it joins the one pass over the row.  The Piecewise
+    (not ``KroneckerDelta * x[i]``) keeps ``0 * -inf`` out of the sum.
+    """
+    mapping = {}
+    for ind in expr.atoms(sp.Indexed):
+        if ind.base in vectors and len(ind.indices) == 1 and ind.indices[0] in labels:
+            term = sp.Piecewise((ind.base[index], sp.Eq(index, ind.indices[0])), (0, True))
+            mapping[ind] = sp.Sum(term, (index, 1, size))
+    return expr.xreplace(mapping)
+
+
+def decompose(expr: sp.Expr, vectors, index, size, labels=()) -> ReductionPlan:
     """The :class:`ReductionPlan` of ``expr`` (a reduction over ``index`` from 1 to ``size``).
+
+    ``labels`` are row-constant integer symbols used as subscripts (``x[t]``); any other free
+    subscript outside a sum makes the reduction a row map over it.
 
     Raises
     ------
@@ -212,11 +230,15 @@ def decompose(expr: sp.Expr, vectors, index, size) -> ReductionPlan:
         when ``expr`` has no sum over the row or a summand is not separable.
     """
     if not expr.has(sp.Sum):
+        shown = sp.sstr(expr)
+        shown = shown if len(shown) <= 120 else shown[:117] + "..."
         raise CodegenError(
-            f"{expr} has no Sum over the row; write reductions with sp.Sum(term, (i, 1, n))"
+            "not in sum-of-exponentials normal form: the reduction has no Sum over the row "
+            f"({shown}); write it with sp.Sum(term, (i, 1, n)) (explicit entries x[1], x[2], "
+            "... and Min/Max of entries are not supported)"
         )
     b = _Builder(vectors, index, size)
-    outer = b.reduce(expr)
+    outer = b.reduce(gather_labels(expr, tuple(vectors), index, size, tuple(labels)))
     free = {ind.indices for ind in outer.atoms(sp.Indexed)}
     if len(free) > 1:
         raise CodegenError(f"{expr}: the output uses several free subscripts {free}; use one")

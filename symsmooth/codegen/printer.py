@@ -31,6 +31,8 @@ FUNCTION_HELPERS: dict[str, str] = {
     "sigmoid": "sigmoid",
     "log_sigmoid": "log_sigmoid",
     "log1mexp": "log1mexp",
+    "Phi": "Phi",
+    "phi": "phi",
 }
 """SymPy function class name -> helper name (``logsumexp`` is handled by arity)."""
 
@@ -107,6 +109,16 @@ class MathPrinter(PythonCodePrinter):
         z = self._print(expr.args[0])
         h0 = self._print(expr.args[1]) if len(expr.args) > 1 else "0.5"
         return f"(1.0 if {z} > 0 else (0.0 if {z} < 0 else {h0}))"
+
+    def _print_DiracDelta(self, expr):
+        raise CodegenError(
+            f"{expr}: a Dirac delta has no pointwise value; differentiate the smooth "
+            "surrogate, or drop the delta (the gradient is taken almost everywhere)"
+        )
+
+    def _print_KroneckerDelta(self, expr):
+        a, b = (self._print(v) for v in expr.args)
+        return f"(1.0 if {a} == {b} else 0.0)"
 
     def _print_Float(self, expr):
         return repr(float(expr))

@@ -124,6 +124,10 @@ def _check_free(expr: sp.Expr, allowed: set, name: str) -> None:
         )
 
 
+def _drop_deltas(expr: sp.Expr) -> sp.Expr:
+    return expr.replace(sp.DiracDelta, lambda *args: sp.S.Zero) if expr.has(sp.DiracDelta) else expr
+
+
 def _stabilize_all(stabilizer: Stabilizer, exprs) -> tuple[tuple, tuple[str, ...]]:
     out, applied = [], set()
     for e in exprs:
@@ -157,6 +161,8 @@ def make_spec(
         kind = "reduction" if any(isinstance(v, sp.IndexedBase) for v in inputs) else "elementwise"
     allowed = set(inputs) | set(params) | ({size} if size is not None else set())
     allowed |= {index} if index is not None else set()
+    if kind == "reduction":
+        allowed |= {s for s in expr.free_symbols if str(s) in ROW_MAP_INDEX_NAMES and s.is_integer}
     _check_free(expr, allowed, name)
     construction = construction or f"{name} = {sp.sstr(expr)}"
     command = command or f"symsmooth gen {name}"
@@ -172,9 +178,11 @@ def make_spec(
     )
     if kind == "elementwise":
         (stable,), applied = _stabilize_all(stabilizer, [expr])
-        grads = tuple(sp.diff(stable, v) for v in inputs)
+        # almost-everywhere derivatives: DiracDelta terms (from sign, Heaviside, Abs) vanish
+        # off a null set and have no floating-point value
+        grads = tuple(_drop_deltas(sp.diff(stable, v)) for v in inputs)
         stable_grads, applied2 = _stabilize_all(stabilizer, grads)
-        exact_grads = tuple(sp.diff(expr, v) for v in inputs)
+        exact_grads = tuple(_drop_deltas(sp.diff(expr, v)) for v in inputs)
         applied = tuple(sorted(set(applied) | set(applied2)))
         return KernelSpec(
             gradients=exact_grads,
@@ -190,7 +198,8 @@ def make_spec(
     from symsmooth.codegen.reduction import pieces
 
     vectors = tuple(v for v in inputs if isinstance(v, sp.IndexedBase))
-    plan = decompose(expr, vectors, index, size)
+    labels = tuple(p for p in params if p.is_integer)
+    plan = decompose(expr, vectors, index, size, labels)
     kernel_pieces, applied = pieces(plan, params, stabilizer)
     return KernelSpec(
         gradients=(),
@@ -203,6 +212,27 @@ def make_spec(
     )
 
 
+ROW_MAP_INDEX_NAMES = ("j",)
+"""Names of a free subscript that makes a reduction a row map (softmax(x)_j); any other free
+integer subscript (``x[t]``) is a *label*: a per-row integer parameter."""
+
+
+def label_symbols(expr: sp.Expr, index, size, known=()) -> list:
+    """Integer subscripts outside sums that are labels (see :data:`ROW_MAP_INDEX_NAMES`)."""
+    found = set()
+    for ind in expr.atoms(sp.Indexed):
+        for sub in ind.indices:
+            if (
+                isinstance(sub, sp.Symbol)
+                and sub.is_integer
+                and sub not in (index, size)
+                and str(sub) not in ROW_MAP_INDEX_NAMES
+                and sub not in known
+            ):
+                found.add(sub)
+    return sorted(found, key=str)
+
+
 def spec_from_smoothing(
     smoothing, stabilizer: Stabilizer | None = None, command: str | None = None
 ) -> KernelSpec:
@@ -213,6 +243,8 @@ def spec_from_smoothing(
     params = [smoothing.param] if smoothing.param is not None else []
     params += sorted((s for s, _ in smoothing.fixed), key=str)
     params = [p for p in params if p in smoothing.expr.free_symbols]
+    if smoothing.kind == "reduction":
+        params += label_symbols(smoothing.expr, smoothing.index, smoothing.size, params)
     source = f" ({smoothing.source})" if smoothing.source else ""
     construction = f"{smoothing.name} = {sp.sstr(smoothing.expr)}{source}"
     return make_spec(

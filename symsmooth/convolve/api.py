@@ -165,7 +165,7 @@ def _convolve_cached(f, variables, kernel, width, route, principal_value, terms,
         pv = False
     else:
         bounded = _bounded_staircase(parts)
-        res = convolve_pieces(parts.pieces, kernel, principal_value or bounded)
+        res = convolve_pieces(parts.pieces, kernel, principal_value or bounded, label=str(f))
         expr, pv = res.expr, res.principal_value
         bound = sup_error(parts.pieces, kernel, expr) if not parts.staircases else ErrorBound(None)
         method = "convolution (partial moments)"

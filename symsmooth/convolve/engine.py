@@ -60,7 +60,7 @@ def ordinal(m: int) -> str:
 
 
 def convolve_pieces(
-    pp: PiecewisePolynomial, kernel: Kernel, principal_value: bool = False
+    pp: PiecewisePolynomial, kernel: Kernel, principal_value: bool = False, label: str = ""
 ) -> PieceResult:
     """``pp * kernel`` in closed form (width symbol ``kernel.width``)."""
     var = pp.var
@@ -81,15 +81,14 @@ def convolve_pieces(
         if kernel.has_moment(m):
             terms.append(right * kernel.tail(m, 1) + left * kernel.tail(m, -1))
             continue
-        _check_principal_value(pp, kernel, m, right, left, principal_value)
+        _check_principal_value(label or pp.as_expr(), kernel, m, right, left, principal_value)
         used_pv = True  # the divergent tails cancel, and so do their finite parts
     expr = merge_piecewise(sp.Add(*terms), var)
     return PieceResult(tidy(expr), used_pv, tuple(range(top)))
 
 
-def _check_principal_value(pp, kernel, m, right, left, principal_value) -> None:
+def _check_principal_value(target, kernel, m, right, left, principal_value) -> None:
     cancels = kernel.symmetric and sp.expand(right + (-1) ** (m + 1) * left) == 0
-    target = pp.as_expr()
     need = f"needs the {ordinal(m)} moment (∫|u|^{m} K(u) du), which the {kernel.name} kernel lacks"
     if cancels and principal_value:
         return

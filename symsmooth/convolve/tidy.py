@@ -8,8 +8,8 @@ Examples
 --------
 >>> import sympy as sp
 >>> x = sp.Symbol("x", real=True)
->>> tidy(x / 2 + x * sp.erf(x) / 2)
-x*erfc(-x)/2
+>>> tidy(x * (1 + sp.erf(x)) - x)
+x*erf(x)
 """
 
 from __future__ import annotations

@@ -251,10 +251,17 @@ def _matrix_check(lhs: sp.Matrix, rhs: sp.Matrix, relation, ctx: CheckContext) -
     """Entrywise check of a matrix relation; the aggregate is symbolic only if every entry is."""
     if lhs.shape != rhs.shape:
         return Check("symbolic", False, float("inf"), 0, f"shapes {lhs.shape} != {rhs.shape}")
-    checks = [check_relation(relation(a, b, evaluate=False), ctx) for a, b in zip(lhs, rhs)]
+    checks = [
+        check_relation(relation(a, b, evaluate=False), ctx) for a, b in zip(lhs, rhs, strict=False)
+    ]
     method = "symbolic" if all(c.method == "symbolic" for c in checks) else "numeric"
-    return Check(method, all(c.passed for c in checks), max(c.max_abs_diff for c in checks),
-                 max(c.points for c in checks), f"entrywise over {len(checks)} entries")
+    return Check(
+        method,
+        all(c.passed for c in checks),
+        max(c.max_abs_diff for c in checks),
+        max(c.points for c in checks),
+        f"entrywise over {len(checks)} entries",
+    )
 
 
 def _numeric_check(lhs, rhs, kind: str, ctx: CheckContext) -> Check:
@@ -268,12 +275,15 @@ def _numeric_check(lhs, rhs, kind: str, ctx: CheckContext) -> Check:
             sampler = _Sampler(ctx, rng, ctx.sizes[k % len(ctx.sizes)])
             pairs = _limit_sides(lhs, rhs, ctx) if is_limit else [(lhs, rhs)]
             try:
-                diffs = [evaluate(a, sampler, sizes, indices) - evaluate(b, sampler, sizes, indices)
-                         for a, b in pairs]
+                diffs = [
+                    evaluate(a, sampler, sizes, indices) - evaluate(b, sampler, sizes, indices)
+                    for a, b in pairs
+                ]
             except (ValueError, TypeError) as exc:
                 return Check("numeric", False, float("inf"), k, f"evaluation failed: {exc}")
-            scale = 1 + abs(evaluate(rhs if not is_limit else pairs[-1][1], sampler, sizes,
-                                     indices))
+            scale = 1 + abs(
+                evaluate(rhs if not is_limit else pairs[-1][1], sampler, sizes, indices)
+            )
             if is_limit:
                 err = abs(diffs[-1])
                 limit_errors.append(err)
@@ -287,6 +297,7 @@ def _numeric_check(lhs, rhs, kind: str, ctx: CheckContext) -> Check:
                 passed &= diffs[0] <= tol if kind == "le" else diffs[0] < tol
             worst = max(worst, err)
     what = "limit approached" if is_limit else {"eq": "equal", "le": "<=", "lt": "<"}[kind]
-    detail = (f"{what} at {ctx.points} random points ({ctx.dps} digits, sizes "
-              f"{sorted(set(ctx.sizes))})")
+    detail = (
+        f"{what} at {ctx.points} random points ({ctx.dps} digits, sizes {sorted(set(ctx.sizes))})"
+    )
     return Check("numeric", bool(passed), float(worst), ctx.points, detail)

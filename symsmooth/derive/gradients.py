@@ -4,7 +4,8 @@ The recipe: rewrite stable primitives to exp/log (:func:`symsmooth.functions.nai
 differentiate with SymPy with respect to a symbol or a generic vector element ``x[j]``
 (SymPy then writes ``Sum(KroneckerDelta(i, j) f(i), (i, 1, n))``), collapse those sums to
 ``f(j)`` (:func:`collapse_deltas`, valid for ``1 <= j <= n``), and rewrite the result to stable
-form (:func:`stable_form`): ``Sum(exp(h_i))`` becomes ``exp(LogSumExpOver(h_i))`` (:class:`symsmooth.functions.LogSumExpOver`),
+form (:func:`stable_form`): ``Sum(exp(h_i))`` becomes ``exp(LogSumExpOver(h_i))``
+(:class:`symsmooth.functions.LogSumExpOver`),
 ``1 + exp(L)`` becomes ``exp(softplus(L))`` and exponentials are merged, so a softmax reads
 ``exp(x_j - LSE(x))`` and never divides two overflowing sums.
 
@@ -141,8 +142,11 @@ def _sum_to_exp_lse(s: sp.Sum):
 
 def _is_exp_sum(e) -> bool:
     terms = sp.Add.make_args(e)
-    return (isinstance(e, sp.Add) and len(terms) >= 2
-            and all(isinstance(t, sp.exp) or t == 1 for t in terms))
+    return (
+        isinstance(e, sp.Add)
+        and len(terms) >= 2
+        and all(isinstance(t, sp.exp) or t == 1 for t in terms)
+    )
 
 
 def _add_to_exp_lse(e: sp.Add) -> sp.Expr:
@@ -180,14 +184,16 @@ def stable_form(expr: sp.Basic) -> sp.Basic:
     logsumexp(z, 2*z)
     """
     expr = collapse_deltas(expr)
-    expr = expr.replace(lambda e: isinstance(e, sp.Sum) and e.function.has(sp.exp),
-                        _sum_to_exp_lse)
+    expr = expr.replace(lambda e: isinstance(e, sp.Sum) and e.function.has(sp.exp), _sum_to_exp_lse)
     expr = expr.replace(_is_exp_sum, _add_to_exp_lse)
     expr = sp.powsimp(sp.expand_mul(expr), combine="exp", deep=True)
-    expr = expr.replace(lambda e: isinstance(e, sp.log) and isinstance(e.args[0], sp.exp),
-                        lambda e: e.args[0].args[0])
-    expr = expr.replace(lambda e: isinstance(e, sp.exp) and e.args[0].has(softplus),
-                        _exp_to_sigmoid)
+    expr = expr.replace(
+        lambda e: isinstance(e, sp.log) and isinstance(e.args[0], sp.exp),
+        lambda e: e.args[0].args[0],
+    )
+    expr = expr.replace(
+        lambda e: isinstance(e, sp.exp) and e.args[0].has(softplus), _exp_to_sigmoid
+    )
     return expr
 
 
@@ -286,8 +292,13 @@ def hessian(expr: sp.Basic, vars, indices: tuple | None = None):
     """
     items = _as_tuple(vars)
     j, l = indices or fresh_indices(expr, 2)
-    rows = [[stable_form(raw_derivative(expr, _element(a, expr, j), _element(b, expr, l)))
-             for b in items] for a in items]
+    rows = [
+        [
+            stable_form(raw_derivative(expr, _element(a, expr, j), _element(b, expr, l)))
+            for b in items
+        ]
+        for a in items
+    ]
     if isinstance(vars, (list, tuple)):
         return sp.Matrix(rows)
     return rows[0][0]

@@ -80,19 +80,28 @@ class LogSumObjective:
         return -sp.Sum(self.weight * inner, *self.outer_limits)
 
 
-def smoothed_min_objective(name: str, distance: sp.Expr, M: sp.Expr, outer, inner, params,
-                           source: str = "kexue.fm/archives/4277 (article 4), item 10"):
+def smoothed_min_objective(
+    name: str,
+    distance: sp.Expr,
+    M: sp.Expr,
+    outer,
+    inner,
+    params,
+    source: str = "kexue.fm/archives/4277 (article 4), item 10",
+):
     """``-(1/M) sum_i log sum_j exp(-M d_ij)``: the smoothed ``sum_i min_j d_ij``."""
-    return LogSumObjective(name, 1 / M, sp.exp(-M * distance), outer, inner, params,
-                           "softmin", source)
+    return LogSumObjective(
+        name, 1 / M, sp.exp(-M * distance), outer, inner, params, "softmin", source
+    )
 
 
 def current(theta):
     """The value of a parameter at the current iterate: ``c -> c_n``."""
     cls = sp.IndexedBase if isinstance(theta, sp.IndexedBase) else sp.Symbol
     name = theta.label.name if isinstance(theta, sp.IndexedBase) else theta.name
-    assumptions = theta.label.assumptions0 if isinstance(theta, sp.IndexedBase) \
-        else theta.assumptions0
+    assumptions = (
+        theta.label.assumptions0 if isinstance(theta, sp.IndexedBase) else theta.assumptions0
+    )
     return cls(f"{name}_n", **assumptions)
 
 
@@ -124,19 +133,34 @@ def majorize(obj: LogSumObjective, context: CheckContext | None = None) -> Deriv
     Derivation
         Outputs ``objective``, ``weights``, ``surrogate``; every step checked numerically.
     """
-    b = Builder(f"{obj.name}_majorizer", f"Jensen majorizer of the {obj.name} objective",
-                obj.source, context or CheckContext(points=4, sizes=(2, 3)))
+    b = Builder(
+        f"{obj.name}_majorizer",
+        f"Jensen majorizer of the {obj.name} objective",
+        obj.source,
+        context or CheckContext(points=4, sizes=(2, 3)),
+    )
     L, C, Q = obj.expr(), weights(obj), surrogate(obj)
-    b.step(f"The {obj.kind} weights C_ij sum to one over j.", sp.Sum(C, obj.inner), 1,
-           "C_ij = q_ij(theta_n) / sum_l q_il(theta_n)")
-    b.step("Jensen: log sum_j q_ij = log sum_j C_ij (q_ij / C_ij) >= sum_j C_ij log(q_ij / C_ij),"
-           " so the surrogate lies above the objective for every theta.", L, Q,
-           "concavity of log with the weights C_ij (Hunter & Lange 2004)", relation="<=")
-    b.step("The surrogate touches the objective at the current point theta = theta_n.",
-           at_current(L, obj.params), at_current(Q, obj.params),
-           "q_ij(theta_n) / C_ij = sum_l q_il(theta_n) does not depend on j")
-    return b.build(sp.Le(L, Q, evaluate=False),
-                   {"objective": L, "weights": C, "surrogate": Q})
+    b.step(
+        f"The {obj.kind} weights C_ij sum to one over j.",
+        sp.Sum(C, obj.inner),
+        1,
+        "C_ij = q_ij(theta_n) / sum_l q_il(theta_n)",
+    )
+    b.step(
+        "Jensen: log sum_j q_ij = log sum_j C_ij (q_ij / C_ij) >= sum_j C_ij log(q_ij / C_ij),"
+        " so the surrogate lies above the objective for every theta.",
+        L,
+        Q,
+        "concavity of log with the weights C_ij (Hunter & Lange 2004)",
+        relation="<=",
+    )
+    b.step(
+        "The surrogate touches the objective at the current point theta = theta_n.",
+        at_current(L, obj.params),
+        at_current(Q, obj.params),
+        "q_ij(theta_n) / C_ij = sum_l q_il(theta_n) does not depend on j",
+    )
+    return b.build(sp.Le(L, Q, evaluate=False), {"objective": L, "weights": C, "surrogate": Q})
 
 
 # --- solving the M-step --------------------------------------------------------------------
@@ -146,15 +170,12 @@ def split_sums(expr: sp.Basic) -> sp.Basic:
     """``Sum(a*f_i + g_i) -> a*Sum(f_i) + Sum(g_i)``: pull factors free of the index out."""
 
     def rule(s: sp.Sum):
-        if len(s.limits) > 1:
-            inner = sp.Sum(s.function, *s.limits[:-1])
-            return split_sums(sp.Sum(split_sums(inner), s.limits[-1]))
-        i = s.limits[0][0]
+        variables = [lim[0] for lim in s.limits]
+        count = sp.Mul(*[hi - lo + 1 for _, lo, hi in s.limits])
         out = []
         for term in sp.Add.make_args(sp.expand_mul(s.function)):
-            coeff, dep = term.as_independent(i, as_Add=False)
-            out.append(coeff * (sp.Sum(dep, s.limits[0]) if dep != 1 else
-                                s.limits[0][2] - s.limits[0][1] + 1))
+            coeff, dep = term.as_independent(*variables, as_Add=False)
+            out.append(coeff * (sp.Sum(dep, *s.limits) if dep != 1 else count))
         return sp.Add(*out)
 
     return expr.replace(lambda e: isinstance(e, sp.Sum), rule)
@@ -176,3 +197,69 @@ def solve_stationary(expr: sp.Expr, element: sp.Basic, extra: sp.Expr = 0) -> sp
             f"{sp.sstr(eq)} = 0); use a numeric inner solver, or a different distance"
         )
     return sp.factor_terms(solutions[0])
+
+
+def _element_of(obj: LogSumObjective, theta):
+    """A generic element of parameter ``theta`` (fresh index names), as used in ``q_ij``."""
+    if isinstance(theta, sp.Symbol):
+        return theta
+    uses = [t for t in obj.component.atoms(sp.Indexed) if t.base == theta]
+    if not uses:
+        raise DerivationError(f"parameter {theta} does not occur in {obj.component}")
+    taken = {s.name for s in obj.expr().atoms(sp.Symbol)}
+    names = [n for n in ("a", "b", "r", "s", "u", "v", "w") if n not in taken]
+    return theta[tuple(sp.Symbol(n, integer=True) for n in names[: len(uses[0].indices)])]
+
+
+def em_step(obj: LogSumObjective, context: CheckContext | None = None) -> Derivation:
+    """MM step: the Jensen majorizer, then ``argmin Q`` in closed form for each parameter.
+
+    The weights are held fixed as ``C[i, j]`` (an ``IndexedBase``); parameters must be
+    unconstrained (for normalised ones, as in pLSA, add the Lagrange term as in
+    :func:`symsmooth.derive.examples.plsa_em`).
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> x, c = sp.IndexedBase("x", real=True), sp.IndexedBase("c", real=True)
+    >>> i, j = sp.symbols("i j", integer=True)
+    >>> N, K = sp.symbols("N K", integer=True, positive=True)
+    >>> obj = smoothed_min_objective("km", (x[i] - c[j])**2, sp.Symbol("M", positive=True),
+    ...                              (i, 1, N), (j, 1, K), (c,))
+    >>> em_step(obj).update
+    Eq(c_{n+1}[a], Sum(C[i, a]*x[i], (i, 1, N))/Sum(C[i, a], (i, 1, N)))
+    """
+    ctx = context or CheckContext(points=3, sizes=(2, 3))
+    maj = majorize(obj, ctx)
+    b = Builder(f"{obj.name}_em", f"MM / EM step for the {obj.name} objective", obj.source, ctx)
+    b.steps.extend(maj.steps)
+    C = sp.IndexedBase("C", positive=True)
+    idx = tuple(lim[0] for lim in obj.outer_limits) + (obj.inner[0],)
+    Q = -sp.Sum(obj.weight * C[idx] * sp.log(obj.component), *obj.outer_limits, obj.inner)
+    Q = split_sums(sp.expand_log(Q, force=True))
+    updates = {}
+    for theta in obj.params:
+        element = _element_of(obj, theta)
+        new = solve_stationary(Q, element)
+        grad = collapse_deltas(sp.diff(Q, element))
+        b.step(
+            f"M-step: sp.solve(dQ/d{element} = 0) with the weights C fixed.",
+            sp.Subs(grad, element, new),
+            0,
+            "the surrogate is minimised in closed form",
+        )
+        name = theta.label.name if isinstance(theta, sp.IndexedBase) else theta.name
+        nxt = (
+            sp.IndexedBase(f"{name}_{{n+1}}")[element.indices]
+            if isinstance(element, sp.Indexed)
+            else sp.Symbol(f"{name}_{{n+1}}")
+        )
+        updates[str(element)] = sp.Eq(nxt, new, evaluate=False)
+    b.note(
+        "L(theta_{n+1}) <= Q(theta_{n+1} | theta_n) <= Q(theta_n | theta_n) = L(theta_n): "
+        "the objective never increases (Hunter & Lange 2004)."
+    )
+    first = next(iter(updates.values()))
+    return b.build(
+        first, {**updates, "weights": sp.Eq(C[idx], maj["weights"]), "surrogate": maj["surrogate"]}
+    )

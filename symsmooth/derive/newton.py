@@ -57,11 +57,10 @@ def _next(v: sp.Symbol) -> sp.Symbol:
 def _quadratic_model(f, xs, curvature):
     """``g(x)`` and its pieces at ``x_n``; ``curvature`` None means the Hessian of ``f``."""
     xn = [_current(v) for v in xs]
-    at = dict(zip(xs, xn))
-    dx = sp.Matrix([v - c for v, c in zip(xs, xn)])
+    at = dict(zip(xs, xn, strict=False))
+    dx = sp.Matrix([v - c for v, c in zip(xs, xn, strict=False)])
     grad = sp.Matrix([sp.diff(f, v) for v in xs]).xreplace(at)
-    hess = (sp.hessian(f, xs).xreplace(at) if curvature is None
-            else sp.eye(len(xs)) * curvature)
+    hess = sp.hessian(f, xs).xreplace(at) if curvature is None else sp.eye(len(xs)) * curvature
     g = f.xreplace(at) + (grad.T * dx)[0] + (dx.T * hess * dx)[0] / 2
     return g, xn, at, grad, hess
 
@@ -73,19 +72,28 @@ def _vec(items):
 
 
 def _match_steps(b: Builder, f, g, xs, xn, order: int) -> None:
-    at = dict(zip(xs, xn))
-    b.step("The model touches f at the current point.", sp.Subs(g, xs, xn), f.xreplace(at),
-           "g(x_n) = f(x_n) by construction")
+    at = dict(zip(xs, xn, strict=False))
+    b.step(
+        "The model touches f at the current point.",
+        sp.Subs(g, xs, xn),
+        f.xreplace(at),
+        "g(x_n) = f(x_n) by construction",
+    )
     slope = _vec(sp.Subs(sp.Derivative(g, v), xs, xn) for v in xs)
-    b.step("Same slope at the current point (first-order contact).", slope,
-           _vec(sp.diff(f, v).xreplace(at) for v in xs), "gradient matching: the linear term "
-           "is f'(x_n)(x - x_n)")
+    b.step(
+        "Same slope at the current point (first-order contact).",
+        slope,
+        _vec(sp.diff(f, v).xreplace(at) for v in xs),
+        "gradient matching: the linear term is f'(x_n)(x - x_n)",
+    )
     if order == 2:
         curv = sp.hessian(f, xs).xreplace(at)
-        b.step("Same curvature at the current point (second-order contact).",
-               sp.Subs(sp.Derivative(g, xs[0], 2), xs, xn) if len(xs) == 1 else
-               sp.hessian(g, xs), curv[0] if len(xs) == 1 else curv,
-               "the quadratic term is half the Hessian of f at x_n")
+        b.step(
+            "Same curvature at the current point (second-order contact).",
+            sp.Subs(sp.Derivative(g, xs[0], 2), xs, xn) if len(xs) == 1 else sp.hessian(g, xs),
+            curv[0] if len(xs) == 1 else curv,
+            "the quadratic term is half the Hessian of f at x_n",
+        )
 
 
 def _stationary(b: Builder, g, xs, xn) -> sp.Matrix:
@@ -97,16 +105,20 @@ def _stationary(b: Builder, g, xs, xn) -> sp.Matrix:
             "Newton needs an invertible Hessian at x_n"
         )
     point = sp.Matrix([sp.cancel(solutions[0][v]) for v in xs])
-    b.step(f"Minimise the model: sp.solve of its stationarity equation gives "
-           f"{', '.join(f'{v} = {sp.sstr(p)}' for v, p in zip(xs, point))}.",
-           _vec(sp.Subs(sp.Derivative(g, v), xs, list(point)) for v in xs),
-           _vec([0] * len(xs)),
-           "sp.solve(diff(g, x), x): the model is quadratic, so this is one linear system")
+    b.step(
+        f"Minimise the model: sp.solve of its stationarity equation gives "
+        f"{', '.join(f'{v} = {sp.sstr(p)}' for v, p in zip(xs, point, strict=False))}.",
+        _vec(sp.Subs(sp.Derivative(g, v), xs, list(point)) for v in xs),
+        _vec([0] * len(xs)),
+        "sp.solve(diff(g, x), x): the model is quadratic, so this is one linear system",
+    )
     return point
 
 
-WARNING = ("Warning case f'' < 0 (article 4, item 2): the tangent parabola opens downward, its "
-           "stationary point is a maximum and the step may go to a maximum of f")
+WARNING = (
+    "Warning case f'' < 0 (article 4, item 2): the tangent parabola opens downward, its "
+    "stationary point is a maximum and the step may go to a maximum of f"
+)
 
 
 def _negative_curvature(second: sp.Expr, x: sp.Symbol):
@@ -121,17 +133,21 @@ def _negative_curvature(second: sp.Expr, x: sp.Symbol):
 
 def _warning(f, xs) -> str:
     if len(xs) > 1:
-        return ("Warning case (article 4, item 2): where the Hessian is not positive definite "
-                "the quadratic model has no minimum and x_n - H^{-1} grad f is a saddle or a "
-                "maximum.")
+        return (
+            "Warning case (article 4, item 2): where the Hessian is not positive definite "
+            "the quadratic model has no minimum and x_n - H^{-1} grad f is a saddle or a "
+            "maximum."
+        )
     (x,) = xs
     second = sp.diff(f, x, 2)
     where = _negative_curvature(second, x)
     if where is None:
         return WARNING + f"; here f'' = {sp.sstr(second)}: check its sign at x_n."
     if where == sp.S.EmptySet:
-        return WARNING + f"; here f'' = {sp.sstr(second)} >= 0 everywhere, so it never " \
+        return (
+            WARNING + f"; here f'' = {sp.sstr(second)} >= 0 everywhere, so it never "
             "happens (the step is undefined where f'' = 0)."
+        )
     return WARNING + f"; here f'' < 0 exactly for {x} in {sp.sstr(where)}."
 
 
@@ -166,8 +182,10 @@ def newton_step(f: sp.Expr, vars) -> Derivation:
     b.note(_warning(f, xs))
     lhs = _next(xs[0]) if len(xs) == 1 else sp.Matrix([_next(v) for v in xs])
     rhs = formula[0] if len(xs) == 1 else formula
-    return b.build(sp.Eq(lhs, rhs, evaluate=False),
-                   {"model": g, "gradient": grad, "hessian": hess, "update": rhs})
+    return b.build(
+        sp.Eq(lhs, rhs, evaluate=False),
+        {"model": g, "gradient": grad, "hessian": hess, "update": rhs},
+    )
 
 
 def gradient_descent_step(f: sp.Expr, vars, h: sp.Expr | None = None) -> Derivation:
@@ -188,17 +206,26 @@ def gradient_descent_step(f: sp.Expr, vars, h: sp.Expr | None = None) -> Derivat
     xs = _variables(vars)
     h = sp.Symbol("h", positive=True) if h is None else h
     g, xn, _, grad, _ = _quadratic_model(f, xs, 1 / h)
-    b = Builder("gradient_descent_step",
-                f"Gradient descent for {sp.sstr(f)} from a fixed-curvature parabola", SOURCE)
+    b = Builder(
+        "gradient_descent_step",
+        f"Gradient descent for {sp.sstr(f)} from a fixed-curvature parabola",
+        SOURCE,
+    )
     _match_steps(b, f, g, xs, xn, order=1)
-    b.step("The model's curvature is fixed at 1/h in every direction.",
-           sp.diff(g, xs[0], 2) if len(xs) == 1 else sp.hessian(g, xs),
-           1 / h if len(xs) == 1 else sp.eye(len(xs)) / h, "(x - x_n)^2 / (2h): curvature 1/h > 0, "
-           "so the model always opens upward")
+    b.step(
+        "The model's curvature is fixed at 1/h in every direction.",
+        sp.diff(g, xs[0], 2) if len(xs) == 1 else sp.hessian(g, xs),
+        1 / h if len(xs) == 1 else sp.eye(len(xs)) / h,
+        "(x - x_n)^2 / (2h): curvature 1/h > 0, so the model always opens upward",
+    )
     point = _stationary(b, g, xs, xn)
     formula = sp.Matrix(xn) - h * grad
-    b.step("The minimiser of the model is the gradient step.", _vec(point), _vec(formula),
-           "x_n - h grad f(x_n) (article 4, item 3)")
+    b.step(
+        "The minimiser of the model is the gradient step.",
+        _vec(point),
+        _vec(formula),
+        "x_n - h grad f(x_n) (article 4, item 3)",
+    )
     lhs = _next(xs[0]) if len(xs) == 1 else sp.Matrix([_next(v) for v in xs])
     rhs = formula[0] if len(xs) == 1 else formula
     return b.build(sp.Eq(lhs, rhs, evaluate=False), {"model": g, "gradient": grad, "update": rhs})

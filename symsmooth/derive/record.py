@@ -49,12 +49,16 @@ class Step:
     def rhs(self) -> sp.Basic:
         return self.equation.rhs
 
-    def _check_text(self) -> str:
+    def _check_text(self, exact: bool = True) -> str:
+        """``exact=False`` rounds the difference to a bound, so rendered docs are portable."""
         c = self.check
         verdict = "passed" if c.passed else "FAILED"
         if c.method == "symbolic":
             return f"check: symbolic, {verdict} ({c.detail})"
-        return f"check: numeric, {verdict}, max abs difference {c.max_abs_diff:.3g} ({c.detail})"
+        diff = f"{c.max_abs_diff:.3g}"
+        if not exact:
+            diff = "below 1e-25" if c.max_abs_diff < 1e-25 else f"about {c.max_abs_diff:.0e}"
+        return f"check: numeric, {verdict}, max abs difference {diff} ({c.detail})"
 
 
 @dataclass(frozen=True)
@@ -132,7 +136,7 @@ class Derivation:
                 f"$$ {sp.latex(s.equation)} $$",
                 "",
                 f"*Why:* {s.justification}  ",
-                f"*Check:* {s._check_text()[len('check: '):]}",
+                f"*Check:* {s._check_text(exact=False)[len('check: ') :]}",
                 "",
             ]
         out += ["**Result.**", "", f"$$ {_latex(self.update)} $$", ""]
@@ -168,8 +172,15 @@ class Builder:
     steps: list = field(default_factory=list)
     notes: list = field(default_factory=list)
 
-    def step(self, statement: str, lhs, rhs, justification: str, relation: str = "=",
-             context: CheckContext | Mapping | None = None) -> sp.Basic:
+    def step(
+        self,
+        statement: str,
+        lhs,
+        rhs,
+        justification: str,
+        relation: str = "=",
+        context: CheckContext | Mapping | None = None,
+    ) -> sp.Basic:
         """Add and check ``lhs relation rhs``; returns ``rhs`` so derivations can chain.
 
         ``context`` overrides this builder's check context for one step (a mapping updates
@@ -197,5 +208,6 @@ class Builder:
 
     def build(self, update, outputs: Mapping | None = None) -> Derivation:
         pairs = tuple((outputs or {}).items())
-        return Derivation(self.name, self.title, tuple(self.steps), update, pairs, self.source,
-                          tuple(self.notes))
+        return Derivation(
+            self.name, self.title, tuple(self.steps), update, pairs, self.source, tuple(self.notes)
+        )

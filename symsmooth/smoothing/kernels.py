@@ -312,15 +312,16 @@ def from_density(
     --------
     >>> import sympy as sp
     >>> from symsmooth.smoothing.symbols import s, u
-    >>> k = from_density("sech2", sp.sech(u / s) ** 2 / (2 * s), s)
-    >>> k.symmetric, k.cdf().equals(sp.tanh(u / s) / 2 + sp.S.Half)
-    (True, True)
+    >>> k = from_density("cauchy_squared", 2 * s**3 / (sp.pi * (u**2 + s**2) ** 2), s)
+    >>> k.symmetric, k.moment(2), k.moment_order
+    (True, s**2, 2)
     """
     density = sp.sympify(density).subs(var, U)
     total = sp.simplify(km.derive_tail(density, U, 0, 1) - km.derive_tail(density, U, 0, -1))
     if total != 1:
         raise KernelError(
-            f"the density of kernel {name!r} integrates to {total}, not 1; normalise it"
+            f"the density of kernel {name!r} integrates to {total}, not 1 (nan: SymPy could not "
+            "integrate it); normalise it, or write it in a form SymPy integrates"
         )
     symmetric = sp.simplify(density - density.subs(U, -U)) == 0
     return Kernel(

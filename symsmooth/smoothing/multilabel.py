@@ -134,8 +134,8 @@ def zlpr() -> Smoothing:
     Examples
     --------
     >>> r = zlpr()
-    >>> r.bound
-    (log(Sum(t[i], (i, 1, n)) + 1) + log(Sum(1 - t[i], (i, 1, n)) + 1))/k
+    >>> r.bound.subs({n: 4, k: 1}).doit().subs({T[1]: 1, T[2]: 0, T[3]: 1, T[4]: 0})
+    2*log(3)
     >>> r.expr.subs({n: 1, k: 1}).doit().subs({T[1]: 1})
     log(1 + exp(-s[1]))
     """

@@ -138,7 +138,7 @@ LOGSUMEXP = Rule(
     match=_match_logsumexp,
     build=lambda exponents: logsumexp(*exponents),
     citation=BHH,
-    description="log(sum_i c_i exp(u_i)) -> logsumexp(u_i + log c_i); Sum -> LogSumExpOver",
+    description="log(sum_i c_i exp(u_i)) -> logsumexp(u_i + log c_i)",
     naive=sp.log(sp.exp(a) + sp.exp(b) + sp.exp(c)),
     hard_inputs=({a: 800.0, b: 799.0, c: 0.0}, {a: -800.0, b: -801.0, c: -802.0}),
     failure="every exp overflows (inf) or underflows (log 0 = -inf)",

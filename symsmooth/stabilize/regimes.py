@@ -1,18 +1,22 @@
 """Branchy (regime-split) evaluations of the stable primitives, per floating-point format.
 
 ``expand_regimes(expr, dtype)`` replaces every ``softplus``, ``sigmoid``, ``log_sigmoid``,
-``log1mexp`` and explicit-argument ``logsumexp`` call by a :class:`sympy.Piecewise` over
+``log1mexp`` and two-argument ``logsumexp`` call by a :class:`sympy.Piecewise` over
 ``exp``, ``log``, ``log1p``, ``expm1``, ``Max`` and ``Abs`` whose cut points come from
 :data:`~symsmooth.stabilize.thresholds.THRESHOLDS` (each branch is exact to within half an ulp
 of the result beyond its cut, see that module).  A code generator prints the result with
 ``math.*`` calls; the fast branches skip a transcendental call (``softplus(z) = z`` above
 33.27 in float64) and the tails stay accurate.  ``Phi``/``phi`` and ``LogSumExpOver`` are left
 alone: ``Phi(z)`` is ``erfc(-z/sqrt 2)/2`` with no branch, and SymPy would rewrite a built
-``erfc(-w)`` to ``2 - erfc(w)``, so the printer must emit it directly.
+``erfc(-w)`` to ``2 - erfc(w)``, so the printer must emit it directly.  So is ``logsumexp`` with
+three or more arguments: a nested fold of the pairwise form cannot keep its tie guard (SymPy
+turns ``Eq(Piecewise, c)`` into an ``ITE`` that computes ``inf - inf``), so the printer should
+emit one max-shifted loop (``m + log1p(sum_{i != argmax} exp(x_i - m))``, as
+:func:`symsmooth.functions_numeric.py_logsumexp` does).
 
 Edge values: NaN fails every comparison and reaches the last branch, which returns NaN;
-``softplus(+-inf) = inf, 0``; ``sigmoid(+-inf) = 1, 0``; ``logsumexp`` returns its maximum when
-that is infinite (so ``logsumexp(-inf, -inf) = -inf``, no NaN from ``inf - inf``).
+``softplus(+-inf) = inf, 0``; ``sigmoid(+-inf) = 1, 0``; ``logsumexp`` of a tie returns
+``a + log 2`` (so ``logsumexp(-inf, -inf) = -inf``, no NaN from ``inf - inf``).
 
 References
 ----------
@@ -35,7 +39,6 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import reduce
 
 import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
@@ -94,14 +97,20 @@ def _log1mexp(dtype: str, z: sp.Expr) -> sp.Expr:
 
 
 def _logaddexp(a: sp.Expr, b: sp.Expr) -> sp.Expr:
-    """``Max(a, b) + log1p(exp(-|a - b|))``, returning the max when it is infinite."""
-    m = sp.Max(a, b)
-    return sp.Piecewise((m, sp.Eq(sp.Abs(m), sp.oo)), (m + log1p(sp.exp(-sp.Abs(a - b))), True))
+    """``Max(a, b) + log1p(exp(-|a - b|))``; a tie gives ``a + log 2``.
+
+    The tie branch keeps ``logaddexp(-inf, -inf) = -inf`` (no ``inf - inf``).  It is built
+    unevaluated: SymPy would fold it into the other branch (they agree at ``a = b``), and a
+    guard on ``|Max| = oo`` folds to False for real symbols.  Printers must not re-evaluate it.
+    """
+    general = sp.Max(a, b) + log1p(sp.exp(-sp.Abs(a - b)))
+    tie = sp.Eq(a, b, evaluate=False)
+    return sp.Piecewise((a + sp.log(2), tie), (general, True), evaluate=False)
 
 
 def _logsumexp(dtype: str, *args: sp.Expr) -> sp.Expr:
-    """Left fold of the pairwise form: each step keeps a tiny remainder (``log1p``)."""
-    return reduce(_logaddexp, args)
+    """Two arguments: the pairwise form.  Three or more stay ``logsumexp`` (see module doc)."""
+    return _logaddexp(*args) if len(args) == 2 else logsumexp(*args)
 
 
 REGIMES: dict[type, Callable[..., sp.Expr]] = {

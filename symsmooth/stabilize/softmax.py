@@ -163,7 +163,7 @@ EXP_SUM_RECIPROCAL = Rule(
     citation=BHH,
     description="(sum exp(u_i))^p, p < 0 -> exp(p M) (sum exp(u_i - M))^p, M = Max(u_i)",
     naive=sp.exp(a) / (sp.exp(a) + sp.exp(b)),
-    hard_inputs=({a: 1000.0, b: 1000.0}, {a: -1000.0, b: -1001.0}, {a: 3.0, b: 800.0}),
+    hard_inputs=({a: 1000.0, b: 1000.0}, {a: -1000.0, b: -1001.0}),
     failure="inf/inf or 0/0 = nan once every exp overflows or underflows",
 )
 

@@ -110,7 +110,7 @@ def _exp_overflow(f: Format) -> tuple:
 
 def _exp_underflow(f: Format) -> tuple:
     return (
-        math.log(f.tiny) - LN2,
+        math.nextafter(math.log(f.tiny) - LN2, -math.inf),  # rounded down: every z < value
         "below",
         "exp(z) underflows to 0",
         f"exp(z) rounds to 0 iff exp(z) <= tiny/2 = 2^{round(math.log2(f.tiny)) - 1}",
@@ -257,7 +257,7 @@ def threshold(name: str, dtype: str = "float64") -> float:
     Examples
     --------
     >>> threshold("exp_underflow", "float32")
-    -103.97207708399179
+    -103.9720770839918
     """
     table = THRESHOLDS.get(str(dtype))
     if table is None:

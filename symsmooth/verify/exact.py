@@ -32,6 +32,7 @@ _MODULES = [
         "expm1": mpmath.expm1,
         "erf": mpmath.erf,
         "erfc": mpmath.erfc,
+        "KroneckerDelta": lambda a, b: mpmath.mpf(a == b),
         "Max": lambda *a: max(a),
         "Min": lambda *a: min(a),
         "Heaviside": lambda z, h0=0.5: mpmath.mpf(1 if z > 0 else (0 if z < 0 else h0)),
@@ -44,7 +45,7 @@ def _compile(expr: sp.Expr, args) -> callable:
     return sp.lambdify(list(args), naive(expr), modules=_MODULES)
 
 
-def _adaptive(fn, values, start: int = 50, agree: int = 30, limit: int = 6400):
+def _adaptive(fn, values, start: int = 50, agree: int = 30, limit: int = 1600):
     """``fn(*values)`` at increasing precision until two successive results agree.
 
     Agreement means equal infinities, both NaN, or a relative difference below

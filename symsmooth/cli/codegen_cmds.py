@@ -1,0 +1,113 @@
+"""Code generation commands: ``symsmooth gen`` and ``symsmooth verify``."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from symsmooth.cli.app import app, console
+from symsmooth.errors import CodegenError
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(), console=console, transient=False,
+    )
+
+
+def _names(names: list[str], everything: bool) -> list[str]:
+    from symsmooth.smoothing import catalog
+
+    if everything:
+        return catalog.names()
+    if not names:
+        raise CodegenError("name at least one catalog entry, or pass --all (see `symsmooth list`)")
+    for name in names:
+        catalog.get(name)  # unknown names fail early with close matches
+    return list(names)
+
+
+@app.command("gen")
+def gen_cmd(
+    names: list[str] = typer.Argument(None, help="Catalog entries to generate."),
+    everything: bool = typer.Option(False, "--all", help="Generate the whole catalog."),
+    out: Path = typer.Option(Path("generated"), "--out", help="Output folder."),
+    expr: str = typer.Option(None, "--expr", help="A user's expression (instead of NAMES)."),
+    name: str = typer.Option(None, "--name", help="Kernel name for --expr."),
+    param: list[str] = typer.Option(None, "--param", help="Parameter of --expr (repeatable)."),
+) -> None:
+    """Generate Numba kernels into OUT/<name>.py (catalog entries or a user's expression)."""
+    from symsmooth import pipeline
+
+    if expr is not None:
+        if not name:
+            raise CodegenError("--expr needs --name NAME (a Python identifier for the kernel)")
+        from symsmooth.parse import parse
+
+        command = f"symsmooth gen --expr {shlex.quote(expr)} --name {name}" + "".join(
+            f" --param {p}" for p in param or []
+        )
+        spec = pipeline.spec_from_expression(parse(expr), name, param or [], command=command)
+        for path in pipeline.generate([spec], out=out):
+            console.print(f"wrote {path}")
+        return
+    chosen = _names(names or [], everything)
+    paths = []
+    with _progress() as progress:
+        task = progress.add_task("generating", total=len(chosen))
+        for entry in chosen:
+            progress.update(task, description=f"generating {entry}")
+            paths += pipeline.generate([entry], out=out)
+            progress.advance(task)
+    console.print(f"wrote {len(paths)} module(s) to {out}")
+
+
+def report_table(reports) -> Table:
+    """A rich table: worst max-ulp of value and gradient per dtype, and the status."""
+    table = Table(title="kernel accuracy (max ulp vs mpmath, worst regime)")
+    for column in ("kernel", "kind", "value f64", "grad f64", "value f32", "grad f32", "status"):
+        table.add_column(column, justify="right" if "f" in column[-3:] else "left")
+    for r in reports:
+        grad64 = max((row.max_ulp for row in r.rows if row.part != "value" and
+                      row.dtype == "float64"), default=0.0)
+        grad32 = max((row.max_ulp for row in r.rows if row.part != "value" and
+                      row.dtype == "float32"), default=0.0)
+        missed = r.failures()
+        status = "[green]ok[/]" if not missed else "[red]missed: " + ", ".join(
+            sorted({f"{m.part}/{m.dtype}/{m.regime}" for m in missed})[:3]) + "[/]"
+        table.add_row(r.name, r.kind, f"{r.worst('value', 'float64'):.2f}", f"{grad64:.2f}",
+                      f"{r.worst('value', 'float32'):.2f}", f"{grad32:.2f}", status)
+    return table
+
+
+@app.command("verify")
+def verify_cmd(
+    names: list[str] = typer.Argument(None, help="Catalog entries to verify (default: all)."),
+    out: Path = typer.Option(Path("generated"), "--out", help="Folder of generated modules."),
+    long_n: int = typer.Option(100_000, "--long-n", help="Length of the long-row regime."),
+    per_regime: int = typer.Option(48, "--per-regime", help="Elementwise points per regime."),
+    regenerate: bool = typer.Option(False, "--regenerate", help="Regenerate before checking."),
+) -> None:
+    """Measure generated kernels against mpmath (ulps by regime); exit 1 if a target is missed."""
+    from symsmooth import pipeline
+
+    chosen = _names(names or [], not names)
+    reports = []
+    with _progress() as progress:
+        task = progress.add_task("verifying", total=len(chosen))
+        for entry in chosen:
+            progress.update(task, description=f"verifying {entry}")
+            try:
+                reports.append(pipeline.verify(entry, out=out, regenerate=regenerate,
+                                               per_regime=per_regime, long_n=long_n))
+            except CodegenError as exc:
+                console.print(f"[yellow]skipped {entry}:[/] {exc}")
+            progress.advance(task)
+    console.print(report_table(reports))
+    if not all(r.ok for r in reports):
+        raise typer.Exit(1)

@@ -57,7 +57,8 @@ from mpmath.libmp import prec_to_dps
 from sympy.codegen.cfunctions import expm1
 from sympy.core.function import ArgumentIndexError
 
-from symsmooth.functions_numeric import MATH_MODULE, MPMATH_MODULE, NUMPY_MODULE
+from symsmooth.functions_numeric import MATH_MODULE as MATH_MODULE
+from symsmooth.functions_numeric import MPMATH_MODULE, NUMPY_MODULE
 
 _REFINEMENTS = 6
 """Precision doublings tried by ``evalf`` before it returns the last value."""
@@ -413,10 +414,6 @@ def naive(expr: sp.Expr) -> sp.Expr:
     return expr.rewrite("naive")
 
 
-from symsmooth.functions_nary import LogSumExpOver, logsumexp_over  # noqa: E402
-
-__all__ = [  # noqa: RUF022 - grouped by kind
-    *("softplus", "sigmoid", "log_sigmoid", "log1mexp", "logsumexp", "Phi", "phi"),
-    *("LogSumExpOver", "logsumexp_over", "StablePrimitive", "PRIMITIVES", "naive"),
-    *("NUMPY_MODULE", "MATH_MODULE", "MPMATH_MODULE"),
-]
+# re-exported (the n-ary class needs logsumexp, so it is imported last)
+from symsmooth.functions_nary import LogSumExpOver as LogSumExpOver  # noqa: E402
+from symsmooth.functions_nary import logsumexp_over as logsumexp_over  # noqa: E402

@@ -43,7 +43,7 @@ mm_step = em_step
 
 
 # --- stabilization -------------------------------------------------------------------------
-from symsmooth.stabilize import Stabilized, stabilize  # noqa: E402,F401  (ss.stabilize)
+from symsmooth.stabilize import Stabilized, stabilize  # noqa: E402,F401,I001 (ss.stabilize)
 
 # --- code generation and verification ------------------------------------------------------
 # Import the ``symsmooth.verify`` package now: importing it later (inside ``verify``) would

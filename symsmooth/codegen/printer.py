@@ -33,6 +33,7 @@ FUNCTION_HELPERS: dict[str, str] = {
     "log1mexp": "log1mexp",
     "Phi": "Phi",
     "phi": "phi",
+    "wexp": "wexp",
 }
 """SymPy function class name -> helper name (``logsumexp`` is handled by arity)."""
 

@@ -80,16 +80,30 @@ class Pieces:
     partials: tuple
 
 
+class wexp(sp.Function):
+    """``wexp(a, m) = exp(a - m)``, printed as the helper ``_wexp`` that forms ``a - m`` exactly
+    (so the exponential of a difference of large numbers keeps its digits)."""
+
+    nargs = 2
+
+    def fdiff(self, argindex=1):
+        return self if argindex == 1 else -self
+
+
 def _replace_weights(expr: sp.Expr, plan: ReductionPlan, shifts, weights_e) -> sp.Expr:
-    """``exp(h_g - M_g) -> E_g`` wherever it appears (row-map outputs)."""
+    """``exp(h_g - M_g) -> E_g``; any other ``exp(a - M_g) -> wexp(a, M_g)``."""
     targets = [sp.expand(h - m) for h, m in zip(plan.groups, shifts)]
 
     def swap(node):
-        if isinstance(node, sp.exp):
-            arg = sp.expand(node.args[0])
-            for g, target in enumerate(targets):
-                if plan.shifted(g) and arg == target:
-                    return weights_e[g]
+        if not isinstance(node, sp.exp):
+            return None
+        arg = sp.expand(node.args[0])
+        for g, target in enumerate(targets):
+            if plan.shifted(g) and arg == target:
+                return weights_e[g]
+        for m in shifts:
+            if arg.coeff(m) == -1:
+                return wexp(arg + m, m)
         return None
 
     return expr.replace(lambda e: swap(e) is not None, swap)

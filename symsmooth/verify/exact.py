@@ -56,7 +56,10 @@ def _adaptive(fn, values, start: int = 50, agree: int = 30, limit: int = 1600):
     dps, previous = start, None
     while True:
         with mpmath.workdps(dps):
-            current = mpmath.mpmathify(fn(*[mpmath.mpf(v) for v in values]))
+            try:
+                current = mpmath.mpmathify(fn(*[mpmath.mpf(v) for v in values]))
+            except (ZeroDivisionError, OverflowError, ValueError):
+                return mpmath.nan  # undefined (0/0, x/0) or beyond mpmath's exponent range
         if previous is not None:
             if mpmath.isnan(current) and mpmath.isnan(previous):
                 return current

@@ -267,9 +267,10 @@ def plot(record: Smoothing, path: str | Path, values=None) -> PlotData:
         right.plot(data.u, shown, color=color, lw=1.6, label=label)
         if data.bounds[pv] is not None:
             right.plot(data.u, data.bounds[pv], color=color, lw=1.2, ls="--")
-    spread = max((float(e.max()) for e in positive), default=1.0) / floor
-    if positive and spread > 100:
+    top = max((float(e.max()) for e in positive), default=1.0)
+    if positive and top / floor > 100:  # log scale, showing 16 decades below the worst error
         right.set_yscale("log")
+        right.set_ylim(bottom=max(floor, top * 1e-16) / 2)
     if any(b is not None for b in data.bounds.values()):
         right.plot([], [], color="gray", ls="--", label="bound")
     left.set(xlabel=data.xlabel, ylabel="value", title="target and smooth surrogate")

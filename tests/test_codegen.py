@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 import sympy as sp
 
-import symsmooth as ss
 from symsmooth import pipeline
 from symsmooth.codegen.render import load_module
 from symsmooth.codegen.spec import make_spec
@@ -74,9 +73,13 @@ def test_scalar_code_calls_math_only(gen, name):
     """Scalar cores and helpers call math.*, other helpers and max/min/abs only (CUDA-able)."""
     tree = ast.parse(open(gen(name).__file__).read())
     scalar = [
-        f for f in tree.body
-        if isinstance(f, ast.FunctionDef) and (f.name.startswith("_core") or f.name in {
-            "_softplus", "_sigmoid", "_Phi", "_phi", "_wexp", "_two_product", "_fin"})
+        f
+        for f in tree.body
+        if isinstance(f, ast.FunctionDef)
+        and (
+            f.name.startswith("_core")
+            or f.name in {"_softplus", "_sigmoid", "_Phi", "_phi", "_wexp", "_two_product", "_fin"}
+        )
     ]
     assert scalar
     for fn in scalar:
@@ -129,7 +132,7 @@ def test_ufunc_broadcasting_out_and_float32(gen):
         assert ulp_error(out[r, c], mpmath.log1p(mpmath.exp(kk * mpmath.mpf(v))) / kk) <= 2
     f32 = mod.softplus(xs.astype(np.float32), np.float32(1.0))
     assert f32.dtype == np.float32
-    for v, got in zip(xs.astype(np.float32).ravel(), f32.ravel()):
+    for v, got in zip(xs.astype(np.float32).ravel(), f32.ravel(), strict=False):
         assert ulp_error(got, mpmath.log1p(mpmath.exp(mpmath.mpf(float(v)))), np.float32) <= 1
 
 
@@ -140,10 +143,19 @@ def test_relu_gaussian_at_minus_40_naive_fails_kernel_holds(gen):
     xv, sv = -40.0, 4.0
     X_, S_ = mpmath.mpf(xv), mpmath.mpf(sv)
     exact = X_ * mpmath.ncdf(X_ / S_) + S_ * mpmath.npdf(X_ / S_)
-    naive = (xv * mpmath.erf(xv / (np.sqrt(2) * sv)) + xv
-             + np.sqrt(2 / np.pi) * sv * np.exp(-(xv**2) / (2 * sv**2))) / 2
-    naive = float(xv * float(mpmath.erf(xv / (np.sqrt(2) * sv))) + xv
-                  + np.sqrt(2 / np.pi) * sv * np.exp(-(xv**2) / (2 * sv**2))) / 2
+    naive = (
+        xv * mpmath.erf(xv / (np.sqrt(2) * sv))
+        + xv
+        + np.sqrt(2 / np.pi) * sv * np.exp(-(xv**2) / (2 * sv**2))
+    ) / 2
+    naive = (
+        float(
+            xv * float(mpmath.erf(xv / (np.sqrt(2) * sv)))
+            + xv
+            + np.sqrt(2 / np.pi) * sv * np.exp(-(xv**2) / (2 * sv**2))
+        )
+        / 2
+    )
     assert abs(naive - exact) / exact > 10
     got = mod.relu_gaussian(xv, sv)
     assert abs(got - exact) / exact < 1e-10
@@ -168,7 +180,7 @@ def test_logsumexp_gradient_is_softmax(gen):
     row = np.array([0.3, -2.0, 5.0, 5.0, 1e-3])
     grad = mod.logsumexp_max_grad(row, 1.0)
     lse = _lse(row)
-    for v, g in zip(row, grad):
+    for v, g in zip(row, grad, strict=False):
         assert ulp_error(g, mpmath.exp(mpmath.mpf(v) - lse)) <= 4
 
 
@@ -221,11 +233,11 @@ def test_softmax_row_map_and_vjp(gen):
     assert np.allclose(got, expect, atol=5e-7)
     lse = _lse(row)
     p = [mpmath.exp(mpmath.mpf(v) - lse) for v in row]
-    for g, e in zip(got, p):
+    for g, e in zip(got, p, strict=False):
         assert ulp_error(g, e) <= 4
     cot = np.array([0.5, -1.0, 2.0, 0.25, 1.0])
     vjp = mod.softmax_onehot_argmax_grad(row, 1.0, cotangent=cot)
-    dot = mpmath.fsum(mpmath.mpf(c) * q for c, q in zip(cot, p))
+    dot = mpmath.fsum(mpmath.mpf(c) * q for c, q in zip(cot, p, strict=False))
     for l_ in range(5):  # J = diag(p) - p p^T
         assert ulp_error(vjp[l_], p[l_] * (mpmath.mpf(cot[l_]) - dot)) <= 8
 
@@ -240,8 +252,8 @@ def test_zlpr_gradient_matches_closed_form(gen):
     gs, _ = mod.zlpr_grad(s, t, 1.0)
     S = [mpmath.mpf(v) for v in s]
     T = [mpmath.mpf(v) for v in t]
-    pos = 1 + mpmath.fsum(tt * mpmath.exp(-ss_) for tt, ss_ in zip(T, S))
-    neg = 1 + mpmath.fsum((1 - tt) * mpmath.exp(ss_) for tt, ss_ in zip(T, S))
+    pos = 1 + mpmath.fsum(tt * mpmath.exp(-ss_) for tt, ss_ in zip(T, S, strict=False))
+    neg = 1 + mpmath.fsum((1 - tt) * mpmath.exp(ss_) for tt, ss_ in zip(T, S, strict=False))
     assert ulp_error(val, mpmath.log(pos) + mpmath.log(neg)) <= 4
     for j in range(5):
         exact = -T[j] * mpmath.exp(-S[j]) / pos + (1 - T[j]) * mpmath.exp(S[j]) / neg
@@ -256,12 +268,15 @@ def test_user_reductions_without_new_kernel_code(gen, name):
     row = np.array([1.0, -0.5, 3.0, 2.5, 700.0 - 698.0])
     param = 2.0
     if name == "boltzmann":
+
         def exact(*v):
             e = [mpmath.exp(param * a) for a in v]
-            return mpmath.fsum(a * b for a, b in zip(v, e)) / mpmath.fsum(e)
+            return mpmath.fsum(a * b for a, b in zip(v, e, strict=False)) / mpmath.fsum(e)
     else:
+
         def exact(*v):
             return mpmath.log(mpmath.fsum(mpmath.exp(param * a) for a in v) / len(v)) / param
+
     point = [mpmath.mpf(v) for v in row]
     assert ulp_error(getattr(mod, name)(row, param), exact(*point)) <= 4
     grad = getattr(mod, f"{name}_grad")(row, param)

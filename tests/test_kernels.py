@@ -12,13 +12,26 @@ from symsmooth.smoothing import kernels
 from symsmooth.smoothing.kernels import OMEGA, U
 from symsmooth.smoothing.symbols import a, b, h, s, sigma, t
 
-W = {"gaussian": sp.Rational(7, 10), "logistic": sp.Rational(10, 7), "cauchy": sp.Rational(7, 10),
-     "laplace": sp.Rational(7, 10), "uniform": sp.Rational(7, 10), "triangular": sp.Rational(7, 10),
-     "epanechnikov": sp.Rational(7, 10), "student_t2": sp.Rational(49, 100)}
+W = {
+    "gaussian": sp.Rational(7, 10),
+    "logistic": sp.Rational(10, 7),
+    "cauchy": sp.Rational(7, 10),
+    "laplace": sp.Rational(7, 10),
+    "uniform": sp.Rational(7, 10),
+    "triangular": sp.Rational(7, 10),
+    "epanechnikov": sp.Rational(7, 10),
+    "student_t2": sp.Rational(49, 100),
+}
 
 # Second moments from the literature (Johnson-Kotz-Balakrishnan; Silverman 1986 Table 3.1)
-VARIANCE = {"gaussian": sigma**2, "logistic": sp.pi**2 / (3 * t**2), "laplace": 2 * b**2,
-            "uniform": h**2 / 3, "triangular": h**2 / 6, "epanechnikov": h**2 / 5}
+VARIANCE = {
+    "gaussian": sigma**2,
+    "logistic": sp.pi**2 / (3 * t**2),
+    "laplace": 2 * b**2,
+    "uniform": h**2 / 3,
+    "triangular": h**2 / 6,
+    "epanechnikov": h**2 / 5,
+}
 MAX_MOMENT = {"cauchy": 0, "student_t2": 1}
 
 
@@ -28,15 +41,25 @@ def _quad(kernel, f, lo=None, hi=None):
     lo_, hi_ = (sp.N(e.subs(kernel.width, w), DPS) for e in kernel.support)
     lo = lo if lo is not None else (-mpmath.inf if lo_ == -sp.oo else mpmath.mpf(str(lo_)))
     hi = hi if hi is not None else (mpmath.inf if hi_ == sp.oo else mpmath.mpf(str(hi_)))
-    cuts = sorted({mpmath.mpf(str(sp.N(c.subs(kernel.width, w), DPS))) for c in kernel.kinks}
-                  | {mpmath.mpf(0)})
+    cuts = sorted(
+        {mpmath.mpf(str(sp.N(c.subs(kernel.width, w), DPS))) for c in kernel.kinks}
+        | {mpmath.mpf(0)}
+    )
     pts = [lo, *[c for c in cuts if lo < c < hi], hi]
     return mpmath.quad(lambda v: f(v) * k(v), pts)
 
 
 def test_registry_has_the_eight_kernels():
-    assert kernels.names()[:8] == ["gaussian", "logistic", "cauchy", "laplace", "uniform",
-                                   "triangular", "epanechnikov", "student_t2"]
+    assert kernels.names()[:8] == [
+        "gaussian",
+        "logistic",
+        "cauchy",
+        "laplace",
+        "uniform",
+        "triangular",
+        "epanechnikov",
+        "student_t2",
+    ]
     assert kernels.get("Normal") is kernels.get("gaussian")
     with pytest.raises(KernelError, match="gaussian"):
         kernels.get("gausian")
@@ -71,8 +94,10 @@ def test_heavy_tails_lack_the_stated_moment(name):
     assert kernel.moment_order == top
     with mpmath.workdps(20):  # ∫_0^R u^(top+1) K grows like log R: compare two cut-offs
         k = numeric(kernel.density.subs(kernel.width, 1), U)
+
         def part(r):
             return mpmath.quad(lambda v: v ** (top + 1) * k(v), [0, 1, r])
+
         assert part(mpmath.mpf(10) ** 6) - part(mpmath.mpf(10) ** 3) > 0.5
 
 
@@ -111,8 +136,11 @@ def test_characteristic_function(name):
         for om in ("0.8", "3.1"):
             if kernel.support[1] == sp.oo and kernel.name not in ("gaussian", "logistic"):
                 k = numeric(kernel.density.subs(kernel.width, W[name]), U)
-                want = 2 * mpmath.quadosc(lambda v, om=om: mpmath.cos(mpmath.mpf(om) * v) * k(v),
-                                          [0, mpmath.inf], omega=mpmath.mpf(om))
+                want = 2 * mpmath.quadosc(
+                    lambda v, om=om, k=k: mpmath.cos(mpmath.mpf(om) * v) * k(v),
+                    [0, mpmath.inf],
+                    omega=mpmath.mpf(om),
+                )
             else:
                 want = _quad(kernel, lambda v, om=om: mpmath.cos(mpmath.mpf(om) * v))
             got = sp.N(kernel.charfn.subs({OMEGA: sp.Rational(om), kernel.width: W[name]}), 25)
@@ -129,12 +157,14 @@ def test_tends_to_a_delta(name):
         lo, hi = (e.subs(kernel.width, width) for e in kernel.support)
         lo = -mpmath.inf if lo == -sp.oo else mpmath.mpf(str(sp.N(lo)))
         hi = mpmath.inf if hi == sp.oo else mpmath.mpf(str(sp.N(hi)))
-        pts = sorted({lo, hi, mpmath.mpf(0)} | {mpmath.mpf(str(sp.N(c.subs(kernel.width, width))))
-                                                 for c in kernel.kinks})
-        return mpmath.quad(lambda v: mpmath.exp(-(at - v) ** 2) * k(v), pts)
+        pts = sorted(
+            {lo, hi, mpmath.mpf(0)}
+            | {mpmath.mpf(str(sp.N(c.subs(kernel.width, width)))) for c in kernel.kinks}
+        )
+        return mpmath.quad(lambda v: mpmath.exp(-((at - v) ** 2)) * k(v), pts)
 
     at = mpmath.mpf("0.3")
-    exact = mpmath.exp(-at**2)
+    exact = mpmath.exp(-(at**2))
     widths = [sp.Rational(1, 10), sp.Rational(1, 100)]
     if kernel.limit == sp.oo:
         widths = [1 / w for w in widths]
@@ -156,7 +186,9 @@ def test_density_only_kernel_derives_its_moments_and_convolves():
     with mpmath.workdps(DPS):
         for at in ("-3", "0", "0.7", "5"):
             got = value(r.expr, x, kernel, sp.Rational(1, 2), mpmath.mpf(at))
-            want = quad_convolution(sp.Max(x, 0), x, kernel, sp.Rational(1, 2), mpmath.mpf(at), (0,))
+            want = quad_convolution(
+                sp.Max(x, 0), x, kernel, sp.Rational(1, 2), mpmath.mpf(at), (0,)
+            )
             assert close(got, want)
     with pytest.raises(KernelError, match="integrates to"):
         kernels.from_density("bad", sp.exp(-(U**2)), s)

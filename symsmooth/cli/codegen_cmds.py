@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -15,8 +16,12 @@ from symsmooth.errors import CodegenError
 
 def _progress() -> Progress:
     return Progress(
-        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(), console=console, transient=False,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
     )
 
 
@@ -34,12 +39,19 @@ def _names(names: list[str], everything: bool) -> list[str]:
 
 @app.command("gen")
 def gen_cmd(
-    names: list[str] = typer.Argument(None, help="Catalog entries to generate."),
-    everything: bool = typer.Option(False, "--all", help="Generate the whole catalog."),
-    out: Path = typer.Option(Path("generated"), "--out", help="Output folder."),
-    expr: str = typer.Option(None, "--expr", help="A user's expression (instead of NAMES)."),
-    name: str = typer.Option(None, "--name", help="Kernel name for --expr."),
-    param: list[str] = typer.Option(None, "--param", help="Parameter of --expr (repeatable)."),
+    names: Annotated[list[str] | None, typer.Argument(help="Catalog entries to generate.")] = None,
+    everything: Annotated[bool, typer.Option("--all", help="Generate the whole catalog.")] = False,
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("generated"),
+    expr: Annotated[
+        str | None, typer.Option("--expr", help="A user's expression (instead of NAMES).")
+    ] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Kernel name for --expr.")] = None,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", help="Parameter of --expr (repeatable).")
+    ] = None,
+    check: Annotated[
+        bool, typer.Option("--verify", help="Verify --expr's kernel in ulps.")
+    ] = False,
 ) -> None:
     """Generate Numba kernels into OUT/<name>.py (catalog entries or a user's expression)."""
     from symsmooth import pipeline
@@ -55,6 +67,11 @@ def gen_cmd(
         spec = pipeline.spec_from_expression(parse(expr), name, param or [], command=command)
         for path in pipeline.generate([spec], out=out):
             console.print(f"wrote {path}")
+        if check:
+            report = pipeline.verify(spec, out=out)
+            console.print(report_table([report]))
+            if not report.ok:
+                raise typer.Exit(1)
         return
     chosen = _names(names or [], everything)
     paths = []
@@ -73,25 +90,51 @@ def report_table(reports) -> Table:
     for column in ("kernel", "kind", "value f64", "grad f64", "value f32", "grad f32", "status"):
         table.add_column(column, justify="right" if "f" in column[-3:] else "left")
     for r in reports:
-        grad64 = max((row.max_ulp for row in r.rows if row.part != "value" and
-                      row.dtype == "float64"), default=0.0)
-        grad32 = max((row.max_ulp for row in r.rows if row.part != "value" and
-                      row.dtype == "float32"), default=0.0)
+        grad64 = max(
+            (row.max_ulp for row in r.rows if row.part != "value" and row.dtype == "float64"),
+            default=0.0,
+        )
+        grad32 = max(
+            (row.max_ulp for row in r.rows if row.part != "value" and row.dtype == "float32"),
+            default=0.0,
+        )
         missed = r.failures()
-        status = "[green]ok[/]" if not missed else "[red]missed: " + ", ".join(
-            sorted({f"{m.part}/{m.dtype}/{m.regime}" for m in missed})[:3]) + "[/]"
-        table.add_row(r.name, r.kind, f"{r.worst('value', 'float64'):.2f}", f"{grad64:.2f}",
-                      f"{r.worst('value', 'float32'):.2f}", f"{grad32:.2f}", status)
+        status = (
+            "[green]ok[/]"
+            if not missed
+            else "[red]missed: "
+            + ", ".join(sorted({f"{m.part}/{m.dtype}/{m.regime}" for m in missed})[:3])
+            + "[/]"
+        )
+        table.add_row(
+            r.name,
+            r.kind,
+            f"{r.worst('value', 'float64'):.2f}",
+            f"{grad64:.2f}",
+            f"{r.worst('value', 'float32'):.2f}",
+            f"{grad32:.2f}",
+            status,
+        )
     return table
 
 
 @app.command("verify")
 def verify_cmd(
-    names: list[str] = typer.Argument(None, help="Catalog entries to verify (default: all)."),
-    out: Path = typer.Option(Path("generated"), "--out", help="Folder of generated modules."),
-    long_n: int = typer.Option(100_000, "--long-n", help="Length of the long-row regime."),
-    per_regime: int = typer.Option(48, "--per-regime", help="Elementwise points per regime."),
-    regenerate: bool = typer.Option(False, "--regenerate", help="Regenerate before checking."),
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Catalog entries to verify (default: all).")
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="Folder of generated modules.")] = Path(
+        "generated"
+    ),
+    long_n: Annotated[
+        int, typer.Option("--long-n", help="Length of the long-row regime.")
+    ] = 100_000,
+    per_regime: Annotated[
+        int, typer.Option("--per-regime", help="Elementwise points per regime.")
+    ] = 48,
+    regenerate: Annotated[
+        bool, typer.Option("--regenerate", help="Regenerate before checking.")
+    ] = False,
 ) -> None:
     """Measure generated kernels against mpmath (ulps by regime); exit 1 if a target is missed."""
     from symsmooth import pipeline
@@ -103,8 +146,11 @@ def verify_cmd(
         for entry in chosen:
             progress.update(task, description=f"verifying {entry}")
             try:
-                reports.append(pipeline.verify(entry, out=out, regenerate=regenerate,
-                                               per_regime=per_regime, long_n=long_n))
+                reports.append(
+                    pipeline.verify(
+                        entry, out=out, regenerate=regenerate, per_regime=per_regime, long_n=long_n
+                    )
+                )
             except CodegenError as exc:
                 console.print(f"[yellow]skipped {entry}:[/] {exc}")
             progress.advance(task)

@@ -44,7 +44,7 @@ def block(exprs, targets, printer: MathPrinter, prefix: str) -> list[str]:
     temps = sp.numbered_symbols(prefix, real=True)
     replacements, reduced = sp.cse(exprs, symbols=temps, order="canonical")
     lines = [f"{printer.doprint(s)} = {printer.doprint(e)}" for s, e in replacements]
-    lines += [f"{t} = {printer.doprint(e)}" for t, e in zip(targets, reduced)]
+    lines += [f"{t} = {printer.doprint(e)}" for t, e in zip(targets, reduced, strict=False)]
     return lines
 
 
@@ -79,7 +79,7 @@ def _elementwise(spec: KernelSpec, printer: MathPrinter) -> dict:
     arity = len(spec.input_names) + len(spec.param_names)
     cores = [{"name": f"_core_{spec.name}", "expr": spec.stable}]
     grads = []
-    for v, g in zip(spec.input_names, spec.stable_gradients):
+    for v, g in zip(spec.input_names, spec.stable_gradients, strict=False):
         cores.append({"name": f"_core_{spec.name}_grad_{v}", "expr": g})
         grads.append({"name": f"{spec.name}_grad_{v}", "input": v, "core": cores[-1]["name"]})
     for core in cores:
@@ -96,9 +96,7 @@ def _elementwise(spec: KernelSpec, printer: MathPrinter) -> dict:
         "cores": cores,
         "ufuncs": ufuncs,
         "grads": grads,
-        "grad_doc": (
-            f"``{grads[0]['name']}``" if len(grads) == 1 else "a tuple of the partials"
-        ),
+        "grad_doc": (f"``{grads[0]['name']}``" if len(grads) == 1 else "a tuple of the partials"),
         "signatures": repr([sig("float32"), sig("float64")]).replace("'", '"'),
         "upcast": ", ".join(f"np.float64({a})" for a in spec.input_names + spec.param_names),
     }
@@ -109,7 +107,7 @@ def _reduction(spec: KernelSpec, printer: MathPrinter) -> dict:
     names = [str(v.label) for v in plan.vectors]
     local = {plan.size: SIZE}
     shifted = [g for g in range(len(plan.groups)) if plan.shifted(g)]
-    loads = [f"{el} = {v}_row[idx]" for v, el in zip(names, plan.elements)]
+    loads = [f"{el} = {v}_row[idx]" for v, el in zip(names, plan.elements, strict=False)]
     loads.append("pos_ = idx + 1.0")
 
     def sub(e):
@@ -174,7 +172,9 @@ def _reduction(spec: KernelSpec, printer: MathPrinter) -> dict:
         )
     else:
         ks = [k for k in range(len(plan.sums)) if pc.derivs[k] in used]
-        ctx["row_lines"] = block([sub(pc.dvalue[k]) for k in ks], [f"D{k}" for k in ks], printer, "_d")
+        ctx["row_lines"] = block(
+            [sub(pc.dvalue[k]) for k in ks], [f"D{k}" for k in ks], printer, "_d"
+        )
     printer.helpers.update({"wexp", "fin"})
     return ctx
 

@@ -152,7 +152,8 @@ class _Builder:
         index, lo, hi = node.limits[0]
         if lo != 1 or hi != self.size:
             raise CodegenError(
-                f"{node}: a reduction sums over ({index}, 1, {self.size}); got ({index}, {lo}, {hi})"
+                f"{node}: a reduction sums over ({index}, 1, {self.size}); "
+                f"got ({index}, {lo}, {hi})"
             )
         term = self.localize(self.reduce(node.function), index)
         term = sp.expand_mul(sp.expand_log(term, force=True))

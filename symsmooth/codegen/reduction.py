@@ -92,7 +92,7 @@ class wexp(sp.Function):
 
 def _replace_weights(expr: sp.Expr, plan: ReductionPlan, shifts, weights_e) -> sp.Expr:
     """``exp(h_g - M_g) -> E_g``; any other ``exp(a - M_g) -> wexp(a, M_g)``."""
-    targets = [sp.expand(h - m) for h, m in zip(plan.groups, shifts)]
+    targets = [sp.expand(h - m) for h, m in zip(plan.groups, shifts, strict=False)]
 
     def swap(node):
         if not isinstance(node, sp.exp):
@@ -135,7 +135,7 @@ def pieces(plan: ReductionPlan, params, stabilizer=None) -> tuple[Pieces, tuple[
     derivs = tuple(sp.Symbol(f"D{k}", real=True) for k in range(ns))
 
     to_scaled = {}
-    for k, (total, term) in enumerate(zip(plan.totals, plan.sums)):
+    for k, (total, term) in enumerate(zip(plan.totals, plan.sums, strict=False)):
         shift = shifts[term.group] if plan.shifted(term.group) else sp.S.Zero
         to_scaled[total] = sp.exp(shift) * scaled[k]
     value = sp.powsimp(sp.expand_log(plan.outer.xreplace(to_scaled), force=True))
@@ -148,7 +148,9 @@ def pieces(plan: ReductionPlan, params, stabilizer=None) -> tuple[Pieces, tuple[
     for element in plan.elements:
         total = sp.S.Zero
         for k, term in enumerate(plan.sums):
-            dterm = sp.diff(weights[k], element) + weights[k] * sp.diff(exponents[term.group], element)
+            dterm = sp.diff(weights[k], element) + weights[k] * sp.diff(
+                exponents[term.group], element
+            )
             if dterm == 0:
                 continue
             factor = adjoints[k] if plan.rowmap else derivs[k]

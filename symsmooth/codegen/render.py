@@ -128,7 +128,8 @@ def load_module(name: str, out: str | Path = "generated") -> ModuleType:
         raise CodegenError(
             f"no generated module {path}; run `symsmooth gen {name} --out {out}` first"
         )
-    key = f"symsmooth_generated.{name}_{hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]}"
+    digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
+    key = f"symsmooth_generated.{name}_{digest}"
     stamp = path.stat().st_mtime_ns
     cached = sys.modules.get(key)
     if cached is not None and getattr(cached, "__symsmooth_stamp__", None) == stamp:

@@ -102,8 +102,16 @@ def convolve(
         raise ConvolutionError(f"unknown route {route!r}; use one of {', '.join(ROUTES)}")
     width_value = _width(width, record)
     terms = None if terms is None else (int(terms[0]), int(terms[1]))
-    return _convolve_cached(f, variables, record, width_value, route, principal_value, terms,
-                            name or f"{record.name}_convolution")
+    return _convolve_cached(
+        f,
+        variables,
+        record,
+        width_value,
+        route,
+        principal_value,
+        terms,
+        name or f"{record.name}_convolution",
+    )
 
 
 def compare_routes(f, x="x", kernel="gaussian", width=None) -> RouteComparison:
@@ -171,7 +179,9 @@ def _convolve_cached(f, variables, kernel, width, route, principal_value, terms,
         method = "convolution (partial moments)"
     fields = dict(_common(f, x, kernel, name), method=method)
     if parts.staircases:
-        return _with_staircases(parts, kernel, var, expr, fields, principal_value, terms, pv, x, width)
+        return _with_staircases(
+            parts, kernel, var, expr, fields, principal_value, terms, pv, x, width
+        )
     domain = "all real " + str(x) + (" (symmetric principal value)" if pv else "")
     if bound.note:
         domain += "; " + bound.note
@@ -197,8 +207,10 @@ def _bounded_staircase(parts) -> bool:
 
 def _with_staircases(parts, kernel, var, base, fields, principal_value, terms, pv, x, width):
     allow = principal_value or _bounded_staircase(parts)
-    stairs = [smooth_staircase(s, kernel, var, principal_value=allow, terms=terms)
-              for s in parts.staircases]
+    stairs = [
+        smooth_staircase(s, kernel, var, principal_value=allow, terms=terms)
+        for s in parts.staircases
+    ]
 
     def total(attr):
         values = [getattr(s, attr) for s in stairs]
@@ -212,7 +224,8 @@ def _with_staircases(parts, kernel, var, base, fields, principal_value, terms, p
     bound = staircase_bound(parts.staircases[0].coef) if single and kernel.symmetric else None
     used_pv = (pv or any(s.principal_value for s in stairs)) and not _bounded_staircase(parts)
     fields["method"] = "series of smoothed steps (partial moments)" + (
-        ", principal value" if used_pv else "")
+        ", principal value" if used_pv else ""
+    )
     tail = [s.truncation_bound for s in stairs]
     return SeriesSmoothing(
         expr=expr,
@@ -221,7 +234,7 @@ def _with_staircases(parts, kernel, var, base, fields, principal_value, terms, p
         series=total("series"),
         truncated=total("truncated"),
         terms=stairs[0].terms,
-        truncation_error=total("truncation_error") if terms or True else None,
+        truncation_error=total("truncation_error"),
         truncation_bound=None if None in tail else _finish(sp.Add(*tail), var, x, kernel, width),
         fourier=total("fourier"),
         **fields,
@@ -241,10 +254,15 @@ def _two_argument(f, variables, kernel, width, route, principal_value, name):
     expr = (x + y + sign * inner.expr.subs(z, x - y)) / 2
     bound = None if inner.bound is None else inner.bound / 2
     return Smoothing(
-        expr=expr, bound=bound, attained=tuple({x: y} for _ in inner.attained),
+        expr=expr,
+        bound=bound,
+        attained=tuple({x: y} for _ in inner.attained),
         domain=f"all real {x}, {y}",
-        **dict(_common(f, x, kernel, name), variables=(x, y),
-               method=inner.method + ", max(x, y) = (x + y + |x - y|)/2"),
+        **dict(
+            _common(f, x, kernel, name),
+            variables=(x, y),
+            method=inner.method + ", max(x, y) = (x + y + |x - y|)/2",
+        ),
     )
 
 
@@ -265,3 +283,16 @@ def _finish(expr, var, x, kernel: Kernel, width) -> sp.Expr:
     if width != kernel.width:
         expr = expr.subs(kernel.width, width)
     return expr
+
+
+def clear_caches() -> None:
+    """Forget every cached convolution and partial moment (for cold-start benchmarks)."""
+    from symsmooth.smoothing import kernel_moments
+    from symsmooth.smoothing import kernels as kernel_module
+
+    _convolve_cached.cache_clear()
+    kernel_module._partial_moment.cache_clear()
+    kernel_module._tail.cache_clear()
+    for fn in vars(kernel_moments).values():
+        if hasattr(fn, "cache_clear"):
+            fn.cache_clear()

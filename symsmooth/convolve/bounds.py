@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from symsmooth.smoothing.kernels import U, Kernel
+from symsmooth.smoothing.kernels import Kernel, U
 from symsmooth.smoothing.nonsmooth_pieces import PiecewisePolynomial
 
 
@@ -71,7 +71,7 @@ def sup_error(pp: PiecewisePolynomial, kernel: Kernel, expr: sp.Expr) -> ErrorBo
     jumps = [j for _, j, _ in info]
     kinks = [k for _, _, k in info]
     if len(info) == 1:
-        (c, jump, kink), = info
+        ((c, jump, kink),) = info
         if jump == 0:
             return ErrorBound(sp.Abs(_error_at(pp, expr, c)), ({var: c},))
         if kink == 0:

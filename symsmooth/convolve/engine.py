@@ -32,7 +32,7 @@ import sympy as sp
 from symsmooth.convolve.tidy import merge_piecewise, tidy
 from symsmooth.errors import DivergenceError
 from symsmooth.smoothing import kernels as kernel_registry
-from symsmooth.smoothing.kernels import U, Kernel
+from symsmooth.smoothing.kernels import Kernel, U
 from symsmooth.smoothing.nonsmooth_pieces import PiecewisePolynomial
 
 _ORDINAL = {0: "0th", 1: "1st", 2: "2nd", 3: "3rd"}

@@ -21,7 +21,7 @@ from __future__ import annotations
 import sympy as sp
 
 from symsmooth.convolve.tidy import merge_piecewise, tidy
-from symsmooth.smoothing.kernels import U, Kernel
+from symsmooth.smoothing.kernels import Kernel, U
 from symsmooth.smoothing.nonsmooth_pieces import PiecewisePolynomial
 
 

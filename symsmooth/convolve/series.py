@@ -35,7 +35,7 @@ import sympy as sp
 
 from symsmooth.convolve.engine import convolve_pieces
 from symsmooth.errors import DivergenceError
-from symsmooth.smoothing.kernels import OMEGA, U, Kernel
+from symsmooth.smoothing.kernels import OMEGA, Kernel, U
 from symsmooth.smoothing.nonsmooth_pieces import Staircase, to_pieces
 
 N_INDEX = sp.Symbol("n", integer=True)

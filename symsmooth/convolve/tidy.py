@@ -133,12 +133,10 @@ def merge_piecewise(expr: sp.Expr, var: sp.Symbol) -> sp.Expr:
             branches.append(tidy(expr.xreplace(chosen)))
     except Exception:
         return expr
-    pairs, last = [], None
+    pairs = []
     for value, hi in zip(branches, order + [None], strict=True):
         if pairs and sp.expand(value - pairs[-1][0]) == 0:
             pairs[-1] = (value, var < hi if hi is not None else True)
             continue
         pairs.append((value, var < hi if hi is not None else True))
-        last = value
-    del last
     return sp.Piecewise(*pairs)

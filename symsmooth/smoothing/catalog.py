@@ -66,6 +66,9 @@ def _load() -> None:
             if exc.name != module:
                 raise
     _LOADED = True
+    from symsmooth.smoothing import user_catalog  # saved convolution results (user file)
+
+    user_catalog.register_all()
 
 
 def names() -> list[str]:

@@ -51,7 +51,7 @@ def distance_samples(param: sp.Symbol, values: tuple) -> callable:
     def samples(rng, count: int) -> list[dict]:
         points = [pt for size in SIZES for p in values for pt in structured(size, p)]
         while len(points) < count:
-            size = int(rng.integers(1, 10))
+            size = SIZES[int(rng.integers(len(SIZES)))]
             p = values[int(rng.integers(len(values)))]
             scale = 10 ** rng.uniform(-3, 3)
             points.append({n: size, D: [float(v) for v in scale * rng.random(size)], param: p})

@@ -86,7 +86,11 @@ def logistic_moment(m: int) -> sp.Expr:
     k = m - 1
     # ∫ s^k Li_0(-e^{ts}) ds = sum_j (-1)^j k!/(k-j)! s^(k-j) Li_(1+j)(-e^{ts}) / t^(j+1)
     antider = sum(
-        (-1) ** j * sp.factorial(k) / sp.factorial(k - j) * u ** (k - j) * _li(1 + j, t * u)
+        (-1) ** j
+        * sp.factorial(k)
+        / sp.factorial(k - j)
+        * u ** (k - j)
+        * _li(1 + j, t * u)
         / t ** (j + 1)
         for j in range(k + 1)
     )

@@ -252,9 +252,16 @@ _BUILTIN = (
 )
 
 _REGISTRY: dict[str, Kernel] = {k.name: k for k in _BUILTIN}
-_ALIASES = {"normal": "gaussian", "sigmoid": "logistic", "student_t": "student_t2",
-            "student-t": "student_t2", "box": "uniform", "rectangular": "uniform",
-            "tent": "triangular", "parabolic": "epanechnikov"}
+_ALIASES = {
+    "normal": "gaussian",
+    "sigmoid": "logistic",
+    "student_t": "student_t2",
+    "student-t": "student_t2",
+    "box": "uniform",
+    "rectangular": "uniform",
+    "tent": "triangular",
+    "parabolic": "epanechnikov",
+}
 
 
 def names() -> list[str]:
@@ -325,7 +332,14 @@ def from_density(
         )
     symmetric = sp.simplify(density - density.subs(U, -U)) == 0
     return Kernel(
-        name, width, density, limit=limit, support=support, kinks=tuple(kinks),
-        symmetric=symmetric, unimodal=unimodal, source=source,
+        name,
+        width,
+        density,
+        limit=limit,
+        support=support,
+        kinks=tuple(kinks),
+        symmetric=symmetric,
+        unimodal=unimodal,
+        source=source,
         description="user kernel given by its density",
     )

@@ -99,7 +99,7 @@ def label_samples(soft: bool) -> callable:
             for p in SHARP
         ]
         while len(points) < count:
-            size = int(rng.integers(1, 9))
+            size = SIZES[int(rng.integers(len(SIZES)))]
             scale = 10 ** rng.uniform(-2, 2)
             s = [float(v) for v in scale * rng.standard_normal(size)]
             t = rng.random(size) if soft else rng.integers(0, 2, size)

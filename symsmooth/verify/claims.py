@@ -137,7 +137,9 @@ def _magnitude(point: Mapping) -> int:
 def _error(record: Smoothing, point: Mapping, dps: int) -> tuple:
     digits = dps + _magnitude(point)
     target = value(record.target, point, digits)
-    return value(record.expr, point, digits) - target, target
+    surrogate = value(record.expr, point, digits)
+    with mpmath.workdps(digits):
+        return surrogate - target, target
 
 
 # --- sample points -----------------------------------------------------------------------

@@ -123,7 +123,7 @@ class RowReference:
         n = len(row[0])
         with mpmath.workdps(self.dps):
             out = []
-            for term, init in zip(self.terms, self.inits):
+            for term, init in zip(self.terms, self.inits, strict=False):
                 values = [term(*self._local_args(row, idx, n)) for idx in range(n)]
                 out.append(init(*self._blank(n)) + mpmath.fsum(values))
             return out
@@ -149,9 +149,7 @@ class RowReference:
             if self.plan.rowmap:
                 g = [mpmath.mpf(c) for c in cotangent]
                 adj = [
-                    mpmath.fsum(
-                        g[j] * d(*totals, *self._local_args(row, j, n)) for j in range(n)
-                    )
+                    mpmath.fsum(g[j] * d(*totals, *self._local_args(row, j, n)) for j in range(n))
                     for d in self.douter
                 ]
             else:

@@ -55,8 +55,11 @@ def elementwise_grid(dtype=np.float64, per_regime: int = 48, seed: int = 0) -> d
         "tiny": _both_signs(np.logspace(lo, -3, half)),
         "large": _both_signs(np.logspace(1, 4, half)),
         "overflow_edge": np.concatenate(
-            [top + np.linspace(-2, 2, half // 2), -top + np.linspace(-2, 2, half // 2),
-             bottom + np.linspace(-2, 2, half // 2)]
+            [
+                top + np.linspace(-2, 2, half // 2),
+                -top + np.linspace(-2, 2, half // 2),
+                bottom + np.linspace(-2, 2, half // 2),
+            ]
         ),
         "huge": _both_signs(np.logspace(4, big, half)),
     }
@@ -64,8 +67,13 @@ def elementwise_grid(dtype=np.float64, per_regime: int = 48, seed: int = 0) -> d
 
 
 def row_grid(
-    vectors: int, dtype=np.float64, n: int = 16, rows: int = 4, long_n: int = 100_000,
-    seed: int = 0, labels=None,
+    vectors: int,
+    dtype=np.float64,
+    n: int = 16,
+    rows: int = 4,
+    long_n: int = 100_000,
+    seed: int = 0,
+    labels=None,
 ) -> dict:
     """``regime -> tuple of 2-D arrays`` (one per input vector; the first is the score row,
     the others are labels in [0, 1] unless ``labels`` (a callable ``rng, shape -> array``) is

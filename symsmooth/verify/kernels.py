@@ -42,16 +42,18 @@ def _elementwise(spec, module, params, dtypes, per_regime) -> list[ReportRow]:
             points = [[float(c[j]) for c in cols] + list(params) for j in range(grid.size)]
             parts = [("value", value_fn, ref.value, None)] + [
                 (f"grad_{v}", g, ref.gradient, j)
-                for j, (v, g) in enumerate(zip(spec.input_names, grad_fns))
+                for j, (v, g) in enumerate(zip(spec.input_names, grad_fns, strict=False))
             ]
             for part, fn, reference, which in parts:
                 computed = np.asarray(fn(*args))
                 refs = [reference(p) if which is None else reference(p, which) for p in points]
                 worst, median = summarize(ulp_errors(computed, refs, dt))
-                goal = target(spec.stable if which is None else spec.stable_gradients[which],
-                              spec.kind, dt)
-                rows.append(ReportRow(spec.name, part, dt.name, regime, grid.size, worst, median,
-                                      goal))
+                goal = target(
+                    spec.stable if which is None else spec.stable_gradients[which], spec.kind, dt
+                )
+                rows.append(
+                    ReportRow(spec.name, part, dt.name, regime, grid.size, worst, median, goal)
+                )
     return rows
 
 
@@ -78,19 +80,26 @@ def _reduction(spec, module, params, dtypes, long_n, grad_points) -> list[Report
                 v_comp.append(np.atleast_1d(values[r]))
                 v_ref += ref.value(row)
                 n = row[0].size
-                idx = list(range(n)) if n <= grad_points else sorted(
-                    rng.choice(n, grad_points, replace=False).tolist())
+                idx = (
+                    list(range(n))
+                    if n <= grad_points
+                    else sorted(rng.choice(n, grad_points, replace=False).tolist())
+                )
                 for w in range(len(names)):
                     g_comp[w].append(grads[w][r][idx])
                     g_ref[w] += ref.gradient(row, w, None if cot is None else cot[r], idx)
             goal = target(spec.stable, "reduction", dt)
             err = ulp_errors(np.concatenate(v_comp).astype(dt), v_ref, dt)
-            out.append(ReportRow(spec.name, "value", dt.name, regime, err.size, *summarize(err),
-                                 goal))
+            out.append(
+                ReportRow(spec.name, "value", dt.name, regime, err.size, *summarize(err), goal)
+            )
             for w, v in enumerate(names):
                 err = ulp_errors(np.concatenate(g_comp[w]).astype(dt), g_ref[w], dt)
-                out.append(ReportRow(spec.name, f"grad_{v}", dt.name, regime, err.size,
-                                     *summarize(err), goal))
+                out.append(
+                    ReportRow(
+                        spec.name, f"grad_{v}", dt.name, regime, err.size, *summarize(err), goal
+                    )
+                )
     return out
 
 

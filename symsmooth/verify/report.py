@@ -20,8 +20,17 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
-EXP_LOG_FAMILY = {"softplus", "sigmoid", "log_sigmoid", "logsumexp", "log1mexp", "exp", "log",
-                  "log1p", "expm1"}
+EXP_LOG_FAMILY = {
+    "softplus",
+    "sigmoid",
+    "log_sigmoid",
+    "logsumexp",
+    "log1mexp",
+    "exp",
+    "log",
+    "log1p",
+    "expm1",
+}
 
 
 @dataclass(frozen=True)

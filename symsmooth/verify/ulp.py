@@ -37,12 +37,12 @@ FORMATS = {np.dtype(np.float64): (53, -1022), np.dtype(np.float32): (24, -126)}
 def ulp(reference, dtype=np.float64) -> mpmath.mpf:
     """The ulp of ``dtype`` at the exact value ``reference``."""
     precision, emin = FORMATS[np.dtype(dtype)]
-    r = mpmath.mpf(reference)
+    r = reference if isinstance(reference, mpmath.mpf) else mpmath.mpf(reference)
     if r == 0:
         exponent = emin
     else:
-        _, e = mpmath.frexp(abs(r))  # |r| = m * 2**e, 1/2 <= m < 1
-        exponent = max(int(e) - 1, emin)
+        _, man, exp, bits = r._mpf_  # |r| = man * 2**exp exactly, man has `bits` bits
+        exponent = max(int(exp) + int(bits) - 1, emin)  # floor(log2 |r|), no re-rounding
     return mpmath.ldexp(mpmath.mpf(1), exponent - precision + 1)
 
 
@@ -70,5 +70,5 @@ def ulp_errors(computed: np.ndarray, references: Sequence, dtype=None) -> np.nda
     dtype = np.dtype(dtype or computed.dtype)
     flat = computed.ravel()
     return np.array(
-        [ulp_error(c, r, dtype) for c, r in zip(flat, references)], dtype=np.float64
+        [ulp_error(c, r, dtype) for c, r in zip(flat, references, strict=False)], dtype=np.float64
     ).reshape(computed.shape)

@@ -1,0 +1,125 @@
+"""ulp distance, reference evaluation and reports, against hand-checkable cases."""
+
+from __future__ import annotations
+
+import mpmath
+import numpy as np
+import pytest
+import sympy as sp
+
+from symsmooth import pipeline
+from symsmooth.codegen.render import load_module
+from symsmooth.codegen.spec import make_spec
+from symsmooth.functions import softplus
+from symsmooth.verify.exact import ElementwiseReference, RowReference
+from symsmooth.verify.grids import elementwise_grid, row_grid
+from symsmooth.verify.kernels import measure
+from symsmooth.verify.ulp import ulp, ulp_error
+
+
+def test_ulp_definition():
+    assert ulp(1, np.float64) == mpmath.mpf(2) ** -52
+    with mpmath.workprec(200):
+        below_two = mpmath.mpf(2) - mpmath.mpf(2) ** -60
+    assert ulp(below_two, np.float64) == mpmath.mpf(2) ** -52
+    assert ulp(0, np.float64) == mpmath.mpf(2) ** -1074  # smallest subnormal
+    assert ulp(1e-320, np.float64) == mpmath.mpf(2) ** -1074
+    assert ulp(1, np.float32) == mpmath.mpf(2) ** -23
+
+
+def test_ulp_error_cases():
+    one = mpmath.mpf(1)
+    assert ulp_error(np.nextafter(1.0, 2.0), one) == 1.0
+    with mpmath.workprec(200):
+        half_up = one + mpmath.mpf(2) ** -53
+    assert ulp_error(1.0, half_up) == 0.5
+    assert ulp_error(np.inf, mpmath.inf) == 0.0
+    assert ulp_error(np.inf, mpmath.mpf(10) ** 400) == 0.0  # correct overflow
+    assert ulp_error(np.inf, mpmath.mpf(1)) == np.inf
+    assert ulp_error(np.nan, one) == np.inf
+    assert ulp_error(1.0, mpmath.nan) == 0.0  # undefined reference: not counted
+
+
+def test_adaptive_reference_survives_cancellation():
+    x = sp.Symbol("x", real=True)
+    ref = ElementwiseReference(sp.log(1 + sp.exp(x)), (x,), ())
+    with mpmath.workdps(60):
+        assert abs(ref.value([-272.13]) / mpmath.exp(mpmath.mpf(-272.13)) - 1) < 1e-40
+        assert abs(ref.value([-40.0]) - mpmath.log1p(mpmath.exp(-40))) < mpmath.mpf(10) ** -55
+
+
+def test_row_reference_matches_direct_mpmath():
+    """The normal-form reference equals the exact formula evaluated term by term."""
+    X = sp.IndexedBase("x", real=True)
+    T = sp.IndexedBase("t", real=True)
+    i = sp.Symbol("i", integer=True, positive=True)
+    n = sp.Symbol("n", integer=True, positive=True)
+    k = sp.Symbol("k", positive=True)
+    S = lambda f: sp.Sum(f, (i, 1, n))  # noqa: E731
+    expr = sp.log(1 + S((1 - T[i]) * sp.exp(k * X[i]))) + S(T[i] * X[i]) / S(sp.exp(k * X[i]))
+    spec = make_spec("mix", expr, (X, T), (k,), index=i, size=n)
+    ref = RowReference(spec.plan, spec.params, (1.5,))
+    row = ([0.3, -1.2, 2.0], [0.25, 1.0, 0.0])
+    got = ref.value(row)[0]
+
+    def f(x2):
+        xs = [mpmath.mpf(0.3), x2, mpmath.mpf(2.0)]
+        ts = [mpmath.mpf(v) for v in row[1]]
+        kk = mpmath.mpf(1.5)
+        e = [mpmath.exp(kk * v) for v in xs]
+        return mpmath.log(
+            1 + mpmath.fsum((1 - t) * q for t, q in zip(ts, e, strict=False))
+        ) + mpmath.fsum(t * v for t, v in zip(ts, xs, strict=False)) / mpmath.fsum(e)
+
+    with mpmath.workdps(50):
+        expect = f(mpmath.mpf(-1.2))
+        d = mpmath.diff(f, mpmath.mpf(-1.2))
+        assert abs(got - expect) < mpmath.mpf(10) ** -40
+    assert abs(ref.gradient(row, 0)[1] - d) < mpmath.mpf(10) ** -30
+
+
+def test_grids_cover_hard_regions():
+    g = elementwise_grid(np.float64)
+    assert np.any(np.abs(g["overflow_edge"] - 709.78) < 0.5)
+    assert np.any((g["tiny"] != 0) & (np.abs(g["tiny"]) < np.finfo(np.float64).tiny * 1e10))
+    rows = row_grid(2, np.float64, long_n=1000)
+    assert np.isneginf(rows["with_neg_inf"][0]).any()
+    assert np.all(rows["ties"][0] == rows["ties"][0][0, 0])
+    assert np.all((rows["moderate"][1] >= 0) & (rows["moderate"][1] <= 1))
+
+
+@pytest.fixture(scope="module")
+def naive_and_stable(tmp_path_factory):
+    out = tmp_path_factory.mktemp("naive")
+    x = sp.Symbol("x", real=True)
+    naive = make_spec("naive_softplus", sp.log(1 + sp.exp(x)), (x,), ())
+    stable = make_spec(
+        "stable_softplus",
+        softplus(x),
+        (x,),
+        (),
+    )
+    # the exact reference of the stable spec is its own (naive-rewritten) expression
+    pipeline.generate([naive, stable], out=out)
+    return naive, stable, out
+
+
+def test_report_flags_naive_kernel(naive_and_stable):
+    naive, stable, out = naive_and_stable
+    bad = measure(naive, load_module("naive_softplus", out), per_regime=8, dtypes=(np.float64,))
+    assert not bad.ok
+    assert {r.regime for r in bad.failures() if r.part == "value"} >= {"large"}
+    good = measure(
+        stable, load_module("stable_softplus", out), per_regime=8, dtypes=(np.float64, np.float32)
+    )
+    assert good.worst("value", "float64") <= 1.0
+    assert good.worst("value", "float32") <= 1.0
+    assert {r.regime for r in good.rows} >= {"huge", "overflow_edge", "tiny", "breakpoint"}
+
+
+def test_ss_verify_on_catalog_reduction(tmp_path):
+    report = pipeline.verify("logsumexp_max", out=tmp_path, per_regime=8, long_n=3000)
+    assert report.name == "logsumexp_max" and report.kind == "reduction"
+    assert report.worst("value", "float64") <= 4
+    assert report.worst("value", "float32") <= 1
+    assert {r.regime for r in report.rows} >= {"long", "shifted_up", "with_neg_inf", "ties"}

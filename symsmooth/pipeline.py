@@ -79,21 +79,19 @@ def kernel_spec(item, stabilizer=None):
     )
 
 
-def generate(items, out="generated", targets=("cpu",)) -> list:
+def generate(items, out="generated", targets=("cpu", "cuda")) -> list:
     """Generate ``out/<name>.py`` for each item (catalog names, Smoothing records, KernelSpecs).
 
-    Returns the written paths, in the order of ``items``.  Only the ``"cpu"`` target exists
-    so far; other targets raise :class:`~symsmooth.errors.CodegenError`.
+    Returns the written paths, in the order of ``items``.  ``targets``: ``"cpu"`` (always) and
+    ``"cuda"`` (``<name>_cuda`` launchers, compiled lazily; see docs/cuda.md).
     """
+    from symsmooth.codegen.cuda import check_targets
     from symsmooth.codegen.render import write
-    from symsmooth.errors import CodegenError
 
-    unknown = set(targets) - {"cpu"}
-    if unknown:
-        raise CodegenError(f"unknown target(s) {sorted(unknown)}; available: cpu")
+    targets = check_targets(targets)
     if isinstance(items, (str,)) or not hasattr(items, "__iter__"):
         items = [items]
-    return [write(kernel_spec(item), out) for item in items]
+    return [write(kernel_spec(item), out, targets) for item in items]
 
 
 def load(name: str, out="generated"):

@@ -37,11 +37,22 @@ def _names(names: list[str], everything: bool) -> list[str]:
     return list(names)
 
 
+TARGET_CHOICES = {"cpu": ("cpu",), "cuda": ("cpu", "cuda"), "all": ("cpu", "cuda")}
+"""``--target`` -> code generation targets (CUDA kernels live in the CPU module)."""
+
+
+def _targets(target: str) -> tuple[str, ...]:
+    return TARGET_CHOICES.get(target, (target,))  # an unknown one fails in pipeline.generate
+
+
 @app.command("gen")
 def gen_cmd(
     names: Annotated[list[str] | None, typer.Argument(help="Catalog entries to generate.")] = None,
     everything: Annotated[bool, typer.Option("--all", help="Generate the whole catalog.")] = False,
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("generated"),
+    target: Annotated[
+        str, typer.Option("--target", help="cpu, cuda (adds the CUDA launchers) or all.")
+    ] = "all",
     expr: Annotated[
         str | None, typer.Option("--expr", help="A user's expression (instead of NAMES).")
     ] = None,
@@ -65,7 +76,7 @@ def gen_cmd(
             f" --param {p}" for p in param or []
         )
         spec = pipeline.spec_from_expression(parse(expr), name, param or [], command=command)
-        for path in pipeline.generate([spec], out=out):
+        for path in pipeline.generate([spec], out=out, targets=_targets(target)):
             console.print(f"wrote {path}")
         if check:
             report = pipeline.verify(spec, out=out)
@@ -79,7 +90,7 @@ def gen_cmd(
         task = progress.add_task("generating", total=len(chosen))
         for entry in chosen:
             progress.update(task, description=f"generating {entry}")
-            paths += pipeline.generate([entry], out=out)
+            paths += pipeline.generate([entry], out=out, targets=_targets(target))
             progress.advance(task)
     console.print(f"wrote {len(paths)} module(s) to {out}")
 

@@ -91,7 +91,7 @@ def _reduction(spec: KernelSpec, ctx: dict) -> dict:
     name = spec.name
     plan = spec.plan
     vectors = ctx["vectors"]
-    loads = [f"{el} = float64({v}_row[idx])" for v, el in zip(vectors, plan.elements)]
+    loads = [f"{el} = float64({v}_row[idx])" for v, el in zip(vectors, plan.elements, strict=True)]
     loads.append("pos_ = float64(idx) + 1.0")
     n_loads = len(ctx["load"])
     if ctx["prologue"][:n_loads] != ctx["load"]:  # pragma: no cover - emit.py layout changed

@@ -72,9 +72,9 @@ def compile_module_ptx(
 
     index = {"float32": 0, "float64": 1}
     results = []
+    kernels = module._cuda_build(cuda)
     for cc in ccs:
         with assumed_device(cc):
-            kernels = module._cuda_build(cuda)  # fresh device functions for this capability
             for name, signatures in module._CUDA_SIGNATURES.items():
                 for dtype in dtypes:
                     signature = signatures[index[dtype]]

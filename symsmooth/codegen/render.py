@@ -85,11 +85,15 @@ def _tidy(text: str) -> str:
     return "\n".join(out) + "\n"
 
 
-def render(spec: KernelSpec) -> str:
+def render(spec: KernelSpec, targets=("cpu", "cuda")) -> str:
     """The text of ``generated/<spec.name>.py``."""
     from symsmooth import __version__
 
     ctx = context(spec)
+    if "cuda" in targets:  # the CUDA section (templates/cuda_*.py.j2)
+        from symsmooth.codegen.cuda import cuda_context
+
+        ctx.update(cuda_context(spec, ctx))
     template_name = ctx.pop("template")
     ctx.update(
         version=__version__,
@@ -102,6 +106,7 @@ def render(spec: KernelSpec) -> str:
         template_hash=template_hash(template_name),
         source_hash=spec.source_hash,
         applied=spec.applied,
+        targets=tuple(targets),
     )
     try:
         text = environment().get_template(template_name).render(**ctx)
@@ -110,12 +115,12 @@ def render(spec: KernelSpec) -> str:
     return _tidy(text)
 
 
-def write(spec: KernelSpec, out: str | Path = "generated") -> Path:
+def write(spec: KernelSpec, out: str | Path = "generated", targets=("cpu", "cuda")) -> Path:
     """Render ``spec`` into ``out/<name>.py``; the file is rewritten only when it changed."""
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{spec.name}.py"
-    text = render(spec)
+    text = render(spec, targets)
     if not path.exists() or path.read_text() != text:
         path.write_text(text)
     return path

@@ -188,19 +188,22 @@ def abs_xerf() -> Smoothing:
 def abs_logcosh() -> Smoothing:
     """``|x| ~ (1/k) log cosh(kx)``; error ``(1/k) log((1 + e^(-2k|x|))/2)`` in ``(-ln2/k, 0]``.
 
-    The sup ``ln 2/k`` is approached as ``x -> +-oo`` and never attained (``attained`` is
-    empty).  This is article 1's eq (7), ``(1/k) log(2 cosh kx)``, shifted down by ``ln 2/k``.
+    The sup ``ln 2/k`` is approached as ``x -> +-oo`` and never attained: ``attained`` lists
+    far-out points where ``|error|`` is within ``e^(-2k|x|)/(k ln 2)`` relative of it (the
+    domain says "attained in the limit").  This is article 1's eq (7), ``(1/k) log(2 cosh kx)``,
+    shifted down by ``ln 2/k``.
 
     Examples
     --------
     >>> r = abs_logcosh()
-    >>> r.bound, r.attained
-    (log(2)/k, ())
+    >>> r.bound, r.attained[0]
+    (log(2)/k, {x: 30, k: 1})
     """
+    far = ({x: 30, k: 1}, {x: -30, k: 1}, {x: 0.5, k: 100})
     return _abs_record(
-        "abs_logcosh", sp.log(sp.cosh(k * x)) / k, k, sp.oo, sp.log(2) / k, (), _sharp(),
-        f"{ART1} eq (7) minus ln(2)/k", "all real x; the sup ln(2)/k is approached as "
-        "|x| -> oo, not attained", "log-cosh smoothing of |x|",
+        "abs_logcosh", sp.log(sp.cosh(k * x)) / k, k, sp.oo, sp.log(2) / k, far, _sharp(),
+        f"{ART1} eq (7) minus ln(2)/k", "all real x; the sup ln(2)/k is attained in the limit "
+        "|x| -> oo (never at a finite x)", "log-cosh smoothing of |x|",
     )  # fmt: skip
 
 

@@ -215,3 +215,39 @@ def zlpr_soft() -> Smoothing:
         samples=label_samples(soft=True), valid=_soft_labels,
         description="ZLPR multi-label loss with soft labels",
     )  # fmt: skip
+
+
+def subset_partition(scores: list, size: int) -> sp.Expr:
+    """``Z_K = sum_{i_1 < ... < i_K} e^{s_i1 + ... + s_iK}`` by Newton's identities (article 8
+    item 3, Z5): ``K Z_K = sum_{m=1}^{K} (-1)^(m-1) Z_{K-m} P_m`` with ``P_m = sum_i e^{m s_i}``.
+
+    The normaliser of the ``K``-subset softmax, in ``O(K^2 n)`` instead of ``C(n, K)`` terms.
+
+    Examples
+    --------
+    >>> a, b, c = sp.symbols("a b c", real=True)
+    >>> sp.simplify(subset_partition([a, b, c], 2) - (sp.exp(a + b) + sp.exp(a + c) + sp.exp(b + c)))
+    0
+    """
+    powers = [sp.Add(*(sp.exp(m * s) for s in scores)) for m in range(size + 1)]
+    z = [sp.S.One]
+    for order in range(1, size + 1):
+        terms = ((-1) ** (m - 1) * z[order - m] * powers[m] for m in range(1, order + 1))
+        z.append(sp.Add(*terms) / order)
+    return z[size]
+
+
+def padded_partition(scores: list, size: int, threshold: sp.Expr) -> sp.Expr:
+    """``Zbar_K`` for at most ``K`` labels padded with the class ``0`` of score ``threshold``
+    (article 8 item 4, Z6): ``Zbar_K = Z_K + e^{s_0} Zbar_{K-1}``, ``Zbar_0 = 1``.
+
+    Examples
+    --------
+    >>> a, s0 = sp.symbols("a s0", real=True)
+    >>> sp.expand(padded_partition([a], 2, s0))
+    exp(a)*exp(s0) + exp(2*s0)
+    """
+    total = sp.S.One
+    for order in range(1, size + 1):
+        total = subset_partition(scores, order) + sp.exp(threshold) * total
+    return total

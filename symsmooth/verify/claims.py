@@ -99,7 +99,9 @@ def _integers(point: Mapping) -> tuple:
 def _compiled(expr: sp.Expr, integers: tuple):
     body = instantiate(expr, dict(integers))
     inputs = sorted(body.atoms(sp.Indexed), key=str)
-    inputs += sorted((s for s in body.free_symbols if not s.is_integer), key=str)
+    inputs += sorted(
+        (s for s in body.free_symbols if isinstance(s, sp.Symbol) and not s.is_integer), key=str
+    )
     dummies = [sp.Dummy(f"a{m}") for m in range(len(inputs))]
     fn = sp.lambdify(dummies, body.xreplace(dict(zip(inputs, dummies))),
                      modules=[_mpmath_module(), "mpmath"])
@@ -376,10 +378,11 @@ def _attained(record: Smoothing, dps: int) -> tuple[list[str], float]:
             trial = {**record.fixed_values, **trial}
             err = abs(_error(record, trial, dps)[0])
             bound = value(record.bound, trial, dps)
-            gap = abs(err - bound)
-            closest = min(closest, float(err / bound) if bound else 1.0)
-            exact = gap <= mpmath.mpf(10) ** -30 * bound + mpmath.mpf(10) ** (8 - dps)
-            near = _in_the_limit(record) and err >= bound * (1 - mpmath.mpf(10) ** -6)
+            with mpmath.workdps(dps):
+                gap = abs(err - bound)
+                closest = min(closest, float(err / bound) if bound else 1.0)
+                exact = gap <= mpmath.mpf(10) ** -30 * bound + mpmath.mpf(10) ** (8 - dps)
+                near = _in_the_limit(record) and err >= bound * (1 - mpmath.mpf(10) ** -6)
             if not (exact or near):
                 failures.append(f"{_show(trial)}: |error| {mpmath.nstr(err, 8)} vs bound "
                                 f"{mpmath.nstr(bound, 8)}")
@@ -406,9 +409,10 @@ def check_bound(record: Smoothing, count: int = 200, dps: int = 40, seed: int = 
         except (ArithmeticError, ValueError, TypeError) as exc:
             failures.append(f"{_show(point)}: cannot evaluate ({exc})")
             continue
-        if bound > 0:
-            worst = max(worst, float(err / bound))
-        if not err <= bound * (1 + slack) + slack:
+        with mpmath.workdps(dps):
+            worst = max(worst, float(err / bound)) if bound > 0 else worst
+            holds = err <= bound * (1 + slack) + slack
+        if not holds:
             failures.append(f"{_show(point)}: |error| {mpmath.nstr(err, 8)} > bound "
                             f"{mpmath.nstr(bound, 8)}")
     missing, closest = _attained(record, 50)

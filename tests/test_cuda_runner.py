@@ -1,0 +1,209 @@
+"""Child process of tests/test_cuda.py (and of bench/bench_cuda.py): runs the CUDA kernels of
+generated modules and prints one JSON object.  It holds no tests itself.
+
+``NUMBA_ENABLE_CUDASIM`` must be decided before ``numba.cuda`` is first imported, so every run
+that uses the simulator is a process of its own::
+
+    NUMBA_ENABLE_CUDASIM=1 python tests/test_cuda_runner.py sim DIR NAME...   # simulator
+    python tests/test_cuda_runner.py sim DIR NAME...                          # a real GPU
+    python tests/test_cuda_runner.py ptx DIR NAME...                          # PTX, no GPU needed
+    NUMBA_ENABLE_CUDASIM=1 python tests/test_cuda_runner.py api DIR           # launcher semantics
+
+``sim`` measures ``<name>_cuda`` / ``<name>_grad_cuda`` against mpmath with
+:func:`symsmooth.verify.kernels.measure` (the CPU kernel's own verification, on small grids),
+and records the largest ulp distance between the CUDA and the CPU outputs at the same points.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+
+
+def ulp_distance(a, b) -> float:
+    """Largest distance in ulps of ``a``'s dtype between two arrays (NaN == NaN, inf == inf)."""
+    a, b = np.asarray(a), np.asarray(b)
+    dtype = a.dtype if a.dtype in (np.float32, np.float64) else np.dtype(np.float64)
+    a, b = a.astype(dtype).ravel(), b.astype(dtype).ravel()
+    same = (a == b) | (np.isnan(a) & np.isnan(b))
+    if same.all():
+        return 0.0
+    a, b = a[~same], b[~same]
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        return float("inf")
+    spacing = np.spacing(np.maximum(np.abs(a), np.abs(b)))
+    return float(np.max(np.abs(a.astype(np.float64) - b) / spacing))
+
+
+class Recorder:
+    """Module stand-in for :func:`measure`: calls the CUDA launcher, records its ulp distance
+    to the CPU function at the same arguments, returns the CUDA result."""
+
+    def __init__(self, spec, module):
+        self.distance = {}
+        name = spec.name
+        if spec.kind == "reduction":
+            setattr(self, name, self._wrap(f"{name}", module, f"{name}_cuda", name))
+            setattr(self, f"{name}_grad", self._wrap("grad", module, f"{name}_grad_cuda",
+                                                      f"{name}_grad"))
+            return
+        setattr(self, name, self._wrap("value", module, f"{name}_cuda", name))
+        for j, v in enumerate(spec.input_names):
+            pick = (lambda j: lambda g: g[j] if isinstance(g, tuple) else g)(j)
+            setattr(self, f"{name}_grad_{v}", self._wrap(f"grad_{v}", module,
+                                                          f"{name}_grad_cuda",
+                                                          f"{name}_grad_{v}", pick))
+
+    def _wrap(self, part, module, cuda_name, cpu_name, pick=lambda g: g):
+        cuda_fn, cpu_fn = getattr(module, cuda_name), getattr(module, cpu_name)
+
+        def call(*args, **kwargs):
+            got = pick(cuda_fn(*args, **kwargs))
+            want = cpu_fn(*args, **kwargs)
+            parts = zip(got, want, strict=True) if isinstance(got, tuple) else [(got, want)]
+            for g, w in parts:
+                dtype = np.asarray(w).dtype.name
+                key = f"{part}/{dtype}"
+                if np.asarray(g).dtype != np.asarray(w).dtype or np.shape(g) != np.shape(w):
+                    self.distance[key] = float("inf")
+                    continue
+                self.distance[key] = max(self.distance.get(key, 0.0), ulp_distance(g, w))
+            return got
+
+        return call
+
+
+def _spec(name):
+    from symsmooth import pipeline
+
+    return pipeline.kernel_spec(name)
+
+
+def sim(folder: str, names: list[str], specs=None) -> dict:
+    from symsmooth.codegen.render import load_module
+    from symsmooth.verify.kernels import measure
+
+    out = {}
+    for name in names:
+        start = time.perf_counter()
+        try:
+            spec = (specs or {}).get(name) or _spec(name)
+            module = load_module(name, folder)
+            recorder = Recorder(spec, module)
+            report = measure(spec, recorder, per_regime=3, long_n=96, grad_points=12)
+            rows = [
+                dict(part=r.part, dtype=r.dtype, regime=r.regime, max_ulp=r.max_ulp,
+                     target=r.target)
+                for r in report.rows
+            ]
+            out[name] = dict(rows=rows, distance=recorder.distance, error=None)
+        except Exception as exc:  # noqa: BLE001 - reported per kernel to the parent
+            out[name] = dict(rows=[], distance={}, error=f"{type(exc).__name__}: {exc}")
+        out[name]["seconds"] = time.perf_counter() - start
+    return out
+
+
+def ptx(folder: str, names: list[str]) -> dict:
+    from symsmooth.codegen.cuda_check import compile_module_ptx
+    from symsmooth.codegen.render import load_module
+
+    out = {}
+    for name in names:
+        start = time.perf_counter()
+        try:
+            results = compile_module_ptx(load_module(name, folder))
+            out[name] = dict(
+                compiled=[[r.kernel, r.signature, list(r.cc), r.size] for r in results],
+                error=None,
+            )
+        except Exception as exc:  # noqa: BLE001
+            out[name] = dict(compiled=[], error=f"{type(exc).__name__}: {str(exc)[:3000]}")
+        out[name]["seconds"] = time.perf_counter() - start
+    return out
+
+
+def api(folder: str) -> dict:
+    """Launcher semantics in the simulator: device in -> device out, shapes, dtypes, blocks."""
+    from symsmooth.codegen.render import load_module
+
+    lse = load_module("logsumexp_max", folder)
+    before = "numba.cuda" in sys.modules
+    from numba import cuda
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 3, 37)) * 5
+    res = {"imported_numba_cuda_at_load": before}
+    dev = cuda.to_device(x)
+    got = lse.logsumexp_max_cuda(dev, 2.0)
+    res["device_out_type"] = type(got).__name__
+    res["device_out_shape"] = list(got.shape)
+    res["device_vs_cpu"] = ulp_distance(got.copy_to_host(), lse.logsumexp_max(x, 2.0))
+    res["blocks"] = {
+        str(b): ulp_distance(lse.logsumexp_max_cuda(x, 2.0, block=b), lse.logsumexp_max(x, 2.0))
+        for b in [(1, 3), (4, 4), (32, 1), (64, 1), (32, 2)]
+    }
+    k_rows = np.linspace(0.5, 3.0, 6).reshape(2, 3)
+    res["per_row_params"] = ulp_distance(lse.logsumexp_max_cuda(x, k_rows),
+                                         lse.logsumexp_max(x, k_rows))
+    x32 = x.astype(np.float32)
+    got32 = lse.logsumexp_max_cuda(x32, 2.0)
+    res["float32_dtype"] = got32.dtype.name
+    res["float32_vs_cpu"] = ulp_distance(got32, lse.logsumexp_max(x32, 2.0))
+    res["grad_device"] = ulp_distance(
+        lse.logsumexp_max_grad_cuda(cuda.to_device(x32), 2.0).copy_to_host(),
+        lse.logsumexp_max_grad(x32, 2.0),
+    )
+    edge = np.array([[-np.inf] * 5, [np.inf, 1.0, np.inf, 0.0, 2.0], [np.nan, 0.0, 1.0, 2.0, 3.0]])
+    res["edges"] = ulp_distance(lse.logsumexp_max_cuda(edge, 1.0), lse.logsumexp_max(edge, 1.0))
+    res["edges_grad"] = ulp_distance(lse.logsumexp_max_grad_cuda(edge, 1.0),
+                                     lse.logsumexp_max_grad(edge, 1.0))
+    empty = np.zeros((3, 0))
+    res["empty_rows"] = ulp_distance(lse.logsumexp_max_cuda(empty, 1.0), lse.logsumexp_max(empty, 1.0))
+    res["no_rows_shape"] = list(lse.logsumexp_max_cuda(np.zeros((0, 4)), 1.0).shape)
+    try:
+        lse.logsumexp_max_cuda(x, 1.0, block=(48, 1))
+        res["bad_block"] = "accepted"
+    except ValueError as exc:
+        res["bad_block"] = str(exc)
+
+    sm = load_module("softmax_onehot_argmax", folder)
+    cot = rng.standard_normal(x.shape)
+    res["rowmap_cotangent"] = ulp_distance(
+        sm.softmax_onehot_argmax_grad_cuda(x, 1.5, cotangent=cot, block=(64, 1)),
+        sm.softmax_onehot_argmax_grad(x, 1.5, cotangent=cot),
+    )
+    sp = load_module("softplus", folder)
+    xs = rng.standard_normal((3, 1)) * 20
+    ks = np.array([0.5, 1.0, 2.0, 4.0])
+    res["broadcast"] = ulp_distance(sp.softplus_cuda(xs, ks), sp.softplus(xs, ks))
+    res["broadcast_shape"] = list(sp.softplus_cuda(xs, ks).shape)
+    dx = cuda.to_device(np.ascontiguousarray(np.broadcast_to(xs, (3, 4))))
+    got = sp.softplus_cuda(dx, cuda.to_device(np.array([2.0])))
+    res["elementwise_device"] = [type(got).__name__,
+                                 ulp_distance(got.copy_to_host(), sp.softplus(xs, 2.0) + 0 * ks)]
+    try:
+        sp.softplus_cuda(dx, cuda.to_device(ks[:3]))
+        res["bad_device_broadcast"] = "accepted"
+    except ValueError as exc:
+        res["bad_device_broadcast"] = str(exc)
+    big = rng.standard_normal(1000) * 30
+    res["grid_stride"] = ulp_distance(sp.softplus_cuda(big, 1.0), sp.softplus(big, 1.0))
+    return res
+
+
+def main(argv: list[str]) -> None:
+    warnings.simplefilter("ignore")  # the simulator evaluates inf - inf etc. in NumPy scalars
+    mode, folder, names = argv[0], argv[1], argv[2:]
+    result = {"sim": sim, "ptx": ptx}[mode](folder, names) if mode != "api" else api(folder)
+    sys.stdout.write("\n" + json.dumps(result, default=float) + "\n")
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    main(sys.argv[1:])

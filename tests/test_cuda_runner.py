@@ -79,13 +79,34 @@ class Recorder:
         return call
 
 
+def user_specs() -> dict:
+    """Reductions a user writes (no catalog entry, no hand-written kernel): the Boltzmann
+    operator sum(x e^{kx}) / sum(e^{kx}) and mellowmax log((1/n) sum e^{w x}) / w."""
+    import sympy as sp
+
+    from symsmooth.codegen.spec import make_spec
+
+    x = sp.IndexedBase("x", real=True)
+    i = sp.Symbol("i", integer=True, positive=True)
+    n = sp.Symbol("n", integer=True, positive=True)
+    k, w = sp.Symbol("k", positive=True), sp.Symbol("w", positive=True)
+    total = lambda f: sp.Sum(f, (i, 1, n))  # noqa: E731
+    boltzmann = total(x[i] * sp.exp(k * x[i])) / total(sp.exp(k * x[i]))
+    mellowmax = sp.log(total(sp.exp(w * x[i])) / n) / w
+    return {
+        "boltzmann": make_spec("boltzmann", boltzmann, (x,), (k,), index=i, size=n),
+        "mellowmax": make_spec("mellowmax", mellowmax, (x,), (w,), index=i, size=n),
+    }
+
+
 def _spec(name):
     from symsmooth import pipeline
 
-    return pipeline.kernel_spec(name)
+    users = user_specs()
+    return users[name] if name in users else pipeline.kernel_spec(name)
 
 
-def sim(folder: str, names: list[str], specs=None) -> dict:
+def sim(folder: str, names: list[str]) -> dict:
     from symsmooth.codegen.render import load_module
     from symsmooth.verify.kernels import measure
 
@@ -93,7 +114,7 @@ def sim(folder: str, names: list[str], specs=None) -> dict:
     for name in names:
         start = time.perf_counter()
         try:
-            spec = (specs or {}).get(name) or _spec(name)
+            spec = _spec(name)
             module = load_module(name, folder)
             recorder = Recorder(spec, module)
             report = measure(spec, recorder, per_regime=3, long_n=96, grad_points=12)

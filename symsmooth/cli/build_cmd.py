@@ -103,7 +103,13 @@ def build_cmd(
         task = progress.add_task("checking", total=len(names))
         for name in names:
             progress.update(task, description=f"checking {name}")
-            reports.append(check_entry(name, count))
+            report = check_entry(name, count)
+            reports.append(report)
+            progress.console.print(  # one line per entry as it finishes
+                f"{_mark(report.limit_ok)} limit  {_mark(report.bound_ok)} bound  {name} "
+                f"({report.seconds:.1f} s)",
+                highlight=False,
+            )
             progress.advance(task)
     console.print(_summary(reports))
     failed = [r for r in reports if not r.limit_ok or r.bound_ok is False]

@@ -226,7 +226,8 @@ def subset_partition(scores: list, size: int) -> sp.Expr:
     Examples
     --------
     >>> a, b, c = sp.symbols("a b c", real=True)
-    >>> sp.simplify(subset_partition([a, b, c], 2) - (sp.exp(a + b) + sp.exp(a + c) + sp.exp(b + c)))
+    >>> pairs = sp.exp(a + b) + sp.exp(a + c) + sp.exp(b + c)
+    >>> sp.simplify(subset_partition([a, b, c], 2) - pairs)
     0
     """
     powers = [sp.Add(*(sp.exp(m * s) for s in scores)) for m in range(size + 1)]

@@ -26,7 +26,7 @@ from typing import Any
 import mpmath
 import sympy as sp
 
-from symsmooth.functions import PRIMITIVES
+from symsmooth.functions import MPMATH_MODULE
 
 
 def _heaviside(z, h0=0.5):
@@ -58,13 +58,7 @@ def _mpmath_module() -> dict[str, Any]:
         "erfc": mpmath.erfc,
         "erf": mpmath.erf,
     }
-    table.update({name: cls._mpmath for name, cls in PRIMITIVES.items()})
-    try:  # optional extra primitives may define their own mpmath evaluation
-        from symsmooth import functions
-
-        table.update(getattr(functions, "MPMATH_MODULE", {}))
-    except ImportError:  # pragma: no cover
-        pass
+    table.update(MPMATH_MODULE)  # the stable primitives' own overflow-free mpmath formulas
     return table
 
 
@@ -73,37 +67,75 @@ def _sizes(point: Mapping) -> dict:
 
 
 def instantiate(expr: sp.Expr, point: Mapping) -> sp.Expr:
-    """``expr`` with the sizes of ``point`` substituted and every range reduction expanded."""
+    """``expr`` with the integer symbols of ``point`` (sizes, class indices) substituted and
+    every range reduction (``Sum``, ``MaxOver``, ``LogSumExpOver``, ...) expanded."""
     sizes = _sizes(point)
     out = expr.subs(sizes) if sizes else expr
     return out.doit()
 
 
-def _flatten(expr: sp.Expr, point: Mapping) -> tuple[list, list]:
-    """Ordered free inputs of ``expr`` (Symbols and Indexed entries) and their values."""
-    inputs, values = [], []
+def _signature(point: Mapping) -> tuple:
+    """What fixes the compiled form: integer values, vector lengths, scalar names."""
+    sig = []
     for key, value in point.items():
         if isinstance(key, sp.IndexedBase):
-            for j, v in enumerate(value, start=1):
-                inputs.append(key[j])
-                values.append(v)
-        elif isinstance(key, sp.Symbol) and not key.is_integer:
+            sig.append((key, len(value)))
+        elif isinstance(key, sp.Symbol) and key.is_integer:
+            sig.append((key, int(value)))
+        elif isinstance(key, sp.Symbol):
+            sig.append((key, None))
+    return tuple(sig)
+
+
+def _inputs(signature: tuple) -> list:
+    inputs = []
+    for key, size in signature:
+        if isinstance(key, sp.IndexedBase):
+            inputs.extend(key[j] for j in range(1, size + 1))
+        elif size is None:
             inputs.append(key)
+    return inputs
+
+
+def _values(point: Mapping) -> list:
+    values = []
+    for key, value in point.items():
+        if isinstance(key, sp.IndexedBase):
+            values.extend(value)
+        elif isinstance(key, sp.Symbol) and not key.is_integer:
             values.append(value)
-    return inputs, values
+    return values
 
 
-@lru_cache(maxsize=512)
-def _compile(expr: sp.Expr, inputs: tuple):
-    dummies = [sp.Dummy(f"a{j}") for j in range(len(inputs))]
-    body = expr.xreplace(dict(zip(inputs, dummies)))
-    return sp.lambdify(dummies, body, modules=[_mpmath_module(), "mpmath"])
+@lru_cache(maxsize=1024)
+def _prepare(expr: sp.Expr, signature: tuple):
+    """Instantiate, check and compile ``expr`` once per point signature.
+
+    Returns the lambdified function and the positions (in the point's flattened values) of the
+    inputs it takes.
+    """
+    sizes = {key: size for key, size in signature if isinstance(key, sp.Symbol) and key.is_integer}
+    body = (expr.subs(sizes) if sizes else expr).doit()
+    inputs = _inputs(signature)
+    given = set(inputs) | set(sizes)
+    missing = {s for s in body.free_symbols if not isinstance(s, sp.Idx)} - given
+    missing -= {s for ind in inputs for s in ind.free_symbols}
+    missing |= body.atoms(sp.Indexed) - set(inputs)
+    if missing:
+        unknown = ", ".join(sorted(map(str, missing)))
+        raise ValueError(f"evaluate: no value given for {unknown}; add them to the point")
+    used = body.free_symbols | body.atoms(sp.Indexed)
+    positions = tuple(j for j, a in enumerate(inputs) if a in used)
+    dummies = [sp.Dummy(f"a{j}") for j in positions]
+    body = body.xreplace({inputs[j]: d for j, d in zip(positions, dummies)})
+    fn = sp.lambdify(dummies, body, modules=[_mpmath_module(), "mpmath"])
+    return fn, positions
 
 
 def _to_mpf(value):
     if isinstance(value, (int, bool)):
         return mpmath.mpf(int(value))
-    if isinstance(value, (sp.Basic,)):
+    if isinstance(value, sp.Basic):
         return mpmath.mpf(sp.N(value, mpmath.mp.dps + 5))
     return mpmath.mpf(value)  # float is exact in binary; mpf/str parse at current precision
 
@@ -111,31 +143,24 @@ def _to_mpf(value):
 def evaluate(expr: sp.Expr, point: Mapping, dps: int = 50):
     """The value of ``expr`` at ``point`` computed with mpmath at ``dps`` digits.
 
+    The expanded and compiled form is cached per expression and point *signature* (integer
+    values and vector lengths), so evaluating many points of one shape is cheap.
+
     Raises
     ------
     ValueError
         if ``expr`` still has free symbols that ``point`` does not give.
     """
-    body = instantiate(sp.sympify(expr), point)
-    inputs, values = _flatten(body, point)
-    missing = body.free_symbols - set(inputs) - set(_sizes(point))
-    missing = {m for m in missing if not isinstance(m, (sp.Idx,))}
-    indexed = {a for a in body.atoms(sp.Indexed)} - set(inputs)
-    if missing - {s for ind in inputs for s in getattr(ind, "free_symbols", ())} or indexed:
-        unknown = sorted(map(str, (missing | indexed) - set(inputs)))
-        raise ValueError(f"evaluate: no value given for {', '.join(unknown)}; add them to the point")
-    keep = [(a, v) for a, v in zip(inputs, values) if a in body.free_symbols or a in body.atoms(sp.Indexed)]
-    args = tuple(a for a, _ in keep)
-    fn = _compile(body, args)
+    fn, positions = _prepare(sp.sympify(expr), _signature(point))
+    values = _values(point)
     with mpmath.workdps(dps + 10):
-        result = fn(*[_to_mpf(v) for _, v in keep])
-        result = mpmath.mpmathify(result)
+        result = mpmath.mpmathify(fn(*[_to_mpf(values[j]) for j in positions]))
     with mpmath.workdps(dps):
         return +result  # rounded to dps digits; the mpf keeps that precision
 
 
 def evaluate_many(expr: sp.Expr, points: Sequence[Mapping], dps: int = 50) -> list:
-    """:func:`evaluate` at each point (the compiled function is cached across points)."""
+    """:func:`evaluate` at each point (the compiled form is cached across points)."""
     return [evaluate(expr, p, dps=dps) for p in points]
 
 

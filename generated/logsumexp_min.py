@@ -4,7 +4,7 @@
 # Construction: logsumexp_min = -log(Sum(exp(-k*x[i]), (i, 1, n)))/k (Su Jianlin, 寻求一个光滑的最大值函数 (2015),
 #   https://kexue.fm/archives/3290, eq (12) applied to -x (min = -max(-x)))
 # Kind: reduction; inputs: x; parameters: k
-# Template: reduction.py.j2 sha256:cd2450a7cc9ed27daaef7561962f4437d141050ec9c30de80721d05144a8624a
+# Template: reduction.py.j2 sha256:28b51367492d5c10f3b35bf86c0695506d7805e093de8e451a9dfa49c17217b8
 # Input expression: sha256(srepr)=e1f78f891ae6d6827cfc71b49ef605f41bb6ff978183ff43ea3744c035fe57ce
 # Stabilization rules applied: none
 #
@@ -151,3 +151,465 @@ def logsumexp_min_grad(x, k):
 
 
 __all__ = ["logsumexp_min", "logsumexp_min_grad"]
+
+# --- CUDA ------------------------------------------------------------------------------------
+# numba.cuda is imported on the first call of a *_cuda launcher, so importing this module needs
+# no GPU and no numba-cuda.  The helpers and cores above are recompiled from their Python code
+# as CUDA device functions (one source for both targets).  The _cuda_* kernel functions below
+# are plain Python compiled by _cuda_build() with cuda.jit; the names cuda, float64, int64 and
+# _shfl_down in them resolve in the namespace _cuda_build() gives them.
+
+_CUDA = {}
+
+_CUDA_SIGNATURES = {
+    "_cuda_rows_logsumexp_min": [
+        "void(float32[::1], float32[:, ::1], float64, float64[::1], int64)",
+        "void(float64[::1], float64[:, ::1], float64, float64[::1], int64)",
+    ],
+    "_cuda_grad_rows_logsumexp_min": [
+        "void(float32[:, ::1], float32[:, ::1], float64, float64[::1], int64)",
+        "void(float64[:, ::1], float64[:, ::1], float64, float64[::1], int64)",
+    ],
+}
+"""Typed signatures of every kernel (float32 and float64 data), for ahead-of-time PTX checks."""
+
+
+def _shfl_down_gpu(value, delta):
+    return cuda.shfl_down_sync(0xFFFFFFFF, value, delta)
+
+
+def _shfl_down_sim(value, delta):
+    """Numba's simulator has no warp shuffles: the same exchange through shared memory.  Every
+    thread of the block calls it equally often (the kernels keep the combine uniform)."""
+    buf = cuda.shared.array(1024, float64)
+    t = cuda.threadIdx.y * cuda.blockDim.x + cuda.threadIdx.x
+    cuda.syncthreads()
+    buf[t] = value
+    cuda.syncthreads()
+    if t % 32 + delta < 32:
+        return buf[t + delta]
+    return value
+
+
+def _cuda_simulated(cuda):
+    """Whether ``cuda`` is Numba's CUDA simulator (NUMBA_ENABLE_CUDASIM=1)."""
+    return getattr(cuda.jit, "__module__", "").startswith("numba.cuda.simulator")
+
+
+def _cuda_build(cuda):
+    """Dispatchers of the kernels (compiled on first launch): {function name: dispatcher}."""
+    import types
+
+    from numba import float64, int64
+
+    ns = {"math": math, "cuda": cuda, "float64": float64, "int64": int64}
+
+    def rebind(fn):
+        fn = getattr(fn, "py_func", fn)
+        return types.FunctionType(fn.__code__, ns, fn.__name__)
+
+    for fn in (_fin, _wexp, ):
+        ns[fn.__name__] = cuda.jit(device=True)(rebind(fn))
+    shuffle = _shfl_down_sim if _cuda_simulated(cuda) else _shfl_down_gpu
+    ns["_shfl_down"] = cuda.jit(device=True)(rebind(shuffle))
+    for fn in (_cuda_rows_logsumexp_min, _cuda_grad_rows_logsumexp_min, ):
+        ns[fn.__name__] = cuda.jit(rebind(fn))
+    return ns
+
+
+def _cuda():
+    """The compiled kernels and numba.cuda (built once); a clear error without a GPU."""
+    if not _CUDA:
+        try:
+            from numba import cuda
+        except ImportError as exc:  # pragma: no cover - numba without its CUDA target
+            raise RuntimeError(
+                "logsumexp_min_cuda needs numba-cuda (pip install 'numba-cuda[cu12]'); use "
+                "logsumexp_min() for the CPU kernel"
+            ) from exc
+        if not cuda.is_available():
+            raise RuntimeError(
+                "no CUDA GPU found: use logsumexp_min() for the CPU kernel, or set "
+                "NUMBA_ENABLE_CUDASIM=1 to run the CUDA kernel in the simulator"
+            )
+        kernels = _cuda_build(cuda)
+        kernels["cuda"] = cuda
+        kernels["simulator"] = _cuda_simulated(cuda)
+        # stands for the array of an operand passed as a scalar (never read)
+        kernels["dummy"] = cuda.to_device(np.zeros(1, dtype=np.float64))
+        kernels["dummy2"] = cuda.to_device(np.zeros((1, 1), dtype=np.float64))
+        _CUDA.update(kernels)
+    return _CUDA
+
+
+def _cuda_view(cuda, a):
+    """A Numba device-array view of GPU data (Numba, CuPy, PyTorch: anything with
+    __cuda_array_interface__; no copy), or None for host data."""
+    if hasattr(a, "__cuda_array_interface__"):
+        return cuda.as_cuda_array(a)
+    if type(a).__name__ == "FakeCUDAArray":  # a device array of the simulator
+        return a
+    return None
+
+
+def _cuda_dtype(dtypes):
+    """float32 when every array is float32 (computed in float64, rounded once), else float64."""
+    dtypes = [np.dtype(d) for d in dtypes]
+    return np.dtype(np.float32) if dtypes and all(d == np.float32 for d in dtypes) else np.dtype(np.float64)
+
+
+def _cuda_flat(view):
+    """A 1-D view of a C-contiguous device array (no copy)."""
+    if view.ndim != 1 and not view.is_c_contiguous():
+        raise ValueError(
+            "logsumexp_min_cuda: device arrays must be C-contiguous (e.g. x.contiguous() in "
+            "PyTorch, cupy.ascontiguousarray(x)); host arrays may have any layout"
+        )
+    return view.reshape(view.size) if view.ndim != 1 else view
+
+
+def _cuda_host_data(a):
+    """A C-contiguous float32/float64 host array (float32 stays float32: the kernel up-casts)."""
+    a = np.asarray(a)
+    return np.ascontiguousarray(a, dtype=np.float32 if a.dtype == np.float32 else np.float64)
+
+
+def _cuda_empty(st, proto, shape, dtype):
+    """A new device array like ``proto`` (torch tensor, CuPy array, Numba device array), and
+    its Numba view."""
+    cuda = st["cuda"]
+    kind = type(proto).__module__.split(".")[0] if proto is not None else ""
+    if kind == "torch":
+        import torch
+
+        out = torch.empty(shape, dtype=getattr(torch, np.dtype(dtype).name), device=proto.device)
+        return out, cuda.as_cuda_array(out)
+    if kind == "cupy":
+        import cupy
+
+        with cupy.cuda.Device(proto.device.id):
+            out = cupy.empty(shape, dtype=dtype)
+        return out, cuda.as_cuda_array(out)
+    out = cuda.device_array(shape, dtype=dtype)
+    return out, out
+
+
+def _cuda_result(out, proto, shape):
+    """Device output for device input; a host array (copied back) for host input."""
+    if proto is None:
+        return out.copy_to_host().reshape(shape)
+    return out
+
+
+def _cuda_rows_logsumexp_min(out, x_rows, k_val, k_arr, k_mode, ):
+    """logsumexp_min of each row: TX = blockDim.x threads (whole warps) share a row, blockDim.y rows
+    per block, grid-stride over rows; 64-bit indices.  A parameter is its scalar _val (mode 0),
+    its array at the row (mode 1) or at 0 (mode 2)."""
+    tx = int64(cuda.threadIdx.x)
+    ty = int64(cuda.threadIdx.y)
+    TX = int64(cuda.blockDim.x)
+    TY = int64(cuda.blockDim.y)
+    lane = tx % 32
+    warps = max(TX // 32, int64(1))
+    slot = ty * warps + tx // 32
+    rows = int64(x_rows.shape[0])
+    length = int64(x_rows.shape[1])
+    size_ = float64(length)
+    shared = cuda.shared.array((32, 3), float64)
+    for base in range(int64(cuda.blockIdx.x) * TY, rows, int64(cuda.gridDim.x) * TY):
+        row = base + ty
+        r = min(row, rows - 1)
+        stop = length if row < rows else int64(0)
+        x_row = x_rows[r]
+        k = k_val if k_mode == 0 else float64(k_arr[r if k_mode == 1 else 0])
+        M0 = -math.inf
+        s0 = 0.0 if tx == 0 else 0.0
+        c0 = 0.0
+        for idx in range(tx, stop, TX):
+            x_e = float64(x_row[idx])
+            pos_ = float64(idx) + 1.0
+            _h0 = -k*x_e
+            _w0 = 1
+            if _h0 > M0:
+                _r = math.exp(M0 - _h0)
+                s0 = s0 * _r
+                c0 = c0 * _r
+                M0 = _h0
+            E0 = _wexp(_h0, M0)
+            _v = _w0 * E0
+            _t = s0 + _v
+            _bp = _t - s0
+            c0 += (s0 - (_t - _bp)) + (_v - _bp)
+            s0 = _t
+
+        # merge the states of a warp (shuffles), then of the row's warps (shared memory); every
+        # thread of the block runs this, so the shuffles and barriers are uniform
+        off = min(TX // 2, int64(16))
+        while off > 0:
+            _oM0 = _shfl_down(M0, off)
+            _os0 = _shfl_down(s0, off)
+            _oc0 = _shfl_down(c0, off)
+            _m = max(M0, _oM0)
+            _a = _wexp(M0, _m)
+            _b = _wexp(_oM0, _m)
+            _x = s0 * _a
+            _y = _os0 * _b
+            c0 = c0 * _a + _oc0 * _b
+            _t = _x + _y
+            _bp = _t - _x
+            c0 += (_x - (_t - _bp)) + (_y - _bp)
+            s0 = _t
+
+            M0 = _m
+
+            off //= 2
+        if lane == 0:
+            shared[slot, 0] = M0
+            shared[slot, 1] = s0
+            shared[slot, 2] = c0
+        cuda.syncthreads()
+        M0 = -math.inf
+        s0 = 0.0
+        c0 = 0.0
+
+        for w in range(ty * warps, ty * warps + warps):
+            _oM0 = shared[w, 0]
+            _os0 = shared[w, 1]
+            _oc0 = shared[w, 2]
+            _m = max(M0, _oM0)
+            _a = _wexp(M0, _m)
+            _b = _wexp(_oM0, _m)
+            _x = s0 * _a
+            _y = _os0 * _b
+            c0 = c0 * _a + _oc0 * _b
+            _t = _x + _y
+            _bp = _t - _x
+            c0 += (_x - (_t - _bp)) + (_y - _bp)
+            s0 = _t
+
+            M0 = _m
+
+        cuda.syncthreads()
+
+        s0 = _fin(s0, c0)
+        M0 = M0 if M0 > -math.inf else 0.0
+
+
+        if tx == 0 and row < rows:
+            _c0 = 1/k
+            _lin = -M0*_c0
+            _rest = -_c0*math.log(s0)
+            _out = _lin + _rest
+            out[r] = _out
+
+
+def _cuda_grad_rows_logsumexp_min(x_grad, x_rows, k_val, k_arr, k_mode, ):
+    """Gradient of logsumexp_min per row (layout of _cuda_rows_logsumexp_min)."""
+    tx = int64(cuda.threadIdx.x)
+    ty = int64(cuda.threadIdx.y)
+    TX = int64(cuda.blockDim.x)
+    TY = int64(cuda.blockDim.y)
+    lane = tx % 32
+    warps = max(TX // 32, int64(1))
+    slot = ty * warps + tx // 32
+    rows = int64(x_rows.shape[0])
+    length = int64(x_rows.shape[1])
+    size_ = float64(length)
+    shared = cuda.shared.array((32, 3), float64)
+    for base in range(int64(cuda.blockIdx.x) * TY, rows, int64(cuda.gridDim.x) * TY):
+        row = base + ty
+        r = min(row, rows - 1)
+        stop = length if row < rows else int64(0)
+        x_row = x_rows[r]
+        k = k_val if k_mode == 0 else float64(k_arr[r if k_mode == 1 else 0])
+        M0 = -math.inf
+        s0 = 0.0 if tx == 0 else 0.0
+        c0 = 0.0
+        for idx in range(tx, stop, TX):
+            x_e = float64(x_row[idx])
+            pos_ = float64(idx) + 1.0
+            _h0 = -k*x_e
+            _w0 = 1
+            if _h0 > M0:
+                _r = math.exp(M0 - _h0)
+                s0 = s0 * _r
+                c0 = c0 * _r
+                M0 = _h0
+            E0 = _wexp(_h0, M0)
+            _v = _w0 * E0
+            _t = s0 + _v
+            _bp = _t - s0
+            c0 += (s0 - (_t - _bp)) + (_v - _bp)
+            s0 = _t
+
+        # merge the states of a warp (shuffles), then of the row's warps (shared memory); every
+        # thread of the block runs this, so the shuffles and barriers are uniform
+        off = min(TX // 2, int64(16))
+        while off > 0:
+            _oM0 = _shfl_down(M0, off)
+            _os0 = _shfl_down(s0, off)
+            _oc0 = _shfl_down(c0, off)
+            _m = max(M0, _oM0)
+            _a = _wexp(M0, _m)
+            _b = _wexp(_oM0, _m)
+            _x = s0 * _a
+            _y = _os0 * _b
+            c0 = c0 * _a + _oc0 * _b
+            _t = _x + _y
+            _bp = _t - _x
+            c0 += (_x - (_t - _bp)) + (_y - _bp)
+            s0 = _t
+
+            M0 = _m
+
+            off //= 2
+        if lane == 0:
+            shared[slot, 0] = M0
+            shared[slot, 1] = s0
+            shared[slot, 2] = c0
+        cuda.syncthreads()
+        M0 = -math.inf
+        s0 = 0.0
+        c0 = 0.0
+
+        for w in range(ty * warps, ty * warps + warps):
+            _oM0 = shared[w, 0]
+            _os0 = shared[w, 1]
+            _oc0 = shared[w, 2]
+            _m = max(M0, _oM0)
+            _a = _wexp(M0, _m)
+            _b = _wexp(_oM0, _m)
+            _x = s0 * _a
+            _y = _os0 * _b
+            c0 = c0 * _a + _oc0 * _b
+            _t = _x + _y
+            _bp = _t - _x
+            c0 += (_x - (_t - _bp)) + (_y - _bp)
+            s0 = _t
+
+            M0 = _m
+
+        cuda.syncthreads()
+
+        s0 = _fin(s0, c0)
+        M0 = M0 if M0 > -math.inf else 0.0
+
+
+        D0 = -1/(k*s0)
+        for idx in range(tx, stop, TX):
+            x_e = float64(x_row[idx])
+            pos_ = float64(idx) + 1.0
+            _h0 = -k*x_e
+            E0 = _wexp(_h0, M0)
+            _g0 = ((0) if (E0 == 0) else (-D0*E0*k))
+            x_grad[r, idx] = _g0
+
+
+def _cuda_rows(st, vectors, params):
+    """2-D (rows, n) device views of the inputs, (value, array, mode) per parameter, the input
+    shape, the output dtype and the input whose kind the outputs take (None: host data)."""
+    cuda = st["cuda"]
+    views = [_cuda_view(cuda, v) for v in vectors]
+    proto = next((a for a, v in zip(vectors, views) if v is not None), None)
+    shapes = [tuple(v.shape) if v is not None else np.shape(a) for a, v in zip(vectors, views)]
+    shape = tuple(np.broadcast_shapes(*shapes))
+    if len(shape) == 0:
+        raise ValueError("logsumexp_min_cuda: inputs must have at least one axis (the reduced one)")
+    count = int(np.prod(shape[:-1], dtype=np.int64))
+    rows = []
+    for a, v, s in zip(vectors, views, shapes):
+        if v is None:
+            data = _cuda_host_data(np.broadcast_to(np.asarray(a), shape))
+            rows.append(cuda.to_device(data.reshape(count, shape[-1])))
+            continue
+        if s != shape:
+            raise ValueError(
+                f"logsumexp_min_cuda: device inputs must share one shape (got {s} and {shape})"
+            )
+        if v.dtype not in (np.float32, np.float64):
+            raise TypeError(f"logsumexp_min_cuda: device input has dtype {v.dtype}; pass float32 or float64")
+        if v.ndim == 2:
+            rows.append(v)
+        else:
+            rows.append(_cuda_flat(v).reshape(count, shape[-1]))
+    dtype = _cuda_dtype([r.dtype for r in rows])
+    operands = []
+    for p in params:
+        view = _cuda_view(cuda, p)
+        if view is None:
+            h = np.asarray(p, dtype=np.float64)
+            if h.size == 1:
+                operands += [float(h.reshape(-1)[0]), st["dummy"], 0]
+            else:
+                per_row = np.ascontiguousarray(np.broadcast_to(h, shape[:-1])).reshape(count)
+                operands += [0.0, cuda.to_device(per_row), 1]
+        elif view.size == 1:
+            operands += [0.0, _cuda_flat(view), 2]
+        elif tuple(view.shape) == shape[:-1]:
+            operands += [0.0, _cuda_flat(view), 1]
+        else:
+            raise ValueError(
+                f"logsumexp_min_cuda: a device parameter must have size 1 or the shape {shape[:-1]} "
+                f"of the rows; got {tuple(view.shape)}"
+            )
+    return rows, operands, shape, dtype, proto
+
+
+def _cuda_block(st, n, block):
+    """(threads per row, rows per block): whole warps per row, about 8 elements per thread.
+    The simulator also takes 1 to 16 threads per row (its shuffles need no whole warps)."""
+    if block is None:
+        if st["simulator"]:
+            return 8, 2
+        tx = 32
+        while tx < 256 and tx * 8 < n:
+            tx *= 2
+        return tx, max(1, 256 // tx)
+    tx, ty = (int(b) for b in block)
+    whole = tx % 32 == 0 or (st["simulator"] and tx < 32 and tx & (tx - 1) == 0)
+    if not whole or ty < 1 or tx * ty > 1024 or max(tx // 32, 1) * ty > 32:
+        raise ValueError(
+            f"logsumexp_min_cuda: block={block}: threads per row must be a multiple of 32, "
+            "threads per block at most 1024 and rows per block at most 32"
+        )
+    return tx, ty
+
+
+def _cuda_rows_launch(st, kernel, outs, rows, operands, block):
+    count, n = rows[0].shape
+    if count == 0:
+        return
+    tx, ty = _cuda_block(st, n, block)
+    blocks = min((count + ty - 1) // ty, 4 if st["simulator"] else 1 << 20)
+    kernel[blocks, (tx, ty)](*outs, *rows, *operands)
+
+
+def logsumexp_min_cuda(x, k, block=None):
+    """CUDA kernel of ``logsumexp_min`` (same code and results as the CPU kernel).
+
+    Host arrays are copied to the GPU and the result comes back as a NumPy array; GPU arrays
+    (Numba device arrays, CuPy arrays, PyTorch CUDA tensors) are read in place and the result
+    is a new GPU array of the same kind.  ``block=(threads per row, rows per block)`` overrides
+    the launch shape.  float32 inputs give float32 results (accumulated in float64).
+    """
+    st = _cuda()
+    rows, operands, shape, dtype, proto = _cuda_rows(st, (x, ), (k, ))
+    out_shape = shape[:-1]
+    out, view = _cuda_empty(st, proto, out_shape, dtype)
+    flat = _cuda_flat(view)
+    _cuda_rows_launch(st, st["_cuda_rows_logsumexp_min"], [flat], rows, operands, block)
+    return _cuda_result(out, proto, out_shape)
+
+
+def logsumexp_min_grad_cuda(x, k, block=None):
+    """CUDA kernel of ``logsumexp_min_grad`` (arguments and results as in ``logsumexp_min_cuda``)."""
+    st = _cuda()
+    rows, operands, shape, dtype, proto = _cuda_rows(st, (x, ), (k, ))
+    outs = [_cuda_empty(st, proto, shape, dtype) for _ in range(1)]
+    views = [_cuda_flat(v).reshape(rows[0].shape[0], rows[0].shape[1]) for _, v in outs]
+    _cuda_rows_launch(st, st["_cuda_grad_rows_logsumexp_min"], views, rows, operands, block)
+    results = tuple(_cuda_result(out, proto, shape) for out, _ in outs)
+    return results[0]
+
+
+__all__ += ["logsumexp_min_cuda", "logsumexp_min_grad_cuda"]

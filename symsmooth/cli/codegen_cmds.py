@@ -90,7 +90,12 @@ def gen_cmd(
         task = progress.add_task("generating", total=len(chosen))
         for entry in chosen:
             progress.update(task, description=f"generating {entry}")
-            paths += pipeline.generate([entry], out=out, targets=_targets(target))
+            try:
+                paths += pipeline.generate([entry], out=out, targets=_targets(target))
+            except CodegenError as exc:
+                if not everything:
+                    raise
+                console.print(f"[yellow]skipped {entry}:[/] {exc}")
             progress.advance(task)
     console.print(f"wrote {len(paths)} module(s) to {out}")
 

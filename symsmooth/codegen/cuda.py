@@ -169,6 +169,11 @@ def render_cuda(spec: KernelSpec) -> str:
 
     ctx = context(spec)
     ctx.pop("template")
-    ctx.update(cuda_context(spec, ctx), kind=spec.kind, inputs=spec.input_names,
-               params=spec.param_names, targets=TARGETS)
+    ctx.update(
+        cuda_context(spec, ctx),
+        kind=spec.kind,
+        inputs=spec.input_names,
+        params=spec.param_names,
+        targets=TARGETS,
+    )
     return environment().get_template(template_name(spec.kind)).render(**ctx)

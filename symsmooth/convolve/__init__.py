@@ -19,19 +19,10 @@ softplus(t*x)/t
 
 from __future__ import annotations
 
-import sys
-import types
-
+from symsmooth._callable import make_callable
 from symsmooth.convolve.api import RouteComparison, SeriesSmoothing, compare_routes, convolve
 
 __all__ = ["RouteComparison", "SeriesSmoothing", "compare_routes", "convolve"]
 
 
-class _CallablePackage(types.ModuleType):
-    """Module type whose instances forward calls to :func:`convolve`."""
-
-    def __call__(self, *args, **kwargs):
-        return convolve(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallablePackage
+make_callable(__name__, "symsmooth.convolve.api:convolve")

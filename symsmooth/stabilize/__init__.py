@@ -36,3 +36,7 @@ __all__ = [
     "rule_set_names",
     "stabilize",
 ]
+
+from symsmooth._callable import make_callable  # noqa: E402
+
+make_callable(__name__, "symsmooth.stabilize.engine:stabilize")

@@ -1,0 +1,271 @@
+"""CUDA kernels of every catalog entry: Numba's simulator, PTX for sm_80/sm_90, and a real GPU.
+
+The simulator must be chosen before ``numba.cuda`` is first imported, so the kernels run in
+child processes (``tests/test_cuda_runner.py``) started once per session, concurrently; each
+test reads its kernel's results.  In the simulator every CUDA kernel is measured against the
+mpmath reference with the CPU kernel's own verification (:func:`symsmooth.verify.measure`, small
+grids) and against the CPU kernel at the same points.  The simulator checks no types, so every
+kernel is also compiled to PTX (:mod:`symsmooth.codegen.cuda_check`).  ``pytest -m gpu`` runs
+the same measurement on a real GPU when one is present.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from symsmooth import pipeline
+from symsmooth.codegen.cuda import check_targets, render_cuda
+from symsmooth.errors import CodegenError
+from symsmooth.smoothing import catalog
+
+pytestmark = pytest.mark.cuda
+HAVE_NUMBA_CUDA = importlib.util.find_spec("numba_cuda") is not None
+needs_numba_cuda = pytest.mark.skipif(
+    not HAVE_NUMBA_CUDA, reason="numba-cuda not installed (pip install -e '.[cuda]')"
+)
+RUNNER = Path(__file__).with_name("test_cuda_runner.py")
+sys.path.insert(0, str(RUNNER.parent))
+from test_cuda_runner import user_specs  # noqa: E402
+
+NAMES = catalog.names() + sorted(user_specs())
+
+
+def _start(mode: str, folder: Path, names, simulate: bool) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+    if simulate:
+        env["NUMBA_ENABLE_CUDASIM"] = "1"
+    return subprocess.Popen(
+        [sys.executable, str(RUNNER), mode, str(folder), *names],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _collect(proc: subprocess.Popen, timeout: float) -> dict:
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        pytest.fail(f"CUDA runner timed out after {timeout} s: {err[-3000:]}")
+    if proc.returncode != 0:
+        pytest.fail(f"CUDA runner failed ({proc.returncode}): {err[-3000:]}")
+    return json.loads(out.strip().splitlines()[-1])
+
+
+GENERATION_ERRORS: dict[str, str] = {}
+
+
+@pytest.fixture(scope="session")
+def modules(tmp_path_factory):
+    """Every catalog entry (and the user-defined reductions) generated with both targets; an
+    entry the CPU code generator rejects is recorded (its CPU tests report it)."""
+    folder = tmp_path_factory.mktemp("generated_cuda")
+    items = dict(zip(catalog.names(), catalog.names(), strict=True)) | user_specs()
+    for name, item in items.items():
+        try:
+            pipeline.generate([item], out=folder, targets=("cpu", "cuda"))
+        except CodegenError as exc:
+            GENERATION_ERRORS[name] = str(exc)
+    return folder
+
+
+def _generated(name: str) -> None:
+    if name in GENERATION_ERRORS:
+        pytest.skip(f"no CPU kernel either: {GENERATION_ERRORS[name][:200]}")
+
+
+@pytest.fixture(scope="session")
+def runs(modules):
+    """Simulator, PTX and launcher-API runs, started together (they use one core each)."""
+    if not HAVE_NUMBA_CUDA:
+        pytest.skip("numba-cuda not installed")
+    names = [n for n in NAMES if n not in GENERATION_ERRORS]
+    procs = {
+        "sim": _start("sim", modules, names, simulate=True),
+        "ptx": _start("ptx", modules, names, simulate=False),
+    }
+    results = {mode: _collect(proc, timeout=900) for mode, proc in procs.items()}
+    results["api"] = _collect(_start("api", modules, [], simulate=True), timeout=300)
+    return results
+
+
+# --- every kernel, in the simulator and as PTX ------------------------------------------------
+
+
+@needs_numba_cuda
+@pytest.mark.parametrize("name", NAMES)
+def test_simulated_kernel_matches_cpu_and_mpmath(runs, name):
+    """Each CUDA kernel meets its ulp target against mpmath in every regime, float32 and float64,
+    or (where the shared scalar code misses it on the CPU too) stays within a few ulps of the
+    CPU kernel: the CUDA path adds no error of its own."""
+    _generated(name)
+    result = runs["sim"][name]
+    assert result["error"] is None, result["error"]
+    assert {r["dtype"] for r in result["rows"]} == {"float32", "float64"}
+    distance = result["distance"]
+    assert distance and all(d < float("inf") for d in distance.values()), distance
+    for r in result["rows"]:
+        if r["max_ulp"] > r["target"]:  # the CPU kernel misses here too, by as much
+            assert r["cpu_max_ulp"] > r["target"], r
+            assert r["max_ulp"] <= 2 * r["cpu_max_ulp"] + 4, r
+    # values equal the CPU kernel's to a few ulps (summation order differs in reductions)
+    values = [d for k, d in distance.items() if not k.startswith("grad")]
+    assert max(values) <= 4, distance
+
+
+@needs_numba_cuda
+@pytest.mark.parametrize("name", NAMES)
+def test_kernel_compiles_to_ptx(runs, name):
+    """Value and gradient kernels type-check and lower to PTX for sm_80 (float32, float64) and
+    sm_90 (float64)."""
+    _generated(name)
+    result = runs["ptx"][name]
+    assert result["error"] is None, result["error"]
+    compiled = {(k, tuple(cc)) for k, _, cc, _ in result["compiled"]}
+    kernels = {k for k, _ in compiled}
+    assert len(kernels) == 2 and len(result["compiled"]) == 6, result["compiled"]
+    assert all(size > 1000 for *_, size in result["compiled"])
+    assert {cc for _, cc in compiled} == {(8, 0), (9, 0)}
+
+
+# --- launcher semantics (simulator) -------------------------------------------------------------
+
+
+@needs_numba_cuda
+def test_import_does_not_load_numba_cuda(runs):
+    assert runs["api"]["imported_numba_cuda_at_load"] is False
+
+
+@needs_numba_cuda
+def test_device_arrays_stay_on_the_device(runs):
+    api = runs["api"]
+    assert api["device_out_type"] == "FakeCUDAArray"  # the simulator's device array
+    assert api["device_out_shape"] == [2, 3]
+    assert api["device_vs_cpu"] <= 1
+    assert api["grad_device"] <= 4
+    assert api["elementwise_device"][0] == "FakeCUDAArray"
+    assert api["elementwise_device"][1] == 0
+
+
+@needs_numba_cuda
+def test_launch_shapes_params_and_dtypes(runs):
+    api = runs["api"]
+    assert all(d <= 1 for d in api["blocks"].values()), api["blocks"]
+    assert api["per_row_params"] <= 1
+    assert api["float32_dtype"] == "float32" and api["float32_vs_cpu"] == 0
+    assert api["rowmap_cotangent"] <= 4
+    assert api["broadcast"] == 0 and api["broadcast_shape"] == [3, 4]
+    assert api["grid_stride"] == 0
+    assert "multiple of 32" in api["bad_block"]
+    assert "broadcast only from size 1" in api["bad_device_broadcast"]
+
+
+@needs_numba_cuda
+def test_edge_semantics_match_cpu(runs):
+    """-inf rows, +inf entries, NaN, empty rows and no rows behave as on the CPU."""
+    api = runs["api"]
+    assert api["edges"] == 0 and api["edges_grad"] == 0
+    assert api["empty_rows"] == 0
+    assert api["no_rows_shape"] == [0]
+
+
+# --- no GPU: a clear error; targets ---------------------------------------------------------------
+
+
+@needs_numba_cuda
+def test_without_gpu_the_error_says_what_to_do(modules):
+    code = (
+        f"import sys; sys.path.insert(0, {str(RUNNER.parents[1])!r})\n"
+        "from symsmooth.codegen.render import load_module\n"
+        f"m = load_module('softplus', {str(modules)!r})\n"
+        "from numba import cuda\n"
+        "if cuda.is_available():\n"
+        "    print('GPU'); raise SystemExit\n"
+        "try:\n"
+        "    m.softplus_cuda([1.0], 1.0)\n"
+        "except RuntimeError as exc:\n"
+        "    print(exc)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
+    )
+    if out.stdout.strip() == "GPU":
+        pytest.skip("a GPU is present")
+    assert "no CUDA GPU found: use softplus() for the CPU kernel" in out.stdout, out.stderr
+    assert "NUMBA_ENABLE_CUDASIM=1" in out.stdout
+
+
+def test_targets_are_checked():
+    assert check_targets(["cuda", "cpu"]) == ("cpu", "cuda")
+    with pytest.raises(CodegenError, match="known targets are cpu, cuda"):
+        check_targets(["gpu"])
+    with pytest.raises(CodegenError, match="'cpu' is always included"):
+        check_targets(["cuda"])
+
+
+def test_cpu_target_has_no_cuda_section(tmp_path):
+    (path,) = pipeline.generate(["softplus"], out=tmp_path, targets=("cpu",))
+    assert "_cuda" not in path.read_text()
+    (path,) = pipeline.generate(["softplus"], out=tmp_path)
+    text = path.read_text()
+    assert "def softplus_cuda(x, k):" in text and "def softplus_grad_cuda(x, k):" in text
+
+
+def test_cli_gen_target(tmp_path):
+    from symsmooth.cli import main
+
+    for target, has_cuda in (("cpu", False), ("cuda", True), ("all", True)):
+        folder = tmp_path / target
+        with pytest.raises(SystemExit) as stop:
+            main(["gen", "softplus", "--out", str(folder), "--target", target])
+        assert stop.value.code in (0, None)
+        assert ("def softplus_cuda" in (folder / "softplus.py").read_text()) is has_cuda
+
+
+def test_cuda_section_reuses_the_cpu_scalar_code():
+    """The CUDA section recompiles the CPU helpers and cores; it prints no formula of its own."""
+    spec = pipeline.kernel_spec("relu_gaussian")
+    text = render_cuda(spec)
+    assert "_core_relu_gaussian, " in text and "_Phi, " in text
+    assert "math.erfc" not in text
+
+
+# --- a real GPU ---------------------------------------------------------------------------------
+
+
+def _gpu_present() -> bool:
+    if not HAVE_NUMBA_CUDA or os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
+        return False
+    code = "from numba import cuda; print(cuda.is_available())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    return out.stdout.strip() == "True"
+
+
+@pytest.mark.gpu
+def test_every_kernel_on_a_gpu(modules):
+    """On real hardware (libdevice exp/log/erfc instead of the host libm), every kernel meets
+    the same targets as its CPU twin, or stays within 4 ulps of it where the CPU misses too."""
+    if not _gpu_present():
+        pytest.skip("no CUDA GPU")
+    names = [n for n in NAMES if n not in GENERATION_ERRORS]
+    result = _collect(_start("sim", modules, names, simulate=False), timeout=1800)
+    bad = {}
+    for name, r in result.items():
+        if r["error"] is not None:
+            bad[name] = r["error"]
+            continue
+        values = [d for k, d in r["distance"].items() if not k.startswith("grad")]
+        if max(values) > 4:
+            bad[name] = r["distance"]
+    assert not bad, bad

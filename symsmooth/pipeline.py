@@ -8,17 +8,18 @@ points are re-exported by :mod:`symsmooth` (``ss.convolve``, ``ss.generate``, ..
 from __future__ import annotations
 
 # --- catalog -------------------------------------------------------------------------------
-
 # --- convolution ---------------------------------------------------------------------------
-
 from symsmooth.convolve import compare_routes, convolve  # noqa: E402,F401
 
 # --- derivation ----------------------------------------------------------------------------
 from symsmooth.derive.calculus import gradient_derivation, hessian_derivation  # noqa: E402,F401
 from symsmooth.derive.gradients import gradient, hessian  # noqa: E402,F401
-from symsmooth.derive.mm import LogSumObjective, smoothed_min_objective  # noqa: E402,F401
+from symsmooth.derive.mm import (  # noqa: E402,F401
+    LogSumObjective,
+    majorize,  # noqa: E402,F401
+    smoothed_min_objective,
+)
 from symsmooth.derive.mm import em_step as _mm_step  # noqa: E402,F401
-from symsmooth.derive.mm import majorize  # noqa: E402,F401
 from symsmooth.derive.newton import gradient_descent_step, newton_step  # noqa: E402,F401
 
 

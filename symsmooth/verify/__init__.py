@@ -5,7 +5,6 @@ The package is callable: ``symsmooth.verify(name)`` is :func:`symsmooth.pipeline
 
 from __future__ import annotations
 
-
 from symsmooth._callable import make_callable  # noqa: E402
 
 make_callable(__name__, "symsmooth.pipeline:verify")

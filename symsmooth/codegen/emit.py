@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import sympy as sp
 
+from symsmooth.codegen.fastmath import fast_context
 from symsmooth.codegen.helpers import resolve
 from symsmooth.codegen.printer import MathPrinter
 from symsmooth.codegen.spec import KernelSpec
@@ -192,4 +193,5 @@ def context(spec: KernelSpec) -> dict:
     ctx = build(spec, printer)
     ctx["helpers"] = resolve(printer.helpers)
     ctx["name"] = spec.name
+    ctx["fast"] = fast_context(ctx)  # vectorizable CPU twins (symsmooth.codegen.fastmath)
     return ctx

@@ -178,6 +178,15 @@ def _logsumexp_source(arity: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _special_source(name: str) -> str:
+    """Source of a scalar implementation in :mod:`symsmooth.functions_special` (math-only)."""
+    import inspect
+
+    from symsmooth import functions_special
+
+    return inspect.getsource(getattr(functions_special, f"_{name}"))
+
+
 HELPERS: dict[str, Helper] = {
     "softplus": Helper("softplus", _SOFTPLUS),
     "sigmoid": Helper("sigmoid", _SIGMOID),
@@ -188,6 +197,9 @@ HELPERS: dict[str, Helper] = {
     "two_product": Helper("two_product", _TWO_PRODUCT),
     "Phi": Helper("Phi", _PHI_CDF, ("two_product",)),
     "phi": Helper("phi", _PHI_PDF, ("two_product",)),
+    # symsmooth.functions_special: log(cosh z) and t Phi(t) + phi(t), few-ulp regime splits
+    "logcosh": Helper("logcosh", _special_source("logcosh")),
+    "relu_gauss": Helper("relu_gauss", _special_source("relu_gauss")),
 }
 """Name -> helper.  To support a new primitive: add its source here and map its SymPy class in
 :data:`symsmooth.codegen.printer.FUNCTION_HELPERS`."""

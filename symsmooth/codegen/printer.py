@@ -34,6 +34,8 @@ FUNCTION_HELPERS: dict[str, str] = {
     "Phi": "Phi",
     "phi": "phi",
     "wexp": "wexp",
+    "logcosh": "logcosh",
+    "relu_gauss": "relu_gauss",
 }
 """SymPy function class name -> helper name (``logsumexp`` is handled by arity)."""
 
@@ -78,6 +80,10 @@ class MathPrinter(PythonCodePrinter):
         self.helpers.add(helper)
         args = ", ".join(self._print(a) for a in expr.args)
         return f"_{helper}({args})"
+
+    def _print_hypot(self, expr):
+        a, b = (self._print(v) for v in expr.args)
+        return f"math.hypot({a}, {b})"
 
     def _print_Symbol(self, expr):
         name = super()._print_Symbol(expr)

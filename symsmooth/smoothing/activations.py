@@ -41,6 +41,8 @@ V_ERF = sp.Float("0.531596885149393222726191312346044772010524797842339465829984
 """Maximiser of ``v erfc(v)``: the root of ``erfc(v) = 2 v exp(-v**2)/sqrt(pi)``."""
 C_ERF = sp.Float("0.240375586831011016770525300079556993732947035231435147981592", 60)
 """``max_v v erfc(v) = V_ERF * erfc(V_ERF)``."""
+C_GELU = (C_ERF / sp.sqrt(2)).evalf(60)
+"""``max_u u Q(u) = C_ERF/sqrt(2)`` (``Q`` the Gaussian tail, ``u = sqrt(2) v``): GELU."""
 W_E = sp.LambertW(sp.exp(-1))
 """``max_u u/(1 + e^u) = W(1/e)``, attained at ``u = 1 + W(1/e)``."""
 
@@ -298,7 +300,7 @@ def gelu() -> Smoothing:
     at = sp.sqrt(2) * V_ERF
     return _relu(
         "gelu", x * (1 + sp.erf(x / (sp.sqrt(2) * sigma))) / 2, sigma, sp.S.Zero,
-        C_ERF * sigma / sp.sqrt(2), ({x: at, sigma: 1}, {x: -at, sigma: 1}),
+        C_GELU * sigma, ({x: at, sigma: 1}, {x: -at, sigma: 1}),
         _width(lambda p: (at * p, -at * p)),
         f"{ART3} eq (11); Hendrycks & Gimpel 2016, arXiv:1606.08415", "GELU",
     )  # fmt: skip

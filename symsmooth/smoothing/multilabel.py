@@ -19,7 +19,7 @@ with equality at ``s = 0``.  Over the label splits ``n_neg + n_pos = n`` the lar
 Soft labels (kexue.fm/archives/9064): ``t_i in [0, 1]`` weight the exponentials; the
 limit ignores the weights, so the target takes the max over the classes with ``t_i > 0``
 (resp. ``t_i < 1``).  A positive weight below 1 can also pull the loss *below* the target,
-by up to ``-log t_i/k`` per term; see :func:`soft_lower` and :func:`zlpr_soft`.
+by up to ``-log t_i/k`` per term; see :func:`zlpr_soft`.
 
 Examples
 --------
@@ -35,7 +35,7 @@ import sympy as sp
 from symsmooth.records import Smoothing
 from symsmooth.smoothing.catalog import entry
 from symsmooth.smoothing.nonsmooth import MaxOver, MinOver
-from symsmooth.smoothing.symbols import S, T, i, j, k, n
+from symsmooth.smoothing.symbols import S, T, i, k, n
 
 ART8 = "kexue.fm/archives/7359 eq:final (ZLPR)"
 SOFT = "kexue.fm/archives/9064 (soft-label ZLPR)"
@@ -157,25 +157,9 @@ def zlpr() -> Smoothing:
     )  # fmt: skip
 
 
-def _positive_log(weight: sp.Expr) -> sp.Expr:
-    """``log(weight)`` where ``weight > 0``, else ``log 1 = 0`` (for weights in [0, 1])."""
-    return sp.log(weight + 1 - sp.sign(weight))
-
-
-def soft_lower(alpha_i: sp.Expr, beta_i: sp.Expr) -> sp.Expr:
-    """``inf_s k (l_k - target)`` of soft-label ZLPR, given ``alpha_i = log t_i``,
-    ``beta_i = log(1 - t_i)`` (0 where the weight is 0).
-
-    A term falls below its target only when its max is positive, by at most
-    ``log t_a`` (``s_a -> -oo``) resp. ``log(1 - t_b)`` (``s_b -> +oo``); both at once need
-    ``a != b``.  All options are approached with the other scores sent to the harmless side,
-    so the infimum is ``min(min_{a != b} (alpha_a + beta_b), min_a alpha_a, min_b beta_b)``.
-    """
-    alpha_j = alpha_i.subs(i, j)
-    # min_i = -max_i(-.): nesting MinOver in MinOver would merge the two ranges into one node.
-    inner = -MaxOver(-(1 - sp.KroneckerDelta(i, j)) * (beta_i + alpha_j), (i, 1, n))
-    pair = MinOver(inner, (j, 1, n))
-    return sp.Min(pair, MinOver(alpha_i, (i, 1, n)), MinOver(beta_i, (i, 1, n)))
+def _positive_min(weight: sp.Expr) -> sp.Expr:
+    """``min`` of ``weight_i`` over the ``i`` with ``weight_i > 0``; 1 if there are none."""
+    return MinOver(weight + 1 - sp.sign(weight), (i, 1, n))
 
 
 @entry("zlpr_soft")
@@ -186,10 +170,16 @@ def zlpr_soft() -> Smoothing:
     ``max(0, max_{t_i > 0} (-s_i)) + max(0, max_{t_i < 1} s_i)``.  For each term, with ``m``
     its target and ``a`` the index where the max is reached,
     ``max(1, t_a e^{k m}) <= 1 + sum t_i e^{-k s_i} <= (1 + sum t_i) e^{k m}``, so
-    ``soft_lower <= k (l_k - target) <= log(1 + sum t) + log(1 + sum (1 - t))``.
-    The upper end is attained at ``s = 0`` and the lower end approached as scores diverge
-    (:func:`soft_lower`), so the bound, the larger magnitude of the two, is the exact sup; it
-    is attained (at ``s = 0``) when the upper end is the larger, e.g. for ``t = 1/2``.
+
+    ``log(min_{t>0} t) + log(min_{t<1} (1 - t)) <= k (l_k - target)
+    <= log(1 + sum t) + log(1 + sum (1 - t))``
+
+    and the bound is the larger magnitude of the two ends.  The upper end is attained at
+    ``s = 0``.  The lower end is approached (``s_a -> -oo`` at the smallest ``t_a``,
+    ``s_b -> +oo`` at the largest ``t_b < 1``, the other scores sent to the harmless side)
+    when ``a != b`` can be chosen; if only one class has ``0 < t < 1`` the true infimum is
+    higher and the bound is loose.  So the bound is the exact sup when the upper end is the
+    larger (e.g. hard labels, or ``t = 1/2``), and attained there at ``s = 0``.
 
     Examples
     --------
@@ -205,13 +195,13 @@ def zlpr_soft() -> Smoothing:
         0, MaxOver(sp.sign(1 - T[i]) * S[i], (i, 1, n))
     )
     upper = sp.log(1 + _sum(T[i])) + sp.log(1 + _sum(1 - T[i]))
-    lower = soft_lower(_positive_log(T[i]), _positive_log(1 - T[i]))
+    lower = sp.log(_positive_min(T[i])) + sp.log(_positive_min(1 - T[i]))
     return Smoothing(
         name="zlpr_soft", target=target, expr=expr, variables=(S, T), param=k, limit=sp.oo,
         bound=sp.Max(upper, -lower) / k, source=f"{SOFT}; {ART8}",
         domain="real scores, soft labels t_i in [0, 1]; hard labels give zlpr exactly",
         kind="reduction", size=n, index=i,
-        attained=tuple(_zero_scores(t) for t in ([0.5, 0.5, 0.5], [0.5, 1, 0, 0.5], [0.5])),
+        attained=tuple(map(_zero_scores, ([0.5, 0.5, 0.5], [0.5, 1, 0, 0.5], [0.4, 0.6, 1, 0]))),
         samples=label_samples(soft=True), valid=_soft_labels,
         description="ZLPR multi-label loss with soft labels",
     )  # fmt: skip

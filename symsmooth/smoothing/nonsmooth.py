@@ -32,11 +32,18 @@ class _ReduceOver(ExprWithLimits):
         return self.function
 
     def _terms(self) -> list[sp.Expr] | None:
-        (i, a, b), = self.limits
-        count = b - a
-        if not count.is_Integer:
-            return None
-        return [self.function.subs(i, a + j) for j in range(int(count) + 1)]
+        """Every term over the (possibly nested) concrete ranges, or None if one is symbolic.
+
+        ``ExprWithLimits`` merges ``MinOver(MinOver(f, l1), l2)`` into one node with two
+        limits, innermost first; the reduction then runs over their product.
+        """
+        terms = [self.function]
+        for i, a, b in self.limits:
+            count = b - a
+            if not count.is_Integer:
+                return None
+            terms = [t.subs(i, a + j) for t in terms for j in range(int(count) + 1)]
+        return terms
 
     def doit(self, **hints):
         terms = self._terms()
@@ -53,7 +60,7 @@ class _ReduceOver(ExprWithLimits):
         return self.function.is_extended_real or None
 
     def _latex(self, printer):
-        (i, a, b), = self.limits
+        (i, a, b) = self.limits[0]
         return (
             rf"{self.latex_name}_{{{printer._print(i)}={printer._print(a)}}}^{{{printer._print(b)}}}"
             rf" {printer._print(self.function)}"
@@ -103,6 +110,8 @@ class ArgMaxOver(_ReduceOver):
     latex_name = r"\operatorname{argmax}"
 
     def _reduce(self, terms: list[sp.Expr]) -> sp.Expr:
+        if len(self.limits) != 1:
+            raise ValueError("ArgMaxOver takes a single index range")
         (_, a, _), = self.limits
         return a - 1 + ArgMax(*terms)
 

@@ -12,11 +12,14 @@ Examples
 
 from __future__ import annotations
 
-from symsmooth.stabilize import erf_tails, exp_log, softmax
+from symsmooth.stabilize import erf_tails, exp_log, softmax, special
 from symsmooth.stabilize.rules import register_rule_set
 
 DEFAULT = register_rule_set(
     "default",
-    exp_log.EXP_LOG.rules + softmax.SOFTMAX.rules + erf_tails.ERF_TAILS.rules,
-    "all rules: exp_log, then softmax, then erf_tails",
+    exp_log.EXP_LOG.rules
+    + softmax.SOFTMAX.rules
+    + erf_tails.ERF_TAILS.rules
+    + special.SPECIAL.rules,
+    "all rules: exp_log, then softmax, then erf_tails, then special",
 )

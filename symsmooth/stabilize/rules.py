@@ -117,6 +117,7 @@ RULE_MODULES = (
     "symsmooth.stabilize.exp_log",
     "symsmooth.stabilize.erf_tails",
     "symsmooth.stabilize.softmax",
+    "symsmooth.stabilize.special",
     "symsmooth.stabilize.default",
 )
 

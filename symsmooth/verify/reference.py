@@ -126,7 +126,8 @@ def _prepare(expr: sp.Expr, signature: tuple):
         raise ValueError(f"evaluate: no value given for {unknown}; add them to the point")
     used = body.free_symbols | body.atoms(sp.Indexed)
     positions = tuple(j for j, a in enumerate(inputs) if a in used)
-    dummies = [sp.Dummy(f"a{j}") for j in positions]
+    # plain Symbols, not Dummy: lambdify re-creates Dummy arguments one by one (slow)
+    dummies = [sp.Symbol(f"_ref_arg{j}") for j in positions]
     body = body.xreplace({inputs[j]: d for j, d in zip(positions, dummies)})
     fn = sp.lambdify(dummies, body, modules=[_mpmath_module(), "mpmath"])
     return fn, positions

@@ -1,0 +1,364 @@
+r"""Special stable primitives: ``logcosh``, ``hypot`` and ``relu_gauss``.
+
+They extend :mod:`symsmooth.functions` (same base class: naive rewrite, adaptive mpmath
+``evalf``, NumPy/mpmath ``lambdify`` hooks) for three forms whose textbook evaluation fails in
+float64 and which no combination of ``math`` functions repairs without a regime split:
+
+* ``logcosh(z) = log(cosh z)``: ``cosh`` overflows for ``|z| > 710`` and rounds to 1 for
+  ``|z| < 1.5e-8`` (result 0 instead of ``z^2/2``).  Evaluated as ``log1p(2 sinh(|z|/2)^2)``
+  for ``|z| <= 1`` (``cosh z - 1 = 2 sinh^2(z/2)`` has no cancellation) and as
+  ``|z| - log 2 + log1p(exp(-2|z|))`` above (no overflow; the log 2 subtraction is done in two
+  parts so it is exact to ~1e-32).  ``d/dz = tanh z``.
+* ``hypot(a, b) = sqrt(a^2 + b^2)`` without the overflow of the squares (C99 ``hypot``,
+  ``math.hypot``).  ``d/da = a / hypot(a, b)``.
+* ``relu_gauss(t) = t Phi(t) + phi(t)`` (the expected positive part ``E[(t + Z)+]``,
+  ReLU smoothed by a Gaussian divided by its width).  For ``t < 0`` the two terms cancel
+  (the result is ``phi(t)/t^2 (1 - 3/t^2 + ...)``, a factor ``t^2`` below them).  Written
+  ``phi(t) g(a)`` with ``a = -t`` and ``g(a) = 1 - a R(a)``, ``R`` the Mills ratio
+  ``Q(a)/phi(a)``: for ``a > 1.5`` from the Laplace continued fraction
+  ``R(a) = 1/(a + 1/(a + 2/(a + 3/(a + ...))))`` in the form ``g = K/(a + K)``,
+  ``K = 1/(a + 2/(a + 3/(a + ...)))`` (all terms positive: no cancellation); for
+  ``0 <= a <= 1.5`` from a degree-22 polynomial fit of ``1/g`` (Chebyshev nodes, mpmath at 60
+  digits) whose two leading steps are done in double-double.  ``d/dt = Phi(t)``.
+
+The scalar implementations ``_logcosh`` and ``_relu_gauss`` use ``math.*`` only; their source
+is what :mod:`symsmooth.codegen.helpers` emits into generated modules (so the same text
+compiles under ``@njit`` and ``@cuda.jit``), and the NumPy hooks vectorize them.
+
+References
+----------
+M. Abramowitz, I. A. Stegun, *Handbook of Mathematical Functions* (1964), 26.2.2 (phi),
+26.2.29 (Phi), 26.2.14 (Laplace continued fraction of the Mills ratio); 4.5.24 (cosh - 1).
+W. Cody, "Rational Chebyshev approximations for the error function", Math. Comp. 23 (1969).
+ISO C99 7.12.7.3 (hypot).  M. Maechler, "Accurately computing log(1 - exp(-|a|))" (2012) for
+the ``log1p(exp(-2|z|))`` tail.
+
+Examples
+--------
+>>> import sympy as sp
+>>> z = sp.Symbol("z", real=True)
+>>> sp.diff(logcosh(z), z), sp.diff(relu_gauss(z), z)
+(tanh(z), Phi(z))
+>>> logcosh(z).rewrite("naive")
+log(cosh(z))
+>>> _logcosh(1e-10), _logcosh(1000.0)
+(5e-21, 999.3068528194401)
+>>> print(f"{_relu_gauss(-30.0):.15e}")
+1.640612727150880e-199
+"""
+
+from __future__ import annotations
+
+import math
+
+import mpmath
+import numpy as np
+import sympy as sp
+from sympy.core.function import ArgumentIndexError
+
+from symsmooth.functions import Phi, StablePrimitive, _one_arg
+
+# --- scalar implementations (math.* only; emitted verbatim into generated modules) -----------
+
+
+def _logcosh(z):
+    """log(cosh z) without overflow or cancellation."""
+    a = abs(z)
+    if a <= 1.0:
+        # a^2/2 + a^4 P(a^2), P a degree-14 fit on [0, 1] (Chebyshev nodes, mpmath); a^2 exact
+        # (Dekker TwoProduct, split by 2**27 + 1): 0.77 ulp measured on [1e-8, 1]
+        p = a * a
+        c = 134217729.0 * a
+        ah = c - (c - a)
+        al = a - ah
+        e = ((ah * ah - p) + 2.0 * ah * al) + al * al
+        q = -2.6892003290732618e-09
+        for coef in (
+            2.7318429155369385e-08,
+            -1.4081083577922122e-07,
+            5.124147653921175e-07,
+            -1.5541515744780364e-06,
+            4.3548719737005194e-06,
+            -1.1933792318657676e-05,
+            3.27718785684998e-05,
+            -9.098791431197687e-05,
+            0.00025658029407100796,
+            -0.0007386029311758631,
+            0.002186948851716268,
+            -0.006746031745967792,
+            0.02222222222222137,
+            -0.08333333333333333,
+        ):
+            q = q * p + coef
+        return 0.5 * p + (0.5 * e + p * p * q)
+    if a > 40.0:  # log1p(exp(-2a)) < 2**-115 a: below half an ulp of a - log 2 (a > 1)
+        return (a - 0.6931471805599453) - 2.3190468138462996e-17
+    # a - log 2 in two parts: 0.6931471805599453 + 2.3190468138462996e-17 = log 2 to ~1e-33
+    return (a - 0.6931471805599453) + (math.log1p(math.exp(-2.0 * a)) - 2.3190468138462996e-17)
+
+
+def _relu_gauss(t):
+    """t Phi(t) + phi(t) to a few ulps for every t: phi(t)/D(a) with a = -t, D = 1/(1 - a R(a))."""
+    if t != t:
+        return t
+    if t >= 0.0:  # both terms positive: no cancellation
+        if t > 1e154:  # t Phi(t) = t; phi(t) = 0
+            return t
+        return t * 0.5 * math.erfc(-t * 0.7071067811865476) + math.exp(
+            -0.5 * t * t
+        ) * 0.3989422804014327
+    a = -t
+    if a > 40.0:  # phi(a)/a^2 < 2**-1074 (a > 37.5): rounds to 0
+        return 0.0
+    # a^2 = p + e exactly (Dekker TwoProduct, split by 2**27 + 1)
+    p = a * a
+    c = 134217729.0 * a
+    ah = c - (c - a)
+    al = a - ah
+    e = ((ah * ah - p) + 2.0 * ah * al) + al * al
+    if a > 1.5:
+        # Laplace continued fraction (A&S 26.2.14) R = 1/(a + 1/(a + r)), r = 2/(a + 3/(a + ...))
+        # run backward; then D = 1/(1 - a R) = 1 + a (a + r) = 1 + p + e + a r, whose only
+        # rounded part a r is at most 2/(a^2 + 3) of D.  500/a^2 + 10 terms reach 2**-56 for
+        # a >= 1.5 (checked against mpmath)
+        k = int(500.0 / p) + 10
+        r = 0.0
+        while k > 1:
+            r = k / (a + r)
+            k -= 1
+        ar = a * r
+        s = p + ar  # Knuth TwoSum (either order), then 1 + s with |s| >= 1 (Fast2Sum)
+        bp = s - p
+        s_err = (p - (s - bp)) + (ar - bp)
+        d = s + 1.0
+        d_err = ((s - d) + 1.0) + (s_err + e)
+    else:
+        # D = 1 + sqrt(pi/2) a + (pi/2 - 1) a^2 + ... on [0, 1.5] (Chebyshev-node fit, degree
+        # 22, mpmath at 60 digits); the last two Horner steps in double-double
+        q = -1.0316153106463215e-14
+        for coef in (
+            1.6380949585310622e-13,
+            -9.768420500601264e-13,
+            1.0111338881176908e-12,
+            2.1800706173237565e-11,
+            -1.479327499040004e-10,
+            3.460209698059915e-10,
+            7.560663853965783e-10,
+            -7.426546417498745e-09,
+            1.2403039640674545e-08,
+            7.798358721272155e-08,
+            -4.669399034490417e-07,
+            3.173353470325235e-07,
+            6.614802718491095e-06,
+            -2.767536481559588e-05,
+            -2.0713295245580825e-05,
+            0.0005721012077148337,
+            -0.0015746430540095771,
+            -0.007524886650786822,
+            0.08873003724205208,
+            0.5707963267948967,
+        ):
+            q = q * a + coef
+        inner = 1.2533141373155003 + a * q
+        m = a * inner
+        c = 134217729.0 * inner
+        ih = c - (c - inner)
+        il = inner - ih
+        m_err = ((ah * ih - m) + ah * il + al * ih) + al * il
+        d = 1.0 + m
+        d_err = ((1.0 - d) + m) + m_err
+    # phi(a)/D = exp(-p/2) (1 - e/2) / sqrt(2 pi) / (d + d_err) with one final rounding:
+    # 1/sqrt(2 pi) = 0.3989422804014327 - 2.49232720227773e-17 (double-double); the product
+    # exp(-p/2) * 0.3989422804014327 is split exactly (Dekker), the quotient's remainder is
+    # formed exactly and every small term joins it before the last division.
+    big = math.exp(-0.5 * p)
+    num = big * 0.3989422804014327
+    c = 134217729.0 * big
+    bh = c - (c - big)
+    bl = big - bh
+    # 0.3989422804014327 = 0.3989422768354416 + 3.5659911135077493e-09 (Dekker split)
+    num_err = (
+        ((bh * 0.3989422768354416 - num) + bh * 3.5659911135077493e-09 + bl * 0.3989422768354416)
+        + bl * 3.5659911135077493e-09
+    ) + (
+        big * (-2.49232720227773e-17 - 0.3989422804014327 * (0.5 * e))
+    )
+    quot = num / d
+    c = 134217729.0 * quot
+    qh = c - (c - quot)
+    ql = quot - qh
+    c = 134217729.0 * d
+    dh = c - (c - d)
+    dl = d - dh
+    prod = quot * d
+    prod_err = ((qh * dh - prod) + qh * dl + ql * dh) + ql * dl
+    rem = ((num - prod) - prod_err) + num_err - quot * d_err
+    return quot + rem / d
+
+
+# --- mpmath (current working precision) and NumPy ----------------------------------------------
+
+
+def mp_logcosh(z) -> mpmath.mpf:
+    """``log(cosh z)`` in mpmath without cancellation at small ``z`` or overflow."""
+    a = abs(mpmath.mpf(z))
+    if a <= 1:
+        return mpmath.log1p(2 * mpmath.sinh(a / 2) ** 2)
+    return a - mpmath.log(2) + mpmath.log1p(mpmath.exp(-2 * a))
+
+
+def mp_hypot(a, b) -> mpmath.mpf:
+    """``sqrt(a^2 + b^2)`` in mpmath."""
+    return mpmath.hypot(mpmath.mpf(a), mpmath.mpf(b))
+
+
+def mp_relu_gauss(t) -> mpmath.mpf:
+    """``t Phi(t) + phi(t)`` in mpmath, with guard digits for the cancellation at ``t < 0``."""
+    t = mpmath.mpf(t)
+    extra = int(2 * mpmath.log(1 + t * t, 2)) + 10 if t < 0 else 10
+    with mpmath.extraprec(extra):
+        value = t * mpmath.ncdf(t) + mpmath.npdf(t)
+    return +value
+
+
+_np_logcosh = np.vectorize(_logcosh, otypes=[np.float64])
+_np_relu_gauss = np.vectorize(_relu_gauss, otypes=[np.float64])
+
+
+def np_logcosh(z):
+    """NumPy ``log(cosh z)`` (the scalar kernel vectorized)."""
+    return _np_logcosh(z)[()]
+
+
+def np_hypot(a, b):
+    """NumPy ``hypot``."""
+    return np.hypot(a, b)[()]
+
+
+def np_relu_gauss(t):
+    """NumPy ``t Phi(t) + phi(t)`` (the scalar kernel vectorized)."""
+    return _np_relu_gauss(t)[()]
+
+
+NUMPY_SPECIAL = {"logcosh": np_logcosh, "hypot": np_hypot, "relu_gauss": np_relu_gauss}
+MPMATH_SPECIAL = {"logcosh": mp_logcosh, "hypot": mp_hypot, "relu_gauss": mp_relu_gauss}
+
+
+# --- SymPy classes -------------------------------------------------------------------------------
+
+
+class SpecialPrimitive(StablePrimitive):
+    """A :class:`StablePrimitive` whose implementations live in this module."""
+
+    def _value(self, wp: int):
+        from symsmooth.functions import _mp
+
+        with mpmath.workprec(wp):
+            values = [_mp(a, wp) for a in self.args]
+            if any(v is None for v in values):
+                return None
+            return mpmath.mpf(MPMATH_SPECIAL[type(self).__name__](*values))
+
+    def _call(self, printer, impl) -> str:
+        args = ", ".join(printer._print(a) for a in self.args)
+        return f"{printer._module_format(f'symsmooth.functions_special.{impl.__name__}')}({args})"
+
+    def _numpycode(self, printer) -> str:
+        return self._call(printer, NUMPY_SPECIAL[type(self).__name__])
+
+    _scipycode = _numpycode
+
+    def _mpmathcode(self, printer) -> str:
+        return self._call(printer, MPMATH_SPECIAL[type(self).__name__])
+
+
+class logcosh(SpecialPrimitive):
+    """``logcosh(z) = log(cosh z)``, even, ``d/dz = tanh z``.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> sp.N(logcosh(sp.Rational(1, 10**20)), 15)
+    5.00000000000000e-41
+    >>> logcosh(-sp.Symbol("x"))
+    logcosh(x)
+    """
+
+    nargs = 1
+    latex_name = r"\log\cosh"
+
+    def fdiff(self, argindex=1):
+        return sp.tanh(_one_arg(self, argindex))
+
+    @classmethod
+    def eval(cls, z):
+        if z.could_extract_minus_sign():
+            return cls(-z)
+        return {sp.S.Zero: sp.S.Zero, sp.oo: sp.oo, sp.nan: sp.nan}.get(z)
+
+    def _naive(self, z):
+        return sp.log(sp.cosh(z))
+
+    def _eval_is_nonnegative(self):
+        return self.args[0].is_real or None
+
+
+class hypot(SpecialPrimitive):
+    """``hypot(a, b) = sqrt(a^2 + b^2)`` without overflow (prints as ``math.hypot``).
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> a, b = sp.symbols("a b", real=True)
+    >>> sp.diff(hypot(a, b), a)
+    a/hypot(a, b)
+    >>> sp.N(hypot(3, 4))
+    5.00000000000000
+    """
+
+    nargs = 2
+
+    def fdiff(self, argindex=1):
+        if argindex not in (1, 2):
+            raise ArgumentIndexError(self, argindex)
+        return self.args[argindex - 1] / self
+
+    def _naive(self, a, b):
+        return sp.sqrt(a**2 + b**2)
+
+    def _eval_is_nonnegative(self):
+        return all(a.is_real for a in self.args) or None
+
+
+class relu_gauss(SpecialPrimitive):
+    """``relu_gauss(t) = t Phi(t) + phi(t)``; ``s relu_gauss(x/s)`` is ReLU * N(0, s^2).
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> sp.N(relu_gauss(-10), 15)
+    7.48637980017071e-25
+    >>> relu_gauss(0)
+    sqrt(2)/(2*sqrt(pi))
+    """
+
+    nargs = 1
+
+    def fdiff(self, argindex=1):
+        return Phi(_one_arg(self, argindex))
+
+    @classmethod
+    def eval(cls, t):
+        special = {sp.S.Zero: 1 / sp.sqrt(2 * sp.pi), sp.oo: sp.oo, -sp.oo: sp.S.Zero}
+        return {**special, sp.nan: sp.nan}.get(t)
+
+    def _naive(self, t):
+        return t * (1 + sp.erf(t / sp.sqrt(2))) / 2 + sp.exp(-(t**2) / 2) / sp.sqrt(2 * sp.pi)
+
+    def _eval_is_positive(self):
+        return self.args[0].is_real or None
+
+
+SPECIAL_PRIMITIVES = {cls.__name__: cls for cls in (logcosh, hypot, relu_gauss)}
+"""Name -> class (the printer maps ``logcosh``/``relu_gauss`` to helpers, ``hypot`` to
+``math.hypot``)."""

@@ -3,12 +3,16 @@
 Run from the repository root::
 
     python bench/bench_kernels.py            # writes docs/benchmarks.md
-    python bench/bench_kernels.py --quick    # smaller arrays, no file written
+    python bench/bench_kernels.py --quick    # smaller arrays, print only
 
-Timings are interleaved (one call of each candidate per round, median over rounds) in one
-process, on a 2048 x 4096 float64 matrix (row reductions over the last axis) and an 8M-element
-float64 vector (elementwise).  GB/s counts bytes read plus bytes written once; the copy
-benchmark (``np.copyto``) of the same process gives the memory bound.
+Everything runs in one process, interleaved: each round calls every candidate once, in order,
+and a candidate's time is the minimum over the rounds (min-of-N: the least disturbed run; the
+machine may be shared, so the load average before and after is printed with the table).  Data:
+a 2048 x 4096 float64 matrix (row reductions over the last axis) and an 8M-element float64
+vector (elementwise).  GB/s counts the bytes an ideal kernel must move (read the input once,
+write the output once); ``np.copyto`` of the same array in the same rounds gives the memory
+bandwidth the machine delivers.  torch is optional (``pip install torch``; 2 threads); the
+generated kernels use Numba's default thread count (``NUMBA_NUM_THREADS``).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numba
 import numpy as np
 import scipy.special as sps
 import sympy as sp
@@ -42,114 +47,167 @@ def _log_softmax_spec():
     return make_spec("log_softmax_bench", expr, (x,), (), index=i, size=n)
 
 
-def _lambdified(name):
+def _lambdify_logsumexp(cols: int):
+    """sympy.lambdify of log(exp(x_1) + ... + exp(x_n)) with n concrete terms (called with the
+    matrix's columns, so NumPy evaluates every row at once)."""
+    xs = sp.symbols(f"x0:{cols}", real=True)
+    fn = sp.lambdify(xs, sp.log(sp.Add(*[sp.exp(v) for v in xs])), "numpy")
+    return lambda A: fn(*A.T)
+
+
+def _lambdify_elementwise(name):
     rec = pipeline.kernel_spec(name)
-    if rec.kind == "elementwise":
-        return sp.lambdify(list(rec.inputs) + list(rec.params), rec.expr, "numpy")
-    return None
+    return sp.lambdify(list(rec.inputs) + list(rec.params), rec.expr, "numpy")
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(2)
+    return torch
 
 
 def _interleaved(cases: dict, rounds: int) -> dict:
     times = {k: [] for k in cases}
-    for fn in cases.values():  # warm-up (JIT compile, caches)
+    for fn in cases.values():  # warm-up (JIT compile, caches, thread pools)
         fn()
     for _ in range(rounds):
         for key, fn in cases.items():
             t0 = time.perf_counter()
             fn()
             times[key].append(time.perf_counter() - t0)
-    return {k: float(np.median(v)) for k, v in times.items()}
+    return {k: float(np.min(v)) for k, v in times.items()}
 
 
-def run(quick: bool = False) -> str:
+def _cases(mods, A, v, torch, quick):
+    lse, smx, lsm, spl = mods
+    dst_a, dst_v = np.empty_like(A), np.empty_like(v)
+    naive_sp = _lambdify_elementwise("softplus")
+    cases = {
+        "copy matrix (np.copyto)": lambda: np.copyto(dst_a, A),
+        "logsumexp: symsmooth logsumexp_max": lambda: lse.logsumexp_max(A, 1.0),
+        "logsumexp: scipy.special.logsumexp": lambda: sps.logsumexp(A, axis=-1),
+        "logsumexp: naive numpy log(exp(x).sum())": lambda: np.log(np.exp(A).sum(axis=-1)),
+        "logsumexp gradient: symsmooth logsumexp_max_grad": lambda: lse.logsumexp_max_grad(A, 1.0),
+        "softmax: symsmooth softmax_onehot_argmax": lambda: smx.softmax_onehot_argmax(A, 1.0),
+        "softmax: scipy.special.softmax": lambda: sps.softmax(A, axis=-1),
+        "log_softmax: symsmooth (user expression)": lambda: lsm.log_softmax_bench(A),
+        "log_softmax: scipy.special.log_softmax": lambda: sps.log_softmax(A, axis=-1),
+        "copy vector (np.copyto)": lambda: np.copyto(dst_v, v),
+        "softplus: symsmooth softplus_fast": lambda: spl.softplus_fast(v, 1.0, out=dst_v),
+        "softplus: symsmooth softplus (ufunc)": lambda: spl.softplus(v, 1.0, out=dst_v),
+        "softplus: np.logaddexp(0, x)": lambda: np.logaddexp(0.0, v, out=dst_v),
+        "softplus: sympy.lambdify log(1 + exp(x))": lambda: naive_sp(v, 1.0),
+        "sigmoid: symsmooth softplus_grad_x_fast": lambda: spl.softplus_grad_x_fast(
+            v, 1.0, out=dst_v
+        ),
+        "sigmoid: scipy.special.expit": lambda: sps.expit(v, out=dst_v),
+    }
+    if not quick:  # building the 4096-term expression takes a few seconds
+        lam = _lambdify_logsumexp(A.shape[1])
+        cases["logsumexp: sympy.lambdify log(sum exp)"] = lambda: lam(A)
+    if torch is not None:
+        tA, tv = torch.from_numpy(A), torch.from_numpy(v)
+        cases["logsumexp: torch.logsumexp"] = lambda: torch.logsumexp(tA, dim=-1)
+        cases["softmax: torch.softmax"] = lambda: torch.softmax(tA, dim=-1)
+        cases["log_softmax: torch.log_softmax"] = lambda: torch.log_softmax(tA, dim=-1)
+        cases["softplus: torch.nn.functional.softplus"] = lambda: torch.nn.functional.softplus(tv)
+        cases["sigmoid: torch.sigmoid"] = lambda: torch.sigmoid(tv)
+    return cases
+
+
+def _bytes(key, A, v):
+    family = key.split(":")[0]
+    if family.startswith("copy matrix") or family in ("softmax", "log_softmax"):
+        return 2 * A.nbytes
+    if family == "logsumexp gradient":
+        return 2 * A.nbytes
+    if family == "logsumexp":
+        return A.nbytes + A.shape[0] * 8
+    return 2 * v.nbytes
+
+
+def _ours(family, t):
+    for key, seconds in t.items():
+        if key.startswith(f"{family}: symsmooth"):
+            return seconds
+    return None
+
+
+def run(quick: bool = False, rounds: int | None = None) -> str:
+    load_before = os.getloadavg()
     out = Path(tempfile.mkdtemp(prefix="symsmooth-bench-"))
     pipeline.generate(
-        ["logsumexp_max", "softmax_onehot_argmax", "softplus", _log_softmax_spec()], out=out
+        ["logsumexp_max", "softmax_onehot_argmax", "softplus", _log_softmax_spec()],
+        out=out,
+        targets=("cpu",),
     )
-    lse = load_module("logsumexp_max", out)
-    smx = load_module("softmax_onehot_argmax", out)
-    lsm = load_module("log_softmax_bench", out)
-    spl = load_module("softplus", out)
+    mods = [
+        load_module(name, out)
+        for name in ("logsumexp_max", "softmax_onehot_argmax", "log_softmax_bench", "softplus")
+    ]
     rows, cols = (256, 4096) if quick else (2048, 4096)
     count = 1 << (20 if quick else 23)
     rng = np.random.default_rng(0)
     A = rng.standard_normal((rows, cols)) * 3
     v = rng.standard_normal(count) * 5
-    dst_a, dst_v = np.empty_like(A), np.empty_like(v)
-    naive_sp = _lambdified("softplus")
-    try:
-        import torch
-
-        torch.set_num_threads(os.cpu_count() or 1)
-        tA, tv = torch.from_numpy(A), torch.from_numpy(v)
-    except ImportError:
-        torch = None
-    rounds = 5 if quick else 11
-    cases = {
-        "copy matrix": lambda: np.copyto(dst_a, A),
-        "logsumexp: symsmooth": lambda: lse.logsumexp_max(A, 1.0),
-        "logsumexp: scipy.special.logsumexp": lambda: sps.logsumexp(A, axis=-1),
-        "logsumexp: naive numpy log(exp(x).sum())": lambda: np.log(np.exp(A).sum(axis=-1)),
-        "softmax: symsmooth": lambda: smx.softmax_onehot_argmax(A, 1.0),
-        "softmax: scipy.special.softmax": lambda: sps.softmax(A, axis=-1),
-        "log_softmax: symsmooth": lambda: lsm.log_softmax_bench(A),
-        "log_softmax: scipy.special.log_softmax": lambda: sps.log_softmax(A, axis=-1),
-        "copy vector": lambda: np.copyto(dst_v, v),
-        "softplus: symsmooth": lambda: spl.softplus(v, 1.0, out=dst_v),
-        "softplus: np.logaddexp(0, x)": lambda: np.logaddexp(0.0, v, out=dst_v),
-        "softplus: sympy.lambdify (naive)": lambda: naive_sp(v, 1.0),
-    }
-    if torch is not None:
-        cases["logsumexp: torch.logsumexp"] = lambda: torch.logsumexp(tA, dim=-1)
-        cases["softmax: torch.softmax"] = lambda: torch.softmax(tA, dim=-1)
-        cases["log_softmax: torch.log_softmax"] = lambda: torch.log_softmax(tA, dim=-1)
-        cases["softplus: torch.nn.functional.softplus"] = lambda: torch.nn.functional.softplus(tv)
+    torch = _torch()
+    rounds = rounds or (5 if quick else 15)
     with np.errstate(all="ignore"):
-        t = _interleaved(cases, rounds)
-    mat_in = A.nbytes
-    byte_counts = {
-        "copy matrix": 2 * mat_in,
-        "copy vector": 2 * v.nbytes,
+        t = _interleaved(_cases(mods, A, v, torch, quick), rounds)
+    load_after = os.getloadavg()
+    copy_bw = {
+        "matrix": 2 * A.nbytes / t["copy matrix (np.copyto)"],
+        "vector": 2 * v.nbytes / t["copy vector (np.copyto)"],
     }
     lines = [
         "# Benchmarks",
         "",
-        "Generated by `python bench/bench_kernels.py` (interleaved rounds, median of "
-        f"{rounds}); machine: {platform.machine()}, {os.cpu_count()} CPU(s), "
-        f"Python {platform.python_version()}, NumPy {np.__version__}"
-        + (f", torch {torch.__version__}" if torch is not None else ", torch not installed")
-        + ".",
+        "Generated by `python bench/bench_kernels.py` (one process, interleaved rounds, minimum "
+        f"of {rounds}); machine: {platform.machine()}, {os.cpu_count()} CPU(s), Python "
+        f"{platform.python_version()}, NumPy {np.__version__}, Numba {numba.__version__} "
+        f"({numba.config.NUMBA_NUM_THREADS} threads)"
+        + (f", torch {torch.__version__} (2 threads)" if torch is not None else ", torch not installed")
+        + f".  Load average (1, 5, 15 min) before: {', '.join(f'{x:.2f}' for x in load_before)}; "
+        f"after: {', '.join(f'{x:.2f}' for x in load_after)}.",
         "",
         f"Matrix {rows} x {cols} float64 (reductions over the last axis); vector {count:,} "
-        "float64 (elementwise).  GB/s = (bytes read + bytes written) / time.",
+        "float64 (elementwise).  GB/s = (bytes read + bytes written) / time; \"of copy\" = that "
+        "rate over the rate of `np.copyto` on the same data in the same rounds (100% = memory "
+        "bound).  \"vs symsmooth\" = time / time of the symsmooth kernel of the same family "
+        "(> 1: symsmooth is faster).",
         "",
-        "| case | time (ms) | vs symsmooth | GB/s |",
-        "|---|---:|---:|---:|",
+        "| case | time (ms) | vs symsmooth | GB/s | of copy |",
+        "|---|---:|---:|---:|---:|",
     ]
     for key, seconds in t.items():
         family = key.split(":")[0]
-        ours = t.get(f"{family}: symsmooth")
-        if key.startswith("copy"):
-            moved = byte_counts[key]
-        elif family in ("softmax", "log_softmax"):
-            moved = 2 * mat_in
-        elif family == "logsumexp":
-            moved = mat_in + A.shape[0] * 8
-        else:
-            moved = 2 * v.nbytes
+        ours = _ours(family, t)
+        moved = _bytes(key, A, v)
+        vector = family in ("softplus", "sigmoid") or family.startswith("copy vector")
+        bw = copy_bw["vector" if vector else "matrix"]
         ratio = f"{seconds / ours:.2f}x" if ours else ""
-        lines.append(f"| {key} | {seconds * 1e3:.2f} | {ratio} | {moved / seconds / 1e9:.1f} |")
+        lines.append(
+            f"| {key} | {seconds * 1e3:.2f} | {ratio} | {moved / seconds / 1e9:.1f} | "
+            f"{100 * moved / seconds / bw:.0f}% |"
+        )
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small arrays; print only")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds (default 15; quick 5)")
     args = parser.parse_args()
-    table = run(quick=args.quick)
+    table = run(quick=args.quick, rounds=args.rounds)
     print(table)
     if not args.quick:
-        (ROOT / "docs" / "benchmarks.md").write_text(table)
+        path = ROOT / "docs" / "benchmarks.md"
+        notes = path.read_text().split("<!-- notes -->", 1)
+        tail = "\n<!-- notes -->" + notes[1] if len(notes) == 2 else ""
+        path.write_text(table + tail)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@
 # Construction: logsumexp_min = -log(Sum(exp(-k*x[i]), (i, 1, n)))/k (Su Jianlin, 寻求一个光滑的最大值函数 (2015),
 #   https://kexue.fm/archives/3290, eq (12) applied to -x (min = -max(-x)))
 # Kind: reduction; inputs: x; parameters: k
-# Template: reduction.py.j2 sha256:28b51367492d5c10f3b35bf86c0695506d7805e093de8e451a9dfa49c17217b8
+# Template: reduction.py.j2 sha256:2f01682844a64f365dd38cd8adaf931adc64c167639d218aef9b108adbe3081b
 # Input expression: sha256(srepr)=e1f78f891ae6d6827cfc71b49ef605f41bb6ff978183ff43ea3744c035fe57ce
 # Stabilization rules applied: none
 #
@@ -54,29 +54,250 @@ def _wexp(h, m):
     return d
 
 
+# Vectorizable CPU versions (exp/log/log1p without libm calls, within 1 ulp: see
+# symsmooth.codegen.fastmath); the math.* helpers above stay the scalar core of the CUDA kernels.
+from numba import types as _types
+from numba.core.extending import intrinsic as _intrinsic
+
+
+@_intrinsic
+def _i64_as_f64(typingctx, bits):
+    """The float64 whose IEEE-754 bits are the int64 ``bits`` (an LLVM bitcast)."""
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(signature.return_type))
+
+    return _types.float64(_types.int64), codegen
+
+
+@_intrinsic
+def _fma(typingctx, a, b, c):
+    """a * b + c rounded once (llvm.fma: one instruction on CPUs with FMA, vectorizable)."""
+
+    def codegen(context, builder, signature, args):
+        return builder.fma(*args)
+
+    return _types.float64(_types.float64, _types.float64, _types.float64), codegen
+
+
+@_intrinsic
+def _f64_as_i64(typingctx, value):
+    """The IEEE-754 bits of the float64 ``value`` as an int64 (an LLVM bitcast)."""
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(signature.return_type))
+
+    return _types.int64(_types.float64), codegen
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _fexp(x):
+    """exp(x) within 1 ulp, branch-free (symsmooth.codegen.fastmath: Cody-Waite + Chebyshev)."""
+    xc = x if x > -746.0 else -746.0  # exp(-746) < 2**-1075 rounds to 0; NaN is fixed below
+    xc = xc if xc < 710.0 else 710.0  # exp(710) > DBL_MAX overflows to inf below
+    kf = (xc * 1.4426950408889634 + 6755399441055744.0) - 6755399441055744.0  # round(x/ln 2)
+    hi = xc - kf * 0.6931471803691238  # ln2_hi (32 bits): exact
+    lo = kf * 1.9082149292705877e-10  # ln2_lo = ln 2 - ln2_hi
+    r = hi - lo
+    bp = r - hi
+    err = (hi - (r - bp)) + (-lo - bp)  # r + err == hi - lo exactly (TwoSum)
+    q = 2.091477283224809e-09
+    q = _fma(r, q, 2.510533724466521e-08)
+    q = _fma(r, q, 2.755727343657049e-07)
+    q = _fma(r, q, 2.755725511097889e-06)
+    q = _fma(r, q, 2.480158732571076e-05)
+    q = _fma(r, q, 0.00019841269875048905)
+    q = _fma(r, q, 0.0013888888888883703)
+    q = _fma(r, q, 0.00833333333332607)
+    q = _fma(r, q, 0.04166666666666667)
+    q = _fma(r, q, 0.1666666666666667)
+    q = _fma(r, q, 0.5)  # q(r) = (exp(r) - 1 - r) / r**2, |r| <= 0.347
+    s = 1.0 + r
+    se = (1.0 - s) + r  # 1 + r == s + se exactly (Fast2Sum)
+    p = s + (se + (r * r * q + err * s))
+    k = np.int64(kf)
+    k1 = k >> 1
+    res = p * _i64_as_f64((k1 + 1023) << 52) * _i64_as_f64((k - k1 + 1023) << 52)
+    return res if x == x else x
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _flog_core(x, c):
+    """log(x) + c for finite x > 0 and |c| <= ulp(x)/x (FDLIBM e_log.c, branch-free)."""
+    sub = x < 2.2250738585072014e-308  # subnormal: scale by 2**54 first
+    xs = x * 18014398509481984.0 if sub else x
+    bits = _f64_as_i64(xs)
+    hx = bits >> 32
+    k = (hx >> 20) - (1077 if sub else 1023)
+    hx = hx & 0xFFFFF
+    i = (hx + 0x95F64) & 0x100000  # m = x / 2**k in [sqrt(2)/2, sqrt(2))
+    k = k + (i >> 20)
+    f = _i64_as_f64(((hx | (i ^ 0x3FF00000)) << 32) | (bits & 0xFFFFFFFF)) - 1.0
+    s = f / (2.0 + f)
+    dk = np.float64(k)
+    z = s * s
+    w = z * z
+    t1 = w * _fma(w, _fma(w, 1.531383769920937332e-01, 2.222219843214978396e-01), 3.999999999940941908e-01)
+    t2 = _fma(w, _fma(w, 1.479819860511658591e-01, 1.818357216161805012e-01), 2.857142874366239149e-01)
+    t2 = z * _fma(w, t2, 6.666666666666735130e-01)
+    R = t2 + t1
+    hfsq = 0.5 * f * f
+    low = dk * 1.90821492927058770002e-10 + c  # k ln2_lo + c
+    big = dk * 6.93147180369123816490e-01 - ((hfsq - (s * (hfsq + R) + low)) - f)
+    small = dk * 6.93147180369123816490e-01 - ((s * (f - R) - low) - f)
+    return big if ((hx - 0x6147A) | (0x6B851 - hx)) > 0 else small
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _flog(x):
+    """log(x) within 1 ulp, branch-free (symsmooth.codegen.fastmath: FDLIBM e_log.c)."""
+    res = _flog_core(x, 0.0)
+    res = res if x < math.inf else x  # +inf -> inf, NaN -> NaN
+    res = res if x >= 0.0 else math.nan
+    return res if x != 0.0 else -math.inf
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _flog1p(x):
+    """log(1 + x) within 1 ulp, branch-free: log(u) + c/u with u + c == 1 + x (TwoSum)."""
+    u = 1.0 + x
+    bp = u - x
+    c = ((x - (u - bp)) + (1.0 - bp)) / u
+    res = _flog_core(u, c)
+    res = res if x < math.inf else x  # +inf -> inf, NaN -> NaN
+    res = res if x >= -1.0 else math.nan
+    res = res if x != -1.0 else -math.inf
+    return res if x != 0.0 else x  # keeps -0.0
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _fwexp(h, m):
+    """_wexp(h, m) (exp(h - m) with h - m taken exactly, same edge cases), branch-free."""
+    d = h - m
+    bp = d - h
+    lo = (h - (d - bp)) + (-m - bp)
+    lo = lo if lo - lo == 0.0 else 0.0  # an infinite h or m: no correction
+    e = _fexp(d) * (1.0 + lo)
+    if_nan = d if h != m else (0.0 if h < 0.0 else 1.0)  # -inf - -inf: 0; inf - inf: 1
+    return e if d == d else if_nan
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _okey(x):
+    """An int64 key ordered like the float64 x (-inf < ... < -0.0 < 0.0 < ... < inf < NaN):
+    a max over keys vectorizes where a float max (NaN-aware select) does not."""
+    b = _f64_as_i64(x)
+    return b ^ ((b >> 63) & 0x7FFFFFFFFFFFFFFF)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _ofrom(key):
+    """The float64 of an _okey key."""
+    return _i64_as_f64(key ^ ((key >> 63) & 0x7FFFFFFFFFFFFFFF))
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _csum(buf, err, n):
+    """(sum, error) of buf[:n] (n a power of two) by pairwise TwoSum: sum + error equals the
+    exact sum up to O(u**2 log n) (a compensated cascade; every level is a vectorizable loop).
+    Overwrites buf and err."""
+    h = n >> 1
+    for i in range(h):
+        a = buf[i]
+        b = buf[i + h]
+        t = a + b
+        bp = t - a
+        err[i] = (a - (t - bp)) + (b - bp)
+        buf[i] = t
+    if n == 1:
+        err[0] = 0.0
+    while h > 1:
+        h >>= 1
+        for i in range(h):
+            a = buf[i]
+            b = buf[i + h]
+            t = a + b
+            bp = t - a
+            err[i] = (err[i] + err[i + h]) + ((a - (t - bp)) + (b - bp))
+            buf[i] = t
+    return buf[0], err[0]
+
+
+_CHUNK = 256
+"""Elements per chunk of the vectorized first pass (a power of two)."""
+
+
 @njit(cache=True, error_model="numpy")
 def _sums_logsumexp_min(x_row, k):
-    """The scaled sums s_k and shifts M_g of one row (S_k = exp(M_g) * s_k)."""
+    """The scaled sums s_k and shifts M_g of one row (S_k = exp(M_g) * s_k).
+
+    Chunks of _CHUNK elements: one vectorized pass forms the terms with the running shift M_g
+    and the chunk maximum, a compensated pairwise sum (_csum) adds them up, and M_g moves to
+    the chunk maximum afterwards (rescaling the sums).  A chunk whose terms overflowed is redone
+    once with the new shift; a chunk with an inf or NaN term is redone element by element
+    (online rescaling, the edge semantics in the module docstring)."""
     length = x_row.shape[0]
     M0 = -math.inf
     s0 = 0.0
     c0 = 0.0
-    for idx in range(length):
-        x_e = x_row[idx]
-        pos_ = idx + 1.0
-        _h0 = -k*x_e
-        _w0 = 1
-        if _h0 > M0:
-            _r = math.exp(M0 - _h0)
-            s0 = s0 * _r
-            c0 = c0 * _r
-            M0 = _h0
-        E0 = _wexp(_h0, M0)
-        _v = _w0 * E0
-        _t = s0 + _v
-        _bp = _t - s0
-        c0 += (s0 - (_t - _bp)) + (_v - _bp)
-        s0 = _t
+    b0 = np.empty(_CHUNK)
+    e0 = np.empty(_CHUNK)
+    for start in range(0, length, _CHUNK):
+        stop = min(start + _CHUNK, length)
+        width = 1
+        while width < stop - start:
+            width *= 2
+        tries = 0
+        while True:
+            K0 = _okey(-math.inf)
+            for idx in range(start, stop):
+                x_e = x_row[idx]
+                pos_ = idx + 1.0
+                _h0 = -k*x_e
+                _w0 = 1
+                _k = _okey(_h0)
+                K0 = _k if _k > K0 else K0
+                E0 = _fwexp(_h0, M0)
+                b0[idx - start] = _w0 * E0
+            finite = True
+            for j in range(stop - start, width):
+                b0[j] = 0.0
+            v0, w0 = _csum(b0, e0, width)
+            finite = finite and v0 - v0 == 0.0
+            if finite:
+                _t = s0 + v0
+                _bp = _t - s0
+                c0 += ((s0 - (_t - _bp)) + (v0 - _bp)) + w0
+                s0 = _t
+            grew = False
+            _m = _ofrom(K0)
+            if _m > M0 and _m < math.inf:
+                _r = _fwexp(M0, _m)
+                s0 = s0 * _r
+                c0 = c0 * _r
+                M0 = _m
+                grew = True
+            tries += 1
+            if finite or not grew or tries == 2:
+                break
+        if finite:
+            continue
+        for idx in range(start, stop):
+            x_e = x_row[idx]
+            pos_ = idx + 1.0
+            _h0 = -k*x_e
+            _w0 = 1
+            if _h0 > M0:
+                _r = math.exp(M0 - _h0)
+                s0 = s0 * _r
+                c0 = c0 * _r
+                M0 = _h0
+            E0 = _wexp(_h0, M0)
+            _v = _w0 * E0
+            _t = s0 + _v
+            _bp = _t - s0
+            c0 += (s0 - (_t - _bp)) + (_v - _bp)
+            s0 = _t
     return (_fin(s0, c0), M0 if M0 > -math.inf else 0.0, )
 
 
@@ -107,7 +328,7 @@ def _grad_rows_logsumexp_min(x_rows, k_rows, x_grad, ):
             x_e = x_row[idx]
             pos_ = idx + 1.0
             _h0 = -k*x_e
-            E0 = _wexp(_h0, M0)
+            E0 = _fwexp(_h0, M0)
             _g0 = ((0) if (E0 == 0) else (-D0*E0*k))
             x_grad[r, idx] = _g0
 
@@ -196,6 +417,26 @@ def _cuda_simulated(cuda):
     return getattr(cuda.jit, "__module__", "").startswith("numba.cuda.simulator")
 
 
+class _SimulatedMath:
+    """``math`` for the simulator, which runs kernels as Python: where Python's math raises
+    (log(0), exp(1000)), the IEEE result a GPU returns (NumPy's, without warnings)."""
+
+    def __getattr__(self, name):
+        fn = getattr(math, name)
+        if not callable(fn):
+            return fn
+        alt = getattr(np, {"atan": "arctan", "pow": "power"}.get(name, name))
+
+        def call(*args):
+            try:
+                return fn(*args)
+            except (ValueError, OverflowError):
+                with np.errstate(all="ignore"):
+                    return float(alt(*args))
+
+        return call
+
+
 def _cuda_build(cuda):
     """Dispatchers of the kernels (compiled on first launch): {function name: dispatcher}."""
     import types
@@ -203,6 +444,8 @@ def _cuda_build(cuda):
     from numba import float64, int64
 
     ns = {"math": math, "cuda": cuda, "float64": float64, "int64": int64}
+    if _cuda_simulated(cuda):
+        ns["math"] = _SimulatedMath()
 
     def rebind(fn):
         fn = getattr(fn, "py_func", fn)
@@ -305,27 +548,27 @@ def _cuda_rows_logsumexp_min(out, x_rows, k_val, k_arr, k_mode, ):
     """logsumexp_min of each row: TX = blockDim.x threads (whole warps) share a row, blockDim.y rows
     per block, grid-stride over rows; 64-bit indices.  A parameter is its scalar _val (mode 0),
     its array at the row (mode 1) or at 0 (mode 2)."""
-    tx = int64(cuda.threadIdx.x)
-    ty = int64(cuda.threadIdx.y)
-    TX = int64(cuda.blockDim.x)
-    TY = int64(cuda.blockDim.y)
-    lane = tx % 32
-    warps = max(TX // 32, int64(1))
-    slot = ty * warps + tx // 32
-    rows = int64(x_rows.shape[0])
+    tx_ = int64(cuda.threadIdx.x)
+    ty_ = int64(cuda.threadIdx.y)
+    TX_ = int64(cuda.blockDim.x)
+    TY_ = int64(cuda.blockDim.y)
+    lane_ = tx_ % 32
+    warps_ = max(TX_ // 32, int64(1))
+    slot_ = ty_ * warps_ + tx_ // 32
+    rows_ = int64(x_rows.shape[0])
     length = int64(x_rows.shape[1])
     size_ = float64(length)
-    shared = cuda.shared.array((32, 3), float64)
-    for base in range(int64(cuda.blockIdx.x) * TY, rows, int64(cuda.gridDim.x) * TY):
-        row = base + ty
-        r = min(row, rows - 1)
-        stop = length if row < rows else int64(0)
-        x_row = x_rows[r]
-        k = k_val if k_mode == 0 else float64(k_arr[r if k_mode == 1 else 0])
+    shared_ = cuda.shared.array((32, 3), float64)
+    for base_ in range(int64(cuda.blockIdx.x) * TY_, rows_, int64(cuda.gridDim.x) * TY_):
+        row_ = base_ + ty_
+        r_ = min(row_, rows_ - 1)
+        stop_ = length if row_ < rows_ else int64(0)
+        x_row = x_rows[r_]
+        k = k_val if k_mode == 0 else float64(k_arr[r_ if k_mode == 1 else 0])
         M0 = -math.inf
-        s0 = 0.0 if tx == 0 else 0.0
+        s0 = 0.0 if tx_ == 0 else 0.0
         c0 = 0.0
-        for idx in range(tx, stop, TX):
+        for idx in range(tx_, stop_, TX_):
             x_e = float64(x_row[idx])
             pos_ = float64(idx) + 1.0
             _h0 = -k*x_e
@@ -344,11 +587,11 @@ def _cuda_rows_logsumexp_min(out, x_rows, k_val, k_arr, k_mode, ):
 
         # merge the states of a warp (shuffles), then of the row's warps (shared memory); every
         # thread of the block runs this, so the shuffles and barriers are uniform
-        off = min(TX // 2, int64(16))
-        while off > 0:
-            _oM0 = _shfl_down(M0, off)
-            _os0 = _shfl_down(s0, off)
-            _oc0 = _shfl_down(c0, off)
+        off_ = min(TX_ // 2, int64(16))
+        while off_ > 0:
+            _oM0 = _shfl_down(M0, off_)
+            _os0 = _shfl_down(s0, off_)
+            _oc0 = _shfl_down(c0, off_)
             _m = max(M0, _oM0)
             _a = _wexp(M0, _m)
             _b = _wexp(_oM0, _m)
@@ -362,20 +605,20 @@ def _cuda_rows_logsumexp_min(out, x_rows, k_val, k_arr, k_mode, ):
 
             M0 = _m
 
-            off //= 2
-        if lane == 0:
-            shared[slot, 0] = M0
-            shared[slot, 1] = s0
-            shared[slot, 2] = c0
+            off_ //= 2
+        if lane_ == 0:
+            shared_[slot_, 0] = M0
+            shared_[slot_, 1] = s0
+            shared_[slot_, 2] = c0
         cuda.syncthreads()
         M0 = -math.inf
         s0 = 0.0
         c0 = 0.0
 
-        for w in range(ty * warps, ty * warps + warps):
-            _oM0 = shared[w, 0]
-            _os0 = shared[w, 1]
-            _oc0 = shared[w, 2]
+        for w_ in range(ty_ * warps_, ty_ * warps_ + warps_):
+            _oM0 = shared_[w_, 0]
+            _os0 = shared_[w_, 1]
+            _oc0 = shared_[w_, 2]
             _m = max(M0, _oM0)
             _a = _wexp(M0, _m)
             _b = _wexp(_oM0, _m)
@@ -395,37 +638,37 @@ def _cuda_rows_logsumexp_min(out, x_rows, k_val, k_arr, k_mode, ):
         M0 = M0 if M0 > -math.inf else 0.0
 
 
-        if tx == 0 and row < rows:
+        if tx_ == 0 and row_ < rows_:
             _c0 = 1/k
             _lin = -M0*_c0
             _rest = -_c0*math.log(s0)
             _out = _lin + _rest
-            out[r] = _out
+            out[r_] = _out
 
 
 def _cuda_grad_rows_logsumexp_min(x_grad, x_rows, k_val, k_arr, k_mode, ):
     """Gradient of logsumexp_min per row (layout of _cuda_rows_logsumexp_min)."""
-    tx = int64(cuda.threadIdx.x)
-    ty = int64(cuda.threadIdx.y)
-    TX = int64(cuda.blockDim.x)
-    TY = int64(cuda.blockDim.y)
-    lane = tx % 32
-    warps = max(TX // 32, int64(1))
-    slot = ty * warps + tx // 32
-    rows = int64(x_rows.shape[0])
+    tx_ = int64(cuda.threadIdx.x)
+    ty_ = int64(cuda.threadIdx.y)
+    TX_ = int64(cuda.blockDim.x)
+    TY_ = int64(cuda.blockDim.y)
+    lane_ = tx_ % 32
+    warps_ = max(TX_ // 32, int64(1))
+    slot_ = ty_ * warps_ + tx_ // 32
+    rows_ = int64(x_rows.shape[0])
     length = int64(x_rows.shape[1])
     size_ = float64(length)
-    shared = cuda.shared.array((32, 3), float64)
-    for base in range(int64(cuda.blockIdx.x) * TY, rows, int64(cuda.gridDim.x) * TY):
-        row = base + ty
-        r = min(row, rows - 1)
-        stop = length if row < rows else int64(0)
-        x_row = x_rows[r]
-        k = k_val if k_mode == 0 else float64(k_arr[r if k_mode == 1 else 0])
+    shared_ = cuda.shared.array((32, 3), float64)
+    for base_ in range(int64(cuda.blockIdx.x) * TY_, rows_, int64(cuda.gridDim.x) * TY_):
+        row_ = base_ + ty_
+        r_ = min(row_, rows_ - 1)
+        stop_ = length if row_ < rows_ else int64(0)
+        x_row = x_rows[r_]
+        k = k_val if k_mode == 0 else float64(k_arr[r_ if k_mode == 1 else 0])
         M0 = -math.inf
-        s0 = 0.0 if tx == 0 else 0.0
+        s0 = 0.0 if tx_ == 0 else 0.0
         c0 = 0.0
-        for idx in range(tx, stop, TX):
+        for idx in range(tx_, stop_, TX_):
             x_e = float64(x_row[idx])
             pos_ = float64(idx) + 1.0
             _h0 = -k*x_e
@@ -444,11 +687,11 @@ def _cuda_grad_rows_logsumexp_min(x_grad, x_rows, k_val, k_arr, k_mode, ):
 
         # merge the states of a warp (shuffles), then of the row's warps (shared memory); every
         # thread of the block runs this, so the shuffles and barriers are uniform
-        off = min(TX // 2, int64(16))
-        while off > 0:
-            _oM0 = _shfl_down(M0, off)
-            _os0 = _shfl_down(s0, off)
-            _oc0 = _shfl_down(c0, off)
+        off_ = min(TX_ // 2, int64(16))
+        while off_ > 0:
+            _oM0 = _shfl_down(M0, off_)
+            _os0 = _shfl_down(s0, off_)
+            _oc0 = _shfl_down(c0, off_)
             _m = max(M0, _oM0)
             _a = _wexp(M0, _m)
             _b = _wexp(_oM0, _m)
@@ -462,20 +705,20 @@ def _cuda_grad_rows_logsumexp_min(x_grad, x_rows, k_val, k_arr, k_mode, ):
 
             M0 = _m
 
-            off //= 2
-        if lane == 0:
-            shared[slot, 0] = M0
-            shared[slot, 1] = s0
-            shared[slot, 2] = c0
+            off_ //= 2
+        if lane_ == 0:
+            shared_[slot_, 0] = M0
+            shared_[slot_, 1] = s0
+            shared_[slot_, 2] = c0
         cuda.syncthreads()
         M0 = -math.inf
         s0 = 0.0
         c0 = 0.0
 
-        for w in range(ty * warps, ty * warps + warps):
-            _oM0 = shared[w, 0]
-            _os0 = shared[w, 1]
-            _oc0 = shared[w, 2]
+        for w_ in range(ty_ * warps_, ty_ * warps_ + warps_):
+            _oM0 = shared_[w_, 0]
+            _os0 = shared_[w_, 1]
+            _oc0 = shared_[w_, 2]
             _m = max(M0, _oM0)
             _a = _wexp(M0, _m)
             _b = _wexp(_oM0, _m)
@@ -496,13 +739,13 @@ def _cuda_grad_rows_logsumexp_min(x_grad, x_rows, k_val, k_arr, k_mode, ):
 
 
         D0 = -1/(k*s0)
-        for idx in range(tx, stop, TX):
+        for idx in range(tx_, stop_, TX_):
             x_e = float64(x_row[idx])
             pos_ = float64(idx) + 1.0
             _h0 = -k*x_e
             E0 = _wexp(_h0, M0)
             _g0 = ((0) if (E0 == 0) else (-D0*E0*k))
-            x_grad[r, idx] = _g0
+            x_grad[r_, idx] = _g0
 
 
 def _cuda_rows(st, vectors, params):
@@ -539,14 +782,14 @@ def _cuda_rows(st, vectors, params):
         if view is None:
             h = np.asarray(p, dtype=np.float64)
             if h.size == 1:
-                operands += [float(h.reshape(-1)[0]), st["dummy"], 0]
+                operands += [np.float64(h.reshape(-1)[0]), st["dummy"], 0]
             else:
                 per_row = np.ascontiguousarray(np.broadcast_to(h, shape[:-1])).reshape(count)
-                operands += [0.0, cuda.to_device(per_row), 1]
+                operands += [np.float64(0.0), cuda.to_device(per_row), 1]
         elif view.size == 1:
-            operands += [0.0, _cuda_flat(view), 2]
+            operands += [np.float64(0.0), _cuda_flat(view), 2]
         elif tuple(view.shape) == shape[:-1]:
-            operands += [0.0, _cuda_flat(view), 1]
+            operands += [np.float64(0.0), _cuda_flat(view), 1]
         else:
             raise ValueError(
                 f"logsumexp_min_cuda: a device parameter must have size 1 or the shape {shape[:-1]} "

@@ -4,7 +4,7 @@
 # Construction: smu = x*(1 - alpha)*erf(mu*x*(1 - alpha))/2 + x*(alpha + 1)/2 (Biswas et al., Smooth Maximum
 #   Unit, arXiv:2111.04682 eq (SMU))
 # Kind: elementwise; inputs: x; parameters: mu, alpha
-# Template: elementwise.py.j2 sha256:6adb87c2c941cf4e0bb9bc36cbc36fc95ca1fd9e7dde5efb1076384e9994a4d8
+# Template: elementwise.py.j2 sha256:e4850ae5a6ac5c9960707b6a88e712efcfe073f77c719144d90bd489ab391349
 # Input expression: sha256(srepr)=47746e288479044b7d6bb841ee07779fbcbfd3b13fa08b4cbc91791e00b197f4
 # Stabilization rules applied: none
 #
@@ -14,6 +14,7 @@
 ``smu(x, mu, alpha)`` is a NumPy ufunc (float32 and float64, broadcasting, ``out=``).
 ``smu_grad_x(x, mu, alpha)`` is its partial derivative in ``x``.
 ``smu_grad(x, mu, alpha)`` returns ``smu_grad_x``.
+``<ufunc>_fast(...)`` is the same function as a multithreaded SIMD loop (within 1 ulp).
 float32 inputs are computed in float64 and rounded once.
 """
 
@@ -44,9 +45,261 @@ def smu(x, mu, alpha):
 def smu_grad_x(x, mu, alpha):
     return _core_smu_grad_x(np.float64(x), np.float64(mu), np.float64(alpha))
 
+# --- Fast CPU path ---------------------------------------------------------------------------
+# Vectorizable twins (exp/log/log1p without libm calls, within 1 ulp: symsmooth.codegen.fastmath)
+# in a multithreaded loop: ``<name>_fast(...)``.  NumPy hands a ufunc a broadcast scalar with
+# stride 0, which keeps Numba's ufunc loop scalar, so the fast path is a separate entry point; the
+# math.* functions above stay the ufuncs' and the CUDA kernels' scalar core.
+from numba import prange, types as _nbtypes  # noqa: E402
+from numba.extending import overload as _overload  # noqa: E402
+
+from numba import types as _types
+from numba.core.extending import intrinsic as _intrinsic
+
+
+@_intrinsic
+def _i64_as_f64(typingctx, bits):
+    """The float64 whose IEEE-754 bits are the int64 ``bits`` (an LLVM bitcast)."""
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(signature.return_type))
+
+    return _types.float64(_types.int64), codegen
+
+
+@_intrinsic
+def _fma(typingctx, a, b, c):
+    """a * b + c rounded once (llvm.fma: one instruction on CPUs with FMA, vectorizable)."""
+
+    def codegen(context, builder, signature, args):
+        return builder.fma(*args)
+
+    return _types.float64(_types.float64, _types.float64, _types.float64), codegen
+
+
+@_intrinsic
+def _f64_as_i64(typingctx, value):
+    """The IEEE-754 bits of the float64 ``value`` as an int64 (an LLVM bitcast)."""
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(signature.return_type))
+
+    return _types.int64(_types.float64), codegen
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _fexp(x):
+    """exp(x) within 1 ulp, branch-free (symsmooth.codegen.fastmath: Cody-Waite + Chebyshev)."""
+    xc = x if x > -746.0 else -746.0  # exp(-746) < 2**-1075 rounds to 0; NaN is fixed below
+    xc = xc if xc < 710.0 else 710.0  # exp(710) > DBL_MAX overflows to inf below
+    kf = (xc * 1.4426950408889634 + 6755399441055744.0) - 6755399441055744.0  # round(x/ln 2)
+    hi = xc - kf * 0.6931471803691238  # ln2_hi (32 bits): exact
+    lo = kf * 1.9082149292705877e-10  # ln2_lo = ln 2 - ln2_hi
+    r = hi - lo
+    bp = r - hi
+    err = (hi - (r - bp)) + (-lo - bp)  # r + err == hi - lo exactly (TwoSum)
+    q = 2.091477283224809e-09
+    q = _fma(r, q, 2.510533724466521e-08)
+    q = _fma(r, q, 2.755727343657049e-07)
+    q = _fma(r, q, 2.755725511097889e-06)
+    q = _fma(r, q, 2.480158732571076e-05)
+    q = _fma(r, q, 0.00019841269875048905)
+    q = _fma(r, q, 0.0013888888888883703)
+    q = _fma(r, q, 0.00833333333332607)
+    q = _fma(r, q, 0.04166666666666667)
+    q = _fma(r, q, 0.1666666666666667)
+    q = _fma(r, q, 0.5)  # q(r) = (exp(r) - 1 - r) / r**2, |r| <= 0.347
+    s = 1.0 + r
+    se = (1.0 - s) + r  # 1 + r == s + se exactly (Fast2Sum)
+    p = s + (se + (r * r * q + err * s))
+    k = np.int64(kf)
+    k1 = k >> 1
+    res = p * _i64_as_f64((k1 + 1023) << 52) * _i64_as_f64((k - k1 + 1023) << 52)
+    return res if x == x else x
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _flog_core(x, c):
+    """log(x) + c for finite x > 0 and |c| <= ulp(x)/x (FDLIBM e_log.c, branch-free)."""
+    sub = x < 2.2250738585072014e-308  # subnormal: scale by 2**54 first
+    xs = x * 18014398509481984.0 if sub else x
+    bits = _f64_as_i64(xs)
+    hx = bits >> 32
+    k = (hx >> 20) - (1077 if sub else 1023)
+    hx = hx & 0xFFFFF
+    i = (hx + 0x95F64) & 0x100000  # m = x / 2**k in [sqrt(2)/2, sqrt(2))
+    k = k + (i >> 20)
+    f = _i64_as_f64(((hx | (i ^ 0x3FF00000)) << 32) | (bits & 0xFFFFFFFF)) - 1.0
+    s = f / (2.0 + f)
+    dk = np.float64(k)
+    z = s * s
+    w = z * z
+    t1 = w * _fma(w, _fma(w, 1.531383769920937332e-01, 2.222219843214978396e-01), 3.999999999940941908e-01)
+    t2 = _fma(w, _fma(w, 1.479819860511658591e-01, 1.818357216161805012e-01), 2.857142874366239149e-01)
+    t2 = z * _fma(w, t2, 6.666666666666735130e-01)
+    R = t2 + t1
+    hfsq = 0.5 * f * f
+    low = dk * 1.90821492927058770002e-10 + c  # k ln2_lo + c
+    big = dk * 6.93147180369123816490e-01 - ((hfsq - (s * (hfsq + R) + low)) - f)
+    small = dk * 6.93147180369123816490e-01 - ((s * (f - R) - low) - f)
+    return big if ((hx - 0x6147A) | (0x6B851 - hx)) > 0 else small
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _flog(x):
+    """log(x) within 1 ulp, branch-free (symsmooth.codegen.fastmath: FDLIBM e_log.c)."""
+    res = _flog_core(x, 0.0)
+    res = res if x < math.inf else x  # +inf -> inf, NaN -> NaN
+    res = res if x >= 0.0 else math.nan
+    return res if x != 0.0 else -math.inf
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _flog1p(x):
+    """log(1 + x) within 1 ulp, branch-free: log(u) + c/u with u + c == 1 + x (TwoSum)."""
+    u = 1.0 + x
+    bp = u - x
+    c = ((x - (u - bp)) + (1.0 - bp)) / u
+    res = _flog_core(u, c)
+    res = res if x < math.inf else x  # +inf -> inf, NaN -> NaN
+    res = res if x >= -1.0 else math.nan
+    res = res if x != -1.0 else -math.inf
+    return res if x != 0.0 else x  # keeps -0.0
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _fwexp(h, m):
+    """_wexp(h, m) (exp(h - m) with h - m taken exactly, same edge cases), branch-free."""
+    d = h - m
+    bp = d - h
+    lo = (h - (d - bp)) + (-m - bp)
+    lo = lo if lo - lo == 0.0 else 0.0  # an infinite h or m: no correction
+    e = _fexp(d) * (1.0 + lo)
+    if_nan = d if h != m else (0.0 if h < 0.0 else 1.0)  # -inf - -inf: 0; inf - inf: 1
+    return e if d == d else if_nan
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _okey(x):
+    """An int64 key ordered like the float64 x (-inf < ... < -0.0 < 0.0 < ... < inf < NaN):
+    a max over keys vectorizes where a float max (NaN-aware select) does not."""
+    b = _f64_as_i64(x)
+    return b ^ ((b >> 63) & 0x7FFFFFFFFFFFFFFF)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _ofrom(key):
+    """The float64 of an _okey key."""
+    return _i64_as_f64(key ^ ((key >> 63) & 0x7FFFFFFFFFFFFFFF))
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _csum(buf, err, n):
+    """(sum, error) of buf[:n] (n a power of two) by pairwise TwoSum: sum + error equals the
+    exact sum up to O(u**2 log n) (a compensated cascade; every level is a vectorizable loop).
+    Overwrites buf and err."""
+    h = n >> 1
+    for i in range(h):
+        a = buf[i]
+        b = buf[i + h]
+        t = a + b
+        bp = t - a
+        err[i] = (a - (t - bp)) + (b - bp)
+        buf[i] = t
+    if n == 1:
+        err[0] = 0.0
+    while h > 1:
+        h >>= 1
+        for i in range(h):
+            a = buf[i]
+            b = buf[i + h]
+            t = a + b
+            bp = t - a
+            err[i] = (err[i] + err[i + h]) + ((a - (t - bp)) + (b - bp))
+            buf[i] = t
+    return buf[0], err[0]
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _fast_core_smu_grad_x(x, mu, alpha):
+    _c0 = 1 - alpha
+    _c1 = mu*x
+    _c2 = _c0**2
+    return ((1/2))*_c0*math.erf(_c0*_c1) + _c1*_c2*_fexp(-_c2*mu**2*x**2)/math.sqrt(math.pi) + ((1/2))*alpha + (1/2)
+
+
+def _at(a, i):
+    """a[i] for an array operand, a for a scalar one (chosen by Numba at compile time)."""
+    return a[i] if np.ndim(a) else a
+
+
+@_overload(_at, inline="always")
+def _at_overload(a, i):
+    if isinstance(a, _nbtypes.Array):
+        return lambda a, i: a[i]
+    return lambda a, i: a
+
+
+def _fast_operands(values, out):
+    """Scalars stay scalars, arrays become flat float64 arrays of the broadcast shape; the flat
+    float64 result array (``out`` itself when it is C-contiguous float64 of that shape)."""
+    dtype = np.float32 if np.result_type(*values) == np.float32 else np.float64  # as the ufunc
+    values = [np.asarray(v) for v in values]
+    shape = np.broadcast_shapes(*[v.shape for v in values])
+    flat = [
+        float(v.reshape(-1)[0]) if v.size == 1
+        else np.ascontiguousarray(np.broadcast_to(v, shape), dtype=np.float64).reshape(-1)
+        for v in values
+    ]
+    direct = (
+        out is not None and out.dtype == np.float64 and out.shape == shape and out.flags.c_contiguous
+    )
+    res = out.reshape(-1) if direct else np.empty(int(np.prod(shape)), dtype=np.float64)
+    return flat, res, shape, dtype, direct
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def _fast_loop_smu(res, x, mu, alpha):
+    for i in prange(res.shape[0]):
+        res[i] = _core_smu(np.float64(_at(x, i)), np.float64(_at(mu, i)), np.float64(_at(alpha, i)), )
+
+
+def smu_fast(x, mu, alpha, out=None):
+    """``smu`` as a multithreaded SIMD loop (same broadcasting, dtypes and ``out=``;
+    values within 1 ulp of the ufunc's)."""
+    flat, res, shape, dtype, direct = _fast_operands((x, mu, alpha,), out)
+    _fast_loop_smu(res, *flat)
+    if direct:
+        return out
+    res = res.reshape(shape).astype(dtype, copy=False)
+    if out is None:
+        return res
+    out[...] = res
+    return out
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def _fast_loop_smu_grad_x(res, x, mu, alpha):
+    for i in prange(res.shape[0]):
+        res[i] = _fast_core_smu_grad_x(np.float64(_at(x, i)), np.float64(_at(mu, i)), np.float64(_at(alpha, i)), )
+
+
+def smu_grad_x_fast(x, mu, alpha, out=None):
+    """``smu_grad_x`` as a multithreaded SIMD loop (same broadcasting, dtypes and ``out=``;
+    values within 1 ulp of the ufunc's)."""
+    flat, res, shape, dtype, direct = _fast_operands((x, mu, alpha,), out)
+    _fast_loop_smu_grad_x(res, *flat)
+    if direct:
+        return out
+    res = res.reshape(shape).astype(dtype, copy=False)
+    if out is None:
+        return res
+    out[...] = res
+    return out
+
 smu_grad = smu_grad_x
 
-__all__ = ["smu", "smu_grad_x", "smu_grad"]
+__all__ = ["smu", "smu_fast", "smu_grad_x", "smu_grad_x_fast", "smu_grad"]
 
 # --- CUDA ------------------------------------------------------------------------------------
 # numba.cuda is imported on the first call of a *_cuda launcher, so importing this module needs
@@ -92,6 +345,26 @@ def _cuda_simulated(cuda):
     return getattr(cuda.jit, "__module__", "").startswith("numba.cuda.simulator")
 
 
+class _SimulatedMath:
+    """``math`` for the simulator, which runs kernels as Python: where Python's math raises
+    (log(0), exp(1000)), the IEEE result a GPU returns (NumPy's, without warnings)."""
+
+    def __getattr__(self, name):
+        fn = getattr(math, name)
+        if not callable(fn):
+            return fn
+        alt = getattr(np, {"atan": "arctan", "pow": "power"}.get(name, name))
+
+        def call(*args):
+            try:
+                return fn(*args)
+            except (ValueError, OverflowError):
+                with np.errstate(all="ignore"):
+                    return float(alt(*args))
+
+        return call
+
+
 def _cuda_build(cuda):
     """Dispatchers of the kernels (compiled on first launch): {function name: dispatcher}."""
     import types
@@ -99,6 +372,8 @@ def _cuda_build(cuda):
     from numba import float64, int64
 
     ns = {"math": math, "cuda": cuda, "float64": float64, "int64": int64}
+    if _cuda_simulated(cuda):
+        ns["math"] = _SimulatedMath()
 
     def rebind(fn):
         fn = getattr(fn, "py_func", fn)
@@ -240,14 +515,14 @@ def _cuda_operands(st, values):
         if v is None:
             h = np.asarray(a)
             if h.size == 1:
-                operands.append((float(h.reshape(-1)[0]), st["dummy"], 0))
+                operands.append((np.float64(h.reshape(-1)[0]), st["dummy"], 0))
             else:
                 data = _cuda_host_data(np.broadcast_to(h, shape)).reshape(-1)
-                operands.append((0.0, cuda.to_device(data), 1))
+                operands.append((np.float64(0.0), cuda.to_device(data), 1))
         elif s == shape:
-            operands.append((0.0, _cuda_flat(v), 1))
+            operands.append((np.float64(0.0), _cuda_flat(v), 1))
         elif v.size == 1:
-            operands.append((0.0, _cuda_flat(v), 2))
+            operands.append((np.float64(0.0), _cuda_flat(v), 2))
         else:
             raise ValueError(
                 f"smu_cuda: a device array of shape {s} does not match {shape}; device "

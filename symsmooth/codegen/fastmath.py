@@ -7,7 +7,7 @@ shifts and two bit casts only, with every case split written as a select, so LLV
 loop that calls them (AVX2/AVX-512 on x86).  Their source is emitted into the CPU section of the
 generated modules (after the ``math.*`` helpers, which stay as they are for the CUDA target):
 the modules still import with only NumPy and Numba installed (the bit casts are Numba
-intrinsics built with ``llvmlite``, which Numba depends on).
+intrinsics: ``numba.core.extending.intrinsic`` emitting an LLVM ``bitcast``).
 
 Accuracy (float64, measured by ``tests/test_fastmath.py`` against mpmath at 50 digits over the
 whole range, subnormals, overflow/underflow edges, +-inf and NaN): at most 1 ulp; the typical
@@ -63,7 +63,6 @@ DECORATOR = '@njit(cache=True, error_model="numpy", inline="always")'
 ``inline="always"`` inlines at Numba IR level: LLVM sees one loop body and vectorizes it."""
 
 _INTRINSICS = '''\
-from llvmlite import ir as _ir
 from numba import types as _types
 from numba.core.extending import intrinsic as _intrinsic
 
@@ -73,9 +72,19 @@ def _i64_as_f64(typingctx, bits):
     """The float64 whose IEEE-754 bits are the int64 ``bits`` (an LLVM bitcast)."""
 
     def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], _ir.DoubleType())
+        return builder.bitcast(args[0], context.get_value_type(signature.return_type))
 
     return _types.float64(_types.int64), codegen
+
+
+@_intrinsic
+def _fma(typingctx, a, b, c):
+    """a * b + c rounded once (llvm.fma: one instruction on CPUs with FMA, vectorizable)."""
+
+    def codegen(context, builder, signature, args):
+        return builder.fma(*args)
+
+    return _types.float64(_types.float64, _types.float64, _types.float64), codegen
 
 
 @_intrinsic
@@ -83,7 +92,7 @@ def _f64_as_i64(typingctx, value):
     """The IEEE-754 bits of the float64 ``value`` as an int64 (an LLVM bitcast)."""
 
     def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], _ir.IntType(64))
+        return builder.bitcast(args[0], context.get_value_type(signature.return_type))
 
     return _types.int64(_types.float64), codegen
 '''
@@ -100,16 +109,16 @@ def _fexp(x):
     bp = r - hi
     err = (hi - (r - bp)) + (-lo - bp)  # r + err == hi - lo exactly (TwoSum)
     q = 2.091477283224809e-09
-    q = 2.510533724466521e-08 + r * q
-    q = 2.755727343657049e-07 + r * q
-    q = 2.755725511097889e-06 + r * q
-    q = 2.480158732571076e-05 + r * q
-    q = 0.00019841269875048905 + r * q
-    q = 0.0013888888888883703 + r * q
-    q = 0.00833333333332607 + r * q
-    q = 0.04166666666666667 + r * q
-    q = 0.1666666666666667 + r * q
-    q = 0.5 + r * q  # q(r) = (exp(r) - 1 - r) / r**2, |r| <= 0.347
+    q = _fma(r, q, 2.510533724466521e-08)
+    q = _fma(r, q, 2.755727343657049e-07)
+    q = _fma(r, q, 2.755725511097889e-06)
+    q = _fma(r, q, 2.480158732571076e-05)
+    q = _fma(r, q, 0.00019841269875048905)
+    q = _fma(r, q, 0.0013888888888883703)
+    q = _fma(r, q, 0.00833333333332607)
+    q = _fma(r, q, 0.04166666666666667)
+    q = _fma(r, q, 0.1666666666666667)
+    q = _fma(r, q, 0.5)  # q(r) = (exp(r) - 1 - r) / r**2, |r| <= 0.347
     s = 1.0 + r
     se = (1.0 - s) + r  # 1 + r == s + se exactly (Fast2Sum)
     p = s + (se + (r * r * q + err * s))
@@ -135,8 +144,9 @@ def _flog_core(x, c):
     dk = np.float64(k)
     z = s * s
     w = z * z
-    t1 = w * (3.999999999940941908e-01 + w * (2.222219843214978396e-01 + w * 1.531383769920937332e-01))
-    t2 = z * (6.666666666666735130e-01 + w * (2.857142874366239149e-01 + w * (1.818357216161805012e-01 + w * 1.479819860511658591e-01)))
+    t1 = w * _fma(w, _fma(w, 1.531383769920937332e-01, 2.222219843214978396e-01), 3.999999999940941908e-01)
+    t2 = _fma(w, _fma(w, 1.479819860511658591e-01, 1.818357216161805012e-01), 2.857142874366239149e-01)
+    t2 = z * _fma(w, t2, 6.666666666666735130e-01)
     R = t2 + t1
     hfsq = 0.5 * f * f
     low = dk * 1.90821492927058770002e-10 + c  # k ln2_lo + c

@@ -77,6 +77,20 @@ def _sigmoid(z):
     return q - q * (err / s)
 '''
 
+_SIGMOID2 = '''\
+def _sigmoid2(p, q):
+    """sigmoid(p + q) with the sum formed exactly (Knuth TwoSum): the rounding err of p + q
+    is fed back through sigmoid' = sigmoid(z) sigmoid(-z); otherwise it costs |z| eps relative
+    error in the tail (e.g. sigmoid(x - y) at x - y = -700: ~350 ulp)."""
+    z = p + q
+    bp = z - p
+    err = (p - (z - bp)) + (q - bp)
+    s = _sigmoid(z)
+    if err == 0.0 or err != err:  # exact, or an infinite operand
+        return s
+    return s + s * _sigmoid(-z) * err
+'''
+
 _LOG_SIGMOID = '''\
 def _log_sigmoid(z):
     """log(sigmoid(z)) = -softplus(-z)."""
@@ -190,6 +204,7 @@ def _special_source(name: str) -> str:
 HELPERS: dict[str, Helper] = {
     "softplus": Helper("softplus", _SOFTPLUS),
     "sigmoid": Helper("sigmoid", _SIGMOID),
+    "sigmoid2": Helper("sigmoid2", _SIGMOID2, ("sigmoid",)),
     "log_sigmoid": Helper("log_sigmoid", _LOG_SIGMOID, ("softplus",)),
     "log1mexp": Helper("log1mexp", _LOG1MEXP),
     "wexp": Helper("wexp", _WEXP),

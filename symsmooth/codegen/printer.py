@@ -73,6 +73,11 @@ class MathPrinter(PythonCodePrinter):
         name = type(expr).__name__
         if name == "logsumexp":
             helper = f"logsumexp{len(expr.args)}"
+        elif name == "sigmoid" and isinstance(expr.args[0], sp.Add) and len(expr.args[0].args) == 2:
+            # sigmoid(a - b): the difference is formed exactly (helpers._sigmoid2)
+            self.helpers.add("sigmoid2")
+            p, q = sorted(expr.args[0].args, key=sp.default_sort_key)
+            return f"_sigmoid2({self._print(p)}, {self._print(q)})"
         elif name in FUNCTION_HELPERS:
             helper = FUNCTION_HELPERS[name]
         else:

@@ -153,8 +153,10 @@ def _scalar_values(rng, m: int, count: int, scale: float) -> list:
         return [0.0] * count
     if pattern == 1:
         return [float(rng.normal() * 3 * scale)] * count
-    if pattern in (2, 3):
-        return list(signs * (1e300 if pattern == 2 else 1e-300))
+    if pattern == 2:  # 1e300 itself now and then (mpmath's exp(1e304) costs ~20 ms)
+        return list(signs * (1e300 if m % 16 == 2 else 10.0 ** rng.uniform(20, 100, count)))
+    if pattern == 3:
+        return list(signs * 1e-300)
     if pattern == 4:
         return list(signs * 1e4 * scale)
     return list(signs * scale * 10.0 ** rng.uniform(-3, 2, count))
@@ -168,7 +170,8 @@ def _vector_values(rng, m: int, size: int, scale: float) -> list:
     elif pattern == 1 and size > 1:
         values[1] = values.max()
     elif pattern == 2:
-        values = rng.choice([-1.0, 1.0], size) * 10.0 ** rng.uniform(250, 300, size)
+        top = 300 if m % 12 == 2 else 100
+        values = rng.choice([-1.0, 1.0], size) * 10.0 ** rng.uniform(top - 50, top, size)
     elif pattern == 3:
         values = rng.choice([-1.0, 1.0], size) * 1e-300
     elif pattern == 4:

@@ -115,8 +115,9 @@ def _f64_as_i64(typingctx, value):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _fexp(x):
-    """exp(x) within 1 ulp, branch-free (symsmooth.codegen.fastmath: Cody-Waite + Chebyshev)."""
+def _fexp2(x):
+    """(hi, lo): exp(x) = hi + lo to ~2**-100 relative (hi within 1 ulp), branch-free
+    (symsmooth.codegen.fastmath: Cody-Waite reduction + Chebyshev polynomial)."""
     xc = x if x > -746.0 else -746.0  # exp(-746) < 2**-1075 rounds to 0; NaN is fixed below
     xc = xc if xc < 710.0 else 710.0  # exp(710) > DBL_MAX overflows to inf below
     kf = (xc * 1.4426950408889634 + 6755399441055744.0) - 6755399441055744.0  # round(x/ln 2)
@@ -138,11 +139,21 @@ def _fexp(x):
     q = _fma(r, q, 0.5)  # q(r) = (exp(r) - 1 - r) / r**2, |r| <= 0.347
     s = 1.0 + r
     se = (1.0 - s) + r  # 1 + r == s + se exactly (Fast2Sum)
-    p = s + (se + (r * r * q + err * s))
+    t = se + (r * r * q + err * s)
+    p = s + t
+    p_lo = t - (p - s)  # p + p_lo == s + t exactly (Fast2Sum, |s| >= |t|)
     k = np.int64(kf)
     k1 = k >> 1
-    res = p * _i64_as_f64((k1 + 1023) << 52) * _i64_as_f64((k - k1 + 1023) << 52)
-    return res if x == x else x
+    a = _i64_as_f64((k1 + 1023) << 52)
+    b = _i64_as_f64((k - k1 + 1023) << 52)
+    res = p * a * b
+    return (res, p_lo * a * b) if x == x else (x, 0.0)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _fexp(x):
+    """exp(x) within 1 ulp, branch-free (the high part of _fexp2)."""
+    return _fexp2(x)[0]
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -161,8 +172,9 @@ def _flog_core(x, c):
     dk = np.float64(k)
     z = s * s
     w = z * z
-    t1 = w * _fma(w, _fma(w, 1.531383769920937332e-01, 2.222219843214978396e-01), 3.999999999940941908e-01)
-    t2 = _fma(w, _fma(w, 1.479819860511658591e-01, 1.818357216161805012e-01), 2.857142874366239149e-01)
+    t1 = _fma(w, _fma(w, 1.531383769920937332e-01, 2.222219843214978396e-01), 0.3999999999940942)
+    t1 = w * t1
+    t2 = _fma(w, _fma(w, 1.479819860511658591e-01, 1.818357216161805012e-01), 0.2857142874366239)
     t2 = z * _fma(w, t2, 6.666666666666735130e-01)
     R = t2 + t1
     hfsq = 0.5 * f * f
@@ -182,16 +194,23 @@ def _flog(x):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _flog1p(x):
-    """log(1 + x) within 1 ulp, branch-free: log(u) + c/u with u + c == 1 + x (TwoSum)."""
+def _flog1p2(x, xlo):
+    """log(1 + x + xlo) for |xlo| <= ulp(x), branch-free: log(u) + c/u with
+    u + c == 1 + x + xlo (TwoSum)."""
     u = 1.0 + x
     bp = u - x
-    c = ((x - (u - bp)) + (1.0 - bp)) / u
+    c = (((x - (u - bp)) + (1.0 - bp)) + xlo) / u
     res = _flog_core(u, c)
     res = res if x < math.inf else x  # +inf -> inf, NaN -> NaN
     res = res if x >= -1.0 else math.nan
     res = res if x != -1.0 else -math.inf
     return res if x != 0.0 else x  # keeps -0.0
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _flog1p(x):
+    """log(1 + x) within 1 ulp, branch-free (_flog1p2 with no low part)."""
+    return _flog1p2(x, 0.0)
 
 
 @njit(cache=True, error_model="numpy", inline="always")

@@ -114,6 +114,29 @@ def _spec(name):
     return users[name] if name in users else pipeline.kernel_spec(name)
 
 
+def float32_runs(spec, recorder) -> None:
+    """float32 inputs through the recorder (CUDA vs CPU distance only; the CPU kernel's float32
+    accuracy is its own tests' business): every elementwise regime in one launch, and the
+    moderate and -inf rows of a reduction."""
+    from symsmooth.verify.grids import elementwise_grid, row_grid
+
+    params = [1.0] * len(spec.params)
+    f32 = np.float32
+    if spec.kind == "elementwise":
+        grid = np.concatenate(list(elementwise_grid(f32, 3).values()))
+        rng = np.random.default_rng(1)
+        cols = [grid] + [rng.permutation(grid) for _ in spec.inputs[1:]]
+        getattr(recorder, spec.name)(*cols, *params)
+        for v in spec.input_names:
+            getattr(recorder, f"{spec.name}_grad_{v}")(*cols, *params)
+        return
+    grids = row_grid(len(spec.inputs), f32, long_n=64)
+    for regime in ("moderate", "with_neg_inf"):
+        mats = grids[regime]
+        getattr(recorder, spec.name)(*mats, *params)
+        getattr(recorder, f"{spec.name}_grad")(*mats, *params)
+
+
 def sim(folder: str, names: list[str]) -> dict:
     from symsmooth.codegen.render import load_module
     from symsmooth.verify.kernels import measure
@@ -125,8 +148,9 @@ def sim(folder: str, names: list[str]) -> dict:
             spec = _spec(name)
             module = load_module(name, folder)
             recorder = Recorder(spec, module)
-            options = dict(per_regime=3, long_n=96, grad_points=12)
+            options = dict(per_regime=3, long_n=96, grad_points=12, dtypes=(np.float64,))
             report = measure(spec, recorder, **options)
+            float32_runs(spec, recorder)
             # where CUDA misses a target, the CPU kernel's error at the same points (no sim)
             cpu = {}
             if not report.ok:

@@ -27,13 +27,13 @@ def fm(tmp_path_factory):
     """The emitted fast functions, compiled in array loops (as the generated modules use them)."""
     folder = tmp_path_factory.mktemp("fastmath")
     loops = "".join(
-        f'''
+        f"""
 
 @njit(error_model="numpy")
 def v{name}(x, out):
     for i in range(x.shape[0]):
         out[i] = _f{name}(x[i])
-'''
+"""
         for name in ("exp", "log", "log1p")
     )
     path = folder / "fm_under_test.py"
@@ -164,7 +164,8 @@ def test_fast_text_and_twins_rename_only_calls():
     )
     names, text = fastmath.twins(
         {
-            "_branchy": "def _branchy(z):\n    if z > 0:\n        return math.exp(z)\n    return z\n",
+            "_branchy": "def _branchy(z):\n    if z > 0:\n        return math.exp(z)\n"
+            "    return z\n",
             "_softplus": "def _softplus(z):\n    return math.log1p(math.exp(z))\n",
             "_user": "def _user(z):\n    return _softplus(z) + _branchy(z)\n",
         }
@@ -172,3 +173,37 @@ def test_fast_text_and_twins_rename_only_calls():
     assert names == {"_branchy": "_branchy", "_softplus": "_fast_softplus", "_user": "_fast_user"}
     assert "return _fast_softplus(z) + _branchy(z)" in text
     assert "def _fast_softplus(z):" in text  # the hand-written branch-free override
+
+
+def test_generated_softplus_fast_path_within_one_ulp(tmp_path):
+    """softplus_fast / softplus_grad_x_fast of a generated module (the fast twins in a
+    multithreaded loop) against mpmath: log(1 + exp(kx))/k and 1/(1 + exp(-kx))."""
+    from symsmooth import pipeline
+    from symsmooth.codegen.render import load_module
+
+    pipeline.generate(["softplus"], out=tmp_path, targets=("cpu",))
+    mod = load_module("softplus", tmp_path)
+    rng = np.random.default_rng(10)
+    xs = np.concatenate(
+        [
+            rng.uniform(-40.0, 40.0, 600),
+            rng.uniform(-745.0, -36.0, 150),  # exp(x) regime, down to subnormal results
+            rng.uniform(17.0, 40.0, 100),  # around the z = 18 switch
+            np.array([-1e300, -745.5, -37.0, 0.0, 18.0, 33.3, 1e300, -0.0]),
+        ]
+    )
+    value = mod.softplus_fast(xs, 1.0)
+    grad = mod.softplus_grad_x_fast(xs, 1.0)
+    err_v = _ulp_errors(value, xs, lambda x: mpmath.log1p(mpmath.exp(x)))
+    err_g = _ulp_errors(grad, xs, lambda x: 1 / (1 + mpmath.exp(-x)))
+    assert err_v.max() <= 1.0, (err_v.max(), xs[np.argmax(err_v)])
+    assert err_g.max() <= 1.0, (err_g.max(), xs[np.argmax(err_g)])
+    # ufunc semantics: broadcasting, float32 in -> float32 out, out=, NaN and infinities
+    out = np.empty((2, 3), dtype=np.float32)
+    got = mod.softplus_fast(np.float32([[1.0], [2.0]]), np.float32([1.0, 2.0, 4.0]), out=out)
+    assert got is out
+    np.testing.assert_array_equal(
+        out, mod.softplus(np.float32([[1.0], [2.0]]), np.float32([1, 2, 4]))
+    )
+    edge = mod.softplus_fast(np.array([np.nan, np.inf, -np.inf]), 1.0)
+    assert np.isnan(edge[0]) and edge[1] == np.inf and edge[2] == 0.0

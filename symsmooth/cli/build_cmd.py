@@ -1,16 +1,22 @@
-"""``symsmooth build``: derive and check the whole catalog.
+"""``symsmooth build``: derive, check, generate and verify the whole catalog.
 
-Until code generation lands, building means: construct every catalog record and check its
-claims with :mod:`symsmooth.verify.claims` (the limit ``expr -> target`` and the error bound
-at >= 200 mpmath points).  A summary table shows, per entry, whether each claim holds, the
-largest ``|expr - target| / bound`` seen and the time taken; the exit status is 1 if any
-check fails (or raises), 0 otherwise.
+Three stages, each with a progress bar and a summary table:
+
+1. **claims** -- construct every catalog record and check its claims with
+   :mod:`symsmooth.verify.claims` (the limit ``expr -> target`` and the error bound at >= 200
+   mpmath points);
+2. **kernels** -- generate ``OUT/<name>.py`` for every entry (CPU and CUDA launchers);
+3. **accuracy** -- measure each generated kernel against mpmath in ulps, by input regime.
+
+The exit status is 1 if a claim fails or a kernel cannot be generated; kernels that miss an
+ulp target are listed (the accuracy table says where), and fail the build only with
+``--strict``.  ``--no-kernels`` runs stage 1 alone.
 
 Examples
 --------
 >>> from symsmooth.cli import main
 >>> try:
-...     main(["build", "--only", "softplus", "--count", "20"])
+...     main(["build", "--only", "softplus", "--count", "20", "--no-kernels"])
 ... except SystemExit as exit:
 ...     print("exit", exit.code)
 exit 0
@@ -20,6 +26,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -67,6 +74,14 @@ def check_entry(name: str, count: int) -> EntryReport:
     )
 
 
+_COLUMNS = (
+    TextColumn("{task.description}"),
+    BarColumn(),
+    TextColumn("{task.completed}/{task.total}"),
+    TimeElapsedColumn(),
+)
+
+
 def _mark(ok: bool | None) -> str:
     return "[dim]-[/]" if ok is None else ("[green]ok[/]" if ok else "[bold red]FAIL[/]")
 
@@ -87,19 +102,30 @@ def build_cmd(
         list[str] | None, typer.Option("--only", help="Check only these entries (repeatable).")
     ] = None,
     count: Annotated[int, typer.Option(help="Sample points of each bound check.", min=1)] = 200,
+    out: Annotated[Path, typer.Option("--out", help="Folder for generated kernels.")] = Path(
+        "generated"
+    ),
+    kernels: Annotated[
+        bool, typer.Option("--kernels/--no-kernels", help="Also generate and verify kernels.")
+    ] = True,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Fail when a kernel misses an ulp target.")
+    ] = False,
 ) -> None:
-    """Derive and check the whole catalog (limits and error bounds, with mpmath)."""
+    """Derive, check, generate and verify the whole catalog."""
     from symsmooth.smoothing import catalog
 
     names = [catalog.get(n).name for n in only] if only else catalog.names()
+    claims_ok = _check_claims(names, count)
+    kernels_ok = _build_kernels(names, out, strict) if kernels else True
+    if not (claims_ok and kernels_ok):
+        raise typer.Exit(1)
+
+
+def _check_claims(names: list[str], count: int) -> bool:
+    """Stage 1: every claim of every entry; prints one line each and a summary table."""
     reports = []
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=console, transient=True) as progress:
+    with Progress(*_COLUMNS, console=console, transient=True) as progress:
         task = progress.add_task("checking", total=len(names))
         for name in names:
             progress.update(task, description=f"checking {name}")
@@ -121,5 +147,33 @@ def build_cmd(
         + (f"; slowest {slowest.name} ({slowest.seconds:.1f} s)" if slowest else ""),
         highlight=False,
     )
-    if failed:
-        raise typer.Exit(1)
+    return not failed
+
+
+def _build_kernels(names: list[str], out: Path, strict: bool) -> bool:
+    """Stages 2 and 3: generate each entry's kernel module, then verify it in ulps."""
+    from symsmooth import pipeline
+    from symsmooth.cli.codegen_cmds import report_table
+
+    reports, broken = [], []
+    with Progress(*_COLUMNS, console=console, transient=True) as progress:
+        task = progress.add_task("kernels", total=len(names))
+        for name in names:
+            progress.update(task, description=f"generating and verifying {name}")
+            try:
+                pipeline.generate([name], out=out)
+                reports.append(pipeline.verify(name, out=out))
+            except Exception as exc:  # noqa: BLE001 - report every broken entry, then fail
+                broken.append((name, f"{type(exc).__name__}: {exc}"))
+            progress.advance(task)
+    console.print(report_table(reports))
+    for name, detail in broken:
+        console.print(f"[bold red]{name}[/]: no kernel: {detail}", highlight=False)
+    missed = [r.name for r in reports if not r.ok]
+    console.print(
+        f"{len(reports)}/{len(names)} kernels generated into {out} and verified; "
+        f"{len(reports) - len(missed)} meet every ulp target"
+        + (f"; missed (see table and docs/codegen.md): {', '.join(missed)}" if missed else ""),
+        highlight=False,
+    )
+    return not broken and (not strict or not missed)

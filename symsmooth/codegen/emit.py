@@ -22,6 +22,7 @@ import sympy as sp
 
 from symsmooth.codegen.fastmath import fast_context
 from symsmooth.codegen.helpers import resolve
+from symsmooth.codegen.pivot import pivot_form
 from symsmooth.codegen.printer import MathPrinter
 from symsmooth.codegen.spec import KernelSpec
 from symsmooth.errors import CodegenError
@@ -176,8 +177,44 @@ def _reduction(spec: KernelSpec, printer: MathPrinter) -> dict:
         ctx["row_lines"] = block(
             [sub(pc.dvalue[k]) for k in ks], [f"D{k}" for k in ks], printer, "_d"
         )
+    ctx["pivot"] = _pivot_context(spec, printer, sub, names)
     printer.helpers.update({"wexp", "fin"})
     return ctx
+
+
+def _pivot_context(spec: KernelSpec, printer: MathPrinter, sub, names) -> dict | None:
+    """Lines of the pivoted gradient (:mod:`symsmooth.codegen.pivot`), or ``None``."""
+    plan, pc = spec.plan, spec.pieces
+    piv = pivot_form(plan, pc)
+    if piv is None:
+        return None
+    g = piv.group
+    load = [
+        f"{p} = {v}_row[piv]"
+        for v, el, p in zip(
+            names, plan.elements, [piv.pivot_elements[e] for e in plan.elements], strict=False
+        )
+    ]
+    load.append("pos_p = piv + 1.0")
+    if plan.rowmap:
+        load.append("G_p = G_row[piv]")
+    keys = sorted(piv.pivot_terms, key=lambda s: s.name)
+    load += block([sub(piv.pivot_terms[q]) for q in keys], [str(q) for q in keys], printer, "_q")
+    small = [(f"r{k}", f"_w{k} * E{g}") for k in piv.sums]
+    vk = sorted(piv.adjoint_terms, key=lambda s: s.name)
+    small += [(str(v), f"_v{v.name[1:]}") for v in vk]
+    adj = block(
+        [sub(piv.adjoint_terms[v]) for v in vk], [f"_v{v.name[1:]}" for v in vk], printer, "_e"
+    )
+    grads = []
+    for j, (lead, rest, den) in enumerate(
+        zip(piv.leading, piv.rest, piv.denominator, strict=False)
+    ):
+        grads += block(
+            [sub(lead), sub(rest), sub(den)], [f"_l{j}", f"_t{j}", f"_n{j}"], printer, f"_c{j}_"
+        )
+        grads.append(f"_g{j} = 0.0 if E{g} == 0.0 else E{g} * ((_l{j} + _t{j}) / _n{j})")
+    return {"group": g, "load": load, "small": small, "adjoint_lines": adj, "grad_lines": grads}
 
 
 _KINDS = {"elementwise": _elementwise, "reduction": _reduction}

@@ -324,7 +324,9 @@ def _double_exp_samples(rng, count: int) -> list[dict]:
     """
     specials = [(0, 0), (0, -1), (1, 1), (1, -3), (-1, -3), (-2, -2), (0.5, 0.25), (3, 3)]
     params = (0.5, 1, 3, 10, 40)
-    points = [{x: a / kv, y: b / kv, k: kv} for kv in params for a, b in specials]
+    # first the limit probes (|x|, |y| <= 1e-2, so k up to 1e6 keeps e^{kx} <= e^{1e4})
+    points = [{x: a / c, y: b / c, k: 1.0} for c in (300, 1000) for a, b in specials]
+    points += [{x: a / kv, y: b / kv, k: kv} for kv in params for a, b in specials]
     while len(points) < count:
         kv = float(params[int(rng.integers(len(params)))])
         a, b = rng.uniform(-1, 1, size=2) * 10.0 ** rng.uniform(-3, np.log10(60))

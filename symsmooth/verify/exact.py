@@ -91,6 +91,17 @@ class ElementwiseReference:
         return _adaptive(self.grad_fns[which], point)
 
 
+def _agree(a, b, digits: int = 30) -> bool:
+    """Both NaN, equal and nonzero, or within ``10**-digits`` relatively."""
+    if mpmath.isnan(a) or mpmath.isnan(b):
+        return bool(mpmath.isnan(a) and mpmath.isnan(b))
+    if a == b and a != 0:
+        return True  # equal infinities, or equal nonzero values (a cancelled 0 is not trusted)
+    if not (mpmath.isfinite(a) and mpmath.isfinite(b)) or a == 0:
+        return False
+    return abs(a - b) <= abs(a) * mpmath.mpf(10) ** (-digits)
+
+
 class RowReference:
     """Exact value and gradient of a reduction in normal form (``plan``) at one row.
 
@@ -142,7 +153,30 @@ class RowReference:
 
     def gradient(self, row, which: int = 0, cotangent=None, indices=None) -> list:
         """d value / d row[which] (scalar reductions) or its VJP with ``cotangent`` (row maps),
-        at the positions ``indices`` (default: all)."""
+        at the positions ``indices`` (default: all).
+
+        The chain rule cancels at a dominant element (soft argmax: ``m - sum_i i p_i`` with
+        ``p_m ~ 1``), so the precision doubles from ``dps`` until two results agree to 30
+        digits in every entry (up to 1600 digits), as :func:`_adaptive` does elementwise."""
+        dps, previous = self.dps, None
+        while True:
+            current = self._gradient(row, which, cotangent, indices, dps)
+            if previous is not None and all(
+                _agree(a, b) for a, b in zip(current, previous, strict=False)
+            ):
+                return current
+            if dps >= 1600:
+                return current
+            previous, dps = current, dps * 2
+
+    def _gradient(self, row, which, cotangent, indices, dps) -> list:
+        saved, self.dps = self.dps, dps
+        try:
+            return self._gradient_at(row, which, cotangent, indices)
+        finally:
+            self.dps = saved
+
+    def _gradient_at(self, row, which, cotangent, indices) -> list:
         n = len(row[0])
         totals = self.totals(row)
         with mpmath.workdps(self.dps):

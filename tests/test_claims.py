@@ -28,10 +28,11 @@ def slowest_check(request):
     yield
     if TIMES:
         name, seconds = max(TIMES.items(), key=lambda item: item[1])
-        reporter = request.config.pluginmanager.get_plugin("terminalreporter")
         line = (f"\nclaims: {len(NAMES)} entries, slowest check {name} {seconds:.2f} s, "
                 f"total {sum(TIMES.values()):.1f} s")
-        reporter.write_line(line) if reporter else print(line)
+        capture = request.config.pluginmanager.getplugin("capturemanager")
+        with capture.global_and_fixture_disabled():
+            print(line)
 
 
 def _timed(label: str, check, *args, **kwargs):

@@ -25,9 +25,11 @@ import mpmath
 import sympy as sp
 
 from symsmooth.functions import naive
+from symsmooth.verify.reference import guarded_exp
 
 _MODULES = [
     {
+        "exp": guarded_exp,
         "log1p": mpmath.log1p,
         "expm1": mpmath.expm1,
         "erf": mpmath.erf,

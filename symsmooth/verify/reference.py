@@ -29,6 +29,37 @@ import sympy as sp
 from symsmooth.functions import MPMATH_MODULE
 
 
+class ReferenceRangeError(ArithmeticError):
+    """The exact value needs a number beyond what mpmath can hold (``exp(exp(1e300))``).
+
+    Raised instead of letting mpmath exhaust memory; verifiers skip such points and say so.
+    """
+
+
+_EXP_MAG_LIMIT = 4096
+"""``exp(z)`` is refused when ``|z| > 2**4096``: every float input (``|z| < 2**1024``) and any
+product of a few of them is below; ``exp(exp(1e300))`` is far above (its result would need an
+exponent of about 10**300 bits)."""
+
+
+def guarded_exp(z):
+    """``mpmath.exp`` that raises :class:`ReferenceRangeError` on astronomically large input.
+
+    Examples
+    --------
+    >>> float(guarded_exp(mpmath.mpf(1e300)) > 0)
+    1.0
+    >>> guarded_exp(guarded_exp(mpmath.mpf(1e300)))  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    ReferenceRangeError: exp of a number of magnitude 2**996 is beyond mpmath's range
+    """
+    if mpmath.isfinite(z) and mpmath.mag(z) > _EXP_MAG_LIMIT:
+        raise ReferenceRangeError(
+            f"exp of a number of magnitude 2**{int(mpmath.mag(z))} is beyond mpmath's range"
+        )
+    return mpmath.exp(z)
+
+
 def _heaviside(z, h0=0.5):
     return mpmath.mpf(1) if z > 0 else (mpmath.mpf(0) if z < 0 else mpmath.mpf(h0))
 
@@ -57,6 +88,7 @@ def _mpmath_module() -> dict[str, Any]:
         "expm1": mpmath.expm1,
         "erfc": mpmath.erfc,
         "erf": mpmath.erf,
+        "exp": guarded_exp,
     }
     table.update(MPMATH_MODULE)  # the stable primitives' own overflow-free mpmath formulas
     return table
@@ -128,7 +160,7 @@ def _prepare(expr: sp.Expr, signature: tuple):
     positions = tuple(j for j, a in enumerate(inputs) if a in used)
     # plain Symbols, not Dummy: lambdify re-creates Dummy arguments one by one (slow)
     dummies = [sp.Symbol(f"_ref_arg{j}") for j in positions]
-    body = body.xreplace({inputs[j]: d for j, d in zip(positions, dummies)})
+    body = body.xreplace({inputs[j]: d for j, d in zip(positions, dummies, strict=True)})
     fn = sp.lambdify(dummies, body, modules=[_mpmath_module(), "mpmath"])
     return fn, positions
 

@@ -41,7 +41,8 @@ def f(name, point, dps=DPS):
 @pytest.mark.parametrize("kv", KS)
 @pytest.mark.parametrize("xv", XS)
 def test_m1_three_forms_of_eq6_agree(xv, kv):
-    """(1/k) log(2 + e^{kx} + e^{-kx}) = (2/k) log(2 cosh(kx/2)) = |x| + (2/k) log(1 + e^{-k|x|})."""
+    """M1: (1/k) log(2 + e^{kx} + e^{-kx}) = (2/k) log(2 cosh(kx/2))
+    = |x| + (2/k) log(1 + e^{-k|x|})."""
     value = f("smooth_abs_logistic", {x: xv, k: kv})
     with mpmath.workdps(DPS + 10):
         X_, K_ = mp(xv), mp(kv)
@@ -57,7 +58,9 @@ def test_k8_eq6_is_abs_convolved_with_logistic(xv):
     kv = 2.0
     with mpmath.workdps(30):
         density = lambda u: kv * mpmath.exp(-kv * abs(u)) / (1 + mpmath.exp(-kv * abs(u))) ** 2  # noqa: E731
-        conv = mpmath.quad(lambda u: abs(xv - u) * density(u), [-mpmath.inf, *sorted({0, xv}), mpmath.inf])
+        conv = mpmath.quad(
+            lambda u: abs(xv - u) * density(u), [-mpmath.inf, *sorted({0, xv}), mpmath.inf]
+        )
         assert abs(conv - f("smooth_abs_logistic", {x: xv, k: kv}, 30)) < 1e-25
 
 
@@ -78,11 +81,15 @@ def test_m3_eq8_equals_eq9_symbolically_and_numerically():
     assert sp.simplify(sp.powsimp(product - four)) == 0
     record = catalog.get("max_abs_pair_logsumexp")
     rng = np.random.default_rng(3)
-    for xv, yv, kv in zip(rng.normal(0, 3, 10), rng.normal(0, 3, 10), [0.5, 2, 7, 30, 1] * 2):
+    for xv, yv, kv in zip(
+        rng.normal(0, 3, 10), rng.normal(0, 3, 10), [0.5, 2, 7, 30, 1] * 2, strict=True
+    ):
         with mpmath.workdps(DPS + 10):
             X_, Y_, K_ = mp(xv), mp(yv), mp(kv)
-            eq8 = (mpmath.log(2 * mpmath.cosh(K_ * (X_ + Y_)))
-                   + mpmath.log(2 * mpmath.cosh(K_ * (X_ - Y_)))) / (2 * K_)
+            eq8 = (
+                mpmath.log(2 * mpmath.cosh(K_ * (X_ + Y_)))
+                + mpmath.log(2 * mpmath.cosh(K_ * (X_ - Y_)))
+            ) / (2 * K_)
         assert close(evaluate(record.expr, {x: xv, y: yv, k: kv}, DPS), eq8, 1e-45)
 
 
@@ -94,7 +101,9 @@ def test_eq9_limit_is_max_abs_not_max():
     assert close(tie, mpmath.log(2) / 4)
 
 
-@pytest.mark.parametrize(("xv", "yv"), [(2, 1), (-1, 3.5), (0.25, 0.25), (-1e3, -1e3 + 1e-9), (5, -5)])
+@pytest.mark.parametrize(
+    ("xv", "yv"), [(2, 1), (-1, 3.5), (0.25, 0.25), (-1e3, -1e3 + 1e-9), (5, -5)]
+)
 @pytest.mark.parametrize("kv", [0.5, 3.0, 100.0])
 def test_m4_eq11_exact_error(xv, yv, kv):
     value = f("max_pair_logsumexp", {x: xv, y: yv, k: kv})
@@ -155,7 +164,7 @@ def test_eq13_precision_is_scale_dependent(xv, yv, kv, err11, err13):
 def test_eq13_limit_on_the_valid_quadrant():
     expr = catalog.get("max_pair_odd_power").expr
     errors = [evaluate(expr, {x: 3, y: 2.9, k_odd: m}) - 3 for m in (1, 10, 100, 1000)]
-    assert all(b < a for a, b in zip(errors, errors[1:])) and errors[-1] < 1e-10
+    assert all(b < a for a, b in zip(errors, errors[1:], strict=False)) and errors[-1] < 1e-10
 
 
 def test_eq14_bound_at_tie_and_tiny_error_elsewhere():
@@ -164,7 +173,9 @@ def test_eq14_bound_at_tie_and_tiny_error_elsewhere():
     far = f("max_pair_double_exp", {x: 1, y: 0.5, k: 10}) - 1
     with mpmath.workdps(DPS + 10):
         # f - x = (1/k) log(1 + e^{-kx} log(1 + e^{e^{ky} - e^{kx}}))
-        exact = mpmath.log1p(mpmath.exp(-10) * mpmath.log1p(
-            mpmath.exp(mpmath.exp(5) - mpmath.exp(10)))) / 10
+        exact = (
+            mpmath.log1p(mpmath.exp(-10) * mpmath.log1p(mpmath.exp(mpmath.exp(5) - mpmath.exp(10))))
+            / 10
+        )
     assert 0 < exact < mp(10) ** -9000  # doubly-exponentially small ...
     assert abs(far) < mp(10) ** -45  # ... so zero at 50 digits

@@ -28,8 +28,10 @@ def slowest_check(request):
     yield
     if TIMES:
         name, seconds = max(TIMES.items(), key=lambda item: item[1])
-        line = (f"\nclaims: {len(NAMES)} entries, slowest check {name} {seconds:.2f} s, "
-                f"total {sum(TIMES.values()):.1f} s")
+        line = (
+            f"\nclaims: {len(NAMES)} entries, slowest check {name} {seconds:.2f} s, "
+            f"total {sum(TIMES.values()):.1f} s"
+        )
         capture = request.config.pluginmanager.getplugin("capturemanager")
         with capture.global_and_fixture_disabled():
             print(line)
@@ -113,7 +115,7 @@ def test_odd_power_domain_failure():
     result = check_domain(record, points)
     assert result.ok, result.detail
     expected = [-2, -3, 0]
-    for (point, target, values), want in zip(result.data, expected):
+    for (point, target, values), want in zip(result.data, expected, strict=True):
         assert target == max(point[x], point[y])
         assert abs(values[-1] - want) < 1e-4
     # independent closed form at k = 10: -(2^21 - 1)^(1/21) for (1, -2)

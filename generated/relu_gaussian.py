@@ -488,12 +488,12 @@ class _SimulatedMath:
         fn = getattr(math, name)
         if not callable(fn):
             return fn
-        alt = getattr(np, {"atan": "arctan", "pow": "power"}.get(name, name))
 
         def call(*args):
             try:
                 return fn(*args)
             except (ValueError, OverflowError):
+                alt = getattr(np, {"atan": "arctan", "pow": "power"}.get(name, name))
                 with np.errstate(all="ignore"):
                     return float(alt(*args))
 

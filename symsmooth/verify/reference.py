@@ -36,10 +36,11 @@ class ReferenceRangeError(ArithmeticError):
     """
 
 
-_EXP_MAG_LIMIT = 4096
-"""``exp(z)`` is refused when ``|z| > 2**4096``: every float input (``|z| < 2**1024``) and any
-product of a few of them is below; ``exp(exp(1e300))`` is far above (its result would need an
-exponent of about 10**300 bits)."""
+_EXP_MAG_LIMIT = 1 << 24
+"""``exp(z)`` is refused when ``|z| > 2**(2**24)``: the result's binary exponent would then be
+an integer of more than 16 million bits.  ``exp(exp(1e6))`` (eq (14) at large sharpness) is
+still computed; ``exp(exp(1e300))`` (its result would need an exponent of about 10**300 bits)
+is refused."""
 
 
 def guarded_exp(z):
@@ -51,7 +52,7 @@ def guarded_exp(z):
     1.0
     >>> guarded_exp(guarded_exp(mpmath.mpf(1e300)))  # doctest: +IGNORE_EXCEPTION_DETAIL
     Traceback (most recent call last):
-    ReferenceRangeError: exp of a number of magnitude 2**996 is beyond mpmath's range
+    ReferenceRangeError: exp of a number of magnitude 2**(...) is beyond mpmath's range
     """
     if mpmath.isfinite(z) and mpmath.mag(z) > _EXP_MAG_LIMIT:
         raise ReferenceRangeError(

@@ -1,4 +1,3 @@
-import sys
 
 from symsmooth.cli import main
 

@@ -25,9 +25,9 @@ from symsmooth.codegen.cuda import check_targets, render_cuda
 from symsmooth.errors import CodegenError
 from symsmooth.smoothing import catalog
 
-# one xdist worker runs every CUDA test, so the session fixtures (simulator and PTX runs
-# in child processes, minutes each) run once, not once per worker (README: --dist loadgroup)
-pytestmark = [pytest.mark.cuda, pytest.mark.xdist_group("cuda")]
+# one xdist worker runs every CUDA test (README: --dist loadfile), so the session fixtures
+# (simulator and PTX runs in child processes, minutes each) run once, not once per worker
+pytestmark = pytest.mark.cuda
 HAVE_NUMBA_CUDA = importlib.util.find_spec("numba_cuda") is not None
 needs_numba_cuda = pytest.mark.skipif(
     not HAVE_NUMBA_CUDA, reason="numba-cuda not installed (pip install -e '.[cuda]')"

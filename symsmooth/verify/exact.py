@@ -25,22 +25,9 @@ import mpmath
 import sympy as sp
 
 from symsmooth.functions import naive
-from symsmooth.verify.reference import guarded_exp
+from symsmooth.verify.reference import mpmath_module
 
-_MODULES = [
-    {
-        "exp": guarded_exp,
-        "log1p": mpmath.log1p,
-        "expm1": mpmath.expm1,
-        "erf": mpmath.erf,
-        "erfc": mpmath.erfc,
-        "KroneckerDelta": lambda a, b: mpmath.mpf(a == b),
-        "Max": lambda *a: max(a),
-        "Min": lambda *a: min(a),
-        "Heaviside": lambda z, h0=0.5: mpmath.mpf(1 if z > 0 else (0 if z < 0 else h0)),
-    },
-    "mpmath",
-]
+_MODULES = [mpmath_module(), "mpmath"]
 
 
 def _compile(expr: sp.Expr, args) -> callable:

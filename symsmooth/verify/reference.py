@@ -74,8 +74,9 @@ def _argmax(*values):
     return best + 1
 
 
-def _mpmath_module() -> dict[str, Any]:
-    """Names lambdify may print that mpmath lacks (or names differently)."""
+def mpmath_module() -> dict[str, Any]:
+    """Names lambdify may print that mpmath lacks (or names differently): the one table every
+    mpmath reference in symsmooth compiles with."""
     table: dict[str, Any] = {
         "Heaviside": _heaviside,
         "sign": _sign,
@@ -162,7 +163,7 @@ def _prepare(expr: sp.Expr, signature: tuple):
     # plain Symbols, not Dummy: lambdify re-creates Dummy arguments one by one (slow)
     dummies = [sp.Symbol(f"_ref_arg{j}") for j in positions]
     body = body.xreplace({inputs[j]: d for j, d in zip(positions, dummies, strict=True)})
-    fn = sp.lambdify(dummies, body, modules=[_mpmath_module(), "mpmath"])
+    fn = sp.lambdify(dummies, body, modules=[mpmath_module(), "mpmath"])
     return fn, positions
 
 

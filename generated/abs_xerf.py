@@ -4,7 +4,7 @@
 # Construction: abs_xerf = x*erf(k*x) (Biswas et al., Smooth Maximum Unit, arXiv:2111.04682 (|z| ~ z erf(mu
 #   z), the |.| inside SMU))
 # Kind: elementwise; inputs: x; parameters: k
-# Template: elementwise.py.j2 sha256:e4850ae5a6ac5c9960707b6a88e712efcfe073f77c719144d90bd489ab391349
+# Template: elementwise.py.j2 sha256:d87916294e042f75bcc0507db9a267b907897af4882c0359f4a6d8d49e9abba7
 # Input expression: sha256(srepr)=0942e8503c7d97fd99d6dd642467cbc8698bf85c60bece51f87a613df96b4c7d
 # Stabilization rules applied: none
 #

@@ -4,7 +4,7 @@
 # Construction: abs_xtanh = x*tanh(k*x) (kexue.fm/archives/3290 eqs (4)-(5) (sign = 2 theta - 1 ~ tanh) with
 #   the x-times-step route of kexue.fm/archives/8718 eq (10))
 # Kind: elementwise; inputs: x; parameters: k
-# Template: elementwise.py.j2 sha256:e4850ae5a6ac5c9960707b6a88e712efcfe073f77c719144d90bd489ab391349
+# Template: elementwise.py.j2 sha256:d87916294e042f75bcc0507db9a267b907897af4882c0359f4a6d8d49e9abba7
 # Input expression: sha256(srepr)=c7c0c68bfa2670fa1e0eeb8c2207e5708ebb6809778846ea46a8211d0f341f97
 # Stabilization rules applied: tanh_complement
 #

@@ -5,7 +5,7 @@
 #   Bias现象的浅析与对策 (2020), https://kexue.fm/archives/7259, item 2 (-log p_t = LSE(x) - x_t ~
 #   max(x) - x_t))
 # Kind: reduction; inputs: x; parameters: k, t
-# Template: reduction.py.j2 sha256:93ace606fd637b027602c6af4ac889d620f22943f2cac378ce16863732f017a6
+# Template: reduction.py.j2 sha256:f3440d123f49ee2590bc418a8672400c470ec18d91e31ed5b36fabaa29633506
 # Input expression: sha256(srepr)=33c366d6958649f5d7675b131a6e7b1b98c3587d6e0ec9f14233651358bc4ae7
 # Stabilization rules applied: none
 #

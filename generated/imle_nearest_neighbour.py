@@ -4,7 +4,7 @@
 # Construction: imle_nearest_neighbour = -2*sigma**2*log(Sum(exp(-d[j]/(2*sigma**2)), (j, 1, n)))
 #   (kexue.fm/archives/6394 items 4-6 (G1))
 # Kind: reduction; inputs: d; parameters: sigma
-# Template: reduction.py.j2 sha256:93ace606fd637b027602c6af4ac889d620f22943f2cac378ce16863732f017a6
+# Template: reduction.py.j2 sha256:f3440d123f49ee2590bc418a8672400c470ec18d91e31ed5b36fabaa29633506
 # Input expression: sha256(srepr)=4985d47162b8414136603f8a431a29a70cf00f00662ea241861b0a36108af685
 # Stabilization rules applied: none
 #

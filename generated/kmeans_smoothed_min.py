@@ -4,7 +4,7 @@
 # Construction: kmeans_smoothed_min = -log(Sum(exp(-M*d[j]), (j, 1, n)))/M (kexue.fm/archives/4277 item 10;
 #   kexue.fm/archives/5112 item 4)
 # Kind: reduction; inputs: d; parameters: M
-# Template: reduction.py.j2 sha256:93ace606fd637b027602c6af4ac889d620f22943f2cac378ce16863732f017a6
+# Template: reduction.py.j2 sha256:f3440d123f49ee2590bc418a8672400c470ec18d91e31ed5b36fabaa29633506
 # Input expression: sha256(srepr)=e63b4b02b5d320406c9239c9c3e7b46f7d2f709558ebec8cb35d5a2e3c6c76f9
 # Stabilization rules applied: none
 #

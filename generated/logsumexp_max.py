@@ -5,7 +5,7 @@
 #   https://kexue.fm/archives/3290, eq (12); Su Jianlin, 函数光滑化杂谈 (2019),
 #   https://kexue.fm/archives/6620, item 1; bound: https://kexue.fm/archives/9070)
 # Kind: reduction; inputs: x; parameters: k
-# Template: reduction.py.j2 sha256:93ace606fd637b027602c6af4ac889d620f22943f2cac378ce16863732f017a6
+# Template: reduction.py.j2 sha256:f3440d123f49ee2590bc418a8672400c470ec18d91e31ed5b36fabaa29633506
 # Input expression: sha256(srepr)=ede6ffb4196e9e26d01fdc4e3b800500753fe068f82cf6a5c20520063b2a29ac
 # Stabilization rules applied: none
 #

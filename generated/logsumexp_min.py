@@ -4,7 +4,7 @@
 # Construction: logsumexp_min = -log(Sum(exp(-k*x[i]), (i, 1, n)))/k (Su Jianlin, 寻求一个光滑的最大值函数 (2015),
 #   https://kexue.fm/archives/3290, eq (12) applied to -x (min = -max(-x)))
 # Kind: reduction; inputs: x; parameters: k
-# Template: reduction.py.j2 sha256:93ace606fd637b027602c6af4ac889d620f22943f2cac378ce16863732f017a6
+# Template: reduction.py.j2 sha256:f3440d123f49ee2590bc418a8672400c470ec18d91e31ed5b36fabaa29633506
 # Input expression: sha256(srepr)=e1f78f891ae6d6827cfc71b49ef605f41bb6ff978183ff43ea3744c035fe57ce
 # Stabilization rules applied: none
 #

@@ -4,7 +4,7 @@
 # Construction: max_abs_pair_logsumexp = log(exp(2*k*x) + exp(2*k*y) + exp(-2*k*y) + exp(-2*k*x))/(2*k) (Su
 #   Jianlin, 寻求一个光滑的最大值函数 (2015), https://kexue.fm/archives/3290, eqs (8)-(9))
 # Kind: elementwise; inputs: x, y; parameters: k
-# Template: elementwise.py.j2 sha256:e4850ae5a6ac5c9960707b6a88e712efcfe073f77c719144d90bd489ab391349
+# Template: elementwise.py.j2 sha256:d87916294e042f75bcc0507db9a267b907897af4882c0359f4a6d8d49e9abba7
 # Input expression: sha256(srepr)=f17ce708e80d765b78b1dc1dcd5b99025ca99e27018ac8df3ea0fa6ffff8779c
 # Stabilization rules applied: exp_difference, exp_product, logsumexp
 #

@@ -4,7 +4,7 @@
 # Construction: max_pair_logsumexp = log(exp(k*x) + exp(k*y))/k (Su Jianlin, 寻求一个光滑的最大值函数 (2015),
 #   https://kexue.fm/archives/3290, eq (11))
 # Kind: elementwise; inputs: x, y; parameters: k
-# Template: elementwise.py.j2 sha256:e4850ae5a6ac5c9960707b6a88e712efcfe073f77c719144d90bd489ab391349
+# Template: elementwise.py.j2 sha256:d87916294e042f75bcc0507db9a267b907897af4882c0359f4a6d8d49e9abba7
 # Input expression: sha256(srepr)=f99b1006f4f40735ef9c9ef5aeb4c9eb0d4d0ad42bff4f753ad089588ab51a3e
 # Stabilization rules applied: logsumexp, softmax_pair
 #

@@ -4,7 +4,7 @@
 # Construction: max_pair_odd_power = Abs(x**(2*k + 1) + y**(2*k + 1))**(1/(2*k + 1))*sign(x**(2*k + 1) +
 #   y**(2*k + 1)) (Su Jianlin, 寻求一个光滑的最大值函数 (2015), https://kexue.fm/archives/3290, eq (13))
 # Kind: elementwise; inputs: x, y; parameters: k
-# Template: elementwise.py.j2 sha256:e4850ae5a6ac5c9960707b6a88e712efcfe073f77c719144d90bd489ab391349
+# Template: elementwise.py.j2 sha256:d87916294e042f75bcc0507db9a267b907897af4882c0359f4a6d8d49e9abba7
 # Input expression: sha256(srepr)=30a23ffe225152ac2765d87edd499a87c709095ac0eb334ef7e958849741ce18
 # Stabilization rules applied: none
 #

@@ -4,7 +4,7 @@
 # Construction: smooth_abs_logistic = log(exp(k*x) + 2 + exp(-k*x))/k (Su Jianlin, 寻求一个光滑的最大值函数 (2015),
 #   https://kexue.fm/archives/3290, eq (6))
 # Kind: elementwise; inputs: x; parameters: k
-# Template: elementwise.py.j2 sha256:e4850ae5a6ac5c9960707b6a88e712efcfe073f77c719144d90bd489ab391349
+# Template: elementwise.py.j2 sha256:d87916294e042f75bcc0507db9a267b907897af4882c0359f4a6d8d49e9abba7
 # Input expression: sha256(srepr)=8c73c7ec3f99f4ea488a7d18b5c0f79c7374885df1cdde7702cfa24fc062cf53
 # Stabilization rules applied: exp_difference, exp_product, logsumexp
 #

@@ -4,7 +4,7 @@
 # Construction: smooth_accuracy = exp(k*x[t])/Sum(exp(k*x[i]), (i, 1, n)) (Su Jianlin, 函数光滑化杂谈 (2019),
 #   https://kexue.fm/archives/6620, item 4)
 # Kind: reduction; inputs: x; parameters: k, t
-# Template: reduction.py.j2 sha256:93ace606fd637b027602c6af4ac889d620f22943f2cac378ce16863732f017a6
+# Template: reduction.py.j2 sha256:f3440d123f49ee2590bc418a8672400c470ec18d91e31ed5b36fabaa29633506
 # Input expression: sha256(srepr)=6e83cac5906746880c8f56022ff482e0f365bacd8aba7de9e012661ce0a8f251
 # Stabilization rules applied: none
 #

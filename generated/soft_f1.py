@@ -4,7 +4,7 @@
 # Construction: soft_f1 = 2*Sum(t[i]/(1 + exp(-k*z[i])), (i, 1, n))/Sum(t[i] + 1/(1 + exp(-k*z[i])), (i, 1,
 #   n)) (Su Jianlin, 函数光滑化杂谈 (2019), https://kexue.fm/archives/6620, item 5)
 # Kind: reduction; inputs: z, t; parameters: k
-# Template: reduction.py.j2 sha256:93ace606fd637b027602c6af4ac889d620f22943f2cac378ce16863732f017a6
+# Template: reduction.py.j2 sha256:f3440d123f49ee2590bc418a8672400c470ec18d91e31ed5b36fabaa29633506
 # Input expression: sha256(srepr)=5228834c6d0f0e4da466c858ee6703b0a234f233be39ac2f7f7c52efc456ed49
 # Stabilization rules applied: sigmoid
 #

@@ -4,7 +4,7 @@
 # Construction: soft_heaviside = 1/(1 + exp(-k*x)) (kexue.fm/archives/3290 eq (5); kexue.fm/archives/8718 eq
 #   (7))
 # Kind: elementwise; inputs: x; parameters: k
-# Template: elementwise.py.j2 sha256:e4850ae5a6ac5c9960707b6a88e712efcfe073f77c719144d90bd489ab391349
+# Template: elementwise.py.j2 sha256:d87916294e042f75bcc0507db9a267b907897af4882c0359f4a6d8d49e9abba7
 # Input expression: sha256(srepr)=66478ffa4491cf7099ad2bbda92088993d05025f373516fd91e4d1a1304745c3
 # Stabilization rules applied: sigmoid
 #

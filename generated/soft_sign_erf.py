@@ -4,7 +4,7 @@
 # Construction: soft_sign_erf = erf(k*x) (kexue.fm/archives/8718 eq (4) kernel; Biswas et al., Smooth
 #   Maximum Unit, arXiv:2111.04682)
 # Kind: elementwise; inputs: x; parameters: k
-# Template: elementwise.py.j2 sha256:e4850ae5a6ac5c9960707b6a88e712efcfe073f77c719144d90bd489ab391349
+# Template: elementwise.py.j2 sha256:d87916294e042f75bcc0507db9a267b907897af4882c0359f4a6d8d49e9abba7
 # Input expression: sha256(srepr)=83339916562492434e439a6a2295ce7bc386bcbb45da2b24bc14d75c1f8fffcd
 # Stabilization rules applied: none
 #

@@ -3,7 +3,7 @@
 #
 # Construction: soft_sign_tanh = tanh(k*x) (kexue.fm/archives/3290 eqs (4)-(5))
 # Kind: elementwise; inputs: x; parameters: k
-# Template: elementwise.py.j2 sha256:e4850ae5a6ac5c9960707b6a88e712efcfe073f77c719144d90bd489ab391349
+# Template: elementwise.py.j2 sha256:d87916294e042f75bcc0507db9a267b907897af4882c0359f4a6d8d49e9abba7
 # Input expression: sha256(srepr)=d0d8832c8fe0bf29abfd5eb6e831a4edafac937b2089739d1b67382d14b4e80a
 # Stabilization rules applied: tanh_complement
 #

@@ -4,7 +4,7 @@
 # Construction: softmax_onehot_argmax = exp(k*x[j])/Sum(exp(k*x[i]), (i, 1, n)) (Su Jianlin, 函数光滑化杂谈 (2019),
 #   https://kexue.fm/archives/6620, item 2 (onehot(argmax) ~ softmax))
 # Kind: reduction; inputs: x; parameters: k
-# Template: reduction.py.j2 sha256:93ace606fd637b027602c6af4ac889d620f22943f2cac378ce16863732f017a6
+# Template: reduction.py.j2 sha256:f3440d123f49ee2590bc418a8672400c470ec18d91e31ed5b36fabaa29633506
 # Input expression: sha256(srepr)=c0cb380f1a1ffaed7632e495d4f80f5a87e031954485d9058c417a1f39167d6c
 # Stabilization rules applied: none
 #

@@ -4,7 +4,7 @@
 # Construction: swish = x/(1 + exp(-k*x)) (kexue.fm/archives/8718 eq (10); Ramachandran et al. 2017,
 #   arXiv:1710.05941)
 # Kind: elementwise; inputs: x; parameters: k
-# Template: elementwise.py.j2 sha256:e4850ae5a6ac5c9960707b6a88e712efcfe073f77c719144d90bd489ab391349
+# Template: elementwise.py.j2 sha256:d87916294e042f75bcc0507db9a267b907897af4882c0359f4a6d8d49e9abba7
 # Input expression: sha256(srepr)=2cb68ff5f10a86f34be121dc76e9477091f81628cf2dabe6e127955074f9db5a
 # Stabilization rules applied: sigmoid
 #

@@ -4,7 +4,7 @@
 # Construction: zlpr = (log(Sum((1 - t[i])*exp(k*s[i]), (i, 1, n)) + 1) + log(Sum(exp(-k*s[i])*t[i], (i, 1,
 #   n)) + 1))/k (kexue.fm/archives/7359 eq:final (ZLPR); Su et al., ZLPR, arXiv:2208.02955)
 # Kind: reduction; inputs: s, t; parameters: k
-# Template: reduction.py.j2 sha256:93ace606fd637b027602c6af4ac889d620f22943f2cac378ce16863732f017a6
+# Template: reduction.py.j2 sha256:f3440d123f49ee2590bc418a8672400c470ec18d91e31ed5b36fabaa29633506
 # Input expression: sha256(srepr)=f03dfa8244b29ec1d2e877ce64a021e4be86935ac3b74be5944371ddc7d18cce
 # Stabilization rules applied: none
 #

@@ -28,6 +28,7 @@ from pathlib import Path
 from types import ModuleType
 
 import jinja2
+import jinja2.meta
 
 from symsmooth.codegen.emit import context
 from symsmooth.codegen.spec import KernelSpec
@@ -64,10 +65,35 @@ def environment() -> jinja2.Environment:
     )
 
 
+def included_templates(name: str) -> tuple[str, ...]:
+    """``name`` and every template it includes, directly or not, in first-use order.
+
+    Examples
+    --------
+    >>> included_templates("elementwise.py.j2")[:2]
+    ('elementwise.py.j2', '_header.py.j2')
+    >>> "cuda_runtime.py.j2" in included_templates("reduction.py.j2")
+    True
+    """
+    env = environment()
+    order: list[str] = []
+    pending = [name]
+    while pending:
+        current = pending.pop(0)
+        if current in order:
+            continue
+        order.append(current)
+        source = env.loader.get_source(env, current)[0]
+        found = jinja2.meta.find_referenced_templates(env.parse(source))
+        pending.extend(sorted(t for t in found if t is not None))
+    return tuple(order)
+
+
 def template_hash(name: str) -> str:
-    """sha256 of a template's text together with the header template it includes."""
+    """sha256 of a template's text together with every template it includes (the header and
+    the CUDA sections), so a change to any of them shows in the generated header."""
     digest = hashlib.sha256()
-    for part in ("_header.py.j2", name):
+    for part in included_templates(name):
         digest.update((template_dir() / part).read_bytes())
     return digest.hexdigest()
 

@@ -73,6 +73,16 @@ def _torch():
     return torch
 
 
+def _one_thread(fn, *args):
+    """``fn(*args)`` on one Numba thread (the per-core rate, next to NumPy's single thread)."""
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        return fn(*args)
+    finally:
+        numba.set_num_threads(threads)
+
+
 def _interleaved(cases: dict, rounds: int) -> dict:
     times = {k: [] for k in cases}
     for fn in cases.values():  # warm-up (JIT compile, caches, thread pools)
@@ -92,6 +102,9 @@ def _cases(mods, A, v, torch):
     cases = {
         "copy matrix (np.copyto)": lambda: np.copyto(dst_a, A),
         "logsumexp: symsmooth logsumexp_max": lambda: lse.logsumexp_max(A, 1.0),
+        "logsumexp: symsmooth logsumexp_max, 1 thread": lambda: _one_thread(
+            lse.logsumexp_max, A, 1.0
+        ),
         "logsumexp: scipy.special.logsumexp": lambda: sps.logsumexp(A, axis=-1),
         "logsumexp: naive numpy log(exp(x).sum())": lambda: np.log(np.exp(A).sum(axis=-1)),
         "logsumexp gradient: symsmooth logsumexp_max_grad": lambda: lse.logsumexp_max_grad(A, 1.0),

@@ -5,7 +5,7 @@
 #   Bias现象的浅析与对策 (2020), https://kexue.fm/archives/7259, item 2 (-log p_t = LSE(x) - x_t ~
 #   max(x) - x_t))
 # Kind: reduction; inputs: x; parameters: k, t
-# Template: reduction.py.j2 sha256:f3440d123f49ee2590bc418a8672400c470ec18d91e31ed5b36fabaa29633506
+# Template: reduction.py.j2 sha256:1d051b9ed45b95bd4f095866d71630471989296f787d92e252500599c8a2bb64
 # Input expression: sha256(srepr)=33c366d6958649f5d7675b131a6e7b1b98c3587d6e0ec9f14233651358bc4ae7
 # Stabilization rules applied: none
 #
@@ -15,8 +15,10 @@
 ``cross_entropy_lse(x, k, t)`` returns one value per row.
 ``cross_entropy_lse_grad(x, k, t)`` returns the gradient, shaped like the input.
 
-Each row is one pass over the sum-of-exponentials normal form with online max-shift
-rescaling and compensated (TwoSum) accumulation; gradients are a second elementwise pass.
+Each row is reduced in two SIMD passes over the sum-of-exponentials normal form (the row
+maximum of each exponent, then the shifted terms in compensated (TwoSum) lane sums; a row with
+inf or NaN exponents is redone with online max-shift rescaling); gradients are a second
+elementwise pass.
 Rows run in parallel (prange).  float32 inputs are computed in float64 and rounded once.
 Edge semantics (the same for every symsmooth kernel): an entry at -inf has weight 0 and
 gradient 0; +inf entries share the mass; NaN propagates; an empty row evaluates the formula
@@ -217,127 +219,161 @@ def _ofrom(key):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _csum(buf, err, n):
-    """(sum, error) of buf[:n] (n a power of two) by pairwise TwoSum: sum + error equals the
-    exact sum up to O(u**2 log n) (a compensated cascade; every level is a vectorizable loop).
-    Overwrites buf and err."""
-    h = n >> 1
-    for i in range(h):
-        a = buf[i]
-        b = buf[i + h]
-        t = a + b
-        bp = t - a
-        err[i] = (a - (t - bp)) + (b - bp)
-        buf[i] = t
-    if n == 1:
-        err[0] = 0.0
-    while h > 1:
-        h >>= 1
-        for i in range(h):
-            a = buf[i]
-            b = buf[i + h]
-            t = a + b
-            bp = t - a
-            err[i] = (err[i] + err[i + h]) + ((a - (t - bp)) + (b - bp))
-            buf[i] = t
-    return buf[0], err[0]
+def _fsexp(h, m):
+    """exp(h - m) for the fast pass of a row sum: m finite, h <= m or -inf, never NaN (the
+    caller checks).  h - m is taken exactly (TwoSum: exp(d + lo)); lean and branch-free:
+    Cody-Waite reduction with the full-precision ln 2 (fma), exp(r) = 1 + r + r**2 q(r),
+    the scale 2**k as two exact factors (subnormal results rounded once); within 1 ulp."""
+    d = h - m
+    bp = d - h
+    lo = (h - (d - bp)) + (-m - bp)  # d + lo == h - m exactly
+    live = d > -745.5  # exp(-745.5) < 2**-1075 rounds to 0; also h == -inf
+    d = d if live else 0.0
+    lo = lo if live else 0.0
+    kf = (d * 1.4426950408889634 + 6755399441055744.0) - 6755399441055744.0  # round(d/ln 2)
+    r = _fma(kf, -0.6931471805599453, d) + _fma(kf, -2.3190468138462996e-17, lo)
+    r2 = r * r
+    r4 = r2 * r2
+    a0 = _fma(r, 0.16666666666666671, 0.5)  # q(r) = (exp(r) - 1 - r)/r**2 by Estrin's
+    a1 = _fma(r, 0.0083333333333261409, 0.04166666666666667)  # scheme: a shorter chain
+    a2 = _fma(r, 0.00019841269874800492, 0.0013888888888883752)  # than Horner's, so more
+    a3 = _fma(r, 2.7557255425746434e-06, 2.4801587325533364e-05)  # vectors are in flight
+    a4 = _fma(r, 2.5105206373957011e-08, 2.7557273661348636e-07)
+    b0 = _fma(r2, a1, a0)
+    b1 = _fma(r2, a3, a2)
+    b2 = _fma(r2, 2.0914679376583935e-09, a4)
+    q = _fma(r4 * r4, b2, _fma(r4, b1, b0))  # degree 10, Chebyshev fit on |r| <= 0.347
+    p = 1.0 + _fma(r2, q, r)  # exp(r), fit error 2**-62
+    k = np.int64(kf)
+    k1 = k >> 1
+    e = p * _i64_as_f64((k1 + 1023) << 52) * _i64_as_f64((k - k1 + 1023) << 52)
+    return e if live else 0.0
 
 
-_CHUNK = 256
-"""Elements per chunk of the vectorized first pass (a power of two)."""
+@njit(cache=True, error_model="numpy", inline="always")
+def _lanes_total(acc, err, start):
+    """(sum, error) of start + acc[:] + err[:]: the lane sums of a compensated row sum added
+    one by one with TwoSum (exact errors, collected with the lanes' own errors)."""
+    s = start
+    c = 0.0
+    for j in range(acc.shape[0]):
+        v = acc[j]
+        t = s + v
+        bp = t - s
+        c += ((s - (t - bp)) + (v - bp)) + err[j]
+        s = t
+    return s, c
+
+
+_LANES = 64
+"""Lanes of the fast sum pass: compensated partial sums, one per residue of the index."""
 
 
 @njit(cache=True, error_model="numpy")
 def _sums_cross_entropy_lse(x_row, k, t):
     """The scaled sums s_k and shifts M_g of one row (S_k = exp(M_g) * s_k).
 
-    Chunks of _CHUNK elements: one vectorized pass forms the terms with the running shift M_g
-    and the chunk maximum, a compensated pairwise sum (_csum) adds them up, and M_g moves to
-    the chunk maximum afterwards (rescaling the sums).  A chunk whose terms overflowed is redone
-    once with the new shift; a chunk with an inf or NaN term is redone element by element
-    (online rescaling, the edge semantics in the module docstring)."""
+    Fast path, two vectorized passes: the row maximum M_g of each exponent (order-preserving
+    int64 keys), then every term, with exp(h - M_g) <= 1 (_fsexp), added with TwoSum into
+    _LANES lane sums and their error sums, combined once at the end (_lanes_total).  A row with
+    an inf or NaN exponent, no finite maximum or a non-finite sum is redone element by element
+    with online max-shift rescaling (the edge semantics in the module docstring)."""
     length = x_row.shape[0]
-    M1 = -math.inf
-    s0 = 0.0
-    c0 = 0.0
-    b0 = np.empty(_CHUNK)
-    e0 = np.empty(_CHUNK)
-    s1 = 0.0
-    c1 = 0.0
-    b1 = np.empty(_CHUNK)
-    e1 = np.empty(_CHUNK)
-    for start in range(0, length, _CHUNK):
-        stop = min(start + _CHUNK, length)
-        width = 1
-        while width < stop - start:
-            width *= 2
-        tries = 0
-        while True:
-            K1 = _okey(-math.inf)
-            for idx in range(start, stop):
+    K1 = _okey(-math.inf)
+    N1 = K1
+    for idx in range(length):
+        x_e = x_row[idx]
+        pos_ = idx + 1.0
+        _h1 = k*x_e
+        _w0 = ((x_e) if (pos_ == t) else (0))
+        _w1 = 1
+        _k = _okey(_h1)
+        K1 = _k if _k > K1 else K1
+        N1 = _k if _k < N1 else N1
+    fast = True
+    M1 = _ofrom(K1)
+    fast = fast and M1 > -math.inf and M1 < math.inf
+    fast = fast and N1 >= _okey(-math.inf)  # below: a NaN with its sign bit set
+    if fast:
+        a0 = np.zeros(_LANES)
+        e0 = np.zeros(_LANES)
+        a1 = np.zeros(_LANES)
+        e1 = np.zeros(_LANES)
+        full = length - length % _LANES
+        for base in range(0, full, _LANES):
+            for j in range(_LANES):  # a constant trip count: LLVM vectorizes the lanes
+                idx = base + j
                 x_e = x_row[idx]
                 pos_ = idx + 1.0
                 _h1 = k*x_e
                 _w0 = ((x_e) if (pos_ == t) else (0))
                 _w1 = 1
-                _k = _okey(_h1)
-                K1 = _k if _k > K1 else K1
-                E1 = _fwexp(_h1, M1)
-                b0[idx - start] = _w0
-                b1[idx - start] = _w1 * E1
-            finite = True
-            for j in range(stop - start, width):
-                b0[j] = 0.0
-            v0, w0 = _csum(b0, e0, width)
-            finite = finite and v0 - v0 == 0.0
-            for j in range(stop - start, width):
-                b1[j] = 0.0
-            v1, w1 = _csum(b1, e1, width)
-            finite = finite and v1 - v1 == 0.0
-            if finite:
-                _t = s0 + v0
-                _bp = _t - s0
-                c0 += ((s0 - (_t - _bp)) + (v0 - _bp)) + w0
-                s0 = _t
-                _t = s1 + v1
-                _bp = _t - s1
-                c1 += ((s1 - (_t - _bp)) + (v1 - _bp)) + w1
-                s1 = _t
-            grew = False
-            _m = _ofrom(K1)
-            if _m > M1 and _m < math.inf:
-                _r = _fwexp(M1, _m)
-                s1 = s1 * _r
-                c1 = c1 * _r
-                M1 = _m
-                grew = True
-            tries += 1
-            if finite or not grew or tries == 2:
-                break
-        if finite:
-            continue
-        for idx in range(start, stop):
+                E1 = _fsexp(_h1, M1)
+                _v = _w0
+                _a = a0[j]
+                _t = _a + _v
+                _bp = _t - _a
+                e0[j] += (_a - (_t - _bp)) + (_v - _bp)
+                a0[j] = _t
+                _v = _w1 * E1
+                _a = a1[j]
+                _t = _a + _v
+                _bp = _t - _a
+                e1[j] += (_a - (_t - _bp)) + (_v - _bp)
+                a1[j] = _t
+        for j in range(length - full):
+            idx = full + j
             x_e = x_row[idx]
             pos_ = idx + 1.0
             _h1 = k*x_e
             _w0 = ((x_e) if (pos_ == t) else (0))
             _w1 = 1
-            if _h1 > M1:
-                _r = math.exp(M1 - _h1)
-                s1 = s1 * _r
-                c1 = c1 * _r
-                M1 = _h1
-            E1 = _wexp(_h1, M1)
+            E1 = _fsexp(_h1, M1)
             _v = _w0
-            _t = s0 + _v
-            _bp = _t - s0
-            c0 += (s0 - (_t - _bp)) + (_v - _bp)
-            s0 = _t
+            _a = a0[j]
+            _t = _a + _v
+            _bp = _t - _a
+            e0[j] += (_a - (_t - _bp)) + (_v - _bp)
+            a0[j] = _t
             _v = _w1 * E1
-            _t = s1 + _v
-            _bp = _t - s1
-            c1 += (s1 - (_t - _bp)) + (_v - _bp)
-            s1 = _t
+            _a = a1[j]
+            _t = _a + _v
+            _bp = _t - _a
+            e1[j] += (_a - (_t - _bp)) + (_v - _bp)
+            a1[j] = _t
+        s0, c0 = _lanes_total(a0, e0, 0.0)
+        fast = fast and s0 - s0 == 0.0 and c0 - c0 == 0.0
+        s1, c1 = _lanes_total(a1, e1, 0.0)
+        fast = fast and s1 - s1 == 0.0 and c1 - c1 == 0.0
+        if fast:
+            return (s0 + c0, s1 + c1, M1, )
+    M1 = -math.inf
+    s0 = 0.0
+    c0 = 0.0
+    s1 = 0.0
+    c1 = 0.0
+    for idx in range(length):
+        x_e = x_row[idx]
+        pos_ = idx + 1.0
+        _h1 = k*x_e
+        _w0 = ((x_e) if (pos_ == t) else (0))
+        _w1 = 1
+        if _h1 > M1:
+            _r = math.exp(M1 - _h1)
+            s1 = s1 * _r
+            c1 = c1 * _r
+            M1 = _h1
+        E1 = _wexp(_h1, M1)
+        _v = _w0
+        _t = s0 + _v
+        _bp = _t - s0
+        c0 += (s0 - (_t - _bp)) + (_v - _bp)
+        s0 = _t
+        _v = _w1 * E1
+        _t = s1 + _v
+        _bp = _t - s1
+        c1 += (s1 - (_t - _bp)) + (_v - _bp)
+        s1 = _t
     return (_fin(s0, c0), _fin(s1, c1), M1 if M1 > -math.inf else 0.0, )
 
 
@@ -843,6 +879,7 @@ def _cuda_grad_rows_cross_entropy_lse(x_grad, x_rows, k_val, k_arr, k_mode, t_va
         M1 = M1 if M1 > -math.inf else 0.0
 
 
+        plain_stop_ = stop_
         D0 = -1
         D1 = 1/(k*s1)
         for idx in range(tx_, stop_, TX_):

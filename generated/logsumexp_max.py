@@ -5,7 +5,7 @@
 #   https://kexue.fm/archives/3290, eq (12); Su Jianlin, 函数光滑化杂谈 (2019),
 #   https://kexue.fm/archives/6620, item 1; bound: https://kexue.fm/archives/9070)
 # Kind: reduction; inputs: x; parameters: k
-# Template: reduction.py.j2 sha256:f3440d123f49ee2590bc418a8672400c470ec18d91e31ed5b36fabaa29633506
+# Template: reduction.py.j2 sha256:1d051b9ed45b95bd4f095866d71630471989296f787d92e252500599c8a2bb64
 # Input expression: sha256(srepr)=ede6ffb4196e9e26d01fdc4e3b800500753fe068f82cf6a5c20520063b2a29ac
 # Stabilization rules applied: none
 #
@@ -15,8 +15,10 @@
 ``logsumexp_max(x, k)`` returns one value per row.
 ``logsumexp_max_grad(x, k)`` returns the gradient, shaped like the input.
 
-Each row is one pass over the sum-of-exponentials normal form with online max-shift
-rescaling and compensated (TwoSum) accumulation; gradients are a second elementwise pass.
+Each row is reduced in two SIMD passes over the sum-of-exponentials normal form (the row
+maximum of each exponent, then the shifted terms in compensated (TwoSum) lane sums; a row with
+inf or NaN exponents is redone with online max-shift rescaling); gradients are a second
+elementwise pass.
 Rows run in parallel (prange).  float32 inputs are computed in float64 and rounded once.
 Edge semantics (the same for every symsmooth kernel): an entry at -inf has weight 0 and
 gradient 0; +inf entries share the mass; NaN propagates; an empty row evaluates the formula
@@ -217,107 +219,134 @@ def _ofrom(key):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _csum(buf, err, n):
-    """(sum, error) of buf[:n] (n a power of two) by pairwise TwoSum: sum + error equals the
-    exact sum up to O(u**2 log n) (a compensated cascade; every level is a vectorizable loop).
-    Overwrites buf and err."""
-    h = n >> 1
-    for i in range(h):
-        a = buf[i]
-        b = buf[i + h]
-        t = a + b
-        bp = t - a
-        err[i] = (a - (t - bp)) + (b - bp)
-        buf[i] = t
-    if n == 1:
-        err[0] = 0.0
-    while h > 1:
-        h >>= 1
-        for i in range(h):
-            a = buf[i]
-            b = buf[i + h]
-            t = a + b
-            bp = t - a
-            err[i] = (err[i] + err[i + h]) + ((a - (t - bp)) + (b - bp))
-            buf[i] = t
-    return buf[0], err[0]
+def _fsexp(h, m):
+    """exp(h - m) for the fast pass of a row sum: m finite, h <= m or -inf, never NaN (the
+    caller checks).  h - m is taken exactly (TwoSum: exp(d + lo)); lean and branch-free:
+    Cody-Waite reduction with the full-precision ln 2 (fma), exp(r) = 1 + r + r**2 q(r),
+    the scale 2**k as two exact factors (subnormal results rounded once); within 1 ulp."""
+    d = h - m
+    bp = d - h
+    lo = (h - (d - bp)) + (-m - bp)  # d + lo == h - m exactly
+    live = d > -745.5  # exp(-745.5) < 2**-1075 rounds to 0; also h == -inf
+    d = d if live else 0.0
+    lo = lo if live else 0.0
+    kf = (d * 1.4426950408889634 + 6755399441055744.0) - 6755399441055744.0  # round(d/ln 2)
+    r = _fma(kf, -0.6931471805599453, d) + _fma(kf, -2.3190468138462996e-17, lo)
+    r2 = r * r
+    r4 = r2 * r2
+    a0 = _fma(r, 0.16666666666666671, 0.5)  # q(r) = (exp(r) - 1 - r)/r**2 by Estrin's
+    a1 = _fma(r, 0.0083333333333261409, 0.04166666666666667)  # scheme: a shorter chain
+    a2 = _fma(r, 0.00019841269874800492, 0.0013888888888883752)  # than Horner's, so more
+    a3 = _fma(r, 2.7557255425746434e-06, 2.4801587325533364e-05)  # vectors are in flight
+    a4 = _fma(r, 2.5105206373957011e-08, 2.7557273661348636e-07)
+    b0 = _fma(r2, a1, a0)
+    b1 = _fma(r2, a3, a2)
+    b2 = _fma(r2, 2.0914679376583935e-09, a4)
+    q = _fma(r4 * r4, b2, _fma(r4, b1, b0))  # degree 10, Chebyshev fit on |r| <= 0.347
+    p = 1.0 + _fma(r2, q, r)  # exp(r), fit error 2**-62
+    k = np.int64(kf)
+    k1 = k >> 1
+    e = p * _i64_as_f64((k1 + 1023) << 52) * _i64_as_f64((k - k1 + 1023) << 52)
+    return e if live else 0.0
 
 
-_CHUNK = 256
-"""Elements per chunk of the vectorized first pass (a power of two)."""
+@njit(cache=True, error_model="numpy", inline="always")
+def _lanes_total(acc, err, start):
+    """(sum, error) of start + acc[:] + err[:]: the lane sums of a compensated row sum added
+    one by one with TwoSum (exact errors, collected with the lanes' own errors)."""
+    s = start
+    c = 0.0
+    for j in range(acc.shape[0]):
+        v = acc[j]
+        t = s + v
+        bp = t - s
+        c += ((s - (t - bp)) + (v - bp)) + err[j]
+        s = t
+    return s, c
+
+
+_LANES = 64
+"""Lanes of the fast sum pass: compensated partial sums, one per residue of the index."""
 
 
 @njit(cache=True, error_model="numpy")
 def _sums_logsumexp_max(x_row, k):
     """The scaled sums s_k and shifts M_g of one row (S_k = exp(M_g) * s_k).
 
-    Chunks of _CHUNK elements: one vectorized pass forms the terms with the running shift M_g
-    and the chunk maximum, a compensated pairwise sum (_csum) adds them up, and M_g moves to
-    the chunk maximum afterwards (rescaling the sums).  A chunk whose terms overflowed is redone
-    once with the new shift; a chunk with an inf or NaN term is redone element by element
-    (online rescaling, the edge semantics in the module docstring)."""
+    Fast path, two vectorized passes: the row maximum M_g of each exponent (order-preserving
+    int64 keys), then every term, with exp(h - M_g) <= 1 (_fsexp), added with TwoSum into
+    _LANES lane sums and their error sums, combined once at the end (_lanes_total).  A row with
+    an inf or NaN exponent, no finite maximum or a non-finite sum is redone element by element
+    with online max-shift rescaling (the edge semantics in the module docstring)."""
     length = x_row.shape[0]
-    M0 = -math.inf
-    s0 = 0.0
-    c0 = 0.0
-    b0 = np.empty(_CHUNK)
-    e0 = np.empty(_CHUNK)
-    for start in range(0, length, _CHUNK):
-        stop = min(start + _CHUNK, length)
-        width = 1
-        while width < stop - start:
-            width *= 2
-        tries = 0
-        while True:
-            K0 = _okey(-math.inf)
-            for idx in range(start, stop):
+    K0 = _okey(-math.inf)
+    N0 = K0
+    for idx in range(length):
+        x_e = x_row[idx]
+        pos_ = idx + 1.0
+        _h0 = k*x_e
+        _w0 = 1
+        _k = _okey(_h0)
+        K0 = _k if _k > K0 else K0
+        N0 = _k if _k < N0 else N0
+    fast = True
+    M0 = _ofrom(K0)
+    fast = fast and M0 > -math.inf and M0 < math.inf
+    fast = fast and N0 >= _okey(-math.inf)  # below: a NaN with its sign bit set
+    if fast:
+        a0 = np.zeros(_LANES)
+        e0 = np.zeros(_LANES)
+        full = length - length % _LANES
+        for base in range(0, full, _LANES):
+            for j in range(_LANES):  # a constant trip count: LLVM vectorizes the lanes
+                idx = base + j
                 x_e = x_row[idx]
                 pos_ = idx + 1.0
                 _h0 = k*x_e
                 _w0 = 1
-                _k = _okey(_h0)
-                K0 = _k if _k > K0 else K0
-                E0 = _fwexp(_h0, M0)
-                b0[idx - start] = _w0 * E0
-            finite = True
-            for j in range(stop - start, width):
-                b0[j] = 0.0
-            v0, w0 = _csum(b0, e0, width)
-            finite = finite and v0 - v0 == 0.0
-            if finite:
-                _t = s0 + v0
-                _bp = _t - s0
-                c0 += ((s0 - (_t - _bp)) + (v0 - _bp)) + w0
-                s0 = _t
-            grew = False
-            _m = _ofrom(K0)
-            if _m > M0 and _m < math.inf:
-                _r = _fwexp(M0, _m)
-                s0 = s0 * _r
-                c0 = c0 * _r
-                M0 = _m
-                grew = True
-            tries += 1
-            if finite or not grew or tries == 2:
-                break
-        if finite:
-            continue
-        for idx in range(start, stop):
+                E0 = _fsexp(_h0, M0)
+                _v = _w0 * E0
+                _a = a0[j]
+                _t = _a + _v
+                _bp = _t - _a
+                e0[j] += (_a - (_t - _bp)) + (_v - _bp)
+                a0[j] = _t
+        for j in range(length - full):
+            idx = full + j
             x_e = x_row[idx]
             pos_ = idx + 1.0
             _h0 = k*x_e
             _w0 = 1
-            if _h0 > M0:
-                _r = math.exp(M0 - _h0)
-                s0 = s0 * _r
-                c0 = c0 * _r
-                M0 = _h0
-            E0 = _wexp(_h0, M0)
+            E0 = _fsexp(_h0, M0)
             _v = _w0 * E0
-            _t = s0 + _v
-            _bp = _t - s0
-            c0 += (s0 - (_t - _bp)) + (_v - _bp)
-            s0 = _t
+            _a = a0[j]
+            _t = _a + _v
+            _bp = _t - _a
+            e0[j] += (_a - (_t - _bp)) + (_v - _bp)
+            a0[j] = _t
+        s0, c0 = _lanes_total(a0, e0, 0.0)
+        fast = fast and s0 - s0 == 0.0 and c0 - c0 == 0.0
+        if fast:
+            return (s0 + c0, M0, )
+    M0 = -math.inf
+    s0 = 0.0
+    c0 = 0.0
+    for idx in range(length):
+        x_e = x_row[idx]
+        pos_ = idx + 1.0
+        _h0 = k*x_e
+        _w0 = 1
+        if _h0 > M0:
+            _r = math.exp(M0 - _h0)
+            s0 = s0 * _r
+            c0 = c0 * _r
+            M0 = _h0
+        E0 = _wexp(_h0, M0)
+        _v = _w0 * E0
+        _t = s0 + _v
+        _bp = _t - s0
+        c0 += (s0 - (_t - _bp)) + (_v - _bp)
+        s0 = _t
     return (_fin(s0, c0), M0 if M0 > -math.inf else 0.0, )
 
 
@@ -758,6 +787,7 @@ def _cuda_grad_rows_logsumexp_max(x_grad, x_rows, k_val, k_arr, k_mode, ):
         M0 = M0 if M0 > -math.inf else 0.0
 
 
+        plain_stop_ = stop_
         D0 = 1/(k*s0)
         for idx in range(tx_, stop_, TX_):
             x_e = float64(x_row[idx])

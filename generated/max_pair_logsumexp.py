@@ -38,34 +38,108 @@ def _logsumexp2(a0, a1):
 
 
 @njit(cache=True, error_model="numpy")
-def _sigmoid(z):
-    """1 / (1 + exp(-z)) within 1 ulp: never forms exp of a large positive number, and the
-    rounding error of 1 + e is fed back exactly (Knuth's TwoSum, |1| >= e)."""
-    if z >= 0.0:
-        e = math.exp(-z)
-        s = 1.0 + e
-        err = (1.0 - s) + e
-        q = 1.0 / s
-        return q - q * (err / s)
-    e = math.exp(z)
-    s = 1.0 + e
-    err = (1.0 - s) + e
-    q = e / s
-    return q - q * (err / s)
+def _two_product(a, b):
+    """(p, e) with p = fl(a*b) and p + e == a*b exactly (Dekker 1971, splitting by 2**27 + 1;
+    valid while |a|, |b| < 2**996, far beyond where the callers' results underflow)."""
+    p = a * b
+    t = 134217729.0 * a
+    ahi = t - (t - a)
+    alo = a - ahi
+    t = 134217729.0 * b
+    bhi = t - (t - b)
+    blo = b - bhi
+    e = ((ahi * bhi - p) + ahi * blo + alo * bhi) + alo * blo
+    return p, e
+
+
+@njit(cache=True, error_model="numpy")
+def _wexp2(h, m):
+    """(E, e): exp(h - m) = E + e to ~2**-66 relative (E within 1 ulp), for the pivoted
+    gradients (symsmooth.codegen.pivot), whose cancelling sums need the weights' rounding.
+    h - m = d + dl exactly (TwoSum); d = k ln2/4 + r with ln2/4 = L1 + L2 (L1: 32 bits, so
+    k L1 and d - k L1 are exact, Cody-Waite); exp(r) = 1 + r + r^2/2 + r^3 q(r), |r| <= 0.087,
+    with 1 + r and r^2 exact (Fast2Sum, TwoProduct) and the Taylor tail q to r^12/12!; then
+    times 2^(j/4) (double-double constants) and 2^(k >> 2).  Edge cases as _wexp."""
+    d = h - m
+    if d == d:
+        if d < -746.0:
+            return 0.0, 0.0
+        bp = d - h
+        dl = (h - (d - bp)) + (-m - bp)
+        if d > 709.0:
+            return math.exp(d) * (1.0 + dl), 0.0
+        kf = math.floor(d * 5.7707801635558535 + 0.5)
+        r = d - kf * 0.17328679509228095
+        x = -kf * 4.770537323176469e-11
+        rh = r + x
+        bp = rh - r
+        rl = ((r - (rh - bp)) + (x - bp)) + dl
+        q, qe = _two_product(rh, rh)
+        tail = 2.08767569878681e-09
+        tail = tail * rh + 2.505210838544172e-08
+        tail = tail * rh + 2.755731922398589e-07
+        tail = tail * rh + 2.7557319223985893e-06
+        tail = tail * rh + 2.48015873015873e-05
+        tail = tail * rh + 0.0001984126984126984
+        tail = tail * rh + 0.001388888888888889
+        tail = tail * rh + 0.008333333333333333
+        tail = tail * rh + 0.041666666666666664
+        tail = tail * rh + 0.16666666666666666
+        a = 1.0 + rh
+        al = (1.0 - a) + rh
+        y = 0.5 * q
+        b = a + y
+        bp = b - a
+        al += (a - (b - bp)) + (y - bp)
+        t3 = q * rh * tail
+        al += 0.5 * qe + t3 + rl * (b + t3)  # rl exp(rh): rl is up to 2**-44 (dl)
+        hi = b + al
+        lo = al - (hi - b)
+        k = int(kf)
+        j = k & 3
+        ch, cl = 1.0, 0.0
+        if j == 1:
+            ch, cl = 1.189207115002721, 3.982015231465646e-17
+        elif j == 2:
+            ch, cl = 1.4142135623730951, -9.667293313452913e-17
+        elif j == 3:
+            ch, cl = 1.681792830507429, 8.199010020581497e-17
+        p, pe = _two_product(hi, ch)
+        pe += hi * cl + lo * ch
+        hi = p + pe
+        lo = pe - (hi - p)
+        n = k >> 2
+        return math.ldexp(hi, n), math.ldexp(lo, n)
+    if h == m:
+        return (0.0 if h < 0.0 else 1.0), 0.0
+    return d, 0.0
 
 
 @njit(cache=True, error_model="numpy")
 def _sigmoid2(p, q):
-    """sigmoid(p + q) with the sum formed exactly (Knuth TwoSum): the rounding err of p + q
-    is fed back through sigmoid' = sigmoid(z) sigmoid(-z); otherwise it costs |z| eps relative
-    error in the tail (e.g. sigmoid(x - y) at x - y = -700: ~350 ulp)."""
+    """sigmoid(p + q) within 0.5 ulp + 2**-60 relative.  z + zl == p + q exactly (Knuth
+    TwoSum; otherwise the rounding of z costs |z| eps relative error in the tail, ~350 ulp at
+    z = -700); e + el = exp(-|z + zl|) with its rounding error (_wexp2 takes the difference
+    exactly); 1 + e + el = s + err (TwoSum); the division remainder num - q s is exact
+    (TwoProduct, Sterbenz), so only the last addition rounds."""
     z = p + q
+    if z != z:
+        return z
     bp = z - p
-    err = (p - (z - bp)) + (q - bp)
-    s = _sigmoid(z)
-    if err == 0.0 or err != err:  # exact, or an infinite operand
-        return s
-    return s + s * _sigmoid(-z) * err
+    zl = (p - (z - bp)) + (q - bp)
+    if zl != zl:  # an infinite operand
+        zl = 0.0
+    pos = z >= 0.0
+    e, el = _wexp2(-abs(z), zl if pos else -zl)
+    s = 1.0 + e
+    err = ((1.0 - s) + e) + el
+    if pos:
+        num, num_lo = 1.0, 0.0
+    else:
+        num, num_lo = e, el
+    q = num / s
+    p, pe = _two_product(q, s)
+    return q + ((((num - p) - pe) + num_lo) - q * err) / s
 
 
 @njit(cache=True, error_model="numpy")
@@ -260,44 +334,50 @@ def _ofrom(key):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _csum(buf, err, n):
-    """(sum, error) of buf[:n] (n a power of two) by pairwise TwoSum: sum + error equals the
-    exact sum up to O(u**2 log n) (a compensated cascade; every level is a vectorizable loop).
-    Overwrites buf and err."""
-    h = n >> 1
-    for i in range(h):
-        a = buf[i]
-        b = buf[i + h]
-        t = a + b
-        bp = t - a
-        err[i] = (a - (t - bp)) + (b - bp)
-        buf[i] = t
-    if n == 1:
-        err[0] = 0.0
-    while h > 1:
-        h >>= 1
-        for i in range(h):
-            a = buf[i]
-            b = buf[i + h]
-            t = a + b
-            bp = t - a
-            err[i] = (err[i] + err[i + h]) + ((a - (t - bp)) + (b - bp))
-            buf[i] = t
-    return buf[0], err[0]
+def _fsexp(h, m):
+    """exp(h - m) for the fast pass of a row sum: m finite, h <= m or -inf, never NaN (the
+    caller checks).  h - m is taken exactly (TwoSum: exp(d + lo)); lean and branch-free:
+    Cody-Waite reduction with the full-precision ln 2 (fma), exp(r) = 1 + r + r**2 q(r),
+    the scale 2**k as two exact factors (subnormal results rounded once); within 1 ulp."""
+    d = h - m
+    bp = d - h
+    lo = (h - (d - bp)) + (-m - bp)  # d + lo == h - m exactly
+    live = d > -745.5  # exp(-745.5) < 2**-1075 rounds to 0; also h == -inf
+    d = d if live else 0.0
+    lo = lo if live else 0.0
+    kf = (d * 1.4426950408889634 + 6755399441055744.0) - 6755399441055744.0  # round(d/ln 2)
+    r = _fma(kf, -0.6931471805599453, d) + _fma(kf, -2.3190468138462996e-17, lo)
+    r2 = r * r
+    r4 = r2 * r2
+    a0 = _fma(r, 0.16666666666666671, 0.5)  # q(r) = (exp(r) - 1 - r)/r**2 by Estrin's
+    a1 = _fma(r, 0.0083333333333261409, 0.04166666666666667)  # scheme: a shorter chain
+    a2 = _fma(r, 0.00019841269874800492, 0.0013888888888883752)  # than Horner's, so more
+    a3 = _fma(r, 2.7557255425746434e-06, 2.4801587325533364e-05)  # vectors are in flight
+    a4 = _fma(r, 2.5105206373957011e-08, 2.7557273661348636e-07)
+    b0 = _fma(r2, a1, a0)
+    b1 = _fma(r2, a3, a2)
+    b2 = _fma(r2, 2.0914679376583935e-09, a4)
+    q = _fma(r4 * r4, b2, _fma(r4, b1, b0))  # degree 10, Chebyshev fit on |r| <= 0.347
+    p = 1.0 + _fma(r2, q, r)  # exp(r), fit error 2**-62
+    k = np.int64(kf)
+    k1 = k >> 1
+    e = p * _i64_as_f64((k1 + 1023) << 52) * _i64_as_f64((k - k1 + 1023) << 52)
+    return e if live else 0.0
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _fast_sigmoid(z):
-    """_sigmoid (1/(1 + exp(-|z|)) with the rounding of the sum fed back), branch-free."""
-    e, e_lo = _fexp2(-abs(z))
-    s = 1.0 + e
-    err = ((1.0 - s) + e) + e_lo  # s + err == 1 + e + e_lo
-    pos = z >= 0.0
-    num = 1.0 if pos else e
-    q = num / s
-    rem = _fma(-q, s, num) + (0.0 if pos else e_lo)  # num + num_lo - q s, exactly up to e_lo
-    res = q + (rem - q * err) / s
-    return res if res == res else q  # +-inf: rem is NaN, q is the limit
+def _lanes_total(acc, err, start):
+    """(sum, error) of start + acc[:] + err[:]: the lane sums of a compensated row sum added
+    one by one with TwoSum (exact errors, collected with the lanes' own errors)."""
+    s = start
+    c = 0.0
+    for j in range(acc.shape[0]):
+        v = acc[j]
+        t = s + v
+        bp = t - s
+        c += ((s - (t - bp)) + (v - bp)) + err[j]
+        s = t
+    return s, c
 
 
 def _at(a, i):
@@ -474,7 +554,7 @@ def _cuda_build(cuda):
         fn = getattr(fn, "py_func", fn)
         return types.FunctionType(fn.__code__, ns, fn.__name__)
 
-    for fn in (_logsumexp2, _sigmoid, _sigmoid2, _core_max_pair_logsumexp, _core_max_pair_logsumexp_grad_x, _core_max_pair_logsumexp_grad_y, ):
+    for fn in (_logsumexp2, _two_product, _wexp2, _sigmoid2, _core_max_pair_logsumexp, _core_max_pair_logsumexp_grad_x, _core_max_pair_logsumexp_grad_y, ):
         ns[fn.__name__] = cuda.jit(device=True)(rebind(fn))
     shuffle = _shfl_down_sim if _cuda_simulated(cuda) else _shfl_down_gpu
     ns["_shfl_down"] = cuda.jit(device=True)(rebind(shuffle))

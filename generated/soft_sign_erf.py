@@ -208,30 +208,50 @@ def _ofrom(key):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _csum(buf, err, n):
-    """(sum, error) of buf[:n] (n a power of two) by pairwise TwoSum: sum + error equals the
-    exact sum up to O(u**2 log n) (a compensated cascade; every level is a vectorizable loop).
-    Overwrites buf and err."""
-    h = n >> 1
-    for i in range(h):
-        a = buf[i]
-        b = buf[i + h]
-        t = a + b
-        bp = t - a
-        err[i] = (a - (t - bp)) + (b - bp)
-        buf[i] = t
-    if n == 1:
-        err[0] = 0.0
-    while h > 1:
-        h >>= 1
-        for i in range(h):
-            a = buf[i]
-            b = buf[i + h]
-            t = a + b
-            bp = t - a
-            err[i] = (err[i] + err[i + h]) + ((a - (t - bp)) + (b - bp))
-            buf[i] = t
-    return buf[0], err[0]
+def _fsexp(h, m):
+    """exp(h - m) for the fast pass of a row sum: m finite, h <= m or -inf, never NaN (the
+    caller checks).  h - m is taken exactly (TwoSum: exp(d + lo)); lean and branch-free:
+    Cody-Waite reduction with the full-precision ln 2 (fma), exp(r) = 1 + r + r**2 q(r),
+    the scale 2**k as two exact factors (subnormal results rounded once); within 1 ulp."""
+    d = h - m
+    bp = d - h
+    lo = (h - (d - bp)) + (-m - bp)  # d + lo == h - m exactly
+    live = d > -745.5  # exp(-745.5) < 2**-1075 rounds to 0; also h == -inf
+    d = d if live else 0.0
+    lo = lo if live else 0.0
+    kf = (d * 1.4426950408889634 + 6755399441055744.0) - 6755399441055744.0  # round(d/ln 2)
+    r = _fma(kf, -0.6931471805599453, d) + _fma(kf, -2.3190468138462996e-17, lo)
+    r2 = r * r
+    r4 = r2 * r2
+    a0 = _fma(r, 0.16666666666666671, 0.5)  # q(r) = (exp(r) - 1 - r)/r**2 by Estrin's
+    a1 = _fma(r, 0.0083333333333261409, 0.04166666666666667)  # scheme: a shorter chain
+    a2 = _fma(r, 0.00019841269874800492, 0.0013888888888883752)  # than Horner's, so more
+    a3 = _fma(r, 2.7557255425746434e-06, 2.4801587325533364e-05)  # vectors are in flight
+    a4 = _fma(r, 2.5105206373957011e-08, 2.7557273661348636e-07)
+    b0 = _fma(r2, a1, a0)
+    b1 = _fma(r2, a3, a2)
+    b2 = _fma(r2, 2.0914679376583935e-09, a4)
+    q = _fma(r4 * r4, b2, _fma(r4, b1, b0))  # degree 10, Chebyshev fit on |r| <= 0.347
+    p = 1.0 + _fma(r2, q, r)  # exp(r), fit error 2**-62
+    k = np.int64(kf)
+    k1 = k >> 1
+    e = p * _i64_as_f64((k1 + 1023) << 52) * _i64_as_f64((k - k1 + 1023) << 52)
+    return e if live else 0.0
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _lanes_total(acc, err, start):
+    """(sum, error) of start + acc[:] + err[:]: the lane sums of a compensated row sum added
+    one by one with TwoSum (exact errors, collected with the lanes' own errors)."""
+    s = start
+    c = 0.0
+    for j in range(acc.shape[0]):
+        v = acc[j]
+        t = s + v
+        bp = t - s
+        c += ((s - (t - bp)) + (v - bp)) + err[j]
+        s = t
+    return s, c
 
 
 @njit(cache=True, error_model="numpy", inline="always")

@@ -4,7 +4,7 @@
 # Construction: softmax_onehot_argmax = exp(k*x[j])/Sum(exp(k*x[i]), (i, 1, n)) (Su Jianlin, 函数光滑化杂谈 (2019),
 #   https://kexue.fm/archives/6620, item 2 (onehot(argmax) ~ softmax))
 # Kind: reduction; inputs: x; parameters: k
-# Template: reduction.py.j2 sha256:f3440d123f49ee2590bc418a8672400c470ec18d91e31ed5b36fabaa29633506
+# Template: reduction.py.j2 sha256:1d051b9ed45b95bd4f095866d71630471989296f787d92e252500599c8a2bb64
 # Input expression: sha256(srepr)=c0cb380f1a1ffaed7632e495d4f80f5a87e031954485d9058c417a1f39167d6c
 # Stabilization rules applied: none
 #
@@ -15,8 +15,10 @@
 ``softmax_onehot_argmax_grad(x, k, cotangent=None)`` returns the vector-Jacobian product with
 ``cotangent`` (shaped like the input; ``None`` means all ones).
 
-Each row is one pass over the sum-of-exponentials normal form with online max-shift
-rescaling and compensated (TwoSum) accumulation; gradients are a second elementwise pass.
+Each row is reduced in two SIMD passes over the sum-of-exponentials normal form (the row
+maximum of each exponent, then the shifted terms in compensated (TwoSum) lane sums; a row with
+inf or NaN exponents is redone with online max-shift rescaling); gradients are a second
+elementwise pass.
 Rows run in parallel (prange).  float32 inputs are computed in float64 and rounded once.
 Edge semantics (the same for every symsmooth kernel): an entry at -inf has weight 0 and
 gradient 0; +inf entries share the mass; NaN propagates; an empty row evaluates the formula
@@ -38,6 +40,21 @@ def _fin(s, c):
 
 
 @njit(cache=True, error_model="numpy")
+def _two_product(a, b):
+    """(p, e) with p = fl(a*b) and p + e == a*b exactly (Dekker 1971, splitting by 2**27 + 1;
+    valid while |a|, |b| < 2**996, far beyond where the callers' results underflow)."""
+    p = a * b
+    t = 134217729.0 * a
+    ahi = t - (t - a)
+    alo = a - ahi
+    t = 134217729.0 * b
+    bhi = t - (t - b)
+    blo = b - bhi
+    e = ((ahi * bhi - p) + ahi * blo + alo * bhi) + alo * blo
+    return p, e
+
+
+@njit(cache=True, error_model="numpy")
 def _wexp(h, m):
     """exp(h - m), with the difference taken exactly (TwoSum: exp(d + lo) = exp(d)(1 + lo)), so
     the weight is within ~0.5 ulp even when |h - m| is large.  Edge semantics of every reduction:
@@ -53,6 +70,69 @@ def _wexp(h, m):
     if h == m:
         return 0.0 if h < 0.0 else 1.0
     return d
+
+
+@njit(cache=True, error_model="numpy")
+def _wexp2(h, m):
+    """(E, e): exp(h - m) = E + e to ~2**-66 relative (E within 1 ulp), for the pivoted
+    gradients (symsmooth.codegen.pivot), whose cancelling sums need the weights' rounding.
+    h - m = d + dl exactly (TwoSum); d = k ln2/4 + r with ln2/4 = L1 + L2 (L1: 32 bits, so
+    k L1 and d - k L1 are exact, Cody-Waite); exp(r) = 1 + r + r^2/2 + r^3 q(r), |r| <= 0.087,
+    with 1 + r and r^2 exact (Fast2Sum, TwoProduct) and the Taylor tail q to r^12/12!; then
+    times 2^(j/4) (double-double constants) and 2^(k >> 2).  Edge cases as _wexp."""
+    d = h - m
+    if d == d:
+        if d < -746.0:
+            return 0.0, 0.0
+        bp = d - h
+        dl = (h - (d - bp)) + (-m - bp)
+        if d > 709.0:
+            return math.exp(d) * (1.0 + dl), 0.0
+        kf = math.floor(d * 5.7707801635558535 + 0.5)
+        r = d - kf * 0.17328679509228095
+        x = -kf * 4.770537323176469e-11
+        rh = r + x
+        bp = rh - r
+        rl = ((r - (rh - bp)) + (x - bp)) + dl
+        q, qe = _two_product(rh, rh)
+        tail = 2.08767569878681e-09
+        tail = tail * rh + 2.505210838544172e-08
+        tail = tail * rh + 2.755731922398589e-07
+        tail = tail * rh + 2.7557319223985893e-06
+        tail = tail * rh + 2.48015873015873e-05
+        tail = tail * rh + 0.0001984126984126984
+        tail = tail * rh + 0.001388888888888889
+        tail = tail * rh + 0.008333333333333333
+        tail = tail * rh + 0.041666666666666664
+        tail = tail * rh + 0.16666666666666666
+        a = 1.0 + rh
+        al = (1.0 - a) + rh
+        y = 0.5 * q
+        b = a + y
+        bp = b - a
+        al += (a - (b - bp)) + (y - bp)
+        t3 = q * rh * tail
+        al += 0.5 * qe + t3 + rl * (b + t3)  # rl exp(rh): rl is up to 2**-44 (dl)
+        hi = b + al
+        lo = al - (hi - b)
+        k = int(kf)
+        j = k & 3
+        ch, cl = 1.0, 0.0
+        if j == 1:
+            ch, cl = 1.189207115002721, 3.982015231465646e-17
+        elif j == 2:
+            ch, cl = 1.4142135623730951, -9.667293313452913e-17
+        elif j == 3:
+            ch, cl = 1.681792830507429, 8.199010020581497e-17
+        p, pe = _two_product(hi, ch)
+        pe += hi * cl + lo * ch
+        hi = p + pe
+        lo = pe - (hi - p)
+        n = k >> 2
+        return math.ldexp(hi, n), math.ldexp(lo, n)
+    if h == m:
+        return (0.0 if h < 0.0 else 1.0), 0.0
+    return d, 0.0
 
 
 # Vectorizable CPU versions (exp/log/log1p without libm calls, within 1 ulp: see
@@ -217,107 +297,134 @@ def _ofrom(key):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _csum(buf, err, n):
-    """(sum, error) of buf[:n] (n a power of two) by pairwise TwoSum: sum + error equals the
-    exact sum up to O(u**2 log n) (a compensated cascade; every level is a vectorizable loop).
-    Overwrites buf and err."""
-    h = n >> 1
-    for i in range(h):
-        a = buf[i]
-        b = buf[i + h]
-        t = a + b
-        bp = t - a
-        err[i] = (a - (t - bp)) + (b - bp)
-        buf[i] = t
-    if n == 1:
-        err[0] = 0.0
-    while h > 1:
-        h >>= 1
-        for i in range(h):
-            a = buf[i]
-            b = buf[i + h]
-            t = a + b
-            bp = t - a
-            err[i] = (err[i] + err[i + h]) + ((a - (t - bp)) + (b - bp))
-            buf[i] = t
-    return buf[0], err[0]
+def _fsexp(h, m):
+    """exp(h - m) for the fast pass of a row sum: m finite, h <= m or -inf, never NaN (the
+    caller checks).  h - m is taken exactly (TwoSum: exp(d + lo)); lean and branch-free:
+    Cody-Waite reduction with the full-precision ln 2 (fma), exp(r) = 1 + r + r**2 q(r),
+    the scale 2**k as two exact factors (subnormal results rounded once); within 1 ulp."""
+    d = h - m
+    bp = d - h
+    lo = (h - (d - bp)) + (-m - bp)  # d + lo == h - m exactly
+    live = d > -745.5  # exp(-745.5) < 2**-1075 rounds to 0; also h == -inf
+    d = d if live else 0.0
+    lo = lo if live else 0.0
+    kf = (d * 1.4426950408889634 + 6755399441055744.0) - 6755399441055744.0  # round(d/ln 2)
+    r = _fma(kf, -0.6931471805599453, d) + _fma(kf, -2.3190468138462996e-17, lo)
+    r2 = r * r
+    r4 = r2 * r2
+    a0 = _fma(r, 0.16666666666666671, 0.5)  # q(r) = (exp(r) - 1 - r)/r**2 by Estrin's
+    a1 = _fma(r, 0.0083333333333261409, 0.04166666666666667)  # scheme: a shorter chain
+    a2 = _fma(r, 0.00019841269874800492, 0.0013888888888883752)  # than Horner's, so more
+    a3 = _fma(r, 2.7557255425746434e-06, 2.4801587325533364e-05)  # vectors are in flight
+    a4 = _fma(r, 2.5105206373957011e-08, 2.7557273661348636e-07)
+    b0 = _fma(r2, a1, a0)
+    b1 = _fma(r2, a3, a2)
+    b2 = _fma(r2, 2.0914679376583935e-09, a4)
+    q = _fma(r4 * r4, b2, _fma(r4, b1, b0))  # degree 10, Chebyshev fit on |r| <= 0.347
+    p = 1.0 + _fma(r2, q, r)  # exp(r), fit error 2**-62
+    k = np.int64(kf)
+    k1 = k >> 1
+    e = p * _i64_as_f64((k1 + 1023) << 52) * _i64_as_f64((k - k1 + 1023) << 52)
+    return e if live else 0.0
 
 
-_CHUNK = 256
-"""Elements per chunk of the vectorized first pass (a power of two)."""
+@njit(cache=True, error_model="numpy", inline="always")
+def _lanes_total(acc, err, start):
+    """(sum, error) of start + acc[:] + err[:]: the lane sums of a compensated row sum added
+    one by one with TwoSum (exact errors, collected with the lanes' own errors)."""
+    s = start
+    c = 0.0
+    for j in range(acc.shape[0]):
+        v = acc[j]
+        t = s + v
+        bp = t - s
+        c += ((s - (t - bp)) + (v - bp)) + err[j]
+        s = t
+    return s, c
+
+
+_LANES = 64
+"""Lanes of the fast sum pass: compensated partial sums, one per residue of the index."""
 
 
 @njit(cache=True, error_model="numpy")
 def _sums_softmax_onehot_argmax(x_row, k):
     """The scaled sums s_k and shifts M_g of one row (S_k = exp(M_g) * s_k).
 
-    Chunks of _CHUNK elements: one vectorized pass forms the terms with the running shift M_g
-    and the chunk maximum, a compensated pairwise sum (_csum) adds them up, and M_g moves to
-    the chunk maximum afterwards (rescaling the sums).  A chunk whose terms overflowed is redone
-    once with the new shift; a chunk with an inf or NaN term is redone element by element
-    (online rescaling, the edge semantics in the module docstring)."""
+    Fast path, two vectorized passes: the row maximum M_g of each exponent (order-preserving
+    int64 keys), then every term, with exp(h - M_g) <= 1 (_fsexp), added with TwoSum into
+    _LANES lane sums and their error sums, combined once at the end (_lanes_total).  A row with
+    an inf or NaN exponent, no finite maximum or a non-finite sum is redone element by element
+    with online max-shift rescaling (the edge semantics in the module docstring)."""
     length = x_row.shape[0]
-    M0 = -math.inf
-    s0 = 0.0
-    c0 = 0.0
-    b0 = np.empty(_CHUNK)
-    e0 = np.empty(_CHUNK)
-    for start in range(0, length, _CHUNK):
-        stop = min(start + _CHUNK, length)
-        width = 1
-        while width < stop - start:
-            width *= 2
-        tries = 0
-        while True:
-            K0 = _okey(-math.inf)
-            for idx in range(start, stop):
+    K0 = _okey(-math.inf)
+    N0 = K0
+    for idx in range(length):
+        x_e = x_row[idx]
+        pos_ = idx + 1.0
+        _h0 = k*x_e
+        _w0 = 1
+        _k = _okey(_h0)
+        K0 = _k if _k > K0 else K0
+        N0 = _k if _k < N0 else N0
+    fast = True
+    M0 = _ofrom(K0)
+    fast = fast and M0 > -math.inf and M0 < math.inf
+    fast = fast and N0 >= _okey(-math.inf)  # below: a NaN with its sign bit set
+    if fast:
+        a0 = np.zeros(_LANES)
+        e0 = np.zeros(_LANES)
+        full = length - length % _LANES
+        for base in range(0, full, _LANES):
+            for j in range(_LANES):  # a constant trip count: LLVM vectorizes the lanes
+                idx = base + j
                 x_e = x_row[idx]
                 pos_ = idx + 1.0
                 _h0 = k*x_e
                 _w0 = 1
-                _k = _okey(_h0)
-                K0 = _k if _k > K0 else K0
-                E0 = _fwexp(_h0, M0)
-                b0[idx - start] = _w0 * E0
-            finite = True
-            for j in range(stop - start, width):
-                b0[j] = 0.0
-            v0, w0 = _csum(b0, e0, width)
-            finite = finite and v0 - v0 == 0.0
-            if finite:
-                _t = s0 + v0
-                _bp = _t - s0
-                c0 += ((s0 - (_t - _bp)) + (v0 - _bp)) + w0
-                s0 = _t
-            grew = False
-            _m = _ofrom(K0)
-            if _m > M0 and _m < math.inf:
-                _r = _fwexp(M0, _m)
-                s0 = s0 * _r
-                c0 = c0 * _r
-                M0 = _m
-                grew = True
-            tries += 1
-            if finite or not grew or tries == 2:
-                break
-        if finite:
-            continue
-        for idx in range(start, stop):
+                E0 = _fsexp(_h0, M0)
+                _v = _w0 * E0
+                _a = a0[j]
+                _t = _a + _v
+                _bp = _t - _a
+                e0[j] += (_a - (_t - _bp)) + (_v - _bp)
+                a0[j] = _t
+        for j in range(length - full):
+            idx = full + j
             x_e = x_row[idx]
             pos_ = idx + 1.0
             _h0 = k*x_e
             _w0 = 1
-            if _h0 > M0:
-                _r = math.exp(M0 - _h0)
-                s0 = s0 * _r
-                c0 = c0 * _r
-                M0 = _h0
-            E0 = _wexp(_h0, M0)
+            E0 = _fsexp(_h0, M0)
             _v = _w0 * E0
-            _t = s0 + _v
-            _bp = _t - s0
-            c0 += (s0 - (_t - _bp)) + (_v - _bp)
-            s0 = _t
+            _a = a0[j]
+            _t = _a + _v
+            _bp = _t - _a
+            e0[j] += (_a - (_t - _bp)) + (_v - _bp)
+            a0[j] = _t
+        s0, c0 = _lanes_total(a0, e0, 0.0)
+        fast = fast and s0 - s0 == 0.0 and c0 - c0 == 0.0
+        if fast:
+            return (s0 + c0, M0, )
+    M0 = -math.inf
+    s0 = 0.0
+    c0 = 0.0
+    for idx in range(length):
+        x_e = x_row[idx]
+        pos_ = idx + 1.0
+        _h0 = k*x_e
+        _w0 = 1
+        if _h0 > M0:
+            _r = math.exp(M0 - _h0)
+            s0 = s0 * _r
+            c0 = c0 * _r
+            M0 = _h0
+        E0 = _wexp(_h0, M0)
+        _v = _w0 * E0
+        _t = s0 + _v
+        _bp = _t - s0
+        c0 += (s0 - (_t - _bp)) + (_v - _bp)
+        s0 = _t
     return (_fin(s0, c0), M0 if M0 > -math.inf else 0.0, )
 
 
@@ -328,6 +435,15 @@ def _rows_softmax_onehot_argmax(x_rows, k_rows, out):
         k = k_rows[r]
         s0, M0 = _sums_softmax_onehot_argmax(x_row, k)
         size_ = float(x_row.shape[0])
+        if s0 - s0 == 0.0 and M0 - M0 == 0.0:
+            for idx in range(x_row.shape[0]):  # finite sums and shifts: the lean exp
+                x_e = x_row[idx]
+                pos_ = idx + 1.0
+                _h0 = k*x_e
+                E0 = _fsexp(_h0, M0)
+                _out = E0/s0
+                out[r, idx] = _out
+            continue
         for idx in range(x_row.shape[0]):
             x_e = x_row[idx]
             pos_ = idx + 1.0
@@ -373,31 +489,61 @@ def _pivot_grad_softmax_onehot_argmax(x_row, k, G_row, x_out, s0, M0, size_):
         pos_ = idx + 1.0
         _h0 = k*x_e
         _w0 = 1
-        E0 = _wexp(_h0, M0)
+        E0, El0 = _wexp2(_h0, M0)
         G_e = G_row[idx]
-        _v0 = E0*G_e
-        _v = _w0 * E0
+        _v0 = G_e
+        _v, _ve = _two_product(_w0, E0)
         _t = r0 + _v
         _bp = _t - r0
-        cr0 += (r0 - (_t - _bp)) + (_v - _bp)
+        cr0 += ((r0 - (_t - _bp)) + (_v - _bp)) + (_ve + _w0 * El0)
         r0 = _t
-        _v = _v0
+        _v, _ve = _two_product(_v0, E0)
         _t = V0 + _v
         _bp = _t - V0
-        cV0 += (V0 - (_t - _bp)) + (_v - _bp)
+        cV0 += ((V0 - (_t - _bp)) + (_v - _bp)) + (_ve + _v0 * El0)
         V0 = _t
-    r0 = r0 + cr0
-    V0 = V0 + cV0
+    _t = r0 + cr0
+    cr0 = cr0 - (_t - r0)
+    r0 = _t
+    _t = V0 + cV0
+    cV0 = cV0 - (_t - V0)
+    V0 = _t
+    _t = P0 + r0
+    _bp = _t - P0
+    s0 = _t + (((P0 - (_t - _bp)) + (r0 - _bp)) + cr0)
     for idx in range(length):
         x_e = x_row[idx]
         pos_ = idx + 1.0
         _h0 = k*x_e
         E0 = _wexp(_h0, M0)
         G_e = G_row[idx]
-        _l0 = k*(G_e - G_p)
-        _t0 = k*(G_e*r0 - V0)
+        _f0 = k
         _n0 = s0**2
-        _g0 = 0.0 if E0 == 0.0 else E0 * ((_l0 + _t0) / _n0)
+        _a0_0 = G_e
+        _a0_1 = -G_p
+        _k0_0 = G_e
+        _k0_1 = -1
+        _u0 = _a0_0
+        _ul0 = 0.0
+        _x = _a0_1
+        _s = _u0 + _x
+        _bp = _s - _u0
+        _ul0 += (_u0 - (_s - _bp)) + (_x - _bp)
+        _u0 = _s
+        _x, _e = _two_product(_k0_0, r0)
+        _ul0 += _e + _k0_0 * cr0
+        _s = _u0 + _x
+        _bp = _s - _u0
+        _ul0 += (_u0 - (_s - _bp)) + (_x - _bp)
+        _u0 = _s
+        _x, _e = _two_product(_k0_1, V0)
+        _ul0 += _e + _k0_1 * cV0
+        _s = _u0 + _x
+        _bp = _s - _u0
+        _ul0 += (_u0 - (_s - _bp)) + (_x - _bp)
+        _u0 = _s
+        _u0 = _u0 + _ul0
+        _g0 = 0.0 if E0 == 0.0 else E0 * ((_f0 * _u0) / _n0)
         x_out[idx] = _g0
     return True
 
@@ -561,7 +707,7 @@ def _cuda_build(cuda):
         fn = getattr(fn, "py_func", fn)
         return types.FunctionType(fn.__code__, ns, fn.__name__)
 
-    for fn in (_fin, _wexp, ):
+    for fn in (_fin, _two_product, _wexp, _wexp2, ):
         ns[fn.__name__] = cuda.jit(device=True)(rebind(fn))
     shuffle = _shfl_down_sim if _cuda_simulated(cuda) else _shfl_down_gpu
     ns["_shfl_down"] = cuda.jit(device=True)(rebind(shuffle))
@@ -668,7 +814,7 @@ def _cuda_rows_softmax_onehot_argmax(out, x_rows, k_val, k_arr, k_mode, ):
     rows_ = int64(x_rows.shape[0])
     length = int64(x_rows.shape[1])
     size_ = float64(length)
-    shared_ = cuda.shared.array((32, 3), float64)
+    shared_ = cuda.shared.array((32, 4), float64)
     for base_ in range(int64(cuda.blockIdx.x) * TY_, rows_, int64(cuda.gridDim.x) * TY_):
         row_ = base_ + ty_
         r_ = min(row_, rows_ - 1)
@@ -769,7 +915,7 @@ def _cuda_grad_rows_softmax_onehot_argmax(x_grad, x_rows, k_val, k_arr, k_mode, 
     rows_ = int64(x_rows.shape[0])
     length = int64(x_rows.shape[1])
     size_ = float64(length)
-    shared_ = cuda.shared.array((32, 3), float64)
+    shared_ = cuda.shared.array((32, 4), float64)
     for base_ in range(int64(cuda.blockIdx.x) * TY_, rows_, int64(cuda.gridDim.x) * TY_):
         row_ = base_ + ty_
         r_ = min(row_, rows_ - 1)
@@ -849,9 +995,139 @@ def _cuda_grad_rows_softmax_onehot_argmax(x_grad, x_rows, k_val, k_arr, k_mode, 
         M0 = M0 if M0 > -math.inf else 0.0
 
 
+        # pivoted gradient (symsmooth.codegen.pivot, as _pivot_grad_softmax_onehot_argmax of the CPU
+        # kernel): the pivot is the first element with E == 1 (smallest index over the row's
+        # threads); the sums of the shifted group are split into its term and the rest over
+        # i != pivot.  Rows without a finite pivot take the plain chain rule below.  Every
+        # thread runs both block merges, so the barriers stay uniform.
+        piv_ = math.inf
+        if M0 > -math.inf and M0 < math.inf:
+            for idx in range(tx_, stop_, TX_):
+                x_e = float64(x_row[idx])
+                pos_ = float64(idx) + 1.0
+                _h0 = k*x_e
+                E0 = _wexp(_h0, M0)
+                if E0 == 1.0:
+                    piv_ = float64(idx)
+                    break
+        # merge the states of a warp (shuffles), then of the row's warps (shared memory); every
+        # thread of the block runs this, so the shuffles and barriers are uniform
+        off_ = min(TX_ // 2, int64(16))
+        while off_ > 0:
+            _opiv_ = _shfl_down(piv_, off_)
+            piv_ = min(piv_, _opiv_)
+
+            off_ //= 2
+        if lane_ == 0:
+            shared_[slot_, 0] = piv_
+        cuda.syncthreads()
+        piv_ = math.inf
+
+        for w_ in range(ty_ * warps_, ty_ * warps_ + warps_):
+            _opiv_ = shared_[w_, 0]
+            piv_ = min(piv_, _opiv_)
+
+        cuda.syncthreads()
+
+        use_piv_ = piv_ < math.inf
+        piv = int64(piv_) if use_piv_ else int64(0)
+        r0 = 0.0
+        cr0 = 0.0
+        V0 = 0.0
+        cV0 = 0.0
+        if use_piv_:
+            x_p = float64(x_row[piv])
+            pos_p = piv + 1.0
+            G_p = G_val if G_mode == 0 else float64(G_rows[r_, piv])
+            P0 = 1
+            Q0 = G_p
+            for idx in range(tx_, stop_, TX_):
+                if idx == piv:
+                    continue
+                x_e = float64(x_row[idx])
+                pos_ = float64(idx) + 1.0
+                _h0 = k*x_e
+                _w0 = 1
+                E0, El0 = _wexp2(_h0, M0)
+                G_e = G_val if G_mode == 0 else float64(G_rows[r_, idx])
+                _v0 = G_e
+                _v, _ve = _two_product(_w0, E0)
+                _t = r0 + _v
+                _bp = _t - r0
+                cr0 += ((r0 - (_t - _bp)) + (_v - _bp)) + (_ve + _w0 * El0)
+                r0 = _t
+                _v, _ve = _two_product(_v0, E0)
+                _t = V0 + _v
+                _bp = _t - V0
+                cV0 += ((V0 - (_t - _bp)) + (_v - _bp)) + (_ve + _v0 * El0)
+                V0 = _t
+        # merge the states of a warp (shuffles), then of the row's warps (shared memory); every
+        # thread of the block runs this, so the shuffles and barriers are uniform
+        off_ = min(TX_ // 2, int64(16))
+        while off_ > 0:
+            _or0 = _shfl_down(r0, off_)
+            _ocr0 = _shfl_down(cr0, off_)
+            _oV0 = _shfl_down(V0, off_)
+            _ocV0 = _shfl_down(cV0, off_)
+            cr0 += _ocr0
+            _t = r0 + _or0
+            _bp = _t - r0
+            cr0 += (r0 - (_t - _bp)) + (_or0 - _bp)
+            r0 = _t
+
+            cV0 += _ocV0
+            _t = V0 + _oV0
+            _bp = _t - V0
+            cV0 += (V0 - (_t - _bp)) + (_oV0 - _bp)
+            V0 = _t
+
+
+            off_ //= 2
+        if lane_ == 0:
+            shared_[slot_, 0] = r0
+            shared_[slot_, 1] = cr0
+            shared_[slot_, 2] = V0
+            shared_[slot_, 3] = cV0
+        cuda.syncthreads()
+        r0 = 0.0
+        cr0 = 0.0
+        V0 = 0.0
+        cV0 = 0.0
+
+        for w_ in range(ty_ * warps_, ty_ * warps_ + warps_):
+            _or0 = shared_[w_, 0]
+            _ocr0 = shared_[w_, 1]
+            _oV0 = shared_[w_, 2]
+            _ocV0 = shared_[w_, 3]
+            cr0 += _ocr0
+            _t = r0 + _or0
+            _bp = _t - r0
+            cr0 += (r0 - (_t - _bp)) + (_or0 - _bp)
+            r0 = _t
+
+            cV0 += _ocV0
+            _t = V0 + _oV0
+            _bp = _t - V0
+            cV0 += (V0 - (_t - _bp)) + (_oV0 - _bp)
+            V0 = _t
+
+
+        cuda.syncthreads()
+
+        if use_piv_:
+            _t = r0 + cr0
+            cr0 = cr0 - (_t - r0)
+            r0 = _t
+            _t = V0 + cV0
+            cV0 = cV0 - (_t - V0)
+            V0 = _t
+            _t = P0 + r0
+            _bp = _t - P0
+            s0 = _t + (((P0 - (_t - _bp)) + (r0 - _bp)) + cr0)
+        plain_stop_ = int64(0) if use_piv_ else stop_
         R0 = 0.0
         cR0 = 0.0
-        for idx in range(tx_, stop_, TX_):
+        for idx in range(tx_, plain_stop_, TX_):
             x_e = float64(x_row[idx])
             pos_ = float64(idx) + 1.0
             _h0 = k*x_e
@@ -903,8 +1179,37 @@ def _cuda_grad_rows_softmax_onehot_argmax(x_grad, x_rows, k_val, k_arr, k_mode, 
             _h0 = k*x_e
             E0 = _wexp(_h0, M0)
             G_e = G_val if G_mode == 0 else float64(G_rows[r_, idx])
-            _c0 = E0*k
-            _g0 = G_e*_c0/s0 + ((0) if (E0 == 0) else (R0*_c0))
+            if use_piv_:
+                _f0 = k
+                _n0 = s0**2
+                _a0_0 = G_e
+                _a0_1 = -G_p
+                _k0_0 = G_e
+                _k0_1 = -1
+                _u0 = _a0_0
+                _ul0 = 0.0
+                _x = _a0_1
+                _s = _u0 + _x
+                _bp = _s - _u0
+                _ul0 += (_u0 - (_s - _bp)) + (_x - _bp)
+                _u0 = _s
+                _x, _e = _two_product(_k0_0, r0)
+                _ul0 += _e + _k0_0 * cr0
+                _s = _u0 + _x
+                _bp = _s - _u0
+                _ul0 += (_u0 - (_s - _bp)) + (_x - _bp)
+                _u0 = _s
+                _x, _e = _two_product(_k0_1, V0)
+                _ul0 += _e + _k0_1 * cV0
+                _s = _u0 + _x
+                _bp = _s - _u0
+                _ul0 += (_u0 - (_s - _bp)) + (_x - _bp)
+                _u0 = _s
+                _u0 = _u0 + _ul0
+                _g0 = 0.0 if E0 == 0.0 else E0 * ((_f0 * _u0) / _n0)
+            else:
+                _c0 = E0*k
+                _g0 = G_e*_c0/s0 + ((0) if (E0 == 0) else (R0*_c0))
             x_grad[r_, idx] = _g0
 
 

@@ -58,16 +58,21 @@ def _stabilizer(expr):
 def kernel_spec(item, stabilizer=None):
     """The :class:`~symsmooth.codegen.spec.KernelSpec` of a catalog name, a ``Smoothing`` or a
     spec (returned as is).  ``stabilizer`` defaults to :func:`stabilize` (rule set "default")."""
+    from symsmooth.codegen.iteration import IterationSpec
     from symsmooth.codegen.spec import KernelSpec, spec_from_smoothing
     from symsmooth.records import Smoothing
 
-    if isinstance(item, KernelSpec):
+    if isinstance(item, (KernelSpec, IterationSpec)):
         return item
     if isinstance(item, str):
         from symsmooth.smoothing import catalog
 
         item = catalog.get(item)
     if isinstance(item, Smoothing):
+        from symsmooth.codegen import iteration
+
+        if iteration.registered(item.name):  # an algorithm: a fixed-count row-map iteration
+            return iteration.iteration_spec(item, stabilizer or _stabilizer)
         return spec_from_smoothing(item, stabilizer or _stabilizer)
     from symsmooth.errors import CodegenError
 

@@ -94,9 +94,41 @@ def test_unknown_function_is_a_clear_error():
         pipeline.generate([spec], out="/nonexistent-never-written")
 
 
-def test_soft_k_max_is_rejected_with_instruction():
+def _nonnormal_record():
+    """The catalog's unrolled soft-2-max (explicit entries, Min) under a name with no
+    iteration builder."""
+    import dataclasses
+
+    from symsmooth.smoothing import catalog
+
+    return dataclasses.replace(catalog.get("soft_k_max"), name="soft_k_max_unrolled")
+
+
+def test_soft_k_max_generates_an_iteration_kernel(tmp_path):
+    """The recursion is not in normal form, but one step is: soft_k_max is generated as a
+    fixed-count iteration of that row map (tests/test_soft_k_max_kernel.py tests it in full)."""
+    from symsmooth.smoothing import catalog
+    from symsmooth.smoothing.symbols import X as X_VEC
+    from symsmooth.smoothing.symbols import j as J_INDEX
+    from symsmooth.smoothing.symbols import k as K_PARAM
+    from symsmooth.smoothing.symbols import n as N_SIZE
+    from symsmooth.verify.claims import value as claim_value
+
+    spec = pipeline.kernel_spec("soft_k_max")
+    assert spec.kind == "iteration" and spec.step.plan.rowmap
+    pipeline.generate(["soft_k_max"], out=tmp_path)
+    mod = load_module("soft_k_max", tmp_path)
+    row = [2.0, 1.0, 4.0, 5.0, 3.0]
+    record = catalog.get("soft_k_max")
+    got = mod.soft_k_max(np.array(row), 1.0)
+    for m, g in enumerate(got, start=1):  # the catalog's unrolled recursion for n = 5
+        exact = claim_value(record.expr, {N_SIZE: 5, X_VEC: row, K_PARAM: 1.0, J_INDEX: m})
+        assert ulp_error(g, exact) <= 16
+
+
+def test_unregistered_algorithm_is_rejected_with_instruction():
     with pytest.raises(CodegenError, match="normal form"):
-        pipeline.kernel_spec("soft_k_max")
+        pipeline.kernel_spec(_nonnormal_record())
 
 
 # --- elementwise -----------------------------------------------------------------------------

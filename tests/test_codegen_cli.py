@@ -69,7 +69,31 @@ def test_verify_table(tmp_path):
             "2000",
             "--per-regime",
             "8",
+            "--regimes",
+            "--jobs",
+            "1",
         ],
     )
     assert result.exit_code == 0, result.output
     assert "logsumexp_max" in result.output and "ok" in result.output
+    # --regimes: one line per (part, dtype, regime), the long row and the -inf entries included
+    assert "with_neg_inf" in result.output and "long" in result.output
+    assert "median ulp" in result.output
+
+
+def test_verify_in_worker_processes(tmp_path):
+    """``--jobs 2`` runs the entries in spawned worker processes; their reports equal the ones
+    computed in this process."""
+    from functools import partial
+
+    from symsmooth.cli.build_cmd import kernel_task
+    from symsmooth.cli.jobs import each
+
+    names = ["softplus", "abs_sqrt"]
+    task = partial(kernel_task, out=tmp_path, regenerate=True, per_regime=4)
+    pooled = dict(each(task, names, jobs=2))
+    assert sorted(pooled) == sorted(names)
+    for name in names:
+        status, report = pooled[name]
+        assert status == "ok", report
+        assert report.rows and report == kernel_task(name, tmp_path, False, per_regime=4)[1]

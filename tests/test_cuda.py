@@ -104,25 +104,8 @@ def runs(modules):
 # --- every kernel, in the simulator and as PTX ------------------------------------------------
 
 
-KNOWN_GAPS = {
-    name: "softmax VJP at the row's dominant entry in the 'wide' regime: the exact value "
-    "(~1e-128) is what is left of G/s + R; the CPU kernel keeps it (1.3 ulp), the CUDA kernel "
-    "in the simulator returns 0 (absolute error 1e-128 on terms of size 1) even with one "
-    "thread per row; cause not found yet (see docs/cuda.md)"
-    for name in ("soft_argmax", "softmax_onehot_argmax")
-}
-
-
 @needs_numba_cuda
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(n, marks=pytest.mark.xfail(reason=KNOWN_GAPS[n], strict=False))
-        if n in KNOWN_GAPS
-        else n
-        for n in NAMES
-    ],
-)
+@pytest.mark.parametrize("name", NAMES)
 def test_simulated_kernel_matches_cpu_and_mpmath(runs, name):
     """Each CUDA kernel in every float64 regime of the CPU kernel's verification:
     within its ulp target of mpmath, or within 4x + 4 ulps of the larger of the target and the

@@ -51,7 +51,7 @@ class Recorder:
     def __init__(self, spec, module):
         self.distance = {}
         name = spec.name
-        if spec.kind == "reduction":
+        if spec.kind != "elementwise":  # reductions and iterations: one row input
             setattr(self, name, self._wrap(f"{name}", module, f"{name}_cuda", name))
             setattr(
                 self,

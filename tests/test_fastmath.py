@@ -158,6 +158,100 @@ def test_nan_propagates(fm, name):
     assert np.isnan(fm(name, [math.nan, -math.nan])).all()
 
 
+@pytest.fixture(scope="module")
+def fm2(tmp_path_factory):
+    """_fsexp(h, m) and _lanes_total(acc, err, start) of the emitted source, in array loops."""
+    folder = tmp_path_factory.mktemp("fastmath2")
+    loops = """
+
+@njit(error_model="numpy")
+def vsexp(h, m, out):
+    for i in range(h.shape[0]):
+        out[i] = _fsexp(h[i], m[i])
+
+
+@njit(error_model="numpy")
+def vlanes(acc, err, start):
+    return _lanes_total(acc, err, start)
+"""
+    path = folder / "fm2_under_test.py"
+    path.write_text(fastmath.module_source() + loops)
+    spec = importlib.util.spec_from_file_location("fm2_under_test", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["fm2_under_test"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _sexp_errors(module, hs, ms):
+    hs, ms = np.asarray(hs, dtype=np.float64), np.asarray(ms, dtype=np.float64)
+    got = np.empty_like(hs)
+    module.vsexp(hs, ms, got)
+    errors = []
+    with mpmath.workdps(DPS):
+        for g, h, m in zip(got, hs, ms, strict=True):
+            ref = mpmath.exp(mpmath.mpf(float(h)) - mpmath.mpf(float(m)))  # exact difference
+            binade = max(int(mpmath.floor(mpmath.log(ref, 2))), -1022) if ref else -1022
+            errors.append(float(abs(mpmath.mpf(float(g)) - ref) / mpmath.mpf(2) ** (binade - 52)))
+    return got, np.array(errors)
+
+
+def test_sum_pass_exp_within_one_ulp_of_the_exact_difference(fm2):
+    """_fsexp(h, m) = exp(h - m) for h <= m, with h - m taken exactly: the rounding of h - m
+    alone would cost |h - m| * 2**-53 relative (~8 ulp at h - m = -10 with h, m of different
+    magnitudes); results down to the subnormal range."""
+    rng = np.random.default_rng(11)
+    ms = np.concatenate(
+        [
+            rng.uniform(-5.0, 5.0, 700),
+            rng.uniform(-1e6, 1e6, 300),  # large shifts: h - m cancels (Sterbenz) or rounds
+            rng.uniform(-800.0, 800.0, 300),
+        ]
+    )
+    ds = np.concatenate(
+        [
+            -rng.uniform(0.0, 40.0, 700),
+            -rng.uniform(0.0, 745.1, 300),
+            -rng.uniform(700.0, 745.1, 300),  # subnormal results
+        ]
+    )
+    hs = ms + ds  # rounded: h - m is generally not exactly ds, nor a float64
+    hs = np.minimum(hs, ms)
+    got, err = _sexp_errors(fm2, hs, ms)
+    assert err.max() <= 1.0, (err.max(), hs[np.argmax(err)], ms[np.argmax(err)])
+    assert np.median(err) < 0.3
+    naive = np.array(
+        [float(mpmath.exp(mpmath.mpf(float(h - m)))) for h, m in zip(hs, ms, strict=True)]
+    )
+    rel = np.abs(naive - got) / np.maximum(got, 1e-300)
+    assert rel.max() > 4 * 2.0**-52  # rounding h - m first is visibly worse somewhere
+
+
+def test_sum_pass_exp_edges(fm2):
+    hs = [0.0, 5.0, -math.inf, -math.inf, -745.6, -1e308, 1e308]
+    ms = [0.0, 5.0, 0.0, 1e308, 0.0, 1e308, 1e308]
+    got, _ = _sexp_errors(fm2, hs[:2], ms[:2])
+    assert list(got) == [1.0, 1.0]  # the maximum's own term is exactly 1
+    out = np.empty(len(hs))
+    fm2.vsexp(np.array(hs), np.array(ms), out)
+    assert list(out) == [1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0]
+
+
+def test_lanes_total_is_compensated(fm2):
+    """start + sum(acc) + sum(err) to double-double accuracy (mpmath.fsum as the reference),
+    where a plain left-to-right sum loses everything below the large lanes."""
+    rng = np.random.default_rng(12)
+    acc = rng.standard_normal(64) * 10.0 ** rng.integers(-20, 20, 64)
+    err = acc * 2.0**-60 * rng.standard_normal(64)
+    s, c = fm2.vlanes(acc, err, 1e20)
+    with mpmath.workdps(DPS):
+        exact = mpmath.fsum([mpmath.mpf(float(v)) for v in [*acc, *err, 1e20]])
+        assert abs(mpmath.mpf(s) + mpmath.mpf(c) - exact) <= abs(exact) * 2.0**-100 + 2.0**-60
+        assert float(exact) == s + c
+        naive = sum([1e20, *acc, *err])
+        assert abs(mpmath.mpf(naive) - exact) > 1e-3  # plain summation fails here
+
+
 def test_fast_text_and_twins_rename_only_calls():
     assert fastmath.fast_text("a = _wexp(h, M0) + _fwexp(h, M0) + mymath.exp(1)") == (
         "a = _fwexp(h, M0) + _fwexp(h, M0) + mymath.exp(1)"

@@ -123,3 +123,63 @@ def test_ss_verify_on_catalog_reduction(tmp_path):
     assert report.worst("value", "float64") <= 4
     assert report.worst("value", "float32") <= 1
     assert {r.regime for r in report.rows} >= {"long", "shifted_up", "with_neg_inf", "ties"}
+
+
+def test_row_reference_rowmap_vjp_matches_direct_mpmath():
+    """Softmax VJP from the cached row sums (formed once at 100 digits) equals the textbook
+    formula ``p_j (g_j - sum_i g_i p_i)`` evaluated directly, at a dominant entry too."""
+    from symsmooth.smoothing import catalog
+
+    spec = pipeline.kernel_spec(catalog.get("softmax_onehot_argmax"))
+    ref = RowReference(spec.plan, spec.params, (1.0,))
+    row = ([40.0, -3.0, 0.5, 2.25],)
+    cot = [0.5, -1.25, 2.0, 0.75]
+    with mpmath.workdps(80):
+        e = [mpmath.exp(mpmath.mpf(v)) for v in row[0]]
+        p = [v / mpmath.fsum(e) for v in e]
+        mean = mpmath.fsum(mpmath.mpf(g) * q for g, q in zip(cot, p, strict=True))
+        expect = [q * (mpmath.mpf(g) - mean) for g, q in zip(cot, p, strict=True)]
+        got = ref.gradient(row, 0, cot)
+        for a, b in zip(got, expect, strict=True):
+            assert abs(a - b) <= abs(b) * mpmath.mpf(10) ** -30
+
+
+def test_reference_cache_round_trip(tmp_path, naive_and_stable, monkeypatch):
+    """A second measurement reads every reference from the cache folder (no mpmath work) and
+    reports exactly the same rows; another parameter value is another key."""
+    from symsmooth.verify import kernels
+    from symsmooth.verify.cache import ReferenceCache
+
+    _, stable, out = naive_and_stable
+    module = load_module("stable_softplus", out)
+    store = ReferenceCache(tmp_path / "refs")
+    first = measure(stable, module, per_regime=6, cache=store)
+    assert len(list((tmp_path / "refs").rglob("*.json"))) == 2 * 6 * 2  # dtype x regime x part
+
+    class Refuse:
+        def __init__(self, *args, **kwargs):
+            raise AssertionError("reference recomputed despite the cache")
+
+    monkeypatch.setattr(kernels, "ElementwiseReference", Refuse)
+    again = measure(stable, module, per_regime=6, cache=store)
+    assert again.rows == first.rows
+    assert store.key("x", np.ones(2)) != store.key("x", np.ones(3))
+    assert store.key("x", 1.0) != store.key("x", 2.0)
+
+
+def test_adaptive_reference_stops_beyond_every_format():
+    """``d/dx log(log(e^{e^x} + e^{e^y}))`` at x = 10, y = 1e4: the naive form needs the
+    14,000-bit exponent of ``e^{e^y}`` to get digits right (20 s an evaluation past 200 digits);
+    the exact value ``e^x sigma(e^x - e^y) / log(...)`` is below 2**-1100, and so is the
+    reference, which now stops there: the kernel's 0 is within 1e-6 ulp of either."""
+    from symsmooth.smoothing import catalog
+
+    spec = pipeline.kernel_spec(catalog.get("max_pair_double_exp"))
+    ref = ElementwiseReference(spec.expr, spec.inputs, spec.params, spec.gradients)
+    got = ref.gradient([10.0, 1e4, 1.0], 0)
+    with mpmath.workdps(50):
+        ex, ey = mpmath.exp(10), mpmath.exp(mpmath.mpf(1e4))
+        log_sum = ey + mpmath.log1p(mpmath.exp(ex - ey))  # log(e^{e^x} + e^{e^y})
+        exact = mpmath.exp(10) / (1 + mpmath.exp(ey - ex)) / log_sum
+    assert 0 < exact < mpmath.mpf(2) ** -1100 and 0 < got < mpmath.mpf(2) ** -1100
+    assert ulp_error(0.0, got) < 1e-6 and ulp_error(0.0, exact) < 1e-6

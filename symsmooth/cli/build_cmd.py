@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -108,25 +109,31 @@ def build_cmd(
     strict: Annotated[
         bool, typer.Option("--strict", help="Fail when a kernel misses an ulp target.")
     ] = False,
+    jobs: Annotated[
+        int,
+        typer.Option("--jobs", "-j", help="Worker processes (0: one per CPU, at most 4).", min=0),
+    ] = 0,
 ) -> None:
     """Derive, check, generate and verify the whole catalog."""
+    from symsmooth.cli.jobs import default_jobs
     from symsmooth.smoothing import catalog
 
     names = [catalog.get(n).name for n in only] if only else catalog.names()
-    claims_ok = _check_claims(names, count)
-    kernels_ok = _build_kernels(names, out, strict) if kernels else True
+    jobs = jobs or default_jobs()
+    claims_ok = _check_claims(names, count, jobs)
+    kernels_ok = _build_kernels(names, out, strict, jobs) if kernels else True
     if not (claims_ok and kernels_ok):
         raise typer.Exit(1)
 
 
-def _check_claims(names: list[str], count: int) -> bool:
+def _check_claims(names: list[str], count: int, jobs: int = 1) -> bool:
     """Stage 1: every claim of every entry; prints one line each and a summary table."""
+    from symsmooth.cli.jobs import each
+
     reports = []
     with Progress(*_COLUMNS, console=console, transient=True) as progress:
-        task = progress.add_task("checking", total=len(names))
-        for name in names:
-            progress.update(task, description=f"checking {name}")
-            report = check_entry(name, count)
+        task = progress.add_task(f"checking claims ({jobs} job(s))", total=len(names))
+        for name, report in each(partial(_check_task, count=count), names, jobs):
             reports.append(report)
             progress.console.print(  # one line per entry as it finishes
                 f"{_mark(report.limit_ok)} limit  {_mark(report.bound_ok)} bound  {name} "
@@ -134,6 +141,7 @@ def _check_claims(names: list[str], count: int) -> bool:
                 highlight=False,
             )
             progress.advance(task)
+    reports.sort(key=lambda r: names.index(r.name))
     console.print(_summary(reports))
     failed = [r for r in reports if not r.limit_ok or r.bound_ok is False]
     for r in failed:
@@ -147,22 +155,52 @@ def _check_claims(names: list[str], count: int) -> bool:
     return not failed
 
 
-def _build_kernels(names: list[str], out: Path, strict: bool) -> bool:
-    """Stages 2 and 3: generate each entry's kernel module, then verify it in ulps."""
+def _check_task(name: str, count: int) -> EntryReport:
+    return check_entry(name, count)
+
+
+def kernel_task(name: str, out: Path, regenerate: bool = True, **options) -> tuple:
+    """Generate (when ``regenerate`` or missing) and verify one entry: ``("ok", Report)``,
+    ``("skipped", reason)`` for a :class:`~symsmooth.errors.CodegenError`, ``("error", reason)``
+    for anything else.  Runs in a worker process (:mod:`symsmooth.cli.jobs`)."""
     from symsmooth import pipeline
+    from symsmooth.errors import CodegenError
+
+    try:
+        return "ok", pipeline.verify(name, out=out, regenerate=regenerate, **options)
+    except CodegenError as exc:
+        return "skipped", str(exc)
+    except Exception as exc:  # noqa: BLE001 - report every broken entry, then fail
+        return "error", f"{type(exc).__name__}: {exc}"
+
+
+def kernel_weight(name: str) -> int:
+    """Rough cost order for the worker pool: row reductions (long rows) before elementwise."""
+    from symsmooth import pipeline
+
+    try:
+        return 0 if pipeline.kernel_spec(name).kind == "elementwise" else 1
+    except Exception:  # noqa: BLE001 - the task itself reports the error
+        return 0
+
+
+def _build_kernels(names: list[str], out: Path, strict: bool, jobs: int = 1) -> bool:
+    """Stages 2 and 3: generate each entry's kernel module, then verify it in ulps."""
     from symsmooth.cli.codegen_cmds import report_table
+    from symsmooth.cli.jobs import each
 
     reports, broken = [], []
+    task_fn = partial(kernel_task, out=out, regenerate=True)
     with Progress(*_COLUMNS, console=console, transient=True) as progress:
-        task = progress.add_task("kernels", total=len(names))
-        for name in names:
-            progress.update(task, description=f"generating and verifying {name}")
-            try:
-                pipeline.generate([name], out=out)
-                reports.append(pipeline.verify(name, out=out))
-            except Exception as exc:  # noqa: BLE001 - report every broken entry, then fail
-                broken.append((name, f"{type(exc).__name__}: {exc}"))
+        task = progress.add_task(f"generating and verifying ({jobs} job(s))", total=len(names))
+        for name, (status, result) in each(task_fn, names, jobs, weight=kernel_weight):
+            if status == "ok":
+                reports.append((names.index(name), result))
+                progress.console.print(f"{_mark(result.ok)} {result.summary()}", highlight=False)
+            else:
+                broken.append((name, result))
             progress.advance(task)
+    reports = [r for _, r in sorted(reports, key=lambda pair: pair[0])]
     console.print(report_table(reports))
     for name, detail in broken:
         console.print(f"[bold red]{name}[/]: no kernel: {detail}", highlight=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -134,6 +135,25 @@ def report_table(reports) -> Table:
     return table
 
 
+def regime_table(report) -> Table:
+    """A rich table of one kernel: max and median ulp per part, dtype and regime."""
+    table = Table(title=f"{report.name}: ulp vs mpmath by regime")
+    for column in ("part", "dtype", "regime", "points", "max ulp", "median ulp", "target"):
+        table.add_column(column, justify="left" if column in ("part", "regime") else "right")
+    for r in report.rows:
+        mark = "" if r.ok else " [red]missed[/]"
+        table.add_row(
+            r.part,
+            r.dtype,
+            r.regime,
+            str(r.count),
+            f"{r.max_ulp:.3g}{mark}",
+            f"{r.median_ulp:.3g}",
+            f"{r.target:g}",
+        )
+    return table
+
+
 @app.command("verify")
 def verify_cmd(
     names: Annotated[
@@ -151,25 +171,39 @@ def verify_cmd(
     regenerate: Annotated[
         bool, typer.Option("--regenerate", help="Regenerate before checking.")
     ] = False,
+    jobs: Annotated[
+        int,
+        typer.Option("--jobs", "-j", help="Worker processes (0: one per CPU, at most 4).", min=0),
+    ] = 0,
+    regimes: Annotated[
+        bool, typer.Option("--regimes", help="Also print max/median ulp of every regime.")
+    ] = False,
 ) -> None:
     """Measure generated kernels against mpmath (ulps by regime); exit 1 if a target is missed."""
-    from symsmooth import pipeline
+    from symsmooth.cli.build_cmd import kernel_task, kernel_weight
+    from symsmooth.cli.jobs import default_jobs, each
 
     chosen = _names(names or [], not names)
-    reports = []
+    jobs = jobs or default_jobs()
+    task_fn = partial(
+        kernel_task, out=out, regenerate=regenerate, per_regime=per_regime, long_n=long_n
+    )
+    reports, failed = [], []
     with _progress() as progress:
-        task = progress.add_task("verifying", total=len(chosen))
-        for entry in chosen:
-            progress.update(task, description=f"verifying {entry}")
-            try:
-                reports.append(
-                    pipeline.verify(
-                        entry, out=out, regenerate=regenerate, per_regime=per_regime, long_n=long_n
-                    )
-                )
-            except CodegenError as exc:
-                console.print(f"[yellow]skipped {entry}:[/] {exc}")
+        task = progress.add_task(f"verifying ({jobs} job(s))", total=len(chosen))
+        for entry, (status, result) in each(task_fn, chosen, jobs, weight=kernel_weight):
+            if status == "ok":
+                reports.append((chosen.index(entry), result))
+                progress.console.print(result.summary(), highlight=False)
+            elif status == "skipped":
+                progress.console.print(f"[yellow]skipped {entry}:[/] {result}")
+            else:
+                failed.append(entry)
+                progress.console.print(f"[bold red]{entry}:[/] {result}", highlight=False)
             progress.advance(task)
+    reports = [r for _, r in sorted(reports, key=lambda pair: pair[0])]
+    for report in reports if regimes else ():
+        console.print(regime_table(report))
     console.print(report_table(reports))
-    if not all(r.ok for r in reports):
+    if failed or not all(r.ok for r in reports):
         raise typer.Exit(1)

@@ -117,6 +117,8 @@ def _reduction(spec: KernelSpec, ctx: dict) -> dict:
             args += ["float64", "float64[:, ::1]", "int64"]
         return f"void({', '.join(args)})"
 
+    pivot = ctx.get("pivot")
+    small = [sym for sym, _ in pivot["small"]] if pivot else []
     shifted = {k for g in groups for k in g["sums"]}
     state = [f"M{g['index']}" for g in groups]
     for s in sums:
@@ -127,7 +129,9 @@ def _reduction(spec: KernelSpec, ctx: dict) -> dict:
         "cuda_plain_sums": [s["index"] for s in sums if s["index"] not in shifted],
         "cuda_adjoint_state": [v for k in adjoints for v in (f"R{k}", f"cR{k}")],
         "cuda_prologue": loads + ctx["prologue"][n_loads:],
-        "cuda_width": max(len(groups) + 2 * len(sums), 2 * len(adjoints), 1),
+        "cuda_width": max(len(groups) + 2 * len(sums), 2 * len(adjoints), 2 * len(small), 1),
+        "cuda_pivot_state": [v for sym in small for v in (sym, f"c{sym}")],
+        "cuda_pivot_load": _pivot_load(pivot["load"], vectors) if pivot else [],
         "cuda_starts": {g["index"]: g["start"] for g in groups},
         "cuda_value_kernel": value_kernel,
         "cuda_grad_kernel": grad_kernel,
@@ -140,7 +144,28 @@ def _reduction(spec: KernelSpec, ctx: dict) -> dict:
     }
 
 
-_KINDS = {"elementwise": _elementwise, "reduction": _reduction}
+def _iteration(spec, ctx: dict) -> dict:
+    """Fixed-count iterations of a row map (:mod:`symsmooth.codegen.iteration`)."""
+    from symsmooth.codegen.iteration import iteration_cuda_context
+
+    return iteration_cuda_context(spec, ctx)
+
+
+def _pivot_load(lines: list[str], vectors) -> list[str]:
+    """The CPU pivot loads (``x_p = x_row[piv]``, ``G_p = G_row[piv]``) for the CUDA kernel:
+    up-cast to float64, the cotangent read by its mode (a scalar or a row of ``G_rows``)."""
+    out = []
+    for line in lines:
+        target, _, source = line.partition(" = ")
+        if source == "G_row[piv]":
+            source = "G_val if G_mode == 0 else float64(G_rows[r_, piv])"
+        elif any(source == f"{v}_row[piv]" for v in vectors):
+            source = f"float64({source})"
+        out.append(f"{target} = {source}")
+    return out
+
+
+_KINDS = {"elementwise": _elementwise, "reduction": _reduction, "iteration": _iteration}
 
 
 def cuda_context(spec: KernelSpec, ctx: dict | None = None) -> dict:

@@ -13,7 +13,7 @@ Examples
 >>> ctx["cores"][0]["lines"]
 ['return _softplus(k*x)/k']
 >>> [h.function for h in ctx["helpers"]]
-['_sigmoid', '_softplus']
+['_two_product', '_wexp2', '_sigmoid2', '_sigmoid', '_softplus']
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import sympy as sp
 
 from symsmooth.codegen.fastmath import fast_context
 from symsmooth.codegen.helpers import resolve
-from symsmooth.codegen.pivot import pivot_form
+from symsmooth.codegen.pivot import linear_numerator, pivot_form
 from symsmooth.codegen.printer import MathPrinter
 from symsmooth.codegen.spec import KernelSpec
 from symsmooth.errors import CodegenError
@@ -104,6 +104,17 @@ def _elementwise(spec: KernelSpec, printer: MathPrinter) -> dict:
     }
 
 
+def _base(init: str, s, plan) -> str:
+    """The initial value of a sum at the row's final shift M_g (the fast pass starts its lanes
+    at 0 and adds this once): ``init * exp(start - M_g)``; the shift starts at 0 when some sum
+    of the group has an initial value (see the groups' ``start``)."""
+    if s.init == 0:
+        return "0.0"
+    if not plan.shifted(s.group):
+        return init
+    return f"{init} * _fwexp(0.0, M{s.group})"
+
+
 def _reduction(spec: KernelSpec, printer: MathPrinter) -> dict:
     plan, pc = spec.plan, spec.pieces
     names = [str(v.label) for v in plan.vectors]
@@ -138,6 +149,7 @@ def _reduction(spec: KernelSpec, printer: MathPrinter) -> dict:
         {
             "index": k,
             "init": printer.doprint(sp.Float(0) if s.init == 0 else sub(s.init)),
+            "base": _base(printer.doprint(sub(s.init)), s, plan),
             "term": f"_w{k} * E{s.group}" if plan.shifted(s.group) else f"_w{k}",
         }
         for k, s in enumerate(plan.sums)
@@ -157,6 +169,9 @@ def _reduction(spec: KernelSpec, printer: MathPrinter) -> dict:
         "load": loads,
         "sum_lines": sum_lines,
         "prologue": prologue,
+        # the row-map value pass of a row whose shifts and sums are finite: h <= M, no NaN
+        "lean_prologue": [line.replace("_wexp(", "_fsexp(") for line in prologue],
+        "lean_test": " and ".join(f"{v} - {v} == 0.0" for v in unpack),
         "row_args": row_args,
         "row_call": row_args,
         "mat_args": "".join(f"{v}_rows, " for v in names) + "".join(f"{p}_rows, " for p in params),
@@ -200,24 +215,97 @@ def _pivot_context(spec: KernelSpec, printer: MathPrinter, sub, names) -> dict |
         load.append("G_p = G_row[piv]")
     keys = sorted(piv.pivot_terms, key=lambda s: s.name)
     load += block([sub(piv.pivot_terms[q]) for q in keys], [str(q) for q in keys], printer, "_q")
-    small = [(f"r{k}", f"_w{k} * E{g}") for k in piv.sums]
+    # every small term is coef * E_g: E_g = E + El from _wexp2 (exp with its rounding error)
+    # and coef * E by TwoProduct, so the sums r_k, V_k are double-double to ~2**-64
+    small = [(f"r{k}", f"_w{k}") for k in piv.sums]
     vk = sorted(piv.adjoint_terms, key=lambda s: s.name)
     small += [(str(v), f"_v{v.name[1:]}") for v in vk]
-    adj = block(
-        [sub(piv.adjoint_terms[v]) for v in vk], [f"_v{v.name[1:]}" for v in vk], printer, "_e"
-    )
+    e = spec.pieces.weights_e[g]
+    coefs = [sp.cancel(piv.adjoint_terms[v] / e) for v in vk]
+    if any(e in c.free_symbols for c in coefs):  # pragma: no cover - pivot_form factors E_g out
+        raise CodegenError(f"{spec.name}: a pivoted adjoint term is not E_g times a factor")
+    adj = block([sub(c) for c in coefs], [f"_v{v.name[1:]}" for v in vk], printer, "_e")
+    accumulate = []
+    for sym, coef in small:
+        accumulate += [
+            f"_v, _ve = _two_product({coef}, E{g})",
+            f"_t = {sym} + _v",
+            f"_bp = _t - {sym}",
+            f"c{sym} += (({sym} - (_t - _bp)) + (_v - _bp)) + (_ve + {coef} * El{g})",
+            f"{sym} = _t",
+        ]
+    finish = []
+    for sym, _ in small:
+        finish += [f"_t = {sym} + c{sym}", f"c{sym} = c{sym} - (_t - {sym})", f"{sym} = _t"]
+    for k in piv.sums:  # s_k = P_k + r_k rounded once, for the denominators
+        finish += [
+            f"_t = P{k} + r{k}",
+            f"_bp = _t - P{k}",
+            f"s{k} = _t + (((P{k} - (_t - _bp)) + (r{k} - _bp)) + cr{k})",
+        ]
+    printer.helpers.update({"wexp2", "two_product"})
     grads = []
     for j, (lead, rest, den) in enumerate(
         zip(piv.leading, piv.rest, piv.denominator, strict=False)
     ):
-        grads += block(
-            [sub(lead), sub(rest), sub(den)], [f"_l{j}", f"_t{j}", f"_n{j}"], printer, f"_c{j}_"
-        )
-        grads.append(f"_g{j} = 0.0 if E{g} == 0.0 else E{g} * ((_l{j} + _t{j}) / _n{j})")
-    return {"group": g, "load": load, "small": small, "adjoint_lines": adj, "grad_lines": grads}
+        lin = linear_numerator(lead, rest, piv.small)
+        if lin is None:
+            grads += block(
+                [sub(lead), sub(rest), sub(den)], [f"_l{j}", f"_t{j}", f"_n{j}"], printer, f"_c{j}_"
+            )
+            grads.append(f"_g{j} = 0.0 if E{g} == 0.0 else E{g} * ((_l{j} + _t{j}) / _n{j})")
+            continue
+        grads += _dd_numerator(j, lin, sub(den), printer, sub)
+        grads.append(f"_g{j} = 0.0 if E{g} == 0.0 else E{g} * ((_f{j} * _u{j}) / _n{j})")
+    return {
+        "group": g,
+        "load": load,
+        "small": small,
+        "weight": f"E{g}, El{g} = _wexp2(_h{g}, M{g})",
+        "adjoint_lines": adj,
+        "accumulate": accumulate,
+        "finish": finish,
+        "grad_lines": grads,
+    }
 
 
-_KINDS = {"elementwise": _elementwise, "reduction": _reduction}
+def _dd_numerator(j: int, lin, den, printer: MathPrinter, sub) -> list[str]:
+    """Lines forming the bracket of a :class:`~symsmooth.codegen.pivot.Linear` numerator in
+    double-double (TwoSum of the lead terms, TwoProduct of each coefficient with the
+    double-double small sum ``r + cr``) into ``_u{j}``; its factor ``_f{j}``, denominator
+    ``_n{j}``."""
+    coefs = [sub(c) for _, c in lin.terms]
+    lead = [sub(t) for t in lin.lead] or [sp.S.Zero]
+    names = [f"_f{j}", f"_n{j}"] + [f"_a{j}_{i}" for i in range(len(lead))]
+    names += [f"_k{j}_{i}" for i in range(len(coefs))]
+    lines = block([sub(lin.factor), den, *lead, *coefs], names, printer, f"_c{j}_")
+    lines += [f"_u{j} = _a{j}_0", f"_ul{j} = 0.0"]
+    adds = [(f"_a{j}_{i}", None) for i in range(1, len(lead))]
+    adds += [(f"_k{j}_{i}", str(s)) for i, (s, _) in enumerate(lin.terms)]
+    for term, small in adds:
+        if small is None:
+            lines.append(f"_x = {term}")
+        else:
+            lines.append(f"_x, _e = _two_product({term}, {small})")
+            lines.append(f"_ul{j} += _e + {term} * c{small}")
+        lines += [
+            f"_s = _u{j} + _x",
+            f"_bp = _s - _u{j}",
+            f"_ul{j} += (_u{j} - (_s - _bp)) + (_x - _bp)",
+            f"_u{j} = _s",
+        ]
+    printer.helpers.add("two_product")
+    return lines + [f"_u{j} = _u{j} + _ul{j}"]
+
+
+def _iteration(spec, printer: MathPrinter) -> dict:
+    """Fixed-count iterations of a row map (:mod:`symsmooth.codegen.iteration`)."""
+    from symsmooth.codegen.iteration import iteration_context
+
+    return iteration_context(spec, printer)
+
+
+_KINDS = {"elementwise": _elementwise, "reduction": _reduction, "iteration": _iteration}
 
 
 def context(spec: KernelSpec) -> dict:

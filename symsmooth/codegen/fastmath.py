@@ -20,7 +20,8 @@ Beyond the three functions: ``_fexp2`` returns ``exp`` as ``hi + lo`` (the round
 kept), which ``_fast_softplus`` and ``_fast_sigmoid`` feed into ``_flog1p2`` and an exact
 division correction, so the composites stay within 1 ulp; ``_fwexp`` is the branch-free
 ``_wexp`` of the reductions; ``_okey``/``_ofrom`` map float64 to order-preserving int64 (a
-vectorizable max); ``_csum`` is a compensated pairwise sum for the reductions' chunks.
+vectorizable max); ``_fsexp`` is the lean ``exp(h - m)`` (``h <= m``, no edge cases, within 1
+ulp) of the reductions' fast sum pass and ``_lanes_total`` adds up its compensated lane sums.
 
 * ``_fexp`` (``_fexp2``): Cody-Waite reduction ``x = k ln 2 + r`` with ``ln 2 = ln2_hi + ln2_lo``
   (``ln2_hi`` has 32 significant bits, so ``k ln2_hi`` and ``x - k ln2_hi`` are exact), the
@@ -232,31 +233,51 @@ def _ofrom(key):
     return _i64_as_f64(key ^ ((key >> 63) & 0x7FFFFFFFFFFFFFFF))
 '''
 
-_CSUM = '''\
-def _csum(buf, err, n):
-    """(sum, error) of buf[:n] (n a power of two) by pairwise TwoSum: sum + error equals the
-    exact sum up to O(u**2 log n) (a compensated cascade; every level is a vectorizable loop).
-    Overwrites buf and err."""
-    h = n >> 1
-    for i in range(h):
-        a = buf[i]
-        b = buf[i + h]
-        t = a + b
-        bp = t - a
-        err[i] = (a - (t - bp)) + (b - bp)
-        buf[i] = t
-    if n == 1:
-        err[0] = 0.0
-    while h > 1:
-        h >>= 1
-        for i in range(h):
-            a = buf[i]
-            b = buf[i + h]
-            t = a + b
-            bp = t - a
-            err[i] = (err[i] + err[i + h]) + ((a - (t - bp)) + (b - bp))
-            buf[i] = t
-    return buf[0], err[0]
+_FSEXP = '''\
+def _fsexp(h, m):
+    """exp(h - m) for the fast pass of a row sum: m finite, h <= m or -inf, never NaN (the
+    caller checks).  h - m is taken exactly (TwoSum: exp(d + lo)); lean and branch-free:
+    Cody-Waite reduction with the full-precision ln 2 (fma), exp(r) = 1 + r + r**2 q(r),
+    the scale 2**k as two exact factors (subnormal results rounded once); within 1 ulp."""
+    d = h - m
+    bp = d - h
+    lo = (h - (d - bp)) + (-m - bp)  # d + lo == h - m exactly
+    live = d > -745.5  # exp(-745.5) < 2**-1075 rounds to 0; also h == -inf
+    d = d if live else 0.0
+    lo = lo if live else 0.0
+    kf = (d * 1.4426950408889634 + 6755399441055744.0) - 6755399441055744.0  # round(d/ln 2)
+    r = _fma(kf, -0.6931471805599453, d) + _fma(kf, -2.3190468138462996e-17, lo)
+    r2 = r * r
+    r4 = r2 * r2
+    a0 = _fma(r, 0.16666666666666671, 0.5)  # q(r) = (exp(r) - 1 - r)/r**2 by Estrin's
+    a1 = _fma(r, 0.0083333333333261409, 0.04166666666666667)  # scheme: a shorter chain
+    a2 = _fma(r, 0.00019841269874800492, 0.0013888888888883752)  # than Horner's, so more
+    a3 = _fma(r, 2.7557255425746434e-06, 2.4801587325533364e-05)  # vectors are in flight
+    a4 = _fma(r, 2.5105206373957011e-08, 2.7557273661348636e-07)
+    b0 = _fma(r2, a1, a0)
+    b1 = _fma(r2, a3, a2)
+    b2 = _fma(r2, 2.0914679376583935e-09, a4)
+    q = _fma(r4 * r4, b2, _fma(r4, b1, b0))  # degree 10, Chebyshev fit on |r| <= 0.347
+    p = 1.0 + _fma(r2, q, r)  # exp(r), fit error 2**-62
+    k = np.int64(kf)
+    k1 = k >> 1
+    e = p * _i64_as_f64((k1 + 1023) << 52) * _i64_as_f64((k - k1 + 1023) << 52)
+    return e if live else 0.0
+'''
+
+_LANES_TOTAL = '''\
+def _lanes_total(acc, err, start):
+    """(sum, error) of start + acc[:] + err[:]: the lane sums of a compensated row sum added
+    one by one with TwoSum (exact errors, collected with the lanes' own errors)."""
+    s = start
+    c = 0.0
+    for j in range(acc.shape[0]):
+        v = acc[j]
+        t = s + v
+        bp = t - s
+        c += ((s - (t - bp)) + (v - bp)) + err[j]
+        s = t
+    return s, c
 '''
 
 _FSOFTPLUS = '''\
@@ -283,7 +304,26 @@ def _fast_sigmoid(z):
     return res if res == res else q  # +-inf: rem is NaN, q is the limit
 '''
 
-OVERRIDES: dict[str, str] = {"_softplus": _FSOFTPLUS, "_sigmoid": _FSIGMOID}
+_FDSIGMOID = '''\
+def _fast_dsigmoid(z):
+    """_dsigmoid (e/(1 + e)^2, e = exp(-|z|), one division of double-double operands),
+    branch-free: the square of 1 + e and the division remainder exact by fma."""
+    e, e_lo = _fexp2(-abs(z))
+    s = 1.0 + e
+    err = ((1.0 - s) + e) + e_lo  # s + err == 1 + e + e_lo
+    S = s * s
+    S_lo = _fma(s, s, -S) + 2.0 * s * err  # S + S_lo == (1 + e + e_lo)^2 to ~2**-104
+    q = e / S
+    rem = _fma(-q, S, e) + e_lo  # e + e_lo - q S
+    res = q + (rem - q * S_lo) / S
+    return res if res == res else q  # NaN z: q is NaN too
+'''
+
+OVERRIDES: dict[str, str] = {
+    "_softplus": _FSOFTPLUS,
+    "_sigmoid": _FSIGMOID,
+    "_dsigmoid": _FDSIGMOID,
+}
 """Helper -> hand-written branch-free twin (an automatic twin of a helper with ``if``
 statements would not vectorize)."""
 
@@ -295,7 +335,8 @@ FUNCTIONS: dict[str, str] = {
     "_fwexp": _FWEXP,
     "_okey": _OKEY,
     "_ofrom": _OFROM,
-    "_csum": _CSUM,
+    "_fsexp": _FSEXP,
+    "_lanes_total": _LANES_TOTAL,
 }
 """Name -> source of the emitted fast functions, dependencies first."""
 
@@ -359,7 +400,15 @@ def twins(functions: dict[str, str]) -> tuple[dict[str, str], str]:
     return names, _decorated(sources)
 
 
-_LINE_KEYS = ("load", "sum_lines", "prologue", "grad_lines", "value_lines", "adjoint_lines")
+_LINE_KEYS = (
+    "load",
+    "sum_lines",
+    "prologue",
+    "lean_prologue",
+    "grad_lines",
+    "value_lines",
+    "adjoint_lines",
+)
 
 
 def fast_context(ctx: dict) -> dict:

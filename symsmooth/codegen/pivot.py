@@ -58,6 +58,8 @@ class Pivoted:
         ``V_k`` symbol -> per-element term ``G_e u_k`` (row maps; summed over ``i != m``).
     leading, rest, denominator : tuple of sympy.Expr
         Per input vector: ``grad = E_g (leading + rest) / denominator``.
+    small : tuple of Symbol
+        The sums over ``i != m`` (``r_k``, then ``V_k``) that ``rest`` is made of.
     """
 
     group: int
@@ -68,6 +70,7 @@ class Pivoted:
     leading: tuple
     rest: tuple
     denominator: tuple
+    small: tuple = ()
 
 
 def _unguard(expr: sp.Expr) -> sp.Expr:
@@ -138,7 +141,44 @@ def pivot_form(plan: ReductionPlan, pc) -> Pivoted | None:
     if all(t == 0 for t in rest):
         return None  # nothing cancels (logsumexp): the plain chain rule is as accurate
     return Pivoted(g, tuple(ks), pivots, terms, adjoint_terms, tuple(leading), tuple(rest),
-                   tuple(denominator))  # fmt: skip
+                   tuple(denominator), tuple(small))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Linear:
+    """A numerator ``factor * (sum(lead) + sum_j coef_j * small_j)`` linear in the small sums.
+
+    The kernel forms the bracket in double-double: the ``lead`` terms with TwoSum, each
+    ``coef_j * small_j`` with TwoProduct on the double-double ``small_j = hi + lo`` (the
+    compensated sum keeps ``lo``), so the cancellation of a non-dominant entry (``l`` near
+    the expected index, ``G_l`` near the weighted mean) costs nothing beyond the weights' own
+    rounding.  ``factor`` and the denominator are products: each rounds once.
+    """
+
+    factor: sp.Expr
+    lead: tuple
+    terms: tuple  # ((small symbol, coefficient), ...)
+
+
+def linear_numerator(lead: sp.Expr, rest: sp.Expr, small) -> Linear | None:
+    """``lead + rest`` as a :class:`Linear` in the ``small`` symbols, or ``None``.
+
+    >>> k, l, m, r0, r1 = sp.symbols("k pos_ pos_p r0 r1", real=True)
+    >>> linear_numerator(k * (l - m), k * (l * r0 - r1), [r0, r1])
+    Linear(factor=k, lead=(pos_, -pos_p), terms=((r0, pos_), (r1, -1)))
+    """
+    factor = sp.gcd(lead, rest) if lead != 0 else sp.factor_terms(rest).as_coeff_Mul()[0]
+    if factor == 0:
+        return None
+    inner_lead = sp.expand(sp.cancel(lead / factor))
+    parts = sp.collect(sp.expand(sp.cancel(rest / factor)), list(small), evaluate=False)
+    if parts.get(sp.S.One, 0) != 0 or any(key not in small for key in parts):
+        return None
+    if any(c.free_symbols & set(small) for c in parts.values()):
+        return None
+    lead_terms = tuple(sorted(sp.Add.make_args(inner_lead), key=sp.default_sort_key))
+    terms = tuple((s, parts[s]) for s in small if s in parts)
+    return Linear(factor, tuple(t for t in lead_terms if t != 0), terms)
 
 
 def _pairs(subs: dict):

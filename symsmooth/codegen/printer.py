@@ -29,6 +29,8 @@ from symsmooth.errors import CodegenError
 FUNCTION_HELPERS: dict[str, str] = {
     "softplus": "softplus",
     "sigmoid": "sigmoid",
+    "dsigmoid": "dsigmoid",
+    "sinh_ratio": "sinh_ratio",
     "log_sigmoid": "log_sigmoid",
     "log1mexp": "log1mexp",
     "Phi": "Phi",

@@ -7,19 +7,21 @@ Examples
 --------
 >>> from symsmooth.stabilize.rules import rule_set
 >>> [r.name for r in rule_set("default").rules][:3]
-['log1mexp', 'softplus', 'logsumexp_indexed']
+['sinh_ratio', 'log1mexp', 'softplus']
 """
 
 from __future__ import annotations
 
-from symsmooth.stabilize import erf_tails, exp_log, softmax, special
+from symsmooth.stabilize import accuracy, erf_tails, exp_log, softmax, special
 from symsmooth.stabilize.rules import register_rule_set
 
 DEFAULT = register_rule_set(
     "default",
-    exp_log.EXP_LOG.rules
+    accuracy.FIRST
+    + exp_log.EXP_LOG.rules
     + softmax.SOFTMAX.rules
     + erf_tails.ERF_TAILS.rules
-    + special.SPECIAL.rules,
-    "all rules: exp_log, then softmax, then erf_tails, then special",
+    + special.SPECIAL.rules
+    + tuple(r for r in accuracy.ACCURACY.rules if r not in accuracy.FIRST),
+    "all rules: accuracy.FIRST (sinh_ratio), exp_log, softmax, erf_tails, special, accuracy",
 )

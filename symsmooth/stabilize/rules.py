@@ -118,6 +118,7 @@ RULE_MODULES = (
     "symsmooth.stabilize.erf_tails",
     "symsmooth.stabilize.softmax",
     "symsmooth.stabilize.special",
+    "symsmooth.stabilize.accuracy",
     "symsmooth.stabilize.default",
 )
 

@@ -5,9 +5,12 @@
   precisions agree to 30 digits (a naive form such as ``log(1 + exp(-800))`` cancels and needs
   hundreds of digits; mpmath has no overflow).
 * Reductions: the exact sums ``S_k = c_k + sum_i w_k e^{h_k}`` of the normal form evaluated with
-  ``mpmath.fsum`` (rows of 10^5 in about a second), then ``F(S)``; gradients by the exact chain
-  rule ``dF/dS_k * d(w_k e^{h_k})/dv`` (plus ``dF/dv`` of the element for row maps, contracted
-  with a cotangent).  No shift, no stabilization: independent of the generated kernel.
+  ``mpmath.fsum``, then ``F(S)``; gradients by the exact chain rule
+  ``dF/dS_k * d(w_k e^{h_k})/dv`` (plus ``dF/dv`` of the element for row maps, contracted with a
+  cotangent).  No shift, no stabilization: independent of the generated kernel.  A row's sums
+  are formed once (at twice the starting precision) and shared by the value and every gradient
+  pass, and ``exp`` is remembered per (argument, precision) across sums and kernels: a row of
+  10^5 entries costs one 100-digit ``exp`` per entry and distinct exponent (~45 us each).
 
 Examples
 --------
@@ -21,11 +24,14 @@ Examples
 
 from __future__ import annotations
 
+import hashlib
+
 import mpmath
+import numpy as np
 import sympy as sp
 
 from symsmooth.functions import naive
-from symsmooth.verify.reference import mpmath_module
+from symsmooth.verify.reference import guarded_exp, mpmath_module
 
 _MODULES = [mpmath_module(), "mpmath"]
 
@@ -34,13 +40,37 @@ def _compile(expr: sp.Expr, args) -> callable:
     return sp.lambdify(list(args), naive(expr), modules=_MODULES)
 
 
+OUT_OF_RANGE = 1100
+"""Binary exponent beyond which a value lies outside every target format (float64 spans
+``2**-1074`` to ``2**1024``, float32 ``2**-149`` to ``2**128``)."""
+
+
+def _beyond_formats(a, b) -> bool:
+    """Both finite, nonzero, of one sign and on the same side beyond ``2**+-OUT_OF_RANGE``.
+
+    Their digits then cannot change an ulp error: below ``2**-1100`` a reference is under
+    ``2**-26`` of the smallest subnormal (it moves the error by less than that many ulps),
+    above ``2**1100`` every finite result misses by more than ``2**52`` ulps and an infinity
+    of the same sign counts 0 (:mod:`symsmooth.verify.ulp`).  Such values are what a naive form
+    returns for ``exp(exp(kx))``-like terms (``max_pair_double_exp`` at ``y = 10^4``): agreeing
+    digits would need the precision of ``exp(10^4)``'s 14,000-bit exponent, 20 s an evaluation.
+    """
+    if not (mpmath.isfinite(a) and mpmath.isfinite(b)) or a == 0 or b == 0:
+        return False
+    if (a > 0) != (b > 0):
+        return False
+    ma, mb = mpmath.mag(a), mpmath.mag(b)
+    return (ma > OUT_OF_RANGE and mb > OUT_OF_RANGE) or (ma < -OUT_OF_RANGE and mb < -OUT_OF_RANGE)
+
+
 def _adaptive(fn, values, start: int = 50, agree: int = 30, limit: int = 1600):
     """``fn(*values)`` at increasing precision until two successive results agree.
 
-    Agreement means equal infinities, both NaN, or a relative difference below
-    ``10**-agree`` between *nonzero* results: a cancelling naive form returns 0 (or a few
-    digits) until the precision covers the cancellation, so zeros are never trusted before the
-    precision ``limit``.
+    Agreement means equal infinities, both NaN, a relative difference below ``10**-agree``
+    between *nonzero* results, or both results beyond the range of every format
+    (:func:`_beyond_formats`): a cancelling naive form returns 0 (or a few digits) until the
+    precision covers the cancellation, so zeros are never trusted before the precision
+    ``limit``.
     """
     dps, previous = start, None
     while True:
@@ -53,6 +83,8 @@ def _adaptive(fn, values, start: int = 50, agree: int = 30, limit: int = 1600):
             if mpmath.isnan(current) and mpmath.isnan(previous):
                 return current
             if mpmath.isinf(current) and current == previous:
+                return current
+            if _beyond_formats(current, previous):
                 return current
             finite = mpmath.isfinite(current) and mpmath.isfinite(previous)
             if finite and current != 0:
@@ -91,52 +123,144 @@ def _agree(a, b, digits: int = 30) -> bool:
     return abs(a - b) <= abs(a) * mpmath.mpf(10) ** (-digits)
 
 
+class _ExpMemo:
+    """``exp`` for the row references, remembered per (argument, precision).
+
+    A long row needs ``exp(k x_i)`` for 10^5 entries; the sums of one kernel share it
+    (``sum e^{kx}`` and ``sum i e^{kx}``), and so do its value and gradient passes and the
+    kernels measured in the same process on the same grid rows.  mpmath's result is a
+    deterministic function of its argument and the working precision, so remembering it is exact.
+    """
+
+    def __init__(self, limit: int = 1 << 20):
+        self.limit, self.table = limit, {}
+
+    def __call__(self, z):
+        if type(z) is not mpmath.mpf:
+            return guarded_exp(z)
+        key = (z._mpf_, mpmath.mp.prec)
+        hit = self.table.get(key)
+        if hit is None:
+            if len(self.table) >= self.limit:
+                self.table.clear()
+            hit = self.table[key] = guarded_exp(z)
+        return hit
+
+
+_EXP = _ExpMemo()
+_ROW_MODULES = [{**mpmath_module(), "exp": _EXP}, "mpmath"]
+
+
+def _row_compile(expr: sp.Expr, args) -> callable:
+    return sp.lambdify(list(args), naive(expr), modules=_ROW_MODULES)
+
+
+class _Row:
+    """One row prepared once: its entries as ``mpf`` (exact: a double converts without
+    rounding at any precision of 53 bits or more) and a digest identifying its values."""
+
+    def __init__(self, arrays, key: str):
+        self.n, self.key = int(arrays[0].size), key
+        self.columns = [[mpmath.mpf(float(v)) for v in a] for a in arrays]
+
+    @staticmethod
+    def digest(arrays) -> str:
+        shapes = repr([a.shape for a in arrays]).encode()
+        return hashlib.sha256(shapes + b"".join(a.tobytes() for a in arrays)).hexdigest()
+
+    def local(self, idx: int, params: tuple) -> list:
+        return [c[idx] for c in self.columns] + [idx + 1] + list(params) + [self.n]
+
+
+_ROWS: dict = {}
+"""digest -> :class:`_Row`: the last rows prepared, shared by every :class:`RowReference`."""
+
+
 class RowReference:
     """Exact value and gradient of a reduction in normal form (``plan``) at one row.
 
     ``row`` is a tuple of sequences (one per input vector); ``params`` the values of
     ``param_symbols``.
+
+    The row-level sums (the totals ``S_k`` and, for row maps, the cotangent contractions
+    ``sum_j g_j dF/dS_k``) are formed once per row at ``2 dps`` digits (or the working
+    precision when it is higher) and reused by the value and by every gradient pass; only the
+    per-position chain rule is repeated as the precision doubles.  Sums formed at a precision at
+    least that of the pass keep the doubling test meaningful: the two passes still differ by
+    the rounding of the final, cancelling combination.
     """
 
     def __init__(self, plan, param_symbols, params, dps: int = 50):
         self.plan, self.params, self.dps = plan, tuple(mpmath.mpf(p) for p in params), dps
         local = list(plan.elements) + [plan.position] + list(param_symbols) + [plan.size]
         self._local = local
-        self.terms = [_compile(t.w * sp.exp(t.h), local) for t in plan.sums]
-        self.inits = [_compile(t.init, local) for t in plan.sums]
+        self.terms = [_row_compile(t.w * sp.exp(t.h), local) for t in plan.sums]
+        self.inits = [_row_compile(t.init, local) for t in plan.sums]
         outer_args = list(plan.totals) + local
-        self.outer = _compile(plan.outer, outer_args)
-        self.douter = [_compile(sp.diff(plan.outer, s), outer_args) for s in plan.totals]
+        self.outer = _row_compile(plan.outer, outer_args)
+        self.douter = [_row_compile(sp.diff(plan.outer, s), outer_args) for s in plan.totals]
         self.dterms = [
-            [_compile(sp.diff(t.w * sp.exp(t.h), el), local) for el in plan.elements]
+            [_row_compile(sp.diff(t.w * sp.exp(t.h), el), local) for el in plan.elements]
             for t in plan.sums
         ]
-        self.ddirect = [_compile(sp.diff(plan.outer, el), outer_args) for el in plan.elements]
+        self.ddirect = [_row_compile(sp.diff(plan.outer, el), outer_args) for el in plan.elements]
+        self._sums: dict = {}  # (digest, dps[, cotangent digest]) -> list of mpf
 
-    def _local_args(self, row, idx, n):
-        return [mpmath.mpf(v[idx]) for v in row] + [idx + 1] + list(self.params) + [n]
+    def _prepare(self, row) -> _Row:
+        if isinstance(row, _Row):
+            return row
+        arrays = [np.asarray(v, dtype=np.float64) for v in row]
+        key = _Row.digest(arrays)
+        kept = _ROWS.pop(key, None) or _Row(arrays, key)
+        _ROWS[key] = kept  # most recent last; the grids repeat rows across kernels
+        while len(_ROWS) > 8:
+            _ROWS.pop(next(iter(_ROWS)))
+        return kept
+
+    def _sum_dps(self, dps: int) -> int:
+        return max(dps, 2 * self.dps)
 
     def _blank(self, n):
         return [mpmath.mpf(0)] * len(self.plan.elements) + [0] + list(self.params) + [n]
 
-    def totals(self, row) -> list:
-        n = len(row[0])
-        with mpmath.workdps(self.dps):
-            out = []
-            for term, init in zip(self.terms, self.inits, strict=False):
-                values = [term(*self._local_args(row, idx, n)) for idx in range(n)]
-                out.append(init(*self._blank(n)) + mpmath.fsum(values))
-            return out
+    def _remember(self, key, compute):
+        if key not in self._sums:
+            if len(self._sums) > 256:
+                self._sums.clear()
+            self._sums[key] = compute()
+        return self._sums[key]
+
+    def totals(self, row, dps: int | None = None) -> list:
+        """``[S_0, S_1, ...]`` at ``row``, at :meth:`_sum_dps` digits."""
+        prepared = self._prepare(row)
+        dps = self._sum_dps(self.dps if dps is None else dps)
+
+        def compute():
+            with mpmath.workdps(dps):
+                parts = [[] for _ in self.terms]
+                for idx in range(prepared.n):
+                    local = prepared.local(idx, self.params)
+                    for part, term in zip(parts, self.terms, strict=True):
+                        part.append(term(*local))
+                blank = self._blank(prepared.n)
+                return [
+                    init(*blank) + mpmath.fsum(part)
+                    for init, part in zip(self.inits, parts, strict=True)
+                ]
+
+        return self._remember((prepared.key, dps), compute)
 
     def value(self, row) -> list:
-        """One reference for a scalar reduction, ``n`` of them for a row map."""
-        n = len(row[0])
-        totals = self.totals(row)
-        with mpmath.workdps(self.dps):
+        """One reference for a scalar reduction, ``n`` of them for a row map (evaluated at the
+        precision of the sums)."""
+        prepared = self._prepare(row)
+        n, dps = prepared.n, self._sum_dps(self.dps)
+        totals = self.totals(prepared)
+        with mpmath.workdps(dps):
             if not self.plan.rowmap:
                 return [mpmath.mpmathify(self.outer(*totals, *self._blank(n)))]
             return [
-                mpmath.mpmathify(self.outer(*totals, *self._local_args(row, idx, n)))
+                mpmath.mpmathify(self.outer(*totals, *prepared.local(idx, self.params)))
                 for idx in range(n)
             ]
 
@@ -147,9 +271,10 @@ class RowReference:
         The chain rule cancels at a dominant element (soft argmax: ``m - sum_i i p_i`` with
         ``p_m ~ 1``), so the precision doubles from ``dps`` until two results agree to 30
         digits in every entry (up to 1600 digits), as :func:`_adaptive` does elementwise."""
+        prepared = self._prepare(row)
         dps, previous = self.dps, None
         while True:
-            current = self._gradient(row, which, cotangent, indices, dps)
+            current = self._gradient_at(prepared, which, cotangent, indices, dps)
             if previous is not None and all(
                 _agree(a, b) for a, b in zip(current, previous, strict=False)
             ):
@@ -158,32 +283,38 @@ class RowReference:
                 return current
             previous, dps = current, dps * 2
 
-    def _gradient(self, row, which, cotangent, indices, dps) -> list:
-        saved, self.dps = self.dps, dps
-        try:
-            return self._gradient_at(row, which, cotangent, indices)
-        finally:
-            self.dps = saved
+    def _adjoint(self, prepared: _Row, totals, cotangent, dps: int) -> list:
+        """``[dF/dS_k]`` (scalar reductions) or ``[sum_j g_j dF/dS_k(x_j)]`` (row maps)."""
+        n = prepared.n
+        if not self.plan.rowmap:
+            with mpmath.workdps(dps):
+                return [d(*totals, *self._blank(n)) for d in self.douter]
+        cot = np.asarray(cotangent, dtype=np.float64)
+        key = (prepared.key, self._sum_dps(dps), hashlib.sha256(cot.tobytes()).hexdigest())
 
-    def _gradient_at(self, row, which, cotangent, indices) -> list:
-        n = len(row[0])
-        totals = self.totals(row)
-        with mpmath.workdps(self.dps):
-            if self.plan.rowmap:
-                g = [mpmath.mpf(c) for c in cotangent]
-                adj = [
-                    mpmath.fsum(g[j] * d(*totals, *self._local_args(row, j, n)) for j in range(n))
+        def compute():
+            with mpmath.workdps(key[1]):
+                g = [mpmath.mpf(float(c)) for c in cot]
+                locals_ = [prepared.local(j, self.params) for j in range(n)]
+                return [
+                    mpmath.fsum(g[j] * d(*totals, *locals_[j]) for j in range(n))
                     for d in self.douter
                 ]
-            else:
-                adj = [d(*totals, *self._blank(n)) for d in self.douter]
+
+        return self._remember(key, compute)
+
+    def _gradient_at(self, prepared: _Row, which, cotangent, indices, dps) -> list:
+        n = prepared.n
+        totals = self.totals(prepared, dps)
+        adj = self._adjoint(prepared, totals, cotangent, dps)
+        with mpmath.workdps(dps):
             out = []
             for idx in range(n) if indices is None else indices:
-                local = self._local_args(row, idx, n)
+                local = prepared.local(idx, self.params)
                 acc = mpmath.fsum(
                     adj[k] * self.dterms[k][which](*local) for k in range(len(self.terms))
                 )
                 if self.plan.rowmap:
-                    acc += g[idx] * self.ddirect[which](*totals, *local)
+                    acc += mpmath.mpf(float(cotangent[idx])) * self.ddirect[which](*totals, *local)
                 out.append(mpmath.mpmathify(acc))
             return out

@@ -10,9 +10,12 @@ the spec's *unstabilized* expression.  ``spec`` is any object with the attribute
 from __future__ import annotations
 
 import warnings
+from functools import partial
 
 import numpy as np
+import sympy as sp
 
+from symsmooth.verify.cache import ReferenceCache, default_dir
 from symsmooth.verify.exact import ElementwiseReference, RowReference
 from symsmooth.verify.grids import elementwise_grid, row_grid
 from symsmooth.verify.reference import ReferenceRangeError
@@ -32,6 +35,24 @@ def _columns(grid: np.ndarray, count: int, seed: int) -> list[np.ndarray]:
     return [grid] + [rng.permutation(grid) for _ in range(count - 1)]
 
 
+class _Lazy:
+    """Build an exact reference on first use (a cached run needs none)."""
+
+    def __init__(self, build):
+        self.build, self.made = build, None
+
+    def __call__(self):
+        if self.made is None:
+            self.made = self.build()
+        return self.made
+
+
+def _point_references(exact, method: str, which, points) -> list:
+    """``exact().value`` or ``exact().gradient(., which)`` at every point (None: skipped)."""
+    reference = getattr(exact(), method)
+    return [_reference_or_none(reference, p, which) for p in points]
+
+
 def _reference_or_none(reference, point, which):
     """The exact value at ``point``, or None where mpmath cannot hold it (then skipped)."""
     try:
@@ -40,8 +61,9 @@ def _reference_or_none(reference, point, which):
         return None
 
 
-def _elementwise(spec, module, params, dtypes, per_regime) -> list[ReportRow]:
-    ref = ElementwiseReference(spec.expr, spec.inputs, spec.params, spec.gradients)
+def _elementwise(spec, module, params, dtypes, per_regime, store) -> list[ReportRow]:
+    exact = _Lazy(lambda: ElementwiseReference(spec.expr, spec.inputs, spec.params, spec.gradients))
+    identity = (spec.expr, spec.gradients, spec.inputs, spec.params)
     value_fn = getattr(module, spec.name)
     grad_fns = [getattr(module, f"{spec.name}_grad_{v}") for v in spec.input_names]
     rows = []
@@ -51,13 +73,16 @@ def _elementwise(spec, module, params, dtypes, per_regime) -> list[ReportRow]:
             cols = _columns(grid, len(spec.inputs), seed=len(regime))
             args = [c.astype(dt) for c in cols] + [dt.type(p) for p in params]
             points = [[float(c[j]) for c in cols] + list(params) for j in range(grid.size)]
-            parts = [("value", value_fn, ref.value, None)] + [
-                (f"grad_{v}", g, ref.gradient, j)
+            parts = [("value", value_fn, "value", None)] + [
+                (f"grad_{v}", g, "gradient", j)
                 for j, (v, g) in enumerate(zip(spec.input_names, grad_fns, strict=False))
             ]
-            for part, fn, reference, which in parts:
+            for part, fn, method, which in parts:
                 computed = np.asarray(fn(*args))
-                refs = [_reference_or_none(reference, p, which) for p in points]
+                key = store.key(
+                    "elementwise", sp.srepr(identity), which, params, np.stack(args[: len(cols)])
+                )
+                refs = store.lookup(key, partial(_point_references, exact, method, which, points))
                 kept = [j for j, r in enumerate(refs) if r is not None]
                 label = (
                     regime
@@ -75,44 +100,56 @@ def _elementwise(spec, module, params, dtypes, per_regime) -> list[ReportRow]:
     return rows
 
 
-def _reduction(spec, module, params, dtypes, long_n, grad_points) -> list[ReportRow]:
-    ref = RowReference(spec.plan, spec.params, params)
+def _positions(rng, n: int, grad_points: int) -> list[int]:
+    """Every position of a short row; ``grad_points`` sampled ones of a long row."""
+    if n <= grad_points:
+        return list(range(n))
+    return sorted(rng.choice(n, grad_points, replace=False).tolist())
+
+
+def _row_references(ref, mats, cot, positions, which=None) -> list:
+    """Value references of every row (``which`` None) or gradient references in ``which`` at
+    ``positions``, in row order."""
+    out = []
+    for r, idx in enumerate(positions):
+        row = tuple(m[r].astype(np.float64) for m in mats)
+        if which is None:
+            out += ref().value(row)
+        else:
+            out += ref().gradient(row, which, None if cot is None else cot[r], idx)
+    return out
+
+
+def _reduction(spec, module, params, dtypes, long_n, grad_points, store) -> list[ReportRow]:
+    plan = spec.plan
+    ref = _Lazy(lambda: RowReference(plan, spec.params, params))
+    identity = sp.srepr((plan.sums, plan.outer, plan.elements, plan.totals, spec.params))
     names = spec.input_names
     value_fn = getattr(module, spec.name)
     grad_fn = getattr(module, f"{spec.name}_grad")
-    rowmap = spec.plan.rowmap
+    rowmap = plan.rowmap
     out = []
     for dtype in dtypes:
         dt = np.dtype(dtype)
+        goal = target(spec.stable, "reduction", dt)
         for regime, mats in row_grid(len(names), dt, long_n=long_n).items():
             values = np.asarray(value_fn(*mats, *params))
             rng = np.random.default_rng(7)
             cot = rng.standard_normal(mats[0].shape) if rowmap else None
             grads = grad_fn(*mats, *params, cotangent=cot) if rowmap else grad_fn(*mats, *params)
             grads = grads if isinstance(grads, tuple) else (grads,)
-            v_comp, v_ref = [], []
-            g_comp = [[] for _ in names]
-            g_ref = [[] for _ in names]
-            for r in range(mats[0].shape[0]):
-                row = tuple(m[r].astype(np.float64) for m in mats)
-                v_comp.append(np.atleast_1d(values[r]))
-                v_ref += ref.value(row)
-                n = row[0].size
-                idx = (
-                    list(range(n))
-                    if n <= grad_points
-                    else sorted(rng.choice(n, grad_points, replace=False).tolist())
-                )
-                for w in range(len(names)):
-                    g_comp[w].append(grads[w][r][idx])
-                    g_ref[w] += ref.gradient(row, w, None if cot is None else cot[r], idx)
-            goal = target(spec.stable, "reduction", dt)
-            err = ulp_errors(np.concatenate(v_comp).astype(dt), v_ref, dt)
+            positions = [_positions(rng, mats[0].shape[1], grad_points) for _ in mats[0]]
+            key = store.key("reduction", identity, params, *mats, cot, positions)
+            v_ref = store.lookup(f"{key}value", partial(_row_references, ref, mats, cot, positions))
+            err = ulp_errors(values.reshape(-1).astype(dt), v_ref, dt)
             out.append(
                 ReportRow(spec.name, "value", dt.name, regime, err.size, *summarize(err), goal)
             )
             for w, v in enumerate(names):
-                err = ulp_errors(np.concatenate(g_comp[w]).astype(dt), g_ref[w], dt)
+                compute = partial(_row_references, ref, mats, cot, positions, which=w)
+                g_ref = store.lookup(f"{key}grad{w}", compute)
+                g_comp = np.concatenate([grads[w][r][idx] for r, idx in enumerate(positions)])
+                err = ulp_errors(g_comp.astype(dt), g_ref, dt)
                 out.append(
                     ReportRow(
                         spec.name, f"grad_{v}", dt.name, regime, err.size, *summarize(err), goal
@@ -129,15 +166,25 @@ def measure(
     per_regime: int = 48,
     long_n: int = 100_000,
     grad_points: int = 64,
+    cache: ReferenceCache | None = None,
 ) -> Report:
-    """The accuracy :class:`Report` of ``module`` (generated from ``spec``)."""
+    """The accuracy :class:`Report` of ``module`` (generated from ``spec``).
+
+    References come from ``cache`` (default: the folder of
+    :func:`symsmooth.verify.cache.default_dir`) when an earlier run computed them for the same
+    expression, parameters and grid; kernel outputs are always computed afresh."""
     params = _param_values(spec, param_values)
+    store = cache if cache is not None else ReferenceCache(default_dir())
     # the grids feed overflow and underflow edges on purpose: the ulp table reports the
     # outcome, so NumPy's floating-point warnings would only be noise here
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        if spec.kind == "elementwise":
-            rows = _elementwise(spec, module, params, dtypes, per_regime)
+        if spec.kind == "iteration":  # fixed-count row-map iterations (soft_k_max)
+            from symsmooth.verify.iteration import measure_iteration
+
+            rows = measure_iteration(spec, module, params, dtypes, long_n, grad_points)
+        elif spec.kind == "elementwise":
+            rows = _elementwise(spec, module, params, dtypes, per_regime, store)
         else:
-            rows = _reduction(spec, module, params, dtypes, long_n, grad_points)
+            rows = _reduction(spec, module, params, dtypes, long_n, grad_points, store)
     return Report(spec.name, spec.kind, tuple(rows))

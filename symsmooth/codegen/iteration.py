@@ -1,0 +1,281 @@
+"""Fixed-count iterations of a row map: ``p <- step(y, p)`` repeated ``count`` times.
+
+Some catalog constructions are algorithms rather than closed forms.  The recursive soft-k-max
+[A2, item 6] is ``y = x - min(x)``; ``p = 0``; repeat ``top`` times
+``p_j <- p_j + exp(k (1 - p_j) y_j) / sum_i exp(k (1 - p_i) y_i)``.  Its catalog record is the
+recursion unrolled for ``n = 5``, which is not in the sum-of-exponentials normal form (explicit
+entries, ``Min``).  One *step*, however, is: a row map over two vectors (the shifted input
+``y`` and the state ``p``) with exponent ``h = k (1 - p_i) y_i``.  So an
+:class:`IterationSpec` holds the step as an ordinary reduction
+:class:`~symsmooth.codegen.spec.KernelSpec` (stable pieces, online max shift, compensated sums
+and the row-map VJP with a cotangent all come from :mod:`symsmooth.codegen.reduction`) plus
+the layout: a pre-shift of the input, the state's initial value and the iteration count.
+
+The generated module (``templates/iteration.py.j2``) runs the steps per row; the gradient is a
+forward pass that stores every state and a backward pass through the steps with the step's
+VJP in ``y`` and ``p``, then through the pre-shift (``y = x - x_m``, ``m`` the first argmin):
+``dL/dx = g_y - (sum g_y) e_m``.
+
+Catalog names map to builders in a registry (:func:`iteration`); :func:`iteration_spec` fails
+with an instruction for a name that has none.
+
+Examples
+--------
+>>> from symsmooth.smoothing import catalog
+>>> spec = iteration_spec(catalog.get("soft_k_max"))
+>>> spec.kind, spec.input_names, spec.param_names, spec.count, spec.count_default
+('iteration', ('x',), ('k',), 'top', 2)
+>>> spec.step.plan.groups
+(-k*p_e*y_e + k*y_e,)
+>>> spec.step.pieces.exponents  # factored: no cancellation of k y - k p y at p ~ 1
+(k*y_e*(1 - p_e),)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sympy as sp
+
+from symsmooth.codegen.spec import KernelSpec, Stabilizer, make_spec, source_hash
+from symsmooth.errors import CodegenError
+
+SHIFTS = {"min": "<", "max": ">", "none": None}
+"""Pre-shifts of the input row: ``y = x - x_m`` with ``m`` the first index whose entry beats
+every other one under the comparison (``"min"``: ``<``), or no shift (``"none"``)."""
+
+
+@dataclass(frozen=True)
+class IterationSpec:
+    """A fixed-count iteration of a row map (see the module docstring).
+
+    Attributes
+    ----------
+    name : str
+        Module and function name.
+    input : IndexedBase
+        The user-facing row input ``x``.
+    params : tuple of Symbol
+        Scalar parameters (the step's), after the input in every signature.
+    step : KernelSpec
+        The step ``(y, state) -> new state``: a row-map reduction over two vectors.
+    shift : str
+        A key of :data:`SHIFTS`: how ``y`` is formed from ``x``.
+    init : sympy.Expr
+        The state's initial value (a number).
+    count : str
+        Name of the iteration-count argument.
+    count_default : int
+        Its default value.
+    expr : sympy.Expr
+        The construction's exact expression (the catalog record's; for the header hash and
+        cross-checks).
+    construction, command : str
+        Header lines.
+    """
+
+    name: str
+    input: sp.IndexedBase
+    params: tuple
+    step: KernelSpec
+    shift: str
+    init: sp.Expr
+    count: str
+    count_default: int
+    expr: sp.Expr
+    construction: str = ""
+    command: str = ""
+    kind: str = "iteration"
+
+    def __post_init__(self):
+        if self.shift not in SHIFTS:
+            raise CodegenError(f"{self.name}: shift {self.shift!r}; known: {sorted(SHIFTS)}")
+        if len(self.step.inputs) != 2 or not self.step.plan or not self.step.plan.rowmap:
+            raise CodegenError(
+                f"{self.name}: the step must be a row map over (input, state); build it with "
+                "make_spec(..., kind='reduction') from an expression with a free subscript j"
+            )
+        if not (isinstance(self.count_default, int) and self.count_default >= 0):
+            raise CodegenError(f"{self.name}: count_default must be an int >= 0")
+
+    @property
+    def inputs(self) -> tuple:
+        return (self.input,)
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        return (str(self.input.label),)
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        return tuple(str(p) for p in self.params)
+
+    @property
+    def applied(self) -> tuple[str, ...]:
+        return self.step.applied
+
+    @property
+    def source_hash(self) -> str:
+        return source_hash(sp.Tuple(self.expr, self.step.expr))
+
+
+Builder = Callable[..., IterationSpec]
+_BUILDERS: dict[str, Builder] = {}
+
+
+def iteration(name: str) -> Callable[[Builder], Builder]:
+    """Register ``builder(record, stabilizer) -> IterationSpec`` for the catalog name ``name``."""
+
+    def register(builder: Builder) -> Builder:
+        if name in _BUILDERS:
+            raise CodegenError(f"iteration builder {name!r} is registered twice; rename one")
+        _BUILDERS[name] = builder
+        return builder
+
+    return register
+
+
+def registered(name: str) -> bool:
+    """Whether ``name`` has an iteration builder.
+
+    >>> registered("soft_k_max"), registered("softplus")
+    (True, False)
+    """
+    return name in _BUILDERS
+
+
+def iteration_spec(record, stabilizer: Stabilizer | None = None) -> IterationSpec:
+    """The :class:`IterationSpec` of a catalog record whose name has a registered builder."""
+    try:
+        build = _BUILDERS[record.name]
+    except KeyError:
+        raise CodegenError(
+            f"{record.name}: no iteration builder; register one with "
+            "@symsmooth.codegen.iteration.iteration(name) returning an IterationSpec "
+            f"(known: {', '.join(sorted(_BUILDERS))})"
+        ) from None
+    return build(record, stabilizer)
+
+
+def _factored(step: KernelSpec) -> KernelSpec:
+    """The step with exponents, weights, value and partials put through ``factor_terms``:
+    exact algebra that turns ``k y - k p y`` (the normal form's expanded exponent) back into
+    ``k y (1 - p)``, so ``p ~ 1`` does not cancel and ``y = -inf`` gives ``-inf``, not NaN."""
+    pc = step.pieces
+    tidy = lambda exprs: tuple(sp.factor_terms(e) for e in exprs)  # noqa: E731
+    pieces = dataclasses.replace(
+        pc,
+        exponents=tidy(pc.exponents),
+        weights=tidy(pc.weights),
+        partials=tidy(pc.partials),
+        dvalue=tidy(pc.dvalue),
+    )
+    return dataclasses.replace(step, pieces=pieces)
+
+
+@iteration("soft_k_max")
+def soft_k_max(record, stabilizer: Stabilizer | None = None) -> IterationSpec:
+    """Recursive soft-top-max [A2, item 6]: ``y = x - min(x)``, ``p = 0``, ``top`` times
+    ``p <- p + softmax(k (1 - p) y)``; ``top`` defaults to 2 (the catalog record)."""
+    k = record.param
+    x = record.variables[0]
+    y, p = sp.IndexedBase("y", real=True), sp.IndexedBase("p", real=True)
+    i, n = record.index, record.size
+    j = sp.Symbol("j", integer=True, positive=True)  # the row-map subscript
+
+    def h(m):
+        return k * (1 - p[m]) * y[m]
+
+    step_expr = p[j] + sp.exp(h(j)) / sp.Sum(sp.exp(h(i)), (i, 1, n))
+    step = make_spec(
+        f"{record.name}_step",
+        step_expr,
+        (y, p),
+        (k,),
+        kind="reduction",
+        index=i,
+        size=n,
+        stabilizer=stabilizer,
+    )
+    source = f" ({record.source})" if record.source else ""
+    return IterationSpec(
+        name=record.name,
+        input=x,
+        params=(k,),
+        step=_factored(step),
+        shift="min",
+        init=sp.S.Zero,
+        count="top",
+        count_default=2,
+        expr=record.expr,
+        construction=(
+            f"{record.name}(x, k, top) = p after top steps of p <- {sp.sstr(step_expr)}, "
+            f"y = x - min(x), p = 0{source}"
+        ),
+        command=f"symsmooth gen {record.name}",
+    )
+
+
+# --- template context ------------------------------------------------------------------------
+
+
+def iteration_context(spec: IterationSpec, printer) -> dict:
+    """Template variables of ``templates/iteration.py.j2``: the step's own reduction context
+    (printed lines from :func:`symsmooth.codegen.emit.context`) under ``step``, and the layout
+    of the iteration around it.  The step's helpers are registered with ``printer``."""
+    from symsmooth.codegen.emit import context
+
+    step = context(spec.step)
+    printer.helpers.update(h.function.lstrip("_") for h in step["helpers"])
+    vectors = step["vectors"]
+    return {
+        "template": "iteration.py.j2",
+        "step": step,
+        "input": spec.input_names[0],
+        "params": spec.param_names,
+        "args": ", ".join(spec.input_names + spec.param_names),
+        "count": spec.count,
+        "count_default": spec.count_default,
+        "shift": SHIFTS[spec.shift],
+        "shift_name": spec.shift,
+        "init": printer.doprint(sp.Float(spec.init)),
+        "data": vectors[0],
+        "state": vectors[1],
+        "summary": spec.construction.replace('"', "'").replace("\\", "/"),
+    }
+
+
+def iteration_cuda_context(spec: IterationSpec, ctx: dict) -> dict:
+    """The ``cuda_*`` variables of ``templates/cuda_iteration.py.j2``: the step's CUDA context
+    (state of the block merge, float64 loads) under ``cuda_step``, kernel names and the typed
+    signatures of the two kernels (value and VJP) for the PTX check."""
+    from symsmooth.codegen.cuda import DTYPES, cuda_context
+
+    step = cuda_context(spec.step, ctx["step"])
+    name = spec.name
+    value_kernel, grad_kernel = f"_cuda_iter_{name}", f"_cuda_iter_grad_{name}"
+    operands = ["float64", "float64[::1]", "int64"] * len(spec.params)
+
+    def sig(dtype: str, grad: bool) -> str:
+        rows = f"{dtype}[:, ::1]"
+        args = [rows, rows] + operands + ["int64"]
+        if grad:
+            args += ["float64", "float64[:, ::1]", "int64"]
+        args += ["float64[:, ::1]", "float64[:, :, ::1]"]
+        if grad:
+            args += ["float64[:, ::1]", "float64[:, :, ::1]"]
+        return f"void({', '.join(args)})"
+
+    return {
+        "cuda_step": step,
+        "cuda_value_kernel": value_kernel,
+        "cuda_grad_kernel": grad_kernel,
+        "cuda_device": [h.function for h in ctx["helpers"]],
+        "cuda_kernels": [value_kernel, grad_kernel],
+        "cuda_signatures": {
+            value_kernel: [sig(t, False) for t in DTYPES],
+            grad_kernel: [sig(t, True) for t in DTYPES],
+        },
+    }

@@ -1,0 +1,187 @@
+"""Rule set ``accuracy``: fused forms that save roundings where nothing overflows or cancels.
+
+==================  ====================================  =====================================
+rule                naive                                 stable
+==================  ====================================  =====================================
+sigmoid_product     sigmoid(u) sigmoid(-u)                dsigmoid(u)
+sigmoid_difference  k sigmoid(u) - k sigmoid(-u)          k tanh(u/2)
+sinh_ratio          k exp(c x - L) - k exp(-c x - L),     k sinh_ratio(c, x, y)
+                    L = logsumexp(+-c x, +-c y)
+==================  ====================================  =====================================
+
+* ``sigmoid(u) sigmoid(-u)`` (the derivative of every sigmoid, and ``1 - tanh^2`` after the
+  ``tanh_complement`` rule): two rounded sigmoids and their product round three times
+  (1.5-1.8 ulp measured); ``dsigmoid`` (:mod:`symsmooth.functions_special`, helper
+  ``_dsigmoid``) is ``e/(1 + e)^2`` with ``e = exp(-|u|)`` divided once in double-double
+  (0.5 ulp).  Its naive rewrite ``exp(-u)/(1 + exp(-u))^2`` overflows to NaN for
+  ``u < -709.8``; the worked example of the rule is that form, which the ``sigmoid`` rule of
+  ``exp_log`` first turns into the product this rule fuses.
+* ``sigmoid(u) - sigmoid(-u) = tanh(u/2)`` (the gradient of ``log(2 cosh)``, produced by the
+  ``softmax_pair`` rule): the difference of two rounded sigmoids cancels at small ``u``
+  (``1/2 - 1/2``; 9e15 ulp measured at ``|u| < 1e-8``); ``tanh`` has no cancellation.
+* ``exp(u - L) - exp(-u - L)`` with ``L = logsumexp(u, -u, v, -v)`` (the gradient of the pair
+  logsumexp ``L/c``, ``u = c x``, ``v = c y``) ``= sinh(u)/(cosh u + cosh v)``:
+  ``sinh_ratio(c, x, y)`` (helper ``_sinh_ratio``) divides by ``exp(max(|u|, |v|))/2`` and
+  takes ``c x`` and ``c (|x| - |y|)`` in double-double, so neither the rounded ``L`` (~|L| eps
+  through ``exp``: 776 ulp at ``|u| ~ 700``) nor the overflow of ``c x`` (``inf - inf``) enters.
+  This rule runs before ``exp_difference`` (rule set ``default``), which would otherwise factor
+  the difference around the rounded ``L``.
+
+References
+----------
+LogExpFunctions.jl (``logistic``, ``log1pexp``); J.-M. Muller et al., *Handbook of
+Floating-Point Arithmetic*, 2nd ed. (2018), 4.3-4.4 (TwoSum, TwoProduct, exact division
+remainder).
+
+Examples
+--------
+>>> import sympy as sp
+>>> from symsmooth.functions import sigmoid
+>>> from symsmooth.stabilize import stabilize
+>>> z = sp.Symbol("z", real=True); k = sp.Symbol("k", positive=True)
+>>> stabilize(4 * k * sigmoid(2 * z) * sigmoid(-2 * z)).expr
+4*k*dsigmoid(2*z)
+>>> stabilize(k * sigmoid(2 * k * z) - k * sigmoid(-2 * k * z)).expr
+k*tanh(k*z)
+>>> from symsmooth.functions import logsumexp
+>>> y = sp.Symbol("y", real=True)
+>>> L = logsumexp(2 * k * z, -2 * k * z, 2 * k * y, -2 * k * y)
+>>> stabilize(sp.exp(2 * k * z - L) - sp.exp(-2 * k * z - L)).expr
+sinh_ratio(2*k, z, y)
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from symsmooth.functions import logsumexp, sigmoid
+from symsmooth.functions_special import dsigmoid, sinh_ratio
+from symsmooth.stabilize.rules import Rule, register_rule_set, register_rules
+
+u = sp.Symbol("u", real=True)
+v = sp.Symbol("v", real=True)
+
+
+def _match_sigmoid_product(node: sp.Mul) -> dict | None:
+    factors = list(sp.Mul.make_args(node))
+    sig = [(i, f.args[0]) for i, f in enumerate(factors) if isinstance(f, sigmoid)]
+    for i, a in sig:
+        for j, b in sig:
+            if i < j and sp.expand(a + b) == 0:
+                rest = [f for m, f in enumerate(factors) if m not in (i, j)]
+                return {"u": a, "rest": sp.Mul(*rest)}
+    return None
+
+
+SIGMOID_PRODUCT = Rule(
+    name="sigmoid_product",
+    head=sp.Mul,
+    match=_match_sigmoid_product,
+    build=lambda u, rest: rest * dsigmoid(u),
+    citation="sigmoid(u) sigmoid(-u) = e/(1 + e)^2, e = exp(-|u|); LogExpFunctions.jl; "
+    "Muller et al. 2018, 4.3-4.4 (one division of double-double operands)",
+    description="sigmoid(u) sigmoid(-u) -> dsigmoid(u) (one rounding instead of three)",
+    naive=sp.exp(-u) / (1 + sp.exp(-u)) ** 2,
+    hard_inputs=({u: -720.0}, {u: -750.0}),
+    failure="exp(-u) overflows for u < -709.8: inf/inf = nan (the result is exp(u))",
+)
+
+
+def _scaled_exp(term: sp.Expr) -> tuple[sp.Expr, sp.Expr] | None:
+    """``(coefficient, argument)`` of ``coefficient * exp(argument)``, or ``None``."""
+    coef, rest = term.as_independent(sp.exp, as_Add=False)
+    return (coef, rest.args[0]) if isinstance(rest, sp.exp) else None
+
+
+def _pair_logsumexp(arg: sp.Expr) -> tuple[sp.Expr, sp.Expr] | None:
+    """``(s, L)`` for ``arg = s - L``, ``L = logsumexp`` of four arguments ``+-u, +-v``."""
+    lse = [t for t in sp.Add.make_args(arg) if (-t).func is logsumexp]
+    if len(lse) != 1 or len((-lse[0]).args) != 4:
+        return None
+    L = -lse[0]
+    args = set(L.args)
+    if any(-a not in args for a in args):
+        return None
+    return sp.expand(arg + L), L
+
+
+def _match_sinh_ratio(node: sp.Add) -> dict | None:
+    terms = sp.Add.make_args(node)
+    if len(terms) != 2:
+        return None
+    parts = [_scaled_exp(t) for t in terms]
+    if any(p is None for p in parts):
+        return None
+    (c1, a1), (c2, a2) = parts
+    p1, p2 = _pair_logsumexp(a1), _pair_logsumexp(a2)
+    if p1 is None or p2 is None or p1[1] != p2[1] or sp.expand(p1[0] + p2[0]) != 0:
+        return None
+    if sp.expand(c1 + c2) != 0:
+        return None
+    w = p1[0]
+    others = [a for a in p1[1].args if sp.expand(a - w) != 0 and sp.expand(a + w) != 0]
+    if len(others) != 2:
+        return None
+    scale = sp.gcd(w, others[0])
+    x, y = sp.cancel(w / scale), sp.cancel(others[0] / scale)
+    if not (scale.is_positive and x.is_real and y.is_real):
+        return None
+    return {"k": c1, "c": scale, "x": x, "y": y}
+
+
+def _match_sigmoid_difference(node: sp.Add) -> dict | None:
+    terms = sp.Add.make_args(node)
+    if len(terms) != 2:
+        return None
+    parts = []
+    for t in terms:
+        coef, rest = t.as_independent(sigmoid, as_Add=False)
+        if not isinstance(rest, sigmoid):
+            return None
+        parts.append((coef, rest.args[0]))
+    (c1, a1), (c2, a2) = parts
+    if sp.expand(c1 + c2) != 0 or sp.expand(a1 + a2) != 0:
+        return None
+    return {"k": c1, "u": a1}
+
+
+SIGMOID_DIFFERENCE = Rule(
+    name="sigmoid_difference",
+    head=sp.Add,
+    match=_match_sigmoid_difference,
+    build=lambda k, u: k * sp.tanh(u / 2),
+    citation="sigmoid(u) - sigmoid(-u) = 2 sigmoid(u) - 1 = tanh(u/2); "
+    "Abramowitz-Stegun 4.5.5 (tanh as a ratio of exponentials)",
+    description="k sigmoid(u) - k sigmoid(-u) -> k tanh(u/2) (no cancellation at small u)",
+    naive=sigmoid(u) - sigmoid(-u),
+    hard_inputs=({u: 1e-20}, {u: -3e-17}),
+    failure="both sigmoids round to 1/2: the difference is 0 (the result is u/2)",
+)
+
+_L = logsumexp(u, -u, v, -v)
+
+SINH_RATIO = Rule(
+    name="sinh_ratio",
+    head=sp.Add,
+    match=_match_sinh_ratio,
+    build=lambda k, c, x, y: k * sinh_ratio(c, x, y),
+    citation="(e^u - e^-u)/(e^u + e^-u + e^v + e^-v) = sinh u/(cosh u + cosh v) (Su 2015, "
+    "https://kexue.fm/archives/3290); Muller et al. 2018, 4.3-4.4 (double-double operands)",
+    description="exp(u - L) - exp(-u - L), L = logsumexp(+-u, +-v) -> sinh_ratio(c, x, y), "
+    "u = c x, v = c y (no rounded L, no overflow)",
+    naive=sp.exp(u - _L) - sp.exp(-u - _L),
+    hard_inputs=({u: 1e-20, v: 3.0}, {u: 800.0, v: 801.0}),
+    failure="u tiny: both exps equal exp(-L) and cancel (0 instead of u/(1 + cosh v)); "
+    "u > 710: exp(u) overflows (the naive logsumexp is inf, inf - inf = nan)",
+)
+
+FIRST = (SINH_RATIO,)
+"""Rules that must see their node before ``exp_log`` (rule set ``default`` runs them first)."""
+
+RULES = register_rules((SINH_RATIO, SIGMOID_DIFFERENCE, SIGMOID_PRODUCT))
+
+ACCURACY = register_rule_set(
+    "accuracy",
+    RULES,
+    "fused forms: sinh_ratio, sigmoid difference as tanh, sigmoid products as dsigmoid",
+)

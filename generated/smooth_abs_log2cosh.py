@@ -25,15 +25,122 @@ from numba import njit, vectorize
 
 
 @njit(cache=True, error_model="numpy")
+def _two_product(a, b):
+    """(p, e) with p = fl(a*b) and p + e == a*b exactly (Dekker 1971, splitting by 2**27 + 1;
+    valid while |a|, |b| < 2**996, far beyond where the callers' results underflow)."""
+    p = a * b
+    t = 134217729.0 * a
+    ahi = t - (t - a)
+    alo = a - ahi
+    t = 134217729.0 * b
+    bhi = t - (t - b)
+    blo = b - bhi
+    e = ((ahi * bhi - p) + ahi * blo + alo * bhi) + alo * blo
+    return p, e
+
+
+@njit(cache=True, error_model="numpy")
+def _wexp2(h, m):
+    """(E, e): exp(h - m) = E + e to ~2**-66 relative (E within 1 ulp), for the pivoted
+    gradients (symsmooth.codegen.pivot), whose cancelling sums need the weights' rounding.
+    h - m = d + dl exactly (TwoSum); d = k ln2/4 + r with ln2/4 = L1 + L2 (L1: 32 bits, so
+    k L1 and d - k L1 are exact, Cody-Waite); exp(r) = 1 + r + r^2/2 + r^3 q(r), |r| <= 0.087,
+    with 1 + r and r^2 exact (Fast2Sum, TwoProduct) and the Taylor tail q to r^12/12!; then
+    times 2^(j/4) (double-double constants) and 2^(k >> 2).  Edge cases as _wexp."""
+    d = h - m
+    if d == d:
+        if d < -746.0:
+            return 0.0, 0.0
+        bp = d - h
+        dl = (h - (d - bp)) + (-m - bp)
+        if d > 709.0:
+            return math.exp(d) * (1.0 + dl), 0.0
+        kf = math.floor(d * 5.7707801635558535 + 0.5)
+        r = d - kf * 0.17328679509228095
+        x = -kf * 4.770537323176469e-11
+        rh = r + x
+        bp = rh - r
+        rl = ((r - (rh - bp)) + (x - bp)) + dl
+        q, qe = _two_product(rh, rh)
+        tail = 2.08767569878681e-09
+        tail = tail * rh + 2.505210838544172e-08
+        tail = tail * rh + 2.755731922398589e-07
+        tail = tail * rh + 2.7557319223985893e-06
+        tail = tail * rh + 2.48015873015873e-05
+        tail = tail * rh + 0.0001984126984126984
+        tail = tail * rh + 0.001388888888888889
+        tail = tail * rh + 0.008333333333333333
+        tail = tail * rh + 0.041666666666666664
+        tail = tail * rh + 0.16666666666666666
+        a = 1.0 + rh
+        al = (1.0 - a) + rh
+        y = 0.5 * q
+        b = a + y
+        bp = b - a
+        al += (a - (b - bp)) + (y - bp)
+        t3 = q * rh * tail
+        al += 0.5 * qe + t3 + rl * (b + t3)  # rl exp(rh): rl is up to 2**-44 (dl)
+        hi = b + al
+        lo = al - (hi - b)
+        k = int(kf)
+        j = k & 3
+        ch, cl = 1.0, 0.0
+        if j == 1:
+            ch, cl = 1.189207115002721, 3.982015231465646e-17
+        elif j == 2:
+            ch, cl = 1.4142135623730951, -9.667293313452913e-17
+        elif j == 3:
+            ch, cl = 1.681792830507429, 8.199010020581497e-17
+        p, pe = _two_product(hi, ch)
+        pe += hi * cl + lo * ch
+        hi = p + pe
+        lo = pe - (hi - p)
+        n = k >> 2
+        return math.ldexp(hi, n), math.ldexp(lo, n)
+    if h == m:
+        return (0.0 if h < 0.0 else 1.0), 0.0
+    return d, 0.0
+
+
+@njit(cache=True, error_model="numpy")
 def _logsumexp2(a0, a1):
-    """log(exp(a0) + ... + exp(a1)) shifted by the largest argument."""
-    m = max(a0, a1)
+    """log(exp(a0) + exp(a1)) = m + log1p(x), m = max, x = exp(min - m), within 0.5 ulp +
+    2**-59 relative (plus ~2**-69 absolute where m < 0 cancels log1p: exp(a0) + exp(a1) near
+    1, a result near 0; the old form lost 2**-53 there).  x = e + el with the
+    difference taken exactly (_wexp2); log1p(x) = t + tl: for e < 2**-6 the series
+    x - x^2 (1/2 - x/3 + ...) to x^13 (truncation < 2**-72 x); else libm t = log1p(e) and
+    one Newton step tl = (1 + x - exp(t))/exp(t) (exp(t) = E + El from _wexp2, 1 + e exact by
+    Fast2Sum, s - E exact by Sterbenz; the Newton error (tl)^2/2 < 2**-104); m + t + tl
+    rounded once (TwoSum).  Rounding exp, log1p and the final sum separately costs 1.8 ulp."""
     if a0 != a0 or a1 != a1:
         return math.nan
-    if m != m or m == math.inf or m == -math.inf:
+    m = max(a0, a1)
+    if m == math.inf or m == -math.inf:
         return m
-    s = math.exp(a0 - m) + math.exp(a1 - m)
-    return m + math.log(s)
+    e, el = _wexp2(min(a0, a1), m)
+    if e < 0.015625:  # Taylor series, x <= 2**-6
+        p = 0.07692307692307693
+        p = 0.08333333333333333 - e * p
+        p = 0.09090909090909091 - e * p
+        p = 0.1 - e * p
+        p = 0.1111111111111111 - e * p
+        p = 0.125 - e * p
+        p = 0.14285714285714285 - e * p
+        p = 0.16666666666666666 - e * p
+        p = 0.2 - e * p
+        p = 0.25 - e * p
+        p = 0.3333333333333333 - e * p
+        p = 0.5 - e * p
+        t = e
+        tl = el - e * e * p
+    else:  # log1p(e) >= 0.0155: the absolute 2**-66 error of exp(t) is 2**-60 relative
+        t = math.log1p(e)
+        E, El = _wexp2(t, 0.0)
+        s = 1.0 + e
+        tl = ((s - E) + ((((1.0 - s) + e) + el) - El)) / E
+    s = m + t
+    bp = s - m
+    return s + (((m - (s - bp)) + (t - bp)) + tl)
 
 
 @njit(cache=True, error_model="numpy")
@@ -418,7 +525,7 @@ def _cuda_build(cuda):
         fn = getattr(fn, "py_func", fn)
         return types.FunctionType(fn.__code__, ns, fn.__name__)
 
-    for fn in (_logsumexp2, _core_smooth_abs_log2cosh, _core_smooth_abs_log2cosh_grad_x, ):
+    for fn in (_two_product, _wexp2, _logsumexp2, _core_smooth_abs_log2cosh, _core_smooth_abs_log2cosh_grad_x, ):
         ns[fn.__name__] = cuda.jit(device=True)(rebind(fn))
     shuffle = _shfl_down_sim if _cuda_simulated(cuda) else _shfl_down_gpu
     ns["_shfl_down"] = cuda.jit(device=True)(rebind(shuffle))

@@ -30,6 +30,7 @@ FUNCTION_HELPERS: dict[str, str] = {
     "softplus": "softplus",
     "sigmoid": "sigmoid",
     "dsigmoid": "dsigmoid",
+    "dswish": "dswish",
     "sinh_ratio": "sinh_ratio",
     "log_sigmoid": "log_sigmoid",
     "log1mexp": "log1mexp",

@@ -74,15 +74,15 @@ def default_dir() -> Path | None:
 def _encode(value):
     if value is None:
         return None
-    sign, man, exp, bits = value._mpf_
-    return [int(sign), format(int(man), "x"), int(exp), int(bits)]
+    sign, man, exp, bits = value._mpf_  # exponents of 10^4000 digits occur: hex text
+    return [int(sign), format(int(man), "x"), format(int(exp), "x"), int(bits)]
 
 
 def _decode(item):
     if item is None:
         return None
     sign, man, exp, bits = item
-    return mpmath.mp.make_mpf((sign, MPZ(int(man, 16)), exp, bits))
+    return mpmath.mp.make_mpf((sign, MPZ(int(man, 16)), int(exp, 16), bits))
 
 
 class ReferenceCache:
@@ -127,7 +127,7 @@ class ReferenceCache:
             with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False) as handle:
                 json.dump([_encode(v) for v in values], handle)
             os.replace(handle.name, path)
-        except OSError:  # a read-only or full disk only costs the recomputation
+        except (OSError, ValueError):  # a read-only or full disk costs the recomputation only
             return
 
     def lookup(self, key: str, compute) -> list:

@@ -183,3 +183,17 @@ def test_adaptive_reference_stops_beyond_every_format():
         exact = mpmath.exp(10) / (1 + mpmath.exp(ey - ex)) / log_sum
     assert 0 < exact < mpmath.mpf(2) ** -1100 and 0 < got < mpmath.mpf(2) ** -1100
     assert ulp_error(0.0, got) < 1e-6 and ulp_error(0.0, exact) < 1e-6
+
+
+def test_reference_refuses_exponents_of_a_million_bits():
+    """``exp(exp(7.4e6))`` (float32 *huge* regime of max_pair_double_exp) would first need
+    ``log 2`` to 10^7 bits; the kernel reference refuses it and ``measure`` labels the point
+    as skipped, while ``exp(exp(1e4))`` (a 14,000-bit exponent) is still evaluated exactly."""
+    from symsmooth.verify.reference import ReferenceRangeError
+
+    x = sp.Symbol("x", real=True)
+    ref = ElementwiseReference(sp.log(1 + sp.exp(sp.exp(x))), (x,), ())
+    with pytest.raises(ReferenceRangeError, match="EXP_MAG_LIMIT"):
+        ref.value([7.4e6])
+    with mpmath.workdps(40):
+        assert abs(ref.value([1e4]) / mpmath.exp(mpmath.mpf(1e4)) - 1) < mpmath.mpf(10) ** -30

@@ -1,4 +1,3 @@
-
 from symsmooth.cli import main
 
 main()

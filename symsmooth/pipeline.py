@@ -153,10 +153,19 @@ def spec_from_expression(expr, name: str, params=(), command: str | None = None)
     sums = sorted(expr.atoms(sp.Sum), key=sp.default_sort_key)
     if not sums:
         inputs = sorted((s for s in expr.free_symbols if s not in chosen), key=str)
-        return make_spec(name, expr, tuple(inputs), tuple(chosen), stabilizer=_stabilizer,
-                         command=command)
+        return make_spec(
+            name, expr, tuple(inputs), tuple(chosen), stabilizer=_stabilizer, command=command
+        )
     index, _, size = sums[0].limits[0]
     vectors = sorted({a.base for a in expr.atoms(sp.Indexed)}, key=str)
-    return make_spec(name, expr, tuple(vectors), tuple(c for c in chosen if c != size),
-                     kind="reduction", index=index, size=size, stabilizer=_stabilizer,
-                     command=command)
+    return make_spec(
+        name,
+        expr,
+        tuple(vectors),
+        tuple(c for c in chosen if c != size),
+        kind="reduction",
+        index=index,
+        size=size,
+        stabilizer=_stabilizer,
+        command=command,
+    )

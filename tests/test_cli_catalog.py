@@ -155,7 +155,8 @@ def _fake_checks(monkeypatch, failing: str | None = None):
 
 def test_build_checks_every_entry_and_passes(capsys, monkeypatch):
     _fake_checks(monkeypatch)
-    code, out, _ = run(["build", "--no-kernels"], capsys, monkeypatch)
+    # --jobs 1: the checks run in this process, where the fakes are patched in
+    code, out, _ = run(["build", "--no-kernels", "--jobs", "1"], capsys, monkeypatch)
     assert code == 0
     assert all(name in out for name in NAMES)
     assert f"{len(NAMES)}/{len(NAMES)} entries pass" in out
@@ -166,7 +167,8 @@ def test_build_exits_1_when_a_check_fails(capsys, monkeypatch):
     if not with_bound:
         pytest.skip("no entry claims a bound")
     _fake_checks(monkeypatch, failing=with_bound[0])
-    code, out, _ = run(["build", "--no-kernels"], capsys, monkeypatch)
+    # --jobs 1: the checks run in this process, where the fakes are patched in
+    code, out, _ = run(["build", "--no-kernels", "--jobs", "1"], capsys, monkeypatch)
     assert code == 1
     assert f"{with_bound[0]}: bound of {with_bound[0]}" in out
     assert f"{len(NAMES) - 1}/{len(NAMES)} entries pass" in out
@@ -179,7 +181,7 @@ def test_build_turns_a_crashing_check_into_a_failure(capsys, monkeypatch):
         raise ZeroDivisionError("boom")
 
     monkeypatch.setattr(claims, "check_limit", broken)
-    code, out, _ = run(["build", "--only", NAMES[0], "--no-kernels"], capsys, monkeypatch)
+    code, out, _ = run(["build", "--only", NAMES[0], "--no-kernels", "-j", "1"], capsys, monkeypatch)
     assert code == 1
     assert "ZeroDivisionError: boom" in out
 

@@ -112,7 +112,7 @@ class ArgMaxOver(_ReduceOver):
     def _reduce(self, terms: list[sp.Expr]) -> sp.Expr:
         if len(self.limits) != 1:
             raise ValueError("ArgMaxOver takes a single index range")
-        (_, a, _), = self.limits
+        ((_, a, _),) = self.limits
         return a - 1 + ArgMax(*terms)
 
 

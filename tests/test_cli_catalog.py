@@ -181,7 +181,9 @@ def test_build_turns_a_crashing_check_into_a_failure(capsys, monkeypatch):
         raise ZeroDivisionError("boom")
 
     monkeypatch.setattr(claims, "check_limit", broken)
-    code, out, _ = run(["build", "--only", NAMES[0], "--no-kernels", "-j", "1"], capsys, monkeypatch)
+    code, out, _ = run(
+        ["build", "--only", NAMES[0], "--no-kernels", "-j", "1"], capsys, monkeypatch
+    )
     assert code == 1
     assert "ZeroDivisionError: boom" in out
 

@@ -197,3 +197,32 @@ def test_reference_refuses_exponents_of_a_million_bits():
         ref.value([7.4e6])
     with mpmath.workdps(40):
         assert abs(ref.value([1e4]) / mpmath.exp(mpmath.mpf(1e4)) - 1) < mpmath.mpf(10) ** -30
+
+
+def test_reference_sees_a_sum_that_cancels_below_every_precision_tried():
+    """``1/2 + erf(z/sqrt 2)/2 + z phi(z)`` (the GELU gradient) at ``z = -33``: ``erf`` rounds
+    to -1 at 50, 100 and 200 digits, so those results agree with each other and are all
+    ``z phi(z)``, 0.1% off.  The reference must see the cancelled sum and go on."""
+    import mpmath
+    import sympy as sp
+
+    from symsmooth.verify.exact import ElementwiseReference
+
+    z = sp.Symbol("z", real=True)
+    expr = (
+        sp.erf(z / sp.sqrt(2)) / 2
+        + sp.Rational(1, 2)
+        + z * sp.exp(-(z**2) / 2) / sp.sqrt(2 * sp.pi)
+    )
+    ref = ElementwiseReference(expr, (z,), ())
+    for point in (-33.24597932270942, -24.620924014946254, -0.75):
+        with mpmath.workdps(80):
+            t = mpmath.mpf(point)
+            exact = t * mpmath.npdf(t) + mpmath.ncdf(t)  # no cancellation: ncdf is erfc-based
+            got = ref.value([point])
+            assert abs(got - exact) <= abs(exact) * mpmath.mpf(10) ** -30
+    with mpmath.workdps(200):  # the trap itself: at 200 digits the naive sum is z phi(z)
+        t = mpmath.mpf(-33.24597932270942)
+        trap = mpmath.erf(t / mpmath.sqrt(2)) / 2 + mpmath.mpf(1) / 2 + t * mpmath.npdf(t)
+        assert abs(trap - t * mpmath.npdf(t)) < abs(trap) * mpmath.mpf(10) ** -150
+        assert abs(trap - (t * mpmath.npdf(t) + mpmath.ncdf(t))) > abs(trap) * 1e-4

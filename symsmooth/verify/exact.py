@@ -51,11 +51,43 @@ def _exp(z):
     return guarded_exp(z)
 
 
-_MODULES = [{**mpmath_module(), "exp": _exp}, "mpmath"]
+class _Cancellation:
+    """The most bits any sum lost in the current evaluation (``inf``: a sum cancelled to 0).
+
+    Two successive precisions can agree and both be wrong when a sum cancels below both of
+    them: ``1/2 + erf(z)/2 + z phi(z)`` at ``z = -33`` rounds ``erf`` to -1 at 50, 100 and 200
+    digits, so every result is ``z phi(z)`` (0.1% off).  Each sum of an elementwise reference
+    therefore reports ``mag(largest term) - mag(sum)``, and :func:`_adaptive` raises the
+    precision until the digits left after the worst loss cover the agreement test.
+    """
+
+    lost = 0.0
+
+    def add(self, *terms):
+        total = mpmath.fsum(terms)
+        finite = [abs(t) for t in terms if mpmath.isfinite(t) and t != 0]
+        if finite and mpmath.isfinite(total):
+            top = mpmath.mag(max(finite))
+            lost = float("inf") if total == 0 else min(float(top - mpmath.mag(total)), 1e12)
+            self.lost = max(self.lost, lost)
+        return total
+
+
+_CANCELLATION = _Cancellation()
+_TrackedAdd = sp.Function("_tracked_add")
+_MODULES = [
+    {**mpmath_module(), "exp": _exp, "_tracked_add": _CANCELLATION.add},
+    "mpmath",
+]
+
+
+def _tracked(expr: sp.Expr) -> sp.Expr:
+    """``expr`` with every sum as ``_tracked_add`` (bottom-up), so evaluation measures loss."""
+    return expr.replace(lambda e: isinstance(e, sp.Add), lambda e: _TrackedAdd(*e.args))
 
 
 def _compile(expr: sp.Expr, args) -> callable:
-    return sp.lambdify(list(args), naive(expr), modules=_MODULES)
+    return sp.lambdify(list(args), _tracked(naive(expr)), modules=_MODULES)
 
 
 OUT_OF_RANGE = 1100
@@ -84,7 +116,9 @@ def _beyond_formats(a, b) -> bool:
 def _adaptive(fn, values, start: int = 50, agree: int = 30, limit: int = 1600):
     """``fn(*values)`` at increasing precision until two successive results agree.
 
-    Agreement means equal infinities, both NaN, a relative difference below ``10**-agree``
+    A result counts only when the digits left after the worst cancelling sum
+    (:class:`_Cancellation`) exceed ``agree + 10``.  Agreement means equal infinities, both
+    NaN, a relative difference below ``10**-agree``
     between *nonzero* results, or both results beyond the range of every format
     (:func:`_beyond_formats`): a cancelling naive form returns 0 (or a few digits) until the
     precision covers the cancellation, so zeros are never trusted before the precision
@@ -92,11 +126,19 @@ def _adaptive(fn, values, start: int = 50, agree: int = 30, limit: int = 1600):
     """
     dps, previous = start, None
     while True:
+        _CANCELLATION.lost = 0.0
         with mpmath.workdps(dps):
             try:
                 current = mpmath.mpmathify(fn(*[mpmath.mpf(v) for v in values]))
             except (ZeroDivisionError, OverflowError, ValueError):
                 return mpmath.nan  # undefined (0/0, x/0) or beyond mpmath's exponent range
+        left = dps - _CANCELLATION.lost * 0.30103  # decimal digits left after the worst sum
+        if left < agree + 10 and dps < limit:
+            # too few digits survived a cancelling sum: a result at this precision is not
+            # comparable; go straight to a precision that covers the loss
+            needed = dps * 2 if left < -limit else int(dps - left) + agree + 20
+            previous, dps = None, min(limit, max(dps * 2, needed))
+            continue
         if previous is not None:
             if mpmath.isnan(current) and mpmath.isnan(previous):
                 return current

@@ -170,6 +170,9 @@ HELPERS: dict[str, Helper] = {
     "dsigmoid": Helper("dsigmoid", dd.DSIGMOID, ("wexp2", "two_product")),
     "sigmoid2": Helper("sigmoid2", dd.SIGMOID2, ("wexp2", "two_product")),
     "dswish": Helper("dswish", dd.DSWISH, ("wexp2", "two_product")),
+    "derf": Helper("derf", dd.DERF, ("wexp2", "two_product")),
+    "lin_hypot": Helper("lin_hypot", dd.LIN_HYPOT, ("two_product",)),
+    "dgelu": Helper("dgelu", dd.DGELU, ("wexp2", "two_product", "Phi", "phi")),
     "log_sigmoid": Helper("log_sigmoid", _LOG_SIGMOID, ("softplus",)),
     "log1mexp": Helper("log1mexp", _LOG1MEXP),
     "wexp": Helper("wexp", _WEXP),
@@ -186,6 +189,11 @@ HELPERS: dict[str, Helper] = {
 }
 """Name -> helper.  To support a new primitive: add its source here and map its SymPy class in
 :data:`symsmooth.codegen.printer.FUNCTION_HELPERS`."""
+
+# symsmooth.functions_scaling: 1/(1 + (a b)^2) and odd-power roots, scaled (no overflow)
+from symsmooth.codegen.helpers_scaling import SCALING_SOURCES  # noqa: E402
+
+HELPERS.update({n: Helper(n, src, req) for n, (src, req) in SCALING_SOURCES.items()})
 
 
 def helper(name: str) -> Helper:

@@ -289,3 +289,155 @@ def _logsumexp2(a0, a1):
     bp = s - m
     return s + (((m - (s - bp)) + (t - bp)) + tl)
 '''
+
+DERF = '''\
+def _derf(a, b):
+    """erf'(a b) = 2/sqrt(pi) exp(-(a b)^2) within ~0.5 ulp: a b = p + pl exactly (TwoProduct,
+    so a rounded a b ~ 20 costs no 2 (ab)^2 eps ~ 800 ulp through exp), (p + pl)^2 = s + sl to
+    2**-104 relative (TwoProduct; 2 p pl), exp(-s - sl) with its low part (_wexp2 takes the
+    difference exactly) and the constant 2/sqrt(pi) in double-double: one final rounding."""
+    p, pl = _two_product(a, b)
+    if p != p:
+        return p
+    if p > 27.5 or p < -27.5:  # exp(-756) < 2**-1075: rounds to 0 (also |a b| = inf)
+        return 0.0
+    if pl != pl:  # Dekker's split overflowed (|a| or |b| > 2**996): the product is exact
+        pl = 0.0
+    s, sl = _two_product(p, p)
+    sl += 2.0 * p * pl
+    e, el = _wexp2(-s, sl)
+    q, qe = _two_product(e, 1.1283791670955126)
+    return q + (qe + e * 1.533545961316588e-17 + el * 1.1283791670955126)
+'''
+
+DGELU = '''\
+def _dgelu(t):
+    """Phi(t) + t phi(t) (the GELU gradient) within ~1 ulp.  t >= 0: both terms positive.
+    -1.5 <= t < 0: the terms cancel at the root t0 = -0.75179; Taylor series about t0 (mpmath,
+    60 digits, degree 30, truncation < 2**-62 for |t - t0| <= 0.76) as d (c1 + d (c2 + d H(d))),
+    d = t - t0 and the two leading steps in double-double.  t < -1.5 (a = -t): Laplace's
+    continued fraction of the Mills ratio (A&S 26.2.14), r = 2/(a + 3/(a + ...)), gives
+    -phi(a) (a^3 + r (a^2 - 1))/(1 + a^2 + a r): positive terms only, phi in double-double
+    (_wexp2 of -a^2/2 formed exactly), one final division.  The plain sum cancels: 380 ulp
+    measured near t0, ~3 ulp for t < -1.5."""
+    if t != t:
+        return t
+    if t >= 0.0:
+        return 1.0 if t > 40.0 else _Phi(t) + t * _phi(t)  # 1 - Q(t) + t phi(t) rounds to 1
+    if t >= -1.5:
+        dh = t - -0.7517915246935645
+        bp = dh - t
+        dl = ((t - (dh - bp)) + (0.7517915246935645 - bp)) - 1.4956759177009883e-17
+        h = -4.0514385281601486e-17
+        for coef in (
+            -1.3507094681149317e-16,
+            1.0789662518230159e-15,
+            4.578167824271334e-15,
+            -2.5871508475507507e-14,
+            -1.3820118240601056e-13,
+            5.482292964742324e-13,
+            3.725967039270119e-12,
+            -9.950340824808053e-12,
+            -8.950037692726255e-11,
+            1.4506418938779426e-10,
+            1.90319840501314e-09,
+            -1.396942086426202e-09,
+            -3.5459866461783865e-08,
+            -1.6044265494246427e-09,
+            5.702764979242107e-07,
+            4.3284506257392273e-07,
+            -7.74846130700372e-06,
+            -1.121438018842664e-05,
+            8.615947861116571e-05,
+            0.00018633974623233514,
+            -0.0007448268386746817,
+            -0.002239538068073497,
+            0.004539228379125415,
+            0.019421679838189067,
+            -0.014771522148244337,
+            -0.1140082332972217,
+            -0.018199676398671087,
+        ):
+            h = h * dh + coef
+        y = dh * h  # c2 + d H = u + ul
+        u = 0.388284982990552 + y
+        bp = u - y
+        ul = ((y - (u - bp)) + (0.388284982990552 - bp)) + 2.3344842362524718e-17 + dl * h
+        m, me = _two_product(dh, u)  # c1 + d (u + ul) = g + gl
+        me += dh * ul + dl * u
+        g = 0.4314939923140469 + m
+        bp = g - m
+        gl = ((m - (g - bp)) + (0.4314939923140469 - bp)) + 2.7308688141129613e-17 + me
+        p, pe = _two_product(dh, g)
+        return p + (pe + dh * gl + dl * g)
+    a = -t
+    if a > 40.0:  # a phi(a) < 2**-1075: rounds to -0
+        return -0.0
+    k = int(500.0 / (a * a)) + 10  # 2**-56 for a >= 1.5 (as _relu_gauss)
+    r = 0.0
+    while k > 1:
+        r = k / (a + r)
+        k -= 1
+    p, pe = _two_product(a, a)
+    w = p - 1.0  # a^2 - 1 = w + wl (Fast2Sum, p > 1)
+    wl = ((p - w) - 1.0) + pe
+    n, ne = _two_product(a, p)  # a^3 + r (a^2 - 1) = n + nl
+    ne += a * pe
+    rw, rwe = _two_product(r, w)
+    s = n + rw
+    nl = ((n - s) + rw) + ne + rwe + r * wl
+    ar, are = _two_product(a, r)  # 1 + a^2 + a r = D + Dl
+    D = p + ar
+    bp = D - p
+    Dl = ((p - (D - bp)) + (ar - bp)) + pe + are
+    v = D + 1.0
+    Dl += ((D - v) + 1.0)
+    E, El = _wexp2(-0.5 * p, 0.5 * pe)  # exp(-a^2/2), then / sqrt(2 pi)
+    c, ce = _two_product(E, 0.3989422804014327)
+    ce += El * 0.3989422804014327 - E * 2.49232720227773e-17
+    M, Me = _two_product(c, s)  # phi (a^3 + r (a^2 - 1)) = M + Ml
+    Ml = Me + c * nl + ce * s
+    q = M / v
+    qp, qe = _two_product(q, v)
+    return -(q + ((((M - qp) - qe) + Ml) - q * Dl) / v)
+'''
+
+LIN_HYPOT = '''\
+def _lin_hypot(x, m, a):
+    """(1 + a) x + hypot(m, (1 - a) x) (SMU-1 times 2).  For (1 + a) x < 0 the two terms cancel
+    near the root x = -m/(2 sqrt a); there it is (m^2 - 4 a x^2)/(hypot - (1 + a) x) with the
+    numerator in double-double (TwoProduct; its terms come from the exact inputs, so the
+    difference of squares keeps 2**-104 relative of its terms) and the positive denominator
+    with (1 + a) x in double-double: one division.  The plain sum cost 11 ulp."""
+    s = 1.0 + a
+    bp = s - a
+    sl = (a - (s - bp)) + (1.0 - bp)  # s + sl == 1 + a
+    h = math.hypot(m, (1.0 - a) * x)
+    odd = abs(a) > 1e150 or abs(a) < 1e-280 or abs(x) == math.inf or abs(m) == math.inf
+    if odd or not x * s < 0.0:  # no cancellation (a far from 1 in scale, infinities), NaN
+        return x * s + h
+    sc = 1.0  # keep the squares in range: scale x and m by 2**-600 or 2**600 (exact)
+    if abs(x) > 1e150 or abs(m) > 1e150:
+        sc = 4.149515568880993e180
+    elif abs(x) < 1e-140 and abs(m) < 1e-140:
+        sc = 2.409919865102884e-181
+    if sc != 1.0:
+        x = x / sc
+        m = m / sc
+        h = math.hypot(m, (1.0 - a) * x)
+    p, pl = _two_product(x, s)
+    pl += x * sl
+    M, Ml = _two_product(m, m)
+    X, Xl = _two_product(x, x)
+    A, Al = _two_product(4.0 * a, X)
+    Al += 4.0 * a * Xl
+    n = M - A
+    bp = n - M
+    nl = ((M - (n - bp)) + (-A - bp)) + (Ml - Al)
+    d = h - p  # both terms positive
+    bp = d - h
+    dl = ((h - (d - bp)) + (-p - bp)) - pl
+    q = n / d
+    qp, qe = _two_product(q, d)
+    return (q + ((((n - qp) - qe) + nl) - q * dl) / d) * sc
+'''

@@ -31,6 +31,9 @@ FUNCTION_HELPERS: dict[str, str] = {
     "sigmoid": "sigmoid",
     "dsigmoid": "dsigmoid",
     "dswish": "dswish",
+    "derf": "derf",
+    "dgelu": "dgelu",
+    "lin_hypot": "lin_hypot",
     "sinh_ratio": "sinh_ratio",
     "log_sigmoid": "log_sigmoid",
     "log1mexp": "log1mexp",
@@ -39,6 +42,9 @@ FUNCTION_HELPERS: dict[str, str] = {
     "wexp": "wexp",
     "logcosh": "logcosh",
     "relu_gauss": "relu_gauss",
+    "recip1p_sq": "recip1p_sq",
+    "odd_root_sum": "odd_root_sum",
+    "odd_root_sum_grad": "odd_root_sum_grad",
 }
 """SymPy function class name -> helper name (``logsumexp`` is handled by arity)."""
 

@@ -8,6 +8,9 @@ sigmoid_difference  k sigmoid(u) - k sigmoid(-u)          k tanh(u/2)
 sinh_ratio          k exp(c x - L) - k exp(-c x - L),     k sinh_ratio(c, x, y)
                     L = logsumexp(+-c x, +-c y)
 swish_gradient      k sigmoid(u) + k u dsigmoid(u)        k dswish(u)
+gaussian_square     exp(-a^2 b^2)                         sqrt(pi)/2 derf(a, b)
+gelu_gradient       k Phi(u) + k u phi(u)                 k dgelu(u)
+hypot_root          k (1 + a) x + k hypot(m, (1 - a) x)   k lin_hypot(x, m, a)
 ==================  ====================================  =====================================
 
 * ``sigmoid(u) sigmoid(-u)`` (the derivative of every sigmoid, and ``1 - tanh^2`` after the
@@ -31,6 +34,20 @@ swish_gradient      k sigmoid(u) + k u dsigmoid(u)        k dswish(u)
   (3.06 ulp in ``moderate``, 1e15 at the double nearest the root); ``dswish`` (helper
   ``_dswish``) is ``e (1 + u + e)/(1 + e)^2`` (``u < 0``, ``e = exp(u)``) with ``1 + u + e``
   in double-double and one division: 0.5 ulp beyond ``1e-3`` of the root.
+* ``exp(-a^2 b^2)`` (the gradient of ``erf(a b)``): ``exp`` multiplies the relative rounding of
+  ``a^2 b^2`` (two or three products) by ``a^2 b^2``, 88 ulp measured at ``a b ~ 20``;
+  ``derf(a, b) = 2/sqrt(pi) exp(-(a b)^2)`` (helper ``_derf``) forms ``a b`` and its square
+  exactly (TwoProduct) and rounds once.  Matched only where ``a b`` is a product of at most
+  two factors and a power-of-two coefficient (so ``a`` and ``b`` are exact doubles); the
+  ``2/sqrt(pi)`` of the erf gradient cancels against the rule's ``sqrt(pi)/2``.
+* ``Phi(u) + u phi(u)`` (the GELU gradient) cancels near its root ``u = -0.7518`` (13.6 ulp
+  in gelu's ``moderate`` grid, 380 ulp at ``u = -0.75``); ``dgelu`` (helper ``_dgelu``): a
+  Taylor series about the root with ``u - u0`` and the leading steps in double-double for
+  ``-1.5 <= u < 0``, Laplace's continued fraction (positive terms) below: ~0.6 ulp.
+* ``(1 + a) x + hypot(m, (1 - a) x)`` (SMU-1) cancels near its root ``x = -m/(2 sqrt a)``
+  (11 ulp in smu1's ``moderate``); ``lin_hypot`` (helper ``_lin_hypot``) is
+  ``(m^2 - 4 a x^2)/(hypot - (1 + a) x)`` there, the difference of squares in double-double
+  from the exact inputs.
 
 References
 ----------
@@ -53,14 +70,30 @@ k*tanh(k*z)
 >>> L = logsumexp(2 * k * z, -2 * k * z, 2 * k * y, -2 * k * y)
 >>> stabilize(sp.exp(2 * k * z - L) - sp.exp(-2 * k * z - L)).expr
 sinh_ratio(2*k, z, y)
+>>> stabilize(2 * k * sp.exp(-(k**2) * z**2) / sp.sqrt(sp.pi)).expr
+k*derf(k, z)
+>>> from symsmooth.functions import Phi, phi
+>>> stabilize(Phi(z / k) + z * phi(z / k) / k).expr
+dgelu(z/k)
+>>> from symsmooth.functions_special import hypot
+>>> stabilize(z * (1 + k) / 2 + hypot(y, z * (1 - k)) / 2).expr
+lin_hypot(z, y, k)/2
 """
 
 from __future__ import annotations
 
 import sympy as sp
 
-from symsmooth.functions import logsumexp, sigmoid
-from symsmooth.functions_special import dsigmoid, dswish, sinh_ratio
+from symsmooth.functions import Phi, logsumexp, phi, sigmoid
+from symsmooth.functions_special import (
+    derf,
+    dgelu,
+    dsigmoid,
+    dswish,
+    hypot,
+    lin_hypot,
+    sinh_ratio,
+)
 from symsmooth.stabilize.rules import Rule, register_rule_set, register_rules
 
 u = sp.Symbol("u", real=True)
@@ -117,6 +150,112 @@ SWISH_GRADIENT = Rule(
     naive=sigmoid(u) + u * dsigmoid(u),
     hard_inputs=({u: -1.278}, {u: -1.2785}),
     failure="the two terms cancel near the root u = -1.2785 (1810 ulp at u = -1.278)",
+)
+
+
+def _match_gelu_gradient(node: sp.Add) -> dict | None:
+    terms = sp.Add.make_args(node)
+    if len(terms) != 2:
+        return None
+    for cdf, prod in (terms, terms[::-1]):
+        c, s = cdf.as_independent(Phi, as_Add=False)
+        d = [f for f in sp.Mul.make_args(prod) if isinstance(f, phi)]
+        if isinstance(s, Phi) and len(d) == 1 and d[0].args[0] == s.args[0]:
+            u = s.args[0]
+            if sp.expand(prod / d[0] - c * u) == 0:
+                return {"k": c, "u": u}
+    return None
+
+
+GELU_GRADIENT = Rule(
+    name="gelu_gradient",
+    head=sp.Add,
+    match=_match_gelu_gradient,
+    build=lambda k, u: k * dgelu(u),
+    citation="d/du u Phi(u) = Phi(u) + u phi(u); Hendrycks & Gimpel 2016 (GELU); Laplace "
+    "continued fraction of the Mills ratio (Abramowitz-Stegun 26.2.14); Muller et al. 2018, "
+    "ch. 14 (double-double)",
+    description="k Phi(u) + k u phi(u) -> k dgelu(u) (no cancellation at u = -0.7518)",
+    naive=Phi(u) + u * phi(u),
+    hard_inputs=({u: -0.7517915}, {u: -0.75179152469}),
+    failure="the two terms cancel near the root u = -0.7518 (~1e4 ulp at u = -0.7517915)",
+)
+
+
+def _match_hypot_root(node: sp.Add) -> dict | None:
+    terms = sp.Add.make_args(node)
+    if len(terms) != 2:
+        return None
+    for lin, hyp in (terms, terms[::-1]):
+        k, h = hyp.as_independent(hypot, as_Add=False)
+        if not isinstance(h, hypot):
+            continue
+        for m, r in (h.args, h.args[::-1]):
+            x = [f for f in sp.Mul.make_args(r) if f.is_Symbol]
+            if len(x) != 1 or not m.free_symbols:
+                continue
+            x = x[0]
+            a = 1 - sp.cancel(r / x)
+            if x in a.free_symbols or m.has(x):
+                continue
+            if sp.expand(lin - k * (1 + a) * x) == 0:
+                return {"k": k, "x": x, "m": m, "a": a}
+    return None
+
+
+HYPOT_ROOT = Rule(
+    name="hypot_root",
+    head=sp.Add,
+    match=_match_hypot_root,
+    build=lambda k, x, m, a: k * lin_hypot(x, m, a),
+    citation="p + sqrt(m^2 + r^2) = (m^2 + r^2 - p^2)/(sqrt(m^2 + r^2) - p), p = (1 + a) x, "
+    "r = (1 - a) x: m^2 - 4 a x^2 (Biswas et al. 2021, SMU-1); Dekker 1971 (TwoProduct)",
+    description="k (1 + a) x + k hypot(m, (1 - a) x) -> k lin_hypot(x, m, a) (no cancellation at "
+    "the root x = -m/(2 sqrt a))",
+    naive=(1 + v) * u + hypot(sp.Symbol("m", positive=True), (1 - v) * u),
+    hard_inputs=(
+        {u: -1.0000000001, sp.Symbol("m", positive=True): 1.0, v: 0.25},
+        {u: -2.00000001, sp.Symbol("m", positive=True): 2.0, v: 0.25},
+    ),
+    failure="the two terms cancel near the root x = -m/(2 sqrt a) (~1e6 ulp at 1e-10 of it)",
+)
+
+
+def _power_of_two(c: sp.Expr) -> bool:
+    return c.is_Rational and c > 0 and all(n & (n - 1) == 0 for n in (c.p, c.q))
+
+
+def _match_gaussian_square(node: sp.exp) -> dict | None:
+    """``exp(-r^2 f^2 g^2)``, ``f, g`` symbols, ``r`` a power of two -> ``a = r f, b = g``
+    (``a`` and ``b`` exact doubles; ``g = 1`` drops: ``exp(-r^2 f^2)`` -> ``a = r, b = f``)."""
+    c, rest = node.args[0].as_coeff_Mul()
+    if not c < 0 or not _power_of_two(sp.sqrt(-c)):
+        return None
+    roots = [f.base for f in sp.Mul.make_args(rest) if f.is_Pow and f.exp == 2]
+    if len(roots) != len(sp.Mul.make_args(rest)) or not 1 <= len(roots) <= 2:
+        return None
+    if not all(b.is_Symbol and b.is_real for b in roots):
+        return None
+    if len(roots) == 1:
+        return {"a": sp.sqrt(-c), "b": roots[0]}
+    return {"a": sp.sqrt(-c) * roots[0], "b": roots[1]}
+
+
+GAUSSIAN_SQUARE = Rule(
+    name="gaussian_square",
+    head=sp.exp,
+    match=_match_gaussian_square,
+    build=lambda a, b: sp.sqrt(sp.pi) / 2 * derf(a, b),
+    citation="erf'(z) = 2/sqrt(pi) exp(-z^2) (Abramowitz-Stegun 7.1.19); z = a b and z^2 "
+    "formed exactly: Dekker 1971 (TwoProduct); Muller et al. 2018, 4.4",
+    description="exp(-a^2 b^2) -> sqrt(pi)/2 derf(a, b) (a b and its square exact, one rounding)",
+    naive=sp.exp(-(u**2) * v**2),
+    hard_inputs=(
+        {u: 2.278788990865567, v: 11.616831542802226},
+        {u: 4.12056646686114, v: -6.430860953659567},
+    ),
+    failure="a^2 b^2 ~ 700 rounds (up to 1.5 eps relative); exp multiplies that by a^2 b^2: "
+    "~1600 ulp at these points",
 )
 
 
@@ -211,11 +350,22 @@ SINH_RATIO = Rule(
 FIRST = (SINH_RATIO,)
 """Rules that must see their node before ``exp_log`` (rule set ``default`` runs them first)."""
 
-RULES = register_rules((SINH_RATIO, SIGMOID_DIFFERENCE, SIGMOID_PRODUCT, SWISH_GRADIENT))
+RULES = register_rules(
+    (
+        SINH_RATIO,
+        SIGMOID_DIFFERENCE,
+        SIGMOID_PRODUCT,
+        SWISH_GRADIENT,
+        GAUSSIAN_SQUARE,
+        GELU_GRADIENT,
+        HYPOT_ROOT,
+    )
+)
 
 ACCURACY = register_rule_set(
     "accuracy",
     RULES,
     "fused forms: sinh_ratio, sigmoid difference as tanh, sigmoid products as dsigmoid, "
-    "the swish gradient as dswish",
+    "the swish gradient as dswish, exp(-a^2 b^2) as derf, the GELU gradient as dgelu, "
+    "SMU-1 as lin_hypot",
 )

@@ -12,7 +12,7 @@ Examples
 
 from __future__ import annotations
 
-from symsmooth.stabilize import accuracy, erf_tails, exp_log, softmax, special
+from symsmooth.stabilize import accuracy, erf_tails, exp_log, scaling, softmax, special
 from symsmooth.stabilize.rules import register_rule_set
 
 DEFAULT = register_rule_set(
@@ -22,6 +22,8 @@ DEFAULT = register_rule_set(
     + softmax.SOFTMAX.rules
     + erf_tails.ERF_TAILS.rules
     + special.SPECIAL.rules
+    + scaling.SCALING.rules
     + tuple(r for r in accuracy.ACCURACY.rules if r not in accuracy.FIRST),
-    "all rules: accuracy.FIRST (sinh_ratio), exp_log, softmax, erf_tails, special, accuracy",
+    "all rules: accuracy.FIRST (sinh_ratio), exp_log, softmax, erf_tails, special, scaling, "
+    "accuracy",
 )

@@ -119,6 +119,7 @@ RULE_MODULES = (
     "symsmooth.stabilize.softmax",
     "symsmooth.stabilize.special",
     "symsmooth.stabilize.accuracy",
+    "symsmooth.stabilize.scaling",
     "symsmooth.stabilize.default",
 )
 

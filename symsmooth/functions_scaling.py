@@ -46,15 +46,19 @@ odd_root_sum_grad(x, y, 3)
 
 from __future__ import annotations
 
-import functools
 import math
 
 import mpmath
-import numpy as np
 import sympy as sp
 from sympy.core.function import ArgumentIndexError
 
-from symsmooth.functions import StablePrimitive
+from symsmooth.functions_special import (
+    MPMATH_SPECIAL,
+    NUMPY_SPECIAL,
+    SPECIAL_PRIMITIVES,
+    SpecialPrimitive,
+    helper_ufunc,
+)
 
 
 def _two_product(a, b):
@@ -231,30 +235,19 @@ def mp_odd_root_sum_grad(x, y, n) -> mpmath.mpf:
     return (mpmath.mpf(x) / f) ** (k - 1)
 
 
-@functools.cache
-def _ufunc(name: str):
-    """The emitted helper ``_name`` executed from its source and vectorized (float64)."""
-    from symsmooth.codegen.helpers import resolve
-
-    namespace = {"math": math}
-    for h in resolve([name]):
-        exec(h.source, namespace)
-    return np.vectorize(namespace[f"_{name}"], otypes=[np.float64])
-
-
 def np_recip1p_sq(a, b):
     """NumPy ``1/(1 + (a b)^2)`` (the helper vectorized)."""
-    return _ufunc("recip1p_sq")(a, b)[()]
+    return helper_ufunc("recip1p_sq")(a, b)[()]
 
 
 def np_odd_root_sum(x, y, n):
     """NumPy odd-power root of ``x^n + y^n`` (the helper vectorized)."""
-    return _ufunc("odd_root_sum")(x, y, n)[()]
+    return helper_ufunc("odd_root_sum")(x, y, n)[()]
 
 
 def np_odd_root_sum_grad(x, y, n):
     """NumPy ``(x/f)^(n-1)`` (the helper vectorized)."""
-    return _ufunc("odd_root_sum_grad")(x, y, n)[()]
+    return helper_ufunc("odd_root_sum_grad")(x, y, n)[()]
 
 
 NUMPY_SCALING = {
@@ -272,29 +265,9 @@ MPMATH_SCALING = {
 # --- SymPy classes -----------------------------------------------------------------------------
 
 
-class ScalingPrimitive(StablePrimitive):
-    """A :class:`StablePrimitive` whose implementations live in this module."""
-
-    def _value(self, wp: int):
-        from symsmooth.functions import _mp
-
-        with mpmath.workprec(wp):
-            values = [_mp(a, wp) for a in self.args]
-            if any(v is None for v in values):
-                return None
-            return mpmath.mpf(MPMATH_SCALING[type(self).__name__](*values))
-
-    def _call(self, printer, impl) -> str:
-        args = ", ".join(printer._print(a) for a in self.args)
-        return f"{printer._module_format(f'symsmooth.functions_scaling.{impl.__name__}')}({args})"
-
-    def _numpycode(self, printer) -> str:
-        return self._call(printer, NUMPY_SCALING[type(self).__name__])
-
-    _scipycode = _numpycode
-
-    def _mpmathcode(self, printer) -> str:
-        return self._call(printer, MPMATH_SCALING[type(self).__name__])
+class ScalingPrimitive(SpecialPrimitive):
+    """A :class:`~symsmooth.functions_special.SpecialPrimitive` differentiated through its
+    naive form (the derivative of a scaled form is the derivative of the formula)."""
 
     def _naive_diff(self, argindex: int) -> sp.Expr:
         if not 1 <= argindex <= len(self.args):
@@ -389,3 +362,6 @@ class odd_root_sum_grad(ScalingPrimitive):
 
 SCALING_PRIMITIVES = {cls.__name__: cls for cls in (recip1p_sq, odd_root_sum, odd_root_sum_grad)}
 """Name -> class (the printer maps each to the helper of the same name)."""
+SPECIAL_PRIMITIVES.update(SCALING_PRIMITIVES)
+NUMPY_SPECIAL.update(NUMPY_SCALING)
+MPMATH_SPECIAL.update(MPMATH_SCALING)

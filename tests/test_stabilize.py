@@ -30,7 +30,8 @@ from stabilize_helpers import (
 
 from symsmooth.errors import StabilizeError
 from symsmooth.functions import Phi, logsumexp, sigmoid, softplus
-from symsmooth.functions_special import dsigmoid, relu_gauss
+from symsmooth.functions_fused import dsigmoid
+from symsmooth.functions_special import relu_gauss
 from symsmooth.stabilize import Stabilized, rule, rule_names, rule_set, rule_set_names, stabilize
 from symsmooth.stabilize.softmax import LOGISTIC_KERNEL
 

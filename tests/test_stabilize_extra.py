@@ -19,10 +19,10 @@ from stabilize_helpers import as_float, float64, naive_float64, reference, ulps
 
 from symsmooth.codegen.helpers import resolve
 from symsmooth.functions import Phi, logsumexp, sigmoid
+from symsmooth.functions_fused import dsigmoid
 from symsmooth.functions_special import (
     _logcosh,
     _relu_gauss,
-    dsigmoid,
     hypot,
     logcosh,
     relu_gauss,

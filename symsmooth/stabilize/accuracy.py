@@ -15,7 +15,7 @@ hypot_root          k (1 + a) x + k hypot(m, (1 - a) x)   k lin_hypot(x, m, a)
 
 * ``sigmoid(u) sigmoid(-u)`` (the derivative of every sigmoid, and ``1 - tanh^2`` after the
   ``tanh_complement`` rule): two rounded sigmoids and their product round three times
-  (1.5-1.8 ulp measured); ``dsigmoid`` (:mod:`symsmooth.functions_special`, helper
+  (1.5-1.8 ulp measured); ``dsigmoid`` (:mod:`symsmooth.functions_fused`, helper
   ``_dsigmoid``) is ``e/(1 + e)^2`` with ``e = exp(-|u|)`` divided once in double-double
   (0.5 ulp).  Its naive rewrite ``exp(-u)/(1 + exp(-u))^2`` overflows to NaN for
   ``u < -709.8``; the worked example of the rule is that form, which the ``sigmoid`` rule of
@@ -85,15 +85,8 @@ from __future__ import annotations
 import sympy as sp
 
 from symsmooth.functions import Phi, logsumexp, phi, sigmoid
-from symsmooth.functions_special import (
-    derf,
-    dgelu,
-    dsigmoid,
-    dswish,
-    hypot,
-    lin_hypot,
-    sinh_ratio,
-)
+from symsmooth.functions_fused import derf, dgelu, dsigmoid, dswish, lin_hypot, sinh_ratio
+from symsmooth.functions_special import hypot
 from symsmooth.stabilize.rules import Rule, register_rule_set, register_rules
 
 u = sp.Symbol("u", real=True)

@@ -43,6 +43,7 @@ _CODE_MODULES = (
     "symsmooth.verify.reference",
     "symsmooth.functions",
     "symsmooth.functions_special",
+    "symsmooth.functions_fused",
     "symsmooth.functions_scaling",
     "symsmooth.functions_nary",
     "symsmooth.functions_numeric",

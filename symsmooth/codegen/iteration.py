@@ -33,7 +33,6 @@ Examples
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -159,22 +158,6 @@ def iteration_spec(record, stabilizer: Stabilizer | None = None) -> IterationSpe
     return build(record, stabilizer)
 
 
-def _factored(step: KernelSpec) -> KernelSpec:
-    """The step with exponents, weights, value and partials put through ``factor_terms``:
-    exact algebra that turns ``k y - k p y`` (the normal form's expanded exponent) back into
-    ``k y (1 - p)``, so ``p ~ 1`` does not cancel and ``y = -inf`` gives ``-inf``, not NaN."""
-    pc = step.pieces
-    tidy = lambda exprs: tuple(sp.factor_terms(e) for e in exprs)  # noqa: E731
-    pieces = dataclasses.replace(
-        pc,
-        exponents=tidy(pc.exponents),
-        weights=tidy(pc.weights),
-        partials=tidy(pc.partials),
-        dvalue=tidy(pc.dvalue),
-    )
-    return dataclasses.replace(step, pieces=pieces)
-
-
 @iteration("soft_k_max")
 def soft_k_max(record, stabilizer: Stabilizer | None = None) -> IterationSpec:
     """Recursive soft-top-max [A2, item 6]: ``y = x - min(x)``, ``p = 0``, ``top`` times
@@ -204,7 +187,7 @@ def soft_k_max(record, stabilizer: Stabilizer | None = None) -> IterationSpec:
         name=record.name,
         input=x,
         params=(k,),
-        step=_factored(step),
+        step=step,
         shift="min",
         init=sp.S.Zero,
         count="top",

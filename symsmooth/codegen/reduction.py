@@ -142,7 +142,9 @@ def pieces(plan: ReductionPlan, params, stabilizer=None) -> tuple[Pieces, tuple[
     value = stab(_replace_weights(value, plan, shifts, weights_e))
     dvalue = tuple(stab(sp.diff(value, s)) for s in scaled)
     weights = tuple(stab(t.w) for t in plan.sums)
-    exponents = tuple(stab(h) for h in plan.groups)
+    # factor_terms undoes the normal form's expansion (k y - k p y -> k y (1 - p)): exact, and
+    # the factored exponent neither cancels at p ~ 1 nor turns y = -inf into -inf + inf = NaN
+    exponents = tuple(stab(sp.factor_terms(h)) for h in plan.groups)
 
     partials = []
     for element in plan.elements:

@@ -118,24 +118,38 @@ SIGMOID_PRODUCT = Rule(
 )
 
 
-def _match_swish_gradient(node: sp.Add) -> dict | None:
-    terms = sp.Add.make_args(node)
-    if len(terms) != 2:
+def _match_product_rule(cdf: type, density: type):
+    """A matcher of ``k F(u) + k u f(u)`` (``d/du u F(u)`` times ``k``, ``f = F'``) with
+    ``F = cdf`` and ``f = density``: the sum that cancels at the root of ``F(u) + u f(u)``.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> k, u = sp.symbols("k u", real=True)
+    >>> _match_product_rule(Phi, phi)(k * Phi(u) + k * u * phi(u))
+    {'k': k, 'u': u}
+    """
+
+    def match(node: sp.Add) -> dict | None:
+        terms = sp.Add.make_args(node)
+        if len(terms) != 2:
+            return None
+        for first, prod in (terms, terms[::-1]):
+            c, s = first.as_independent(cdf, as_Add=False)
+            d = [f for f in sp.Mul.make_args(prod) if isinstance(f, density)]
+            if isinstance(s, cdf) and len(d) == 1 and d[0].args[0] == s.args[0]:
+                u = s.args[0]
+                if sp.expand(prod / d[0] - c * u) == 0:
+                    return {"k": c, "u": u}
         return None
-    for sig, prod in (terms, terms[::-1]):
-        c, s = sig.as_independent(sigmoid, as_Add=False)
-        d = [f for f in sp.Mul.make_args(prod) if isinstance(f, dsigmoid)]
-        if isinstance(s, sigmoid) and len(d) == 1 and d[0].args[0] == s.args[0]:
-            u = s.args[0]
-            if sp.expand(prod / d[0] - c * u) == 0:
-                return {"k": c, "u": u}
-    return None
+
+    return match
 
 
 SWISH_GRADIENT = Rule(
     name="swish_gradient",
     head=sp.Add,
-    match=_match_swish_gradient,
+    match=_match_product_rule(sigmoid, dsigmoid),
     build=lambda k, u: k * dswish(u),
     citation="sigmoid(u) + u dsigmoid(u) = e (1 + u + e)/(1 + e)^2, e = exp(u) (u < 0); "
     "Ramachandran et al. 2017 (swish); Muller et al. 2018, 4.3-4.4 (double-double operands)",
@@ -146,24 +160,10 @@ SWISH_GRADIENT = Rule(
 )
 
 
-def _match_gelu_gradient(node: sp.Add) -> dict | None:
-    terms = sp.Add.make_args(node)
-    if len(terms) != 2:
-        return None
-    for cdf, prod in (terms, terms[::-1]):
-        c, s = cdf.as_independent(Phi, as_Add=False)
-        d = [f for f in sp.Mul.make_args(prod) if isinstance(f, phi)]
-        if isinstance(s, Phi) and len(d) == 1 and d[0].args[0] == s.args[0]:
-            u = s.args[0]
-            if sp.expand(prod / d[0] - c * u) == 0:
-                return {"k": c, "u": u}
-    return None
-
-
 GELU_GRADIENT = Rule(
     name="gelu_gradient",
     head=sp.Add,
-    match=_match_gelu_gradient,
+    match=_match_product_rule(Phi, phi),
     build=lambda k, u: k * dgelu(u),
     citation="d/du u Phi(u) = Phi(u) + u phi(u); Hendrycks & Gimpel 2016 (GELU); Laplace "
     "continued fraction of the Mills ratio (Abramowitz-Stegun 26.2.14); Muller et al. 2018, "

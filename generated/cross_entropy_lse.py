@@ -5,7 +5,7 @@
 #   Bias现象的浅析与对策 (2020), https://kexue.fm/archives/7259, item 2 (-log p_t = LSE(x) - x_t ~
 #   max(x) - x_t))
 # Kind: reduction; inputs: x; parameters: k, t
-# Template: reduction.py.j2 sha256:1d051b9ed45b95bd4f095866d71630471989296f787d92e252500599c8a2bb64
+# Template: reduction.py.j2 sha256:3fd257373e3d079d5aaab829b00728d5c3cafd97a513f1a0145501c0d634ee37
 # Input expression: sha256(srepr)=33c366d6958649f5d7675b131a6e7b1b98c3587d6e0ec9f14233651358bc4ae7
 # Stabilization rules applied: none
 #

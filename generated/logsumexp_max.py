@@ -5,7 +5,7 @@
 #   https://kexue.fm/archives/3290, eq (12); Su Jianlin, 函数光滑化杂谈 (2019),
 #   https://kexue.fm/archives/6620, item 1; bound: https://kexue.fm/archives/9070)
 # Kind: reduction; inputs: x; parameters: k
-# Template: reduction.py.j2 sha256:1d051b9ed45b95bd4f095866d71630471989296f787d92e252500599c8a2bb64
+# Template: reduction.py.j2 sha256:3fd257373e3d079d5aaab829b00728d5c3cafd97a513f1a0145501c0d634ee37
 # Input expression: sha256(srepr)=ede6ffb4196e9e26d01fdc4e3b800500753fe068f82cf6a5c20520063b2a29ac
 # Stabilization rules applied: none
 #

@@ -4,7 +4,7 @@
 # Construction: logsumexp_min = -log(Sum(exp(-k*x[i]), (i, 1, n)))/k (Su Jianlin, 寻求一个光滑的最大值函数 (2015),
 #   https://kexue.fm/archives/3290, eq (12) applied to -x (min = -max(-x)))
 # Kind: reduction; inputs: x; parameters: k
-# Template: reduction.py.j2 sha256:1d051b9ed45b95bd4f095866d71630471989296f787d92e252500599c8a2bb64
+# Template: reduction.py.j2 sha256:3fd257373e3d079d5aaab829b00728d5c3cafd97a513f1a0145501c0d634ee37
 # Input expression: sha256(srepr)=e1f78f891ae6d6827cfc71b49ef605f41bb6ff978183ff43ea3744c035fe57ce
 # Stabilization rules applied: none
 #

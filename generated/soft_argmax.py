@@ -4,7 +4,7 @@
 # Construction: soft_argmax = Sum(i*exp(k*x[i]), (i, 1, n))/Sum(exp(k*x[i]), (i, 1, n)) (Su Jianlin, 函数光滑化杂谈
 #   (2019), https://kexue.fm/archives/6620, item 3)
 # Kind: reduction; inputs: x; parameters: k
-# Template: reduction.py.j2 sha256:1d051b9ed45b95bd4f095866d71630471989296f787d92e252500599c8a2bb64
+# Template: reduction.py.j2 sha256:3fd257373e3d079d5aaab829b00728d5c3cafd97a513f1a0145501c0d634ee37
 # Input expression: sha256(srepr)=efc269cfdd4beb08b7de13b25137544192af61e21c3050ac8f13daeec9ddf116
 # Stabilization rules applied: none
 #

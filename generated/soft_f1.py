@@ -4,7 +4,7 @@
 # Construction: soft_f1 = 2*Sum(t[i]/(1 + exp(-k*z[i])), (i, 1, n))/Sum(t[i] + 1/(1 + exp(-k*z[i])), (i, 1,
 #   n)) (Su Jianlin, 函数光滑化杂谈 (2019), https://kexue.fm/archives/6620, item 5)
 # Kind: reduction; inputs: z, t; parameters: k
-# Template: reduction.py.j2 sha256:1d051b9ed45b95bd4f095866d71630471989296f787d92e252500599c8a2bb64
+# Template: reduction.py.j2 sha256:3fd257373e3d079d5aaab829b00728d5c3cafd97a513f1a0145501c0d634ee37
 # Input expression: sha256(srepr)=5228834c6d0f0e4da466c858ee6703b0a234f233be39ac2f7f7c52efc456ed49
 # Stabilization rules applied: sigmoid, sigmoid_product
 #

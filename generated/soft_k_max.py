@@ -5,7 +5,7 @@
 #   p[i])*y[i]), (i, 1, n)) + p[j], y = x - min(x), p = 0 (Su Jianlin, 函数光滑化杂谈 (2019),
 #   https://kexue.fm/archives/6620, item 6 (recursive soft-k-max))
 # Kind: iteration; inputs: x; parameters: k
-# Template: iteration.py.j2 sha256:2b793da6605abca7793fa716e46ce6863d68bcb6d438935eb57ebf62b86744ca
+# Template: iteration.py.j2 sha256:f6bf8961e4e9d0d2f9c266dfe6c5522ad5fadee023e8dea0eb5d427d2fca9eaa
 # Input expression: sha256(srepr)=26010d9deae9e3651823dd7026b81e39f9e09428499f40b9c7b5d6c4534c27d2
 # Stabilization rules applied: none
 #

@@ -5,7 +5,7 @@
 #   (i, 1, n)) + 1))/k (kexue.fm/archives/9064 (soft-label ZLPR); kexue.fm/archives/7359
 #   eq:final (ZLPR))
 # Kind: reduction; inputs: s, t; parameters: k
-# Template: reduction.py.j2 sha256:1d051b9ed45b95bd4f095866d71630471989296f787d92e252500599c8a2bb64
+# Template: reduction.py.j2 sha256:3fd257373e3d079d5aaab829b00728d5c3cafd97a513f1a0145501c0d634ee37
 # Input expression: sha256(srepr)=f03dfa8244b29ec1d2e877ce64a021e4be86935ac3b74be5944371ddc7d18cce
 # Stabilization rules applied: none
 #

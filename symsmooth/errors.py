@@ -37,6 +37,28 @@ class ParseError(SymsmoothError, ValueError):
         super().__init__(message)
 
 
+class InvalidNameError(SymsmoothError, ValueError):
+    """A user-given name (symbol, parameter, kernel, catalog entry) is not allowed
+    (:mod:`symsmooth.identifiers` says which names are)."""
+
+
+class BudgetError(SymsmoothError):
+    """A symbolic stage ran past its deadline or size budget, or SymPy gave up on it
+    (recursion depth, not implemented, decimal overflow); :mod:`symsmooth.budget`.
+
+    Parameters
+    ----------
+    stage : str
+        The stage that stopped (``"parse"``, ``"convolve"``, ``"stabilize"``, ``"gen"``, ...).
+    message : str
+        What happened and what to try.
+    """
+
+    def __init__(self, stage: str, message: str):
+        self.stage = stage
+        super().__init__(f"{stage}: {message}")
+
+
 class CatalogError(SymsmoothError, KeyError):
     """A name is not in the catalog (or a registration is malformed)."""
 

@@ -31,7 +31,13 @@ import numpy as np
 import sympy as sp
 
 from symsmooth.functions import naive
-from symsmooth.verify.reference import ReferenceRangeError, guarded_exp, mpmath_module
+from symsmooth.verify.cache import NOT_REAL
+from symsmooth.verify.reference import (
+    ReferenceRangeError,
+    guarded_exp,
+    mpmath_module,
+    safe_lambdify,
+)
 
 EXP_MAG_LIMIT = 1 << 20
 """Kernel references refuse ``exp(z)`` for ``|z| > 2**(2**20)`` (about ``e^{7.3e5}``): the result's
@@ -87,7 +93,7 @@ def _tracked(expr: sp.Expr) -> sp.Expr:
 
 
 def _compile(expr: sp.Expr, args) -> callable:
-    return sp.lambdify(list(args), _tracked(naive(expr)), modules=_MODULES)
+    return safe_lambdify(args, _tracked(naive(expr)), _MODULES)
 
 
 OUT_OF_RANGE = 1100
@@ -113,8 +119,14 @@ def _beyond_formats(a, b) -> bool:
     return (ma > OUT_OF_RANGE and mb > OUT_OF_RANGE) or (ma < -OUT_OF_RANGE and mb < -OUT_OF_RANGE)
 
 
+ADAPTIVE = {"start": 50, "agree": 30, "limit": 1600}
+"""Precision options of :func:`_adaptive` (digits): recorded in every cache entry."""
+
+
 def _adaptive(fn, values, start: int = 50, agree: int = 30, limit: int = 1600):
     """``fn(*values)`` at increasing precision until two successive results agree.
+
+    A result that is not real (``log(-1)``) is :data:`~symsmooth.verify.cache.NOT_REAL`.
 
     A result counts only when the digits left after the worst cancelling sum
     (:class:`_Cancellation`) exceed ``agree + 10``.  Agreement means equal infinities, both
@@ -132,6 +144,10 @@ def _adaptive(fn, values, start: int = 50, agree: int = 30, limit: int = 1600):
                 current = mpmath.mpmathify(fn(*[mpmath.mpf(v) for v in values]))
             except (ZeroDivisionError, OverflowError, ValueError):
                 return mpmath.nan  # undefined (0/0, x/0) or beyond mpmath's exponent range
+        if isinstance(current, mpmath.mpc):  # log or sqrt of a negative number on the way
+            if current.imag != 0:
+                return NOT_REAL  # outside the real domain: a real kernel returns NaN there
+            current = current.real
         left = dps - _CANCELLATION.lost * 0.30103  # decimal digits left after the worst sum
         if left < agree + 10 and dps < limit:
             # too few digits survived a cancelling sum: a result at this precision is not
@@ -212,7 +228,7 @@ _ROW_MODULES = [{**mpmath_module(), "exp": _EXP}, "mpmath"]
 
 
 def _row_compile(expr: sp.Expr, args) -> callable:
-    return sp.lambdify(list(args), naive(expr), modules=_ROW_MODULES)
+    return safe_lambdify(args, naive(expr), _ROW_MODULES)
 
 
 class _Row:

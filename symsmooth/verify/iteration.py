@@ -31,7 +31,7 @@ import sympy as sp
 
 from symsmooth.functions import naive
 from symsmooth.verify.exact import _agree
-from symsmooth.verify.reference import mpmath_module
+from symsmooth.verify.reference import mpmath_module, safe_lambdify
 from symsmooth.verify.report import ReportRow, summarize, target
 from symsmooth.verify.ulp import ulp_errors
 
@@ -42,7 +42,7 @@ _MODULES = [mpmath_module(), "mpmath"]
 
 
 def _compile(expr, args):
-    return sp.lambdify(list(args), naive(expr), modules=_MODULES)
+    return safe_lambdify(args, naive(expr), _MODULES)
 
 
 class IterationReference:

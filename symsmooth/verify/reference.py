@@ -19,12 +19,14 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import keyword
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
 import mpmath
 import sympy as sp
+from sympy.core.function import AppliedUndef
 
 from symsmooth.functions import MPMATH_MODULE
 
@@ -96,6 +98,52 @@ def mpmath_module() -> dict[str, Any]:
     return table
 
 
+def _printable(name: str) -> bool:
+    return name.isidentifier() and not keyword.iskeyword(name)
+
+
+def safe_lambdify(args: Sequence, expr: sp.Expr, modules) -> Callable:
+    """``sympy.lambdify(args, expr, modules)`` that never prints a name it was handed.
+
+    lambdify prints symbol and function names verbatim into Python source that it executes, so
+    a symbol named ``"x; import os"`` (built directly with SymPy, or read from a file) would be
+    code.  The arguments (symbols or ``Indexed`` entries) become the local names
+    ``_ref_arg0, _ref_arg1, ...`` (plain Symbols, not Dummy: lambdify re-creates Dummy
+    arguments one by one, slowly); any other symbol or undefined function left in ``expr``
+    must have a name that is an identifier, not a keyword and not one of those local names.
+
+    Raises
+    ------
+    ValueError
+        naming the first symbol or function whose name cannot be printed safely.
+
+    Examples
+    --------
+    >>> x = sp.Symbol("x; import os")
+    >>> float(safe_lambdify([x], 2 * x, "mpmath")(3))
+    6.0
+    >>> safe_lambdify([], sp.Symbol("y; import os") + 1, "mpmath")
+    Traceback (most recent call last):
+    ValueError: cannot evaluate a symbol named 'y; import os': names must be identifiers
+    """
+    args = list(args)
+    local = [sp.Symbol(f"_ref_arg{j}") for j in range(len(args))]
+    body = sp.sympify(expr, strict=True).xreplace(dict(zip(args, local, strict=True)))
+    taken = {str(s) for s in local}
+    for atom in sorted(body.atoms(sp.Symbol) - set(local), key=str):
+        if not _printable(atom.name) or atom.name in taken:
+            raise ValueError(
+                f"cannot evaluate a symbol named {atom.name!r}: names must be identifiers"
+            )
+    for call in sorted(body.atoms(AppliedUndef), key=str):
+        name = type(call).__name__
+        if not _printable(name):
+            raise ValueError(
+                f"cannot evaluate a function named {name!r}: names must be identifiers"
+            )
+    return sp.lambdify(local, body, modules=modules)
+
+
 def _sizes(point: Mapping) -> dict:
     return {s: v for s, v in point.items() if isinstance(s, sp.Symbol) and s.is_integer}
 
@@ -160,10 +208,7 @@ def _prepare(expr: sp.Expr, signature: tuple):
         raise ValueError(f"evaluate: no value given for {unknown}; add them to the point")
     used = body.free_symbols | body.atoms(sp.Indexed)
     positions = tuple(j for j, a in enumerate(inputs) if a in used)
-    # plain Symbols, not Dummy: lambdify re-creates Dummy arguments one by one (slow)
-    dummies = [sp.Symbol(f"_ref_arg{j}") for j in positions]
-    body = body.xreplace({inputs[j]: d for j, d in zip(positions, dummies, strict=True)})
-    fn = sp.lambdify(dummies, body, modules=[mpmath_module(), "mpmath"])
+    fn = safe_lambdify([inputs[j] for j in positions], body, [mpmath_module(), "mpmath"])
     return fn, positions
 
 

@@ -6,11 +6,20 @@ kernels, <= 4 ulp for reductions (rows up to 10^5); float32 <= 1 ulp everywhere.
 
 Examples
 --------
+A row is ok only when its target holds *and* it compared every point it was asked to
+(``count + skipped == requested``, ``skipped`` counting the points whose exact value mpmath
+cannot hold) and at least one: a run that compared nothing never reports ok.
+
 >>> row = ReportRow("f", "value", "float64", "moderate", 10, 0.6, 0.2, 1.0)
 >>> row.ok
 True
->>> Report("f", "elementwise", (row,)).ok
-True
+>>> Report("f", "elementwise", (row,)).summary()
+'f: value <= 0.60 ulp (float64), 0.00 ulp (float32); 10/10 points compared; ok'
+>>> short = ReportRow("f", "value", "float64", "tiny", 0, 0.0, 0.0, 1.0, requested=48)
+>>> short.ok, Report("f", "elementwise", (row, short)).summary()[-68:]
+(False, '10/58 points compared; 1 row(s) compared fewer points than requested')
+>>> Report("f", "elementwise", ()).ok
+False
 """
 
 from __future__ import annotations
@@ -35,7 +44,10 @@ EXP_LOG_FAMILY = {
 
 @dataclass(frozen=True)
 class ReportRow:
-    """One line: ``function`` (``value`` or ``grad_<input>``) at one dtype and regime."""
+    """One line: ``function`` (``value`` or ``grad_<input>``) at one dtype and regime.
+
+    ``count`` points were compared out of ``requested`` (default: ``count``); ``skipped`` of
+    the others had no exact value mpmath can hold (said in ``regime``)."""
 
     function: str
     part: str
@@ -45,10 +57,18 @@ class ReportRow:
     max_ulp: float
     median_ulp: float
     target: float
+    requested: int | None = None
+    skipped: int = 0
+
+    @property
+    def complete(self) -> bool:
+        """At least one point compared, and every requested point compared or skipped."""
+        wanted = self.count if self.requested is None else self.requested
+        return self.count > 0 and self.count + self.skipped == wanted
 
     @property
     def ok(self) -> bool:
-        return bool(self.max_ulp <= self.target)
+        return bool(self.max_ulp <= self.target) and self.complete
 
 
 @dataclass(frozen=True)
@@ -61,7 +81,21 @@ class Report:
 
     @property
     def ok(self) -> bool:
-        return all(r.ok for r in self.rows)
+        return bool(self.rows) and all(r.ok for r in self.rows)
+
+    @property
+    def compared(self) -> int:
+        """Points compared over every row."""
+        return sum(r.count for r in self.rows)
+
+    @property
+    def requested(self) -> int:
+        """Points requested over every row."""
+        return sum(r.count if r.requested is None else r.requested for r in self.rows)
+
+    def incomplete(self) -> tuple:
+        """The rows that compared fewer points than requested (or none)."""
+        return tuple(r for r in self.rows if not r.complete)
 
     def failures(self) -> tuple:
         """The rows whose target is not met."""
@@ -77,10 +111,26 @@ class Report:
         return max(values, default=0.0)
 
     def summary(self) -> str:
-        status = "ok" if self.ok else f"{len(self.failures())} target(s) missed"
+        """One line: worst value errors, points compared of those requested, the status."""
+        if self.ok:
+            status = "ok"
+        elif not self.rows:
+            status = "nothing compared"
+        else:
+            missed = sum(1 for r in self.rows if not r.max_ulp <= r.target)
+            short = len(self.incomplete())
+            status = ", ".join(
+                text
+                for count, text in (
+                    (missed, f"{missed} target(s) missed"),
+                    (short, f"{short} row(s) compared fewer points than requested"),
+                )
+                if count
+            )
         return (
             f"{self.name}: value <= {self.worst('value', 'float64'):.2f} ulp (float64), "
-            f"{self.worst('value', 'float32'):.2f} ulp (float32); {status}"
+            f"{self.worst('value', 'float32'):.2f} ulp (float32); "
+            f"{self.compared}/{self.requested} points compared; {status}"
         )
 
 

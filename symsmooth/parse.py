@@ -13,9 +13,14 @@ that names the problem, its 0-based position and what is allowed instead:
    table of allowed names.  Anything else (attribute access, subscripts, lambdas,
    comprehensions, keyword arguments, strings, complex literals, ...) is refused.
 
-Numbers are bounded: integer literals to :data:`MAX_INT_DIGITS` digits, and a power of two
-numbers must stay under :data:`MAX_POWER_DIGITS` digits (``9**9**9`` is refused instead of
-being computed).
+Numbers are bounded before SymPy evaluates them (:mod:`symsmooth.vocabulary`, shared with the
+stored-record reader): integer literals to :data:`MAX_INT_DIGITS` digits, a power of two
+numbers under :data:`MAX_POWER_DIGITS` digits (``9**9**9`` is refused instead of being
+computed), constant exponents and constant arguments of functions such as ``sigmoid``, ``erf``
+or ``sin`` to :data:`MAX_EXPONENT` in magnitude (``Max(x, sigmoid(-exp(9999)))`` is refused at
+once instead of comparing a number of 4,343 digits for a minute).  The whole parse also runs
+under :func:`symsmooth.budget.deadline` ``("parse")``: past it, a
+:class:`~symsmooth.errors.BudgetError`.
 
 References
 ----------
@@ -44,6 +49,7 @@ from collections.abc import Iterable, Mapping
 
 import sympy as sp
 
+from symsmooth.budget import deadline
 from symsmooth.errors import ParseError
 from symsmooth.parse_tree import (
     ALLOWED_TEXT,
@@ -123,6 +129,8 @@ def parse(
     ------
     ParseError
         Naming the problem, its 0-based position and what is allowed.
+    BudgetError
+        When building the expression runs past the ``"parse"`` deadline.
 
     Examples
     --------
@@ -140,6 +148,11 @@ def parse(
         raise ParseError(f"expected formula text (str), got {type(text).__name__}")
     _check_characters(text, max_length)
     _check_brackets(text, max_depth)
+    with deadline("parse"):  # a backstop: the bounds below refuse slow constants at once
+        return _build(text, symbols, max_depth)
+
+
+def _build(text: str, symbols, max_depth: int) -> sp.Expr:
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:

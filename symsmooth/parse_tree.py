@@ -28,20 +28,33 @@ import re
 from collections.abc import Callable, Mapping
 
 import sympy as sp
-from sympy.codegen.cfunctions import expm1, log1p
 
 from symsmooth.errors import ParseError
-from symsmooth.functions import PRIMITIVES
 from symsmooth.smoothing import symbols as _canonical
+from symsmooth.vocabulary import (
+    ARITY,
+    MAX_EXPONENT,
+    MAX_INT_DIGITS,
+    MAX_POWER_DIGITS,
+    TEXT_CONSTANTS,
+    check_arguments,
+    number_digits,
+)
+from symsmooth.vocabulary import FUNCTIONS as VOCABULARY
+from symsmooth.vocabulary import MAX_RESULT_DIGITS as MAX_RESULT_DIGITS
+from symsmooth.vocabulary import check_growth as _check_growth
 
-MAX_INT_DIGITS = 60
-"""Longest integer literal accepted (decimal digits)."""
-MAX_POWER_DIGITS = 1000
-"""Largest number of digits a power may produce (Python prints at most 4300)."""
-MAX_EXPONENT = 10_000
-"""Largest constant exponent (and constant argument of exp, sinh, cosh)."""
-MAX_RESULT_DIGITS = 4000
-"""Longest number allowed in the result."""
+__all__ = [
+    "ALIASES",
+    "CONSTANTS",
+    "FUNCTIONS",
+    "MAX_EXPONENT",
+    "MAX_INT_DIGITS",
+    "MAX_POWER_DIGITS",
+    "MAX_RESULT_DIGITS",
+    "Builder",
+    "number_digits",
+]
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,30}\Z")
 _DEFAULT_SYMBOLS = {
@@ -51,7 +64,7 @@ _DEFAULT_SYMBOLS = {
 """Names with assumptions (the catalog's canonical symbols win); other names are real."""
 _RESERVED = frozenset(dir(builtins)) | frozenset(keyword.kwlist) | {"I", "nan", "zoo"}
 
-CONSTANTS: dict[str, sp.Expr] = {"pi": sp.pi, "E": sp.E, "oo": sp.oo, "inf": sp.oo}
+CONSTANTS: dict[str, sp.Expr] = TEXT_CONSTANTS
 """Names that stand for constants."""
 
 
@@ -59,56 +72,19 @@ def _clip(x: sp.Expr, lo: sp.Expr, hi: sp.Expr) -> sp.Expr:
     return sp.Min(sp.Max(x, lo), hi)
 
 
+ALIASES = {"max": "Max", "min": "Min", "abs": "Abs", "ceil": "ceiling", "arctan": "atan"}
+"""Formula spellings of vocabulary functions (NumPy/Python style)."""
+
 # name -> (builder, least and most number of positional arguments; None = any number)
 FUNCTIONS: dict[str, tuple[Callable[..., sp.Expr], int, int | None]] = {
-    "Max": (sp.Max, 1, None),
-    "max": (sp.Max, 1, None),
-    "Min": (sp.Min, 1, None),
-    "min": (sp.Min, 1, None),
-    "Abs": (sp.Abs, 1, 1),
-    "abs": (sp.Abs, 1, 1),
-    "sign": (sp.sign, 1, 1),
-    "Heaviside": (sp.Heaviside, 1, 2),
-    "floor": (sp.floor, 1, 1),
-    "ceiling": (sp.ceiling, 1, 1),
-    "ceil": (sp.ceiling, 1, 1),
-    "exp": (sp.exp, 1, 1),
-    "log": (sp.log, 1, 2),
+    **{name: (cls, *ARITY[name]) for name, cls in VOCABULARY.items()},
+    **{alias: (VOCABULARY[name], *ARITY[name]) for alias, name in ALIASES.items()},
     "sqrt": (sp.sqrt, 1, 1),
-    "erf": (sp.erf, 1, 1),
-    "erfc": (sp.erfc, 1, 1),
-    "tanh": (sp.tanh, 1, 1),
-    "sinh": (sp.sinh, 1, 1),
-    "cosh": (sp.cosh, 1, 1),
-    "atan": (sp.atan, 1, 1),
-    "arctan": (sp.atan, 1, 1),
-    "sin": (sp.sin, 1, 1),
-    "cos": (sp.cos, 1, 1),
     "clip": (_clip, 3, 3),
     "relu": (lambda x: sp.Max(x, 0), 1, 1),
-    "log1p": (log1p, 1, 1),
-    "expm1": (expm1, 1, 1),
-    **{name: (cls, 1, None if name == "logsumexp" else 1) for name, cls in PRIMITIVES.items()},
 }
-"""Callable names: ``Piecewise`` is handled separately (its arguments are pairs)."""
-
-
-def _guard_growth(function, args, fail):
-    _check_growth(sp.E, args[0], fail)  # exp, sinh, cosh grow like exp(|x|)
-    _check_growth(sp.E, -args[0], fail)
-    return function(*args)
-
-
-def _guard_rounding(function, args, fail):
-    # floor/ceiling of a constant is computed exactly: floor(exp(9999)) has 4343 digits
-    if args[0].is_number and not args[0].is_Rational:
-        raise fail("floor/ceiling of a constant expression is not supported; write the number")
-    return function(*args)
-
-
-_GUARDS = dict.fromkeys(("exp", "sinh", "cosh"), _guard_growth) | dict.fromkeys(
-    ("floor", "ceiling", "ceil"), _guard_rounding
-)
+"""Callable names: the shared :data:`symsmooth.vocabulary.FUNCTIONS`, their aliases and
+three conveniences; ``Piecewise`` is handled separately (its arguments are pairs)."""
 
 ALLOWED_TEXT = (
     "numbers, names, + - * / **, parentheses, calls of "
@@ -353,9 +329,9 @@ class Builder:
             wanted = f"{least}" if least == most else f"{least} to {most or 'any number of'}"
             raise self.error(f"{name} takes {wanted} argument(s), got {count}", node)
         args = [self._expr(a) for a in node.args]
-        guard = _GUARDS.get(name)
-        if guard is not None:
-            return guard(function, args, lambda message: self.error(message, node))
+        canonical = ALIASES.get(name, name)
+        if canonical in VOCABULARY:  # constants that SymPy would evaluate slowly are refused
+            check_arguments(canonical, args, lambda message: self.error(message, node))
         return function(*args)
 
     def _piecewise(self, node: ast.Call) -> sp.Expr:
@@ -374,44 +350,3 @@ class Builder:
         if not pairs:
             raise self.error("Piecewise needs at least one (value, condition) pair", node)
         return sp.Piecewise(*pairs)
-
-
-def _height(expr: sp.Basic) -> int:
-    """Largest ``max(|p|, q)`` over the rational numbers in ``expr`` (1 if none)."""
-    return max([max(abs(r.p), r.q) for r in expr.atoms(sp.Rational)] + [1])
-
-
-def number_digits(expr: sp.Basic) -> float:
-    """Decimal digits of the longest rational number in ``expr`` (0 for none or +-1)."""
-    height = _height(expr)
-    return 0.0 if height <= 1 else height.bit_length() * math.log10(2)
-
-
-def _magnitude(number: sp.Expr) -> float:
-    if isinstance(number, sp.Rational):
-        return float(_height(number))
-    return abs(complex(number.evalf(15)))
-
-
-def _check_growth(base: sp.Expr, exponent: sp.Expr, fail) -> None:
-    """Refuse ``base**exponent`` (or ``exp``) that SymPy would expand into huge numbers.
-
-    SymPy evaluates ``9**9**9``, ``(2*x)**N`` (as ``2**N * x**N``), ``sqrt(2)**N`` and
-    ``exp(N*log(2))`` eagerly, and evaluates ``exp(10**59)`` numerically when it is compared,
-    which never ends.  A constant exponent is therefore bounded by :data:`MAX_EXPONENT`, the
-    digits it creates by :data:`MAX_POWER_DIGITS`, and numbers multiplying a ``log`` inside
-    ``exp`` like a power.
-    """
-    if base in (sp.S.Zero, sp.S.One, sp.S.NegativeOne):
-        return
-    if base == sp.E and exponent.has(sp.log):
-        height = _height(exponent)
-        if height > MAX_EXPONENT or number_digits(exponent) * height > MAX_POWER_DIGITS:
-            raise fail("numbers multiplying a log inside exp are too large; keep them small")
-    if not exponent.is_number:
-        return
-    size = _magnitude(exponent)
-    if not size <= MAX_EXPONENT:
-        raise fail(f"the constant exponent {exponent} is too large (limit {MAX_EXPONENT})")
-    if number_digits(base) * size > MAX_POWER_DIGITS:
-        raise fail(f"this power would produce numbers of more than {MAX_POWER_DIGITS} digits")

@@ -3,7 +3,7 @@
 #
 # Construction: abs_logcosh = log(cosh(k*x))/k (kexue.fm/archives/3290 eq (7) minus ln(2)/k)
 # Kind: elementwise; inputs: x; parameters: k
-# Template: elementwise.py.j2 sha256:d87916294e042f75bcc0507db9a267b907897af4882c0359f4a6d8d49e9abba7
+# Template: elementwise.py.j2 sha256:d2f2b80cd3563dcd8bf56dc0e4c0bdb02ea6e078f23dae4ee80dc1cc519e3ddd
 # Input expression: sha256(srepr)=09670ecbce54a955b761e7f012a28359c2e0f3301bca2ac43c661144fd945d1e
 # Stabilization rules applied: log_cosh
 #

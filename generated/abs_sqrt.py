@@ -4,7 +4,7 @@
 # Construction: abs_sqrt = sqrt(mu**2 + x**2) (Biswas et al., Smooth Maximum Unit, arXiv:2111.04682 (|z| ~
 #   sqrt(z^2 + mu^2)))
 # Kind: elementwise; inputs: x; parameters: mu
-# Template: elementwise.py.j2 sha256:d87916294e042f75bcc0507db9a267b907897af4882c0359f4a6d8d49e9abba7
+# Template: elementwise.py.j2 sha256:d2f2b80cd3563dcd8bf56dc0e4c0bdb02ea6e078f23dae4ee80dc1cc519e3ddd
 # Input expression: sha256(srepr)=59685710c1cfad0871662b45a740c2ddccd7fd77fbd1f83bf75e1be824ce4d3c
 # Stabilization rules applied: hypot
 #

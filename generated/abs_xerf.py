@@ -4,7 +4,7 @@
 # Construction: abs_xerf = x*erf(k*x) (Biswas et al., Smooth Maximum Unit, arXiv:2111.04682 (|z| ~ z erf(mu
 #   z), the |.| inside SMU))
 # Kind: elementwise; inputs: x; parameters: k
-# Template: elementwise.py.j2 sha256:d87916294e042f75bcc0507db9a267b907897af4882c0359f4a6d8d49e9abba7
+# Template: elementwise.py.j2 sha256:d2f2b80cd3563dcd8bf56dc0e4c0bdb02ea6e078f23dae4ee80dc1cc519e3ddd
 # Input expression: sha256(srepr)=0942e8503c7d97fd99d6dd642467cbc8698bf85c60bece51f87a613df96b4c7d
 # Stabilization rules applied: gaussian_square
 #

@@ -4,7 +4,7 @@
 # Construction: abs_xtanh = x*tanh(k*x) (kexue.fm/archives/3290 eqs (4)-(5) (sign = 2 theta - 1 ~ tanh) with
 #   the x-times-step route of kexue.fm/archives/8718 eq (10))
 # Kind: elementwise; inputs: x; parameters: k
-# Template: elementwise.py.j2 sha256:d87916294e042f75bcc0507db9a267b907897af4882c0359f4a6d8d49e9abba7
+# Template: elementwise.py.j2 sha256:d2f2b80cd3563dcd8bf56dc0e4c0bdb02ea6e078f23dae4ee80dc1cc519e3ddd
 # Input expression: sha256(srepr)=c7c0c68bfa2670fa1e0eeb8c2207e5708ebb6809778846ea46a8211d0f341f97
 # Stabilization rules applied: sigmoid_product, tanh_complement
 #

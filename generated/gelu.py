@@ -4,7 +4,7 @@
 # Construction: gelu = x*(erf(sqrt(2)*x/(2*sigma)) + 1)/2 (kexue.fm/archives/8718 eq (11); Hendrycks &
 #   Gimpel 2016, arXiv:1606.08415)
 # Kind: elementwise; inputs: x; parameters: sigma
-# Template: elementwise.py.j2 sha256:d87916294e042f75bcc0507db9a267b907897af4882c0359f4a6d8d49e9abba7
+# Template: elementwise.py.j2 sha256:d2f2b80cd3563dcd8bf56dc0e4c0bdb02ea6e078f23dae4ee80dc1cc519e3ddd
 # Input expression: sha256(srepr)=b798ea82f20064d3e5a618c6226f0e5959800c711a699eac24c3c19dfd5de9d9
 # Stabilization rules applied: gelu_gradient, one_plus_erf
 #

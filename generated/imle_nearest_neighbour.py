@@ -4,7 +4,7 @@
 # Construction: imle_nearest_neighbour = -2*sigma**2*log(Sum(exp(-d[j]/(2*sigma**2)), (j, 1, n)))
 #   (kexue.fm/archives/6394 items 4-6 (G1))
 # Kind: reduction; inputs: d; parameters: sigma
-# Template: reduction.py.j2 sha256:3fd257373e3d079d5aaab829b00728d5c3cafd97a513f1a0145501c0d634ee37
+# Template: reduction.py.j2 sha256:9a885f4b0a9dbeda915f3e7c41d80a0fadc322a290be83408fe45560b3e4883f
 # Input expression: sha256(srepr)=4985d47162b8414136603f8a431a29a70cf00f00662ea241861b0a36108af685
 # Stabilization rules applied: none
 #

@@ -4,7 +4,7 @@
 # Construction: kmeans_smoothed_min = -log(Sum(exp(-M*d[j]), (j, 1, n)))/M (kexue.fm/archives/4277 item 10;
 #   kexue.fm/archives/5112 item 4)
 # Kind: reduction; inputs: d; parameters: M
-# Template: reduction.py.j2 sha256:3fd257373e3d079d5aaab829b00728d5c3cafd97a513f1a0145501c0d634ee37
+# Template: reduction.py.j2 sha256:9a885f4b0a9dbeda915f3e7c41d80a0fadc322a290be83408fe45560b3e4883f
 # Input expression: sha256(srepr)=e63b4b02b5d320406c9239c9c3e7b46f7d2f709558ebec8cb35d5a2e3c6c76f9
 # Stabilization rules applied: none
 #

@@ -2,9 +2,10 @@
 #   symsmooth gen max_abs_pair_logsumexp
 #
 # Construction: max_abs_pair_logsumexp = log(exp(2*k*x) + exp(2*k*y) + exp(-2*k*y) + exp(-2*k*x))/(2*k) (Su
-#   Jianlin, 寻求一个光滑的最大值函数 (2015), https://kexue.fm/archives/3290, eqs (8)-(9))
+#   Jianlin, \u5bfb\u6c42\u4e00\u4e2a\u5149\u6ed1\u7684\u6700\u5927\u503c\u51fd\u6570 (2015),
+#   https://kexue.fm/archives/3290, eqs (8)-(9))
 # Kind: elementwise; inputs: x, y; parameters: k
-# Template: elementwise.py.j2 sha256:d87916294e042f75bcc0507db9a267b907897af4882c0359f4a6d8d49e9abba7
+# Template: elementwise.py.j2 sha256:d2f2b80cd3563dcd8bf56dc0e4c0bdb02ea6e078f23dae4ee80dc1cc519e3ddd
 # Input expression: sha256(srepr)=f17ce708e80d765b78b1dc1dcd5b99025ca99e27018ac8df3ea0fa6ffff8779c
 # Stabilization rules applied: logsumexp, sinh_ratio
 #

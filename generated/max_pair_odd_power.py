@@ -2,9 +2,11 @@
 #   symsmooth gen max_pair_odd_power
 #
 # Construction: max_pair_odd_power = Abs(x**(2*k + 1) + y**(2*k + 1))**(1/(2*k + 1))*sign(x**(2*k + 1) +
-#   y**(2*k + 1)) (Su Jianlin, 寻求一个光滑的最大值函数 (2015), https://kexue.fm/archives/3290, eq (13))
+#   y**(2*k + 1)) (Su Jianlin,
+#   \u5bfb\u6c42\u4e00\u4e2a\u5149\u6ed1\u7684\u6700\u5927\u503c\u51fd\u6570 (2015),
+#   https://kexue.fm/archives/3290, eq (13))
 # Kind: elementwise; inputs: x, y; parameters: k
-# Template: elementwise.py.j2 sha256:d87916294e042f75bcc0507db9a267b907897af4882c0359f4a6d8d49e9abba7
+# Template: elementwise.py.j2 sha256:d2f2b80cd3563dcd8bf56dc0e4c0bdb02ea6e078f23dae4ee80dc1cc519e3ddd
 # Input expression: sha256(srepr)=30a23ffe225152ac2765d87edd499a87c709095ac0eb334ef7e958849741ce18
 # Stabilization rules applied: odd_root_sum
 #

@@ -5,7 +5,7 @@
 #   alpha/2)*erf(sqrt(2)*x/(2*sigma)) + x*(alpha/2 + 1/2) (Biswas et al., SAU: smooth activation
 #   function using convolution, arXiv:2109.13210; kexue.fm/archives/8718 (K10))
 # Kind: elementwise; inputs: x; parameters: sigma, alpha
-# Template: elementwise.py.j2 sha256:d87916294e042f75bcc0507db9a267b907897af4882c0359f4a6d8d49e9abba7
+# Template: elementwise.py.j2 sha256:d2f2b80cd3563dcd8bf56dc0e4c0bdb02ea6e078f23dae4ee80dc1cc519e3ddd
 # Input expression: sha256(srepr)=4421783b51fcf420ccd66d24eb734dc6b388b6c18bbb65c9666a77723ad6dd6d
 # Stabilization rules applied: none
 #

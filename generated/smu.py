@@ -4,7 +4,7 @@
 # Construction: smu = x*(1 - alpha)*erf(mu*x*(1 - alpha))/2 + x*(alpha + 1)/2 (Biswas et al., Smooth Maximum
 #   Unit, arXiv:2111.04682 eq (SMU))
 # Kind: elementwise; inputs: x; parameters: mu, alpha
-# Template: elementwise.py.j2 sha256:d87916294e042f75bcc0507db9a267b907897af4882c0359f4a6d8d49e9abba7
+# Template: elementwise.py.j2 sha256:d2f2b80cd3563dcd8bf56dc0e4c0bdb02ea6e078f23dae4ee80dc1cc519e3ddd
 # Input expression: sha256(srepr)=47746e288479044b7d6bb841ee07779fbcbfd3b13fa08b4cbc91791e00b197f4
 # Stabilization rules applied: none
 #

@@ -4,7 +4,7 @@
 # Construction: smu1 = x*(alpha + 1)/2 + sqrt(mu**2 + x**2*(1 - alpha)**2)/2 (Biswas et al., Smooth Maximum
 #   Unit, arXiv:2111.04682 eq (SMU-1))
 # Kind: elementwise; inputs: x; parameters: mu, alpha
-# Template: elementwise.py.j2 sha256:d87916294e042f75bcc0507db9a267b907897af4882c0359f4a6d8d49e9abba7
+# Template: elementwise.py.j2 sha256:d2f2b80cd3563dcd8bf56dc0e4c0bdb02ea6e078f23dae4ee80dc1cc519e3ddd
 # Input expression: sha256(srepr)=8ebaab123c4c9786d0408a202ca35e23afc46afc5ee985a681d41f64ed8f95bc
 # Stabilization rules applied: hypot, hypot_root
 #

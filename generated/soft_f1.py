@@ -2,9 +2,10 @@
 #   symsmooth gen soft_f1
 #
 # Construction: soft_f1 = 2*Sum(t[i]/(1 + exp(-k*z[i])), (i, 1, n))/Sum(t[i] + 1/(1 + exp(-k*z[i])), (i, 1,
-#   n)) (Su Jianlin, 函数光滑化杂谈 (2019), https://kexue.fm/archives/6620, item 5)
+#   n)) (Su Jianlin, \u51fd\u6570\u5149\u6ed1\u5316\u6742\u8c08 (2019),
+#   https://kexue.fm/archives/6620, item 5)
 # Kind: reduction; inputs: z, t; parameters: k
-# Template: reduction.py.j2 sha256:3fd257373e3d079d5aaab829b00728d5c3cafd97a513f1a0145501c0d634ee37
+# Template: reduction.py.j2 sha256:9a885f4b0a9dbeda915f3e7c41d80a0fadc322a290be83408fe45560b3e4883f
 # Input expression: sha256(srepr)=5228834c6d0f0e4da466c858ee6703b0a234f233be39ac2f7f7c52efc456ed49
 # Stabilization rules applied: sigmoid, sigmoid_product
 #
@@ -581,7 +582,7 @@ def _prepare(arrays, params=()):
 
 
 def soft_f1(z, t, k):
-    """soft_f1 = 2*Sum(t[i]/(1 + exp(-k*z[i])), (i, 1, n))/Sum(t[i] + 1/(1 + exp(-k*z[i])), (i, 1, n)) (Su Jianlin, 函数光滑化杂谈 (2019), https://kexue.fm/archives/6620, item 5)"""
+    """soft_f1 = 2*Sum(t[i]/(1 + exp(-k*z[i])), (i, 1, n))/Sum(t[i] + 1/(1 + exp(-k*z[i])), (i, 1, n)) (Su Jianlin, /u51fd/u6570/u5149/u6ed1/u5316/u6742/u8c08 (2019), https://kexue.fm/archives/6620, item 5)"""
     rows, per_row, shape, dtype = _prepare((z, t, ), (k, ))
     out = np.empty(rows[0].shape[0], dtype=np.float64)
     _rows_soft_f1(*rows, *per_row, out)

@@ -4,7 +4,7 @@
 # Construction: soft_heaviside = 1/(1 + exp(-k*x)) (kexue.fm/archives/3290 eq (5); kexue.fm/archives/8718 eq
 #   (7))
 # Kind: elementwise; inputs: x; parameters: k
-# Template: elementwise.py.j2 sha256:d87916294e042f75bcc0507db9a267b907897af4882c0359f4a6d8d49e9abba7
+# Template: elementwise.py.j2 sha256:d2f2b80cd3563dcd8bf56dc0e4c0bdb02ea6e078f23dae4ee80dc1cc519e3ddd
 # Input expression: sha256(srepr)=66478ffa4491cf7099ad2bbda92088993d05025f373516fd91e4d1a1304745c3
 # Stabilization rules applied: sigmoid, sigmoid_product
 #

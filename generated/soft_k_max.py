@@ -2,10 +2,11 @@
 #   symsmooth gen soft_k_max
 #
 # Construction: soft_k_max(x, k, top) = p after top steps of p <- exp(k*(1 - p[j])*y[j])/Sum(exp(k*(1 -
-#   p[i])*y[i]), (i, 1, n)) + p[j], y = x - min(x), p = 0 (Su Jianlin, 函数光滑化杂谈 (2019),
-#   https://kexue.fm/archives/6620, item 6 (recursive soft-k-max))
+#   p[i])*y[i]), (i, 1, n)) + p[j], y = x - min(x), p = 0 (Su Jianlin,
+#   \u51fd\u6570\u5149\u6ed1\u5316\u6742\u8c08 (2019), https://kexue.fm/archives/6620, item 6
+#   (recursive soft-k-max))
 # Kind: iteration; inputs: x; parameters: k
-# Template: iteration.py.j2 sha256:f6bf8961e4e9d0d2f9c266dfe6c5522ad5fadee023e8dea0eb5d427d2fca9eaa
+# Template: iteration.py.j2 sha256:976dbf2ddfd79445361e78e1da6c204234447f81c69c7d4d6113c0ba0030abd2
 # Input expression: sha256(srepr)=26010d9deae9e3651823dd7026b81e39f9e09428499f40b9c7b5d6c4534c27d2
 # Stabilization rules applied: none
 #

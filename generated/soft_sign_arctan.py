@@ -3,7 +3,7 @@
 #
 # Construction: soft_sign_arctan = 2*atan(k*x)/pi (kexue.fm/archives/8718 eq (5) kernel)
 # Kind: elementwise; inputs: x; parameters: k
-# Template: elementwise.py.j2 sha256:d87916294e042f75bcc0507db9a267b907897af4882c0359f4a6d8d49e9abba7
+# Template: elementwise.py.j2 sha256:d2f2b80cd3563dcd8bf56dc0e4c0bdb02ea6e078f23dae4ee80dc1cc519e3ddd
 # Input expression: sha256(srepr)=eb938cea1be15d0b4d148910f1be7856f861769055cc3421f20866fc4660ac5e
 # Stabilization rules applied: recip1p_sq
 #

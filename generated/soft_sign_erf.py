@@ -4,7 +4,7 @@
 # Construction: soft_sign_erf = erf(k*x) (kexue.fm/archives/8718 eq (4) kernel; Biswas et al., Smooth
 #   Maximum Unit, arXiv:2111.04682)
 # Kind: elementwise; inputs: x; parameters: k
-# Template: elementwise.py.j2 sha256:d87916294e042f75bcc0507db9a267b907897af4882c0359f4a6d8d49e9abba7
+# Template: elementwise.py.j2 sha256:d2f2b80cd3563dcd8bf56dc0e4c0bdb02ea6e078f23dae4ee80dc1cc519e3ddd
 # Input expression: sha256(srepr)=83339916562492434e439a6a2295ce7bc386bcbb45da2b24bc14d75c1f8fffcd
 # Stabilization rules applied: gaussian_square
 #

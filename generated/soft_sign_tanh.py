@@ -3,7 +3,7 @@
 #
 # Construction: soft_sign_tanh = tanh(k*x) (kexue.fm/archives/3290 eqs (4)-(5))
 # Kind: elementwise; inputs: x; parameters: k
-# Template: elementwise.py.j2 sha256:d87916294e042f75bcc0507db9a267b907897af4882c0359f4a6d8d49e9abba7
+# Template: elementwise.py.j2 sha256:d2f2b80cd3563dcd8bf56dc0e4c0bdb02ea6e078f23dae4ee80dc1cc519e3ddd
 # Input expression: sha256(srepr)=d0d8832c8fe0bf29abfd5eb6e831a4edafac937b2089739d1b67382d14b4e80a
 # Stabilization rules applied: sigmoid_product, tanh_complement
 #

@@ -3,7 +3,7 @@
 #
 # Construction: softplus = log(exp(k*x) + 1)/k (kexue.fm/archives/8718 eq (8))
 # Kind: elementwise; inputs: x; parameters: k
-# Template: elementwise.py.j2 sha256:d87916294e042f75bcc0507db9a267b907897af4882c0359f4a6d8d49e9abba7
+# Template: elementwise.py.j2 sha256:d2f2b80cd3563dcd8bf56dc0e4c0bdb02ea6e078f23dae4ee80dc1cc519e3ddd
 # Input expression: sha256(srepr)=1b61ce385619a637d040e1958627d3a94a65d8dfd5ec60c05e6fa040b1e77f78
 # Stabilization rules applied: softplus
 #

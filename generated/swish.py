@@ -4,7 +4,7 @@
 # Construction: swish = x/(1 + exp(-k*x)) (kexue.fm/archives/8718 eq (10); Ramachandran et al. 2017,
 #   arXiv:1710.05941)
 # Kind: elementwise; inputs: x; parameters: k
-# Template: elementwise.py.j2 sha256:d87916294e042f75bcc0507db9a267b907897af4882c0359f4a6d8d49e9abba7
+# Template: elementwise.py.j2 sha256:d2f2b80cd3563dcd8bf56dc0e4c0bdb02ea6e078f23dae4ee80dc1cc519e3ddd
 # Input expression: sha256(srepr)=2cb68ff5f10a86f34be121dc76e9477091f81628cf2dabe6e127955074f9db5a
 # Stabilization rules applied: sigmoid, sigmoid_product, swish_gradient
 #

@@ -5,7 +5,7 @@
 #   (i, 1, n)) + 1))/k (kexue.fm/archives/9064 (soft-label ZLPR); kexue.fm/archives/7359
 #   eq:final (ZLPR))
 # Kind: reduction; inputs: s, t; parameters: k
-# Template: reduction.py.j2 sha256:3fd257373e3d079d5aaab829b00728d5c3cafd97a513f1a0145501c0d634ee37
+# Template: reduction.py.j2 sha256:9a885f4b0a9dbeda915f3e7c41d80a0fadc322a290be83408fe45560b3e4883f
 # Input expression: sha256(srepr)=f03dfa8244b29ec1d2e877ce64a021e4be86935ac3b74be5944371ddc7d18cce
 # Stabilization rules applied: none
 #

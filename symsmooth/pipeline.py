@@ -47,6 +47,7 @@ mm_step = em_step
 from symsmooth.stabilize import Stabilized, stabilize  # noqa: E402,F401,I001 (ss.stabilize)
 
 # --- code generation and verification ------------------------------------------------------
+from symsmooth.budget import deadline  # noqa: E402
 
 
 def _stabilizer(expr):
@@ -94,11 +95,19 @@ def generate(items, out="generated", targets=("cpu", "cuda")) -> list:
     targets = check_targets(targets)
     if isinstance(items, (str,)) or not hasattr(items, "__iter__"):
         items = [items]
-    return [write(kernel_spec(item), out, targets) for item in items]
+    paths = []
+    for item in items:
+        with deadline("gen"):  # building the spec and rendering it: symbolic work
+            paths.append(write(kernel_spec(item), out, targets))
+    return paths
 
 
 def load(name: str, out="generated"):
-    """The generated module ``out/<name>.py``, imported by file path."""
+    """The generated module ``out/<name>.py``, imported by file path.
+
+    ``name`` is a kernel name, never a path (``out`` says where); an empty or foreign file is
+    refused with a message to regenerate it (:func:`symsmooth.codegen.render.load_module`).
+    """
     from symsmooth.codegen.render import load_module
 
     return load_module(name, out)
@@ -143,7 +152,10 @@ def spec_from_expression(expr, name: str, params=(), command: str | None = None)
 
     from symsmooth.codegen.spec import make_spec
     from symsmooth.errors import CodegenError
+    from symsmooth.identifiers import check_distinct, check_name
 
+    check_name(name, "kernel")
+    params = check_distinct([check_name(p, "parameter") for p in params], "parameter")
     by_name = {str(s): s for s in expr.free_symbols}
     chosen = []
     for p in params:
@@ -151,21 +163,22 @@ def spec_from_expression(expr, name: str, params=(), command: str | None = None)
             raise CodegenError(f"parameter {p!r} does not occur in {expr}; check --param")
         chosen.append(by_name[str(p)])
     sums = sorted(expr.atoms(sp.Sum), key=sp.default_sort_key)
-    if not sums:
-        inputs = sorted((s for s in expr.free_symbols if s not in chosen), key=str)
+    with deadline("gen"):
+        if not sums:
+            inputs = sorted((s for s in expr.free_symbols if s not in chosen), key=str)
+            return make_spec(
+                name, expr, tuple(inputs), tuple(chosen), stabilizer=_stabilizer, command=command
+            )
+        index, _, size = sums[0].limits[0]
+        vectors = sorted({a.base for a in expr.atoms(sp.Indexed)}, key=str)
         return make_spec(
-            name, expr, tuple(inputs), tuple(chosen), stabilizer=_stabilizer, command=command
+            name,
+            expr,
+            tuple(vectors),
+            tuple(c for c in chosen if c != size),
+            kind="reduction",
+            index=index,
+            size=size,
+            stabilizer=_stabilizer,
+            command=command,
         )
-    index, _, size = sums[0].limits[0]
-    vectors = sorted({a.base for a in expr.atoms(sp.Indexed)}, key=str)
-    return make_spec(
-        name,
-        expr,
-        tuple(vectors),
-        tuple(c for c in chosen if c != size),
-        kind="reduction",
-        index=index,
-        size=size,
-        stabilizer=_stabilizer,
-        command=command,
-    )

@@ -12,7 +12,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from symsmooth.cli.app import app, console
-from symsmooth.errors import CodegenError
+from symsmooth.errors import CodegenError, SymsmoothError
 
 
 def _progress() -> Progress:
@@ -71,12 +71,16 @@ def gen_cmd(
     if expr is not None:
         if not name:
             raise CodegenError("--expr needs --name NAME (a Python identifier for the kernel)")
+        from symsmooth.identifiers import check_distinct, check_name
         from symsmooth.parse import parse
 
+        # names first: nothing is parsed, built or written for a name that cannot be used
+        check_name(name, "kernel")
+        params = check_distinct([check_name(p, "parameter") for p in param or []], "parameter")
         command = f"symsmooth gen --expr {shlex.quote(expr)} --name {name}" + "".join(
-            f" --param {p}" for p in param or []
+            f" --param {p}" for p in params
         )
-        spec = pipeline.spec_from_expression(parse(expr), name, param or [], command=command)
+        spec = pipeline.spec_from_expression(parse(expr), name, params, command=command)
         for path in pipeline.generate([spec], out=out, targets=_targets(target)):
             console.print(f"wrote {path}")
         if check:
@@ -93,7 +97,7 @@ def gen_cmd(
             progress.update(task, description=f"generating {entry}")
             try:
                 paths += pipeline.generate([entry], out=out, targets=_targets(target))
-            except CodegenError as exc:
+            except SymsmoothError as exc:  # a catalog entry over its deadline, ...
                 if not everything:
                     raise
                 console.print(f"[yellow]skipped {entry}:[/] {exc}")

@@ -65,13 +65,13 @@ def _operand_sig(dtype: str) -> list[str]:
 
 def _elementwise(spec: KernelSpec, ctx: dict) -> dict:
     name = spec.name
-    operands = list(spec.input_names) + list(spec.param_names)
+    operands = list(spec.input_codes) + list(spec.param_codes)
     value_kernel, grad_kernel = f"_cuda_{name}", f"_cuda_{name}_grad"
 
     def sig(dtype: str, outputs: int) -> str:
         args = [f"{dtype}[::1]"] * outputs + ["int64"]
         for op in operands:
-            args += _operand_sig(dtype if op in spec.input_names else "float64")
+            args += _operand_sig(dtype if op in spec.input_codes else "float64")
         return f"void({', '.join(args)})"
 
     return {
@@ -102,7 +102,7 @@ def _reduction(spec: KernelSpec, ctx: dict) -> dict:
     groups, sums = ctx["groups"], ctx["sums"]
     adjoints = ctx.get("adjoints", [])
     value_kernel, grad_kernel = f"_cuda_rows_{name}", f"_cuda_grad_rows_{name}"
-    params = list(spec.param_names)
+    params = list(spec.param_codes)
 
     def sig(dtype: str, grad: bool) -> str:
         rows = f"{dtype}[:, ::1]"
@@ -198,7 +198,6 @@ def render_cuda(spec: KernelSpec) -> str:
         cuda_context(spec, ctx),
         kind=spec.kind,
         inputs=spec.input_names,
-        params=spec.param_names,
         targets=TARGETS,
     )
     return environment().get_template(template_name(spec.kind)).render(**ctx)

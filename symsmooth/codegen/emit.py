@@ -22,6 +22,7 @@ import sympy as sp
 
 from symsmooth.codegen.fastmath import fast_context
 from symsmooth.codegen.helpers import resolve
+from symsmooth.codegen.names import docstring_text
 from symsmooth.codegen.pivot import linear_numerator, pivot_form
 from symsmooth.codegen.printer import MathPrinter
 from symsmooth.codegen.spec import KernelSpec
@@ -77,13 +78,16 @@ def value_block(value: sp.Expr, printer: MathPrinter) -> list[str]:
 
 
 def _elementwise(spec: KernelSpec, printer: MathPrinter) -> dict:
-    args = ", ".join(spec.input_names + spec.param_names)
-    arity = len(spec.input_names) + len(spec.param_names)
+    codes = spec.input_codes + spec.param_codes
+    args = ", ".join(codes)
+    arity = len(codes)
     cores = [{"name": f"_core_{spec.name}", "expr": spec.stable}]
     grads = []
-    for v, g in zip(spec.input_names, spec.stable_gradients, strict=False):
+    for v, code, g in zip(spec.input_names, spec.input_codes, spec.stable_gradients, strict=False):
         cores.append({"name": f"_core_{spec.name}_grad_{v}", "expr": g})
-        grads.append({"name": f"{spec.name}_grad_{v}", "input": v, "core": cores[-1]["name"]})
+        grads.append(
+            {"name": f"{spec.name}_grad_{v}", "input": v, "code": code, "core": cores[-1]["name"]}
+        )
     for core in cores:
         lines = block([core.pop("expr")], ["_out"], printer, "_c")
         lines[-1] = "return " + lines[-1].split(" = ", 1)[1]
@@ -100,7 +104,7 @@ def _elementwise(spec: KernelSpec, printer: MathPrinter) -> dict:
         "grads": grads,
         "grad_doc": (f"``{grads[0]['name']}``" if len(grads) == 1 else "a tuple of the partials"),
         "signatures": repr([sig("float32"), sig("float64")]).replace("'", '"'),
-        "upcast": ", ".join(f"np.float64({a})" for a in spec.input_names + spec.param_names),
+        "upcast": ", ".join(f"np.float64({a})" for a in codes),
     }
 
 
@@ -155,12 +159,13 @@ def _reduction(spec: KernelSpec, printer: MathPrinter) -> dict:
         for k, s in enumerate(plan.sums)
     ]
     unpack = [f"s{k}" for k in range(len(plan.sums))] + [f"M{g}" for g in shifted]
-    params = spec.param_names
+    params = spec.param_codes
     row_args = ", ".join([f"{v}_row" for v in names] + list(params))
     grad_exprs = [sub(p) for p in pc.partials]
     ctx = {
         "template": "reduction.py.j2",
         "vectors": names,
+        "vector_names": list(spec.input_names),
         "params": params,
         "args": ", ".join(names + list(params)),
         "rowmap": plan.rowmap,
@@ -178,7 +183,7 @@ def _reduction(spec: KernelSpec, printer: MathPrinter) -> dict:
         "unpack": ", ".join(unpack) + ("," if len(unpack) == 1 else ""),
         "value_lines": value_block(sub(pc.value), printer),
         "grad_lines": block(grad_exprs, [f"_g{j}" for j in range(len(names))], printer, "_c"),
-        "summary": spec.construction.replace('"', "'").replace("\\", "/"),
+        "summary": docstring_text(spec.construction),
     }
     used = set().union(*[e.free_symbols for e in grad_exprs])
     if plan.rowmap:

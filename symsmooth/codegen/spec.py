@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
+from symsmooth import identifiers
+from symsmooth.codegen import names as naming
 from symsmooth.codegen.normalform import ReductionPlan, decompose
 from symsmooth.errors import CodegenError
 
@@ -74,6 +76,11 @@ class KernelSpec:
     plan : ReductionPlan or None
     pieces : object or None
         Stable pieces of the reduction kernel (:class:`~symsmooth.codegen.reduction.Pieces`).
+    renamed : tuple of (str, str)
+        ``(code name, user name)`` of every input or parameter printed under a mangled name
+        (:mod:`symsmooth.codegen.names`).  ``inputs``, ``params``, ``expr`` and everything
+        derived from them hold the code names; ``input_names`` and ``param_names`` give the
+        user's names back (they name the public functions, ``f_grad_<input>``).
     """
 
     name: str
@@ -90,14 +97,27 @@ class KernelSpec:
     command: str = ""
     plan: ReductionPlan | None = field(default=None, compare=False)
     pieces: object = field(default=None, compare=False, repr=False)
+    renamed: tuple = field(default=(), compare=False)
 
     @property
-    def input_names(self) -> tuple[str, ...]:
+    def input_codes(self) -> tuple[str, ...]:
+        """The inputs as printed in the generated code."""
         return tuple(str(getattr(v, "label", v)) for v in self.inputs)
 
     @property
-    def param_names(self) -> tuple[str, ...]:
+    def param_codes(self) -> tuple[str, ...]:
+        """The parameters as printed in the generated code."""
         return tuple(str(p) for p in self.params)
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        """The user's input names."""
+        return tuple(map(naming.user_name, self.input_codes))
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        """The user's parameter names."""
+        return tuple(map(naming.user_name, self.param_codes))
 
 
 def source_hash(expr: sp.Expr) -> str:
@@ -105,12 +125,45 @@ def source_hash(expr: sp.Expr) -> str:
     return hashlib.sha256(sp.srepr(expr).encode()).hexdigest()
 
 
-def _check_name(name: str) -> None:
-    if not name.isidentifier() or name.startswith("_"):
-        raise CodegenError(
-            f"kernel name {name!r} must be a Python identifier not starting with '_' "
-            "(it names the module and its functions); use snake_case"
+def _label(v) -> str:
+    return str(getattr(v, "label", v))
+
+
+def check_names(name: str, inputs, params, kind: str) -> None:
+    """Refuse a kernel whose kernel, input or parameter names are not valid user names
+    (:func:`symsmooth.identifiers.check_name`), repeat, or give two equal public names."""
+    identifiers.check_name(name, "kernel")
+    for v in inputs:
+        identifiers.check_name(_label(v), "input")
+    for p in params:
+        identifiers.check_name(_label(p), "parameter")
+    identifiers.check_distinct([_label(v) for v in (*inputs, *params)], "input or parameter")
+    naming.check_public(name, kind, [_label(v) for v in inputs])
+
+
+def _renamed_symbol(s, code: str):
+    if isinstance(s, sp.IndexedBase):
+        return sp.IndexedBase(code, **s.assumptions0)
+    return sp.Symbol(code, **s.assumptions0)
+
+
+def code_symbols(name: str, kind: str, inputs, params, expr, keep=()) -> dict:
+    """``{user symbol: code symbol}`` for every input and parameter that
+    :func:`symsmooth.codegen.names.code_name` prints under a mangled name (``keep``: symbols
+    left alone, the reduction's index and size and the row-map subscript ``j``)."""
+    public = naming.public_names(name, kind, [_label(v) for v in inputs])
+    mapping = {}
+    for s in (*inputs, *params):
+        if s in keep:
+            continue
+        code = naming.code_name(_label(s), kind, public)
+        if code != _label(s):
+            mapping[s] = _renamed_symbol(s, code)
+    if any(isinstance(s, sp.IndexedBase) for s in mapping):  # Indexed entries use the base
+        mapping.update(
+            {s.label: mapping[s].label for s in list(mapping) if isinstance(s, sp.IndexedBase)}
         )
+    return mapping
 
 
 def _check_free(expr: sp.Expr, allowed: set, name: str) -> None:
@@ -152,19 +205,32 @@ def make_spec(
 ) -> KernelSpec:
     """Build a :class:`KernelSpec` from an exact expression.
 
-    ``kind`` defaults to ``"reduction"`` when any input is an ``IndexedBase``.
+    ``kind`` defaults to ``"reduction"`` when any input is an ``IndexedBase``.  Names are
+    checked first (:func:`check_names`: a :class:`~symsmooth.errors.InvalidNameError` before
+    any work); inputs and parameters whose names could meet the generator's own are renamed
+    (:mod:`symsmooth.codegen.names`).
     """
-    _check_name(name)
     stabilizer = stabilizer or identity_stabilizer
     inputs, params = tuple(inputs), tuple(params)
     if kind is None:
         kind = "reduction" if any(isinstance(v, sp.IndexedBase) for v in inputs) else "elementwise"
+    check_names(name, inputs, params, kind)
+    hashed = source_hash(expr)
+    construction = construction or f"{name} = {sp.sstr(expr)}"
+    keep = {index, size} | {
+        s for s in expr.free_symbols if str(s) in ROW_MAP_INDEX_NAMES and s.is_integer
+    }
+    rename = code_symbols(name, kind, inputs, params, expr, keep)
+    renamed = tuple((_label(rename[s]), _label(s)) for s in (*inputs, *params) if s in rename)
+    if rename:
+        expr = expr.xreplace(rename)
+        inputs = tuple(rename.get(v, v) for v in inputs)
+        params = tuple(rename.get(p, p) for p in params)
     allowed = set(inputs) | set(params) | ({size} if size is not None else set())
     allowed |= {index} if index is not None else set()
     if kind == "reduction":
         allowed |= {s for s in expr.free_symbols if str(s) in ROW_MAP_INDEX_NAMES and s.is_integer}
     _check_free(expr, allowed, name)
-    construction = construction or f"{name} = {sp.sstr(expr)}"
     command = command or f"symsmooth gen {name}"
     common = dict(
         name=name,
@@ -172,9 +238,10 @@ def make_spec(
         inputs=inputs,
         params=params,
         expr=expr,
-        source_hash=source_hash(expr),
+        source_hash=hashed,
         construction=construction,
         command=command,
+        renamed=renamed,
     )
     if kind == "elementwise":
         (stable,), applied = _stabilize_all(stabilizer, [expr])

@@ -1,0 +1,221 @@
+"""The naming contract of generated modules: which identifiers are the generator's, how user
+names are printed, and how user text reaches comments and docstrings.
+
+Three kinds of identifier meet in a generated module:
+
+* **user names**: the kernel name, its inputs and parameters.  :mod:`symsmooth.identifiers`
+  admits ``[A-Za-z][A-Za-z0-9_]*`` without keywords and builtins, so a user name never starts
+  with ``_``.
+* **generator names in the ``_`` namespace**: helpers (``_softplus``), CSE temporaries
+  (``_c0``), per-kernel functions (``_sums_<name>``), imports (``_nbtypes``).  No user name can
+  take them.
+* **generator names outside it**, listed here: the module aliases (``math``, ``np``,
+  ``njit``, ...), the public keyword arguments (``out=``, ``cotangent=``, ``top=``), the
+  kernels' locals in the scopes that also see user names (loop variables ``i``, ``r``,
+  ``idx``; wrapper locals ``shape``, ``dtype``, ``res``; reduction state ``s0``, ``M0``, ...;
+  names derived from a vector ``x``: ``x_e``, ``x_row``, ``out_x``, ...).  They are the
+  readable names of the generated code and the API, so they stay.
+
+The rule that keeps them apart lives in one function, :func:`code_name`: a user name that
+could meet a generator name in some scope is printed under the reserved mangled identifier
+``_u_<name>_`` (everywhere: code *and* signatures; the module docstring says so).  Every
+other user name is printed as itself.  Mangled names end with ``_`` and derived names end
+with a letter, so ``_u_out_`` (the input ``out``), ``_u_out__row`` (its row) and
+``_u_out_row_`` (an input ``out_row``) stay distinct.  The substitution happens once, on the
+symbols, before any code is built (:func:`symsmooth.codegen.spec.make_spec`), so the stages
+after it never see a user name that could collide.
+
+``tests/test_codegen_names.py`` checks every module in ``generated/`` and a set of hostile-name
+modules: each identifier in a kernel's scope is ``_``-prefixed, a builtin, a printed user name
+or derived name, a public name, or listed in :data:`RESERVED` -- so a template that adds an
+unprefixed local fails that test until the local is renamed with a ``_`` or listed here.
+
+Examples
+--------
+>>> code_name("x", "elementwise"), code_name("out", "elementwise"), code_name("s0", "reduction")
+('x', '_u_out_', '_u_s0_')
+>>> code_name("x_row", "reduction"), code_name("t", "reduction"), code_name("t", "iteration")
+('_u_x_row_', 't', '_u_t_')
+>>> comment_text("a\\nb") == "a\\\\nb"
+True
+"""
+
+from __future__ import annotations
+
+import re
+
+from symsmooth.errors import InvalidNameError
+
+MANGLE_PREFIX = "_u_"
+"""Mangled user names are ``_u_<name>_`` (no generator name starts with ``_u_``)."""
+
+MODULE_GLOBALS = frozenset({"math", "np", "njit", "vectorize", "prange"})
+"""Unprefixed module-level names of every generated module (imports)."""
+
+API_KEYWORDS = frozenset({"out", "cotangent", "top"})
+"""Keyword arguments of the public functions (``f_fast(..., out=)``, ``f_grad(...,
+cotangent=)``, the iteration count ``top``)."""
+
+_CUDA_LOCALS = frozenset(
+    {"cuda", "float64", "int64", "st", "operands", "proto", "view", "views", "outs", "results"}
+    | {"shape", "dtype", "flat", "size", "n", "start", "step", "i", "idx", "out_shape"}
+    | {"block", "r_", "rows_", "tx_", "ty_", "base_", "lane_", "off_", "slot_", "shared_"}
+    | {"stop_", "plain_stop_", "w_", "warps_", "use_piv_", "row_", "piv_", "TX_", "TY_"}
+)
+"""Locals of the CUDA kernels and launchers (templates/cuda_*.py.j2)."""
+
+RESERVED: dict[str, frozenset[str]] = {
+    "elementwise": MODULE_GLOBALS
+    | API_KEYWORDS
+    | _CUDA_LOCALS
+    | {"res", "direct", "v"},
+    "reduction": MODULE_GLOBALS
+    | API_KEYWORDS
+    | _CUDA_LOCALS
+    | {"base", "fast", "full", "g", "grads", "g_rows", "j", "length", "per_row", "piv", "r"}
+    | {"rows", "v", "pos_", "pos_p", "size_", "G_e", "G_p", "G_row", "G_rows", "G_val"}
+    | {"G_mode", "G_out"},
+    "iteration": MODULE_GLOBALS
+    | API_KEYWORDS
+    | _CUDA_LOCALS
+    | {"base", "blocks", "comp", "cot", "count", "ctot_", "g", "g_next", "gstates", "gws"}
+    | {"gy", "half_", "length", "m", "m_", "per_row", "pos_", "r", "rows", "size_", "states"}
+    | {"states_ws", "t", "t_", "tot_", "total", "tx", "u_", "v", "ws", "oview", "j"}
+    | {"G_e", "G_row", "G_rows", "G_val", "G_mode", "y", "p", "gp", "next", "out_row"},
+}
+"""Unprefixed generator identifiers per kernel kind, in the scopes that also see user names."""
+
+NUMBERED = re.compile(r"(s|S|M|E|El|K|N|D|R|P|Q|V|a|e|c|r|cR|cV|cr)[0-9]+\Z")
+"""Numbered generator state: sums ``s0``, totals ``S0``, shifts ``M0``, weights ``E0``,
+lane sums ``a0``/``e0``, compensations ``c0``, adjoints ``R0``, pivot parts ``P0``, ...."""
+
+SUFFIXES = ("_e", "_p", "_row", "_rows", "_grad", "_out", "_ws", "_val", "_arr", "_mode")
+"""Suffixes of names derived from a vector or operand ``x`` (``x_e``, ``x_row``, ...)."""
+PREFIXES = ("out_",)
+"""Prefixes of names derived from an input (``out_x``: its gradient output on the GPU)."""
+
+
+def _derived(name: str) -> list[str]:
+    return [name + s for s in SUFFIXES] + [p + name for p in PREFIXES]
+
+
+def needs_mangling(name: str, kind: str, public=()) -> bool:
+    """Whether user name ``name`` could meet a generator name (or a public name) in a kernel
+    of ``kind``: then it is printed as :func:`mangled`.
+
+    Examples
+    --------
+    >>> [needs_mangling(n, "elementwise") for n in ("x", "i", "np", "x1", "M0", "G")]
+    [False, True, True, False, True, False]
+    >>> needs_mangling("G", "reduction")  # G_e, G_row are the cotangent's names
+    True
+    """
+    reserved = RESERVED.get(kind, RESERVED["reduction"])
+    return (
+        name in reserved
+        or name in public
+        or NUMBERED.match(name) is not None
+        or name.endswith(SUFFIXES)
+        or name.startswith(PREFIXES)
+        or any(d in reserved for d in _derived(name))
+    )
+
+
+def mangled(name: str) -> str:
+    """The reserved identifier a colliding user name is printed under: ``_u_<name>_``."""
+    return f"{MANGLE_PREFIX}{name}_"
+
+
+def code_name(name: str, kind: str, public=()) -> str:
+    """How user name ``name`` (an input or parameter) is printed in a kernel of ``kind``."""
+    return mangled(name) if needs_mangling(name, kind, public) else name
+
+
+def user_name(code: str) -> str:
+    """Inverse of :func:`code_name`: ``"_u_out_"`` -> ``"out"``; other names unchanged."""
+    if code.startswith(MANGLE_PREFIX) and code.endswith("_") and len(code) > 4:
+        return code[len(MANGLE_PREFIX) : -1]
+    return code
+
+
+def public_names(name: str, kind: str, inputs, targets=("cpu", "cuda")) -> list[str]:
+    """Module-level public names of a kernel (the templates' ``__all__``), in template order.
+
+    Examples
+    --------
+    >>> public_names("f", "elementwise", ["x"], ("cpu",))
+    ['f', 'f_fast', 'f_grad_x', 'f_grad_x_fast', 'f_grad']
+    """
+    inputs = list(inputs)
+    if kind == "elementwise":
+        out = [name, f"{name}_fast"]
+        for v in inputs:
+            out += [f"{name}_grad_{v}", f"{name}_grad_{v}_fast"]
+        out.append(f"{name}_grad")
+    else:
+        out = [name, f"{name}_grad"]
+        if kind == "reduction" and len(inputs) > 1:
+            out += [f"{name}_grad_{v}" for v in inputs]
+    if "cuda" in targets:
+        out += [f"{name}_cuda", f"{name}_grad_cuda"]
+    return out
+
+
+def check_public(name: str, kind: str, inputs, targets=("cpu", "cuda")) -> list[str]:
+    """:func:`public_names`, refusing two equal names or one that shadows a module alias.
+
+    Examples
+    --------
+    >>> check_public("f", "elementwise", ["x", "x_fast"], ("cpu",))
+    Traceback (most recent call last):
+    ...
+    symsmooth.errors.InvalidNameError: kernel f: the public name 'f_grad_x_fast' would be ...
+    """
+    seen: dict[str, int] = {}
+    for public in public_names(name, kind, inputs, targets):
+        if public in seen or public in MODULE_GLOBALS:
+            raise InvalidNameError(
+                f"kernel {name}: the public name {public!r} would be defined twice (or shadow a "
+                "module the generated code imports); rename the kernel or the input "
+                f"(inputs: {', '.join(inputs)})"
+            )
+        seen[public] = 1
+    return list(seen)
+
+
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def comment_text(text: str) -> str:
+    """``text`` on one line of printable ASCII: safe inside a ``#`` comment or a docstring.
+
+    Line breaks (``\\n``, ``\\r`` and the other characters :meth:`str.splitlines` breaks at),
+    control characters and non-ASCII characters are written as escapes, so user text (an
+    ``--expr``, a command line, a construction) cannot end the comment it is printed in.
+
+    Examples
+    --------
+    >>> comment_text("x\\r\\nimport os\\u2028y")
+    'x\\\\r\\\\nimport os\\\\u2028y'
+    """
+    out = []
+    for ch in text:
+        if ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif " " <= ch <= "~":
+            out.append(ch)
+        else:
+            out.append(ch.encode("unicode_escape").decode("ascii"))
+    return "".join(out)
+
+
+def docstring_text(text: str) -> str:
+    """:func:`comment_text`, also without quotes and backslashes (``"`` -> ``'``, ``\\`` ->
+    ``/``): safe between the ``\"\"\"`` of a docstring.
+
+    Examples
+    --------
+    >>> docstring_text('a\"\"\"b\\\\c\\n')
+    "a'''b/c/n"
+    """
+    return comment_text(text).replace('"', "'").replace("\\", "/")

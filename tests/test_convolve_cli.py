@@ -124,5 +124,5 @@ def test_reader_refuses_anything_but_whitelisted_constructors(home):
     (home / "catalog.json").write_text(
         json.dumps({"entries": {"evil": {"expr": "open('/etc/passwd')", "target": "Integer(1)"}}})
     )
-    with pytest.raises(CatalogError, match="not an allowed constructor"):
-        user_catalog.load()
+    with pytest.warns(user_catalog.CatalogWarning, match="entry 'evil' skipped"):
+        assert user_catalog.load() == {}  # a bad entry is skipped, never run, never fatal

@@ -57,6 +57,15 @@ def convolve_cmd(
 ) -> None:
     """Smooth TARGET by convolution with a kernel; print closed form, bound and method."""
     from symsmooth import pipeline
+    from symsmooth.identifiers import check_name
+
+    check_name(var, "variable")  # before any work: the name reaches records and code
+    if save is not None:
+        from symsmooth.smoothing import user_catalog
+
+        problem = user_catalog.entry_name_problem(save)
+        if problem is not None:
+            raise user_catalog.InvalidEntryName(problem)
 
     record = pipeline.convolve(
         target,

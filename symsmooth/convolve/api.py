@@ -25,6 +25,7 @@ from symsmooth.convolve.routes import step_route
 from symsmooth.convolve.series import smooth_staircase
 from symsmooth.convolve.tidy import tidy
 from symsmooth.errors import ConvolutionError
+from symsmooth.identifiers import check_name
 from symsmooth.records import Smoothing
 from symsmooth.smoothing import kernels
 from symsmooth.smoothing.kernels import Kernel
@@ -96,6 +97,8 @@ def convolve(
     ------
     ConvolutionError, DivergenceError, KernelError, ParseError
     """
+    if name is not None:
+        check_name(name, "catalog entry")
     f, variables = _inputs(f, x)
     record = kernels.get(kernel)
     if route not in ROUTES:
@@ -139,6 +142,7 @@ def _inputs(f, x):
 
 
 def _symbol(v, f) -> sp.Symbol:
+    check_name(v.name if isinstance(v, sp.Symbol) else v, "variable")  # names reach code
     if isinstance(v, sp.Symbol):
         return v
     match = [s for s in f.free_symbols if s.name == str(v)]

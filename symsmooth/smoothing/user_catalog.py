@@ -43,12 +43,14 @@ import json
 import os
 from pathlib import Path
 
-from symsmooth.errors import CatalogError, InvalidNameError
+from symsmooth.budget import deadline
+from symsmooth.errors import BudgetError, CatalogError, SymsmoothError
 from symsmooth.identifiers import name_problem
 from symsmooth.records import Smoothing
 from symsmooth.smoothing.record_codec import (
     EXPR_FIELDS,
     TEXT_FIELDS,
+    CatalogNameError,
     CatalogWarning,
     check_record,
     decode,
@@ -73,8 +75,8 @@ __all__ = [
 ]
 
 
-class InvalidEntryName(CatalogError, InvalidNameError):
-    """A catalog entry name that is not allowed (a CatalogError and an InvalidNameError)."""
+InvalidEntryName = CatalogNameError
+"""A catalog entry name that is not allowed (a CatalogError and an InvalidNameError)."""
 
 
 def path() -> Path:
@@ -110,16 +112,26 @@ def load(file: Path | None = None) -> dict[str, Smoothing]:
     file = file or path()
     entries = read_entries(file, strict=False)
     records: dict[str, Smoothing] = {}
-    for name, data in entries.items():
-        problem = entry_name_problem(name)
-        if problem is not None:
-            warn(file, f"entry {str(name)[:40]!r} skipped: {problem}")
-            continue
-        try:
-            records[name] = decode(name, data)
-        except CatalogError as exc:
-            warn(file, f"entry {name!r} skipped: {exc}; fix or delete it")
+    try:
+        with deadline("catalog"):  # the whole file; each expression has its own deadline too
+            for name, data in entries.items():
+                _load_entry(file, name, data, records)
+    except BudgetError as exc:
+        warn(file, f"stopped reading: {exc}; the entries after {len(records)} were skipped")
     return records
+
+
+def _load_entry(file: Path, name: str, data, records: dict) -> None:
+    problem = entry_name_problem(name)
+    if problem is not None:
+        warn(file, f"entry {name[:40]!r} skipped: {problem}")
+        return
+    try:
+        records[name] = decode(name, data)
+    except SymsmoothError as exc:
+        warn(file, f"entry {name!r} skipped: {exc}; fix or delete it")
+    except Exception as exc:  # noqa: BLE001 - a data file never stops a command
+        warn(file, f"entry {name!r} skipped: cannot be read ({type(exc).__name__}: {exc})")
 
 
 def save(

@@ -4,7 +4,7 @@
 # Construction: kmeans_smoothed_min = -log(Sum(exp(-M*d[j]), (j, 1, n)))/M (kexue.fm/archives/4277 item 10;
 #   kexue.fm/archives/5112 item 4)
 # Kind: reduction; inputs: d; parameters: M
-# Template: reduction.py.j2 sha256:9a885f4b0a9dbeda915f3e7c41d80a0fadc322a290be83408fe45560b3e4883f
+# Template: reduction.py.j2 sha256:e0dc95e74e40287cdda60de962ba47280c76083fdc1b260ead2aa9ea13367a2a
 # Input expression: sha256(srepr)=e63b4b02b5d320406c9239c9c3e7b46f7d2f709558ebec8cb35d5a2e3c6c76f9
 # Stabilization rules applied: none
 #
@@ -21,7 +21,9 @@ elementwise pass.
 Rows run in parallel (prange).  float32 inputs are computed in float64 and rounded once.
 Edge semantics (the same for every symsmooth kernel): an entry at -inf has weight 0 and
 gradient 0; +inf entries share the mass; NaN propagates; an empty row evaluates the formula
-with empty sums; non-contiguous and float32 inputs are accepted.
+with empty sums (a sum over no entries is 0: log 0 = -inf, 0/0 = NaN), except that a kernel
+with a class label refuses it (ValueError: no class to label); non-contiguous and float32
+inputs are accepted.
 """
 
 import math
@@ -381,6 +383,31 @@ def _grad_rows_kmeans_smoothed_min(d_rows, M_rows, d_grad, ):
             d_grad[r, idx] = _g0
 
 
+_LABELS = ()
+"""Parameters that index the row (``x[t]``, class labels): (position among the parameters,
+name, first index, last index minus the row length).  Checked before any work."""
+
+
+def _check_labels(params, length):
+    """A ValueError unless every label is an integer within the row (NaN, 2.5, 0 or n + 1
+    would otherwise select nothing and give a plausible wrong value)."""
+    for at, label, first, offset in _LABELS:
+        value = np.asarray(params[at])
+        if value.dtype.kind not in "biuf":
+            raise ValueError(
+                f"kmeans_smoothed_min: label {label} must be an integer class index, not dtype {value.dtype}"
+            )
+        bad = ~np.isfinite(value) | (value != np.round(value))
+        bad = bad | (value < first) | (value > length + offset)
+        if np.any(bad):
+            shown = value[bad].reshape(-1)[0] if value.ndim else value
+            raise ValueError(
+                f"kmeans_smoothed_min: label {label} = {shown} is not a class index of a row of length "
+                f"{length}: labels are integers from {first} to {length + offset} "
+                f"({first}-based; an empty row has no class)"
+            )
+
+
 def _prepare(arrays, params=()):
     """Broadcast, up-cast to float64 C-contiguous 2-D rows; parameters become one value per row.
 
@@ -389,6 +416,7 @@ def _prepare(arrays, params=()):
     shape = arrays[0].shape
     if len(shape) == 0:
         raise ValueError("kmeans_smoothed_min: inputs must have at least one axis (the reduced one)")
+    _check_labels(params, shape[-1])
     common = np.result_type(*[a.dtype for a in arrays])
     dtype = np.float32 if common == np.float32 else np.float64
     count = 1

@@ -7,7 +7,7 @@
 #   \u51fd\u6570\u5149\u6ed1\u5316\u6742\u8c08 (2019), https://kexue.fm/archives/6620, item 1;
 #   bound: https://kexue.fm/archives/9070)
 # Kind: reduction; inputs: x; parameters: k
-# Template: reduction.py.j2 sha256:9a885f4b0a9dbeda915f3e7c41d80a0fadc322a290be83408fe45560b3e4883f
+# Template: reduction.py.j2 sha256:e0dc95e74e40287cdda60de962ba47280c76083fdc1b260ead2aa9ea13367a2a
 # Input expression: sha256(srepr)=ede6ffb4196e9e26d01fdc4e3b800500753fe068f82cf6a5c20520063b2a29ac
 # Stabilization rules applied: none
 #
@@ -24,7 +24,9 @@ elementwise pass.
 Rows run in parallel (prange).  float32 inputs are computed in float64 and rounded once.
 Edge semantics (the same for every symsmooth kernel): an entry at -inf has weight 0 and
 gradient 0; +inf entries share the mass; NaN propagates; an empty row evaluates the formula
-with empty sums; non-contiguous and float32 inputs are accepted.
+with empty sums (a sum over no entries is 0: log 0 = -inf, 0/0 = NaN), except that a kernel
+with a class label refuses it (ValueError: no class to label); non-contiguous and float32
+inputs are accepted.
 """
 
 import math
@@ -384,6 +386,31 @@ def _grad_rows_logsumexp_max(x_rows, k_rows, x_grad, ):
             x_grad[r, idx] = _g0
 
 
+_LABELS = ()
+"""Parameters that index the row (``x[t]``, class labels): (position among the parameters,
+name, first index, last index minus the row length).  Checked before any work."""
+
+
+def _check_labels(params, length):
+    """A ValueError unless every label is an integer within the row (NaN, 2.5, 0 or n + 1
+    would otherwise select nothing and give a plausible wrong value)."""
+    for at, label, first, offset in _LABELS:
+        value = np.asarray(params[at])
+        if value.dtype.kind not in "biuf":
+            raise ValueError(
+                f"logsumexp_max: label {label} must be an integer class index, not dtype {value.dtype}"
+            )
+        bad = ~np.isfinite(value) | (value != np.round(value))
+        bad = bad | (value < first) | (value > length + offset)
+        if np.any(bad):
+            shown = value[bad].reshape(-1)[0] if value.ndim else value
+            raise ValueError(
+                f"logsumexp_max: label {label} = {shown} is not a class index of a row of length "
+                f"{length}: labels are integers from {first} to {length + offset} "
+                f"({first}-based; an empty row has no class)"
+            )
+
+
 def _prepare(arrays, params=()):
     """Broadcast, up-cast to float64 C-contiguous 2-D rows; parameters become one value per row.
 
@@ -392,6 +419,7 @@ def _prepare(arrays, params=()):
     shape = arrays[0].shape
     if len(shape) == 0:
         raise ValueError("logsumexp_max: inputs must have at least one axis (the reduced one)")
+    _check_labels(params, shape[-1])
     common = np.result_type(*[a.dtype for a in arrays])
     dtype = np.float32 if common == np.float32 else np.float64
     count = 1

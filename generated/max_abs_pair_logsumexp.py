@@ -5,7 +5,7 @@
 #   Jianlin, \u5bfb\u6c42\u4e00\u4e2a\u5149\u6ed1\u7684\u6700\u5927\u503c\u51fd\u6570 (2015),
 #   https://kexue.fm/archives/3290, eqs (8)-(9))
 # Kind: elementwise; inputs: x, y; parameters: k
-# Template: elementwise.py.j2 sha256:d2f2b80cd3563dcd8bf56dc0e4c0bdb02ea6e078f23dae4ee80dc1cc519e3ddd
+# Template: elementwise.py.j2 sha256:79551d0e957ccc87f7e0078c2bfdbfcfc3bae45c0fd7e6f8f1d3c35f193af30e
 # Input expression: sha256(srepr)=f17ce708e80d765b78b1dc1dcd5b99025ca99e27018ac8df3ea0fa6ffff8779c
 # Stabilization rules applied: logsumexp, sinh_ratio
 #
@@ -434,16 +434,36 @@ def _at_overload(a, i):
     return lambda a, i: a
 
 
-def _fast_operands(values, out):
+def _fast_operands(ufunc, values, out):
     """Scalars stay scalars, arrays become flat float64 arrays of the broadcast shape; the flat
-    float64 result array (``out`` itself when it is C-contiguous float64 of that shape)."""
-    dtype = np.float32 if np.result_type(*values) == np.float32 else np.float64  # as the ufunc
-    values = [np.asarray(v) for v in values]
-    shape = np.broadcast_shapes(*[v.shape for v in values])
+    float64 result array (``out`` itself when it is C-contiguous float64 of that shape).
+
+    Types follow ``ufunc`` exactly: it is called on size-0 stand-ins of the operands (Python
+    scalars as themselves, so they stay "weak" as in NumPy), so complex input, an unsafe
+    ``out=`` cast and anything else the ufunc refuses raise the ufunc's own error, and the
+    result dtype is the ufunc's (float16 -> float32, int -> float64)."""
+    arrays = [np.asarray(v) for v in values]
+    probes = [
+        v if isinstance(v, (bool, int, float, complex)) else np.empty(0, dtype=a.dtype)
+        for v, a in zip(values, arrays)
+    ]
+    shape = np.broadcast_shapes(*[a.shape for a in arrays])
+    if out is not None:
+        if not isinstance(out, np.ndarray):
+            raise TypeError("return arrays must be of ArrayType")
+        if np.broadcast_shapes(shape, out.shape) != out.shape:
+            raise ValueError(
+                f"non-broadcastable output operand with shape {out.shape} doesn't match the "
+                f"broadcast shape {shape}"
+            )
+        dtype = ufunc(*probes, out=np.empty(0, dtype=out.dtype)).dtype
+        shape = out.shape
+    else:
+        dtype = np.asarray(ufunc(*probes)).dtype
     flat = [
-        float(v.reshape(-1)[0]) if v.size == 1
-        else np.ascontiguousarray(np.broadcast_to(v, shape), dtype=np.float64).reshape(-1)
-        for v in values
+        float(a.reshape(-1)[0]) if a.size == 1
+        else np.ascontiguousarray(np.broadcast_to(a, shape), dtype=np.float64).reshape(-1)
+        for a in arrays
     ]
     direct = (
         out is not None and out.dtype == np.float64 and out.shape == shape and out.flags.c_contiguous
@@ -461,13 +481,13 @@ def _fast_loop_max_abs_pair_logsumexp(res, x, y, k):
 def max_abs_pair_logsumexp_fast(x, y, k, out=None):
     """``max_abs_pair_logsumexp`` as a multithreaded SIMD loop (same broadcasting, dtypes and ``out=``;
     values within 1 ulp of the ufunc's)."""
-    flat, res, shape, dtype, direct = _fast_operands((x, y, k,), out)
+    flat, res, shape, dtype, direct = _fast_operands(max_abs_pair_logsumexp, (x, y, k,), out)
     _fast_loop_max_abs_pair_logsumexp(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)
     if out is None:
-        return res
+        return res[()] if res.ndim == 0 else res  # a NumPy scalar for scalars, as the ufunc
     out[...] = res
     return out
 
@@ -481,13 +501,13 @@ def _fast_loop_max_abs_pair_logsumexp_grad_x(res, x, y, k):
 def max_abs_pair_logsumexp_grad_x_fast(x, y, k, out=None):
     """``max_abs_pair_logsumexp_grad_x`` as a multithreaded SIMD loop (same broadcasting, dtypes and ``out=``;
     values within 1 ulp of the ufunc's)."""
-    flat, res, shape, dtype, direct = _fast_operands((x, y, k,), out)
+    flat, res, shape, dtype, direct = _fast_operands(max_abs_pair_logsumexp_grad_x, (x, y, k,), out)
     _fast_loop_max_abs_pair_logsumexp_grad_x(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)
     if out is None:
-        return res
+        return res[()] if res.ndim == 0 else res  # a NumPy scalar for scalars, as the ufunc
     out[...] = res
     return out
 
@@ -501,13 +521,13 @@ def _fast_loop_max_abs_pair_logsumexp_grad_y(res, x, y, k):
 def max_abs_pair_logsumexp_grad_y_fast(x, y, k, out=None):
     """``max_abs_pair_logsumexp_grad_y`` as a multithreaded SIMD loop (same broadcasting, dtypes and ``out=``;
     values within 1 ulp of the ufunc's)."""
-    flat, res, shape, dtype, direct = _fast_operands((x, y, k,), out)
+    flat, res, shape, dtype, direct = _fast_operands(max_abs_pair_logsumexp_grad_y, (x, y, k,), out)
     _fast_loop_max_abs_pair_logsumexp_grad_y(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)
     if out is None:
-        return res
+        return res[()] if res.ndim == 0 else res  # a NumPy scalar for scalars, as the ufunc
     out[...] = res
     return out
 

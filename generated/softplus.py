@@ -3,7 +3,7 @@
 #
 # Construction: softplus = log(exp(k*x) + 1)/k (kexue.fm/archives/8718 eq (8))
 # Kind: elementwise; inputs: x; parameters: k
-# Template: elementwise.py.j2 sha256:d2f2b80cd3563dcd8bf56dc0e4c0bdb02ea6e078f23dae4ee80dc1cc519e3ddd
+# Template: elementwise.py.j2 sha256:79551d0e957ccc87f7e0078c2bfdbfcfc3bae45c0fd7e6f8f1d3c35f193af30e
 # Input expression: sha256(srepr)=1b61ce385619a637d040e1958627d3a94a65d8dfd5ec60c05e6fa040b1e77f78
 # Stabilization rules applied: softplus
 #
@@ -425,16 +425,36 @@ def _at_overload(a, i):
     return lambda a, i: a
 
 
-def _fast_operands(values, out):
+def _fast_operands(ufunc, values, out):
     """Scalars stay scalars, arrays become flat float64 arrays of the broadcast shape; the flat
-    float64 result array (``out`` itself when it is C-contiguous float64 of that shape)."""
-    dtype = np.float32 if np.result_type(*values) == np.float32 else np.float64  # as the ufunc
-    values = [np.asarray(v) for v in values]
-    shape = np.broadcast_shapes(*[v.shape for v in values])
+    float64 result array (``out`` itself when it is C-contiguous float64 of that shape).
+
+    Types follow ``ufunc`` exactly: it is called on size-0 stand-ins of the operands (Python
+    scalars as themselves, so they stay "weak" as in NumPy), so complex input, an unsafe
+    ``out=`` cast and anything else the ufunc refuses raise the ufunc's own error, and the
+    result dtype is the ufunc's (float16 -> float32, int -> float64)."""
+    arrays = [np.asarray(v) for v in values]
+    probes = [
+        v if isinstance(v, (bool, int, float, complex)) else np.empty(0, dtype=a.dtype)
+        for v, a in zip(values, arrays)
+    ]
+    shape = np.broadcast_shapes(*[a.shape for a in arrays])
+    if out is not None:
+        if not isinstance(out, np.ndarray):
+            raise TypeError("return arrays must be of ArrayType")
+        if np.broadcast_shapes(shape, out.shape) != out.shape:
+            raise ValueError(
+                f"non-broadcastable output operand with shape {out.shape} doesn't match the "
+                f"broadcast shape {shape}"
+            )
+        dtype = ufunc(*probes, out=np.empty(0, dtype=out.dtype)).dtype
+        shape = out.shape
+    else:
+        dtype = np.asarray(ufunc(*probes)).dtype
     flat = [
-        float(v.reshape(-1)[0]) if v.size == 1
-        else np.ascontiguousarray(np.broadcast_to(v, shape), dtype=np.float64).reshape(-1)
-        for v in values
+        float(a.reshape(-1)[0]) if a.size == 1
+        else np.ascontiguousarray(np.broadcast_to(a, shape), dtype=np.float64).reshape(-1)
+        for a in arrays
     ]
     direct = (
         out is not None and out.dtype == np.float64 and out.shape == shape and out.flags.c_contiguous
@@ -452,13 +472,13 @@ def _fast_loop_softplus(res, x, k):
 def softplus_fast(x, k, out=None):
     """``softplus`` as a multithreaded SIMD loop (same broadcasting, dtypes and ``out=``;
     values within 1 ulp of the ufunc's)."""
-    flat, res, shape, dtype, direct = _fast_operands((x, k,), out)
+    flat, res, shape, dtype, direct = _fast_operands(softplus, (x, k,), out)
     _fast_loop_softplus(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)
     if out is None:
-        return res
+        return res[()] if res.ndim == 0 else res  # a NumPy scalar for scalars, as the ufunc
     out[...] = res
     return out
 
@@ -472,13 +492,13 @@ def _fast_loop_softplus_grad_x(res, x, k):
 def softplus_grad_x_fast(x, k, out=None):
     """``softplus_grad_x`` as a multithreaded SIMD loop (same broadcasting, dtypes and ``out=``;
     values within 1 ulp of the ufunc's)."""
-    flat, res, shape, dtype, direct = _fast_operands((x, k,), out)
+    flat, res, shape, dtype, direct = _fast_operands(softplus_grad_x, (x, k,), out)
     _fast_loop_softplus_grad_x(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)
     if out is None:
-        return res
+        return res[()] if res.ndim == 0 else res  # a NumPy scalar for scalars, as the ufunc
     out[...] = res
     return out
 

@@ -72,11 +72,11 @@ def gen_cmd(
         if not name:
             raise CodegenError("--expr needs --name NAME (a Python identifier for the kernel)")
         from symsmooth.identifiers import check_distinct, check_name
-        from symsmooth.parse import parse
 
         # names first: nothing is parsed, built or written for a name that cannot be used
         check_name(name, "kernel")
         params = check_distinct([check_name(p, "parameter") for p in param or []], "parameter")
+        from symsmooth.parse import parse
         command = f"symsmooth gen --expr {shlex.quote(expr)} --name {name}" + "".join(
             f" --param {p}" for p in params
         )

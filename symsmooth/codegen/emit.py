@@ -197,9 +197,33 @@ def _reduction(spec: KernelSpec, printer: MathPrinter) -> dict:
         ctx["row_lines"] = block(
             [sub(pc.dvalue[k]) for k in ks], [f"D{k}" for k in ks], printer, "_d"
         )
+    checks = label_checks(spec)
+    ctx["labels"] = repr(checks)
+    ctx["label_names"] = [c[1] for c in checks]
+    ctx["label_first"] = checks[0][2] if checks else 1
     ctx["pivot"] = _pivot_context(spec, printer, sub, names)
     printer.helpers.update({"wexp", "fin"})
     return ctx
+
+
+def label_checks(spec: KernelSpec) -> tuple:
+    """``(position, name, first, last - n)`` of each parameter that indexes a vector outside
+    the sums (``x[t]``: a class label), for the wrappers' range check; the range is the
+    index range of the expression's sum (``Sum(..., (i, 1, n))``: 1 to n)."""
+    sums = sorted(spec.expr.atoms(sp.Sum), key=sp.default_sort_key)
+    subscripts = {s for ind in spec.expr.atoms(sp.Indexed) for s in ind.indices}
+    size = spec.plan.size
+    if not sums:
+        return ()
+    _, first, last = sums[0].limits[0]
+    offset = sp.simplify(last - size)
+    if not (first.is_Integer and offset.is_Integer):
+        return ()
+    return tuple(
+        (at, name, int(first), int(offset))
+        for at, (p, name) in enumerate(zip(spec.params, spec.param_names, strict=True))
+        if p in subscripts
+    )
 
 
 def _pivot_context(spec: KernelSpec, printer: MathPrinter, sub, names) -> dict | None:

@@ -178,6 +178,7 @@ def check_public(name: str, kind: str, inputs, targets=("cpu", "cuda")) -> list[
                 f"kernel {name}: the public name {public!r} would be defined twice (or shadow a "
                 "module the generated code imports); rename the kernel or the input "
                 f"(inputs: {', '.join(inputs)})"
+                + (", or generate without CUDA (--target cpu)" if public.endswith("_cuda") else "")
             )
         seen[public] = 1
     return list(seen)

@@ -35,7 +35,7 @@ import jinja2
 import jinja2.meta
 
 from symsmooth.codegen.emit import context
-from symsmooth.codegen.names import comment_text
+from symsmooth.codegen.names import check_public, comment_text
 from symsmooth.codegen.spec import KernelSpec
 from symsmooth.errors import CodegenError
 from symsmooth.identifiers import check_name
@@ -124,6 +124,7 @@ def render(spec: KernelSpec, targets=("cpu", "cuda")) -> str:
     """The text of ``generated/<spec.name>.py``."""
     from symsmooth import __version__
 
+    check_public(spec.name, spec.kind, spec.input_names, tuple(targets))
     ctx = context(spec)
     if "cuda" in targets:  # the CUDA section (templates/cuda_*.py.j2)
         from symsmooth.codegen.cuda import cuda_context

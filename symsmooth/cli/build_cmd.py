@@ -116,9 +116,12 @@ def build_cmd(
 ) -> None:
     """Derive, check, generate and verify the whole catalog."""
     from symsmooth.cli.jobs import default_jobs
+    from symsmooth.cli.paths import check_folder
     from symsmooth.smoothing import catalog
 
     names = [catalog.get(n).name for n in only] if only else catalog.names()
+    if kernels:
+        check_folder(out, "--out")  # before minutes of claim checks, not after
     jobs = jobs or default_jobs()
     claims_ok = _check_claims(names, count, jobs)
     kernels_ok = _build_kernels(names, out, strict, jobs) if kernels else True
@@ -165,9 +168,13 @@ def kernel_task(name: str, out: Path, regenerate: bool = True, **options) -> tup
     for anything else.  Runs in a worker process (:mod:`symsmooth.cli.jobs`)."""
     from symsmooth import pipeline
     from symsmooth.errors import CodegenError
+    from symsmooth.verify.kernels import MeasureOptionError, check_options
 
+    check_options(**options)  # a bad option is the user's error (exit 2), not the entry's
     try:
         return "ok", pipeline.verify(name, out=out, regenerate=regenerate, **options)
+    except MeasureOptionError:
+        raise
     except CodegenError as exc:
         return "skipped", str(exc)
     except Exception as exc:  # noqa: BLE001 - report every broken entry, then fail

@@ -142,7 +142,9 @@ def _parse_values(text: str | None) -> list[float] | None:
 @app.command("plot")
 def plot_cmd(
     name: Annotated[str, typer.Argument(help="Catalog name (see `symsmooth list`).")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="PNG file to write.")],
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="Image file to write (.png, .pdf, .svg, ...).")
+    ],
     values: Annotated[
         str | None,
         typer.Option(help="Sharpness values (or widths), comma-separated, e.g. 1,2,5,10."),
@@ -156,7 +158,11 @@ def plot_cmd(
     except ImportError:
         err_console.print("plotting needs matplotlib: pip install 'symsmooth[plot]'")
         raise typer.Exit(2) from None
+    from matplotlib.figure import Figure
+
+    from symsmooth.cli.paths import check_file
     from symsmooth.plotting import plot
 
+    check_file(output, "-o", Figure().canvas.get_supported_filetypes())  # before the work
     plot(record, output, wanted)
     console.print(f"wrote {output}", highlight=False)

@@ -42,8 +42,14 @@ def default_jobs() -> int:
 
 
 def _limit_threads(threads: int) -> None:
-    """Worker initializer: runs before the worker imports Numba."""
+    """Worker initializer: runs before the worker imports Numba.  The worker shows
+    symsmooth's warnings (a recomputed cache entry) on one line, as the main process does."""
+    import warnings
+
+    from symsmooth.cli.app import one_line_warning
+
     os.environ["NUMBA_NUM_THREADS"] = str(threads)
+    warnings.showwarning = one_line_warning
 
 
 def each(

@@ -128,10 +128,12 @@ def safe_lambdify(args: Sequence, expr: sp.Expr, modules) -> Callable:
     """
     args = list(args)
     local = [sp.Symbol(f"_ref_arg{j}") for j in range(len(args))]
-    body = sp.sympify(expr, strict=True).xreplace(dict(zip(args, local, strict=True)))
+    expr = sp.sympify(expr, strict=True)
     taken = {str(s) for s in local}
-    for atom in sorted(body.atoms(sp.Symbol) - set(local), key=str):
-        if not _printable(atom.name) or atom.name in taken:
+    others = expr.atoms(sp.Symbol) - set(args)  # a symbol equal to a local name would merge
+    body = expr.xreplace(dict(zip(args, local, strict=True)))
+    for atom in sorted(others | (body.atoms(sp.Symbol) - set(local)), key=str):
+        if not _printable(atom.name) or (atom.name in taken and atom in others):
             raise ValueError(
                 f"cannot evaluate a symbol named {atom.name!r}: names must be identifiers"
             )

@@ -12,7 +12,8 @@ breakpoint:
 
 Sharpness values: ``k = 1, 2, 5, 10`` (``limit = oo``) or widths ``1, 0.5, 0.2, 0.1``
 (``limit = 0``), so that the smoothing scale ``1/k`` or ``sigma`` covers the plotted range.
-Values are computed with NumPy through :func:`sympy.lambdify` and cross-checked against
+Values are computed with NumPy through :func:`sympy.lambdify` (over Dummy symbols only, so
+no name from a record is printed into the source lambdify runs) and cross-checked against
 :func:`symsmooth.verify.reference.evaluate` at three points; where they disagree or lambdify
 fails, every value is computed with mpmath instead.
 
@@ -159,7 +160,7 @@ def _on_slice(expr: sp.Expr, record: Smoothing, point: dict, u: sp.Symbol) -> sp
     first = record.variables[0]
     if isinstance(first, sp.Symbol):
         subs[first] = u
-    return sp.sympify(body).xreplace(subs).doit()
+    return sp.sympify(body, strict=True).xreplace(subs).doit()  # never text
 
 
 def _mp_value(body: sp.Expr, u: sp.Symbol, param: sp.Symbol, x: float, pv: float) -> float:
@@ -176,9 +177,17 @@ def _mp_values(body: sp.Expr, u: sp.Symbol, param: sp.Symbol, us, pv: float) -> 
 
 
 def _values(body: sp.Expr, u: sp.Symbol, param: sp.Symbol, us: np.ndarray, pv: float):
-    """NumPy values of ``body`` on ``us``; mpmath if lambdify fails or disagrees."""
+    """NumPy values of ``body`` on ``us``; mpmath if lambdify fails or disagrees.
+
+    lambdify prints symbol names into Python source that it executes, so it only ever sees
+    Dummy symbols (printed ``_Dummy_<n>``): no name from a record reaches that source.
+    """
+    slot, sharpness = sp.Dummy("u"), sp.Dummy("p")
+    printed = body.xreplace({u: slot, param: sharpness})
+    if printed.free_symbols - {slot, sharpness}:  # an unplotted symbol is left: mpmath refuses
+        return _mp_values(body, u, param, us, pv)
     try:
-        fn = sp.lambdify([u, param], body, modules="numpy")
+        fn = sp.lambdify([slot, sharpness], printed, modules="numpy")
         with np.errstate(all="ignore"):
             out = np.broadcast_to(np.asarray(fn(us, pv), dtype=float), us.shape).copy()
         probe = [0, len(us) // 2, len(us) - 1]

@@ -1,0 +1,354 @@
+"""Names in generated modules (symsmooth/codegen/names.py): hostile kernel, input and parameter
+names are refused before anything is written, or generate a module that imports and computes
+the right values; every identifier of a kernel's scope is the generator's reserved one or the
+user's; ``load`` takes names only and refuses empty or foreign files; writes are atomic."""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import math
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import mpmath
+import numpy as np
+import pytest
+import sympy as sp
+from typer.testing import CliRunner
+
+from symsmooth import pipeline
+from symsmooth.cli import app
+from symsmooth.codegen import names as naming
+from symsmooth.codegen.render import load_module, write
+from symsmooth.codegen.spec import make_spec
+from symsmooth.errors import CodegenError, InvalidNameError
+from symsmooth.functions import softplus
+
+GENERATED = Path(__file__).resolve().parents[1] / "generated"
+runner = CliRunner()
+
+# --- refused before anything is written -------------------------------------------------------
+
+BAD_KERNELS = [
+    "class",
+    "None",
+    "lambda",
+    "np",
+    "math",
+    "numpy",
+    "os",
+    "njit",
+    "prange",
+    "vectorize",
+    "print",
+    "len",
+    "_private",
+    "",
+    "a-b",
+    "x y",
+    "/some/dir/evil",
+    "../evil",
+    "a" * 300,
+    "é",
+]
+BAD_SYMBOLS = ["class", "None", "print", "_c0", "_u_x_", "__import__", "x" * 40]
+
+
+@pytest.mark.parametrize("kernel", BAD_KERNELS)
+def test_bad_kernel_name_refused_by_api(kernel, tmp_path):
+    x = sp.Symbol("x", real=True)
+    with pytest.raises(InvalidNameError, match="kernel"):
+        pipeline.generate([make_spec(kernel, softplus(x), (x,))], out=tmp_path)
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("bad", BAD_SYMBOLS)
+def test_bad_input_and_parameter_names_refused(bad):
+    x, s = sp.Symbol("x", real=True), sp.Symbol(bad, real=True)
+    with pytest.raises(InvalidNameError, match="input name"):
+        make_spec("f", softplus(s) + x, (s, x))
+    with pytest.raises(InvalidNameError, match="parameter name"):
+        make_spec("f", softplus(s * x), (x,), (s,))
+
+
+def test_repeated_and_colliding_names_refused():
+    x, k = sp.Symbol("x", real=True), sp.Symbol("k", positive=True)
+    with pytest.raises(InvalidNameError, match="given twice"):
+        pipeline.spec_from_expression(softplus(k * x), "f", ["k", "k"])
+    # f_grad_x_fast: the fast partial in x, or the partial in x_fast
+    xf = sp.Symbol("x_fast", real=True)
+    with pytest.raises(InvalidNameError, match="f_grad_x_fast"):
+        make_spec("f", x * xf, (x, xf))
+    cu = sp.Symbol("cuda", real=True)  # f_grad_cuda: the partial in cuda or the CUDA gradient
+    spec = make_spec("f", softplus(cu), (cu,))
+    with pytest.raises(InvalidNameError, match="--target cpu"):
+        pipeline.generate([spec], out="unused-folder-never-created")
+    assert not Path("unused-folder-never-created").exists()
+
+
+CLI_REFUSED = [
+    ["--name", "class"],
+    ["--name", "None"],
+    ["--name", "np"],
+    ["--name", "math"],
+    ["--name", "njit"],
+    ["--name", "prange"],
+    ["--name", "../x"],
+    ["--name", "a" * 300],
+    ["--name", "f", "--param", "k", "--param", "k"],
+    ["--name", "f", "--param", "class"],
+    ["--name", "f", "--param", "_k"],
+]
+
+
+@pytest.mark.parametrize("args", CLI_REFUSED, ids=lambda a: " ".join(a)[:40])
+def test_cli_refuses_names_and_writes_nothing(args, tmp_path):
+    result = runner.invoke(app, ["gen", "--expr", "softplus(k*x)/k", "--out", str(tmp_path), *args])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert not list(tmp_path.iterdir())
+
+
+# --- user text cannot leave its comment or docstring ------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["x\nimport os", "x\r\nos.system('a')", "a\u2028b", 'q"""\\'])
+def test_header_text_is_escaped(text, tmp_path):
+    x = sp.Symbol("x", real=True)
+    spec = make_spec("f", softplus(x), (x,), construction=f"f = {text}", command=text)
+    path = write(spec, tmp_path, targets=("cpu",))
+    source = path.read_text()
+    tree = ast.parse(source)
+    assert ast.get_docstring(tree).startswith("f: elementwise kernel")
+    header = [line for line in source.splitlines() if not line.startswith("#")][0]
+    assert header.startswith('"""')  # the first non-comment line is still the docstring
+    assert naming.comment_text(text) in source
+    assert all(0x20 <= ord(c) < 0x7F for c in source.replace("\n", ""))
+
+
+# --- hostile names that generate working modules -----------------------------------------------
+
+HOSTILE_INPUTS = ["i", "out", "np", "math", "res", "n", "shape", "dtype"]
+HOSTILE_PARAMS = ["prange"]
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory):
+    """One elementwise module whose inputs and parameter are all names the generator uses, one
+    reduction (vector ``np``, parameter ``out``, index ``i``), and the catalog-style checks."""
+    out = tmp_path_factory.mktemp("hostile")
+    syms = [sp.Symbol(n, real=True) for n in HOSTILE_INPUTS]
+    k = sp.Symbol("prange", positive=True)
+    expr = sum((j + 1) * softplus(k * s) for j, s in enumerate(syms))
+    elementwise = pipeline.spec_from_expression(expr, "hostile_e", ["prange"])
+    vec = sp.IndexedBase("np", real=True)
+    idx = sp.Symbol("i", integer=True, positive=True)
+    size = sp.Symbol("n", integer=True, positive=True)
+    kk = sp.Symbol("out", positive=True)
+    lse = sp.log(sp.Sum(sp.exp(kk * vec[idx]), (idx, 1, size))) / kk
+    reduction = pipeline.spec_from_expression(lse, "hostile_r", ["out"])
+    small = [sp.Symbol(n, real=True) for n in ("i", "s0", "M0")]
+    k2 = sp.Symbol("x0", positive=True)
+    fast = make_spec("hostile_f", softplus(k2 * small[0]) + small[1] * small[2], small, (k2,))
+    pipeline.generate([elementwise, reduction, fast], out=out, targets=("cpu", "cuda"))
+    return out, elementwise, reduction, fast
+
+
+def _softplus(z: float) -> mpmath.mpf:
+    return mpmath.log1p(mpmath.exp(mpmath.mpf(z)))
+
+
+def test_hostile_elementwise_values_and_gradients(hostile):
+    out, spec, _, _ = hostile
+    assert dict(spec.renamed)["_u_out_"] == "out"
+    module = load_module("hostile_e", out)
+    rng = np.random.default_rng(3)
+    cols = [rng.uniform(-4, 4, 5) for _ in HOSTILE_INPUTS]  # column j: input HOSTILE_INPUTS[j]
+    args = [cols[HOSTILE_INPUTS.index(v)] for v in spec.input_names]  # signature order
+    k = 1.7
+    ref = [float(sum((j + 1) * _softplus(k * c[p]) for j, c in enumerate(cols))) for p in range(5)]
+    np.testing.assert_allclose(module.hostile_e(*args, k), ref, rtol=1e-14)
+    for j, name in enumerate(HOSTILE_INPUTS):  # d/ds (j+1) softplus(k s) = (j+1) k sigmoid(k s)
+        grad = getattr(module, f"hostile_e_grad_{name}")(*args, k)
+        sig = [float((j + 1) * k / (1 + mpmath.exp(-k * mpmath.mpf(c)))) for c in cols[j]]
+        np.testing.assert_allclose(grad, sig, rtol=1e-14)
+    assert "``out`` is the argument ``_u_out_``" in module.__doc__
+
+
+def test_hostile_fast_path_computes_the_function_not_the_loop_index(hostile):
+    out, _, _, _ = hostile
+    module = load_module("hostile_f", out)
+    i = np.array([-3.0, 0.25, 5.0, 40.0])  # an input named i: the old loop computed f(index)
+    s0, m0, k = np.array([1.0, 2.0, 3.0, 4.0]), 0.5, 2.0
+    ref = [float(_softplus(k * v) / 1 + mpmath.mpf(a) * m0) for v, a in zip(i, s0, strict=True)]
+    np.testing.assert_allclose(module.hostile_f(i, s0, m0, k), ref, rtol=1e-15)
+    np.testing.assert_allclose(module.hostile_f_fast(i, s0, m0, k), ref, rtol=4e-16)
+    grad = [float(k / (1 + mpmath.exp(-k * mpmath.mpf(v)))) for v in i]
+    np.testing.assert_allclose(module.hostile_f_grad_i(i, s0, m0, k), grad, rtol=1e-15)
+
+
+def test_hostile_reduction_logsumexp(hostile):
+    out, _, spec, _ = hostile
+    module = load_module("hostile_r", out)
+    rows = np.array([[0.5, -2.0, 3.0, 1.0], [10.0, 10.0, -5.0, 0.0]])
+    k = 0.75
+    ref = [float(mpmath.log(sum(mpmath.exp(k * mpmath.mpf(v)) for v in row)) / k) for row in rows]
+    np.testing.assert_allclose(module.hostile_r(rows, k), ref, rtol=1e-15)
+    soft = [
+        [float(mpmath.exp(k * v) / sum(mpmath.exp(k * w) for w in row)) for v in row]
+        for row in rows
+    ]
+    np.testing.assert_allclose(module.hostile_r_grad(rows, k), soft, rtol=1e-14, atol=1e-300)
+
+
+def test_hostile_cuda_in_the_simulator(hostile, tmp_path):
+    pytest.importorskip("numba_cuda")
+    out, _, _, _ = hostile
+    script = (
+        "import numpy as np\n"
+        "from symsmooth.codegen.render import load_module\n"
+        f"m = load_module('hostile_f', {str(out)!r})\n"
+        "i = np.array([-3.0, 0.25, 5.0]); s0 = np.array([1.0, 2.0, 3.0])\n"
+        "a = m.hostile_f_cuda(i, s0, 0.5, 2.0); b = m.hostile_f(i, s0, 0.5, 2.0)\n"
+        "g = m.hostile_f_grad_cuda(i, s0, 0.5, 2.0)\n"
+        "assert np.array_equal(a, b), (a, b)\n"
+        "assert np.array_equal(g[0], m.hostile_f_grad_i(i, s0, 0.5, 2.0))\n"
+        "print('ok')\n"
+    )
+    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0 and "ok" in done.stdout, done.stderr[-2000:]
+
+
+# --- the AST guard: every identifier of a kernel scope is accounted for ------------------------
+
+_KIND = re.compile(r"^# Kind: (\w+); inputs: (.*?); parameters: (.*)$", re.M)
+
+
+def _identifiers(node) -> set[str]:
+    found = set()
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Name):
+            found.add(sub.id)
+        elif isinstance(sub, ast.arg):
+            found.add(sub.arg)
+    return found
+
+
+def unaccounted(path: Path) -> dict[str, set[str]]:
+    """Identifiers of a kernel's functions (the ones named after the kernel, which see user
+    names) that are neither ``_``-prefixed, builtins, the module's printed user names or names
+    derived from them, public names, nor in :data:`symsmooth.codegen.names.RESERVED`."""
+    text = path.read_text()
+    name = path.stem
+    kind, inputs, params = _KIND.search(text).groups()
+    users = [u for u in (inputs + ", " + params).split(", ") if u and u != "none"]
+    public = set(naming.public_names(name, kind, inputs.split(", ")))
+    codes = {naming.code_name(u, kind, public) for u in users}
+    derived = {c + s for c in codes for s in naming.SUFFIXES} | {
+        p + c for c in codes for p in naming.PREFIXES
+    }
+    if kind == "iteration":  # the step's own vectors y (shifted input) and p (state)
+        step = ("y", "p", "G", "gy", "gp", "g", "next")
+        derived |= {c + s for c in step for s in naming.SUFFIXES}
+    allowed = set(dir(builtins)) | codes | derived | public | naming.RESERVED[kind]
+    tree = ast.parse(text)
+    own = re.compile(rf"(^{re.escape(name)}(_|$))|(_{re.escape(name)}(_|$))")
+    bad: dict[str, set[str]] = {}
+    for node in tree.body:
+        helper = node_name = getattr(node, "name", "")
+        helper = node_name in (f"_{name}", f"_fast_{name}")  # a helper the kernel is named after
+        if isinstance(node, ast.FunctionDef) and own.search(node.name) and not helper:
+            extra = {
+                i
+                for i in _identifiers(node)
+                if not i.startswith("_") and i not in allowed and not naming.NUMBERED.match(i)
+            }
+            if extra:
+                bad[node.name] = extra
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                bound = (alias.asname or alias.name).split(".")[0]
+                if not bound.startswith("_") and bound not in naming.MODULE_GLOBALS:
+                    bad.setdefault("<imports>", set()).add(bound)
+    return bad
+
+
+def _guard_message(path, bad) -> str:
+    return (
+        f"{path.name}: unprefixed generator identifiers {bad}: prefix them with '_' in the "
+        "template (user names never start with '_'), or list them in "
+        "symsmooth/codegen/names.py RESERVED (then user names equal to them are mangled)"
+    )
+
+
+@pytest.mark.parametrize("path", sorted(GENERATED.glob("*.py")), ids=lambda p: p.stem)
+def test_guard_generated(path):
+    bad = unaccounted(path)
+    assert not bad, _guard_message(path, bad)
+
+
+def test_guard_hostile(hostile):
+    out = hostile[0]
+    for path in sorted(out.glob("*.py")):
+        bad = unaccounted(path)
+        assert not bad, _guard_message(path, bad)
+
+
+def test_guard_catches_an_unprefixed_local(tmp_path):
+    text = (
+        (GENERATED / "softplus.py")
+        .read_text()
+        .replace(
+            "def softplus_fast(x, k, out=None):",
+            "def softplus_fast(x, k, out=None):\n    tmp = 1",
+            1,
+        )
+    )
+    path = tmp_path / "softplus.py"
+    path.write_text(text)
+    assert unaccounted(path) == {"softplus_fast": {"tmp"}}
+
+
+# --- load: names only, generated files only; atomic writes -------------------------------------
+
+
+@pytest.mark.parametrize("name", ["/some/dir/evil", "../softplus", "softplus.py", "a.b", ""])
+def test_load_refuses_paths(name):
+    with pytest.raises(InvalidNameError):
+        pipeline.load(name)
+
+
+def test_load_refuses_empty_and_foreign_files(tmp_path):
+    (tmp_path / "empty_one.py").write_text("")
+    with pytest.raises(CodegenError, match="empty.*regenerate"):
+        load_module("empty_one", tmp_path)
+    (tmp_path / "foreign.py").write_text("import os\n")
+    with pytest.raises(CodegenError, match="not a module generated by symsmooth"):
+        load_module("foreign", tmp_path)
+
+
+def test_failed_replace_keeps_the_previous_module(tmp_path, monkeypatch):
+    x, k = sp.Symbol("x", real=True), sp.Symbol("k", positive=True)
+    first = make_spec("atomic_k", softplus(k * x) / k, (x,), (k,))
+    path = write(first, tmp_path, targets=("cpu",))
+    before = path.read_bytes()
+
+    def killed(src, dst):
+        raise OSError("killed between write and replace")
+
+    monkeypatch.setattr(os, "replace", killed)
+    second = make_spec("atomic_k", softplus(2 * k * x) / k, (x,), (k,))
+    with pytest.raises(OSError, match="killed"):
+        write(second, tmp_path, targets=("cpu",))
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["atomic_k.py"]  # no temporary left
+    module = load_module("atomic_k", tmp_path)
+    assert module.atomic_k(1.0, 1.0) == pytest.approx(math.log1p(math.e), rel=1e-15)

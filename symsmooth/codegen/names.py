@@ -65,10 +65,7 @@ _CUDA_LOCALS = frozenset(
 """Locals of the CUDA kernels and launchers (templates/cuda_*.py.j2)."""
 
 RESERVED: dict[str, frozenset[str]] = {
-    "elementwise": MODULE_GLOBALS
-    | API_KEYWORDS
-    | _CUDA_LOCALS
-    | {"res", "direct", "v"},
+    "elementwise": MODULE_GLOBALS | API_KEYWORDS | _CUDA_LOCALS | {"res", "direct", "v"},
     "reduction": MODULE_GLOBALS
     | API_KEYWORDS
     | _CUDA_LOCALS

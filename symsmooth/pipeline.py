@@ -132,9 +132,10 @@ def verify(name, out="generated", regenerate: bool = False, **options):
         from symsmooth.smoothing import catalog
 
         record = catalog.get(name)
-    spec = kernel_spec(record)
-    if regenerate or not (Path(out) / f"{spec.name}.py").is_file():
-        write(spec, out)
+    with deadline("gen"):  # the spec and the module text: symbolic work (not the measuring)
+        spec = kernel_spec(record)
+        if regenerate or not (Path(out) / f"{spec.name}.py").is_file():
+            write(spec, out)
     module = load_module(spec.name, out)
     values = dict(record.fixed) if isinstance(record, Smoothing) else {}
     values = {**values, **options.pop("param_values", {})}

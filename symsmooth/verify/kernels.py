@@ -28,7 +28,7 @@ from symsmooth.verify.ulp import ulp_errors
 def _param_values(spec, values) -> tuple:
     values = dict(values or {})
     by_name = {str(k): v for k, v in values.items()}
-    return tuple(float(by_name.get(str(p), 1.0)) for p in spec.params)
+    return tuple(float(by_name.get(p, 1.0)) for p in spec.param_names)  # the user's names
 
 
 def _columns(grid: np.ndarray, count: int, seed: int) -> list[np.ndarray]:

@@ -61,8 +61,9 @@ class CatalogNameError(CatalogError, InvalidNameError):
 
 
 def warn(file: Path, message: str) -> None:
-    """One warning line ``<file>:0: CatalogWarning: <message>`` (shown every time)."""
-    warnings.warn_explicit(message, CatalogWarning, str(file), 0)
+    """One :class:`CatalogWarning` ``user catalog <file>: <message>``, shown every time (the
+    CLI prints it as one ``warning: ...`` line; Python as ``<file>:0: CatalogWarning: ...``)."""
+    warnings.warn_explicit(f"user catalog {file}: {message}", CatalogWarning, str(file), 0)
 
 
 # --- encoding ------------------------------------------------------------------------------
@@ -262,7 +263,7 @@ def read_entries(file: Path, *, strict: bool) -> dict:
     def trouble(message: str) -> dict:
         if strict:
             raise CatalogError(f"user catalog {file} {message}; fix or delete it (nothing saved)")
-        warn(file, f"user catalog not used: it {message}; fix or delete it")
+        warn(file, f"not used: it {message}; fix or delete it")
         return {}
 
     try:

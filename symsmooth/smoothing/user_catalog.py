@@ -15,9 +15,10 @@ parser's whitelist and bounds; no ``eval``/``sympify``).  Entry names are catalo
 **Reading never fails**: a malformed or hostile *entry* (a string where SymPy would parse it,
 code in a symbol name, a huge power, missing fields, wrong types, contradictory assumptions,
 a duplicate name, the name of a built-in entry) is skipped with one
-:class:`CatalogWarning` (a ``UserWarning``, shown by Python as ``<file>:0: CatalogWarning:
-entry 'name' skipped: <problem>``); a malformed *file* (not JSON, not an object, too large)
-gives one warning and no user entries.  The rest of the catalog and every command keep working.
+:class:`CatalogWarning` (a ``UserWarning``: ``user catalog <file>: entry 'name' skipped:
+<problem>``, one ``warning: ...`` line in the CLI); a malformed *file* (not JSON, not an
+object, too large) gives one warning and no user entries.  The rest of the catalog and every
+command keep working.
 Reading runs under :func:`symsmooth.budget.deadline` ``("catalog")``.
 
 **Writing is atomic**: :func:`save` writes a temporary file in the same folder and
@@ -121,13 +122,26 @@ def load(file: Path | None = None) -> dict[str, Smoothing]:
     return records
 
 
+_DECODED: dict[tuple[str, str], Smoothing] = {}
+_MAX_DECODED = 1024
+
+
 def _load_entry(file: Path, name: str, data, records: dict) -> None:
     problem = entry_name_problem(name)
     if problem is not None:
         warn(file, f"entry {name[:40]!r} skipped: {problem}")
         return
     try:
+        key = (name, json.dumps(data, sort_keys=True))
+    except (TypeError, ValueError, RecursionError):
+        key = None
+    if key in _DECODED:  # records are immutable: one decoding per process and stored text
+        records[name] = _DECODED[key]
+        return
+    try:
         records[name] = decode(name, data)
+        if key is not None and len(_DECODED) < _MAX_DECODED:
+            _DECODED[key] = records[name]
     except SymsmoothError as exc:
         warn(file, f"entry {name!r} skipped: {exc}; fix or delete it")
     except Exception as exc:  # noqa: BLE001 - a data file never stops a command

@@ -109,3 +109,34 @@ def test_plot_writes_a_readable_png(name, tmp_path):
     assert pixels.shape[:2] == (550, 1320)  # 12 x 5 inches at 110 dpi
     assert pixels[..., :3].std() > 0.05  # not a blank canvas
     assert data.xlabel.startswith(str(catalog.get(name).variables[0]))
+
+
+def test_plot_never_runs_symbol_names(tmp_path, monkeypatch):
+    # records from files have validated names; one built in Python may still hold any name.
+    # lambdify execs the source it prints: that source must never contain a record's name.
+    import builtins
+    import dataclasses
+    import os
+
+    name = "__import__('os').system('touch pwned') or k"
+    base = catalog.get("softplus")
+    evil = sp.Symbol(name, positive=True)
+    swap = {base.param: evil}
+    record = dataclasses.replace(
+        base, expr=base.expr.xreplace(swap), bound=base.bound.xreplace(swap), param=evil
+    )
+    sources, real_exec = [], builtins.exec
+
+    def spy(source, *args, **kwargs):
+        if isinstance(source, str):
+            sources.append(source)
+        return real_exec(source, *args, **kwargs)
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(builtins, "exec", spy)
+    monkeypatch.setattr(os, "system", lambda *a: pytest.fail("os.system ran"))
+    data = plot_data(record, values=(2.0,), points=5)
+    assert sources and not any("touch pwned" in text for text in sources)
+    assert not (tmp_path / "pwned").exists()
+    expected = [math.log1p(math.exp(2 * u)) / 2 for u in data.u]
+    assert data.surrogates[2.0] == pytest.approx(expected, rel=1e-13)

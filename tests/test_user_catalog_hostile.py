@@ -350,3 +350,28 @@ def test_saving_refuses_to_overwrite_an_unreadable_file(home):
     with pytest.raises(SymsmoothError, match="fix or delete it"):
         user_catalog.save("my_relu", record)
     assert (home / "catalog.json").read_text(encoding="utf-8") == "{ not json"
+
+
+def test_an_entry_past_the_deadline_is_skipped_and_the_rest_loads(home, monkeypatch, tmp_path):
+    import time
+
+    from symsmooth import budget
+
+    real_decode = user_catalog.decode
+
+    def decode(name, data):  # an entry that SymPy would take long to rebuild
+        if name == "slow_entry":
+            time.sleep(5)
+        return real_decode(name, data)
+
+    monkeypatch.setattr(user_catalog, "decode", decode)
+    _write(home, [(GOOD, _good()), ("slow_entry", _good())])
+    budget.set_deadline(0.2)
+    try:
+        calls, seen = _register(monkeypatch, tmp_path)
+    finally:
+        budget.set_deadline(None)
+    assert calls == [] and len(seen) == 1
+    assert "stopped after 0.2 s" in str(seen[0].message)
+    assert user_catalog._REGISTERED == {GOOD}
+    assert catalog.get("softplus").method == "catalog"

@@ -12,7 +12,7 @@ from pathlib import Path
 import typer
 
 from symsmooth.cli.app import app, console
-from symsmooth.errors import DerivationError
+from symsmooth.errors import CatalogError, DerivationError
 
 derive_app = typer.Typer(
     help="Derive gradients, Hessians, Newton steps and EM/MM updates, with every step checked.",
@@ -27,12 +27,23 @@ MARKDOWN = typer.Option(False, "--markdown", help="Print Markdown with LaTeX ins
 
 
 def _expression(text: str):
-    """``(expr, variables)`` from a catalog name or formula text."""
+    """``(expr, variables)`` from a catalog name or formula text.
+
+    A bare name that is not in the catalog is refused (a misspelt entry would otherwise be read
+    as the formula ``name``, whose gradient is 1); a formula is anything else, e.g. ``x**2``.
+    """
     from symsmooth.parse import parse
     from symsmooth.smoothing import catalog
 
-    if text in catalog.names():
-        record = catalog.get(text)
+    name = text.strip()
+    if name in catalog.names() or name.isidentifier():
+        try:
+            record = catalog.get(name)  # CatalogError naming close matches
+        except CatalogError as exc:
+            raise CatalogError(
+                f"{exc} A bare name is read as a catalog entry; to differentiate a formula, "
+                f"write one (e.g. '{name}**2')."
+            ) from None
         return record.expr, tuple(record.variables)
     expr = parse(text)
     variables = tuple(

@@ -19,8 +19,10 @@ from functools import cache
 
 import sympy as sp
 
+from symsmooth.budget import deadline
 from symsmooth.convolve.bounds import ErrorBound, staircase_bound, sup_error
 from symsmooth.convolve.engine import convolve_pieces
+from symsmooth.convolve.limits import check_target
 from symsmooth.convolve.routes import step_route
 from symsmooth.convolve.series import smooth_staircase
 from symsmooth.convolve.tidy import tidy
@@ -93,28 +95,40 @@ def convolve(
     name : str, optional
         Record name (default ``<kernel>_convolution``).
 
+    The variable must occur in a target that has free symbols (``Max(x, 0)`` convolved in
+    ``y`` is refused, naming ``x``); a constant target (no free symbols) is its own
+    convolution.  The whole call runs as stage ``"convolve"`` under
+    :func:`symsmooth.budget.deadline`, after the size budgets of
+    :mod:`symsmooth.convolve.limits` (degree, breakpoints, constants).
+
     Raises
     ------
     ConvolutionError, DivergenceError, KernelError, ParseError
+    BudgetError
+        Past a size budget or the stage's deadline, or when SymPy gives up.
+    InvalidNameError
+        A variable or record name that is not a valid user name.
     """
     if name is not None:
         check_name(name, "catalog entry")
-    f, variables = _inputs(f, x)
-    record = kernels.get(kernel)
-    if route not in ROUTES:
-        raise ConvolutionError(f"unknown route {route!r}; use one of {', '.join(ROUTES)}")
-    width_value = _width(width, record)
-    terms = None if terms is None else (int(terms[0]), int(terms[1]))
-    return _convolve_cached(
-        f,
-        variables,
-        record,
-        width_value,
-        route,
-        principal_value,
-        terms,
-        name or f"{record.name}_convolution",
-    )
+    with deadline("convolve"):
+        f, variables = _inputs(f, x)
+        record = kernels.get(kernel)
+        if route not in ROUTES:
+            raise ConvolutionError(f"unknown route {route!r}; use one of {', '.join(ROUTES)}")
+        width_value = _width(width, record)
+        terms = None if terms is None else (int(terms[0]), int(terms[1]))
+        check_target(f, variables)
+        return _convolve_cached(
+            f,
+            variables,
+            record,
+            width_value,
+            route,
+            principal_value,
+            terms,
+            name or f"{record.name}_convolution",
+        )
 
 
 def compare_routes(f, x="x", kernel="gaussian", width=None) -> RouteComparison:
@@ -125,9 +139,10 @@ def compare_routes(f, x="x", kernel="gaussian", width=None) -> RouteComparison:
     >>> compare_routes("Max(x, 0)", "x", "gaussian").difference
     sqrt(2)*sigma*exp(-x**2/(2*sigma**2))/(2*sqrt(pi))
     """
-    full = convolve(f, x, kernel, width)
-    step = convolve(f, x, kernel, width, route="step")
-    return RouteComparison(full, step, tidy(full.expr - step.expr))
+    with deadline("convolve"):
+        full = convolve(f, x, kernel, width)
+        step = convolve(f, x, kernel, width, route="step")
+        return RouteComparison(full, step, tidy(full.expr - step.expr))
 
 
 def _inputs(f, x):
@@ -136,9 +151,23 @@ def _inputs(f, x):
 
         f = parse(f)
     f = sp.sympify(f) if not isinstance(f, sp.Basic) else f
-    if isinstance(x, (tuple, list)):
-        return f, tuple(_symbol(v, f) for v in x)
-    return f, (_symbol(x, f),)
+    names = tuple(x) if isinstance(x, (tuple, list)) else (x,)
+    variables = tuple(_symbol(v, f) for v in names)
+    _check_variables(f, variables)
+    return f, variables
+
+
+def _check_variables(f: sp.Expr, variables: tuple) -> None:
+    """A target with free symbols must contain the convolution variable (else the user almost
+    surely named the wrong one: the result would be the target unchanged)."""
+    free = sorted(str(s) for s in f.free_symbols)
+    missing = [str(v) for v in variables if v not in f.free_symbols]
+    if missing and free:
+        raise ConvolutionError(
+            f"the convolution variable {', '.join(missing)} does not occur in the target {f}; "
+            f"its free symbols are {', '.join(free)}: convolve in one of them (CLI: --var "
+            f"{free[0]}; Python: convolve(f, {free[0]!r}, ...))"
+        )
 
 
 def _symbol(v, f) -> sp.Symbol:
@@ -168,7 +197,14 @@ def _convolve_cached(f, variables, kernel, width, route, principal_value, terms,
         return _two_argument(f, variables, kernel, width, route, principal_value, name)
     (x,) = variables
     var = sp.Dummy("x", real=True)
-    parts = decompose(f.subs(x, var), var)
+    try:
+        parts = decompose(f.subs(x, var), var)
+    except NotImplementedError as exc:  # e.g. the roots of x**2 - pi: no sorted real roots
+        raise ConvolutionError(
+            f"cannot locate the breakpoints of {f} exactly (SymPy: {str(exc)[:80]}); give the "
+            "polynomial pieces rational coefficients (e.g. 314/100 for pi), or write the target "
+            "as an explicit Piecewise with its breakpoints"
+        ) from None
     if route == "step":
         if parts.staircases:
             raise ConvolutionError("the step route needs finitely many steps; use route='convolve'")

@@ -19,6 +19,10 @@ import sympy as sp
 from symsmooth.functions import sigmoid, softplus
 from symsmooth.smoothing.nonsmooth_pieces import decide
 
+MAX_FACTOR_TERMS = 24
+"""Coefficients with more expanded terms than this are not factored (see :func:`_coefficient`)."""
+MAX_FACTOR_DIGITS = 40
+"""Nor are coefficients with numbers beyond ``10^±40``."""
 _SPECIAL = (sp.erf, sp.erfc, sp.exp, sigmoid, softplus, sp.atan, sp.log, sp.polylog, sp.asinh)
 
 
@@ -58,10 +62,31 @@ def tidy(expr: sp.Expr) -> sp.Expr:
         groups[key] = groups.get(key, 0) + term / key
     out = []
     for key in sorted(groups, key=sp.default_sort_key):
-        coeff = sp.factor(sp.together(groups[key]))
+        coeff = _coefficient(groups[key])
         if coeff != 0:
             out.append(coeff * key)
     return sp.Add(*out)
+
+
+def _coefficient(coeff: sp.Expr) -> sp.Expr:
+    """``factor(together(coeff))``, when that is cheap: factoring a big multivariate polynomial
+    or one with huge coefficients (Wang's algorithm searches primes past them) can take minutes,
+    so larger coefficients keep the equal, unfactored ``together`` form."""
+    coeff = sp.together(coeff)
+    if len(sp.Add.make_args(sp.expand(coeff))) > MAX_FACTOR_TERMS:
+        return coeff
+    if any(_magnitude_digits(n) > MAX_FACTOR_DIGITS for n in coeff.atoms(sp.Number)):
+        return coeff
+    return sp.factor(coeff)
+
+
+def _magnitude_digits(number: sp.Number) -> float:
+    if number.is_Float:
+        _, mantissa, exponent, bits = number._mpf_
+        return abs(exponent + bits) * 0.30103 if mantissa else 0.0
+    if number.is_Rational:
+        return max(abs(int(number.p)).bit_length(), int(number.q).bit_length()) * 0.30103
+    return 0.0
 
 
 def _is_special(factor: sp.Expr) -> bool:

@@ -27,6 +27,7 @@ from symsmooth.derive.gradients import (
 )
 from symsmooth.derive.record import Builder, Derivation
 from symsmooth.functions import naive
+from symsmooth.magnitudes import guarded
 
 
 def _derivation(expr: sp.Expr, elements: tuple, name: str, title: str) -> Derivation:
@@ -56,6 +57,7 @@ def _derivation(expr: sp.Expr, elements: tuple, name: str, title: str) -> Deriva
     return b.build(stable, {"result": stable, "raw": raw})
 
 
+@guarded("derive")
 def gradient_derivation(expr: sp.Expr, var, index: sp.Symbol | None = None) -> Derivation:
     """Checked steps from ``expr`` to its gradient component in closed, stable form.
 
@@ -70,6 +72,7 @@ def gradient_derivation(expr: sp.Expr, var, index: sp.Symbol | None = None) -> D
     return _derivation(expr, (element,), "gradient", f"Gradient with respect to {element}")
 
 
+@guarded("derive")
 def hessian_derivation(expr: sp.Expr, vars, indices: tuple | None = None) -> Derivation:
     """Checked steps to one Hessian entry ``d^2 expr / d u d v`` (``vars`` = u or (u, v))."""
     items = _as_tuple(vars)

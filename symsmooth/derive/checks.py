@@ -33,10 +33,15 @@ import mpmath
 import sympy as sp
 from sympy.concrete.expr_with_limits import ExprWithLimits
 
+from symsmooth.budget import deadline
+from symsmooth.errors import BudgetError
 from symsmooth.functions import naive
 
 SYMBOLIC_OPS_LIMIT = 120
 """Expressions with more operations than this skip ``simplify`` (it can take minutes)."""
+SIMPLIFY_SECONDS = 5.0
+"""Time given to the symbolic check of one step (inside its stage's deadline); past it the step
+is checked numerically instead (bounded work: a slow ``simplify`` never fails a derivation)."""
 
 RELATIONS = {sp.Eq: "eq", sp.Le: "le", sp.Lt: "lt", sp.Ge: "ge", sp.Gt: "gt"}
 
@@ -207,8 +212,9 @@ def _symbolic_zero(diff: sp.Expr) -> bool:
     if diff.atoms(ExprWithLimits, sp.Limit) or sp.count_ops(diff) > SYMBOLIC_OPS_LIMIT:
         return False
     try:
-        return sp.simplify(naive(diff.doit())) == 0
-    except (TypeError, ValueError, NotImplementedError, RecursionError):
+        with deadline("simplify", SIMPLIFY_SECONDS):
+            return sp.simplify(naive(diff.doit())) == 0
+    except (TypeError, ValueError, BudgetError):  # slow or failed: the numeric check decides
         return False
 
 

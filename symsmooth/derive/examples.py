@@ -23,6 +23,7 @@ from functools import cache
 
 import sympy as sp
 
+from symsmooth.budget import budgeted
 from symsmooth.derive.checks import CheckContext
 from symsmooth.derive.gradients import gradient, raw_derivative, stable_form
 from symsmooth.derive.mm import (
@@ -299,6 +300,7 @@ def article5() -> tuple[Derivation, ...]:
     return (soft_kmeans(), capsule_routing())
 
 
+@budgeted("derive")
 def em_example(name: str) -> Derivation:
     """The worked EM/MM derivation ``name`` (see :data:`EM_EXAMPLES`)."""
     from symsmooth.errors import DerivationError

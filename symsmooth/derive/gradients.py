@@ -34,6 +34,7 @@ import sympy as sp
 
 from symsmooth.errors import DerivationError
 from symsmooth.functions import LogSumExpOver, logsumexp, naive, sigmoid, softplus
+from symsmooth.magnitudes import guarded
 
 INDEX_NAMES = ("j", "l", "m", "r", "q")
 
@@ -250,6 +251,7 @@ def _as_tuple(vars) -> tuple:
     return tuple(vars) if isinstance(vars, (list, tuple)) else (vars,)
 
 
+@guarded("derive")
 def gradient(expr: sp.Basic, vars, indices: tuple | None = None):
     """Gradient of ``expr`` in closed, stable form.
 
@@ -275,6 +277,7 @@ def gradient(expr: sp.Basic, vars, indices: tuple | None = None):
     return parts if isinstance(vars, (list, tuple)) else parts[0]
 
 
+@guarded("derive")
 def hessian(expr: sp.Basic, vars, indices: tuple | None = None):
     """Hessian of ``expr`` in closed, stable form.
 

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from symsmooth.budget import budgeted
 from symsmooth.derive.checks import CheckContext
 from symsmooth.derive.gradients import collapse_deltas
 from symsmooth.derive.record import Builder, Derivation
@@ -125,6 +126,7 @@ def surrogate(obj: LogSumObjective, C: sp.Expr | None = None) -> sp.Expr:
     return -sp.Sum(obj.weight * inner, *obj.outer_limits)
 
 
+@budgeted("derive")
 def majorize(obj: LogSumObjective, context: CheckContext | None = None) -> Derivation:
     """Jensen majorizer of ``obj`` at ``theta_n``: weights, touching, lying above.
 
@@ -211,6 +213,7 @@ def _element_of(obj: LogSumObjective, theta):
     return theta[tuple(sp.Symbol(n, integer=True) for n in names[: len(uses[0].indices)])]
 
 
+@budgeted("derive")
 def em_step(obj: LogSumObjective, context: CheckContext | None = None) -> Derivation:
     """MM step: the Jensen majorizer, then ``argmin Q`` in closed form for each parameter.
 

@@ -32,6 +32,7 @@ from sympy.core.function import AppliedUndef
 
 from symsmooth.derive.record import Builder, Derivation
 from symsmooth.errors import DerivationError
+from symsmooth.magnitudes import guarded
 
 SOURCE = "kexue.fm/archives/4277 (article 4), items 1-3"
 
@@ -151,6 +152,7 @@ def _warning(f, xs) -> str:
     return WARNING + f"; here f'' < 0 exactly for {x} in {sp.sstr(where)}."
 
 
+@guarded("derive")
 def newton_step(f: sp.Expr, vars) -> Derivation:
     """Newton's update derived from the tangent parabola (scalar) or quadratic model (vector).
 
@@ -188,6 +190,7 @@ def newton_step(f: sp.Expr, vars) -> Derivation:
     )
 
 
+@guarded("derive")
 def gradient_descent_step(f: sp.Expr, vars, h: sp.Expr | None = None) -> Derivation:
     """Gradient descent derived from the parabola of fixed curvature ``1/h`` touching ``f``.
 

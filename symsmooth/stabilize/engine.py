@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from symsmooth.errors import StabilizeError
+from symsmooth.magnitudes import guarded
 from symsmooth.stabilize.rules import Rule, RuleSet, rule, rule_set
 
 MAX_PASSES = 25
@@ -109,6 +110,7 @@ class _Rewriter:
         return self.node(expr)
 
 
+@guarded("stabilize")
 def stabilize(expr: sp.Expr, rules: str | RuleSet | Iterable[Rule | str] = "default") -> Stabilized:
     """Rewrite ``expr`` into a numerically stable, mathematically equal form.
 

@@ -182,6 +182,7 @@ def measure_iteration(spec, module, params, dtypes, long_n, grad_points) -> list
             values = np.asarray(value_fn(mat, *params))
             grads = np.asarray(grad_fn(mat, *params, cotangent=cot))
             v_comp, v_ref, g_comp, g_ref = [], [], [], []
+            wanted = {"value": mat.size, part: 0}  # points requested, per part
             for r in range(mat.shape[0]):
                 row = mat[r].astype(np.float64)
                 v_comp.append(values[r])
@@ -194,10 +195,20 @@ def measure_iteration(spec, module, params, dtypes, long_n, grad_points) -> list
                 )
                 exact = ref.gradient(row, cot[r])
                 g_comp.append(grads[r][idx])
+                wanted[part] += len(idx)
                 g_ref += [exact[i] for i in idx]
             for name, comp, exact in (("value", v_comp, v_ref), (part, g_comp, g_ref)):
                 err = ulp_errors(np.concatenate(comp).astype(dt), exact, dt)
                 out.append(
-                    ReportRow(spec.name, name, dt.name, regime, err.size, *summarize(err), goal)
+                    ReportRow(
+                        spec.name,
+                        name,
+                        dt.name,
+                        regime,
+                        err.size,
+                        *summarize(err),
+                        goal,
+                        requested=wanted[name],
+                    )
                 )
     return out

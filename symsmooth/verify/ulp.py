@@ -83,7 +83,9 @@ def ulp_errors(computed: np.ndarray, references: Sequence, dtype=None) -> np.nda
     precision, emin = FORMATS[dtype]
     out = []
     with mpmath.workprec(max(mpmath.mp.prec, 128)):
-        for c, r in zip(computed.ravel().tolist(), references, strict=False):
+        # strict: a reference list shorter than the computed values is an error, never a
+        # silently shorter comparison
+        for c, r in zip(computed.ravel().tolist(), references, strict=True):
             if type(r) is mpmath.mpf and math.isfinite(c) and mpmath.isfinite(r):
                 out.append(_finite_error(c, r, precision, emin))
             else:

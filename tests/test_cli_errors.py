@@ -200,6 +200,13 @@ CASES = {
         2,
         r"--per-regime must be at least 4 \(got -3\)",
     ),
+    "verify --out a file": (
+        ["verify", "softplus", "--out", "afile", "-j", "1"],
+        {},
+        None,
+        2,
+        r"'afile'.*folder",
+    ),
     "build --out a file": (
         ["build", "--only", "softplus", "--out", "afile"],
         {},

@@ -173,7 +173,7 @@ def kernel_task(name: str, out: Path, regenerate: bool = True, **options) -> tup
     check_options(**options)  # a bad option is the user's error (exit 2), not the entry's
     try:
         return "ok", pipeline.verify(name, out=out, regenerate=regenerate, **options)
-    except MeasureOptionError:
+    except (MeasureOptionError, OSError):  # the user's option or path: exit 2 in cli.main
         raise
     except CodegenError as exc:
         return "skipped", str(exc)

@@ -5,7 +5,7 @@
 #   Seq2Seq\u4e2dExposure Bias\u73b0\u8c61\u7684\u6d45\u6790\u4e0e\u5bf9\u7b56 (2020),
 #   https://kexue.fm/archives/7259, item 2 (-log p_t = LSE(x) - x_t ~ max(x) - x_t))
 # Kind: reduction; inputs: x; parameters: k, t
-# Template: reduction.py.j2 sha256:e0dc95e74e40287cdda60de962ba47280c76083fdc1b260ead2aa9ea13367a2a
+# Template: reduction.py.j2 sha256:d0efde5949c772303af1541624b1d091e5765f80592b691e7b93ae146096d6ec
 # Input expression: sha256(srepr)=33c366d6958649f5d7675b131a6e7b1b98c3587d6e0ec9f14233651358bc4ae7
 # Stabilization rules applied: none
 #
@@ -931,6 +931,12 @@ def _cuda_rows(st, vectors, params):
     shape = tuple(np.broadcast_shapes(*shapes))
     if len(shape) == 0:
         raise ValueError("cross_entropy_lse_cuda: inputs must have at least one axis (the reduced one)")
+    _labels = list(params)
+    for _at_label, *_ in _LABELS:  # class labels are checked on the host (one per row)
+        _view = _cuda_view(cuda, params[_at_label])
+        if _view is not None:
+            _labels[_at_label] = _view.copy_to_host()
+    _check_labels(_labels, shape[-1])
     count = int(np.prod(shape[:-1], dtype=np.int64))
     rows = []
     for a, v, s in zip(vectors, views, shapes):

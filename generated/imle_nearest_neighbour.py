@@ -4,7 +4,7 @@
 # Construction: imle_nearest_neighbour = -2*sigma**2*log(Sum(exp(-d[j]/(2*sigma**2)), (j, 1, n)))
 #   (kexue.fm/archives/6394 items 4-6 (G1))
 # Kind: reduction; inputs: d; parameters: sigma
-# Template: reduction.py.j2 sha256:e0dc95e74e40287cdda60de962ba47280c76083fdc1b260ead2aa9ea13367a2a
+# Template: reduction.py.j2 sha256:d0efde5949c772303af1541624b1d091e5765f80592b691e7b93ae146096d6ec
 # Input expression: sha256(srepr)=4985d47162b8414136603f8a431a29a70cf00f00662ea241861b0a36108af685
 # Stabilization rules applied: none
 #
@@ -835,6 +835,12 @@ def _cuda_rows(st, vectors, params):
     shape = tuple(np.broadcast_shapes(*shapes))
     if len(shape) == 0:
         raise ValueError("imle_nearest_neighbour_cuda: inputs must have at least one axis (the reduced one)")
+    _labels = list(params)
+    for _at_label, *_ in _LABELS:  # class labels are checked on the host (one per row)
+        _view = _cuda_view(cuda, params[_at_label])
+        if _view is not None:
+            _labels[_at_label] = _view.copy_to_host()
+    _check_labels(_labels, shape[-1])
     count = int(np.prod(shape[:-1], dtype=np.int64))
     rows = []
     for a, v, s in zip(vectors, views, shapes):

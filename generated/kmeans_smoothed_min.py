@@ -4,7 +4,7 @@
 # Construction: kmeans_smoothed_min = -log(Sum(exp(-M*d[j]), (j, 1, n)))/M (kexue.fm/archives/4277 item 10;
 #   kexue.fm/archives/5112 item 4)
 # Kind: reduction; inputs: d; parameters: M
-# Template: reduction.py.j2 sha256:e0dc95e74e40287cdda60de962ba47280c76083fdc1b260ead2aa9ea13367a2a
+# Template: reduction.py.j2 sha256:d0efde5949c772303af1541624b1d091e5765f80592b691e7b93ae146096d6ec
 # Input expression: sha256(srepr)=e63b4b02b5d320406c9239c9c3e7b46f7d2f709558ebec8cb35d5a2e3c6c76f9
 # Stabilization rules applied: none
 #
@@ -835,6 +835,12 @@ def _cuda_rows(st, vectors, params):
     shape = tuple(np.broadcast_shapes(*shapes))
     if len(shape) == 0:
         raise ValueError("kmeans_smoothed_min_cuda: inputs must have at least one axis (the reduced one)")
+    _labels = list(params)
+    for _at_label, *_ in _LABELS:  # class labels are checked on the host (one per row)
+        _view = _cuda_view(cuda, params[_at_label])
+        if _view is not None:
+            _labels[_at_label] = _view.copy_to_host()
+    _check_labels(_labels, shape[-1])
     count = int(np.prod(shape[:-1], dtype=np.int64))
     rows = []
     for a, v, s in zip(vectors, views, shapes):

@@ -5,7 +5,7 @@
 #   \u5bfb\u6c42\u4e00\u4e2a\u5149\u6ed1\u7684\u6700\u5927\u503c\u51fd\u6570 (2015),
 #   https://kexue.fm/archives/3290, eq (12) applied to -x (min = -max(-x)))
 # Kind: reduction; inputs: x; parameters: k
-# Template: reduction.py.j2 sha256:e0dc95e74e40287cdda60de962ba47280c76083fdc1b260ead2aa9ea13367a2a
+# Template: reduction.py.j2 sha256:d0efde5949c772303af1541624b1d091e5765f80592b691e7b93ae146096d6ec
 # Input expression: sha256(srepr)=e1f78f891ae6d6827cfc71b49ef605f41bb6ff978183ff43ea3744c035fe57ce
 # Stabilization rules applied: none
 #
@@ -836,6 +836,12 @@ def _cuda_rows(st, vectors, params):
     shape = tuple(np.broadcast_shapes(*shapes))
     if len(shape) == 0:
         raise ValueError("logsumexp_min_cuda: inputs must have at least one axis (the reduced one)")
+    _labels = list(params)
+    for _at_label, *_ in _LABELS:  # class labels are checked on the host (one per row)
+        _view = _cuda_view(cuda, params[_at_label])
+        if _view is not None:
+            _labels[_at_label] = _view.copy_to_host()
+    _check_labels(_labels, shape[-1])
     count = int(np.prod(shape[:-1], dtype=np.int64))
     rows = []
     for a, v, s in zip(vectors, views, shapes):

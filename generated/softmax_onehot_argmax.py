@@ -5,7 +5,7 @@
 #   \u51fd\u6570\u5149\u6ed1\u5316\u6742\u8c08 (2019), https://kexue.fm/archives/6620, item 2
 #   (onehot(argmax) ~ softmax))
 # Kind: reduction; inputs: x; parameters: k
-# Template: reduction.py.j2 sha256:e0dc95e74e40287cdda60de962ba47280c76083fdc1b260ead2aa9ea13367a2a
+# Template: reduction.py.j2 sha256:d0efde5949c772303af1541624b1d091e5765f80592b691e7b93ae146096d6ec
 # Input expression: sha256(srepr)=c0cb380f1a1ffaed7632e495d4f80f5a87e031954485d9058c417a1f39167d6c
 # Stabilization rules applied: none
 #
@@ -1252,6 +1252,12 @@ def _cuda_rows(st, vectors, params):
     shape = tuple(np.broadcast_shapes(*shapes))
     if len(shape) == 0:
         raise ValueError("softmax_onehot_argmax_cuda: inputs must have at least one axis (the reduced one)")
+    _labels = list(params)
+    for _at_label, *_ in _LABELS:  # class labels are checked on the host (one per row)
+        _view = _cuda_view(cuda, params[_at_label])
+        if _view is not None:
+            _labels[_at_label] = _view.copy_to_host()
+    _check_labels(_labels, shape[-1])
     count = int(np.prod(shape[:-1], dtype=np.int64))
     rows = []
     for a, v, s in zip(vectors, views, shapes):

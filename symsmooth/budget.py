@@ -66,10 +66,10 @@ def stage_seconds() -> float | None:
 
     Examples
     --------
-    >>> set_deadline(3.5); stage_seconds()
+    >>> previous = set_deadline(3.5)
+    >>> stage_seconds()
     3.5
-    >>> set_deadline(None); stage_seconds() == DEFAULT_SECONDS or "SYMSMOOTH_DEADLINE" in os.environ
-    True
+    >>> _ = set_deadline(previous)
     """
     if _override is not None:
         return _override if _override > 0 else None
@@ -87,13 +87,29 @@ def stage_seconds() -> float | None:
     return value if value > 0 else None
 
 
-def set_deadline(seconds: float | None) -> None:
+def set_deadline(seconds: float | None) -> float | None:
     """Set the per-stage time limit for this process (``None``: back to the default or
-    ``$SYMSMOOTH_DEADLINE``; ``0``: no limit)."""
+    ``$SYMSMOOTH_DEADLINE``; ``0``: no limit).  Returns the setting it replaced, so a caller
+    can restore it.
+
+    Examples
+    --------
+    >>> previous = set_deadline(2.0)
+    >>> stage_seconds()
+    2.0
+    >>> set_deadline(previous)
+    2.0
+    """
     global _override
     if seconds is not None and not seconds >= 0:
         raise BudgetError("configuration", f"a deadline is a number of seconds >= 0, not {seconds}")
-    _override = seconds
+    previous, _override = _override, seconds
+    return previous
+
+
+def configured() -> float | None:
+    """What :func:`set_deadline` set for this process (``None``: nothing set)."""
+    return _override
 
 
 def _usable() -> bool:

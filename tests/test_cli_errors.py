@@ -21,24 +21,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from clirun import run
 
 from symsmooth import __version__, budget
 from symsmooth.cli import main
 
 cli_app = importlib.import_module("symsmooth.cli.app")
-
-
-def run(argv, capsys, monkeypatch) -> tuple[int, str, str]:
-    """``symsmooth argv`` in-process on a wide console: (exit status, stdout, stderr)."""
-    monkeypatch.setattr(cli_app.console, "width", 10_000)
-    monkeypatch.setattr(cli_app.err_console, "width", 10_000)
-    try:
-        main(list(argv))
-        code = 0
-    except SystemExit as exit:
-        code = exit.code if isinstance(exit.code, int) else (0 if exit.code is None else 1)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def deny_writes(monkeypatch, folder: Path) -> None:

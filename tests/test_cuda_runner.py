@@ -148,7 +148,7 @@ def sim(folder: str, names: list[str]) -> dict:
             spec = _spec(name)
             module = load_module(name, folder)
             recorder = Recorder(spec, module)
-            options = dict(per_regime=3, long_n=96, grad_points=12, dtypes=(np.float64,))
+            options = dict(per_regime=4, long_n=96, grad_points=12, dtypes=(np.float64,))
             report = measure(spec, recorder, **options)
             float32_runs(spec, recorder)
             # where CUDA misses a target, the CPU kernel's error at the same points (no sim)

@@ -4,7 +4,11 @@ and an empty row (no class) too."""
 
 from __future__ import annotations
 
+import importlib.util
 import math
+import os
+import subprocess
+import sys
 
 import mpmath
 import numpy as np
@@ -69,3 +73,42 @@ def test_empty_rows_of_other_reductions_follow_the_formula():
     assert np.all(lse(np.empty((2, 0)), 1.0) == -np.inf)
     with np.errstate(all="ignore"):
         assert np.all(np.isnan(argmax(np.empty((2, 0)), 1.0)))
+
+
+_CUDA_SNIPPET = """
+import numpy as np
+from symsmooth.codegen.render import load_module
+X = np.array([[0.2, 1.0, -0.5], [3.0, -1.0, 0.0]])
+for name in ("cross_entropy_lse", "smooth_accuracy"):
+    module = load_module(name)
+    cpu, launchers = getattr(module, name), (name + "_cuda", name + "_grad_cuda")
+    gap = np.abs(getattr(module, name + "_cuda")(X, 1.5, 2) - cpu(X, 1.5, 2))
+    print(name, "ok", float(np.max(gap)))
+    for launcher in launchers:
+        for label in (0, 4, 2.5, float("nan")):
+            try:
+                getattr(module, launcher)(X, 1.0, label)
+                print(launcher, label, "accepted")
+            except ValueError as exc:
+                print(launcher, label, "refused", "1-based" in str(exc))
+"""
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(
+    importlib.util.find_spec("numba_cuda") is None, reason="numba-cuda not installed"
+)
+def test_cuda_launchers_check_labels_like_the_cpu():
+    """The CUDA launchers refuse the same labels (checked on the host before any launch), in
+    Numba's simulator (chosen before numba.cuda is imported, so in a child process)."""
+    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", _CUDA_SNIPPET], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    values = [line.split() for line in lines if " ok " in line]
+    assert len(values) == 2 and all(float(v[2]) < 1e-15 for v in values), lines
+    refusals = [line for line in lines if " ok " not in line]
+    assert len(refusals) == 2 * 2 * 4, lines
+    assert all(line.endswith("refused True") for line in refusals), lines

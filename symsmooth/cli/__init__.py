@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> None:
     _attach_commands()
     # --deadline sets the process-wide limit; a caller running main() in-process gets its own
     # setting back afterwards
-    previous = (budget._override, os.environ.get("SYMSMOOTH_DEADLINE"))
+    previous = (budget.configured(), os.environ.get("SYMSMOOTH_DEADLINE"))
     try:
         with warnings.catch_warnings():
             warnings.showwarning = one_line_warning
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> None:
             INTERNAL_ERROR,
         )
     finally:
-        budget._override = previous[0]
+        budget.set_deadline(previous[0])
         if previous[1] is None:
             os.environ.pop("SYMSMOOTH_DEADLINE", None)
         else:

@@ -77,6 +77,7 @@ def gen_cmd(
         check_name(name, "kernel")
         params = check_distinct([check_name(p, "parameter") for p in param or []], "parameter")
         from symsmooth.parse import parse
+
         command = f"symsmooth gen --expr {shlex.quote(expr)} --name {name}" + "".join(
             f" --param {p}" for p in params
         )

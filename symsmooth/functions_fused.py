@@ -1,8 +1,8 @@
 r"""Fused stable primitives: forms that round once where their textbook sums round badly.
 
-Each is produced by a rule of the rule set ``accuracy`` (:mod:`symsmooth.stabilize.accuracy`)
-and printed as a helper of :mod:`symsmooth.codegen.helpers_dd` that keeps the cancelling part
-in double-double and rounds once:
+Each is produced by a rule of the rule set ``accuracy`` (:mod:`symsmooth.stabilization.accuracy`)
+and printed as a call of a runtime function (:mod:`symsmooth.runtime.double_double`) that keeps
+the cancelling part in double-double and rounds once:
 
 * ``dsigmoid(z) = sigmoid(z) sigmoid(-z)`` (``e/(1 + e)^2``, ``e = exp(-|z|)``);
 * ``dswish(z) = sigmoid(z) + z dsigmoid(z)`` (root at ``z = -1.2785``);
@@ -13,7 +13,8 @@ in double-double and rounds once:
 
 They share :class:`~symsmooth.functions_special.SpecialPrimitive` (naive rewrite, adaptive
 mpmath ``evalf``, NumPy/mpmath ``lambdify`` hooks) and register their implementations in its
-tables on import.
+tables on import; the NumPy implementations of ``dswish``, ``derf``, ``dgelu`` and
+``lin_hypot`` vectorize the runtime functions themselves.
 
 References
 ----------
@@ -44,10 +45,15 @@ from symsmooth.functions_special import (
     NUMPY_SPECIAL,
     SPECIAL_PRIMITIVES,
     SpecialPrimitive,
-    helper_ufunc,
 )
+from symsmooth.runtime.double_double import _derf, _dgelu, _dswish, _lin_hypot
 
 # --- mpmath (current working precision) and NumPy ----------------------------------------------
+
+_np_dswish = np.vectorize(_dswish, otypes=[np.float64])
+_np_derf = np.vectorize(_derf, otypes=[np.float64])
+_np_dgelu = np.vectorize(_dgelu, otypes=[np.float64])
+_np_lin_hypot = np.vectorize(_lin_hypot, otypes=[np.float64])
 
 
 def mp_dsigmoid(z) -> mpmath.mpf:
@@ -81,7 +87,7 @@ def mp_dswish(z) -> mpmath.mpf:
 def np_dswish(z):
     """NumPy ``sigmoid(z) + z dsigmoid(z)``: the helper ``_dswish`` vectorized (a float64
     formula of rounded terms cancels near the root ``z = -1.2785``)."""
-    return helper_ufunc("dswish")(z)[()]
+    return _np_dswish(z)[()]
 
 
 def mp_derf(a, b) -> mpmath.mpf:
@@ -94,7 +100,7 @@ def mp_derf(a, b) -> mpmath.mpf:
 def np_derf(a, b):
     """NumPy ``2/sqrt(pi) exp(-(a b)^2)``: the helper ``_derf`` vectorized (a rounded
     ``(a b)^2`` costs ``(a b)^2`` relative ulps through ``exp``)."""
-    return helper_ufunc("derf")(a, b)[()]
+    return _np_derf(a, b)[()]
 
 
 def mp_dgelu(t) -> mpmath.mpf:
@@ -108,7 +114,7 @@ def mp_dgelu(t) -> mpmath.mpf:
 def np_dgelu(t):
     """NumPy ``Phi(t) + t phi(t)``: the helper ``_dgelu`` vectorized (the float64 sum of the
     two rounded terms cancels near ``t = -0.7518``)."""
-    return helper_ufunc("dgelu")(t)[()]
+    return _np_dgelu(t)[()]
 
 
 def mp_lin_hypot(x, m, a) -> mpmath.mpf:
@@ -122,7 +128,7 @@ def mp_lin_hypot(x, m, a) -> mpmath.mpf:
 def np_lin_hypot(x, m, a):
     """NumPy ``(1 + a) x + hypot(m, (1 - a) x)``: the helper ``_lin_hypot`` vectorized (the
     plain sum cancels near ``x = -m/(2 sqrt a)``)."""
-    return helper_ufunc("lin_hypot")(x, m, a)[()]
+    return _np_lin_hypot(x, m, a)[()]
 
 
 def np_dsigmoid(z):

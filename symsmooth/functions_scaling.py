@@ -19,9 +19,9 @@ result is an ordinary float64:
   ``d f/dx``, evaluated as ``(x/m)^(n-1) r/|s'|`` (``r = |s'|^(1/n)``) from the same parts, so
   the rounding of ``f`` is not raised to the power ``n - 1``.
 
-The scalar implementations use ``math.*`` only (plus ``_two_product`` of
-:mod:`symsmooth.codegen.helpers_dd`); :mod:`symsmooth.codegen.helpers_scaling` emits their
-source into generated modules, where it compiles under ``@njit`` and ``@cuda.jit``.
+The scalar implementations are runtime functions (:mod:`symsmooth.runtime.scaling`, ``math.*``
+and ``_two_product`` only): the code generator copies their source into generated modules,
+where it compiles under ``@njit`` and ``@cuda.jit``, and the NumPy hooks here vectorize them.
 
 References
 ----------
@@ -46,9 +46,8 @@ odd_root_sum_grad(x, y, 3)
 
 from __future__ import annotations
 
-import math
-
 import mpmath
+import numpy as np
 import sympy as sp
 from sympy.core.function import ArgumentIndexError
 
@@ -57,156 +56,8 @@ from symsmooth.functions_special import (
     NUMPY_SPECIAL,
     SPECIAL_PRIMITIVES,
     SpecialPrimitive,
-    helper_ufunc,
 )
-
-
-def _two_product(a, b):
-    """(p, e), p + e == a*b exactly (Dekker 1971): the Python twin of the emitted helper
-    ``symsmooth.codegen.helpers_dd.TWO_PRODUCT`` (generated modules carry that text)."""
-    p = a * b
-    t = 134217729.0 * a
-    ahi = t - (t - a)
-    alo = a - ahi
-    t = 134217729.0 * b
-    bhi = t - (t - b)
-    blo = b - bhi
-    return p, ((ahi * bhi - p) + ahi * blo + alo * bhi) + alo * blo
-
-
-# --- scalar implementations (math.* only; emitted verbatim into generated modules) -----------
-
-
-def _recip1p_sq(a, b):
-    """1/(1 + (a b)^2) within ~0.5 ulp for all a, b (no overflow of the square)."""
-    a = abs(a)
-    b = abs(b)
-    if a < b:
-        a, b = b, a
-    if not a * b <= 4.149515568880993e180:  # 2**600: 1/(a b)^2 < 2**-1200 rounds to 0; nan
-        return 0.0 if a * b == a * b else a * b
-    if a > 8.452712498170644e270:  # 2**900 (then b < 2**-300): move 2**600 from a to b, exact
-        a = a * 2.409919865102884e-181
-        b = b * 4.149515568880993e180
-    u, du = _two_product(a, b)  # a b = u + du exactly (a, b < 2**996)
-    scale = 1.0
-    if u > 2.9073548971824276e135:  # 2**450: 1 + u^2 = u^2 to 2**-900 (and d, q stay inside
-        # the Dekker split range below); scale u by 2**-600
-        u = u * 2.409919865102884e-181
-        du = du * 2.409919865102884e-181
-        scale = 2.409919865102884e-181
-    p, e = _two_product(u, u)
-    e += 2.0 * u * du
-    if scale == 1.0:  # d + d_err = 1 + p + e (Fast2Sum of the larger first)
-        d = 1.0 + p
-        d_err = (((1.0 - d) + p) if p <= 1.0 else ((p - d) + 1.0)) + e
-    else:
-        d = p
-        d_err = e
-    q = 1.0 / d
-    h, lo = _two_product(d, q)  # one Newton step: q (1 + (1 - d q) - d_err q)
-    q = q + q * (((1.0 - h) - lo) - d_err * q)
-    return q * scale * scale
-
-
-def _scaled_ratio(v, m):
-    """(t, dt) with t + dt = v/m to ~2**-106 (exact division remainder, Dekker); |v| <= m."""
-    if m > 1.0463951242053392e298:  # 2**990: the Dekker split of m would overflow; scale exactly
-        v = v * 2.409919865102884e-181
-        m = m * 2.409919865102884e-181
-    elif m < 1.1830521861667747e-271:  # 2**-900: keep t*m's rounding error representable
-        v = v * 4.149515568880993e180
-        m = m * 4.149515568880993e180
-    t = v / m
-    p, e = _two_product(t, m)
-    return t, ((v - p) - e) / m
-
-
-def _dd_mul(ah, al, bh, bl):
-    """(ah + al)(bh + bl) as a double-double (Dekker 1971, mul2)."""
-    p, e = _two_product(ah, bh)
-    e += ah * bl + al * bh
-    s = p + e
-    return s, e - (s - p)
-
-
-def _dd_ipow(t, dt, n):
-    """(t + dt)^n as a double-double, n a positive integer, |t| <= 1 (binary powering)."""
-    rh = 1.0
-    rl = 0.0
-    bh = t
-    bl = dt
-    k = int(n)
-    while k > 0:
-        if k % 2 == 1:
-            rh, rl = _dd_mul(rh, rl, bh, bl)
-        k = k // 2
-        if k > 0:
-            bh, bl = _dd_mul(bh, bl, bh, bl)
-    return rh, rl
-
-
-def _odd_root_parts(x, y, n):
-    """(m, rh, rl, sg, sa, se, tx, dtx): sign(s) |s|^(1/n) = sg m (rh + rl), s = x^n + y^n =
-    sg m^n (sa + se), m = max(|x|, |y|), tx + dtx = x/m.  The powers are double-double (so
-    x ~ -y keeps its digits) and the root rh + rl is one Newton step from pow, with r^n formed
-    in double-double (quadratic convergence: ~2**-100 relative)."""
-    m = max(abs(x), abs(y))
-    tx, dtx = _scaled_ratio(x, m)
-    ty, dty = _scaled_ratio(y, m)
-    px, ex = _dd_ipow(tx, dtx, n)
-    py, ey = _dd_ipow(ty, dty, n)
-    s = px + py  # TwoSum
-    bp = s - px
-    s_err = ((px - (s - bp)) + (py - bp)) + (ex + ey)
-    sg = 1.0
-    if s < 0.0 or (s == 0.0 and s_err < 0.0):
-        sg = -1.0
-    sa = sg * s
-    se = sg * s_err
-    if sa == 0.0:
-        return m, 0.0, 0.0, sg, 0.0, 0.0, tx, dtx
-    r = math.pow(sa, 1.0 / n)
-    rn, rne = _dd_ipow(r, 0.0, n)
-    dr = r * (((sa - rn) - rne) + se) / (n * rn)  # Newton step on r^n = sa + se
-    rh = r + dr
-    return m, rh, dr - (rh - r), sg, sa, se, tx, dtx
-
-
-def _odd_root_sum(x, y, n):
-    """sign(x^n + y^n) |x^n + y^n|^(1/n), n odd, scaled by max(|x|, |y|): no overflow."""
-    m = max(abs(x), abs(y))
-    if m == 0.0 or m != m or m == math.inf:
-        return x + y  # 0, nan, or the infinite argument (nan for inf - inf)
-    m, rh, rl, sg, sa, se, tx, dtx = _odd_root_parts(x, y, n)
-    scale = 1.0
-    if m > 1e290:  # the Dekker split of m would overflow: scale by 2**-600 (exact)
-        m = m * 2.409919865102884e-181
-        scale = 4.149515568880993e180
-    elif m < 1e-289:  # the product's rounding error would underflow: scale by 2**600 (exact)
-        m = m * 4.149515568880993e180
-        scale = 2.409919865102884e-181
-    p, e = _two_product(m, rh)  # m (rh + rl) = p + e + m rl, rounded once
-    return sg * ((p + (e + m * rl)) * scale)
-
-
-def _odd_root_sum_grad(x, y, n):
-    """d/dx of _odd_root_sum = (x/f)^(n-1) = (x/m)^(n-1) r / |s'| (n - 1 even), the product
-    and quotient in double-double."""
-    m = max(abs(x), abs(y))
-    if m == 0.0 or m != m or m == math.inf:
-        return math.nan
-    m, rh, rl, sg, sa, se, tx, dtx = _odd_root_parts(x, y, n)
-    if sa == 0.0:
-        return math.inf
-    gh, gl = _dd_ipow(tx, dtx, n - 1.0)
-    nh, nl = _dd_mul(gh, gl, rh, rl)
-    q = nh / sa
-    if not q < 1e290:  # past the Dekker split range (inf included): the rounded quotient
-        return q
-    h, lo = _two_product(q, sa)  # q + (nh + nl - q (sa + se)) / sa
-    return q + ((((nh - h) - lo) + nl) - q * se) / sa
-
+from symsmooth.runtime.scaling import _odd_root_sum, _odd_root_sum_grad, _recip1p_sq
 
 # --- mpmath and NumPy -------------------------------------------------------------------------
 
@@ -235,19 +86,24 @@ def mp_odd_root_sum_grad(x, y, n) -> mpmath.mpf:
     return (mpmath.mpf(x) / f) ** (k - 1)
 
 
+_np_recip1p_sq = np.vectorize(_recip1p_sq, otypes=[np.float64])
+_np_odd_root_sum = np.vectorize(_odd_root_sum, otypes=[np.float64])
+_np_odd_root_sum_grad = np.vectorize(_odd_root_sum_grad, otypes=[np.float64])
+
+
 def np_recip1p_sq(a, b):
     """NumPy ``1/(1 + (a b)^2)`` (the helper vectorized)."""
-    return helper_ufunc("recip1p_sq")(a, b)[()]
+    return _np_recip1p_sq(a, b)[()]
 
 
 def np_odd_root_sum(x, y, n):
     """NumPy odd-power root of ``x^n + y^n`` (the helper vectorized)."""
-    return helper_ufunc("odd_root_sum")(x, y, n)[()]
+    return _np_odd_root_sum(x, y, n)[()]
 
 
 def np_odd_root_sum_grad(x, y, n):
     """NumPy ``(x/f)^(n-1)`` (the helper vectorized)."""
-    return helper_ufunc("odd_root_sum_grad")(x, y, n)[()]
+    return _np_odd_root_sum_grad(x, y, n)[()]
 
 
 NUMPY_SCALING = {

@@ -1,11 +1,12 @@
 """Sigmoid-family kernels within 1 ulp (float64) against mpmath; the ``sigmoid_product`` rule.
 
-Scalar helpers (``_sigmoid``, ``_sigmoid2``, ``_dsigmoid`` of symsmooth/codegen/helpers.py, the
-math-only source emitted into the modules) against mpmath at 200 bits on dense grids over every
-regime, including the subnormal tail; then whole kernels through ``ss.verify`` (references from
-the *unstabilized* catalog expression, the moderate/breakpoint/tiny/large/overflow-edge/huge
-grids).  Before: softplus gradient 1.25, soft_heaviside 1.25 / 1.83, soft_sign_tanh gradient
-1.52, max_pair_logsumexp gradient 1.28 ulp (docs/codegen.md).
+Scalar helpers (``_sigmoid``, ``_sigmoid2``, ``_dsigmoid`` of symsmooth/runtime/double_double.py,
+the math-only functions whose source is emitted into the modules) against mpmath at 200 bits on
+dense grids over every regime, including the subnormal tail; then whole kernels through
+``ss.verify`` (references from the *unstabilized* catalog expression, the
+moderate/breakpoint/tiny/large/overflow-edge/huge grids).  Before: softplus gradient 1.25,
+soft_heaviside 1.25 / 1.83, soft_sign_tanh gradient 1.52, max_pair_logsumexp gradient 1.28 ulp
+(docs/codegen.md).
 """
 
 from __future__ import annotations
@@ -19,21 +20,19 @@ import sympy as sp
 from stabilize_helpers import as_float, elementary, float64, naive_float64, reference, ulps
 
 import symsmooth as ss
-from symsmooth.codegen.helpers import resolve
 from symsmooth.functions import sigmoid
 from symsmooth.functions_fused import dsigmoid
-from symsmooth.stabilize import rule, stabilize
-from symsmooth.verify.ulp import ulp_error
+from symsmooth.runtime import double_double
+from symsmooth.stabilization import rule, stabilize
+from symsmooth.verification.ulp import ulp_error
 
 z = sp.Symbol("z", real=True)
 
 
 @pytest.fixture(scope="module")
 def helpers():
-    namespace = {"math": math}
-    for h in resolve(["sigmoid", "sigmoid2", "dsigmoid"]):
-        exec(h.source, namespace)  # the very text emitted into the generated modules
-    return namespace
+    """The runtime functions whose source generated modules carry."""
+    return vars(double_double)
 
 
 def _grid(seed: int) -> np.ndarray:
@@ -190,9 +189,7 @@ def test_sinh_ratio_helper_within_half_ulp():
     """``_sinh_ratio`` against mpmath (300 bits): tiny, moderate, ~700 (where a rounded ``c x``
     cost 776 ulp), nearly equal ``|x|, |y|`` and overflowing ``c x``.  Also exercises the
     low-part fix of ``_wexp2`` (``rl exp(rh)``; with ``rl (1 + rh)`` this was 1.2 ulp)."""
-    ns = {"math": math}
-    for h in resolve(["sinh_ratio"]):
-        exec(h.source, ns)
+    ns = vars(double_double)
     rng = np.random.default_rng(7)
     worst = 0.0
     mpmath.mp.prec = 300
@@ -238,10 +235,9 @@ def test_pair_logsumexp_gradients_bounded(name, tmp_path):
 
 
 def _namespace(*names):
-    ns = {"math": math}
-    for h in resolve(names):
-        exec(h.source, ns)  # the very text emitted into the generated modules
-    return ns
+    """The runtime functions ``_name`` (the very functions whose source generated modules
+    carry)."""
+    return {f"_{n}": getattr(double_double, f"_{n}") for n in names}
 
 
 def _pairs(seed: int) -> list:

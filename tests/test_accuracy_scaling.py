@@ -1,12 +1,12 @@
 """Scaled primitives (symsmooth/functions_scaling.py) and their kernels against mpmath.
 
-The helpers ``_recip1p_sq``, ``_odd_root_sum`` and ``_odd_root_sum_grad`` are executed from the
-very source emitted into generated modules and compared with mpmath at 300 bits over the whole
-float64 range (products and powers that overflow or underflow in the textbook form, the
-cancellation ``x ~ -y``, subnormal results); then whole kernels through ``ss.verify``.
-Before (docs/codegen.md): soft_sign_arctan gradient 1.7e6 ulp (huge), max_pair_odd_power inf
-ulp (huge, tiny, breakpoint) and 125/232 ulp at the overflow edge, smooth_abs_logistic value /
-gradient 1.15 / 7.58 ulp (moderate / large).
+The runtime helpers ``_recip1p_sq``, ``_odd_root_sum`` and ``_odd_root_sum_grad``
+(symsmooth/runtime/scaling.py, whose source generated modules carry) are compared with mpmath at 300
+bits over the whole float64 range (products and powers that overflow or underflow in the textbook
+form, the cancellation ``x ~ -y``, subnormal results); then whole kernels through ``ss.verify``.
+Before (docs/codegen.md): soft_sign_arctan gradient 1.7e6 ulp (huge), max_pair_odd_power inf ulp
+(huge, tiny, breakpoint) and 125/232 ulp at the overflow edge, smooth_abs_logistic value / gradient
+1.15 / 7.58 ulp (moderate / large).
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import sympy as sp
 from stabilize_helpers import naive_float64
 
 import symsmooth as ss
-from symsmooth.codegen.helpers import resolve
 from symsmooth.functions import logsumexp
 from symsmooth.functions_scaling import (
     mp_odd_root_sum,
@@ -29,17 +28,16 @@ from symsmooth.functions_scaling import (
     odd_root_sum,
     recip1p_sq,
 )
-from symsmooth.stabilize import stabilize
+from symsmooth.runtime import scaling
+from symsmooth.stabilization import stabilize
 
 x, y = sp.symbols("x y", real=True)
 
 
 @pytest.fixture(scope="module")
 def helpers():
-    namespace = {"math": math}
-    for h in resolve(["recip1p_sq", "odd_root_sum", "odd_root_sum_grad"]):
-        exec(h.source, namespace)  # the text emitted into the generated modules
-    return namespace
+    """The runtime functions whose source generated modules carry."""
+    return vars(scaling)
 
 
 def _ulps(value: float, ref) -> float:

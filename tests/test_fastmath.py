@@ -1,4 +1,4 @@
-"""Accuracy of the vectorizable exp/log/log1p (symsmooth.codegen.fastmath) against mpmath.
+"""Accuracy of the vectorizable exp/log/log1p (symsmooth.runtime.fastmath) against mpmath.
 
 Every value is compared with mpmath at 50 digits; the error is in float64 ulps of the exact
 value (the spacing of the binade that holds it; 2**-1074 in the subnormal range).  The points
@@ -8,45 +8,42 @@ overflow/underflow edges, subnormals, powers of two and the special values.
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
+from types import SimpleNamespace
 
 import mpmath
 import numpy as np
 import pytest
+from numba import njit
 
 from symsmooth.codegen import fastmath
+from symsmooth.runtime.fastmath import _fexp, _flog, _flog1p, _fsexp, _lanes_total
 
 DPS = 50
 TINY = 2.0**-1074
 
 
-@pytest.fixture(scope="module")
-def fm(tmp_path_factory):
-    """The emitted fast functions, compiled in array loops (as the generated modules use them)."""
-    folder = tmp_path_factory.mktemp("fastmath")
-    loops = "".join(
-        f"""
+def _loop(f):
+    """``f`` mapped over an array in a jitted loop (as the generated modules call it)."""
 
-@njit(error_model="numpy")
-def v{name}(x, out):
-    for i in range(x.shape[0]):
-        out[i] = _f{name}(x[i])
-"""
-        for name in ("exp", "log", "log1p")
-    )
-    path = folder / "fm_under_test.py"
-    path.write_text(fastmath.module_source() + loops)
-    spec = importlib.util.spec_from_file_location("fm_under_test", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["fm_under_test"] = module
-    spec.loader.exec_module(module)
+    @njit(error_model="numpy")
+    def run(x, out):
+        for i in range(x.shape[0]):
+            out[i] = f(x[i])
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def fm():
+    """The runtime's fast functions (symsmooth.runtime.fastmath, whose source the generated
+    modules carry), in array loops."""
+    loops = {"exp": _loop(_fexp), "log": _loop(_flog), "log1p": _loop(_flog1p)}
 
     def run(name, xs):
         xs = np.asarray(xs, dtype=np.float64)
         out = np.empty_like(xs)
-        getattr(module, f"v{name}")(xs, out)
+        loops[name](xs, out)
         return out
 
     return run
@@ -158,29 +155,21 @@ def test_nan_propagates(fm, name):
     assert np.isnan(fm(name, [math.nan, -math.nan])).all()
 
 
-@pytest.fixture(scope="module")
-def fm2(tmp_path_factory):
-    """_fsexp(h, m) and _lanes_total(acc, err, start) of the emitted source, in array loops."""
-    folder = tmp_path_factory.mktemp("fastmath2")
-    loops = """
-
 @njit(error_model="numpy")
-def vsexp(h, m, out):
+def _vsexp(h, m, out):
     for i in range(h.shape[0]):
         out[i] = _fsexp(h[i], m[i])
 
 
 @njit(error_model="numpy")
-def vlanes(acc, err, start):
+def _vlanes(acc, err, start):
     return _lanes_total(acc, err, start)
-"""
-    path = folder / "fm2_under_test.py"
-    path.write_text(fastmath.module_source() + loops)
-    spec = importlib.util.spec_from_file_location("fm2_under_test", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["fm2_under_test"] = module
-    spec.loader.exec_module(module)
-    return module
+
+
+@pytest.fixture(scope="module")
+def fm2():
+    """_fsexp(h, m) and _lanes_total(acc, err, start) of the runtime, in array loops."""
+    return SimpleNamespace(vsexp=_vsexp, vlanes=_vlanes)
 
 
 def _sexp_errors(module, hs, ms):

@@ -2,9 +2,9 @@
 
 Numba lowers ``math.exp`` to a call of the C library's scalar ``exp``; a loop containing such a
 call cannot be SIMD-vectorized by LLVM.  This module rewrites the printed scalar code to call the
-branch-free ``_fexp``/``_flog``/``_flog1p`` of :mod:`symsmooth.codegen.fastmath_sources` (their
-algorithms, accuracy and references are documented there) and emits ``_fast`` twins of every
-function that reaches them.
+branch-free ``_fexp``/``_flog``/``_flog1p`` of :mod:`symsmooth.runtime.fastmath` (their
+algorithms, accuracy and references are documented there; their source comes through
+:mod:`symsmooth.codegen.helpers`) and emits ``_fast`` twins of every function that reaches them.
 
 Examples
 --------
@@ -28,18 +28,10 @@ from __future__ import annotations
 
 import re
 
-from symsmooth.codegen.fastmath_sources import FUNCTIONS, INTRINSICS, OVERRIDES
+from symsmooth.codegen.helpers import FAST_DECORATOR as DECORATOR
+from symsmooth.codegen.helpers import FAST_FUNCTIONS, FAST_OVERRIDES, INTRINSICS
 
-DECORATOR = '@njit(cache=True, error_model="numpy", inline="always")'
-"""Decorator of every emitted function (the generated modules import ``njit`` already).
-``inline="always"`` inlines at Numba IR level: LLVM sees one loop body and vectorizes it."""
-
-
-def _decorated(sources) -> str:
-    return "\n\n".join(f"{DECORATOR}\n{src}" for src in sources)
-
-
-FAST_SOURCE = INTRINSICS + "\n\n" + _decorated(FUNCTIONS.values())
+FAST_SOURCE = INTRINSICS + "\n\n" + "\n\n".join(FAST_FUNCTIONS.values())
 """The block emitted into every generated module's CPU section (needs ``np`` and ``njit``)."""
 
 SUBSTITUTIONS: dict[str, str] = {
@@ -71,16 +63,17 @@ def twins(functions: dict[str, str]) -> tuple[dict[str, str], str]:
     A function gets a twin ``_fast<name>`` when it calls something in :data:`SUBSTITUTIONS`
     or a function that has a twin, and has no ``if`` statement (a branch around a fast exp
     stops LLVM from vectorizing; such a function keeps calling ``math.*``);
-    :data:`OVERRIDES` gives hand-written branch-free twins.  Returns the map name -> the name
-    to call on the CPU (the twin or the function itself) and the twins' decorated source.
+    :data:`~symsmooth.codegen.helpers.FAST_OVERRIDES` gives hand-written branch-free twins.
+    Returns the map name -> the name to call on the CPU (the twin or the function itself) and
+    the twins' decorated source.
     """
     names: dict[str, str] = {}
     sources: list[str] = []
     for name, source in functions.items():
         fast = "_fast" + name if name.startswith("_") else "_fast_" + name
-        if name in OVERRIDES:
+        if name in FAST_OVERRIDES:
             names[name] = fast
-            sources.append(OVERRIDES[name])
+            sources.append(FAST_OVERRIDES[name])  # decorated already
             continue
         text = _rename(fast_text(source), names)
         branchy = any(line.lstrip().startswith("if ") for line in source.splitlines())
@@ -88,10 +81,9 @@ def twins(functions: dict[str, str]) -> tuple[dict[str, str], str]:
             names[name] = name
             continue
         names[name] = fast
-        sources.append(
-            re.sub(rf"^def {re.escape(name)}\(", f"def {fast}(", text, count=1, flags=re.M)
-        )
-    return names, _decorated(sources)
+        twin = re.sub(rf"^def {re.escape(name)}\(", f"def {fast}(", text, count=1, flags=re.M)
+        sources.append(f"{DECORATOR}\n{twin}")
+    return names, "\n\n".join(sources)
 
 
 _LINE_KEYS = (

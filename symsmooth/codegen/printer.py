@@ -2,8 +2,9 @@
 
 The printed text compiles under ``@njit`` and ``@cuda.jit`` alike: no NumPy calls, no
 Python-only builtins except ``max``/``min``/``abs`` (both back-ends support them).  Stable
-primitives print as calls to the scalar helpers of :mod:`symsmooth.codegen.helpers`; the printer
-records which ones it used so the module can carry their source.
+primitives print as calls to the scalar helpers of :mod:`symsmooth.runtime` (registered in
+:mod:`symsmooth.codegen.helpers`); the printer records which ones it used so the module can carry
+their source.
 
 Examples
 --------
@@ -74,7 +75,7 @@ class MathPrinter(PythonCodePrinter):
         except Exception as exc:  # sympy raises several types for unsupported nodes
             raise CodegenError(
                 f"cannot print {expr} as math.* code ({exc}); rewrite it with functions "
-                "the math module has, or add a helper in symsmooth/codegen/helpers.py"
+                "the math module has, or add a helper to a module of symsmooth/runtime/"
             ) from exc
         return text
 
@@ -83,7 +84,7 @@ class MathPrinter(PythonCodePrinter):
         if name == "logsumexp":
             helper = f"logsumexp{len(expr.args)}"
         elif name == "sigmoid" and isinstance(expr.args[0], sp.Add) and len(expr.args[0].args) == 2:
-            # sigmoid(a - b): the difference is formed exactly (helpers._sigmoid2)
+            # sigmoid(a - b): the difference is formed exactly (runtime.double_double._sigmoid2)
             self.helpers.add("sigmoid2")
             p, q = sorted(expr.args[0].args, key=sp.default_sort_key)
             return f"_sigmoid2({self._print(p)}, {self._print(q)})"

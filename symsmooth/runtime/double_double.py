@@ -1,10 +1,12 @@
 """Double-double scalar helpers: results rounded once (``math.*`` only, no fma).
 
 An error-free product (Dekker's split, so the same text compiles under ``@njit`` and
-``@cuda.jit(device=True)``), ``exp(h - m)`` with its rounding error, and the helpers built on
-them that round only once: the sigmoid family (``sigmoid2``, ``dsigmoid``, ``dswish``), the
-ratio ``sinh(cx)/(cosh cx + cosh cy)`` and the pair logsumexp.  Registered in
-:data:`symsmooth.codegen.helpers.HELPERS`; accuracy is measured against mpmath in
+``@cuda.jit(device=True)``), ``exp(h - m)`` with its rounding error (``_wexp2``), and the
+helpers built on them that round only once: the sigmoid family (``_sigmoid2``, ``_sigmoid``,
+``_dsigmoid``, ``_dswish``), ``_derf``, the normal CDF and density (``_Phi``, ``_phi``), the GELU
+gradient ``_dgelu``, ``_lin_hypot``, the ratio ``sinh(cx)/(cosh cx + cosh cy)`` and the pair
+logsumexp.  The rules of :mod:`symsmooth.runtime.scalar` hold here (their source is copied into
+generated modules); accuracy is measured against mpmath in
 ``tests/test_accuracy_elementwise.py``.
 
 References
@@ -13,100 +15,25 @@ T. J. Dekker, "A floating-point technique for extending the available precision"
 Numer. Math. 18 (1971) 224-242 (TwoProduct via splitting; Fast2Sum).
 J.-M. Muller et al., *Handbook of Floating-Point Arithmetic*, 2nd ed., Birkhauser 2018, ch. 4
 and 14 (error-free transformations, double-double arithmetic).
+M. Abramowitz, I. A. Stegun, *Handbook of Mathematical Functions* (1964), 26.2.29 (Phi),
+26.2.14 (the Mills ratio).
 
 Examples
 --------
->>> "def _wexp2(h, m):" in WEXP2 and "math.fma" not in WEXP2
-True
+>>> _two_product(1.0 + 2.0**-30, 1.0 - 2.0**-30)
+(1.0, -8.673617379884035e-19)
+>>> hi, lo = _wexp2(0.0, -1.0)
+>>> hi == math.exp(1.0), abs(lo) < 2.0**-52 * hi
+(True, True)
+>>> _sigmoid(0.0), _dsigmoid(0.0), _Phi(0.0)
+(0.5, 0.25, 0.5)
 """
 
-DSIGMOID = '''\
-def _dsigmoid(z):
-    """sigmoid(z) sigmoid(-z) = e / (1 + e)^2, e = exp(-|z|), within 0.5 ulp + 2**-60 relative:
-    one division of double-double operands (e + el from _wexp2; (1 + e + el)^2 = S + Sl with
-    1 + e exact by TwoSum and its square by TwoProduct), remainder formed exactly.  A product of
-    two rounded sigmoids rounds three times (up to 1.8 ulp)."""
-    if z != z:
-        return z
-    e, el = _wexp2(-abs(z), 0.0)
-    s = 1.0 + e
-    err = ((1.0 - s) + e) + el
-    S, Se = _two_product(s, s)
-    Sl = Se + 2.0 * s * err
-    q = e / S
-    p, pe = _two_product(q, S)
-    return q + ((((e - p) - pe) + el) - q * Sl) / S
-'''
+from __future__ import annotations
 
-DSWISH = '''\
-def _dswish(z):
-    """d/dz z sigmoid(z) = sigmoid(z) + z dsigmoid(z) within ~0.5 ulp (e = exp(-|z|)):
-    (1 + e + z e)/(1 + e)^2 for z >= 0 (positive terms); e (1 + z + e)/(1 + e)^2 for z < 0,
-    where 1 + z + e cancels at the root z = -1.2785 (1 + z exact by TwoSum, e + el from _wexp2,
-    so the numerator keeps ~2**-68 absolute).  Numerator and (1 + e + el)^2 in double-double,
-    one division with the remainder formed exactly (TwoProduct).  The sum of the two rounded
-    terms cancels there (3 ulp measured)."""
-    if z != z:
-        return z
-    if z > 746.0:  # e < 2**-1076: the result rounds to 1
-        return 1.0
-    if z < -800.0:  # |z| e^z < 2**-1075: rounds to 0
-        return -0.0
-    e, el = _wexp2(-abs(z), 0.0)
-    s = 1.0 + e
-    err = ((1.0 - s) + e) + el  # s + err == 1 + e + el
-    if z >= 0.0:
-        p, pl = _two_product(z, e)
-        pl += z * el
-        n = s + p
-        bp = n - s
-        nl = ((s - (n - bp)) + (p - bp)) + err + pl
-    else:
-        w = 1.0 + z
-        bp = w - z
-        wl = (z - (w - bp)) + (1.0 - bp)  # w + wl == 1 + z
-        u = w + e
-        bp = u - w
-        ul = ((w - (u - bp)) + (e - bp)) + wl + el
-        v = u + ul  # renormalize: u + ul may have cancelled
-        vl = ul - (v - u)
-        n, pe = _two_product(e, v)
-        nl = pe + e * vl + el * v
-    S, Se = _two_product(s, s)
-    Sl = Se + 2.0 * s * err
-    q = n / S
-    p, pe = _two_product(q, S)
-    return q + ((((n - p) - pe) + nl) - q * Sl) / S
-'''
+import math
 
-SIGMOID2 = '''\
-def _sigmoid2(p, q):
-    """sigmoid(p + q) within 0.5 ulp + 2**-60 relative.  z + zl == p + q exactly (Knuth
-    TwoSum; otherwise the rounding of z costs |z| eps relative error in the tail, ~350 ulp at
-    z = -700); e + el = exp(-|z + zl|) with its rounding error (_wexp2 takes the difference
-    exactly); 1 + e + el = s + err (TwoSum); the division remainder num - q s is exact
-    (TwoProduct, Sterbenz), so only the last addition rounds."""
-    z = p + q
-    if z != z:
-        return z
-    bp = z - p
-    zl = (p - (z - bp)) + (q - bp)
-    if zl != zl:  # an infinite operand
-        zl = 0.0
-    pos = z >= 0.0
-    e, el = _wexp2(-abs(z), zl if pos else -zl)
-    s = 1.0 + e
-    err = ((1.0 - s) + e) + el
-    if pos:
-        num, num_lo = 1.0, 0.0
-    else:
-        num, num_lo = e, el
-    q = num / s
-    p, pe = _two_product(q, s)
-    return q + ((((num - p) - pe) + num_lo) - q * err) / s
-'''
 
-TWO_PRODUCT = '''\
 def _two_product(a, b):
     """(p, e) with p = fl(a*b) and p + e == a*b exactly (Dekker 1971, splitting by 2**27 + 1;
     valid while |a|, |b| < 2**996, far beyond where the callers' results underflow)."""
@@ -119,9 +46,8 @@ def _two_product(a, b):
     blo = b - bhi
     e = ((ahi * bhi - p) + ahi * blo + alo * bhi) + alo * blo
     return p, e
-'''
 
-WEXP2 = '''\
+
 def _wexp2(h, m):
     """(E, e): exp(h - m) = E + e to ~2**-66 relative (E within 1 ulp), for the pivoted
     gradients (symsmooth.codegen.pivot), whose cancelling sums need the weights' rounding.
@@ -182,115 +108,96 @@ def _wexp2(h, m):
     if h == m:
         return (0.0 if h < 0.0 else 1.0), 0.0
     return d, 0.0
-'''
 
-SINH_RATIO = """\
-def _sinh_ratio(c, x, y):
-    \"""sinh(c x)/(cosh(c x) + cosh(c y)) (c > 0) within ~1 ulp: numerator and denominator
-    divided by exp(m)/2, m = max(a, b), a = c|x|, b = c|y| (no overflow).  a, a + b and
-    d = a - b = c(|x| - |y|) in double-double (TwoSum, TwoProduct: a rounded c x ~ 700 costs
-    ~700 ulp through exp); the exps with their low parts (_wexp2); numerator
-    (1 - exp(-2a)) exp(min(d, 0)), denominator 1 + exp(-2m) + exp(-|d|) + exp(-a - b) summed
-    in double-double; one division with the remainder formed exactly.\"""
-    if x != x or y != y or c != c:
-        return x + y + c
-    ax = abs(x)
-    ay = abs(y)
-    if ax == math.inf:
-        return math.nan if ay == math.inf else math.copysign(1.0, x)
-    if ay == math.inf:
-        return 0.0 * x
-    t = ax - ay
-    bp = t - ax
-    tl = (ax - (t - bp)) + (-ay - bp)  # t + tl == |x| - |y|
-    big = ax > 1e290 or c > 1e290
-    if big:
-        d, dl, a, al, s, sl = c * t, 0.0, c * ax, 0.0, c * (ax + ay), 0.0
+
+def _sigmoid2(p, q):
+    """sigmoid(p + q) within 0.5 ulp + 2**-60 relative.  z + zl == p + q exactly (Knuth
+    TwoSum; otherwise the rounding of z costs |z| eps relative error in the tail, ~350 ulp at
+    z = -700); e + el = exp(-|z + zl|) with its rounding error (_wexp2 takes the difference
+    exactly); 1 + e + el = s + err (TwoSum); the division remainder num - q s is exact
+    (TwoProduct, Sterbenz), so only the last addition rounds."""
+    z = p + q
+    if z != z:
+        return z
+    bp = z - p
+    zl = (p - (z - bp)) + (q - bp)
+    if zl != zl:  # an infinite operand
+        zl = 0.0
+    pos = z >= 0.0
+    e, el = _wexp2(-abs(z), zl if pos else -zl)
+    s = 1.0 + e
+    err = ((1.0 - s) + e) + el
+    if pos:
+        num, num_lo = 1.0, 0.0
     else:
-        d, dl = _two_product(c, t)
-        dl += c * tl
-        a, al = _two_product(c, ax)
-        u = ax + ay
-        bp = u - ax
-        ul = (ax - (u - bp)) + (ay - bp)
-        s, sl = _two_product(c, u)
-        sl += c * ul
-    if d > 0.0:  # m = a: exp(-2m) = exp(-2a)
-        m, ml = a, al
-    else:  # m = b = a - d
-        m = a - d
-        bp = m - a
-        ml = ((a - (m - bp)) + (-d - bp)) + (al - dl)
-    e2, e2l = _wexp2(-2.0 * a, 2.0 * al)  # exp(-2a)
-    if a > 1e-3:  # 1 - exp(-2a): e2l is within 2**-66 e2, < 2**-56 n
-        n = 1.0 - e2
-        nl = ((1.0 - n) - e2) - e2l
-    else:  # t - t^2/2 (1 - t/3 + t^2/12 - ...), t = 2a + 2al; truncation < 2**-66
-        t = 2.0 * a
-        n = t
-        nl = -0.5 * t * t * (1.0 - t / 3.0 * (1.0 - 0.25 * t * (1.0 - t / 5.0 * (1.0 - t / 6.0))))
-        nl += 2.0 * al * (1.0 - t)
-    ed, edl = _wexp2(-abs(d), dl if d > 0.0 else -dl)  # exp(-|d|)
-    if d <= 0.0:  # times exp(d) = exp(-|d|)
-        p, pe = _two_product(n, ed)
-        nl = pe + n * edl + nl * ed
-        n = p
-    em, eml = _wexp2(-2.0 * m, 2.0 * ml)
-    es, esl = _wexp2(-s, sl)
-    den = 1.0 + ed  # Fast2Sum each: the partial sum >= 1 >= the term
-    dnl = ((1.0 - den) + ed) + edl + eml + esl
-    v = den + em
-    dnl += (den - v) + em
-    den = v + es
-    dnl += (v - den) + es
-    q = n / den
-    p, pe = _two_product(q, den)
-    r = q + ((((n - p) - pe) + nl) - q * dnl) / den
-    return math.copysign(r, x)
-"""
+        num, num_lo = e, el
+    q = num / s
+    p, pe = _two_product(q, s)
+    return q + ((((num - p) - pe) + num_lo) - q * err) / s
 
-LOGSUMEXP2 = '''\
-def _logsumexp2(a0, a1):
-    """log(exp(a0) + exp(a1)) = m + log1p(x), m = max, x = exp(min - m), within 0.5 ulp +
-    2**-59 relative (plus ~2**-69 absolute where m < 0 cancels log1p: exp(a0) + exp(a1) near
-    1, a result near 0; the old form lost 2**-53 there).  x = e + el with the
-    difference taken exactly (_wexp2); log1p(x) = t + tl: for e < 2**-6 the series
-    x - x^2 (1/2 - x/3 + ...) to x^13 (truncation < 2**-72 x); else libm t = log1p(e) and
-    one Newton step tl = (1 + x - exp(t))/exp(t) (exp(t) = E + El from _wexp2, 1 + e exact by
-    Fast2Sum, s - E exact by Sterbenz; the Newton error (tl)^2/2 < 2**-104); m + t + tl
-    rounded once (TwoSum).  Rounding exp, log1p and the final sum separately costs 1.8 ulp."""
-    if a0 != a0 or a1 != a1:
-        return math.nan
-    m = max(a0, a1)
-    if m == math.inf or m == -math.inf:
-        return m
-    e, el = _wexp2(min(a0, a1), m)
-    if e < 0.015625:  # Taylor series, x <= 2**-6
-        p = 0.07692307692307693
-        p = 0.08333333333333333 - e * p
-        p = 0.09090909090909091 - e * p
-        p = 0.1 - e * p
-        p = 0.1111111111111111 - e * p
-        p = 0.125 - e * p
-        p = 0.14285714285714285 - e * p
-        p = 0.16666666666666666 - e * p
-        p = 0.2 - e * p
-        p = 0.25 - e * p
-        p = 0.3333333333333333 - e * p
-        p = 0.5 - e * p
-        t = e
-        tl = el - e * e * p
-    else:  # log1p(e) >= 0.0155: the absolute 2**-66 error of exp(t) is 2**-60 relative
-        t = math.log1p(e)
-        E, El = _wexp2(t, 0.0)
-        s = 1.0 + e
-        tl = ((s - E) + ((((1.0 - s) + e) + el) - El)) / E
-    s = m + t
-    bp = s - m
-    return s + (((m - (s - bp)) + (t - bp)) + tl)
-'''
 
-DERF = '''\
+def _sigmoid(z):
+    """1 / (1 + exp(-z)) within 0.5 ulp + 2**-60 relative (_sigmoid2 with an exact sum)."""
+    return _sigmoid2(z, 0.0)
+
+
+def _dsigmoid(z):
+    """sigmoid(z) sigmoid(-z) = e / (1 + e)^2, e = exp(-|z|), within 0.5 ulp + 2**-60 relative:
+    one division of double-double operands (e + el from _wexp2; (1 + e + el)^2 = S + Sl with
+    1 + e exact by TwoSum and its square by TwoProduct), remainder formed exactly.  A product of
+    two rounded sigmoids rounds three times (up to 1.8 ulp)."""
+    if z != z:
+        return z
+    e, el = _wexp2(-abs(z), 0.0)
+    s = 1.0 + e
+    err = ((1.0 - s) + e) + el
+    S, Se = _two_product(s, s)
+    Sl = Se + 2.0 * s * err
+    q = e / S
+    p, pe = _two_product(q, S)
+    return q + ((((e - p) - pe) + el) - q * Sl) / S
+
+
+def _dswish(z):
+    """d/dz z sigmoid(z) = sigmoid(z) + z dsigmoid(z) within ~0.5 ulp (e = exp(-|z|)):
+    (1 + e + z e)/(1 + e)^2 for z >= 0 (positive terms); e (1 + z + e)/(1 + e)^2 for z < 0,
+    where 1 + z + e cancels at the root z = -1.2785 (1 + z exact by TwoSum, e + el from _wexp2,
+    so the numerator keeps ~2**-68 absolute).  Numerator and (1 + e + el)^2 in double-double,
+    one division with the remainder formed exactly (TwoProduct).  The sum of the two rounded
+    terms cancels there (3 ulp measured)."""
+    if z != z:
+        return z
+    if z > 746.0:  # e < 2**-1076: the result rounds to 1
+        return 1.0
+    if z < -800.0:  # |z| e^z < 2**-1075: rounds to 0
+        return -0.0
+    e, el = _wexp2(-abs(z), 0.0)
+    s = 1.0 + e
+    err = ((1.0 - s) + e) + el  # s + err == 1 + e + el
+    if z >= 0.0:
+        p, pl = _two_product(z, e)
+        pl += z * el
+        n = s + p
+        bp = n - s
+        nl = ((s - (n - bp)) + (p - bp)) + err + pl
+    else:
+        w = 1.0 + z
+        bp = w - z
+        wl = (z - (w - bp)) + (1.0 - bp)  # w + wl == 1 + z
+        u = w + e
+        bp = u - w
+        ul = ((w - (u - bp)) + (e - bp)) + wl + el
+        v = u + ul  # renormalize: u + ul may have cancelled
+        vl = ul - (v - u)
+        n, pe = _two_product(e, v)
+        nl = pe + e * vl + el * v
+    S, Se = _two_product(s, s)
+    Sl = Se + 2.0 * s * err
+    q = n / S
+    p, pe = _two_product(q, S)
+    return q + ((((n - p) - pe) + nl) - q * Sl) / S
+
+
 def _derf(a, b):
     """erf'(a b) = 2/sqrt(pi) exp(-(a b)^2) within ~0.5 ulp: a b = p + pl exactly (TwoProduct,
     so a rounded a b ~ 20 costs no 2 (ab)^2 eps ~ 800 ulp through exp), (p + pl)^2 = s + sl to
@@ -308,9 +215,30 @@ def _derf(a, b):
     e, el = _wexp2(-s, sl)
     q, qe = _two_product(e, 1.1283791670955126)
     return q + (qe + e * 1.533545961316588e-17 + el * 1.1283791670955126)
-'''
 
-DGELU = '''\
+
+def _Phi(z):
+    """Standard normal CDF erfc(-z/sqrt 2)/2 (Abramowitz-Stegun 26.2.29).  The product
+    u = -z/sqrt(2) is formed exactly as u + du (Dekker) and the rounding is fed back through
+    erfc'(u) = -2/sqrt(pi) exp(-u^2); otherwise it costs ~z^2/2 ulps in the lower tail."""
+    if z != z:
+        return z
+    if z > 40.0 or z < -40.0:  # erfc(-z/sqrt 2)/2 is 1 or below 2**-1074 (|z| > 38.5)
+        return 1.0 if z > 0.0 else 0.0
+    u, du = _two_product(-z, 0.7071067811865476)
+    du += -z * -4.833646656726457e-17  # 1/sqrt(2) - 0.7071067811865476
+    return 0.5 * (math.erfc(u) - du * 1.1283791670955126 * math.exp(-u * u))
+
+
+def _phi(z):
+    """Standard normal density exp(-z^2/2)/sqrt(2 pi) with z^2 formed exactly (Dekker):
+    exp(-(p + e)/2) = exp(-p/2)(1 - e/2), otherwise the rounding of z^2 costs ~z^2/2 ulps."""
+    if z > 40.0 or z < -40.0:  # exp(-z^2/2) < 2**-1074 (|z| > 38.6)
+        return 0.0 if z == z else z
+    p, e = _two_product(z, z)
+    return math.exp(-0.5 * p) * (1.0 - 0.5 * e) * 0.3989422804014327
+
+
 def _dgelu(t):
     """Phi(t) + t phi(t) (the GELU gradient) within ~1 ulp.  t >= 0: both terms positive.
     -1.5 <= t < 0: the terms cancel at the root t0 = -0.75179; Taylor series about t0 (mpmath,
@@ -400,9 +328,8 @@ def _dgelu(t):
     q = M / v
     qp, qe = _two_product(q, v)
     return -(q + ((((M - qp) - qe) + Ml) - q * Dl) / v)
-'''
 
-LIN_HYPOT = '''\
+
 def _lin_hypot(x, m, a):
     """(1 + a) x + hypot(m, (1 - a) x) (SMU-1 times 2).  For (1 + a) x < 0 the two terms cancel
     near the root x = -m/(2 sqrt a); there it is (m^2 - 4 a x^2)/(hypot - (1 + a) x) with the
@@ -440,4 +367,107 @@ def _lin_hypot(x, m, a):
     q = n / d
     qp, qe = _two_product(q, d)
     return (q + ((((n - qp) - qe) + nl) - q * dl) / d) * sc
-'''
+
+
+def _sinh_ratio(c, x, y):
+    """sinh(c x)/(cosh(c x) + cosh(c y)) (c > 0) within ~1 ulp: numerator and denominator
+    divided by exp(m)/2, m = max(a, b), a = c|x|, b = c|y| (no overflow).  a, a + b and
+    d = a - b = c(|x| - |y|) in double-double (TwoSum, TwoProduct: a rounded c x ~ 700 costs
+    ~700 ulp through exp); the exps with their low parts (_wexp2); numerator
+    (1 - exp(-2a)) exp(min(d, 0)), denominator 1 + exp(-2m) + exp(-|d|) + exp(-a - b) summed
+    in double-double; one division with the remainder formed exactly."""
+    if x != x or y != y or c != c:
+        return x + y + c
+    ax = abs(x)
+    ay = abs(y)
+    if ax == math.inf:
+        return math.nan if ay == math.inf else math.copysign(1.0, x)
+    if ay == math.inf:
+        return 0.0 * x
+    t = ax - ay
+    bp = t - ax
+    tl = (ax - (t - bp)) + (-ay - bp)  # t + tl == |x| - |y|
+    big = ax > 1e290 or c > 1e290
+    if big:
+        d, dl, a, al, s, sl = c * t, 0.0, c * ax, 0.0, c * (ax + ay), 0.0
+    else:
+        d, dl = _two_product(c, t)
+        dl += c * tl
+        a, al = _two_product(c, ax)
+        u = ax + ay
+        bp = u - ax
+        ul = (ax - (u - bp)) + (ay - bp)
+        s, sl = _two_product(c, u)
+        sl += c * ul
+    if d > 0.0:  # m = a: exp(-2m) = exp(-2a)
+        m, ml = a, al
+    else:  # m = b = a - d
+        m = a - d
+        bp = m - a
+        ml = ((a - (m - bp)) + (-d - bp)) + (al - dl)
+    e2, e2l = _wexp2(-2.0 * a, 2.0 * al)  # exp(-2a)
+    if a > 1e-3:  # 1 - exp(-2a): e2l is within 2**-66 e2, < 2**-56 n
+        n = 1.0 - e2
+        nl = ((1.0 - n) - e2) - e2l
+    else:  # t - t^2/2 (1 - t/3 + t^2/12 - ...), t = 2a + 2al; truncation < 2**-66
+        t = 2.0 * a
+        n = t
+        nl = -0.5 * t * t * (1.0 - t / 3.0 * (1.0 - 0.25 * t * (1.0 - t / 5.0 * (1.0 - t / 6.0))))
+        nl += 2.0 * al * (1.0 - t)
+    ed, edl = _wexp2(-abs(d), dl if d > 0.0 else -dl)  # exp(-|d|)
+    if d <= 0.0:  # times exp(d) = exp(-|d|)
+        p, pe = _two_product(n, ed)
+        nl = pe + n * edl + nl * ed
+        n = p
+    em, eml = _wexp2(-2.0 * m, 2.0 * ml)
+    es, esl = _wexp2(-s, sl)
+    den = 1.0 + ed  # Fast2Sum each: the partial sum >= 1 >= the term
+    dnl = ((1.0 - den) + ed) + edl + eml + esl
+    v = den + em
+    dnl += (den - v) + em
+    den = v + es
+    dnl += (v - den) + es
+    q = n / den
+    p, pe = _two_product(q, den)
+    r = q + ((((n - p) - pe) + nl) - q * dnl) / den
+    return math.copysign(r, x)
+
+
+def _logsumexp2(a0, a1):
+    """log(exp(a0) + exp(a1)) = m + log1p(x), m = max, x = exp(min - m), within 0.5 ulp +
+    2**-59 relative (plus ~2**-69 absolute where m < 0 cancels log1p: exp(a0) + exp(a1) near
+    1, a result near 0; the old form lost 2**-53 there).  x = e + el with the
+    difference taken exactly (_wexp2); log1p(x) = t + tl: for e < 2**-6 the series
+    x - x^2 (1/2 - x/3 + ...) to x^13 (truncation < 2**-72 x); else libm t = log1p(e) and
+    one Newton step tl = (1 + x - exp(t))/exp(t) (exp(t) = E + El from _wexp2, 1 + e exact by
+    Fast2Sum, s - E exact by Sterbenz; the Newton error (tl)^2/2 < 2**-104); m + t + tl
+    rounded once (TwoSum).  Rounding exp, log1p and the final sum separately costs 1.8 ulp."""
+    if a0 != a0 or a1 != a1:
+        return math.nan
+    m = max(a0, a1)
+    if m == math.inf or m == -math.inf:
+        return m
+    e, el = _wexp2(min(a0, a1), m)
+    if e < 0.015625:  # Taylor series, x <= 2**-6
+        p = 0.07692307692307693
+        p = 0.08333333333333333 - e * p
+        p = 0.09090909090909091 - e * p
+        p = 0.1 - e * p
+        p = 0.1111111111111111 - e * p
+        p = 0.125 - e * p
+        p = 0.14285714285714285 - e * p
+        p = 0.16666666666666666 - e * p
+        p = 0.2 - e * p
+        p = 0.25 - e * p
+        p = 0.3333333333333333 - e * p
+        p = 0.5 - e * p
+        t = e
+        tl = el - e * e * p
+    else:  # log1p(e) >= 0.0155: the absolute 2**-66 error of exp(t) is 2**-60 relative
+        t = math.log1p(e)
+        E, El = _wexp2(t, 0.0)
+        s = 1.0 + e
+        tl = ((s - E) + ((((1.0 - s) + e) + el) - El)) / E
+    s = m + t
+    bp = s - m
+    return s + (((m - (s - bp)) + (t - bp)) + tl)

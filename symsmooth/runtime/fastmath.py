@@ -1,13 +1,17 @@
-"""Source text of the vectorizable ``exp``, ``log`` and ``log1p`` (branch-free, no libm calls).
+r"""The vectorizable ``exp``, ``log`` and ``log1p`` (branch-free, no libm calls), as real functions.
 
 Numba lowers ``math.exp`` to a call of the C library's scalar ``exp``; a loop containing such a
 call cannot be SIMD-vectorized by LLVM (there is no vector math library here), and it runs
 element by element.  The functions below compute the same values from ``+ - * /``, integer
 shifts and two bit casts only, with every case split written as a select, so LLVM vectorizes a
-loop that calls them (AVX2/AVX-512 on x86).  Their source is emitted into the CPU section of the
-generated modules (after the ``math.*`` helpers, which stay as they are for the CUDA target):
-the modules still import with only NumPy and Numba installed (the bit casts are Numba
-intrinsics: ``numba.core.extending.intrinsic`` emitting an LLVM ``bitcast``).
+loop that calls them (AVX2/AVX-512 on x86).  Each is a ``@njit`` function, callable from
+Python and from other jitted code; :mod:`symsmooth.codegen.helpers` copies their source (with
+the private imports and the intrinsics) into the CPU section of the generated modules (after the
+``math.*`` helpers, which stay as they are for the CUDA target): the modules still import with
+only NumPy and Numba installed (the bit casts are Numba intrinsics:
+``numba.core.extending.intrinsic`` emitting an LLVM ``bitcast``).  ``_fast_softplus``,
+``_fast_sigmoid`` and ``_fast_dsigmoid`` are the hand-written branch-free twins of the scalar
+helpers of the same name (:func:`symsmooth.codegen.fastmath.twins`).
 
 Accuracy (float64, measured by ``tests/test_fastmath.py`` against mpmath at 50 digits over the
 whole range, subnormals, overflow/underflow edges, +-inf and NaN): at most 1 ulp.  On 4M random
@@ -49,13 +53,18 @@ J.-M. Muller et al., *Handbook of Floating-Point Arithmetic*, 2nd ed., 2018, ch.
 
 Examples
 --------
->>> "def _fexp2(x):" in FUNCTIONS["_fexp2"] and "math.exp" not in FUNCTIONS["_fexp2"]
+>>> _fexp(0.0), _flog(1.0), _flog1p(0.0), _flog(0.0)
+(1.0, 0.0, 0.0, -inf)
+>>> _fexp(1.0) == math.exp(1.0)
 True
 """
 
 from __future__ import annotations
 
-INTRINSICS = '''\
+import math
+
+import numpy as np
+from numba import njit
 from numba import types as _types
 from numba.core.extending import intrinsic as _intrinsic
 
@@ -88,9 +97,9 @@ def _f64_as_i64(typingctx, value):
         return builder.bitcast(args[0], context.get_value_type(signature.return_type))
 
     return _types.int64(_types.float64), codegen
-'''
 
-_FEXP = '''\
+
+@njit(cache=True, error_model="numpy", inline="always")
 def _fexp2(x):
     """(hi, lo): exp(x) = hi + lo to ~2**-100 relative (hi within 1 ulp), branch-free
     (symsmooth.codegen.fastmath: Cody-Waite reduction + Chebyshev polynomial)."""
@@ -130,9 +139,9 @@ def _fexp2(x):
 def _fexp(x):
     """exp(x) within 1 ulp, branch-free (the high part of _fexp2)."""
     return _fexp2(x)[0]
-'''
 
-_FLOG_CORE = '''\
+
+@njit(cache=True, error_model="numpy", inline="always")
 def _flog_core(x, c):
     """log(x) + c for finite x > 0 and |c| <= ulp(x)/x (FDLIBM e_log.c, branch-free)."""
     sub = x < 2.2250738585072014e-308  # subnormal: scale by 2**54 first
@@ -158,18 +167,18 @@ def _flog_core(x, c):
     big = dk * 6.93147180369123816490e-01 - ((hfsq - (s * (hfsq + R) + low)) - f)
     small = dk * 6.93147180369123816490e-01 - ((s * (f - R) - low) - f)
     return big if ((hx - 0x6147A) | (0x6B851 - hx)) > 0 else small
-'''
 
-_FLOG = '''\
+
+@njit(cache=True, error_model="numpy", inline="always")
 def _flog(x):
     """log(x) within 1 ulp, branch-free (symsmooth.codegen.fastmath: FDLIBM e_log.c)."""
     res = _flog_core(x, 0.0)
     res = res if x < math.inf else x  # +inf -> inf, NaN -> NaN
     res = res if x >= 0.0 else math.nan
     return res if x != 0.0 else -math.inf
-'''
 
-_FLOG1P = '''\
+
+@njit(cache=True, error_model="numpy", inline="always")
 def _flog1p2(x, xlo):
     """log(1 + x + xlo) for |xlo| <= ulp(x), branch-free: log(u) + c/u with
     u + c == 1 + x + xlo (TwoSum)."""
@@ -187,9 +196,9 @@ def _flog1p2(x, xlo):
 def _flog1p(x):
     """log(1 + x) within 1 ulp, branch-free (_flog1p2 with no low part)."""
     return _flog1p2(x, 0.0)
-'''
 
-_FWEXP = '''\
+
+@njit(cache=True, error_model="numpy", inline="always")
 def _fwexp(h, m):
     """_wexp(h, m) (exp(h - m) with h - m taken exactly, same edge cases), branch-free."""
     d = h - m
@@ -199,23 +208,23 @@ def _fwexp(h, m):
     e = _fexp(d) * (1.0 + lo)
     if_nan = d if h != m else (0.0 if h < 0.0 else 1.0)  # -inf - -inf: 0; inf - inf: 1
     return e if d == d else if_nan
-'''
 
-_OKEY = '''\
+
+@njit(cache=True, error_model="numpy", inline="always")
 def _okey(x):
     """An int64 key ordered like the float64 x (-inf < ... < -0.0 < 0.0 < ... < inf < NaN):
     a max over keys vectorizes where a float max (NaN-aware select) does not."""
     b = _f64_as_i64(x)
     return b ^ ((b >> 63) & 0x7FFFFFFFFFFFFFFF)
-'''
 
-_OFROM = '''\
+
+@njit(cache=True, error_model="numpy", inline="always")
 def _ofrom(key):
     """The float64 of an _okey key."""
     return _i64_as_f64(key ^ ((key >> 63) & 0x7FFFFFFFFFFFFFFF))
-'''
 
-_FSEXP = '''\
+
+@njit(cache=True, error_model="numpy", inline="always")
 def _fsexp(h, m):
     """exp(h - m) for the fast pass of a row sum: m finite, h <= m or -inf, never NaN (the
     caller checks).  h - m is taken exactly (TwoSum: exp(d + lo)); lean and branch-free:
@@ -245,9 +254,9 @@ def _fsexp(h, m):
     k1 = k >> 1
     e = p * _i64_as_f64((k1 + 1023) << 52) * _i64_as_f64((k - k1 + 1023) << 52)
     return e if live else 0.0
-'''
 
-_LANES_TOTAL = '''\
+
+@njit(cache=True, error_model="numpy", inline="always")
 def _lanes_total(acc, err, start):
     """(sum, error) of start + acc[:] + err[:]: the lane sums of a compensated row sum added
     one by one with TwoSum (exact errors, collected with the lanes' own errors)."""
@@ -260,9 +269,9 @@ def _lanes_total(acc, err, start):
         c += ((s - (t - bp)) + (v - bp)) + err[j]
         s = t
     return s, c
-'''
 
-_FSOFTPLUS = '''\
+
+@njit(cache=True, error_model="numpy", inline="always")
 def _fast_softplus(z):
     """_softplus (same regimes, Maechler 2012), branch-free: log1p(exp(z)) for z <= 18, else
     z + exp(-z); one fast exp and one fast log1p."""
@@ -270,9 +279,9 @@ def _fast_softplus(z):
     e, e_lo = _fexp2(z if small else -z)
     a = _flog1p2(e, e_lo)  # the low part of exp keeps its rounding out of the log
     return a if small else z + e
-'''
 
-_FSIGMOID = '''\
+
+@njit(cache=True, error_model="numpy", inline="always")
 def _fast_sigmoid(z):
     """_sigmoid (1/(1 + exp(-|z|)) with the rounding of the sum fed back), branch-free."""
     e, e_lo = _fexp2(-abs(z))
@@ -284,9 +293,9 @@ def _fast_sigmoid(z):
     rem = _fma(-q, s, num) + (0.0 if pos else e_lo)  # num + num_lo - q s, exactly up to e_lo
     res = q + (rem - q * err) / s
     return res if res == res else q  # +-inf: rem is NaN, q is the limit
-'''
 
-_FDSIGMOID = '''\
+
+@njit(cache=True, error_model="numpy", inline="always")
 def _fast_dsigmoid(z):
     """_dsigmoid (e/(1 + e)^2, e = exp(-|z|), one division of double-double operands),
     branch-free: the square of 1 + e and the division remainder exact by fma."""
@@ -299,25 +308,3 @@ def _fast_dsigmoid(z):
     rem = _fma(-q, S, e) + e_lo  # e + e_lo - q S
     res = q + (rem - q * S_lo) / S
     return res if res == res else q  # NaN z: q is NaN too
-'''
-
-OVERRIDES: dict[str, str] = {
-    "_softplus": _FSOFTPLUS,
-    "_sigmoid": _FSIGMOID,
-    "_dsigmoid": _FDSIGMOID,
-}
-"""Helper -> hand-written branch-free twin (an automatic twin of a helper with ``if``
-statements would not vectorize)."""
-
-FUNCTIONS: dict[str, str] = {
-    "_fexp2": _FEXP,
-    "_flog_core": _FLOG_CORE,
-    "_flog": _FLOG,
-    "_flog1p2": _FLOG1P,
-    "_fwexp": _FWEXP,
-    "_okey": _OKEY,
-    "_ofrom": _OFROM,
-    "_fsexp": _FSEXP,
-    "_lanes_total": _LANES_TOTAL,
-}
-"""Name -> source of the emitted fast functions, dependencies first."""

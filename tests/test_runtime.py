@@ -10,7 +10,6 @@ a few builtins and other helpers (so its copy in a generated module is self-cont
 from __future__ import annotations
 
 import ast
-import importlib
 import inspect
 import math
 from pathlib import Path
@@ -38,10 +37,6 @@ RUNTIME = Path(scalar.__file__).parent
 BUILTINS = {"abs", "max", "min", "int", "range"}
 
 
-def _function(h):
-    return getattr(importlib.import_module(h.module), h.function)
-
-
 def _ulps(value: float, exact) -> float:
     """|value - exact| in ulps of the float64 nearest ``exact`` (2**-1074 when subnormal)."""
     with mpmath.workprec(300):
@@ -59,7 +54,7 @@ def _ulps(value: float, exact) -> float:
 def test_every_helper_is_a_real_function_whose_source_is_emitted():
     assert len(HELPERS) >= 27
     for name, h in HELPERS.items():
-        fn = _function(h)
+        fn = h.implementation()
         assert fn.__name__ == f"_{name}" and fn.__module__ == h.module
         assert h.source == inspect.getsource(fn), name
 
@@ -121,7 +116,7 @@ def test_resolve_puts_dependencies_first():
 
 @pytest.mark.parametrize("name", sorted(HELPERS))
 def test_helper_refers_to_math_builtins_and_helpers_only(name):
-    refs = inspect.getclosurevars(_function(HELPERS[name]))
+    refs = inspect.getclosurevars(HELPERS[name].implementation())
     helpers = {f"_{n}" for n in HELPERS}
     assert set(refs.globals) <= {"math"} | helpers, set(refs.globals)
     # getclosurevars files attribute names (math.pow) under builtins too: keep the bare names

@@ -20,6 +20,8 @@ Examples
 >>> h = HELPERS["softplus"]
 >>> h.function, h.module
 ('_softplus', 'symsmooth.runtime.scalar')
+>>> h.implementation()(0.0) == __import__("math").log(2.0)
+True
 >>> "math.log1p" in h.source
 True
 >>> HELPERS["dsigmoid"].requires
@@ -31,6 +33,7 @@ True
 from __future__ import annotations
 
 import ast
+import importlib
 import importlib.util
 from dataclasses import dataclass
 
@@ -63,6 +66,11 @@ class Helper:
     @property
     def function(self) -> str:
         return f"_{self.name}"
+
+    def implementation(self):
+        """The runtime function itself (imports its module; ``None`` for a printed
+        ``logsumexpN``)."""
+        return getattr(importlib.import_module(self.module), self.function) if self.module else None
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """Test-wide settings (tests/ and the doctests under symsmooth/).
 
 Every test computes its mpmath references afresh: the on-disk reference cache of
-``symsmooth verify`` (symsmooth/verify/cache.py) is switched off here, so no test reads an entry
-written by an earlier run (tests of the cache itself pass a folder of their own).
+``symsmooth verify`` (symsmooth/verification/cache.py) is switched off here, so no test reads
+an entry written by an earlier run (tests of the cache itself pass a folder of their own).
 """
 
 from __future__ import annotations

@@ -21,10 +21,9 @@ from pathlib import Path
 
 import sympy as sp
 
-from symsmooth.convolve import convolve
-from symsmooth.convolve.api import clear_caches
+from symsmooth.convolution import convolve, kernels
+from symsmooth.convolution.api import clear_caches
 from symsmooth.errors import DivergenceError
-from symsmooth.smoothing import kernels
 
 x = sp.Symbol("x", real=True)
 TARGETS = {

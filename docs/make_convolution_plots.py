@@ -15,9 +15,11 @@ import numpy as np  # noqa: E402
 import scipy.special  # noqa: E402
 import sympy as sp  # noqa: E402
 
-from symsmooth.convolve import convolve  # noqa: E402
+from symsmooth.convolution import (
+    convolve,  # noqa: E402
+    kernels,  # noqa: E402
+)
 from symsmooth.functions_numeric import NUMPY_MODULE  # noqa: E402
-from symsmooth.smoothing import kernels  # noqa: E402
 
 OUT = Path(__file__).parent / "img"
 x = sp.Symbol("x", real=True)

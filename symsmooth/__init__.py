@@ -19,12 +19,12 @@ __version__ = "0.1.0"
 
 # public name -> (module, attribute or None for the module itself)
 _EXPORTS: dict[str, tuple[str, str | None]] = {
-    "catalog": ("symsmooth.smoothing.catalog", None),
-    "kernels": ("symsmooth.smoothing.kernels", None),
+    "catalog": ("symsmooth.catalog", None),
+    "kernels": ("symsmooth.convolution.kernels", None),
     "functions": ("symsmooth.functions", None),
     "errors": ("symsmooth.errors", None),
     "Smoothing": ("symsmooth.records", "Smoothing"),
-    "parse": ("symsmooth.parse", "parse"),
+    "parse": ("symsmooth.text.formula", "parse"),
     "convolve": ("symsmooth.pipeline", "convolve"),
     "gradient": ("symsmooth.pipeline", "gradient"),
     "hessian": ("symsmooth.pipeline", "hessian"),

@@ -1,6 +1,6 @@
 """The only module that wires the stages together.
 
-``cli -> pipeline -> {smoothing, convolve, derive, stabilize, codegen, verify} ->
+``cli -> pipeline -> {catalog, convolution, derive, stabilization, codegen, verification} ->
 {functions, records, errors}``.  Each section below belongs to one stage; public entry
 points are re-exported by :mod:`symsmooth` (``ss.convolve``, ``ss.generate``, ...).
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 # --- catalog -------------------------------------------------------------------------------
 # --- convolution ---------------------------------------------------------------------------
-from symsmooth.convolve import compare_routes, convolve  # noqa: E402,F401
+from symsmooth.convolution import compare_routes, convolve  # noqa: E402,F401
 
 # --- derivation ----------------------------------------------------------------------------
 from symsmooth.derive.calculus import gradient_derivation, hessian_derivation  # noqa: E402,F401
@@ -44,7 +44,7 @@ mm_step = em_step
 
 
 # --- stabilization -------------------------------------------------------------------------
-from symsmooth.stabilize import Stabilized, stabilize  # noqa: E402,F401,I001 (ss.stabilize)
+from symsmooth.stabilization import Stabilized, stabilize  # noqa: E402,F401,I001 (ss.stabilize)
 
 # --- code generation and verification ------------------------------------------------------
 from symsmooth.budget import deadline  # noqa: E402
@@ -66,7 +66,7 @@ def kernel_spec(item, stabilizer=None):
     if isinstance(item, (KernelSpec, IterationSpec)):
         return item
     if isinstance(item, str):
-        from symsmooth.smoothing import catalog
+        from symsmooth import catalog
 
         item = catalog.get(item)
     if isinstance(item, Smoothing):
@@ -114,22 +114,23 @@ def load(name: str, out="generated"):
 
 
 def verify(name, out="generated", regenerate: bool = False, **options):
-    """Accuracy :class:`~symsmooth.verify.report.Report` of the generated kernel ``name``.
+    """Accuracy :class:`~symsmooth.verification.report.Report` of the generated kernel ``name``.
 
     ``name`` may also be a Smoothing or KernelSpec.  The module is (re)generated into ``out``
-    when missing or when ``regenerate``; ``options`` go to :func:`symsmooth.verify.kernels.measure`
-    (``per_regime``, ``long_n``, ``dtypes``, ...).  Parameter values: the ``fixed`` values of
-    the record, and 1 for the sharpness/width parameter.
+    when missing or when ``regenerate``; ``options`` go to
+    :func:`symsmooth.verification.kernels.measure` (``per_regime``, ``long_n``, ``dtypes``,
+    ...).  Parameter values: the ``fixed`` values of the record, and 1 for the sharpness/width
+    parameter.
     """
     from pathlib import Path
 
     from symsmooth.codegen.render import load_module, write
     from symsmooth.records import Smoothing
-    from symsmooth.verify.kernels import measure
+    from symsmooth.verification.kernels import measure
 
     record = name
     if isinstance(name, str):
-        from symsmooth.smoothing import catalog
+        from symsmooth import catalog
 
         record = catalog.get(name)
     with deadline("gen"):  # the spec and the module text: symbolic work (not the measuring)

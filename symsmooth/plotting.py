@@ -14,12 +14,12 @@ Sharpness values: ``k = 1, 2, 5, 10`` (``limit = oo``) or widths ``1, 0.5, 0.2, 
 (``limit = 0``), so that the smoothing scale ``1/k`` or ``sigma`` covers the plotted range.
 Values are computed with NumPy through :func:`sympy.lambdify` (over Dummy symbols only, so
 no name from a record is printed into the source lambdify runs) and cross-checked against
-:func:`symsmooth.verify.reference.evaluate` at three points; where they disagree or lambdify
+:func:`symsmooth.verification.reference.evaluate` at three points; where they disagree or lambdify
 fails, every value is computed with mpmath instead.
 
 Examples
 --------
->>> from symsmooth.smoothing import catalog
+>>> from symsmooth import catalog
 >>> data = plot_data(catalog.get("softplus"))
 >>> sorted(data.surrogates) == [1.0, 2.0, 5.0, 10.0]
 True
@@ -36,7 +36,7 @@ import numpy as np
 import sympy as sp
 
 from symsmooth.records import Smoothing
-from symsmooth.verify.reference import evaluate, instantiate
+from symsmooth.verification.reference import evaluate, instantiate
 
 DEFAULT_VALUES = {"oo": (1.0, 2.0, 5.0, 10.0), "0": (1.0, 0.5, 0.2, 0.1)}
 """Sharpness values (limit oo) or widths (limit 0) shown by default."""
@@ -252,7 +252,7 @@ def plot(record: Smoothing, path: str | Path, values=None) -> PlotData:
     Examples
     --------
     >>> import tempfile, pathlib
-    >>> from symsmooth.smoothing import catalog
+    >>> from symsmooth import catalog
     >>> out = pathlib.Path(tempfile.mkdtemp()) / "softplus.png"
     >>> _ = plot(catalog.get("softplus"), out)
     >>> out.read_bytes()[:4] == b"\\x89PNG"

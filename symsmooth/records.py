@@ -51,7 +51,7 @@ class Smoothing:
         Points where ``|expr - target| == bound`` (exactly, or in the limit the docs say).
     samples : callable or None
         ``samples(rng, count) -> list[Point]``: entry-specific sample points (labels, index
-        sets, ties).  ``None`` uses the generic generator of :mod:`symsmooth.verify.claims`.
+        sets, ties).  ``None`` uses the generic generator of :mod:`symsmooth.verification.claims`.
     valid : callable or None
         ``valid(point) -> bool``: the part of input space where limit and bound are claimed
         (e.g. eq (13) holds only for ``x, y >= 0``).  ``None`` means everywhere.

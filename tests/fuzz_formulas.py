@@ -1,6 +1,6 @@
 """Seeded random short formulas from the parser's grammar, for the fuzz tests.
 
-Each formula is text for :func:`symsmooth.parse.parse`, built from atoms (the variable ``x``,
+Each formula is text for :func:`symsmooth.text.formula.parse`, built from atoms (the variable ``x``,
 a second symbol ``y``, small and huge constants, ``pi``, ``E``, ``exp(<big>)``), unary
 functions (``Abs, sign, Heaviside, erf, erfc, exp, relu, floor, sigmoid, phi``), binary
 operators and powers (up to ``**500``), ``Max``/``Min``/``clip`` and ``Piecewise``.

@@ -1,4 +1,4 @@
-"""Known answers for the elementwise catalog entries (symsmooth/smoothing/activations.py).
+"""Known answers for the elementwise catalog entries (symsmooth/catalog/activations.py).
 
 References are independent of the code under test: convolution integrals by mpmath
 quadrature (article 3's K1-K4, K10), textbook definitions (GELU = x Phi(x), Swish, SMU's
@@ -12,8 +12,9 @@ import mpmath as mp
 import pytest
 import sympy as sp
 
-from symsmooth.smoothing import activations, catalog
-from symsmooth.smoothing.symbols import alpha, k, mu, sigma, x
+from symsmooth import catalog
+from symsmooth.catalog import activations
+from symsmooth.symbols import alpha, k, mu, sigma, x
 
 DPS = 40
 NAMES = [

@@ -11,10 +11,10 @@ import pytest
 import sympy as sp
 
 from symsmooth import catalog
-from symsmooth.smoothing.classification import Z, label, soft_k_max_record, soft_k_max_vector
-from symsmooth.smoothing.symbols import T, X, i, j, k, n
-from symsmooth.verify.claims import value
-from symsmooth.verify.reference import evaluate, instantiate
+from symsmooth.catalog.classification import Z, label, soft_k_max_record, soft_k_max_vector
+from symsmooth.symbols import T, X, i, j, k, n
+from symsmooth.verification.claims import value
+from symsmooth.verification.reference import evaluate, instantiate
 
 mp = mpmath.mpf
 VECTOR = [2, 1, 4, 5, 3]

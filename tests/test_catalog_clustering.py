@@ -1,4 +1,4 @@
-"""Known answers for the K-means soft-min and the IMLE loss (symsmooth/smoothing/clustering.py).
+"""Known answers for the K-means soft-min and the IMLE loss (symsmooth/catalog/clustering.py).
 
 References: direct mpmath sums, article 6's Gaussian-smoothed density (items 2-5) evaluated
 from points in the plane, article 4's soft-min gradient (item 11, KM1), and the G1 bracket
@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from symsmooth.smoothing import catalog
-from symsmooth.smoothing.clustering import D
-from symsmooth.smoothing.symbols import M, j, n, sigma
+from symsmooth import catalog
+from symsmooth.catalog.clustering import D
+from symsmooth.symbols import M, j, n, sigma
 
 DPS = 40
 

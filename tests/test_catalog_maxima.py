@@ -11,9 +11,9 @@ import pytest
 import sympy as sp
 
 from symsmooth import catalog
-from symsmooth.smoothing.maxima import k_odd
-from symsmooth.smoothing.symbols import X, k, n, x, y
-from symsmooth.verify.reference import evaluate
+from symsmooth.catalog.maxima import k_odd
+from symsmooth.symbols import X, k, n, x, y
+from symsmooth.verification.reference import evaluate
 
 mp = mpmath.mpf
 DPS = 50

@@ -1,4 +1,4 @@
-"""Known answers for the ZLPR multi-label entries (symsmooth/smoothing/multilabel.py).
+"""Known answers for the ZLPR multi-label entries (symsmooth/catalog/multilabel.py).
 
 References (catalog.md section 8): the threshold-class identity (Z1), the Keras reference
 implementation re-typed in NumPy (Z2), gradient and Hessian in closed form (Z3/Z4), Newton's
@@ -15,13 +15,13 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from symsmooth.smoothing import catalog
-from symsmooth.smoothing.multilabel import (
+from symsmooth import catalog
+from symsmooth.catalog.multilabel import (
     padded_partition,
     subset_partition,
     uniform_bound,
 )
-from symsmooth.smoothing.symbols import S, T, k, n
+from symsmooth.symbols import S, T, k, n
 
 DPS = 40
 TOL = mp.mpf(10) ** -30

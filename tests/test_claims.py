@@ -14,8 +14,8 @@ import pytest
 import sympy as sp
 
 from symsmooth import catalog
-from symsmooth.smoothing.symbols import x, y
-from symsmooth.verify.claims import check_bound, check_domain, check_limit, value
+from symsmooth.symbols import x, y
+from symsmooth.verification.claims import check_bound, check_domain, check_limit, value
 
 NAMES = catalog.names()
 BOUNDED = [name for name in NAMES if catalog.get(name).bound is not None]

@@ -9,9 +9,9 @@ import sys
 import pytest
 import sympy as sp
 
+from symsmooth import catalog
 from symsmooth.cli import main
-from symsmooth.smoothing import catalog
-from symsmooth.verify.claims import ClaimResult
+from symsmooth.verification.claims import ClaimResult
 
 cli_app = importlib.import_module("symsmooth.cli.app")  # the module, not the Typer app
 NAMES = catalog.names()
@@ -140,7 +140,7 @@ def test_plot_refuses_bad_values(values, capsys, monkeypatch, tmp_path):
 
 
 def _fake_checks(monkeypatch, failing: str | None = None):
-    from symsmooth.verify import claims
+    from symsmooth.verification import claims
 
     def result(claim, record, ok, worst=None):
         return ClaimResult(record.name, claim, ok, "fake", f"{claim} of {record.name}", worst)
@@ -175,7 +175,7 @@ def test_build_exits_1_when_a_check_fails(capsys, monkeypatch):
 
 
 def test_build_turns_a_crashing_check_into_a_failure(capsys, monkeypatch):
-    from symsmooth.verify import claims
+    from symsmooth.verification import claims
 
     def broken(record, **kw):
         raise ZeroDivisionError("boom")

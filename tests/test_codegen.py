@@ -1,7 +1,7 @@
 """Code generation end to end: spec -> printed math -> rendered module -> import -> values.
 
 Every check compares with an independent reference: mpmath at >= 50 digits (directly, with
-``mpmath.diff`` for derivatives, or through :func:`symsmooth.verify.reference.evaluate`) or a
+``mpmath.diff`` for derivatives, or through :func:`symsmooth.verification.reference.evaluate`) or a
 closed form from the literature.  Modules are generated once per session into a temporary
 folder (Numba caches the compiled code next to them).
 """
@@ -19,7 +19,7 @@ from symsmooth import pipeline
 from symsmooth.codegen.render import load_module
 from symsmooth.codegen.spec import make_spec
 from symsmooth.errors import CodegenError
-from symsmooth.verify.ulp import ulp_error
+from symsmooth.verification.ulp import ulp_error
 
 mpmath.mp.dps = 50
 
@@ -99,7 +99,7 @@ def _nonnormal_record():
     iteration builder."""
     import dataclasses
 
-    from symsmooth.smoothing import catalog
+    from symsmooth import catalog
 
     return dataclasses.replace(catalog.get("soft_k_max"), name="soft_k_max_unrolled")
 
@@ -107,12 +107,12 @@ def _nonnormal_record():
 def test_soft_k_max_generates_an_iteration_kernel(tmp_path):
     """The recursion is not in normal form, but one step is: soft_k_max is generated as a
     fixed-count iteration of that row map (tests/test_soft_k_max_kernel.py tests it in full)."""
-    from symsmooth.smoothing import catalog
-    from symsmooth.smoothing.symbols import X as X_VEC
-    from symsmooth.smoothing.symbols import j as J_INDEX
-    from symsmooth.smoothing.symbols import k as K_PARAM
-    from symsmooth.smoothing.symbols import n as N_SIZE
-    from symsmooth.verify.claims import value as claim_value
+    from symsmooth import catalog
+    from symsmooth.symbols import X as X_VEC
+    from symsmooth.symbols import j as J_INDEX
+    from symsmooth.symbols import k as K_PARAM
+    from symsmooth.symbols import n as N_SIZE
+    from symsmooth.verification.claims import value as claim_value
 
     spec = pipeline.kernel_spec("soft_k_max")
     assert spec.kind == "iteration" and spec.step.plan.rowmap

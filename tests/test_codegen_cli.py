@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from symsmooth.cli import _attach_commands, app
 from symsmooth.codegen.render import load_module
-from symsmooth.verify.ulp import ulp_error
+from symsmooth.verification.ulp import ulp_error
 
 _attach_commands()
 runner = CliRunner()

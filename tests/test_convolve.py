@@ -15,9 +15,9 @@ from test_convolve_reference import (
 )
 
 import symsmooth as ss
+from symsmooth.convolution import kernels
 from symsmooth.errors import ConvolutionError, DivergenceError
-from symsmooth.smoothing import kernels
-from symsmooth.smoothing.symbols import a, alpha, b, h, sigma, t
+from symsmooth.symbols import a, alpha, b, h, sigma, t
 
 x = sp.Symbol("x", real=True)
 
@@ -125,7 +125,7 @@ def test_k3_k4_step_route_gives_gelu_and_swish():
 
 
 def test_route_difference_is_sigma_phi():
-    from symsmooth.convolve import compare_routes
+    from symsmooth.convolution import compare_routes
 
     d = compare_routes(sp.Max(x, 0), x, "gaussian").difference
     assert sp.simplify(d - sigma * sp.exp(-(x**2) / (2 * sigma**2)) / sp.sqrt(2 * sp.pi)) == 0

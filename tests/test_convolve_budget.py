@@ -13,7 +13,7 @@ import sympy as sp
 import symsmooth as ss
 from symsmooth import budget
 from symsmooth.cli import main
-from symsmooth.convolve import limits
+from symsmooth.convolution import limits
 from symsmooth.errors import BudgetError, CatalogError, ConvolutionError, SymsmoothError
 from symsmooth.functions import phi
 

@@ -10,9 +10,10 @@ import sympy as sp
 from test_convolve_reference import DPS, close, numeric
 
 import symsmooth as ss
+from symsmooth import catalog
+from symsmooth.catalog import user_catalog
 from symsmooth.cli import main
 from symsmooth.errors import CatalogError
-from symsmooth.smoothing import catalog, user_catalog
 
 
 def _run(capsys, *argv):

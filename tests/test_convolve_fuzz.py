@@ -18,9 +18,9 @@ from fuzz_formulas import KERNELS, cases, formula
 
 import symsmooth as ss
 from symsmooth import budget
-from symsmooth.convolve import compare_routes
+from symsmooth.convolution import compare_routes
 from symsmooth.errors import ParseError, SymsmoothError
-from symsmooth.parse import parse
+from symsmooth.text.formula import parse
 
 DEADLINE = 2.0
 WATCHDOG = 15.0

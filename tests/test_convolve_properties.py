@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from test_convolve_reference import close, quad_convolution, value
 
 import symsmooth as ss
-from symsmooth.smoothing import kernels
+from symsmooth.convolution import kernels
 
 x = sp.Symbol("x", real=True)
 WIDTH = {

@@ -93,7 +93,7 @@ def sample_points(width_value, extra=()):
 
 def test_reference_quadrature_reproduces_a_textbook_integral():
     """∫ max(x-u, 0) N(u; 0, 1) du = x Phi(x) + phi(x) (standard normal), at 40 digits."""
-    from symsmooth.smoothing import kernels
+    from symsmooth.convolution import kernels
 
     x = sp.Symbol("x", real=True)
     with mpmath.workdps(DPS):

@@ -8,9 +8,9 @@ import sympy as sp
 from test_convolve_reference import DPS, close, numeric, quad_convolution
 
 import symsmooth as ss
+from symsmooth.convolution import kernels
 from symsmooth.errors import DivergenceError
-from symsmooth.smoothing import kernels
-from symsmooth.smoothing.symbols import a, sigma, t
+from symsmooth.symbols import a, sigma, t
 
 x = sp.Symbol("x", real=True)
 T10, S03 = 10, sp.Rational(3, 10)

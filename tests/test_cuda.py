@@ -3,10 +3,11 @@
 The simulator must be chosen before ``numba.cuda`` is first imported, so the kernels run in
 child processes (``tests/test_cuda_runner.py``) started once per session, concurrently; each
 test reads its kernel's results.  In the simulator every CUDA kernel is measured against the
-mpmath reference with the CPU kernel's own verification (:func:`symsmooth.verify.measure`, small
-grids) and against the CPU kernel at the same points.  The simulator checks no types, so every
-kernel is also compiled to PTX (:mod:`symsmooth.codegen.cuda_check`).  ``pytest -m gpu`` runs
-the same measurement on a real GPU when one is present.
+mpmath reference with the CPU kernel's own verification
+(:func:`symsmooth.verification.kernels.measure`, small grids) and against the CPU kernel at
+the same points.  The simulator checks no types, so every kernel is also compiled to PTX
+(:mod:`symsmooth.codegen.cuda_check`).  ``pytest -m gpu`` runs the same measurement on a real
+GPU when one is present.
 """
 
 from __future__ import annotations
@@ -20,10 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from symsmooth import pipeline
+from symsmooth import catalog, pipeline
 from symsmooth.codegen.cuda import check_targets, render_cuda
 from symsmooth.errors import CodegenError
-from symsmooth.smoothing import catalog
 
 # one xdist worker runs every CUDA test (README: --dist loadfile), so the session fixtures
 # (simulator and PTX runs in child processes, minutes each) run once, not once per worker

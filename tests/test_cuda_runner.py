@@ -10,7 +10,7 @@ that uses the simulator is a process of its own::
     NUMBA_ENABLE_CUDASIM=1 python tests/test_cuda_runner.py api DIR           # launcher semantics
 
 ``sim`` measures ``<name>_cuda`` / ``<name>_grad_cuda`` against mpmath with
-:func:`symsmooth.verify.kernels.measure` (the CPU kernel's own verification, on small grids),
+:func:`symsmooth.verification.kernels.measure` (the CPU kernel's own verification, on small grids),
 and records the largest ulp distance between the CUDA and the CPU outputs at the same points.
 """
 
@@ -118,7 +118,7 @@ def float32_runs(spec, recorder) -> None:
     """float32 inputs through the recorder (CUDA vs CPU distance only; the CPU kernel's float32
     accuracy is its own tests' business): every elementwise regime in one launch, and the
     moderate and -inf rows of a reduction."""
-    from symsmooth.verify.grids import elementwise_grid, row_grid
+    from symsmooth.verification.grids import elementwise_grid, row_grid
 
     params = [1.0] * len(spec.params)
     f32 = np.float32
@@ -139,7 +139,7 @@ def float32_runs(spec, recorder) -> None:
 
 def sim(folder: str, names: list[str]) -> dict:
     from symsmooth.codegen.render import load_module
-    from symsmooth.verify.kernels import measure
+    from symsmooth.verification.kernels import measure
 
     out = {}
     for name in names:

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from symsmooth import pipeline
+from symsmooth import catalog, pipeline
 from symsmooth.codegen.render import template_dir
 from symsmooth.errors import CodegenError
-from symsmooth.smoothing import catalog
 
 GENERATED = Path(__file__).resolve().parents[1] / "generated"
 

@@ -7,10 +7,10 @@ import pytest
 import sympy as sp
 from test_convolve_reference import DPS, close, numeric
 
+from symsmooth.convolution import kernels
+from symsmooth.convolution.kernels import OMEGA, U
 from symsmooth.errors import KernelError
-from symsmooth.smoothing import kernels
-from symsmooth.smoothing.kernels import OMEGA, U
-from symsmooth.smoothing.symbols import a, b, h, s, sigma, t
+from symsmooth.symbols import a, b, h, s, sigma, t
 
 W = {
     "gaussian": sp.Rational(7, 10),

@@ -15,10 +15,10 @@ from sandbox import recorder
 from sympy.codegen.cfunctions import log1p
 
 from symsmooth import budget
+from symsmooth import symbols as canonical
 from symsmooth.errors import ParseError
 from symsmooth.functions import logsumexp, sigmoid, softplus
-from symsmooth.parse import FUNCTIONS, MAX_DEPTH, MAX_LENGTH, parse
-from symsmooth.smoothing import symbols as canonical
+from symsmooth.text.formula import FUNCTIONS, MAX_DEPTH, MAX_LENGTH, parse
 
 x, y, z = sp.symbols("x y z", real=True)
 k, s, e = sp.symbols("k s e", positive=True)
@@ -131,7 +131,7 @@ def test_hostile_text_is_refused_cleanly(text, position, monkeypatch, tmp_path):
 
 def test_the_sandbox_sees_side_effects(monkeypatch, tmp_path):
     # test the test: a call of a recorded builtin during parse is seen
-    monkeypatch.setattr("symsmooth.parse._check_characters", lambda *a: open("pwned"))
+    monkeypatch.setattr("symsmooth.text.formula._check_characters", lambda *a: open("pwned"))
     error, calls = parse_sandboxed("x", monkeypatch, tmp_path)
     assert calls == ["open"]
 

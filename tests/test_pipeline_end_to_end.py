@@ -12,7 +12,7 @@ import pytest
 import sympy as sp
 
 import symsmooth as ss
-from symsmooth.verify.ulp import ulp_error
+from symsmooth.verification.ulp import ulp_error
 
 x = sp.Symbol("x", real=True)
 
@@ -46,7 +46,7 @@ def test_convolution_result_becomes_an_accurate_kernel(tmp_path):
 
 def test_user_expression_becomes_an_accurate_kernel(tmp_path):
     from symsmooth import pipeline
-    from symsmooth.parse import parse
+    from symsmooth.text.formula import parse
 
     expr = parse("log(1 + exp(k*x))/k")
     spec = pipeline.spec_from_expression(expr, "user_softplus", ["k"])

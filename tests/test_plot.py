@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import sympy as sp
 
+from symsmooth import catalog
 from symsmooth.plotting import DEFAULT_VALUES, plot, plot_data
-from symsmooth.smoothing import catalog
 
 pytest.importorskip("matplotlib")
 NAMES = catalog.names()

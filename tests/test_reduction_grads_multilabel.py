@@ -29,8 +29,8 @@ import numpy as np
 import pytest
 
 from symsmooth.codegen.render import load_module
-from symsmooth.verify.grids import row_grid
-from symsmooth.verify.ulp import ulp_errors
+from symsmooth.verification.grids import row_grid
+from symsmooth.verification.ulp import ulp_errors
 
 DPS = 60
 STEP = mpmath.mpf(10) ** -30  # relative perturbation for the directional derivatives

@@ -21,19 +21,19 @@ import sympy as sp
 from symsmooth import pipeline
 from symsmooth.errors import VerificationError
 from symsmooth.functions import softplus
-from symsmooth.parse import parse
-from symsmooth.verify import kernels
-from symsmooth.verify.cache import (
+from symsmooth.text.formula import parse
+from symsmooth.verification import kernels
+from symsmooth.verification.cache import (
     NOT_REAL,
     Coverage,
     ReferenceCache,
     ReferenceCacheWarning,
     _checksum,
 )
-from symsmooth.verify.exact import ElementwiseReference
-from symsmooth.verify.kernels import MeasureOptionError, measure
-from symsmooth.verify.reference import evaluate, safe_lambdify
-from symsmooth.verify.report import Report, ReportRow
+from symsmooth.verification.exact import ElementwiseReference
+from symsmooth.verification.kernels import MeasureOptionError, measure
+from symsmooth.verification.reference import evaluate, safe_lambdify
+from symsmooth.verification.report import Report, ReportRow
 
 PER_REGIME = 6
 DTYPES = (np.float64,)
@@ -254,7 +254,7 @@ def test_rows_that_compared_fewer_points_are_never_ok():
 
 
 def test_report_counts_every_point_of_every_regime(softplus_kernel, baseline):
-    from symsmooth.verify.grids import elementwise_grid
+    from symsmooth.verification.grids import elementwise_grid
 
     sizes = {k: v.size for k, v in elementwise_grid(np.float64, PER_REGIME).items()}
     for row in baseline.rows:
@@ -281,7 +281,7 @@ def _log_kernel(value):
 def test_log_of_negative_samples_expects_nan():
     """log(x) on grids of both signs: the negative points have no real value; a kernel that
     returns NaN there passes, with the points counted and named in the regime label."""
-    from symsmooth.verify.grids import elementwise_grid
+    from symsmooth.verification.grids import elementwise_grid
 
     negative = int(np.sum(elementwise_grid(np.float64, 8)["moderate"] < 0))
     spec, module = _log_kernel(np.log)

@@ -3,7 +3,7 @@
 References: a direct mpmath transcription of the recursion [A2, item 6] written here (values
 at 50 digits; gradients by ``mpmath.diff`` at 60 digits), the catalog record's unrolled
 expression for n = 5, the known values of the catalog docs, the invariant ``sum = top`` and,
-for long rows, :class:`symsmooth.verify.iteration.IterationReference` (the step's exact normal
+for long rows, :class:`symsmooth.verification.iteration.IterationReference` (the step's exact normal
 form in mpmath).  CUDA: the same kernel in Numba's simulator and as PTX for sm_80 and sm_90,
 in child processes (the simulator must be chosen before numba.cuda is imported).
 """
@@ -21,15 +21,14 @@ import mpmath
 import numpy as np
 import pytest
 
-from symsmooth import pipeline
+from symsmooth import catalog, pipeline
 from symsmooth.codegen.iteration import IterationSpec, iteration, iteration_spec
 from symsmooth.codegen.render import load_module, write
 from symsmooth.errors import CodegenError
-from symsmooth.smoothing import catalog
-from symsmooth.smoothing.symbols import X, j, k, n
-from symsmooth.verify.claims import value as claim_value
-from symsmooth.verify.iteration import IterationReference
-from symsmooth.verify.ulp import ulp_error
+from symsmooth.symbols import X, j, k, n
+from symsmooth.verification.claims import value as claim_value
+from symsmooth.verification.iteration import IterationReference
+from symsmooth.verification.ulp import ulp_error
 
 HAVE_NUMBA_CUDA = importlib.util.find_spec("numba_cuda") is not None
 

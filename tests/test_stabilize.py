@@ -32,8 +32,15 @@ from symsmooth.errors import StabilizeError
 from symsmooth.functions import Phi, logsumexp, sigmoid, softplus
 from symsmooth.functions_fused import dsigmoid
 from symsmooth.functions_special import relu_gauss
-from symsmooth.stabilize import Stabilized, rule, rule_names, rule_set, rule_set_names, stabilize
-from symsmooth.stabilize.softmax import LOGISTIC_KERNEL
+from symsmooth.stabilization import (
+    Stabilized,
+    rule,
+    rule_names,
+    rule_set,
+    rule_set_names,
+    stabilize,
+)
+from symsmooth.stabilization.softmax import LOGISTIC_KERNEL
 
 FEW_ULPS = 4
 ALL_RULES = rule_names()

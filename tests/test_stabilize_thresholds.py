@@ -17,8 +17,8 @@ import sympy as sp
 
 from symsmooth.errors import StabilizeError
 from symsmooth.functions import log1mexp, log_sigmoid, logsumexp, sigmoid, softplus
-from symsmooth.stabilize.regimes import expand_regimes
-from symsmooth.stabilize.thresholds import FORMATS, THRESHOLDS, threshold
+from symsmooth.stabilization.regimes import expand_regimes
+from symsmooth.stabilization.thresholds import FORMATS, THRESHOLDS, threshold
 
 mp = mpmath.mp
 DTYPES = ("float64", "float32")

@@ -14,10 +14,11 @@ import sympy as sp
 from sandbox import recorder
 
 import symsmooth as ss
+from symsmooth import catalog
+from symsmooth.catalog import user_catalog
 from symsmooth.cli import main
 from symsmooth.errors import CatalogError, InvalidNameError, SymsmoothError
-from symsmooth.smoothing import catalog, user_catalog
-from symsmooth.smoothing.record_codec import CatalogWarning, encode
+from symsmooth.text.record_codec import CatalogWarning, encode
 
 x = sp.Symbol("x", real=True)
 k = sp.Symbol("k", positive=True)

@@ -11,10 +11,10 @@ from symsmooth import pipeline
 from symsmooth.codegen.render import load_module
 from symsmooth.codegen.spec import make_spec
 from symsmooth.functions import softplus
-from symsmooth.verify.exact import ElementwiseReference, RowReference
-from symsmooth.verify.grids import elementwise_grid, row_grid
-from symsmooth.verify.kernels import measure
-from symsmooth.verify.ulp import ulp, ulp_error
+from symsmooth.verification.exact import ElementwiseReference, RowReference
+from symsmooth.verification.grids import elementwise_grid, row_grid
+from symsmooth.verification.kernels import measure
+from symsmooth.verification.ulp import ulp, ulp_error
 
 
 def test_ulp_definition():
@@ -128,7 +128,7 @@ def test_ss_verify_on_catalog_reduction(tmp_path):
 def test_row_reference_rowmap_vjp_matches_direct_mpmath():
     """Softmax VJP from the cached row sums (formed once at 100 digits) equals the textbook
     formula ``p_j (g_j - sum_i g_i p_i)`` evaluated directly, at a dominant entry too."""
-    from symsmooth.smoothing import catalog
+    from symsmooth import catalog
 
     spec = pipeline.kernel_spec(catalog.get("softmax_onehot_argmax"))
     ref = RowReference(spec.plan, spec.params, (1.0,))
@@ -147,8 +147,8 @@ def test_row_reference_rowmap_vjp_matches_direct_mpmath():
 def test_reference_cache_round_trip(tmp_path, naive_and_stable, monkeypatch):
     """A second measurement reads every reference from the cache folder (no mpmath work) and
     reports exactly the same rows; another parameter value is another key."""
-    from symsmooth.verify import kernels
-    from symsmooth.verify.cache import ReferenceCache
+    from symsmooth.verification import kernels
+    from symsmooth.verification.cache import ReferenceCache
 
     _, stable, out = naive_and_stable
     module = load_module("stable_softplus", out)
@@ -172,7 +172,7 @@ def test_adaptive_reference_stops_beyond_every_format():
     14,000-bit exponent of ``e^{e^y}`` to get digits right (20 s an evaluation past 200 digits);
     the exact value ``e^x sigma(e^x - e^y) / log(...)`` is below 2**-1100, and so is the
     reference, which now stops there: the kernel's 0 is within 1e-6 ulp of either."""
-    from symsmooth.smoothing import catalog
+    from symsmooth import catalog
 
     spec = pipeline.kernel_spec(catalog.get("max_pair_double_exp"))
     ref = ElementwiseReference(spec.expr, spec.inputs, spec.params, spec.gradients)
@@ -189,7 +189,7 @@ def test_reference_refuses_exponents_of_a_million_bits():
     """``exp(exp(7.4e6))`` (float32 *huge* regime of max_pair_double_exp) would first need
     ``log 2`` to 10^7 bits; the kernel reference refuses it and ``measure`` labels the point
     as skipped, while ``exp(exp(1e4))`` (a 14,000-bit exponent) is still evaluated exactly."""
-    from symsmooth.verify.reference import ReferenceRangeError
+    from symsmooth.verification.reference import ReferenceRangeError
 
     x = sp.Symbol("x", real=True)
     ref = ElementwiseReference(sp.log(1 + sp.exp(sp.exp(x))), (x,), ())
@@ -206,7 +206,7 @@ def test_reference_sees_a_sum_that_cancels_below_every_precision_tried():
     import mpmath
     import sympy as sp
 
-    from symsmooth.verify.exact import ElementwiseReference
+    from symsmooth.verification.exact import ElementwiseReference
 
     z = sp.Symbol("z", real=True)
     expr = (

@@ -3,7 +3,7 @@
 Three stages, each with a progress bar and a summary table:
 
 1. **claims** -- construct every catalog record and check its claims with
-   :mod:`symsmooth.verify.claims` (the limit ``expr -> target`` and the error bound at >= 200
+   :mod:`symsmooth.verification.claims` (the limit ``expr -> target`` and the error bound at >= 200
    mpmath points);
 2. **kernels** -- generate ``OUT/<name>.py`` for every entry (CPU and CUDA launchers);
 3. **accuracy** -- measure each generated kernel against mpmath in ulps, by input regime.
@@ -48,8 +48,8 @@ class EntryReport:
 
 def check_entry(name: str, count: int) -> EntryReport:
     """Build ``name`` and check its limit and bound claims; errors count as failures."""
-    from symsmooth.smoothing import catalog
-    from symsmooth.verify import claims
+    from symsmooth import catalog
+    from symsmooth.verification import claims
 
     start = time.perf_counter()
     try:
@@ -115,9 +115,9 @@ def build_cmd(
     ] = 0,
 ) -> None:
     """Derive, check, generate and verify the whole catalog."""
+    from symsmooth import catalog
     from symsmooth.cli.jobs import default_jobs
     from symsmooth.cli.paths import check_folder
-    from symsmooth.smoothing import catalog
 
     names = [catalog.get(n).name for n in only] if only else catalog.names()
     if kernels:
@@ -168,7 +168,7 @@ def kernel_task(name: str, out: Path, regenerate: bool = True, **options) -> tup
     for anything else.  Runs in a worker process (:mod:`symsmooth.cli.jobs`)."""
     from symsmooth import pipeline
     from symsmooth.errors import CodegenError
-    from symsmooth.verify.kernels import MeasureOptionError, check_options
+    from symsmooth.verification.kernels import MeasureOptionError, check_options
 
     check_options(**options)  # a bad option is the user's error (exit 2), not the entry's
     try:

@@ -29,7 +29,7 @@ from symsmooth.records import Smoothing
 
 
 def _catalog():
-    from symsmooth.smoothing import catalog
+    from symsmooth import catalog
 
     return catalog
 

@@ -27,7 +27,7 @@ def _progress() -> Progress:
 
 
 def _names(names: list[str], everything: bool) -> list[str]:
-    from symsmooth.smoothing import catalog
+    from symsmooth import catalog
 
     if everything:
         return catalog.names()
@@ -76,7 +76,7 @@ def gen_cmd(
         # names first: nothing is parsed, built or written for a name that cannot be used
         check_name(name, "kernel")
         params = check_distinct([check_name(p, "parameter") for p in param or []], "parameter")
-        from symsmooth.parse import parse
+        from symsmooth.text.formula import parse
 
         command = f"symsmooth gen --expr {shlex.quote(expr)} --name {name}" + "".join(
             f" --param {p}" for p in params

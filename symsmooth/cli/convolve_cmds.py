@@ -61,7 +61,7 @@ def convolve_cmd(
 
     check_name(var, "variable")  # before any work: the name reaches records and code
     if save is not None:
-        from symsmooth.smoothing import user_catalog
+        from symsmooth.catalog import user_catalog
 
         problem = user_catalog.entry_name_problem(save)
         if problem is not None:
@@ -86,7 +86,7 @@ def convolve_cmd(
         if value is not None:
             _show(extra.replace("_", " "), value, latex)
     if save:
-        from symsmooth.smoothing import user_catalog
+        from symsmooth.catalog import user_catalog
 
         file = user_catalog.save(save, record)
         console.print(f"saved as {save!r} in {file}", highlight=False, markup=False)
@@ -109,7 +109,7 @@ def _smooths(k) -> str:
 @app.command("kernels")
 def kernels_cmd() -> None:
     """List the approximate-identity kernels: density, support, moments, what they smooth."""
-    from symsmooth.smoothing import kernels
+    from symsmooth.convolution import kernels
 
     table = Table("name", "width", "density K(u)", "support", "moments", "smooths")
     for name in kernels.names():

@@ -1,7 +1,7 @@
 """Derivation commands: ``symsmooth derive gradient|hessian|newton|em`` and
 ``symsmooth docs derivations``.
 
-Expressions given as text go through :func:`symsmooth.parse.parse` (no ``eval``); a catalog
+Expressions given as text go through :func:`symsmooth.text.formula.parse` (no ``eval``); a catalog
 name (``symsmooth list``) selects that construction's surrogate.
 """
 
@@ -32,8 +32,8 @@ def _expression(text: str):
     A bare name that is not in the catalog is refused (a misspelt entry would otherwise be read
     as the formula ``name``, whose gradient is 1); a formula is anything else, e.g. ``x**2``.
     """
-    from symsmooth.parse import parse
-    from symsmooth.smoothing import catalog
+    from symsmooth import catalog
+    from symsmooth.text.formula import parse
 
     name = text.strip()
     if name in catalog.names() or name.isidentifier():

@@ -21,7 +21,7 @@ with an instruction for a name that has none.
 
 Examples
 --------
->>> from symsmooth.smoothing import catalog
+>>> from symsmooth import catalog
 >>> spec = iteration_spec(catalog.get("soft_k_max"))
 >>> spec.kind, spec.input_names, spec.param_names, spec.count, spec.count_default
 ('iteration', ('x',), ('k',), 'top', 2)

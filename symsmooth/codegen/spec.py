@@ -6,7 +6,7 @@ gradients (exact and stable) and the rules the stabilizer applied.  Reductions a
 kernel (see :mod:`symsmooth.codegen.reduction`).
 
 The stabilizer is passed in (``stabilizer(expr) -> (stable_expr, applied_rule_names)``), so this
-stage does not import :mod:`symsmooth.stabilize`; :mod:`symsmooth.pipeline` wires the two.
+stage does not import :mod:`symsmooth.stabilization`; :mod:`symsmooth.pipeline` wires the two.
 
 Examples
 --------

@@ -1,1 +1,0 @@
-"""What is smoothed (non-smooth targets), with what (kernels), and the named catalog."""

@@ -1,0 +1,293 @@
+"""Measure a generated module against exact mpmath references: one :class:`Report` per kernel.
+
+``measure(spec, module)`` evaluates the module's value and gradient functions on the regime
+grids of :mod:`symsmooth.verification.grids`, in float64 and float32, and compares them in ulps
+(:mod:`symsmooth.verification.ulp`) with the references of
+:mod:`symsmooth.verification.exact` built from the spec's *unstabilized* expression.
+``spec`` is any object with the attributes of :class:`symsmooth.codegen.spec.KernelSpec`
+(this stage does not import codegen).
+"""
+
+from __future__ import annotations
+
+import warnings
+from functools import partial
+
+import mpmath
+import numpy as np
+import sympy as sp
+
+from symsmooth.errors import VerificationError
+from symsmooth.verification.cache import NOT_REAL, Coverage, ReferenceCache, default_dir
+from symsmooth.verification.exact import ADAPTIVE, EXP_MAG_LIMIT, ElementwiseReference, RowReference
+from symsmooth.verification.grids import elementwise_grid, row_grid
+from symsmooth.verification.reference import ReferenceRangeError
+from symsmooth.verification.report import Report, ReportRow, summarize, target
+from symsmooth.verification.ulp import ulp_errors
+
+
+def _param_values(spec, values) -> tuple:
+    values = dict(values or {})
+    by_name = {str(k): v for k, v in values.items()}
+    return tuple(float(by_name.get(p, 1.0)) for p in spec.param_names)  # the user's names
+
+
+def _columns(grid: np.ndarray, count: int, seed: int) -> list[np.ndarray]:
+    """The grid for the first input; shuffled copies for the others."""
+    rng = np.random.default_rng(seed)
+    return [grid] + [rng.permutation(grid) for _ in range(count - 1)]
+
+
+class _Lazy:
+    """Build an exact reference on first use (a cached run needs none)."""
+
+    def __init__(self, build):
+        self.build, self.made = build, None
+
+    def __call__(self):
+        if self.made is None:
+            self.made = self.build()
+        return self.made
+
+
+def _real(value):
+    """A reference as stored: an mpf, None (skipped), or NOT_REAL for a non-real value."""
+    if isinstance(value, mpmath.mpc):
+        return NOT_REAL if value.imag != 0 else value.real
+    return value
+
+
+def _point_references(exact, method: str, which, points) -> list:
+    """``exact().value`` or ``exact().gradient(., which)`` at every point (None: skipped)."""
+    reference = getattr(exact(), method)
+    return [_real(_reference_or_none(reference, p, which)) for p in points]
+
+
+def _reference_or_none(reference, point, which):
+    """The exact value at ``point``, or None where mpmath cannot hold it (then skipped)."""
+    try:
+        return reference(point) if which is None else reference(point, which)
+    except ReferenceRangeError:
+        return None
+
+
+def _compare(computed: np.ndarray, refs: list, dt: np.dtype, requested: int) -> tuple:
+    """``(errors, skipped, not_real)``: the ulp error of every point with a reference (a point
+    outside the real domain counts 0 when the kernel returns NaN there, inf otherwise)."""
+    computed = np.asarray(computed).reshape(-1)
+    if len(refs) != requested or computed.size != requested:
+        raise VerificationError(
+            f"{requested} points requested but {len(refs)} references and {computed.size} "
+            "kernel values: nothing is reported for a partial comparison"
+        )
+    real = [j for j, r in enumerate(refs) if r is not None and r is not NOT_REAL]
+    outside = [j for j, r in enumerate(refs) if r is NOT_REAL]
+    errors = ulp_errors(computed[real].astype(dt), [refs[j] for j in real], dt)
+    misses = np.where(np.isnan(computed[outside].astype(np.float64)), 0.0, np.inf)
+    return np.concatenate([errors.ravel(), misses]), requested - len(real) - len(outside), outside
+
+
+def _label(regime: str, skipped: int, outside: list) -> str:
+    notes = [f"{skipped} beyond mpmath range skipped"] if skipped else []
+    notes += [f"{len(outside)} outside the real domain: NaN expected"] if outside else []
+    return f"{regime} ({'; '.join(notes)})" if notes else regime
+
+
+def _elementwise(spec, module, params, dtypes, per_regime, store) -> list[ReportRow]:
+    exact = _Lazy(lambda: ElementwiseReference(spec.expr, spec.inputs, spec.params, spec.gradients))
+    identity = (spec.expr, spec.gradients, spec.inputs, spec.params)
+    expression = store.digest(sp.srepr(identity))
+    value_fn = getattr(module, spec.name)
+    grad_fns = [getattr(module, f"{spec.name}_grad_{v}") for v in spec.input_names]
+    rows = []
+    for dtype in dtypes:
+        dt = np.dtype(dtype)
+        for regime, grid in elementwise_grid(dt, per_regime).items():
+            cols = _columns(grid, len(spec.inputs), seed=len(regime))
+            args = [c.astype(dt) for c in cols] + [dt.type(p) for p in params]
+            points = [[float(c[j]) for c in cols] + list(params) for j in range(grid.size)]
+            inputs = np.stack(args[: len(cols)])
+            parts = [("value", value_fn, "value", None)] + [
+                (f"grad_{v}", g, "gradient", j)
+                for j, (v, g) in enumerate(zip(spec.input_names, grad_fns, strict=True))
+            ]
+            for part, fn, method, which in parts:
+                computed = np.asarray(fn(*args))
+                key = store.key("elementwise", sp.srepr(identity), which, params, inputs)
+                covers = Coverage(
+                    "elementwise",
+                    expression,
+                    store.digest(which, params, inputs),
+                    grid.size,
+                    {**ADAPTIVE, "method": method, "exp_limit": EXP_MAG_LIMIT},
+                )
+                compute = partial(_point_references, exact, method, which, points)
+                refs = store.lookup(key, compute, covers)
+                errors, skipped, outside = _compare(computed, refs, dt, grid.size)
+                goal = target(
+                    spec.stable if which is None else spec.stable_gradients[which], spec.kind, dt
+                )
+                rows.append(
+                    ReportRow(
+                        spec.name,
+                        part,
+                        dt.name,
+                        _label(regime, skipped, outside),
+                        errors.size,
+                        *summarize(errors),
+                        goal,
+                        requested=grid.size,
+                        skipped=skipped,
+                    )
+                )
+    return rows
+
+
+def _positions(rng, n: int, grad_points: int) -> list[int]:
+    """Every position of a short row; ``grad_points`` sampled ones of a long row."""
+    if n <= grad_points:
+        return list(range(n))
+    return sorted(rng.choice(n, grad_points, replace=False).tolist())
+
+
+def _row_references(ref, mats, cot, positions, which=None) -> list:
+    """Value references of every row (``which`` None) or gradient references in ``which`` at
+    ``positions``, in row order."""
+    out = []
+    for r, idx in enumerate(positions):
+        row = tuple(m[r].astype(np.float64) for m in mats)
+        if which is None:
+            out += ref().value(row)
+        else:
+            out += ref().gradient(row, which, None if cot is None else cot[r], idx)
+    return [_real(v) for v in out]
+
+
+def _row_part(spec, part, dt, regime, computed, refs, requested, goal) -> ReportRow:
+    errors, skipped, outside = _compare(computed, refs, dt, requested)
+    return ReportRow(
+        spec.name,
+        part,
+        dt.name,
+        _label(regime, skipped, outside),
+        errors.size,
+        *summarize(errors),
+        goal,
+        requested=requested,
+        skipped=skipped,
+    )
+
+
+def _reduction(spec, module, params, dtypes, long_n, grad_points, store) -> list[ReportRow]:
+    plan = spec.plan
+    ref = _Lazy(lambda: RowReference(plan, spec.params, params))
+    identity = sp.srepr((plan.sums, plan.outer, plan.elements, plan.totals, spec.params))
+    expression = store.digest(identity)
+    names = spec.input_names
+    value_fn = getattr(module, spec.name)
+    grad_fn = getattr(module, f"{spec.name}_grad")
+    rowmap = plan.rowmap
+    out = []
+    for dtype in dtypes:
+        dt = np.dtype(dtype)
+        goal = target(spec.stable, "reduction", dt)
+        for regime, mats in row_grid(len(names), dt, long_n=long_n).items():
+            values = np.asarray(value_fn(*mats, *params))
+            rng = np.random.default_rng(7)
+            cot = rng.standard_normal(mats[0].shape) if rowmap else None
+            grads = grad_fn(*mats, *params, cotangent=cot) if rowmap else grad_fn(*mats, *params)
+            grads = grads if isinstance(grads, tuple) else (grads,)
+            positions = [_positions(rng, mats[0].shape[1], grad_points) for _ in mats[0]]
+            key = store.key("reduction", identity, params, *mats, cot, positions)
+            inputs = store.digest(params, *mats, cot, positions)
+            options = {"dps": 50, "agree": 30, "limit": 1600}
+            wanted = mats[0].size if rowmap else mats[0].shape[0]
+            covers = Coverage("reduction-value", expression, inputs, wanted, options)
+            compute = partial(_row_references, ref, mats, cot, positions)
+            v_ref = store.lookup(f"{key}value", compute, covers)
+            out.append(_row_part(spec, "value", dt, regime, values, v_ref, wanted, goal))
+            sampled = sum(len(idx) for idx in positions)
+            for w, v in enumerate(names):
+                covers = Coverage(f"reduction-grad{w}", expression, inputs, sampled, options)
+                compute = partial(_row_references, ref, mats, cot, positions, which=w)
+                g_ref = store.lookup(f"{key}grad{w}", compute, covers)
+                g_comp = np.concatenate([grads[w][r][idx] for r, idx in enumerate(positions)])
+                out.append(_row_part(spec, f"grad_{v}", dt, regime, g_comp, g_ref, sampled, goal))
+    return out
+
+
+MINIMUM_PER_REGIME = 4
+"""Fewest elementwise points per regime: each regime splits them between signs and edges."""
+
+
+class MeasureOptionError(VerificationError, ValueError):
+    """An option of :func:`measure` asks for fewer points than a meaningful check needs."""
+
+
+def check_options(per_regime: int = 48, long_n: int = 100_000, grad_points: int = 64, **_):
+    """Refuse point counts that would compare nothing (or almost nothing).
+
+    Examples
+    --------
+    >>> check_options(per_regime=0)
+    Traceback (most recent call last):
+    symsmooth.verification.kernels.MeasureOptionError: --per-regime must be at least 4 (got 0): \
+every regime splits its points between signs and edges; the default is 48
+    """
+    for option, value, least, default in (
+        ("--per-regime", per_regime, MINIMUM_PER_REGIME, 48),
+        ("--long-n", long_n, 1, 100_000),
+        ("grad_points", grad_points, 1, 64),
+    ):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+            why = (
+                "every regime splits its points between signs and edges"
+                if option == "--per-regime"
+                else "a check needs at least one point"
+            )
+            raise MeasureOptionError(
+                f"{option} must be at least {least} (got {value!r}): {why}; "
+                f"the default is {default}"
+            )
+
+
+def measure(
+    spec,
+    module,
+    param_values=None,
+    dtypes=(np.float64, np.float32),
+    per_regime: int = 48,
+    long_n: int = 100_000,
+    grad_points: int = 64,
+    cache: ReferenceCache | None = None,
+) -> Report:
+    """The accuracy :class:`Report` of ``module`` (generated from ``spec``).
+
+    References come from ``cache`` (default: the folder of
+    :func:`symsmooth.verification.cache.default_dir`) when an earlier run computed them for the same
+    expression, parameters and grid and the entry covers exactly the points compared (else they
+    are recomputed, with a warning); kernel outputs are always computed afresh.  Every row
+    records how many points it compared of those requested; a row that compared fewer (or
+    none) is never ok.
+
+    Raises
+    ------
+    MeasureOptionError
+        for ``per_regime`` below :data:`MINIMUM_PER_REGIME`, ``long_n`` or ``grad_points``
+        below 1."""
+    check_options(per_regime, long_n, grad_points)
+    params = _param_values(spec, param_values)
+    store = cache if cache is not None else ReferenceCache(default_dir())
+    # the grids feed overflow and underflow edges on purpose: the ulp table reports the
+    # outcome, so NumPy's floating-point warnings would only be noise here
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        if spec.kind == "iteration":  # fixed-count row-map iterations (soft_k_max)
+            from symsmooth.verification.iteration import measure_iteration
+
+            rows = measure_iteration(spec, module, params, dtypes, long_n, grad_points)
+        elif spec.kind == "elementwise":
+            rows = _elementwise(spec, module, params, dtypes, per_regime, store)
+        else:
+            rows = _reduction(spec, module, params, dtypes, long_n, grad_points, store)
+    return Report(spec.name, spec.kind, tuple(rows))

@@ -1,0 +1,251 @@
+"""The layout of the package keeps its rules: public names work whatever was imported first,
+no import cycle at module level, and no module is named like a public function.
+
+Python binds ``symsmooth.<sub>`` to a submodule once it is imported; a package named like a
+public function (``symsmooth.convolve`` the package vs ``ss.convolve(...)``) then hides the
+function, depending on import order.  These tests import every submodule in several orders in
+fresh interpreters and check each public name, and walk the ``ast`` of every module.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import symsmooth
+
+PACKAGE_DIR = Path(symsmooth.__file__).parent
+EXPORTS = symsmooth._EXPORTS
+
+# ``__main__`` runs the CLI when imported; it is an entry point, not a module to import.
+NOT_IMPORTED = {"symsmooth.__main__"}
+
+
+def all_modules() -> list[str]:
+    """Every module and package under ``symsmooth/``, dotted, from the files on disk."""
+    names = []
+    for path in sorted(PACKAGE_DIR.rglob("*.py")):
+        parts = list(path.relative_to(PACKAGE_DIR.parent).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        names.append(".".join(parts))
+    return names
+
+
+def public_functions() -> set[str]:
+    """Public names that are exported as an attribute (a function or class), not a module."""
+    return {name for name, (_, attribute) in EXPORTS.items() if attribute is not None}
+
+
+def test_all_modules_are_found_by_pkgutil_too():
+    # The file walk and Python's own walk agree, so no module escapes the checks below.
+    walked = {m.name for m in pkgutil.walk_packages(symsmooth.__path__, "symsmooth.")}
+    assert walked == set(all_modules()) - {"symsmooth"}
+
+
+# The check run in a fresh interpreter: import the modules in the given order, then every public
+# name must be the object _EXPORTS documents, callable unless it is a module.
+CHECK = r"""
+import importlib, json, sys, types
+import symsmooth as ss
+for name in json.loads(sys.argv[1]):
+    importlib.import_module(name)
+problems = []
+for name in ss.__all__:
+    if name == "__version__":
+        continue
+    module_name, attribute = ss._EXPORTS[name]
+    expected = importlib.import_module(module_name)
+    if attribute is not None:
+        expected = getattr(expected, attribute)
+    value = getattr(ss, name)
+    if value is not expected:
+        problems.append(f"ss.{name} is {value!r}, expected {expected!r}")
+    elif attribute is not None and (isinstance(value, types.ModuleType) or not callable(value)):
+        problems.append(f"ss.{name} is not callable: {value!r}")
+print(json.dumps(problems))
+"""
+
+
+def run_check(order: list[str]) -> list[str]:
+    result = subprocess.run(
+        [sys.executable, "-c", CHECK, json.dumps(order)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("order", ["sorted", "reversed"])
+def test_public_names_work_after_importing_every_submodule(order):
+    modules = [m for m in all_modules() if m not in NOT_IMPORTED]
+    modules = sorted(modules) if order == "sorted" else sorted(modules, reverse=True)
+    assert run_check(modules) == []
+
+
+def test_convolve_then_parse():
+    # The sequence that raised "TypeError: 'module' object is not callable" when the stage
+    # packages were named like the functions: ss.convolve imports the convolution package.
+    script = (
+        "import symsmooth as ss\n"
+        "s = ss.convolve('Max(x, 0)', kernel='gaussian')\n"
+        "print(s.target)\n"
+        "print(ss.parse('x + 1'))\n"
+        "print(ss.stabilize(ss.parse('log(1 + exp(z))')).expr)\n"
+        "print(callable(ss.verify), type(ss.verify).__name__)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.splitlines() == ["Max(0, x)", "x + 1", "softplus(z)", "True function"]
+
+
+def test_no_module_is_named_like_a_public_function():
+    functions = public_functions()
+    clashes = [m for m in all_modules() if m.rsplit(".", 1)[-1] in functions]
+    assert clashes == []
+    # A top-level module with a public name must be the very module that name exports.
+    for module in all_modules():
+        parts = module.split(".")
+        if len(parts) == 2 and parts[1] in EXPORTS:
+            assert EXPORTS[parts[1]] == (module, None), module
+
+
+def module_path(name: str) -> Path:
+    relative = Path(*name.split("."))
+    package = PACKAGE_DIR.parent / relative / "__init__.py"
+    return package if package.exists() else (PACKAGE_DIR.parent / relative).with_suffix(".py")
+
+
+def module_level_imports(tree: ast.Module) -> list[ast.Import | ast.ImportFrom]:
+    """Imports run when the module is imported: top level and inside top-level if/try."""
+    found: list[ast.Import | ast.ImportFrom] = []
+
+    def visit(body: list[ast.stmt]) -> None:
+        for node in body:
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                found.append(node)
+            elif isinstance(node, (ast.If, ast.Try)):
+                for block in (node.body, node.orelse, getattr(node, "finalbody", [])):
+                    visit(block)
+                for handler in getattr(node, "handlers", []):
+                    visit(handler.body)
+
+    visit(tree.body)
+    return found
+
+
+def imported_modules(module: str, modules: set[str], everything: bool) -> set[str]:
+    """The symsmooth modules that importing ``module`` runs first (its direct edges).
+
+    ``from a.b import c`` runs ``a.b`` (and ``a.b.c`` when ``c`` is a submodule), and every
+    package above it that is not already running because it contains ``module``.  The root
+    ``symsmooth/__init__.py`` imports nothing eagerly and is left out.
+    """
+    path = module_path(module)
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    nodes = (
+        [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
+        if everything
+        else module_level_imports(tree)
+    )
+    own_packages = {".".join(module.split(".")[:i]) for i in range(1, module.count(".") + 1)}
+    is_package = path.name == "__init__.py"
+    edges = set()
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        else:
+            base = node.module or ""
+            if node.level:
+                package = module if is_package else module.rsplit(".", 1)[0]
+                for _ in range(node.level - 1):
+                    package = package.rsplit(".", 1)[0]
+                base = f"{package}.{base}" if base else package
+            targets = [
+                f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base
+                for alias in node.names
+            ]
+        for target in targets:
+            while target and target not in modules:
+                target = target.rpartition(".")[0]
+            if not target.startswith("symsmooth."):
+                continue
+            parts = target.split(".")
+            for depth in range(2, len(parts) + 1):
+                step = ".".join(parts[:depth])
+                if step == module or (step in own_packages and step != target):
+                    continue
+                edges.add(step)
+    return edges
+
+
+def import_cycles(everything: bool) -> list[list[str]]:
+    """Strongly connected components (more than one module) of the import graph."""
+    modules = set(all_modules())
+    graph = {m: imported_modules(m, modules, everything) for m in modules}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    components: list[list[str]] = []
+
+    def connect(v: str) -> None:  # Tarjan; the graph has ~120 nodes, recursion is fine
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                connect(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                components.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            connect(v)
+    return sorted(components)
+
+
+# functions.py re-exports LogSumExpOver from functions_nary.py at its bottom, and
+# functions_nary.py imports logsumexp from functions.py: one circle that the move of the
+# vocabulary into a functions/ package removes (issue #11).  Nothing else may join it.
+KNOWN_MODULE_LEVEL_CYCLES = [["symsmooth.functions", "symsmooth.functions_nary"]]
+
+
+def test_no_new_module_level_import_cycle():
+    cycles = import_cycles(everything=False)
+    assert [c for c in cycles if c not in KNOWN_MODULE_LEVEL_CYCLES] == []
+
+
+def test_the_import_walker_sees_real_edges_and_circles():
+    # Edges an import statement really creates, none it does not, and a circle it must see:
+    # the registry loads user_catalog inside a function, which imports the registry back.
+    modules = set(all_modules())
+    edges = imported_modules("symsmooth.catalog.maxima", modules, everything=False)
+    assert {"symsmooth.catalog", "symsmooth.records", "symsmooth.symbols"} <= edges
+    # A submodule does not depend on its own package's __init__ just by living in it.
+    kernels = imported_modules("symsmooth.convolution.kernels", modules, everything=False)
+    assert "symsmooth.convolution" not in kernels
+    assert "symsmooth.convolution.kernel_moments" in kernels
+    everything = import_cycles(everything=True)
+    assert any("symsmooth.catalog.user_catalog" in c for c in everything)

@@ -165,6 +165,7 @@ def test_wexp2_error_term():
     import math
 
     from symsmooth.runtime.double_double import _wexp2 as wexp2  # the function modules carry
+
     rng = np.random.default_rng(0)
     pairs = [(float(d), 0.0) for d in rng.uniform(-700.0, 0.0, 400)]
     pairs += [(float(d), 0.0) for d in rng.uniform(-1.0, 1.0, 200)]

@@ -7,7 +7,7 @@
 #   \u51fd\u6570\u5149\u6ed1\u5316\u6742\u8c08 (2019), https://kexue.fm/archives/6620, item 1;
 #   bound: https://kexue.fm/archives/9070)
 # Kind: reduction; inputs: x; parameters: k
-# Template: reduction.py.j2 sha256:d0efde5949c772303af1541624b1d091e5765f80592b691e7b93ae146096d6ec
+# Template: reduction.py.j2 sha256:08a95c12c8cc786ce7cc156f5885fe2c01691f23b49366b96adb1f8af541700d
 # Input expression: sha256(srepr)=ede6ffb4196e9e26d01fdc4e3b800500753fe068f82cf6a5c20520063b2a29ac
 # Stabilization rules applied: none
 #
@@ -137,63 +137,6 @@ def _fexp2(x):
 def _fexp(x):
     """exp(x) within 1 ulp, branch-free (the high part of _fexp2)."""
     return _fexp2(x)[0]
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _flog_core(x, c):
-    """log(x) + c for finite x > 0 and |c| <= ulp(x)/x (FDLIBM e_log.c, branch-free)."""
-    sub = x < 2.2250738585072014e-308  # subnormal: scale by 2**54 first
-    xs = x * 18014398509481984.0 if sub else x
-    bits = _f64_as_i64(xs)
-    hx = bits >> 32
-    k = (hx >> 20) - (1077 if sub else 1023)
-    hx = hx & 0xFFFFF
-    i = (hx + 0x95F64) & 0x100000  # m = x / 2**k in [sqrt(2)/2, sqrt(2))
-    k = k + (i >> 20)
-    f = _i64_as_f64(((hx | (i ^ 0x3FF00000)) << 32) | (bits & 0xFFFFFFFF)) - 1.0
-    s = f / (2.0 + f)
-    dk = np.float64(k)
-    z = s * s
-    w = z * z
-    t1 = _fma(w, _fma(w, 1.531383769920937332e-01, 2.222219843214978396e-01), 0.3999999999940942)
-    t1 = w * t1
-    t2 = _fma(w, _fma(w, 1.479819860511658591e-01, 1.818357216161805012e-01), 0.2857142874366239)
-    t2 = z * _fma(w, t2, 6.666666666666735130e-01)
-    R = t2 + t1
-    hfsq = 0.5 * f * f
-    low = dk * 1.90821492927058770002e-10 + c  # k ln2_lo + c
-    big = dk * 6.93147180369123816490e-01 - ((hfsq - (s * (hfsq + R) + low)) - f)
-    small = dk * 6.93147180369123816490e-01 - ((s * (f - R) - low) - f)
-    return big if ((hx - 0x6147A) | (0x6B851 - hx)) > 0 else small
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _flog(x):
-    """log(x) within 1 ulp, branch-free (symsmooth.codegen.fastmath: FDLIBM e_log.c)."""
-    res = _flog_core(x, 0.0)
-    res = res if x < math.inf else x  # +inf -> inf, NaN -> NaN
-    res = res if x >= 0.0 else math.nan
-    return res if x != 0.0 else -math.inf
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _flog1p2(x, xlo):
-    """log(1 + x + xlo) for |xlo| <= ulp(x), branch-free: log(u) + c/u with
-    u + c == 1 + x + xlo (TwoSum)."""
-    u = 1.0 + x
-    bp = u - x
-    c = (((x - (u - bp)) + (1.0 - bp)) + xlo) / u
-    res = _flog_core(u, c)
-    res = res if x < math.inf else x  # +inf -> inf, NaN -> NaN
-    res = res if x >= -1.0 else math.nan
-    res = res if x != -1.0 else -math.inf
-    return res if x != 0.0 else x  # keeps -0.0
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _flog1p(x):
-    """log(1 + x) within 1 ulp, branch-free (_flog1p2 with no low part)."""
-    return _flog1p2(x, 0.0)
 
 
 @njit(cache=True, error_model="numpy", inline="always")

@@ -5,7 +5,7 @@
 #   \u5bfb\u6c42\u4e00\u4e2a\u5149\u6ed1\u7684\u6700\u5927\u503c\u51fd\u6570 (2015),
 #   https://kexue.fm/archives/3290, eq (7))
 # Kind: elementwise; inputs: x; parameters: k
-# Template: elementwise.py.j2 sha256:79551d0e957ccc87f7e0078c2bfdbfcfc3bae45c0fd7e6f8f1d3c35f193af30e
+# Template: elementwise.py.j2 sha256:533d38d3e6b1da6818711a0998380d12d9315f44254ee25e5654769e030f5042
 # Input expression: sha256(srepr)=707176089ffaf07321a0b1cc2317f1d271473497da0f99e64fe7194040549930
 # Stabilization rules applied: logsumexp, sigmoid_difference, softmax_pair
 #
@@ -169,211 +169,6 @@ def smooth_abs_log2cosh_grad_x(x, k):
 from numba import prange, types as _nbtypes  # noqa: E402
 from numba.extending import overload as _overload  # noqa: E402
 
-from numba import types as _types
-from numba.core.extending import intrinsic as _intrinsic
-
-
-@_intrinsic
-def _i64_as_f64(typingctx, bits):
-    """The float64 whose IEEE-754 bits are the int64 ``bits`` (an LLVM bitcast)."""
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], context.get_value_type(signature.return_type))
-
-    return _types.float64(_types.int64), codegen
-
-
-@_intrinsic
-def _fma(typingctx, a, b, c):
-    """a * b + c rounded once (llvm.fma: one instruction on CPUs with FMA, vectorizable)."""
-
-    def codegen(context, builder, signature, args):
-        return builder.fma(*args)
-
-    return _types.float64(_types.float64, _types.float64, _types.float64), codegen
-
-
-@_intrinsic
-def _f64_as_i64(typingctx, value):
-    """The IEEE-754 bits of the float64 ``value`` as an int64 (an LLVM bitcast)."""
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], context.get_value_type(signature.return_type))
-
-    return _types.int64(_types.float64), codegen
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _fexp2(x):
-    """(hi, lo): exp(x) = hi + lo to ~2**-100 relative (hi within 1 ulp), branch-free
-    (symsmooth.codegen.fastmath: Cody-Waite reduction + Chebyshev polynomial)."""
-    xc = x if x > -746.0 else -746.0  # exp(-746) < 2**-1075 rounds to 0; NaN is fixed below
-    xc = xc if xc < 710.0 else 710.0  # exp(710) > DBL_MAX overflows to inf below
-    kf = (xc * 1.4426950408889634 + 6755399441055744.0) - 6755399441055744.0  # round(x/ln 2)
-    hi = xc - kf * 0.6931471803691238  # ln2_hi (32 bits): exact
-    lo = kf * 1.9082149292705877e-10  # ln2_lo = ln 2 - ln2_hi
-    r = hi - lo
-    bp = r - hi
-    err = (hi - (r - bp)) + (-lo - bp)  # r + err == hi - lo exactly (TwoSum)
-    q = 2.091477283224809e-09
-    q = _fma(r, q, 2.510533724466521e-08)
-    q = _fma(r, q, 2.755727343657049e-07)
-    q = _fma(r, q, 2.755725511097889e-06)
-    q = _fma(r, q, 2.480158732571076e-05)
-    q = _fma(r, q, 0.00019841269875048905)
-    q = _fma(r, q, 0.0013888888888883703)
-    q = _fma(r, q, 0.00833333333332607)
-    q = _fma(r, q, 0.04166666666666667)
-    q = _fma(r, q, 0.1666666666666667)
-    q = _fma(r, q, 0.5)  # q(r) = (exp(r) - 1 - r) / r**2, |r| <= 0.347
-    s = 1.0 + r
-    se = (1.0 - s) + r  # 1 + r == s + se exactly (Fast2Sum)
-    t = se + (r * r * q + err * s)
-    p = s + t
-    p_lo = t - (p - s)  # p + p_lo == s + t exactly (Fast2Sum, |s| >= |t|)
-    k = np.int64(kf)
-    k1 = k >> 1
-    a = _i64_as_f64((k1 + 1023) << 52)
-    b = _i64_as_f64((k - k1 + 1023) << 52)
-    res = p * a * b
-    return (res, p_lo * a * b) if x == x else (x, 0.0)
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _fexp(x):
-    """exp(x) within 1 ulp, branch-free (the high part of _fexp2)."""
-    return _fexp2(x)[0]
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _flog_core(x, c):
-    """log(x) + c for finite x > 0 and |c| <= ulp(x)/x (FDLIBM e_log.c, branch-free)."""
-    sub = x < 2.2250738585072014e-308  # subnormal: scale by 2**54 first
-    xs = x * 18014398509481984.0 if sub else x
-    bits = _f64_as_i64(xs)
-    hx = bits >> 32
-    k = (hx >> 20) - (1077 if sub else 1023)
-    hx = hx & 0xFFFFF
-    i = (hx + 0x95F64) & 0x100000  # m = x / 2**k in [sqrt(2)/2, sqrt(2))
-    k = k + (i >> 20)
-    f = _i64_as_f64(((hx | (i ^ 0x3FF00000)) << 32) | (bits & 0xFFFFFFFF)) - 1.0
-    s = f / (2.0 + f)
-    dk = np.float64(k)
-    z = s * s
-    w = z * z
-    t1 = _fma(w, _fma(w, 1.531383769920937332e-01, 2.222219843214978396e-01), 0.3999999999940942)
-    t1 = w * t1
-    t2 = _fma(w, _fma(w, 1.479819860511658591e-01, 1.818357216161805012e-01), 0.2857142874366239)
-    t2 = z * _fma(w, t2, 6.666666666666735130e-01)
-    R = t2 + t1
-    hfsq = 0.5 * f * f
-    low = dk * 1.90821492927058770002e-10 + c  # k ln2_lo + c
-    big = dk * 6.93147180369123816490e-01 - ((hfsq - (s * (hfsq + R) + low)) - f)
-    small = dk * 6.93147180369123816490e-01 - ((s * (f - R) - low) - f)
-    return big if ((hx - 0x6147A) | (0x6B851 - hx)) > 0 else small
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _flog(x):
-    """log(x) within 1 ulp, branch-free (symsmooth.codegen.fastmath: FDLIBM e_log.c)."""
-    res = _flog_core(x, 0.0)
-    res = res if x < math.inf else x  # +inf -> inf, NaN -> NaN
-    res = res if x >= 0.0 else math.nan
-    return res if x != 0.0 else -math.inf
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _flog1p2(x, xlo):
-    """log(1 + x + xlo) for |xlo| <= ulp(x), branch-free: log(u) + c/u with
-    u + c == 1 + x + xlo (TwoSum)."""
-    u = 1.0 + x
-    bp = u - x
-    c = (((x - (u - bp)) + (1.0 - bp)) + xlo) / u
-    res = _flog_core(u, c)
-    res = res if x < math.inf else x  # +inf -> inf, NaN -> NaN
-    res = res if x >= -1.0 else math.nan
-    res = res if x != -1.0 else -math.inf
-    return res if x != 0.0 else x  # keeps -0.0
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _flog1p(x):
-    """log(1 + x) within 1 ulp, branch-free (_flog1p2 with no low part)."""
-    return _flog1p2(x, 0.0)
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _fwexp(h, m):
-    """_wexp(h, m) (exp(h - m) with h - m taken exactly, same edge cases), branch-free."""
-    d = h - m
-    bp = d - h
-    lo = (h - (d - bp)) + (-m - bp)
-    lo = lo if lo - lo == 0.0 else 0.0  # an infinite h or m: no correction
-    e = _fexp(d) * (1.0 + lo)
-    if_nan = d if h != m else (0.0 if h < 0.0 else 1.0)  # -inf - -inf: 0; inf - inf: 1
-    return e if d == d else if_nan
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _okey(x):
-    """An int64 key ordered like the float64 x (-inf < ... < -0.0 < 0.0 < ... < inf < NaN):
-    a max over keys vectorizes where a float max (NaN-aware select) does not."""
-    b = _f64_as_i64(x)
-    return b ^ ((b >> 63) & 0x7FFFFFFFFFFFFFFF)
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _ofrom(key):
-    """The float64 of an _okey key."""
-    return _i64_as_f64(key ^ ((key >> 63) & 0x7FFFFFFFFFFFFFFF))
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _fsexp(h, m):
-    """exp(h - m) for the fast pass of a row sum: m finite, h <= m or -inf, never NaN (the
-    caller checks).  h - m is taken exactly (TwoSum: exp(d + lo)); lean and branch-free:
-    Cody-Waite reduction with the full-precision ln 2 (fma), exp(r) = 1 + r + r**2 q(r),
-    the scale 2**k as two exact factors (subnormal results rounded once); within 1 ulp."""
-    d = h - m
-    bp = d - h
-    lo = (h - (d - bp)) + (-m - bp)  # d + lo == h - m exactly
-    live = d > -745.5  # exp(-745.5) < 2**-1075 rounds to 0; also h == -inf
-    d = d if live else 0.0
-    lo = lo if live else 0.0
-    kf = (d * 1.4426950408889634 + 6755399441055744.0) - 6755399441055744.0  # round(d/ln 2)
-    r = _fma(kf, -0.6931471805599453, d) + _fma(kf, -2.3190468138462996e-17, lo)
-    r2 = r * r
-    r4 = r2 * r2
-    a0 = _fma(r, 0.16666666666666671, 0.5)  # q(r) = (exp(r) - 1 - r)/r**2 by Estrin's
-    a1 = _fma(r, 0.0083333333333261409, 0.04166666666666667)  # scheme: a shorter chain
-    a2 = _fma(r, 0.00019841269874800492, 0.0013888888888883752)  # than Horner's, so more
-    a3 = _fma(r, 2.7557255425746434e-06, 2.4801587325533364e-05)  # vectors are in flight
-    a4 = _fma(r, 2.5105206373957011e-08, 2.7557273661348636e-07)
-    b0 = _fma(r2, a1, a0)
-    b1 = _fma(r2, a3, a2)
-    b2 = _fma(r2, 2.0914679376583935e-09, a4)
-    q = _fma(r4 * r4, b2, _fma(r4, b1, b0))  # degree 10, Chebyshev fit on |r| <= 0.347
-    p = 1.0 + _fma(r2, q, r)  # exp(r), fit error 2**-62
-    k = np.int64(kf)
-    k1 = k >> 1
-    e = p * _i64_as_f64((k1 + 1023) << 52) * _i64_as_f64((k - k1 + 1023) << 52)
-    return e if live else 0.0
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _lanes_total(acc, err, start):
-    """(sum, error) of start + acc[:] + err[:]: the lane sums of a compensated row sum added
-    one by one with TwoSum (exact errors, collected with the lanes' own errors)."""
-    s = start
-    c = 0.0
-    for j in range(acc.shape[0]):
-        v = acc[j]
-        t = s + v
-        bp = t - s
-        c += ((s - (t - bp)) + (v - bp)) + err[j]
-        s = t
-    return s, c
-
 
 def _at(a, i):
     """a[i] for an array operand, a for a scalar one (chosen by Numba at compile time)."""
@@ -490,23 +285,6 @@ _CUDA_SIGNATURES = {
 """Typed signatures of every kernel (float32 and float64 data), for ahead-of-time PTX checks."""
 
 
-def _shfl_down_gpu(value, delta):
-    return cuda.shfl_down_sync(0xFFFFFFFF, value, delta)
-
-
-def _shfl_down_sim(value, delta):
-    """Numba's simulator has no warp shuffles: the same exchange through shared memory.  Every
-    thread of the block calls it equally often (the kernels keep the combine uniform)."""
-    buf = cuda.shared.array(1024, float64)
-    t = cuda.threadIdx.y * cuda.blockDim.x + cuda.threadIdx.x
-    cuda.syncthreads()
-    buf[t] = value
-    cuda.syncthreads()
-    if t % 32 + delta < 32:
-        return buf[t + delta]
-    return value
-
-
 def _cuda_simulated(cuda):
     """Whether ``cuda`` is Numba's CUDA simulator (NUMBA_ENABLE_CUDASIM=1)."""
     return getattr(cuda.jit, "__module__", "").startswith("numba.cuda.simulator")
@@ -548,8 +326,6 @@ def _cuda_build(cuda):
 
     for fn in (_two_product, _wexp2, _logsumexp2, _core_smooth_abs_log2cosh, _core_smooth_abs_log2cosh_grad_x, ):
         ns[fn.__name__] = cuda.jit(device=True)(rebind(fn))
-    shuffle = _shfl_down_sim if _cuda_simulated(cuda) else _shfl_down_gpu
-    ns["_shfl_down"] = cuda.jit(device=True)(rebind(shuffle))
     for fn in (_cuda_smooth_abs_log2cosh, _cuda_smooth_abs_log2cosh_grad, ):
         ns[fn.__name__] = cuda.jit(rebind(fn))
     return ns

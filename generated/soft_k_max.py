@@ -6,7 +6,7 @@
 #   \u51fd\u6570\u5149\u6ed1\u5316\u6742\u8c08 (2019), https://kexue.fm/archives/6620, item 6
 #   (recursive soft-k-max))
 # Kind: iteration; inputs: x; parameters: k
-# Template: iteration.py.j2 sha256:976dbf2ddfd79445361e78e1da6c204234447f81c69c7d4d6113c0ba0030abd2
+# Template: iteration.py.j2 sha256:1d58f4e22dbcf95c058968677e241ed1ea7f553b74085205ad162aa21d3fb41a
 # Input expression: sha256(srepr)=26010d9deae9e3651823dd7026b81e39f9e09428499f40b9c7b5d6c4534c27d2
 # Stabilization rules applied: none
 #
@@ -292,23 +292,6 @@ _CUDA_SIGNATURES = {
 """Typed signatures of every kernel (float32 and float64 data), for ahead-of-time PTX checks."""
 
 
-def _shfl_down_gpu(value, delta):
-    return cuda.shfl_down_sync(0xFFFFFFFF, value, delta)
-
-
-def _shfl_down_sim(value, delta):
-    """Numba's simulator has no warp shuffles: the same exchange through shared memory.  Every
-    thread of the block calls it equally often (the kernels keep the combine uniform)."""
-    buf = cuda.shared.array(1024, float64)
-    t = cuda.threadIdx.y * cuda.blockDim.x + cuda.threadIdx.x
-    cuda.syncthreads()
-    buf[t] = value
-    cuda.syncthreads()
-    if t % 32 + delta < 32:
-        return buf[t + delta]
-    return value
-
-
 def _cuda_simulated(cuda):
     """Whether ``cuda`` is Numba's CUDA simulator (NUMBA_ENABLE_CUDASIM=1)."""
     return getattr(cuda.jit, "__module__", "").startswith("numba.cuda.simulator")
@@ -350,8 +333,6 @@ def _cuda_build(cuda):
 
     for fn in (_fin, _wexp, ):
         ns[fn.__name__] = cuda.jit(device=True)(rebind(fn))
-    shuffle = _shfl_down_sim if _cuda_simulated(cuda) else _shfl_down_gpu
-    ns["_shfl_down"] = cuda.jit(device=True)(rebind(shuffle))
     for fn in (_cuda_iter_soft_k_max, _cuda_iter_grad_soft_k_max, ):
         ns[fn.__name__] = cuda.jit(rebind(fn))
     return ns

@@ -3,7 +3,7 @@
 #
 # Construction: soft_sign_tanh = tanh(k*x) (kexue.fm/archives/3290 eqs (4)-(5))
 # Kind: elementwise; inputs: x; parameters: k
-# Template: elementwise.py.j2 sha256:79551d0e957ccc87f7e0078c2bfdbfcfc3bae45c0fd7e6f8f1d3c35f193af30e
+# Template: elementwise.py.j2 sha256:533d38d3e6b1da6818711a0998380d12d9315f44254ee25e5654769e030f5042
 # Input expression: sha256(srepr)=d0d8832c8fe0bf29abfd5eb6e831a4edafac937b2089739d1b67382d14b4e80a
 # Stabilization rules applied: sigmoid_product, tanh_complement
 #
@@ -167,16 +167,6 @@ def _fma(typingctx, a, b, c):
     return _types.float64(_types.float64, _types.float64, _types.float64), codegen
 
 
-@_intrinsic
-def _f64_as_i64(typingctx, value):
-    """The IEEE-754 bits of the float64 ``value`` as an int64 (an LLVM bitcast)."""
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], context.get_value_type(signature.return_type))
-
-    return _types.int64(_types.float64), codegen
-
-
 @njit(cache=True, error_model="numpy", inline="always")
 def _fexp2(x):
     """(hi, lo): exp(x) = hi + lo to ~2**-100 relative (hi within 1 ulp), branch-free
@@ -211,142 +201,6 @@ def _fexp2(x):
     b = _i64_as_f64((k - k1 + 1023) << 52)
     res = p * a * b
     return (res, p_lo * a * b) if x == x else (x, 0.0)
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _fexp(x):
-    """exp(x) within 1 ulp, branch-free (the high part of _fexp2)."""
-    return _fexp2(x)[0]
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _flog_core(x, c):
-    """log(x) + c for finite x > 0 and |c| <= ulp(x)/x (FDLIBM e_log.c, branch-free)."""
-    sub = x < 2.2250738585072014e-308  # subnormal: scale by 2**54 first
-    xs = x * 18014398509481984.0 if sub else x
-    bits = _f64_as_i64(xs)
-    hx = bits >> 32
-    k = (hx >> 20) - (1077 if sub else 1023)
-    hx = hx & 0xFFFFF
-    i = (hx + 0x95F64) & 0x100000  # m = x / 2**k in [sqrt(2)/2, sqrt(2))
-    k = k + (i >> 20)
-    f = _i64_as_f64(((hx | (i ^ 0x3FF00000)) << 32) | (bits & 0xFFFFFFFF)) - 1.0
-    s = f / (2.0 + f)
-    dk = np.float64(k)
-    z = s * s
-    w = z * z
-    t1 = _fma(w, _fma(w, 1.531383769920937332e-01, 2.222219843214978396e-01), 0.3999999999940942)
-    t1 = w * t1
-    t2 = _fma(w, _fma(w, 1.479819860511658591e-01, 1.818357216161805012e-01), 0.2857142874366239)
-    t2 = z * _fma(w, t2, 6.666666666666735130e-01)
-    R = t2 + t1
-    hfsq = 0.5 * f * f
-    low = dk * 1.90821492927058770002e-10 + c  # k ln2_lo + c
-    big = dk * 6.93147180369123816490e-01 - ((hfsq - (s * (hfsq + R) + low)) - f)
-    small = dk * 6.93147180369123816490e-01 - ((s * (f - R) - low) - f)
-    return big if ((hx - 0x6147A) | (0x6B851 - hx)) > 0 else small
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _flog(x):
-    """log(x) within 1 ulp, branch-free (symsmooth.codegen.fastmath: FDLIBM e_log.c)."""
-    res = _flog_core(x, 0.0)
-    res = res if x < math.inf else x  # +inf -> inf, NaN -> NaN
-    res = res if x >= 0.0 else math.nan
-    return res if x != 0.0 else -math.inf
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _flog1p2(x, xlo):
-    """log(1 + x + xlo) for |xlo| <= ulp(x), branch-free: log(u) + c/u with
-    u + c == 1 + x + xlo (TwoSum)."""
-    u = 1.0 + x
-    bp = u - x
-    c = (((x - (u - bp)) + (1.0 - bp)) + xlo) / u
-    res = _flog_core(u, c)
-    res = res if x < math.inf else x  # +inf -> inf, NaN -> NaN
-    res = res if x >= -1.0 else math.nan
-    res = res if x != -1.0 else -math.inf
-    return res if x != 0.0 else x  # keeps -0.0
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _flog1p(x):
-    """log(1 + x) within 1 ulp, branch-free (_flog1p2 with no low part)."""
-    return _flog1p2(x, 0.0)
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _fwexp(h, m):
-    """_wexp(h, m) (exp(h - m) with h - m taken exactly, same edge cases), branch-free."""
-    d = h - m
-    bp = d - h
-    lo = (h - (d - bp)) + (-m - bp)
-    lo = lo if lo - lo == 0.0 else 0.0  # an infinite h or m: no correction
-    e = _fexp(d) * (1.0 + lo)
-    if_nan = d if h != m else (0.0 if h < 0.0 else 1.0)  # -inf - -inf: 0; inf - inf: 1
-    return e if d == d else if_nan
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _okey(x):
-    """An int64 key ordered like the float64 x (-inf < ... < -0.0 < 0.0 < ... < inf < NaN):
-    a max over keys vectorizes where a float max (NaN-aware select) does not."""
-    b = _f64_as_i64(x)
-    return b ^ ((b >> 63) & 0x7FFFFFFFFFFFFFFF)
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _ofrom(key):
-    """The float64 of an _okey key."""
-    return _i64_as_f64(key ^ ((key >> 63) & 0x7FFFFFFFFFFFFFFF))
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _fsexp(h, m):
-    """exp(h - m) for the fast pass of a row sum: m finite, h <= m or -inf, never NaN (the
-    caller checks).  h - m is taken exactly (TwoSum: exp(d + lo)); lean and branch-free:
-    Cody-Waite reduction with the full-precision ln 2 (fma), exp(r) = 1 + r + r**2 q(r),
-    the scale 2**k as two exact factors (subnormal results rounded once); within 1 ulp."""
-    d = h - m
-    bp = d - h
-    lo = (h - (d - bp)) + (-m - bp)  # d + lo == h - m exactly
-    live = d > -745.5  # exp(-745.5) < 2**-1075 rounds to 0; also h == -inf
-    d = d if live else 0.0
-    lo = lo if live else 0.0
-    kf = (d * 1.4426950408889634 + 6755399441055744.0) - 6755399441055744.0  # round(d/ln 2)
-    r = _fma(kf, -0.6931471805599453, d) + _fma(kf, -2.3190468138462996e-17, lo)
-    r2 = r * r
-    r4 = r2 * r2
-    a0 = _fma(r, 0.16666666666666671, 0.5)  # q(r) = (exp(r) - 1 - r)/r**2 by Estrin's
-    a1 = _fma(r, 0.0083333333333261409, 0.04166666666666667)  # scheme: a shorter chain
-    a2 = _fma(r, 0.00019841269874800492, 0.0013888888888883752)  # than Horner's, so more
-    a3 = _fma(r, 2.7557255425746434e-06, 2.4801587325533364e-05)  # vectors are in flight
-    a4 = _fma(r, 2.5105206373957011e-08, 2.7557273661348636e-07)
-    b0 = _fma(r2, a1, a0)
-    b1 = _fma(r2, a3, a2)
-    b2 = _fma(r2, 2.0914679376583935e-09, a4)
-    q = _fma(r4 * r4, b2, _fma(r4, b1, b0))  # degree 10, Chebyshev fit on |r| <= 0.347
-    p = 1.0 + _fma(r2, q, r)  # exp(r), fit error 2**-62
-    k = np.int64(kf)
-    k1 = k >> 1
-    e = p * _i64_as_f64((k1 + 1023) << 52) * _i64_as_f64((k - k1 + 1023) << 52)
-    return e if live else 0.0
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _lanes_total(acc, err, start):
-    """(sum, error) of start + acc[:] + err[:]: the lane sums of a compensated row sum added
-    one by one with TwoSum (exact errors, collected with the lanes' own errors)."""
-    s = start
-    c = 0.0
-    for j in range(acc.shape[0]):
-        v = acc[j]
-        t = s + v
-        bp = t - s
-        c += ((s - (t - bp)) + (v - bp)) + err[j]
-        s = t
-    return s, c
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -484,23 +338,6 @@ _CUDA_SIGNATURES = {
 """Typed signatures of every kernel (float32 and float64 data), for ahead-of-time PTX checks."""
 
 
-def _shfl_down_gpu(value, delta):
-    return cuda.shfl_down_sync(0xFFFFFFFF, value, delta)
-
-
-def _shfl_down_sim(value, delta):
-    """Numba's simulator has no warp shuffles: the same exchange through shared memory.  Every
-    thread of the block calls it equally often (the kernels keep the combine uniform)."""
-    buf = cuda.shared.array(1024, float64)
-    t = cuda.threadIdx.y * cuda.blockDim.x + cuda.threadIdx.x
-    cuda.syncthreads()
-    buf[t] = value
-    cuda.syncthreads()
-    if t % 32 + delta < 32:
-        return buf[t + delta]
-    return value
-
-
 def _cuda_simulated(cuda):
     """Whether ``cuda`` is Numba's CUDA simulator (NUMBA_ENABLE_CUDASIM=1)."""
     return getattr(cuda.jit, "__module__", "").startswith("numba.cuda.simulator")
@@ -542,8 +379,6 @@ def _cuda_build(cuda):
 
     for fn in (_two_product, _wexp2, _dsigmoid, _core_soft_sign_tanh, _core_soft_sign_tanh_grad_x, ):
         ns[fn.__name__] = cuda.jit(device=True)(rebind(fn))
-    shuffle = _shfl_down_sim if _cuda_simulated(cuda) else _shfl_down_gpu
-    ns["_shfl_down"] = cuda.jit(device=True)(rebind(shuffle))
     for fn in (_cuda_soft_sign_tanh, _cuda_soft_sign_tanh_grad, ):
         ns[fn.__name__] = cuda.jit(rebind(fn))
     return ns

@@ -26,13 +26,15 @@ def _fast_core(x):
 
 from __future__ import annotations
 
+import ast
 import re
 
 from symsmooth.codegen.helpers import FAST_DECORATOR as DECORATOR
-from symsmooth.codegen.helpers import FAST_FUNCTIONS, FAST_OVERRIDES, INTRINSICS
+from symsmooth.codegen.helpers import FAST_DEFS, FAST_OVERRIDES, fast_block
 
-FAST_SOURCE = INTRINSICS + "\n\n" + "\n\n".join(FAST_FUNCTIONS.values())
-"""The block emitted into every generated module's CPU section (needs ``np`` and ``njit``)."""
+FAST_SOURCE = fast_block(FAST_DEFS)
+"""Every intrinsic and fast function with their imports (needs ``np`` and ``njit``); a
+generated module carries only the part its functions call (:func:`with_runtime`)."""
 
 SUBSTITUTIONS: dict[str, str] = {
     "math.exp(": "_fexp(",
@@ -100,20 +102,39 @@ _LINE_KEYS = (
 def fast_context(ctx: dict) -> dict:
     """The ``fast`` template variable of a kernel (see :func:`symsmooth.codegen.emit.context`).
 
-    ``source``: :data:`FAST_SOURCE` and the twins of the kernel's helpers and elementwise cores;
-    ``names``: function -> the name its CPU loops call; one list of rewritten lines per line
-    list of the context (``sum_lines``, ``prologue``, ...).
+    ``source``: the twins of the kernel's helpers and elementwise cores (the fast runtime they
+    and the template call is added by :func:`with_runtime` once the module is rendered);
+    ``twins``: the same; ``names``: function -> the name its CPU loops call; one list of
+    rewritten lines per line list of the context (``sum_lines``, ``prologue``, ...).
     """
     functions = {h.function: h.source for h in ctx["helpers"]}
     for core in ctx.get("cores", ()):
         body = "\n".join("    " + line for line in core["lines"])
         functions[core["name"]] = f"def {core['name']}({ctx['args']}):\n{body}\n"
     names, source = twins(functions)
-    fast = {"source": FAST_SOURCE + ("\n\n\n" + source if source else ""), "names": names}
+    fast = {"source": source, "twins": source, "names": names}
     for key in _LINE_KEYS:
         if key in ctx:
             fast[key] = [_rename(fast_text(line), names) for line in ctx[key]]
     return fast
+
+
+def loaded_names(text: str) -> set[str]:
+    """Every name a module's code loads (its calls included), read from its syntax tree."""
+    return {n.id for n in ast.walk(ast.parse(text)) if isinstance(n, ast.Name)}
+
+
+def with_runtime(fast: dict, text: str) -> dict:
+    """``fast`` whose ``source`` also holds the fast runtime (:data:`FAST_SOURCE`'s parts) that
+    the module ``text`` (rendered with ``fast`` itself) calls, and only that.
+
+    >>> fast = with_runtime({"twins": ""}, "def f(x):\\n    return _flog(x)\\n")
+    >>> "def _flog(x):" in fast["source"], "def _fexp(x):" in fast["source"]
+    (True, False)
+    """
+    block = fast_block(sorted(loaded_names(text)))
+    parts = [part for part in (block, fast["twins"]) if part]
+    return dict(fast, source="\n\n\n".join(parts))
 
 
 def module_source() -> str:

@@ -198,36 +198,90 @@ def _decorator(d: _Def) -> str:
     return ast.unparse(d.node.decorator_list[0]) if getattr(d.node, "decorator_list", ()) else ""
 
 
-def _fast_parts() -> tuple[str, dict[str, str], dict[str, str]]:
+@dataclass(frozen=True)
+class FastDef:
+    """One definition of :data:`FAST_MODULE` a generated module may carry: an intrinsic or an
+    ``@njit`` function, its decorated source and the module-level names it uses (the fast
+    functions and intrinsics it calls, the private imports its decorator or body needs)."""
+
+    name: str
+    source: str
+    requires: tuple[str, ...] = ()
+    imports: tuple[str, ...] = ()
+
+
+def _fast_parts() -> tuple[dict[str, str], dict[str, FastDef], dict[str, str]]:
     defs = _module_defs(FAST_MODULE)
     # the imports bound to private names (``_types``, ``_intrinsic``) travel with the intrinsics
-    private = [
-        d.source.rstrip("\n")
-        for d in defs
-        if isinstance(d.node, ast.ImportFrom)
-        and all((a.asname or a.name).startswith("_") for a in d.node.names)
-    ]
-    intrinsics = [d.source for d in defs if _decorator(d) == "_intrinsic"]
-    functions: dict[str, str] = {}
+    private: dict[str, str] = {}
+    for d in defs:
+        if isinstance(d.node, ast.ImportFrom):
+            bound = [a.asname or a.name for a in d.node.names]
+            if all(b.startswith("_") for b in bound):
+                for b in bound:
+                    private[b] = d.source.rstrip("\n")
+    fast: dict[str, _Def] = {}
     overrides: dict[str, str] = {}
     for d in defs:
-        if not (isinstance(d.node, ast.FunctionDef) and _decorator(d).startswith("njit")):
+        if not isinstance(d.node, ast.FunctionDef):
             continue
-        if not d.source.startswith(FAST_DECORATOR + "\n"):
+        decorator = _decorator(d)
+        if decorator.startswith("njit") and not d.source.startswith(FAST_DECORATOR + "\n"):
             raise CodegenError(  # pragma: no cover - guarded by tests/test_runtime.py
                 f"{FAST_MODULE}.{d.node.name} must be decorated with {FAST_DECORATOR}"
             )
         name = d.node.name
-        if name.startswith("_fast_"):
+        if decorator.startswith("njit") and name.startswith("_fast_"):
             overrides["_" + name[len("_fast_") :]] = d.source
-        else:
-            functions[name] = d.source
-    head = "\n".join(private) + "\n\n\n" + "\n\n".join(intrinsics)
-    return head, functions, overrides
+        elif decorator == "_intrinsic" or decorator.startswith("njit"):
+            fast[name] = d
+    rank = {name: at for at, name in enumerate(fast)}
+    functions: dict[str, FastDef] = {}
+    for name, d in fast.items():
+        used = {n.id for n in ast.walk(d.node) if isinstance(n, ast.Name)}
+        requires = tuple(sorted((used & set(rank)) - {name}, key=rank.__getitem__))
+        functions[name] = FastDef(name, d.source, requires, tuple(sorted(used & set(private))))
+    return private, functions, overrides
 
 
-INTRINSICS, FAST_FUNCTIONS, FAST_OVERRIDES = _fast_parts()
-"""The private imports and Numba intrinsics of the fast functions (one block of source); name
--> decorated source of each fast function, in definition order; scalar helper -> the decorated
-source of its hand-written branch-free twin ``_fast_<name>`` (an automatic twin of a helper with
-``if`` statements would not vectorize)."""
+FAST_IMPORTS, FAST_DEFS, FAST_OVERRIDES = _fast_parts()
+"""Private name -> the import line that binds it (``_types``, ``_intrinsic``); name -> each
+intrinsic and fast function (:class:`FastDef`, in definition order); scalar helper -> the
+decorated source of its hand-written branch-free twin ``_fast_<name>`` (an automatic twin of a
+helper with ``if`` statements would not vectorize)."""
+
+FAST_FUNCTIONS: dict[str, str] = {
+    n: d.source for n, d in FAST_DEFS.items() if not d.source.startswith("@_intrinsic")
+}
+"""Name -> decorated source of each fast ``@njit`` function, in definition order."""
+
+
+def fast_block(names) -> str:
+    """The source of the fast definitions ``names`` call (names that are none are ignored),
+    with everything they need, in the runtime's definition order: the private imports first,
+    then the intrinsics and functions.  Empty when nothing is needed.
+
+    >>> print(fast_block(["_fexp", "len"]).split(chr(10) * 3)[0])
+    from numba import types as _types
+    from numba.core.extending import intrinsic as _intrinsic
+    >>> "def _flog(" in fast_block(["_fexp"]), "def _fexp2(" in fast_block(["_fexp"])
+    (False, True)
+    """
+    needed: set[str] = set()
+    todo = [n for n in names if n in FAST_DEFS]
+    while todo:
+        name = todo.pop()
+        if name not in needed:
+            needed.add(name)
+            todo.extend(FAST_DEFS[name].requires)
+    if not needed:
+        return ""
+    chosen = [d for n, d in FAST_DEFS.items() if n in needed]
+    used = {i for d in chosen for i in d.imports}
+    imports = dict.fromkeys(line for name, line in FAST_IMPORTS.items() if name in used)
+    head = "\n".join(imports) + "\n\n\n" if imports else ""
+    return head + "\n\n".join(d.source for d in chosen)
+
+
+INTRINSICS = fast_block([n for n, d in FAST_DEFS.items() if d.source.startswith("@_intrinsic")])
+"""The private imports and every Numba intrinsic of the fast functions (one block of source)."""

@@ -35,6 +35,7 @@ import jinja2
 import jinja2.meta
 
 from symsmooth.codegen.emit import context
+from symsmooth.codegen.fastmath import loaded_names, with_runtime
 from symsmooth.codegen.names import check_public, comment_text
 from symsmooth.codegen.spec import KernelSpec
 from symsmooth.errors import CodegenError
@@ -120,6 +121,13 @@ def _tidy(text: str) -> str:
     return "\n".join(out) + "\n"
 
 
+class _Everything:
+    """``needs`` of the first rendering: every optional runtime part is in."""
+
+    def __contains__(self, name: object) -> bool:
+        return True
+
+
 def render(spec: KernelSpec, targets=("cpu", "cuda")) -> str:
     """The text of ``generated/<spec.name>.py``."""
     from symsmooth import __version__
@@ -154,7 +162,11 @@ def render(spec: KernelSpec, targets=("cpu", "cuda")) -> str:
         targets=tuple(targets),
     )
     try:
-        text = environment().get_template(template_name).render(**ctx)
+        template = environment().get_template(template_name)
+        # twice: the runtime a module carries is what its rendered functions call
+        first = template.render(**ctx, needs=_Everything())
+        ctx["fast"] = with_runtime(ctx["fast"], first)
+        text = template.render(**ctx, needs=loaded_names(first))
     except jinja2.TemplateError as exc:
         raise CodegenError(f"template {template_name} failed for {spec.name}: {exc}") from exc
     text = _tidy(text)

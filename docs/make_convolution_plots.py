@@ -19,7 +19,7 @@ from symsmooth.convolution import (
     convolve,  # noqa: E402
     kernels,  # noqa: E402
 )
-from symsmooth.functions_numeric import NUMPY_MODULE  # noqa: E402
+from symsmooth.functions import NUMPY_MODULE  # noqa: E402
 
 OUT = Path(__file__).parent / "img"
 x = sp.Symbol("x", real=True)

@@ -21,7 +21,7 @@ from stabilize_helpers import as_float, elementary, float64, naive_float64, refe
 
 import symsmooth as ss
 from symsmooth.functions import sigmoid
-from symsmooth.functions_fused import dsigmoid
+from symsmooth.functions.fused import dsigmoid
 from symsmooth.runtime import double_double
 from symsmooth.stabilization import rule, stabilize
 from symsmooth.verification.ulp import ulp_error
@@ -209,7 +209,7 @@ def test_sinh_ratio_helper_within_half_ulp():
 
 
 def test_pair_logsumexp_gradients_use_sinh_ratio_and_tanh():
-    from symsmooth.functions_fused import sinh_ratio
+    from symsmooth.functions.fused import sinh_ratio
 
     for name, fused in (("max_abs_pair_logsumexp", sinh_ratio), ("smooth_abs_log2cosh", sp.tanh)):
         spec = ss.pipeline.kernel_spec(name)
@@ -313,7 +313,7 @@ def test_swish_gradient_rule_both_ways():
     result = stabilize(r.naive)
     (u,) = r.naive.free_symbols
     assert "swish_gradient" in result.applied
-    from symsmooth.functions_fused import dswish
+    from symsmooth.functions.fused import dswish
 
     assert result.expr == dswish(u)
     assert sp.simplify(elementary(r.naive) - elementary(result.expr)) == 0
@@ -381,7 +381,7 @@ def test_derf_helper_within_half_ulp():
 
 
 def test_gaussian_square_rule_both_ways():
-    from symsmooth.functions_fused import derf
+    from symsmooth.functions.fused import derf
 
     r = rule("gaussian_square")
     u, v = sorted(r.naive.free_symbols, key=str)
@@ -437,7 +437,7 @@ def test_dgelu_helper_within_one_ulp():
 
 
 def test_gelu_gradient_rule_both_ways():
-    from symsmooth.functions_fused import dgelu
+    from symsmooth.functions.fused import dgelu
 
     r = rule("gelu_gradient")
     (u,) = r.naive.free_symbols
@@ -518,7 +518,7 @@ def test_lin_hypot_helper_near_the_root():
 
 
 def test_hypot_root_rule_both_ways():
-    from symsmooth.functions_fused import lin_hypot
+    from symsmooth.functions.fused import lin_hypot
 
     r = rule("hypot_root")
     result = stabilize(r.naive)

@@ -1,4 +1,4 @@
-"""Scaled primitives (symsmooth/functions_scaling.py) and their kernels against mpmath.
+"""Scaled primitives (symsmooth/functions/scaling.py) and their kernels against mpmath.
 
 The runtime helpers ``_recip1p_sq``, ``_odd_root_sum`` and ``_odd_root_sum_grad``
 (symsmooth/runtime/scaling.py, whose source generated modules carry) are compared with mpmath at 300
@@ -21,7 +21,7 @@ from stabilize_helpers import naive_float64
 
 import symsmooth as ss
 from symsmooth.functions import logsumexp
-from symsmooth.functions_scaling import (
+from symsmooth.functions.scaling import (
     mp_odd_root_sum,
     mp_odd_root_sum_grad,
     mp_recip1p_sq,

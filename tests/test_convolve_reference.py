@@ -10,7 +10,7 @@ from __future__ import annotations
 import mpmath
 import sympy as sp
 
-from symsmooth.functions_numeric import MPMATH_MODULE
+from symsmooth.functions import MPMATH_MODULE
 
 DPS = 40
 TOL = mpmath.mpf(10) ** -25

@@ -32,7 +32,7 @@ from symsmooth.functions import (
     sigmoid,
     softplus,
 )
-from symsmooth.functions_numeric import np_log1mexp, np_logsumexp, np_sigmoid, np_softplus
+from symsmooth.functions.numeric import np_log1mexp, np_logsumexp, np_sigmoid, np_softplus
 
 mp = mpmath.mp
 z = sp.Symbol("z", real=True)

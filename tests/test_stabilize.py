@@ -30,8 +30,8 @@ from stabilize_helpers import (
 
 from symsmooth.errors import StabilizeError
 from symsmooth.functions import Phi, logsumexp, sigmoid, softplus
-from symsmooth.functions_fused import dsigmoid
-from symsmooth.functions_special import relu_gauss
+from symsmooth.functions.fused import dsigmoid
+from symsmooth.functions.special import relu_gauss
 from symsmooth.stabilization import (
     Stabilized,
     rule,

@@ -18,8 +18,8 @@ import sympy as sp
 from stabilize_helpers import as_float, float64, naive_float64, reference, ulps
 
 from symsmooth.functions import Phi, logsumexp, sigmoid
-from symsmooth.functions_fused import dsigmoid
-from symsmooth.functions_special import hypot, logcosh, relu_gauss
+from symsmooth.functions.fused import dsigmoid
+from symsmooth.functions.special import hypot, logcosh, relu_gauss
 from symsmooth.runtime.scalar import _logcosh, _relu_gauss
 from symsmooth.stabilization import rule, rule_set, stabilize
 from symsmooth.verification.ulp import ulp_error

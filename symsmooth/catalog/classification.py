@@ -22,7 +22,7 @@ from __future__ import annotations
 import sympy as sp
 
 from symsmooth.catalog import entry
-from symsmooth.functions_targets import ArgMaxOver, MaxOver, onehot_argmax
+from symsmooth.functions.targets import ArgMaxOver, MaxOver, onehot_argmax
 from symsmooth.records import Smoothing
 from symsmooth.symbols import T, X, i, j, k, n
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import sympy as sp
 
 from symsmooth.catalog import entry
-from symsmooth.functions_targets import MinOver
+from symsmooth.functions.targets import MinOver
 from symsmooth.records import Smoothing
 from symsmooth.symbols import M, j, n, sigma
 

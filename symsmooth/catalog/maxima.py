@@ -22,7 +22,7 @@ import numpy as np
 import sympy as sp
 
 from symsmooth.catalog import entry
-from symsmooth.functions_targets import MaxOver, MinOver
+from symsmooth.functions.targets import MaxOver, MinOver
 from symsmooth.records import Smoothing
 from symsmooth.symbols import X, i, k, n, x, y
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 import sympy as sp
 
 from symsmooth.catalog import entry
-from symsmooth.functions_targets import MaxOver, MinOver
+from symsmooth.functions.targets import MaxOver, MinOver
 from symsmooth.records import Smoothing
 from symsmooth.symbols import S, T, i, k, n
 

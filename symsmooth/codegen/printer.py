@@ -26,28 +26,18 @@ import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
 
 from symsmooth.errors import CodegenError
+from symsmooth.functions import RUNTIME_HELPERS
 
 FUNCTION_HELPERS: dict[str, str] = {
-    "softplus": "softplus",
-    "sigmoid": "sigmoid",
-    "dsigmoid": "dsigmoid",
-    "dswish": "dswish",
-    "derf": "derf",
-    "dgelu": "dgelu",
-    "lin_hypot": "lin_hypot",
-    "sinh_ratio": "sinh_ratio",
-    "log_sigmoid": "log_sigmoid",
-    "log1mexp": "log1mexp",
-    "Phi": "Phi",
-    "phi": "phi",
+    **{name: h for name, h in RUNTIME_HELPERS.items() if "{arity}" not in h},
     "wexp": "wexp",
-    "logcosh": "logcosh",
-    "relu_gauss": "relu_gauss",
-    "recip1p_sq": "recip1p_sq",
-    "odd_root_sum": "odd_root_sum",
-    "odd_root_sum_grad": "odd_root_sum_grad",
 }
-"""SymPy function class name -> helper name (``logsumexp`` is handled by arity)."""
+"""SymPy function class name -> helper name: the registry's
+:data:`~symsmooth.functions.RUNTIME_HELPERS` with one helper each, and ``wexp``, the reduction
+planner's own node (:class:`symsmooth.codegen.reduction.wexp`)."""
+ARITY_HELPERS: dict[str, str] = {name: h for name, h in RUNTIME_HELPERS.items() if "{arity}" in h}
+"""SymPy function class name -> helper name pattern, formatted with the number of arguments
+(``logsumexp`` of three arguments prints as ``_logsumexp3``)."""
 
 
 class MathPrinter(PythonCodePrinter):
@@ -81,15 +71,15 @@ class MathPrinter(PythonCodePrinter):
 
     def _print_Function(self, expr):
         name = type(expr).__name__
-        if name == "logsumexp":
-            helper = f"logsumexp{len(expr.args)}"
-        elif name == "sigmoid" and isinstance(expr.args[0], sp.Add) and len(expr.args[0].args) == 2:
+        if name == "sigmoid" and isinstance(expr.args[0], sp.Add) and len(expr.args[0].args) == 2:
             # sigmoid(a - b): the difference is formed exactly (runtime.double_double._sigmoid2)
             self.helpers.add("sigmoid2")
             p, q = sorted(expr.args[0].args, key=sp.default_sort_key)
             return f"_sigmoid2({self._print(p)}, {self._print(q)})"
         elif name in FUNCTION_HELPERS:
             helper = FUNCTION_HELPERS[name]
+        elif name in ARITY_HELPERS:
+            helper = ARITY_HELPERS[name].format(arity=len(expr.args))
         else:
             return super()._print_Function(expr)
         self.helpers.add(helper)

@@ -36,7 +36,7 @@ from symsmooth.derive.mm import (
 )
 from symsmooth.derive.newton import gradient_descent_step, newton_step
 from symsmooth.derive.record import Builder, Derivation
-from symsmooth.functions_targets import ArgMaxOver
+from symsmooth.functions.targets import ArgMaxOver
 
 A4 = "kexue.fm/archives/4277 (article 4)"
 A5 = "kexue.fm/archives/5112 (article 5)"

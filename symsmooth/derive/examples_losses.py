@@ -27,7 +27,7 @@ from symsmooth.derive.checks import CheckContext
 from symsmooth.derive.gradients import gradient, hessian, stable_form
 from symsmooth.derive.record import Builder, Derivation
 from symsmooth.functions import LogSumExpOver, sigmoid
-from symsmooth.functions_targets import MaxOver, MinOver
+from symsmooth.functions.targets import MaxOver, MinOver
 
 A6 = "kexue.fm/archives/6394 (article 6)"
 A7 = "kexue.fm/archives/7259 (article 7)"

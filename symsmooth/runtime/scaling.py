@@ -1,4 +1,4 @@
-r"""Scalar helpers of the scaled primitives (:mod:`symsmooth.functions_scaling`).
+r"""Scalar helpers of the scaled primitives (:mod:`symsmooth.functions.scaling`).
 
 ``1/(1 + (a b)^2)`` and the odd-power root ``sign(s) |s|^(1/n)``, ``s = x^n + y^n``, scaled so
 that no intermediate power overflows or underflows (the scaling of C99 ``hypot``), with the

@@ -15,7 +15,7 @@ hypot_root          k (1 + a) x + k hypot(m, (1 - a) x)   k lin_hypot(x, m, a)
 
 * ``sigmoid(u) sigmoid(-u)`` (the derivative of every sigmoid, and ``1 - tanh^2`` after the
   ``tanh_complement`` rule): two rounded sigmoids and their product round three times
-  (1.5-1.8 ulp measured); ``dsigmoid`` (:mod:`symsmooth.functions_fused`, helper
+  (1.5-1.8 ulp measured); ``dsigmoid`` (:mod:`symsmooth.functions.fused`, helper
   ``_dsigmoid``) is ``e/(1 + e)^2`` with ``e = exp(-|u|)`` divided once in double-double
   (0.5 ulp).  Its naive rewrite ``exp(-u)/(1 + exp(-u))^2`` overflows to NaN for
   ``u < -709.8``; the worked example of the rule is that form, which the ``sigmoid`` rule of
@@ -75,7 +75,7 @@ k*derf(k, z)
 >>> from symsmooth.functions import Phi, phi
 >>> stabilize(Phi(z / k) + z * phi(z / k) / k).expr
 dgelu(z/k)
->>> from symsmooth.functions_special import hypot
+>>> from symsmooth.functions.special import hypot
 >>> stabilize(z * (1 + k) / 2 + hypot(y, z * (1 - k)) / 2).expr
 lin_hypot(z, y, k)/2
 """
@@ -85,8 +85,8 @@ from __future__ import annotations
 import sympy as sp
 
 from symsmooth.functions import Phi, logsumexp, phi, sigmoid
-from symsmooth.functions_fused import derf, dgelu, dsigmoid, dswish, lin_hypot, sinh_ratio
-from symsmooth.functions_special import hypot
+from symsmooth.functions.fused import derf, dgelu, dsigmoid, dswish, lin_hypot, sinh_ratio
+from symsmooth.functions.special import hypot
 from symsmooth.stabilization.rules import Rule, register_rule_set, register_rules
 
 u = sp.Symbol("u", real=True)

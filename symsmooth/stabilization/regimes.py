@@ -12,7 +12,7 @@ alone: ``Phi(z)`` is ``erfc(-z/sqrt 2)/2`` with no branch, and SymPy would rewri
 three or more arguments: a nested fold of the pairwise form cannot keep its tie guard (SymPy
 turns ``Eq(Piecewise, c)`` into an ``ITE`` that computes ``inf - inf``), so the printer should
 emit one max-shifted loop (``m + log1p(sum_{i != argmax} exp(x_i - m))``, as
-:func:`symsmooth.functions_numeric.py_logsumexp` does).
+:func:`symsmooth.functions.numeric.py_logsumexp` does).
 
 Edge values: NaN fails every comparison and reaches the last branch, which returns NaN;
 ``softplus(+-inf) = inf, 0``; ``sigmoid(+-inf) = 1, 0``; ``logsumexp`` of a tie returns

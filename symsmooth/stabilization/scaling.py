@@ -2,7 +2,7 @@ r"""Rule set ``scaling``: forms whose intermediate powers overflow, underflow or
 
 * ``recip1p_sq``: ``1/(1 + a^2 b^2) -> recip1p_sq(a, b)``.  ``(a b)^2`` overflows for
   ``|a b| > 1.3e154`` although the result ``1/(a b)^2`` is representable up to
-  ``|a b| ~ 6e161``; the primitive (:mod:`symsmooth.functions_scaling`) forms the square
+  ``|a b| ~ 6e161``; the primitive (:mod:`symsmooth.functions.scaling`) forms the square
   exactly and scales it by ``2^-600`` above ``2^450``.  The derivative of ``atan(k x)`` (the
   ``soft_sign_arctan`` gradient) is the motivating case.
 * ``odd_root_sum``: ``sign(s) |s|^(1/n)`` with ``s = x^n + y^n``, ``n`` odd ->
@@ -38,7 +38,7 @@ from __future__ import annotations
 import sympy as sp
 
 from symsmooth.functions import logsumexp
-from symsmooth.functions_scaling import odd_root_sum, recip1p_sq
+from symsmooth.functions.scaling import odd_root_sum, recip1p_sq
 from symsmooth.stabilization.rules import Rule, register_rule_set, register_rules
 
 x, y, a, b = sp.symbols("x y a b", real=True)

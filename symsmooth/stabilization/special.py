@@ -15,7 +15,7 @@ Why each is needed in float64 (the ``hard_inputs`` of each rule, tested in
 ``tests/test_stabilize_extra.py``):
 
 * ``log(cosh z)``: ``cosh`` overflows past ``|z| = 710.5`` and rounds to 1 below
-  ``|z| = 1.5e-8``.  ``logcosh`` (:mod:`symsmooth.functions_special`) splits regimes: the
+  ``|z| = 1.5e-8``.  ``logcosh`` (:mod:`symsmooth.functions.special`) splits regimes: the
   rewrite ``|z| + log1p(exp(-2|z|)) - log 2`` for ``|z| > 1`` (it cancels for small ``|z|``),
   ``z^2/2 + z^4 P(z^2)`` below.
 * ``sqrt(a^2 + b^2)``: the squares overflow for ``|a| > 1.3e154`` and underflow below
@@ -53,7 +53,7 @@ import sympy as sp
 from sympy.codegen.cfunctions import expm1
 
 from symsmooth.functions import Phi, logsumexp, phi, sigmoid
-from symsmooth.functions_special import hypot, logcosh, relu_gauss
+from symsmooth.functions.special import hypot, logcosh, relu_gauss
 from symsmooth.stabilization.rules import Rule, register_rule_set, register_rules
 
 z, a, b, x = sp.symbols("z a b x", real=True)

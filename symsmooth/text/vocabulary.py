@@ -7,7 +7,7 @@ They share this module, so there is one whitelist and one set of bounds:
 * :data:`FUNCTIONS`: the mathematical functions, ``name -> class``, callable from formula
   text *and* readable from a record: elementary and special functions, ``Max``/``Min``,
   ``Abs``, ``sign``, ``Heaviside``, ``floor``/``ceiling``, and every registered stable
-  primitive (:data:`symsmooth.functions.PRIMITIVES` and the special, fused and scaling ones);
+  primitive (:data:`symsmooth.functions.PRIMITIVES`, the one registry of the vocabulary);
   :data:`ARITY` gives their least and most number of arguments;
 * :data:`STRUCTURE`: the classes only a stored record names (``srepr`` writes numbers, sums,
   products, powers, ``Piecewise`` pairs, relations, logic, indexed sums and reductions as
@@ -50,11 +50,7 @@ import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
 from sympy.functions.elementary.piecewise import ExprCondPair
 
-import symsmooth.functions_fused  # noqa: F401 - registers the fused primitives
-import symsmooth.functions_scaling  # noqa: F401 - registers the scaling primitives
-from symsmooth.functions import PRIMITIVES, LogSumExpOver
-from symsmooth.functions_special import SPECIAL_PRIMITIVES
-from symsmooth.functions_targets import ArgMax, ArgMaxOver, MaxOver, MinOver
+from symsmooth.functions import PRIMITIVES, ArgMax, ArgMaxOver, LogSumExpOver, MaxOver, MinOver
 
 MAX_INT_DIGITS = 60
 """Longest integer literal accepted in formula text (decimal digits)."""
@@ -78,7 +74,6 @@ _ELEMENTARY = (
 FUNCTIONS: dict[str, type] = {
     **{cls.__name__: cls for cls in _ELEMENTARY},
     **PRIMITIVES,
-    **SPECIAL_PRIMITIVES,
 }
 """Function name -> SymPy class: callable in formula text and readable in records."""
 

@@ -5,7 +5,7 @@ A reference list (one ``mpf`` per checked point, ``None`` where mpmath cannot ho
 parameter values, the input arrays, the options of the reference (digits, cotangent, sampled
 positions) and the code that computes it.  The file name is the sha256 *key* of all of these,
 the code included (the source of :mod:`symsmooth.verification.exact`,
-:mod:`symsmooth.verification.reference` and the ``symsmooth.functions*`` modules).
+:mod:`symsmooth.verification.reference` and the modules of the ``symsmooth.functions`` package).
 
 The key alone is not trusted.  Each entry is a JSON object::
 
@@ -66,11 +66,13 @@ _CODE_MODULES = (
     "symsmooth.verification.exact",
     "symsmooth.verification.reference",
     "symsmooth.functions",
-    "symsmooth.functions_special",
-    "symsmooth.functions_fused",
-    "symsmooth.functions_scaling",
-    "symsmooth.functions_nary",
-    "symsmooth.functions_numeric",
+    "symsmooth.functions.base",
+    "symsmooth.functions.elementary",
+    "symsmooth.functions.special",
+    "symsmooth.functions.fused",
+    "symsmooth.functions.scaling",
+    "symsmooth.functions.nary",
+    "symsmooth.functions.numeric",
 )
 _SPECIALS = {fzero, finf, fninf, fnan}
 _MAX_WARNINGS = 10  # per process: a wholly tampered folder gives a few lines, not thousands

@@ -3,7 +3,7 @@
 SymPy has ``Sum`` over a symbolic range but no ``max`` over one.  These classes mirror
 ``Sum``'s signature, ``Cls(term, (i, a, b))``, stay symbolic while the range or the values are
 symbolic, and ``.doit()`` to ``Max``/``Min``/an index once the range is concrete.  They are
-part of the vocabulary (beside ``functions*.py``): the formula and record readers, the catalog
+part of the vocabulary (:mod:`symsmooth.functions`): the formula and record readers, the catalog
 and the derivations all name them.
 
 Examples

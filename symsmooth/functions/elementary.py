@@ -9,7 +9,7 @@ Each primitive is a real :class:`sympy.Function`:
 * ``rewrite("naive")`` (also ``rewrite(sp.exp)``, ``rewrite(sp.log)``) gives the textbook
   exp/log/erf form, used as the exact reference and to prove equivalence;
 * ``evalf`` evaluates with mpmath at any precision through the overflow-free formulas of
-  :mod:`symsmooth.functions_numeric`, re-evaluating at higher precision until two precisions
+  :mod:`symsmooth.functions.numeric`, re-evaluating at higher precision until two precisions
   agree (so cancellation near a zero of the result, or in the arguments, costs precision
   internally, not in the answer);
 * ``sp.latex``/``sp.pretty`` show the usual names (sigma, LSE, Phi, phi); ``str`` shows the
@@ -19,8 +19,9 @@ Each primitive is a real :class:`sympy.Function`:
   implementations; for ``"math"`` pass ``modules=[MATH_MODULE, "math"]``.  No
   ``_pythoncode`` hook is defined, so a code generator's own ``_print_<name>`` methods win.
 
-The n-ary reduction over a symbolic range, :class:`LogSumExpOver`, lives in
-:mod:`symsmooth.functions_nary` and is re-exported here.
+Each class declares its runtime helper and its NumPy and mpmath implementations
+(:mod:`symsmooth.functions.base`); the n-ary reduction over a symbolic range,
+:class:`LogSumExpOver`, lives in :mod:`symsmooth.functions.nary`.
 
 References
 ----------
@@ -51,105 +52,29 @@ exp(x - logsumexp(x, y))
 
 from __future__ import annotations
 
-import mpmath
 import sympy as sp
-from mpmath.libmp import prec_to_dps
 from sympy.codegen.cfunctions import expm1
 from sympy.core.function import ArgumentIndexError
 
-from symsmooth.functions_numeric import MATH_MODULE as MATH_MODULE
-from symsmooth.functions_numeric import MPMATH_MODULE, NUMPY_MODULE
-
-_REFINEMENTS = 6
-"""Precision doublings tried by ``evalf`` before it returns the last value."""
-
-
-def _mp(arg: sp.Expr, prec: int) -> mpmath.mpf | None:
-    """``arg`` as a real mpmath number at binary precision ``prec`` (None if not real)."""
-    value = arg.evalf(prec_to_dps(prec) + 2)
-    if not value.is_Number or value is sp.S.ComplexInfinity:
-        return None
-    return mpmath.mpf(value._to_mpmath(prec))
-
-
-def _agree(a: mpmath.mpf, b: mpmath.mpf, prec: int) -> bool:
-    """True when ``a`` and ``b`` agree to ``prec`` bits (or are the same special value)."""
-    if a == b or (mpmath.isnan(a) and mpmath.isnan(b)):
-        return True
-    if not (mpmath.isfinite(a) and mpmath.isfinite(b)):
-        return False
-    return abs(a - b) <= abs(b) * mpmath.ldexp(1, -prec - 4)
-
-
-class StablePrimitive(sp.Function):
-    """Base class: naive rewrite, adaptive mpmath evalf, printing and lambdify hooks."""
-
-    latex_name: str = ""
-    pretty_name: str = ""
-
-    def _naive(self, *args) -> sp.Expr:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def _eval_rewrite_as_naive(self, *args, **kwargs) -> sp.Expr:
-        return self._naive(*args)
-
-    def _eval_rewrite_as_exp(self, *args, **kwargs) -> sp.Expr:
-        return self._naive(*args)
-
-    def _eval_rewrite_as_log(self, *args, **kwargs) -> sp.Expr:
-        return self._naive(*args)
-
-    def _value(self, wp: int) -> mpmath.mpf | None:
-        with mpmath.workprec(wp):
-            values = [_mp(a, wp) for a in self.args]
-            if any(v is None for v in values):
-                return None
-            return mpmath.mpf(MPMATH_MODULE[type(self).__name__](*values))
-
-    def _eval_evalf(self, prec: int):
-        previous, wp = None, prec + 20
-        for _ in range(_REFINEMENTS):
-            current = self._value(wp)
-            if current is None:
-                return None
-            if previous is not None and _agree(previous, current, prec):
-                break
-            previous, wp = current, 2 * wp
-        return sp.Float._new(current._mpf_, prec)
-
-    def _eval_is_extended_real(self):
-        return all(a.is_extended_real for a in self.args) or None
-
-    def _eval_is_finite(self):
-        return all(a.is_real for a in self.args) or None
-
-    def _latex(self, printer, exp=None):
-        name = self.latex_name or rf"\operatorname{{{type(self).__name__}}}"
-        args = ", ".join(printer._print(a) for a in self.args)
-        tex = rf"{name}\left({args}\right)"
-        return rf"{tex}^{{{exp}}}" if exp else tex
-
-    def _pretty(self, printer):
-        name = self.pretty_name if printer._use_unicode and self.pretty_name else None
-        return printer._print_Function(self, func_name=name or type(self).__name__)
-
-    def _call(self, printer, impl) -> str:
-        args = ", ".join(printer._print(a) for a in self.args)
-        return f"{printer._module_format(f'symsmooth.functions_numeric.{impl.__name__}')}({args})"
-
-    def _numpycode(self, printer) -> str:
-        return self._call(printer, NUMPY_MODULE[type(self).__name__])
-
-    _scipycode = _numpycode
-
-    def _mpmathcode(self, printer) -> str:
-        return self._call(printer, MPMATH_MODULE[type(self).__name__])
-
-
-def _one_arg(fn: sp.Function, argindex: int) -> sp.Expr:
-    if argindex != 1:
-        raise ArgumentIndexError(fn, argindex)
-    return fn.args[0]
+from symsmooth.functions.base import PRIMITIVES as PRIMITIVES
+from symsmooth.functions.base import StablePrimitive, _one_arg
+from symsmooth.functions.numeric import MATH_MODULE as MATH_MODULE
+from symsmooth.functions.numeric import (
+    mp_log1mexp,
+    mp_log_sigmoid,
+    mp_logsumexp,
+    mp_Phi,
+    mp_phi,
+    mp_sigmoid,
+    mp_softplus,
+    np_log1mexp,
+    np_log_sigmoid,
+    np_logsumexp,
+    np_Phi,
+    np_phi,
+    np_sigmoid,
+    np_softplus,
+)
 
 
 class softplus(StablePrimitive):
@@ -162,6 +87,9 @@ class softplus(StablePrimitive):
     3.6678745841776872135e-348
     """
 
+    runtime_helper = "softplus"
+    numpy_impl = np_softplus
+    mpmath_impl = mp_softplus
     nargs = 1
 
     def fdiff(self, argindex=1):
@@ -190,6 +118,9 @@ class sigmoid(StablePrimitive):
     3.66787458417769e-348
     """
 
+    runtime_helper = "sigmoid"
+    numpy_impl = np_sigmoid
+    mpmath_impl = mp_sigmoid
     nargs = 1
     latex_name = r"\sigma"
     pretty_name = "σ"
@@ -219,6 +150,9 @@ class log_sigmoid(StablePrimitive):
     -1000.0000000000000000
     """
 
+    runtime_helper = "log_sigmoid"
+    numpy_impl = np_log_sigmoid
+    mpmath_impl = mp_log_sigmoid
     nargs = 1
     latex_name = r"\log\sigma"
     pretty_name = "log σ"
@@ -252,6 +186,9 @@ class log1mexp(StablePrimitive):
     -log(2)
     """
 
+    runtime_helper = "log1mexp"
+    numpy_impl = np_log1mexp
+    mpmath_impl = mp_log1mexp
     nargs = 1
     latex_name = r"\operatorname{log1mexp}"
 
@@ -297,6 +234,9 @@ class logsumexp(StablePrimitive):
     x
     """
 
+    runtime_helper = "logsumexp{arity}"
+    numpy_impl = np_logsumexp
+    mpmath_impl = mp_logsumexp
     latex_name = r"\operatorname{LSE}"
     pretty_name = "LSE"
 
@@ -340,6 +280,9 @@ class Phi(StablePrimitive):
     3.65589354091503e-350
     """
 
+    runtime_helper = "Phi"
+    numpy_impl = np_Phi
+    mpmath_impl = mp_Phi
     nargs = 1
     latex_name = r"\Phi"
     pretty_name = "Φ"
@@ -373,6 +316,9 @@ class phi(StablePrimitive):
     phi(z)
     """
 
+    runtime_helper = "phi"
+    numpy_impl = np_phi
+    mpmath_impl = mp_phi
     nargs = 1
     latex_name = r"\phi"
     pretty_name = "φ"
@@ -395,12 +341,6 @@ class phi(StablePrimitive):
         return self.args[0].is_real or None
 
 
-PRIMITIVES: dict[str, type[StablePrimitive]] = {
-    cls.__name__: cls for cls in (softplus, sigmoid, log_sigmoid, log1mexp, logsumexp, Phi, phi)
-}
-"""Name -> class, for parsers, printers and code generators."""
-
-
 def naive(expr: sp.Expr) -> sp.Expr:
     """Rewrite every stable primitive in ``expr`` to its textbook exp/log/erf form.
 
@@ -412,8 +352,3 @@ def naive(expr: sp.Expr) -> sp.Expr:
     log(exp(z) + 1) + 1/(1 + exp(-z))
     """
     return expr.rewrite("naive")
-
-
-# re-exported (the n-ary class needs logsumexp, so it is imported last)
-from symsmooth.functions_nary import LogSumExpOver as LogSumExpOver  # noqa: E402
-from symsmooth.functions_nary import logsumexp_over as logsumexp_over  # noqa: E402

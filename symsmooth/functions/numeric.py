@@ -10,7 +10,8 @@ lose the small tail:
   (the maximal term is left out of the sum so that a tiny remainder is not rounded away);
 * ``Phi(z) = erfc(-z/sqrt 2)/2`` (no cancellation in the lower tail), ``phi`` the density.
 
-The SymPy classes in :mod:`symsmooth.functions` print calls to these (``_numpycode``,
+The SymPy classes of :mod:`symsmooth.functions.elementary` name these as their
+``numpy_impl``/``mpmath_impl`` and print calls to these (``_numpycode``,
 ``_scipycode`` and ``_mpmathcode`` printer hooks), so ``sp.lambdify(args, expr, "numpy")`` and
 ``sp.lambdify(args, expr, "mpmath")`` just work. For ``modules="math"`` pass
 ``modules=[MATH_MODULE, "math"]``.  The NumPy functions keep float32 as float32, broadcast,
@@ -219,15 +220,9 @@ def mp_phi(z: Any) -> mpmath.mpf:
     return mpmath.npdf(mpmath.mpf(z))
 
 
-# --- lambdify module dictionaries --------------------------------------------------------------
+# --- lambdify module dictionary (NumPy, mpmath: the registry, functions.base) ---------------
 
 _NAMES = ("softplus", "sigmoid", "log_sigmoid", "log1mexp", "logsumexp", "Phi", "phi")
 
-NUMPY_MODULE: dict[str, Callable[..., Any]] = {n: globals()[f"np_{n}"] for n in _NAMES}
-"""Primitive name -> stable NumPy implementation (``lambdify(..., [NUMPY_MODULE, "numpy"])``)."""
-
 MATH_MODULE: dict[str, Callable[..., Any]] = {n: globals()[f"py_{n}"] for n in _NAMES}
 """Primitive name -> stable ``math`` implementation (``lambdify(..., [MATH_MODULE, "math"])``)."""
-
-MPMATH_MODULE: dict[str, Callable[..., Any]] = {n: globals()[f"mp_{n}"] for n in _NAMES}
-"""Primitive name -> mpmath implementation (``lambdify(..., [MPMATH_MODULE, "mpmath"])``)."""

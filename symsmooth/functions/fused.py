@@ -11,10 +11,10 @@ the cancelling part in double-double and rounds once:
 * ``lin_hypot(x, m, a) = (1 + a) x + hypot(m, (1 - a) x)`` (root at ``x = -m/(2 sqrt a)``);
 * ``sinh_ratio(c, x, y) = sinh(c x)/(cosh(c x) + cosh(c y))`` (no overflow, no rounded LSE).
 
-They share :class:`~symsmooth.functions_special.SpecialPrimitive` (naive rewrite, adaptive
-mpmath ``evalf``, NumPy/mpmath ``lambdify`` hooks) and register their implementations in its
-tables on import; the NumPy implementations of ``dswish``, ``derf``, ``dgelu`` and
-``lin_hypot`` vectorize the runtime functions themselves.
+They share :class:`~symsmooth.functions.base.StablePrimitive` (naive rewrite, adaptive
+mpmath ``evalf``, NumPy/mpmath ``lambdify`` hooks) and name their runtime helper and their
+NumPy and mpmath implementations in their class bodies; the NumPy implementations of
+``dswish``, ``derf``, ``dgelu`` and ``lin_hypot`` vectorize the runtime functions themselves.
 
 References
 ----------
@@ -39,13 +39,8 @@ import numpy as np
 import sympy as sp
 from sympy.core.function import ArgumentIndexError
 
-from symsmooth.functions import _one_arg, phi
-from symsmooth.functions_special import (
-    MPMATH_SPECIAL,
-    NUMPY_SPECIAL,
-    SPECIAL_PRIMITIVES,
-    SpecialPrimitive,
-)
+from symsmooth.functions.base import StablePrimitive, _one_arg
+from symsmooth.functions.elementary import phi
 from symsmooth.runtime.double_double import _derf, _dgelu, _dswish, _lin_hypot
 
 # --- mpmath (current working precision) and NumPy ----------------------------------------------
@@ -140,7 +135,7 @@ def np_dsigmoid(z):
 # --- SymPy classes ---------------------------------------------------------------------------
 
 
-class dsigmoid(SpecialPrimitive):
+class dsigmoid(StablePrimitive):
     """``dsigmoid(z) = sigmoid(z) sigmoid(-z) = sigmoid'(z)``, even; one rounding in float64
     (helper ``_dsigmoid``) where the product of two sigmoids rounds three times.
     ``d/dz = -tanh(z/2) dsigmoid(z)`` (``1 - 2 sigmoid(z) = -tanh(z/2)``, no cancellation).
@@ -155,6 +150,9 @@ class dsigmoid(SpecialPrimitive):
     3.66787458417769e-348
     """
 
+    runtime_helper = "dsigmoid"
+    numpy_impl = np_dsigmoid
+    mpmath_impl = mp_dsigmoid
     nargs = 1
 
     def fdiff(self, argindex=1):
@@ -175,7 +173,7 @@ class dsigmoid(SpecialPrimitive):
         return self.args[0].is_real or None
 
 
-class dswish(SpecialPrimitive):
+class dswish(StablePrimitive):
     """``dswish(z) = sigmoid(z) + z dsigmoid(z) = d/dz z sigmoid(z)`` (the swish gradient);
     one rounding in float64 (helper ``_dswish``) where the sum of the two rounded terms cancels
     near the root ``z = -1.2785`` (3 ulp measured).
@@ -190,6 +188,9 @@ class dswish(SpecialPrimitive):
     0.927670511871487
     """
 
+    runtime_helper = "dswish"
+    numpy_impl = np_dswish
+    mpmath_impl = mp_dswish
     nargs = 1
 
     def fdiff(self, argindex=1):
@@ -205,7 +206,7 @@ class dswish(SpecialPrimitive):
         return 1 / (1 + sp.exp(-z)) + z * sp.exp(-z) / (1 + sp.exp(-z)) ** 2
 
 
-class derf(SpecialPrimitive):
+class derf(StablePrimitive):
     """``derf(a, b) = erf'(a b) = 2/sqrt(pi) exp(-(a b)^2)``, the gradient of ``erf(a b)`` per
     unit of ``a b``; symmetric in ``a, b`` and even in each.  The helper ``_derf`` forms
     ``a b`` and its square exactly (TwoProduct): ``exp`` multiplies the relative rounding of
@@ -223,6 +224,9 @@ class derf(SpecialPrimitive):
     2.16103747438680e-174
     """
 
+    runtime_helper = "derf"
+    numpy_impl = np_derf
+    mpmath_impl = mp_derf
     nargs = 2
 
     def fdiff(self, argindex=1):
@@ -246,7 +250,7 @@ class derf(SpecialPrimitive):
         return all(t.is_real for t in self.args) or None
 
 
-class dgelu(SpecialPrimitive):
+class dgelu(StablePrimitive):
     """``dgelu(t) = Phi(t) + t phi(t) = d/dt t Phi(t)`` (the GELU gradient); one rounding in
     float64 (helper ``_dgelu``) where the sum of the two rounded terms cancels near the root
     ``t = -0.7518`` (13.6 ulp measured in gelu).  ``d/dt = phi(t) (2 - t^2)``.
@@ -261,6 +265,9 @@ class dgelu(SpecialPrimitive):
     -0.0119456472041839
     """
 
+    runtime_helper = "dgelu"
+    numpy_impl = np_dgelu
+    mpmath_impl = mp_dgelu
     nargs = 1
 
     def fdiff(self, argindex=1):
@@ -276,7 +283,7 @@ class dgelu(SpecialPrimitive):
         return (1 + sp.erf(t / sp.sqrt(2))) / 2 + t * sp.exp(-(t**2) / 2) / sp.sqrt(2 * sp.pi)
 
 
-class lin_hypot(SpecialPrimitive):
+class lin_hypot(StablePrimitive):
     """``lin_hypot(x, m, a) = (1 + a) x + hypot(m, (1 - a) x)`` (twice SMU-1).  The helper
     ``_lin_hypot`` uses ``(m^2 - 4 a x^2)/(hypot - (1 + a) x)`` where ``(1 + a) x < 0``: the
     plain sum cancels near the root ``x = -m/(2 sqrt a)`` (11 ulp measured in smu1).
@@ -291,6 +298,9 @@ class lin_hypot(SpecialPrimitive):
     0
     """
 
+    runtime_helper = "lin_hypot"
+    numpy_impl = np_lin_hypot
+    mpmath_impl = mp_lin_hypot
     nargs = 3
 
     def fdiff(self, argindex=1):
@@ -302,7 +312,7 @@ class lin_hypot(SpecialPrimitive):
         return (1 + a) * x + sp.sqrt(m**2 + ((1 - a) * x) ** 2)
 
 
-class sinh_ratio(SpecialPrimitive):
+class sinh_ratio(StablePrimitive):
     """``sinh_ratio(c, x, y) = sinh(c x)/(cosh(c x) + cosh(c y))``: the gradient of the pair
     logsumexp ``log(2 cosh(c x) + 2 cosh(c y))/c`` in ``x``.  Helper ``_sinh_ratio``: divided
     by ``exp(max(c|x|, c|y|))/2`` (no overflow), ``c x`` and ``c (|x| - |y|)`` in
@@ -319,6 +329,9 @@ class sinh_ratio(SpecialPrimitive):
     0.119202922022118
     """
 
+    runtime_helper = "sinh_ratio"
+    numpy_impl = np_sinh_ratio
+    mpmath_impl = mp_sinh_ratio
     nargs = 3
 
     def fdiff(self, argindex=1):
@@ -339,9 +352,3 @@ class sinh_ratio(SpecialPrimitive):
     def _naive(self, c, x, y):
         u, v = c * x, c * y
         return (sp.exp(u) - sp.exp(-u)) / (sp.exp(u) + sp.exp(-u) + sp.exp(v) + sp.exp(-v))
-
-
-_FUSED = (dsigmoid, dswish, derf, dgelu, lin_hypot, sinh_ratio)
-SPECIAL_PRIMITIVES.update({cls.__name__: cls for cls in _FUSED})
-NUMPY_SPECIAL.update({cls.__name__: globals()[f"np_{cls.__name__}"] for cls in _FUSED})
-MPMATH_SPECIAL.update({cls.__name__: globals()[f"mp_{cls.__name__}"] for cls in _FUSED})

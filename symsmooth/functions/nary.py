@@ -2,7 +2,7 @@
 
 It is built like :class:`sympy.Sum` (an :class:`~sympy.concrete.expr_with_limits.
 ExprWithIntLimits` with ``(i, a, b)`` limits, several limits meaning a sum over all of them) and
-keeps the stable-primitive contract of :mod:`symsmooth.functions`:
+keeps the stable-primitive contract of :mod:`symsmooth.functions.base`:
 
 * ``.doit()`` gives ``logsumexp(term_a, ..., term_b)`` once ``b - a`` is a concrete integer
   (an empty range gives ``-oo``); otherwise it stays unevaluated;
@@ -44,7 +44,7 @@ import sympy as sp
 from sympy.concrete.expr_with_intlimits import ExprWithIntLimits
 from sympy.printing.pretty.stringpict import prettyForm
 
-from symsmooth.functions import MPMATH_MODULE, NUMPY_MODULE, logsumexp
+from symsmooth.functions.elementary import logsumexp
 
 
 class _NotConcrete(Exception):
@@ -149,16 +149,16 @@ class LogSumExpOver(ExprWithIntLimits):
             f"for {printer._print(i)} in range({printer._print(a)}, {printer._print(b)}+1)"
             for i, a, b in self.limits[::-1]
         )
-        name = printer._module_format(f"symsmooth.functions_numeric.{impl.__name__}")
+        name = printer._module_format(f"{impl.__module__}.{impl.__name__}")
         return f"{name}(*[{printer._print(self.function)} {loops}])"
 
     def _numpycode(self, printer) -> str:
-        return self._call(printer, NUMPY_MODULE["logsumexp"])
+        return self._call(printer, logsumexp.numpy_impl)
 
     _scipycode = _numpycode
 
     def _mpmathcode(self, printer) -> str:
-        return self._call(printer, MPMATH_MODULE["logsumexp"])
+        return self._call(printer, logsumexp.mpmath_impl)
 
 
 logsumexp_over = LogSumExpOver

@@ -51,12 +51,7 @@ import numpy as np
 import sympy as sp
 from sympy.core.function import ArgumentIndexError
 
-from symsmooth.functions_special import (
-    MPMATH_SPECIAL,
-    NUMPY_SPECIAL,
-    SPECIAL_PRIMITIVES,
-    SpecialPrimitive,
-)
+from symsmooth.functions.base import StablePrimitive
 from symsmooth.runtime.scaling import _odd_root_sum, _odd_root_sum_grad, _recip1p_sq
 
 # --- mpmath and NumPy -------------------------------------------------------------------------
@@ -106,24 +101,14 @@ def np_odd_root_sum_grad(x, y, n):
     return _np_odd_root_sum_grad(x, y, n)[()]
 
 
-NUMPY_SCALING = {
-    "recip1p_sq": np_recip1p_sq,
-    "odd_root_sum": np_odd_root_sum,
-    "odd_root_sum_grad": np_odd_root_sum_grad,
-}
-MPMATH_SCALING = {
-    "recip1p_sq": mp_recip1p_sq,
-    "odd_root_sum": mp_odd_root_sum,
-    "odd_root_sum_grad": mp_odd_root_sum_grad,
-}
-
-
 # --- SymPy classes -----------------------------------------------------------------------------
 
 
-class ScalingPrimitive(SpecialPrimitive):
-    """A :class:`~symsmooth.functions_special.SpecialPrimitive` differentiated through its
+class ScalingPrimitive(StablePrimitive):
+    """A :class:`~symsmooth.functions.base.StablePrimitive` differentiated through its
     naive form (the derivative of a scaled form is the derivative of the formula)."""
+
+    _abstract = True
 
     def _naive_diff(self, argindex: int) -> sp.Expr:
         if not 1 <= argindex <= len(self.args):
@@ -147,6 +132,9 @@ class recip1p_sq(ScalingPrimitive):
     2.5000e-401
     """
 
+    runtime_helper = "recip1p_sq"
+    numpy_impl = np_recip1p_sq
+    mpmath_impl = mp_recip1p_sq
     nargs = 2
 
     @classmethod
@@ -181,6 +169,9 @@ class odd_root_sum(ScalingPrimitive):
     -1.9129312e+300
     """
 
+    runtime_helper = "odd_root_sum"
+    numpy_impl = np_odd_root_sum
+    mpmath_impl = mp_odd_root_sum
     nargs = 3
 
     def fdiff(self, argindex=1):
@@ -206,6 +197,9 @@ class odd_root_sum_grad(ScalingPrimitive):
     0.6299605249
     """
 
+    runtime_helper = "odd_root_sum_grad"
+    numpy_impl = np_odd_root_sum_grad
+    mpmath_impl = mp_odd_root_sum_grad
     nargs = 3
 
     def fdiff(self, argindex=1):
@@ -214,10 +208,3 @@ class odd_root_sum_grad(ScalingPrimitive):
     def _naive(self, x, y, n):
         s = x**n + y**n
         return (x / (sp.Abs(s) ** (1 / n) * sp.sign(s))) ** (n - 1)
-
-
-SCALING_PRIMITIVES = {cls.__name__: cls for cls in (recip1p_sq, odd_root_sum, odd_root_sum_grad)}
-"""Name -> class (the printer maps each to the helper of the same name)."""
-SPECIAL_PRIMITIVES.update(SCALING_PRIMITIVES)
-NUMPY_SPECIAL.update(NUMPY_SCALING)
-MPMATH_SPECIAL.update(MPMATH_SCALING)

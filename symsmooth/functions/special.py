@@ -1,8 +1,9 @@
 r"""Special stable primitives: ``logcosh``, ``hypot`` and ``relu_gauss``.
 
-They extend :mod:`symsmooth.functions` (same base class: naive rewrite, adaptive mpmath
-``evalf``, NumPy/mpmath ``lambdify`` hooks) for three forms whose textbook evaluation fails in
-float64 and which no combination of ``math`` functions repairs without a regime split:
+They extend :mod:`symsmooth.functions.elementary` (same base class: naive rewrite, adaptive
+mpmath ``evalf``, NumPy/mpmath ``lambdify`` hooks, registration) for three forms whose
+textbook evaluation fails in float64 and which no combination of ``math`` functions repairs
+without a regime split:
 
 * ``logcosh(z) = log(cosh z)``: ``cosh`` overflows for ``|z| > 710`` and rounds to 1 for
   ``|z| < 1.5e-8`` (result 0 instead of ``z^2/2``).  Evaluated as ``log1p(2 sinh(|z|/2)^2)``
@@ -55,7 +56,8 @@ import numpy as np
 import sympy as sp
 from sympy.core.function import ArgumentIndexError
 
-from symsmooth.functions import Phi, StablePrimitive, _one_arg
+from symsmooth.functions.base import StablePrimitive, _one_arg
+from symsmooth.functions.elementary import Phi
 from symsmooth.runtime.scalar import _logcosh, _relu_gauss
 
 # --- mpmath (current working precision) and NumPy ----------------------------------------------
@@ -102,48 +104,10 @@ def np_relu_gauss(t):
     return _np_relu_gauss(t)[()]
 
 
-NUMPY_SPECIAL = {
-    "logcosh": np_logcosh,
-    "hypot": np_hypot,
-    "relu_gauss": np_relu_gauss,
-}
-MPMATH_SPECIAL = {
-    "logcosh": mp_logcosh,
-    "hypot": mp_hypot,
-    "relu_gauss": mp_relu_gauss,
-}
-
-
 # --- SymPy classes -------------------------------------------------------------------------------
 
 
-class SpecialPrimitive(StablePrimitive):
-    """A :class:`StablePrimitive` whose NumPy and mpmath implementations are registered in
-    :data:`NUMPY_SPECIAL` and :data:`MPMATH_SPECIAL` under its class name."""
-
-    def _value(self, wp: int):
-        from symsmooth.functions import _mp
-
-        with mpmath.workprec(wp):
-            values = [_mp(a, wp) for a in self.args]
-            if any(v is None for v in values):
-                return None
-            return mpmath.mpf(MPMATH_SPECIAL[type(self).__name__](*values))
-
-    def _call(self, printer, impl) -> str:
-        args = ", ".join(printer._print(a) for a in self.args)
-        return f"{printer._module_format(f'{impl.__module__}.{impl.__name__}')}({args})"
-
-    def _numpycode(self, printer) -> str:
-        return self._call(printer, NUMPY_SPECIAL[type(self).__name__])
-
-    _scipycode = _numpycode
-
-    def _mpmathcode(self, printer) -> str:
-        return self._call(printer, MPMATH_SPECIAL[type(self).__name__])
-
-
-class logcosh(SpecialPrimitive):
+class logcosh(StablePrimitive):
     """``logcosh(z) = log(cosh z)``, even, ``d/dz = tanh z``.
 
     Examples
@@ -155,6 +119,9 @@ class logcosh(SpecialPrimitive):
     logcosh(x)
     """
 
+    runtime_helper = "logcosh"
+    numpy_impl = np_logcosh
+    mpmath_impl = mp_logcosh
     nargs = 1
     latex_name = r"\log\cosh"
 
@@ -174,7 +141,7 @@ class logcosh(SpecialPrimitive):
         return self.args[0].is_real or None
 
 
-class hypot(SpecialPrimitive):
+class hypot(StablePrimitive):
     """``hypot(a, b) = sqrt(a^2 + b^2)`` without overflow (prints as ``math.hypot``).
 
     Examples
@@ -187,6 +154,9 @@ class hypot(SpecialPrimitive):
     5.00000000000000
     """
 
+    runtime_helper = None  # printed as math.hypot
+    numpy_impl = np_hypot
+    mpmath_impl = mp_hypot
     nargs = 2
 
     @classmethod
@@ -206,7 +176,7 @@ class hypot(SpecialPrimitive):
         return all(a.is_real for a in self.args) or None
 
 
-class relu_gauss(SpecialPrimitive):
+class relu_gauss(StablePrimitive):
     """``relu_gauss(t) = t Phi(t) + phi(t)``; ``s relu_gauss(x/s)`` is ReLU * N(0, s^2).
 
     Examples
@@ -218,6 +188,9 @@ class relu_gauss(SpecialPrimitive):
     sqrt(2)/(2*sqrt(pi))
     """
 
+    runtime_helper = "relu_gauss"
+    numpy_impl = np_relu_gauss
+    mpmath_impl = mp_relu_gauss
     nargs = 1
 
     def fdiff(self, argindex=1):
@@ -233,9 +206,3 @@ class relu_gauss(SpecialPrimitive):
 
     def _eval_is_positive(self):
         return self.args[0].is_real or None
-
-
-SPECIAL_PRIMITIVES = {cls.__name__: cls for cls in (logcosh, hypot, relu_gauss)}
-"""Name -> class (the printer maps ``logcosh``/``relu_gauss`` to helpers, ``hypot`` to
-``math.hypot``).  :mod:`symsmooth.functions_fused` and :mod:`symsmooth.functions_scaling`
-register theirs here, with their NumPy and mpmath implementations, when imported."""

@@ -4,7 +4,7 @@
 # Construction: abs_sqrt = sqrt(mu**2 + x**2) (Biswas et al., Smooth Maximum Unit, arXiv:2111.04682 (|z| ~
 #   sqrt(z^2 + mu^2)))
 # Kind: elementwise; inputs: x; parameters: mu
-# Template: elementwise.py.j2 sha256:533d38d3e6b1da6818711a0998380d12d9315f44254ee25e5654769e030f5042
+# Template: elementwise.py.j2 sha256:8c818a4df00c9c11dd657101674281db31499a9a147acecf8e05f3097552cdea
 # Input expression: sha256(srepr)=59685710c1cfad0871662b45a740c2ddccd7fd77fbd1f83bf75e1be824ce4d3c
 # Stabilization rules applied: hypot
 #
@@ -21,7 +21,10 @@ float32 inputs are computed in float64 and rounded once.
 import math
 
 import numpy as np
-from numba import njit, vectorize
+from numba import njit, prange, vectorize
+from numba import types as _nbtypes
+from numba.extending import overload as _overload
+from numba import float64, int64  # the CUDA kernels' types (_cuda_build binds the same)
 
 
 @njit(cache=True, error_model="numpy")
@@ -45,8 +48,6 @@ def abs_sqrt_grad_x(x, mu):
 # in a multithreaded loop: ``<name>_fast(...)``.  NumPy hands a ufunc a broadcast scalar with
 # stride 0, which keeps Numba's ufunc loop scalar, so the fast path is a separate entry point; the
 # math.* functions above stay the ufuncs' and the CUDA kernels' scalar core.
-from numba import prange, types as _nbtypes  # noqa: E402
-from numba.extending import overload as _overload  # noqa: E402
 
 
 def _at(a, i):
@@ -146,10 +147,12 @@ __all__ = ["abs_sqrt", "abs_sqrt_fast", "abs_sqrt_grad_x", "abs_sqrt_grad_x_fast
 # numba.cuda is imported on the first call of a *_cuda launcher, so importing this module needs
 # no GPU and no numba-cuda.  The helpers and cores above are recompiled from their Python code
 # as CUDA device functions (one source for both targets).  The _cuda_* kernel functions below
-# are plain Python compiled by _cuda_build() with cuda.jit; the names cuda, float64, int64 and
-# _shfl_down in them resolve in the namespace _cuda_build() gives them.
+# are plain Python compiled by _cuda_build() with cuda.jit, in the namespace it gives them
+# (numba.cuda as ``cuda``, the warp shuffle as ``_shfl_down``); the module-level names below
+# only stand for them until then.
 
 _CUDA = {}
+cuda = None
 
 _CUDA_SIGNATURES = {
     "_cuda_abs_sqrt": [

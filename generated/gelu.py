@@ -4,7 +4,7 @@
 # Construction: gelu = x*(erf(sqrt(2)*x/(2*sigma)) + 1)/2 (kexue.fm/archives/8718 eq (11); Hendrycks &
 #   Gimpel 2016, arXiv:1606.08415)
 # Kind: elementwise; inputs: x; parameters: sigma
-# Template: elementwise.py.j2 sha256:533d38d3e6b1da6818711a0998380d12d9315f44254ee25e5654769e030f5042
+# Template: elementwise.py.j2 sha256:8c818a4df00c9c11dd657101674281db31499a9a147acecf8e05f3097552cdea
 # Input expression: sha256(srepr)=b798ea82f20064d3e5a618c6226f0e5959800c711a699eac24c3c19dfd5de9d9
 # Stabilization rules applied: gelu_gradient, one_plus_erf
 #
@@ -21,7 +21,10 @@ float32 inputs are computed in float64 and rounded once.
 import math
 
 import numpy as np
-from numba import njit, vectorize
+from numba import njit, prange, vectorize
+from numba import types as _nbtypes
+from numba.extending import overload as _overload
+from numba import float64, int64  # the CUDA kernels' types (_cuda_build binds the same)
 
 
 @njit(cache=True, error_model="numpy")
@@ -239,8 +242,6 @@ def gelu_grad_x(x, sigma):
 # in a multithreaded loop: ``<name>_fast(...)``.  NumPy hands a ufunc a broadcast scalar with
 # stride 0, which keeps Numba's ufunc loop scalar, so the fast path is a separate entry point; the
 # math.* functions above stay the ufuncs' and the CUDA kernels' scalar core.
-from numba import prange, types as _nbtypes  # noqa: E402
-from numba.extending import overload as _overload  # noqa: E402
 
 
 def _at(a, i):
@@ -340,10 +341,12 @@ __all__ = ["gelu", "gelu_fast", "gelu_grad_x", "gelu_grad_x_fast", "gelu_grad"]
 # numba.cuda is imported on the first call of a *_cuda launcher, so importing this module needs
 # no GPU and no numba-cuda.  The helpers and cores above are recompiled from their Python code
 # as CUDA device functions (one source for both targets).  The _cuda_* kernel functions below
-# are plain Python compiled by _cuda_build() with cuda.jit; the names cuda, float64, int64 and
-# _shfl_down in them resolve in the namespace _cuda_build() gives them.
+# are plain Python compiled by _cuda_build() with cuda.jit, in the namespace it gives them
+# (numba.cuda as ``cuda``, the warp shuffle as ``_shfl_down``); the module-level names below
+# only stand for them until then.
 
 _CUDA = {}
+cuda = None
 
 _CUDA_SIGNATURES = {
     "_cuda_gelu": [

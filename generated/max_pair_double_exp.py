@@ -5,7 +5,7 @@
 #   \u5bfb\u6c42\u4e00\u4e2a\u5149\u6ed1\u7684\u6700\u5927\u503c\u51fd\u6570 (2015),
 #   https://kexue.fm/archives/3290, eq (14))
 # Kind: elementwise; inputs: x, y; parameters: k
-# Template: elementwise.py.j2 sha256:533d38d3e6b1da6818711a0998380d12d9315f44254ee25e5654769e030f5042
+# Template: elementwise.py.j2 sha256:8c818a4df00c9c11dd657101674281db31499a9a147acecf8e05f3097552cdea
 # Input expression: sha256(srepr)=158da41a1ad6cad23065f512c08040582b0ebefece9894c30699d33d368849f3
 # Stabilization rules applied: exp_difference, exp_times_sigmoid, logsumexp, softmax_pair
 #
@@ -23,7 +23,12 @@ float32 inputs are computed in float64 and rounded once.
 import math
 
 import numpy as np
-from numba import njit, vectorize
+from numba import njit, prange, vectorize
+from numba import types as _nbtypes
+from numba.extending import overload as _overload
+from numba import types as _types
+from numba.core.extending import intrinsic as _intrinsic
+from numba import float64, int64  # the CUDA kernels' types (_cuda_build binds the same)
 
 
 @njit(cache=True, error_model="numpy")
@@ -201,13 +206,6 @@ def max_pair_double_exp_grad_y(x, y, k):
 # in a multithreaded loop: ``<name>_fast(...)``.  NumPy hands a ufunc a broadcast scalar with
 # stride 0, which keeps Numba's ufunc loop scalar, so the fast path is a separate entry point; the
 # math.* functions above stay the ufuncs' and the CUDA kernels' scalar core.
-from numba import prange, types as _nbtypes  # noqa: E402
-from numba.extending import overload as _overload  # noqa: E402
-
-from numba import types as _types
-from numba.core.extending import intrinsic as _intrinsic
-
-
 @_intrinsic
 def _i64_as_f64(typingctx, bits):
     """The float64 whose IEEE-754 bits are the int64 ``bits`` (an LLVM bitcast)."""
@@ -488,10 +486,12 @@ __all__ = ["max_pair_double_exp", "max_pair_double_exp_fast", "max_pair_double_e
 # numba.cuda is imported on the first call of a *_cuda launcher, so importing this module needs
 # no GPU and no numba-cuda.  The helpers and cores above are recompiled from their Python code
 # as CUDA device functions (one source for both targets).  The _cuda_* kernel functions below
-# are plain Python compiled by _cuda_build() with cuda.jit; the names cuda, float64, int64 and
-# _shfl_down in them resolve in the namespace _cuda_build() gives them.
+# are plain Python compiled by _cuda_build() with cuda.jit, in the namespace it gives them
+# (numba.cuda as ``cuda``, the warp shuffle as ``_shfl_down``); the module-level names below
+# only stand for them until then.
 
 _CUDA = {}
+cuda = None
 
 _CUDA_SIGNATURES = {
     "_cuda_max_pair_double_exp": [

@@ -5,7 +5,7 @@
 #   \u5bfb\u6c42\u4e00\u4e2a\u5149\u6ed1\u7684\u6700\u5927\u503c\u51fd\u6570 (2015),
 #   https://kexue.fm/archives/3290, eq (7))
 # Kind: elementwise; inputs: x; parameters: k
-# Template: elementwise.py.j2 sha256:533d38d3e6b1da6818711a0998380d12d9315f44254ee25e5654769e030f5042
+# Template: elementwise.py.j2 sha256:8c818a4df00c9c11dd657101674281db31499a9a147acecf8e05f3097552cdea
 # Input expression: sha256(srepr)=707176089ffaf07321a0b1cc2317f1d271473497da0f99e64fe7194040549930
 # Stabilization rules applied: logsumexp, sigmoid_difference, softmax_pair
 #
@@ -22,7 +22,10 @@ float32 inputs are computed in float64 and rounded once.
 import math
 
 import numpy as np
-from numba import njit, vectorize
+from numba import njit, prange, vectorize
+from numba import types as _nbtypes
+from numba.extending import overload as _overload
+from numba import float64, int64  # the CUDA kernels' types (_cuda_build binds the same)
 
 
 @njit(cache=True, error_model="numpy")
@@ -166,8 +169,6 @@ def smooth_abs_log2cosh_grad_x(x, k):
 # in a multithreaded loop: ``<name>_fast(...)``.  NumPy hands a ufunc a broadcast scalar with
 # stride 0, which keeps Numba's ufunc loop scalar, so the fast path is a separate entry point; the
 # math.* functions above stay the ufuncs' and the CUDA kernels' scalar core.
-from numba import prange, types as _nbtypes  # noqa: E402
-from numba.extending import overload as _overload  # noqa: E402
 
 
 def _at(a, i):
@@ -267,10 +268,12 @@ __all__ = ["smooth_abs_log2cosh", "smooth_abs_log2cosh_fast", "smooth_abs_log2co
 # numba.cuda is imported on the first call of a *_cuda launcher, so importing this module needs
 # no GPU and no numba-cuda.  The helpers and cores above are recompiled from their Python code
 # as CUDA device functions (one source for both targets).  The _cuda_* kernel functions below
-# are plain Python compiled by _cuda_build() with cuda.jit; the names cuda, float64, int64 and
-# _shfl_down in them resolve in the namespace _cuda_build() gives them.
+# are plain Python compiled by _cuda_build() with cuda.jit, in the namespace it gives them
+# (numba.cuda as ``cuda``, the warp shuffle as ``_shfl_down``); the module-level names below
+# only stand for them until then.
 
 _CUDA = {}
+cuda = None
 
 _CUDA_SIGNATURES = {
     "_cuda_smooth_abs_log2cosh": [

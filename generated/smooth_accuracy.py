@@ -4,7 +4,7 @@
 # Construction: smooth_accuracy = exp(k*x[t])/Sum(exp(k*x[i]), (i, 1, n)) (Su Jianlin,
 #   \u51fd\u6570\u5149\u6ed1\u5316\u6742\u8c08 (2019), https://kexue.fm/archives/6620, item 4)
 # Kind: reduction; inputs: x; parameters: k, t
-# Template: reduction.py.j2 sha256:08a95c12c8cc786ce7cc156f5885fe2c01691f23b49366b96adb1f8af541700d
+# Template: reduction.py.j2 sha256:4f746c14d347313bfd9f01a028a5ec85d358e9d9dfc297a093ff0e33bbe34197
 # Input expression: sha256(srepr)=6e83cac5906746880c8f56022ff482e0f365bacd8aba7de9e012661ce0a8f251
 # Stabilization rules applied: none
 #
@@ -32,6 +32,9 @@ import math
 
 import numpy as np
 from numba import njit, prange
+from numba import types as _types
+from numba.core.extending import intrinsic as _intrinsic
+from numba import float64, int64  # the CUDA kernels' types (_cuda_build binds the same)
 
 
 @njit(cache=True, error_model="numpy")
@@ -62,10 +65,6 @@ def _wexp(h, m):
 
 # Vectorizable CPU versions (exp/log/log1p without libm calls, within 1 ulp: see
 # symsmooth.codegen.fastmath); the math.* helpers above stay the scalar core of the CUDA kernels.
-from numba import types as _types
-from numba.core.extending import intrinsic as _intrinsic
-
-
 @_intrinsic
 def _i64_as_f64(typingctx, bits):
     """The float64 whose IEEE-754 bits are the int64 ``bits`` (an LLVM bitcast)."""
@@ -426,10 +425,13 @@ __all__ = ["smooth_accuracy", "smooth_accuracy_grad"]
 # numba.cuda is imported on the first call of a *_cuda launcher, so importing this module needs
 # no GPU and no numba-cuda.  The helpers and cores above are recompiled from their Python code
 # as CUDA device functions (one source for both targets).  The _cuda_* kernel functions below
-# are plain Python compiled by _cuda_build() with cuda.jit; the names cuda, float64, int64 and
-# _shfl_down in them resolve in the namespace _cuda_build() gives them.
+# are plain Python compiled by _cuda_build() with cuda.jit, in the namespace it gives them
+# (numba.cuda as ``cuda``, the warp shuffle as ``_shfl_down``); the module-level names below
+# only stand for them until then.
 
 _CUDA = {}
+cuda = None
+_shfl_down = None
 
 _CUDA_SIGNATURES = {
     "_cuda_rows_smooth_accuracy": [

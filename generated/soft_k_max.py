@@ -6,7 +6,7 @@
 #   \u51fd\u6570\u5149\u6ed1\u5316\u6742\u8c08 (2019), https://kexue.fm/archives/6620, item 6
 #   (recursive soft-k-max))
 # Kind: iteration; inputs: x; parameters: k
-# Template: iteration.py.j2 sha256:1d58f4e22dbcf95c058968677e241ed1ea7f553b74085205ad162aa21d3fb41a
+# Template: iteration.py.j2 sha256:9a9cc2dd9cf654be3730a689f282d7f19e791a15e69032305cad44b8a26bd185
 # Input expression: sha256(srepr)=26010d9deae9e3651823dd7026b81e39f9e09428499f40b9c7b5d6c4534c27d2
 # Stabilization rules applied: none
 #
@@ -36,6 +36,7 @@ import math
 
 import numpy as np
 from numba import njit, prange
+from numba import float64, int64  # the CUDA kernels' types (_cuda_build binds the same)
 
 
 @njit(cache=True, error_model="numpy")
@@ -274,10 +275,12 @@ __all__ = ["soft_k_max", "soft_k_max_grad"]
 # numba.cuda is imported on the first call of a *_cuda launcher, so importing this module needs
 # no GPU and no numba-cuda.  The helpers and cores above are recompiled from their Python code
 # as CUDA device functions (one source for both targets).  The _cuda_* kernel functions below
-# are plain Python compiled by _cuda_build() with cuda.jit; the names cuda, float64, int64 and
-# _shfl_down in them resolve in the namespace _cuda_build() gives them.
+# are plain Python compiled by _cuda_build() with cuda.jit, in the namespace it gives them
+# (numba.cuda as ``cuda``, the warp shuffle as ``_shfl_down``); the module-level names below
+# only stand for them until then.
 
 _CUDA = {}
+cuda = None
 
 _CUDA_SIGNATURES = {
     "_cuda_iter_soft_k_max": [

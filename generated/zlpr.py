@@ -4,7 +4,7 @@
 # Construction: zlpr = (log(Sum((1 - t[i])*exp(k*s[i]), (i, 1, n)) + 1) + log(Sum(exp(-k*s[i])*t[i], (i, 1,
 #   n)) + 1))/k (kexue.fm/archives/7359 eq:final (ZLPR); Su et al., ZLPR, arXiv:2208.02955)
 # Kind: reduction; inputs: s, t; parameters: k
-# Template: reduction.py.j2 sha256:08a95c12c8cc786ce7cc156f5885fe2c01691f23b49366b96adb1f8af541700d
+# Template: reduction.py.j2 sha256:4f746c14d347313bfd9f01a028a5ec85d358e9d9dfc297a093ff0e33bbe34197
 # Input expression: sha256(srepr)=f03dfa8244b29ec1d2e877ce64a021e4be86935ac3b74be5944371ddc7d18cce
 # Stabilization rules applied: none
 #
@@ -33,6 +33,9 @@ import math
 
 import numpy as np
 from numba import njit, prange
+from numba import types as _types
+from numba.core.extending import intrinsic as _intrinsic
+from numba import float64, int64  # the CUDA kernels' types (_cuda_build binds the same)
 
 
 @njit(cache=True, error_model="numpy")
@@ -63,10 +66,6 @@ def _wexp(h, m):
 
 # Vectorizable CPU versions (exp/log/log1p without libm calls, within 1 ulp: see
 # symsmooth.codegen.fastmath); the math.* helpers above stay the scalar core of the CUDA kernels.
-from numba import types as _types
-from numba.core.extending import intrinsic as _intrinsic
-
-
 @_intrinsic
 def _i64_as_f64(typingctx, bits):
     """The float64 whose IEEE-754 bits are the int64 ``bits`` (an LLVM bitcast)."""
@@ -479,10 +478,13 @@ __all__ = ["zlpr", "zlpr_grad", "zlpr_grad_s", "zlpr_grad_t"]
 # numba.cuda is imported on the first call of a *_cuda launcher, so importing this module needs
 # no GPU and no numba-cuda.  The helpers and cores above are recompiled from their Python code
 # as CUDA device functions (one source for both targets).  The _cuda_* kernel functions below
-# are plain Python compiled by _cuda_build() with cuda.jit; the names cuda, float64, int64 and
-# _shfl_down in them resolve in the namespace _cuda_build() gives them.
+# are plain Python compiled by _cuda_build() with cuda.jit, in the namespace it gives them
+# (numba.cuda as ``cuda``, the warp shuffle as ``_shfl_down``); the module-level names below
+# only stand for them until then.
 
 _CUDA = {}
+cuda = None
+_shfl_down = None
 
 _CUDA_SIGNATURES = {
     "_cuda_rows_zlpr": [

@@ -190,7 +190,7 @@ def template_name(kind: str) -> str:
 def render_cuda(spec: KernelSpec) -> str:
     """The CUDA section alone (CPU context plus ``cuda_*`` keys), for inspection and tests."""
     from symsmooth.codegen.emit import context
-    from symsmooth.codegen.render import environment
+    from symsmooth.codegen.render import environment, render_template
 
     ctx = context(spec)
     ctx.pop("template")
@@ -200,4 +200,4 @@ def render_cuda(spec: KernelSpec) -> str:
         inputs=spec.input_names,
         targets=TARGETS,
     )
-    return environment().get_template(template_name(spec.kind)).render(**ctx)
+    return render_template(environment().get_template(template_name(spec.kind)), ctx)

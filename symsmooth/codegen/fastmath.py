@@ -30,7 +30,13 @@ import ast
 import re
 
 from symsmooth.codegen.helpers import FAST_DECORATOR as DECORATOR
-from symsmooth.codegen.helpers import FAST_DEFS, FAST_OVERRIDES, fast_block
+from symsmooth.codegen.helpers import (
+    FAST_DEFS,
+    FAST_OVERRIDES,
+    fast_block,
+    fast_imports,
+    fast_needed,
+)
 
 FAST_SOURCE = fast_block(FAST_DEFS)
 """Every intrinsic and fast function with their imports (needs ``np`` and ``njit``); a
@@ -112,7 +118,7 @@ def fast_context(ctx: dict) -> dict:
         body = "\n".join("    " + line for line in core["lines"])
         functions[core["name"]] = f"def {core['name']}({ctx['args']}):\n{body}\n"
     names, source = twins(functions)
-    fast = {"source": source, "twins": source, "names": names}
+    fast = {"source": source, "twins": source, "imports": [], "names": names}
     for key in _LINE_KEYS:
         if key in ctx:
             fast[key] = [_rename(fast_text(line), names) for line in ctx[key]]
@@ -121,20 +127,24 @@ def fast_context(ctx: dict) -> dict:
 
 def loaded_names(text: str) -> set[str]:
     """Every name a module's code loads (its calls included), read from its syntax tree."""
-    return {n.id for n in ast.walk(ast.parse(text)) if isinstance(n, ast.Name)}
+    tree = ast.parse(text)
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
 
 
 def with_runtime(fast: dict, text: str) -> dict:
     """``fast`` whose ``source`` also holds the fast runtime (:data:`FAST_SOURCE`'s parts) that
-    the module ``text`` (rendered with ``fast`` itself) calls, and only that.
+    the module ``text`` (rendered with ``fast`` itself) calls, and only that; ``imports``: the
+    import lines that part needs (the templates put them at the top of the module).
 
     >>> fast = with_runtime({"twins": ""}, "def f(x):\\n    return _flog(x)\\n")
     >>> "def _flog(x):" in fast["source"], "def _fexp(x):" in fast["source"]
     (True, False)
+    >>> fast["imports"][0]
+    'from numba import types as _types'
     """
-    block = fast_block(sorted(loaded_names(text)))
-    parts = [part for part in (block, fast["twins"]) if part]
-    return dict(fast, source="\n\n\n".join(parts))
+    chosen = fast_needed(sorted(loaded_names(text)))
+    parts = [part for part in ("\n\n".join(d.source for d in chosen), fast["twins"]) if part]
+    return dict(fast, source="\n\n\n".join(parts), imports=fast_imports(chosen))
 
 
 def module_source() -> str:

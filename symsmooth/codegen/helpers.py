@@ -256,16 +256,12 @@ FAST_FUNCTIONS: dict[str, str] = {
 """Name -> decorated source of each fast ``@njit`` function, in definition order."""
 
 
-def fast_block(names) -> str:
-    """The source of the fast definitions ``names`` call (names that are none are ignored),
-    with everything they need, in the runtime's definition order: the private imports first,
-    then the intrinsics and functions.  Empty when nothing is needed.
+def fast_needed(names) -> list[FastDef]:
+    """The fast definitions ``names`` call (names that are none are ignored) with everything
+    they call, in the runtime's definition order.
 
-    >>> print(fast_block(["_fexp", "len"]).split(chr(10) * 3)[0])
-    from numba import types as _types
-    from numba.core.extending import intrinsic as _intrinsic
-    >>> "def _flog(" in fast_block(["_fexp"]), "def _fexp2(" in fast_block(["_fexp"])
-    (False, True)
+    >>> [d.name for d in fast_needed(["_fexp", "len"])]
+    ['_i64_as_f64', '_fma', '_fexp2', '_fexp']
     """
     needed: set[str] = set()
     todo = [n for n in names if n in FAST_DEFS]
@@ -274,11 +270,29 @@ def fast_block(names) -> str:
         if name not in needed:
             needed.add(name)
             todo.extend(FAST_DEFS[name].requires)
-    if not needed:
-        return ""
-    chosen = [d for n, d in FAST_DEFS.items() if n in needed]
+    return [d for n, d in FAST_DEFS.items() if n in needed]
+
+
+def fast_imports(chosen: list[FastDef]) -> list[str]:
+    """The import lines the definitions ``chosen`` need (the runtime's private names)."""
     used = {i for d in chosen for i in d.imports}
-    imports = dict.fromkeys(line for name, line in FAST_IMPORTS.items() if name in used)
+    return list(dict.fromkeys(line for name, line in FAST_IMPORTS.items() if name in used))
+
+
+def fast_block(names) -> str:
+    """The source of :func:`fast_needed` ``(names)``, its imports first; empty when nothing is
+    needed.
+
+    >>> print(fast_block(["_fexp", "len"]).split(chr(10) * 3)[0])
+    from numba import types as _types
+    from numba.core.extending import intrinsic as _intrinsic
+    >>> "def _flog(" in fast_block(["_fexp"]), "def _fexp2(" in fast_block(["_fexp"])
+    (False, True)
+    """
+    chosen = fast_needed(names)
+    if not chosen:
+        return ""
+    imports = fast_imports(chosen)
     head = "\n".join(imports) + "\n\n\n" if imports else ""
     return head + "\n\n".join(d.source for d in chosen)
 

@@ -49,8 +49,11 @@ from symsmooth.errors import InvalidNameError
 MANGLE_PREFIX = "_u_"
 """Mangled user names are ``_u_<name>_`` (no generator name starts with ``_u_``)."""
 
-MODULE_GLOBALS = frozenset({"math", "np", "njit", "vectorize", "prange"})
-"""Unprefixed module-level names of every generated module (imports)."""
+MODULE_GLOBALS = frozenset(
+    {"math", "np", "njit", "vectorize", "prange", "float64", "int64", "cuda"}
+)
+"""Unprefixed module-level names of every generated module (imports; ``float64``/``int64`` and
+the stand-in ``cuda`` of the CUDA section, which ``_cuda_build`` binds for the kernels)."""
 
 API_KEYWORDS = frozenset({"out", "cotangent", "top"})
 """Keyword arguments of the public functions (``f_fast(..., out=)``, ``f_grad(...,

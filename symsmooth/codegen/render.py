@@ -128,6 +128,15 @@ class _Everything:
         return True
 
 
+def render_template(template: jinja2.Template, ctx: dict) -> str:
+    """``template`` rendered with ``ctx``, twice: the runtime a module carries (the fast
+    functions, the CUDA warp shuffle) is what the functions of the first rendering call; the
+    template sees those names as ``needs``."""
+    first = template.render(**ctx, needs=_Everything())
+    fast = with_runtime(ctx["fast"], first)
+    return template.render(**dict(ctx, fast=fast), needs=loaded_names(first))
+
+
 def render(spec: KernelSpec, targets=("cpu", "cuda")) -> str:
     """The text of ``generated/<spec.name>.py``."""
     from symsmooth import __version__
@@ -162,11 +171,7 @@ def render(spec: KernelSpec, targets=("cpu", "cuda")) -> str:
         targets=tuple(targets),
     )
     try:
-        template = environment().get_template(template_name)
-        # twice: the runtime a module carries is what its rendered functions call
-        first = template.render(**ctx, needs=_Everything())
-        ctx["fast"] = with_runtime(ctx["fast"], first)
-        text = template.render(**ctx, needs=loaded_names(first))
+        text = render_template(environment().get_template(template_name), ctx)
     except jinja2.TemplateError as exc:
         raise CodegenError(f"template {template_name} failed for {spec.name}: {exc}") from exc
     text = _tidy(text)

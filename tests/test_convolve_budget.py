@@ -4,6 +4,7 @@ legitimate targets are unchanged; the two silent misreadings are refused."""
 
 from __future__ import annotations
 
+import functools
 import time
 
 import mpmath
@@ -76,11 +77,22 @@ def _quad_uniform(f, at: float, half: float) -> mpmath.mpf:
     return mpmath.quad(lambda u: g(u), cuts) / (2 * half)
 
 
+@functools.cache
+def _forty_pieces():
+    """The 40-piece convolution, once: about 3 s on an idle machine, so it gets its own
+    generous deadline (the 5 s of this file's other tests is about refusals, not speed)."""
+    budget.set_deadline(120)
+    try:
+        target = _pieces(40, lambda k: k * x)
+        return target, ss.convolve(target, x, "uniform")
+    finally:
+        budget.set_deadline(LIMIT)
+
+
 @pytest.mark.parametrize("at", [3.3, 17.75, -2.5])
 def test_forty_linear_pieces_with_the_uniform_kernel_still_exact(at):
     """Once minutes (factor of a large coefficient); now seconds, and the value is right."""
-    target = _pieces(40, lambda k: k * x)
-    record = ss.convolve(target, x, "uniform")
+    target, record = _forty_pieces()
     value = record.expr.subs({x: sp.Float(at), h: sp.Rational(1, 2)})
     assert float(value) == pytest.approx(float(_quad_uniform(target, at, 0.5)), rel=1e-12)
 

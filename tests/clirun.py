@@ -17,8 +17,8 @@ cli_app = importlib.import_module("symsmooth.cli.app")
 
 def run(argv, capsys, monkeypatch) -> tuple[int, str, str]:
     """``symsmooth argv`` in-process on a wide console: (exit status, stdout, stderr)."""
-    monkeypatch.setattr(cli_app.console, "width", 10_000)
-    monkeypatch.setattr(cli_app.err_console, "width", 10_000)
+    monkeypatch.setattr(cli_app.console, "width", 100_000)
+    monkeypatch.setattr(cli_app.err_console, "width", 100_000)
     try:
         main(list(argv))
         code = 0

@@ -2,33 +2,18 @@
 
 from __future__ import annotations
 
-import importlib
 import subprocess
 import sys
 
 import pytest
 import sympy as sp
+from clirun import run
 
 from symsmooth import catalog
-from symsmooth.cli import main
 from symsmooth.verification.claims import ClaimResult
 
-cli_app = importlib.import_module("symsmooth.cli.app")  # the module, not the Typer app
 NAMES = catalog.names()
 pytestmark = pytest.mark.skipif(not NAMES, reason="the catalog is empty")
-
-
-def run(argv, capsys, monkeypatch) -> tuple[int, str, str]:
-    """``symsmooth argv`` in-process on a wide console: (exit status, stdout, stderr)."""
-    monkeypatch.setattr(cli_app.console, "width", 100_000)
-    monkeypatch.setattr(cli_app.err_console, "width", 100_000)
-    try:
-        main(list(argv))
-        code = 0
-    except SystemExit as exit:
-        code = exit.code if isinstance(exit.code, int) else 1
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def test_list_plain_has_every_entry_once(capsys, monkeypatch):

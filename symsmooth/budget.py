@@ -112,7 +112,8 @@ def configured() -> float | None:
     return _override
 
 
-def _usable() -> bool:
+def can_time() -> bool:
+    """Whether :func:`deadline` can enforce a time limit here (SIGALRM, main thread)."""
     return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
 
 
@@ -156,7 +157,7 @@ def deadline(stage: str, seconds: float | None = None) -> Iterator[None]:
         On expiry, or when the body raises one of the errors listed in the module docstring.
     """
     limit = stage_seconds() if seconds is None else (seconds if seconds > 0 else None)
-    timed = limit is not None and _usable()
+    timed = limit is not None and can_time()
     if timed:
         now = time.monotonic()
         own = now + limit

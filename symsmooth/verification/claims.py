@@ -33,11 +33,8 @@ False
 from __future__ import annotations
 
 import math
-import signal
-import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -45,6 +42,8 @@ import mpmath
 import numpy as np
 import sympy as sp
 
+from symsmooth.budget import can_time, deadline
+from symsmooth.errors import BudgetError
 from symsmooth.records import Smoothing
 from symsmooth.verification.reference import ReferenceRangeError, evaluate
 from symsmooth.verification.samples import (
@@ -147,37 +146,6 @@ def _error(record: Smoothing, point: Mapping, dps: int) -> tuple:
 # --- limit -------------------------------------------------------------------------------
 
 
-class _Timeout(BaseException):  # not swallowed by SymPy's `except Exception`
-    pass
-
-
-@contextmanager
-def _time_limit(seconds: float) -> Iterator[bool]:
-    """Raise :class:`_Timeout` after ``seconds`` (yields False where SIGALRM is unusable).
-
-    An alarm already pending (e.g. a test-timeout plugin's) is re-armed afterwards.
-    """
-    usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
-    if not usable:
-        yield False
-        return
-
-    def expire(signum, frame):
-        raise _Timeout
-
-    pending = signal.getitimer(signal.ITIMER_REAL)[0]
-    previous = signal.signal(signal.SIGALRM, expire)
-    start = time.monotonic()
-    signal.setitimer(signal.ITIMER_REAL, min(seconds, pending) if pending else seconds)
-    try:
-        yield True
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-        if pending:
-            signal.setitimer(signal.ITIMER_REAL, max(pending - (time.monotonic() - start), 1e-3))
-
-
 def _exact(value) -> sp.Expr:
     return sp.Rational(str(value)) if isinstance(value, float) else sp.sympify(value)
 
@@ -196,11 +164,11 @@ def _symbolic_limit(record: Smoothing, point: dict, budget: float) -> bool | Non
     """True/False if SymPy decides ``lim expr == target`` at ``point``; None if it cannot."""
     subs = {s: v for s, v in point.items() if s != record.param}
     try:
-        with _time_limit(budget) as usable:
-            if not usable:
-                return None
+        if not can_time():  # no alarm here: an undecided limit is checked numerically
+            return None
+        with deadline("claims", budget):
             found = sp.limit(record.expr.subs(subs), record.param, record.limit)
-    except (_Timeout, NotImplementedError, ValueError, TypeError, RecursionError):
+    except (BudgetError, ValueError, TypeError):  # out of time, or SymPy cannot decide
         return None
     if found.has(sp.Limit, sp.AccumBounds, sp.nan) or not found.is_number:
         return None

@@ -28,8 +28,8 @@ hypot_root          k (1 + a) x + k hypot(m, (1 - a) x)   k lin_hypot(x, m, a)
   ``sinh_ratio(c, x, y)`` (helper ``_sinh_ratio``) divides by ``exp(max(|u|, |v|))/2`` and
   takes ``c x`` and ``c (|x| - |y|)`` in double-double, so neither the rounded ``L`` (~|L| eps
   through ``exp``: 776 ulp at ``|u| ~ 700``) nor the overflow of ``c x`` (``inf - inf``) enters.
-  This rule runs before ``exp_difference`` (rule set ``default``), which would otherwise factor
-  the difference around the rounded ``L``.
+  This rule is in phase ``preempt``, so it runs before ``exp_difference`` (phase ``compound``),
+  which would otherwise factor the difference around the rounded ``L``.
 * ``sigmoid(u) + u dsigmoid(u)`` (the swish gradient) cancels near its root ``u = -1.2785``
   (3.06 ulp in ``moderate``, 1e15 at the double nearest the root); ``dswish`` (helper
   ``_dswish``) is ``e (1 + u + e)/(1 + e)^2`` (``u < 0``, ``e = exp(u)``) with ``1 + u + e``
@@ -89,6 +89,9 @@ from symsmooth.functions.fused import derf, dgelu, dsigmoid, dswish, lin_hypot, 
 from symsmooth.functions.special import hypot
 from symsmooth.stabilization.rules import Rule, register_rule_set, register_rules
 
+PHASE = "fused"
+"""The phase of this module's rules (:mod:`symsmooth.stabilization.phases`)."""
+
 u = sp.Symbol("u", real=True)
 v = sp.Symbol("v", real=True)
 
@@ -106,6 +109,7 @@ def _match_sigmoid_product(node: sp.Mul) -> dict | None:
 
 SIGMOID_PRODUCT = Rule(
     name="sigmoid_product",
+    phase=PHASE,
     head=sp.Mul,
     match=_match_sigmoid_product,
     build=lambda u, rest: rest * dsigmoid(u),
@@ -148,6 +152,7 @@ def _match_product_rule(cdf: type, density: type):
 
 SWISH_GRADIENT = Rule(
     name="swish_gradient",
+    phase=PHASE,
     head=sp.Add,
     match=_match_product_rule(sigmoid, dsigmoid),
     build=lambda k, u: k * dswish(u),
@@ -162,6 +167,7 @@ SWISH_GRADIENT = Rule(
 
 GELU_GRADIENT = Rule(
     name="gelu_gradient",
+    phase=PHASE,
     head=sp.Add,
     match=_match_product_rule(Phi, phi),
     build=lambda k, u: k * dgelu(u),
@@ -198,6 +204,7 @@ def _match_hypot_root(node: sp.Add) -> dict | None:
 
 HYPOT_ROOT = Rule(
     name="hypot_root",
+    phase=PHASE,
     head=sp.Add,
     match=_match_hypot_root,
     build=lambda k, x, m, a: k * lin_hypot(x, m, a),
@@ -236,6 +243,7 @@ def _match_gaussian_square(node: sp.exp) -> dict | None:
 
 GAUSSIAN_SQUARE = Rule(
     name="gaussian_square",
+    phase=PHASE,
     head=sp.exp,
     match=_match_gaussian_square,
     build=lambda a, b: sp.sqrt(sp.pi) / 2 * derf(a, b),
@@ -312,6 +320,7 @@ def _match_sigmoid_difference(node: sp.Add) -> dict | None:
 
 SIGMOID_DIFFERENCE = Rule(
     name="sigmoid_difference",
+    phase=PHASE,
     head=sp.Add,
     match=_match_sigmoid_difference,
     build=lambda k, u: k * sp.tanh(u / 2),
@@ -327,6 +336,7 @@ _L = logsumexp(u, -u, v, -v)
 
 SINH_RATIO = Rule(
     name="sinh_ratio",
+    phase="preempt",
     head=sp.Add,
     match=_match_sinh_ratio,
     build=lambda k, c, x, y: k * sinh_ratio(c, x, y),
@@ -339,9 +349,6 @@ SINH_RATIO = Rule(
     failure="u tiny: both exps equal exp(-L) and cancel (0 instead of u/(1 + cosh v)); "
     "u > 710: exp(u) overflows (the naive logsumexp is inf, inf - inf = nan)",
 )
-
-FIRST = (SINH_RATIO,)
-"""Rules that must see their node before ``exp_log`` (rule set ``default`` runs them first)."""
 
 RULES = register_rules(
     (

@@ -1,7 +1,8 @@
 """The stabilization stage: apply a rule set bottom-up to a fixed point.
 
 Each pass rewrites the children of a node first, then tries the rules registered for the
-node's type (dispatch by ``type(node)`` through :meth:`RuleSet.by_head`) until none fires.
+node's type (dispatch by ``type(node)`` through :meth:`RuleSet.by_head`), phase by phase in the
+order of :data:`~symsmooth.stabilization.phases.PHASES`, until none fires.
 Passes repeat until the expression stops changing.  Every rule is an exact identity, so the
 output equals the input as a mathematical function; the record keeps both.
 
@@ -27,7 +28,7 @@ import sympy as sp
 
 from symsmooth.errors import StabilizeError
 from symsmooth.magnitudes import guarded
-from symsmooth.stabilization.rules import Rule, RuleSet, rule, rule_set
+from symsmooth.stabilization.rules import Rule, RuleSet, in_order, rule, rule_set
 
 MAX_PASSES = 25
 """Whole-tree passes before giving up (a rule set that cycles is a bug in the rules)."""
@@ -73,7 +74,7 @@ def _resolve(rules: str | RuleSet | Iterable[Rule | str]) -> RuleSet:
             "rules must be a rule-set name, a RuleSet, or an iterable of Rule objects or rule "
             "names; see symsmooth.stabilization.rule_set_names() and rule_names()"
         )
-    return RuleSet("+".join(r.name for r in chosen), chosen, "ad hoc")
+    return RuleSet("+".join(r.name for r in chosen), in_order(chosen), "ad hoc (phase order)")
 
 
 class _Rewriter:
@@ -98,7 +99,8 @@ class _Rewriter:
                 return node
         raise StabilizeError(
             f"rules keep rewriting {node} (last: {self.applied[-3:]}); the rule set cycles: "
-            "reorder it or report the expression"
+            "change a rule's phase or after= (symsmooth.stabilization.phases) or report the "
+            "expression"
         )
 
     def tree(self, expr: sp.Basic) -> sp.Basic:
@@ -120,7 +122,9 @@ def stabilize(expr: sp.Expr, rules: str | RuleSet | Iterable[Rule | str] = "defa
         Any expression (catalog surrogate, convolution result, derivative, user input).
     rules : str, RuleSet or iterable of Rule/str
         A registered rule-set name (``"default"``, ``"exp_log"``, ``"erf_tails"``,
-        ``"softmax"``), a :class:`RuleSet`, or rules to apply in that order.
+        ``"softmax"``, ...), a :class:`RuleSet` (its order as given), or a selection of rules
+        or rule names (tried in phase order, :mod:`symsmooth.stabilization.phases`, whatever
+        their order in the selection).
 
     Returns
     -------

@@ -48,6 +48,9 @@ from symsmooth.functions import Phi
 from symsmooth.stabilization.matchers import complement_pair
 from symsmooth.stabilization.rules import Rule, register_rule_set, register_rules
 
+PHASE = "elementary"
+"""The phase of this module's rules (:mod:`symsmooth.stabilization.phases`)."""
+
 x, z = sp.symbols("x z", real=True)
 
 CODY = (
@@ -71,6 +74,7 @@ def _build(k: sp.Expr, z: sp.Expr, s: int, rest: sp.Expr) -> sp.Expr:
 
 ONE_PLUS_ERF = Rule(
     name="one_plus_erf",
+    phase=PHASE,
     head=sp.Add,
     match=_matcher(1),
     build=_build,
@@ -83,6 +87,7 @@ ONE_PLUS_ERF = Rule(
 
 ONE_MINUS_ERF = Rule(
     name="one_minus_erf",
+    phase=PHASE,
     head=sp.Add,
     match=_matcher(-1),
     build=_build,

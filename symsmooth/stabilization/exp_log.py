@@ -39,6 +39,9 @@ from symsmooth.functions import log1mexp, log_sigmoid, logsumexp, sigmoid, softp
 from symsmooth.stabilization.matchers import complement_pair, exp_sum_exponents
 from symsmooth.stabilization.rules import Rule, register_rule_set, register_rules
 
+PHASE = "elementary"
+"""The phase of this module's rules (:mod:`symsmooth.stabilization.phases`)."""
+
 z, a, b, c = sp.symbols("z a b c", real=True)
 x = sp.IndexedBase("x", real=True)
 i = sp.Symbol("i", integer=True)
@@ -110,6 +113,7 @@ def _match_complement(func: type):
 
 LOG1MEXP = Rule(
     name="log1mexp",
+    phase=PHASE,
     head=sp.log,
     match=_match_log1mexp,
     build=lambda z, scale: sp.log(scale) + log1mexp(z),
@@ -122,6 +126,7 @@ LOG1MEXP = Rule(
 
 SOFTPLUS = Rule(
     name="softplus",
+    phase=PHASE,
     head=sp.log,
     match=_match_softplus,
     build=lambda u: softplus(u),
@@ -134,6 +139,9 @@ SOFTPLUS = Rule(
 
 LOGSUMEXP = Rule(
     name="logsumexp",
+    phase=PHASE,
+    # log(1 + exp(u)) is softplus; a Sum term is logsumexp_indexed
+    after=("logsumexp_indexed", "softplus"),
     head=sp.log,
     match=_match_logsumexp,
     build=lambda exponents: logsumexp(*exponents),
@@ -146,6 +154,9 @@ LOGSUMEXP = Rule(
 
 LOGSUMEXP_INDEXED = Rule(
     name="logsumexp_indexed",
+    phase=PHASE,
+    # log(1 + Sum(exp)) is softplus(LogSumExpOver)
+    after=("softplus",),
     head=sp.log,
     match=_match_logsumexp_indexed,
     build=lambda exponents: logsumexp(*exponents),
@@ -158,6 +169,7 @@ LOGSUMEXP_INDEXED = Rule(
 
 LOG_SIGMOID = Rule(
     name="log_sigmoid",
+    phase=PHASE,
     head=sp.log,
     match=_match_log_sigmoid,
     build=lambda z: log_sigmoid(z),
@@ -170,6 +182,9 @@ LOG_SIGMOID = Rule(
 
 LOG1P = Rule(
     name="log1p",
+    phase=PHASE,
+    # log(1 -+ exp(z)) and log(1 + sum exp) have a closer primitive
+    after=("log1mexp", "logsumexp", "softplus"),
     head=sp.log,
     match=_match_log1p,
     build=lambda u: log1p(u),
@@ -182,6 +197,7 @@ LOG1P = Rule(
 
 EXPM1 = Rule(
     name="expm1",
+    phase=PHASE,
     head=sp.Add,
     match=_match_complement(sp.exp),
     build=lambda k, z, s, rest: k * expm1(z) + rest,
@@ -194,6 +210,7 @@ EXPM1 = Rule(
 
 ONE_MINUS_SIGMOID = Rule(
     name="one_minus_sigmoid",
+    phase=PHASE,
     head=sp.Add,
     match=_match_complement(sigmoid),
     build=lambda k, z, s, rest: -k * sigmoid(-z) + rest,

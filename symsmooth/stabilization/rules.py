@@ -1,23 +1,28 @@
-"""Rewrite rules as data: :class:`Rule`, :class:`RuleSet` and the rule-set registry.
+"""Rewrite rules as data: :class:`Rule`, :class:`RuleSet` and the rule registry.
 
 A rule is a frozen record: the node type it looks at (``head``), a structural matcher that
 returns the bindings (or ``None``), a builder that turns the bindings into the stable
-replacement, a citation, and a worked example (a naive expression and an input where the
-naive form fails in float64).  Rule modules (``exp_log``, ``erf_tails``, ``softmax``)
-register their rules with :func:`register_rules`; named rule sets are registered with
-:func:`register_rule_set` and looked up with :func:`rule_set`.
+replacement, a citation, a worked example (a naive expression and an input where the naive
+form fails in float64), and its place in the engine's order: a named ``phase`` (one of
+:data:`~symsmooth.stabilization.phases.PHASES`) and optionally ``after=`` (rules of the same
+phase it must be tried after).  Rule modules register their rules with :func:`register_rules`
+and name their family as a rule set with :func:`register_rule_set`.  Every rule set, including
+``default`` (every registered rule), is ordered by phases, never by list or import order.
 
 Examples
 --------
->>> from symsmooth.stabilization.rules import rule_set
+>>> from symsmooth.stabilization.rules import rule, rule_set
 >>> [r.name for r in rule_set("erf_tails").rules]
-['one_plus_erf', 'one_minus_erf']
+['one_minus_erf', 'one_plus_erf']
+>>> rule("log1p").phase, rule("log1p").after
+('elementary', ('log1mexp', 'logsumexp', 'softplus'))
 """
 
 from __future__ import annotations
 
 import difflib
 import importlib
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +30,7 @@ from typing import Any
 import sympy as sp
 
 from symsmooth.errors import StabilizeError
+from symsmooth.stabilization.phases import PHASES, check_phase, ordered
 
 Bindings = Mapping[str, Any]
 
@@ -54,6 +60,12 @@ class Rule:
         Points (``Symbol -> float``) where ``naive`` fails in float64.
     failure : str
         What goes wrong there (overflow, cancellation, underflow, ...).
+    phase : str
+        One of :data:`~symsmooth.stabilization.phases.PHASES`: the tier in which the engine
+        tries this rule at a node (earlier phases win).
+    after : tuple of str
+        Names of rules of the same (or an earlier) phase that must be tried before this one
+        at a node, because they match some of the same nodes and are more specific.
     """
 
     name: str
@@ -65,6 +77,8 @@ class Rule:
     naive: sp.Expr
     hard_inputs: tuple[Mapping[sp.Symbol, float], ...] = ()
     failure: str = ""
+    phase: str = ""
+    after: tuple[str, ...] = ()
 
     def apply(self, node: sp.Basic) -> sp.Expr | None:
         """The stable replacement of ``node``, or ``None`` when the rule does not match.
@@ -90,13 +104,15 @@ class Rule:
 
 @dataclass(frozen=True)
 class RuleSet:
-    """A named, ordered tuple of rules (at one node, earlier rules win).
+    """A named tuple of rules in engine order (phases, then ``after``, then name).
 
     Attributes
     ----------
     name : str
-        Registry key (``"exp_log"``, ``"erf_tails"``, ``"softmax"``, ``"default"``).
+        Registry key (``"exp_log"``, ``"erf_tails"``, ``"softmax"``, ``"default"``, ...).
     rules : tuple of Rule
+        In the order of :func:`~symsmooth.stabilization.phases.ordered` (at one node, earlier
+        rules win).
     description : str
     """
 
@@ -112,7 +128,7 @@ class RuleSet:
         return {head: tuple(rules) for head, rules in table.items()}
 
 
-# Modules whose import registers rules and rule sets.
+# Modules whose import registers rules and rule sets (their order does not matter).
 RULE_MODULES = (
     "symsmooth.stabilization.exp_log",
     "symsmooth.stabilization.erf_tails",
@@ -120,38 +136,118 @@ RULE_MODULES = (
     "symsmooth.stabilization.special",
     "symsmooth.stabilization.accuracy",
     "symsmooth.stabilization.scaling",
-    "symsmooth.stabilization.default",
 )
 
+DEFAULT = "default"
+"""The rule set of every registered rule (built-in and user-registered)."""
+
 _RULES: dict[str, Rule] = {}
-_SETS: dict[str, RuleSet] = {}
+_SETS: dict[str, tuple[frozenset[str] | None, str]] = {
+    DEFAULT: (None, "every registered rule, in phase order: " + ", ".join(PHASES))
+}
+_ORDER: list[tuple[Rule, ...]] = []
 _LOADED = False
+_LOCK = threading.RLock()
+
+
+def _check(r: Rule) -> None:
+    if not isinstance(r, Rule):
+        raise StabilizeError(f"register_rules takes Rule records, got {type(r).__name__}")
+    check_phase(r.name, r.phase)
+    if r.name in _RULES and _RULES[r.name] is not r:
+        raise StabilizeError(f"rule {r.name!r} is registered twice; rename one of them")
+    if r.name in r.after:
+        raise StabilizeError(f"rule {r.name!r} lists itself in after=; drop it")
 
 
 def register_rules(rules: Iterable[Rule]) -> tuple[Rule, ...]:
-    """Register rules by name (a duplicate name is an error); returns them as a tuple."""
+    """Register rules by name; returns them as a tuple.
+
+    Fails loudly (:class:`StabilizeError`, with what to do) on an unknown phase, a duplicate
+    name, or (once the built-in rules are loaded, so at once for a user's rule) an ``after=``
+    constraint that cannot be met.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from symsmooth.stabilization.rules import Rule, register_rules
+    >>> z = sp.Symbol("z")
+    >>> bad = Rule("r", sp.log, lambda n: None, lambda: z, "-", "-", sp.log(z), phase="fuse")
+    >>> register_rules([bad])
+    Traceback (most recent call last):
+    ...
+    symsmooth.errors.StabilizeError: rule 'r' declares unknown phase 'fuse'. Did you mean ...
+    """
     rules = tuple(rules)
-    for r in rules:
-        if r.name in _RULES and _RULES[r.name] is not r:
-            raise StabilizeError(f"rule {r.name!r} is registered twice; rename one of them")
-        _RULES[r.name] = r
+    with _LOCK:
+        for r in rules:
+            _check(r)
+        if len({r.name for r in rules}) != len(rules):
+            raise StabilizeError("register_rules got two rules with one name; rename one")
+        added = [r for r in rules if r.name not in _RULES]
+        _RULES.update((r.name, r) for r in added)
+        _ORDER.clear()
+        if _LOADED:
+            try:
+                _ordered()
+            except StabilizeError:
+                for r in added:
+                    del _RULES[r.name]
+                raise
     return rules
 
 
-def register_rule_set(name: str, rules: Iterable[Rule], description: str = "") -> RuleSet:
-    """Register (and return) the rule set ``name``."""
-    if name in _SETS:
-        raise StabilizeError(f"rule set {name!r} is registered twice; rename one of them")
-    _SETS[name] = RuleSet(name, tuple(rules), description)
-    return _SETS[name]
+def unregister_rules(names: Iterable[str]) -> None:
+    """Remove user-registered rules by name (unknown names raise :class:`StabilizeError`)."""
+    names = tuple(names)
+    with _LOCK:
+        for n in names:
+            rule(n)
+        for n in names:
+            del _RULES[n]
+        _ORDER.clear()
+        try:
+            _ordered()
+        except StabilizeError:
+            raise StabilizeError(f"other rules run after= {names}; unregister them first") from None
+
+
+def register_rule_set(name: str, rules: Iterable[Rule], description: str = "") -> str:
+    """Register the rule set ``name``: a selection of rules, ordered by phase when looked up."""
+    with _LOCK:
+        if name in _SETS:
+            raise StabilizeError(f"rule set {name!r} is registered twice; rename one of them")
+        _SETS[name] = (frozenset(r.name for r in rules), description)
+    return name
+
+
+def _ordered() -> tuple[Rule, ...]:
+    """Every registered rule in engine order (cached until the next registration)."""
+    with _LOCK:
+        if not _ORDER:
+            _ORDER.append(ordered(_RULES.values()))
+        return _ORDER[0]
 
 
 def _load() -> None:
     global _LOADED
-    if not _LOADED:
-        _LOADED = True
-        for module in RULE_MODULES:
-            importlib.import_module(module)
+    with _LOCK:
+        if not _LOADED:
+            for module in RULE_MODULES:
+                importlib.import_module(module)
+            _LOADED = True
+            _ordered()
+
+
+def in_order(rules: Iterable[Rule]) -> tuple[Rule, ...]:
+    """``rules`` (registered or not) in engine order; registered rules keep their global
+    ``after=`` constraints, so a selection is ordered as in ``default``."""
+    _load()
+    rules = tuple(rules)
+    if all(_RULES.get(r.name) is r for r in rules):
+        chosen = {r.name for r in rules}
+        return tuple(r for r in _ordered() if r.name in chosen)
+    return ordered(rules)
 
 
 def _unknown(kind: str, name: str, pool: list[str]) -> StabilizeError:
@@ -167,9 +263,11 @@ def rule_set(name: str) -> RuleSet:
     """The registered rule set ``name``; unknown names raise :class:`StabilizeError`."""
     _load()
     try:
-        return _SETS[name]
+        members, description = _SETS[name]
     except KeyError:
         raise _unknown("rule set", name, list(_SETS)) from None
+    rules = _ordered() if members is None else tuple(r for r in _ordered() if r.name in members)
+    return RuleSet(name, rules, description)
 
 
 def rule(name: str) -> Rule:

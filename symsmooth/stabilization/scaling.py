@@ -41,6 +41,9 @@ from symsmooth.functions import logsumexp
 from symsmooth.functions.scaling import odd_root_sum, recip1p_sq
 from symsmooth.stabilization.rules import Rule, register_rule_set, register_rules
 
+PHASE = "scaling"
+"""The phase of this module's rules (:mod:`symsmooth.stabilization.phases`)."""
+
 x, y, a, b = sp.symbols("x y a b", real=True)
 k = sp.Symbol("k", integer=True, positive=True)
 
@@ -103,6 +106,7 @@ def _match_lse_square(node: sp.Function) -> dict | None:
 
 RECIP1P_SQ = Rule(
     name="recip1p_sq",
+    phase=PHASE,
     head=sp.Pow,
     match=_match_recip1p_sq,
     build=lambda a, b: recip1p_sq(a, b),
@@ -115,6 +119,7 @@ RECIP1P_SQ = Rule(
 
 ODD_ROOT_SUM = Rule(
     name="odd_root_sum",
+    phase=PHASE,
     head=sp.Mul,
     match=_match_odd_root_sum,
     build=lambda x, y, n, rest: rest * odd_root_sum(x, y, n),
@@ -129,6 +134,7 @@ ODD_ROOT_SUM = Rule(
 
 LSE_SQUARE = Rule(
     name="lse_square",
+    phase=PHASE,
     head=logsumexp,
     match=_match_lse_square,
     build=lambda w: 2 * logsumexp(w / 2, -w / 2),

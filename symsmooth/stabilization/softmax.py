@@ -43,6 +43,9 @@ from symsmooth.functions import log_sigmoid, sigmoid
 from symsmooth.stabilization.matchers import exp_sum_exponents, is_max_shifted, max_shifted
 from symsmooth.stabilization.rules import Rule, register_rule_set, register_rules
 
+PHASE = "elementary"
+"""The phase of this module's rules (:mod:`symsmooth.stabilization.phases`)."""
+
 z, a, b, t, u = sp.symbols("z a b t u", real=True)
 x = sp.IndexedBase("x", real=True)
 i, j = sp.symbols("i j", integer=True)
@@ -145,6 +148,7 @@ def _build_exp_times_sigmoid(a: sp.Expr, b: sp.Expr, m: sp.Integer, others: list
 
 SIGMOID = Rule(
     name="sigmoid",
+    phase=PHASE,
     head=sp.Pow,
     match=_match_sigmoid,
     build=lambda u, m: sigmoid(-u) ** m,
@@ -157,6 +161,9 @@ SIGMOID = Rule(
 
 EXP_SUM_RECIPROCAL = Rule(
     name="exp_sum_reciprocal",
+    phase=PHASE,
+    # (1 + exp(u))^-m is a sigmoid power; a Sum term is softmax_indexed
+    after=("sigmoid", "softmax_indexed"),
     head=sp.Pow,
     match=_match_reciprocal,
     build=_build_reciprocal,
@@ -169,6 +176,9 @@ EXP_SUM_RECIPROCAL = Rule(
 
 SOFTMAX_INDEXED = Rule(
     name="softmax_indexed",
+    phase=PHASE,
+    # 1/(1 + Sum(exp)) is sigmoid(-LogSumExpOver)
+    after=("sigmoid",),
     head=sp.Pow,
     match=_match_reciprocal_indexed,
     build=_build_reciprocal,
@@ -184,6 +194,7 @@ SOFTMAX_INDEXED = Rule(
 
 EXP_PRODUCT = Rule(
     name="exp_product",
+    phase=PHASE,
     head=sp.Mul,
     match=_match_exp_product,
     build=lambda exponent, others: sp.Mul(*others) * sp.exp(exponent),
@@ -196,6 +207,7 @@ EXP_PRODUCT = Rule(
 
 EXP_INTO_SUM = Rule(
     name="exp_into_sum",
+    phase=PHASE,
     head=sp.Mul,
     match=_match_exp_into_sum,
     build=_build_exp_into_sum,
@@ -208,6 +220,9 @@ EXP_INTO_SUM = Rule(
 
 EXP_TIMES_SIGMOID = Rule(
     name="exp_times_sigmoid",
+    phase=PHASE,
+    # exp(c) (sum of exps) sigmoid(b): the exp goes into the sum first
+    after=("exp_into_sum",),
     head=sp.Mul,
     match=_match_exp_times_sigmoid,
     build=_build_exp_times_sigmoid,

@@ -56,6 +56,9 @@ from symsmooth.functions import Phi, logsumexp, phi, sigmoid
 from symsmooth.functions.special import hypot, logcosh, relu_gauss
 from symsmooth.stabilization.rules import Rule, register_rule_set, register_rules
 
+PHASE = "compound"
+"""The phase of this module's rules (:mod:`symsmooth.stabilization.phases`)."""
+
 z, a, b, x = sp.symbols("z a b x", real=True)
 s = sp.Symbol("s", positive=True)
 
@@ -178,6 +181,7 @@ def _build_exp_difference(c, a, b, d, rest):
 
 LOG_COSH = Rule(
     name="log_cosh",
+    phase=PHASE,
     head=sp.log,
     match=_match_log_cosh,
     build=lambda z: logcosh(z),
@@ -190,6 +194,7 @@ LOG_COSH = Rule(
 
 HYPOT = Rule(
     name="hypot",
+    phase=PHASE,
     head=sp.Pow,
     match=_match_hypot,
     build=lambda a, b, m: hypot(a, b) ** m,
@@ -202,6 +207,7 @@ HYPOT = Rule(
 
 RELU_GAUSS = Rule(
     name="relu_gauss",
+    phase=PHASE,
     head=sp.Add,
     match=_match_relu_gauss,
     build=lambda scale, u, rest: scale * relu_gauss(u) + rest,
@@ -214,6 +220,7 @@ RELU_GAUSS = Rule(
 
 TANH_COMPLEMENT = Rule(
     name="tanh_complement",
+    phase=PHASE,
     head=sp.Add,
     match=_match_tanh_complement,
     build=lambda k, z, rest: 4 * k * sigmoid(2 * z) * sigmoid(-2 * z) + rest,
@@ -226,6 +233,7 @@ TANH_COMPLEMENT = Rule(
 
 SOFTMAX_PAIR = Rule(
     name="softmax_pair",
+    phase=PHASE,
     head=sp.exp,
     match=_match_softmax_pair,
     build=lambda d: sigmoid(d),
@@ -238,6 +246,9 @@ SOFTMAX_PAIR = Rule(
 
 EXP_DIFFERENCE = Rule(
     name="exp_difference",
+    phase=PHASE,
+    # the general pair of exps comes last among the Add rules
+    after=("relu_gauss", "tanh_complement"),
     head=sp.Add,
     match=_match_exp_difference,
     build=_build_exp_difference,

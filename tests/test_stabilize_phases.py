@@ -173,3 +173,16 @@ def test_a_duplicate_name_and_a_cycle_fail():
     with pytest.raises(StabilizeError, match="form a cycle.*remove one constraint"):
         register_rules([a, b])
     assert rule_names() == before
+
+
+def test_unregistering_a_rule_others_run_after_fails_and_keeps_both():
+    first = _log1p_exp("user_first", "fused")
+    second = _log1p_exp("user_second", "fused", after=("user_first",))
+    register_rules([first, second])
+    try:
+        with pytest.raises(StabilizeError, match="unregister them first"):
+            unregister_rules(["user_first"])
+        assert rule("user_first") is first and rule("user_second") is second
+    finally:
+        unregister_rules(["user_second", "user_first"])
+    assert not {"user_first", "user_second"} & set(rule_names())

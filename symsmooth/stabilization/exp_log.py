@@ -227,15 +227,6 @@ RULES = register_rules(
 
 EXP_LOG = register_rule_set(
     "exp_log",
-    (
-        LOG1MEXP,
-        SOFTPLUS,
-        LOGSUMEXP_INDEXED,
-        LOGSUMEXP,
-        LOG_SIGMOID,
-        LOG1P,
-        EXPM1,
-        ONE_MINUS_SIGMOID,
-    ),
+    RULES,
     "logs of sums of exponentials, log1p/expm1, sigmoid complements",
 )

@@ -201,15 +201,18 @@ def unregister_rules(names: Iterable[str]) -> None:
     """Remove user-registered rules by name (unknown names raise :class:`StabilizeError`)."""
     names = tuple(names)
     with _LOCK:
-        for n in names:
-            rule(n)
+        removed = {n: rule(n) for n in names}
         for n in names:
             del _RULES[n]
         _ORDER.clear()
         try:
             _ordered()
         except StabilizeError:
-            raise StabilizeError(f"other rules run after= {names}; unregister them first") from None
+            _RULES.update(removed)
+            _ORDER.clear()
+            raise StabilizeError(
+                f"other rules run after= one of {list(names)}; unregister them first"
+            ) from None
 
 
 def register_rule_set(name: str, rules: Iterable[Rule], description: str = "") -> str:

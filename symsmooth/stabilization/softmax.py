@@ -244,6 +244,6 @@ RULES = register_rules(
 
 SOFTMAX = register_rule_set(
     "softmax",
-    (SIGMOID, SOFTMAX_INDEXED, EXP_SUM_RECIPROCAL, EXP_PRODUCT, EXP_INTO_SUM, EXP_TIMES_SIGMOID),
+    RULES,
     "ratios of exponential sums (max-shifted softmax), sigmoid recognition, exp products",
 )

@@ -58,7 +58,11 @@ def _stabilizer(expr):
 
 def kernel_spec(item, stabilizer=None):
     """The :class:`~symsmooth.codegen.spec.KernelSpec` of a catalog name, a ``Smoothing`` or a
-    spec (returned as is).  ``stabilizer`` defaults to :func:`stabilize` (rule set "default")."""
+    spec (returned as is).  ``stabilizer`` defaults to :func:`stabilize` (rule set "default").
+
+    A ``Smoothing`` with an ``iteration`` (:class:`~symsmooth.records.Iteration`) gets the
+    :class:`~symsmooth.codegen.iteration.IterationSpec` of that algorithm; any other its
+    closed form's spec."""
     from symsmooth.codegen.iteration import IterationSpec
     from symsmooth.codegen.spec import KernelSpec, spec_from_smoothing
     from symsmooth.records import Smoothing
@@ -70,10 +74,10 @@ def kernel_spec(item, stabilizer=None):
 
         item = catalog.get(item)
     if isinstance(item, Smoothing):
-        from symsmooth.codegen import iteration
+        if item.iteration is not None:  # an algorithm: a fixed-count row-map iteration
+            from symsmooth.codegen.iteration import iteration_spec
 
-        if iteration.registered(item.name):  # an algorithm: a fixed-count row-map iteration
-            return iteration.iteration_spec(item, stabilizer or _stabilizer)
+            return iteration_spec(item, stabilizer or _stabilizer)
         return spec_from_smoothing(item, stabilizer or _stabilizer)
     from symsmooth.errors import CodegenError
 

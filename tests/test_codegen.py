@@ -95,13 +95,13 @@ def test_unknown_function_is_a_clear_error():
 
 
 def _nonnormal_record():
-    """The catalog's unrolled soft-2-max (explicit entries, Min) under a name with no
-    iteration builder."""
+    """The catalog's unrolled soft-2-max (explicit entries, Min) without its iteration."""
     import dataclasses
 
     from symsmooth import catalog
 
-    return dataclasses.replace(catalog.get("soft_k_max"), name="soft_k_max_unrolled")
+    record = catalog.get("soft_k_max")
+    return dataclasses.replace(record, name="soft_k_max_unrolled", iteration=None)
 
 
 def test_soft_k_max_generates_an_iteration_kernel(tmp_path):

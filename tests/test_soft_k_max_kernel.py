@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from symsmooth import catalog, pipeline
-from symsmooth.codegen.iteration import IterationSpec, iteration, iteration_spec
+from symsmooth.codegen.iteration import IterationSpec, iteration_spec
 from symsmooth.codegen.render import load_module, write
 from symsmooth.errors import CodegenError
 from symsmooth.symbols import X, j, k, n
@@ -84,11 +84,16 @@ def test_pipeline_builds_an_iteration_spec():
     assert spec.step.plan.rowmap and len(spec.step.plan.sums) == 1
 
 
-def test_unregistered_name_is_a_clear_error():
-    with pytest.raises(CodegenError, match="register one with"):
+def test_a_record_without_iteration_is_a_clear_error():
+    with pytest.raises(CodegenError, match=r"has no iteration.*iteration=symsmooth\.records"):
         iteration_spec(catalog.get("softplus"))
-    with pytest.raises(CodegenError, match="twice"):
-        iteration("soft_k_max")(lambda record, stabilizer=None: None)
+
+
+def test_the_algorithm_is_data_on_the_record():
+    it = catalog.get("soft_k_max").iteration
+    assert (it.shift, it.init, it.count, it.count_default) == ("min", 0, "top", 2)
+    spec = pipeline.kernel_spec("soft_k_max")
+    assert spec.step.expr == it.step and (spec.shift, spec.count) == ("min", "top")
 
 
 def test_known_values(mod):

@@ -307,7 +307,7 @@ def test_api_refuses_bad_names(home, name):
 
 def test_every_builtin_entry_round_trips_through_the_file(home):
     fields = ("target", "expr", "variables", "param", "limit", "bound", "source", "domain",
-              "kind", "size", "index", "fixed", "attained", "description")  # fmt: skip
+              "kind", "size", "index", "fixed", "attained", "description", "iteration")  # fmt: skip
     for name in [n for n in catalog.names() if n not in user_catalog._REGISTERED]:
         user_catalog.save(f"rt_{name}", catalog.get(name))
     back = user_catalog.load()

@@ -23,7 +23,7 @@ import sympy as sp
 
 from symsmooth.catalog import entry
 from symsmooth.functions.targets import ArgMaxOver, MaxOver, onehot_argmax
-from symsmooth.records import Smoothing
+from symsmooth.records import Iteration, Smoothing
 from symsmooth.symbols import T, X, i, j, k, n
 
 A2 = "Su Jianlin, 函数光滑化杂谈 (2019), https://kexue.fm/archives/6620"
@@ -333,6 +333,41 @@ def soft_k_max_vector(top: int, size: int) -> list[sp.Expr]:
     return p
 
 
+def soft_k_max_iteration(top: int = 2) -> Iteration:
+    """The recursion of [A2, item 6] as data: ``y = x - min(x)``; ``p = 0``; ``top`` times
+    ``p_j <- p_j + exp(k (1 - p_j) y_j) / sum_i exp(k (1 - p_i) y_i)``.
+
+    Kernels are generated from it (:func:`symsmooth.codegen.iteration.iteration_spec`); the
+    count argument is ``top``, default ``top``.
+
+    Examples
+    --------
+    >>> it = soft_k_max_iteration()
+    >>> it.step
+    exp(k*(1 - p[j])*y[j])/Sum(exp(k*(1 - p[i])*y[i]), (i, 1, n)) + p[j]
+    >>> it.shift, it.init, it.count, it.count_default
+    ('min', 0, 'top', 2)
+    """
+    y, p = sp.IndexedBase("y", real=True), sp.IndexedBase("p", real=True)
+
+    def h(m):
+        return k * (1 - p[m]) * y[m]
+
+    step = p[j] + sp.exp(h(j)) / sp.Sum(sp.exp(h(i)), (i, 1, n))
+    return Iteration(
+        step,
+        data=y,
+        state=p,
+        subscript=j,
+        index=i,
+        size=n,
+        init=0,
+        shift="min",
+        count="top",
+        count_default=top,
+    )
+
+
 def _top_valid(top: int, size: int):
     def valid(point) -> bool:
         ranked = sorted(_values(point), reverse=True)
@@ -358,8 +393,10 @@ def _top_samples(size: int):
 def soft_k_max_record(top: int = 2, size: int = 5) -> Smoothing:
     r"""Record of soft-``top``-max over ``size`` entries, element ``j`` [A2, item 6].
 
-    The recursion is an algorithm, so the record is built for a concrete ``top`` and
-    ``size``: ``expr`` is the unrolled recursion (``sum_m [j = m] p_m``) and the target is
+    The recursion is an algorithm: the record carries it as data in ``iteration``
+    (:func:`soft_k_max_iteration`, any row length; kernels are generated from it), and its
+    closed forms are built for a concrete ``top`` and ``size``: ``expr`` is the unrolled
+    recursion (``sum_m [j = m] p_m``) and the target is
     the hard top-``top`` indicator ``[#{i: x_i > x_j} < top]``.  Valid when the ``top + 1``
     largest entries are distinct.  Only piecewise smooth (the ``x - min(x)`` shift has kinks
     where the minimum switches).  No bound: entries can exceed 1 (soft-2-max([0, 100,
@@ -398,6 +435,7 @@ def soft_k_max_record(top: int = 2, size: int = 5) -> Smoothing:
         samples=_top_samples(size),
         valid=_top_valid(top, size),
         description=f"element j of the recursive soft-{top}-max of {size} entries",
+        iteration=soft_k_max_iteration(top),
     )
 
 

@@ -7,7 +7,10 @@ list/show/plot``).
 The file is data, never code.  It holds ``{"entries": {name: record}}``; each record has the
 expression fields :data:`EXPR_FIELDS` as ``srepr`` text (``target``, ``expr``, ``param``,
 ``limit`` required), ``variables`` (a list of srepr texts), ``fixed`` (``[[symbol, value],
-...]``), ``attained`` (a list of such lists) and the text fields :data:`TEXT_FIELDS`.
+...]``), ``attained`` (a list of such lists), the text fields :data:`TEXT_FIELDS` and, for
+an algorithmic record, ``iteration`` (its :class:`~symsmooth.records.Iteration`: srepr texts,
+the shift and count names, the default count;
+:data:`~symsmooth.text.record_codec.ITERATION_FIELDS`).
 Expressions are rebuilt by :func:`~symsmooth.text.record_reader.from_srepr` (the formula
 parser's whitelist and bounds; no ``eval``/``sympify``).  Entry names are catalog names
 (:func:`symsmooth.identifiers.check_name`, role ``"catalog entry"``, in snake_case).

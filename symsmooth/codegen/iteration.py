@@ -2,22 +2,21 @@
 
 Some catalog constructions are algorithms rather than closed forms.  The recursive soft-k-max
 [A2, item 6] is ``y = x - min(x)``; ``p = 0``; repeat ``top`` times
-``p_j <- p_j + exp(k (1 - p_j) y_j) / sum_i exp(k (1 - p_i) y_i)``.  Its catalog record is the
-recursion unrolled for ``n = 5``, which is not in the sum-of-exponentials normal form (explicit
-entries, ``Min``).  One *step*, however, is: a row map over two vectors (the shifted input
-``y`` and the state ``p``) with exponent ``h = k (1 - p_i) y_i``.  So an
-:class:`IterationSpec` holds the step as an ordinary reduction
-:class:`~symsmooth.codegen.spec.KernelSpec` (stable pieces, online max shift, compensated sums
-and the row-map VJP with a cotangent all come from :mod:`symsmooth.codegen.reduction`) plus
-the layout: a pre-shift of the input, the state's initial value and the iteration count.
+``p_j <- p_j + exp(k (1 - p_j) y_j) / sum_i exp(k (1 - p_i) y_i)``.  Its catalog record's
+``expr`` is the recursion unrolled for ``n = 5``, which is not in the sum-of-exponentials
+normal form (explicit entries, ``Min``).  One *step*, however, is: a row map over two vectors
+(the shifted input ``y`` and the state ``p``) with exponent ``h = k (1 - p_i) y_i``.  The
+algorithm is data on the record (:class:`~symsmooth.records.Iteration`, ``record.iteration``:
+the step, the pre-shift, the state's initial value and the count argument), and one generic
+:func:`iteration_spec` turns it into an :class:`IterationSpec`: the step as an ordinary
+reduction :class:`~symsmooth.codegen.spec.KernelSpec` (stable pieces, online max shift,
+compensated sums and the row-map VJP with a cotangent all come from
+:mod:`symsmooth.codegen.reduction`) plus that layout.
 
 The generated module (``templates/iteration.py.j2``) runs the steps per row; the gradient is a
 forward pass that stores every state and a backward pass through the steps with the step's
 VJP in ``y`` and ``p``, then through the pre-shift (``y = x - x_m``, ``m`` the first argmin):
 ``dL/dx = g_y - (sum g_y) e_m``.
-
-Catalog names map to builders in a registry (:func:`iteration`); :func:`iteration_spec` fails
-with an instruction for a name that has none.
 
 Examples
 --------
@@ -33,17 +32,19 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import sympy as sp
 
 from symsmooth.codegen.spec import KernelSpec, Stabilizer, make_spec, source_hash
 from symsmooth.errors import CodegenError
+from symsmooth.records import SHIFTS as SHIFT_NAMES
+from symsmooth.records import Iteration, Smoothing
 
 SHIFTS = {"min": "<", "max": ">", "none": None}
 """Pre-shifts of the input row: ``y = x - x_m`` with ``m`` the first index whose entry beats
 every other one under the comparison (``"min"``: ``<``), or no shift (``"none"``)."""
+assert tuple(SHIFTS) == SHIFT_NAMES  # one list of shifts: the record's
 
 
 @dataclass(frozen=True)
@@ -120,83 +121,93 @@ class IterationSpec:
         return source_hash(sp.Tuple(self.expr, self.step.expr))
 
 
-Builder = Callable[..., IterationSpec]
-_BUILDERS: dict[str, Builder] = {}
-
-
-def iteration(name: str) -> Callable[[Builder], Builder]:
-    """Register ``builder(record, stabilizer) -> IterationSpec`` for the catalog name ``name``."""
-
-    def register(builder: Builder) -> Builder:
-        if name in _BUILDERS:
-            raise CodegenError(f"iteration builder {name!r} is registered twice; rename one")
-        _BUILDERS[name] = builder
-        return builder
-
-    return register
-
-
-def registered(name: str) -> bool:
-    """Whether ``name`` has an iteration builder.
-
-    >>> registered("soft_k_max"), registered("softplus")
-    (True, False)
-    """
-    return name in _BUILDERS
-
-
-def iteration_spec(record, stabilizer: Stabilizer | None = None) -> IterationSpec:
-    """The :class:`IterationSpec` of a catalog record whose name has a registered builder."""
-    try:
-        build = _BUILDERS[record.name]
-    except KeyError:
+def _input(record: Smoothing) -> sp.IndexedBase:
+    if len(record.variables) != 1 or not isinstance(record.variables[0], sp.IndexedBase):
         raise CodegenError(
-            f"{record.name}: no iteration builder; register one with "
-            "@symsmooth.codegen.iteration.iteration(name) returning an IterationSpec "
-            f"(known: {', '.join(sorted(_BUILDERS))})"
-        ) from None
-    return build(record, stabilizer)
+            f"{record.name}: an iteration runs over one input row; give the record exactly one "
+            "variable, an IndexedBase (e.g. variables=(IndexedBase('x', real=True),))"
+        )
+    return record.variables[0]
 
 
-@iteration("soft_k_max")
-def soft_k_max(record, stabilizer: Stabilizer | None = None) -> IterationSpec:
-    """Recursive soft-top-max [A2, item 6]: ``y = x - min(x)``, ``p = 0``, ``top`` times
-    ``p <- p + softmax(k (1 - p) y)``; ``top`` defaults to 2 (the catalog record)."""
-    k = record.param
-    x = record.variables[0]
-    y, p = sp.IndexedBase("y", real=True), sp.IndexedBase("p", real=True)
-    i, n = record.index, record.size
-    j = sp.Symbol("j", integer=True, positive=True)  # the row-map subscript
+def _params(record: Smoothing, it: Iteration) -> tuple:
+    """``record.param`` then the ``fixed`` symbols in name order, those the step uses."""
+    structural = {it.subscript, it.index, it.size, it.data.label, it.state.label}
+    params = [record.param] + sorted((s for s, _ in record.fixed), key=str)
+    used = {s for s in it.step.free_symbols if isinstance(s, sp.Symbol)} - structural
+    params = [s for s in dict.fromkeys(params) if s in used]
+    unknown = sorted(str(s) for s in used - set(params))
+    if unknown:
+        raise CodegenError(
+            f"{record.name}: the iteration step uses {', '.join(unknown)}, which is neither the "
+            f"record's param ({record.param}) nor one of its fixed symbols; add it to fixed "
+            "or write it as a number"
+        )
+    return tuple(params)
 
-    def h(m):
-        return k * (1 - p[m]) * y[m]
 
-    step_expr = p[j] + sp.exp(h(j)) / sp.Sum(sp.exp(h(i)), (i, 1, n))
+def _construction(record: Smoothing, x: sp.IndexedBase, params: tuple) -> str:
+    it = record.iteration
+    y, p, xs = it.data.label, it.state.label, x.label
+    args = ", ".join([str(xs), *(str(s) for s in params), it.count])
+    shifted = f"{xs}" if it.shift == "none" else f"{xs} - {it.shift}({xs})"
+    source = f" ({record.source})" if record.source else ""
+    return (
+        f"{record.name}({args}) = {p} after {it.count} steps of {p} <- {sp.sstr(it.step)}, "
+        f"{y} = {shifted}, {p} = {sp.sstr(it.init)}{source}"
+    )
+
+
+def iteration_spec(record: Smoothing, stabilizer: Stabilizer | None = None) -> IterationSpec:
+    """The :class:`IterationSpec` of a record that carries an
+    :class:`~symsmooth.records.Iteration` (``record.iteration``).
+
+    Parameters are ``record.param`` followed by the ``fixed`` symbols in name order, those the
+    step uses; the step is generated as the reduction ``<name>_step`` over ``(data, state)``.
+
+    Raises
+    ------
+    CodegenError
+        For a record without an iteration, with more than one input, or whose step uses
+        symbols it does not declare.
+    """
+    it = getattr(record, "iteration", None)
+    if not isinstance(it, Iteration):
+        raise CodegenError(
+            f"{getattr(record, 'name', record)!r} has no iteration to generate; give the "
+            "Smoothing an iteration=symsmooth.records.Iteration(step, ...) (the row map, "
+            "pre-shift, initial state and count), or generate its closed form with "
+            "pipeline.kernel_spec"
+        )
+    x = _input(record)
+    params = _params(record, it)
+    taken = {str(x.label), *(str(s) for s in params)}
+    if it.count in taken:
+        raise CodegenError(
+            f"{record.name}: the count argument {it.count!r} is also an input or parameter "
+            "name; pick another count name (Iteration(count=...))"
+        )
     step = make_spec(
         f"{record.name}_step",
-        step_expr,
-        (y, p),
-        (k,),
+        it.step,
+        (it.data, it.state),
+        params,
         kind="reduction",
-        index=i,
-        size=n,
+        index=it.index,
+        size=it.size,
         stabilizer=stabilizer,
     )
-    source = f" ({record.source})" if record.source else ""
     return IterationSpec(
         name=record.name,
         input=x,
-        params=(k,),
+        params=params,
         step=step,
-        shift="min",
-        init=sp.S.Zero,
-        count="top",
-        count_default=2,
+        shift=it.shift,
+        init=it.init,
+        count=it.count,
+        count_default=it.count_default,
         expr=record.expr,
-        construction=(
-            f"{record.name}(x, k, top) = p after top steps of p <- {sp.sstr(step_expr)}, "
-            f"y = x - min(x), p = 0{source}"
-        ),
+        construction=_construction(record, x, params),
         command=f"symsmooth gen {record.name}",
     )
 

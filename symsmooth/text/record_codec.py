@@ -4,9 +4,12 @@
 :func:`~symsmooth.text.record_reader.from_srepr` and then the record's meaning
 (:func:`check_record`: ``param`` a Symbol, ``limit`` ``oo`` or ``0``, inputs Symbols or
 IndexedBases, every symbol name a valid user name, values numbers, text without control
-characters).  Problems raise :class:`~symsmooth.errors.CatalogError`; :func:`read_entries`
-reads the file itself and, when not ``strict``, turns file-level problems into one
-:class:`CatalogWarning` and no entries.
+characters).  An algorithmic record's ``iteration`` (:class:`~symsmooth.records.Iteration`)
+is stored as an object of :data:`ITERATION_FIELDS`: its expressions as ``srepr`` text read by
+the same reader, ``shift`` and ``count`` as text, ``count_default`` a JSON integer (at most
+:data:`MAX_ITERATION_COUNT`); the record's own checks then apply.  Problems raise
+:class:`~symsmooth.errors.CatalogError`; :func:`read_entries` reads the file itself and, when
+not ``strict``, turns file-level problems into one :class:`CatalogWarning` and no entries.
 
 Examples
 --------
@@ -14,6 +17,9 @@ Examples
 >>> from symsmooth import catalog
 >>> record = catalog.get("softplus")
 >>> decode("softplus", encode(record, "softplus")) == record
+True
+>>> skm = catalog.get("soft_k_max")
+>>> decode("my_skm", encode(skm, "my_skm")).iteration == skm.iteration
 True
 >>> decode("bad", {"target": "Integer(1)"})
 Traceback (most recent call last):
@@ -34,7 +40,7 @@ import sympy as sp
 
 from symsmooth.errors import CatalogError, InvalidNameError
 from symsmooth.identifiers import name_problem
-from symsmooth.records import Smoothing
+from symsmooth.records import Iteration, Smoothing
 from symsmooth.text.record_reader import from_srepr
 
 EXPR_FIELDS = ("target", "expr", "param", "limit", "bound", "size", "index")
@@ -42,6 +48,13 @@ EXPR_FIELDS = ("target", "expr", "param", "limit", "bound", "size", "index")
 TEXT_FIELDS = ("source", "domain", "method", "description", "kind")
 """Fields stored as plain text."""
 LIST_FIELDS = ("variables", "fixed", "attained")
+ITERATION = "iteration"
+"""The optional field of an algorithmic record (absent or null: a closed form)."""
+ITERATION_EXPRS = ("step", "data", "state", "subscript", "index", "size", "init")
+ITERATION_FIELDS = (*ITERATION_EXPRS, "shift", "count", "count_default")
+"""Keys of a stored iteration, all required (``srepr`` text, then two texts and an int)."""
+MAX_ITERATION_COUNT = 10_000
+"""Largest stored default iteration count."""
 REQUIRED = ("target", "expr", "param", "limit", "variables")
 MAX_FILE_BYTES = 16 * 2**20
 """Largest catalog file read (bytes)."""
@@ -94,6 +107,13 @@ def encode(record: Smoothing, name: str) -> dict:
     data["attained"] = [
         [[sp.srepr(k), _value_text(v)] for k, v in p.items()] for p in record.attained
     ]
+    if record.iteration is not None:
+        it = record.iteration
+        data[ITERATION] = {f: sp.srepr(getattr(it, f)) for f in ITERATION_EXPRS} | {
+            "shift": it.shift,
+            "count": it.count,
+            "count_default": it.count_default,
+        }
     return data
 
 
@@ -149,11 +169,40 @@ def _text(field: str, value) -> str:
     return value
 
 
+def _iteration(data) -> Iteration | None:
+    """The stored iteration object (``None`` for null), every key checked."""
+    if data is None:
+        return None
+    if not isinstance(data, dict):
+        raise CatalogError(f"iteration must be a JSON object, got {type(data).__name__}")
+    unknown = sorted(set(data) - set(ITERATION_FIELDS))
+    if unknown:
+        raise CatalogError(
+            f"iteration: unknown field(s) {', '.join(repr(str(u)[:30]) for u in unknown[:5])}"
+        )
+    missing = [f for f in ITERATION_FIELDS if data.get(f) is None]
+    if missing:
+        raise CatalogError(f"iteration: missing field(s) {', '.join(missing)}")
+    values = {f: _expr(f"iteration {f}", data[f]) for f in ITERATION_EXPRS}
+    values |= {f: _text(f"iteration {f}", data[f]) for f in ("shift", "count")}
+    count = data["count_default"]
+    if type(count) is not int or not 0 <= count <= MAX_ITERATION_COUNT:
+        raise CatalogError(
+            f"iteration count_default must be an integer from 0 to {MAX_ITERATION_COUNT}, "
+            f"got {str(count)[:30]}"
+        )
+    try:
+        return Iteration(**values, count_default=count)
+    except (TypeError, ValueError) as exc:
+        raise CatalogError(f"iteration: {exc}") from None
+
+
 def decode(name: str, data) -> Smoothing:
     """The :class:`Smoothing` stored as ``data`` (a JSON object), checked field by field."""
     if not isinstance(data, dict):
         raise CatalogError(f"a record is a JSON object, got {type(data).__name__}")
-    unknown = sorted(set(data) - set(EXPR_FIELDS) - set(TEXT_FIELDS) - set(LIST_FIELDS))
+    known = {*EXPR_FIELDS, *TEXT_FIELDS, *LIST_FIELDS, ITERATION}
+    unknown = sorted(set(data) - known)
     if unknown:
         raise CatalogError(f"unknown field(s) {', '.join(repr(u[:30]) for u in unknown[:5])}")
     missing = [f for f in REQUIRED if data.get(f) is None]
@@ -169,6 +218,7 @@ def decode(name: str, data) -> Smoothing:
     values["attained"] = tuple(
         dict(_pairs("attained", point)) for point in _list("attained", data.get("attained", []))
     )
+    values[ITERATION] = _iteration(data.get(ITERATION))
     try:
         record = Smoothing(name=name, **values)
     except (TypeError, ValueError) as exc:
@@ -190,6 +240,8 @@ def _check_names(record: Smoothing) -> None:
     parts = [record.target, record.expr, record.param, record.limit, record.bound, record.size,
              record.index, *record.variables, *(k for k, _ in record.fixed)]  # fmt: skip
     parts += [k for point in record.attained for k in point]
+    if record.iteration is not None:
+        parts += [getattr(record.iteration, f) for f in ITERATION_EXPRS]
     for part in parts:
         if not isinstance(part, sp.Basic):
             continue
@@ -230,7 +282,21 @@ def check_record(record: Smoothing) -> None:
             raise CatalogError("fixed and attained map symbols to numbers")
     for field in TEXT_FIELDS:
         _text(field, getattr(record, field))
+    _check_iteration(record)
     _check_names(record)
+
+
+def _check_iteration(record: Smoothing) -> None:
+    it = record.iteration
+    if it is None:
+        return
+    if not isinstance(it, Iteration):
+        raise CatalogError("iteration must be a symsmooth.records.Iteration or null")
+    if len(record.variables) != 1 or not isinstance(record.variables[0], sp.IndexedBase):
+        raise CatalogError("an iteration runs over one input row: one IndexedBase variable")
+    if it.count_default > MAX_ITERATION_COUNT:
+        raise CatalogError(f"iteration count_default is larger than {MAX_ITERATION_COUNT}")
+    _text("iteration count", it.count)
 
 
 # --- the file ------------------------------------------------------------------------------

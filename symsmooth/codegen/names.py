@@ -43,6 +43,7 @@ True
 from __future__ import annotations
 
 import re
+import textwrap
 
 from symsmooth.errors import InvalidNameError
 
@@ -220,3 +221,48 @@ def docstring_text(text: str) -> str:
     "a'''b/c/n"
     """
     return comment_text(text).replace('"', "'").replace("\\", "/")
+
+
+LINE_LENGTH = 100
+"""Line length of generated modules (also :data:`symsmooth.codegen.formatting.LINE_LENGTH`)."""
+
+
+def _wrap(text: str, first: str, rest: str, width: int) -> list[str]:
+    return textwrap.wrap(
+        text,
+        width=width,
+        initial_indent=first,
+        subsequent_indent=rest,
+        break_on_hyphens=False,
+        break_long_words=True,
+    ) or [first.rstrip()]
+
+
+def comment_lines(text: str, lead: str = "", width: int = LINE_LENGTH) -> str:
+    """``text`` (made safe by :func:`comment_text`) as ``#`` comment lines of at most ``width``
+    characters: the first starts with ``# <lead>``, the others with ``#   ``.
+
+    Examples
+    --------
+    >>> print(comment_lines("a b c d e f", "Kind: ", width=14))
+    # Kind: a b c
+    #   d e f
+    """
+    return "\n".join(_wrap(comment_text(text), "# " + lead, "#   ", width))
+
+
+def docstring_lines(text: str, indent: int = 4, width: int = LINE_LENGTH) -> str:
+    """``text`` (made safe by :func:`docstring_text`) wrapped for a docstring whose opening
+    ``\"\"\"`` sits at column ``indent``: the first line leaves room for the quotes, the
+    others are indented to the quotes; the closing quotes fit on the last line.
+
+    Examples
+    --------
+    >>> print(docstring_lines("one two three four", indent=0, width=14))
+    one two
+    three four
+    """
+    pad = " " * indent
+    lines = _wrap(docstring_text(text), pad + '"""', pad, width - 3)
+    lines[0] = lines[0][len(pad) + 3 :]
+    return "\n".join(lines)

@@ -16,7 +16,7 @@ there, both after the templates have been rendered (:func:`symsmooth.codegen.ren
   template, and the layout of the output is one tool's, pinned in ``pyproject.toml``
   (``ruff==0.17.6``) so that ``generated/`` is byte-for-byte reproducible.  The formatter runs
   as the ``ruff`` binary of the ``ruff`` package, ``--isolated`` (no project configuration is
-  read) with ``--line-length 100``.
+  read) with ``--line-length 100`` and without magic trailing commas (:data:`FORMAT_OPTIONS`).
 
 Examples
 --------
@@ -42,6 +42,18 @@ RUFF_VERSION = "0.17.6"
 
 TIMEOUT_S = 60.0
 """Seconds one formatter run may take."""
+
+FORMAT_OPTIONS = (
+    "--config",
+    "format.skip-magic-trailing-comma = true",
+    "--config",
+    "lint.isort.split-on-trailing-comma = false",
+)
+"""Options of the generator's formatter run on top of :func:`ruff_command`: a trailing comma
+the templates leave (``f(a, b, )`` from a loop over arguments) does not force one argument a
+line.  What comes out is also stable under ruff's defaults (``ruff format --check`` passes
+without these options too; ``tests/test_generated_lint.py`` checks both).  The second option
+only silences ruff's warning that the first does not suit isort's default."""
 
 _PURE_CALLS = frozenset({"float", "int", "float64", "int64"})
 _PURE_NODES = (
@@ -133,6 +145,34 @@ def drop_dead_stores(text: str) -> str:
         text = "".join(line for at, line in enumerate(lines) if at not in dead)
 
 
+def string_literal(text: str, indent: int = 0, width: int = LINE_LENGTH) -> str:
+    """``text`` as a Python string literal that fits in ``width`` columns at ``indent``: one
+    literal, or implicitly concatenated pieces split after ``", "``, one per line (the
+    formatter joins them again where they fit).  A Jinja filter of the templates (the CUDA
+    signature strings).
+
+    Examples
+    --------
+    >>> string_literal("void(float64, int64)")
+    '"void(float64, int64)"'
+    >>> print(string_literal("void(float64, int64)", indent=4, width=24))
+    "void(float64, "
+        "int64)"
+    """
+    if '"' in text or "\\" in text or not text.isascii():
+        return repr(text)  # not the case of any signature; kept correct all the same
+    room = width - indent - 3  # the quotes and a trailing comma
+    pieces: list[str] = []
+    for part in text.split(", "):
+        if pieces and len(pieces[-1]) + len(part) + 2 <= room:
+            pieces[-1] += ", " + part
+        else:
+            if pieces:
+                pieces[-1] += ", "
+            pieces.append(part)
+    return ("\n" + " " * indent).join(f'"{piece}"' for piece in pieces)
+
+
 def ruff_binary() -> str:
     """Path of the ``ruff`` executable of the installed ``ruff`` package.
 
@@ -170,7 +210,7 @@ def format_source(text: str, name: str = "module") -> str:
     ``name`` is the module's name, for the formatter's messages and for ours.  A formatter
     that fails or runs past :data:`TIMEOUT_S` is a :class:`CodegenError`.
     """
-    command = ruff_command("format", "--stdin-filename", f"{name}.py", "-")
+    command = ruff_command("format", *FORMAT_OPTIONS, "--stdin-filename", f"{name}.py", "-")
     try:
         done = subprocess.run(
             command,

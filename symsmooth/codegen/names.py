@@ -7,7 +7,7 @@ Three kinds of identifier meet in a generated module:
   admits ``[A-Za-z][A-Za-z0-9_]*`` without keywords and builtins, so a user name never starts
   with ``_``.
 * **generator names in the ``_`` namespace**: helpers (``_softplus``), CSE temporaries
-  (``_c0``), per-kernel functions (``_sums_<name>``), imports (``_nbtypes``).  No user name can
+  (``_c0``), per-kernel functions (``_sums_<name>``), imports (``_types``).  No user name can
   take them.
 * **generator names outside it**, listed here: the module aliases (``math``, ``np``,
   ``njit``, ...), the public keyword arguments (``out=``, ``cotangent=``, ``top=``), the

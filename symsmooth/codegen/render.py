@@ -36,7 +36,7 @@ import jinja2.meta
 
 from symsmooth.codegen.emit import context
 from symsmooth.codegen.fastmath import loaded_names, with_runtime
-from symsmooth.codegen.formatting import drop_dead_stores, format_source
+from symsmooth.codegen.formatting import drop_dead_stores, format_source, string_literal
 from symsmooth.codegen.names import check_public, comment_lines, comment_text, docstring_lines
 from symsmooth.codegen.spec import KernelSpec
 from symsmooth.errors import CodegenError
@@ -68,7 +68,8 @@ def environment() -> jinja2.Environment:
     """The Jinja environment (``StrictUndefined``: a missing variable is an error).
 
     Its filters ``comment_lines`` and ``docstring_lines`` wrap user text for comments and
-    docstrings (:mod:`symsmooth.codegen.names`)."""
+    docstrings (:mod:`symsmooth.codegen.names`); ``string_literal`` splits a long string
+    literal (:mod:`symsmooth.codegen.formatting`)."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(template_dir())),
         undefined=jinja2.StrictUndefined,
@@ -77,7 +78,9 @@ def environment() -> jinja2.Environment:
         keep_trailing_newline=True,
         autoescape=False,
     )
-    env.filters.update(comment_lines=comment_lines, docstring_lines=docstring_lines)
+    env.filters.update(
+        comment_lines=comment_lines, docstring_lines=docstring_lines, string_literal=string_literal
+    )
     return env
 
 

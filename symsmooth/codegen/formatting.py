@@ -96,9 +96,10 @@ def _dead_lines(tree: ast.Module, lines: list[str]) -> set[int]:
     for func in ast.walk(tree):
         if not isinstance(func, ast.FunctionDef):
             continue
-        loaded = {
-            n.id for n in ast.walk(func) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Store)
-        }
+        if any(isinstance(n, (ast.Global, ast.Nonlocal)) for n in ast.walk(func)):
+            continue  # a store there may be read elsewhere
+        names = (n for n in ast.walk(func) if isinstance(n, ast.Name))
+        loaded = {n.id for n in names if not isinstance(n.ctx, ast.Store)}
         for parent in ast.walk(func):
             for field in ("body", "orelse", "finalbody"):
                 body = getattr(parent, field, None)

@@ -90,6 +90,70 @@ NUMBERED = re.compile(r"(s|S|M|E|El|K|N|D|R|P|Q|V|a|e|c|r|cR|cV|cr)[0-9]+\Z")
 """Numbered generator state: sums ``s0``, totals ``S0``, shifts ``M0``, weights ``E0``,
 lane sums ``a0``/``e0``, compensations ``c0``, adjoints ``R0``, pivot parts ``P0``, ...."""
 
+STATE_PREFIXES: dict[str, str] = {
+    "sum": "s",  # a scaled sum s_k of the normal form (S_k = exp(M_g) s_k)
+    "comp": "c",  # its TwoSum compensation
+    "shift": "M",  # the shift M_g of an exponent group (the row maximum)
+    "weight": "E",  # exp(h_g - M_g) of the current element
+    "exponent": "_h",  # the exponent h_g of the current element
+    "max_key": "K",  # order-preserving int64 keys of the row maximum and minimum
+    "min_key": "N",
+    "lane_sum": "a",  # the fast pass's lane sums and their error sums
+    "lane_err": "e",
+    "adjoint": "R",  # an adjoint sum of a row-map gradient, and its compensation
+    "adjoint_comp": "cR",
+    "adjoint_term": "_a",  # the current element's term of adjoint k
+    "grad": "_g",  # the current element's partial in input i
+}
+"""Numbered generator state, role -> prefix: ``state_var(role, k)`` is ``<prefix><k>``.  The
+templates build these names only through the ``<role>_var`` functions of
+:data:`TEMPLATE_GLOBALS` (the emitter's lines name the same state)."""
+
+POSITION = "pos_"
+"""The 1-based position of the current element (a formula's summation index)."""
+SIZE = "size_"
+"""The row length as a float (a formula's ``n``)."""
+OTHER_PREFIX = "_o"
+"""Prefix of the other thread's copy of a state variable in a CUDA merge (``_oM0``)."""
+
+
+def state_var(role: str, index: object) -> str:
+    """The name of numbered state ``role`` number ``index``.
+
+    Examples
+    --------
+    >>> state_var("shift", 0), state_var("adjoint_comp", 2), state_var("exponent", 1)
+    ('M0', 'cR2', '_h1')
+    """
+    try:
+        return f"{STATE_PREFIXES[role]}{index}"
+    except KeyError:
+        raise KeyError(f"no state role {role!r}; the roles: {', '.join(STATE_PREFIXES)}") from None
+
+
+def other_var(name: str) -> str:
+    """The other thread's copy of state ``name`` in a CUDA merge: ``M0`` -> ``_oM0``."""
+    return OTHER_PREFIX + name
+
+
+def _role(role: str):
+    def var(index: object) -> str:
+        return state_var(role, index)
+
+    var.__name__ = f"{role}_var"
+    var.__doc__ = f"``{STATE_PREFIXES[role]}<index>``: :func:`state_var` for ``{role!r}``."
+    return var
+
+
+TEMPLATE_GLOBALS: dict[str, object] = {
+    **{f"{role}_var": _role(role) for role in STATE_PREFIXES},
+    "other_var": other_var,
+    "POSITION": POSITION,
+    "SIZE": SIZE,
+}
+"""The naming contract as Jinja globals of :func:`symsmooth.codegen.render.environment`
+(``{{ shift_var(g.index) }}``, ``{{ other_var(sum_var(k)) }}``, ``{{ SIZE }}``)."""
+
 SUFFIXES = ("_e", "_p", "_row", "_rows", "_grad", "_out", "_ws", "_val", "_arr", "_mode")
 """Suffixes of names derived from a vector or operand ``x`` (``x_e``, ``x_row``, ...)."""
 PREFIXES = ("out_",)

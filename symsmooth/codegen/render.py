@@ -37,7 +37,13 @@ import jinja2.meta
 from symsmooth.codegen.emit import context
 from symsmooth.codegen.fastmath import loaded_names, with_runtime
 from symsmooth.codegen.formatting import drop_dead_stores, format_source, string_literal
-from symsmooth.codegen.names import check_public, comment_lines, comment_text, docstring_lines
+from symsmooth.codegen.names import (
+    TEMPLATE_GLOBALS,
+    check_public,
+    comment_lines,
+    comment_text,
+    docstring_lines,
+)
 from symsmooth.codegen.spec import KernelSpec
 from symsmooth.errors import CodegenError
 from symsmooth.identifiers import check_name
@@ -69,7 +75,8 @@ def environment() -> jinja2.Environment:
 
     Its filters ``comment_lines`` and ``docstring_lines`` wrap user text for comments and
     docstrings (:mod:`symsmooth.codegen.names`); ``string_literal`` splits a long string
-    literal (:mod:`symsmooth.codegen.formatting`)."""
+    literal (:mod:`symsmooth.codegen.formatting`).  Its globals are the naming contract's
+    (:data:`symsmooth.codegen.names.TEMPLATE_GLOBALS`): templates build state names with them."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(template_dir())),
         undefined=jinja2.StrictUndefined,
@@ -81,6 +88,7 @@ def environment() -> jinja2.Environment:
     env.filters.update(
         comment_lines=comment_lines, docstring_lines=docstring_lines, string_literal=string_literal
     )
+    env.globals.update(TEMPLATE_GLOBALS)  # the naming contract (names.py)
     return env
 
 

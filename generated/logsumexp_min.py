@@ -6,7 +6,7 @@
 #   https://kexue.fm/archives/3290, eq (12) applied to -x (min = -max(-x)))
 # Kind: reduction; inputs: x; parameters: k
 # Template: reduction.py.j2
-#   sha256:6b517d42bef47b5524ae05495f8f9719485e4c3de1a5efc463363f040e05af2c
+#   sha256:4a0adb82b0b16db23ee4f2bc5f72115045320846c598662c9dc7059a39f02204
 # Input expression: sha256(srepr)=e1f78f891ae6d6827cfc71b49ef605f41bb6ff978183ff43ea3744c035fe57ce
 # Stabilization rules applied: none
 #

@@ -5,7 +5,7 @@
 #   \u51fd\u6570\u5149\u6ed1\u5316\u6742\u8c08 (2019), https://kexue.fm/archives/6620, item 4)
 # Kind: reduction; inputs: x; parameters: k, t
 # Template: reduction.py.j2
-#   sha256:6b517d42bef47b5524ae05495f8f9719485e4c3de1a5efc463363f040e05af2c
+#   sha256:4a0adb82b0b16db23ee4f2bc5f72115045320846c598662c9dc7059a39f02204
 # Input expression: sha256(srepr)=6e83cac5906746880c8f56022ff482e0f365bacd8aba7de9e012661ce0a8f251
 # Stabilization rules applied: none
 #

@@ -6,7 +6,7 @@
 #   https://kexue.fm/archives/6620, item 5)
 # Kind: reduction; inputs: z, t; parameters: k
 # Template: reduction.py.j2
-#   sha256:6b517d42bef47b5524ae05495f8f9719485e4c3de1a5efc463363f040e05af2c
+#   sha256:4a0adb82b0b16db23ee4f2bc5f72115045320846c598662c9dc7059a39f02204
 # Input expression: sha256(srepr)=5228834c6d0f0e4da466c858ee6703b0a234f233be39ac2f7f7c52efc456ed49
 # Stabilization rules applied: sigmoid, sigmoid_product
 #

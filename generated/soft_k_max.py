@@ -7,7 +7,7 @@
 #   (recursive soft-k-max))
 # Kind: iteration; inputs: x; parameters: k
 # Template: iteration.py.j2
-#   sha256:bcf83ca45eba9e0b063da121f194be80b9837c834d3f75b94665e465690eb4cc
+#   sha256:f43de1f9b765f66be75e7faebf306f7c2b80bbad2b070143b349eefdc32e259c
 # Input expression: sha256(srepr)=26010d9deae9e3651823dd7026b81e39f9e09428499f40b9c7b5d6c4534c27d2
 # Stabilization rules applied: none
 #

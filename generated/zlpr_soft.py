@@ -6,7 +6,7 @@
 #   kexue.fm/archives/7359 eq:final (ZLPR))
 # Kind: reduction; inputs: s, t; parameters: k
 # Template: reduction.py.j2
-#   sha256:6b517d42bef47b5524ae05495f8f9719485e4c3de1a5efc463363f040e05af2c
+#   sha256:4a0adb82b0b16db23ee4f2bc5f72115045320846c598662c9dc7059a39f02204
 # Input expression: sha256(srepr)=f03dfa8244b29ec1d2e877ce64a021e4be86935ac3b74be5944371ddc7d18cce
 # Stabilization rules applied: none
 #

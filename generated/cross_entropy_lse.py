@@ -5,7 +5,8 @@
 #   Seq2Seq\u4e2dExposure Bias\u73b0\u8c61\u7684\u6d45\u6790\u4e0e\u5bf9\u7b56 (2020),
 #   https://kexue.fm/archives/7259, item 2 (-log p_t = LSE(x) - x_t ~ max(x) - x_t))
 # Kind: reduction; inputs: x; parameters: k, t
-# Template: reduction.py.j2 sha256:4f746c14d347313bfd9f01a028a5ec85d358e9d9dfc297a093ff0e33bbe34197
+# Template: reduction.py.j2
+#   sha256:4a0adb82b0b16db23ee4f2bc5f72115045320846c598662c9dc7059a39f02204
 # Input expression: sha256(srepr)=33c366d6958649f5d7675b131a6e7b1b98c3587d6e0ec9f14233651358bc4ae7
 # Stabilization rules applied: none
 #
@@ -230,8 +231,8 @@ def _sums_cross_entropy_lse(x_row, k, t):
     for idx in range(length):
         x_e = x_row[idx]
         pos_ = idx + 1.0
-        _h1 = k*x_e
-        _w0 = ((x_e) if (pos_ == t) else (0))
+        _h1 = k * x_e
+        _w0 = (x_e) if (pos_ == t) else (0)
         _w1 = 1
         _k = _okey(_h1)
         K1 = _k if _k > K1 else K1
@@ -251,8 +252,8 @@ def _sums_cross_entropy_lse(x_row, k, t):
                 idx = base + j
                 x_e = x_row[idx]
                 pos_ = idx + 1.0
-                _h1 = k*x_e
-                _w0 = ((x_e) if (pos_ == t) else (0))
+                _h1 = k * x_e
+                _w0 = (x_e) if (pos_ == t) else (0)
                 _w1 = 1
                 E1 = _fsexp(_h1, M1)
                 _v = _w0
@@ -271,8 +272,8 @@ def _sums_cross_entropy_lse(x_row, k, t):
             idx = full + j
             x_e = x_row[idx]
             pos_ = idx + 1.0
-            _h1 = k*x_e
-            _w0 = ((x_e) if (pos_ == t) else (0))
+            _h1 = k * x_e
+            _w0 = (x_e) if (pos_ == t) else (0)
             _w1 = 1
             E1 = _fsexp(_h1, M1)
             _v = _w0
@@ -292,7 +293,7 @@ def _sums_cross_entropy_lse(x_row, k, t):
         s1, c1 = _lanes_total(a1, e1, 0.0)
         fast = fast and s1 - s1 == 0.0 and c1 - c1 == 0.0
         if fast:
-            return (s0 + c0, s1 + c1, M1, )
+            return (s0 + c0, s1 + c1, M1)
     M1 = -math.inf
     s0 = 0.0
     c0 = 0.0
@@ -301,8 +302,8 @@ def _sums_cross_entropy_lse(x_row, k, t):
     for idx in range(length):
         x_e = x_row[idx]
         pos_ = idx + 1.0
-        _h1 = k*x_e
-        _w0 = ((x_e) if (pos_ == t) else (0))
+        _h1 = k * x_e
+        _w0 = (x_e) if (pos_ == t) else (0)
         _w1 = 1
         if _h1 > M1:
             _r = math.exp(M1 - _h1)
@@ -320,7 +321,7 @@ def _sums_cross_entropy_lse(x_row, k, t):
         _bp = _t - s1
         c1 += (s1 - (_t - _bp)) + (_v - _bp)
         s1 = _t
-    return (_fin(s0, c0), _fin(s1, c1), M1 if M1 > -math.inf else 0.0, )
+    return (_fin(s0, c0), _fin(s1, c1), M1 if M1 > -math.inf else 0.0)
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
@@ -330,35 +331,33 @@ def _rows_cross_entropy_lse(x_rows, k_rows, t_rows, out):
         k = k_rows[r]
         t = t_rows[r]
         s0, s1, M1 = _sums_cross_entropy_lse(x_row, k, t)
-        size_ = float(x_row.shape[0])
-        _c0 = 1/k
-        _lin = M1*_c0 - s0
-        _rest = _c0*math.log(s1)
+        _c0 = 1 / k
+        _lin = M1 * _c0 - s0
+        _rest = _c0 * math.log(s1)
         _out = _lin + _rest
         out[r] = _out
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
-def _grad_rows_cross_entropy_lse(x_rows, k_rows, t_rows, x_grad, ):
+def _grad_rows_cross_entropy_lse(x_rows, k_rows, t_rows, x_grad):
     for r in prange(x_rows.shape[0]):
         x_row = x_rows[r]
         k = k_rows[r]
         t = t_rows[r]
         s0, s1, M1 = _sums_cross_entropy_lse(x_row, k, t)
-        size_ = float(x_row.shape[0])
         length = x_row.shape[0]
         D0 = -1
-        D1 = 1/(k*s1)
+        D1 = 1 / (k * s1)
         for idx in range(length):
             x_e = x_row[idx]
             pos_ = idx + 1.0
-            _h1 = k*x_e
+            _h1 = k * x_e
             E1 = _fwexp(_h1, M1)
-            _g0 = D0*((1) if (pos_ == t) else (0)) + ((0) if (E1 == 0) else (D1*E1*k))
+            _g0 = D0 * ((1) if (pos_ == t) else (0)) + ((0) if (E1 == 0) else (D1 * E1 * k))
             x_grad[r, idx] = _g0
 
 
-_LABELS = ((1, 't', 1, 0),)
+_LABELS = ((1, "t", 1, 0),)
 """Parameters that index the row (``x[t]``, class labels): (position among the parameters,
 name, first index, last index minus the row length).  Checked before any work."""
 
@@ -370,15 +369,17 @@ def _check_labels(params, length):
         value = np.asarray(params[at])
         if value.dtype.kind not in "biuf":
             raise ValueError(
-                f"cross_entropy_lse: label {label} must be an integer class index, not dtype {value.dtype}"
+                f"cross_entropy_lse: label {label} must be an integer class index, "
+                f"not dtype {value.dtype}"
             )
         bad = ~np.isfinite(value) | (value != np.round(value))
         bad = bad | (value < first) | (value > length + offset)
         if np.any(bad):
             shown = value[bad].reshape(-1)[0] if value.ndim else value
             raise ValueError(
-                f"cross_entropy_lse: label {label} = {shown} is not a class index of a row of length "
-                f"{length}: labels are integers from {first} to {length + offset} "
+                f"cross_entropy_lse: label {label} = {shown} is not a class index "
+                f"of a row of length {length}: labels are integers "
+                f"from {first} to {length + offset} "
                 f"({first}-based; an empty row has no class)"
             )
 
@@ -399,23 +400,28 @@ def _prepare(arrays, params=()):
         count *= extent
     rows = [np.ascontiguousarray(a, dtype=np.float64).reshape(count, shape[-1]) for a in arrays]
     per_row = [
-        np.ascontiguousarray(np.broadcast_to(np.asarray(p, dtype=np.float64), shape[:-1])).reshape(count)
+        np.ascontiguousarray(np.broadcast_to(np.asarray(p, dtype=np.float64), shape[:-1])).reshape(
+            count
+        )
         for p in params
     ]
     return rows, per_row, shape, dtype
 
 
 def cross_entropy_lse(x, k, t):
-    """cross_entropy_lse = -x[t] + log(Sum(exp(k*x[i]), (i, 1, n)))/k (Su Jianlin, Seq2Seq/u4e2dExposure Bias/u73b0/u8c61/u7684/u6d45/u6790/u4e0e/u5bf9/u7b56 (2020), https://kexue.fm/archives/7259, item 2 (-log p_t = LSE(x) - x_t ~ max(x) - x_t))"""
-    rows, per_row, shape, dtype = _prepare((x, ), (k, t, ))
+    """cross_entropy_lse = -x[t] + log(Sum(exp(k*x[i]), (i, 1, n)))/k (Su Jianlin,
+    Seq2Seq/u4e2dExposure Bias/u73b0/u8c61/u7684/u6d45/u6790/u4e0e/u5bf9/u7b56 (2020),
+    https://kexue.fm/archives/7259, item 2 (-log p_t = LSE(x) - x_t ~ max(x) - x_t))"""
+    rows, per_row, shape, dtype = _prepare((x,), (k, t))
     out = np.empty(rows[0].shape[0], dtype=np.float64)
     _rows_cross_entropy_lse(*rows, *per_row, out)
     return out.reshape(shape[:-1]).astype(dtype, copy=False)
 
 
 def cross_entropy_lse_grad(x, k, t):
-    """Gradient of cross_entropy_lse: an array shaped like the input."""
-    rows, per_row, shape, dtype = _prepare((x, ), (k, t, ))
+    """Gradient of cross_entropy_lse:
+    an array shaped like the input."""
+    rows, per_row, shape, dtype = _prepare((x,), (k, t))
     grads = [np.empty_like(rows[0]) for _ in range(1)]
     _grad_rows_cross_entropy_lse(*rows, *per_row, *grads)
     out = tuple(g.reshape(shape).astype(dtype, copy=False) for g in grads)
@@ -438,12 +444,16 @@ _shfl_down = None
 
 _CUDA_SIGNATURES = {
     "_cuda_rows_cross_entropy_lse": [
-        "void(float32[::1], float32[:, ::1], float64, float64[::1], int64, float64, float64[::1], int64)",
-        "void(float64[::1], float64[:, ::1], float64, float64[::1], int64, float64, float64[::1], int64)",
+        "void(float32[::1], float32[:, ::1], float64, float64[::1], int64, float64, float64[::1], "
+        "int64)",
+        "void(float64[::1], float64[:, ::1], float64, float64[::1], int64, float64, float64[::1], "
+        "int64)",
     ],
     "_cuda_grad_rows_cross_entropy_lse": [
-        "void(float32[:, ::1], float32[:, ::1], float64, float64[::1], int64, float64, float64[::1], int64)",
-        "void(float64[:, ::1], float64[:, ::1], float64, float64[::1], int64, float64, float64[::1], int64)",
+        "void(float32[:, ::1], float32[:, ::1], float64, float64[::1], int64, float64, "
+        "float64[::1], int64)",
+        "void(float64[:, ::1], float64[:, ::1], float64, float64[::1], int64, float64, "
+        "float64[::1], int64)",
     ],
 }
 """Typed signatures of every kernel (float32 and float64 data), for ahead-of-time PTX checks."""
@@ -505,11 +515,11 @@ def _cuda_build(cuda):
         fn = getattr(fn, "py_func", fn)
         return types.FunctionType(fn.__code__, ns, fn.__name__)
 
-    for fn in (_fin, _wexp, ):
+    for fn in (_fin, _wexp):
         ns[fn.__name__] = cuda.jit(device=True)(rebind(fn))
     shuffle = _shfl_down_sim if _cuda_simulated(cuda) else _shfl_down_gpu
     ns["_shfl_down"] = cuda.jit(device=True)(rebind(shuffle))
-    for fn in (_cuda_rows_cross_entropy_lse, _cuda_grad_rows_cross_entropy_lse, ):
+    for fn in (_cuda_rows_cross_entropy_lse, _cuda_grad_rows_cross_entropy_lse):
         ns[fn.__name__] = cuda.jit(rebind(fn))
     return ns
 
@@ -521,8 +531,8 @@ def _cuda():
             from numba import cuda
         except ImportError as exc:  # pragma: no cover - numba without its CUDA target
             raise RuntimeError(
-                "cross_entropy_lse_cuda needs numba-cuda (pip install 'numba-cuda[cu12]'); use "
-                "cross_entropy_lse() for the CPU kernel"
+                "cross_entropy_lse_cuda needs numba-cuda "
+                "(pip install 'numba-cuda[cu12]'); use cross_entropy_lse() for the CPU kernel"
             ) from exc
         if not cuda.is_available():
             raise RuntimeError(
@@ -552,15 +562,20 @@ def _cuda_view(cuda, a):
 def _cuda_dtype(dtypes):
     """float32 when every array is float32 (computed in float64, rounded once), else float64."""
     dtypes = [np.dtype(d) for d in dtypes]
-    return np.dtype(np.float32) if dtypes and all(d == np.float32 for d in dtypes) else np.dtype(np.float64)
+    return (
+        np.dtype(np.float32)
+        if dtypes and all(d == np.float32 for d in dtypes)
+        else np.dtype(np.float64)
+    )
 
 
 def _cuda_flat(view):
     """A 1-D view of a C-contiguous device array (no copy)."""
     if view.ndim != 1 and not view.is_c_contiguous():
         raise ValueError(
-            "cross_entropy_lse_cuda: device arrays must be C-contiguous (e.g. x.contiguous() in "
-            "PyTorch, cupy.ascontiguousarray(x)); host arrays may have any layout"
+            "cross_entropy_lse_cuda: device arrays must be C-contiguous "
+            "(e.g. x.contiguous() in PyTorch, cupy.ascontiguousarray(x)); "
+            "host arrays may have any layout"
         )
     return view.reshape(view.size) if view.ndim != 1 else view
 
@@ -598,10 +613,10 @@ def _cuda_result(out, proto, shape):
     return out
 
 
-def _cuda_rows_cross_entropy_lse(out, x_rows, k_val, k_arr, k_mode, t_val, t_arr, t_mode, ):
-    """cross_entropy_lse of each row: TX = blockDim.x threads (whole warps) share a row, blockDim.y rows
-    per block, grid-stride over rows; 64-bit indices.  A parameter is its scalar _val (mode 0),
-    its array at the row (mode 1) or at 0 (mode 2)."""
+def _cuda_rows_cross_entropy_lse(out, x_rows, k_val, k_arr, k_mode, t_val, t_arr, t_mode):
+    """cross_entropy_lse of each row: TX = blockDim.x threads (whole warps) share a row,
+    blockDim.y rows per block, grid-stride over rows; 64-bit indices.  A parameter is its
+    scalar _val (mode 0), its array at the row (mode 1) or at 0 (mode 2)."""
     tx_ = int64(cuda.threadIdx.x)
     ty_ = int64(cuda.threadIdx.y)
     TX_ = int64(cuda.blockDim.x)
@@ -611,7 +626,6 @@ def _cuda_rows_cross_entropy_lse(out, x_rows, k_val, k_arr, k_mode, t_val, t_arr
     slot_ = ty_ * warps_ + tx_ // 32
     rows_ = int64(x_rows.shape[0])
     length = int64(x_rows.shape[1])
-    size_ = float64(length)
     shared_ = cuda.shared.array((32, 5), float64)
     for base_ in range(int64(cuda.blockIdx.x) * TY_, rows_, int64(cuda.gridDim.x) * TY_):
         row_ = base_ + ty_
@@ -628,8 +642,8 @@ def _cuda_rows_cross_entropy_lse(out, x_rows, k_val, k_arr, k_mode, t_val, t_arr
         for idx in range(tx_, stop_, TX_):
             x_e = float64(x_row[idx])
             pos_ = float64(idx) + 1.0
-            _h1 = k*x_e
-            _w0 = ((x_e) if (pos_ == t) else (0))
+            _h1 = k * x_e
+            _w0 = (x_e) if (pos_ == t) else (0)
             _w1 = 1
             if _h1 > M1:
                 _r = math.exp(M1 - _h1)
@@ -676,7 +690,6 @@ def _cuda_rows_cross_entropy_lse(out, x_rows, k_val, k_arr, k_mode, t_val, t_arr
             c0 += (s0 - (_t - _bp)) + (_os0 - _bp)
             s0 = _t
 
-
             off_ //= 2
         if lane_ == 0:
             shared_[slot_, 0] = M1
@@ -715,24 +728,23 @@ def _cuda_rows_cross_entropy_lse(out, x_rows, k_val, k_arr, k_mode, t_val, t_arr
             c0 += (s0 - (_t - _bp)) + (_os0 - _bp)
             s0 = _t
 
-
         cuda.syncthreads()
 
         s0 = _fin(s0, c0)
         s1 = _fin(s1, c1)
         M1 = M1 if M1 > -math.inf else 0.0
 
-
         if tx_ == 0 and row_ < rows_:
-            _c0 = 1/k
-            _lin = M1*_c0 - s0
-            _rest = _c0*math.log(s1)
+            _c0 = 1 / k
+            _lin = M1 * _c0 - s0
+            _rest = _c0 * math.log(s1)
             _out = _lin + _rest
             out[r_] = _out
 
 
-def _cuda_grad_rows_cross_entropy_lse(x_grad, x_rows, k_val, k_arr, k_mode, t_val, t_arr, t_mode, ):
-    """Gradient of cross_entropy_lse per row (layout of _cuda_rows_cross_entropy_lse)."""
+def _cuda_grad_rows_cross_entropy_lse(x_grad, x_rows, k_val, k_arr, k_mode, t_val, t_arr, t_mode):
+    """Gradient of cross_entropy_lse
+    per row (layout of _cuda_rows_cross_entropy_lse)."""
     tx_ = int64(cuda.threadIdx.x)
     ty_ = int64(cuda.threadIdx.y)
     TX_ = int64(cuda.blockDim.x)
@@ -742,7 +754,6 @@ def _cuda_grad_rows_cross_entropy_lse(x_grad, x_rows, k_val, k_arr, k_mode, t_va
     slot_ = ty_ * warps_ + tx_ // 32
     rows_ = int64(x_rows.shape[0])
     length = int64(x_rows.shape[1])
-    size_ = float64(length)
     shared_ = cuda.shared.array((32, 5), float64)
     for base_ in range(int64(cuda.blockIdx.x) * TY_, rows_, int64(cuda.gridDim.x) * TY_):
         row_ = base_ + ty_
@@ -759,8 +770,8 @@ def _cuda_grad_rows_cross_entropy_lse(x_grad, x_rows, k_val, k_arr, k_mode, t_va
         for idx in range(tx_, stop_, TX_):
             x_e = float64(x_row[idx])
             pos_ = float64(idx) + 1.0
-            _h1 = k*x_e
-            _w0 = ((x_e) if (pos_ == t) else (0))
+            _h1 = k * x_e
+            _w0 = (x_e) if (pos_ == t) else (0)
             _w1 = 1
             if _h1 > M1:
                 _r = math.exp(M1 - _h1)
@@ -807,7 +818,6 @@ def _cuda_grad_rows_cross_entropy_lse(x_grad, x_rows, k_val, k_arr, k_mode, t_va
             c0 += (s0 - (_t - _bp)) + (_os0 - _bp)
             s0 = _t
 
-
             off_ //= 2
         if lane_ == 0:
             shared_[slot_, 0] = M1
@@ -846,23 +856,20 @@ def _cuda_grad_rows_cross_entropy_lse(x_grad, x_rows, k_val, k_arr, k_mode, t_va
             c0 += (s0 - (_t - _bp)) + (_os0 - _bp)
             s0 = _t
 
-
         cuda.syncthreads()
 
         s0 = _fin(s0, c0)
         s1 = _fin(s1, c1)
         M1 = M1 if M1 > -math.inf else 0.0
 
-
-        plain_stop_ = stop_
         D0 = -1
-        D1 = 1/(k*s1)
+        D1 = 1 / (k * s1)
         for idx in range(tx_, stop_, TX_):
             x_e = float64(x_row[idx])
             pos_ = float64(idx) + 1.0
-            _h1 = k*x_e
+            _h1 = k * x_e
             E1 = _wexp(_h1, M1)
-            _g0 = D0*((1) if (pos_ == t) else (0)) + ((0) if (E1 == 0) else (D1*E1*k))
+            _g0 = D0 * ((1) if (pos_ == t) else (0)) + ((0) if (E1 == 0) else (D1 * E1 * k))
             x_grad[r_, idx] = _g0
 
 
@@ -875,7 +882,9 @@ def _cuda_rows(st, vectors, params):
     shapes = [tuple(v.shape) if v is not None else np.shape(a) for a, v in zip(vectors, views)]
     shape = tuple(np.broadcast_shapes(*shapes))
     if len(shape) == 0:
-        raise ValueError("cross_entropy_lse_cuda: inputs must have at least one axis (the reduced one)")
+        raise ValueError(
+            "cross_entropy_lse_cuda: inputs must have at least one axis (the reduced one)"
+        )
     _labels = list(params)
     for _at_label, *_ in _LABELS:  # class labels are checked on the host (one per row)
         _view = _cuda_view(cuda, params[_at_label])
@@ -894,7 +903,9 @@ def _cuda_rows(st, vectors, params):
                 f"cross_entropy_lse_cuda: device inputs must share one shape (got {s} and {shape})"
             )
         if v.dtype not in (np.float32, np.float64):
-            raise TypeError(f"cross_entropy_lse_cuda: device input has dtype {v.dtype}; pass float32 or float64")
+            raise TypeError(
+                f"cross_entropy_lse_cuda: device input has dtype {v.dtype}; pass float32 or float64"
+            )
         if v.ndim == 2:
             rows.append(v)
         else:
@@ -916,8 +927,8 @@ def _cuda_rows(st, vectors, params):
             operands += [np.float64(0.0), _cuda_flat(view), 1]
         else:
             raise ValueError(
-                f"cross_entropy_lse_cuda: a device parameter must have size 1 or the shape {shape[:-1]} "
-                f"of the rows; got {tuple(view.shape)}"
+                f"cross_entropy_lse_cuda: a device parameter must have size 1 or "
+                f"the shape {shape[:-1]} of the rows; got {tuple(view.shape)}"
             )
     return rows, operands, shape, dtype, proto
 
@@ -936,8 +947,8 @@ def _cuda_block(st, n, block):
     whole = tx % 32 == 0 or (st["simulator"] and tx < 32 and tx & (tx - 1) == 0)
     if not whole or ty < 1 or tx * ty > 1024 or max(tx // 32, 1) * ty > 32:
         raise ValueError(
-            f"cross_entropy_lse_cuda: block={block}: threads per row must be a multiple of 32, "
-            "threads per block at most 1024 and rows per block at most 32"
+            f"cross_entropy_lse_cuda: block={block}: threads per row must be "
+            "a multiple of 32, threads per block at most 1024 and rows per block at most 32"
         )
     return tx, ty
 
@@ -960,7 +971,7 @@ def cross_entropy_lse_cuda(x, k, t, block=None):
     the launch shape.  float32 inputs give float32 results (accumulated in float64).
     """
     st = _cuda()
-    rows, operands, shape, dtype, proto = _cuda_rows(st, (x, ), (k, t, ))
+    rows, operands, shape, dtype, proto = _cuda_rows(st, (x,), (k, t))
     out_shape = shape[:-1]
     out, view = _cuda_empty(st, proto, out_shape, dtype)
     flat = _cuda_flat(view)
@@ -969,9 +980,10 @@ def cross_entropy_lse_cuda(x, k, t, block=None):
 
 
 def cross_entropy_lse_grad_cuda(x, k, t, block=None):
-    """CUDA kernel of ``cross_entropy_lse_grad`` (arguments and results as in ``cross_entropy_lse_cuda``)."""
+    """CUDA kernel of ``cross_entropy_lse_grad`` (arguments and results as in
+    ``cross_entropy_lse_cuda``)."""
     st = _cuda()
-    rows, operands, shape, dtype, proto = _cuda_rows(st, (x, ), (k, t, ))
+    rows, operands, shape, dtype, proto = _cuda_rows(st, (x,), (k, t))
     outs = [_cuda_empty(st, proto, shape, dtype) for _ in range(1)]
     views = [_cuda_flat(v).reshape(rows[0].shape[0], rows[0].shape[1]) for _, v in outs]
     _cuda_rows_launch(st, st["_cuda_grad_rows_cross_entropy_lse"], views, rows, operands, block)

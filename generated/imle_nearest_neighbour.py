@@ -4,7 +4,8 @@
 # Construction: imle_nearest_neighbour = -2*sigma**2*log(Sum(exp(-d[j]/(2*sigma**2)), (j, 1, n)))
 #   (kexue.fm/archives/6394 items 4-6 (G1))
 # Kind: reduction; inputs: d; parameters: sigma
-# Template: reduction.py.j2 sha256:4f746c14d347313bfd9f01a028a5ec85d358e9d9dfc297a093ff0e33bbe34197
+# Template: reduction.py.j2
+#   sha256:4a0adb82b0b16db23ee4f2bc5f72115045320846c598662c9dc7059a39f02204
 # Input expression: sha256(srepr)=4985d47162b8414136603f8a431a29a70cf00f00662ea241861b0a36108af685
 # Stabilization rules applied: none
 #
@@ -226,8 +227,7 @@ def _sums_imle_nearest_neighbour(d_row, sigma):
     N0 = K0
     for idx in range(length):
         d_e = d_row[idx]
-        pos_ = idx + 1.0
-        _h0 = -(1/2)*d_e/sigma**2
+        _h0 = -(1 / 2) * d_e / sigma**2
         _w0 = 1
         _k = _okey(_h0)
         K0 = _k if _k > K0 else K0
@@ -244,8 +244,7 @@ def _sums_imle_nearest_neighbour(d_row, sigma):
             for j in range(_LANES):  # a constant trip count: LLVM vectorizes the lanes
                 idx = base + j
                 d_e = d_row[idx]
-                pos_ = idx + 1.0
-                _h0 = -(1/2)*d_e/sigma**2
+                _h0 = -(1 / 2) * d_e / sigma**2
                 _w0 = 1
                 E0 = _fsexp(_h0, M0)
                 _v = _w0 * E0
@@ -257,8 +256,7 @@ def _sums_imle_nearest_neighbour(d_row, sigma):
         for j in range(length - full):
             idx = full + j
             d_e = d_row[idx]
-            pos_ = idx + 1.0
-            _h0 = -(1/2)*d_e/sigma**2
+            _h0 = -(1 / 2) * d_e / sigma**2
             _w0 = 1
             E0 = _fsexp(_h0, M0)
             _v = _w0 * E0
@@ -270,14 +268,13 @@ def _sums_imle_nearest_neighbour(d_row, sigma):
         s0, c0 = _lanes_total(a0, e0, 0.0)
         fast = fast and s0 - s0 == 0.0 and c0 - c0 == 0.0
         if fast:
-            return (s0 + c0, M0, )
+            return (s0 + c0, M0)
     M0 = -math.inf
     s0 = 0.0
     c0 = 0.0
     for idx in range(length):
         d_e = d_row[idx]
-        pos_ = idx + 1.0
-        _h0 = -(1/2)*d_e/sigma**2
+        _h0 = -(1 / 2) * d_e / sigma**2
         _w0 = 1
         if _h0 > M0:
             _r = math.exp(M0 - _h0)
@@ -290,7 +287,7 @@ def _sums_imle_nearest_neighbour(d_row, sigma):
         _bp = _t - s0
         c0 += (s0 - (_t - _bp)) + (_v - _bp)
         s0 = _t
-    return (_fin(s0, c0), M0 if M0 > -math.inf else 0.0, )
+    return (_fin(s0, c0), M0 if M0 > -math.inf else 0.0)
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
@@ -299,29 +296,26 @@ def _rows_imle_nearest_neighbour(d_rows, sigma_rows, out):
         d_row = d_rows[r]
         sigma = sigma_rows[r]
         s0, M0 = _sums_imle_nearest_neighbour(d_row, sigma)
-        size_ = float(d_row.shape[0])
-        _c0 = 2*sigma**2
-        _lin = -M0*_c0
-        _rest = -_c0*math.log(s0)
+        _c0 = 2 * sigma**2
+        _lin = -M0 * _c0
+        _rest = -_c0 * math.log(s0)
         _out = _lin + _rest
         out[r] = _out
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
-def _grad_rows_imle_nearest_neighbour(d_rows, sigma_rows, d_grad, ):
+def _grad_rows_imle_nearest_neighbour(d_rows, sigma_rows, d_grad):
     for r in prange(d_rows.shape[0]):
         d_row = d_rows[r]
         sigma = sigma_rows[r]
         s0, M0 = _sums_imle_nearest_neighbour(d_row, sigma)
-        size_ = float(d_row.shape[0])
         length = d_row.shape[0]
-        D0 = -2*sigma**2/s0
+        D0 = -2 * sigma**2 / s0
         for idx in range(length):
             d_e = d_row[idx]
-            pos_ = idx + 1.0
-            _h0 = -(1/2)*d_e/sigma**2
+            _h0 = -(1 / 2) * d_e / sigma**2
             E0 = _fwexp(_h0, M0)
-            _g0 = ((0) if (E0 == 0) else (-(1/2)*D0*E0/sigma**2))
+            _g0 = (0) if (E0 == 0) else (-(1 / 2) * D0 * E0 / sigma**2)
             d_grad[r, idx] = _g0
 
 
@@ -337,15 +331,17 @@ def _check_labels(params, length):
         value = np.asarray(params[at])
         if value.dtype.kind not in "biuf":
             raise ValueError(
-                f"imle_nearest_neighbour: label {label} must be an integer class index, not dtype {value.dtype}"
+                f"imle_nearest_neighbour: label {label} must be an integer class index, "
+                f"not dtype {value.dtype}"
             )
         bad = ~np.isfinite(value) | (value != np.round(value))
         bad = bad | (value < first) | (value > length + offset)
         if np.any(bad):
             shown = value[bad].reshape(-1)[0] if value.ndim else value
             raise ValueError(
-                f"imle_nearest_neighbour: label {label} = {shown} is not a class index of a row of length "
-                f"{length}: labels are integers from {first} to {length + offset} "
+                f"imle_nearest_neighbour: label {label} = {shown} is not a class index "
+                f"of a row of length {length}: labels are integers "
+                f"from {first} to {length + offset} "
                 f"({first}-based; an empty row has no class)"
             )
 
@@ -357,7 +353,9 @@ def _prepare(arrays, params=()):
     arrays = np.broadcast_arrays(*[np.asarray(a) for a in arrays])
     shape = arrays[0].shape
     if len(shape) == 0:
-        raise ValueError("imle_nearest_neighbour: inputs must have at least one axis (the reduced one)")
+        raise ValueError(
+            "imle_nearest_neighbour: inputs must have at least one axis (the reduced one)"
+        )
     _check_labels(params, shape[-1])
     common = np.result_type(*[a.dtype for a in arrays])
     dtype = np.float32 if common == np.float32 else np.float64
@@ -366,23 +364,27 @@ def _prepare(arrays, params=()):
         count *= extent
     rows = [np.ascontiguousarray(a, dtype=np.float64).reshape(count, shape[-1]) for a in arrays]
     per_row = [
-        np.ascontiguousarray(np.broadcast_to(np.asarray(p, dtype=np.float64), shape[:-1])).reshape(count)
+        np.ascontiguousarray(np.broadcast_to(np.asarray(p, dtype=np.float64), shape[:-1])).reshape(
+            count
+        )
         for p in params
     ]
     return rows, per_row, shape, dtype
 
 
 def imle_nearest_neighbour(d, sigma):
-    """imle_nearest_neighbour = -2*sigma**2*log(Sum(exp(-d[j]/(2*sigma**2)), (j, 1, n))) (kexue.fm/archives/6394 items 4-6 (G1))"""
-    rows, per_row, shape, dtype = _prepare((d, ), (sigma, ))
+    """imle_nearest_neighbour = -2*sigma**2*log(Sum(exp(-d[j]/(2*sigma**2)), (j, 1, n)))
+    (kexue.fm/archives/6394 items 4-6 (G1))"""
+    rows, per_row, shape, dtype = _prepare((d,), (sigma,))
     out = np.empty(rows[0].shape[0], dtype=np.float64)
     _rows_imle_nearest_neighbour(*rows, *per_row, out)
     return out.reshape(shape[:-1]).astype(dtype, copy=False)
 
 
 def imle_nearest_neighbour_grad(d, sigma):
-    """Gradient of imle_nearest_neighbour: an array shaped like the input."""
-    rows, per_row, shape, dtype = _prepare((d, ), (sigma, ))
+    """Gradient of imle_nearest_neighbour:
+    an array shaped like the input."""
+    rows, per_row, shape, dtype = _prepare((d,), (sigma,))
     grads = [np.empty_like(rows[0]) for _ in range(1)]
     _grad_rows_imle_nearest_neighbour(*rows, *per_row, *grads)
     out = tuple(g.reshape(shape).astype(dtype, copy=False) for g in grads)
@@ -472,11 +474,11 @@ def _cuda_build(cuda):
         fn = getattr(fn, "py_func", fn)
         return types.FunctionType(fn.__code__, ns, fn.__name__)
 
-    for fn in (_fin, _wexp, ):
+    for fn in (_fin, _wexp):
         ns[fn.__name__] = cuda.jit(device=True)(rebind(fn))
     shuffle = _shfl_down_sim if _cuda_simulated(cuda) else _shfl_down_gpu
     ns["_shfl_down"] = cuda.jit(device=True)(rebind(shuffle))
-    for fn in (_cuda_rows_imle_nearest_neighbour, _cuda_grad_rows_imle_nearest_neighbour, ):
+    for fn in (_cuda_rows_imle_nearest_neighbour, _cuda_grad_rows_imle_nearest_neighbour):
         ns[fn.__name__] = cuda.jit(rebind(fn))
     return ns
 
@@ -488,8 +490,8 @@ def _cuda():
             from numba import cuda
         except ImportError as exc:  # pragma: no cover - numba without its CUDA target
             raise RuntimeError(
-                "imle_nearest_neighbour_cuda needs numba-cuda (pip install 'numba-cuda[cu12]'); use "
-                "imle_nearest_neighbour() for the CPU kernel"
+                "imle_nearest_neighbour_cuda needs numba-cuda "
+                "(pip install 'numba-cuda[cu12]'); use imle_nearest_neighbour() for the CPU kernel"
             ) from exc
         if not cuda.is_available():
             raise RuntimeError(
@@ -519,15 +521,20 @@ def _cuda_view(cuda, a):
 def _cuda_dtype(dtypes):
     """float32 when every array is float32 (computed in float64, rounded once), else float64."""
     dtypes = [np.dtype(d) for d in dtypes]
-    return np.dtype(np.float32) if dtypes and all(d == np.float32 for d in dtypes) else np.dtype(np.float64)
+    return (
+        np.dtype(np.float32)
+        if dtypes and all(d == np.float32 for d in dtypes)
+        else np.dtype(np.float64)
+    )
 
 
 def _cuda_flat(view):
     """A 1-D view of a C-contiguous device array (no copy)."""
     if view.ndim != 1 and not view.is_c_contiguous():
         raise ValueError(
-            "imle_nearest_neighbour_cuda: device arrays must be C-contiguous (e.g. x.contiguous() in "
-            "PyTorch, cupy.ascontiguousarray(x)); host arrays may have any layout"
+            "imle_nearest_neighbour_cuda: device arrays must be C-contiguous "
+            "(e.g. x.contiguous() in PyTorch, cupy.ascontiguousarray(x)); "
+            "host arrays may have any layout"
         )
     return view.reshape(view.size) if view.ndim != 1 else view
 
@@ -565,10 +572,10 @@ def _cuda_result(out, proto, shape):
     return out
 
 
-def _cuda_rows_imle_nearest_neighbour(out, d_rows, sigma_val, sigma_arr, sigma_mode, ):
-    """imle_nearest_neighbour of each row: TX = blockDim.x threads (whole warps) share a row, blockDim.y rows
-    per block, grid-stride over rows; 64-bit indices.  A parameter is its scalar _val (mode 0),
-    its array at the row (mode 1) or at 0 (mode 2)."""
+def _cuda_rows_imle_nearest_neighbour(out, d_rows, sigma_val, sigma_arr, sigma_mode):
+    """imle_nearest_neighbour of each row: TX = blockDim.x threads (whole warps) share a row,
+    blockDim.y rows per block, grid-stride over rows; 64-bit indices.  A parameter is its
+    scalar _val (mode 0), its array at the row (mode 1) or at 0 (mode 2)."""
     tx_ = int64(cuda.threadIdx.x)
     ty_ = int64(cuda.threadIdx.y)
     TX_ = int64(cuda.blockDim.x)
@@ -578,7 +585,6 @@ def _cuda_rows_imle_nearest_neighbour(out, d_rows, sigma_val, sigma_arr, sigma_m
     slot_ = ty_ * warps_ + tx_ // 32
     rows_ = int64(d_rows.shape[0])
     length = int64(d_rows.shape[1])
-    size_ = float64(length)
     shared_ = cuda.shared.array((32, 3), float64)
     for base_ in range(int64(cuda.blockIdx.x) * TY_, rows_, int64(cuda.gridDim.x) * TY_):
         row_ = base_ + ty_
@@ -591,8 +597,7 @@ def _cuda_rows_imle_nearest_neighbour(out, d_rows, sigma_val, sigma_arr, sigma_m
         c0 = 0.0
         for idx in range(tx_, stop_, TX_):
             d_e = float64(d_row[idx])
-            pos_ = float64(idx) + 1.0
-            _h0 = -(1/2)*d_e/sigma**2
+            _h0 = -(1 / 2) * d_e / sigma**2
             _w0 = 1
             if _h0 > M0:
                 _r = math.exp(M0 - _h0)
@@ -658,17 +663,17 @@ def _cuda_rows_imle_nearest_neighbour(out, d_rows, sigma_val, sigma_arr, sigma_m
         s0 = _fin(s0, c0)
         M0 = M0 if M0 > -math.inf else 0.0
 
-
         if tx_ == 0 and row_ < rows_:
-            _c0 = 2*sigma**2
-            _lin = -M0*_c0
-            _rest = -_c0*math.log(s0)
+            _c0 = 2 * sigma**2
+            _lin = -M0 * _c0
+            _rest = -_c0 * math.log(s0)
             _out = _lin + _rest
             out[r_] = _out
 
 
-def _cuda_grad_rows_imle_nearest_neighbour(d_grad, d_rows, sigma_val, sigma_arr, sigma_mode, ):
-    """Gradient of imle_nearest_neighbour per row (layout of _cuda_rows_imle_nearest_neighbour)."""
+def _cuda_grad_rows_imle_nearest_neighbour(d_grad, d_rows, sigma_val, sigma_arr, sigma_mode):
+    """Gradient of imle_nearest_neighbour
+    per row (layout of _cuda_rows_imle_nearest_neighbour)."""
     tx_ = int64(cuda.threadIdx.x)
     ty_ = int64(cuda.threadIdx.y)
     TX_ = int64(cuda.blockDim.x)
@@ -678,7 +683,6 @@ def _cuda_grad_rows_imle_nearest_neighbour(d_grad, d_rows, sigma_val, sigma_arr,
     slot_ = ty_ * warps_ + tx_ // 32
     rows_ = int64(d_rows.shape[0])
     length = int64(d_rows.shape[1])
-    size_ = float64(length)
     shared_ = cuda.shared.array((32, 3), float64)
     for base_ in range(int64(cuda.blockIdx.x) * TY_, rows_, int64(cuda.gridDim.x) * TY_):
         row_ = base_ + ty_
@@ -691,8 +695,7 @@ def _cuda_grad_rows_imle_nearest_neighbour(d_grad, d_rows, sigma_val, sigma_arr,
         c0 = 0.0
         for idx in range(tx_, stop_, TX_):
             d_e = float64(d_row[idx])
-            pos_ = float64(idx) + 1.0
-            _h0 = -(1/2)*d_e/sigma**2
+            _h0 = -(1 / 2) * d_e / sigma**2
             _w0 = 1
             if _h0 > M0:
                 _r = math.exp(M0 - _h0)
@@ -758,15 +761,12 @@ def _cuda_grad_rows_imle_nearest_neighbour(d_grad, d_rows, sigma_val, sigma_arr,
         s0 = _fin(s0, c0)
         M0 = M0 if M0 > -math.inf else 0.0
 
-
-        plain_stop_ = stop_
-        D0 = -2*sigma**2/s0
+        D0 = -2 * sigma**2 / s0
         for idx in range(tx_, stop_, TX_):
             d_e = float64(d_row[idx])
-            pos_ = float64(idx) + 1.0
-            _h0 = -(1/2)*d_e/sigma**2
+            _h0 = -(1 / 2) * d_e / sigma**2
             E0 = _wexp(_h0, M0)
-            _g0 = ((0) if (E0 == 0) else (-(1/2)*D0*E0/sigma**2))
+            _g0 = (0) if (E0 == 0) else (-(1 / 2) * D0 * E0 / sigma**2)
             d_grad[r_, idx] = _g0
 
 
@@ -779,7 +779,9 @@ def _cuda_rows(st, vectors, params):
     shapes = [tuple(v.shape) if v is not None else np.shape(a) for a, v in zip(vectors, views)]
     shape = tuple(np.broadcast_shapes(*shapes))
     if len(shape) == 0:
-        raise ValueError("imle_nearest_neighbour_cuda: inputs must have at least one axis (the reduced one)")
+        raise ValueError(
+            "imle_nearest_neighbour_cuda: inputs must have at least one axis (the reduced one)"
+        )
     _labels = list(params)
     for _at_label, *_ in _LABELS:  # class labels are checked on the host (one per row)
         _view = _cuda_view(cuda, params[_at_label])
@@ -795,10 +797,14 @@ def _cuda_rows(st, vectors, params):
             continue
         if s != shape:
             raise ValueError(
-                f"imle_nearest_neighbour_cuda: device inputs must share one shape (got {s} and {shape})"
+                f"imle_nearest_neighbour_cuda: device inputs must share one shape "
+                f"(got {s} and {shape})"
             )
         if v.dtype not in (np.float32, np.float64):
-            raise TypeError(f"imle_nearest_neighbour_cuda: device input has dtype {v.dtype}; pass float32 or float64")
+            raise TypeError(
+                f"imle_nearest_neighbour_cuda: device input has dtype {v.dtype}; "
+                "pass float32 or float64"
+            )
         if v.ndim == 2:
             rows.append(v)
         else:
@@ -820,8 +826,8 @@ def _cuda_rows(st, vectors, params):
             operands += [np.float64(0.0), _cuda_flat(view), 1]
         else:
             raise ValueError(
-                f"imle_nearest_neighbour_cuda: a device parameter must have size 1 or the shape {shape[:-1]} "
-                f"of the rows; got {tuple(view.shape)}"
+                f"imle_nearest_neighbour_cuda: a device parameter must have size 1 or "
+                f"the shape {shape[:-1]} of the rows; got {tuple(view.shape)}"
             )
     return rows, operands, shape, dtype, proto
 
@@ -840,8 +846,8 @@ def _cuda_block(st, n, block):
     whole = tx % 32 == 0 or (st["simulator"] and tx < 32 and tx & (tx - 1) == 0)
     if not whole or ty < 1 or tx * ty > 1024 or max(tx // 32, 1) * ty > 32:
         raise ValueError(
-            f"imle_nearest_neighbour_cuda: block={block}: threads per row must be a multiple of 32, "
-            "threads per block at most 1024 and rows per block at most 32"
+            f"imle_nearest_neighbour_cuda: block={block}: threads per row must be "
+            "a multiple of 32, threads per block at most 1024 and rows per block at most 32"
         )
     return tx, ty
 
@@ -864,7 +870,7 @@ def imle_nearest_neighbour_cuda(d, sigma, block=None):
     the launch shape.  float32 inputs give float32 results (accumulated in float64).
     """
     st = _cuda()
-    rows, operands, shape, dtype, proto = _cuda_rows(st, (d, ), (sigma, ))
+    rows, operands, shape, dtype, proto = _cuda_rows(st, (d,), (sigma,))
     out_shape = shape[:-1]
     out, view = _cuda_empty(st, proto, out_shape, dtype)
     flat = _cuda_flat(view)
@@ -873,12 +879,15 @@ def imle_nearest_neighbour_cuda(d, sigma, block=None):
 
 
 def imle_nearest_neighbour_grad_cuda(d, sigma, block=None):
-    """CUDA kernel of ``imle_nearest_neighbour_grad`` (arguments and results as in ``imle_nearest_neighbour_cuda``)."""
+    """CUDA kernel of ``imle_nearest_neighbour_grad`` (arguments and results as in
+    ``imle_nearest_neighbour_cuda``)."""
     st = _cuda()
-    rows, operands, shape, dtype, proto = _cuda_rows(st, (d, ), (sigma, ))
+    rows, operands, shape, dtype, proto = _cuda_rows(st, (d,), (sigma,))
     outs = [_cuda_empty(st, proto, shape, dtype) for _ in range(1)]
     views = [_cuda_flat(v).reshape(rows[0].shape[0], rows[0].shape[1]) for _, v in outs]
-    _cuda_rows_launch(st, st["_cuda_grad_rows_imle_nearest_neighbour"], views, rows, operands, block)
+    _cuda_rows_launch(
+        st, st["_cuda_grad_rows_imle_nearest_neighbour"], views, rows, operands, block
+    )
     results = tuple(_cuda_result(out, proto, shape) for out, _ in outs)
     return results[0]
 

@@ -5,7 +5,8 @@
 #   \u5bfb\u6c42\u4e00\u4e2a\u5149\u6ed1\u7684\u6700\u5927\u503c\u51fd\u6570 (2015),
 #   https://kexue.fm/archives/3290, eq (12) applied to -x (min = -max(-x)))
 # Kind: reduction; inputs: x; parameters: k
-# Template: reduction.py.j2 sha256:4f746c14d347313bfd9f01a028a5ec85d358e9d9dfc297a093ff0e33bbe34197
+# Template: reduction.py.j2
+#   sha256:4a0adb82b0b16db23ee4f2bc5f72115045320846c598662c9dc7059a39f02204
 # Input expression: sha256(srepr)=e1f78f891ae6d6827cfc71b49ef605f41bb6ff978183ff43ea3744c035fe57ce
 # Stabilization rules applied: none
 #
@@ -227,8 +228,7 @@ def _sums_logsumexp_min(x_row, k):
     N0 = K0
     for idx in range(length):
         x_e = x_row[idx]
-        pos_ = idx + 1.0
-        _h0 = -k*x_e
+        _h0 = -k * x_e
         _w0 = 1
         _k = _okey(_h0)
         K0 = _k if _k > K0 else K0
@@ -245,8 +245,7 @@ def _sums_logsumexp_min(x_row, k):
             for j in range(_LANES):  # a constant trip count: LLVM vectorizes the lanes
                 idx = base + j
                 x_e = x_row[idx]
-                pos_ = idx + 1.0
-                _h0 = -k*x_e
+                _h0 = -k * x_e
                 _w0 = 1
                 E0 = _fsexp(_h0, M0)
                 _v = _w0 * E0
@@ -258,8 +257,7 @@ def _sums_logsumexp_min(x_row, k):
         for j in range(length - full):
             idx = full + j
             x_e = x_row[idx]
-            pos_ = idx + 1.0
-            _h0 = -k*x_e
+            _h0 = -k * x_e
             _w0 = 1
             E0 = _fsexp(_h0, M0)
             _v = _w0 * E0
@@ -271,14 +269,13 @@ def _sums_logsumexp_min(x_row, k):
         s0, c0 = _lanes_total(a0, e0, 0.0)
         fast = fast and s0 - s0 == 0.0 and c0 - c0 == 0.0
         if fast:
-            return (s0 + c0, M0, )
+            return (s0 + c0, M0)
     M0 = -math.inf
     s0 = 0.0
     c0 = 0.0
     for idx in range(length):
         x_e = x_row[idx]
-        pos_ = idx + 1.0
-        _h0 = -k*x_e
+        _h0 = -k * x_e
         _w0 = 1
         if _h0 > M0:
             _r = math.exp(M0 - _h0)
@@ -291,7 +288,7 @@ def _sums_logsumexp_min(x_row, k):
         _bp = _t - s0
         c0 += (s0 - (_t - _bp)) + (_v - _bp)
         s0 = _t
-    return (_fin(s0, c0), M0 if M0 > -math.inf else 0.0, )
+    return (_fin(s0, c0), M0 if M0 > -math.inf else 0.0)
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
@@ -300,29 +297,26 @@ def _rows_logsumexp_min(x_rows, k_rows, out):
         x_row = x_rows[r]
         k = k_rows[r]
         s0, M0 = _sums_logsumexp_min(x_row, k)
-        size_ = float(x_row.shape[0])
-        _c0 = 1/k
-        _lin = -M0*_c0
-        _rest = -_c0*math.log(s0)
+        _c0 = 1 / k
+        _lin = -M0 * _c0
+        _rest = -_c0 * math.log(s0)
         _out = _lin + _rest
         out[r] = _out
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
-def _grad_rows_logsumexp_min(x_rows, k_rows, x_grad, ):
+def _grad_rows_logsumexp_min(x_rows, k_rows, x_grad):
     for r in prange(x_rows.shape[0]):
         x_row = x_rows[r]
         k = k_rows[r]
         s0, M0 = _sums_logsumexp_min(x_row, k)
-        size_ = float(x_row.shape[0])
         length = x_row.shape[0]
-        D0 = -1/(k*s0)
+        D0 = -1 / (k * s0)
         for idx in range(length):
             x_e = x_row[idx]
-            pos_ = idx + 1.0
-            _h0 = -k*x_e
+            _h0 = -k * x_e
             E0 = _fwexp(_h0, M0)
-            _g0 = ((0) if (E0 == 0) else (-D0*E0*k))
+            _g0 = (0) if (E0 == 0) else (-D0 * E0 * k)
             x_grad[r, idx] = _g0
 
 
@@ -338,15 +332,17 @@ def _check_labels(params, length):
         value = np.asarray(params[at])
         if value.dtype.kind not in "biuf":
             raise ValueError(
-                f"logsumexp_min: label {label} must be an integer class index, not dtype {value.dtype}"
+                f"logsumexp_min: label {label} must be an integer class index, "
+                f"not dtype {value.dtype}"
             )
         bad = ~np.isfinite(value) | (value != np.round(value))
         bad = bad | (value < first) | (value > length + offset)
         if np.any(bad):
             shown = value[bad].reshape(-1)[0] if value.ndim else value
             raise ValueError(
-                f"logsumexp_min: label {label} = {shown} is not a class index of a row of length "
-                f"{length}: labels are integers from {first} to {length + offset} "
+                f"logsumexp_min: label {label} = {shown} is not a class index "
+                f"of a row of length {length}: labels are integers "
+                f"from {first} to {length + offset} "
                 f"({first}-based; an empty row has no class)"
             )
 
@@ -367,23 +363,28 @@ def _prepare(arrays, params=()):
         count *= extent
     rows = [np.ascontiguousarray(a, dtype=np.float64).reshape(count, shape[-1]) for a in arrays]
     per_row = [
-        np.ascontiguousarray(np.broadcast_to(np.asarray(p, dtype=np.float64), shape[:-1])).reshape(count)
+        np.ascontiguousarray(np.broadcast_to(np.asarray(p, dtype=np.float64), shape[:-1])).reshape(
+            count
+        )
         for p in params
     ]
     return rows, per_row, shape, dtype
 
 
 def logsumexp_min(x, k):
-    """logsumexp_min = -log(Sum(exp(-k*x[i]), (i, 1, n)))/k (Su Jianlin, /u5bfb/u6c42/u4e00/u4e2a/u5149/u6ed1/u7684/u6700/u5927/u503c/u51fd/u6570 (2015), https://kexue.fm/archives/3290, eq (12) applied to -x (min = -max(-x)))"""
-    rows, per_row, shape, dtype = _prepare((x, ), (k, ))
+    """logsumexp_min = -log(Sum(exp(-k*x[i]), (i, 1, n)))/k (Su Jianlin,
+    /u5bfb/u6c42/u4e00/u4e2a/u5149/u6ed1/u7684/u6700/u5927/u503c/u51fd/u6570 (2015),
+    https://kexue.fm/archives/3290, eq (12) applied to -x (min = -max(-x)))"""
+    rows, per_row, shape, dtype = _prepare((x,), (k,))
     out = np.empty(rows[0].shape[0], dtype=np.float64)
     _rows_logsumexp_min(*rows, *per_row, out)
     return out.reshape(shape[:-1]).astype(dtype, copy=False)
 
 
 def logsumexp_min_grad(x, k):
-    """Gradient of logsumexp_min: an array shaped like the input."""
-    rows, per_row, shape, dtype = _prepare((x, ), (k, ))
+    """Gradient of logsumexp_min:
+    an array shaped like the input."""
+    rows, per_row, shape, dtype = _prepare((x,), (k,))
     grads = [np.empty_like(rows[0]) for _ in range(1)]
     _grad_rows_logsumexp_min(*rows, *per_row, *grads)
     out = tuple(g.reshape(shape).astype(dtype, copy=False) for g in grads)
@@ -473,11 +474,11 @@ def _cuda_build(cuda):
         fn = getattr(fn, "py_func", fn)
         return types.FunctionType(fn.__code__, ns, fn.__name__)
 
-    for fn in (_fin, _wexp, ):
+    for fn in (_fin, _wexp):
         ns[fn.__name__] = cuda.jit(device=True)(rebind(fn))
     shuffle = _shfl_down_sim if _cuda_simulated(cuda) else _shfl_down_gpu
     ns["_shfl_down"] = cuda.jit(device=True)(rebind(shuffle))
-    for fn in (_cuda_rows_logsumexp_min, _cuda_grad_rows_logsumexp_min, ):
+    for fn in (_cuda_rows_logsumexp_min, _cuda_grad_rows_logsumexp_min):
         ns[fn.__name__] = cuda.jit(rebind(fn))
     return ns
 
@@ -489,8 +490,8 @@ def _cuda():
             from numba import cuda
         except ImportError as exc:  # pragma: no cover - numba without its CUDA target
             raise RuntimeError(
-                "logsumexp_min_cuda needs numba-cuda (pip install 'numba-cuda[cu12]'); use "
-                "logsumexp_min() for the CPU kernel"
+                "logsumexp_min_cuda needs numba-cuda "
+                "(pip install 'numba-cuda[cu12]'); use logsumexp_min() for the CPU kernel"
             ) from exc
         if not cuda.is_available():
             raise RuntimeError(
@@ -520,15 +521,20 @@ def _cuda_view(cuda, a):
 def _cuda_dtype(dtypes):
     """float32 when every array is float32 (computed in float64, rounded once), else float64."""
     dtypes = [np.dtype(d) for d in dtypes]
-    return np.dtype(np.float32) if dtypes and all(d == np.float32 for d in dtypes) else np.dtype(np.float64)
+    return (
+        np.dtype(np.float32)
+        if dtypes and all(d == np.float32 for d in dtypes)
+        else np.dtype(np.float64)
+    )
 
 
 def _cuda_flat(view):
     """A 1-D view of a C-contiguous device array (no copy)."""
     if view.ndim != 1 and not view.is_c_contiguous():
         raise ValueError(
-            "logsumexp_min_cuda: device arrays must be C-contiguous (e.g. x.contiguous() in "
-            "PyTorch, cupy.ascontiguousarray(x)); host arrays may have any layout"
+            "logsumexp_min_cuda: device arrays must be C-contiguous "
+            "(e.g. x.contiguous() in PyTorch, cupy.ascontiguousarray(x)); "
+            "host arrays may have any layout"
         )
     return view.reshape(view.size) if view.ndim != 1 else view
 
@@ -566,10 +572,10 @@ def _cuda_result(out, proto, shape):
     return out
 
 
-def _cuda_rows_logsumexp_min(out, x_rows, k_val, k_arr, k_mode, ):
-    """logsumexp_min of each row: TX = blockDim.x threads (whole warps) share a row, blockDim.y rows
-    per block, grid-stride over rows; 64-bit indices.  A parameter is its scalar _val (mode 0),
-    its array at the row (mode 1) or at 0 (mode 2)."""
+def _cuda_rows_logsumexp_min(out, x_rows, k_val, k_arr, k_mode):
+    """logsumexp_min of each row: TX = blockDim.x threads (whole warps) share a row,
+    blockDim.y rows per block, grid-stride over rows; 64-bit indices.  A parameter is its
+    scalar _val (mode 0), its array at the row (mode 1) or at 0 (mode 2)."""
     tx_ = int64(cuda.threadIdx.x)
     ty_ = int64(cuda.threadIdx.y)
     TX_ = int64(cuda.blockDim.x)
@@ -579,7 +585,6 @@ def _cuda_rows_logsumexp_min(out, x_rows, k_val, k_arr, k_mode, ):
     slot_ = ty_ * warps_ + tx_ // 32
     rows_ = int64(x_rows.shape[0])
     length = int64(x_rows.shape[1])
-    size_ = float64(length)
     shared_ = cuda.shared.array((32, 3), float64)
     for base_ in range(int64(cuda.blockIdx.x) * TY_, rows_, int64(cuda.gridDim.x) * TY_):
         row_ = base_ + ty_
@@ -592,8 +597,7 @@ def _cuda_rows_logsumexp_min(out, x_rows, k_val, k_arr, k_mode, ):
         c0 = 0.0
         for idx in range(tx_, stop_, TX_):
             x_e = float64(x_row[idx])
-            pos_ = float64(idx) + 1.0
-            _h0 = -k*x_e
+            _h0 = -k * x_e
             _w0 = 1
             if _h0 > M0:
                 _r = math.exp(M0 - _h0)
@@ -659,17 +663,17 @@ def _cuda_rows_logsumexp_min(out, x_rows, k_val, k_arr, k_mode, ):
         s0 = _fin(s0, c0)
         M0 = M0 if M0 > -math.inf else 0.0
 
-
         if tx_ == 0 and row_ < rows_:
-            _c0 = 1/k
-            _lin = -M0*_c0
-            _rest = -_c0*math.log(s0)
+            _c0 = 1 / k
+            _lin = -M0 * _c0
+            _rest = -_c0 * math.log(s0)
             _out = _lin + _rest
             out[r_] = _out
 
 
-def _cuda_grad_rows_logsumexp_min(x_grad, x_rows, k_val, k_arr, k_mode, ):
-    """Gradient of logsumexp_min per row (layout of _cuda_rows_logsumexp_min)."""
+def _cuda_grad_rows_logsumexp_min(x_grad, x_rows, k_val, k_arr, k_mode):
+    """Gradient of logsumexp_min
+    per row (layout of _cuda_rows_logsumexp_min)."""
     tx_ = int64(cuda.threadIdx.x)
     ty_ = int64(cuda.threadIdx.y)
     TX_ = int64(cuda.blockDim.x)
@@ -679,7 +683,6 @@ def _cuda_grad_rows_logsumexp_min(x_grad, x_rows, k_val, k_arr, k_mode, ):
     slot_ = ty_ * warps_ + tx_ // 32
     rows_ = int64(x_rows.shape[0])
     length = int64(x_rows.shape[1])
-    size_ = float64(length)
     shared_ = cuda.shared.array((32, 3), float64)
     for base_ in range(int64(cuda.blockIdx.x) * TY_, rows_, int64(cuda.gridDim.x) * TY_):
         row_ = base_ + ty_
@@ -692,8 +695,7 @@ def _cuda_grad_rows_logsumexp_min(x_grad, x_rows, k_val, k_arr, k_mode, ):
         c0 = 0.0
         for idx in range(tx_, stop_, TX_):
             x_e = float64(x_row[idx])
-            pos_ = float64(idx) + 1.0
-            _h0 = -k*x_e
+            _h0 = -k * x_e
             _w0 = 1
             if _h0 > M0:
                 _r = math.exp(M0 - _h0)
@@ -759,15 +761,12 @@ def _cuda_grad_rows_logsumexp_min(x_grad, x_rows, k_val, k_arr, k_mode, ):
         s0 = _fin(s0, c0)
         M0 = M0 if M0 > -math.inf else 0.0
 
-
-        plain_stop_ = stop_
-        D0 = -1/(k*s0)
+        D0 = -1 / (k * s0)
         for idx in range(tx_, stop_, TX_):
             x_e = float64(x_row[idx])
-            pos_ = float64(idx) + 1.0
-            _h0 = -k*x_e
+            _h0 = -k * x_e
             E0 = _wexp(_h0, M0)
-            _g0 = ((0) if (E0 == 0) else (-D0*E0*k))
+            _g0 = (0) if (E0 == 0) else (-D0 * E0 * k)
             x_grad[r_, idx] = _g0
 
 
@@ -799,7 +798,9 @@ def _cuda_rows(st, vectors, params):
                 f"logsumexp_min_cuda: device inputs must share one shape (got {s} and {shape})"
             )
         if v.dtype not in (np.float32, np.float64):
-            raise TypeError(f"logsumexp_min_cuda: device input has dtype {v.dtype}; pass float32 or float64")
+            raise TypeError(
+                f"logsumexp_min_cuda: device input has dtype {v.dtype}; pass float32 or float64"
+            )
         if v.ndim == 2:
             rows.append(v)
         else:
@@ -821,8 +822,8 @@ def _cuda_rows(st, vectors, params):
             operands += [np.float64(0.0), _cuda_flat(view), 1]
         else:
             raise ValueError(
-                f"logsumexp_min_cuda: a device parameter must have size 1 or the shape {shape[:-1]} "
-                f"of the rows; got {tuple(view.shape)}"
+                f"logsumexp_min_cuda: a device parameter must have size 1 or "
+                f"the shape {shape[:-1]} of the rows; got {tuple(view.shape)}"
             )
     return rows, operands, shape, dtype, proto
 
@@ -841,8 +842,8 @@ def _cuda_block(st, n, block):
     whole = tx % 32 == 0 or (st["simulator"] and tx < 32 and tx & (tx - 1) == 0)
     if not whole or ty < 1 or tx * ty > 1024 or max(tx // 32, 1) * ty > 32:
         raise ValueError(
-            f"logsumexp_min_cuda: block={block}: threads per row must be a multiple of 32, "
-            "threads per block at most 1024 and rows per block at most 32"
+            f"logsumexp_min_cuda: block={block}: threads per row must be "
+            "a multiple of 32, threads per block at most 1024 and rows per block at most 32"
         )
     return tx, ty
 
@@ -865,7 +866,7 @@ def logsumexp_min_cuda(x, k, block=None):
     the launch shape.  float32 inputs give float32 results (accumulated in float64).
     """
     st = _cuda()
-    rows, operands, shape, dtype, proto = _cuda_rows(st, (x, ), (k, ))
+    rows, operands, shape, dtype, proto = _cuda_rows(st, (x,), (k,))
     out_shape = shape[:-1]
     out, view = _cuda_empty(st, proto, out_shape, dtype)
     flat = _cuda_flat(view)
@@ -874,9 +875,10 @@ def logsumexp_min_cuda(x, k, block=None):
 
 
 def logsumexp_min_grad_cuda(x, k, block=None):
-    """CUDA kernel of ``logsumexp_min_grad`` (arguments and results as in ``logsumexp_min_cuda``)."""
+    """CUDA kernel of ``logsumexp_min_grad`` (arguments and results as in
+    ``logsumexp_min_cuda``)."""
     st = _cuda()
-    rows, operands, shape, dtype, proto = _cuda_rows(st, (x, ), (k, ))
+    rows, operands, shape, dtype, proto = _cuda_rows(st, (x,), (k,))
     outs = [_cuda_empty(st, proto, shape, dtype) for _ in range(1)]
     views = [_cuda_flat(v).reshape(rows[0].shape[0], rows[0].shape[1]) for _, v in outs]
     _cuda_rows_launch(st, st["_cuda_grad_rows_logsumexp_min"], views, rows, operands, block)

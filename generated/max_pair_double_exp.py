@@ -5,7 +5,8 @@
 #   \u5bfb\u6c42\u4e00\u4e2a\u5149\u6ed1\u7684\u6700\u5927\u503c\u51fd\u6570 (2015),
 #   https://kexue.fm/archives/3290, eq (14))
 # Kind: elementwise; inputs: x, y; parameters: k
-# Template: elementwise.py.j2 sha256:8c818a4df00c9c11dd657101674281db31499a9a147acecf8e05f3097552cdea
+# Template: elementwise.py.j2
+#   sha256:d4689c5c8e32b5817210a5e09ab4ce8eaa63b34dbb7e3a8c73bb927879aa73c1
 # Input expression: sha256(srepr)=158da41a1ad6cad23065f512c08040582b0ebefece9894c30699d33d368849f3
 # Stabilization rules applied: exp_difference, exp_times_sigmoid, logsumexp, softmax_pair
 #
@@ -24,7 +25,6 @@ import math
 
 import numpy as np
 from numba import njit, prange, vectorize
-from numba import types as _nbtypes
 from numba.extending import overload as _overload
 from numba import types as _types
 from numba.core.extending import intrinsic as _intrinsic
@@ -173,33 +173,53 @@ def _logsumexp2(a0, a1):
 
 @njit(cache=True, error_model="numpy")
 def _core_max_pair_double_exp(x, y, k):
-    return math.log(_logsumexp2(math.exp(k*x), math.exp(k*y)))/k
+    return math.log(_logsumexp2(math.exp(k * x), math.exp(k * y))) / k
+
 
 @njit(cache=True, error_model="numpy")
 def _core_max_pair_double_exp_grad_x(x, y, k):
-    _c0 = k*x
-    _c1 = k*y
+    _c0 = k * x
+    _c1 = k * y
     _c2 = _c0 - _c1
-    return math.exp(_c0 + _log_sigmoid(-math.exp(max(_c0, _c1))*math.expm1(-abs(_c2))*(0.0 if _c2 == 0 else math.copysign(1, _c2))))/_logsumexp2(math.exp(_c0), math.exp(_c1))
+    return math.exp(
+        _c0
+        + _log_sigmoid(
+            -math.exp(max(_c0, _c1))
+            * math.expm1(-abs(_c2))
+            * (0.0 if _c2 == 0 else math.copysign(1, _c2))
+        )
+    ) / _logsumexp2(math.exp(_c0), math.exp(_c1))
+
 
 @njit(cache=True, error_model="numpy")
 def _core_max_pair_double_exp_grad_y(x, y, k):
-    _c0 = k*x
-    _c1 = k*y
+    _c0 = k * x
+    _c1 = k * y
     _c2 = _c0 - _c1
-    return math.exp(_c1 + _log_sigmoid(math.exp(max(_c0, _c1))*math.expm1(-abs(_c2))*(0.0 if _c2 == 0 else math.copysign(1, _c2))))/_logsumexp2(math.exp(_c0), math.exp(_c1))
+    return math.exp(
+        _c1
+        + _log_sigmoid(
+            math.exp(max(_c0, _c1))
+            * math.expm1(-abs(_c2))
+            * (0.0 if _c2 == 0 else math.copysign(1, _c2))
+        )
+    ) / _logsumexp2(math.exp(_c0), math.exp(_c1))
+
 
 @vectorize(["float32(float32, float32, float32)", "float64(float64, float64, float64)"], cache=True)
 def max_pair_double_exp(x, y, k):
     return _core_max_pair_double_exp(np.float64(x), np.float64(y), np.float64(k))
 
+
 @vectorize(["float32(float32, float32, float32)", "float64(float64, float64, float64)"], cache=True)
 def max_pair_double_exp_grad_x(x, y, k):
     return _core_max_pair_double_exp_grad_x(np.float64(x), np.float64(y), np.float64(k))
 
+
 @vectorize(["float32(float32, float32, float32)", "float64(float64, float64, float64)"], cache=True)
 def max_pair_double_exp_grad_y(x, y, k):
     return _core_max_pair_double_exp_grad_y(np.float64(x), np.float64(y), np.float64(k))
+
 
 # --- Fast CPU path ---------------------------------------------------------------------------
 # Vectorizable twins (exp/log/log1p without libm calls, within 1 ulp: symsmooth.codegen.fastmath)
@@ -347,23 +367,37 @@ def _fast_log_sigmoid(z):
 
 @njit(cache=True, error_model="numpy", inline="always")
 def _fast_core_max_pair_double_exp(x, y, k):
-    return _flog(_logsumexp2(_fexp(k*x), _fexp(k*y)))/k
+    return _flog(_logsumexp2(_fexp(k * x), _fexp(k * y))) / k
 
 
 @njit(cache=True, error_model="numpy", inline="always")
 def _fast_core_max_pair_double_exp_grad_x(x, y, k):
-    _c0 = k*x
-    _c1 = k*y
+    _c0 = k * x
+    _c1 = k * y
     _c2 = _c0 - _c1
-    return _fexp(_c0 + _fast_log_sigmoid(-_fexp(max(_c0, _c1))*math.expm1(-abs(_c2))*(0.0 if _c2 == 0 else math.copysign(1, _c2))))/_logsumexp2(_fexp(_c0), _fexp(_c1))
+    return _fexp(
+        _c0
+        + _fast_log_sigmoid(
+            -_fexp(max(_c0, _c1))
+            * math.expm1(-abs(_c2))
+            * (0.0 if _c2 == 0 else math.copysign(1, _c2))
+        )
+    ) / _logsumexp2(_fexp(_c0), _fexp(_c1))
 
 
 @njit(cache=True, error_model="numpy", inline="always")
 def _fast_core_max_pair_double_exp_grad_y(x, y, k):
-    _c0 = k*x
-    _c1 = k*y
+    _c0 = k * x
+    _c1 = k * y
     _c2 = _c0 - _c1
-    return _fexp(_c1 + _fast_log_sigmoid(_fexp(max(_c0, _c1))*math.expm1(-abs(_c2))*(0.0 if _c2 == 0 else math.copysign(1, _c2))))/_logsumexp2(_fexp(_c0), _fexp(_c1))
+    return _fexp(
+        _c1
+        + _fast_log_sigmoid(
+            _fexp(max(_c0, _c1))
+            * math.expm1(-abs(_c2))
+            * (0.0 if _c2 == 0 else math.copysign(1, _c2))
+        )
+    ) / _logsumexp2(_fexp(_c0), _fexp(_c1))
 
 
 def _at(a, i):
@@ -373,7 +407,7 @@ def _at(a, i):
 
 @_overload(_at, inline="always")
 def _at_overload(a, i):
-    if isinstance(a, _nbtypes.Array):
+    if isinstance(a, _types.Array):
         return lambda a, i: a[i]
     return lambda a, i: a
 
@@ -405,12 +439,16 @@ def _fast_operands(ufunc, values, out):
     else:
         dtype = np.asarray(ufunc(*probes)).dtype
     flat = [
-        float(a.reshape(-1)[0]) if a.size == 1
+        float(a.reshape(-1)[0])
+        if a.size == 1
         else np.ascontiguousarray(np.broadcast_to(a, shape), dtype=np.float64).reshape(-1)
         for a in arrays
     ]
     direct = (
-        out is not None and out.dtype == np.float64 and out.shape == shape and out.flags.c_contiguous
+        out is not None
+        and out.dtype == np.float64
+        and out.shape == shape
+        and out.flags.c_contiguous
     )
     res = out.reshape(-1) if direct else np.empty(int(np.prod(shape)), dtype=np.float64)
     return flat, res, shape, dtype, direct
@@ -419,13 +457,15 @@ def _fast_operands(ufunc, values, out):
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_max_pair_double_exp(res, x, y, k):
     for i in prange(res.shape[0]):
-        res[i] = _fast_core_max_pair_double_exp(np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i)), )
+        res[i] = _fast_core_max_pair_double_exp(
+            np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i))
+        )
 
 
 def max_pair_double_exp_fast(x, y, k, out=None):
-    """``max_pair_double_exp`` as a multithreaded SIMD loop (same broadcasting, dtypes and ``out=``;
-    values within 1 ulp of the ufunc's)."""
-    flat, res, shape, dtype, direct = _fast_operands(max_pair_double_exp, (x, y, k,), out)
+    """``max_pair_double_exp`` as a multithreaded SIMD loop (same broadcasting, dtypes
+    and ``out=``; values within 1 ulp of the ufunc's)."""
+    flat, res, shape, dtype, direct = _fast_operands(max_pair_double_exp, (x, y, k), out)
     _fast_loop_max_pair_double_exp(res, *flat)
     if direct:
         return out
@@ -439,13 +479,15 @@ def max_pair_double_exp_fast(x, y, k, out=None):
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_max_pair_double_exp_grad_x(res, x, y, k):
     for i in prange(res.shape[0]):
-        res[i] = _fast_core_max_pair_double_exp_grad_x(np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i)), )
+        res[i] = _fast_core_max_pair_double_exp_grad_x(
+            np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i))
+        )
 
 
 def max_pair_double_exp_grad_x_fast(x, y, k, out=None):
-    """``max_pair_double_exp_grad_x`` as a multithreaded SIMD loop (same broadcasting, dtypes and ``out=``;
-    values within 1 ulp of the ufunc's)."""
-    flat, res, shape, dtype, direct = _fast_operands(max_pair_double_exp_grad_x, (x, y, k,), out)
+    """``max_pair_double_exp_grad_x`` as a multithreaded SIMD loop (same broadcasting, dtypes
+    and ``out=``; values within 1 ulp of the ufunc's)."""
+    flat, res, shape, dtype, direct = _fast_operands(max_pair_double_exp_grad_x, (x, y, k), out)
     _fast_loop_max_pair_double_exp_grad_x(res, *flat)
     if direct:
         return out
@@ -459,13 +501,15 @@ def max_pair_double_exp_grad_x_fast(x, y, k, out=None):
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_max_pair_double_exp_grad_y(res, x, y, k):
     for i in prange(res.shape[0]):
-        res[i] = _fast_core_max_pair_double_exp_grad_y(np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i)), )
+        res[i] = _fast_core_max_pair_double_exp_grad_y(
+            np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i))
+        )
 
 
 def max_pair_double_exp_grad_y_fast(x, y, k, out=None):
-    """``max_pair_double_exp_grad_y`` as a multithreaded SIMD loop (same broadcasting, dtypes and ``out=``;
-    values within 1 ulp of the ufunc's)."""
-    flat, res, shape, dtype, direct = _fast_operands(max_pair_double_exp_grad_y, (x, y, k,), out)
+    """``max_pair_double_exp_grad_y`` as a multithreaded SIMD loop (same broadcasting, dtypes
+    and ``out=``; values within 1 ulp of the ufunc's)."""
+    flat, res, shape, dtype, direct = _fast_operands(max_pair_double_exp_grad_y, (x, y, k), out)
     _fast_loop_max_pair_double_exp_grad_y(res, *flat)
     if direct:
         return out
@@ -478,9 +522,18 @@ def max_pair_double_exp_grad_y_fast(x, y, k, out=None):
 
 def max_pair_double_exp_grad(x, y, k):
     """Tuple of the partial derivatives (x, y)."""
-    return (max_pair_double_exp_grad_x(x, y, k), max_pair_double_exp_grad_y(x, y, k), )
+    return (max_pair_double_exp_grad_x(x, y, k), max_pair_double_exp_grad_y(x, y, k))
 
-__all__ = ["max_pair_double_exp", "max_pair_double_exp_fast", "max_pair_double_exp_grad_x", "max_pair_double_exp_grad_x_fast", "max_pair_double_exp_grad_y", "max_pair_double_exp_grad_y_fast", "max_pair_double_exp_grad"]
+
+__all__ = [
+    "max_pair_double_exp",
+    "max_pair_double_exp_fast",
+    "max_pair_double_exp_grad_x",
+    "max_pair_double_exp_grad_x_fast",
+    "max_pair_double_exp_grad_y",
+    "max_pair_double_exp_grad_y_fast",
+    "max_pair_double_exp_grad",
+]
 
 # --- CUDA ------------------------------------------------------------------------------------
 # numba.cuda is imported on the first call of a *_cuda launcher, so importing this module needs
@@ -495,12 +548,16 @@ cuda = None
 
 _CUDA_SIGNATURES = {
     "_cuda_max_pair_double_exp": [
-        "void(float32[::1], int64, float64, float32[::1], int64, float64, float32[::1], int64, float64, float64[::1], int64)",
-        "void(float64[::1], int64, float64, float64[::1], int64, float64, float64[::1], int64, float64, float64[::1], int64)",
+        "void(float32[::1], int64, float64, float32[::1], int64, float64, float32[::1], int64, "
+        "float64, float64[::1], int64)",
+        "void(float64[::1], int64, float64, float64[::1], int64, float64, float64[::1], int64, "
+        "float64, float64[::1], int64)",
     ],
     "_cuda_max_pair_double_exp_grad": [
-        "void(float32[::1], float32[::1], int64, float64, float32[::1], int64, float64, float32[::1], int64, float64, float64[::1], int64)",
-        "void(float64[::1], float64[::1], int64, float64, float64[::1], int64, float64, float64[::1], int64, float64, float64[::1], int64)",
+        "void(float32[::1], float32[::1], int64, float64, float32[::1], int64, float64, "
+        "float32[::1], int64, float64, float64[::1], int64)",
+        "void(float64[::1], float64[::1], int64, float64, float64[::1], int64, float64, "
+        "float64[::1], int64, float64, float64[::1], int64)",
     ],
 }
 """Typed signatures of every kernel (float32 and float64 data), for ahead-of-time PTX checks."""
@@ -545,9 +602,18 @@ def _cuda_build(cuda):
         fn = getattr(fn, "py_func", fn)
         return types.FunctionType(fn.__code__, ns, fn.__name__)
 
-    for fn in (_softplus, _log_sigmoid, _two_product, _wexp2, _logsumexp2, _core_max_pair_double_exp, _core_max_pair_double_exp_grad_x, _core_max_pair_double_exp_grad_y, ):
+    for fn in (
+        _softplus,
+        _log_sigmoid,
+        _two_product,
+        _wexp2,
+        _logsumexp2,
+        _core_max_pair_double_exp,
+        _core_max_pair_double_exp_grad_x,
+        _core_max_pair_double_exp_grad_y,
+    ):
         ns[fn.__name__] = cuda.jit(device=True)(rebind(fn))
-    for fn in (_cuda_max_pair_double_exp, _cuda_max_pair_double_exp_grad, ):
+    for fn in (_cuda_max_pair_double_exp, _cuda_max_pair_double_exp_grad):
         ns[fn.__name__] = cuda.jit(rebind(fn))
     return ns
 
@@ -559,8 +625,8 @@ def _cuda():
             from numba import cuda
         except ImportError as exc:  # pragma: no cover - numba without its CUDA target
             raise RuntimeError(
-                "max_pair_double_exp_cuda needs numba-cuda (pip install 'numba-cuda[cu12]'); use "
-                "max_pair_double_exp() for the CPU kernel"
+                "max_pair_double_exp_cuda needs numba-cuda "
+                "(pip install 'numba-cuda[cu12]'); use max_pair_double_exp() for the CPU kernel"
             ) from exc
         if not cuda.is_available():
             raise RuntimeError(
@@ -590,15 +656,20 @@ def _cuda_view(cuda, a):
 def _cuda_dtype(dtypes):
     """float32 when every array is float32 (computed in float64, rounded once), else float64."""
     dtypes = [np.dtype(d) for d in dtypes]
-    return np.dtype(np.float32) if dtypes and all(d == np.float32 for d in dtypes) else np.dtype(np.float64)
+    return (
+        np.dtype(np.float32)
+        if dtypes and all(d == np.float32 for d in dtypes)
+        else np.dtype(np.float64)
+    )
 
 
 def _cuda_flat(view):
     """A 1-D view of a C-contiguous device array (no copy)."""
     if view.ndim != 1 and not view.is_c_contiguous():
         raise ValueError(
-            "max_pair_double_exp_cuda: device arrays must be C-contiguous (e.g. x.contiguous() in "
-            "PyTorch, cupy.ascontiguousarray(x)); host arrays may have any layout"
+            "max_pair_double_exp_cuda: device arrays must be C-contiguous "
+            "(e.g. x.contiguous() in PyTorch, cupy.ascontiguousarray(x)); "
+            "host arrays may have any layout"
         )
     return view.reshape(view.size) if view.ndim != 1 else view
 
@@ -636,7 +707,9 @@ def _cuda_result(out, proto, shape):
     return out
 
 
-def _cuda_max_pair_double_exp(out, n, x_val, x_arr, x_mode, y_val, y_arr, y_mode, k_val, k_arr, k_mode, ):
+def _cuda_max_pair_double_exp(
+    out, n, x_val, x_arr, x_mode, y_val, y_arr, y_mode, k_val, k_arr, k_mode
+):
     """out[i] = max_pair_double_exp(x, y, k) at element i: grid-stride loop, 64-bit indices.  An
     operand is its scalar _val (mode 0), its array at i (mode 1) or at 0 (mode 2)."""
     start = int64(cuda.grid(1))
@@ -648,8 +721,11 @@ def _cuda_max_pair_double_exp(out, n, x_val, x_arr, x_mode, y_val, y_arr, y_mode
         out[i] = _core_max_pair_double_exp(x, y, k)
 
 
-def _cuda_max_pair_double_exp_grad(out_x, out_y, n, x_val, x_arr, x_mode, y_val, y_arr, y_mode, k_val, k_arr, k_mode, ):
-    """The partial derivatives of max_pair_double_exp at each element (same layout as _cuda_max_pair_double_exp)."""
+def _cuda_max_pair_double_exp_grad(
+    out_x, out_y, n, x_val, x_arr, x_mode, y_val, y_arr, y_mode, k_val, k_arr, k_mode
+):
+    """The partial derivatives of max_pair_double_exp at each element (same layout as
+    _cuda_max_pair_double_exp)."""
     start = int64(cuda.grid(1))
     step = int64(cuda.gridsize(1))
     for i in range(start, n, step):
@@ -671,7 +747,8 @@ def _cuda_operands(st, values):
     for j, (a, v) in enumerate(zip(values, views)):
         if v is not None and v.dtype not in (np.float32, np.float64):
             raise TypeError(
-                f"max_pair_double_exp_cuda: device operand {j} has dtype {v.dtype}; pass float32 or float64"
+                f"max_pair_double_exp_cuda: device operand {j} has dtype {v.dtype}; "
+                "pass float32 or float64"
             )
         if j < 2:
             dtypes.append(v.dtype if v is not None else np.asarray(a).dtype)
@@ -690,8 +767,8 @@ def _cuda_operands(st, values):
             operands.append((np.float64(0.0), _cuda_flat(v), 2))
         else:
             raise ValueError(
-                f"max_pair_double_exp_cuda: a device array of shape {s} does not match {shape}; device "
-                "arrays broadcast only from size 1 (broadcast it on the device first)"
+                f"max_pair_double_exp_cuda: a device array of shape {s} does not match {shape}; "
+                "device arrays broadcast only from size 1 (broadcast it on the device first)"
             )
     proto = next((a for a, v in zip(values, views) if v is not None), None)
     return [x for op in operands for x in op], shape, _cuda_dtype(dtypes), proto
@@ -715,7 +792,7 @@ def max_pair_double_exp_cuda(x, y, k):
     float32 inputs give float32 results, computed in float64 and rounded once.
     """
     st = _cuda()
-    operands, shape, dtype, proto = _cuda_operands(st, (x, y, k,))
+    operands, shape, dtype, proto = _cuda_operands(st, (x, y, k))
     out, view = _cuda_empty(st, proto, shape, dtype)
     size = int(np.prod(shape, dtype=np.int64))
     _cuda_launch(st, st["_cuda_max_pair_double_exp"], [_cuda_flat(view)], size, operands)
@@ -723,12 +800,15 @@ def max_pair_double_exp_cuda(x, y, k):
 
 
 def max_pair_double_exp_grad_cuda(x, y, k):
-    """CUDA kernel of ``max_pair_double_exp_grad``: a tuple of the partials (x, y)."""
+    """CUDA kernel of ``max_pair_double_exp_grad``:
+    a tuple of the partials (x, y)."""
     st = _cuda()
-    operands, shape, dtype, proto = _cuda_operands(st, (x, y, k,))
+    operands, shape, dtype, proto = _cuda_operands(st, (x, y, k))
     outs = [_cuda_empty(st, proto, shape, dtype) for _ in range(2)]
     size = int(np.prod(shape, dtype=np.int64))
-    _cuda_launch(st, st["_cuda_max_pair_double_exp_grad"], [_cuda_flat(v) for _, v in outs], size, operands)
+    _cuda_launch(
+        st, st["_cuda_max_pair_double_exp_grad"], [_cuda_flat(v) for _, v in outs], size, operands
+    )
     results = tuple(_cuda_result(out, proto, shape) for out, _ in outs)
     return results
 

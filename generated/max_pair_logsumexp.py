@@ -5,7 +5,8 @@
 #   \u5bfb\u6c42\u4e00\u4e2a\u5149\u6ed1\u7684\u6700\u5927\u503c\u51fd\u6570 (2015),
 #   https://kexue.fm/archives/3290, eq (11))
 # Kind: elementwise; inputs: x, y; parameters: k
-# Template: elementwise.py.j2 sha256:8c818a4df00c9c11dd657101674281db31499a9a147acecf8e05f3097552cdea
+# Template: elementwise.py.j2
+#   sha256:d4689c5c8e32b5817210a5e09ab4ce8eaa63b34dbb7e3a8c73bb927879aa73c1
 # Input expression: sha256(srepr)=f99b1006f4f40735ef9c9ef5aeb4c9eb0d4d0ad42bff4f753ad089588ab51a3e
 # Stabilization rules applied: logsumexp, softmax_pair
 #
@@ -24,7 +25,7 @@ import math
 
 import numpy as np
 from numba import njit, prange, vectorize
-from numba import types as _nbtypes
+from numba import types as _types
 from numba.extending import overload as _overload
 from numba import float64, int64  # the CUDA kernels' types (_cuda_build binds the same)
 
@@ -177,27 +178,33 @@ def _sigmoid2(p, q):
 
 @njit(cache=True, error_model="numpy")
 def _core_max_pair_logsumexp(x, y, k):
-    return _logsumexp2(k*x, k*y)/k
+    return _logsumexp2(k * x, k * y) / k
+
 
 @njit(cache=True, error_model="numpy")
 def _core_max_pair_logsumexp_grad_x(x, y, k):
-    return _sigmoid2(k*x, -k*y)
+    return _sigmoid2(k * x, -k * y)
+
 
 @njit(cache=True, error_model="numpy")
 def _core_max_pair_logsumexp_grad_y(x, y, k):
-    return _sigmoid2(-k*x, k*y)
+    return _sigmoid2(-k * x, k * y)
+
 
 @vectorize(["float32(float32, float32, float32)", "float64(float64, float64, float64)"], cache=True)
 def max_pair_logsumexp(x, y, k):
     return _core_max_pair_logsumexp(np.float64(x), np.float64(y), np.float64(k))
 
+
 @vectorize(["float32(float32, float32, float32)", "float64(float64, float64, float64)"], cache=True)
 def max_pair_logsumexp_grad_x(x, y, k):
     return _core_max_pair_logsumexp_grad_x(np.float64(x), np.float64(y), np.float64(k))
 
+
 @vectorize(["float32(float32, float32, float32)", "float64(float64, float64, float64)"], cache=True)
 def max_pair_logsumexp_grad_y(x, y, k):
     return _core_max_pair_logsumexp_grad_y(np.float64(x), np.float64(y), np.float64(k))
+
 
 # --- Fast CPU path ---------------------------------------------------------------------------
 # Vectorizable twins (exp/log/log1p without libm calls, within 1 ulp: symsmooth.codegen.fastmath)
@@ -213,7 +220,7 @@ def _at(a, i):
 
 @_overload(_at, inline="always")
 def _at_overload(a, i):
-    if isinstance(a, _nbtypes.Array):
+    if isinstance(a, _types.Array):
         return lambda a, i: a[i]
     return lambda a, i: a
 
@@ -245,12 +252,16 @@ def _fast_operands(ufunc, values, out):
     else:
         dtype = np.asarray(ufunc(*probes)).dtype
     flat = [
-        float(a.reshape(-1)[0]) if a.size == 1
+        float(a.reshape(-1)[0])
+        if a.size == 1
         else np.ascontiguousarray(np.broadcast_to(a, shape), dtype=np.float64).reshape(-1)
         for a in arrays
     ]
     direct = (
-        out is not None and out.dtype == np.float64 and out.shape == shape and out.flags.c_contiguous
+        out is not None
+        and out.dtype == np.float64
+        and out.shape == shape
+        and out.flags.c_contiguous
     )
     res = out.reshape(-1) if direct else np.empty(int(np.prod(shape)), dtype=np.float64)
     return flat, res, shape, dtype, direct
@@ -259,13 +270,15 @@ def _fast_operands(ufunc, values, out):
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_max_pair_logsumexp(res, x, y, k):
     for i in prange(res.shape[0]):
-        res[i] = _core_max_pair_logsumexp(np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i)), )
+        res[i] = _core_max_pair_logsumexp(
+            np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i))
+        )
 
 
 def max_pair_logsumexp_fast(x, y, k, out=None):
-    """``max_pair_logsumexp`` as a multithreaded SIMD loop (same broadcasting, dtypes and ``out=``;
-    values within 1 ulp of the ufunc's)."""
-    flat, res, shape, dtype, direct = _fast_operands(max_pair_logsumexp, (x, y, k,), out)
+    """``max_pair_logsumexp`` as a multithreaded SIMD loop (same broadcasting, dtypes
+    and ``out=``; values within 1 ulp of the ufunc's)."""
+    flat, res, shape, dtype, direct = _fast_operands(max_pair_logsumexp, (x, y, k), out)
     _fast_loop_max_pair_logsumexp(res, *flat)
     if direct:
         return out
@@ -279,13 +292,15 @@ def max_pair_logsumexp_fast(x, y, k, out=None):
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_max_pair_logsumexp_grad_x(res, x, y, k):
     for i in prange(res.shape[0]):
-        res[i] = _core_max_pair_logsumexp_grad_x(np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i)), )
+        res[i] = _core_max_pair_logsumexp_grad_x(
+            np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i))
+        )
 
 
 def max_pair_logsumexp_grad_x_fast(x, y, k, out=None):
-    """``max_pair_logsumexp_grad_x`` as a multithreaded SIMD loop (same broadcasting, dtypes and ``out=``;
-    values within 1 ulp of the ufunc's)."""
-    flat, res, shape, dtype, direct = _fast_operands(max_pair_logsumexp_grad_x, (x, y, k,), out)
+    """``max_pair_logsumexp_grad_x`` as a multithreaded SIMD loop (same broadcasting, dtypes
+    and ``out=``; values within 1 ulp of the ufunc's)."""
+    flat, res, shape, dtype, direct = _fast_operands(max_pair_logsumexp_grad_x, (x, y, k), out)
     _fast_loop_max_pair_logsumexp_grad_x(res, *flat)
     if direct:
         return out
@@ -299,13 +314,15 @@ def max_pair_logsumexp_grad_x_fast(x, y, k, out=None):
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_max_pair_logsumexp_grad_y(res, x, y, k):
     for i in prange(res.shape[0]):
-        res[i] = _core_max_pair_logsumexp_grad_y(np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i)), )
+        res[i] = _core_max_pair_logsumexp_grad_y(
+            np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i))
+        )
 
 
 def max_pair_logsumexp_grad_y_fast(x, y, k, out=None):
-    """``max_pair_logsumexp_grad_y`` as a multithreaded SIMD loop (same broadcasting, dtypes and ``out=``;
-    values within 1 ulp of the ufunc's)."""
-    flat, res, shape, dtype, direct = _fast_operands(max_pair_logsumexp_grad_y, (x, y, k,), out)
+    """``max_pair_logsumexp_grad_y`` as a multithreaded SIMD loop (same broadcasting, dtypes
+    and ``out=``; values within 1 ulp of the ufunc's)."""
+    flat, res, shape, dtype, direct = _fast_operands(max_pair_logsumexp_grad_y, (x, y, k), out)
     _fast_loop_max_pair_logsumexp_grad_y(res, *flat)
     if direct:
         return out
@@ -318,9 +335,18 @@ def max_pair_logsumexp_grad_y_fast(x, y, k, out=None):
 
 def max_pair_logsumexp_grad(x, y, k):
     """Tuple of the partial derivatives (x, y)."""
-    return (max_pair_logsumexp_grad_x(x, y, k), max_pair_logsumexp_grad_y(x, y, k), )
+    return (max_pair_logsumexp_grad_x(x, y, k), max_pair_logsumexp_grad_y(x, y, k))
 
-__all__ = ["max_pair_logsumexp", "max_pair_logsumexp_fast", "max_pair_logsumexp_grad_x", "max_pair_logsumexp_grad_x_fast", "max_pair_logsumexp_grad_y", "max_pair_logsumexp_grad_y_fast", "max_pair_logsumexp_grad"]
+
+__all__ = [
+    "max_pair_logsumexp",
+    "max_pair_logsumexp_fast",
+    "max_pair_logsumexp_grad_x",
+    "max_pair_logsumexp_grad_x_fast",
+    "max_pair_logsumexp_grad_y",
+    "max_pair_logsumexp_grad_y_fast",
+    "max_pair_logsumexp_grad",
+]
 
 # --- CUDA ------------------------------------------------------------------------------------
 # numba.cuda is imported on the first call of a *_cuda launcher, so importing this module needs
@@ -335,12 +361,16 @@ cuda = None
 
 _CUDA_SIGNATURES = {
     "_cuda_max_pair_logsumexp": [
-        "void(float32[::1], int64, float64, float32[::1], int64, float64, float32[::1], int64, float64, float64[::1], int64)",
-        "void(float64[::1], int64, float64, float64[::1], int64, float64, float64[::1], int64, float64, float64[::1], int64)",
+        "void(float32[::1], int64, float64, float32[::1], int64, float64, float32[::1], int64, "
+        "float64, float64[::1], int64)",
+        "void(float64[::1], int64, float64, float64[::1], int64, float64, float64[::1], int64, "
+        "float64, float64[::1], int64)",
     ],
     "_cuda_max_pair_logsumexp_grad": [
-        "void(float32[::1], float32[::1], int64, float64, float32[::1], int64, float64, float32[::1], int64, float64, float64[::1], int64)",
-        "void(float64[::1], float64[::1], int64, float64, float64[::1], int64, float64, float64[::1], int64, float64, float64[::1], int64)",
+        "void(float32[::1], float32[::1], int64, float64, float32[::1], int64, float64, "
+        "float32[::1], int64, float64, float64[::1], int64)",
+        "void(float64[::1], float64[::1], int64, float64, float64[::1], int64, float64, "
+        "float64[::1], int64, float64, float64[::1], int64)",
     ],
 }
 """Typed signatures of every kernel (float32 and float64 data), for ahead-of-time PTX checks."""
@@ -385,9 +415,17 @@ def _cuda_build(cuda):
         fn = getattr(fn, "py_func", fn)
         return types.FunctionType(fn.__code__, ns, fn.__name__)
 
-    for fn in (_two_product, _wexp2, _logsumexp2, _sigmoid2, _core_max_pair_logsumexp, _core_max_pair_logsumexp_grad_x, _core_max_pair_logsumexp_grad_y, ):
+    for fn in (
+        _two_product,
+        _wexp2,
+        _logsumexp2,
+        _sigmoid2,
+        _core_max_pair_logsumexp,
+        _core_max_pair_logsumexp_grad_x,
+        _core_max_pair_logsumexp_grad_y,
+    ):
         ns[fn.__name__] = cuda.jit(device=True)(rebind(fn))
-    for fn in (_cuda_max_pair_logsumexp, _cuda_max_pair_logsumexp_grad, ):
+    for fn in (_cuda_max_pair_logsumexp, _cuda_max_pair_logsumexp_grad):
         ns[fn.__name__] = cuda.jit(rebind(fn))
     return ns
 
@@ -399,8 +437,8 @@ def _cuda():
             from numba import cuda
         except ImportError as exc:  # pragma: no cover - numba without its CUDA target
             raise RuntimeError(
-                "max_pair_logsumexp_cuda needs numba-cuda (pip install 'numba-cuda[cu12]'); use "
-                "max_pair_logsumexp() for the CPU kernel"
+                "max_pair_logsumexp_cuda needs numba-cuda "
+                "(pip install 'numba-cuda[cu12]'); use max_pair_logsumexp() for the CPU kernel"
             ) from exc
         if not cuda.is_available():
             raise RuntimeError(
@@ -430,15 +468,20 @@ def _cuda_view(cuda, a):
 def _cuda_dtype(dtypes):
     """float32 when every array is float32 (computed in float64, rounded once), else float64."""
     dtypes = [np.dtype(d) for d in dtypes]
-    return np.dtype(np.float32) if dtypes and all(d == np.float32 for d in dtypes) else np.dtype(np.float64)
+    return (
+        np.dtype(np.float32)
+        if dtypes and all(d == np.float32 for d in dtypes)
+        else np.dtype(np.float64)
+    )
 
 
 def _cuda_flat(view):
     """A 1-D view of a C-contiguous device array (no copy)."""
     if view.ndim != 1 and not view.is_c_contiguous():
         raise ValueError(
-            "max_pair_logsumexp_cuda: device arrays must be C-contiguous (e.g. x.contiguous() in "
-            "PyTorch, cupy.ascontiguousarray(x)); host arrays may have any layout"
+            "max_pair_logsumexp_cuda: device arrays must be C-contiguous "
+            "(e.g. x.contiguous() in PyTorch, cupy.ascontiguousarray(x)); "
+            "host arrays may have any layout"
         )
     return view.reshape(view.size) if view.ndim != 1 else view
 
@@ -476,7 +519,9 @@ def _cuda_result(out, proto, shape):
     return out
 
 
-def _cuda_max_pair_logsumexp(out, n, x_val, x_arr, x_mode, y_val, y_arr, y_mode, k_val, k_arr, k_mode, ):
+def _cuda_max_pair_logsumexp(
+    out, n, x_val, x_arr, x_mode, y_val, y_arr, y_mode, k_val, k_arr, k_mode
+):
     """out[i] = max_pair_logsumexp(x, y, k) at element i: grid-stride loop, 64-bit indices.  An
     operand is its scalar _val (mode 0), its array at i (mode 1) or at 0 (mode 2)."""
     start = int64(cuda.grid(1))
@@ -488,8 +533,11 @@ def _cuda_max_pair_logsumexp(out, n, x_val, x_arr, x_mode, y_val, y_arr, y_mode,
         out[i] = _core_max_pair_logsumexp(x, y, k)
 
 
-def _cuda_max_pair_logsumexp_grad(out_x, out_y, n, x_val, x_arr, x_mode, y_val, y_arr, y_mode, k_val, k_arr, k_mode, ):
-    """The partial derivatives of max_pair_logsumexp at each element (same layout as _cuda_max_pair_logsumexp)."""
+def _cuda_max_pair_logsumexp_grad(
+    out_x, out_y, n, x_val, x_arr, x_mode, y_val, y_arr, y_mode, k_val, k_arr, k_mode
+):
+    """The partial derivatives of max_pair_logsumexp at each element (same layout as
+    _cuda_max_pair_logsumexp)."""
     start = int64(cuda.grid(1))
     step = int64(cuda.gridsize(1))
     for i in range(start, n, step):
@@ -511,7 +559,8 @@ def _cuda_operands(st, values):
     for j, (a, v) in enumerate(zip(values, views)):
         if v is not None and v.dtype not in (np.float32, np.float64):
             raise TypeError(
-                f"max_pair_logsumexp_cuda: device operand {j} has dtype {v.dtype}; pass float32 or float64"
+                f"max_pair_logsumexp_cuda: device operand {j} has dtype {v.dtype}; "
+                "pass float32 or float64"
             )
         if j < 2:
             dtypes.append(v.dtype if v is not None else np.asarray(a).dtype)
@@ -530,8 +579,8 @@ def _cuda_operands(st, values):
             operands.append((np.float64(0.0), _cuda_flat(v), 2))
         else:
             raise ValueError(
-                f"max_pair_logsumexp_cuda: a device array of shape {s} does not match {shape}; device "
-                "arrays broadcast only from size 1 (broadcast it on the device first)"
+                f"max_pair_logsumexp_cuda: a device array of shape {s} does not match {shape}; "
+                "device arrays broadcast only from size 1 (broadcast it on the device first)"
             )
     proto = next((a for a, v in zip(values, views) if v is not None), None)
     return [x for op in operands for x in op], shape, _cuda_dtype(dtypes), proto
@@ -555,7 +604,7 @@ def max_pair_logsumexp_cuda(x, y, k):
     float32 inputs give float32 results, computed in float64 and rounded once.
     """
     st = _cuda()
-    operands, shape, dtype, proto = _cuda_operands(st, (x, y, k,))
+    operands, shape, dtype, proto = _cuda_operands(st, (x, y, k))
     out, view = _cuda_empty(st, proto, shape, dtype)
     size = int(np.prod(shape, dtype=np.int64))
     _cuda_launch(st, st["_cuda_max_pair_logsumexp"], [_cuda_flat(view)], size, operands)
@@ -563,12 +612,15 @@ def max_pair_logsumexp_cuda(x, y, k):
 
 
 def max_pair_logsumexp_grad_cuda(x, y, k):
-    """CUDA kernel of ``max_pair_logsumexp_grad``: a tuple of the partials (x, y)."""
+    """CUDA kernel of ``max_pair_logsumexp_grad``:
+    a tuple of the partials (x, y)."""
     st = _cuda()
-    operands, shape, dtype, proto = _cuda_operands(st, (x, y, k,))
+    operands, shape, dtype, proto = _cuda_operands(st, (x, y, k))
     outs = [_cuda_empty(st, proto, shape, dtype) for _ in range(2)]
     size = int(np.prod(shape, dtype=np.int64))
-    _cuda_launch(st, st["_cuda_max_pair_logsumexp_grad"], [_cuda_flat(v) for _, v in outs], size, operands)
+    _cuda_launch(
+        st, st["_cuda_max_pair_logsumexp_grad"], [_cuda_flat(v) for _, v in outs], size, operands
+    )
     results = tuple(_cuda_result(out, proto, shape) for out, _ in outs)
     return results
 

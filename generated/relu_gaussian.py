@@ -2,10 +2,11 @@
 #   symsmooth gen relu_gaussian
 #
 # Construction: relu_gaussian = sqrt(2)*sigma*exp(-x**2/(2*sigma**2))/(2*sqrt(pi)) +
-#   x*erf(sqrt(2)*x/(2*sigma))/2 + x/2 (kexue.fm/archives/8718 eq (9); Biswas et al., SAU:
-#   smooth activation function using convolution, arXiv:2109.13210)
+#   x*erf(sqrt(2)*x/(2*sigma))/2 + x/2 (kexue.fm/archives/8718 eq (9); Biswas et al., SAU: smooth
+#   activation function using convolution, arXiv:2109.13210)
 # Kind: elementwise; inputs: x; parameters: sigma
-# Template: elementwise.py.j2 sha256:8c818a4df00c9c11dd657101674281db31499a9a147acecf8e05f3097552cdea
+# Template: elementwise.py.j2
+#   sha256:d4689c5c8e32b5817210a5e09ab4ce8eaa63b34dbb7e3a8c73bb927879aa73c1
 # Input expression: sha256(srepr)=00f90eca2438daedde106c070531548c9a6c65f05c8ab1b4b7c802cb5797b61d
 # Stabilization rules applied: one_plus_erf, relu_gauss
 #
@@ -23,7 +24,7 @@ import math
 
 import numpy as np
 from numba import njit, prange, vectorize
-from numba import types as _nbtypes
+from numba import types as _types
 from numba.extending import overload as _overload
 from numba import float64, int64  # the CUDA kernels' types (_cuda_build binds the same)
 
@@ -158,19 +159,23 @@ def _relu_gauss(t):
 
 @njit(cache=True, error_model="numpy")
 def _core_relu_gaussian(x, sigma):
-    return sigma*_relu_gauss(x/sigma)
+    return sigma * _relu_gauss(x / sigma)
+
 
 @njit(cache=True, error_model="numpy")
 def _core_relu_gaussian_grad_x(x, sigma):
-    return _Phi(x/sigma)
+    return _Phi(x / sigma)
+
 
 @vectorize(["float32(float32, float32)", "float64(float64, float64)"], cache=True)
 def relu_gaussian(x, sigma):
     return _core_relu_gaussian(np.float64(x), np.float64(sigma))
 
+
 @vectorize(["float32(float32, float32)", "float64(float64, float64)"], cache=True)
 def relu_gaussian_grad_x(x, sigma):
     return _core_relu_gaussian_grad_x(np.float64(x), np.float64(sigma))
+
 
 # --- Fast CPU path ---------------------------------------------------------------------------
 # Vectorizable twins (exp/log/log1p without libm calls, within 1 ulp: symsmooth.codegen.fastmath)
@@ -186,7 +191,7 @@ def _at(a, i):
 
 @_overload(_at, inline="always")
 def _at_overload(a, i):
-    if isinstance(a, _nbtypes.Array):
+    if isinstance(a, _types.Array):
         return lambda a, i: a[i]
     return lambda a, i: a
 
@@ -218,12 +223,16 @@ def _fast_operands(ufunc, values, out):
     else:
         dtype = np.asarray(ufunc(*probes)).dtype
     flat = [
-        float(a.reshape(-1)[0]) if a.size == 1
+        float(a.reshape(-1)[0])
+        if a.size == 1
         else np.ascontiguousarray(np.broadcast_to(a, shape), dtype=np.float64).reshape(-1)
         for a in arrays
     ]
     direct = (
-        out is not None and out.dtype == np.float64 and out.shape == shape and out.flags.c_contiguous
+        out is not None
+        and out.dtype == np.float64
+        and out.shape == shape
+        and out.flags.c_contiguous
     )
     res = out.reshape(-1) if direct else np.empty(int(np.prod(shape)), dtype=np.float64)
     return flat, res, shape, dtype, direct
@@ -232,13 +241,13 @@ def _fast_operands(ufunc, values, out):
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_relu_gaussian(res, x, sigma):
     for i in prange(res.shape[0]):
-        res[i] = _core_relu_gaussian(np.float64(_at(x, i)), np.float64(_at(sigma, i)), )
+        res[i] = _core_relu_gaussian(np.float64(_at(x, i)), np.float64(_at(sigma, i)))
 
 
 def relu_gaussian_fast(x, sigma, out=None):
-    """``relu_gaussian`` as a multithreaded SIMD loop (same broadcasting, dtypes and ``out=``;
-    values within 1 ulp of the ufunc's)."""
-    flat, res, shape, dtype, direct = _fast_operands(relu_gaussian, (x, sigma,), out)
+    """``relu_gaussian`` as a multithreaded SIMD loop (same broadcasting, dtypes
+    and ``out=``; values within 1 ulp of the ufunc's)."""
+    flat, res, shape, dtype, direct = _fast_operands(relu_gaussian, (x, sigma), out)
     _fast_loop_relu_gaussian(res, *flat)
     if direct:
         return out
@@ -252,13 +261,13 @@ def relu_gaussian_fast(x, sigma, out=None):
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_relu_gaussian_grad_x(res, x, sigma):
     for i in prange(res.shape[0]):
-        res[i] = _core_relu_gaussian_grad_x(np.float64(_at(x, i)), np.float64(_at(sigma, i)), )
+        res[i] = _core_relu_gaussian_grad_x(np.float64(_at(x, i)), np.float64(_at(sigma, i)))
 
 
 def relu_gaussian_grad_x_fast(x, sigma, out=None):
-    """``relu_gaussian_grad_x`` as a multithreaded SIMD loop (same broadcasting, dtypes and ``out=``;
-    values within 1 ulp of the ufunc's)."""
-    flat, res, shape, dtype, direct = _fast_operands(relu_gaussian_grad_x, (x, sigma,), out)
+    """``relu_gaussian_grad_x`` as a multithreaded SIMD loop (same broadcasting, dtypes
+    and ``out=``; values within 1 ulp of the ufunc's)."""
+    flat, res, shape, dtype, direct = _fast_operands(relu_gaussian_grad_x, (x, sigma), out)
     _fast_loop_relu_gaussian_grad_x(res, *flat)
     if direct:
         return out
@@ -268,9 +277,16 @@ def relu_gaussian_grad_x_fast(x, sigma, out=None):
     out[...] = res
     return out
 
+
 relu_gaussian_grad = relu_gaussian_grad_x
 
-__all__ = ["relu_gaussian", "relu_gaussian_fast", "relu_gaussian_grad_x", "relu_gaussian_grad_x_fast", "relu_gaussian_grad"]
+__all__ = [
+    "relu_gaussian",
+    "relu_gaussian_fast",
+    "relu_gaussian_grad_x",
+    "relu_gaussian_grad_x_fast",
+    "relu_gaussian_grad",
+]
 
 # --- CUDA ------------------------------------------------------------------------------------
 # numba.cuda is imported on the first call of a *_cuda launcher, so importing this module needs
@@ -335,9 +351,9 @@ def _cuda_build(cuda):
         fn = getattr(fn, "py_func", fn)
         return types.FunctionType(fn.__code__, ns, fn.__name__)
 
-    for fn in (_two_product, _Phi, _relu_gauss, _core_relu_gaussian, _core_relu_gaussian_grad_x, ):
+    for fn in (_two_product, _Phi, _relu_gauss, _core_relu_gaussian, _core_relu_gaussian_grad_x):
         ns[fn.__name__] = cuda.jit(device=True)(rebind(fn))
-    for fn in (_cuda_relu_gaussian, _cuda_relu_gaussian_grad, ):
+    for fn in (_cuda_relu_gaussian, _cuda_relu_gaussian_grad):
         ns[fn.__name__] = cuda.jit(rebind(fn))
     return ns
 
@@ -349,8 +365,8 @@ def _cuda():
             from numba import cuda
         except ImportError as exc:  # pragma: no cover - numba without its CUDA target
             raise RuntimeError(
-                "relu_gaussian_cuda needs numba-cuda (pip install 'numba-cuda[cu12]'); use "
-                "relu_gaussian() for the CPU kernel"
+                "relu_gaussian_cuda needs numba-cuda "
+                "(pip install 'numba-cuda[cu12]'); use relu_gaussian() for the CPU kernel"
             ) from exc
         if not cuda.is_available():
             raise RuntimeError(
@@ -380,15 +396,20 @@ def _cuda_view(cuda, a):
 def _cuda_dtype(dtypes):
     """float32 when every array is float32 (computed in float64, rounded once), else float64."""
     dtypes = [np.dtype(d) for d in dtypes]
-    return np.dtype(np.float32) if dtypes and all(d == np.float32 for d in dtypes) else np.dtype(np.float64)
+    return (
+        np.dtype(np.float32)
+        if dtypes and all(d == np.float32 for d in dtypes)
+        else np.dtype(np.float64)
+    )
 
 
 def _cuda_flat(view):
     """A 1-D view of a C-contiguous device array (no copy)."""
     if view.ndim != 1 and not view.is_c_contiguous():
         raise ValueError(
-            "relu_gaussian_cuda: device arrays must be C-contiguous (e.g. x.contiguous() in "
-            "PyTorch, cupy.ascontiguousarray(x)); host arrays may have any layout"
+            "relu_gaussian_cuda: device arrays must be C-contiguous "
+            "(e.g. x.contiguous() in PyTorch, cupy.ascontiguousarray(x)); "
+            "host arrays may have any layout"
         )
     return view.reshape(view.size) if view.ndim != 1 else view
 
@@ -426,7 +447,7 @@ def _cuda_result(out, proto, shape):
     return out
 
 
-def _cuda_relu_gaussian(out, n, x_val, x_arr, x_mode, sigma_val, sigma_arr, sigma_mode, ):
+def _cuda_relu_gaussian(out, n, x_val, x_arr, x_mode, sigma_val, sigma_arr, sigma_mode):
     """out[i] = relu_gaussian(x, sigma) at element i: grid-stride loop, 64-bit indices.  An
     operand is its scalar _val (mode 0), its array at i (mode 1) or at 0 (mode 2)."""
     start = int64(cuda.grid(1))
@@ -437,8 +458,9 @@ def _cuda_relu_gaussian(out, n, x_val, x_arr, x_mode, sigma_val, sigma_arr, sigm
         out[i] = _core_relu_gaussian(x, sigma)
 
 
-def _cuda_relu_gaussian_grad(out_x, n, x_val, x_arr, x_mode, sigma_val, sigma_arr, sigma_mode, ):
-    """The partial derivatives of relu_gaussian at each element (same layout as _cuda_relu_gaussian)."""
+def _cuda_relu_gaussian_grad(out_x, n, x_val, x_arr, x_mode, sigma_val, sigma_arr, sigma_mode):
+    """The partial derivatives of relu_gaussian at each element (same layout as
+    _cuda_relu_gaussian)."""
     start = int64(cuda.grid(1))
     step = int64(cuda.gridsize(1))
     for i in range(start, n, step):
@@ -458,7 +480,8 @@ def _cuda_operands(st, values):
     for j, (a, v) in enumerate(zip(values, views)):
         if v is not None and v.dtype not in (np.float32, np.float64):
             raise TypeError(
-                f"relu_gaussian_cuda: device operand {j} has dtype {v.dtype}; pass float32 or float64"
+                f"relu_gaussian_cuda: device operand {j} has dtype {v.dtype}; "
+                "pass float32 or float64"
             )
         if j < 1:
             dtypes.append(v.dtype if v is not None else np.asarray(a).dtype)
@@ -477,8 +500,8 @@ def _cuda_operands(st, values):
             operands.append((np.float64(0.0), _cuda_flat(v), 2))
         else:
             raise ValueError(
-                f"relu_gaussian_cuda: a device array of shape {s} does not match {shape}; device "
-                "arrays broadcast only from size 1 (broadcast it on the device first)"
+                f"relu_gaussian_cuda: a device array of shape {s} does not match {shape}; "
+                "device arrays broadcast only from size 1 (broadcast it on the device first)"
             )
     proto = next((a for a, v in zip(values, views) if v is not None), None)
     return [x for op in operands for x in op], shape, _cuda_dtype(dtypes), proto
@@ -502,7 +525,7 @@ def relu_gaussian_cuda(x, sigma):
     float32 inputs give float32 results, computed in float64 and rounded once.
     """
     st = _cuda()
-    operands, shape, dtype, proto = _cuda_operands(st, (x, sigma,))
+    operands, shape, dtype, proto = _cuda_operands(st, (x, sigma))
     out, view = _cuda_empty(st, proto, shape, dtype)
     size = int(np.prod(shape, dtype=np.int64))
     _cuda_launch(st, st["_cuda_relu_gaussian"], [_cuda_flat(view)], size, operands)
@@ -510,12 +533,15 @@ def relu_gaussian_cuda(x, sigma):
 
 
 def relu_gaussian_grad_cuda(x, sigma):
-    """CUDA kernel of ``relu_gaussian_grad``: the partial in x."""
+    """CUDA kernel of ``relu_gaussian_grad``:
+    the partial in x."""
     st = _cuda()
-    operands, shape, dtype, proto = _cuda_operands(st, (x, sigma,))
+    operands, shape, dtype, proto = _cuda_operands(st, (x, sigma))
     outs = [_cuda_empty(st, proto, shape, dtype) for _ in range(1)]
     size = int(np.prod(shape, dtype=np.int64))
-    _cuda_launch(st, st["_cuda_relu_gaussian_grad"], [_cuda_flat(v) for _, v in outs], size, operands)
+    _cuda_launch(
+        st, st["_cuda_relu_gaussian_grad"], [_cuda_flat(v) for _, v in outs], size, operands
+    )
     results = tuple(_cuda_result(out, proto, shape) for out, _ in outs)
     return results[0]
 

@@ -5,7 +5,8 @@
 #   alpha/2)*erf(sqrt(2)*x/(2*sigma)) + x*(alpha/2 + 1/2) (Biswas et al., SAU: smooth activation
 #   function using convolution, arXiv:2109.13210; kexue.fm/archives/8718 (K10))
 # Kind: elementwise; inputs: x; parameters: sigma, alpha
-# Template: elementwise.py.j2 sha256:8c818a4df00c9c11dd657101674281db31499a9a147acecf8e05f3097552cdea
+# Template: elementwise.py.j2
+#   sha256:d4689c5c8e32b5817210a5e09ab4ce8eaa63b34dbb7e3a8c73bb927879aa73c1
 # Input expression: sha256(srepr)=4421783b51fcf420ccd66d24eb734dc6b388b6c18bbb65c9666a77723ad6dd6d
 # Stabilization rules applied: none
 #
@@ -23,7 +24,6 @@ import math
 
 import numpy as np
 from numba import njit, prange, vectorize
-from numba import types as _nbtypes
 from numba.extending import overload as _overload
 from numba import types as _types
 from numba.core.extending import intrinsic as _intrinsic
@@ -32,26 +32,34 @@ from numba import float64, int64  # the CUDA kernels' types (_cuda_build binds t
 
 @njit(cache=True, error_model="numpy")
 def _core_sau(x, sigma, alpha):
-    _c0 = ((1/2))*alpha
-    _c1 = ((1/2))*math.sqrt(2)
-    return _c1*sigma*(1 - alpha)*math.exp(-(1/2)*x**2/sigma**2)/math.sqrt(math.pi) + x*((1/2) - _c0)*math.erf(_c1*x/sigma) + x*(_c0 + (1/2))
+    _c0 = (1 / 2) * alpha
+    _c1 = (1 / 2) * math.sqrt(2)
+    return (
+        _c1 * sigma * (1 - alpha) * math.exp(-(1 / 2) * x**2 / sigma**2) / math.sqrt(math.pi)
+        + x * ((1 / 2) - _c0) * math.erf(_c1 * x / sigma)
+        + x * (_c0 + (1 / 2))
+    )
+
 
 @njit(cache=True, error_model="numpy")
 def _core_sau_grad_x(x, sigma, alpha):
-    _c0 = ((1/2))*alpha
-    _c1 = (1/2) - _c0
-    _c2 = math.sqrt(2)*x/sigma
-    _c3 = ((1/2))*_c2
-    _c4 = math.exp(-(1/2)*x**2/sigma**2)/math.sqrt(math.pi)
-    return _c0 + _c1*_c2*_c4 + _c1*math.erf(_c3) - _c3*_c4*(1 - alpha) + (1/2)
+    _c0 = (1 / 2) * alpha
+    _c1 = (1 / 2) - _c0
+    _c2 = math.sqrt(2) * x / sigma
+    _c3 = (1 / 2) * _c2
+    _c4 = math.exp(-(1 / 2) * x**2 / sigma**2) / math.sqrt(math.pi)
+    return _c0 + _c1 * _c2 * _c4 + _c1 * math.erf(_c3) - _c3 * _c4 * (1 - alpha) + (1 / 2)
+
 
 @vectorize(["float32(float32, float32, float32)", "float64(float64, float64, float64)"], cache=True)
 def sau(x, sigma, alpha):
     return _core_sau(np.float64(x), np.float64(sigma), np.float64(alpha))
 
+
 @vectorize(["float32(float32, float32, float32)", "float64(float64, float64, float64)"], cache=True)
 def sau_grad_x(x, sigma, alpha):
     return _core_sau_grad_x(np.float64(x), np.float64(sigma), np.float64(alpha))
+
 
 # --- Fast CPU path ---------------------------------------------------------------------------
 # Vectorizable twins (exp/log/log1p without libm calls, within 1 ulp: symsmooth.codegen.fastmath)
@@ -122,19 +130,23 @@ def _fexp(x):
 
 @njit(cache=True, error_model="numpy", inline="always")
 def _fast_core_sau(x, sigma, alpha):
-    _c0 = ((1/2))*alpha
-    _c1 = ((1/2))*math.sqrt(2)
-    return _c1*sigma*(1 - alpha)*_fexp(-(1/2)*x**2/sigma**2)/math.sqrt(math.pi) + x*((1/2) - _c0)*math.erf(_c1*x/sigma) + x*(_c0 + (1/2))
+    _c0 = (1 / 2) * alpha
+    _c1 = (1 / 2) * math.sqrt(2)
+    return (
+        _c1 * sigma * (1 - alpha) * _fexp(-(1 / 2) * x**2 / sigma**2) / math.sqrt(math.pi)
+        + x * ((1 / 2) - _c0) * math.erf(_c1 * x / sigma)
+        + x * (_c0 + (1 / 2))
+    )
 
 
 @njit(cache=True, error_model="numpy", inline="always")
 def _fast_core_sau_grad_x(x, sigma, alpha):
-    _c0 = ((1/2))*alpha
-    _c1 = (1/2) - _c0
-    _c2 = math.sqrt(2)*x/sigma
-    _c3 = ((1/2))*_c2
-    _c4 = _fexp(-(1/2)*x**2/sigma**2)/math.sqrt(math.pi)
-    return _c0 + _c1*_c2*_c4 + _c1*math.erf(_c3) - _c3*_c4*(1 - alpha) + (1/2)
+    _c0 = (1 / 2) * alpha
+    _c1 = (1 / 2) - _c0
+    _c2 = math.sqrt(2) * x / sigma
+    _c3 = (1 / 2) * _c2
+    _c4 = _fexp(-(1 / 2) * x**2 / sigma**2) / math.sqrt(math.pi)
+    return _c0 + _c1 * _c2 * _c4 + _c1 * math.erf(_c3) - _c3 * _c4 * (1 - alpha) + (1 / 2)
 
 
 def _at(a, i):
@@ -144,7 +156,7 @@ def _at(a, i):
 
 @_overload(_at, inline="always")
 def _at_overload(a, i):
-    if isinstance(a, _nbtypes.Array):
+    if isinstance(a, _types.Array):
         return lambda a, i: a[i]
     return lambda a, i: a
 
@@ -176,12 +188,16 @@ def _fast_operands(ufunc, values, out):
     else:
         dtype = np.asarray(ufunc(*probes)).dtype
     flat = [
-        float(a.reshape(-1)[0]) if a.size == 1
+        float(a.reshape(-1)[0])
+        if a.size == 1
         else np.ascontiguousarray(np.broadcast_to(a, shape), dtype=np.float64).reshape(-1)
         for a in arrays
     ]
     direct = (
-        out is not None and out.dtype == np.float64 and out.shape == shape and out.flags.c_contiguous
+        out is not None
+        and out.dtype == np.float64
+        and out.shape == shape
+        and out.flags.c_contiguous
     )
     res = out.reshape(-1) if direct else np.empty(int(np.prod(shape)), dtype=np.float64)
     return flat, res, shape, dtype, direct
@@ -190,13 +206,15 @@ def _fast_operands(ufunc, values, out):
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_sau(res, x, sigma, alpha):
     for i in prange(res.shape[0]):
-        res[i] = _fast_core_sau(np.float64(_at(x, i)), np.float64(_at(sigma, i)), np.float64(_at(alpha, i)), )
+        res[i] = _fast_core_sau(
+            np.float64(_at(x, i)), np.float64(_at(sigma, i)), np.float64(_at(alpha, i))
+        )
 
 
 def sau_fast(x, sigma, alpha, out=None):
-    """``sau`` as a multithreaded SIMD loop (same broadcasting, dtypes and ``out=``;
-    values within 1 ulp of the ufunc's)."""
-    flat, res, shape, dtype, direct = _fast_operands(sau, (x, sigma, alpha,), out)
+    """``sau`` as a multithreaded SIMD loop (same broadcasting, dtypes
+    and ``out=``; values within 1 ulp of the ufunc's)."""
+    flat, res, shape, dtype, direct = _fast_operands(sau, (x, sigma, alpha), out)
     _fast_loop_sau(res, *flat)
     if direct:
         return out
@@ -210,13 +228,15 @@ def sau_fast(x, sigma, alpha, out=None):
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_sau_grad_x(res, x, sigma, alpha):
     for i in prange(res.shape[0]):
-        res[i] = _fast_core_sau_grad_x(np.float64(_at(x, i)), np.float64(_at(sigma, i)), np.float64(_at(alpha, i)), )
+        res[i] = _fast_core_sau_grad_x(
+            np.float64(_at(x, i)), np.float64(_at(sigma, i)), np.float64(_at(alpha, i))
+        )
 
 
 def sau_grad_x_fast(x, sigma, alpha, out=None):
-    """``sau_grad_x`` as a multithreaded SIMD loop (same broadcasting, dtypes and ``out=``;
-    values within 1 ulp of the ufunc's)."""
-    flat, res, shape, dtype, direct = _fast_operands(sau_grad_x, (x, sigma, alpha,), out)
+    """``sau_grad_x`` as a multithreaded SIMD loop (same broadcasting, dtypes
+    and ``out=``; values within 1 ulp of the ufunc's)."""
+    flat, res, shape, dtype, direct = _fast_operands(sau_grad_x, (x, sigma, alpha), out)
     _fast_loop_sau_grad_x(res, *flat)
     if direct:
         return out
@@ -225,6 +245,7 @@ def sau_grad_x_fast(x, sigma, alpha, out=None):
         return res[()] if res.ndim == 0 else res  # a NumPy scalar for scalars, as the ufunc
     out[...] = res
     return out
+
 
 sau_grad = sau_grad_x
 
@@ -243,12 +264,16 @@ cuda = None
 
 _CUDA_SIGNATURES = {
     "_cuda_sau": [
-        "void(float32[::1], int64, float64, float32[::1], int64, float64, float64[::1], int64, float64, float64[::1], int64)",
-        "void(float64[::1], int64, float64, float64[::1], int64, float64, float64[::1], int64, float64, float64[::1], int64)",
+        "void(float32[::1], int64, float64, float32[::1], int64, float64, float64[::1], int64, "
+        "float64, float64[::1], int64)",
+        "void(float64[::1], int64, float64, float64[::1], int64, float64, float64[::1], int64, "
+        "float64, float64[::1], int64)",
     ],
     "_cuda_sau_grad": [
-        "void(float32[::1], int64, float64, float32[::1], int64, float64, float64[::1], int64, float64, float64[::1], int64)",
-        "void(float64[::1], int64, float64, float64[::1], int64, float64, float64[::1], int64, float64, float64[::1], int64)",
+        "void(float32[::1], int64, float64, float32[::1], int64, float64, float64[::1], int64, "
+        "float64, float64[::1], int64)",
+        "void(float64[::1], int64, float64, float64[::1], int64, float64, float64[::1], int64, "
+        "float64, float64[::1], int64)",
     ],
 }
 """Typed signatures of every kernel (float32 and float64 data), for ahead-of-time PTX checks."""
@@ -293,9 +318,9 @@ def _cuda_build(cuda):
         fn = getattr(fn, "py_func", fn)
         return types.FunctionType(fn.__code__, ns, fn.__name__)
 
-    for fn in (_core_sau, _core_sau_grad_x, ):
+    for fn in (_core_sau, _core_sau_grad_x):
         ns[fn.__name__] = cuda.jit(device=True)(rebind(fn))
-    for fn in (_cuda_sau, _cuda_sau_grad, ):
+    for fn in (_cuda_sau, _cuda_sau_grad):
         ns[fn.__name__] = cuda.jit(rebind(fn))
     return ns
 
@@ -307,8 +332,8 @@ def _cuda():
             from numba import cuda
         except ImportError as exc:  # pragma: no cover - numba without its CUDA target
             raise RuntimeError(
-                "sau_cuda needs numba-cuda (pip install 'numba-cuda[cu12]'); use "
-                "sau() for the CPU kernel"
+                "sau_cuda needs numba-cuda "
+                "(pip install 'numba-cuda[cu12]'); use sau() for the CPU kernel"
             ) from exc
         if not cuda.is_available():
             raise RuntimeError(
@@ -338,15 +363,20 @@ def _cuda_view(cuda, a):
 def _cuda_dtype(dtypes):
     """float32 when every array is float32 (computed in float64, rounded once), else float64."""
     dtypes = [np.dtype(d) for d in dtypes]
-    return np.dtype(np.float32) if dtypes and all(d == np.float32 for d in dtypes) else np.dtype(np.float64)
+    return (
+        np.dtype(np.float32)
+        if dtypes and all(d == np.float32 for d in dtypes)
+        else np.dtype(np.float64)
+    )
 
 
 def _cuda_flat(view):
     """A 1-D view of a C-contiguous device array (no copy)."""
     if view.ndim != 1 and not view.is_c_contiguous():
         raise ValueError(
-            "sau_cuda: device arrays must be C-contiguous (e.g. x.contiguous() in "
-            "PyTorch, cupy.ascontiguousarray(x)); host arrays may have any layout"
+            "sau_cuda: device arrays must be C-contiguous "
+            "(e.g. x.contiguous() in PyTorch, cupy.ascontiguousarray(x)); "
+            "host arrays may have any layout"
         )
     return view.reshape(view.size) if view.ndim != 1 else view
 
@@ -384,7 +414,9 @@ def _cuda_result(out, proto, shape):
     return out
 
 
-def _cuda_sau(out, n, x_val, x_arr, x_mode, sigma_val, sigma_arr, sigma_mode, alpha_val, alpha_arr, alpha_mode, ):
+def _cuda_sau(
+    out, n, x_val, x_arr, x_mode, sigma_val, sigma_arr, sigma_mode, alpha_val, alpha_arr, alpha_mode
+):
     """out[i] = sau(x, sigma, alpha) at element i: grid-stride loop, 64-bit indices.  An
     operand is its scalar _val (mode 0), its array at i (mode 1) or at 0 (mode 2)."""
     start = int64(cuda.grid(1))
@@ -396,8 +428,21 @@ def _cuda_sau(out, n, x_val, x_arr, x_mode, sigma_val, sigma_arr, sigma_mode, al
         out[i] = _core_sau(x, sigma, alpha)
 
 
-def _cuda_sau_grad(out_x, n, x_val, x_arr, x_mode, sigma_val, sigma_arr, sigma_mode, alpha_val, alpha_arr, alpha_mode, ):
-    """The partial derivatives of sau at each element (same layout as _cuda_sau)."""
+def _cuda_sau_grad(
+    out_x,
+    n,
+    x_val,
+    x_arr,
+    x_mode,
+    sigma_val,
+    sigma_arr,
+    sigma_mode,
+    alpha_val,
+    alpha_arr,
+    alpha_mode,
+):
+    """The partial derivatives of sau at each element (same layout as
+    _cuda_sau)."""
     start = int64(cuda.grid(1))
     step = int64(cuda.gridsize(1))
     for i in range(start, n, step):
@@ -437,8 +482,8 @@ def _cuda_operands(st, values):
             operands.append((np.float64(0.0), _cuda_flat(v), 2))
         else:
             raise ValueError(
-                f"sau_cuda: a device array of shape {s} does not match {shape}; device "
-                "arrays broadcast only from size 1 (broadcast it on the device first)"
+                f"sau_cuda: a device array of shape {s} does not match {shape}; "
+                "device arrays broadcast only from size 1 (broadcast it on the device first)"
             )
     proto = next((a for a, v in zip(values, views) if v is not None), None)
     return [x for op in operands for x in op], shape, _cuda_dtype(dtypes), proto
@@ -462,7 +507,7 @@ def sau_cuda(x, sigma, alpha):
     float32 inputs give float32 results, computed in float64 and rounded once.
     """
     st = _cuda()
-    operands, shape, dtype, proto = _cuda_operands(st, (x, sigma, alpha,))
+    operands, shape, dtype, proto = _cuda_operands(st, (x, sigma, alpha))
     out, view = _cuda_empty(st, proto, shape, dtype)
     size = int(np.prod(shape, dtype=np.int64))
     _cuda_launch(st, st["_cuda_sau"], [_cuda_flat(view)], size, operands)
@@ -470,9 +515,10 @@ def sau_cuda(x, sigma, alpha):
 
 
 def sau_grad_cuda(x, sigma, alpha):
-    """CUDA kernel of ``sau_grad``: the partial in x."""
+    """CUDA kernel of ``sau_grad``:
+    the partial in x."""
     st = _cuda()
-    operands, shape, dtype, proto = _cuda_operands(st, (x, sigma, alpha,))
+    operands, shape, dtype, proto = _cuda_operands(st, (x, sigma, alpha))
     outs = [_cuda_empty(st, proto, shape, dtype) for _ in range(1)]
     size = int(np.prod(shape, dtype=np.int64))
     _cuda_launch(st, st["_cuda_sau_grad"], [_cuda_flat(v) for _, v in outs], size, operands)

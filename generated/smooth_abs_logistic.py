@@ -5,7 +5,8 @@
 #   \u5bfb\u6c42\u4e00\u4e2a\u5149\u6ed1\u7684\u6700\u5927\u503c\u51fd\u6570 (2015),
 #   https://kexue.fm/archives/3290, eq (6))
 # Kind: elementwise; inputs: x; parameters: k
-# Template: elementwise.py.j2 sha256:8c818a4df00c9c11dd657101674281db31499a9a147acecf8e05f3097552cdea
+# Template: elementwise.py.j2
+#   sha256:d4689c5c8e32b5817210a5e09ab4ce8eaa63b34dbb7e3a8c73bb927879aa73c1
 # Input expression: sha256(srepr)=8c73c7ec3f99f4ea488a7d18b5c0f79c7374885df1cdde7702cfa24fc062cf53
 # Stabilization rules applied: logsumexp, lse_square, sigmoid_difference, softmax_pair
 #
@@ -23,7 +24,7 @@ import math
 
 import numpy as np
 from numba import njit, prange, vectorize
-from numba import types as _nbtypes
+from numba import types as _types
 from numba.extending import overload as _overload
 from numba import float64, int64  # the CUDA kernels' types (_cuda_build binds the same)
 
@@ -149,20 +150,24 @@ def _logsumexp2(a0, a1):
 
 @njit(cache=True, error_model="numpy")
 def _core_smooth_abs_logistic(x, k):
-    _c0 = ((1/2))*k*x
-    return 2*_logsumexp2(-_c0, _c0)/k
+    _c0 = (1 / 2) * k * x
+    return 2 * _logsumexp2(-_c0, _c0) / k
+
 
 @njit(cache=True, error_model="numpy")
 def _core_smooth_abs_logistic_grad_x(x, k):
-    return math.tanh(((1/2))*k*x)
+    return math.tanh((1 / 2) * k * x)
+
 
 @vectorize(["float32(float32, float32)", "float64(float64, float64)"], cache=True)
 def smooth_abs_logistic(x, k):
     return _core_smooth_abs_logistic(np.float64(x), np.float64(k))
 
+
 @vectorize(["float32(float32, float32)", "float64(float64, float64)"], cache=True)
 def smooth_abs_logistic_grad_x(x, k):
     return _core_smooth_abs_logistic_grad_x(np.float64(x), np.float64(k))
+
 
 # --- Fast CPU path ---------------------------------------------------------------------------
 # Vectorizable twins (exp/log/log1p without libm calls, within 1 ulp: symsmooth.codegen.fastmath)
@@ -178,7 +183,7 @@ def _at(a, i):
 
 @_overload(_at, inline="always")
 def _at_overload(a, i):
-    if isinstance(a, _nbtypes.Array):
+    if isinstance(a, _types.Array):
         return lambda a, i: a[i]
     return lambda a, i: a
 
@@ -210,12 +215,16 @@ def _fast_operands(ufunc, values, out):
     else:
         dtype = np.asarray(ufunc(*probes)).dtype
     flat = [
-        float(a.reshape(-1)[0]) if a.size == 1
+        float(a.reshape(-1)[0])
+        if a.size == 1
         else np.ascontiguousarray(np.broadcast_to(a, shape), dtype=np.float64).reshape(-1)
         for a in arrays
     ]
     direct = (
-        out is not None and out.dtype == np.float64 and out.shape == shape and out.flags.c_contiguous
+        out is not None
+        and out.dtype == np.float64
+        and out.shape == shape
+        and out.flags.c_contiguous
     )
     res = out.reshape(-1) if direct else np.empty(int(np.prod(shape)), dtype=np.float64)
     return flat, res, shape, dtype, direct
@@ -224,13 +233,13 @@ def _fast_operands(ufunc, values, out):
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_smooth_abs_logistic(res, x, k):
     for i in prange(res.shape[0]):
-        res[i] = _core_smooth_abs_logistic(np.float64(_at(x, i)), np.float64(_at(k, i)), )
+        res[i] = _core_smooth_abs_logistic(np.float64(_at(x, i)), np.float64(_at(k, i)))
 
 
 def smooth_abs_logistic_fast(x, k, out=None):
-    """``smooth_abs_logistic`` as a multithreaded SIMD loop (same broadcasting, dtypes and ``out=``;
-    values within 1 ulp of the ufunc's)."""
-    flat, res, shape, dtype, direct = _fast_operands(smooth_abs_logistic, (x, k,), out)
+    """``smooth_abs_logistic`` as a multithreaded SIMD loop (same broadcasting, dtypes
+    and ``out=``; values within 1 ulp of the ufunc's)."""
+    flat, res, shape, dtype, direct = _fast_operands(smooth_abs_logistic, (x, k), out)
     _fast_loop_smooth_abs_logistic(res, *flat)
     if direct:
         return out
@@ -244,13 +253,13 @@ def smooth_abs_logistic_fast(x, k, out=None):
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_smooth_abs_logistic_grad_x(res, x, k):
     for i in prange(res.shape[0]):
-        res[i] = _core_smooth_abs_logistic_grad_x(np.float64(_at(x, i)), np.float64(_at(k, i)), )
+        res[i] = _core_smooth_abs_logistic_grad_x(np.float64(_at(x, i)), np.float64(_at(k, i)))
 
 
 def smooth_abs_logistic_grad_x_fast(x, k, out=None):
-    """``smooth_abs_logistic_grad_x`` as a multithreaded SIMD loop (same broadcasting, dtypes and ``out=``;
-    values within 1 ulp of the ufunc's)."""
-    flat, res, shape, dtype, direct = _fast_operands(smooth_abs_logistic_grad_x, (x, k,), out)
+    """``smooth_abs_logistic_grad_x`` as a multithreaded SIMD loop (same broadcasting, dtypes
+    and ``out=``; values within 1 ulp of the ufunc's)."""
+    flat, res, shape, dtype, direct = _fast_operands(smooth_abs_logistic_grad_x, (x, k), out)
     _fast_loop_smooth_abs_logistic_grad_x(res, *flat)
     if direct:
         return out
@@ -260,9 +269,16 @@ def smooth_abs_logistic_grad_x_fast(x, k, out=None):
     out[...] = res
     return out
 
+
 smooth_abs_logistic_grad = smooth_abs_logistic_grad_x
 
-__all__ = ["smooth_abs_logistic", "smooth_abs_logistic_fast", "smooth_abs_logistic_grad_x", "smooth_abs_logistic_grad_x_fast", "smooth_abs_logistic_grad"]
+__all__ = [
+    "smooth_abs_logistic",
+    "smooth_abs_logistic_fast",
+    "smooth_abs_logistic_grad_x",
+    "smooth_abs_logistic_grad_x_fast",
+    "smooth_abs_logistic_grad",
+]
 
 # --- CUDA ------------------------------------------------------------------------------------
 # numba.cuda is imported on the first call of a *_cuda launcher, so importing this module needs
@@ -327,9 +343,15 @@ def _cuda_build(cuda):
         fn = getattr(fn, "py_func", fn)
         return types.FunctionType(fn.__code__, ns, fn.__name__)
 
-    for fn in (_two_product, _wexp2, _logsumexp2, _core_smooth_abs_logistic, _core_smooth_abs_logistic_grad_x, ):
+    for fn in (
+        _two_product,
+        _wexp2,
+        _logsumexp2,
+        _core_smooth_abs_logistic,
+        _core_smooth_abs_logistic_grad_x,
+    ):
         ns[fn.__name__] = cuda.jit(device=True)(rebind(fn))
-    for fn in (_cuda_smooth_abs_logistic, _cuda_smooth_abs_logistic_grad, ):
+    for fn in (_cuda_smooth_abs_logistic, _cuda_smooth_abs_logistic_grad):
         ns[fn.__name__] = cuda.jit(rebind(fn))
     return ns
 
@@ -341,8 +363,8 @@ def _cuda():
             from numba import cuda
         except ImportError as exc:  # pragma: no cover - numba without its CUDA target
             raise RuntimeError(
-                "smooth_abs_logistic_cuda needs numba-cuda (pip install 'numba-cuda[cu12]'); use "
-                "smooth_abs_logistic() for the CPU kernel"
+                "smooth_abs_logistic_cuda needs numba-cuda "
+                "(pip install 'numba-cuda[cu12]'); use smooth_abs_logistic() for the CPU kernel"
             ) from exc
         if not cuda.is_available():
             raise RuntimeError(
@@ -372,15 +394,20 @@ def _cuda_view(cuda, a):
 def _cuda_dtype(dtypes):
     """float32 when every array is float32 (computed in float64, rounded once), else float64."""
     dtypes = [np.dtype(d) for d in dtypes]
-    return np.dtype(np.float32) if dtypes and all(d == np.float32 for d in dtypes) else np.dtype(np.float64)
+    return (
+        np.dtype(np.float32)
+        if dtypes and all(d == np.float32 for d in dtypes)
+        else np.dtype(np.float64)
+    )
 
 
 def _cuda_flat(view):
     """A 1-D view of a C-contiguous device array (no copy)."""
     if view.ndim != 1 and not view.is_c_contiguous():
         raise ValueError(
-            "smooth_abs_logistic_cuda: device arrays must be C-contiguous (e.g. x.contiguous() in "
-            "PyTorch, cupy.ascontiguousarray(x)); host arrays may have any layout"
+            "smooth_abs_logistic_cuda: device arrays must be C-contiguous "
+            "(e.g. x.contiguous() in PyTorch, cupy.ascontiguousarray(x)); "
+            "host arrays may have any layout"
         )
     return view.reshape(view.size) if view.ndim != 1 else view
 
@@ -418,7 +445,7 @@ def _cuda_result(out, proto, shape):
     return out
 
 
-def _cuda_smooth_abs_logistic(out, n, x_val, x_arr, x_mode, k_val, k_arr, k_mode, ):
+def _cuda_smooth_abs_logistic(out, n, x_val, x_arr, x_mode, k_val, k_arr, k_mode):
     """out[i] = smooth_abs_logistic(x, k) at element i: grid-stride loop, 64-bit indices.  An
     operand is its scalar _val (mode 0), its array at i (mode 1) or at 0 (mode 2)."""
     start = int64(cuda.grid(1))
@@ -429,8 +456,9 @@ def _cuda_smooth_abs_logistic(out, n, x_val, x_arr, x_mode, k_val, k_arr, k_mode
         out[i] = _core_smooth_abs_logistic(x, k)
 
 
-def _cuda_smooth_abs_logistic_grad(out_x, n, x_val, x_arr, x_mode, k_val, k_arr, k_mode, ):
-    """The partial derivatives of smooth_abs_logistic at each element (same layout as _cuda_smooth_abs_logistic)."""
+def _cuda_smooth_abs_logistic_grad(out_x, n, x_val, x_arr, x_mode, k_val, k_arr, k_mode):
+    """The partial derivatives of smooth_abs_logistic at each element (same layout as
+    _cuda_smooth_abs_logistic)."""
     start = int64(cuda.grid(1))
     step = int64(cuda.gridsize(1))
     for i in range(start, n, step):
@@ -450,7 +478,8 @@ def _cuda_operands(st, values):
     for j, (a, v) in enumerate(zip(values, views)):
         if v is not None and v.dtype not in (np.float32, np.float64):
             raise TypeError(
-                f"smooth_abs_logistic_cuda: device operand {j} has dtype {v.dtype}; pass float32 or float64"
+                f"smooth_abs_logistic_cuda: device operand {j} has dtype {v.dtype}; "
+                "pass float32 or float64"
             )
         if j < 1:
             dtypes.append(v.dtype if v is not None else np.asarray(a).dtype)
@@ -469,8 +498,8 @@ def _cuda_operands(st, values):
             operands.append((np.float64(0.0), _cuda_flat(v), 2))
         else:
             raise ValueError(
-                f"smooth_abs_logistic_cuda: a device array of shape {s} does not match {shape}; device "
-                "arrays broadcast only from size 1 (broadcast it on the device first)"
+                f"smooth_abs_logistic_cuda: a device array of shape {s} does not match {shape}; "
+                "device arrays broadcast only from size 1 (broadcast it on the device first)"
             )
     proto = next((a for a, v in zip(values, views) if v is not None), None)
     return [x for op in operands for x in op], shape, _cuda_dtype(dtypes), proto
@@ -494,7 +523,7 @@ def smooth_abs_logistic_cuda(x, k):
     float32 inputs give float32 results, computed in float64 and rounded once.
     """
     st = _cuda()
-    operands, shape, dtype, proto = _cuda_operands(st, (x, k,))
+    operands, shape, dtype, proto = _cuda_operands(st, (x, k))
     out, view = _cuda_empty(st, proto, shape, dtype)
     size = int(np.prod(shape, dtype=np.int64))
     _cuda_launch(st, st["_cuda_smooth_abs_logistic"], [_cuda_flat(view)], size, operands)
@@ -502,12 +531,15 @@ def smooth_abs_logistic_cuda(x, k):
 
 
 def smooth_abs_logistic_grad_cuda(x, k):
-    """CUDA kernel of ``smooth_abs_logistic_grad``: the partial in x."""
+    """CUDA kernel of ``smooth_abs_logistic_grad``:
+    the partial in x."""
     st = _cuda()
-    operands, shape, dtype, proto = _cuda_operands(st, (x, k,))
+    operands, shape, dtype, proto = _cuda_operands(st, (x, k))
     outs = [_cuda_empty(st, proto, shape, dtype) for _ in range(1)]
     size = int(np.prod(shape, dtype=np.int64))
-    _cuda_launch(st, st["_cuda_smooth_abs_logistic_grad"], [_cuda_flat(v) for _, v in outs], size, operands)
+    _cuda_launch(
+        st, st["_cuda_smooth_abs_logistic_grad"], [_cuda_flat(v) for _, v in outs], size, operands
+    )
     results = tuple(_cuda_result(out, proto, shape) for out, _ in outs)
     return results[0]
 

@@ -4,7 +4,8 @@
 # Construction: soft_argmax = Sum(i*exp(k*x[i]), (i, 1, n))/Sum(exp(k*x[i]), (i, 1, n)) (Su Jianlin,
 #   \u51fd\u6570\u5149\u6ed1\u5316\u6742\u8c08 (2019), https://kexue.fm/archives/6620, item 3)
 # Kind: reduction; inputs: x; parameters: k
-# Template: reduction.py.j2 sha256:4f746c14d347313bfd9f01a028a5ec85d358e9d9dfc297a093ff0e33bbe34197
+# Template: reduction.py.j2
+#   sha256:4a0adb82b0b16db23ee4f2bc5f72115045320846c598662c9dc7059a39f02204
 # Input expression: sha256(srepr)=efc269cfdd4beb08b7de13b25137544192af61e21c3050ac8f13daeec9ddf116
 # Stabilization rules applied: none
 #
@@ -305,7 +306,7 @@ def _sums_soft_argmax(x_row, k):
     for idx in range(length):
         x_e = x_row[idx]
         pos_ = idx + 1.0
-        _h0 = k*x_e
+        _h0 = k * x_e
         _w0 = 1
         _w1 = pos_
         _k = _okey(_h0)
@@ -326,7 +327,7 @@ def _sums_soft_argmax(x_row, k):
                 idx = base + j
                 x_e = x_row[idx]
                 pos_ = idx + 1.0
-                _h0 = k*x_e
+                _h0 = k * x_e
                 _w0 = 1
                 _w1 = pos_
                 E0 = _fsexp(_h0, M0)
@@ -346,7 +347,7 @@ def _sums_soft_argmax(x_row, k):
             idx = full + j
             x_e = x_row[idx]
             pos_ = idx + 1.0
-            _h0 = k*x_e
+            _h0 = k * x_e
             _w0 = 1
             _w1 = pos_
             E0 = _fsexp(_h0, M0)
@@ -367,7 +368,7 @@ def _sums_soft_argmax(x_row, k):
         s1, c1 = _lanes_total(a1, e1, 0.0)
         fast = fast and s1 - s1 == 0.0 and c1 - c1 == 0.0
         if fast:
-            return (s0 + c0, s1 + c1, M0, )
+            return (s0 + c0, s1 + c1, M0)
     M0 = -math.inf
     s0 = 0.0
     c0 = 0.0
@@ -376,7 +377,7 @@ def _sums_soft_argmax(x_row, k):
     for idx in range(length):
         x_e = x_row[idx]
         pos_ = idx + 1.0
-        _h0 = k*x_e
+        _h0 = k * x_e
         _w0 = 1
         _w1 = pos_
         if _h0 > M0:
@@ -397,7 +398,7 @@ def _sums_soft_argmax(x_row, k):
         _bp = _t - s1
         c1 += (s1 - (_t - _bp)) + (_v - _bp)
         s1 = _t
-    return (_fin(s0, c0), _fin(s1, c1), M0 if M0 > -math.inf else 0.0, )
+    return (_fin(s0, c0), _fin(s1, c1), M0 if M0 > -math.inf else 0.0)
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
@@ -406,8 +407,7 @@ def _rows_soft_argmax(x_rows, k_rows, out):
         x_row = x_rows[r]
         k = k_rows[r]
         s0, s1, M0 = _sums_soft_argmax(x_row, k)
-        size_ = float(x_row.shape[0])
-        _out = s1/s0
+        _out = s1 / s0
         out[r] = _out
 
 
@@ -424,14 +424,13 @@ def _pivot_grad_soft_argmax(x_row, k, x_out, s0, s1, M0, size_):
     for idx in range(length):
         x_e = x_row[idx]
         pos_ = idx + 1.0
-        _h0 = k*x_e
+        _h0 = k * x_e
         E0 = _wexp(_h0, M0)
         if E0 == 1.0:
             piv = idx
             break
     if piv < 0:
         return False
-    x_p = x_row[piv]
     pos_p = piv + 1.0
     P0 = 1
     P1 = pos_p
@@ -444,7 +443,7 @@ def _pivot_grad_soft_argmax(x_row, k, x_out, s0, s1, M0, size_):
             continue
         x_e = x_row[idx]
         pos_ = idx + 1.0
-        _h0 = k*x_e
+        _h0 = k * x_e
         _w0 = 1
         _w1 = pos_
         E0, El0 = _wexp2(_h0, M0)
@@ -469,11 +468,10 @@ def _pivot_grad_soft_argmax(x_row, k, x_out, s0, s1, M0, size_):
     s0 = _t + (((P0 - (_t - _bp)) + (r0 - _bp)) + cr0)
     _t = P1 + r1
     _bp = _t - P1
-    s1 = _t + (((P1 - (_t - _bp)) + (r1 - _bp)) + cr1)
     for idx in range(length):
         x_e = x_row[idx]
         pos_ = idx + 1.0
-        _h0 = k*x_e
+        _h0 = k * x_e
         E0 = _wexp(_h0, M0)
         _f0 = k
         _n0 = s0**2
@@ -507,7 +505,7 @@ def _pivot_grad_soft_argmax(x_row, k, x_out, s0, s1, M0, size_):
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
-def _grad_rows_soft_argmax(x_rows, k_rows, x_grad, ):
+def _grad_rows_soft_argmax(x_rows, k_rows, x_grad):
     for r in prange(x_rows.shape[0]):
         x_row = x_rows[r]
         k = k_rows[r]
@@ -516,16 +514,16 @@ def _grad_rows_soft_argmax(x_rows, k_rows, x_grad, ):
         length = x_row.shape[0]
         if _pivot_grad_soft_argmax(x_row, k, x_grad[r], s0, s1, M0, size_):
             continue
-        D0 = -s1/s0**2
-        D1 = 1/s0
+        D0 = -s1 / s0**2
+        D1 = 1 / s0
         for idx in range(length):
             x_e = x_row[idx]
             pos_ = idx + 1.0
-            _h0 = k*x_e
+            _h0 = k * x_e
             E0 = _fwexp(_h0, M0)
-            _c0 = (E0 == 0)
-            _c1 = E0*k
-            _g0 = ((0) if _c0 else (D0*_c1)) + ((0) if _c0 else (D1*_c1*pos_))
+            _c0 = E0 == 0
+            _c1 = E0 * k
+            _g0 = ((0) if _c0 else (D0 * _c1)) + ((0) if _c0 else (D1 * _c1 * pos_))
             x_grad[r, idx] = _g0
 
 
@@ -541,15 +539,17 @@ def _check_labels(params, length):
         value = np.asarray(params[at])
         if value.dtype.kind not in "biuf":
             raise ValueError(
-                f"soft_argmax: label {label} must be an integer class index, not dtype {value.dtype}"
+                f"soft_argmax: label {label} must be an integer class index, "
+                f"not dtype {value.dtype}"
             )
         bad = ~np.isfinite(value) | (value != np.round(value))
         bad = bad | (value < first) | (value > length + offset)
         if np.any(bad):
             shown = value[bad].reshape(-1)[0] if value.ndim else value
             raise ValueError(
-                f"soft_argmax: label {label} = {shown} is not a class index of a row of length "
-                f"{length}: labels are integers from {first} to {length + offset} "
+                f"soft_argmax: label {label} = {shown} is not a class index "
+                f"of a row of length {length}: labels are integers "
+                f"from {first} to {length + offset} "
                 f"({first}-based; an empty row has no class)"
             )
 
@@ -570,23 +570,27 @@ def _prepare(arrays, params=()):
         count *= extent
     rows = [np.ascontiguousarray(a, dtype=np.float64).reshape(count, shape[-1]) for a in arrays]
     per_row = [
-        np.ascontiguousarray(np.broadcast_to(np.asarray(p, dtype=np.float64), shape[:-1])).reshape(count)
+        np.ascontiguousarray(np.broadcast_to(np.asarray(p, dtype=np.float64), shape[:-1])).reshape(
+            count
+        )
         for p in params
     ]
     return rows, per_row, shape, dtype
 
 
 def soft_argmax(x, k):
-    """soft_argmax = Sum(i*exp(k*x[i]), (i, 1, n))/Sum(exp(k*x[i]), (i, 1, n)) (Su Jianlin, /u51fd/u6570/u5149/u6ed1/u5316/u6742/u8c08 (2019), https://kexue.fm/archives/6620, item 3)"""
-    rows, per_row, shape, dtype = _prepare((x, ), (k, ))
+    """soft_argmax = Sum(i*exp(k*x[i]), (i, 1, n))/Sum(exp(k*x[i]), (i, 1, n)) (Su Jianlin,
+    /u51fd/u6570/u5149/u6ed1/u5316/u6742/u8c08 (2019), https://kexue.fm/archives/6620, item 3)"""
+    rows, per_row, shape, dtype = _prepare((x,), (k,))
     out = np.empty(rows[0].shape[0], dtype=np.float64)
     _rows_soft_argmax(*rows, *per_row, out)
     return out.reshape(shape[:-1]).astype(dtype, copy=False)
 
 
 def soft_argmax_grad(x, k):
-    """Gradient of soft_argmax: an array shaped like the input."""
-    rows, per_row, shape, dtype = _prepare((x, ), (k, ))
+    """Gradient of soft_argmax:
+    an array shaped like the input."""
+    rows, per_row, shape, dtype = _prepare((x,), (k,))
     grads = [np.empty_like(rows[0]) for _ in range(1)]
     _grad_rows_soft_argmax(*rows, *per_row, *grads)
     out = tuple(g.reshape(shape).astype(dtype, copy=False) for g in grads)
@@ -676,11 +680,11 @@ def _cuda_build(cuda):
         fn = getattr(fn, "py_func", fn)
         return types.FunctionType(fn.__code__, ns, fn.__name__)
 
-    for fn in (_fin, _two_product, _wexp, _wexp2, ):
+    for fn in (_fin, _two_product, _wexp, _wexp2):
         ns[fn.__name__] = cuda.jit(device=True)(rebind(fn))
     shuffle = _shfl_down_sim if _cuda_simulated(cuda) else _shfl_down_gpu
     ns["_shfl_down"] = cuda.jit(device=True)(rebind(shuffle))
-    for fn in (_cuda_rows_soft_argmax, _cuda_grad_rows_soft_argmax, ):
+    for fn in (_cuda_rows_soft_argmax, _cuda_grad_rows_soft_argmax):
         ns[fn.__name__] = cuda.jit(rebind(fn))
     return ns
 
@@ -692,8 +696,8 @@ def _cuda():
             from numba import cuda
         except ImportError as exc:  # pragma: no cover - numba without its CUDA target
             raise RuntimeError(
-                "soft_argmax_cuda needs numba-cuda (pip install 'numba-cuda[cu12]'); use "
-                "soft_argmax() for the CPU kernel"
+                "soft_argmax_cuda needs numba-cuda "
+                "(pip install 'numba-cuda[cu12]'); use soft_argmax() for the CPU kernel"
             ) from exc
         if not cuda.is_available():
             raise RuntimeError(
@@ -723,15 +727,20 @@ def _cuda_view(cuda, a):
 def _cuda_dtype(dtypes):
     """float32 when every array is float32 (computed in float64, rounded once), else float64."""
     dtypes = [np.dtype(d) for d in dtypes]
-    return np.dtype(np.float32) if dtypes and all(d == np.float32 for d in dtypes) else np.dtype(np.float64)
+    return (
+        np.dtype(np.float32)
+        if dtypes and all(d == np.float32 for d in dtypes)
+        else np.dtype(np.float64)
+    )
 
 
 def _cuda_flat(view):
     """A 1-D view of a C-contiguous device array (no copy)."""
     if view.ndim != 1 and not view.is_c_contiguous():
         raise ValueError(
-            "soft_argmax_cuda: device arrays must be C-contiguous (e.g. x.contiguous() in "
-            "PyTorch, cupy.ascontiguousarray(x)); host arrays may have any layout"
+            "soft_argmax_cuda: device arrays must be C-contiguous "
+            "(e.g. x.contiguous() in PyTorch, cupy.ascontiguousarray(x)); "
+            "host arrays may have any layout"
         )
     return view.reshape(view.size) if view.ndim != 1 else view
 
@@ -769,10 +778,10 @@ def _cuda_result(out, proto, shape):
     return out
 
 
-def _cuda_rows_soft_argmax(out, x_rows, k_val, k_arr, k_mode, ):
-    """soft_argmax of each row: TX = blockDim.x threads (whole warps) share a row, blockDim.y rows
-    per block, grid-stride over rows; 64-bit indices.  A parameter is its scalar _val (mode 0),
-    its array at the row (mode 1) or at 0 (mode 2)."""
+def _cuda_rows_soft_argmax(out, x_rows, k_val, k_arr, k_mode):
+    """soft_argmax of each row: TX = blockDim.x threads (whole warps) share a row,
+    blockDim.y rows per block, grid-stride over rows; 64-bit indices.  A parameter is its
+    scalar _val (mode 0), its array at the row (mode 1) or at 0 (mode 2)."""
     tx_ = int64(cuda.threadIdx.x)
     ty_ = int64(cuda.threadIdx.y)
     TX_ = int64(cuda.blockDim.x)
@@ -782,7 +791,6 @@ def _cuda_rows_soft_argmax(out, x_rows, k_val, k_arr, k_mode, ):
     slot_ = ty_ * warps_ + tx_ // 32
     rows_ = int64(x_rows.shape[0])
     length = int64(x_rows.shape[1])
-    size_ = float64(length)
     shared_ = cuda.shared.array((32, 5), float64)
     for base_ in range(int64(cuda.blockIdx.x) * TY_, rows_, int64(cuda.gridDim.x) * TY_):
         row_ = base_ + ty_
@@ -798,7 +806,7 @@ def _cuda_rows_soft_argmax(out, x_rows, k_val, k_arr, k_mode, ):
         for idx in range(tx_, stop_, TX_):
             x_e = float64(x_row[idx])
             pos_ = float64(idx) + 1.0
-            _h0 = k*x_e
+            _h0 = k * x_e
             _w0 = 1
             _w1 = pos_
             if _h0 > M0:
@@ -898,14 +906,14 @@ def _cuda_rows_soft_argmax(out, x_rows, k_val, k_arr, k_mode, ):
         s1 = _fin(s1, c1)
         M0 = M0 if M0 > -math.inf else 0.0
 
-
         if tx_ == 0 and row_ < rows_:
-            _out = s1/s0
+            _out = s1 / s0
             out[r_] = _out
 
 
-def _cuda_grad_rows_soft_argmax(x_grad, x_rows, k_val, k_arr, k_mode, ):
-    """Gradient of soft_argmax per row (layout of _cuda_rows_soft_argmax)."""
+def _cuda_grad_rows_soft_argmax(x_grad, x_rows, k_val, k_arr, k_mode):
+    """Gradient of soft_argmax
+    per row (layout of _cuda_rows_soft_argmax)."""
     tx_ = int64(cuda.threadIdx.x)
     ty_ = int64(cuda.threadIdx.y)
     TX_ = int64(cuda.blockDim.x)
@@ -915,7 +923,6 @@ def _cuda_grad_rows_soft_argmax(x_grad, x_rows, k_val, k_arr, k_mode, ):
     slot_ = ty_ * warps_ + tx_ // 32
     rows_ = int64(x_rows.shape[0])
     length = int64(x_rows.shape[1])
-    size_ = float64(length)
     shared_ = cuda.shared.array((32, 5), float64)
     for base_ in range(int64(cuda.blockIdx.x) * TY_, rows_, int64(cuda.gridDim.x) * TY_):
         row_ = base_ + ty_
@@ -931,7 +938,7 @@ def _cuda_grad_rows_soft_argmax(x_grad, x_rows, k_val, k_arr, k_mode, ):
         for idx in range(tx_, stop_, TX_):
             x_e = float64(x_row[idx])
             pos_ = float64(idx) + 1.0
-            _h0 = k*x_e
+            _h0 = k * x_e
             _w0 = 1
             _w1 = pos_
             if _h0 > M0:
@@ -1030,7 +1037,6 @@ def _cuda_grad_rows_soft_argmax(x_grad, x_rows, k_val, k_arr, k_mode, ):
         s0 = _fin(s0, c0)
         s1 = _fin(s1, c1)
         M0 = M0 if M0 > -math.inf else 0.0
-
 
         # pivoted gradient (symsmooth.codegen.pivot, as _pivot_grad_soft_argmax of the CPU
         # kernel): the pivot is the first element with E == 1 (smallest index over the row's
@@ -1042,7 +1048,7 @@ def _cuda_grad_rows_soft_argmax(x_grad, x_rows, k_val, k_arr, k_mode, ):
             for idx in range(tx_, stop_, TX_):
                 x_e = float64(x_row[idx])
                 pos_ = float64(idx) + 1.0
-                _h0 = k*x_e
+                _h0 = k * x_e
                 E0 = _wexp(_h0, M0)
                 if E0 == 1.0:
                     piv_ = float64(idx)
@@ -1073,7 +1079,6 @@ def _cuda_grad_rows_soft_argmax(x_grad, x_rows, k_val, k_arr, k_mode, ):
         r1 = 0.0
         cr1 = 0.0
         if use_piv_:
-            x_p = float64(x_row[piv])
             pos_p = piv + 1.0
             P0 = 1
             P1 = pos_p
@@ -1082,7 +1087,7 @@ def _cuda_grad_rows_soft_argmax(x_grad, x_rows, k_val, k_arr, k_mode, ):
                     continue
                 x_e = float64(x_row[idx])
                 pos_ = float64(idx) + 1.0
-                _h0 = k*x_e
+                _h0 = k * x_e
                 _w0 = 1
                 _w1 = pos_
                 E0, El0 = _wexp2(_h0, M0)
@@ -1116,7 +1121,6 @@ def _cuda_grad_rows_soft_argmax(x_grad, x_rows, k_val, k_arr, k_mode, ):
             cr1 += (r1 - (_t - _bp)) + (_or1 - _bp)
             r1 = _t
 
-
             off_ //= 2
         if lane_ == 0:
             shared_[slot_, 0] = r0
@@ -1146,7 +1150,6 @@ def _cuda_grad_rows_soft_argmax(x_grad, x_rows, k_val, k_arr, k_mode, ):
             cr1 += (r1 - (_t - _bp)) + (_or1 - _bp)
             r1 = _t
 
-
         cuda.syncthreads()
 
         if use_piv_:
@@ -1162,13 +1165,12 @@ def _cuda_grad_rows_soft_argmax(x_grad, x_rows, k_val, k_arr, k_mode, ):
             _t = P1 + r1
             _bp = _t - P1
             s1 = _t + (((P1 - (_t - _bp)) + (r1 - _bp)) + cr1)
-        plain_stop_ = int64(0) if use_piv_ else stop_
-        D0 = -s1/s0**2
-        D1 = 1/s0
+        D0 = -s1 / s0**2
+        D1 = 1 / s0
         for idx in range(tx_, stop_, TX_):
             x_e = float64(x_row[idx])
             pos_ = float64(idx) + 1.0
-            _h0 = k*x_e
+            _h0 = k * x_e
             E0 = _wexp(_h0, M0)
             if use_piv_:
                 _f0 = k
@@ -1199,9 +1201,9 @@ def _cuda_grad_rows_soft_argmax(x_grad, x_rows, k_val, k_arr, k_mode, ):
                 _u0 = _u0 + _ul0
                 _g0 = 0.0 if E0 == 0.0 else E0 * ((_f0 * _u0) / _n0)
             else:
-                _c0 = (E0 == 0)
-                _c1 = E0*k
-                _g0 = ((0) if _c0 else (D0*_c1)) + ((0) if _c0 else (D1*_c1*pos_))
+                _c0 = E0 == 0
+                _c1 = E0 * k
+                _g0 = ((0) if _c0 else (D0 * _c1)) + ((0) if _c0 else (D1 * _c1 * pos_))
             x_grad[r_, idx] = _g0
 
 
@@ -1233,7 +1235,9 @@ def _cuda_rows(st, vectors, params):
                 f"soft_argmax_cuda: device inputs must share one shape (got {s} and {shape})"
             )
         if v.dtype not in (np.float32, np.float64):
-            raise TypeError(f"soft_argmax_cuda: device input has dtype {v.dtype}; pass float32 or float64")
+            raise TypeError(
+                f"soft_argmax_cuda: device input has dtype {v.dtype}; pass float32 or float64"
+            )
         if v.ndim == 2:
             rows.append(v)
         else:
@@ -1255,8 +1259,8 @@ def _cuda_rows(st, vectors, params):
             operands += [np.float64(0.0), _cuda_flat(view), 1]
         else:
             raise ValueError(
-                f"soft_argmax_cuda: a device parameter must have size 1 or the shape {shape[:-1]} "
-                f"of the rows; got {tuple(view.shape)}"
+                f"soft_argmax_cuda: a device parameter must have size 1 or "
+                f"the shape {shape[:-1]} of the rows; got {tuple(view.shape)}"
             )
     return rows, operands, shape, dtype, proto
 
@@ -1275,8 +1279,8 @@ def _cuda_block(st, n, block):
     whole = tx % 32 == 0 or (st["simulator"] and tx < 32 and tx & (tx - 1) == 0)
     if not whole or ty < 1 or tx * ty > 1024 or max(tx // 32, 1) * ty > 32:
         raise ValueError(
-            f"soft_argmax_cuda: block={block}: threads per row must be a multiple of 32, "
-            "threads per block at most 1024 and rows per block at most 32"
+            f"soft_argmax_cuda: block={block}: threads per row must be "
+            "a multiple of 32, threads per block at most 1024 and rows per block at most 32"
         )
     return tx, ty
 
@@ -1299,7 +1303,7 @@ def soft_argmax_cuda(x, k, block=None):
     the launch shape.  float32 inputs give float32 results (accumulated in float64).
     """
     st = _cuda()
-    rows, operands, shape, dtype, proto = _cuda_rows(st, (x, ), (k, ))
+    rows, operands, shape, dtype, proto = _cuda_rows(st, (x,), (k,))
     out_shape = shape[:-1]
     out, view = _cuda_empty(st, proto, out_shape, dtype)
     flat = _cuda_flat(view)
@@ -1308,9 +1312,10 @@ def soft_argmax_cuda(x, k, block=None):
 
 
 def soft_argmax_grad_cuda(x, k, block=None):
-    """CUDA kernel of ``soft_argmax_grad`` (arguments and results as in ``soft_argmax_cuda``)."""
+    """CUDA kernel of ``soft_argmax_grad`` (arguments and results as in
+    ``soft_argmax_cuda``)."""
     st = _cuda()
-    rows, operands, shape, dtype, proto = _cuda_rows(st, (x, ), (k, ))
+    rows, operands, shape, dtype, proto = _cuda_rows(st, (x,), (k,))
     outs = [_cuda_empty(st, proto, shape, dtype) for _ in range(1)]
     views = [_cuda_flat(v).reshape(rows[0].shape[0], rows[0].shape[1]) for _, v in outs]
     _cuda_rows_launch(st, st["_cuda_grad_rows_soft_argmax"], views, rows, operands, block)

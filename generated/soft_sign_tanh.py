@@ -3,7 +3,8 @@
 #
 # Construction: soft_sign_tanh = tanh(k*x) (kexue.fm/archives/3290 eqs (4)-(5))
 # Kind: elementwise; inputs: x; parameters: k
-# Template: elementwise.py.j2 sha256:8c818a4df00c9c11dd657101674281db31499a9a147acecf8e05f3097552cdea
+# Template: elementwise.py.j2
+#   sha256:d4689c5c8e32b5817210a5e09ab4ce8eaa63b34dbb7e3a8c73bb927879aa73c1
 # Input expression: sha256(srepr)=d0d8832c8fe0bf29abfd5eb6e831a4edafac937b2089739d1b67382d14b4e80a
 # Stabilization rules applied: sigmoid_product, tanh_complement
 #
@@ -21,7 +22,6 @@ import math
 
 import numpy as np
 from numba import njit, prange, vectorize
-from numba import types as _nbtypes
 from numba.extending import overload as _overload
 from numba import types as _types
 from numba.core.extending import intrinsic as _intrinsic
@@ -126,19 +126,23 @@ def _dsigmoid(z):
 
 @njit(cache=True, error_model="numpy")
 def _core_soft_sign_tanh(x, k):
-    return math.tanh(k*x)
+    return math.tanh(k * x)
+
 
 @njit(cache=True, error_model="numpy")
 def _core_soft_sign_tanh_grad_x(x, k):
-    return 4*k*_dsigmoid(2*k*x)
+    return 4 * k * _dsigmoid(2 * k * x)
+
 
 @vectorize(["float32(float32, float32)", "float64(float64, float64)"], cache=True)
 def soft_sign_tanh(x, k):
     return _core_soft_sign_tanh(np.float64(x), np.float64(k))
 
+
 @vectorize(["float32(float32, float32)", "float64(float64, float64)"], cache=True)
 def soft_sign_tanh_grad_x(x, k):
     return _core_soft_sign_tanh_grad_x(np.float64(x), np.float64(k))
+
 
 # --- Fast CPU path ---------------------------------------------------------------------------
 # Vectorizable twins (exp/log/log1p without libm calls, within 1 ulp: symsmooth.codegen.fastmath)
@@ -218,7 +222,7 @@ def _fast_dsigmoid(z):
 
 @njit(cache=True, error_model="numpy", inline="always")
 def _fast_core_soft_sign_tanh_grad_x(x, k):
-    return 4*k*_fast_dsigmoid(2*k*x)
+    return 4 * k * _fast_dsigmoid(2 * k * x)
 
 
 def _at(a, i):
@@ -228,7 +232,7 @@ def _at(a, i):
 
 @_overload(_at, inline="always")
 def _at_overload(a, i):
-    if isinstance(a, _nbtypes.Array):
+    if isinstance(a, _types.Array):
         return lambda a, i: a[i]
     return lambda a, i: a
 
@@ -260,12 +264,16 @@ def _fast_operands(ufunc, values, out):
     else:
         dtype = np.asarray(ufunc(*probes)).dtype
     flat = [
-        float(a.reshape(-1)[0]) if a.size == 1
+        float(a.reshape(-1)[0])
+        if a.size == 1
         else np.ascontiguousarray(np.broadcast_to(a, shape), dtype=np.float64).reshape(-1)
         for a in arrays
     ]
     direct = (
-        out is not None and out.dtype == np.float64 and out.shape == shape and out.flags.c_contiguous
+        out is not None
+        and out.dtype == np.float64
+        and out.shape == shape
+        and out.flags.c_contiguous
     )
     res = out.reshape(-1) if direct else np.empty(int(np.prod(shape)), dtype=np.float64)
     return flat, res, shape, dtype, direct
@@ -274,13 +282,13 @@ def _fast_operands(ufunc, values, out):
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_soft_sign_tanh(res, x, k):
     for i in prange(res.shape[0]):
-        res[i] = _core_soft_sign_tanh(np.float64(_at(x, i)), np.float64(_at(k, i)), )
+        res[i] = _core_soft_sign_tanh(np.float64(_at(x, i)), np.float64(_at(k, i)))
 
 
 def soft_sign_tanh_fast(x, k, out=None):
-    """``soft_sign_tanh`` as a multithreaded SIMD loop (same broadcasting, dtypes and ``out=``;
-    values within 1 ulp of the ufunc's)."""
-    flat, res, shape, dtype, direct = _fast_operands(soft_sign_tanh, (x, k,), out)
+    """``soft_sign_tanh`` as a multithreaded SIMD loop (same broadcasting, dtypes
+    and ``out=``; values within 1 ulp of the ufunc's)."""
+    flat, res, shape, dtype, direct = _fast_operands(soft_sign_tanh, (x, k), out)
     _fast_loop_soft_sign_tanh(res, *flat)
     if direct:
         return out
@@ -294,13 +302,13 @@ def soft_sign_tanh_fast(x, k, out=None):
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_soft_sign_tanh_grad_x(res, x, k):
     for i in prange(res.shape[0]):
-        res[i] = _fast_core_soft_sign_tanh_grad_x(np.float64(_at(x, i)), np.float64(_at(k, i)), )
+        res[i] = _fast_core_soft_sign_tanh_grad_x(np.float64(_at(x, i)), np.float64(_at(k, i)))
 
 
 def soft_sign_tanh_grad_x_fast(x, k, out=None):
-    """``soft_sign_tanh_grad_x`` as a multithreaded SIMD loop (same broadcasting, dtypes and ``out=``;
-    values within 1 ulp of the ufunc's)."""
-    flat, res, shape, dtype, direct = _fast_operands(soft_sign_tanh_grad_x, (x, k,), out)
+    """``soft_sign_tanh_grad_x`` as a multithreaded SIMD loop (same broadcasting, dtypes
+    and ``out=``; values within 1 ulp of the ufunc's)."""
+    flat, res, shape, dtype, direct = _fast_operands(soft_sign_tanh_grad_x, (x, k), out)
     _fast_loop_soft_sign_tanh_grad_x(res, *flat)
     if direct:
         return out
@@ -310,9 +318,16 @@ def soft_sign_tanh_grad_x_fast(x, k, out=None):
     out[...] = res
     return out
 
+
 soft_sign_tanh_grad = soft_sign_tanh_grad_x
 
-__all__ = ["soft_sign_tanh", "soft_sign_tanh_fast", "soft_sign_tanh_grad_x", "soft_sign_tanh_grad_x_fast", "soft_sign_tanh_grad"]
+__all__ = [
+    "soft_sign_tanh",
+    "soft_sign_tanh_fast",
+    "soft_sign_tanh_grad_x",
+    "soft_sign_tanh_grad_x_fast",
+    "soft_sign_tanh_grad",
+]
 
 # --- CUDA ------------------------------------------------------------------------------------
 # numba.cuda is imported on the first call of a *_cuda launcher, so importing this module needs
@@ -377,9 +392,9 @@ def _cuda_build(cuda):
         fn = getattr(fn, "py_func", fn)
         return types.FunctionType(fn.__code__, ns, fn.__name__)
 
-    for fn in (_two_product, _wexp2, _dsigmoid, _core_soft_sign_tanh, _core_soft_sign_tanh_grad_x, ):
+    for fn in (_two_product, _wexp2, _dsigmoid, _core_soft_sign_tanh, _core_soft_sign_tanh_grad_x):
         ns[fn.__name__] = cuda.jit(device=True)(rebind(fn))
-    for fn in (_cuda_soft_sign_tanh, _cuda_soft_sign_tanh_grad, ):
+    for fn in (_cuda_soft_sign_tanh, _cuda_soft_sign_tanh_grad):
         ns[fn.__name__] = cuda.jit(rebind(fn))
     return ns
 
@@ -391,8 +406,8 @@ def _cuda():
             from numba import cuda
         except ImportError as exc:  # pragma: no cover - numba without its CUDA target
             raise RuntimeError(
-                "soft_sign_tanh_cuda needs numba-cuda (pip install 'numba-cuda[cu12]'); use "
-                "soft_sign_tanh() for the CPU kernel"
+                "soft_sign_tanh_cuda needs numba-cuda "
+                "(pip install 'numba-cuda[cu12]'); use soft_sign_tanh() for the CPU kernel"
             ) from exc
         if not cuda.is_available():
             raise RuntimeError(
@@ -422,15 +437,20 @@ def _cuda_view(cuda, a):
 def _cuda_dtype(dtypes):
     """float32 when every array is float32 (computed in float64, rounded once), else float64."""
     dtypes = [np.dtype(d) for d in dtypes]
-    return np.dtype(np.float32) if dtypes and all(d == np.float32 for d in dtypes) else np.dtype(np.float64)
+    return (
+        np.dtype(np.float32)
+        if dtypes and all(d == np.float32 for d in dtypes)
+        else np.dtype(np.float64)
+    )
 
 
 def _cuda_flat(view):
     """A 1-D view of a C-contiguous device array (no copy)."""
     if view.ndim != 1 and not view.is_c_contiguous():
         raise ValueError(
-            "soft_sign_tanh_cuda: device arrays must be C-contiguous (e.g. x.contiguous() in "
-            "PyTorch, cupy.ascontiguousarray(x)); host arrays may have any layout"
+            "soft_sign_tanh_cuda: device arrays must be C-contiguous "
+            "(e.g. x.contiguous() in PyTorch, cupy.ascontiguousarray(x)); "
+            "host arrays may have any layout"
         )
     return view.reshape(view.size) if view.ndim != 1 else view
 
@@ -468,7 +488,7 @@ def _cuda_result(out, proto, shape):
     return out
 
 
-def _cuda_soft_sign_tanh(out, n, x_val, x_arr, x_mode, k_val, k_arr, k_mode, ):
+def _cuda_soft_sign_tanh(out, n, x_val, x_arr, x_mode, k_val, k_arr, k_mode):
     """out[i] = soft_sign_tanh(x, k) at element i: grid-stride loop, 64-bit indices.  An
     operand is its scalar _val (mode 0), its array at i (mode 1) or at 0 (mode 2)."""
     start = int64(cuda.grid(1))
@@ -479,8 +499,9 @@ def _cuda_soft_sign_tanh(out, n, x_val, x_arr, x_mode, k_val, k_arr, k_mode, ):
         out[i] = _core_soft_sign_tanh(x, k)
 
 
-def _cuda_soft_sign_tanh_grad(out_x, n, x_val, x_arr, x_mode, k_val, k_arr, k_mode, ):
-    """The partial derivatives of soft_sign_tanh at each element (same layout as _cuda_soft_sign_tanh)."""
+def _cuda_soft_sign_tanh_grad(out_x, n, x_val, x_arr, x_mode, k_val, k_arr, k_mode):
+    """The partial derivatives of soft_sign_tanh at each element (same layout as
+    _cuda_soft_sign_tanh)."""
     start = int64(cuda.grid(1))
     step = int64(cuda.gridsize(1))
     for i in range(start, n, step):
@@ -500,7 +521,8 @@ def _cuda_operands(st, values):
     for j, (a, v) in enumerate(zip(values, views)):
         if v is not None and v.dtype not in (np.float32, np.float64):
             raise TypeError(
-                f"soft_sign_tanh_cuda: device operand {j} has dtype {v.dtype}; pass float32 or float64"
+                f"soft_sign_tanh_cuda: device operand {j} has dtype {v.dtype}; "
+                "pass float32 or float64"
             )
         if j < 1:
             dtypes.append(v.dtype if v is not None else np.asarray(a).dtype)
@@ -519,8 +541,8 @@ def _cuda_operands(st, values):
             operands.append((np.float64(0.0), _cuda_flat(v), 2))
         else:
             raise ValueError(
-                f"soft_sign_tanh_cuda: a device array of shape {s} does not match {shape}; device "
-                "arrays broadcast only from size 1 (broadcast it on the device first)"
+                f"soft_sign_tanh_cuda: a device array of shape {s} does not match {shape}; "
+                "device arrays broadcast only from size 1 (broadcast it on the device first)"
             )
     proto = next((a for a, v in zip(values, views) if v is not None), None)
     return [x for op in operands for x in op], shape, _cuda_dtype(dtypes), proto
@@ -544,7 +566,7 @@ def soft_sign_tanh_cuda(x, k):
     float32 inputs give float32 results, computed in float64 and rounded once.
     """
     st = _cuda()
-    operands, shape, dtype, proto = _cuda_operands(st, (x, k,))
+    operands, shape, dtype, proto = _cuda_operands(st, (x, k))
     out, view = _cuda_empty(st, proto, shape, dtype)
     size = int(np.prod(shape, dtype=np.int64))
     _cuda_launch(st, st["_cuda_soft_sign_tanh"], [_cuda_flat(view)], size, operands)
@@ -552,12 +574,15 @@ def soft_sign_tanh_cuda(x, k):
 
 
 def soft_sign_tanh_grad_cuda(x, k):
-    """CUDA kernel of ``soft_sign_tanh_grad``: the partial in x."""
+    """CUDA kernel of ``soft_sign_tanh_grad``:
+    the partial in x."""
     st = _cuda()
-    operands, shape, dtype, proto = _cuda_operands(st, (x, k,))
+    operands, shape, dtype, proto = _cuda_operands(st, (x, k))
     outs = [_cuda_empty(st, proto, shape, dtype) for _ in range(1)]
     size = int(np.prod(shape, dtype=np.int64))
-    _cuda_launch(st, st["_cuda_soft_sign_tanh_grad"], [_cuda_flat(v) for _, v in outs], size, operands)
+    _cuda_launch(
+        st, st["_cuda_soft_sign_tanh_grad"], [_cuda_flat(v) for _, v in outs], size, operands
+    )
     results = tuple(_cuda_result(out, proto, shape) for out, _ in outs)
     return results[0]
 

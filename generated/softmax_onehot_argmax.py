@@ -5,7 +5,8 @@
 #   \u51fd\u6570\u5149\u6ed1\u5316\u6742\u8c08 (2019), https://kexue.fm/archives/6620, item 2
 #   (onehot(argmax) ~ softmax))
 # Kind: reduction; inputs: x; parameters: k
-# Template: reduction.py.j2 sha256:4f746c14d347313bfd9f01a028a5ec85d358e9d9dfc297a093ff0e33bbe34197
+# Template: reduction.py.j2
+#   sha256:4a0adb82b0b16db23ee4f2bc5f72115045320846c598662c9dc7059a39f02204
 # Input expression: sha256(srepr)=c0cb380f1a1ffaed7632e495d4f80f5a87e031954485d9058c417a1f39167d6c
 # Stabilization rules applied: none
 #
@@ -306,8 +307,7 @@ def _sums_softmax_onehot_argmax(x_row, k):
     N0 = K0
     for idx in range(length):
         x_e = x_row[idx]
-        pos_ = idx + 1.0
-        _h0 = k*x_e
+        _h0 = k * x_e
         _w0 = 1
         _k = _okey(_h0)
         K0 = _k if _k > K0 else K0
@@ -324,8 +324,7 @@ def _sums_softmax_onehot_argmax(x_row, k):
             for j in range(_LANES):  # a constant trip count: LLVM vectorizes the lanes
                 idx = base + j
                 x_e = x_row[idx]
-                pos_ = idx + 1.0
-                _h0 = k*x_e
+                _h0 = k * x_e
                 _w0 = 1
                 E0 = _fsexp(_h0, M0)
                 _v = _w0 * E0
@@ -337,8 +336,7 @@ def _sums_softmax_onehot_argmax(x_row, k):
         for j in range(length - full):
             idx = full + j
             x_e = x_row[idx]
-            pos_ = idx + 1.0
-            _h0 = k*x_e
+            _h0 = k * x_e
             _w0 = 1
             E0 = _fsexp(_h0, M0)
             _v = _w0 * E0
@@ -350,14 +348,13 @@ def _sums_softmax_onehot_argmax(x_row, k):
         s0, c0 = _lanes_total(a0, e0, 0.0)
         fast = fast and s0 - s0 == 0.0 and c0 - c0 == 0.0
         if fast:
-            return (s0 + c0, M0, )
+            return (s0 + c0, M0)
     M0 = -math.inf
     s0 = 0.0
     c0 = 0.0
     for idx in range(length):
         x_e = x_row[idx]
-        pos_ = idx + 1.0
-        _h0 = k*x_e
+        _h0 = k * x_e
         _w0 = 1
         if _h0 > M0:
             _r = math.exp(M0 - _h0)
@@ -370,7 +367,7 @@ def _sums_softmax_onehot_argmax(x_row, k):
         _bp = _t - s0
         c0 += (s0 - (_t - _bp)) + (_v - _bp)
         s0 = _t
-    return (_fin(s0, c0), M0 if M0 > -math.inf else 0.0, )
+    return (_fin(s0, c0), M0 if M0 > -math.inf else 0.0)
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
@@ -379,22 +376,19 @@ def _rows_softmax_onehot_argmax(x_rows, k_rows, out):
         x_row = x_rows[r]
         k = k_rows[r]
         s0, M0 = _sums_softmax_onehot_argmax(x_row, k)
-        size_ = float(x_row.shape[0])
         if s0 - s0 == 0.0 and M0 - M0 == 0.0:
             for idx in range(x_row.shape[0]):  # finite sums and shifts: the lean exp
                 x_e = x_row[idx]
-                pos_ = idx + 1.0
-                _h0 = k*x_e
+                _h0 = k * x_e
                 E0 = _fsexp(_h0, M0)
-                _out = E0/s0
+                _out = E0 / s0
                 out[r, idx] = _out
             continue
         for idx in range(x_row.shape[0]):
             x_e = x_row[idx]
-            pos_ = idx + 1.0
-            _h0 = k*x_e
+            _h0 = k * x_e
             E0 = _fwexp(_h0, M0)
-            _out = E0/s0
+            _out = E0 / s0
             out[r, idx] = _out
 
 
@@ -410,19 +404,15 @@ def _pivot_grad_softmax_onehot_argmax(x_row, k, G_row, x_out, s0, M0, size_):
     piv = -1
     for idx in range(length):
         x_e = x_row[idx]
-        pos_ = idx + 1.0
-        _h0 = k*x_e
+        _h0 = k * x_e
         E0 = _wexp(_h0, M0)
         if E0 == 1.0:
             piv = idx
             break
     if piv < 0:
         return False
-    x_p = x_row[piv]
-    pos_p = piv + 1.0
     G_p = G_row[piv]
     P0 = 1
-    Q0 = G_p
     r0 = 0.0
     cr0 = 0.0
     V0 = 0.0
@@ -431,8 +421,7 @@ def _pivot_grad_softmax_onehot_argmax(x_row, k, G_row, x_out, s0, M0, size_):
         if idx == piv:
             continue
         x_e = x_row[idx]
-        pos_ = idx + 1.0
-        _h0 = k*x_e
+        _h0 = k * x_e
         _w0 = 1
         E0, El0 = _wexp2(_h0, M0)
         G_e = G_row[idx]
@@ -458,8 +447,7 @@ def _pivot_grad_softmax_onehot_argmax(x_row, k, G_row, x_out, s0, M0, size_):
     s0 = _t + (((P0 - (_t - _bp)) + (r0 - _bp)) + cr0)
     for idx in range(length):
         x_e = x_row[idx]
-        pos_ = idx + 1.0
-        _h0 = k*x_e
+        _h0 = k * x_e
         E0 = _wexp(_h0, M0)
         G_e = G_row[idx]
         _f0 = k
@@ -494,7 +482,7 @@ def _pivot_grad_softmax_onehot_argmax(x_row, k, G_row, x_out, s0, M0, size_):
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
-def _grad_rows_softmax_onehot_argmax(x_rows, k_rows, G_rows, x_grad, ):
+def _grad_rows_softmax_onehot_argmax(x_rows, k_rows, G_rows, x_grad):
     for r in prange(x_rows.shape[0]):
         x_row = x_rows[r]
         k = k_rows[r]
@@ -507,11 +495,10 @@ def _grad_rows_softmax_onehot_argmax(x_rows, k_rows, G_rows, x_grad, ):
         cR0 = 0.0
         for idx in range(length):
             x_e = x_row[idx]
-            pos_ = idx + 1.0
-            _h0 = k*x_e
+            _h0 = k * x_e
             E0 = _fwexp(_h0, M0)
             G_e = G_rows[r, idx]
-            _a0 = -E0*G_e/s0**2
+            _a0 = -E0 * G_e / s0**2
             _t = R0 + _a0
             _bp = _t - R0
             cR0 += (R0 - (_t - _bp)) + (_a0 - _bp)
@@ -519,12 +506,11 @@ def _grad_rows_softmax_onehot_argmax(x_rows, k_rows, G_rows, x_grad, ):
         R0 = R0 + cR0
         for idx in range(length):
             x_e = x_row[idx]
-            pos_ = idx + 1.0
-            _h0 = k*x_e
+            _h0 = k * x_e
             E0 = _fwexp(_h0, M0)
             G_e = G_rows[r, idx]
-            _c0 = E0*k
-            _g0 = G_e*_c0/s0 + ((0) if (E0 == 0) else (R0*_c0))
+            _c0 = E0 * k
+            _g0 = G_e * _c0 / s0 + ((0) if (E0 == 0) else (R0 * _c0))
             x_grad[r, idx] = _g0
 
 
@@ -540,15 +526,17 @@ def _check_labels(params, length):
         value = np.asarray(params[at])
         if value.dtype.kind not in "biuf":
             raise ValueError(
-                f"softmax_onehot_argmax: label {label} must be an integer class index, not dtype {value.dtype}"
+                f"softmax_onehot_argmax: label {label} must be an integer class index, "
+                f"not dtype {value.dtype}"
             )
         bad = ~np.isfinite(value) | (value != np.round(value))
         bad = bad | (value < first) | (value > length + offset)
         if np.any(bad):
             shown = value[bad].reshape(-1)[0] if value.ndim else value
             raise ValueError(
-                f"softmax_onehot_argmax: label {label} = {shown} is not a class index of a row of length "
-                f"{length}: labels are integers from {first} to {length + offset} "
+                f"softmax_onehot_argmax: label {label} = {shown} is not a class index "
+                f"of a row of length {length}: labels are integers "
+                f"from {first} to {length + offset} "
                 f"({first}-based; an empty row has no class)"
             )
 
@@ -560,7 +548,9 @@ def _prepare(arrays, params=()):
     arrays = np.broadcast_arrays(*[np.asarray(a) for a in arrays])
     shape = arrays[0].shape
     if len(shape) == 0:
-        raise ValueError("softmax_onehot_argmax: inputs must have at least one axis (the reduced one)")
+        raise ValueError(
+            "softmax_onehot_argmax: inputs must have at least one axis (the reduced one)"
+        )
     _check_labels(params, shape[-1])
     common = np.result_type(*[a.dtype for a in arrays])
     dtype = np.float32 if common == np.float32 else np.float64
@@ -569,23 +559,28 @@ def _prepare(arrays, params=()):
         count *= extent
     rows = [np.ascontiguousarray(a, dtype=np.float64).reshape(count, shape[-1]) for a in arrays]
     per_row = [
-        np.ascontiguousarray(np.broadcast_to(np.asarray(p, dtype=np.float64), shape[:-1])).reshape(count)
+        np.ascontiguousarray(np.broadcast_to(np.asarray(p, dtype=np.float64), shape[:-1])).reshape(
+            count
+        )
         for p in params
     ]
     return rows, per_row, shape, dtype
 
 
 def softmax_onehot_argmax(x, k):
-    """softmax_onehot_argmax = exp(k*x[j])/Sum(exp(k*x[i]), (i, 1, n)) (Su Jianlin, /u51fd/u6570/u5149/u6ed1/u5316/u6742/u8c08 (2019), https://kexue.fm/archives/6620, item 2 (onehot(argmax) ~ softmax))"""
-    rows, per_row, shape, dtype = _prepare((x, ), (k, ))
+    """softmax_onehot_argmax = exp(k*x[j])/Sum(exp(k*x[i]), (i, 1, n)) (Su Jianlin,
+    /u51fd/u6570/u5149/u6ed1/u5316/u6742/u8c08 (2019), https://kexue.fm/archives/6620, item 2
+    (onehot(argmax) ~ softmax))"""
+    rows, per_row, shape, dtype = _prepare((x,), (k,))
     out = np.empty(rows[0].shape, dtype=np.float64)
     _rows_softmax_onehot_argmax(*rows, *per_row, out)
     return out.reshape(shape).astype(dtype, copy=False)
 
 
 def softmax_onehot_argmax_grad(x, k, cotangent=None):
-    """Gradient (vector-Jacobian product) of softmax_onehot_argmax: an array shaped like the input."""
-    rows, per_row, shape, dtype = _prepare((x, ), (k, ))
+    """Gradient (vector-Jacobian product) of softmax_onehot_argmax:
+    an array shaped like the input."""
+    rows, per_row, shape, dtype = _prepare((x,), (k,))
     grads = [np.empty_like(rows[0]) for _ in range(1)]
     if cotangent is None:
         g_rows = np.ones_like(rows[0])
@@ -618,8 +613,10 @@ _CUDA_SIGNATURES = {
         "void(float64[:, ::1], float64[:, ::1], float64, float64[::1], int64)",
     ],
     "_cuda_grad_rows_softmax_onehot_argmax": [
-        "void(float32[:, ::1], float32[:, ::1], float64, float64[::1], int64, float64, float64[:, ::1], int64)",
-        "void(float64[:, ::1], float64[:, ::1], float64, float64[::1], int64, float64, float64[:, ::1], int64)",
+        "void(float32[:, ::1], float32[:, ::1], float64, float64[::1], int64, float64, float64[:, "
+        "::1], int64)",
+        "void(float64[:, ::1], float64[:, ::1], float64, float64[::1], int64, float64, float64[:, "
+        "::1], int64)",
     ],
 }
 """Typed signatures of every kernel (float32 and float64 data), for ahead-of-time PTX checks."""
@@ -681,11 +678,11 @@ def _cuda_build(cuda):
         fn = getattr(fn, "py_func", fn)
         return types.FunctionType(fn.__code__, ns, fn.__name__)
 
-    for fn in (_fin, _two_product, _wexp, _wexp2, ):
+    for fn in (_fin, _two_product, _wexp, _wexp2):
         ns[fn.__name__] = cuda.jit(device=True)(rebind(fn))
     shuffle = _shfl_down_sim if _cuda_simulated(cuda) else _shfl_down_gpu
     ns["_shfl_down"] = cuda.jit(device=True)(rebind(shuffle))
-    for fn in (_cuda_rows_softmax_onehot_argmax, _cuda_grad_rows_softmax_onehot_argmax, ):
+    for fn in (_cuda_rows_softmax_onehot_argmax, _cuda_grad_rows_softmax_onehot_argmax):
         ns[fn.__name__] = cuda.jit(rebind(fn))
     return ns
 
@@ -697,8 +694,8 @@ def _cuda():
             from numba import cuda
         except ImportError as exc:  # pragma: no cover - numba without its CUDA target
             raise RuntimeError(
-                "softmax_onehot_argmax_cuda needs numba-cuda (pip install 'numba-cuda[cu12]'); use "
-                "softmax_onehot_argmax() for the CPU kernel"
+                "softmax_onehot_argmax_cuda needs numba-cuda "
+                "(pip install 'numba-cuda[cu12]'); use softmax_onehot_argmax() for the CPU kernel"
             ) from exc
         if not cuda.is_available():
             raise RuntimeError(
@@ -728,15 +725,20 @@ def _cuda_view(cuda, a):
 def _cuda_dtype(dtypes):
     """float32 when every array is float32 (computed in float64, rounded once), else float64."""
     dtypes = [np.dtype(d) for d in dtypes]
-    return np.dtype(np.float32) if dtypes and all(d == np.float32 for d in dtypes) else np.dtype(np.float64)
+    return (
+        np.dtype(np.float32)
+        if dtypes and all(d == np.float32 for d in dtypes)
+        else np.dtype(np.float64)
+    )
 
 
 def _cuda_flat(view):
     """A 1-D view of a C-contiguous device array (no copy)."""
     if view.ndim != 1 and not view.is_c_contiguous():
         raise ValueError(
-            "softmax_onehot_argmax_cuda: device arrays must be C-contiguous (e.g. x.contiguous() in "
-            "PyTorch, cupy.ascontiguousarray(x)); host arrays may have any layout"
+            "softmax_onehot_argmax_cuda: device arrays must be C-contiguous "
+            "(e.g. x.contiguous() in PyTorch, cupy.ascontiguousarray(x)); "
+            "host arrays may have any layout"
         )
     return view.reshape(view.size) if view.ndim != 1 else view
 
@@ -774,10 +776,10 @@ def _cuda_result(out, proto, shape):
     return out
 
 
-def _cuda_rows_softmax_onehot_argmax(out, x_rows, k_val, k_arr, k_mode, ):
-    """softmax_onehot_argmax of each row: TX = blockDim.x threads (whole warps) share a row, blockDim.y rows
-    per block, grid-stride over rows; 64-bit indices.  A parameter is its scalar _val (mode 0),
-    its array at the row (mode 1) or at 0 (mode 2)."""
+def _cuda_rows_softmax_onehot_argmax(out, x_rows, k_val, k_arr, k_mode):
+    """softmax_onehot_argmax of each row: TX = blockDim.x threads (whole warps) share a row,
+    blockDim.y rows per block, grid-stride over rows; 64-bit indices.  A parameter is its
+    scalar _val (mode 0), its array at the row (mode 1) or at 0 (mode 2)."""
     tx_ = int64(cuda.threadIdx.x)
     ty_ = int64(cuda.threadIdx.y)
     TX_ = int64(cuda.blockDim.x)
@@ -787,7 +789,6 @@ def _cuda_rows_softmax_onehot_argmax(out, x_rows, k_val, k_arr, k_mode, ):
     slot_ = ty_ * warps_ + tx_ // 32
     rows_ = int64(x_rows.shape[0])
     length = int64(x_rows.shape[1])
-    size_ = float64(length)
     shared_ = cuda.shared.array((32, 4), float64)
     for base_ in range(int64(cuda.blockIdx.x) * TY_, rows_, int64(cuda.gridDim.x) * TY_):
         row_ = base_ + ty_
@@ -800,8 +801,7 @@ def _cuda_rows_softmax_onehot_argmax(out, x_rows, k_val, k_arr, k_mode, ):
         c0 = 0.0
         for idx in range(tx_, stop_, TX_):
             x_e = float64(x_row[idx])
-            pos_ = float64(idx) + 1.0
-            _h0 = k*x_e
+            _h0 = k * x_e
             _w0 = 1
             if _h0 > M0:
                 _r = math.exp(M0 - _h0)
@@ -867,18 +867,19 @@ def _cuda_rows_softmax_onehot_argmax(out, x_rows, k_val, k_arr, k_mode, ):
         s0 = _fin(s0, c0)
         M0 = M0 if M0 > -math.inf else 0.0
 
-
         for idx in range(tx_, stop_, TX_):
             x_e = float64(x_row[idx])
-            pos_ = float64(idx) + 1.0
-            _h0 = k*x_e
+            _h0 = k * x_e
             E0 = _wexp(_h0, M0)
-            _out = E0/s0
+            _out = E0 / s0
             out[r_, idx] = _out
 
 
-def _cuda_grad_rows_softmax_onehot_argmax(x_grad, x_rows, k_val, k_arr, k_mode, G_val, G_rows, G_mode):
-    """Vector-Jacobian product with the cotangent G of softmax_onehot_argmax per row (layout of _cuda_rows_softmax_onehot_argmax)."""
+def _cuda_grad_rows_softmax_onehot_argmax(
+    x_grad, x_rows, k_val, k_arr, k_mode, G_val, G_rows, G_mode
+):
+    """Vector-Jacobian product with the cotangent G of softmax_onehot_argmax
+    per row (layout of _cuda_rows_softmax_onehot_argmax)."""
     tx_ = int64(cuda.threadIdx.x)
     ty_ = int64(cuda.threadIdx.y)
     TX_ = int64(cuda.blockDim.x)
@@ -888,7 +889,6 @@ def _cuda_grad_rows_softmax_onehot_argmax(x_grad, x_rows, k_val, k_arr, k_mode, 
     slot_ = ty_ * warps_ + tx_ // 32
     rows_ = int64(x_rows.shape[0])
     length = int64(x_rows.shape[1])
-    size_ = float64(length)
     shared_ = cuda.shared.array((32, 4), float64)
     for base_ in range(int64(cuda.blockIdx.x) * TY_, rows_, int64(cuda.gridDim.x) * TY_):
         row_ = base_ + ty_
@@ -901,8 +901,7 @@ def _cuda_grad_rows_softmax_onehot_argmax(x_grad, x_rows, k_val, k_arr, k_mode, 
         c0 = 0.0
         for idx in range(tx_, stop_, TX_):
             x_e = float64(x_row[idx])
-            pos_ = float64(idx) + 1.0
-            _h0 = k*x_e
+            _h0 = k * x_e
             _w0 = 1
             if _h0 > M0:
                 _r = math.exp(M0 - _h0)
@@ -967,7 +966,6 @@ def _cuda_grad_rows_softmax_onehot_argmax(x_grad, x_rows, k_val, k_arr, k_mode, 
 
         s0 = _fin(s0, c0)
         M0 = M0 if M0 > -math.inf else 0.0
-
 
         # pivoted gradient (symsmooth.codegen.pivot, as _pivot_grad_softmax_onehot_argmax of the CPU
         # kernel): the pivot is the first element with E == 1 (smallest index over the row's
@@ -978,8 +976,7 @@ def _cuda_grad_rows_softmax_onehot_argmax(x_grad, x_rows, k_val, k_arr, k_mode, 
         if M0 > -math.inf and M0 < math.inf:
             for idx in range(tx_, stop_, TX_):
                 x_e = float64(x_row[idx])
-                pos_ = float64(idx) + 1.0
-                _h0 = k*x_e
+                _h0 = k * x_e
                 E0 = _wexp(_h0, M0)
                 if E0 == 1.0:
                     piv_ = float64(idx)
@@ -1010,17 +1007,13 @@ def _cuda_grad_rows_softmax_onehot_argmax(x_grad, x_rows, k_val, k_arr, k_mode, 
         V0 = 0.0
         cV0 = 0.0
         if use_piv_:
-            x_p = float64(x_row[piv])
-            pos_p = piv + 1.0
             G_p = G_val if G_mode == 0 else float64(G_rows[r_, piv])
             P0 = 1
-            Q0 = G_p
             for idx in range(tx_, stop_, TX_):
                 if idx == piv:
                     continue
                 x_e = float64(x_row[idx])
-                pos_ = float64(idx) + 1.0
-                _h0 = k*x_e
+                _h0 = k * x_e
                 _w0 = 1
                 E0, El0 = _wexp2(_h0, M0)
                 G_e = G_val if G_mode == 0 else float64(G_rows[r_, idx])
@@ -1055,7 +1048,6 @@ def _cuda_grad_rows_softmax_onehot_argmax(x_grad, x_rows, k_val, k_arr, k_mode, 
             cV0 += (V0 - (_t - _bp)) + (_oV0 - _bp)
             V0 = _t
 
-
             off_ //= 2
         if lane_ == 0:
             shared_[slot_, 0] = r0
@@ -1085,7 +1077,6 @@ def _cuda_grad_rows_softmax_onehot_argmax(x_grad, x_rows, k_val, k_arr, k_mode, 
             cV0 += (V0 - (_t - _bp)) + (_oV0 - _bp)
             V0 = _t
 
-
         cuda.syncthreads()
 
         if use_piv_:
@@ -1103,11 +1094,10 @@ def _cuda_grad_rows_softmax_onehot_argmax(x_grad, x_rows, k_val, k_arr, k_mode, 
         cR0 = 0.0
         for idx in range(tx_, plain_stop_, TX_):
             x_e = float64(x_row[idx])
-            pos_ = float64(idx) + 1.0
-            _h0 = k*x_e
+            _h0 = k * x_e
             E0 = _wexp(_h0, M0)
             G_e = G_val if G_mode == 0 else float64(G_rows[r_, idx])
-            _a0 = -E0*G_e/s0**2
+            _a0 = -E0 * G_e / s0**2
             _t = R0 + _a0
             _bp = _t - R0
             cR0 += (R0 - (_t - _bp)) + (_a0 - _bp)
@@ -1124,7 +1114,6 @@ def _cuda_grad_rows_softmax_onehot_argmax(x_grad, x_rows, k_val, k_arr, k_mode, 
             _bp = _t - R0
             cR0 += (R0 - (_t - _bp)) + (_oR0 - _bp)
             R0 = _t
-
 
             off_ //= 2
         if lane_ == 0:
@@ -1143,14 +1132,12 @@ def _cuda_grad_rows_softmax_onehot_argmax(x_grad, x_rows, k_val, k_arr, k_mode, 
             cR0 += (R0 - (_t - _bp)) + (_oR0 - _bp)
             R0 = _t
 
-
         cuda.syncthreads()
 
         R0 = R0 + cR0
         for idx in range(tx_, stop_, TX_):
             x_e = float64(x_row[idx])
-            pos_ = float64(idx) + 1.0
-            _h0 = k*x_e
+            _h0 = k * x_e
             E0 = _wexp(_h0, M0)
             G_e = G_val if G_mode == 0 else float64(G_rows[r_, idx])
             if use_piv_:
@@ -1182,8 +1169,8 @@ def _cuda_grad_rows_softmax_onehot_argmax(x_grad, x_rows, k_val, k_arr, k_mode, 
                 _u0 = _u0 + _ul0
                 _g0 = 0.0 if E0 == 0.0 else E0 * ((_f0 * _u0) / _n0)
             else:
-                _c0 = E0*k
-                _g0 = G_e*_c0/s0 + ((0) if (E0 == 0) else (R0*_c0))
+                _c0 = E0 * k
+                _g0 = G_e * _c0 / s0 + ((0) if (E0 == 0) else (R0 * _c0))
             x_grad[r_, idx] = _g0
 
 
@@ -1196,7 +1183,9 @@ def _cuda_rows(st, vectors, params):
     shapes = [tuple(v.shape) if v is not None else np.shape(a) for a, v in zip(vectors, views)]
     shape = tuple(np.broadcast_shapes(*shapes))
     if len(shape) == 0:
-        raise ValueError("softmax_onehot_argmax_cuda: inputs must have at least one axis (the reduced one)")
+        raise ValueError(
+            "softmax_onehot_argmax_cuda: inputs must have at least one axis (the reduced one)"
+        )
     _labels = list(params)
     for _at_label, *_ in _LABELS:  # class labels are checked on the host (one per row)
         _view = _cuda_view(cuda, params[_at_label])
@@ -1212,10 +1201,14 @@ def _cuda_rows(st, vectors, params):
             continue
         if s != shape:
             raise ValueError(
-                f"softmax_onehot_argmax_cuda: device inputs must share one shape (got {s} and {shape})"
+                f"softmax_onehot_argmax_cuda: device inputs must share one shape "
+                f"(got {s} and {shape})"
             )
         if v.dtype not in (np.float32, np.float64):
-            raise TypeError(f"softmax_onehot_argmax_cuda: device input has dtype {v.dtype}; pass float32 or float64")
+            raise TypeError(
+                f"softmax_onehot_argmax_cuda: device input has dtype {v.dtype}; "
+                "pass float32 or float64"
+            )
         if v.ndim == 2:
             rows.append(v)
         else:
@@ -1237,8 +1230,8 @@ def _cuda_rows(st, vectors, params):
             operands += [np.float64(0.0), _cuda_flat(view), 1]
         else:
             raise ValueError(
-                f"softmax_onehot_argmax_cuda: a device parameter must have size 1 or the shape {shape[:-1]} "
-                f"of the rows; got {tuple(view.shape)}"
+                f"softmax_onehot_argmax_cuda: a device parameter must have size 1 or "
+                f"the shape {shape[:-1]} of the rows; got {tuple(view.shape)}"
             )
     return rows, operands, shape, dtype, proto
 
@@ -1257,8 +1250,8 @@ def _cuda_block(st, n, block):
     whole = tx % 32 == 0 or (st["simulator"] and tx < 32 and tx & (tx - 1) == 0)
     if not whole or ty < 1 or tx * ty > 1024 or max(tx // 32, 1) * ty > 32:
         raise ValueError(
-            f"softmax_onehot_argmax_cuda: block={block}: threads per row must be a multiple of 32, "
-            "threads per block at most 1024 and rows per block at most 32"
+            f"softmax_onehot_argmax_cuda: block={block}: threads per row must be "
+            "a multiple of 32, threads per block at most 1024 and rows per block at most 32"
         )
     return tx, ty
 
@@ -1281,7 +1274,7 @@ def softmax_onehot_argmax_cuda(x, k, block=None):
     the launch shape.  float32 inputs give float32 results (accumulated in float64).
     """
     st = _cuda()
-    rows, operands, shape, dtype, proto = _cuda_rows(st, (x, ), (k, ))
+    rows, operands, shape, dtype, proto = _cuda_rows(st, (x,), (k,))
     out_shape = shape
     out, view = _cuda_empty(st, proto, out_shape, dtype)
     flat = _cuda_flat(view)
@@ -1291,9 +1284,10 @@ def softmax_onehot_argmax_cuda(x, k, block=None):
 
 
 def softmax_onehot_argmax_grad_cuda(x, k, cotangent=None, block=None):
-    """CUDA kernel of ``softmax_onehot_argmax_grad`` (arguments and results as in ``softmax_onehot_argmax_cuda``)."""
+    """CUDA kernel of ``softmax_onehot_argmax_grad`` (arguments and results as in
+    ``softmax_onehot_argmax_cuda``)."""
     st = _cuda()
-    rows, operands, shape, dtype, proto = _cuda_rows(st, (x, ), (k, ))
+    rows, operands, shape, dtype, proto = _cuda_rows(st, (x,), (k,))
     cuda = st["cuda"]
     view = None if cotangent is None else _cuda_view(cuda, cotangent)
     if cotangent is None:
@@ -1302,9 +1296,15 @@ def softmax_onehot_argmax_grad_cuda(x, k, cotangent=None, block=None):
         g = np.ascontiguousarray(np.broadcast_to(np.asarray(cotangent, dtype=np.float64), shape))
         operands += [np.float64(0.0), cuda.to_device(g.reshape(rows[0].shape)), 1]
     elif tuple(view.shape) == shape:
-        operands += [np.float64(0.0), view if view.ndim == 2 else _cuda_flat(view).reshape(rows[0].shape), 1]
+        operands += [
+            np.float64(0.0),
+            view if view.ndim == 2 else _cuda_flat(view).reshape(rows[0].shape),
+            1,
+        ]
     else:
-        raise ValueError(f"softmax_onehot_argmax_grad_cuda: cotangent shape {tuple(view.shape)} != {shape}")
+        raise ValueError(
+            f"softmax_onehot_argmax_grad_cuda: cotangent shape {tuple(view.shape)} != {shape}"
+        )
     outs = [_cuda_empty(st, proto, shape, dtype) for _ in range(1)]
     views = [_cuda_flat(v).reshape(rows[0].shape[0], rows[0].shape[1]) for _, v in outs]
     _cuda_rows_launch(st, st["_cuda_grad_rows_softmax_onehot_argmax"], views, rows, operands, block)

@@ -3,7 +3,8 @@
 #
 # Construction: softplus = log(exp(k*x) + 1)/k (kexue.fm/archives/8718 eq (8))
 # Kind: elementwise; inputs: x; parameters: k
-# Template: elementwise.py.j2 sha256:8c818a4df00c9c11dd657101674281db31499a9a147acecf8e05f3097552cdea
+# Template: elementwise.py.j2
+#   sha256:d4689c5c8e32b5817210a5e09ab4ce8eaa63b34dbb7e3a8c73bb927879aa73c1
 # Input expression: sha256(srepr)=1b61ce385619a637d040e1958627d3a94a65d8dfd5ec60c05e6fa040b1e77f78
 # Stabilization rules applied: softplus
 #
@@ -21,7 +22,6 @@ import math
 
 import numpy as np
 from numba import njit, prange, vectorize
-from numba import types as _nbtypes
 from numba.extending import overload as _overload
 from numba import types as _types
 from numba.core.extending import intrinsic as _intrinsic
@@ -156,19 +156,23 @@ def _softplus(z):
 
 @njit(cache=True, error_model="numpy")
 def _core_softplus(x, k):
-    return _softplus(k*x)/k
+    return _softplus(k * x) / k
+
 
 @njit(cache=True, error_model="numpy")
 def _core_softplus_grad_x(x, k):
-    return _sigmoid(k*x)
+    return _sigmoid(k * x)
+
 
 @vectorize(["float32(float32, float32)", "float64(float64, float64)"], cache=True)
 def softplus(x, k):
     return _core_softplus(np.float64(x), np.float64(k))
 
+
 @vectorize(["float32(float32, float32)", "float64(float64, float64)"], cache=True)
 def softplus_grad_x(x, k):
     return _core_softplus_grad_x(np.float64(x), np.float64(k))
+
 
 # --- Fast CPU path ---------------------------------------------------------------------------
 # Vectorizable twins (exp/log/log1p without libm calls, within 1 ulp: symsmooth.codegen.fastmath)
@@ -309,12 +313,12 @@ def _fast_softplus(z):
 
 @njit(cache=True, error_model="numpy", inline="always")
 def _fast_core_softplus(x, k):
-    return _fast_softplus(k*x)/k
+    return _fast_softplus(k * x) / k
 
 
 @njit(cache=True, error_model="numpy", inline="always")
 def _fast_core_softplus_grad_x(x, k):
-    return _fast_sigmoid(k*x)
+    return _fast_sigmoid(k * x)
 
 
 def _at(a, i):
@@ -324,7 +328,7 @@ def _at(a, i):
 
 @_overload(_at, inline="always")
 def _at_overload(a, i):
-    if isinstance(a, _nbtypes.Array):
+    if isinstance(a, _types.Array):
         return lambda a, i: a[i]
     return lambda a, i: a
 
@@ -356,12 +360,16 @@ def _fast_operands(ufunc, values, out):
     else:
         dtype = np.asarray(ufunc(*probes)).dtype
     flat = [
-        float(a.reshape(-1)[0]) if a.size == 1
+        float(a.reshape(-1)[0])
+        if a.size == 1
         else np.ascontiguousarray(np.broadcast_to(a, shape), dtype=np.float64).reshape(-1)
         for a in arrays
     ]
     direct = (
-        out is not None and out.dtype == np.float64 and out.shape == shape and out.flags.c_contiguous
+        out is not None
+        and out.dtype == np.float64
+        and out.shape == shape
+        and out.flags.c_contiguous
     )
     res = out.reshape(-1) if direct else np.empty(int(np.prod(shape)), dtype=np.float64)
     return flat, res, shape, dtype, direct
@@ -370,13 +378,13 @@ def _fast_operands(ufunc, values, out):
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_softplus(res, x, k):
     for i in prange(res.shape[0]):
-        res[i] = _fast_core_softplus(np.float64(_at(x, i)), np.float64(_at(k, i)), )
+        res[i] = _fast_core_softplus(np.float64(_at(x, i)), np.float64(_at(k, i)))
 
 
 def softplus_fast(x, k, out=None):
-    """``softplus`` as a multithreaded SIMD loop (same broadcasting, dtypes and ``out=``;
-    values within 1 ulp of the ufunc's)."""
-    flat, res, shape, dtype, direct = _fast_operands(softplus, (x, k,), out)
+    """``softplus`` as a multithreaded SIMD loop (same broadcasting, dtypes
+    and ``out=``; values within 1 ulp of the ufunc's)."""
+    flat, res, shape, dtype, direct = _fast_operands(softplus, (x, k), out)
     _fast_loop_softplus(res, *flat)
     if direct:
         return out
@@ -390,13 +398,13 @@ def softplus_fast(x, k, out=None):
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_softplus_grad_x(res, x, k):
     for i in prange(res.shape[0]):
-        res[i] = _fast_core_softplus_grad_x(np.float64(_at(x, i)), np.float64(_at(k, i)), )
+        res[i] = _fast_core_softplus_grad_x(np.float64(_at(x, i)), np.float64(_at(k, i)))
 
 
 def softplus_grad_x_fast(x, k, out=None):
-    """``softplus_grad_x`` as a multithreaded SIMD loop (same broadcasting, dtypes and ``out=``;
-    values within 1 ulp of the ufunc's)."""
-    flat, res, shape, dtype, direct = _fast_operands(softplus_grad_x, (x, k,), out)
+    """``softplus_grad_x`` as a multithreaded SIMD loop (same broadcasting, dtypes
+    and ``out=``; values within 1 ulp of the ufunc's)."""
+    flat, res, shape, dtype, direct = _fast_operands(softplus_grad_x, (x, k), out)
     _fast_loop_softplus_grad_x(res, *flat)
     if direct:
         return out
@@ -405,6 +413,7 @@ def softplus_grad_x_fast(x, k, out=None):
         return res[()] if res.ndim == 0 else res  # a NumPy scalar for scalars, as the ufunc
     out[...] = res
     return out
+
 
 softplus_grad = softplus_grad_x
 
@@ -473,9 +482,17 @@ def _cuda_build(cuda):
         fn = getattr(fn, "py_func", fn)
         return types.FunctionType(fn.__code__, ns, fn.__name__)
 
-    for fn in (_two_product, _wexp2, _sigmoid2, _sigmoid, _softplus, _core_softplus, _core_softplus_grad_x, ):
+    for fn in (
+        _two_product,
+        _wexp2,
+        _sigmoid2,
+        _sigmoid,
+        _softplus,
+        _core_softplus,
+        _core_softplus_grad_x,
+    ):
         ns[fn.__name__] = cuda.jit(device=True)(rebind(fn))
-    for fn in (_cuda_softplus, _cuda_softplus_grad, ):
+    for fn in (_cuda_softplus, _cuda_softplus_grad):
         ns[fn.__name__] = cuda.jit(rebind(fn))
     return ns
 
@@ -487,8 +504,8 @@ def _cuda():
             from numba import cuda
         except ImportError as exc:  # pragma: no cover - numba without its CUDA target
             raise RuntimeError(
-                "softplus_cuda needs numba-cuda (pip install 'numba-cuda[cu12]'); use "
-                "softplus() for the CPU kernel"
+                "softplus_cuda needs numba-cuda "
+                "(pip install 'numba-cuda[cu12]'); use softplus() for the CPU kernel"
             ) from exc
         if not cuda.is_available():
             raise RuntimeError(
@@ -518,15 +535,20 @@ def _cuda_view(cuda, a):
 def _cuda_dtype(dtypes):
     """float32 when every array is float32 (computed in float64, rounded once), else float64."""
     dtypes = [np.dtype(d) for d in dtypes]
-    return np.dtype(np.float32) if dtypes and all(d == np.float32 for d in dtypes) else np.dtype(np.float64)
+    return (
+        np.dtype(np.float32)
+        if dtypes and all(d == np.float32 for d in dtypes)
+        else np.dtype(np.float64)
+    )
 
 
 def _cuda_flat(view):
     """A 1-D view of a C-contiguous device array (no copy)."""
     if view.ndim != 1 and not view.is_c_contiguous():
         raise ValueError(
-            "softplus_cuda: device arrays must be C-contiguous (e.g. x.contiguous() in "
-            "PyTorch, cupy.ascontiguousarray(x)); host arrays may have any layout"
+            "softplus_cuda: device arrays must be C-contiguous "
+            "(e.g. x.contiguous() in PyTorch, cupy.ascontiguousarray(x)); "
+            "host arrays may have any layout"
         )
     return view.reshape(view.size) if view.ndim != 1 else view
 
@@ -564,7 +586,7 @@ def _cuda_result(out, proto, shape):
     return out
 
 
-def _cuda_softplus(out, n, x_val, x_arr, x_mode, k_val, k_arr, k_mode, ):
+def _cuda_softplus(out, n, x_val, x_arr, x_mode, k_val, k_arr, k_mode):
     """out[i] = softplus(x, k) at element i: grid-stride loop, 64-bit indices.  An
     operand is its scalar _val (mode 0), its array at i (mode 1) or at 0 (mode 2)."""
     start = int64(cuda.grid(1))
@@ -575,8 +597,9 @@ def _cuda_softplus(out, n, x_val, x_arr, x_mode, k_val, k_arr, k_mode, ):
         out[i] = _core_softplus(x, k)
 
 
-def _cuda_softplus_grad(out_x, n, x_val, x_arr, x_mode, k_val, k_arr, k_mode, ):
-    """The partial derivatives of softplus at each element (same layout as _cuda_softplus)."""
+def _cuda_softplus_grad(out_x, n, x_val, x_arr, x_mode, k_val, k_arr, k_mode):
+    """The partial derivatives of softplus at each element (same layout as
+    _cuda_softplus)."""
     start = int64(cuda.grid(1))
     step = int64(cuda.gridsize(1))
     for i in range(start, n, step):
@@ -615,8 +638,8 @@ def _cuda_operands(st, values):
             operands.append((np.float64(0.0), _cuda_flat(v), 2))
         else:
             raise ValueError(
-                f"softplus_cuda: a device array of shape {s} does not match {shape}; device "
-                "arrays broadcast only from size 1 (broadcast it on the device first)"
+                f"softplus_cuda: a device array of shape {s} does not match {shape}; "
+                "device arrays broadcast only from size 1 (broadcast it on the device first)"
             )
     proto = next((a for a, v in zip(values, views) if v is not None), None)
     return [x for op in operands for x in op], shape, _cuda_dtype(dtypes), proto
@@ -640,7 +663,7 @@ def softplus_cuda(x, k):
     float32 inputs give float32 results, computed in float64 and rounded once.
     """
     st = _cuda()
-    operands, shape, dtype, proto = _cuda_operands(st, (x, k,))
+    operands, shape, dtype, proto = _cuda_operands(st, (x, k))
     out, view = _cuda_empty(st, proto, shape, dtype)
     size = int(np.prod(shape, dtype=np.int64))
     _cuda_launch(st, st["_cuda_softplus"], [_cuda_flat(view)], size, operands)
@@ -648,9 +671,10 @@ def softplus_cuda(x, k):
 
 
 def softplus_grad_cuda(x, k):
-    """CUDA kernel of ``softplus_grad``: the partial in x."""
+    """CUDA kernel of ``softplus_grad``:
+    the partial in x."""
     st = _cuda()
-    operands, shape, dtype, proto = _cuda_operands(st, (x, k,))
+    operands, shape, dtype, proto = _cuda_operands(st, (x, k))
     outs = [_cuda_empty(st, proto, shape, dtype) for _ in range(1)]
     size = int(np.prod(shape, dtype=np.int64))
     _cuda_launch(st, st["_cuda_softplus_grad"], [_cuda_flat(v) for _, v in outs], size, operands)

@@ -354,3 +354,53 @@ def test_failed_replace_keeps_the_previous_module(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["atomic_k.py"]  # no temporary left
     module = load_module("atomic_k", tmp_path)
     assert module.atomic_k(1.0, 1.0) == pytest.approx(math.log1p(math.e), rel=1e-15)
+
+
+# --- the contract's names are built in one place ----------------------------------------------
+
+
+def test_state_names_are_the_reserved_numbered_ones():
+    # every numbered state name the templates build is one a user name is kept away from
+    for role, prefix in naming.STATE_PREFIXES.items():
+        name = naming.state_var(role, 3)
+        assert name == f"{prefix}3"
+        if not name.startswith("_"):
+            assert naming.needs_mangling(name, "reduction"), name
+            assert naming.code_name(name, "iteration") == f"_u_{name}_"
+    assert naming.other_var(naming.state_var("shift", 0)) == "_oM0"
+    assert "pos_" in naming.RESERVED["reduction"] and naming.POSITION == "pos_"
+    with pytest.raises(KeyError, match="no state role 'sums'"):
+        naming.state_var("sums", 0)
+
+
+def test_templates_build_state_names_through_the_contract():
+    from symsmooth.codegen.render import environment, template_dir
+
+    assert environment().globals["shift_var"](2) == "M2"
+    prefixes = "|".join(sorted(map(re.escape, naming.STATE_PREFIXES.values()), key=len))
+    handmade = re.compile(rf"(?<![A-Za-z0-9_])(?:_o|{prefixes})\{{\{{|\"(?:_o|{prefixes})\" ~")
+    found = [
+        f"{path.name}:{at}"
+        for path in sorted(template_dir().glob("*.j2"))
+        for at, line in enumerate(path.read_text().splitlines(), 1)
+        if handmade.search(line)
+    ]
+    assert not found, found
+    assert handmade.search("s{{ k }} = 0.0") and handmade.search('twosum("R" ~ k)')
+
+
+def test_long_user_text_is_wrapped_at_the_line_length(tmp_path):
+    x = sp.Symbol("x", real=True)
+    words = " ".join(f"word{j}" for j in range(60))
+    long_url = "https://example.org/" + "a" * 150
+    construction = f"f = {words} {long_url}"
+    spec = make_spec("f", softplus(x), (x,), construction=construction, command="gen " + words)
+    source = write(spec, tmp_path, targets=("cpu",)).read_text()
+    assert max(len(line) for line in source.splitlines()) <= 100
+    header = [line[2:].strip() for line in source.splitlines() if line.startswith("# ")]
+    joined = " ".join(header)
+    assert words in joined and long_url not in joined  # the URL is split, every word is there
+    assert "".join(joined.split()).count("".join(long_url.split())) == 1
+    lines = f'    """{naming.docstring_lines(construction, indent=4)}"""'.splitlines()
+    assert max(map(len, lines)) <= 100 and len(lines) > 3
+    assert "".join(lines).replace(" ", "") == f'"""{construction}"""'.replace(" ", "")

@@ -7,7 +7,7 @@ Three kinds of identifier meet in a generated module:
   admits ``[A-Za-z][A-Za-z0-9_]*`` without keywords and builtins, so a user name never starts
   with ``_``.
 * **generator names in the ``_`` namespace**: helpers (``_softplus``), CSE temporaries
-  (``_c0``), per-kernel functions (``_sums_<name>``), imports (``_nbtypes``).  No user name can
+  (``_c0``), per-kernel functions (``_sums_<name>``), imports (``_types``).  No user name can
   take them.
 * **generator names outside it**, listed here: the module aliases (``math``, ``np``,
   ``njit``, ...), the public keyword arguments (``out=``, ``cotangent=``, ``top=``), the
@@ -43,6 +43,7 @@ True
 from __future__ import annotations
 
 import re
+import textwrap
 
 from symsmooth.errors import InvalidNameError
 
@@ -88,6 +89,70 @@ RESERVED: dict[str, frozenset[str]] = {
 NUMBERED = re.compile(r"(s|S|M|E|El|K|N|D|R|P|Q|V|a|e|c|r|cR|cV|cr)[0-9]+\Z")
 """Numbered generator state: sums ``s0``, totals ``S0``, shifts ``M0``, weights ``E0``,
 lane sums ``a0``/``e0``, compensations ``c0``, adjoints ``R0``, pivot parts ``P0``, ...."""
+
+STATE_PREFIXES: dict[str, str] = {
+    "sum": "s",  # a scaled sum s_k of the normal form (S_k = exp(M_g) s_k)
+    "comp": "c",  # its TwoSum compensation
+    "shift": "M",  # the shift M_g of an exponent group (the row maximum)
+    "weight": "E",  # exp(h_g - M_g) of the current element
+    "exponent": "_h",  # the exponent h_g of the current element
+    "max_key": "K",  # order-preserving int64 keys of the row maximum and minimum
+    "min_key": "N",
+    "lane_sum": "a",  # the fast pass's lane sums and their error sums
+    "lane_err": "e",
+    "adjoint": "R",  # an adjoint sum of a row-map gradient, and its compensation
+    "adjoint_comp": "cR",
+    "adjoint_term": "_a",  # the current element's term of adjoint k
+    "grad": "_g",  # the current element's partial in input i
+}
+"""Numbered generator state, role -> prefix: ``state_var(role, k)`` is ``<prefix><k>``.  The
+templates build these names only through the ``<role>_var`` functions of
+:data:`TEMPLATE_GLOBALS` (the emitter's lines name the same state)."""
+
+POSITION = "pos_"
+"""The 1-based position of the current element (a formula's summation index)."""
+SIZE = "size_"
+"""The row length as a float (a formula's ``n``)."""
+OTHER_PREFIX = "_o"
+"""Prefix of the other thread's copy of a state variable in a CUDA merge (``_oM0``)."""
+
+
+def state_var(role: str, index: object) -> str:
+    """The name of numbered state ``role`` number ``index``.
+
+    Examples
+    --------
+    >>> state_var("shift", 0), state_var("adjoint_comp", 2), state_var("exponent", 1)
+    ('M0', 'cR2', '_h1')
+    """
+    try:
+        return f"{STATE_PREFIXES[role]}{index}"
+    except KeyError:
+        raise KeyError(f"no state role {role!r}; the roles: {', '.join(STATE_PREFIXES)}") from None
+
+
+def other_var(name: str) -> str:
+    """The other thread's copy of state ``name`` in a CUDA merge: ``M0`` -> ``_oM0``."""
+    return OTHER_PREFIX + name
+
+
+def _role(role: str):
+    def var(index: object) -> str:
+        return state_var(role, index)
+
+    var.__name__ = f"{role}_var"
+    var.__doc__ = f"``{STATE_PREFIXES[role]}<index>``: :func:`state_var` for ``{role!r}``."
+    return var
+
+
+TEMPLATE_GLOBALS: dict[str, object] = {
+    **{f"{role}_var": _role(role) for role in STATE_PREFIXES},
+    "other_var": other_var,
+    "POSITION": POSITION,
+    "SIZE": SIZE,
+}
+"""The naming contract as Jinja globals of :func:`symsmooth.codegen.render.environment`
+(``{{ shift_var(g.index) }}``, ``{{ other_var(sum_var(k)) }}``, ``{{ SIZE }}``)."""
 
 SUFFIXES = ("_e", "_p", "_row", "_rows", "_grad", "_out", "_ws", "_val", "_arr", "_mode")
 """Suffixes of names derived from a vector or operand ``x`` (``x_e``, ``x_row``, ...)."""
@@ -220,3 +285,48 @@ def docstring_text(text: str) -> str:
     "a'''b/c/n"
     """
     return comment_text(text).replace('"', "'").replace("\\", "/")
+
+
+LINE_LENGTH = 100
+"""Line length of generated modules (also :data:`symsmooth.codegen.formatting.LINE_LENGTH`)."""
+
+
+def _wrap(text: str, first: str, rest: str, width: int) -> list[str]:
+    return textwrap.wrap(
+        text,
+        width=width,
+        initial_indent=first,
+        subsequent_indent=rest,
+        break_on_hyphens=False,
+        break_long_words=True,
+    ) or [first.rstrip()]
+
+
+def comment_lines(text: str, lead: str = "", width: int = LINE_LENGTH) -> str:
+    """``text`` (made safe by :func:`comment_text`) as ``#`` comment lines of at most ``width``
+    characters: the first starts with ``# <lead>``, the others with ``#   ``.
+
+    Examples
+    --------
+    >>> print(comment_lines("a b c d e f", "Kind: ", width=14))
+    # Kind: a b c
+    #   d e f
+    """
+    return "\n".join(_wrap(comment_text(text), "# " + lead, "#   ", width))
+
+
+def docstring_lines(text: str, indent: int = 4, width: int = LINE_LENGTH) -> str:
+    """``text`` (made safe by :func:`docstring_text`) wrapped for a docstring whose opening
+    ``\"\"\"`` sits at column ``indent``: the first line leaves room for the quotes, the
+    others are indented to the quotes; the closing quotes fit on the last line.
+
+    Examples
+    --------
+    >>> print(docstring_lines("one two three four", indent=0, width=14))
+    one two
+    three four
+    """
+    pad = " " * indent
+    lines = _wrap(docstring_text(text), pad + '"""', pad, width - 3)
+    lines[0] = lines[0][len(pad) + 3 :]
+    return "\n".join(lines)

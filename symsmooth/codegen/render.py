@@ -36,7 +36,14 @@ import jinja2.meta
 
 from symsmooth.codegen.emit import context
 from symsmooth.codegen.fastmath import loaded_names, with_runtime
-from symsmooth.codegen.names import check_public, comment_text
+from symsmooth.codegen.formatting import drop_dead_stores, format_source, string_literal
+from symsmooth.codegen.names import (
+    TEMPLATE_GLOBALS,
+    check_public,
+    comment_lines,
+    comment_text,
+    docstring_lines,
+)
 from symsmooth.codegen.spec import KernelSpec
 from symsmooth.errors import CodegenError
 from symsmooth.identifiers import check_name
@@ -64,8 +71,13 @@ def template_dir() -> Path:
 
 @cache
 def environment() -> jinja2.Environment:
-    """The Jinja environment (``StrictUndefined``: a missing variable is an error)."""
-    return jinja2.Environment(
+    """The Jinja environment (``StrictUndefined``: a missing variable is an error).
+
+    Its filters ``comment_lines`` and ``docstring_lines`` wrap user text for comments and
+    docstrings (:mod:`symsmooth.codegen.names`); ``string_literal`` splits a long string
+    literal (:mod:`symsmooth.codegen.formatting`).  Its globals are the naming contract's
+    (:data:`symsmooth.codegen.names.TEMPLATE_GLOBALS`): templates build state names with them."""
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(template_dir())),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -73,6 +85,11 @@ def environment() -> jinja2.Environment:
         keep_trailing_newline=True,
         autoescape=False,
     )
+    env.filters.update(
+        comment_lines=comment_lines, docstring_lines=docstring_lines, string_literal=string_literal
+    )
+    env.globals.update(TEMPLATE_GLOBALS)  # the naming contract (names.py)
+    return env
 
 
 def included_templates(name: str) -> tuple[str, ...]:
@@ -176,7 +193,9 @@ def render(spec: KernelSpec, targets=("cpu", "cuda")) -> str:
         raise CodegenError(f"template {template_name} failed for {spec.name}: {exc}") from exc
     text = _tidy(text)
     check_module_text(text, spec.name)
-    return text
+    # the layout is the ruff formatter's (symsmooth.codegen.formatting); stores a kernel never
+    # reads go first
+    return format_source(drop_dead_stores(text), spec.name)
 
 
 def check_module_text(text: str, name: str) -> None:

@@ -93,8 +93,8 @@ def generate(items, out="generated", targets=("cpu", "cuda")) -> list:
     Returns the written paths, in the order of ``items``.  ``targets``: ``"cpu"`` (always) and
     ``"cuda"`` (``<name>_cuda`` launchers, compiled lazily; see docs/cuda.md).
     """
-    from symsmooth.codegen.cuda import check_targets
     from symsmooth.codegen.render import write
+    from symsmooth.codegen.targets import check_targets
 
     targets = check_targets(targets)
     if isinstance(items, (str,)) or not hasattr(items, "__iter__"):

@@ -248,3 +248,10 @@ def test_the_import_walker_sees_real_edges_and_circles():
     assert "symsmooth.convolution.kernel_moments" in kernels
     everything = import_cycles(everything=True)
     assert any("symsmooth.catalog.user_catalog" in c for c in everything)
+
+
+def test_codegen_has_no_import_cycle_even_through_function_level_imports():
+    # emit <-> iteration <-> cuda <-> render were joined by imports inside functions; the kinds/
+    # and targets modules replaced them (issue #11), so no import of codegen may hide a circle.
+    cycles = import_cycles(everything=True)
+    assert [c for c in cycles if any(m.startswith("symsmooth.codegen") for m in c)] == []

@@ -34,9 +34,10 @@ from types import ModuleType
 import jinja2
 import jinja2.meta
 
-from symsmooth.codegen.emit import context
+from symsmooth import __version__
 from symsmooth.codegen.fastmath import loaded_names, with_runtime
 from symsmooth.codegen.formatting import drop_dead_stores, format_source, string_literal
+from symsmooth.codegen.kinds import kind
 from symsmooth.codegen.names import (
     TEMPLATE_GLOBALS,
     check_public,
@@ -45,6 +46,7 @@ from symsmooth.codegen.names import (
     docstring_lines,
 )
 from symsmooth.codegen.spec import KernelSpec
+from symsmooth.codegen.targets import check_targets, context
 from symsmooth.errors import CodegenError
 from symsmooth.identifiers import check_name
 
@@ -155,16 +157,11 @@ def render_template(template: jinja2.Template, ctx: dict) -> str:
 
 
 def render(spec: KernelSpec, targets=("cpu", "cuda")) -> str:
-    """The text of ``generated/<spec.name>.py``."""
-    from symsmooth import __version__
-
+    """The text of ``generated/<spec.name>.py`` (``targets``: see
+    :mod:`symsmooth.codegen.targets`; the CPU template includes the other targets' sections)."""
     check_public(spec.name, spec.kind, spec.input_names, tuple(targets))
-    ctx = context(spec)
-    if "cuda" in targets:  # the CUDA section (templates/cuda_*.py.j2)
-        from symsmooth.codegen.cuda import cuda_context
-
-        ctx.update(cuda_context(spec, ctx))
-    template_name = ctx.pop("template")
+    ctx = context(spec, check_targets(targets))
+    template_name = kind(spec.kind).template
     renamed = getattr(spec, "renamed", ())
     ctx.update(
         version=__version__,

@@ -21,6 +21,7 @@ from symsmooth.errors import VerificationError
 from symsmooth.verification.cache import NOT_REAL, Coverage, ReferenceCache, default_dir
 from symsmooth.verification.exact import ADAPTIVE, EXP_MAG_LIMIT, ElementwiseReference, RowReference
 from symsmooth.verification.grids import elementwise_grid, row_grid
+from symsmooth.verification.iteration import measure_iteration
 from symsmooth.verification.reference import ReferenceRangeError
 from symsmooth.verification.report import Report, ReportRow, summarize, target
 from symsmooth.verification.ulp import ulp_errors
@@ -282,12 +283,32 @@ def measure(
     # outcome, so NumPy's floating-point warnings would only be noise here
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        if spec.kind == "iteration":  # fixed-count row-map iterations (soft_k_max)
-            from symsmooth.verification.iteration import measure_iteration
-
-            rows = measure_iteration(spec, module, params, dtypes, long_n, grad_points)
-        elif spec.kind == "elementwise":
-            rows = _elementwise(spec, module, params, dtypes, per_regime, store)
-        else:
-            rows = _reduction(spec, module, params, dtypes, long_n, grad_points, store)
+        rows = _measurer(spec.kind)(
+            spec, module, params, dtypes, per_regime, long_n, grad_points, store
+        )
     return Report(spec.name, spec.kind, tuple(rows))
+
+
+_MEASURERS = {
+    "elementwise": lambda spec, module, params, dtypes, per_regime, long_n, grad_points, store: (
+        _elementwise(spec, module, params, dtypes, per_regime, store)
+    ),
+    "reduction": lambda spec, module, params, dtypes, per_regime, long_n, grad_points, store: (
+        _reduction(spec, module, params, dtypes, long_n, grad_points, store)
+    ),
+    # fixed-count row-map iterations (soft_k_max): symsmooth.verification.iteration
+    "iteration": lambda spec, module, params, dtypes, per_regime, long_n, grad_points, store: (
+        measure_iteration(spec, module, params, dtypes, long_n, grad_points)
+    ),
+}
+"""``spec.kind`` -> how its module is measured (every grid option passed; each uses its own)."""
+
+
+def _measurer(kind: str):
+    try:
+        return _MEASURERS[kind]
+    except KeyError:
+        raise VerificationError(
+            f"no measurement for kernel kind {kind!r}; known: {', '.join(sorted(_MEASURERS))}. "
+            "Add one to _MEASURERS in symsmooth/verification/kernels.py"
+        ) from None

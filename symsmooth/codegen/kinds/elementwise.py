@@ -1,0 +1,84 @@
+"""Elementwise kernels: a scalar core per function, ufuncs on the CPU, two CUDA kernels.
+
+Examples
+--------
+>>> import sympy as sp
+>>> from symsmooth.codegen.emit import kernel_context
+>>> from symsmooth.codegen.spec import make_spec
+>>> from symsmooth.functions import softplus
+>>> x, k = sp.symbols("x k", real=True)
+>>> spec = make_spec("sp1", softplus(k * x) / k, inputs=(x,), params=(k,))
+>>> ctx = kernel_context(spec, ELEMENTWISE)
+>>> [c["name"] for c in ctx["cores"]], ctx["cores"][0]["lines"]
+(['_core_sp1', '_core_sp1_grad_x'], ['return _softplus(k*x)/k'])
+>>> ELEMENTWISE.cuda_context(spec, ctx)["cuda_signatures"]["_cuda_sp1"][0]
+'void(float32[::1], int64, float64, float32[::1], int64, float64, float64[::1], int64)'
+"""
+
+from __future__ import annotations
+
+from symsmooth.codegen.emit import block
+from symsmooth.codegen.kinds.base import DTYPES, Kind, operand_sig
+from symsmooth.codegen.printer import MathPrinter
+from symsmooth.codegen.spec import KernelSpec
+
+
+def cpu_context(spec: KernelSpec, printer: MathPrinter) -> dict:
+    """The CPU variables of ``templates/elementwise.py.j2``: a scalar core per function
+    (the value and one gradient per input), its ufuncs and their signatures."""
+    codes = spec.input_codes + spec.param_codes
+    args = ", ".join(codes)
+    arity = len(codes)
+    cores = [{"name": f"_core_{spec.name}", "expr": spec.stable}]
+    grads = []
+    for v, code, g in zip(spec.input_names, spec.input_codes, spec.stable_gradients, strict=False):
+        cores.append({"name": f"_core_{spec.name}_grad_{v}", "expr": g})
+        grads.append(
+            {"name": f"{spec.name}_grad_{v}", "input": v, "code": code, "core": cores[-1]["name"]}
+        )
+    for core in cores:
+        lines = block([core.pop("expr")], ["_out"], printer, "_c")
+        lines[-1] = "return " + lines[-1].split(" = ", 1)[1]
+        core["lines"] = lines
+    ufuncs = [{"name": spec.name, "core": cores[0]["name"]}] + [
+        {"name": g["name"], "core": g["core"]} for g in grads
+    ]
+    sig = lambda t: f"{t}({', '.join([t] * arity)})"  # noqa: E731
+    return {
+        "args": args,
+        "cores": cores,
+        "ufuncs": ufuncs,
+        "grads": grads,
+        "grad_doc": (f"``{grads[0]['name']}``" if len(grads) == 1 else "a tuple of the partials"),
+        "signatures": repr([sig("float32"), sig("float64")]).replace("'", '"'),
+        "upcast": ", ".join(f"np.float64({a})" for a in codes),
+    }
+
+
+def cuda_context(spec: KernelSpec, ctx: dict) -> dict:
+    """The ``cuda_*`` variables of ``templates/cuda_elementwise.py.j2``: the device
+    functions (helpers and cores), the two kernels and their typed signatures."""
+    name = spec.name
+    operands = list(spec.input_codes) + list(spec.param_codes)
+    value_kernel, grad_kernel = f"_cuda_{name}", f"_cuda_{name}_grad"
+
+    def sig(dtype: str, outputs: int) -> str:
+        args = [f"{dtype}[::1]"] * outputs + ["int64"]
+        for op in operands:
+            args += operand_sig(dtype if op in spec.input_codes else "float64")
+        return f"void({', '.join(args)})"
+
+    return {
+        "cuda_operands": operands,
+        "cuda_value_kernel": value_kernel,
+        "cuda_grad_kernel": grad_kernel,
+        "cuda_device": [h.function for h in ctx["helpers"]] + [c["name"] for c in ctx["cores"]],
+        "cuda_kernels": [value_kernel, grad_kernel],
+        "cuda_signatures": {
+            value_kernel: [sig(t, 1) for t in DTYPES],
+            grad_kernel: [sig(t, len(spec.input_names)) for t in DTYPES],
+        },
+    }
+
+
+ELEMENTWISE = Kind("elementwise", cpu_context, cuda_context, "elementwise.py.j2")

@@ -1,0 +1,330 @@
+"""Row reductions: the sum-of-exponentials normal form as CPU passes and a CUDA row kernel.
+
+The CPU context holds the loads of one element, the sum pass (weights and exponents), the
+prologue that forms each element's ``E_g = exp(h_g - M_g)``, the value, gradient and adjoint
+lines, and the pivoted gradient of :mod:`symsmooth.codegen.pivot`; the CUDA context adds the
+float64 loads and the state of the block merge (see :mod:`symsmooth.codegen.cuda`).
+
+Examples
+--------
+>>> import sympy as sp
+>>> from symsmooth.codegen.emit import kernel_context
+>>> from symsmooth.codegen.spec import make_spec
+>>> x = sp.IndexedBase("x", real=True)
+>>> i, n = sp.symbols("i n", integer=True, positive=True)
+>>> spec = make_spec("lse", sp.log(sp.Sum(sp.exp(x[i]), (i, 1, n))), (x,), (),
+...                  kind="reduction", index=i, size=n)
+>>> ctx = kernel_context(spec, REDUCTION)
+>>> ctx["prologue"]
+['x_e = x_row[idx]', 'pos_ = idx + 1.0', '_h0 = x_e', 'E0 = _wexp(_h0, M0)']
+>>> REDUCTION.cuda_context(spec, ctx)["cuda_prologue"][0]
+'x_e = float64(x_row[idx])'
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from symsmooth.codegen.emit import SIZE, block, value_block
+from symsmooth.codegen.kinds.base import DTYPES, Kind, operand_sig
+from symsmooth.codegen.names import docstring_text
+from symsmooth.codegen.pivot import linear_numerator, pivot_form
+from symsmooth.codegen.printer import MathPrinter
+from symsmooth.codegen.spec import KernelSpec
+from symsmooth.errors import CodegenError
+
+
+def _base(init: str, s, plan) -> str:
+    """The initial value of a sum at the row's final shift M_g (the fast pass starts its lanes
+    at 0 and adds this once): ``init * exp(start - M_g)``; the shift starts at 0 when some sum
+    of the group has an initial value (see the groups' ``start``)."""
+    if s.init == 0:
+        return "0.0"
+    if not plan.shifted(s.group):
+        return init
+    return f"{init} * _fwexp(0.0, M{s.group})"
+
+
+def cpu_context(spec: KernelSpec, printer: MathPrinter) -> dict:
+    """The CPU variables of ``templates/reduction.py.j2``: loads, the sum pass, the
+    prologue of the weights, value, gradient and adjoint lines, the pivot (or ``None``)."""
+    plan, pc = spec.plan, spec.pieces
+    names = [str(v.label) for v in plan.vectors]
+    local = {plan.size: SIZE}
+    shifted = [g for g in range(len(plan.groups)) if plan.shifted(g)]
+    loads = [f"{el} = {v}_row[idx]" for v, el in zip(names, plan.elements, strict=False)]
+    loads.append("pos_ = idx + 1.0")
+
+    def sub(e):
+        return sp.sympify(e).xreplace(local)
+
+    sum_lines = block(
+        [sub(pc.exponents[g]) for g in shifted] + [sub(w) for w in pc.weights],
+        [f"_h{g}" for g in shifted] + [f"_w{k}" for k in range(len(pc.weights))],
+        printer,
+        "_c",
+    )
+    prologue = list(loads)
+    prologue += block(
+        [sub(pc.exponents[g]) for g in shifted], [f"_h{g}" for g in shifted], printer, "_p"
+    )
+    prologue += [f"E{g} = _wexp(_h{g}, M{g})" for g in shifted]
+    groups = [
+        {
+            "index": g,
+            "start": "0.0" if any(s.init != 0 for s in plan.sums if s.group == g) else "-math.inf",
+            "sums": [k for k, s in enumerate(plan.sums) if s.group == g],
+        }
+        for g in shifted
+    ]
+    sums = [
+        {
+            "index": k,
+            "init": printer.doprint(sp.Float(0) if s.init == 0 else sub(s.init)),
+            "base": _base(printer.doprint(sub(s.init)), s, plan),
+            "term": f"_w{k} * E{s.group}" if plan.shifted(s.group) else f"_w{k}",
+        }
+        for k, s in enumerate(plan.sums)
+    ]
+    unpack = [f"s{k}" for k in range(len(plan.sums))] + [f"M{g}" for g in shifted]
+    params = spec.param_codes
+    row_args = ", ".join([f"{v}_row" for v in names] + list(params))
+    grad_exprs = [sub(p) for p in pc.partials]
+    ctx = {
+        "vectors": names,
+        "vector_names": list(spec.input_names),
+        "params": params,
+        "args": ", ".join(names + list(params)),
+        "rowmap": plan.rowmap,
+        "groups": groups,
+        "sums": sums,
+        "load": loads,
+        "sum_lines": sum_lines,
+        "prologue": prologue,
+        # the row-map value pass of a row whose shifts and sums are finite: h <= M, no NaN
+        "lean_prologue": [line.replace("_wexp(", "_fsexp(") for line in prologue],
+        "lean_test": " and ".join(f"{v} - {v} == 0.0" for v in unpack),
+        "row_args": row_args,
+        "row_call": row_args,
+        "mat_args": "".join(f"{v}_rows, " for v in names) + "".join(f"{p}_rows, " for p in params),
+        "unpack": ", ".join(unpack) + ("," if len(unpack) == 1 else ""),
+        "value_lines": value_block(sub(pc.value), printer),
+        "grad_lines": block(grad_exprs, [f"_g{j}" for j in range(len(names))], printer, "_c"),
+        "summary": docstring_text(spec.construction),
+    }
+    used = set().union(*[e.free_symbols for e in grad_exprs])
+    if plan.rowmap:
+        ks = [k for k in range(len(plan.sums)) if pc.adjoints[k] in used]
+        ctx["adjoints"] = ks
+        ctx["adjoint_lines"] = block(
+            [pc.cotangent * sub(pc.dvalue[k]) for k in ks], [f"_a{k}" for k in ks], printer, "_d"
+        )
+    else:
+        ks = [k for k in range(len(plan.sums)) if pc.derivs[k] in used]
+        ctx["row_lines"] = block(
+            [sub(pc.dvalue[k]) for k in ks], [f"D{k}" for k in ks], printer, "_d"
+        )
+    checks = label_checks(spec)
+    ctx["labels"] = repr(checks)
+    ctx["label_names"] = [c[1] for c in checks]
+    ctx["label_first"] = checks[0][2] if checks else 1
+    ctx["pivot"] = _pivot_context(spec, printer, sub, names)
+    printer.helpers.update({"wexp", "fin"})
+    return ctx
+
+
+def label_checks(spec: KernelSpec) -> tuple:
+    """``(position, name, first, last - n)`` of each parameter that indexes a vector outside
+    the sums (``x[t]``: a class label), for the wrappers' range check; the range is the
+    index range of the expression's sum (``Sum(..., (i, 1, n))``: 1 to n)."""
+    sums = sorted(spec.expr.atoms(sp.Sum), key=sp.default_sort_key)
+    subscripts = {s for ind in spec.expr.atoms(sp.Indexed) for s in ind.indices}
+    size = spec.plan.size
+    if not sums:
+        return ()
+    _, first, last = sums[0].limits[0]
+    offset = sp.simplify(last - size)
+    if not (first.is_Integer and offset.is_Integer):
+        return ()
+    return tuple(
+        (at, name, int(first), int(offset))
+        for at, (p, name) in enumerate(zip(spec.params, spec.param_names, strict=True))
+        if p in subscripts
+    )
+
+
+def _pivot_context(spec: KernelSpec, printer: MathPrinter, sub, names) -> dict | None:
+    """Lines of the pivoted gradient (:mod:`symsmooth.codegen.pivot`), or ``None``."""
+    plan, pc = spec.plan, spec.pieces
+    piv = pivot_form(plan, pc)
+    if piv is None:
+        return None
+    g = piv.group
+    load = [
+        f"{p} = {v}_row[piv]"
+        for v, el, p in zip(
+            names, plan.elements, [piv.pivot_elements[e] for e in plan.elements], strict=False
+        )
+    ]
+    load.append("pos_p = piv + 1.0")
+    if plan.rowmap:
+        load.append("G_p = G_row[piv]")
+    keys = sorted(piv.pivot_terms, key=lambda s: s.name)
+    load += block([sub(piv.pivot_terms[q]) for q in keys], [str(q) for q in keys], printer, "_q")
+    # every small term is coef * E_g: E_g = E + El from _wexp2 (exp with its rounding error)
+    # and coef * E by TwoProduct, so the sums r_k, V_k are double-double to ~2**-64
+    small = [(f"r{k}", f"_w{k}") for k in piv.sums]
+    vk = sorted(piv.adjoint_terms, key=lambda s: s.name)
+    small += [(str(v), f"_v{v.name[1:]}") for v in vk]
+    e = spec.pieces.weights_e[g]
+    coefs = [sp.cancel(piv.adjoint_terms[v] / e) for v in vk]
+    if any(e in c.free_symbols for c in coefs):  # pragma: no cover - pivot_form factors E_g out
+        raise CodegenError(f"{spec.name}: a pivoted adjoint term is not E_g times a factor")
+    adj = block([sub(c) for c in coefs], [f"_v{v.name[1:]}" for v in vk], printer, "_e")
+    accumulate = []
+    for sym, coef in small:
+        accumulate += [
+            f"_v, _ve = _two_product({coef}, E{g})",
+            f"_t = {sym} + _v",
+            f"_bp = _t - {sym}",
+            f"c{sym} += (({sym} - (_t - _bp)) + (_v - _bp)) + (_ve + {coef} * El{g})",
+            f"{sym} = _t",
+        ]
+    finish = []
+    for sym, _ in small:
+        finish += [f"_t = {sym} + c{sym}", f"c{sym} = c{sym} - (_t - {sym})", f"{sym} = _t"]
+    for k in piv.sums:  # s_k = P_k + r_k rounded once, for the denominators
+        finish += [
+            f"_t = P{k} + r{k}",
+            f"_bp = _t - P{k}",
+            f"s{k} = _t + (((P{k} - (_t - _bp)) + (r{k} - _bp)) + cr{k})",
+        ]
+    printer.helpers.update({"wexp2", "two_product"})
+    grads = []
+    for j, (lead, rest, den) in enumerate(
+        zip(piv.leading, piv.rest, piv.denominator, strict=False)
+    ):
+        lin = linear_numerator(lead, rest, piv.small)
+        if lin is None:
+            grads += block(
+                [sub(lead), sub(rest), sub(den)], [f"_l{j}", f"_t{j}", f"_n{j}"], printer, f"_c{j}_"
+            )
+            grads.append(f"_g{j} = 0.0 if E{g} == 0.0 else E{g} * ((_l{j} + _t{j}) / _n{j})")
+            continue
+        grads += _dd_numerator(j, lin, sub(den), printer, sub)
+        grads.append(f"_g{j} = 0.0 if E{g} == 0.0 else E{g} * ((_f{j} * _u{j}) / _n{j})")
+    return {
+        "group": g,
+        "load": load,
+        "small": small,
+        "weight": f"E{g}, El{g} = _wexp2(_h{g}, M{g})",
+        "adjoint_lines": adj,
+        "accumulate": accumulate,
+        "finish": finish,
+        "grad_lines": grads,
+    }
+
+
+def _dd_numerator(j: int, lin, den, printer: MathPrinter, sub) -> list[str]:
+    """Lines forming the bracket of a :class:`~symsmooth.codegen.pivot.Linear` numerator in
+    double-double (TwoSum of the lead terms, TwoProduct of each coefficient with the
+    double-double small sum ``r + cr``) into ``_u{j}``; its factor ``_f{j}``, denominator
+    ``_n{j}``."""
+    coefs = [sub(c) for _, c in lin.terms]
+    lead = [sub(t) for t in lin.lead] or [sp.S.Zero]
+    names = [f"_f{j}", f"_n{j}"] + [f"_a{j}_{i}" for i in range(len(lead))]
+    names += [f"_k{j}_{i}" for i in range(len(coefs))]
+    lines = block([sub(lin.factor), den, *lead, *coefs], names, printer, f"_c{j}_")
+    lines += [f"_u{j} = _a{j}_0", f"_ul{j} = 0.0"]
+    adds = [(f"_a{j}_{i}", None) for i in range(1, len(lead))]
+    adds += [(f"_k{j}_{i}", str(s)) for i, (s, _) in enumerate(lin.terms)]
+    for term, small in adds:
+        if small is None:
+            lines.append(f"_x = {term}")
+        else:
+            lines.append(f"_x, _e = _two_product({term}, {small})")
+            lines.append(f"_ul{j} += _e + {term} * c{small}")
+        lines += [
+            f"_s = _u{j} + _x",
+            f"_bp = _s - _u{j}",
+            f"_ul{j} += (_u{j} - (_s - _bp)) + (_x - _bp)",
+            f"_u{j} = _s",
+        ]
+    printer.helpers.add("two_product")
+    return lines + [f"_u{j} = _u{j} + _ul{j}"]
+
+
+def cuda_context(spec: KernelSpec, ctx: dict) -> dict:
+    """The ``cuda_*`` variables of ``templates/cuda_reduction.py.j2``: float64 loads, the
+    per-thread state of the block merge, its width, kernel names and typed signatures."""
+    name = spec.name
+    plan = spec.plan
+    vectors = ctx["vectors"]
+    loads = [f"{el} = float64({v}_row[idx])" for v, el in zip(vectors, plan.elements, strict=True)]
+    loads.append("pos_ = float64(idx) + 1.0")
+    n_loads = len(ctx["load"])
+    if ctx["prologue"][:n_loads] != ctx["load"]:  # pragma: no cover - emit.py layout changed
+        raise CodegenError(
+            f"{name}: the CPU prologue no longer starts with the element loads; update "
+            "symsmooth/codegen/cuda.py to the layout of symsmooth/codegen/emit.py"
+        )
+    groups, sums = ctx["groups"], ctx["sums"]
+    adjoints = ctx.get("adjoints", [])
+    value_kernel, grad_kernel = f"_cuda_rows_{name}", f"_cuda_grad_rows_{name}"
+    params = list(spec.param_codes)
+
+    def sig(dtype: str, grad: bool) -> str:
+        rows = f"{dtype}[:, ::1]"
+        if grad:
+            outs = [rows] * len(vectors)
+        else:
+            outs = [rows if plan.rowmap else f"{dtype}[::1]"]
+        args = outs + [rows] * len(vectors)
+        for _ in params:
+            args += operand_sig("float64")
+        if grad and plan.rowmap:
+            args += ["float64", "float64[:, ::1]", "int64"]
+        return f"void({', '.join(args)})"
+
+    pivot = ctx.get("pivot")
+    small = [sym for sym, _ in pivot["small"]] if pivot else []
+    shifted = {k for g in groups for k in g["sums"]}
+    state = [f"M{g['index']}" for g in groups]
+    for s in sums:
+        state += [f"s{s['index']}", f"c{s['index']}"]
+    return {
+        "cuda_loads": loads,
+        "cuda_state": state,
+        "cuda_plain_sums": [s["index"] for s in sums if s["index"] not in shifted],
+        "cuda_adjoint_state": [v for k in adjoints for v in (f"R{k}", f"cR{k}")],
+        "cuda_prologue": loads + ctx["prologue"][n_loads:],
+        "cuda_width": max(len(groups) + 2 * len(sums), 2 * len(adjoints), 2 * len(small), 1),
+        "cuda_pivot_state": [v for sym in small for v in (sym, f"c{sym}")],
+        "cuda_pivot_load": _pivot_load(pivot["load"], vectors) if pivot else [],
+        "cuda_starts": {g["index"]: g["start"] for g in groups},
+        "cuda_value_kernel": value_kernel,
+        "cuda_grad_kernel": grad_kernel,
+        "cuda_device": [h.function for h in ctx["helpers"]],
+        "cuda_kernels": [value_kernel, grad_kernel],
+        "cuda_signatures": {
+            value_kernel: [sig(t, False) for t in DTYPES],
+            grad_kernel: [sig(t, True) for t in DTYPES],
+        },
+    }
+
+
+def _pivot_load(lines: list[str], vectors) -> list[str]:
+    """The CPU pivot loads (``x_p = x_row[piv]``, ``G_p = G_row[piv]``) for the CUDA kernel:
+    up-cast to float64, the cotangent read by its mode (a scalar or a row of ``G_rows``)."""
+    out = []
+    for line in lines:
+        target, _, source = line.partition(" = ")
+        if source == "G_row[piv]":
+            source = "G_val if G_mode == 0 else float64(G_rows[r_, piv])"
+        elif any(source == f"{v}_row[piv]" for v in vectors):
+            source = f"float64({source})"
+        out.append(f"{target} = {source}")
+    return out
+
+
+REDUCTION = Kind("reduction", cpu_context, cuda_context, "reduction.py.j2")

@@ -1,0 +1,88 @@
+"""Code generation targets: one :class:`Target` per target (CPU, CUDA), one registry.
+
+A target names the section of a generated module it renders and how it adds its template
+variables to a kernel's context, given the spec's :class:`~symsmooth.codegen.kinds.base.Kind`.
+The CPU target is always rendered (the CUDA kernels recompile the CPU module's scalar code);
+targets render in the order of :data:`TARGETS`.  A new target is one :class:`Target` here
+plus a template per kind.
+
+Examples
+--------
+>>> import sympy as sp
+>>> from symsmooth.functions import softplus
+>>> from symsmooth.codegen.spec import make_spec
+>>> x, k = sp.symbols("x k", real=True)
+>>> spec = make_spec("sp1", softplus(k * x) / k, inputs=(x,), params=(k,))
+>>> ctx = context(spec, ("cpu", "cuda"))
+>>> ctx["cores"][0]["lines"], ctx["cuda_kernels"]
+(['return _softplus(k*x)/k'], ['_cuda_sp1', '_cuda_sp1_grad'])
+>>> [t.template(kind(spec.kind)) for t in REGISTRY.values()]
+['elementwise.py.j2', 'cuda_elementwise.py.j2']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from symsmooth.codegen.emit import kernel_context
+from symsmooth.codegen.kinds import Kind, kind
+from symsmooth.errors import CodegenError
+
+
+@dataclass(frozen=True)
+class Target:
+    """One code generation target.
+
+    Attributes
+    ----------
+    name : str
+        As given to ``ss.generate(..., targets=...)`` and ``--target``.
+    extend : callable
+        ``(spec, kind, ctx) -> dict``: the variables this target adds to ``ctx`` (the context
+        of the targets before it; empty for the CPU target).
+    template : callable
+        ``kind -> str``: the template of this target's section for a kind.
+    """
+
+    name: str
+    extend: Callable[..., dict]
+    template: Callable[[Kind], str]
+
+
+CPU = Target("cpu", lambda spec, k, ctx: kernel_context(spec, k), lambda k: k.template)
+"""The CPU module: scalar cores, ufuncs and row loops (``@njit``)."""
+CUDA = Target("cuda", lambda spec, k, ctx: k.cuda_context(spec, ctx), lambda k: k.cuda_template)
+"""The ``<name>_cuda`` launchers and ``@cuda.jit`` kernels (compiled lazily)."""
+
+REGISTRY: dict[str, Target] = {t.name: t for t in (CPU, CUDA)}
+"""Target name -> :class:`Target`, in rendering order."""
+TARGETS = tuple(REGISTRY)
+"""Code generation targets; DESIGN.md: ``ss.generate(..., targets=("cpu", "cuda"))``."""
+
+
+def check_targets(targets) -> tuple[str, ...]:
+    """``targets`` as a tuple, or a :class:`CodegenError` naming the known ones.
+
+    >>> check_targets(["cuda", "cpu"])
+    ('cpu', 'cuda')
+    """
+    chosen = tuple(t for t in TARGETS if t in set(targets))
+    unknown = sorted(set(targets) - set(TARGETS))
+    if unknown or "cpu" not in chosen:
+        raise CodegenError(
+            f"targets {sorted(set(targets))}: known targets are {', '.join(TARGETS)}, and "
+            "'cpu' is always included (the CUDA kernels reuse the CPU module's scalar code); "
+            "use --target cpu|cuda|all"
+        )
+    return chosen
+
+
+def context(spec, targets=("cpu",)) -> dict:
+    """Template variables of ``spec`` for ``targets`` (without the header fields): each
+    target's variables added in turn, the CPU target's first."""
+    k = kind(spec.kind)
+    ctx: dict = {}
+    for name in check_targets(targets):
+        ctx.update(REGISTRY[name].extend(spec, k, ctx))
+    return ctx

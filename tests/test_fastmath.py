@@ -241,20 +241,36 @@ def test_lanes_total_is_compensated(fm2):
         assert abs(mpmath.mpf(naive) - exact) > 1e-3  # plain summation fails here
 
 
-def test_fast_text_and_twins_rename_only_calls():
-    assert fastmath.fast_text("a = _wexp(h, M0) + _fwexp(h, M0) + mymath.exp(1)") == (
-        "a = _fwexp(h, M0) + _fwexp(h, M0) + mymath.exp(1)"
+def test_fast_printer_and_twins_rename_only_calls():
+    import sympy as sp
+
+    from symsmooth.codegen.reduction import wexp
+
+    h, m, x = sp.symbols("h M0 x")
+    printer = fastmath.FastMathPrinter({"_softplus": "_fast_softplus"})
+    # wexp -> _fwexp, exp/log/log1p -> the fast functions; erf stays math.*
+    assert printer.doprint(wexp(h, m) + sp.exp(x) + sp.erf(x)) == (
+        "_fexp(x) + math.erf(x) + _fwexp(h, M0)"
     )
     names, text = fastmath.twins(
         {
             "_branchy": "def _branchy(z):\n    if z > 0:\n        return math.exp(z)\n"
             "    return z\n",
             "_softplus": "def _softplus(z):\n    return math.log1p(math.exp(z))\n",
-            "_user": "def _user(z):\n    return _softplus(z) + _branchy(z)\n",
+            "_user": 'def _user(z):\n    """_softplus(z) stays in text."""\n'
+            "    return _softplus(z) + _branchy(z) + mymath.exp(z)\n",
+            "_elif": "def _elif(z):\n    return math.exp(z) if z > 0 else z\n",
         }
     )
-    assert names == {"_branchy": "_branchy", "_softplus": "_fast_softplus", "_user": "_fast_user"}
-    assert "return _fast_softplus(z) + _branchy(z)" in text
+    assert names == {
+        "_branchy": "_branchy",  # an if statement: no twin
+        "_softplus": "_fast_softplus",
+        "_user": "_fast_user",
+        "_elif": "_fast_elif",  # a conditional expression is no branch statement
+    }
+    assert "return _fast_softplus(z) + _branchy(z) + mymath.exp(z)" in text
+    assert '"""_softplus(z) stays in text."""' in text  # calls renamed, never text
+    assert "return _fexp(z) if z > 0 else z" in text
     assert "def _fast_softplus(z):" in text  # the hand-written branch-free override
 
 

@@ -1,33 +1,36 @@
-"""Emit the vectorizable twins of the scalar kernels: ``_fast`` functions LLVM can SIMD.
+"""The fast-math printer and the vectorizable twins of the scalar kernels (LLVM can SIMD them).
 
 Numba lowers ``math.exp`` to a call of the C library's scalar ``exp``; a loop containing such a
-call cannot be SIMD-vectorized by LLVM.  This module rewrites the printed scalar code to call the
-branch-free ``_fexp``/``_flog``/``_flog1p`` of :mod:`symsmooth.runtime.fastmath` (their
+call cannot be SIMD-vectorized by LLVM.  :class:`FastMathPrinter` prints the same statements as
+:class:`~symsmooth.codegen.printer.MathPrinter` but calls the branch-free
+``_fexp``/``_flog``/``_flog1p``/``_fwexp`` of :mod:`symsmooth.runtime.fastmath` (their
 algorithms, accuracy and references are documented there; their source comes through
-:mod:`symsmooth.codegen.helpers`) and emits ``_fast`` twins of every function that reaches them.
+:mod:`symsmooth.codegen.helpers`) and the ``_fast`` twins of the runtime helpers, which
+:func:`twins` builds from the helpers' syntax trees.
 
 Examples
 --------
+>>> import sympy as sp
+>>> a, b, c = sp.symbols("a b c")
+>>> FastMathPrinter({}).doprint(sp.exp(a) + sp.log(c) + sp.erf(b))
+'_fexp(a) + _flog(c) + math.erf(b)'
 >>> "def _fexp(x):" in FAST_SOURCE and "math.exp" not in FAST_SOURCE
 True
->>> fast_text("y = math.exp(a) + math.log1p(b) + math.log(c) + math.exp2(d)")
-'y = _fexp(a) + _flog1p(b) + _flog(c) + math.exp2(d)'
 >>> src = {"_sp": "def _sp(z):\\n    return math.log1p(math.exp(z))\\n",
-...        "_core": "def _core(x):\\n    return _sp(x) + x\\n",
 ...        "_id": "def _id(x):\\n    return x\\n"}
 >>> names, text = twins(src)
 >>> names
-{'_sp': '_fast_sp', '_core': '_fast_core', '_id': '_id'}
->>> print(text.split("\\n\\n\\n")[1].strip())
+{'_sp': '_fast_sp', '_id': '_id'}
+>>> print(text)
 @njit(cache=True, error_model="numpy", inline="always")
-def _fast_core(x):
-    return _fast_sp(x) + x
+def _fast_sp(z):
+    return _flog1p(_fexp(z))
+<BLANKLINE>
 """
 
 from __future__ import annotations
 
 import ast
-import re
 
 from symsmooth.codegen.helpers import FAST_DECORATOR as DECORATOR
 from symsmooth.codegen.helpers import (
@@ -37,92 +40,132 @@ from symsmooth.codegen.helpers import (
     fast_imports,
     fast_needed,
 )
+from symsmooth.codegen.printer import MathPrinter
+from symsmooth.errors import CodegenError
 
 FAST_SOURCE = fast_block(FAST_DEFS)
 """Every intrinsic and fast function with their imports (needs ``np`` and ``njit``); a
 generated module carries only the part its functions call (:func:`with_runtime`)."""
 
 SUBSTITUTIONS: dict[str, str] = {
-    "math.exp(": "_fexp(",
-    "math.log(": "_flog(",
-    "math.log1p(": "_flog1p(",
-    "_wexp(": "_fwexp(",
+    "math.exp": "_fexp",
+    "math.log": "_flog",
+    "math.log1p": "_flog1p",
+    "_wexp": "_fwexp",
 }
 """Scalar call -> vectorizable replacement (the same value within 1 ulp)."""
 
-_CALL = re.compile("|".join(r"\b" + re.escape(k) for k in SUBSTITUTIONS))
+
+class FastMathPrinter(MathPrinter):
+    """:class:`~symsmooth.codegen.printer.MathPrinter` calling the vectorizable functions:
+    ``exp``/``log``/``log1p``/``wexp`` as in :data:`SUBSTITUTIONS`, a runtime helper as the
+    name ``names`` gives it (its fast twin, or itself).
+
+    >>> import sympy as sp
+    >>> from symsmooth.functions import softplus
+    >>> FastMathPrinter({"_softplus": "_fast_softplus"}).doprint(softplus(sp.Symbol("z")))
+    '_fast_softplus(z)'
+    """
+
+    decorator = DECORATOR
+
+    def __init__(self, names: dict[str, str], settings: dict | None = None):
+        super().__init__(settings)
+        self.names = dict(names)
+
+    def call_name(self, function: str) -> str:
+        return SUBSTITUTIONS.get(function) or self.names.get(function, function)
+
+    def _print_exp(self, expr):
+        return f"_fexp({self._print(expr.args[0])})"
+
+    def _print_log(self, expr):
+        return f"_flog({self._print(expr.args[0])})"
+
+    def _print_log1p(self, expr):
+        return f"_flog1p({self._print(expr.args[0])})"
 
 
-def fast_text(text: str) -> str:
-    """``text`` with every call of :data:`SUBSTITUTIONS` replaced by its fast twin."""
-    return _CALL.sub(lambda m: SUBSTITUTIONS[m.group(0)], text)
+def _called(call: ast.Call) -> str | None:
+    """``name`` or ``module.name`` of a call, or ``None`` for other callees."""
+    func = call.func
+    if isinstance(func, ast.Name):
+        return func.id
+    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+        return f"{func.value.id}.{func.attr}"
+    return None
 
 
-def _rename(text: str, names: dict[str, str]) -> str:
-    for old, new in names.items():
-        if old != new:
-            text = re.sub(rf"\b{re.escape(old)}\(", f"{new}(", text)
-    return text
+def _edit(lines: list[bytes], line: int, start: int, end: int, text: str) -> None:
+    """Replace columns ``start:end`` (UTF-8 byte offsets, as :mod:`ast` gives them) of the
+    1-based ``line``."""
+    old = lines[line - 1]
+    lines[line - 1] = old[:start] + text.encode() + old[end:]
+
+
+def twin_source(name: str, source: str, names: dict[str, str]) -> str | None:
+    """The undecorated source of the fast twin ``_fast<name>`` of the def ``source``, or
+    ``None``: when it calls nothing of :data:`SUBSTITUTIONS` nor a function with a twin
+    (``names``), or has an ``if`` statement (a branch around a fast exp stops LLVM from
+    vectorizing; such a function keeps calling ``math.*``).  Calls are renamed at their
+    positions in the syntax tree, so text in docstrings and comments stays.
+
+    >>> twin_source("_g", "def _g(z):\\n    if z > 0:\\n        return math.exp(z)\\n", {})
+    >>> print(twin_source("_h", "def _h(z):\\n    return _g(z) + math.exp(z)  # math.exp(z)\\n",
+    ...                   {"_g": "_fast_g"}), end="")
+    def _fast_h(z):
+        return _fast_g(z) + _fexp(z)  # math.exp(z)
+    """
+    tree = ast.parse(source)
+    (fn,) = tree.body
+    if any(isinstance(node, ast.If) for node in ast.walk(fn)):
+        return None
+    edits = []
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Call):
+            called = _called(node)
+            new = SUBSTITUTIONS.get(called) or names.get(called, called)
+            if called is not None and new != called:
+                f = node.func
+                edits.append((f.lineno, f.col_offset, f.end_lineno, f.end_col_offset, new))
+    if not edits:
+        return None
+    lines = [line.encode() for line in source.splitlines(keepends=True)]
+    for line, start, end_line, end, new in sorted(edits, reverse=True):
+        if end_line != line:  # pragma: no cover - a callee name spans one line
+            raise CodegenError(f"{name}: a call spans lines; keep each callee on one line")
+        _edit(lines, line, start, end, new)
+    head = lines[fn.lineno - 1]
+    at = head.index(f"def {name}(".encode())
+    _edit(lines, fn.lineno, at + 4, at + 4 + len(name.encode()), fast_name(name))
+    return b"".join(lines).decode()
+
+
+def fast_name(name: str) -> str:
+    """The name of the fast twin of ``name`` (``_softplus`` -> ``_fast_softplus``)."""
+    return "_fast" + name if name.startswith("_") else "_fast_" + name
 
 
 def twins(functions: dict[str, str]) -> tuple[dict[str, str], str]:
     """Fast twins of scalar functions (name -> source, dependencies first).
 
-    A function gets a twin ``_fast<name>`` when it calls something in :data:`SUBSTITUTIONS`
-    or a function that has a twin, and has no ``if`` statement (a branch around a fast exp
-    stops LLVM from vectorizing; such a function keeps calling ``math.*``);
-    :data:`~symsmooth.codegen.helpers.FAST_OVERRIDES` gives hand-written branch-free twins.
-    Returns the map name -> the name to call on the CPU (the twin or the function itself) and
-    the twins' decorated source.
+    A function gets a twin ``_fast<name>`` by :func:`twin_source` (calls renamed, no ``if``
+    statement); :data:`~symsmooth.codegen.helpers.FAST_OVERRIDES` gives hand-written
+    branch-free twins.  Returns the map name -> the name to call on the CPU (the twin or the
+    function itself) and the twins' decorated source.
     """
     names: dict[str, str] = {}
     sources: list[str] = []
     for name, source in functions.items():
-        fast = "_fast" + name if name.startswith("_") else "_fast_" + name
         if name in FAST_OVERRIDES:
-            names[name] = fast
+            names[name] = fast_name(name)
             sources.append(FAST_OVERRIDES[name])  # decorated already
             continue
-        text = _rename(fast_text(source), names)
-        branchy = any(line.lstrip().startswith("if ") for line in source.splitlines())
-        if text == source or branchy:
-            names[name] = name
-            continue
-        names[name] = fast
-        twin = re.sub(rf"^def {re.escape(name)}\(", f"def {fast}(", text, count=1, flags=re.M)
-        sources.append(f"{DECORATOR}\n{twin}")
+        twin = twin_source(name, source, names)
+        names[name] = name if twin is None else fast_name(name)
+        if twin is not None:
+            sources.append(f"{DECORATOR}\n{twin}")
     return names, "\n\n".join(sources)
-
-
-_LINE_KEYS = (
-    "load",
-    "sum_lines",
-    "prologue",
-    "lean_prologue",
-    "grad_lines",
-    "value_lines",
-    "adjoint_lines",
-)
-
-
-def fast_context(ctx: dict) -> dict:
-    """The ``fast`` template variable of a kernel (see :func:`symsmooth.codegen.emit.context`).
-
-    ``source``: the twins of the kernel's helpers and elementwise cores (the fast runtime they
-    and the template call is added by :func:`with_runtime` once the module is rendered);
-    ``twins``: the same; ``names``: function -> the name its CPU loops call; one list of
-    rewritten lines per line list of the context (``sum_lines``, ``prologue``, ...).
-    """
-    functions = {h.function: h.source for h in ctx["helpers"]}
-    for core in ctx.get("cores", ()):
-        body = "\n".join("    " + line for line in core["lines"])
-        functions[core["name"]] = f"def {core['name']}({ctx['args']}):\n{body}\n"
-    names, source = twins(functions)
-    fast = {"source": source, "twins": source, "imports": [], "names": names}
-    for key in _LINE_KEYS:
-        if key in ctx:
-            fast[key] = [_rename(fast_text(line), names) for line in ctx[key]]
-    return fast
 
 
 def loaded_names(text: str) -> set[str]:

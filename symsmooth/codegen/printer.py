@@ -75,7 +75,7 @@ class MathPrinter(PythonCodePrinter):
             # sigmoid(a - b): the difference is formed exactly (runtime.double_double._sigmoid2)
             self.helpers.add("sigmoid2")
             p, q = sorted(expr.args[0].args, key=sp.default_sort_key)
-            return f"_sigmoid2({self._print(p)}, {self._print(q)})"
+            return f"{self.call_name('_sigmoid2')}({self._print(p)}, {self._print(q)})"
         elif name in FUNCTION_HELPERS:
             helper = FUNCTION_HELPERS[name]
         elif name in ARITY_HELPERS:
@@ -84,7 +84,20 @@ class MathPrinter(PythonCodePrinter):
             return super()._print_Function(expr)
         self.helpers.add(helper)
         args = ", ".join(self._print(a) for a in expr.args)
-        return f"_{helper}({args})"
+        return f"{self.call_name('_' + helper)}({args})"
+
+    def call_name(self, function: str) -> str:
+        """The name a call of the runtime helper ``function`` prints as (itself here; the
+        fast-math printer calls the helpers' vectorizable twins)."""
+        return function
+
+    def load(self, vector: str, index: str) -> str:
+        """The element ``index`` of the row of ``vector`` (an ``emit.Load`` statement)."""
+        return f"{vector}_row[{index}]"
+
+    def _print_fsexp(self, expr):
+        a, m = (self._print(v) for v in expr.args)
+        return f"_fsexp({a}, {m})"
 
     def _print_hypot(self, expr):
         a, b = (self._print(v) for v in expr.args)
@@ -137,6 +150,27 @@ class MathPrinter(PythonCodePrinter):
 
     def _print_Rational(self, expr):
         return f"({expr.p}/{expr.q})"
+
+
+class CudaPrinter(MathPrinter):
+    """:class:`MathPrinter` for the CUDA row kernels: element loads up-cast to float64 (a row
+    may be float32), the cotangent read by its mode (a scalar ``G_val`` or a row of
+    ``G_rows``), and the element index ``idx`` as a float64.
+
+    >>> CudaPrinter().load("x", "idx"), CudaPrinter().load("G", "piv")
+    ('float64(x_row[idx])', 'G_val if G_mode == 0 else float64(G_rows[r_, piv])')
+    >>> CudaPrinter().doprint(sp.Symbol("idx") + 1.0)
+    'float64(idx) + 1.0'
+    """
+
+    def load(self, vector: str, index: str) -> str:
+        if vector == "G":
+            return f"G_val if G_mode == 0 else float64(G_rows[r_, {index}])"
+        return f"float64({vector}_row[{index}])"
+
+    def _print_Symbol(self, expr):
+        name = super()._print_Symbol(expr)
+        return "float64(idx)" if name == "idx" else name
 
 
 def print_assignments(pairs, printer: MathPrinter) -> list[str]:

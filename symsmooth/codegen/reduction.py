@@ -90,6 +90,13 @@ class wexp(sp.Function):
         return self if argindex == 1 else -self
 
 
+class fsexp(sp.Function):
+    """``fsexp(a, m) = exp(a - m)`` for ``a <= m`` finite: the branch-free ``_fsexp`` of
+    :mod:`symsmooth.runtime.fastmath` (the lean value pass of a row with finite shifts)."""
+
+    nargs = 2
+
+
 def _replace_weights(expr: sp.Expr, plan: ReductionPlan, shifts, weights_e) -> sp.Expr:
     """``exp(h_g - M_g) -> E_g``; any other ``exp(a - M_g) -> wexp(a, M_g)``."""
     targets = [sp.expand(h - m) for h, m in zip(plan.groups, shifts, strict=False)]

@@ -17,7 +17,7 @@ Examples
 
 from __future__ import annotations
 
-from symsmooth.codegen.emit import block
+from symsmooth.codegen.emit import Return, statements
 from symsmooth.codegen.kinds.base import DTYPES, Kind, operand_sig
 from symsmooth.codegen.printer import MathPrinter
 from symsmooth.codegen.spec import KernelSpec
@@ -37,9 +37,8 @@ def cpu_context(spec: KernelSpec, printer: MathPrinter) -> dict:
             {"name": f"{spec.name}_grad_{v}", "input": v, "code": code, "core": cores[-1]["name"]}
         )
     for core in cores:
-        lines = block([core.pop("expr")], ["_out"], printer, "_c")
-        lines[-1] = "return " + lines[-1].split(" = ", 1)[1]
-        core["lines"] = lines
+        stmts = statements([core.pop("expr")], ["_out"], "_c")
+        core["statements"] = stmts[:-1] + [Return(stmts[-1].expr)]
     ufuncs = [{"name": spec.name, "core": cores[0]["name"]}] + [
         {"name": g["name"], "core": g["core"]} for g in grads
     ]

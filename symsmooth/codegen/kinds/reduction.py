@@ -25,11 +25,20 @@ from __future__ import annotations
 
 import sympy as sp
 
-from symsmooth.codegen.emit import SIZE, block, value_block
+from symsmooth.codegen.emit import (
+    SIZE,
+    Assign,
+    Load,
+    block,
+    lines,
+    statements,
+    value_statements,
+)
 from symsmooth.codegen.kinds.base import DTYPES, Kind, operand_sig
 from symsmooth.codegen.names import docstring_text
 from symsmooth.codegen.pivot import linear_numerator, pivot_form
-from symsmooth.codegen.printer import MathPrinter
+from symsmooth.codegen.printer import CudaPrinter, MathPrinter
+from symsmooth.codegen.reduction import fsexp, wexp
 from symsmooth.codegen.spec import KernelSpec
 from symsmooth.errors import CodegenError
 
@@ -52,23 +61,22 @@ def cpu_context(spec: KernelSpec, printer: MathPrinter) -> dict:
     names = [str(v.label) for v in plan.vectors]
     local = {plan.size: SIZE}
     shifted = [g for g in range(len(plan.groups)) if plan.shifted(g)]
-    loads = [f"{el} = {v}_row[idx]" for v, el in zip(names, plan.elements, strict=False)]
-    loads.append("pos_ = idx + 1.0")
+    loads = [Load(str(el), v, "idx") for v, el in zip(names, plan.elements, strict=False)]
+    loads.append(Assign("pos_", sp.Symbol("idx") + 1.0))
 
     def sub(e):
         return sp.sympify(e).xreplace(local)
 
-    sum_lines = block(
+    sum_lines = statements(
         [sub(pc.exponents[g]) for g in shifted] + [sub(w) for w in pc.weights],
         [f"_h{g}" for g in shifted] + [f"_w{k}" for k in range(len(pc.weights))],
-        printer,
         "_c",
     )
     prologue = list(loads)
-    prologue += block(
-        [sub(pc.exponents[g]) for g in shifted], [f"_h{g}" for g in shifted], printer, "_p"
+    prologue += statements(
+        [sub(pc.exponents[g]) for g in shifted], [f"_h{g}" for g in shifted], "_p"
     )
-    prologue += [f"E{g} = _wexp(_h{g}, M{g})" for g in shifted]
+    prologue += [Assign(f"E{g}", wexp(*sp.symbols(f"_h{g} M{g}", real=True))) for g in shifted]
     groups = [
         {
             "index": g,
@@ -102,22 +110,22 @@ def cpu_context(spec: KernelSpec, printer: MathPrinter) -> dict:
         "sum_lines": sum_lines,
         "prologue": prologue,
         # the row-map value pass of a row whose shifts and sums are finite: h <= M, no NaN
-        "lean_prologue": [line.replace("_wexp(", "_fsexp(") for line in prologue],
+        "lean_prologue": [_lean(stmt) for stmt in prologue],
         "lean_test": " and ".join(f"{v} - {v} == 0.0" for v in unpack),
         "row_args": row_args,
         "row_call": row_args,
         "mat_args": "".join(f"{v}_rows, " for v in names) + "".join(f"{p}_rows, " for p in params),
         "unpack": ", ".join(unpack) + ("," if len(unpack) == 1 else ""),
-        "value_lines": value_block(sub(pc.value), printer),
-        "grad_lines": block(grad_exprs, [f"_g{j}" for j in range(len(names))], printer, "_c"),
+        "value_lines": value_statements(sub(pc.value)),
+        "grad_lines": statements(grad_exprs, [f"_g{j}" for j in range(len(names))], "_c"),
         "summary": docstring_text(spec.construction),
     }
     used = set().union(*[e.free_symbols for e in grad_exprs])
     if plan.rowmap:
         ks = [k for k in range(len(plan.sums)) if pc.adjoints[k] in used]
         ctx["adjoints"] = ks
-        ctx["adjoint_lines"] = block(
-            [pc.cotangent * sub(pc.dvalue[k]) for k in ks], [f"_a{k}" for k in ks], printer, "_d"
+        ctx["adjoint_lines"] = statements(
+            [pc.cotangent * sub(pc.dvalue[k]) for k in ks], [f"_a{k}" for k in ks], "_d"
         )
     else:
         ks = [k for k in range(len(plan.sums)) if pc.derivs[k] in used]
@@ -161,16 +169,16 @@ def _pivot_context(spec: KernelSpec, printer: MathPrinter, sub, names) -> dict |
         return None
     g = piv.group
     load = [
-        f"{p} = {v}_row[piv]"
+        Load(str(p), v, "piv")
         for v, el, p in zip(
             names, plan.elements, [piv.pivot_elements[e] for e in plan.elements], strict=False
         )
     ]
-    load.append("pos_p = piv + 1.0")
+    load.append(Assign("pos_p", sp.Symbol("piv") + 1.0))
     if plan.rowmap:
-        load.append("G_p = G_row[piv]")
+        load.append(Load("G_p", "G", "piv"))
     keys = sorted(piv.pivot_terms, key=lambda s: s.name)
-    load += block([sub(piv.pivot_terms[q]) for q in keys], [str(q) for q in keys], printer, "_q")
+    load += statements([sub(piv.pivot_terms[q]) for q in keys], [str(q) for q in keys], "_q")
     # every small term is coef * E_g: E_g = E + El from _wexp2 (exp with its rounding error)
     # and coef * E by TwoProduct, so the sums r_k, V_k are double-double to ~2**-64
     small = [(f"r{k}", f"_w{k}") for k in piv.sums]
@@ -215,7 +223,8 @@ def _pivot_context(spec: KernelSpec, printer: MathPrinter, sub, names) -> dict |
         grads.append(f"_g{j} = 0.0 if E{g} == 0.0 else E{g} * ((_f{j} * _u{j}) / _n{j})")
     return {
         "group": g,
-        "load": load,
+        "load": lines(load, printer),
+        "load_statements": load,
         "small": small,
         "weight": f"E{g}, El{g} = _wexp2(_h{g}, M{g})",
         "adjoint_lines": adj,
@@ -260,14 +269,8 @@ def cuda_context(spec: KernelSpec, ctx: dict) -> dict:
     name = spec.name
     plan = spec.plan
     vectors = ctx["vectors"]
-    loads = [f"{el} = float64({v}_row[idx])" for v, el in zip(vectors, plan.elements, strict=True)]
-    loads.append("pos_ = float64(idx) + 1.0")
-    n_loads = len(ctx["load"])
-    if ctx["prologue"][:n_loads] != ctx["load"]:  # pragma: no cover - emit.py layout changed
-        raise CodegenError(
-            f"{name}: the CPU prologue no longer starts with the element loads; update "
-            "symsmooth/codegen/cuda.py to the layout of symsmooth/codegen/emit.py"
-        )
+    cuda = CudaPrinter()
+    loads = lines(ctx["statements"]["load"], cuda)
     groups, sums = ctx["groups"], ctx["sums"]
     adjoints = ctx.get("adjoints", [])
     value_kernel, grad_kernel = f"_cuda_rows_{name}", f"_cuda_grad_rows_{name}"
@@ -297,10 +300,10 @@ def cuda_context(spec: KernelSpec, ctx: dict) -> dict:
         "cuda_state": state,
         "cuda_plain_sums": [s["index"] for s in sums if s["index"] not in shifted],
         "cuda_adjoint_state": [v for k in adjoints for v in (f"R{k}", f"cR{k}")],
-        "cuda_prologue": loads + ctx["prologue"][n_loads:],
+        "cuda_prologue": lines(ctx["statements"]["prologue"], cuda),
         "cuda_width": max(len(groups) + 2 * len(sums), 2 * len(adjoints), 2 * len(small), 1),
         "cuda_pivot_state": [v for sym in small for v in (sym, f"c{sym}")],
-        "cuda_pivot_load": _pivot_load(pivot["load"], vectors) if pivot else [],
+        "cuda_pivot_load": lines(pivot["load_statements"], cuda) if pivot else [],
         "cuda_starts": {g["index"]: g["start"] for g in groups},
         "cuda_value_kernel": value_kernel,
         "cuda_grad_kernel": grad_kernel,
@@ -313,18 +316,10 @@ def cuda_context(spec: KernelSpec, ctx: dict) -> dict:
     }
 
 
-def _pivot_load(lines: list[str], vectors) -> list[str]:
-    """The CPU pivot loads (``x_p = x_row[piv]``, ``G_p = G_row[piv]``) for the CUDA kernel:
-    up-cast to float64, the cotangent read by its mode (a scalar or a row of ``G_rows``)."""
-    out = []
-    for line in lines:
-        target, _, source = line.partition(" = ")
-        if source == "G_row[piv]":
-            source = "G_val if G_mode == 0 else float64(G_rows[r_, piv])"
-        elif any(source == f"{v}_row[piv]" for v in vectors):
-            source = f"float64({source})"
-        out.append(f"{target} = {source}")
-    return out
+def _lean(stmt):
+    """``stmt`` with ``wexp`` as ``fsexp``: the prologue of a row whose shifts and sums are
+    finite (every ``h <= M``, no NaN), where the edge cases of ``_wexp`` cannot occur."""
+    return Assign(stmt.target, stmt.expr.replace(wexp, fsexp)) if isinstance(stmt, Assign) else stmt
 
 
 REDUCTION = Kind("reduction", cpu_context, cuda_context, "reduction.py.j2")

@@ -233,7 +233,6 @@ def _sums_cross_entropy_lse(x_row, k, t):
         pos_ = idx + 1.0
         _h1 = k * x_e
         _w0 = (x_e) if (pos_ == t) else (0)
-        _w1 = 1
         _k = _okey(_h1)
         K1 = _k if _k > K1 else K1
         N1 = _k if _k < N1 else N1
@@ -254,7 +253,6 @@ def _sums_cross_entropy_lse(x_row, k, t):
                 pos_ = idx + 1.0
                 _h1 = k * x_e
                 _w0 = (x_e) if (pos_ == t) else (0)
-                _w1 = 1
                 E1 = _fsexp(_h1, M1)
                 _v = _w0
                 _a = a0[j]
@@ -262,7 +260,7 @@ def _sums_cross_entropy_lse(x_row, k, t):
                 _bp = _t - _a
                 e0[j] += (_a - (_t - _bp)) + (_v - _bp)
                 a0[j] = _t
-                _v = _w1 * E1
+                _v = E1
                 _a = a1[j]
                 _t = _a + _v
                 _bp = _t - _a
@@ -274,7 +272,6 @@ def _sums_cross_entropy_lse(x_row, k, t):
             pos_ = idx + 1.0
             _h1 = k * x_e
             _w0 = (x_e) if (pos_ == t) else (0)
-            _w1 = 1
             E1 = _fsexp(_h1, M1)
             _v = _w0
             _a = a0[j]
@@ -282,7 +279,7 @@ def _sums_cross_entropy_lse(x_row, k, t):
             _bp = _t - _a
             e0[j] += (_a - (_t - _bp)) + (_v - _bp)
             a0[j] = _t
-            _v = _w1 * E1
+            _v = E1
             _a = a1[j]
             _t = _a + _v
             _bp = _t - _a
@@ -304,7 +301,6 @@ def _sums_cross_entropy_lse(x_row, k, t):
         pos_ = idx + 1.0
         _h1 = k * x_e
         _w0 = (x_e) if (pos_ == t) else (0)
-        _w1 = 1
         if _h1 > M1:
             _r = math.exp(M1 - _h1)
             s1 = s1 * _r
@@ -316,7 +312,7 @@ def _sums_cross_entropy_lse(x_row, k, t):
         _bp = _t - s0
         c0 += (s0 - (_t - _bp)) + (_v - _bp)
         s0 = _t
-        _v = _w1 * E1
+        _v = E1
         _t = s1 + _v
         _bp = _t - s1
         c1 += (s1 - (_t - _bp)) + (_v - _bp)
@@ -644,7 +640,6 @@ def _cuda_rows_cross_entropy_lse(out, x_rows, k_val, k_arr, k_mode, t_val, t_arr
             pos_ = float64(idx) + 1.0
             _h1 = k * x_e
             _w0 = (x_e) if (pos_ == t) else (0)
-            _w1 = 1
             if _h1 > M1:
                 _r = math.exp(M1 - _h1)
                 s1 = s1 * _r
@@ -657,7 +652,7 @@ def _cuda_rows_cross_entropy_lse(out, x_rows, k_val, k_arr, k_mode, t_val, t_arr
             c0 += (s0 - (_t - _bp)) + (_v - _bp)
             s0 = _t
 
-            _v = _w1 * E1
+            _v = E1
             _t = s1 + _v
             _bp = _t - s1
             c1 += (s1 - (_t - _bp)) + (_v - _bp)
@@ -772,7 +767,6 @@ def _cuda_grad_rows_cross_entropy_lse(x_grad, x_rows, k_val, k_arr, k_mode, t_va
             pos_ = float64(idx) + 1.0
             _h1 = k * x_e
             _w0 = (x_e) if (pos_ == t) else (0)
-            _w1 = 1
             if _h1 > M1:
                 _r = math.exp(M1 - _h1)
                 s1 = s1 * _r
@@ -785,7 +779,7 @@ def _cuda_grad_rows_cross_entropy_lse(x_grad, x_rows, k_val, k_arr, k_mode, t_va
             c0 += (s0 - (_t - _bp)) + (_v - _bp)
             s0 = _t
 
-            _v = _w1 * E1
+            _v = E1
             _t = s1 + _v
             _bp = _t - s1
             c1 += (s1 - (_t - _bp)) + (_v - _bp)

@@ -228,7 +228,6 @@ def _sums_imle_nearest_neighbour(d_row, sigma):
     for idx in range(length):
         d_e = d_row[idx]
         _h0 = -(1 / 2) * d_e / sigma**2
-        _w0 = 1
         _k = _okey(_h0)
         K0 = _k if _k > K0 else K0
         N0 = _k if _k < N0 else N0
@@ -245,9 +244,8 @@ def _sums_imle_nearest_neighbour(d_row, sigma):
                 idx = base + j
                 d_e = d_row[idx]
                 _h0 = -(1 / 2) * d_e / sigma**2
-                _w0 = 1
                 E0 = _fsexp(_h0, M0)
-                _v = _w0 * E0
+                _v = E0
                 _a = a0[j]
                 _t = _a + _v
                 _bp = _t - _a
@@ -257,9 +255,8 @@ def _sums_imle_nearest_neighbour(d_row, sigma):
             idx = full + j
             d_e = d_row[idx]
             _h0 = -(1 / 2) * d_e / sigma**2
-            _w0 = 1
             E0 = _fsexp(_h0, M0)
-            _v = _w0 * E0
+            _v = E0
             _a = a0[j]
             _t = _a + _v
             _bp = _t - _a
@@ -275,14 +272,13 @@ def _sums_imle_nearest_neighbour(d_row, sigma):
     for idx in range(length):
         d_e = d_row[idx]
         _h0 = -(1 / 2) * d_e / sigma**2
-        _w0 = 1
         if _h0 > M0:
             _r = math.exp(M0 - _h0)
             s0 = s0 * _r
             c0 = c0 * _r
             M0 = _h0
         E0 = _wexp(_h0, M0)
-        _v = _w0 * E0
+        _v = E0
         _t = s0 + _v
         _bp = _t - s0
         c0 += (s0 - (_t - _bp)) + (_v - _bp)
@@ -598,14 +594,13 @@ def _cuda_rows_imle_nearest_neighbour(out, d_rows, sigma_val, sigma_arr, sigma_m
         for idx in range(tx_, stop_, TX_):
             d_e = float64(d_row[idx])
             _h0 = -(1 / 2) * d_e / sigma**2
-            _w0 = 1
             if _h0 > M0:
                 _r = math.exp(M0 - _h0)
                 s0 = s0 * _r
                 c0 = c0 * _r
                 M0 = _h0
             E0 = _wexp(_h0, M0)
-            _v = _w0 * E0
+            _v = E0
             _t = s0 + _v
             _bp = _t - s0
             c0 += (s0 - (_t - _bp)) + (_v - _bp)
@@ -696,14 +691,13 @@ def _cuda_grad_rows_imle_nearest_neighbour(d_grad, d_rows, sigma_val, sigma_arr,
         for idx in range(tx_, stop_, TX_):
             d_e = float64(d_row[idx])
             _h0 = -(1 / 2) * d_e / sigma**2
-            _w0 = 1
             if _h0 > M0:
                 _r = math.exp(M0 - _h0)
                 s0 = s0 * _r
                 c0 = c0 * _r
                 M0 = _h0
             E0 = _wexp(_h0, M0)
-            _v = _w0 * E0
+            _v = E0
             _t = s0 + _v
             _bp = _t - s0
             c0 += (s0 - (_t - _bp)) + (_v - _bp)

@@ -230,7 +230,6 @@ def _sums_logsumexp_max(x_row, k):
     for idx in range(length):
         x_e = x_row[idx]
         _h0 = k * x_e
-        _w0 = 1
         _k = _okey(_h0)
         K0 = _k if _k > K0 else K0
         N0 = _k if _k < N0 else N0
@@ -247,9 +246,8 @@ def _sums_logsumexp_max(x_row, k):
                 idx = base + j
                 x_e = x_row[idx]
                 _h0 = k * x_e
-                _w0 = 1
                 E0 = _fsexp(_h0, M0)
-                _v = _w0 * E0
+                _v = E0
                 _a = a0[j]
                 _t = _a + _v
                 _bp = _t - _a
@@ -259,9 +257,8 @@ def _sums_logsumexp_max(x_row, k):
             idx = full + j
             x_e = x_row[idx]
             _h0 = k * x_e
-            _w0 = 1
             E0 = _fsexp(_h0, M0)
-            _v = _w0 * E0
+            _v = E0
             _a = a0[j]
             _t = _a + _v
             _bp = _t - _a
@@ -277,14 +274,13 @@ def _sums_logsumexp_max(x_row, k):
     for idx in range(length):
         x_e = x_row[idx]
         _h0 = k * x_e
-        _w0 = 1
         if _h0 > M0:
             _r = math.exp(M0 - _h0)
             s0 = s0 * _r
             c0 = c0 * _r
             M0 = _h0
         E0 = _wexp(_h0, M0)
-        _v = _w0 * E0
+        _v = E0
         _t = s0 + _v
         _bp = _t - s0
         c0 += (s0 - (_t - _bp)) + (_v - _bp)
@@ -601,14 +597,13 @@ def _cuda_rows_logsumexp_max(out, x_rows, k_val, k_arr, k_mode):
         for idx in range(tx_, stop_, TX_):
             x_e = float64(x_row[idx])
             _h0 = k * x_e
-            _w0 = 1
             if _h0 > M0:
                 _r = math.exp(M0 - _h0)
                 s0 = s0 * _r
                 c0 = c0 * _r
                 M0 = _h0
             E0 = _wexp(_h0, M0)
-            _v = _w0 * E0
+            _v = E0
             _t = s0 + _v
             _bp = _t - s0
             c0 += (s0 - (_t - _bp)) + (_v - _bp)
@@ -699,14 +694,13 @@ def _cuda_grad_rows_logsumexp_max(x_grad, x_rows, k_val, k_arr, k_mode):
         for idx in range(tx_, stop_, TX_):
             x_e = float64(x_row[idx])
             _h0 = k * x_e
-            _w0 = 1
             if _h0 > M0:
                 _r = math.exp(M0 - _h0)
                 s0 = s0 * _r
                 c0 = c0 * _r
                 M0 = _h0
             E0 = _wexp(_h0, M0)
-            _v = _w0 * E0
+            _v = E0
             _t = s0 + _v
             _bp = _t - s0
             c0 += (s0 - (_t - _bp)) + (_v - _bp)

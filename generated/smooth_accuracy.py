@@ -231,7 +231,6 @@ def _sums_smooth_accuracy(x_row, k, t):
         x_e = x_row[idx]
         pos_ = idx + 1.0
         _h1 = k * x_e
-        _w0 = 1
         _w1 = (x_e) if (pos_ == t) else (0)
         _k = _okey(_h1)
         K1 = _k if _k > K1 else K1
@@ -252,10 +251,9 @@ def _sums_smooth_accuracy(x_row, k, t):
                 x_e = x_row[idx]
                 pos_ = idx + 1.0
                 _h1 = k * x_e
-                _w0 = 1
                 _w1 = (x_e) if (pos_ == t) else (0)
                 E1 = _fsexp(_h1, M1)
-                _v = _w0 * E1
+                _v = E1
                 _a = a0[j]
                 _t = _a + _v
                 _bp = _t - _a
@@ -272,10 +270,9 @@ def _sums_smooth_accuracy(x_row, k, t):
             x_e = x_row[idx]
             pos_ = idx + 1.0
             _h1 = k * x_e
-            _w0 = 1
             _w1 = (x_e) if (pos_ == t) else (0)
             E1 = _fsexp(_h1, M1)
-            _v = _w0 * E1
+            _v = E1
             _a = a0[j]
             _t = _a + _v
             _bp = _t - _a
@@ -302,7 +299,6 @@ def _sums_smooth_accuracy(x_row, k, t):
         x_e = x_row[idx]
         pos_ = idx + 1.0
         _h1 = k * x_e
-        _w0 = 1
         _w1 = (x_e) if (pos_ == t) else (0)
         if _h1 > M1:
             _r = math.exp(M1 - _h1)
@@ -310,7 +306,7 @@ def _sums_smooth_accuracy(x_row, k, t):
             c0 = c0 * _r
             M1 = _h1
         E1 = _wexp(_h1, M1)
-        _v = _w0 * E1
+        _v = E1
         _t = s0 + _v
         _bp = _t - s0
         c0 += (s0 - (_t - _bp)) + (_v - _bp)
@@ -639,7 +635,6 @@ def _cuda_rows_smooth_accuracy(out, x_rows, k_val, k_arr, k_mode, t_val, t_arr, 
             x_e = float64(x_row[idx])
             pos_ = float64(idx) + 1.0
             _h1 = k * x_e
-            _w0 = 1
             _w1 = (x_e) if (pos_ == t) else (0)
             if _h1 > M1:
                 _r = math.exp(M1 - _h1)
@@ -647,7 +642,7 @@ def _cuda_rows_smooth_accuracy(out, x_rows, k_val, k_arr, k_mode, t_val, t_arr, 
                 c0 = c0 * _r
                 M1 = _h1
             E1 = _wexp(_h1, M1)
-            _v = _w0 * E1
+            _v = E1
             _t = s0 + _v
             _bp = _t - s0
             c0 += (s0 - (_t - _bp)) + (_v - _bp)
@@ -764,7 +759,6 @@ def _cuda_grad_rows_smooth_accuracy(x_grad, x_rows, k_val, k_arr, k_mode, t_val,
             x_e = float64(x_row[idx])
             pos_ = float64(idx) + 1.0
             _h1 = k * x_e
-            _w0 = 1
             _w1 = (x_e) if (pos_ == t) else (0)
             if _h1 > M1:
                 _r = math.exp(M1 - _h1)
@@ -772,7 +766,7 @@ def _cuda_grad_rows_smooth_accuracy(x_grad, x_rows, k_val, k_arr, k_mode, t_val,
                 c0 = c0 * _r
                 M1 = _h1
             E1 = _wexp(_h1, M1)
-            _v = _w0 * E1
+            _v = E1
             _t = s0 + _v
             _bp = _t - s0
             c0 += (s0 - (_t - _bp)) + (_v - _bp)

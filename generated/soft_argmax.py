@@ -307,7 +307,6 @@ def _sums_soft_argmax(x_row, k):
         x_e = x_row[idx]
         pos_ = idx + 1.0
         _h0 = k * x_e
-        _w0 = 1
         _w1 = pos_
         _k = _okey(_h0)
         K0 = _k if _k > K0 else K0
@@ -328,10 +327,9 @@ def _sums_soft_argmax(x_row, k):
                 x_e = x_row[idx]
                 pos_ = idx + 1.0
                 _h0 = k * x_e
-                _w0 = 1
                 _w1 = pos_
                 E0 = _fsexp(_h0, M0)
-                _v = _w0 * E0
+                _v = E0
                 _a = a0[j]
                 _t = _a + _v
                 _bp = _t - _a
@@ -348,10 +346,9 @@ def _sums_soft_argmax(x_row, k):
             x_e = x_row[idx]
             pos_ = idx + 1.0
             _h0 = k * x_e
-            _w0 = 1
             _w1 = pos_
             E0 = _fsexp(_h0, M0)
-            _v = _w0 * E0
+            _v = E0
             _a = a0[j]
             _t = _a + _v
             _bp = _t - _a
@@ -378,7 +375,6 @@ def _sums_soft_argmax(x_row, k):
         x_e = x_row[idx]
         pos_ = idx + 1.0
         _h0 = k * x_e
-        _w0 = 1
         _w1 = pos_
         if _h0 > M0:
             _r = math.exp(M0 - _h0)
@@ -388,7 +384,7 @@ def _sums_soft_argmax(x_row, k):
             c1 = c1 * _r
             M0 = _h0
         E0 = _wexp(_h0, M0)
-        _v = _w0 * E0
+        _v = E0
         _t = s0 + _v
         _bp = _t - s0
         c0 += (s0 - (_t - _bp)) + (_v - _bp)
@@ -444,13 +440,12 @@ def _pivot_grad_soft_argmax(x_row, k, x_out, s0, s1, M0, size_):
         x_e = x_row[idx]
         pos_ = idx + 1.0
         _h0 = k * x_e
-        _w0 = 1
         _w1 = pos_
         E0, El0 = _wexp2(_h0, M0)
-        _v, _ve = _two_product(_w0, E0)
+        _v = E0
         _t = r0 + _v
         _bp = _t - r0
-        cr0 += ((r0 - (_t - _bp)) + (_v - _bp)) + (_ve + _w0 * El0)
+        cr0 += ((r0 - (_t - _bp)) + (_v - _bp)) + El0
         r0 = _t
         _v, _ve = _two_product(_w1, E0)
         _t = r1 + _v
@@ -807,7 +802,6 @@ def _cuda_rows_soft_argmax(out, x_rows, k_val, k_arr, k_mode):
             x_e = float64(x_row[idx])
             pos_ = float64(idx) + 1.0
             _h0 = k * x_e
-            _w0 = 1
             _w1 = pos_
             if _h0 > M0:
                 _r = math.exp(M0 - _h0)
@@ -817,7 +811,7 @@ def _cuda_rows_soft_argmax(out, x_rows, k_val, k_arr, k_mode):
                 c1 = c1 * _r
                 M0 = _h0
             E0 = _wexp(_h0, M0)
-            _v = _w0 * E0
+            _v = E0
             _t = s0 + _v
             _bp = _t - s0
             c0 += (s0 - (_t - _bp)) + (_v - _bp)
@@ -939,7 +933,6 @@ def _cuda_grad_rows_soft_argmax(x_grad, x_rows, k_val, k_arr, k_mode):
             x_e = float64(x_row[idx])
             pos_ = float64(idx) + 1.0
             _h0 = k * x_e
-            _w0 = 1
             _w1 = pos_
             if _h0 > M0:
                 _r = math.exp(M0 - _h0)
@@ -949,7 +942,7 @@ def _cuda_grad_rows_soft_argmax(x_grad, x_rows, k_val, k_arr, k_mode):
                 c1 = c1 * _r
                 M0 = _h0
             E0 = _wexp(_h0, M0)
-            _v = _w0 * E0
+            _v = E0
             _t = s0 + _v
             _bp = _t - s0
             c0 += (s0 - (_t - _bp)) + (_v - _bp)
@@ -1088,13 +1081,12 @@ def _cuda_grad_rows_soft_argmax(x_grad, x_rows, k_val, k_arr, k_mode):
                 x_e = float64(x_row[idx])
                 pos_ = float64(idx) + 1.0
                 _h0 = k * x_e
-                _w0 = 1
                 _w1 = pos_
                 E0, El0 = _wexp2(_h0, M0)
-                _v, _ve = _two_product(_w0, E0)
+                _v = E0
                 _t = r0 + _v
                 _bp = _t - r0
-                cr0 += ((r0 - (_t - _bp)) + (_v - _bp)) + (_ve + _w0 * El0)
+                cr0 += ((r0 - (_t - _bp)) + (_v - _bp)) + El0
                 r0 = _t
                 _v, _ve = _two_product(_w1, E0)
                 _t = r1 + _v

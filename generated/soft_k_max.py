@@ -80,14 +80,13 @@ def _step_sums_soft_k_max(y_row, p_row, k):
         y_e = y_row[idx]
         p_e = p_row[idx]
         _h0 = k * y_e * (1 - p_e)
-        _w0 = 1
         if _h0 > M0:
             _r = math.exp(M0 - _h0)
             s0 = s0 * _r
             c0 = c0 * _r
             M0 = _h0
         E0 = _wexp(_h0, M0)
-        _v = _w0 * E0
+        _v = E0
         _t = s0 + _v
         _bp = _t - s0
         c0 += (s0 - (_t - _bp)) + (_v - _bp)
@@ -496,14 +495,13 @@ def _cuda_iter_soft_k_max(out, x_rows, k_val, k_arr, k_mode, top, y_ws, states_w
                 y_e = y_row[idx]
                 p_e = p_row[idx]
                 _h0 = k * y_e * (1 - p_e)
-                _w0 = 1
                 if _h0 > M0:
                     _r = math.exp(M0 - _h0)
                     s0 = s0 * _r
                     c0 = c0 * _r
                     M0 = _h0
                 E0 = _wexp(_h0, M0)
-                _v = _w0 * E0
+                _v = E0
                 _t = s0 + _v
                 _bp = _t - s0
                 c0 += (s0 - (_t - _bp)) + (_v - _bp)
@@ -626,14 +624,13 @@ def _cuda_iter_grad_soft_k_max(
                 y_e = y_row[idx]
                 p_e = p_row[idx]
                 _h0 = k * y_e * (1 - p_e)
-                _w0 = 1
                 if _h0 > M0:
                     _r = math.exp(M0 - _h0)
                     s0 = s0 * _r
                     c0 = c0 * _r
                     M0 = _h0
                 E0 = _wexp(_h0, M0)
-                _v = _w0 * E0
+                _v = E0
                 _t = s0 + _v
                 _bp = _t - s0
                 c0 += (s0 - (_t - _bp)) + (_v - _bp)
@@ -703,14 +700,13 @@ def _cuda_iter_grad_soft_k_max(
                 y_e = y_row[idx]
                 p_e = p_row[idx]
                 _h0 = k * y_e * (1 - p_e)
-                _w0 = 1
                 if _h0 > M0:
                     _r = math.exp(M0 - _h0)
                     s0 = s0 * _r
                     c0 = c0 * _r
                     M0 = _h0
                 E0 = _wexp(_h0, M0)
-                _v = _w0 * E0
+                _v = E0
                 _t = s0 + _v
                 _bp = _t - s0
                 c0 += (s0 - (_t - _bp)) + (_v - _bp)

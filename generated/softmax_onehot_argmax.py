@@ -308,7 +308,6 @@ def _sums_softmax_onehot_argmax(x_row, k):
     for idx in range(length):
         x_e = x_row[idx]
         _h0 = k * x_e
-        _w0 = 1
         _k = _okey(_h0)
         K0 = _k if _k > K0 else K0
         N0 = _k if _k < N0 else N0
@@ -325,9 +324,8 @@ def _sums_softmax_onehot_argmax(x_row, k):
                 idx = base + j
                 x_e = x_row[idx]
                 _h0 = k * x_e
-                _w0 = 1
                 E0 = _fsexp(_h0, M0)
-                _v = _w0 * E0
+                _v = E0
                 _a = a0[j]
                 _t = _a + _v
                 _bp = _t - _a
@@ -337,9 +335,8 @@ def _sums_softmax_onehot_argmax(x_row, k):
             idx = full + j
             x_e = x_row[idx]
             _h0 = k * x_e
-            _w0 = 1
             E0 = _fsexp(_h0, M0)
-            _v = _w0 * E0
+            _v = E0
             _a = a0[j]
             _t = _a + _v
             _bp = _t - _a
@@ -355,14 +352,13 @@ def _sums_softmax_onehot_argmax(x_row, k):
     for idx in range(length):
         x_e = x_row[idx]
         _h0 = k * x_e
-        _w0 = 1
         if _h0 > M0:
             _r = math.exp(M0 - _h0)
             s0 = s0 * _r
             c0 = c0 * _r
             M0 = _h0
         E0 = _wexp(_h0, M0)
-        _v = _w0 * E0
+        _v = E0
         _t = s0 + _v
         _bp = _t - s0
         c0 += (s0 - (_t - _bp)) + (_v - _bp)
@@ -422,14 +418,13 @@ def _pivot_grad_softmax_onehot_argmax(x_row, k, G_row, x_out, s0, M0, size_):
             continue
         x_e = x_row[idx]
         _h0 = k * x_e
-        _w0 = 1
         E0, El0 = _wexp2(_h0, M0)
         G_e = G_row[idx]
         _v0 = G_e
-        _v, _ve = _two_product(_w0, E0)
+        _v = E0
         _t = r0 + _v
         _bp = _t - r0
-        cr0 += ((r0 - (_t - _bp)) + (_v - _bp)) + (_ve + _w0 * El0)
+        cr0 += ((r0 - (_t - _bp)) + (_v - _bp)) + El0
         r0 = _t
         _v, _ve = _two_product(_v0, E0)
         _t = V0 + _v
@@ -802,14 +797,13 @@ def _cuda_rows_softmax_onehot_argmax(out, x_rows, k_val, k_arr, k_mode):
         for idx in range(tx_, stop_, TX_):
             x_e = float64(x_row[idx])
             _h0 = k * x_e
-            _w0 = 1
             if _h0 > M0:
                 _r = math.exp(M0 - _h0)
                 s0 = s0 * _r
                 c0 = c0 * _r
                 M0 = _h0
             E0 = _wexp(_h0, M0)
-            _v = _w0 * E0
+            _v = E0
             _t = s0 + _v
             _bp = _t - s0
             c0 += (s0 - (_t - _bp)) + (_v - _bp)
@@ -902,14 +896,13 @@ def _cuda_grad_rows_softmax_onehot_argmax(
         for idx in range(tx_, stop_, TX_):
             x_e = float64(x_row[idx])
             _h0 = k * x_e
-            _w0 = 1
             if _h0 > M0:
                 _r = math.exp(M0 - _h0)
                 s0 = s0 * _r
                 c0 = c0 * _r
                 M0 = _h0
             E0 = _wexp(_h0, M0)
-            _v = _w0 * E0
+            _v = E0
             _t = s0 + _v
             _bp = _t - s0
             c0 += (s0 - (_t - _bp)) + (_v - _bp)
@@ -1014,14 +1007,13 @@ def _cuda_grad_rows_softmax_onehot_argmax(
                     continue
                 x_e = float64(x_row[idx])
                 _h0 = k * x_e
-                _w0 = 1
                 E0, El0 = _wexp2(_h0, M0)
                 G_e = G_val if G_mode == 0 else float64(G_rows[r_, idx])
                 _v0 = G_e
-                _v, _ve = _two_product(_w0, E0)
+                _v = E0
                 _t = r0 + _v
                 _bp = _t - r0
-                cr0 += ((r0 - (_t - _bp)) + (_v - _bp)) + (_ve + _w0 * El0)
+                cr0 += ((r0 - (_t - _bp)) + (_v - _bp)) + El0
                 r0 = _t
                 _v, _ve = _two_product(_v0, E0)
                 _t = V0 + _v

@@ -67,9 +67,13 @@ def cpu_context(spec: KernelSpec, printer: MathPrinter) -> dict:
     def sub(e):
         return sp.sympify(e).xreplace(local)
 
+    weights = {k: sub(w) for k, w in enumerate(pc.weights)}
+    # a number as a weight is folded into its terms (no `_w0 = 1`, no `_w0 * E0`)
+    folded = {k: w for k, w in weights.items() if w.is_number}
+    kept = [k for k in weights if k not in folded]
     sum_lines = statements(
-        [sub(pc.exponents[g]) for g in shifted] + [sub(w) for w in pc.weights],
-        [f"_h{g}" for g in shifted] + [f"_w{k}" for k in range(len(pc.weights))],
+        [sub(pc.exponents[g]) for g in shifted] + [weights[k] for k in kept],
+        [f"_h{g}" for g in shifted] + [f"_w{k}" for k in kept],
         "_c",
     )
     prologue = list(loads)
@@ -90,7 +94,7 @@ def cpu_context(spec: KernelSpec, printer: MathPrinter) -> dict:
             "index": k,
             "init": printer.doprint(sp.Float(0) if s.init == 0 else sub(s.init)),
             "base": _base(printer.doprint(sub(s.init)), s, plan),
-            "term": f"_w{k} * E{s.group}" if plan.shifted(s.group) else f"_w{k}",
+            "term": _term(k, s, plan, folded, printer),
         }
         for k, s in enumerate(plan.sums)
     ]
@@ -136,9 +140,35 @@ def cpu_context(spec: KernelSpec, printer: MathPrinter) -> dict:
     ctx["labels"] = repr(checks)
     ctx["label_names"] = [c[1] for c in checks]
     ctx["label_first"] = checks[0][2] if checks else 1
-    ctx["pivot"] = _pivot_context(spec, printer, sub, names)
+    ctx["pivot"] = _pivot_context(spec, printer, sub, names, folded)
     printer.helpers.update({"wexp", "fin"})
     return ctx
+
+
+def _weight(k: int, folded: dict, printer: MathPrinter) -> str:
+    """The weight ``w_k`` as code: the name ``_w{k}`` of its statement, or the number it
+    folded to (printed as a float: it multiplies floats in TwoProduct)."""
+    return printer.doprint(sp.Float(folded[k])) if k in folded else f"_w{k}"
+
+
+def _term(k: int, s, plan, folded: dict, printer: MathPrinter) -> str:
+    """The term ``w_k E_g`` of sum ``k`` for one element (``w_k`` alone for a sum with no
+    exponent); a weight folded to 1 leaves ``E_g``.
+
+    >>> import sympy as sp
+    >>> from types import SimpleNamespace as NS
+    >>> plan = NS(shifted=lambda g: g == 0)
+    >>> [_term(0, NS(group=0), plan, f, MathPrinter()) for f in ({}, {0: sp.S.One}, {0: sp.S(2)})]
+    ['_w0 * E0', 'E0', '2 * E0']
+    >>> _term(1, NS(group=1), plan, {1: sp.S.One}, MathPrinter())
+    '1.0'
+    """
+    if not plan.shifted(s.group):
+        return _weight(k, folded, printer)
+    if folded.get(k) == 1:
+        return f"E{s.group}"
+    w = printer.doprint(folded[k]) if k in folded else f"_w{k}"
+    return f"{w} * E{s.group}"
 
 
 def label_checks(spec: KernelSpec) -> tuple:
@@ -161,7 +191,7 @@ def label_checks(spec: KernelSpec) -> tuple:
     )
 
 
-def _pivot_context(spec: KernelSpec, printer: MathPrinter, sub, names) -> dict | None:
+def _pivot_context(spec: KernelSpec, printer: MathPrinter, sub, names, folded: dict) -> dict | None:
     """Lines of the pivoted gradient (:mod:`symsmooth.codegen.pivot`), or ``None``."""
     plan, pc = spec.plan, spec.pieces
     piv = pivot_form(plan, pc)
@@ -181,7 +211,7 @@ def _pivot_context(spec: KernelSpec, printer: MathPrinter, sub, names) -> dict |
     load += statements([sub(piv.pivot_terms[q]) for q in keys], [str(q) for q in keys], "_q")
     # every small term is coef * E_g: E_g = E + El from _wexp2 (exp with its rounding error)
     # and coef * E by TwoProduct, so the sums r_k, V_k are double-double to ~2**-64
-    small = [(f"r{k}", f"_w{k}") for k in piv.sums]
+    small = [(f"r{k}", _weight(k, folded, printer)) for k in piv.sums]
     vk = sorted(piv.adjoint_terms, key=lambda s: s.name)
     small += [(str(v), f"_v{v.name[1:]}") for v in vk]
     e = spec.pieces.weights_e[g]
@@ -190,12 +220,19 @@ def _pivot_context(spec: KernelSpec, printer: MathPrinter, sub, names) -> dict |
         raise CodegenError(f"{spec.name}: a pivoted adjoint term is not E_g times a factor")
     adj = block([sub(c) for c in coefs], [f"_v{v.name[1:]}" for v in vk], printer, "_e")
     accumulate = []
+    units = {f"r{k}" for k in piv.sums if folded.get(k) == 1}
     for sym, coef in small:
+        # coef * (E + El) as _v + error; a weight folded to 1 needs no TwoProduct (exact)
+        product, error = (
+            (f"_v = E{g}", f"El{g}")
+            if sym in units
+            else (f"_v, _ve = _two_product({coef}, E{g})", f"(_ve + {coef} * El{g})")
+        )
         accumulate += [
-            f"_v, _ve = _two_product({coef}, E{g})",
+            product,
             f"_t = {sym} + _v",
             f"_bp = _t - {sym}",
-            f"c{sym} += (({sym} - (_t - _bp)) + (_v - _bp)) + (_ve + {coef} * El{g})",
+            f"c{sym} += (({sym} - (_t - _bp)) + (_v - _bp)) + {error}",
             f"{sym} = _t",
         ]
     finish = []

@@ -188,3 +188,82 @@ def spec_from_expression(expr, name: str, params=(), command: str | None = None)
             stabilizer=_stabilizer,
             command=command,
         )
+
+
+# --- wiring for the command line -------------------------------------------------------------
+# ``symsmooth.cli`` reaches the stages only through the functions below (issue #11: cli ->
+# pipeline -> stages).  Each imports its stage when called, so ``symsmooth --help`` stays fast.
+from symsmooth.convolution import kernels as convolution_kernels  # noqa: E402,F401
+from symsmooth.text.formula import parse  # noqa: E402,F401
+
+
+def catalog_names() -> list[str]:
+    """Every catalog entry's name (built-in and user-saved)."""
+    from symsmooth import catalog
+
+    return catalog.names()
+
+
+def catalog_entry(name: str):
+    """The :class:`~symsmooth.records.Smoothing` of a catalog entry (CatalogError otherwise)."""
+    from symsmooth import catalog
+
+    return catalog.get(name)
+
+
+def catalog_entries() -> list:
+    """Every catalog entry's record, in catalog order."""
+    from symsmooth import catalog
+
+    return catalog.all_entries()
+
+
+def catalog_builder(name: str):
+    """The builder function of a catalog entry (its docstring documents the entry)."""
+    from symsmooth import catalog
+
+    return catalog.builder(name)
+
+
+def user_catalog():
+    """The user catalog module (``entry_name_problem``, ``InvalidEntryName``, ``save``)."""
+    from symsmooth.catalog import user_catalog as module
+
+    return module
+
+
+def check_claims(record, count: int) -> tuple:
+    """``(limit_check, bound_check)`` of a record's limit and bound claims."""
+    from symsmooth.verification import claims
+
+    return claims.check_limit(record), claims.check_bound(record, count=count)
+
+
+def check_measure_options(**options) -> None:
+    """Refuse a bad kernel-measurement option before any work (MeasureOptionError)."""
+    from symsmooth.verification.kernels import check_options
+
+    check_options(**options)
+
+
+def write_derivation_pages(out) -> list:
+    """Regenerate the derivation pages into ``out``; the paths written."""
+    from symsmooth.derive.docs import write_pages
+
+    return list(write_pages(out))
+
+
+def plot(record, output, wanted) -> None:
+    """Plot a record to ``output`` (needs matplotlib)."""
+    from symsmooth.plotting import plot as plot_record
+
+    plot_record(record, output, wanted)
+
+
+def __getattr__(name: str):
+    """``pipeline.MeasureOptionError``, imported on first use (verification loads Numba)."""
+    if name == "MeasureOptionError":
+        from symsmooth.verification.kernels import MeasureOptionError
+
+        return MeasureOptionError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

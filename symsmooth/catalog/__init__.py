@@ -24,6 +24,7 @@ import importlib
 from collections.abc import Callable
 from functools import cache
 
+from symsmooth.catalog import registry
 from symsmooth.errors import CatalogError
 from symsmooth.records import Smoothing
 
@@ -37,26 +38,9 @@ ENTRY_MODULES = (
     "symsmooth.catalog.multilabel",
 )
 
-_BUILDERS: dict[str, Callable[[], Smoothing]] = {}
+_BUILDERS = registry.BUILDERS  # the one table (user_catalog registers there too)
+entry = registry.entry
 _LOADED = False
-
-
-def entry(name: str) -> Callable[[Callable[[], Smoothing]], Callable[[], Smoothing]]:
-    """Register ``builder`` as catalog entry ``name`` (decorator).
-
-    The builder takes no arguments and returns a :class:`Smoothing` whose ``name`` is ``name``.
-    """
-
-    def register(builder: Callable[[], Smoothing]) -> Callable[[], Smoothing]:
-        if name in _BUILDERS and _BUILDERS[name] is not builder:
-            raise CatalogError(
-                f"catalog entry {name!r} is registered twice ({_BUILDERS[name].__module__} and "
-                f"{builder.__module__}); rename one of them"
-            )
-        _BUILDERS[name] = builder
-        return builder
-
-    return register
 
 
 def _load() -> None:
@@ -126,3 +110,7 @@ def builder(name: str) -> Callable[[], Smoothing]:
 def all_entries() -> list[Smoothing]:
     """Every record, in name order."""
     return [get(n) for n in names()]
+
+
+registry.on_load(_load)
+registry.on_change(get.cache_clear)

@@ -48,6 +48,7 @@ import os
 from pathlib import Path
 
 from symsmooth.budget import deadline
+from symsmooth.catalog import registry
 from symsmooth.errors import BudgetError, CatalogError, SymsmoothError
 from symsmooth.identifiers import name_problem
 from symsmooth.records import Smoothing
@@ -162,14 +163,12 @@ def save(
         For a bad or taken name (:class:`InvalidEntryName`), a record with names or parts the
         reader would refuse, an unreadable existing file, or a file that cannot be written.
     """
-    from symsmooth import catalog
-
     problem = entry_name_problem(name)
     if problem is not None:
         raise InvalidEntryName(problem)
     file = file or path()
     entries = read_entries(file, strict=True)
-    builtin = name in catalog.names() and name not in _REGISTERED
+    builtin = name in registry.loaded_names() and name not in _REGISTERED
     if builtin or (name in entries and not overwrite):
         raise CatalogError(
             f"{name!r} exists already in the catalog; pick another name"
@@ -192,27 +191,23 @@ def register_all(file: Path | None = None) -> list[str]:
 
     A saved entry with the name of a built-in entry is skipped with a warning.
     """
-    from symsmooth import catalog
-
     file = file or path()
     entries = load(file)
     for name, record in entries.items():
-        if name in catalog._BUILDERS and name not in _REGISTERED:
+        if name in registry.BUILDERS and name not in _REGISTERED:
             warn(file, f"entry {name!r} skipped: a built-in catalog entry has that name")
             continue
-        catalog._BUILDERS.pop(name, None)
-        catalog.entry(name)(lambda record=record: record)
+        registry.BUILDERS.pop(name, None)
+        registry.entry(name)(lambda record=record: record)
         _REGISTERED.add(name)
-    catalog.get.cache_clear()
+    registry.changed()
     return sorted(entries)
 
 
 def reset() -> None:
     """Forget every registered user entry (the next catalog access does not re-read the file;
     call :func:`register_all` for that).  For tests and long-running sessions."""
-    from symsmooth import catalog
-
     for name in sorted(_REGISTERED):
-        catalog._BUILDERS.pop(name, None)
+        registry.BUILDERS.pop(name, None)
     _REGISTERED.clear()
-    catalog.get.cache_clear()
+    registry.changed()

@@ -32,6 +32,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from symsmooth.cli.app import app, console
+from symsmooth.cli.kernel_tasks import kernel_task, kernel_weight, report_table
 
 
 @dataclass(frozen=True)
@@ -48,14 +49,12 @@ class EntryReport:
 
 def check_entry(name: str, count: int) -> EntryReport:
     """Build ``name`` and check its limit and bound claims; errors count as failures."""
-    from symsmooth import catalog
-    from symsmooth.verification import claims
+    from symsmooth import pipeline
 
     start = time.perf_counter()
     try:
-        record = catalog.get(name)
-        limit = claims.check_limit(record)
-        bound = claims.check_bound(record, count=count)
+        record = pipeline.catalog_entry(name)
+        limit, bound = pipeline.check_claims(record, count=count)
     except Exception as exc:  # noqa: BLE001 - one broken entry must not hide the others
         return EntryReport(
             name, False, False, None, time.perf_counter() - start, f"{type(exc).__name__}: {exc}"
@@ -115,11 +114,11 @@ def build_cmd(
     ] = 0,
 ) -> None:
     """Derive, check, generate and verify the whole catalog."""
-    from symsmooth import catalog
+    from symsmooth import pipeline
     from symsmooth.cli.jobs import default_jobs
     from symsmooth.cli.paths import check_folder
 
-    names = [catalog.get(n).name for n in only] if only else catalog.names()
+    names = [pipeline.catalog_entry(n).name for n in only] if only else pipeline.catalog_names()
     if kernels:
         check_folder(out, "--out")  # before minutes of claim checks, not after
     jobs = jobs or default_jobs()
@@ -162,38 +161,8 @@ def _check_task(name: str, count: int) -> EntryReport:
     return check_entry(name, count)
 
 
-def kernel_task(name: str, out: Path, regenerate: bool = True, **options) -> tuple:
-    """Generate (when ``regenerate`` or missing) and verify one entry: ``("ok", Report)``,
-    ``("skipped", reason)`` for a :class:`~symsmooth.errors.CodegenError`, ``("error", reason)``
-    for anything else.  Runs in a worker process (:mod:`symsmooth.cli.jobs`)."""
-    from symsmooth import pipeline
-    from symsmooth.errors import CodegenError
-    from symsmooth.verification.kernels import MeasureOptionError, check_options
-
-    check_options(**options)  # a bad option is the user's error (exit 2), not the entry's
-    try:
-        return "ok", pipeline.verify(name, out=out, regenerate=regenerate, **options)
-    except (MeasureOptionError, OSError):  # the user's option or path: exit 2 in cli.main
-        raise
-    except CodegenError as exc:
-        return "skipped", str(exc)
-    except Exception as exc:  # noqa: BLE001 - report every broken entry, then fail
-        return "error", f"{type(exc).__name__}: {exc}"
-
-
-def kernel_weight(name: str) -> int:
-    """Rough cost order for the worker pool: row reductions (long rows) before elementwise."""
-    from symsmooth import pipeline
-
-    try:
-        return 0 if pipeline.kernel_spec(name).kind == "elementwise" else 1
-    except Exception:  # noqa: BLE001 - the task itself reports the error
-        return 0
-
-
 def _build_kernels(names: list[str], out: Path, strict: bool, jobs: int = 1) -> bool:
     """Stages 2 and 3: generate each entry's kernel module, then verify it in ulps."""
-    from symsmooth.cli.codegen_cmds import report_table
     from symsmooth.cli.jobs import each
 
     reports, broken = [], []

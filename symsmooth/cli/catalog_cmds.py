@@ -28,10 +28,10 @@ from symsmooth.cli.app import app, console, err_console
 from symsmooth.records import Smoothing
 
 
-def _catalog():
-    from symsmooth import catalog
+def _catalog():  # the catalog, reached through the wiring (cli -> pipeline)
+    from symsmooth import pipeline
 
-    return catalog
+    return pipeline
 
 
 def _limit(record: Smoothing) -> str:
@@ -55,8 +55,7 @@ def list_cmd(
     ] = False,
 ) -> None:
     """List every construction in the catalog: name, target, parameter, bound, source."""
-    catalog = _catalog()
-    records = catalog.all_entries()
+    records = _catalog().catalog_entries()
     columns = ("name", "target", "parameter", "bound", "source")
     rows = [(r.name, str(r.target), _limit(r), _bound(r, 6), r.source) for r in records]
     if plain:
@@ -77,7 +76,7 @@ def list_cmd(
 
 
 def _docstring_summary(name: str) -> str:
-    doc = inspect.getdoc(_catalog().builder(name)) or ""
+    doc = inspect.getdoc(_catalog().catalog_builder(name)) or ""
     return doc.split("\n\n")[0].replace("\n", " ").strip()
 
 
@@ -89,7 +88,7 @@ def show_cmd(
     ] = False,
 ) -> None:
     """Show one construction: target, surrogate, parameter, bound, domain, source."""
-    record = _catalog().get(name)
+    record = _catalog().catalog_entry(name)
     fields = [
         ("name", record.name),
         ("description", record.description or "-"),
@@ -151,7 +150,7 @@ def plot_cmd(
     ] = None,
 ) -> None:
     """Plot the target, the surrogate at 3-4 sharpness values, and the error with its bound."""
-    record = _catalog().get(name)
+    record = _catalog().catalog_entry(name)
     wanted = _parse_values(values)
     try:
         import matplotlib  # noqa: F401
@@ -161,7 +160,7 @@ def plot_cmd(
     from matplotlib.figure import Figure
 
     from symsmooth.cli.paths import check_file
-    from symsmooth.plotting import plot
+    from symsmooth.pipeline import plot
 
     check_file(output, "-o", Figure().canvas.get_supported_filetypes())  # before the work
     plot(record, output, wanted)

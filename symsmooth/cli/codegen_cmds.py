@@ -12,6 +12,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from symsmooth.cli.app import app, console
+from symsmooth.cli.kernel_tasks import kernel_task, kernel_weight, report_table
 from symsmooth.errors import CodegenError, SymsmoothError
 
 
@@ -27,14 +28,14 @@ def _progress() -> Progress:
 
 
 def _names(names: list[str], everything: bool) -> list[str]:
-    from symsmooth import catalog
+    from symsmooth import pipeline
 
     if everything:
-        return catalog.names()
+        return pipeline.catalog_names()
     if not names:
         raise CodegenError("name at least one catalog entry, or pass --all (see `symsmooth list`)")
     for name in names:
-        catalog.get(name)  # unknown names fail early with close matches
+        pipeline.catalog_entry(name)  # unknown names fail early with close matches
     return list(names)
 
 
@@ -76,12 +77,10 @@ def gen_cmd(
         # names first: nothing is parsed, built or written for a name that cannot be used
         check_name(name, "kernel")
         params = check_distinct([check_name(p, "parameter") for p in param or []], "parameter")
-        from symsmooth.text.formula import parse
-
         command = f"symsmooth gen --expr {shlex.quote(expr)} --name {name}" + "".join(
             f" --param {p}" for p in params
         )
-        spec = pipeline.spec_from_expression(parse(expr), name, params, command=command)
+        spec = pipeline.spec_from_expression(pipeline.parse(expr), name, params, command=command)
         for path in pipeline.generate([spec], out=out, targets=_targets(target)):
             console.print(f"wrote {path}")
         if check:
@@ -104,40 +103,6 @@ def gen_cmd(
                 console.print(f"[yellow]skipped {entry}:[/] {exc}")
             progress.advance(task)
     console.print(f"wrote {len(paths)} module(s) to {out}")
-
-
-def report_table(reports) -> Table:
-    """A rich table: worst max-ulp of value and gradient per dtype, and the status."""
-    table = Table(title="kernel accuracy (max ulp vs mpmath, worst regime)")
-    for column in ("kernel", "kind", "value f64", "grad f64", "value f32", "grad f32", "status"):
-        table.add_column(column, justify="right" if "f" in column[-3:] else "left")
-    for r in reports:
-        grad64 = max(
-            (row.max_ulp for row in r.rows if row.part != "value" and row.dtype == "float64"),
-            default=0.0,
-        )
-        grad32 = max(
-            (row.max_ulp for row in r.rows if row.part != "value" and row.dtype == "float32"),
-            default=0.0,
-        )
-        missed = r.failures()
-        status = (
-            "[green]ok[/]"
-            if not missed
-            else "[red]missed: "
-            + ", ".join(sorted({f"{m.part}/{m.dtype}/{m.regime}" for m in missed})[:3])
-            + "[/]"
-        )
-        table.add_row(
-            r.name,
-            r.kind,
-            f"{r.worst('value', 'float64'):.2f}",
-            f"{grad64:.2f}",
-            f"{r.worst('value', 'float32'):.2f}",
-            f"{grad32:.2f}",
-            status,
-        )
-    return table
 
 
 def regime_table(report) -> Table:
@@ -185,7 +150,6 @@ def verify_cmd(
     ] = False,
 ) -> None:
     """Measure generated kernels against mpmath (ulps by regime); exit 1 if a target is missed."""
-    from symsmooth.cli.build_cmd import kernel_task, kernel_weight
     from symsmooth.cli.jobs import default_jobs, each
 
     chosen = _names(names or [], not names)

@@ -61,8 +61,7 @@ def convolve_cmd(
 
     check_name(var, "variable")  # before any work: the name reaches records and code
     if save is not None:
-        from symsmooth.catalog import user_catalog
-
+        user_catalog = pipeline.user_catalog()
         problem = user_catalog.entry_name_problem(save)
         if problem is not None:
             raise user_catalog.InvalidEntryName(problem)
@@ -86,9 +85,7 @@ def convolve_cmd(
         if value is not None:
             _show(extra.replace("_", " "), value, latex)
     if save:
-        from symsmooth.catalog import user_catalog
-
-        file = user_catalog.save(save, record)
+        file = pipeline.user_catalog().save(save, record)
         console.print(f"saved as {save!r} in {file}", highlight=False, markup=False)
 
 
@@ -109,7 +106,7 @@ def _smooths(k) -> str:
 @app.command("kernels")
 def kernels_cmd() -> None:
     """List the approximate-identity kernels: density, support, moments, what they smooth."""
-    from symsmooth.convolution import kernels
+    from symsmooth.pipeline import convolution_kernels as kernels
 
     table = Table("name", "width", "density K(u)", "support", "moments", "smooths")
     for name in kernels.names():

@@ -32,20 +32,19 @@ def _expression(text: str):
     A bare name that is not in the catalog is refused (a misspelt entry would otherwise be read
     as the formula ``name``, whose gradient is 1); a formula is anything else, e.g. ``x**2``.
     """
-    from symsmooth import catalog
-    from symsmooth.text.formula import parse
+    from symsmooth import pipeline
 
     name = text.strip()
-    if name in catalog.names() or name.isidentifier():
+    if name in pipeline.catalog_names() or name.isidentifier():
         try:
-            record = catalog.get(name)  # CatalogError naming close matches
+            record = pipeline.catalog_entry(name)  # CatalogError naming close matches
         except CatalogError as exc:
             raise CatalogError(
                 f"{exc} A bare name is read as a catalog entry; to differentiate a formula, "
                 f"write one (e.g. '{name}**2')."
             ) from None
         return record.expr, tuple(record.variables)
-    expr = parse(text)
+    expr = pipeline.parse(text)
     variables = tuple(
         sorted(expr.free_symbols - {s for s in expr.free_symbols if s.is_positive}, key=str)
     )
@@ -121,7 +120,7 @@ def em_cmd(
 @docs_app.command("derivations")
 def docs_derivations_cmd(out: Path = OUT_DIR) -> None:
     """Regenerate docs/derivations/ from the Derivation records."""
-    from symsmooth.derive.docs import write_pages
+    from symsmooth.pipeline import write_derivation_pages
 
-    for path in write_pages(out):
+    for path in write_derivation_pages(out):
         console.print(str(path), markup=False)

@@ -51,7 +51,7 @@ def one_line_warning(message, category, filename, lineno, file=None, line=None) 
 
 def _version(value: bool) -> None:
     if value:
-        from symsmooth import __version__
+        from symsmooth.version import __version__
 
         print(f"symsmooth {__version__}")
         raise typer.Exit(0)

@@ -12,6 +12,8 @@ Examples
 'cuda_demo.py.j2'
 >>> operand_sig("float32")
 ['float64', 'float32[::1]', 'int64']
+>>> kernel_pair("_v", "_g", ["_h"], lambda t, grad: f"void({t}, {grad})")["cuda_signatures"]["_g"]
+['void(float32, True)', 'void(float64, True)']
 """
 
 from __future__ import annotations
@@ -54,3 +56,19 @@ class Kind:
 def operand_sig(dtype: str) -> list[str]:
     """(value, array, mode): a scalar, an array read at each element (mode 1) or at 0 (mode 2)."""
     return ["float64", f"{dtype}[::1]", "int64"]
+
+
+def kernel_pair(value_kernel: str, grad_kernel: str, device, sig) -> dict:
+    """The ``cuda_*`` entries every kind has: its value and gradient kernels, the device
+    functions they recompile, and the typed signatures for the PTX check, ``sig(dtype, grad)``
+    for each dtype of :data:`DTYPES`."""
+    return {
+        "cuda_value_kernel": value_kernel,
+        "cuda_grad_kernel": grad_kernel,
+        "cuda_device": list(device),
+        "cuda_kernels": [value_kernel, grad_kernel],
+        "cuda_signatures": {
+            value_kernel: [sig(t, False) for t in DTYPES],
+            grad_kernel: [sig(t, True) for t in DTYPES],
+        },
+    }

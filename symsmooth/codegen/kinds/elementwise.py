@@ -18,7 +18,7 @@ Examples
 from __future__ import annotations
 
 from symsmooth.codegen.emit import Return, statements
-from symsmooth.codegen.kinds.base import DTYPES, Kind, operand_sig
+from symsmooth.codegen.kinds.base import Kind, kernel_pair, operand_sig
 from symsmooth.codegen.printer import MathPrinter
 from symsmooth.codegen.spec import KernelSpec
 
@@ -69,14 +69,12 @@ def cuda_context(spec: KernelSpec, ctx: dict) -> dict:
 
     return {
         "cuda_operands": operands,
-        "cuda_value_kernel": value_kernel,
-        "cuda_grad_kernel": grad_kernel,
-        "cuda_device": [h.function for h in ctx["helpers"]] + [c["name"] for c in ctx["cores"]],
-        "cuda_kernels": [value_kernel, grad_kernel],
-        "cuda_signatures": {
-            value_kernel: [sig(t, 1) for t in DTYPES],
-            grad_kernel: [sig(t, len(spec.input_names)) for t in DTYPES],
-        },
+        **kernel_pair(
+            value_kernel,
+            grad_kernel,
+            [h.function for h in ctx["helpers"]] + [c["name"] for c in ctx["cores"]],
+            lambda dtype, grad: sig(dtype, len(spec.input_names) if grad else 1),
+        ),
     }
 
 

@@ -20,7 +20,7 @@ import sympy as sp
 
 from symsmooth.codegen.emit import kernel_context
 from symsmooth.codegen.iteration import SHIFTS, IterationSpec
-from symsmooth.codegen.kinds.base import DTYPES, Kind
+from symsmooth.codegen.kinds.base import Kind, kernel_pair
 from symsmooth.codegen.kinds.reduction import REDUCTION
 from symsmooth.codegen.printer import MathPrinter
 
@@ -69,14 +69,7 @@ def cuda_context(spec: IterationSpec, ctx: dict) -> dict:
 
     return {
         "cuda_step": step,
-        "cuda_value_kernel": value_kernel,
-        "cuda_grad_kernel": grad_kernel,
-        "cuda_device": [h.function for h in ctx["helpers"]],
-        "cuda_kernels": [value_kernel, grad_kernel],
-        "cuda_signatures": {
-            value_kernel: [sig(t, False) for t in DTYPES],
-            grad_kernel: [sig(t, True) for t in DTYPES],
-        },
+        **kernel_pair(value_kernel, grad_kernel, [h.function for h in ctx["helpers"]], sig),
     }
 
 

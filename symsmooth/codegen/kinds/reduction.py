@@ -34,7 +34,7 @@ from symsmooth.codegen.emit import (
     statements,
     value_statements,
 )
-from symsmooth.codegen.kinds.base import DTYPES, Kind, operand_sig
+from symsmooth.codegen.kinds.base import Kind, kernel_pair, operand_sig
 from symsmooth.codegen.names import docstring_text
 from symsmooth.codegen.pivot import linear_numerator, pivot_form
 from symsmooth.codegen.printer import CudaPrinter, MathPrinter
@@ -342,14 +342,7 @@ def cuda_context(spec: KernelSpec, ctx: dict) -> dict:
         "cuda_pivot_state": [v for sym in small for v in (sym, f"c{sym}")],
         "cuda_pivot_load": lines(pivot["load_statements"], cuda) if pivot else [],
         "cuda_starts": {g["index"]: g["start"] for g in groups},
-        "cuda_value_kernel": value_kernel,
-        "cuda_grad_kernel": grad_kernel,
-        "cuda_device": [h.function for h in ctx["helpers"]],
-        "cuda_kernels": [value_kernel, grad_kernel],
-        "cuda_signatures": {
-            value_kernel: [sig(t, False) for t in DTYPES],
-            grad_kernel: [sig(t, True) for t in DTYPES],
-        },
+        **kernel_pair(value_kernel, grad_kernel, [h.function for h in ctx["helpers"]], sig),
     }
 
 

@@ -24,6 +24,7 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "functions": ("symsmooth.functions", None),
     "errors": ("symsmooth.errors", None),
     "Smoothing": ("symsmooth.records", "Smoothing"),
+    "Iteration": ("symsmooth.records", "Iteration"),
     "parse": ("symsmooth.text.formula", "parse"),
     "convolve": ("symsmooth.pipeline", "convolve"),
     "gradient": ("symsmooth.pipeline", "gradient"),

@@ -117,6 +117,7 @@ def convolve(
         if route not in ROUTES:
             raise ConvolutionError(f"unknown route {route!r}; use one of {', '.join(ROUTES)}")
         width_value = _width(width, record)
+        _check_width_names(variables, width_value, record)
         terms = None if terms is None else (int(terms[0]), int(terms[1]))
         check_target(f, variables)
         return _convolve_cached(
@@ -146,15 +147,35 @@ def compare_routes(f, x="x", kernel="gaussian", width=None) -> RouteComparison:
 
 
 def _inputs(f, x):
+    names = tuple(x) if isinstance(x, (tuple, list)) else (x,)
     if isinstance(f, str):
         from symsmooth.text.formula import parse
 
-        f = parse(f)
+        # The convolution variable ranges over every real: parsed with its default assumption
+        # (``t`` and ``s`` are positive), ``Max(t, 0)`` would already read ``t``.
+        declared = {}
+        for v in names:
+            if isinstance(v, str):
+                check_name(v, "variable")
+                declared[v] = sp.Symbol(v, real=True)
+        f = parse(f, symbols=declared)
     f = sp.sympify(f) if not isinstance(f, sp.Basic) else f
-    names = tuple(x) if isinstance(x, (tuple, list)) else (x,)
     variables = tuple(_symbol(v, f) for v in names)
     _check_variables(f, variables)
     return f, variables
+
+
+def _check_width_names(variables: tuple, width: sp.Expr, record: Kernel) -> None:
+    """A convolution variable named like the width (``sigma`` with the Gaussian, ``t`` with the
+    logistic) would be read as the width in the result: refuse it rather than mix the two."""
+    taken = {s.name for s in width.free_symbols}
+    for v in variables:
+        if v.name in taken:
+            raise ConvolutionError(
+                f"the convolution variable {v} has the name of the {record.name} kernel's "
+                f"width {sorted(taken)[0]}; rename the variable (e.g. {v}_) or pass "
+                f"width= another symbol"
+            )
 
 
 def _check_variables(f: sp.Expr, variables: tuple) -> None:
@@ -173,6 +194,12 @@ def _check_variables(f: sp.Expr, variables: tuple) -> None:
 def _symbol(v, f) -> sp.Symbol:
     check_name(v.name if isinstance(v, sp.Symbol) else v, "variable")  # names reach code
     if isinstance(v, sp.Symbol):
+        if v.is_nonnegative or v.is_nonpositive:
+            raise ConvolutionError(
+                f"the convolution variable {v} is declared with a sign, but it ranges over "
+                "every real number (SymPy may already have simplified the target with that "
+                f"sign); declare it sp.Symbol({v.name!r}, real=True)"
+            )
         return v
     match = [s for s in f.free_symbols if s.name == str(v)]
     return match[0] if match else sp.Symbol(str(v), real=True)
@@ -191,12 +218,21 @@ def _width(width, record: Kernel):
     return value
 
 
+class _Variable(sp.Dummy):
+    """The convolution variable: a fresh real symbol (it cannot clash with the kernel's width or
+    a user's other symbols) that prints as the user's name, so an error about the target reads
+    ``cannot convolve sin(x)``, not ``sin(_x)`` (SymPy's printers ask ``_sympystr`` first)."""
+
+    def _sympystr(self, printer) -> str:
+        return self.name
+
+
 @cache
 def _convolve_cached(f, variables, kernel, width, route, principal_value, terms, name):
     if len(variables) == 2:
         return _two_argument(f, variables, kernel, width, route, principal_value, name)
     (x,) = variables
-    var = sp.Dummy("x", real=True)
+    var = _Variable(str(x), real=True)
     try:
         parts = decompose(f.subs(x, var), var)
     except NotImplementedError as exc:  # e.g. the roots of x**2 - pi: no sorted real roots

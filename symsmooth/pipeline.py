@@ -51,8 +51,9 @@ from symsmooth.budget import deadline  # noqa: E402
 
 
 def _stabilizer(expr):
-    """Adapter: :func:`stabilize` as ``expr -> (stable_expr, applied_rule_names)``."""
-    record = stabilize(expr)
+    """Adapter: :func:`stabilize` (with the exact-arguments stage) as
+    ``expr -> (stable_expr, applied_rule_names)``."""
+    record = stabilize(expr, exact_arguments=True)
     return record.expr, tuple(record.applied)
 
 

@@ -13,6 +13,8 @@ tables; nothing else keeps a list of primitives.
 * :mod:`~symsmooth.functions.special`: ``logcosh``, ``hypot``, ``relu_gauss``;
 * :mod:`~symsmooth.functions.fused`: ``dsigmoid``, ``dswish``, ``derf``, ``dgelu``,
   ``lin_hypot``, ``sinh_ratio``;
+* :mod:`~symsmooth.functions.exact`: ``<f>_xp(a, b) = f(a b)``, ``<f>_xq(a, b) = f(a/b)`` for
+  the exact product or quotient of two doubles (:data:`EXACT_FORMS`);
 * :mod:`~symsmooth.functions.scaling`: ``recip1p_sq``, ``odd_root_sum``, ``odd_root_sum_grad``;
 * :mod:`~symsmooth.functions.nary`: ``LogSumExpOver`` (a reduction over a symbolic range);
 * :mod:`~symsmooth.functions.targets`: ``MaxOver``, ``MinOver``, ``ArgMaxOver``, ``ArgMax``;
@@ -25,7 +27,7 @@ The package imports nothing above it (only :mod:`symsmooth.errors` and
 Examples
 --------
 >>> len(PRIMITIVES), sorted(TARGETS)
-(19, ['ArgMax', 'ArgMaxOver', 'MaxOver', 'MinOver'])
+(30, ['ArgMax', 'ArgMaxOver', 'MaxOver', 'MinOver'])
 >>> RUNTIME_HELPERS["dswish"], "hypot" in RUNTIME_HELPERS
 ('dswish', False)
 """
@@ -50,6 +52,7 @@ from symsmooth.functions.elementary import (
     sigmoid,
     softplus,
 )
+from symsmooth.functions.exact import EXACT_FORMS, ExactArgument
 from symsmooth.functions.fused import derf, dgelu, dsigmoid, dswish, lin_hypot, sinh_ratio
 from symsmooth.functions.nary import LogSumExpOver, logsumexp_over
 from symsmooth.functions.numeric import MATH_MODULE
@@ -78,6 +81,8 @@ __all__ = [
     "TARGETS",
     "ArgMax",
     "ArgMaxOver",
+    "EXACT_FORMS",
+    "ExactArgument",
     "LogSumExpOver",
     "MaxOver",
     "MinOver",

@@ -2,7 +2,8 @@
 
 Every helper a generated kernel calls is a real, importable, tested function here, never source
 in a string: :mod:`~symsmooth.runtime.scalar` and :mod:`~symsmooth.runtime.double_double`
-(``math.*`` only), :mod:`~symsmooth.runtime.scaling` (the scaled primitives) and
+(``math.*`` only), :mod:`~symsmooth.runtime.scaling` (the scaled primitives),
+:mod:`~symsmooth.runtime.exact` (primitives of an exact product or quotient of two doubles) and
 :mod:`~symsmooth.runtime.fastmath` (the branch-free ``@njit`` exp/log of the vectorized CPU
 loops, with their Numba intrinsics).  The code generator reads their source
 (:mod:`symsmooth.codegen.helpers`) and emits each function a kernel needs, with the functions it

@@ -143,12 +143,19 @@ def _sigmoid(z):
 
 def _dsigmoid(z):
     """sigmoid(z) sigmoid(-z) = e / (1 + e)^2, e = exp(-|z|), within 0.5 ulp + 2**-60 relative:
-    one division of double-double operands (e + el from _wexp2; (1 + e + el)^2 = S + Sl with
-    1 + e exact by TwoSum and its square by TwoProduct), remainder formed exactly.  A product of
-    two rounded sigmoids rounds three times (up to 1.8 ulp)."""
+    _dsigmoid2 with an exact argument.  A product of two rounded sigmoids rounds three times
+    (up to 1.8 ulp)."""
+    return _dsigmoid2(z, 0.0)
+
+
+def _dsigmoid2(z, zl):
+    """dsigmoid(z + zl) (zl the low part of a double-double argument, |zl| <= ulp(z)/2) within
+    0.5 ulp + 2**-60 relative: one division of double-double operands (e + el = exp(-|z + zl|)
+    from _wexp2, which takes -|z| - (+-zl) exactly; (1 + e + el)^2 = S + Sl with 1 + e exact by
+    TwoSum and its square by TwoProduct), remainder formed exactly."""
     if z != z:
         return z
-    e, el = _wexp2(-abs(z), 0.0)
+    e, el = _wexp2(-abs(z), zl if z >= 0.0 else -zl)
     s = 1.0 + e
     err = ((1.0 - s) + e) + el
     S, Se = _two_product(s, s)
@@ -159,6 +166,12 @@ def _dsigmoid(z):
 
 
 def _dswish(z):
+    """d/dz z sigmoid(z) = sigmoid(z) + z dsigmoid(z) within ~0.5 ulp: _dswish2 with an exact
+    argument."""
+    return _dswish2(z, 0.0)
+
+
+def _dswish2(z, zl):
     """d/dz z sigmoid(z) = sigmoid(z) + z dsigmoid(z) within ~0.5 ulp (e = exp(-|z|)):
     (1 + e + z e)/(1 + e)^2 for z >= 0 (positive terms); e (1 + z + e)/(1 + e)^2 for z < 0,
     where 1 + z + e cancels at the root z = -1.2785 (1 + z exact by TwoSum, e + el from _wexp2,
@@ -171,19 +184,19 @@ def _dswish(z):
         return 1.0
     if z < -800.0:  # |z| e^z < 2**-1075: rounds to 0
         return -0.0
-    e, el = _wexp2(-abs(z), 0.0)
+    e, el = _wexp2(-abs(z), zl if z >= 0.0 else -zl)
     s = 1.0 + e
     err = ((1.0 - s) + e) + el  # s + err == 1 + e + el
     if z >= 0.0:
         p, pl = _two_product(z, e)
-        pl += z * el
+        pl += z * el + zl * e
         n = s + p
         bp = n - s
         nl = ((s - (n - bp)) + (p - bp)) + err + pl
     else:
         w = 1.0 + z
         bp = w - z
-        wl = (z - (w - bp)) + (1.0 - bp)  # w + wl == 1 + z
+        wl = ((z - (w - bp)) + (1.0 - bp)) + zl  # w + wl == 1 + z + zl
         u = w + e
         bp = u - w
         ul = ((w - (u - bp)) + (e - bp)) + wl + el
@@ -218,15 +231,22 @@ def _derf(a, b):
 
 
 def _Phi(z):
-    """Standard normal CDF erfc(-z/sqrt 2)/2 (Abramowitz-Stegun 26.2.29).  The product
-    u = -z/sqrt(2) is formed exactly as u + du (Dekker) and the rounding is fed back through
-    erfc'(u) = -2/sqrt(pi) exp(-u^2); otherwise it costs ~z^2/2 ulps in the lower tail."""
+    """Standard normal CDF erfc(-z/sqrt 2)/2 (Abramowitz-Stegun 26.2.29): _Phi2 with an exact
+    argument."""
+    return _Phi2(z, 0.0)
+
+
+def _Phi2(z, zl):
+    """Phi(z + zl), zl the low part of a double-double argument (|zl| <= ulp(z)/2).  The product
+    u = -(z + zl)/sqrt(2) is formed as u + du (Dekker; zl and the low part of 1/sqrt 2 join du)
+    and du is fed back through erfc'(u) = -2/sqrt(pi) exp(-u^2); otherwise the rounding costs
+    ~z^2/2 ulps in the lower tail."""
     if z != z:
         return z
     if z > 40.0 or z < -40.0:  # erfc(-z/sqrt 2)/2 is 1 or below 2**-1074 (|z| > 38.5)
         return 1.0 if z > 0.0 else 0.0
     u, du = _two_product(-z, 0.7071067811865476)
-    du += -z * -4.833646656726457e-17  # 1/sqrt(2) - 0.7071067811865476
+    du += -z * -4.833646656726457e-17 - zl * 0.7071067811865476  # 1/sqrt(2) - 0.70710678...
     return 0.5 * (math.erfc(u) - du * 1.1283791670955126 * math.exp(-u * u))
 
 
@@ -319,7 +339,7 @@ def _dgelu(t):
     bp = D - p
     Dl = ((p - (D - bp)) + (ar - bp)) + pe + are
     v = D + 1.0
-    Dl += ((D - v) + 1.0)
+    Dl += (D - v) + 1.0
     E, El = _wexp2(-0.5 * p, 0.5 * pe)  # exp(-a^2/2), then / sqrt(2 pi)
     c, ce = _two_product(E, 0.3989422804014327)
     ce += El * 0.3989422804014327 - E * 2.49232720227773e-17
@@ -433,21 +453,12 @@ def _sinh_ratio(c, x, y):
     return math.copysign(r, x)
 
 
-def _logsumexp2(a0, a1):
-    """log(exp(a0) + exp(a1)) = m + log1p(x), m = max, x = exp(min - m), within 0.5 ulp +
-    2**-59 relative (plus ~2**-69 absolute where m < 0 cancels log1p: exp(a0) + exp(a1) near
-    1, a result near 0; the old form lost 2**-53 there).  x = e + el with the
-    difference taken exactly (_wexp2); log1p(x) = t + tl: for e < 2**-6 the series
-    x - x^2 (1/2 - x/3 + ...) to x^13 (truncation < 2**-72 x); else libm t = log1p(e) and
-    one Newton step tl = (1 + x - exp(t))/exp(t) (exp(t) = E + El from _wexp2, 1 + e exact by
-    Fast2Sum, s - E exact by Sterbenz; the Newton error (tl)^2/2 < 2**-104); m + t + tl
-    rounded once (TwoSum).  Rounding exp, log1p and the final sum separately costs 1.8 ulp."""
-    if a0 != a0 or a1 != a1:
-        return math.nan
-    m = max(a0, a1)
-    if m == math.inf or m == -math.inf:
-        return m
-    e, el = _wexp2(min(a0, a1), m)
+def _log1p2(e, el):
+    """log1p(e + el) = t + tl for 0 <= e <= 1 (e + el a double-double, |el| <= ulp(e)), to
+    2**-66 relative: for e < 2**-6 the series x - x^2 (1/2 - x/3 + ...) to x^13 (truncation
+    < 2**-72 x); else libm t = log1p(e) and one Newton step tl = (1 + x - exp(t))/exp(t)
+    (exp(t) = E + El from _wexp2, 1 + e exact by Fast2Sum, s - E exact by Sterbenz; the Newton
+    error (tl)^2/2 < 2**-104)."""
     if e < 0.015625:  # Taylor series, x <= 2**-6
         p = 0.07692307692307693
         p = 0.08333333333333333 - e * p
@@ -468,6 +479,25 @@ def _logsumexp2(a0, a1):
         E, El = _wexp2(t, 0.0)
         s = 1.0 + e
         tl = ((s - E) + ((((1.0 - s) + e) + el) - El)) / E
+    return t, tl
+
+
+def _logsumexp2(a0, a1):
+    """log(exp(a0) + exp(a1)) = m + log1p(x), m = max, x = exp(min - m), within 0.5 ulp +
+    2**-59 relative (plus ~2**-69 absolute where m < 0 cancels log1p: exp(a0) + exp(a1) near
+    1, a result near 0; the old form lost 2**-53 there).  x = e + el with the
+    difference taken exactly (_wexp2); log1p(x) = t + tl: for e < 2**-6 the series
+    x - x^2 (1/2 - x/3 + ...) to x^13 (truncation < 2**-72 x); else libm t = log1p(e) and
+    one Newton step tl = (1 + x - exp(t))/exp(t) (exp(t) = E + El from _wexp2, 1 + e exact by
+    Fast2Sum, s - E exact by Sterbenz; the Newton error (tl)^2/2 < 2**-104); m + t + tl
+    rounded once (TwoSum).  Rounding exp, log1p and the final sum separately costs 1.8 ulp."""
+    if a0 != a0 or a1 != a1:
+        return math.nan
+    m = max(a0, a1)
+    if m == math.inf or m == -math.inf:
+        return m
+    e, el = _wexp2(min(a0, a1), m)
+    t, tl = _log1p2(e, el)
     s = m + t
     bp = s - m
     return s + (((m - (s - bp)) + (t - bp)) + tl)

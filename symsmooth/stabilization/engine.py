@@ -28,6 +28,8 @@ import sympy as sp
 
 from symsmooth.errors import StabilizeError
 from symsmooth.magnitudes import guarded
+from symsmooth.stabilization.exact_args import exact_arguments as _exact_arguments
+from symsmooth.stabilization.exact_args import plain_arguments
 from symsmooth.stabilization.rules import Rule, RuleSet, in_order, rule, rule_set
 
 MAX_PASSES = 25
@@ -113,7 +115,12 @@ class _Rewriter:
 
 
 @guarded("stabilize")
-def stabilize(expr: sp.Expr, rules: str | RuleSet | Iterable[Rule | str] = "default") -> Stabilized:
+def stabilize(
+    expr: sp.Expr,
+    rules: str | RuleSet | Iterable[Rule | str] = "default",
+    *,
+    exact_arguments: bool = False,
+) -> Stabilized:
     """Rewrite ``expr`` into a numerically stable, mathematically equal form.
 
     Parameters
@@ -125,6 +132,11 @@ def stabilize(expr: sp.Expr, rules: str | RuleSet | Iterable[Rule | str] = "defa
         ``"softmax"``, ...), a :class:`RuleSet` (its order as given), or a selection of rules
         or rule names (tried in phase order, :mod:`symsmooth.stabilization.phases`, whatever
         their order in the selection).
+    exact_arguments : bool
+        Also run the exact-arguments stage (:mod:`symsmooth.stabilization.exact_args`) after
+        the fixed point: ``softplus(k x)`` -> ``softplus_xp(k, x)``, evaluated for the exact
+        product (the code generator's stabilizer does).  Exact-argument forms in ``expr`` are
+        first put back to their base functions either way, so the rules see them.
 
     Returns
     -------
@@ -149,11 +161,14 @@ def stabilize(expr: sp.Expr, rules: str | RuleSet | Iterable[Rule | str] = "defa
     if not isinstance(expr, sp.Basic):
         expr = sp.sympify(expr, strict=True)
     rewriter = _Rewriter(chosen.by_head())
-    current = expr
+    current = plain_arguments(expr)
     for _ in range(MAX_PASSES):
         new = rewriter.tree(current)
         if new == current:
-            return Stabilized(expr, current, tuple(rewriter.applied), chosen.name)
+            staged = ()
+            if exact_arguments:
+                current, staged = _exact_arguments(current)
+            return Stabilized(expr, current, (*rewriter.applied, *staged), chosen.name)
         current = new
     raise StabilizeError(
         f"stabilize did not reach a fixed point in {MAX_PASSES} passes with rule set "

@@ -1,0 +1,177 @@
+"""Helpers for exact arguments: a primitive of ``a*b`` or ``a/b`` for exact doubles ``a``, ``b``.
+
+A kernel input ``x`` and a parameter ``k`` are exact doubles, but ``fl(k*x)`` is not: its
+relative rounding ``eps/2`` becomes an error of ``|k x| eps/2`` in ``exp(k x)`` (up to 350 ulp at
+``k x ~ -700``) and of ``(k x)^2 eps`` in ``erfc``.  Each helper here forms the argument as a
+double-double ``hi + lo`` (Dekker's TwoProduct for ``a*b``; for ``a/b`` the quotient ``hi``
+and ``lo = (a - hi*b)/b`` with ``hi*b`` exact by TwoProduct) and hands the low part to a
+helper that uses it: ``_sigmoid2``, ``_dsigmoid2``, ``_dswish2``, ``_Phi2`` take it into their
+own double-double evaluation; ``_softplus2`` into ``log1p(exp(.))`` (``_wexp2``, ``_log1p2``);
+``erf``, ``tanh``, ``relu_gauss`` and ``dgelu`` add the first-order term ``lo f'(hi)``
+(``|lo| <= ulp(hi)/2``, so the second-order term is below ``2**-100`` relative).  Where the
+split would overflow (``|a|`` or ``|b|`` above ``2**996``) or the result is not finite, the low
+part is 0 (the rounded argument, as before).
+
+The rules of :mod:`symsmooth.runtime.scalar` hold here (``math.*`` and runtime helpers only;
+the source is copied into generated modules).  Accuracy against ball arithmetic (python-flint)
+is measured in ``tests/test_exact_arguments.py``.
+
+References
+----------
+T. J. Dekker, "A floating-point technique for extending the available precision",
+Numer. Math. 18 (1971) 224-242 (TwoProduct by splitting).
+T. Ogita, S. M. Rump, S. Oishi, "Accurate sum and dot product", SIAM J. Sci. Comput. 26 (2005)
+1955-1988 (error-free transformations TwoSum, TwoProduct).
+M. Abramowitz, I. A. Stegun, *Handbook of Mathematical Functions* (1964), 7.1.19 (erf'),
+26.2 (Phi).
+
+Examples
+--------
+>>> _two_quotient(1.0, 3.0)
+(0.3333333333333333, 1.850371707708594e-17)
+>>> _sigmoid_xp(3.0, -36.9) == _sigmoid2(*_two_product(3.0, -36.9))
+True
+>>> _softplus_xp(1.0, 0.0) == math.log(2.0)
+True
+"""
+
+from __future__ import annotations
+
+import math
+
+from symsmooth.runtime.double_double import (
+    _dgelu,
+    _dsigmoid,
+    _dsigmoid2,
+    _dswish2,
+    _log1p2,
+    _Phi,
+    _Phi2,
+    _sigmoid2,
+    _two_product,
+    _wexp2,
+)
+from symsmooth.runtime.scalar import _relu_gauss
+
+
+def _two_quotient(a, b):
+    """(q, r): q = fl(a/b) and a/b = q + r to ~2**-106 relative: a - q b is exact
+    (TwoProduct; the remainder of a rounded quotient is representable), r = (a - q b)/b.  r is
+    0 where q is not finite, is 0 or the split overflows."""
+    q = a / b
+    p, pe = _two_product(q, b)
+    r = ((a - p) - pe) / b
+    return q, (r if r - r == 0.0 else 0.0)
+
+
+def _lo(e):
+    """The low part of an error-free transformation, 0 where it is not finite (an overflowed
+    split or an infinite product: the rounded value is then used as it is)."""
+    return e if e - e == 0.0 else 0.0
+
+
+def _softplus2(z, zl):
+    """log(1 + exp(z + zl)) within 0.5 ulp + 2**-59 relative (z + zl a double-double):
+    max(z + zl, 0) + log1p(exp(-|z + zl|)), the exp with its low part (_wexp2 takes the sum
+    exactly), log1p in double-double (_log1p2) and the sum rounded once (TwoSum).  Rounding
+    exp and log1p separately costs ~1 ulp."""
+    if z != z or z == math.inf:
+        return z
+    if z >= 0.0:
+        e, el = _wexp2(-z, zl)
+        t, tl = _log1p2(e, el)
+        s = z + t
+        bp = s - z
+        return s + (((z - (s - bp)) + (t - bp)) + (tl + zl))
+    e, el = _wexp2(z, -zl)
+    t, tl = _log1p2(e, el)
+    return t + tl
+
+
+def _softplus_xp(a, b):
+    """softplus(a b) for the exact product (TwoProduct)."""
+    p, pl = _two_product(a, b)
+    return _softplus2(p, _lo(pl))
+
+
+def _log_sigmoid_xp(a, b):
+    """log(sigmoid(a b)) = -softplus(-a b) for the exact product."""
+    p, pl = _two_product(a, b)
+    return -_softplus2(-p, -_lo(pl))
+
+
+def _sigmoid_xp(a, b):
+    """sigmoid(a b) for the exact product (_sigmoid2 takes the low part)."""
+    p, pl = _two_product(a, b)
+    return _sigmoid2(p, _lo(pl))
+
+
+def _dsigmoid_xp(a, b):
+    """sigmoid(a b) sigmoid(-a b) for the exact product."""
+    p, pl = _two_product(a, b)
+    return _dsigmoid2(p, _lo(pl))
+
+
+def _dswish_xp(a, b):
+    """The swish gradient sigmoid(u) + u dsigmoid(u) at u = a b, the exact product."""
+    p, pl = _two_product(a, b)
+    return _dswish2(p, _lo(pl))
+
+
+def _tanh_xp(a, b):
+    """tanh(a b) for the exact product: tanh(p) + pl (1 - tanh(p)^2), 1 - tanh^2 written
+    4 dsigmoid(2p) (no cancellation for large p)."""
+    p, pl = _two_product(a, b)
+    return math.tanh(p) + _lo(pl) * 4.0 * _dsigmoid(2.0 * p)
+
+
+def _erf2(z, zl):
+    """erf(z + zl) = erf(z) + zl 2/sqrt(pi) exp(-z^2) (A&S 7.1.19), |zl| <= ulp(z)/2."""
+    if zl == 0.0 or z > 27.0 or z < -27.0:  # erf(z) rounds to +-1 (|z| > 5.9), exp underflows
+        return math.erf(z)
+    return math.erf(z) + zl * 1.1283791670955126 * math.exp(-z * z)
+
+
+def _erf_xp(a, b):
+    """erf(a b) for the exact product."""
+    p, pl = _two_product(a, b)
+    return _erf2(p, _lo(pl))
+
+
+def _Phi_xq(a, b):
+    """Phi(a/b) for the exact quotient (_Phi2 takes the low part)."""
+    q, ql = _two_quotient(a, b)
+    return _Phi2(q, ql)
+
+
+def _Phi_xp(a, b):
+    """Phi(a b) for the exact product."""
+    p, pl = _two_product(a, b)
+    return _Phi2(p, _lo(pl))
+
+
+def _relu_gauss2(t, tl):
+    """relu_gauss(t + tl) = t Phi(t) + phi(t) + tl Phi(t) (relu_gauss' = Phi), |tl| <=
+    ulp(t)/2: the first-order term is below 2**-53 of the result (relu_gauss > t Phi(t))."""
+    if tl == 0.0:
+        return _relu_gauss(t)
+    return _relu_gauss(t) + tl * _Phi(t)
+
+
+def _relu_gauss_xq(a, b):
+    """relu_gauss(a/b) for the exact quotient."""
+    q, ql = _two_quotient(a, b)
+    return _relu_gauss2(q, ql)
+
+
+def _dgelu2(t, tl):
+    """dgelu(t + tl) = dgelu(t) + tl phi(t) (2 - t^2) (dgelu' = phi (2 - t^2))."""
+    if tl == 0.0 or t > 40.0 or t < -40.0:  # phi(t) < 2**-1074
+        return _dgelu(t)
+    return _dgelu(t) + tl * (2.0 - t * t) * math.exp(-0.5 * t * t) * 0.3989422804014327
+
+
+def _dgelu_xq(a, b):
+    """dgelu(a/b) for the exact quotient."""
+    q, ql = _two_quotient(a, b)
+    return _dgelu2(q, ql)

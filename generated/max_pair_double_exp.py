@@ -131,21 +131,12 @@ def _wexp2(h, m):
 
 
 @njit(cache=True, error_model="numpy")
-def _logsumexp2(a0, a1):
-    """log(exp(a0) + exp(a1)) = m + log1p(x), m = max, x = exp(min - m), within 0.5 ulp +
-    2**-59 relative (plus ~2**-69 absolute where m < 0 cancels log1p: exp(a0) + exp(a1) near
-    1, a result near 0; the old form lost 2**-53 there).  x = e + el with the
-    difference taken exactly (_wexp2); log1p(x) = t + tl: for e < 2**-6 the series
-    x - x^2 (1/2 - x/3 + ...) to x^13 (truncation < 2**-72 x); else libm t = log1p(e) and
-    one Newton step tl = (1 + x - exp(t))/exp(t) (exp(t) = E + El from _wexp2, 1 + e exact by
-    Fast2Sum, s - E exact by Sterbenz; the Newton error (tl)^2/2 < 2**-104); m + t + tl
-    rounded once (TwoSum).  Rounding exp, log1p and the final sum separately costs 1.8 ulp."""
-    if a0 != a0 or a1 != a1:
-        return math.nan
-    m = max(a0, a1)
-    if m == math.inf or m == -math.inf:
-        return m
-    e, el = _wexp2(min(a0, a1), m)
+def _log1p2(e, el):
+    """log1p(e + el) = t + tl for 0 <= e <= 1 (e + el a double-double, |el| <= ulp(e)), to
+    2**-66 relative: for e < 2**-6 the series x - x^2 (1/2 - x/3 + ...) to x^13 (truncation
+    < 2**-72 x); else libm t = log1p(e) and one Newton step tl = (1 + x - exp(t))/exp(t)
+    (exp(t) = E + El from _wexp2, 1 + e exact by Fast2Sum, s - E exact by Sterbenz; the Newton
+    error (tl)^2/2 < 2**-104)."""
     if e < 0.015625:  # Taylor series, x <= 2**-6
         p = 0.07692307692307693
         p = 0.08333333333333333 - e * p
@@ -166,6 +157,26 @@ def _logsumexp2(a0, a1):
         E, El = _wexp2(t, 0.0)
         s = 1.0 + e
         tl = ((s - E) + ((((1.0 - s) + e) + el) - El)) / E
+    return t, tl
+
+
+@njit(cache=True, error_model="numpy")
+def _logsumexp2(a0, a1):
+    """log(exp(a0) + exp(a1)) = m + log1p(x), m = max, x = exp(min - m), within 0.5 ulp +
+    2**-59 relative (plus ~2**-69 absolute where m < 0 cancels log1p: exp(a0) + exp(a1) near
+    1, a result near 0; the old form lost 2**-53 there).  x = e + el with the
+    difference taken exactly (_wexp2); log1p(x) = t + tl: for e < 2**-6 the series
+    x - x^2 (1/2 - x/3 + ...) to x^13 (truncation < 2**-72 x); else libm t = log1p(e) and
+    one Newton step tl = (1 + x - exp(t))/exp(t) (exp(t) = E + El from _wexp2, 1 + e exact by
+    Fast2Sum, s - E exact by Sterbenz; the Newton error (tl)^2/2 < 2**-104); m + t + tl
+    rounded once (TwoSum).  Rounding exp, log1p and the final sum separately costs 1.8 ulp."""
+    if a0 != a0 or a1 != a1:
+        return math.nan
+    m = max(a0, a1)
+    if m == math.inf or m == -math.inf:
+        return m
+    e, el = _wexp2(min(a0, a1), m)
+    t, tl = _log1p2(e, el)
     s = m + t
     bp = s - m
     return s + (((m - (s - bp)) + (t - bp)) + tl)
@@ -607,6 +618,7 @@ def _cuda_build(cuda):
         _log_sigmoid,
         _two_product,
         _wexp2,
+        _log1p2,
         _logsumexp2,
         _core_max_pair_double_exp,
         _core_max_pair_double_exp_grad_x,

@@ -25,8 +25,9 @@ import math
 
 import numpy as np
 from numba import njit, prange, vectorize
-from numba import types as _types
 from numba.extending import overload as _overload
+from numba import types as _types
+from numba.core.extending import intrinsic as _intrinsic
 from numba import float64, int64  # the CUDA kernels' types (_cuda_build binds the same)
 
 
@@ -109,21 +110,12 @@ def _wexp2(h, m):
 
 
 @njit(cache=True, error_model="numpy")
-def _logsumexp2(a0, a1):
-    """log(exp(a0) + exp(a1)) = m + log1p(x), m = max, x = exp(min - m), within 0.5 ulp +
-    2**-59 relative (plus ~2**-69 absolute where m < 0 cancels log1p: exp(a0) + exp(a1) near
-    1, a result near 0; the old form lost 2**-53 there).  x = e + el with the
-    difference taken exactly (_wexp2); log1p(x) = t + tl: for e < 2**-6 the series
-    x - x^2 (1/2 - x/3 + ...) to x^13 (truncation < 2**-72 x); else libm t = log1p(e) and
-    one Newton step tl = (1 + x - exp(t))/exp(t) (exp(t) = E + El from _wexp2, 1 + e exact by
-    Fast2Sum, s - E exact by Sterbenz; the Newton error (tl)^2/2 < 2**-104); m + t + tl
-    rounded once (TwoSum).  Rounding exp, log1p and the final sum separately costs 1.8 ulp."""
-    if a0 != a0 or a1 != a1:
-        return math.nan
-    m = max(a0, a1)
-    if m == math.inf or m == -math.inf:
-        return m
-    e, el = _wexp2(min(a0, a1), m)
+def _log1p2(e, el):
+    """log1p(e + el) = t + tl for 0 <= e <= 1 (e + el a double-double, |el| <= ulp(e)), to
+    2**-66 relative: for e < 2**-6 the series x - x^2 (1/2 - x/3 + ...) to x^13 (truncation
+    < 2**-72 x); else libm t = log1p(e) and one Newton step tl = (1 + x - exp(t))/exp(t)
+    (exp(t) = E + El from _wexp2, 1 + e exact by Fast2Sum, s - E exact by Sterbenz; the Newton
+    error (tl)^2/2 < 2**-104)."""
     if e < 0.015625:  # Taylor series, x <= 2**-6
         p = 0.07692307692307693
         p = 0.08333333333333333 - e * p
@@ -144,6 +136,26 @@ def _logsumexp2(a0, a1):
         E, El = _wexp2(t, 0.0)
         s = 1.0 + e
         tl = ((s - E) + ((((1.0 - s) + e) + el) - El)) / E
+    return t, tl
+
+
+@njit(cache=True, error_model="numpy")
+def _logsumexp2(a0, a1):
+    """log(exp(a0) + exp(a1)) = m + log1p(x), m = max, x = exp(min - m), within 0.5 ulp +
+    2**-59 relative (plus ~2**-69 absolute where m < 0 cancels log1p: exp(a0) + exp(a1) near
+    1, a result near 0; the old form lost 2**-53 there).  x = e + el with the
+    difference taken exactly (_wexp2); log1p(x) = t + tl: for e < 2**-6 the series
+    x - x^2 (1/2 - x/3 + ...) to x^13 (truncation < 2**-72 x); else libm t = log1p(e) and
+    one Newton step tl = (1 + x - exp(t))/exp(t) (exp(t) = E + El from _wexp2, 1 + e exact by
+    Fast2Sum, s - E exact by Sterbenz; the Newton error (tl)^2/2 < 2**-104); m + t + tl
+    rounded once (TwoSum).  Rounding exp, log1p and the final sum separately costs 1.8 ulp."""
+    if a0 != a0 or a1 != a1:
+        return math.nan
+    m = max(a0, a1)
+    if m == math.inf or m == -math.inf:
+        return m
+    e, el = _wexp2(min(a0, a1), m)
+    t, tl = _log1p2(e, el)
     s = m + t
     bp = s - m
     return s + (((m - (s - bp)) + (t - bp)) + tl)
@@ -211,6 +223,90 @@ def max_pair_logsumexp_grad_y(x, y, k):
 # in a multithreaded loop: ``<name>_fast(...)``.  NumPy hands a ufunc a broadcast scalar with
 # stride 0, which keeps Numba's ufunc loop scalar, so the fast path is a separate entry point; the
 # math.* functions above stay the ufuncs' and the CUDA kernels' scalar core.
+@_intrinsic
+def _i64_as_f64(typingctx, bits):
+    """The float64 whose IEEE-754 bits are the int64 ``bits`` (an LLVM bitcast)."""
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(signature.return_type))
+
+    return _types.float64(_types.int64), codegen
+
+
+@_intrinsic
+def _fma(typingctx, a, b, c):
+    """a * b + c rounded once (llvm.fma: one instruction on CPUs with FMA, vectorizable)."""
+
+    def codegen(context, builder, signature, args):
+        return builder.fma(*args)
+
+    return _types.float64(_types.float64, _types.float64, _types.float64), codegen
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _fexp2(x):
+    """(hi, lo): exp(x) = hi + lo to ~2**-100 relative (hi within 1 ulp), branch-free
+    (symsmooth.codegen.fastmath: Cody-Waite reduction + Chebyshev polynomial)."""
+    xc = x if x > -746.0 else -746.0  # exp(-746) < 2**-1075 rounds to 0; NaN is fixed below
+    xc = xc if xc < 710.0 else 710.0  # exp(710) > DBL_MAX overflows to inf below
+    kf = (xc * 1.4426950408889634 + 6755399441055744.0) - 6755399441055744.0  # round(x/ln 2)
+    hi = xc - kf * 0.6931471803691238  # ln2_hi (32 bits): exact
+    lo = kf * 1.9082149292705877e-10  # ln2_lo = ln 2 - ln2_hi
+    r = hi - lo
+    bp = r - hi
+    err = (hi - (r - bp)) + (-lo - bp)  # r + err == hi - lo exactly (TwoSum)
+    q = 2.091477283224809e-09
+    q = _fma(r, q, 2.510533724466521e-08)
+    q = _fma(r, q, 2.755727343657049e-07)
+    q = _fma(r, q, 2.755725511097889e-06)
+    q = _fma(r, q, 2.480158732571076e-05)
+    q = _fma(r, q, 0.00019841269875048905)
+    q = _fma(r, q, 0.0013888888888883703)
+    q = _fma(r, q, 0.00833333333332607)
+    q = _fma(r, q, 0.04166666666666667)
+    q = _fma(r, q, 0.1666666666666667)
+    q = _fma(r, q, 0.5)  # q(r) = (exp(r) - 1 - r) / r**2, |r| <= 0.347
+    s = 1.0 + r
+    se = (1.0 - s) + r  # 1 + r == s + se exactly (Fast2Sum)
+    t = se + (r * r * q + err * s)
+    p = s + t
+    p_lo = t - (p - s)  # p + p_lo == s + t exactly (Fast2Sum, |s| >= |t|)
+    k = np.int64(kf)
+    k1 = k >> 1
+    a = _i64_as_f64((k1 + 1023) << 52)
+    b = _i64_as_f64((k - k1 + 1023) << 52)
+    res = p * a * b
+    return (res, p_lo * a * b) if x == x else (x, 0.0)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _fast_sigmoid2(p, q):
+    """_sigmoid2 (sigmoid(p + q), the sum taken exactly by TwoSum), branch-free: the low part
+    zl of the sum enters exp(-|z + zl|) = e (1 -+ zl) through e_lo."""
+    z = p + q
+    bp = z - p
+    zl = (p - (z - bp)) + (q - bp)
+    zl = zl if zl == zl else 0.0  # an infinite operand
+    pos = z >= 0.0
+    e, e_lo = _fexp2(-abs(z))
+    e_lo = e_lo - e * (zl if pos else -zl)
+    s = 1.0 + e
+    err = ((1.0 - s) + e) + e_lo
+    num = 1.0 if pos else e
+    q = num / s
+    rem = _fma(-q, s, num) + (0.0 if pos else e_lo)
+    res = q + (rem - q * err) / s
+    return res if res == res else q
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _fast_core_max_pair_logsumexp_grad_x(x, y, k):
+    return _fast_sigmoid2(k * x, -k * y)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _fast_core_max_pair_logsumexp_grad_y(x, y, k):
+    return _fast_sigmoid2(-k * x, k * y)
 
 
 def _at(a, i):
@@ -292,7 +388,7 @@ def max_pair_logsumexp_fast(x, y, k, out=None):
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_max_pair_logsumexp_grad_x(res, x, y, k):
     for i in prange(res.shape[0]):
-        res[i] = _core_max_pair_logsumexp_grad_x(
+        res[i] = _fast_core_max_pair_logsumexp_grad_x(
             np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i))
         )
 
@@ -314,7 +410,7 @@ def max_pair_logsumexp_grad_x_fast(x, y, k, out=None):
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_max_pair_logsumexp_grad_y(res, x, y, k):
     for i in prange(res.shape[0]):
-        res[i] = _core_max_pair_logsumexp_grad_y(
+        res[i] = _fast_core_max_pair_logsumexp_grad_y(
             np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i))
         )
 
@@ -418,6 +514,7 @@ def _cuda_build(cuda):
     for fn in (
         _two_product,
         _wexp2,
+        _log1p2,
         _logsumexp2,
         _sigmoid2,
         _core_max_pair_logsumexp,

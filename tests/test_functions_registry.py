@@ -22,6 +22,7 @@ import symsmooth as ss
 from symsmooth.codegen.helpers import helper
 from symsmooth.codegen.printer import ARITY_HELPERS, FUNCTION_HELPERS, MathPrinter
 from symsmooth.functions import (
+    EXACT_FORMS,
     MPMATH_MODULE,
     NUMPY_MODULE,
     PRIMITIVES,
@@ -48,6 +49,9 @@ POINTS: dict[str, list[tuple[float, ...]]] = {
     "recip1p_sq": [(2.0, -0.75), (40.0, 1e3)],
     "odd_root_sum": [(1.5, -0.5, 3.0), (2.0, 1.0, 5.0)],
     "odd_root_sum_grad": [(1.5, -0.5, 3.0), (2.0, 1.0, 5.0)],
+    **{  # f(a b) or f(a/b) of two doubles (symsmooth.functions.exact)
+        c.__name__: [(3.0, -0.37), (0.1, 7.5), (-2.5, 1.3)] for c in EXACT_FORMS.values()
+    },
 }
 ULPS = 4.0
 """Largest distance allowed between the NumPy value and the 50-digit mpmath value."""
@@ -70,7 +74,7 @@ def symbols(cls: type) -> tuple[sp.Symbol, ...]:
 
 
 def test_the_registry_holds_every_builtin_primitive():
-    assert len(PRIMITIVES) == 19
+    assert len(PRIMITIVES) == 30
     assert {"softplus", "logsumexp", "logcosh", "hypot", "dswish", "recip1p_sq"} <= set(NAMES)
     assert all(issubclass(c, StablePrimitive) and c.__name__ == n for n, c in PRIMITIVES.items())
 

@@ -6,8 +6,8 @@ relative rounding ``eps/2`` becomes an error of ``|k x| eps/2`` in ``exp(k x)`` 
 double-double ``hi + lo`` (Dekker's TwoProduct for ``a*b``; for ``a/b`` the quotient ``hi``
 and ``lo = (a - hi*b)/b`` with ``hi*b`` exact by TwoProduct) and hands the low part to a
 helper that uses it: ``_sigmoid2``, ``_dsigmoid2``, ``_dswish2``, ``_Phi2`` take it into their
-own double-double evaluation; ``_softplus2`` into ``log1p(exp(.))`` (``_wexp2``, ``_log1p2``);
-``erf``, ``tanh``, ``relu_gauss`` and ``dgelu`` add the first-order term ``lo f'(hi)``
+own double-double evaluation; ``softplus``, ``erf``, ``tanh``, ``relu_gauss`` and ``dgelu`` add
+the first-order term ``lo f'(hi)``
 (``|lo| <= ulp(hi)/2``, so the second-order term is below ``2**-100`` relative).  Where the
 split would overflow (``|a|`` or ``|b|`` above ``2**996``) or the result is not finite, the low
 part is 0 (the rounded argument, as before).
@@ -44,12 +44,10 @@ from symsmooth.runtime.double_double import (
     _dsigmoid,
     _dsigmoid2,
     _dswish2,
-    _log1p2,
     _Phi,
     _Phi2,
     _sigmoid2,
     _two_product,
-    _wexp2,
 )
 from symsmooth.runtime.scalar import _relu_gauss
 
@@ -71,21 +69,19 @@ def _lo(e):
 
 
 def _softplus2(z, zl):
-    """log(1 + exp(z + zl)) within 0.5 ulp + 2**-59 relative (z + zl a double-double):
-    max(z + zl, 0) + log1p(exp(-|z + zl|)), the exp with its low part (_wexp2 takes the sum
-    exactly), log1p in double-double (_log1p2) and the sum rounded once (TwoSum).  Rounding
-    exp and log1p separately costs ~1 ulp."""
-    if z != z or z == math.inf:
-        return z
-    if z >= 0.0:
-        e, el = _wexp2(-z, zl)
-        t, tl = _log1p2(e, el)
-        s = z + t
-        bp = s - z
-        return s + (((z - (s - bp)) + (t - bp)) + (tl + zl))
-    e, el = _wexp2(z, -zl)
-    t, tl = _log1p2(e, el)
-    return t + tl
+    """log(1 + exp(z + zl)) (z + zl a double-double, |zl| <= ulp(z)/2): _softplus's regimes
+    (Maechler 2012) with the first-order term zl sigmoid(z) added before the last rounding
+    (the second-order term zl^2/8 is below 2**-100 relative)."""
+    if z <= -37.0:  # exp(z + zl) = e (1 + zl)
+        e = math.exp(z)
+        return e + e * zl
+    if z <= 18.0:
+        e = math.exp(z)
+        return math.log1p(e) + zl * (e / (1.0 + e))
+    if z <= 33.3:  # z + zl + exp(-z) (1 - zl)
+        e = math.exp(-z)
+        return z + (e + zl)
+    return z + zl  # also NaN and +-inf
 
 
 def _softplus_xp(a, b):

@@ -308,3 +308,85 @@ def _fast_dsigmoid(z):
     rem = _fma(-q, S, e) + e_lo  # e + e_lo - q S
     res = q + (rem - q * S_lo) / S
     return res if res == res else q  # NaN z: q is NaN too
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _fast_softplus2(z, zl):
+    """_softplus2 (softplus(z + zl), zl the low part of an exact argument), branch-free:
+    _fast_softplus plus the first-order term zl sigmoid(z) (|zl| <= ulp(z)/2)."""
+    small = z <= 18.0
+    e, e_lo = _fexp2(z if small else -z)
+    a = _flog1p2(e, e_lo)
+    sig = (e if small else 1.0) / (1.0 + e)
+    return a + zl * sig if small else z + (e + zl * sig)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _fast_sigmoid2(p, q):
+    """_sigmoid2 (sigmoid(p + q), the sum taken exactly by TwoSum), branch-free: the low part
+    zl of the sum enters exp(-|z + zl|) = e (1 -+ zl) through e_lo."""
+    z = p + q
+    bp = z - p
+    zl = (p - (z - bp)) + (q - bp)
+    zl = zl if zl == zl else 0.0  # an infinite operand
+    pos = z >= 0.0
+    e, e_lo = _fexp2(-abs(z))
+    e_lo = e_lo - e * (zl if pos else -zl)
+    s = 1.0 + e
+    err = ((1.0 - s) + e) + e_lo
+    num = 1.0 if pos else e
+    q = num / s
+    rem = _fma(-q, s, num) + (0.0 if pos else e_lo)
+    res = q + (rem - q * err) / s
+    return res if res == res else q
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _fast_dsigmoid2(z, zl):
+    """_dsigmoid2 (dsigmoid(z + zl)), branch-free: as _fast_dsigmoid with exp(-|z + zl|) =
+    e (1 -+ zl) through e_lo."""
+    e, e_lo = _fexp2(-abs(z))
+    e_lo = e_lo - e * (zl if z >= 0.0 else -zl)
+    s = 1.0 + e
+    err = ((1.0 - s) + e) + e_lo
+    S = s * s
+    S_lo = _fma(s, s, -S) + 2.0 * s * err
+    q = e / S
+    rem = _fma(-q, S, e) + e_lo
+    res = q + (rem - q * S_lo) / S
+    return res if res == res else q
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _fast_softplus_xp(a, b):
+    """_softplus_xp, branch-free: the product's low part by fma (exact), 0 where not finite."""
+    p = a * b
+    pl = _fma(a, b, -p)
+    return _fast_softplus2(p, pl if pl - pl == 0.0 else 0.0)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _fast_sigmoid_xp(a, b):
+    """_sigmoid_xp, branch-free: sigmoid(p + pl), p + pl = a b (fma), the low part entering
+    exp(-|p + pl|) = e (1 -+ pl) through e_lo."""
+    z = a * b
+    zl = _fma(a, b, -z)
+    zl = zl if zl - zl == 0.0 else 0.0
+    pos = z >= 0.0
+    e, e_lo = _fexp2(-abs(z))
+    e_lo = e_lo - e * (zl if pos else -zl)
+    s = 1.0 + e
+    err = ((1.0 - s) + e) + e_lo
+    num = 1.0 if pos else e
+    q = num / s
+    rem = _fma(-q, s, num) + (0.0 if pos else e_lo)
+    res = q + (rem - q * err) / s
+    return res if res == res else q
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _fast_dsigmoid_xp(a, b):
+    """_dsigmoid_xp, branch-free (the product's low part by fma)."""
+    p = a * b
+    pl = _fma(a, b, -p)
+    return _fast_dsigmoid2(p, pl if pl - pl == 0.0 else 0.0)

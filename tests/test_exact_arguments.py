@@ -1,0 +1,88 @@
+"""Exact arguments (#12 item 1): kernels of ``k x`` and ``x/sigma`` accurate for the exact inputs.
+
+The generated kernels (``generated/``) are measured against certified ball-arithmetic
+references (:mod:`arb_exact`, python-flint) at parameters other than 1, on points whose results
+are normal doubles; the naive form (the same helper fed ``fl(k x)``, as before) is shown to
+fail where the exact-argument form holds.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sympy as sp
+from arb_exact import KERNELS, max_ulps, points, reference, ulps_at
+
+from symsmooth.functions import EXACT_FORMS, sigmoid, softplus
+from symsmooth.runtime.double_double import _sigmoid
+from symsmooth.runtime.exact import _sigmoid_xp, _softplus2, _two_quotient
+from symsmooth.runtime.scalar import _softplus
+from symsmooth.stabilization import stabilize
+from symsmooth.stabilization.exact_args import exact_arguments, plain_arguments, split
+from symsmooth.verification.ulp import ulp_error
+
+GENERATED = Path(__file__).resolve().parents[1] / "generated"
+TARGET = {
+    "softplus": (1.6, 1.0),
+    "swish": (1.75, 1.5),
+    "soft_heaviside": (1.0, 2.0),
+    "soft_sign_tanh": (2.0, 1.5),
+    "gelu": (2.5, 1.0),
+    "relu_gaussian": (2.25, 2.0),
+}
+"""Kernel -> (value, gradient) max ulp allowed (measured maxima + margin, see docs)."""
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(f"exact_{name}", GENERATED / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("name", sorted(TARGET))
+@pytest.mark.parametrize("p", [0.37, 3.0, 100.0])
+def test_kernel_accurate_for_the_exact_inputs(name, p):
+    xs = points(KERNELS[name][2], p, 60, seed=int(p * 100))
+    value, grad = max_ulps(_load(name), name, p, xs)
+    assert value <= TARGET[name][0] and grad <= TARGET[name][1], (value, grad)
+
+
+def test_softplus_issue_point():
+    """softplus(x = -36.9, k = 3): 53 ulp before (issue #12), now within 1."""
+    value, grad = ulps_at(_load("softplus"), "softplus", -36.9, 3.0)
+    assert value <= 1.0 and grad <= 0.5
+    exact = reference(KERNELS["softplus"][0], -36.9, 3.0)
+    assert ulp_error(_softplus(3.0 * -36.9) / 3.0, exact) > 20  # the rounded k x
+
+
+@pytest.mark.parametrize("x", [-230.3, -199.7, 150.7 / 3])
+def test_naive_rounded_product_fails_where_exact_holds(x):
+    exact = reference(KERNELS["soft_heaviside"][0], x, 3.0)
+    assert ulp_error(_sigmoid(3.0 * x), exact) > 10 or x > 0  # exp(fl(k x)): ~|k x|/2 ulp
+    assert ulp_error(_sigmoid_xp(x, 3.0), exact) <= 0.5 + 1e-6
+
+
+def test_helpers_low_part():
+    q, r = _two_quotient(1.0, 3.0)
+    assert q + r == q and r != 0.0
+    assert _softplus2(0.0, 0.0) == np.log(2.0)
+    assert _softplus2(float("nan"), 0.0) != _softplus2(float("nan"), 0.0)
+
+
+def test_stage_rewrites_and_undoes():
+    k, x, s = sp.symbols("k x s", positive=True)
+    out, applied = exact_arguments(softplus(k * x) / k + sigmoid(3 * k * x))
+    assert applied == ("exact_arguments",)
+    assert out.has(EXACT_FORMS[("softplus", "product")]) and out.has(sigmoid(3 * k * x))
+    assert plain_arguments(out) == softplus(k * x) / k + sigmoid(3 * k * x)
+    assert split(x / s) == ("quotient", x, s) and split(sp.sqrt(2) * x) is None
+    # the rules see the base function: the stage runs after their fixed point
+    grad = sp.diff(out, x)
+    assert stabilize(grad, exact_arguments=True).expr.has(EXACT_FORMS[("sigmoid", "product")])
+    assert stabilize(softplus(k * x)).expr == softplus(k * x)  # off unless asked

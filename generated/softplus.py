@@ -148,32 +148,71 @@ def _sigmoid_xp(a, b):
 
 
 @njit(cache=True, error_model="numpy")
-def _softplus2(z, zl):
-    """log(1 + exp(z + zl)) (z + zl a double-double, |zl| <= ulp(z)/2): _softplus's regimes
-    (Maechler 2012) with the first-order term zl sigmoid(z) added before the last rounding
-    (the second-order term zl^2/8 is below 2**-100 relative)."""
-    if z <= -37.0:  # exp(z + zl) = e (1 + zl)
-        e = math.exp(z)
-        return e + e * zl
-    if z <= 18.0:
-        e = math.exp(z)
-        return math.log1p(e) + zl * (e / (1.0 + e))
-    if z <= 33.3:  # z + zl + exp(-z) (1 - zl)
-        e = math.exp(-z)
-        return z + (e + zl)
-    return z + zl  # also NaN and +-inf
+def _log1p2(e, el):
+    """log1p(e + el) = t + tl for 0 <= e <= 1 (e + el a double-double, |el| <= ulp(e)), to
+    2**-66 relative: for e < 2**-6 the series x - x^2 (1/2 - x/3 + ...) to x^13 (truncation
+    < 2**-72 x); else libm t = log1p(e) and one Newton step tl = (1 + x - exp(t))/exp(t)
+    (exp(t) = E + El from _wexp2, 1 + e exact by Fast2Sum, s - E exact by Sterbenz; the Newton
+    error (tl)^2/2 < 2**-104)."""
+    if e < 0.015625:  # Taylor series, x <= 2**-6
+        p = 0.07692307692307693
+        p = 0.08333333333333333 - e * p
+        p = 0.09090909090909091 - e * p
+        p = 0.1 - e * p
+        p = 0.1111111111111111 - e * p
+        p = 0.125 - e * p
+        p = 0.14285714285714285 - e * p
+        p = 0.16666666666666666 - e * p
+        p = 0.2 - e * p
+        p = 0.25 - e * p
+        p = 0.3333333333333333 - e * p
+        p = 0.5 - e * p
+        t = e
+        tl = el - e * e * p
+    else:  # log1p(e) >= 0.0155: the absolute 2**-66 error of exp(t) is 2**-60 relative
+        t = math.log1p(e)
+        E, El = _wexp2(t, 0.0)
+        s = 1.0 + e
+        tl = ((s - E) + ((((1.0 - s) + e) + el) - El)) / E
+    return t, tl
 
 
 @njit(cache=True, error_model="numpy")
-def _softplus_xp(a, b):
-    """softplus(a b) for the exact product (TwoProduct)."""
+def _softplus_parts(z, zl):
+    """(t, tl): log(1 + exp(z + zl)) = t + tl to ~2**-60 relative (z + zl a double-double,
+    |zl| <= ulp(z)/2).  z > 18: t = z (exact), tl = exp(-z) + zl (exp(-z) < 2**-25 z, so its
+    rounding and the dropped e^2/2 stay below 2**-70 t).  Else e + el = exp(z + zl) with its
+    low part (_wexp2 takes the sum exactly) and log1p(e + el) in double-double (_log1p2; for
+    z < -37 log1p(e) = e to 2**-53 e^2).  Maechler (2012) regimes; libm log1p(exp(z)) rounds
+    twice (~1 ulp)."""
+    if z != z or z == math.inf:
+        return z, 0.0
+    if z > 18.0:
+        return z, math.exp(-z) + zl
+    e, el = _wexp2(z, -zl)
+    if z < -37.0:
+        return e, el
+    return _log1p2(e, el)
+
+
+@njit(cache=True, error_model="numpy")
+def _softplus_xd(a, b):
+    """softplus(a b)/a (the smooth ReLU f(k x)/k) for the exact product: t + tl from
+    _softplus_parts, divided by a with the remainder t - q a formed exactly (TwoProduct), so the
+    division rounds once.  Where t < 2**-969 (q a might be inexact near the subnormals) the
+    sum is divided as it is."""
     p, pl = _two_product(a, b)
-    return _softplus2(p, _lo(pl))
+    t, tl = _softplus_parts(p, _lo(pl))
+    q = t / a
+    if q - q != 0.0 or abs(t) < 2.0041683600089728e-292:  # inf, NaN, tiny: no remainder
+        return (t + tl) / a
+    r, re = _two_product(q, a)
+    return q + (((t - r) - re) + tl) / a
 
 
 @njit(cache=True, error_model="numpy")
 def _core_softplus(x, k):
-    return _softplus_xp(x, k) / k
+    return _softplus_xd(k, x)
 
 
 @njit(cache=True, error_model="numpy")
@@ -344,27 +383,25 @@ def _fast_sigmoid_xp(a, b):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _fast_softplus2(z, zl):
-    """_softplus2 (softplus(z + zl), zl the low part of an exact argument), branch-free:
-    _fast_softplus plus the first-order term zl sigmoid(z) (|zl| <= ulp(z)/2)."""
+def _fast_softplus_xd(a, b):
+    """_softplus_xd (softplus(a b)/a), branch-free: _fast_softplus of the exact product (fma)
+    with its first-order term, divided with the remainder by fma."""
+    z = a * b
+    zl = _fma(a, b, -z)
+    zl = zl if zl - zl == 0.0 else 0.0
     small = z <= 18.0
     e, e_lo = _fexp2(z if small else -z)
-    a = _flog1p2(e, e_lo)
+    t = _flog1p2(e, e_lo) if small else z
     sig = (e if small else 1.0) / (1.0 + e)
-    return a + zl * sig if small else z + (e + zl * sig)
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _fast_softplus_xp(a, b):
-    """_softplus_xp, branch-free: the product's low part by fma (exact), 0 where not finite."""
-    p = a * b
-    pl = _fma(a, b, -p)
-    return _fast_softplus2(p, pl if pl - pl == 0.0 else 0.0)
+    tl = zl * sig if small else e + zl * sig
+    q = t / a
+    res = q + (_fma(-q, a, t) + tl) / a
+    return res if res - res == 0.0 else q
 
 
 @njit(cache=True, error_model="numpy", inline="always")
 def _fast_core_softplus(x, k):
-    return _fast_softplus_xp(x, k) / k
+    return _fast_softplus_xd(k, x)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -539,8 +576,9 @@ def _cuda_build(cuda):
         _sigmoid2,
         _lo,
         _sigmoid_xp,
-        _softplus2,
-        _softplus_xp,
+        _log1p2,
+        _softplus_parts,
+        _softplus_xd,
         _core_softplus,
         _core_softplus_grad_x,
     ):

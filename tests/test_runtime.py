@@ -64,7 +64,13 @@ def test_fast_source_is_the_runtime_functions_source():
         assert source == inspect.getsource(getattr(fm, name).py_func), name
     for name, source in FAST_OVERRIDES.items():
         assert source == inspect.getsource(getattr(fm, "_fast" + name).py_func), name
-    assert set(FAST_OVERRIDES) == {"_softplus", "_sigmoid", "_dsigmoid"}
+    assert set(FAST_OVERRIDES) == {
+        "_softplus",
+        "_sigmoid",
+        "_dsigmoid",
+        *("_softplus2", "_sigmoid2", "_dsigmoid2"),  # exact arguments (runtime/exact.py)
+        *("_softplus_xp", "_softplus_xd", "_sigmoid_xp", "_dsigmoid_xp"),
+    }
     assert "def _fma(typingctx, a, b, c):" in fastmath.FAST_SOURCE
     assert "from numba import types as _types" in fastmath.FAST_SOURCE
 

@@ -27,7 +27,7 @@ The package imports nothing above it (only :mod:`symsmooth.errors` and
 Examples
 --------
 >>> len(PRIMITIVES), sorted(TARGETS)
-(30, ['ArgMax', 'ArgMaxOver', 'MaxOver', 'MinOver'])
+(31, ['ArgMax', 'ArgMaxOver', 'MaxOver', 'MinOver'])
 >>> RUNTIME_HELPERS["dswish"], "hypot" in RUNTIME_HELPERS
 ('dswish', False)
 """

@@ -2,8 +2,9 @@ r"""Exact-argument primitives: ``f(a*b)``, ``f(a/b)`` evaluated at the exact pro
 
 A kernel's inputs and parameters are exact doubles; their rounded product ``fl(k x)`` is not,
 and an exponential or ``erfc`` multiplies its relative rounding by ``|k x|`` (or ``(k x)^2``).
-For each function ``f`` of :data:`EXACT_BASES` this module defines two registered primitives,
-``f_xp(a, b) = f(a b)`` and ``f_xq(a, b) = f(a/b)``, whose runtime helpers
+For each function ``f`` of :data:`EXACT_BASES` this module defines registered primitives,
+``f_xp(a, b) = f(a b)``, ``f_xq(a, b) = f(a/b)`` and ``f_xd(a, b) = f(a b)/a`` (the smooth
+ReLU's ``softplus(k x)/k``: the division rounds with the rest), whose runtime helpers
 (:mod:`symsmooth.runtime.exact`) form the argument as a double-double (Dekker's TwoProduct, or
 the quotient with its exact remainder) and evaluate ``f`` at it.  They are produced by the
 stabilization stage ``exact_arguments`` (:mod:`symsmooth.stabilization.exact_args`), which
@@ -48,11 +49,11 @@ from symsmooth.functions.elementary import Phi, log_sigmoid, sigmoid, softplus
 from symsmooth.functions.fused import dgelu, dsigmoid, dswish
 from symsmooth.functions.special import relu_gauss
 
-OPERATIONS = {"product": ("xp", sp.Mul), "quotient": ("xq", None)}
-"""Operation -> (name suffix, SymPy head)."""
+OPERATIONS = {"product": "xp", "quotient": "xq", "scaled": "xd"}
+"""Operation -> name suffix: ``f(a b)``, ``f(a/b)``, ``f(a b)/a``."""
 
 EXACT_BASES: dict[str, tuple[type, tuple[str, ...]]] = {
-    "softplus": (softplus, ("product",)),
+    "softplus": (softplus, ("product", "scaled")),
     "log_sigmoid": (log_sigmoid, ("product",)),
     "sigmoid": (sigmoid, ("product",)),
     "dsigmoid": (dsigmoid, ("product",)),
@@ -80,25 +81,26 @@ class ExactArgument(StablePrimitive):
     operation: str = "product"
 
     @classmethod
-    def argument(cls, a: sp.Expr, b: sp.Expr) -> sp.Expr:
-        """The exact argument ``a b`` or ``a/b``."""
-        return a * b if cls.operation == "product" else a / b
+    def form(cls, a: sp.Expr, b: sp.Expr) -> sp.Expr:
+        """The plain expression: ``f(a b)``, ``f(a/b)`` or ``f(a b)/a``."""
+        if cls.operation == "quotient":
+            return cls.base(a / b)
+        return cls.base(a * b) / a if cls.operation == "scaled" else cls.base(a * b)
 
     def plain(self) -> sp.Expr:
-        """The base function at the (symbolic) argument: ``softplus_xp(k, x) -> softplus(k x)``."""
-        return self.base(self.argument(*self.args))
+        """The plain expression at the arguments: ``softplus_xp(k, x) -> softplus(k x)``."""
+        return self.form(*self.args)
 
     def _naive(self, a, b):
-        out = self.base(self.argument(a, b))
-        return out.rewrite("naive") if isinstance(out, StablePrimitive) else out
+        out = self.form(a, b)
+        return out.rewrite("naive") if out.has(StablePrimitive) else out
 
     def fdiff(self, argindex=1):
         if argindex not in (1, 2):
             raise ArgumentIndexError(self, argindex)
-        z = sp.Dummy("z", real=True)
-        outer = sp.diff(self.base(z), z)
-        arg = self.argument(*self.args)
-        return outer.subs(z, arg) * sp.diff(arg, self.args[argindex - 1])
+        u, v = sp.Dummy("u", real=True), sp.Dummy("v", real=True)
+        derivative = sp.diff(self.form(u, v), (u, v)[argindex - 1])
+        return derivative.subs({u: self.args[0], v: self.args[1]}, simultaneous=True)
 
 
 def _mpmath_impl(name: str, operation: str):
@@ -106,19 +108,20 @@ def _mpmath_impl(name: str, operation: str):
 
     def impl(a, b):
         a, b = mpmath.mpf(a), mpmath.mpf(b)
-        return base(a * b if operation == "product" else a / b)
+        if operation == "quotient":
+            return base(a / b)
+        return base(a * b) / a if operation == "scaled" else base(a * b)
 
-    impl.__name__ = f"mp_{name}_{OPERATIONS[operation][0]}"
+    impl.__name__ = f"mp_{name}_{OPERATIONS[operation]}"
     return impl
 
 
 def _define(name: str, base: type, operation: str) -> type[ExactArgument]:
-    suffix = OPERATIONS[operation][0]
-    helper = f"{name}_{suffix}"
+    helper = f"{name}_{OPERATIONS[operation]}"
     runtime = getattr(_RUNTIME, f"_{helper}")
-    sign = "*" if operation == "product" else "/"
+    text = {"product": f"{name}(a*b)", "quotient": f"{name}(a/b)", "scaled": f"{name}(a*b)/a"}
     body = {
-        "__doc__": f"``{name}(a {sign} b)`` for the exact {operation} (runtime ``_{helper}``).",
+        "__doc__": f"``{text[operation]}`` for the exact product or quotient (``_{helper}``).",
         "__module__": __name__,
         "__qualname__": helper,
         "base": base,

@@ -6,8 +6,9 @@ relative rounding ``eps/2`` becomes an error of ``|k x| eps/2`` in ``exp(k x)`` 
 double-double ``hi + lo`` (Dekker's TwoProduct for ``a*b``; for ``a/b`` the quotient ``hi``
 and ``lo = (a - hi*b)/b`` with ``hi*b`` exact by TwoProduct) and hands the low part to a
 helper that uses it: ``_sigmoid2``, ``_dsigmoid2``, ``_dswish2``, ``_Phi2`` take it into their
-own double-double evaluation; ``softplus``, ``erf``, ``tanh``, ``relu_gauss`` and ``dgelu`` add
-the first-order term ``lo f'(hi)``
+own double-double evaluation, ``_softplus_parts`` into ``log1p(exp(.))`` (``_wexp2``,
+``_log1p2``); ``erf``, ``tanh``, ``relu_gauss`` and ``dgelu`` add the first-order term
+``lo f'(hi)``
 (``|lo| <= ulp(hi)/2``, so the second-order term is below ``2**-100`` relative).  Where the
 split would overflow (``|a|`` or ``|b|`` above ``2**996``) or the result is not finite, the low
 part is 0 (the rounded argument, as before).
@@ -44,10 +45,12 @@ from symsmooth.runtime.double_double import (
     _dsigmoid,
     _dsigmoid2,
     _dswish2,
+    _log1p2,
     _Phi,
     _Phi2,
     _sigmoid2,
     _two_product,
+    _wexp2,
 )
 from symsmooth.runtime.scalar import _relu_gauss
 
@@ -68,20 +71,41 @@ def _lo(e):
     return e if e - e == 0.0 else 0.0
 
 
+def _softplus_parts(z, zl):
+    """(t, tl): log(1 + exp(z + zl)) = t + tl to ~2**-60 relative (z + zl a double-double,
+    |zl| <= ulp(z)/2).  z > 18: t = z (exact), tl = exp(-z) + zl (exp(-z) < 2**-25 z, so its
+    rounding and the dropped e^2/2 stay below 2**-70 t).  Else e + el = exp(z + zl) with its
+    low part (_wexp2 takes the sum exactly) and log1p(e + el) in double-double (_log1p2; for
+    z < -37 log1p(e) = e to 2**-53 e^2).  Maechler (2012) regimes; libm log1p(exp(z)) rounds
+    twice (~1 ulp)."""
+    if z != z or z == math.inf:
+        return z, 0.0
+    if z > 18.0:
+        return z, math.exp(-z) + zl
+    e, el = _wexp2(z, -zl)
+    if z < -37.0:
+        return e, el
+    return _log1p2(e, el)
+
+
 def _softplus2(z, zl):
-    """log(1 + exp(z + zl)) (z + zl a double-double, |zl| <= ulp(z)/2): _softplus's regimes
-    (Maechler 2012) with the first-order term zl sigmoid(z) added before the last rounding
-    (the second-order term zl^2/8 is below 2**-100 relative)."""
-    if z <= -37.0:  # exp(z + zl) = e (1 + zl)
-        e = math.exp(z)
-        return e + e * zl
-    if z <= 18.0:
-        e = math.exp(z)
-        return math.log1p(e) + zl * (e / (1.0 + e))
-    if z <= 33.3:  # z + zl + exp(-z) (1 - zl)
-        e = math.exp(-z)
-        return z + (e + zl)
-    return z + zl  # also NaN and +-inf
+    """log(1 + exp(z + zl)): _softplus_parts added (one rounding)."""
+    t, tl = _softplus_parts(z, zl)
+    return t + tl
+
+
+def _softplus_xd(a, b):
+    """softplus(a b)/a (the smooth ReLU f(k x)/k) for the exact product: t + tl from
+    _softplus_parts, divided by a with the remainder t - q a formed exactly (TwoProduct), so the
+    division rounds once.  Where t < 2**-969 (q a might be inexact near the subnormals) the
+    sum is divided as it is."""
+    p, pl = _two_product(a, b)
+    t, tl = _softplus_parts(p, _lo(pl))
+    q = t / a
+    if q - q != 0.0 or abs(t) < 2.0041683600089728e-292:  # inf, NaN, tiny: no remainder
+        return (t + tl) / a
+    r, re = _two_product(q, a)
+    return q + (((t - r) - re) + tl) / a
 
 
 def _softplus_xp(a, b):

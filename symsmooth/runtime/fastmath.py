@@ -390,3 +390,20 @@ def _fast_dsigmoid_xp(a, b):
     p = a * b
     pl = _fma(a, b, -p)
     return _fast_dsigmoid2(p, pl if pl - pl == 0.0 else 0.0)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _fast_softplus_xd(a, b):
+    """_softplus_xd (softplus(a b)/a), branch-free: _fast_softplus of the exact product (fma)
+    with its first-order term, divided with the remainder by fma."""
+    z = a * b
+    zl = _fma(a, b, -z)
+    zl = zl if zl - zl == 0.0 else 0.0
+    small = z <= 18.0
+    e, e_lo = _fexp2(z if small else -z)
+    t = _flog1p2(e, e_lo) if small else z
+    sig = (e if small else 1.0) / (1.0 + e)
+    tl = zl * sig if small else e + zl * sig
+    q = t / a
+    res = q + (_fma(-q, a, t) + tl) / a
+    return res if res - res == 0.0 else q

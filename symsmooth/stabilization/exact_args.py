@@ -3,7 +3,8 @@
 After the rules reached their fixed point, every call ``f(c a b)`` or ``f(c a/b)`` of a function
 ``f`` with an exact-argument form (:data:`symsmooth.functions.EXACT_FORMS`), where ``a`` and
 ``b`` are symbols (kernel inputs and parameters: exact doubles) and ``c`` is a signed power of
-two (so ``c a`` is exact too), becomes ``f_xp(c a, b)`` or ``f_xq(c a, b)``: its helper forms
+two (so ``c a`` is exact too), becomes ``f_xp(c a, b)`` or ``f_xq(c a, b)`` (and
+``f_xp(a, b)/a`` becomes ``f_xd(a, b)`` where ``f`` has that form): its helper forms
 the argument as a double-double and evaluates ``f`` at the exact value instead of at
 ``fl(a b)``, whose rounding costs ``|a b| eps/2`` relative through ``exp`` (350 ulp at
 ``a b ~ -700``) and ``(a b)^2 eps`` through ``erfc``.
@@ -25,7 +26,7 @@ Examples
 >>> from symsmooth.functions import sigmoid, softplus
 >>> k, x, s = sp.symbols("k x s", positive=True)
 >>> exact_arguments(softplus(k * x) / k + sigmoid(-2 * k * x) + sp.erf(x / s))
-(sigmoid_xp(-2*k, x) + softplus_xp(k, x)/k + erf(x/s), ('exact_arguments',))
+(erf(x/s) + sigmoid_xp(-2*k, x) + softplus_xd(k, x), ('exact_arguments',))
 >>> plain_arguments(exact_arguments(softplus(k * x))[0])
 softplus(k*x)
 """
@@ -85,6 +86,23 @@ def _exact_node(node: sp.Basic) -> sp.Basic:
     return node if form is None else form(a, b)
 
 
+def _scaled(node: sp.Basic) -> sp.Basic:
+    """``f_xp(a, b) * a**-1 * rest`` -> ``f_xd(a, b) * rest`` where ``f`` has a scaled form."""
+    if not isinstance(node, sp.Mul):
+        return node
+    factors = list(node.args)
+    for at, f in enumerate(factors):
+        if not (isinstance(f, ExactArgument) and f.operation == "product"):
+            continue
+        form = EXACT_FORMS.get((type(f).base.__name__, "scaled"))
+        for a, b in (f.args, f.args[::-1]):  # a product: either factor may be the scale
+            if form is not None and 1 / a in factors:
+                factors[at] = form(a, b)
+                factors.remove(1 / a)
+                return sp.Mul(*factors)
+    return node
+
+
 def _rebuild(expr: sp.Basic, node) -> sp.Basic:
     if expr.is_Atom or not expr.args:
         return expr
@@ -97,7 +115,7 @@ def _rebuild(expr: sp.Basic, node) -> sp.Basic:
 def exact_arguments(expr: sp.Expr) -> tuple[sp.Expr, tuple[str, ...]]:
     """``expr`` with every eligible ``f(c a b)``, ``f(c a/b)`` in its exact-argument form, and
     ``("exact_arguments",)`` when something changed (else ``()``).  The input is not modified."""
-    out = _rebuild(expr, _exact_node)
+    out = _rebuild(expr, lambda n: _scaled(_exact_node(n)))
     return out, ((STAGE,) if out != expr else ())
 
 

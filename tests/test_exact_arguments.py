@@ -8,8 +8,6 @@ fail where the exact-argument form holds.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +15,7 @@ import pytest
 import sympy as sp
 from arb_exact import KERNELS, max_ulps, points, reference, ulps_at
 
+from symsmooth.codegen.render import load_module
 from symsmooth.functions import EXACT_FORMS, sigmoid, softplus
 from symsmooth.runtime.double_double import _sigmoid
 from symsmooth.runtime.exact import _sigmoid_xp, _softplus2, _two_quotient
@@ -38,11 +37,7 @@ TARGET = {
 
 
 def _load(name):
-    spec = importlib.util.spec_from_file_location(f"exact_{name}", GENERATED / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_module(name, GENERATED)  # the generator's loader (its Numba cache keys)
 
 
 @pytest.mark.parametrize("name", sorted(TARGET))

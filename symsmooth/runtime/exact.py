@@ -105,6 +105,8 @@ def _softplus_xd(a, b):
     if q - q != 0.0 or abs(t) < 2.0041683600089728e-292:  # inf, NaN, tiny: no remainder
         return (t + tl) / a
     r, re = _two_product(q, a)
+    if re - re != 0.0:  # the split overflowed (|q| or |a| > 2**996): the rounded quotient
+        return q
     return q + (((t - r) - re) + tl) / a
 
 

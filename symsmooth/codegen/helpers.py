@@ -24,7 +24,7 @@ Examples
 True
 >>> "math.log1p" in h.source
 True
->>> HELPERS["dsigmoid"].requires
+>>> HELPERS["dsigmoid2"].requires
 ('two_product', 'wexp2')
 >>> [x.function for x in resolve(["log_sigmoid"])]
 ['_softplus', '_log_sigmoid']

@@ -22,6 +22,7 @@ from clirun import run
 
 from symsmooth import pipeline
 from symsmooth.codegen import names as naming
+from symsmooth.codegen.helpers import HELPERS
 from symsmooth.codegen.render import load_module, write
 from symsmooth.codegen.spec import make_spec
 from symsmooth.errors import CodegenError, InvalidNameError
@@ -243,6 +244,12 @@ def _identifiers(node) -> set[str]:
     return found
 
 
+RUNTIME_DEFS = {h.function for h in HELPERS.values()} | {
+    "_fast" + h.function for h in HELPERS.values()
+}
+"""The runtime helpers' names and their fast twins' (``_fast_<name>``)."""
+
+
 def unaccounted(path: Path) -> dict[str, set[str]]:
     """Identifiers of a kernel's functions (the ones named after the kernel, which see user
     names) that are neither ``_``-prefixed, builtins, the module's printed user names or names
@@ -265,7 +272,9 @@ def unaccounted(path: Path) -> dict[str, set[str]]:
     bad: dict[str, set[str]] = {}
     for node in tree.body:
         helper = node_name = getattr(node, "name", "")
-        helper = node_name in (f"_{name}", f"_fast_{name}")  # a helper the kernel is named after
+        # a runtime helper (copied from symsmooth/runtime, no user names) or its fast twin,
+        # even when it is named after the kernel (_softplus, _softplus_xd, _fast_softplus_xd)
+        helper = node_name in RUNTIME_DEFS or node_name in (f"_{name}", f"_fast_{name}")
         if isinstance(node, ast.FunctionDef) and own.search(node.name) and not helper:
             extra = {
                 i

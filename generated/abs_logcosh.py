@@ -4,7 +4,7 @@
 # Construction: abs_logcosh = log(cosh(k*x))/k (kexue.fm/archives/3290 eq (7) minus ln(2)/k)
 # Kind: elementwise; inputs: x; parameters: k
 # Template: elementwise.py.j2
-#   sha256:d4689c5c8e32b5817210a5e09ab4ce8eaa63b34dbb7e3a8c73bb927879aa73c1
+#   sha256:b7ee0bc1f43edac6fa5543309e488d764e9e7038741678cebfba0317c8da9a8d
 # Input expression: sha256(srepr)=09670ecbce54a955b761e7f012a28359c2e0f3301bca2ac43c661144fd945d1e
 # Stabilization rules applied: exact_arguments, log_cosh
 #

@@ -5,7 +5,7 @@
 #   (|z| ~ sqrt(z^2 + mu^2)))
 # Kind: elementwise; inputs: x; parameters: mu
 # Template: elementwise.py.j2
-#   sha256:d4689c5c8e32b5817210a5e09ab4ce8eaa63b34dbb7e3a8c73bb927879aa73c1
+#   sha256:b7ee0bc1f43edac6fa5543309e488d764e9e7038741678cebfba0317c8da9a8d
 # Input expression: sha256(srepr)=59685710c1cfad0871662b45a740c2ddccd7fd77fbd1f83bf75e1be824ce4d3c
 # Stabilization rules applied: hypot
 #

@@ -5,7 +5,7 @@
 #   erf(mu z), the |.| inside SMU))
 # Kind: elementwise; inputs: x; parameters: k
 # Template: elementwise.py.j2
-#   sha256:d4689c5c8e32b5817210a5e09ab4ce8eaa63b34dbb7e3a8c73bb927879aa73c1
+#   sha256:b7ee0bc1f43edac6fa5543309e488d764e9e7038741678cebfba0317c8da9a8d
 # Input expression: sha256(srepr)=0942e8503c7d97fd99d6dd642467cbc8698bf85c60bece51f87a613df96b4c7d
 # Stabilization rules applied: exact_arguments, gaussian_square
 #

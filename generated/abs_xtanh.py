@@ -5,7 +5,7 @@
 #   tanh) with the x-times-step route of kexue.fm/archives/8718 eq (10))
 # Kind: elementwise; inputs: x; parameters: k
 # Template: elementwise.py.j2
-#   sha256:d4689c5c8e32b5817210a5e09ab4ce8eaa63b34dbb7e3a8c73bb927879aa73c1
+#   sha256:b7ee0bc1f43edac6fa5543309e488d764e9e7038741678cebfba0317c8da9a8d
 # Input expression: sha256(srepr)=c7c0c68bfa2670fa1e0eeb8c2207e5708ebb6809778846ea46a8211d0f341f97
 # Stabilization rules applied: exact_arguments, sigmoid_product, tanh_complement
 #

@@ -5,7 +5,7 @@
 #   & Gimpel 2016, arXiv:1606.08415)
 # Kind: elementwise; inputs: x; parameters: sigma
 # Template: elementwise.py.j2
-#   sha256:d4689c5c8e32b5817210a5e09ab4ce8eaa63b34dbb7e3a8c73bb927879aa73c1
+#   sha256:b7ee0bc1f43edac6fa5543309e488d764e9e7038741678cebfba0317c8da9a8d
 # Input expression: sha256(srepr)=b798ea82f20064d3e5a618c6226f0e5959800c711a699eac24c3c19dfd5de9d9
 # Stabilization rules applied: exact_arguments, gelu_gradient, one_plus_erf
 #

@@ -7,7 +7,7 @@
 #   (2019), https://kexue.fm/archives/6620, item 1; bound: https://kexue.fm/archives/9070)
 # Kind: reduction; inputs: x; parameters: k
 # Template: reduction.py.j2
-#   sha256:4a0adb82b0b16db23ee4f2bc5f72115045320846c598662c9dc7059a39f02204
+#   sha256:75f04c3da0e1fb0ba388566d798726a7391b40c24f1ce9432c361ecb6f950015
 # Input expression: sha256(srepr)=ede6ffb4196e9e26d01fdc4e3b800500753fe068f82cf6a5c20520063b2a29ac
 # Stabilization rules applied: none
 #

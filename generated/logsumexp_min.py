@@ -6,7 +6,7 @@
 #   https://kexue.fm/archives/3290, eq (12) applied to -x (min = -max(-x)))
 # Kind: reduction; inputs: x; parameters: k
 # Template: reduction.py.j2
-#   sha256:4a0adb82b0b16db23ee4f2bc5f72115045320846c598662c9dc7059a39f02204
+#   sha256:75f04c3da0e1fb0ba388566d798726a7391b40c24f1ce9432c361ecb6f950015
 # Input expression: sha256(srepr)=e1f78f891ae6d6827cfc71b49ef605f41bb6ff978183ff43ea3744c035fe57ce
 # Stabilization rules applied: none
 #

@@ -7,7 +7,7 @@
 #   https://kexue.fm/archives/3290, eqs (8)-(9))
 # Kind: elementwise; inputs: x, y; parameters: k
 # Template: elementwise.py.j2
-#   sha256:d4689c5c8e32b5817210a5e09ab4ce8eaa63b34dbb7e3a8c73bb927879aa73c1
+#   sha256:b7ee0bc1f43edac6fa5543309e488d764e9e7038741678cebfba0317c8da9a8d
 # Input expression: sha256(srepr)=f17ce708e80d765b78b1dc1dcd5b99025ca99e27018ac8df3ea0fa6ffff8779c
 # Stabilization rules applied: logsumexp, sinh_ratio
 #

@@ -6,7 +6,7 @@
 #   https://kexue.fm/archives/3290, eq (14))
 # Kind: elementwise; inputs: x, y; parameters: k
 # Template: elementwise.py.j2
-#   sha256:d4689c5c8e32b5817210a5e09ab4ce8eaa63b34dbb7e3a8c73bb927879aa73c1
+#   sha256:b7ee0bc1f43edac6fa5543309e488d764e9e7038741678cebfba0317c8da9a8d
 # Input expression: sha256(srepr)=158da41a1ad6cad23065f512c08040582b0ebefece9894c30699d33d368849f3
 # Stabilization rules applied: exp_difference, exp_times_sigmoid, logsumexp, softmax_pair
 #

@@ -7,7 +7,7 @@
 #   https://kexue.fm/archives/3290, eq (13))
 # Kind: elementwise; inputs: x, y; parameters: k
 # Template: elementwise.py.j2
-#   sha256:d4689c5c8e32b5817210a5e09ab4ce8eaa63b34dbb7e3a8c73bb927879aa73c1
+#   sha256:b7ee0bc1f43edac6fa5543309e488d764e9e7038741678cebfba0317c8da9a8d
 # Input expression: sha256(srepr)=30a23ffe225152ac2765d87edd499a87c709095ac0eb334ef7e958849741ce18
 # Stabilization rules applied: odd_root_sum
 #

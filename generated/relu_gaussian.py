@@ -6,7 +6,7 @@
 #   activation function using convolution, arXiv:2109.13210)
 # Kind: elementwise; inputs: x; parameters: sigma
 # Template: elementwise.py.j2
-#   sha256:d4689c5c8e32b5817210a5e09ab4ce8eaa63b34dbb7e3a8c73bb927879aa73c1
+#   sha256:b7ee0bc1f43edac6fa5543309e488d764e9e7038741678cebfba0317c8da9a8d
 # Input expression: sha256(srepr)=00f90eca2438daedde106c070531548c9a6c65f05c8ab1b4b7c802cb5797b61d
 # Stabilization rules applied: exact_arguments, one_plus_erf, relu_gauss
 #

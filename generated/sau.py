@@ -6,7 +6,7 @@
 #   function using convolution, arXiv:2109.13210; kexue.fm/archives/8718 (K10))
 # Kind: elementwise; inputs: x; parameters: sigma, alpha
 # Template: elementwise.py.j2
-#   sha256:d4689c5c8e32b5817210a5e09ab4ce8eaa63b34dbb7e3a8c73bb927879aa73c1
+#   sha256:b7ee0bc1f43edac6fa5543309e488d764e9e7038741678cebfba0317c8da9a8d
 # Input expression: sha256(srepr)=4421783b51fcf420ccd66d24eb734dc6b388b6c18bbb65c9666a77723ad6dd6d
 # Stabilization rules applied: none
 #

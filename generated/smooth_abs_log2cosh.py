@@ -6,7 +6,7 @@
 #   https://kexue.fm/archives/3290, eq (7))
 # Kind: elementwise; inputs: x; parameters: k
 # Template: elementwise.py.j2
-#   sha256:d4689c5c8e32b5817210a5e09ab4ce8eaa63b34dbb7e3a8c73bb927879aa73c1
+#   sha256:b7ee0bc1f43edac6fa5543309e488d764e9e7038741678cebfba0317c8da9a8d
 # Input expression: sha256(srepr)=707176089ffaf07321a0b1cc2317f1d271473497da0f99e64fe7194040549930
 # Stabilization rules applied: exact_arguments, logsumexp, sigmoid_difference, softmax_pair
 #

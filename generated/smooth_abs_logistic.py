@@ -6,7 +6,7 @@
 #   https://kexue.fm/archives/3290, eq (6))
 # Kind: elementwise; inputs: x; parameters: k
 # Template: elementwise.py.j2
-#   sha256:d4689c5c8e32b5817210a5e09ab4ce8eaa63b34dbb7e3a8c73bb927879aa73c1
+#   sha256:b7ee0bc1f43edac6fa5543309e488d764e9e7038741678cebfba0317c8da9a8d
 # Input expression: sha256(srepr)=8c73c7ec3f99f4ea488a7d18b5c0f79c7374885df1cdde7702cfa24fc062cf53
 # Stabilization rules applied: exact_arguments, logsumexp, lse_square, sigmoid_difference,
 #   softmax_pair

@@ -5,7 +5,7 @@
 #   Maximum Unit, arXiv:2111.04682 eq (SMU))
 # Kind: elementwise; inputs: x; parameters: mu, alpha
 # Template: elementwise.py.j2
-#   sha256:d4689c5c8e32b5817210a5e09ab4ce8eaa63b34dbb7e3a8c73bb927879aa73c1
+#   sha256:b7ee0bc1f43edac6fa5543309e488d764e9e7038741678cebfba0317c8da9a8d
 # Input expression: sha256(srepr)=47746e288479044b7d6bb841ee07779fbcbfd3b13fa08b4cbc91791e00b197f4
 # Stabilization rules applied: none
 #

@@ -5,7 +5,7 @@
 #   Maximum Unit, arXiv:2111.04682 eq (SMU-1))
 # Kind: elementwise; inputs: x; parameters: mu, alpha
 # Template: elementwise.py.j2
-#   sha256:d4689c5c8e32b5817210a5e09ab4ce8eaa63b34dbb7e3a8c73bb927879aa73c1
+#   sha256:b7ee0bc1f43edac6fa5543309e488d764e9e7038741678cebfba0317c8da9a8d
 # Input expression: sha256(srepr)=8ebaab123c4c9786d0408a202ca35e23afc46afc5ee985a681d41f64ed8f95bc
 # Stabilization rules applied: hypot, hypot_root
 #

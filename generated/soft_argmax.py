@@ -5,7 +5,7 @@
 #   \u51fd\u6570\u5149\u6ed1\u5316\u6742\u8c08 (2019), https://kexue.fm/archives/6620, item 3)
 # Kind: reduction; inputs: x; parameters: k
 # Template: reduction.py.j2
-#   sha256:4a0adb82b0b16db23ee4f2bc5f72115045320846c598662c9dc7059a39f02204
+#   sha256:75f04c3da0e1fb0ba388566d798726a7391b40c24f1ce9432c361ecb6f950015
 # Input expression: sha256(srepr)=efc269cfdd4beb08b7de13b25137544192af61e21c3050ac8f13daeec9ddf116
 # Stabilization rules applied: none
 #

@@ -5,7 +5,7 @@
 #   kexue.fm/archives/8718 eq (7))
 # Kind: elementwise; inputs: x; parameters: k
 # Template: elementwise.py.j2
-#   sha256:d4689c5c8e32b5817210a5e09ab4ce8eaa63b34dbb7e3a8c73bb927879aa73c1
+#   sha256:b7ee0bc1f43edac6fa5543309e488d764e9e7038741678cebfba0317c8da9a8d
 # Input expression: sha256(srepr)=66478ffa4491cf7099ad2bbda92088993d05025f373516fd91e4d1a1304745c3
 # Stabilization rules applied: exact_arguments, sigmoid, sigmoid_product
 #

@@ -4,7 +4,7 @@
 # Construction: soft_sign_arctan = 2*atan(k*x)/pi (kexue.fm/archives/8718 eq (5) kernel)
 # Kind: elementwise; inputs: x; parameters: k
 # Template: elementwise.py.j2
-#   sha256:d4689c5c8e32b5817210a5e09ab4ce8eaa63b34dbb7e3a8c73bb927879aa73c1
+#   sha256:b7ee0bc1f43edac6fa5543309e488d764e9e7038741678cebfba0317c8da9a8d
 # Input expression: sha256(srepr)=eb938cea1be15d0b4d148910f1be7856f861769055cc3421f20866fc4660ac5e
 # Stabilization rules applied: recip1p_sq
 #

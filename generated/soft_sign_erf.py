@@ -5,7 +5,7 @@
 #   Smooth Maximum Unit, arXiv:2111.04682)
 # Kind: elementwise; inputs: x; parameters: k
 # Template: elementwise.py.j2
-#   sha256:d4689c5c8e32b5817210a5e09ab4ce8eaa63b34dbb7e3a8c73bb927879aa73c1
+#   sha256:b7ee0bc1f43edac6fa5543309e488d764e9e7038741678cebfba0317c8da9a8d
 # Input expression: sha256(srepr)=83339916562492434e439a6a2295ce7bc386bcbb45da2b24bc14d75c1f8fffcd
 # Stabilization rules applied: exact_arguments, gaussian_square
 #

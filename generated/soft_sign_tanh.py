@@ -4,7 +4,7 @@
 # Construction: soft_sign_tanh = tanh(k*x) (kexue.fm/archives/3290 eqs (4)-(5))
 # Kind: elementwise; inputs: x; parameters: k
 # Template: elementwise.py.j2
-#   sha256:d4689c5c8e32b5817210a5e09ab4ce8eaa63b34dbb7e3a8c73bb927879aa73c1
+#   sha256:b7ee0bc1f43edac6fa5543309e488d764e9e7038741678cebfba0317c8da9a8d
 # Input expression: sha256(srepr)=d0d8832c8fe0bf29abfd5eb6e831a4edafac937b2089739d1b67382d14b4e80a
 # Stabilization rules applied: exact_arguments, sigmoid_product, tanh_complement
 #

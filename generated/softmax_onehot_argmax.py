@@ -6,7 +6,7 @@
 #   (onehot(argmax) ~ softmax))
 # Kind: reduction; inputs: x; parameters: k
 # Template: reduction.py.j2
-#   sha256:4a0adb82b0b16db23ee4f2bc5f72115045320846c598662c9dc7059a39f02204
+#   sha256:75f04c3da0e1fb0ba388566d798726a7391b40c24f1ce9432c361ecb6f950015
 # Input expression: sha256(srepr)=c0cb380f1a1ffaed7632e495d4f80f5a87e031954485d9058c417a1f39167d6c
 # Stabilization rules applied: none
 #

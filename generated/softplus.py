@@ -4,7 +4,7 @@
 # Construction: softplus = log(exp(k*x) + 1)/k (kexue.fm/archives/8718 eq (8))
 # Kind: elementwise; inputs: x; parameters: k
 # Template: elementwise.py.j2
-#   sha256:d4689c5c8e32b5817210a5e09ab4ce8eaa63b34dbb7e3a8c73bb927879aa73c1
+#   sha256:b7ee0bc1f43edac6fa5543309e488d764e9e7038741678cebfba0317c8da9a8d
 # Input expression: sha256(srepr)=1b61ce385619a637d040e1958627d3a94a65d8dfd5ec60c05e6fa040b1e77f78
 # Stabilization rules applied: exact_arguments, softplus
 #

@@ -5,7 +5,7 @@
 #   arXiv:1710.05941)
 # Kind: elementwise; inputs: x; parameters: k
 # Template: elementwise.py.j2
-#   sha256:d4689c5c8e32b5817210a5e09ab4ce8eaa63b34dbb7e3a8c73bb927879aa73c1
+#   sha256:b7ee0bc1f43edac6fa5543309e488d764e9e7038741678cebfba0317c8da9a8d
 # Input expression: sha256(srepr)=2cb68ff5f10a86f34be121dc76e9477091f81628cf2dabe6e127955074f9db5a
 # Stabilization rules applied: exact_arguments, sigmoid, sigmoid_product, swish_gradient
 #

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import keyword
 import math
 import os
 import re
@@ -413,3 +414,118 @@ def test_long_user_text_is_wrapped_at_the_line_length(tmp_path):
     lines = f'    """{naming.docstring_lines(construction, indent=4)}"""'.splitlines()
     assert max(map(len, lines)) <= 100 and len(lines) > 3
     assert "".join(lines).replace(" ", "") == f'"""{construction}"""'.replace(" ", "")
+
+
+# --- every generator name comes from names.py -------------------------------------------------
+
+_SUFFIX = "|".join(sorted((re.escape(s) for s in naming.SUFFIXES), key=len, reverse=True))
+_STATE = "|".join(sorted(map(re.escape, naming.STATE_PREFIXES.values()), key=len, reverse=True))
+_TEMPLATE_DERIVED = re.compile(
+    rf"\{{\{{ (?!name \}}\}})[^}}]*\}}\}}(?:{_SUFFIX})(?![A-Za-z0-9_])"  # {{ v }}_row
+    rf"|(?<![A-Za-z0-9_])(?:{'|'.join(naming.PREFIXES)}|{naming.ADJOINT_PREFIX})\{{\{{"  # out_{{
+)
+
+
+def _template_code_lines():
+    """(where, line) of the templates' lines outside docstrings and comments."""
+    from symsmooth.codegen.render import template_dir
+
+    for path in sorted(template_dir().glob("*.j2")):
+        quoted = False
+        for at, line in enumerate(path.read_text().splitlines(), 1):
+            opened = line.count('"""') % 2 == 1
+            if not quoted and '"""' not in line and not line.lstrip().startswith("#"):
+                yield f"{path.name}:{at}", line
+            quoted ^= opened
+
+
+def test_templates_build_derived_names_through_the_contract():
+    found = [where for where, line in _template_code_lines() if _TEMPLATE_DERIVED.search(line)]
+    assert not found, found
+    # the pattern catches the hand-built forms (and leaves the public names and the globals)
+    for bad in ("{{ v }}_row[idx]", "out_{{ g.code }}[i]", "g{{ d }}[m] = 0.0", "{{ p }}_mode"):
+        assert _TEMPLATE_DERIVED.search(bad), bad
+    for good in ("{{ row_of(v) }}[idx]", "def {{ name }}_grad(x):", "{{ grad_out_of(g.code) }}"):
+        assert not _TEMPLATE_DERIVED.search(good), good
+
+
+def _hand_built(tree: ast.AST) -> list[str]:
+    """String pieces of a module that build a contract name by hand: an f-string whose literal
+    part ends in a state prefix before a ``{...}`` (``f"M{g}"``) or starts with a derived
+    suffix after one (``f"{v}_row"``), or a literal equal to a contract constant."""
+    before = re.compile(rf"(?<![A-Za-z0-9_])(?:{_STATE}|{'|'.join(naming.PREFIXES)})\Z")
+    after = re.compile(rf"\A(?:{_SUFFIX})(?![A-Za-z0-9_])")
+    constants = {naming.POSITION, naming.PIVOT_POSITION, naming.SIZE}
+    constants |= {naming.derived_var(r, naming.COTANGENT) for r in ("element", "pivot")}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.JoinedStr):
+            parts = node.values
+            for at, (a, b) in enumerate(zip(parts, parts[1:], strict=False)):
+                text_a = a.value if isinstance(a, ast.Constant) else None
+                text_b = b.value if isinstance(b, ast.Constant) else None
+                follow = parts[at + 2] if at + 2 < len(parts) else None
+                text_c = follow.value if isinstance(follow, ast.Constant) else ""
+                numbered = not re.match(r"[A-Za-z0-9_]", text_c)  # M{g}, not _a{j}_{i}
+                ahead = parts[at - 1] if at > 0 else None
+                starts = not (  # {v}_row, not _cuda_{name}_grad (a generator function)
+                    isinstance(ahead, ast.Constant) and re.search(r"[A-Za-z0-9_]\Z", ahead.value)
+                )
+                if (
+                    text_a is not None
+                    and isinstance(b, ast.FormattedValue)
+                    and before.search(text_a)
+                    and numbered
+                ) or (
+                    isinstance(a, ast.FormattedValue) and text_b and after.search(text_b) and starts
+                ):
+                    found.append(f"line {node.lineno}: {ast.unparse(node)}")
+        elif isinstance(node, ast.Constant) and node.value in constants:
+            found.append(f"line {node.lineno}: {node.value!r}")
+    return found
+
+
+def test_codegen_modules_build_no_contract_name_by_hand():
+    root = Path(naming.__file__).parent
+    found = {
+        str(path.relative_to(root)): hits
+        for path in sorted(root.rglob("*.py"))
+        # names.py is the contract; helpers.py prints runtime helpers (own scopes, a0, a1, ...)
+        if path.name not in ("names.py", "helpers.py")
+        for hits in [_hand_built(ast.parse(path.read_text()))]
+        if hits
+    }
+    assert not found, found
+    bad = ast.parse('a = f"M{g}"\nb = f"{v}_row[{i}]"\nc = "pos_"\nd = f"_a{j}_{k}"\n')
+    assert [h.split(":")[0] for h in _hand_built(bad)] == ["line 1", "line 2", "line 3"]
+
+
+def test_contract_names_are_distinct_and_shadow_nothing():
+    names = {}
+    for role in naming.STATE_PREFIXES:
+        for k in range(40):
+            names.setdefault(naming.state_var(role, k), []).append((role, k))
+    for role in naming.DERIVED:
+        for v in ("x", "G", "y", "p"):
+            names.setdefault(naming.derived_var(role, v), []).append((role, v))
+    for fixed in (naming.POSITION, naming.PIVOT_POSITION, naming.SIZE, naming.COTANGENT):
+        names.setdefault(fixed, []).append(("constant", fixed))
+    twice = {n: at for n, at in names.items() if len(at) > 1}
+    assert not twice, twice
+    # a compensation is c + its state's name (cR0 is the adjoint R0's)
+    assert naming.comp_of(naming.state_var("adjoint", 3)) == naming.state_var("adjoint_comp", 3)
+    for name in names:
+        assert name.isidentifier() and not keyword.iskeyword(name), name
+        assert name not in dir(builtins) and name not in naming.MODULE_GLOBALS, name
+        if not name.startswith("_") and name != naming.COTANGENT:
+            # a user input of that name is printed mangled in every kind
+            for kind in ("reduction", "iteration"):  # the kinds with rows
+                assert naming.code_name(name, kind) != name, (name, kind)
+
+
+@pytest.mark.parametrize("user", ["i", "x", "k", "idx", "E0", "pos_", "x_row", "out_x"])
+def test_user_names_like_the_generators_compute(user, tmp_path):
+    z = sp.Symbol(user, real=True)
+    spec = make_spec("uf", softplus(z), (z,))
+    module = load_module(write(spec, tmp_path, targets=("cpu",)).stem, tmp_path)
+    assert module.uf(np.array([-2.0, 3.0])) == pytest.approx(np.log1p(np.exp([-2.0, 3.0])))

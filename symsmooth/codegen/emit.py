@@ -29,11 +29,12 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from symsmooth.codegen import names
 from symsmooth.codegen.fastmath import FastMathPrinter, fast_name, twins
 from symsmooth.codegen.helpers import resolve
 from symsmooth.codegen.printer import MathPrinter
 
-SIZE = sp.Symbol("size_", positive=True)
+SIZE = sp.Symbol(names.SIZE, positive=True)
 
 
 @dataclass(frozen=True)

@@ -104,6 +104,14 @@ STATE_PREFIXES: dict[str, str] = {
     "adjoint_comp": "cR",
     "adjoint_term": "_a",  # the current element's term of adjoint k
     "grad": "_g",  # the current element's partial in input i
+    "weight_low": "El",  # the rounding error of E_g (``E, El = _wexp2(h, M)``, pivoted gradient)
+    "factor": "_w",  # the weight w_k of sum k for the current element
+    "row_deriv": "D",  # the derivative of the value in sum k (plain reductions)
+    "pivot_sum": "P",  # the part of sum k that the pivot's terms hold (pivoted gradient)
+    "small_sum": "r",  # the small rest r_k of sum k (pivoted gradient)
+    "small_adjoint": "V",  # the small rest V_k of adjoint k, and its part at the pivot Q_k
+    "pivot_adjoint": "Q",
+    "adjoint_coef": "_v",  # V_k / E_g: the coefficient of E_g in V_k
 }
 """Numbered generator state, role -> prefix: ``state_var(role, k)`` is ``<prefix><k>``.  The
 templates build these names only through the ``<role>_var`` functions of
@@ -111,6 +119,11 @@ templates build these names only through the ``<role>_var`` functions of
 
 POSITION = "pos_"
 """The 1-based position of the current element (a formula's summation index)."""
+PIVOT_POSITION = "pos_p"
+"""The 1-based position of the pivot element (:data:`POSITION` at the pivot)."""
+COTANGENT = "G"
+"""The cotangent of a row map's gradient: its element ``G_e``, its row ``G_row``, ... (the
+derived names of :data:`DERIVED`)."""
 SIZE = "size_"
 """The row length as a float (a formula's ``n``)."""
 OTHER_PREFIX = "_o"
@@ -131,6 +144,11 @@ def state_var(role: str, index: object) -> str:
         raise KeyError(f"no state role {role!r}; the roles: {', '.join(STATE_PREFIXES)}") from None
 
 
+def comp_of(name: str) -> str:
+    """The TwoSum compensation of state ``name``: ``r0`` -> ``cr0``, ``R1`` -> ``cR1``."""
+    return STATE_PREFIXES["comp"] + name
+
+
 def other_var(name: str) -> str:
     """The other thread's copy of state ``name`` in a CUDA merge: ``M0`` -> ``_oM0``."""
     return OTHER_PREFIX + name
@@ -145,19 +163,75 @@ def _role(role: str):
     return var
 
 
+DERIVED: dict[str, str] = {
+    "element": "{}_e",  # the current element x[i] of vector x
+    "pivot": "{}_p",  # the element at the pivot
+    "row": "{}_row",  # the row of x a kernel works on
+    "rows": "{}_rows",  # x as a matrix of rows
+    "grad": "{}_grad",  # the gradient output of x (CPU wrappers)
+    "out": "{}_out",  # the gradient row of x (CPU row kernels)
+    "ws": "{}_ws",  # the work space of x (CUDA iteration)
+    "val": "{}_val",  # an operand's scalar, array and mode (CUDA broadcasting)
+    "arr": "{}_arr",
+    "mode": "{}_mode",
+    "grad_out": "out_{}",  # the gradient output of input x on the GPU
+}
+"""Names derived from a vector, operand or input ``x``, role -> pattern: ``derived_var(role,
+"x")``; the templates call them as the ``<role>_of`` functions of :data:`TEMPLATE_GLOBALS`
+(``{{ row_of(v) }}``).  A user name that could meet one is mangled (:func:`needs_mangling`)."""
+
+ADJOINT_PREFIX = "g"
+"""The cotangent accumulated for one of an iteration's own vectors (``gy``, ``gp``; the step's
+vectors are the generator's, so these are listed in :data:`RESERVED`, not derived)."""
+
+
+def derived_var(role: str, name: str) -> str:
+    """The name derived from ``name`` in ``role`` (see :data:`DERIVED`).
+
+    Examples
+    --------
+    >>> derived_var("row", "x"), derived_var("grad_out", "x"), derived_var("ws", adjoint_var("y"))
+    ('x_row', 'out_x', 'gy_ws')
+    """
+    try:
+        return DERIVED[role].format(name)
+    except KeyError:
+        raise KeyError(f"no derived role {role!r}; the roles: {', '.join(DERIVED)}") from None
+
+
+def adjoint_var(name: str) -> str:
+    """The cotangent of an iteration's own vector ``name``: ``y`` -> ``gy``."""
+    return ADJOINT_PREFIX + name
+
+
+SUFFIXES = tuple(p[2:] for p in DERIVED.values() if p.startswith("{}"))
+"""Suffixes of names derived from a vector or operand ``x`` (``x_e``, ``x_row``, ...)."""
+PREFIXES = tuple(p[:-2] for p in DERIVED.values() if p.endswith("{}"))
+"""Prefixes of names derived from an input (``out_x``: its gradient output on the GPU)."""
+
+
+def _derived_role(role: str):
+    def var(name: str) -> str:
+        return derived_var(role, name)
+
+    var.__name__ = f"{role}_of"
+    var.__doc__ = f"``{DERIVED[role].format('<name>')}``: :func:`derived_var` for ``{role!r}``."
+    return var
+
+
 TEMPLATE_GLOBALS: dict[str, object] = {
     **{f"{role}_var": _role(role) for role in STATE_PREFIXES},
+    **{f"{role}_of": _derived_role(role) for role in DERIVED},
     "other_var": other_var,
+    "comp_of": comp_of,
+    "adjoint_of": adjoint_var,
     "POSITION": POSITION,
+    "PIVOT_POSITION": PIVOT_POSITION,
     "SIZE": SIZE,
 }
 """The naming contract as Jinja globals of :func:`symsmooth.codegen.render.environment`
-(``{{ shift_var(g.index) }}``, ``{{ other_var(sum_var(k)) }}``, ``{{ SIZE }}``)."""
-
-SUFFIXES = ("_e", "_p", "_row", "_rows", "_grad", "_out", "_ws", "_val", "_arr", "_mode")
-"""Suffixes of names derived from a vector or operand ``x`` (``x_e``, ``x_row``, ...)."""
-PREFIXES = ("out_",)
-"""Prefixes of names derived from an input (``out_x``: its gradient output on the GPU)."""
+(``{{ shift_var(g.index) }}``, ``{{ other_var(sum_var(k)) }}``, ``{{ row_of(v) }}``,
+``{{ SIZE }}``)."""
 
 
 def _derived(name: str) -> list[str]:

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from symsmooth.codegen.names import POSITION, derived_var
 from symsmooth.errors import CodegenError
 
 
@@ -87,8 +88,10 @@ class ReductionPlan:
 class _Builder:
     def __init__(self, vectors, index, size):
         self.vectors = tuple(vectors)
-        self.elements = tuple(sp.Symbol(f"{v.label}_e", real=True) for v in self.vectors)
-        self.position = sp.Symbol("pos_", positive=True)
+        self.elements = tuple(
+            sp.Symbol(derived_var("element", str(v.label)), real=True) for v in self.vectors
+        )
+        self.position = sp.Symbol(POSITION, positive=True)
         self.index = index
         self.size = size
         self.sums: list[SumTerm] = []

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from symsmooth.codegen.names import COTANGENT, PIVOT_POSITION, derived_var, state_var
 from symsmooth.codegen.normalform import ReductionPlan
 
 
@@ -102,15 +103,15 @@ def pivot_form(plan: ReductionPlan, pc) -> Pivoted | None:
     if any(plan.sums[k].init != 0 for k in ks):
         return None
     e = pc.weights_e[g]
-    pivots = {el: sp.Symbol(f"{el.name[:-2]}_p", real=True) for el in plan.elements}
-    pivots[plan.position] = sp.Symbol("pos_p", positive=True)
-    pivots[pc.cotangent] = sp.Symbol("G_p", real=True)
+    pivots = {el: sp.Symbol(derived_var("pivot", el.name[:-2]), real=True) for el in plan.elements}
+    pivots[plan.position] = sp.Symbol(PIVOT_POSITION, positive=True)
+    pivots[pc.cotangent] = sp.Symbol(derived_var("pivot", COTANGENT), real=True)
     at_pivot = {**pivots, e: sp.S.One}
-    small = [sp.Symbol(f"r{k}", real=True) for k in ks]
+    small = [sp.Symbol(state_var("small_sum", k), real=True) for k in ks]
     terms = {}
     subs = {}
     for k, r in zip(ks, small, strict=False):
-        p = sp.Symbol(f"P{k}", real=True)
+        p = sp.Symbol(state_var("pivot_sum", k), real=True)
         terms[p] = pc.weights[k].xreplace(at_pivot)
         subs[pc.scaled[k]] = p + r
     adjoint_terms = {}
@@ -120,7 +121,10 @@ def pivot_form(plan: ReductionPlan, pc) -> Pivoted | None:
             const, part = pc.dvalue[k].as_independent(e, pc.cotangent, *plan.elements, as_Add=False)
             if part.free_symbols & set(pc.scaled):
                 return None
-            v, q = sp.Symbol(f"V{k}", real=True), sp.Symbol(f"Q{k}", real=True)
+            v, q = (
+                sp.Symbol(state_var("small_adjoint", k), real=True),
+                sp.Symbol(state_var("pivot_adjoint", k), real=True),
+            )
             adjoint_terms[v] = pc.cotangent * part
             terms[q] = (pc.cotangent * part).xreplace(at_pivot)
             adj_subs[pc.adjoints[k]] = const * (q + v)

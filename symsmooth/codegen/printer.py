@@ -25,6 +25,7 @@ from __future__ import annotations
 import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
 
+from symsmooth.codegen.names import COTANGENT, derived_var
 from symsmooth.errors import CodegenError
 from symsmooth.functions import RUNTIME_HELPERS
 
@@ -93,7 +94,7 @@ class MathPrinter(PythonCodePrinter):
 
     def load(self, vector: str, index: str) -> str:
         """The element ``index`` of the row of ``vector`` (an ``emit.Load`` statement)."""
-        return f"{vector}_row[{index}]"
+        return f"{derived_var('row', vector)}[{index}]"
 
     def _print_fsexp(self, expr):
         a, m = (self._print(v) for v in expr.args)
@@ -164,9 +165,10 @@ class CudaPrinter(MathPrinter):
     """
 
     def load(self, vector: str, index: str) -> str:
-        if vector == "G":
-            return f"G_val if G_mode == 0 else float64(G_rows[r_, {index}])"
-        return f"float64({vector}_row[{index}])"
+        if vector == COTANGENT:
+            val, mode, rows = (derived_var(r, vector) for r in ("val", "mode", "rows"))
+            return f"{val} if {mode} == 0 else float64({rows}[r_, {index}])"
+        return f"float64({derived_var('row', vector)}[{index}])"
 
     def _print_Symbol(self, expr):
         name = super()._print_Symbol(expr)

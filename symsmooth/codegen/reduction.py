@@ -38,6 +38,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from symsmooth.codegen.names import COTANGENT, derived_var, state_var
 from symsmooth.codegen.normalform import ReductionPlan
 
 
@@ -134,12 +135,14 @@ def pieces(plan: ReductionPlan, params, stabilizer=None) -> tuple[Pieces, tuple[
         return out
 
     ns = len(plan.sums)
-    scaled = tuple(sp.Symbol(f"s{k}", positive=True) for k in range(ns))
-    shifts = tuple(sp.Symbol(f"M{g}", real=True) for g in range(len(plan.groups)))
-    weights_e = tuple(sp.Symbol(f"E{g}", nonnegative=True) for g in range(len(plan.groups)))
-    cotangent = sp.Symbol("G_e", real=True)
-    adjoints = tuple(sp.Symbol(f"R{k}", real=True) for k in range(ns))
-    derivs = tuple(sp.Symbol(f"D{k}", real=True) for k in range(ns))
+    scaled = tuple(sp.Symbol(state_var("sum", k), positive=True) for k in range(ns))
+    shifts = tuple(sp.Symbol(state_var("shift", g), real=True) for g in range(len(plan.groups)))
+    weights_e = tuple(
+        sp.Symbol(state_var("weight", g), nonnegative=True) for g in range(len(plan.groups))
+    )
+    cotangent = sp.Symbol(derived_var("element", COTANGENT), real=True)
+    adjoints = tuple(sp.Symbol(state_var("adjoint", k), real=True) for k in range(ns))
+    derivs = tuple(sp.Symbol(state_var("row_deriv", k), real=True) for k in range(ns))
 
     to_scaled = {}
     for k, (total, term) in enumerate(zip(plan.totals, plan.sums, strict=False)):

@@ -35,7 +35,15 @@ from symsmooth.codegen.emit import (
     value_statements,
 )
 from symsmooth.codegen.kinds.base import Kind, kernel_pair, operand_sig
-from symsmooth.codegen.names import docstring_text
+from symsmooth.codegen.names import (
+    COTANGENT,
+    PIVOT_POSITION,
+    POSITION,
+    comp_of,
+    derived_var,
+    docstring_text,
+    state_var,
+)
 from symsmooth.codegen.pivot import linear_numerator, pivot_form
 from symsmooth.codegen.printer import CudaPrinter, MathPrinter
 from symsmooth.codegen.reduction import fsexp, wexp
@@ -51,7 +59,7 @@ def _base(init: str, s, plan) -> str:
         return "0.0"
     if not plan.shifted(s.group):
         return init
-    return f"{init} * _fwexp(0.0, M{s.group})"
+    return f"{init} * _fwexp(0.0, {state_var('shift', s.group)})"
 
 
 def cpu_context(spec: KernelSpec, printer: MathPrinter) -> dict:
@@ -62,7 +70,7 @@ def cpu_context(spec: KernelSpec, printer: MathPrinter) -> dict:
     local = {plan.size: SIZE}
     shifted = [g for g in range(len(plan.groups)) if plan.shifted(g)]
     loads = [Load(str(el), v, "idx") for v, el in zip(names, plan.elements, strict=False)]
-    loads.append(Assign("pos_", sp.Symbol("idx") + 1.0))
+    loads.append(Assign(POSITION, sp.Symbol("idx") + 1.0))
 
     def sub(e):
         return sp.sympify(e).xreplace(local)
@@ -73,14 +81,18 @@ def cpu_context(spec: KernelSpec, printer: MathPrinter) -> dict:
     kept = [k for k in weights if k not in folded]
     sum_lines = statements(
         [sub(pc.exponents[g]) for g in shifted] + [weights[k] for k in kept],
-        [f"_h{g}" for g in shifted] + [f"_w{k}" for k in kept],
+        [state_var("exponent", g) for g in shifted] + [state_var("factor", k) for k in kept],
         "_c",
     )
     prologue = list(loads)
     prologue += statements(
-        [sub(pc.exponents[g]) for g in shifted], [f"_h{g}" for g in shifted], "_p"
+        [sub(pc.exponents[g]) for g in shifted], [state_var("exponent", g) for g in shifted], "_p"
     )
-    prologue += [Assign(f"E{g}", wexp(*sp.symbols(f"_h{g} M{g}", real=True))) for g in shifted]
+    prologue += [
+        Assign(state_var("weight", g), wexp(sp.Symbol(h, real=True), sp.Symbol(m, real=True)))
+        for g in shifted
+        for h, m in [(state_var("exponent", g), state_var("shift", g))]
+    ]
     groups = [
         {
             "index": g,
@@ -98,9 +110,10 @@ def cpu_context(spec: KernelSpec, printer: MathPrinter) -> dict:
         }
         for k, s in enumerate(plan.sums)
     ]
-    unpack = [f"s{k}" for k in range(len(plan.sums))] + [f"M{g}" for g in shifted]
+    unpack = [state_var("sum", k) for k in range(len(plan.sums))]
+    unpack += [state_var("shift", g) for g in shifted]
     params = spec.param_codes
-    row_args = ", ".join([f"{v}_row" for v in names] + list(params))
+    row_args = ", ".join([derived_var("row", v) for v in names] + list(params))
     grad_exprs = [sub(p) for p in pc.partials]
     ctx = {
         "vectors": names,
@@ -118,10 +131,12 @@ def cpu_context(spec: KernelSpec, printer: MathPrinter) -> dict:
         "lean_test": " and ".join(f"{v} - {v} == 0.0" for v in unpack),
         "row_args": row_args,
         "row_call": row_args,
-        "mat_args": "".join(f"{v}_rows, " for v in names) + "".join(f"{p}_rows, " for p in params),
+        "mat_args": "".join(f"{derived_var('rows', v)}, " for v in [*names, *params]),
         "unpack": ", ".join(unpack) + ("," if len(unpack) == 1 else ""),
         "value_lines": value_statements(sub(pc.value)),
-        "grad_lines": statements(grad_exprs, [f"_g{j}" for j in range(len(names))], "_c"),
+        "grad_lines": statements(
+            grad_exprs, [state_var("grad", j) for j in range(len(names))], "_c"
+        ),
         "summary": docstring_text(spec.construction),
     }
     used = set().union(*[e.free_symbols for e in grad_exprs])
@@ -129,12 +144,14 @@ def cpu_context(spec: KernelSpec, printer: MathPrinter) -> dict:
         ks = [k for k in range(len(plan.sums)) if pc.adjoints[k] in used]
         ctx["adjoints"] = ks
         ctx["adjoint_lines"] = statements(
-            [pc.cotangent * sub(pc.dvalue[k]) for k in ks], [f"_a{k}" for k in ks], "_d"
+            [pc.cotangent * sub(pc.dvalue[k]) for k in ks],
+            [state_var("adjoint_term", k) for k in ks],
+            "_d",
         )
     else:
         ks = [k for k in range(len(plan.sums)) if pc.derivs[k] in used]
         ctx["row_lines"] = block(
-            [sub(pc.dvalue[k]) for k in ks], [f"D{k}" for k in ks], printer, "_d"
+            [sub(pc.dvalue[k]) for k in ks], [state_var("row_deriv", k) for k in ks], printer, "_d"
         )
     checks = label_checks(spec)
     ctx["labels"] = repr(checks)
@@ -148,7 +165,7 @@ def cpu_context(spec: KernelSpec, printer: MathPrinter) -> dict:
 def _weight(k: int, folded: dict, printer: MathPrinter) -> str:
     """The weight ``w_k`` as code: the name ``_w{k}`` of its statement, or the number it
     folded to (printed as a float: it multiplies floats in TwoProduct)."""
-    return printer.doprint(sp.Float(folded[k])) if k in folded else f"_w{k}"
+    return printer.doprint(sp.Float(folded[k])) if k in folded else state_var("factor", k)
 
 
 def _term(k: int, s, plan, folded: dict, printer: MathPrinter) -> str:
@@ -165,10 +182,11 @@ def _term(k: int, s, plan, folded: dict, printer: MathPrinter) -> str:
     """
     if not plan.shifted(s.group):
         return _weight(k, folded, printer)
+    e = state_var("weight", s.group)
     if folded.get(k) == 1:
-        return f"E{s.group}"
-    w = printer.doprint(folded[k]) if k in folded else f"_w{k}"
-    return f"{w} * E{s.group}"
+        return e
+    w = printer.doprint(folded[k]) if k in folded else state_var("factor", k)
+    return f"{w} * {e}"
 
 
 def label_checks(spec: KernelSpec) -> tuple:
@@ -204,45 +222,51 @@ def _pivot_context(spec: KernelSpec, printer: MathPrinter, sub, names, folded: d
             names, plan.elements, [piv.pivot_elements[e] for e in plan.elements], strict=False
         )
     ]
-    load.append(Assign("pos_p", sp.Symbol("piv") + 1.0))
+    load.append(Assign(PIVOT_POSITION, sp.Symbol("piv") + 1.0))
     if plan.rowmap:
-        load.append(Load("G_p", "G", "piv"))
+        load.append(Load(derived_var("pivot", COTANGENT), COTANGENT, "piv"))
     keys = sorted(piv.pivot_terms, key=lambda s: s.name)
     load += statements([sub(piv.pivot_terms[q]) for q in keys], [str(q) for q in keys], "_q")
     # every small term is coef * E_g: E_g = E + El from _wexp2 (exp with its rounding error)
     # and coef * E by TwoProduct, so the sums r_k, V_k are double-double to ~2**-64
-    small = [(f"r{k}", _weight(k, folded, printer)) for k in piv.sums]
+    small = [(state_var("small_sum", k), _weight(k, folded, printer)) for k in piv.sums]
     vk = sorted(piv.adjoint_terms, key=lambda s: s.name)
-    small += [(str(v), f"_v{v.name[1:]}") for v in vk]
+    small += [(str(v), state_var("adjoint_coef", v.name[1:])) for v in vk]
     e = spec.pieces.weights_e[g]
     coefs = [sp.cancel(piv.adjoint_terms[v] / e) for v in vk]
     if any(e in c.free_symbols for c in coefs):  # pragma: no cover - pivot_form factors E_g out
         raise CodegenError(f"{spec.name}: a pivoted adjoint term is not E_g times a factor")
-    adj = block([sub(c) for c in coefs], [f"_v{v.name[1:]}" for v in vk], printer, "_e")
+    adj = block(
+        [sub(c) for c in coefs], [state_var("adjoint_coef", v.name[1:]) for v in vk], printer, "_e"
+    )
     accumulate = []
-    units = {f"r{k}" for k in piv.sums if folded.get(k) == 1}
+    units = {state_var("small_sum", k) for k in piv.sums if folded.get(k) == 1}
+    e_g, el_g = state_var("weight", g), state_var("weight_low", g)
     for sym, coef in small:
+        c_sym = comp_of(sym)
         # coef * (E + El) as _v + error; a weight folded to 1 needs no TwoProduct (exact)
         product, error = (
-            (f"_v = E{g}", f"El{g}")
+            (f"_v = {e_g}", el_g)
             if sym in units
-            else (f"_v, _ve = _two_product({coef}, E{g})", f"(_ve + {coef} * El{g})")
+            else (f"_v, _ve = _two_product({coef}, {e_g})", f"(_ve + {coef} * {el_g})")
         )
         accumulate += [
             product,
             f"_t = {sym} + _v",
             f"_bp = _t - {sym}",
-            f"c{sym} += (({sym} - (_t - _bp)) + (_v - _bp)) + {error}",
+            f"{c_sym} += (({sym} - (_t - _bp)) + (_v - _bp)) + {error}",
             f"{sym} = _t",
         ]
     finish = []
     for sym, _ in small:
-        finish += [f"_t = {sym} + c{sym}", f"c{sym} = c{sym} - (_t - {sym})", f"{sym} = _t"]
+        c_sym = comp_of(sym)
+        finish += [f"_t = {sym} + {c_sym}", f"{c_sym} = {c_sym} - (_t - {sym})", f"{sym} = _t"]
     for k in piv.sums:  # s_k = P_k + r_k rounded once, for the denominators
+        p_k, r_k, s_k = (state_var(role, k) for role in ("pivot_sum", "small_sum", "sum"))
         finish += [
-            f"_t = P{k} + r{k}",
-            f"_bp = _t - P{k}",
-            f"s{k} = _t + (((P{k} - (_t - _bp)) + (r{k} - _bp)) + cr{k})",
+            f"_t = {p_k} + {r_k}",
+            f"_bp = _t - {p_k}",
+            f"{s_k} = _t + ((({p_k} - (_t - _bp)) + ({r_k} - _bp)) + {comp_of(r_k)})",
         ]
     printer.helpers.update({"wexp2", "two_product"})
     grads = []
@@ -254,16 +278,19 @@ def _pivot_context(spec: KernelSpec, printer: MathPrinter, sub, names, folded: d
             grads += block(
                 [sub(lead), sub(rest), sub(den)], [f"_l{j}", f"_t{j}", f"_n{j}"], printer, f"_c{j}_"
             )
-            grads.append(f"_g{j} = 0.0 if E{g} == 0.0 else E{g} * ((_l{j} + _t{j}) / _n{j})")
+            grad_j = state_var("grad", j)
+            grads.append(f"{grad_j} = 0.0 if {e_g} == 0.0 else {e_g} * ((_l{j} + _t{j}) / _n{j})")
             continue
         grads += _dd_numerator(j, lin, sub(den), printer, sub)
-        grads.append(f"_g{j} = 0.0 if E{g} == 0.0 else E{g} * ((_f{j} * _u{j}) / _n{j})")
+        grads.append(
+            f"{state_var('grad', j)} = 0.0 if {e_g} == 0.0 else {e_g} * ((_f{j} * _u{j}) / _n{j})"
+        )
     return {
         "group": g,
         "load": lines(load, printer),
         "load_statements": load,
         "small": small,
-        "weight": f"E{g}, El{g} = _wexp2(_h{g}, M{g})",
+        "weight": f"{e_g}, {el_g} = _wexp2({state_var('exponent', g)}, {state_var('shift', g)})",
         "adjoint_lines": adj,
         "accumulate": accumulate,
         "finish": finish,
@@ -289,7 +316,7 @@ def _dd_numerator(j: int, lin, den, printer: MathPrinter, sub) -> list[str]:
             lines.append(f"_x = {term}")
         else:
             lines.append(f"_x, _e = _two_product({term}, {small})")
-            lines.append(f"_ul{j} += _e + {term} * c{small}")
+            lines.append(f"_ul{j} += _e + {term} * {comp_of(small)}")
         lines += [
             f"_s = _u{j} + _x",
             f"_bp = _s - _u{j}",
@@ -329,17 +356,19 @@ def cuda_context(spec: KernelSpec, ctx: dict) -> dict:
     pivot = ctx.get("pivot")
     small = [sym for sym, _ in pivot["small"]] if pivot else []
     shifted = {k for g in groups for k in g["sums"]}
-    state = [f"M{g['index']}" for g in groups]
+    state = [state_var("shift", g["index"]) for g in groups]
     for s in sums:
-        state += [f"s{s['index']}", f"c{s['index']}"]
+        state += [state_var("sum", s["index"]), state_var("comp", s["index"])]
     return {
         "cuda_loads": loads,
         "cuda_state": state,
         "cuda_plain_sums": [s["index"] for s in sums if s["index"] not in shifted],
-        "cuda_adjoint_state": [v for k in adjoints for v in (f"R{k}", f"cR{k}")],
+        "cuda_adjoint_state": [
+            v for k in adjoints for v in (state_var("adjoint", k), state_var("adjoint_comp", k))
+        ],
         "cuda_prologue": lines(ctx["statements"]["prologue"], cuda),
         "cuda_width": max(len(groups) + 2 * len(sums), 2 * len(adjoints), 2 * len(small), 1),
-        "cuda_pivot_state": [v for sym in small for v in (sym, f"c{sym}")],
+        "cuda_pivot_state": [v for sym in small for v in (sym, comp_of(sym))],
         "cuda_pivot_load": lines(pivot["load_statements"], cuda) if pivot else [],
         "cuda_starts": {g["index"]: g["start"] for g in groups},
         **kernel_pair(value_kernel, grad_kernel, [h.function for h in ctx["helpers"]], sig),

@@ -21,12 +21,16 @@ import sympy as sp
 import symsmooth as ss
 from symsmooth.codegen.helpers import helper
 from symsmooth.codegen.printer import ARITY_HELPERS, FUNCTION_HELPERS, MathPrinter
+from symsmooth.errors import ParseError
 from symsmooth.functions import (
     EXACT_FORMS,
+    MATH_MODULE,
     MPMATH_MODULE,
     NUMPY_MODULE,
     PRIMITIVES,
     RUNTIME_HELPERS,
+    TARGETS,
+    NonSmoothTarget,
     StablePrimitive,
     UnknownPrimitiveError,
 )
@@ -164,3 +168,115 @@ def test_a_primitive_that_forgets_an_implementation_is_refused_when_defined():
             runtime_helper = "softplus"
 
     assert "halfway" not in PRIMITIVES
+
+
+# --- the registry is the single source: later registrations are seen --------------------------
+
+
+def _forget(name: str) -> None:
+    for table in (PRIMITIVES, NUMPY_MODULE, MPMATH_MODULE, RUNTIME_HELPERS, MATH_MODULE):
+        table.pop(name, None)
+
+
+def test_a_primitive_defined_later_is_printed_parsed_and_read():
+    import symsmooth.functions.numeric as numeric
+
+    assert "softplus_again" not in vocabulary.FUNCTIONS  # the views are built before it exists
+
+    class softplus_again(StablePrimitive):  # noqa: N801 - SymPy function names are lower case
+        nargs = 1
+        runtime_helper = "softplus"
+        numpy_impl = numeric.np_softplus
+        mpmath_impl = numeric.mp_softplus
+        math_impl = numeric.py_softplus
+
+        def _naive(self, z):
+            return sp.log(1 + sp.exp(z))
+
+    try:
+        a = sp.Symbol("a", real=True)
+        assert vocabulary.FUNCTIONS["softplus_again"] is softplus_again
+        assert vocabulary.ARITY["softplus_again"] == (1, 1)
+        assert isinstance(ss.parse("softplus_again(a)"), softplus_again)
+        expr = softplus_again(a)
+        assert from_srepr(sp.srepr(expr)) == expr
+        assert FUNCTION_HELPERS["softplus_again"] == "softplus"
+        assert MathPrinter().doprint(expr) == "_softplus(a)"
+        assert MATH_MODULE["softplus_again"](2.0) == pytest.approx(math.log1p(math.exp(2.0)))
+    finally:
+        _forget("softplus_again")
+    assert "softplus_again" not in vocabulary.FUNCTIONS  # and forgotten again
+    with pytest.raises(ParseError, match="unknown function 'softplus_again'"):
+        ss.parse("softplus_again(a)")
+
+
+MATH_NAMES = sorted(MATH_MODULE)
+
+
+def test_math_implementations_come_from_the_classes():
+    assert MATH_NAMES == sorted(n for n, c in PRIMITIVES.items() if c.math_impl is not None)
+    assert {"softplus", "sigmoid", "logsumexp", "Phi"} <= set(MATH_NAMES)
+
+
+@pytest.mark.parametrize("name", MATH_NAMES)
+def test_math_implementation_agrees_with_mpmath(name):
+    cls = PRIMITIVES[name]
+    assert MATH_MODULE[name] is cls.math_impl
+    for point in points(name):
+        with mpmath.workdps(50):
+            want = cls.mpmath_impl(*[mpmath.mpf(v) for v in point])
+        assert _ulps(cls.math_impl(*point), want) <= ULPS, (name, point)
+
+
+# --- the non-smooth targets: the sibling registry, the same invariants ------------------------
+
+TARGET_NAMES = sorted(TARGETS)
+VALUES = (2.0, -1.5, 7.25, 7.0, -30.0)
+EXPECTED = {"MaxOver": max(VALUES), "MinOver": min(VALUES), "ArgMaxOver": 3, "ArgMax": 3}
+"""Reference values over VALUES by Python's max/min (argmax: 1-based, first on ties)."""
+
+
+def _target_expr(cls):
+    x = sp.IndexedBase("x", real=True)
+    i = sp.Symbol("i", integer=True)
+    if cls.in_text:
+        return cls(*[x[k] for k in range(1, len(VALUES) + 1)]), x
+    return cls(x[i], (i, 1, len(VALUES))), x
+
+
+def test_the_target_registry_holds_every_builtin_target():
+    assert set(TARGET_NAMES) == set(EXPECTED)  # a new target adds its reference above
+    assert all(issubclass(c, NonSmoothTarget) and c.__name__ == n for n, c in TARGETS.items())
+
+
+@pytest.mark.parametrize("name", TARGET_NAMES)
+def test_target_is_readable_parsable_and_evaluable(name):
+    cls = TARGETS[name]
+    expr, x = _target_expr(cls)
+    assert from_srepr(sp.srepr(expr)) == expr  # readable from a stored record
+    table = vocabulary.FUNCTIONS if cls.in_text else vocabulary.STRUCTURE
+    assert table[name] is cls
+    if cls.in_text:
+        assert isinstance(ss.parse(f"{name}(a, b, c)"), cls)
+    values = {x[k + 1]: sp.Float(v) for k, v in enumerate(VALUES)}
+    concrete = expr.doit()
+    assert float(concrete.xreplace(values)) == EXPECTED[name]  # SymPy itself
+    args = sp.symbols(f"v0:{len(VALUES)}", real=True)
+    plain = concrete.xreplace({x[k + 1]: args[k] for k in range(len(VALUES))})
+    if name.startswith("Arg"):  # an index, not a value: NumPy and mpmath have no ArgMax
+        return
+    for module in ("numpy", "mpmath"):
+        f = sp.lambdify(args, plain, module)
+        assert float(f(*VALUES)) == EXPECTED[name], module
+
+
+def test_a_target_defined_later_is_read():
+    class MedianOver(NonSmoothTarget, sp.Function):
+        in_text = True
+
+    try:
+        assert vocabulary.FUNCTIONS["MedianOver"] is MedianOver
+        assert "MedianOver" not in vocabulary.STRUCTURE
+    finally:
+        TARGETS.pop("MedianOver")
+    assert "MedianOver" not in vocabulary.FUNCTIONS

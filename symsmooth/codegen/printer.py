@@ -22,21 +22,33 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
 
 from symsmooth.codegen.names import COTANGENT, derived_var
 from symsmooth.errors import CodegenError
-from symsmooth.functions import RUNTIME_HELPERS
+from symsmooth.functions import RUNTIME_HELPERS, LiveTable
 
-FUNCTION_HELPERS: dict[str, str] = {
-    **{name: h for name, h in RUNTIME_HELPERS.items() if "{arity}" not in h},
-    "wexp": "wexp",
-}
+PLANNER_HELPERS: dict[str, str] = {"wexp": "wexp"}
+"""The reduction planner's own nodes that print as a helper call."""
+
+
+def _function_helpers() -> dict[str, str]:
+    return {
+        **{name: h for name, h in RUNTIME_HELPERS.items() if "{arity}" not in h},
+        **PLANNER_HELPERS,
+    }
+
+
+FUNCTION_HELPERS: Mapping[str, str] = LiveTable(_function_helpers)
 """SymPy function class name -> helper name: the registry's
 :data:`~symsmooth.functions.RUNTIME_HELPERS` with one helper each, and ``wexp``, the reduction
 planner's own node (:class:`symsmooth.codegen.reduction.wexp`)."""
-ARITY_HELPERS: dict[str, str] = {name: h for name, h in RUNTIME_HELPERS.items() if "{arity}" in h}
+ARITY_HELPERS: Mapping[str, str] = LiveTable(
+    lambda: {name: h for name, h in RUNTIME_HELPERS.items() if "{arity}" in h}
+)
 """SymPy function class name -> helper name pattern, formatted with the number of arguments
 (``logsumexp`` of three arguments prints as ``_logsumexp3``)."""
 
@@ -77,10 +89,10 @@ class MathPrinter(PythonCodePrinter):
             self.helpers.add("sigmoid2")
             p, q = sorted(expr.args[0].args, key=sp.default_sort_key)
             return f"{self.call_name('_sigmoid2')}({self._print(p)}, {self._print(q)})"
-        elif name in FUNCTION_HELPERS:
-            helper = FUNCTION_HELPERS[name]
-        elif name in ARITY_HELPERS:
-            helper = ARITY_HELPERS[name].format(arity=len(expr.args))
+        elif name in PLANNER_HELPERS:
+            helper = PLANNER_HELPERS[name]
+        elif name in RUNTIME_HELPERS:  # the registry itself: a primitive defined later prints
+            helper = RUNTIME_HELPERS[name].format(arity=len(expr.args))
         else:
             return super()._print_Function(expr)
         self.helpers.add(helper)

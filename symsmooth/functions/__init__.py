@@ -35,10 +35,12 @@ Examples
 from __future__ import annotations
 
 from symsmooth.functions.base import (
+    MATH_MODULE,
     MPMATH_MODULE,
     NUMPY_MODULE,
     PRIMITIVES,
     RUNTIME_HELPERS,
+    LiveTable,
     StablePrimitive,
     UnknownPrimitiveError,
 )
@@ -55,7 +57,6 @@ from symsmooth.functions.elementary import (
 from symsmooth.functions.exact import EXACT_FORMS, ExactArgument
 from symsmooth.functions.fused import derf, dgelu, dsigmoid, dswish, lin_hypot, sinh_ratio
 from symsmooth.functions.nary import LogSumExpOver, logsumexp_over
-from symsmooth.functions.numeric import MATH_MODULE
 from symsmooth.functions.scaling import (
     ScalingPrimitive,
     odd_root_sum,
@@ -69,6 +70,7 @@ from symsmooth.functions.targets import (
     ArgMaxOver,
     MaxOver,
     MinOver,
+    NonSmoothTarget,
     onehot_argmax,
 )
 
@@ -83,9 +85,11 @@ __all__ = [
     "ArgMaxOver",
     "EXACT_FORMS",
     "ExactArgument",
+    "LiveTable",
     "LogSumExpOver",
     "MaxOver",
     "MinOver",
+    "NonSmoothTarget",
     "Phi",
     "ScalingPrimitive",
     "StablePrimitive",

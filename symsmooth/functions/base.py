@@ -11,8 +11,11 @@ declares, as class attributes, everything the layers above it need:
   ``lambdify(..., "numpy")``) and its mpmath implementation at the current working precision
   (used by ``evalf`` and the verification references).
 
+An optional ``math_impl`` (a scalar ``math`` implementation) joins :data:`MATH_MODULE`.
+
 Defining the class registers it (``__init_subclass__``) in :data:`PRIMITIVES`, and its
-implementations in :data:`NUMPY_MODULE`, :data:`MPMATH_MODULE` and :data:`RUNTIME_HELPERS`: no
+implementations in :data:`NUMPY_MODULE`, :data:`MPMATH_MODULE`, :data:`MATH_MODULE` and
+:data:`RUNTIME_HELPERS`: no
 module mutates a table of another, and the parser, the record reader, the printer and the
 references read these. An intermediate base class says ``_abstract = True`` and is not
 registered; a concrete class that forgets an attribute fails when it is defined, and looking up
@@ -34,7 +37,7 @@ symsmooth.functions.base.UnknownPrimitiveError: unknown stable primitive 'softmi
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import mpmath
@@ -65,11 +68,29 @@ class UnknownPrimitiveError(SymsmoothError, KeyError):
         return str(self.args[0])
 
 
-class _Table(dict):
-    """A registry-owned ``name -> value`` table that refuses unknown names with an instruction.
+_CHANGES = [0]
+"""How many times a registry table has changed (the key of every :class:`LiveTable` cache)."""
 
-    A plain ``dict`` subclass, so ``lambdify`` accepts it as a module namespace.
-    """
+
+class RegistryTable(dict):
+    """A registry's ``name -> value`` table: a plain ``dict`` (``lambdify`` accepts it as a
+    module namespace) that counts its changes, so views built from it know when to rebuild."""
+
+    def __setitem__(self, name, value):
+        _CHANGES[0] += 1
+        super().__setitem__(name, value)
+
+    def __delitem__(self, name):
+        _CHANGES[0] += 1
+        super().__delitem__(name)
+
+    def pop(self, *args):
+        _CHANGES[0] += 1
+        return super().pop(*args)
+
+
+class _Table(RegistryTable):
+    """A primitive registry's table that refuses unknown names with an instruction."""
 
     def __missing__(self, name):
         raise UnknownPrimitiveError(name, PRIMITIVES)
@@ -83,6 +104,54 @@ MPMATH_MODULE: dict[str, Callable[..., Any]] = _Table()
 """Name -> mpmath implementation (``lambdify(..., [MPMATH_MODULE, "mpmath"])``)."""
 RUNTIME_HELPERS: dict[str, str] = _Table()
 """Name -> runtime helper name (primitives that print as a runtime function call only)."""
+MATH_MODULE: dict[str, Callable[..., Any]] = _Table()
+"""Name -> stable scalar ``math`` implementation, for the primitives that declare one
+(``math_impl``; ``lambdify(..., [MATH_MODULE, "math"])``)."""
+
+
+class LiveTable(Mapping):
+    """A read-only ``name -> value`` view that ``build()`` recomputes from the registries
+    whenever one of their tables (:class:`RegistryTable`) has changed since the last lookup, so
+    a table of a layer above (the parser's functions, the printer's helpers) sees a primitive
+    registered after it was imported.
+
+    Examples
+    --------
+    >>> seen = RegistryTable()
+    >>> view = LiveTable(lambda: dict(seen))
+    >>> "a" in view
+    False
+    >>> seen["a"] = 1
+    >>> view["a"], list(view), "b" in view
+    (1, ['a'], False)
+    """
+
+    def __init__(self, build: Callable[[], dict]):
+        self._build = build
+        self._cache: tuple[int, dict] = (-1, {})
+
+    def snapshot(self) -> dict:
+        """The table as it is now (rebuilt only after a registry changed)."""
+        changes, table = self._cache
+        if changes != _CHANGES[0]:
+            changes, table = _CHANGES[0], self._build()
+            self._cache = (changes, table)
+        return table
+
+    def __getitem__(self, name: str):
+        return self.snapshot()[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.snapshot()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.snapshot())
+
+    def __len__(self) -> int:
+        return len(self.snapshot())
+
+    def __repr__(self) -> str:
+        return f"LiveTable({self.snapshot()!r})"
 
 
 def _register(cls: type[StablePrimitive]) -> None:
@@ -105,6 +174,10 @@ def _register(cls: type[StablePrimitive]) -> None:
         RUNTIME_HELPERS[name] = cls.runtime_helper
     else:
         RUNTIME_HELPERS.pop(name, None)
+    if cls.__dict__.get("math_impl") is not None:
+        MATH_MODULE[name] = cls.math_impl
+    else:
+        MATH_MODULE.pop(name, None)
 
 
 def _mp(arg: sp.Expr, prec: int) -> mpmath.mpf | None:
@@ -143,10 +216,11 @@ class StablePrimitive(sp.Function):
     runtime_helper: str | None = None
     numpy_impl: Callable[..., Any]
     mpmath_impl: Callable[..., Any]
+    math_impl: Callable[..., Any] | None = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        for attr in ("numpy_impl", "mpmath_impl"):
+        for attr in ("numpy_impl", "mpmath_impl", "math_impl"):
             impl = cls.__dict__.get(attr)
             if impl is not None and not isinstance(impl, staticmethod):
                 setattr(cls, attr, staticmethod(impl))  # a function, not a method

@@ -56,9 +56,9 @@ import sympy as sp
 from sympy.codegen.cfunctions import expm1
 from sympy.core.function import ArgumentIndexError
 
+from symsmooth.functions.base import MATH_MODULE as MATH_MODULE
 from symsmooth.functions.base import PRIMITIVES as PRIMITIVES
 from symsmooth.functions.base import StablePrimitive, _one_arg
-from symsmooth.functions.numeric import MATH_MODULE as MATH_MODULE
 from symsmooth.functions.numeric import (
     mp_log1mexp,
     mp_log_sigmoid,
@@ -74,6 +74,13 @@ from symsmooth.functions.numeric import (
     np_phi,
     np_sigmoid,
     np_softplus,
+    py_log1mexp,
+    py_log_sigmoid,
+    py_logsumexp,
+    py_Phi,
+    py_phi,
+    py_sigmoid,
+    py_softplus,
 )
 
 
@@ -89,6 +96,7 @@ class softplus(StablePrimitive):
 
     runtime_helper = "softplus"
     numpy_impl = np_softplus
+    math_impl = py_softplus
     mpmath_impl = mp_softplus
     nargs = 1
 
@@ -120,6 +128,7 @@ class sigmoid(StablePrimitive):
 
     runtime_helper = "sigmoid"
     numpy_impl = np_sigmoid
+    math_impl = py_sigmoid
     mpmath_impl = mp_sigmoid
     nargs = 1
     latex_name = r"\sigma"
@@ -152,6 +161,7 @@ class log_sigmoid(StablePrimitive):
 
     runtime_helper = "log_sigmoid"
     numpy_impl = np_log_sigmoid
+    math_impl = py_log_sigmoid
     mpmath_impl = mp_log_sigmoid
     nargs = 1
     latex_name = r"\log\sigma"
@@ -188,6 +198,7 @@ class log1mexp(StablePrimitive):
 
     runtime_helper = "log1mexp"
     numpy_impl = np_log1mexp
+    math_impl = py_log1mexp
     mpmath_impl = mp_log1mexp
     nargs = 1
     latex_name = r"\operatorname{log1mexp}"
@@ -236,6 +247,7 @@ class logsumexp(StablePrimitive):
 
     runtime_helper = "logsumexp{arity}"
     numpy_impl = np_logsumexp
+    math_impl = py_logsumexp
     mpmath_impl = mp_logsumexp
     latex_name = r"\operatorname{LSE}"
     pretty_name = "LSE"
@@ -282,6 +294,7 @@ class Phi(StablePrimitive):
 
     runtime_helper = "Phi"
     numpy_impl = np_Phi
+    math_impl = py_Phi
     mpmath_impl = mp_Phi
     nargs = 1
     latex_name = r"\Phi"
@@ -318,6 +331,7 @@ class phi(StablePrimitive):
 
     runtime_helper = "phi"
     numpy_impl = np_phi
+    math_impl = py_phi
     mpmath_impl = mp_phi
     nargs = 1
     latex_name = r"\phi"

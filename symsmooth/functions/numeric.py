@@ -36,7 +36,6 @@ Examples
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from functools import reduce
 from typing import Any
 
@@ -218,11 +217,3 @@ def mp_Phi(z: Any) -> mpmath.mpf:
 def mp_phi(z: Any) -> mpmath.mpf:
     """Standard normal density in mpmath."""
     return mpmath.npdf(mpmath.mpf(z))
-
-
-# --- lambdify module dictionary (NumPy, mpmath: the registry, functions.base) ---------------
-
-_NAMES = ("softplus", "sigmoid", "log_sigmoid", "log1mexp", "logsumexp", "Phi", "phi")
-
-MATH_MODULE: dict[str, Callable[..., Any]] = {n: globals()[f"py_{n}"] for n in _NAMES}
-"""Primitive name -> stable ``math`` implementation (``lambdify(..., [MATH_MODULE, "math"])``)."""

@@ -22,10 +22,39 @@ from __future__ import annotations
 import sympy as sp
 from sympy.concrete.expr_with_limits import ExprWithLimits
 
+from symsmooth.functions.base import RegistryTable
 
-class _ReduceOver(ExprWithLimits):
+TARGETS: dict[str, type] = RegistryTable()
+"""Name -> class of every non-smooth target, in definition order: the sibling registry of
+:data:`symsmooth.functions.PRIMITIVES`, filled by defining a :class:`NonSmoothTarget`.  The
+formula and record readers read it (:mod:`symsmooth.text.vocabulary`)."""
+
+
+class NonSmoothTarget:
+    """Mixin of the non-smooth targets: defining a concrete subclass registers it in
+    :data:`TARGETS` (an intermediate class says ``_abstract = True``).
+
+    ``in_text`` says where data may name it: ``True`` for a function formula text calls
+    (``ArgMax(a, b)``), ``False`` for a class only a stored record names (``MaxOver``, written
+    by ``srepr`` with its limits).
+    """
+
+    _abstract = True
+    in_text: bool = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if not cls.__dict__.get("_abstract", False):
+            old = TARGETS.get(cls.__name__)
+            if old is not None and old.__module__ != cls.__module__:
+                raise TypeError(f"two non-smooth targets are named {cls.__name__!r}")
+            TARGETS[cls.__name__] = cls
+
+
+class _ReduceOver(NonSmoothTarget, ExprWithLimits):
     """Common machinery: a term reduced over one integer index range."""
 
+    _abstract = True
     _reducer: type | None = None
     latex_name = ""
 
@@ -83,7 +112,7 @@ class MinOver(_ReduceOver):
     latex_name = r"\min"
 
 
-class ArgMax(sp.Function):
+class ArgMax(NonSmoothTarget, sp.Function):
     """1-based position of the largest argument (the first one on ties).
 
     Stays unevaluated until every argument is a number.
@@ -93,6 +122,8 @@ class ArgMax(sp.Function):
     >>> ArgMax(2, 1, 4, 5, 3)
     4
     """
+
+    in_text = True
 
     @classmethod
     def eval(cls, *args):
@@ -121,12 +152,3 @@ class ArgMaxOver(_ReduceOver):
 def onehot_argmax(term: sp.Expr, index: sp.Symbol, j: sp.Symbol, lo, hi) -> sp.Expr:
     """``[j == argmax_i term(i)]``: the hard one-hot vector that softmax approximates."""
     return sp.KroneckerDelta(j, ArgMaxOver(term, (index, lo, hi)))
-
-
-TARGETS: dict[str, type] = {
-    "MaxOver": MaxOver,
-    "MinOver": MinOver,
-    "ArgMaxOver": ArgMaxOver,
-    "ArgMax": ArgMax,
-}
-"""Name -> class, for parsers and printers."""

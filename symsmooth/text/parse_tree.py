@@ -31,6 +31,7 @@ import sympy as sp
 
 from symsmooth import symbols as _canonical
 from symsmooth.errors import ParseError
+from symsmooth.functions import LiveTable
 from symsmooth.text.vocabulary import (
     ARITY,
     MAX_EXPONENT,
@@ -76,13 +77,23 @@ ALIASES = {"max": "Max", "min": "Min", "abs": "Abs", "ceil": "ceiling", "arctan"
 """Formula spellings of vocabulary functions (NumPy/Python style)."""
 
 # name -> (builder, least and most number of positional arguments; None = any number)
-FUNCTIONS: dict[str, tuple[Callable[..., sp.Expr], int, int | None]] = {
-    **{name: (cls, *ARITY[name]) for name, cls in VOCABULARY.items()},
-    **{alias: (VOCABULARY[name], *ARITY[name]) for alias, name in ALIASES.items()},
+_CONVENIENCES: dict[str, tuple[Callable[..., sp.Expr], int, int | None]] = {
     "sqrt": (sp.sqrt, 1, 1),
     "clip": (_clip, 3, 3),
     "relu": (lambda x: sp.Max(x, 0), 1, 1),
 }
+
+
+def _callables() -> dict[str, tuple[Callable[..., sp.Expr], int, int | None]]:
+    vocabulary, arity = VOCABULARY.snapshot(), ARITY.snapshot()
+    return {
+        **{name: (cls, *arity[name]) for name, cls in vocabulary.items()},
+        **{alias: (vocabulary[name], *arity[name]) for alias, name in ALIASES.items()},
+        **_CONVENIENCES,
+    }
+
+
+FUNCTIONS: Mapping[str, tuple[Callable[..., sp.Expr], int, int | None]] = LiveTable(_callables)
 """Callable names: the shared :data:`symsmooth.text.vocabulary.FUNCTIONS`, their aliases and
 three conveniences; ``Piecewise`` is handled separately (its arguments are pairs)."""
 

@@ -57,6 +57,7 @@ from sympy.core.sympify import _sympify
 
 from symsmooth.budget import deadline
 from symsmooth.errors import CatalogError, SymsmoothError
+from symsmooth.functions import LiveTable
 from symsmooth.identifiers import name_problem
 from symsmooth.text import vocabulary as vocab
 
@@ -76,7 +77,7 @@ MAX_PRECISION = 4096
 _DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d{1,6})?\Z")
 _ASSUMPTIONS = frozenset(_assume_defined)
 _NUMBERS = {"Integer", "Rational", "Float", "Symbol"}  # read from literals, not built objects
-_CLASSES = {**vocab.FUNCTIONS, **vocab.STRUCTURE}
+_CLASSES = LiveTable(lambda: {**vocab.FUNCTIONS, **vocab.STRUCTURE})
 
 
 def from_srepr(text: str) -> sp.Basic | list:

@@ -44,13 +44,13 @@ ValueError: the constant argument of sigmoid is too large in magnitude (limit 10
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
 from sympy.functions.elementary.piecewise import ExprCondPair
 
-from symsmooth.functions import PRIMITIVES, ArgMax, ArgMaxOver, LogSumExpOver, MaxOver, MinOver
+from symsmooth.functions import PRIMITIVES, TARGETS, LiveTable, LogSumExpOver
 
 MAX_INT_DIGITS = 60
 """Longest integer literal accepted in formula text (decimal digits)."""
@@ -69,13 +69,20 @@ _ELEMENTARY = (
     sp.exp, sp.log, sp.erf, sp.erfc, sp.tanh, sp.sinh, sp.cosh, sp.asinh,
     sp.atan, sp.sin, sp.cos, sp.tan, sp.LambertW, sp.KroneckerDelta,
     sp.polylog, sp.zeta, sp.dirichlet_eta, sp.besselk, sp.factorial,
-    log1p, expm1, ArgMax,
+    log1p, expm1,
 )  # fmt: skip
-FUNCTIONS: dict[str, type] = {
-    **{cls.__name__: cls for cls in _ELEMENTARY},
-    **PRIMITIVES,
-}
-"""Function name -> SymPy class: callable in formula text and readable in records."""
+_SYMPY_FUNCTIONS: dict[str, type] = {cls.__name__: cls for cls in _ELEMENTARY}
+
+
+def _functions() -> dict[str, type]:
+    text_targets = {name: cls for name, cls in TARGETS.items() if cls.in_text}
+    return {**_SYMPY_FUNCTIONS, **text_targets, **PRIMITIVES}
+
+
+FUNCTIONS: Mapping[str, type] = LiveTable(_functions)
+"""Function name -> SymPy class: callable in formula text and readable in records -- SymPy's
+functions above, the targets formula text calls (``ArgMax``) and every registered primitive,
+read from the registries at each lookup (a primitive defined later is seen)."""
 
 
 def _arity(cls: type) -> tuple[int, int | None]:
@@ -86,21 +93,30 @@ def _arity(cls: type) -> tuple[int, int | None]:
     return 1, None  # Max, Min, logsumexp, ...: any positive number
 
 
-ARITY: dict[str, tuple[int, int | None]] = {name: _arity(cls) for name, cls in FUNCTIONS.items()}
+ARITY: Mapping[str, tuple[int, int | None]] = LiveTable(
+    lambda: {name: _arity(cls) for name, cls in _functions().items()}
+)
 """Function name -> (least, most) number of arguments (``None``: any number)."""
 
 _RELATIONS = (sp.StrictLessThan, sp.LessThan, sp.StrictGreaterThan, sp.GreaterThan,
               sp.Equality, sp.Unequality)  # fmt: skip
-STRUCTURE: dict[str, type] = {
+_SYMPY_STRUCTURE: dict[str, type] = {
     cls.__name__: cls
     for cls in (
         sp.Add, sp.Mul, sp.Pow, sp.Symbol, sp.Integer, sp.Rational, sp.Float, sp.Tuple,
         sp.Piecewise, ExprCondPair, *_RELATIONS, sp.And, sp.Or, sp.Not,
-        sp.Sum, sp.Indexed, sp.IndexedBase, sp.Idx,
-        MaxOver, MinOver, ArgMaxOver, LogSumExpOver,
+        sp.Sum, sp.Indexed, sp.IndexedBase, sp.Idx, LogSumExpOver,
     )
 }  # fmt: skip
-"""Classes only stored records name (formula text writes them with operators)."""
+STRUCTURE: Mapping[str, type] = LiveTable(
+    lambda: {
+        **_SYMPY_STRUCTURE,
+        **{name: cls for name, cls in TARGETS.items() if not cls.in_text},
+    }
+)
+"""Classes only stored records name (formula text writes them with operators): SymPy's
+structure and the targets over a range (``MaxOver``, ...) of
+:data:`~symsmooth.functions.TARGETS`."""
 RELATIONS: frozenset[type] = frozenset(_RELATIONS)
 
 TEXT_CONSTANTS: dict[str, sp.Expr] = {"pi": sp.pi, "E": sp.E, "oo": sp.oo, "inf": sp.oo}

@@ -5,7 +5,7 @@
 #   (kexue.fm/archives/6394 items 4-6 (G1))
 # Kind: reduction; inputs: d; parameters: sigma
 # Template: reduction.py.j2
-#   sha256:75f04c3da0e1fb0ba388566d798726a7391b40c24f1ce9432c361ecb6f950015
+#   sha256:d90e7e8ac7d05fb260b02a3589ec731e4f71f6af12d711f2428a76e858a173e6
 # Input expression: sha256(srepr)=4985d47162b8414136603f8a431a29a70cf00f00662ea241861b0a36108af685
 # Stabilization rules applied: none
 #

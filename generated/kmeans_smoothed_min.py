@@ -5,7 +5,7 @@
 #   item 10; kexue.fm/archives/5112 item 4)
 # Kind: reduction; inputs: d; parameters: M
 # Template: reduction.py.j2
-#   sha256:75f04c3da0e1fb0ba388566d798726a7391b40c24f1ce9432c361ecb6f950015
+#   sha256:d90e7e8ac7d05fb260b02a3589ec731e4f71f6af12d711f2428a76e858a173e6
 # Input expression: sha256(srepr)=e63b4b02b5d320406c9239c9c3e7b46f7d2f709558ebec8cb35d5a2e3c6c76f9
 # Stabilization rules applied: none
 #

@@ -5,7 +5,7 @@
 #   \u51fd\u6570\u5149\u6ed1\u5316\u6742\u8c08 (2019), https://kexue.fm/archives/6620, item 3)
 # Kind: reduction; inputs: x; parameters: k
 # Template: reduction.py.j2
-#   sha256:75f04c3da0e1fb0ba388566d798726a7391b40c24f1ce9432c361ecb6f950015
+#   sha256:d90e7e8ac7d05fb260b02a3589ec731e4f71f6af12d711f2428a76e858a173e6
 # Input expression: sha256(srepr)=efc269cfdd4beb08b7de13b25137544192af61e21c3050ac8f13daeec9ddf116
 # Stabilization rules applied: none
 #
@@ -408,7 +408,7 @@ def _rows_soft_argmax(x_rows, k_rows, out):
 
 
 @njit(cache=True, error_model="numpy")
-def _pivot_grad_soft_argmax(x_row, k, x_out, s0, s1, M0, size_):
+def _pivot_grad_soft_argmax(x_row, k, x_out, s0, s1, M0):
     """Pivoted gradient (symsmooth.codegen.pivot) of one row: the sums of the shifted group
     are split at the pivot m (the first element with exp(h - M) == 1) into its term P and the
     rest r over i != m, so the difference at the dominant element is formed without
@@ -505,9 +505,8 @@ def _grad_rows_soft_argmax(x_rows, k_rows, x_grad):
         x_row = x_rows[r]
         k = k_rows[r]
         s0, s1, M0 = _sums_soft_argmax(x_row, k)
-        size_ = float(x_row.shape[0])
         length = x_row.shape[0]
-        if _pivot_grad_soft_argmax(x_row, k, x_grad[r], s0, s1, M0, size_):
+        if _pivot_grad_soft_argmax(x_row, k, x_grad[r], s0, s1, M0):
             continue
         D0 = -s1 / s0**2
         D1 = 1 / s0

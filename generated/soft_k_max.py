@@ -7,7 +7,7 @@
 #   (recursive soft-k-max))
 # Kind: iteration; inputs: x; parameters: k
 # Template: iteration.py.j2
-#   sha256:c4c4e2d31e1e08c78656d533ac7f935afc2497bea3b9d3289a39082ee9a04edc
+#   sha256:093b67ceeb4c9ac3859b7a7901fc595107c868e0094b27a36eec8b5f431d8b84
 # Input expression: sha256(srepr)=26010d9deae9e3651823dd7026b81e39f9e09428499f40b9c7b5d6c4534c27d2
 # Stabilization rules applied: none
 #

@@ -6,7 +6,7 @@
 #   (onehot(argmax) ~ softmax))
 # Kind: reduction; inputs: x; parameters: k
 # Template: reduction.py.j2
-#   sha256:75f04c3da0e1fb0ba388566d798726a7391b40c24f1ce9432c361ecb6f950015
+#   sha256:d90e7e8ac7d05fb260b02a3589ec731e4f71f6af12d711f2428a76e858a173e6
 # Input expression: sha256(srepr)=c0cb380f1a1ffaed7632e495d4f80f5a87e031954485d9058c417a1f39167d6c
 # Stabilization rules applied: none
 #
@@ -389,7 +389,7 @@ def _rows_softmax_onehot_argmax(x_rows, k_rows, out):
 
 
 @njit(cache=True, error_model="numpy")
-def _pivot_grad_softmax_onehot_argmax(x_row, k, G_row, x_out, s0, M0, size_):
+def _pivot_grad_softmax_onehot_argmax(x_row, k, G_row, x_out, s0, M0):
     """Pivoted gradient (symsmooth.codegen.pivot) of one row: the sums of the shifted group
     are split at the pivot m (the first element with exp(h - M) == 1) into its term P and the
     rest r over i != m, so the difference at the dominant element is formed without
@@ -482,9 +482,8 @@ def _grad_rows_softmax_onehot_argmax(x_rows, k_rows, G_rows, x_grad):
         x_row = x_rows[r]
         k = k_rows[r]
         s0, M0 = _sums_softmax_onehot_argmax(x_row, k)
-        size_ = float(x_row.shape[0])
         length = x_row.shape[0]
-        if _pivot_grad_softmax_onehot_argmax(x_row, k, G_rows[r], x_grad[r], s0, M0, size_):
+        if _pivot_grad_softmax_onehot_argmax(x_row, k, G_rows[r], x_grad[r], s0, M0):
             continue
         R0 = 0.0
         cR0 = 0.0

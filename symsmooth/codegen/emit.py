@@ -90,6 +90,34 @@ def lines(stmts, printer: MathPrinter) -> list[str]:
     return [s.text(printer) for s in stmts]
 
 
+def reads(stmts) -> set[str]:
+    """The names the statements ``stmts`` read (free symbols of their expressions; a
+    :class:`Load` reads its row, not a symbol)."""
+    return {str(s) for st in stmts if not isinstance(st, Load) for s in st.expr.free_symbols}
+
+
+def live(stmts, needed) -> list:
+    """``stmts`` without the assignments nothing reads: backward liveness over the list, an
+    :class:`Assign` kept when its target is in ``needed`` (what the code after the list reads)
+    or read by a kept statement after it.  Loads and returns stay.
+
+    Examples
+    --------
+    >>> x, a = sp.symbols("x a")
+    >>> stmts = [Load("x", "x", "idx"), Assign("a", x + 1), Assign("b", a * 2), Assign("c", x)]
+    >>> lines(live(stmts, {"c"}), MathPrinter())
+    ['x = x_row[idx]', 'c = x']
+    """
+    wanted, kept = set(needed), []
+    for st in reversed(stmts):
+        if isinstance(st, Assign) and st.target not in wanted:
+            continue
+        kept.append(st)
+        if not isinstance(st, Load):
+            wanted |= {str(s) for s in st.expr.free_symbols}
+    return kept[::-1]
+
+
 def statements(exprs, targets, prefix: str) -> list[Assign]:
     """CSE'd assignments computing ``targets[j] = exprs[j]`` (temporaries ``prefix0, ...``).
 

@@ -4,10 +4,11 @@ Generated modules are meant to be copied into projects that lint and format in C
 leave the generator ``ruff check``- and ``ruff format --check``-clean.  Two stages get them
 there, both after the templates have been rendered (:func:`symsmooth.codegen.render.render`):
 
-* :func:`drop_dead_stores` removes the assignments a function never reads -- the templates
-  and the emitter load the same per-element names (``pos_``, ``size_``, ``x_p``, ...) into
-  every kernel of a kind, and a kernel whose formula does not use one would carry a store that
-  pyflakes reports (F841).  It works on the module's AST: a statement ``name = <pure
+* :func:`drop_dead_stores` removes the assignments a function never reads.  The kinds already
+  leave out the stores their formulas never read (:func:`symsmooth.codegen.emit.live`: the
+  position ``pos_``, the length ``size_``); what is left for this pass is the pivoted
+  gradient's text (an unused pivot load ``x_p``, ``Q0``, a finished ``s1``), which pyflakes
+  would report (F841).  It works on the module's AST: a statement ``name = <pure
   expression>`` whose ``name`` is never loaded in its function goes, until nothing changes.
   Only arithmetic over names, constants and subscripts and calls of ``float``/``int``/
   ``float64``/``int64`` count as pure, so removing one changes no value.

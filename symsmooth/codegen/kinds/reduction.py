@@ -31,6 +31,7 @@ from symsmooth.codegen.emit import (
     Load,
     block,
     lines,
+    live,
     statements,
     value_statements,
 )
@@ -74,6 +75,12 @@ def cpu_context(spec: KernelSpec, printer: MathPrinter) -> dict:
 
     def sub(e):
         return sp.sympify(e).xreplace(local)
+
+    # the names the kind's formulas read: a store none of them reads is never emitted (the
+    # position pos_ and the length size_ of a formula that uses neither)
+    formulas = [*pc.exponents, *pc.weights, pc.value, *pc.partials, *pc.dvalue]
+    read = {str(s) for e in [*formulas, *(s.init for s in plan.sums)] for s in sub(e).free_symbols}
+    loads = live(loads, read)
 
     weights = {k: sub(w) for k, w in enumerate(pc.weights)}
     # a number as a weight is folded into its terms (no `_w0 = 1`, no `_w0 * E0`)
@@ -158,6 +165,10 @@ def cpu_context(spec: KernelSpec, printer: MathPrinter) -> dict:
     ctx["label_names"] = [c[1] for c in checks]
     ctx["label_first"] = checks[0][2] if checks else 1
     ctx["pivot"] = _pivot_context(spec, printer, sub, names, folded)
+    ctx["uses_size"] = SIZE.name in read
+    if ctx["pivot"] and POSITION not in read:  # the pivot's position is pos_ at the pivot
+        pivot_load = [s for s in ctx["pivot"]["load_statements"] if s.target != PIVOT_POSITION]
+        ctx["pivot"].update(load_statements=pivot_load, load=lines(pivot_load, printer))
     printer.helpers.update({"wexp", "fin"})
     return ctx
 

@@ -15,8 +15,8 @@ Examples
 >>> spec = make_spec("lse", sp.log(sp.Sum(sp.exp(x[i]), (i, 1, n))), (x,), (),
 ...                  kind="reduction", index=i, size=n)
 >>> ctx = kernel_context(spec, REDUCTION)
->>> ctx["prologue"]
-['x_e = x_row[idx]', 'pos_ = idx + 1.0', '_h0 = x_e', 'E0 = _wexp(_h0, M0)']
+>>> ctx["prologue"]  # no pos_ = idx + 1.0: no formula reads the position
+['x_e = x_row[idx]', '_h0 = x_e', 'E0 = _wexp(_h0, M0)']
 >>> REDUCTION.cuda_context(spec, ctx)["cuda_prologue"][0]
 'x_e = float64(x_row[idx])'
 """

@@ -238,6 +238,8 @@ def _sums_zlpr(s_row, t_row, k):
         _h1 = _c0
         _w0 = 1 - t_e
         _w1 = t_e
+        _h0 = (-math.inf) if (_w1 == 0) else (_h0)
+        _h1 = (-math.inf) if (_w0 == 0) else (_h1)
         _k = _okey(_h0)
         K0 = _k if _k > K0 else K0
         N0 = _k if _k < N0 else N0
@@ -267,6 +269,8 @@ def _sums_zlpr(s_row, t_row, k):
                 _h1 = _c0
                 _w0 = 1 - t_e
                 _w1 = t_e
+                _h0 = (-math.inf) if (_w1 == 0) else (_h0)
+                _h1 = (-math.inf) if (_w0 == 0) else (_h1)
                 E0 = _fsexp(_h0, M0)
                 E1 = _fsexp(_h1, M1)
                 _v = _w0 * E1
@@ -290,6 +294,8 @@ def _sums_zlpr(s_row, t_row, k):
             _h1 = _c0
             _w0 = 1 - t_e
             _w1 = t_e
+            _h0 = (-math.inf) if (_w1 == 0) else (_h0)
+            _h1 = (-math.inf) if (_w0 == 0) else (_h1)
             E0 = _fsexp(_h0, M0)
             E1 = _fsexp(_h1, M1)
             _v = _w0 * E1
@@ -324,6 +330,8 @@ def _sums_zlpr(s_row, t_row, k):
         _h1 = _c0
         _w0 = 1 - t_e
         _w1 = t_e
+        _h0 = (-math.inf) if (_w1 == 0) else (_h0)
+        _h1 = (-math.inf) if (_w0 == 0) else (_h1)
         if _h0 > M0:
             _r = math.exp(M0 - _h0)
             s1 = s1 * _r
@@ -391,7 +399,9 @@ def _grad_rows_zlpr(s_rows, t_rows, k_rows, s_grad, t_grad):
             _c1 = D1 * E0
             _c2 = E1 == 0
             _c3 = D0 * E1
-            _g0 = ((0) if _c0 else (-_c1 * k * t_e)) + ((0) if _c2 else (_c3 * k * (1 - t_e)))
+            _g0 = ((0) if (t_e == 0) else ((0) if _c0 else (-_c1 * k * t_e))) + (
+                (0) if (t_e == 1) else ((0) if _c2 else (_c3 * k * (1 - t_e)))
+            )
             _g1 = ((0) if _c0 else (_c1)) + ((0) if _c2 else (-_c3))
             s_grad[r, idx] = _g0
             t_grad[r, idx] = _g1
@@ -694,6 +704,8 @@ def _cuda_rows_zlpr(out, s_rows, t_rows, k_val, k_arr, k_mode):
             _h1 = _c0
             _w0 = 1 - t_e
             _w1 = t_e
+            _h0 = (-math.inf) if (_w1 == 0) else (_h0)
+            _h1 = (-math.inf) if (_w0 == 0) else (_h1)
             if _h0 > M0:
                 _r = math.exp(M0 - _h0)
                 s1 = s1 * _r
@@ -850,6 +862,8 @@ def _cuda_grad_rows_zlpr(s_grad, t_grad, s_rows, t_rows, k_val, k_arr, k_mode):
             _h1 = _c0
             _w0 = 1 - t_e
             _w1 = t_e
+            _h0 = (-math.inf) if (_w1 == 0) else (_h0)
+            _h1 = (-math.inf) if (_w0 == 0) else (_h1)
             if _h0 > M0:
                 _r = math.exp(M0 - _h0)
                 s1 = s1 * _r
@@ -979,7 +993,9 @@ def _cuda_grad_rows_zlpr(s_grad, t_grad, s_rows, t_rows, k_val, k_arr, k_mode):
             _c1 = D1 * E0
             _c2 = E1 == 0
             _c3 = D0 * E1
-            _g0 = ((0) if _c0 else (-_c1 * k * t_e)) + ((0) if _c2 else (_c3 * k * (1 - t_e)))
+            _g0 = ((0) if (t_e == 0) else ((0) if _c0 else (-_c1 * k * t_e))) + (
+                (0) if (t_e == 1) else ((0) if _c2 else (_c3 * k * (1 - t_e)))
+            )
             _g1 = ((0) if _c0 else (_c1)) + ((0) if _c2 else (-_c3))
             s_grad[r_, idx] = _g0
             t_grad[r_, idx] = _g1

@@ -124,6 +124,19 @@ def _guard(weight: sp.Symbol, expr: sp.Expr) -> sp.Expr:
     return sp.Piecewise((sp.S.Zero, sp.Eq(weight, 0)), (expr, True))
 
 
+def masked(plan: ReductionPlan, group: int) -> bool:
+    """Whether every weight of ``group`` can be exactly 0 (none is a nonzero number): then an
+    element may be absent from the group's maximum, and its ``exp(h - M)`` may overflow."""
+    return not any(s.w.is_number and s.w != 0 for s in plan.sums if s.group == group)
+
+
+def _absent(weight: sp.Expr, expr: sp.Expr) -> sp.Expr:
+    """``0 if weight == 0 else expr`` for a weight that can be 0 (not a nonzero number)."""
+    if expr == 0 or (weight.is_number and weight != 0):
+        return expr
+    return sp.Piecewise((sp.S.Zero, sp.Eq(weight, 0)), (expr, True))
+
+
 def pieces(plan: ReductionPlan, params, stabilizer=None) -> tuple[Pieces, tuple[str, ...]]:
     """The :class:`Pieces` of ``plan`` and the stabilization rules they used."""
     stabilizer = stabilizer or (lambda e: (e, ()))
@@ -160,17 +173,23 @@ def pieces(plan: ReductionPlan, params, stabilizer=None) -> tuple[Pieces, tuple[
     for element in plan.elements:
         total = sp.S.Zero
         for k, term in enumerate(plan.sums):
-            dterm = sp.diff(weights[k], element) + weights[k] * sp.diff(
-                exponents[term.group], element
-            )
-            if dterm == 0:
+            # w * dh/dv is guarded on w == 0: an absent term (weight exactly 0, see the
+            # kinds' absent_terms) contributes 0 even where exp(h - M) overflows (0 * inf)
+            dw = sp.diff(weights[k], element)
+            dh = weights[k] * sp.diff(exponents[term.group], element)
+            if dw == 0 and dh == 0:
                 continue
             factor = adjoints[k] if plan.rowmap else derivs[k]
-            if plan.shifted(term.group):
+            if plan.shifted(term.group) and masked(plan, term.group):
                 e = weights_e[term.group]
-                total += _guard(e, factor * dterm * e)
+                total += _guard(e, factor * dw * e) + _absent(
+                    weights[k], _guard(e, factor * dh * e)
+                )
+            elif plan.shifted(term.group):
+                e = weights_e[term.group]
+                total += _guard(e, factor * (dw + dh) * e)
             else:
-                total += factor * dterm
+                total += factor * (dw + dh)
         if plan.rowmap:
             # dF/dv at the element itself: through x_e directly and through E_g(x_e)
             direct = sp.diff(value, element)

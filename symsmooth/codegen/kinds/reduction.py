@@ -47,7 +47,7 @@ from symsmooth.codegen.names import (
 )
 from symsmooth.codegen.pivot import linear_numerator, pivot_form
 from symsmooth.codegen.printer import CudaPrinter, MathPrinter
-from symsmooth.codegen.reduction import fsexp, wexp
+from symsmooth.codegen.reduction import fsexp, masked, wexp
 from symsmooth.codegen.spec import KernelSpec
 from symsmooth.errors import CodegenError
 
@@ -91,6 +91,7 @@ def cpu_context(spec: KernelSpec, printer: MathPrinter) -> dict:
         [state_var("exponent", g) for g in shifted] + [state_var("factor", k) for k in kept],
         "_c",
     )
+    sum_lines += absent_terms(plan, shifted, folded)
     prologue = list(loads)
     prologue += statements(
         [sub(pc.exponents[g]) for g in shifted], [state_var("exponent", g) for g in shifted], "_p"
@@ -171,6 +172,38 @@ def cpu_context(spec: KernelSpec, printer: MathPrinter) -> dict:
         ctx["pivot"].update(load_statements=pivot_load, load=lines(pivot_load, printer))
     printer.helpers.update({"wexp", "fin"})
     return ctx
+
+
+def absent_terms(plan, shifted, folded: dict) -> list[Assign]:
+    """``_h_g = -inf`` for an element whose weight is exactly 0 in every sum of group ``g``.
+
+    A term ``0 * exp(h)`` is absent from the normal form, like an entry at -inf: it must not
+    raise the running maximum ``M_g`` (a zero-weight ``exp(800)`` would shift the real terms
+    below the underflow threshold, ``log 0 = -inf``) nor meet ``0 * inf`` in the sum.  Only the
+    sum passes see the masked exponent; the gradient's prologue keeps the true ``h`` (a weight's
+    own derivative there is ``dw * exp(h - M)``).  A group with a nonzero numeric weight needs
+    no mask.
+
+    >>> import sympy as sp
+    >>> from types import SimpleNamespace as NS
+    >>> t = sp.Symbol("t")
+    >>> plan = NS(sums=(NS(group=0, w=t), NS(group=0, w=1 - t)))
+    >>> lines(absent_terms(plan, [0], {}), MathPrinter())
+    ['_h0 = (((-math.inf)) if (_w0 == 0) and (_w1 == 0) else (_h0))']
+    >>> absent_terms(NS(sums=(NS(group=0, w=t), NS(group=0, w=sp.S.One))), [0], {1: sp.S.One})
+    []
+    """
+    out = []
+    for g in shifted:
+        members = [k for k, s in enumerate(plan.sums) if s.group == g]
+        if not masked(plan, g):
+            continue
+        zero = sp.And(
+            *[sp.Eq(sp.Symbol(f"_w{k}", real=True), 0) for k in members if k not in folded]
+        )
+        h = sp.Symbol(f"_h{g}", real=True)
+        out.append(Assign(f"_h{g}", sp.Piecewise((-sp.oo, zero), (h, True))))
+    return out
 
 
 def _weight(k: int, folded: dict, printer: MathPrinter) -> str:

@@ -7,7 +7,7 @@
 #   (2019), https://kexue.fm/archives/6620, item 1; bound: https://kexue.fm/archives/9070)
 # Kind: reduction; inputs: x; parameters: k
 # Template: reduction.py.j2
-#   sha256:d90e7e8ac7d05fb260b02a3589ec731e4f71f6af12d711f2428a76e858a173e6
+#   sha256:0ba466389c026c56ad7112f17d3ea66e1f37889ddaa1d313bd09dd5ef369264d
 # Input expression: sha256(srepr)=ede6ffb4196e9e26d01fdc4e3b800500753fe068f82cf6a5c20520063b2a29ac
 # Stabilization rules applied: none
 #
@@ -44,6 +44,38 @@ def _fin(s, c):
     if c - c == 0.0:
         return s + c
     return s
+
+
+@njit(cache=True, error_model="numpy")
+def _fin_lo(s, c):
+    """The low part of the compensated sum s + c after rounding it (_fin): s + c - _fin(s, c),
+    exact (Fast2Sum, |s| >= |c|); 0 when s or c is not finite."""
+    if c - c == 0.0 and s - s == 0.0:
+        return c - ((s + c) - s)
+    return 0.0
+
+
+@njit(cache=True, error_model="numpy")
+def _logdd(a, s, lo):
+    """a + log(s + lo) of a double-double s + lo (a compensated sum, |lo| <= ulp(s)/2).
+
+    s = c (1 + f) with c = 2**e and 1 + f in [sqrt(1/2), sqrt(2)) (the argument reduction of
+    Tang's and glibc's log): s - c is exact (Sterbenz), so f = ((s - c) + lo)/c keeps the
+    digits of a sum near 1 that log(s) loses (log(1 + 1e-20) = 1e-20, not 0).  The result is
+    (a + e ln2_hi) + (e ln2_lo + log1p(f)): ln2_hi has 32 bits, so e ln2_hi is exact and
+    cancels exactly against a shift a = -e ln 2 (a tie of two maxima).  This is log-sum-exp's
+    finish M + log(c) + log1p(r/c) over the terms below the maximum (SciPy's logsumexp takes
+    log1p over the non-maximal terms).  Zero, negative, inf and NaN s give a + log(s)."""
+    if s > 0.0 and s < math.inf:
+        m, e = math.frexp(s)
+        if m < 0.7071067811865476:  # sqrt(1/2): 1 + f = 2 m in [1, sqrt 2)
+            e = e - 1
+        c = math.ldexp(1.0, e)
+        f = ((s - c) + lo) / c
+        return (a + e * 0.6931471803691238) + (e * 1.9082149292705877e-10 + math.log1p(f))
+    if s == 0.0:
+        return a - math.inf
+    return a + math.log(s)
 
 
 @njit(cache=True, error_model="numpy")
@@ -267,7 +299,7 @@ def _sums_logsumexp_max(x_row, k):
         s0, c0 = _lanes_total(a0, e0, 0.0)
         fast = fast and s0 - s0 == 0.0 and c0 - c0 == 0.0
         if fast:
-            return (s0 + c0, M0)
+            return (s0 + c0, M0, _fin_lo(s0, c0))
     M0 = -math.inf
     s0 = 0.0
     c0 = 0.0
@@ -285,7 +317,7 @@ def _sums_logsumexp_max(x_row, k):
         _bp = _t - s0
         c0 += (s0 - (_t - _bp)) + (_v - _bp)
         s0 = _t
-    return (_fin(s0, c0), M0 if M0 > -math.inf else 0.0)
+    return (_fin(s0, c0), M0 if M0 > -math.inf else 0.0, _fin_lo(s0, c0))
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
@@ -293,11 +325,8 @@ def _rows_logsumexp_max(x_rows, k_rows, out):
     for r in prange(out.shape[0]):
         x_row = x_rows[r]
         k = k_rows[r]
-        s0, M0 = _sums_logsumexp_max(x_row, k)
-        _c0 = 1 / k
-        _lin = M0 * _c0
-        _rest = _c0 * math.log(s0)
-        _out = _lin + _rest
+        s0, M0, sl0 = _sums_logsumexp_max(x_row, k)
+        _out = _logdd(M0, s0, sl0) / k
         out[r] = _out
 
 
@@ -306,7 +335,7 @@ def _grad_rows_logsumexp_max(x_rows, k_rows, x_grad):
     for r in prange(x_rows.shape[0]):
         x_row = x_rows[r]
         k = k_rows[r]
-        s0, M0 = _sums_logsumexp_max(x_row, k)
+        s0, M0, sl0 = _sums_logsumexp_max(x_row, k)
         length = x_row.shape[0]
         D0 = 1 / (k * s0)
         for idx in range(length):
@@ -473,7 +502,7 @@ def _cuda_build(cuda):
         fn = getattr(fn, "py_func", fn)
         return types.FunctionType(fn.__code__, ns, fn.__name__)
 
-    for fn in (_fin, _wexp):
+    for fn in (_fin, _fin_lo, _logdd, _wexp):
         ns[fn.__name__] = cuda.jit(device=True)(rebind(fn))
     shuffle = _shfl_down_sim if _cuda_simulated(cuda) else _shfl_down_gpu
     ns["_shfl_down"] = cuda.jit(device=True)(rebind(shuffle))
@@ -658,14 +687,12 @@ def _cuda_rows_logsumexp_max(out, x_rows, k_val, k_arr, k_mode):
 
         cuda.syncthreads()
 
+        sl0 = _fin_lo(s0, c0)
         s0 = _fin(s0, c0)
         M0 = M0 if M0 > -math.inf else 0.0
 
         if tx_ == 0 and row_ < rows_:
-            _c0 = 1 / k
-            _lin = M0 * _c0
-            _rest = _c0 * math.log(s0)
-            _out = _lin + _rest
+            _out = _logdd(M0, s0, sl0) / k
             out[r_] = _out
 
 
@@ -755,6 +782,7 @@ def _cuda_grad_rows_logsumexp_max(x_grad, x_rows, k_val, k_arr, k_mode):
 
         cuda.syncthreads()
 
+        sl0 = _fin_lo(s0, c0)
         s0 = _fin(s0, c0)
         M0 = M0 if M0 > -math.inf else 0.0
 

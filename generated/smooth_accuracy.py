@@ -5,7 +5,7 @@
 #   \u51fd\u6570\u5149\u6ed1\u5316\u6742\u8c08 (2019), https://kexue.fm/archives/6620, item 4)
 # Kind: reduction; inputs: x; parameters: k, t
 # Template: reduction.py.j2
-#   sha256:d90e7e8ac7d05fb260b02a3589ec731e4f71f6af12d711f2428a76e858a173e6
+#   sha256:0ba466389c026c56ad7112f17d3ea66e1f37889ddaa1d313bd09dd5ef369264d
 # Input expression: sha256(srepr)=6e83cac5906746880c8f56022ff482e0f365bacd8aba7de9e012661ce0a8f251
 # Stabilization rules applied: none
 #

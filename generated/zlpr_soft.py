@@ -6,7 +6,7 @@
 #   kexue.fm/archives/7359 eq:final (ZLPR))
 # Kind: reduction; inputs: s, t; parameters: k
 # Template: reduction.py.j2
-#   sha256:d90e7e8ac7d05fb260b02a3589ec731e4f71f6af12d711f2428a76e858a173e6
+#   sha256:0ba466389c026c56ad7112f17d3ea66e1f37889ddaa1d313bd09dd5ef369264d
 # Input expression: sha256(srepr)=f03dfa8244b29ec1d2e877ce64a021e4be86935ac3b74be5944371ddc7d18cce
 # Stabilization rules applied: none
 #
@@ -46,6 +46,38 @@ def _fin(s, c):
     if c - c == 0.0:
         return s + c
     return s
+
+
+@njit(cache=True, error_model="numpy")
+def _fin_lo(s, c):
+    """The low part of the compensated sum s + c after rounding it (_fin): s + c - _fin(s, c),
+    exact (Fast2Sum, |s| >= |c|); 0 when s or c is not finite."""
+    if c - c == 0.0 and s - s == 0.0:
+        return c - ((s + c) - s)
+    return 0.0
+
+
+@njit(cache=True, error_model="numpy")
+def _logdd(a, s, lo):
+    """a + log(s + lo) of a double-double s + lo (a compensated sum, |lo| <= ulp(s)/2).
+
+    s = c (1 + f) with c = 2**e and 1 + f in [sqrt(1/2), sqrt(2)) (the argument reduction of
+    Tang's and glibc's log): s - c is exact (Sterbenz), so f = ((s - c) + lo)/c keeps the
+    digits of a sum near 1 that log(s) loses (log(1 + 1e-20) = 1e-20, not 0).  The result is
+    (a + e ln2_hi) + (e ln2_lo + log1p(f)): ln2_hi has 32 bits, so e ln2_hi is exact and
+    cancels exactly against a shift a = -e ln 2 (a tie of two maxima).  This is log-sum-exp's
+    finish M + log(c) + log1p(r/c) over the terms below the maximum (SciPy's logsumexp takes
+    log1p over the non-maximal terms).  Zero, negative, inf and NaN s give a + log(s)."""
+    if s > 0.0 and s < math.inf:
+        m, e = math.frexp(s)
+        if m < 0.7071067811865476:  # sqrt(1/2): 1 + f = 2 m in [1, sqrt 2)
+            e = e - 1
+        c = math.ldexp(1.0, e)
+        f = ((s - c) + lo) / c
+        return (a + e * 0.6931471803691238) + (e * 1.9082149292705877e-10 + math.log1p(f))
+    if s == 0.0:
+        return a - math.inf
+    return a + math.log(s)
 
 
 @njit(cache=True, error_model="numpy")
@@ -316,7 +348,7 @@ def _sums_zlpr_soft(s_row, t_row, k):
         s1, c1 = _lanes_total(a1, e1, 1 * _fwexp(0.0, M0))
         fast = fast and s1 - s1 == 0.0 and c1 - c1 == 0.0
         if fast:
-            return (s0 + c0, s1 + c1, M0, M1)
+            return (s0 + c0, s1 + c1, M0, M1, _fin_lo(s0, c0), _fin_lo(s1, c1))
     M0 = 0.0
     M1 = 0.0
     s0 = 1
@@ -360,6 +392,8 @@ def _sums_zlpr_soft(s_row, t_row, k):
         _fin(s1, c1),
         M0 if M0 > -math.inf else 0.0,
         M1 if M1 > -math.inf else 0.0,
+        _fin_lo(s0, c0),
+        _fin_lo(s1, c1),
     )
 
 
@@ -369,10 +403,10 @@ def _rows_zlpr_soft(s_rows, t_rows, k_rows, out):
         s_row = s_rows[r]
         t_row = t_rows[r]
         k = k_rows[r]
-        s0, s1, M0, M1 = _sums_zlpr_soft(s_row, t_row, k)
+        s0, s1, M0, M1, sl0, sl1 = _sums_zlpr_soft(s_row, t_row, k)
         _c0 = 1 / k
         _lin = M0 * _c0 + M1 * _c0
-        _rest = _c0 * math.log(s0) + _c0 * math.log(s1)
+        _rest = _c0 * _logdd(0, s0, sl0) + _c0 * _logdd(0, s1, sl1)
         _out = _lin + _rest
         out[r] = _out
 
@@ -383,7 +417,7 @@ def _grad_rows_zlpr_soft(s_rows, t_rows, k_rows, s_grad, t_grad):
         s_row = s_rows[r]
         t_row = t_rows[r]
         k = k_rows[r]
-        s0, s1, M0, M1 = _sums_zlpr_soft(s_row, t_row, k)
+        s0, s1, M0, M1, sl0, sl1 = _sums_zlpr_soft(s_row, t_row, k)
         length = s_row.shape[0]
         _d0 = 1 / k
         D0 = _d0 / s0
@@ -573,7 +607,7 @@ def _cuda_build(cuda):
         fn = getattr(fn, "py_func", fn)
         return types.FunctionType(fn.__code__, ns, fn.__name__)
 
-    for fn in (_fin, _wexp):
+    for fn in (_fin, _fin_lo, _logdd, _wexp):
         ns[fn.__name__] = cuda.jit(device=True)(rebind(fn))
     shuffle = _shfl_down_sim if _cuda_simulated(cuda) else _shfl_down_gpu
     ns["_shfl_down"] = cuda.jit(device=True)(rebind(shuffle))
@@ -817,7 +851,9 @@ def _cuda_rows_zlpr_soft(out, s_rows, t_rows, k_val, k_arr, k_mode):
 
         cuda.syncthreads()
 
+        sl0 = _fin_lo(s0, c0)
         s0 = _fin(s0, c0)
+        sl1 = _fin_lo(s1, c1)
         s1 = _fin(s1, c1)
         M0 = M0 if M0 > -math.inf else 0.0
         M1 = M1 if M1 > -math.inf else 0.0
@@ -825,7 +861,7 @@ def _cuda_rows_zlpr_soft(out, s_rows, t_rows, k_val, k_arr, k_mode):
         if tx_ == 0 and row_ < rows_:
             _c0 = 1 / k
             _lin = M0 * _c0 + M1 * _c0
-            _rest = _c0 * math.log(s0) + _c0 * math.log(s1)
+            _rest = _c0 * _logdd(0, s0, sl0) + _c0 * _logdd(0, s1, sl1)
             _out = _lin + _rest
             out[r_] = _out
 
@@ -975,7 +1011,9 @@ def _cuda_grad_rows_zlpr_soft(s_grad, t_grad, s_rows, t_rows, k_val, k_arr, k_mo
 
         cuda.syncthreads()
 
+        sl0 = _fin_lo(s0, c0)
         s0 = _fin(s0, c0)
+        sl1 = _fin_lo(s1, c1)
         s1 = _fin(s1, c1)
         M0 = M0 if M0 > -math.inf else 0.0
         M1 = M1 if M1 > -math.inf else 0.0

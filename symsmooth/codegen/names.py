@@ -86,13 +86,14 @@ RESERVED: dict[str, frozenset[str]] = {
 }
 """Unprefixed generator identifiers per kernel kind, in the scopes that also see user names."""
 
-NUMBERED = re.compile(r"(s|S|M|E|El|K|N|D|R|P|Q|V|a|e|c|r|cR|cV|cr)[0-9]+\Z")
+NUMBERED = re.compile(r"(s|sl|S|M|E|El|K|N|D|R|P|Q|V|a|e|c|r|cR|cV|cr)[0-9]+\Z")
 """Numbered generator state: sums ``s0``, totals ``S0``, shifts ``M0``, weights ``E0``,
 lane sums ``a0``/``e0``, compensations ``c0``, adjoints ``R0``, pivot parts ``P0``, ...."""
 
 STATE_PREFIXES: dict[str, str] = {
     "sum": "s",  # a scaled sum s_k of the normal form (S_k = exp(M_g) s_k)
     "comp": "c",  # its TwoSum compensation
+    "low": "sl",  # the low part of s_k + c_k rounded (s_k + sl_k: a double-double, for log)
     "shift": "M",  # the shift M_g of an exponent group (the row maximum)
     "weight": "E",  # exp(h_g - M_g) of the current element
     "exponent": "_h",  # the exponent h_g of the current element

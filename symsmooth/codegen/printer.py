@@ -31,8 +31,8 @@ from symsmooth.codegen.names import COTANGENT, derived_var
 from symsmooth.errors import CodegenError
 from symsmooth.functions import RUNTIME_HELPERS, LiveTable
 
-PLANNER_HELPERS: dict[str, str] = {"wexp": "wexp"}
-"""The reduction planner's own nodes that print as a helper call."""
+PLANNER_HELPERS: dict[str, str] = {"wexp": "wexp", "logdd": "logdd"}
+"""The reduction planner's own nodes that print as a helper call (``wexp``, ``logdd``)."""
 
 
 def _function_helpers() -> dict[str, str]:

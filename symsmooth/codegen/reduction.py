@@ -91,6 +91,41 @@ class wexp(sp.Function):
         return self if argindex == 1 else -self
 
 
+class logdd(sp.Function):
+    """``logdd(a, s, l) = a + log(s + l)`` of a compensated sum carried as a double-double,
+    printed as the helper ``_logdd``: ``(a + e ln2_hi) + (e ln2_lo + log1p(f))``, so a sum
+    ``1 + r`` with ``r`` below an ulp of 1 keeps ``log(1 + r) = r`` (log-sum-exp as
+    ``M + log1p(sum of the non-maximal terms)``) and a shift ``a`` cancels exactly."""
+
+    nargs = 3
+
+
+def low_logs(value: sp.Expr, scaled, lows) -> tuple[sp.Expr, tuple[int, ...]]:
+    """``log(s_k) -> logdd(0, s_k, l_k)`` in ``value``, and the indices ``k`` it replaced; a
+    value ``c (L + log s_k)`` with one logarithm becomes ``c logdd(L, s_k, l_k)``: the linear
+    part ``L`` (a shift ``M``, or ``M - k x_t``, formed as exactly as ``M``: ``>= 0`` when the
+    entry's exponent is rounded like the maximum's) is added before the small ``log1p``.
+
+    >>> s0, l0, x, k, M = sp.symbols("s0 l0 x k M0", positive=True)
+    >>> low_logs(M / k + sp.log(s0) / k - x, (s0,), (l0,))
+    (logdd(M0 - k*x, s0, l0)/k, (0,))
+    >>> low_logs(x * sp.log(s0) + sp.log(s0 + 1), (s0,), (l0,))
+    (x*logdd(0, s0, l0) + log(s0 + 1), (0,))
+    """
+    used = tuple(k for k, s in enumerate(scaled) if value.has(sp.log(s)))
+    rule = {sp.log(scaled[k]): logdd(sp.S.Zero, scaled[k], lows[k]) for k in used}
+    out = value.xreplace(rule)
+    terms = sp.Add.make_args(sp.expand(out))
+    logs = [t for t in terms if t.has(logdd)]
+    if len(logs) == 1:
+        coef, node = logs[0].as_independent(logdd, as_Add=False)
+        lin = [t for t in terms if t is not logs[0]]
+        if isinstance(node, logdd) and not any(t.atoms(sp.Function) for t in lin):
+            shift = sp.expand(sp.Add(*lin) / coef)
+            out = coef * logdd(shift, *node.args[1:])
+    return out, used
+
+
 class fsexp(sp.Function):
     """``fsexp(a, m) = exp(a - m)`` for ``a <= m`` finite: the branch-free ``_fsexp`` of
     :mod:`symsmooth.runtime.fastmath` (the lean value pass of a row with finite shifts)."""

@@ -93,6 +93,36 @@ def _fin(s, c):
     return s
 
 
+def _fin_lo(s, c):
+    """The low part of the compensated sum s + c after rounding it (_fin): s + c - _fin(s, c),
+    exact (Fast2Sum, |s| >= |c|); 0 when s or c is not finite."""
+    if c - c == 0.0 and s - s == 0.0:
+        return c - ((s + c) - s)
+    return 0.0
+
+
+def _logdd(a, s, lo):
+    """a + log(s + lo) of a double-double s + lo (a compensated sum, |lo| <= ulp(s)/2).
+
+    s = c (1 + f) with c = 2**e and 1 + f in [sqrt(1/2), sqrt(2)) (the argument reduction of
+    Tang's and glibc's log): s - c is exact (Sterbenz), so f = ((s - c) + lo)/c keeps the
+    digits of a sum near 1 that log(s) loses (log(1 + 1e-20) = 1e-20, not 0).  The result is
+    (a + e ln2_hi) + (e ln2_lo + log1p(f)): ln2_hi has 32 bits, so e ln2_hi is exact and
+    cancels exactly against a shift a = -e ln 2 (a tie of two maxima).  This is log-sum-exp's
+    finish M + log(c) + log1p(r/c) over the terms below the maximum (SciPy's logsumexp takes
+    log1p over the non-maximal terms).  Zero, negative, inf and NaN s give a + log(s)."""
+    if s > 0.0 and s < math.inf:
+        m, e = math.frexp(s)
+        if m < 0.7071067811865476:  # sqrt(1/2): 1 + f = 2 m in [1, sqrt 2)
+            e = e - 1
+        c = math.ldexp(1.0, e)
+        f = ((s - c) + lo) / c
+        return (a + e * 0.6931471803691238) + (e * 1.9082149292705877e-10 + math.log1p(f))
+    if s == 0.0:
+        return a - math.inf
+    return a + math.log(s)
+
+
 def _logcosh(z):
     """log(cosh z) without overflow or cancellation."""
     a = abs(z)

@@ -47,7 +47,7 @@ from symsmooth.codegen.names import (
 )
 from symsmooth.codegen.pivot import linear_numerator, pivot_form
 from symsmooth.codegen.printer import CudaPrinter, MathPrinter
-from symsmooth.codegen.reduction import fsexp, masked, wexp
+from symsmooth.codegen.reduction import fsexp, low_logs, masked, wexp
 from symsmooth.codegen.spec import KernelSpec
 from symsmooth.errors import CodegenError
 
@@ -109,9 +109,13 @@ def cpu_context(spec: KernelSpec, printer: MathPrinter) -> dict:
         }
         for g in shifted
     ]
+    # log s_k of the value from the double-double sum (s_k, sl_k): the sums return sl_k too
+    lows = tuple(sp.Symbol(state_var("low", k), real=True) for k in range(len(plan.sums)))
+    value, low = low_logs(sub(pc.value), pc.scaled, lows)
     sums = [
         {
             "index": k,
+            "low": k in low,
             "init": printer.doprint(sp.Float(0) if s.init == 0 else sub(s.init)),
             "base": _base(printer.doprint(sub(s.init)), s, plan),
             "term": _term(k, s, plan, folded, printer),
@@ -120,6 +124,7 @@ def cpu_context(spec: KernelSpec, printer: MathPrinter) -> dict:
     ]
     unpack = [state_var("sum", k) for k in range(len(plan.sums))]
     unpack += [state_var("shift", g) for g in shifted]
+    unpack += [state_var("low", k) for k in low]
     params = spec.param_codes
     row_args = ", ".join([derived_var("row", v) for v in names] + list(params))
     grad_exprs = [sub(p) for p in pc.partials]
@@ -141,7 +146,7 @@ def cpu_context(spec: KernelSpec, printer: MathPrinter) -> dict:
         "row_call": row_args,
         "mat_args": "".join(f"{derived_var('rows', v)}, " for v in [*names, *params]),
         "unpack": ", ".join(unpack) + ("," if len(unpack) == 1 else ""),
-        "value_lines": value_statements(sub(pc.value)),
+        "value_lines": value_statements(value),
         "grad_lines": statements(
             grad_exprs, [state_var("grad", j) for j in range(len(names))], "_c"
         ),
@@ -170,7 +175,7 @@ def cpu_context(spec: KernelSpec, printer: MathPrinter) -> dict:
     if ctx["pivot"] and POSITION not in read:  # the pivot's position is pos_ at the pivot
         pivot_load = [s for s in ctx["pivot"]["load_statements"] if s.target != PIVOT_POSITION]
         ctx["pivot"].update(load_statements=pivot_load, load=lines(pivot_load, printer))
-    printer.helpers.update({"wexp", "fin"})
+    printer.helpers.update({"wexp", "fin"} | ({"fin_lo"} if low else set()))
     return ctx
 
 
@@ -199,10 +204,14 @@ def absent_terms(plan, shifted, folded: dict) -> list[Assign]:
         if not masked(plan, g):
             continue
         zero = sp.And(
-            *[sp.Eq(sp.Symbol(f"_w{k}", real=True), 0) for k in members if k not in folded]
+            *[
+                sp.Eq(sp.Symbol(state_var("factor", k), real=True), 0)
+                for k in members
+                if k not in folded
+            ]
         )
-        h = sp.Symbol(f"_h{g}", real=True)
-        out.append(Assign(f"_h{g}", sp.Piecewise((-sp.oo, zero), (h, True))))
+        h = sp.Symbol(state_var("exponent", g), real=True)
+        out.append(Assign(str(h), sp.Piecewise((-sp.oo, zero), (h, True))))
     return out
 
 

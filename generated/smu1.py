@@ -54,7 +54,10 @@ def _lin_hypot(x, m, a):
     bp = s - a
     sl = (a - (s - bp)) + (1.0 - bp)  # s + sl == 1 + a
     h = math.hypot(m, (1.0 - a) * x)
-    odd = abs(a) > 1e150 or abs(a) < 1e-280 or abs(x) == math.inf or abs(m) == math.inf
+    # a = 0 (ReLU-like SMU-1) takes the cancellation-free form too (m^2/(hypot - x)); only a
+    # tiny nonzero a, whose 4 a x^2 would lose its TwoProduct error below the subnormals, not
+    odd = abs(a) > 1e150 or (abs(a) < 1e-280 and a != 0.0)
+    odd = odd or abs(x) == math.inf or abs(m) == math.inf
     if odd or not x * s < 0.0:  # no cancellation (a far from 1 in scale, infinities), NaN
         return x * s + h
     sc = 1.0  # keep the squares in range: scale x and m by 2**-600 or 2**600 (exact)

@@ -329,7 +329,9 @@ def smu() -> Smoothing:
     >>> r.target, r.fixed
     (Max(x, alpha*x), ((alpha, 1/4),))
     """
-    expr = ((1 + alpha) * x + (1 - alpha) * x * sp.erf(mu * (1 - alpha) * x)) / 2
+    # alpha x + (1 - alpha) x (1 + erf(z))/2 (the same function): the leaky part stays apart,
+    # so one_plus_erf sees x + x erf(z) and forms x Phi (no cancellation for x << 0, alpha = 0)
+    expr = alpha * x + (1 - alpha) * (x + x * sp.erf(mu * (1 - alpha) * x)) / 2
     at = V_ERF / (1 - ALPHA)
     return _leaky(
         "smu", expr, mu, sp.oo, C_ERF / (2 * mu),
@@ -371,11 +373,14 @@ def sau() -> Smoothing:
     >>> r.bound.subs(r.fixed_values)
     3*sqrt(2)*sigma/(8*sqrt(pi))
     """
-    expr = (
-        (1 + alpha) / 2 * x
-        + (1 - alpha) / 2 * x * sp.erf(x / (sp.sqrt(2) * sigma))
-        + (1 - alpha) * sigma / sp.sqrt(2 * sp.pi) * sp.exp(-(x**2) / (2 * sigma**2))
-    )
+    # alpha x + (1 - alpha) relu_gaussian(x): the leaky part apart, so the stabilizer sees
+    # relu_gaussian's own sum (one_plus_erf, relu_gauss: no cancellation for x << 0)
+    relu = (
+        x * sp.erf(x / (sp.sqrt(2) * sigma))
+        + x
+        + sp.sqrt(2 / sp.pi) * sigma * sp.exp(-(x**2) / (2 * sigma**2))
+    ) / 2
+    expr = alpha * x + (1 - alpha) * relu
     return _leaky(
         "sau", expr, sigma, sp.S.Zero, (1 - alpha) * sigma / sp.sqrt(2 * sp.pi),
         ({x: 0, sigma: 1, alpha: ALPHA}, {x: 0, sigma: 0.01, alpha: 0}),

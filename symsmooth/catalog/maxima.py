@@ -307,6 +307,8 @@ def max_pair_odd_power() -> Smoothing:
         bound=None,
         source=f"{A1}, eq (13)",
         domain=(
+            "k a nonnegative integer (2k + 1 odd; the kernel returns NaN for any other k, "
+            "e.g. k = 0.37: x^(1.74) of a negative x is not real); "
             "x, y >= 0 only. Outside, the limit is the entry of largest |.| with its sign: "
             "(1, -2) -> -2, (-1, -3) -> -3, (1, -1) -> 0 for every k. No bound: the error is "
             "scale dependent (depends on y/x and |x|)"

@@ -5,7 +5,7 @@
 #   (kexue.fm/archives/6394 items 4-6 (G1))
 # Kind: reduction; inputs: d; parameters: sigma
 # Template: reduction.py.j2
-#   sha256:0ba466389c026c56ad7112f17d3ea66e1f37889ddaa1d313bd09dd5ef369264d
+#   sha256:f58fc3df013eaf14540b4c114002e4ac2b28ce12d380df58cd62d6bf39cedabd
 # Input expression: sha256(srepr)=4985d47162b8414136603f8a431a29a70cf00f00662ea241861b0a36108af685
 # Stabilization rules applied: none
 #
@@ -779,7 +779,6 @@ def _cuda_grad_rows_imle_nearest_neighbour(d_grad, d_rows, sigma_val, sigma_arr,
 
         cuda.syncthreads()
 
-        sl0 = _fin_lo(s0, c0)
         s0 = _fin(s0, c0)
         M0 = M0 if M0 > -math.inf else 0.0
 

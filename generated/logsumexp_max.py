@@ -7,7 +7,7 @@
 #   (2019), https://kexue.fm/archives/6620, item 1; bound: https://kexue.fm/archives/9070)
 # Kind: reduction; inputs: x; parameters: k
 # Template: reduction.py.j2
-#   sha256:0ba466389c026c56ad7112f17d3ea66e1f37889ddaa1d313bd09dd5ef369264d
+#   sha256:f58fc3df013eaf14540b4c114002e4ac2b28ce12d380df58cd62d6bf39cedabd
 # Input expression: sha256(srepr)=ede6ffb4196e9e26d01fdc4e3b800500753fe068f82cf6a5c20520063b2a29ac
 # Stabilization rules applied: none
 #
@@ -782,7 +782,6 @@ def _cuda_grad_rows_logsumexp_max(x_grad, x_rows, k_val, k_arr, k_mode):
 
         cuda.syncthreads()
 
-        sl0 = _fin_lo(s0, c0)
         s0 = _fin(s0, c0)
         M0 = M0 if M0 > -math.inf else 0.0
 

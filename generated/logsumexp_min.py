@@ -6,7 +6,7 @@
 #   https://kexue.fm/archives/3290, eq (12) applied to -x (min = -max(-x)))
 # Kind: reduction; inputs: x; parameters: k
 # Template: reduction.py.j2
-#   sha256:0ba466389c026c56ad7112f17d3ea66e1f37889ddaa1d313bd09dd5ef369264d
+#   sha256:f58fc3df013eaf14540b4c114002e4ac2b28ce12d380df58cd62d6bf39cedabd
 # Input expression: sha256(srepr)=e1f78f891ae6d6827cfc71b49ef605f41bb6ff978183ff43ea3744c035fe57ce
 # Stabilization rules applied: none
 #
@@ -779,7 +779,6 @@ def _cuda_grad_rows_logsumexp_min(x_grad, x_rows, k_val, k_arr, k_mode):
 
         cuda.syncthreads()
 
-        sl0 = _fin_lo(s0, c0)
         s0 = _fin(s0, c0)
         M0 = M0 if M0 > -math.inf else 0.0
 

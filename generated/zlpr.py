@@ -5,7 +5,7 @@
 #   (i, 1, n)) + 1))/k (kexue.fm/archives/7359 eq:final (ZLPR); Su et al., ZLPR, arXiv:2208.02955)
 # Kind: reduction; inputs: s, t; parameters: k
 # Template: reduction.py.j2
-#   sha256:0ba466389c026c56ad7112f17d3ea66e1f37889ddaa1d313bd09dd5ef369264d
+#   sha256:f58fc3df013eaf14540b4c114002e4ac2b28ce12d380df58cd62d6bf39cedabd
 # Input expression: sha256(srepr)=f03dfa8244b29ec1d2e877ce64a021e4be86935ac3b74be5944371ddc7d18cce
 # Stabilization rules applied: none
 #
@@ -1009,9 +1009,7 @@ def _cuda_grad_rows_zlpr(s_grad, t_grad, s_rows, t_rows, k_val, k_arr, k_mode):
 
         cuda.syncthreads()
 
-        sl0 = _fin_lo(s0, c0)
         s0 = _fin(s0, c0)
-        sl1 = _fin_lo(s1, c1)
         s1 = _fin(s1, c1)
         M0 = M0 if M0 > -math.inf else 0.0
         M1 = M1 if M1 > -math.inf else 0.0

@@ -50,6 +50,8 @@ POINTS: dict[str, list[tuple[float, ...]]] = {
     "derf": [(0.5, 1.3), (-2.0, 1.1)],
     "lin_hypot": [(-0.9, 1.0, 0.25), (2.0, 0.5, 0.1)],
     "sinh_ratio": [(2.0, 0.3, -0.5), (1.5, -2.0, 1.0)],
+    "loglse_exp": [(0.5, -1.0), (3.0, 2.9), (-0.25, -2.0)],
+    "dloglse_exp": [(0.5, -1.0), (3.0, 2.9), (-2.0, 1.5)],
     "recip1p_sq": [(2.0, -0.75), (40.0, 1e3)],
     "odd_root_sum": [(1.5, -0.5, 3.0), (2.0, 1.0, 5.0)],
     "odd_root_sum_grad": [(1.5, -0.5, 3.0), (2.0, 1.0, 5.0)],
@@ -78,7 +80,7 @@ def symbols(cls: type) -> tuple[sp.Symbol, ...]:
 
 
 def test_the_registry_holds_every_builtin_primitive():
-    assert len(PRIMITIVES) == 31
+    assert len(PRIMITIVES) == 33
     assert {"softplus", "logsumexp", "logcosh", "hypot", "dswish", "recip1p_sq"} <= set(NAMES)
     assert all(issubclass(c, StablePrimitive) and c.__name__ == n for n, c in PRIMITIVES.items())
 

@@ -44,6 +44,7 @@ from symsmooth.functions.base import (
     StablePrimitive,
     UnknownPrimitiveError,
 )
+from symsmooth.functions.double_exp import dloglse_exp, loglse_exp
 from symsmooth.functions.elementary import (
     Phi,
     log1mexp,
@@ -96,6 +97,7 @@ __all__ = [
     "UnknownPrimitiveError",
     "derf",
     "dgelu",
+    "dloglse_exp",
     "dsigmoid",
     "dswish",
     "hypot",
@@ -103,6 +105,7 @@ __all__ = [
     "log1mexp",
     "log_sigmoid",
     "logcosh",
+    "loglse_exp",
     "logsumexp",
     "logsumexp_over",
     "naive",

@@ -255,3 +255,56 @@ def _relu_gauss(t):
     prod_err = ((qh * dh - prod) + qh * dl + ql * dh) + ql * dl
     rem = ((num - prod) - prod_err) + num_err - quot * d_err
     return quot + rem / d
+
+
+def _loglse_exp_tail(m, d):
+    """log1p(e^-m log1p(exp(e^(m + d) - e^m))) for m > 0, d <= 0: the part of
+    log(log(e^(e^u) + e^(e^v))) above m = max(u, v), d = min - max, with e^(m + d) - e^m =
+    -exp(m + log(-expm1(d))) (no e^m is formed: it overflows once m > 709.78)."""
+    if d == 0.0:
+        t = 0.6931471805599453  # log1p(exp(0)) = log 2
+    else:
+        g = m + math.log(-math.expm1(d))  # log(e^m - e^(m + d))
+        t = 0.0 if g > 7.0 else math.log1p(math.exp(-math.exp(g)))  # exp(-e^7) < 2**-1580
+    return math.log1p(math.exp(-m) * t)
+
+
+def _loglse_exp(u, v):
+    """log(log(exp(exp(u)) + exp(exp(v)))) in log space (max_pair_double_exp).
+
+    For m = max(u, v) > 0 it is m + log1p(e^-m log1p(exp(e^v - e^u))) (u the max), so nothing
+    overflows while the result (about m) is finite; for m <= 0 both e^u, e^v <= 1 and the
+    shifted log-sum-exp of them is safe.  NaN propagates."""
+    if u != u or v != v:
+        return u + v
+    m = max(u, v)
+    d = min(u, v) - m
+    if m <= 0.0:
+        a = math.exp(m)
+        return math.log(a + math.log1p(math.exp(math.exp(m + d) - a)))
+    if m == math.inf:
+        return m
+    return m + _loglse_exp_tail(m, d)
+
+
+def _dloglse_exp(u, v):
+    """d/du _loglse_exp(u, v) = exp(u - F) sigmoid(e^u - e^v), F = _loglse_exp(u, v), with
+    u - F = (u - m) - tail (exact 0 + tail at the maximum) and e^u - e^v = +-exp(m + log(-expm1(d)))
+    (no inf - inf at u = v > 709.78)."""
+    if u != u or v != v:
+        return u + v
+    m = max(u, v)
+    d = min(u, v) - m
+    if m <= 0.0:
+        a = u - _loglse_exp(u, v)
+        z = math.exp(u) - math.exp(v)
+    elif m == math.inf:
+        return 0.5 if u == v else (1.0 if u > v else 0.0)
+    else:
+        a = (u - m) - _loglse_exp_tail(m, d)
+        g = -math.inf if d == 0.0 else m + math.log(-math.expm1(d))  # log |e^u - e^v|
+        if g > 7.0:  # |e^u - e^v| > e^7: the sigmoid is 1 or below 2**-1580
+            return math.exp(a) if u > v else 0.0
+        z = math.exp(g) if u >= v else -math.exp(g)
+        return math.exp(a) / (1.0 + math.exp(-z))
+    return math.exp(a) / (1.0 + math.exp(-z))

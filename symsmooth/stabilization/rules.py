@@ -136,6 +136,7 @@ RULE_MODULES = (
     "symsmooth.stabilization.special",
     "symsmooth.stabilization.accuracy",
     "symsmooth.stabilization.scaling",
+    "symsmooth.stabilization.double_exp",
 )
 
 DEFAULT = "default"

@@ -16,7 +16,14 @@ import pytest
 from symsmooth.codegen.render import load_module
 from symsmooth.verification.ulp import ulp_error
 
-flint.ctx.prec = 1200  # 1 + e^{-200} must not round to 1 in the reference
+PREC = 1200  # 1 + e^{-200} must not round to 1 in the reference
+
+
+@pytest.fixture(autouse=True)
+def _arb_precision():
+    """Arb's precision is global: set it per test, so no other module's setting leaks in."""
+    with flint.ctx.workprec(PREC):
+        yield
 
 
 def _mp(value: flint.arb) -> mpmath.mpf:

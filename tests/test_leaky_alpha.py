@@ -20,7 +20,16 @@ from test_absent_terms import _mp
 from symsmooth.codegen.render import load_module
 from symsmooth.verification.ulp import ulp_error
 
-flint.ctx.prec = 3000
+PREC = 3000
+
+
+@pytest.fixture(autouse=True)
+def _arb_precision():
+    """Arb's precision is global: set it per test, so no other module's setting leaks in."""
+    with flint.ctx.workprec(PREC):
+        yield
+
+
 A = flint.arb
 
 

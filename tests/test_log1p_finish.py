@@ -19,7 +19,14 @@ from symsmooth.codegen.render import load_module
 from symsmooth.runtime.scalar import _logdd
 from symsmooth.verification.ulp import ulp_error
 
-flint.ctx.prec = 1200
+PREC = 1200
+
+
+@pytest.fixture(autouse=True)
+def _arb_precision():
+    """Arb's precision is global: set it per test, so no other module's setting leaks in."""
+    with flint.ctx.workprec(PREC):
+        yield
 
 
 def _lse(x, k=1.0):

@@ -6,7 +6,7 @@
 #   (onehot(argmax) ~ softmax))
 # Kind: reduction; inputs: x; parameters: k
 # Template: reduction.py.j2
-#   sha256:4a0adb82b0b16db23ee4f2bc5f72115045320846c598662c9dc7059a39f02204
+#   sha256:bb95d4028b8b64feaf42c8287a636885a942d01eb7108fc1c96d3bfeb23f41ae
 # Input expression: sha256(srepr)=c0cb380f1a1ffaed7632e495d4f80f5a87e031954485d9058c417a1f39167d6c
 # Stabilization rules applied: none
 #
@@ -514,6 +514,10 @@ _LABELS = ()
 name, first index, last index minus the row length).  Checked before any work."""
 
 
+_NAME = "softmax_onehot_argmax"
+"""The kernel's name in the error messages of the host functions."""
+
+
 def _check_labels(params, length):
     """A ValueError unless every label is an integer within the row (NaN, 2.5, 0 or n + 1
     would otherwise select nothing and give a plausible wrong value)."""
@@ -521,15 +525,14 @@ def _check_labels(params, length):
         value = np.asarray(params[at])
         if value.dtype.kind not in "biuf":
             raise ValueError(
-                f"softmax_onehot_argmax: label {label} must be an integer class index, "
-                f"not dtype {value.dtype}"
+                f"{_NAME}: label {label} must be an integer class index, not dtype {value.dtype}"
             )
         bad = ~np.isfinite(value) | (value != np.round(value))
         bad = bad | (value < first) | (value > length + offset)
         if np.any(bad):
             shown = value[bad].reshape(-1)[0] if value.ndim else value
             raise ValueError(
-                f"softmax_onehot_argmax: label {label} = {shown} is not a class index "
+                f"{_NAME}: label {label} = {shown} is not a class index "
                 f"of a row of length {length}: labels are integers "
                 f"from {first} to {length + offset} "
                 f"({first}-based; an empty row has no class)"
@@ -543,9 +546,7 @@ def _prepare(arrays, params=()):
     arrays = np.broadcast_arrays(*[np.asarray(a) for a in arrays])
     shape = arrays[0].shape
     if len(shape) == 0:
-        raise ValueError(
-            "softmax_onehot_argmax: inputs must have at least one axis (the reduced one)"
-        )
+        raise ValueError(f"{_NAME}: inputs must have at least one axis (the reduced one)")
     _check_labels(params, shape[-1])
     common = np.result_type(*[a.dtype for a in arrays])
     dtype = np.float32 if common == np.float32 else np.float64
@@ -673,11 +674,13 @@ def _cuda_build(cuda):
         fn = getattr(fn, "py_func", fn)
         return types.FunctionType(fn.__code__, ns, fn.__name__)
 
-    for fn in (_fin, _two_product, _wexp, _wexp2):
+    for fn in _CUDA_DEVICE:
         ns[fn.__name__] = cuda.jit(device=True)(rebind(fn))
-    shuffle = _shfl_down_sim if _cuda_simulated(cuda) else _shfl_down_gpu
-    ns["_shfl_down"] = cuda.jit(device=True)(rebind(shuffle))
-    for fn in (_cuda_rows_softmax_onehot_argmax, _cuda_grad_rows_softmax_onehot_argmax):
+    if _CUDA_SHUFFLE:
+        gpu, simulated = _CUDA_SHUFFLE
+        shuffle = simulated if _cuda_simulated(cuda) else gpu
+        ns["_shfl_down"] = cuda.jit(device=True)(rebind(shuffle))
+    for fn in _CUDA_KERNELS:
         ns[fn.__name__] = cuda.jit(rebind(fn))
     return ns
 
@@ -689,12 +692,12 @@ def _cuda():
             from numba import cuda
         except ImportError as exc:  # pragma: no cover - numba without its CUDA target
             raise RuntimeError(
-                "softmax_onehot_argmax_cuda needs numba-cuda "
-                "(pip install 'numba-cuda[cu12]'); use softmax_onehot_argmax() for the CPU kernel"
+                f"{_NAME}_cuda needs numba-cuda "
+                f"(pip install 'numba-cuda[cu12]'); use {_NAME}() for the CPU kernel"
             ) from exc
         if not cuda.is_available():
             raise RuntimeError(
-                "no CUDA GPU found: use softmax_onehot_argmax() for the CPU kernel, or set "
+                f"no CUDA GPU found: use {_NAME}() for the CPU kernel, or set "
                 "NUMBA_ENABLE_CUDASIM=1 to run the CUDA kernel in the simulator"
             )
         kernels = _cuda_build(cuda)
@@ -720,18 +723,16 @@ def _cuda_view(cuda, a):
 def _cuda_dtype(dtypes):
     """float32 when every array is float32 (computed in float64, rounded once), else float64."""
     dtypes = [np.dtype(d) for d in dtypes]
-    return (
-        np.dtype(np.float32)
-        if dtypes and all(d == np.float32 for d in dtypes)
-        else np.dtype(np.float64)
-    )
+    if dtypes and all(d == np.float32 for d in dtypes):
+        return np.dtype(np.float32)
+    return np.dtype(np.float64)
 
 
 def _cuda_flat(view):
     """A 1-D view of a C-contiguous device array (no copy)."""
     if view.ndim != 1 and not view.is_c_contiguous():
         raise ValueError(
-            "softmax_onehot_argmax_cuda: device arrays must be C-contiguous "
+            f"{_NAME}_cuda: device arrays must be C-contiguous "
             "(e.g. x.contiguous() in PyTorch, cupy.ascontiguousarray(x)); "
             "host arrays may have any layout"
         )
@@ -769,6 +770,123 @@ def _cuda_result(out, proto, shape):
     if proto is None:
         return out.copy_to_host().reshape(shape)
     return out
+
+
+def _cuda_params(st, params, shape, count):
+    """(value, array, mode) per row parameter: a host scalar (mode 0), one value per row
+    (mode 1: host data copied, or a device array shaped like the rows) or a device array of
+    size 1 (mode 2)."""
+    cuda = st["cuda"]
+    operands = []
+    for p in params:
+        view = _cuda_view(cuda, p)
+        if view is None:
+            h = np.asarray(p, dtype=np.float64)
+            if h.size == 1:
+                operands += [np.float64(h.reshape(-1)[0]), st["dummy"], 0]
+            else:
+                per_row = np.ascontiguousarray(np.broadcast_to(h, shape[:-1])).reshape(count)
+                operands += [np.float64(0.0), cuda.to_device(per_row), 1]
+        elif view.size == 1:
+            operands += [np.float64(0.0), _cuda_flat(view), 2]
+        elif tuple(view.shape) == shape[:-1]:
+            operands += [np.float64(0.0), _cuda_flat(view), 1]
+        else:
+            raise ValueError(
+                f"{_NAME}_cuda: a device parameter must have size 1 or "
+                f"the shape {shape[:-1]} of the rows; got {tuple(view.shape)}"
+            )
+    return operands
+
+
+def _cuda_cotangent(st, cotangent, shape, rows_shape):
+    """(value, array, mode) of a row map's cotangent: all ones (mode 0, for None), host data
+    copied to the device or a device array of the input's shape (mode 1)."""
+    cuda = st["cuda"]
+    view = None if cotangent is None else _cuda_view(cuda, cotangent)
+    if cotangent is None:
+        return [np.float64(1.0), st["dummy2"], 0]
+    if view is None:
+        g = np.ascontiguousarray(np.broadcast_to(np.asarray(cotangent, dtype=np.float64), shape))
+        return [np.float64(0.0), cuda.to_device(g.reshape(rows_shape)), 1]
+    if tuple(view.shape) == shape:
+        return [
+            np.float64(0.0),
+            view if view.ndim == 2 else _cuda_flat(view).reshape(rows_shape),
+            1,
+        ]
+    raise ValueError(f"{_NAME}_grad_cuda: cotangent shape {tuple(view.shape)} != {shape}")
+
+
+def _cuda_rows(st, vectors, params):
+    """2-D (rows, n) device views of a reduction's inputs, (value, array, mode) per parameter,
+    the input shape, the output dtype and the input whose kind the outputs take (None: host
+    data).  Class labels are checked on the host (:func:`_check_labels`)."""
+    cuda = st["cuda"]
+    views = [_cuda_view(cuda, v) for v in vectors]
+    proto = next((a for a, v in zip(vectors, views, strict=True) if v is not None), None)
+    shapes = [
+        tuple(v.shape) if v is not None else np.shape(a)
+        for a, v in zip(vectors, views, strict=True)
+    ]
+    shape = tuple(np.broadcast_shapes(*shapes))
+    if len(shape) == 0:
+        raise ValueError(f"{_NAME}_cuda: inputs must have at least one axis (the reduced one)")
+    labels = list(params)
+    for at, *_ in _LABELS:
+        view = _cuda_view(cuda, params[at])
+        if view is not None:
+            labels[at] = view.copy_to_host()
+    _check_labels(labels, shape[-1])
+    count = int(np.prod(shape[:-1], dtype=np.int64))
+    rows = []
+    for a, v, s in zip(vectors, views, shapes, strict=True):
+        if v is None:
+            data = _cuda_host_data(np.broadcast_to(np.asarray(a), shape))
+            rows.append(cuda.to_device(data.reshape(count, shape[-1])))
+            continue
+        if s != shape:
+            raise ValueError(
+                f"{_NAME}_cuda: device inputs must share one shape (got {s} and {shape})"
+            )
+        if v.dtype not in (np.float32, np.float64):
+            raise TypeError(
+                f"{_NAME}_cuda: device input has dtype {v.dtype}; pass float32 or float64"
+            )
+        rows.append(v if v.ndim == 2 else _cuda_flat(v).reshape(count, shape[-1]))
+    dtype = _cuda_dtype([r.dtype for r in rows])
+    return rows, _cuda_params(st, params, shape, count), shape, dtype, proto
+
+
+def _cuda_block(st, n, block):
+    """(threads per row, rows per block): whole warps per row, about 8 elements per thread.
+    The simulator also takes 1 to 16 threads per row (its shuffles need no whole warps)."""
+    if block is None:
+        if st["simulator"]:
+            return 8, 2
+        tx = 32
+        while tx < 256 and tx * 8 < n:
+            tx *= 2
+        return tx, max(1, 256 // tx)
+    tx, ty = (int(b) for b in block)
+    whole = tx % 32 == 0 or (st["simulator"] and tx < 32 and tx & (tx - 1) == 0)
+    if not whole or ty < 1 or tx * ty > 1024 or max(tx // 32, 1) * ty > 32:
+        raise ValueError(
+            f"{_NAME}_cuda: block={block}: threads per row must be "
+            "a multiple of 32, threads per block at most 1024 and rows per block at most 32"
+        )
+    return tx, ty
+
+
+def _cuda_rows_launch(st, kernel, outs, rows, operands, block):
+    """Launch a row kernel: ``_cuda_block`` threads per row and rows per block, grid-stride
+    over the rows."""
+    count, n = rows[0].shape
+    if count == 0:
+        return
+    tx, ty = _cuda_block(st, n, block)
+    blocks = min((count + ty - 1) // ty, 4 if st["simulator"] else 1 << 20)
+    kernel[blocks, (tx, ty)](*outs, *rows, *operands)
 
 
 def _cuda_rows_softmax_onehot_argmax(out, x_rows, k_val, k_arr, k_mode):
@@ -1166,97 +1284,6 @@ def _cuda_grad_rows_softmax_onehot_argmax(
             x_grad[r_, idx] = _g0
 
 
-def _cuda_rows(st, vectors, params):
-    """2-D (rows, n) device views of the inputs, (value, array, mode) per parameter, the input
-    shape, the output dtype and the input whose kind the outputs take (None: host data)."""
-    cuda = st["cuda"]
-    views = [_cuda_view(cuda, v) for v in vectors]
-    proto = next((a for a, v in zip(vectors, views) if v is not None), None)
-    shapes = [tuple(v.shape) if v is not None else np.shape(a) for a, v in zip(vectors, views)]
-    shape = tuple(np.broadcast_shapes(*shapes))
-    if len(shape) == 0:
-        raise ValueError(
-            "softmax_onehot_argmax_cuda: inputs must have at least one axis (the reduced one)"
-        )
-    _labels = list(params)
-    for _at_label, *_ in _LABELS:  # class labels are checked on the host (one per row)
-        _view = _cuda_view(cuda, params[_at_label])
-        if _view is not None:
-            _labels[_at_label] = _view.copy_to_host()
-    _check_labels(_labels, shape[-1])
-    count = int(np.prod(shape[:-1], dtype=np.int64))
-    rows = []
-    for a, v, s in zip(vectors, views, shapes):
-        if v is None:
-            data = _cuda_host_data(np.broadcast_to(np.asarray(a), shape))
-            rows.append(cuda.to_device(data.reshape(count, shape[-1])))
-            continue
-        if s != shape:
-            raise ValueError(
-                f"softmax_onehot_argmax_cuda: device inputs must share one shape "
-                f"(got {s} and {shape})"
-            )
-        if v.dtype not in (np.float32, np.float64):
-            raise TypeError(
-                f"softmax_onehot_argmax_cuda: device input has dtype {v.dtype}; "
-                "pass float32 or float64"
-            )
-        if v.ndim == 2:
-            rows.append(v)
-        else:
-            rows.append(_cuda_flat(v).reshape(count, shape[-1]))
-    dtype = _cuda_dtype([r.dtype for r in rows])
-    operands = []
-    for p in params:
-        view = _cuda_view(cuda, p)
-        if view is None:
-            h = np.asarray(p, dtype=np.float64)
-            if h.size == 1:
-                operands += [np.float64(h.reshape(-1)[0]), st["dummy"], 0]
-            else:
-                per_row = np.ascontiguousarray(np.broadcast_to(h, shape[:-1])).reshape(count)
-                operands += [np.float64(0.0), cuda.to_device(per_row), 1]
-        elif view.size == 1:
-            operands += [np.float64(0.0), _cuda_flat(view), 2]
-        elif tuple(view.shape) == shape[:-1]:
-            operands += [np.float64(0.0), _cuda_flat(view), 1]
-        else:
-            raise ValueError(
-                f"softmax_onehot_argmax_cuda: a device parameter must have size 1 or "
-                f"the shape {shape[:-1]} of the rows; got {tuple(view.shape)}"
-            )
-    return rows, operands, shape, dtype, proto
-
-
-def _cuda_block(st, n, block):
-    """(threads per row, rows per block): whole warps per row, about 8 elements per thread.
-    The simulator also takes 1 to 16 threads per row (its shuffles need no whole warps)."""
-    if block is None:
-        if st["simulator"]:
-            return 8, 2
-        tx = 32
-        while tx < 256 and tx * 8 < n:
-            tx *= 2
-        return tx, max(1, 256 // tx)
-    tx, ty = (int(b) for b in block)
-    whole = tx % 32 == 0 or (st["simulator"] and tx < 32 and tx & (tx - 1) == 0)
-    if not whole or ty < 1 or tx * ty > 1024 or max(tx // 32, 1) * ty > 32:
-        raise ValueError(
-            f"softmax_onehot_argmax_cuda: block={block}: threads per row must be "
-            "a multiple of 32, threads per block at most 1024 and rows per block at most 32"
-        )
-    return tx, ty
-
-
-def _cuda_rows_launch(st, kernel, outs, rows, operands, block):
-    count, n = rows[0].shape
-    if count == 0:
-        return
-    tx, ty = _cuda_block(st, n, block)
-    blocks = min((count + ty - 1) // ty, 4 if st["simulator"] else 1 << 20)
-    kernel[blocks, (tx, ty)](*outs, *rows, *operands)
-
-
 def softmax_onehot_argmax_cuda(x, k, block=None):
     """CUDA kernel of ``softmax_onehot_argmax`` (same code and results as the CPU kernel).
 
@@ -1280,28 +1307,20 @@ def softmax_onehot_argmax_grad_cuda(x, k, cotangent=None, block=None):
     ``softmax_onehot_argmax_cuda``)."""
     st = _cuda()
     rows, operands, shape, dtype, proto = _cuda_rows(st, (x,), (k,))
-    cuda = st["cuda"]
-    view = None if cotangent is None else _cuda_view(cuda, cotangent)
-    if cotangent is None:
-        operands += [np.float64(1.0), st["dummy2"], 0]
-    elif view is None:
-        g = np.ascontiguousarray(np.broadcast_to(np.asarray(cotangent, dtype=np.float64), shape))
-        operands += [np.float64(0.0), cuda.to_device(g.reshape(rows[0].shape)), 1]
-    elif tuple(view.shape) == shape:
-        operands += [
-            np.float64(0.0),
-            view if view.ndim == 2 else _cuda_flat(view).reshape(rows[0].shape),
-            1,
-        ]
-    else:
-        raise ValueError(
-            f"softmax_onehot_argmax_grad_cuda: cotangent shape {tuple(view.shape)} != {shape}"
-        )
+    operands += _cuda_cotangent(st, cotangent, shape, rows[0].shape)
     outs = [_cuda_empty(st, proto, shape, dtype) for _ in range(1)]
     views = [_cuda_flat(v).reshape(rows[0].shape[0], rows[0].shape[1]) for _, v in outs]
     _cuda_rows_launch(st, st["_cuda_grad_rows_softmax_onehot_argmax"], views, rows, operands, block)
     results = tuple(_cuda_result(out, proto, shape) for out, _ in outs)
     return results[0]
+
+
+_CUDA_DEVICE = (_fin, _two_product, _wexp, _wexp2)
+"""The scalar helpers and cores that _cuda_build compiles as CUDA device functions."""
+_CUDA_KERNELS = (_cuda_rows_softmax_onehot_argmax, _cuda_grad_rows_softmax_onehot_argmax)
+"""The kernels that _cuda_build compiles with cuda.jit."""
+_CUDA_SHUFFLE = (_shfl_down_gpu, _shfl_down_sim)
+"""The warp shuffle on a GPU and in the simulator (empty: no kernel shuffles)."""
 
 
 __all__ += ["softmax_onehot_argmax_cuda", "softmax_onehot_argmax_grad_cuda"]

@@ -6,7 +6,7 @@
 #   https://kexue.fm/archives/7259, item 2 (-log p_t = LSE(x) - x_t ~ max(x) - x_t))
 # Kind: reduction; inputs: x; parameters: k, t
 # Template: reduction.py.j2
-#   sha256:bb95d4028b8b64feaf42c8287a636885a942d01eb7108fc1c96d3bfeb23f41ae
+#   sha256:f1322118c3f7d7c97dca2feb88cec2ee21bbc68d7e12c25d3b6f249669ce2520
 # Input expression: sha256(srepr)=33c366d6958649f5d7675b131a6e7b1b98c3587d6e0ec9f14233651358bc4ae7
 # Stabilization rules applied: none
 #
@@ -45,6 +45,17 @@ def _fin(s, c):
     if c - c == 0.0:
         return s + c
     return s
+
+
+@njit(cache=True, error_model="numpy")
+def _two_sum(a, b):
+    """(s, e) with s = fl(a + b) and s + e == a + b exactly, for any order of magnitude of a
+    and b (Knuth's TwoSum, TAOCP vol. 2, 4.2.2 Theorem B; Muller et al. 2018, Alg. 4.4): the
+    compensated sums of every reduction kernel add each term with it."""
+    s = a + b
+    bp = s - a
+    e = (a - (s - bp)) + (b - bp)
+    return s, e
 
 
 @njit(cache=True, error_model="numpy")
@@ -255,17 +266,11 @@ def _sums_cross_entropy_lse(x_row, k, t):
                 _w0 = (x_e) if (pos_ == t) else (0)
                 E1 = _fsexp(_h1, M1)
                 _v = _w0
-                _a = a0[j]
-                _t = _a + _v
-                _bp = _t - _a
-                e0[j] += (_a - (_t - _bp)) + (_v - _bp)
-                a0[j] = _t
+                a0[j], _e = _two_sum(a0[j], _v)
+                e0[j] += _e
                 _v = E1
-                _a = a1[j]
-                _t = _a + _v
-                _bp = _t - _a
-                e1[j] += (_a - (_t - _bp)) + (_v - _bp)
-                a1[j] = _t
+                a1[j], _e = _two_sum(a1[j], _v)
+                e1[j] += _e
         for j in range(length - full):
             idx = full + j
             x_e = x_row[idx]
@@ -274,17 +279,11 @@ def _sums_cross_entropy_lse(x_row, k, t):
             _w0 = (x_e) if (pos_ == t) else (0)
             E1 = _fsexp(_h1, M1)
             _v = _w0
-            _a = a0[j]
-            _t = _a + _v
-            _bp = _t - _a
-            e0[j] += (_a - (_t - _bp)) + (_v - _bp)
-            a0[j] = _t
+            a0[j], _e = _two_sum(a0[j], _v)
+            e0[j] += _e
             _v = E1
-            _a = a1[j]
-            _t = _a + _v
-            _bp = _t - _a
-            e1[j] += (_a - (_t - _bp)) + (_v - _bp)
-            a1[j] = _t
+            a1[j], _e = _two_sum(a1[j], _v)
+            e1[j] += _e
         s0, c0 = _lanes_total(a0, e0, 0.0)
         fast = fast and s0 - s0 == 0.0 and c0 - c0 == 0.0
         s1, c1 = _lanes_total(a1, e1, 0.0)
@@ -307,16 +306,10 @@ def _sums_cross_entropy_lse(x_row, k, t):
             c1 = c1 * _r
             M1 = _h1
         E1 = _wexp(_h1, M1)
-        _v = _w0
-        _t = s0 + _v
-        _bp = _t - s0
-        c0 += (s0 - (_t - _bp)) + (_v - _bp)
-        s0 = _t
-        _v = E1
-        _t = s1 + _v
-        _bp = _t - s1
-        c1 += (s1 - (_t - _bp)) + (_v - _bp)
-        s1 = _t
+        s0, _e = _two_sum(s0, _w0)
+        c0 += _e
+        s1, _e = _two_sum(s1, E1)
+        c1 += _e
     return (_fin(s0, c0), _fin(s1, c1), M1 if M1 > -math.inf else 0.0)
 
 
@@ -748,16 +741,12 @@ def _cuda_rows_cross_entropy_lse(out, x_rows, k_val, k_arr, k_mode, t_val, t_arr
                 M1 = _h1
             E1 = _wexp(_h1, M1)
             _v = _w0
-            _t = s0 + _v
-            _bp = _t - s0
-            c0 += (s0 - (_t - _bp)) + (_v - _bp)
-            s0 = _t
+            s0, _e = _two_sum(s0, _v)
+            c0 += _e
 
             _v = E1
-            _t = s1 + _v
-            _bp = _t - s1
-            c1 += (s1 - (_t - _bp)) + (_v - _bp)
-            s1 = _t
+            s1, _e = _two_sum(s1, _v)
+            c1 += _e
 
         # merge the states of a warp (shuffles), then of the row's warps (shared memory); every
         # thread of the block runs this, so the shuffles and barriers are uniform
@@ -774,17 +763,13 @@ def _cuda_rows_cross_entropy_lse(out, x_rows, k_val, k_arr, k_mode, t_val, t_arr
             _x = s1 * _a
             _y = _os1 * _b
             c1 = c1 * _a + _oc1 * _b
-            _t = _x + _y
-            _bp = _t - _x
-            c1 += (_x - (_t - _bp)) + (_y - _bp)
-            s1 = _t
+            s1, _e = _two_sum(_x, _y)
+            c1 += _e
 
             M1 = _m
             c0 += _oc0
-            _t = s0 + _os0
-            _bp = _t - s0
-            c0 += (s0 - (_t - _bp)) + (_os0 - _bp)
-            s0 = _t
+            s0, _e = _two_sum(s0, _os0)
+            c0 += _e
 
             off_ //= 2
         if lane_ == 0:
@@ -812,17 +797,13 @@ def _cuda_rows_cross_entropy_lse(out, x_rows, k_val, k_arr, k_mode, t_val, t_arr
             _x = s1 * _a
             _y = _os1 * _b
             c1 = c1 * _a + _oc1 * _b
-            _t = _x + _y
-            _bp = _t - _x
-            c1 += (_x - (_t - _bp)) + (_y - _bp)
-            s1 = _t
+            s1, _e = _two_sum(_x, _y)
+            c1 += _e
 
             M1 = _m
             c0 += _oc0
-            _t = s0 + _os0
-            _bp = _t - s0
-            c0 += (s0 - (_t - _bp)) + (_os0 - _bp)
-            s0 = _t
+            s0, _e = _two_sum(s0, _os0)
+            c0 += _e
 
         cuda.syncthreads()
 
@@ -875,16 +856,12 @@ def _cuda_grad_rows_cross_entropy_lse(x_grad, x_rows, k_val, k_arr, k_mode, t_va
                 M1 = _h1
             E1 = _wexp(_h1, M1)
             _v = _w0
-            _t = s0 + _v
-            _bp = _t - s0
-            c0 += (s0 - (_t - _bp)) + (_v - _bp)
-            s0 = _t
+            s0, _e = _two_sum(s0, _v)
+            c0 += _e
 
             _v = E1
-            _t = s1 + _v
-            _bp = _t - s1
-            c1 += (s1 - (_t - _bp)) + (_v - _bp)
-            s1 = _t
+            s1, _e = _two_sum(s1, _v)
+            c1 += _e
 
         # merge the states of a warp (shuffles), then of the row's warps (shared memory); every
         # thread of the block runs this, so the shuffles and barriers are uniform
@@ -901,17 +878,13 @@ def _cuda_grad_rows_cross_entropy_lse(x_grad, x_rows, k_val, k_arr, k_mode, t_va
             _x = s1 * _a
             _y = _os1 * _b
             c1 = c1 * _a + _oc1 * _b
-            _t = _x + _y
-            _bp = _t - _x
-            c1 += (_x - (_t - _bp)) + (_y - _bp)
-            s1 = _t
+            s1, _e = _two_sum(_x, _y)
+            c1 += _e
 
             M1 = _m
             c0 += _oc0
-            _t = s0 + _os0
-            _bp = _t - s0
-            c0 += (s0 - (_t - _bp)) + (_os0 - _bp)
-            s0 = _t
+            s0, _e = _two_sum(s0, _os0)
+            c0 += _e
 
             off_ //= 2
         if lane_ == 0:
@@ -939,17 +912,13 @@ def _cuda_grad_rows_cross_entropy_lse(x_grad, x_rows, k_val, k_arr, k_mode, t_va
             _x = s1 * _a
             _y = _os1 * _b
             c1 = c1 * _a + _oc1 * _b
-            _t = _x + _y
-            _bp = _t - _x
-            c1 += (_x - (_t - _bp)) + (_y - _bp)
-            s1 = _t
+            s1, _e = _two_sum(_x, _y)
+            c1 += _e
 
             M1 = _m
             c0 += _oc0
-            _t = s0 + _os0
-            _bp = _t - s0
-            c0 += (s0 - (_t - _bp)) + (_os0 - _bp)
-            s0 = _t
+            s0, _e = _two_sum(s0, _os0)
+            c0 += _e
 
         cuda.syncthreads()
 
@@ -997,7 +966,7 @@ def cross_entropy_lse_grad_cuda(x, k, t, block=None):
     return results[0]
 
 
-_CUDA_DEVICE = (_fin, _wexp)
+_CUDA_DEVICE = (_fin, _two_sum, _wexp)
 """The scalar helpers and cores that _cuda_build compiles as CUDA device functions."""
 _CUDA_KERNELS = (_cuda_rows_cross_entropy_lse, _cuda_grad_rows_cross_entropy_lse)
 """The kernels that _cuda_build compiles with cuda.jit."""

@@ -5,7 +5,7 @@
 #   & Gimpel 2016, arXiv:1606.08415)
 # Kind: elementwise; inputs: x; parameters: sigma
 # Template: elementwise.py.j2
-#   sha256:a0ebc584ba88a22e0a99cb814a6e746514aaea470f8475c34738d6b8555a747b
+#   sha256:0325ef62277b5e21b7bb113cbd2e14b73a459e53af5accf1247f7ea02e85eb5f
 # Input expression: sha256(srepr)=b798ea82f20064d3e5a618c6226f0e5959800c711a699eac24c3c19dfd5de9d9
 # Stabilization rules applied: gelu_gradient, one_plus_erf
 #

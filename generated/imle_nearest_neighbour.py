@@ -5,7 +5,7 @@
 #   (kexue.fm/archives/6394 items 4-6 (G1))
 # Kind: reduction; inputs: d; parameters: sigma
 # Template: reduction.py.j2
-#   sha256:bb95d4028b8b64feaf42c8287a636885a942d01eb7108fc1c96d3bfeb23f41ae
+#   sha256:f1322118c3f7d7c97dca2feb88cec2ee21bbc68d7e12c25d3b6f249669ce2520
 # Input expression: sha256(srepr)=4985d47162b8414136603f8a431a29a70cf00f00662ea241861b0a36108af685
 # Stabilization rules applied: none
 #
@@ -42,6 +42,17 @@ def _fin(s, c):
     if c - c == 0.0:
         return s + c
     return s
+
+
+@njit(cache=True, error_model="numpy")
+def _two_sum(a, b):
+    """(s, e) with s = fl(a + b) and s + e == a + b exactly, for any order of magnitude of a
+    and b (Knuth's TwoSum, TAOCP vol. 2, 4.2.2 Theorem B; Muller et al. 2018, Alg. 4.4): the
+    compensated sums of every reduction kernel add each term with it."""
+    s = a + b
+    bp = s - a
+    e = (a - (s - bp)) + (b - bp)
+    return s, e
 
 
 @njit(cache=True, error_model="numpy")
@@ -246,22 +257,16 @@ def _sums_imle_nearest_neighbour(d_row, sigma):
                 _h0 = -(1 / 2) * d_e / sigma**2
                 E0 = _fsexp(_h0, M0)
                 _v = E0
-                _a = a0[j]
-                _t = _a + _v
-                _bp = _t - _a
-                e0[j] += (_a - (_t - _bp)) + (_v - _bp)
-                a0[j] = _t
+                a0[j], _e = _two_sum(a0[j], _v)
+                e0[j] += _e
         for j in range(length - full):
             idx = full + j
             d_e = d_row[idx]
             _h0 = -(1 / 2) * d_e / sigma**2
             E0 = _fsexp(_h0, M0)
             _v = E0
-            _a = a0[j]
-            _t = _a + _v
-            _bp = _t - _a
-            e0[j] += (_a - (_t - _bp)) + (_v - _bp)
-            a0[j] = _t
+            a0[j], _e = _two_sum(a0[j], _v)
+            e0[j] += _e
         s0, c0 = _lanes_total(a0, e0, 0.0)
         fast = fast and s0 - s0 == 0.0 and c0 - c0 == 0.0
         if fast:
@@ -278,11 +283,8 @@ def _sums_imle_nearest_neighbour(d_row, sigma):
             c0 = c0 * _r
             M0 = _h0
         E0 = _wexp(_h0, M0)
-        _v = E0
-        _t = s0 + _v
-        _bp = _t - s0
-        c0 += (s0 - (_t - _bp)) + (_v - _bp)
-        s0 = _t
+        s0, _e = _two_sum(s0, E0)
+        c0 += _e
     return (_fin(s0, c0), M0 if M0 > -math.inf else 0.0)
 
 
@@ -700,10 +702,8 @@ def _cuda_rows_imle_nearest_neighbour(out, d_rows, sigma_val, sigma_arr, sigma_m
                 M0 = _h0
             E0 = _wexp(_h0, M0)
             _v = E0
-            _t = s0 + _v
-            _bp = _t - s0
-            c0 += (s0 - (_t - _bp)) + (_v - _bp)
-            s0 = _t
+            s0, _e = _two_sum(s0, _v)
+            c0 += _e
 
         # merge the states of a warp (shuffles), then of the row's warps (shared memory); every
         # thread of the block runs this, so the shuffles and barriers are uniform
@@ -718,10 +718,8 @@ def _cuda_rows_imle_nearest_neighbour(out, d_rows, sigma_val, sigma_arr, sigma_m
             _x = s0 * _a
             _y = _os0 * _b
             c0 = c0 * _a + _oc0 * _b
-            _t = _x + _y
-            _bp = _t - _x
-            c0 += (_x - (_t - _bp)) + (_y - _bp)
-            s0 = _t
+            s0, _e = _two_sum(_x, _y)
+            c0 += _e
 
             M0 = _m
 
@@ -745,10 +743,8 @@ def _cuda_rows_imle_nearest_neighbour(out, d_rows, sigma_val, sigma_arr, sigma_m
             _x = s0 * _a
             _y = _os0 * _b
             c0 = c0 * _a + _oc0 * _b
-            _t = _x + _y
-            _bp = _t - _x
-            c0 += (_x - (_t - _bp)) + (_y - _bp)
-            s0 = _t
+            s0, _e = _two_sum(_x, _y)
+            c0 += _e
 
             M0 = _m
 
@@ -797,10 +793,8 @@ def _cuda_grad_rows_imle_nearest_neighbour(d_grad, d_rows, sigma_val, sigma_arr,
                 M0 = _h0
             E0 = _wexp(_h0, M0)
             _v = E0
-            _t = s0 + _v
-            _bp = _t - s0
-            c0 += (s0 - (_t - _bp)) + (_v - _bp)
-            s0 = _t
+            s0, _e = _two_sum(s0, _v)
+            c0 += _e
 
         # merge the states of a warp (shuffles), then of the row's warps (shared memory); every
         # thread of the block runs this, so the shuffles and barriers are uniform
@@ -815,10 +809,8 @@ def _cuda_grad_rows_imle_nearest_neighbour(d_grad, d_rows, sigma_val, sigma_arr,
             _x = s0 * _a
             _y = _os0 * _b
             c0 = c0 * _a + _oc0 * _b
-            _t = _x + _y
-            _bp = _t - _x
-            c0 += (_x - (_t - _bp)) + (_y - _bp)
-            s0 = _t
+            s0, _e = _two_sum(_x, _y)
+            c0 += _e
 
             M0 = _m
 
@@ -842,10 +834,8 @@ def _cuda_grad_rows_imle_nearest_neighbour(d_grad, d_rows, sigma_val, sigma_arr,
             _x = s0 * _a
             _y = _os0 * _b
             c0 = c0 * _a + _oc0 * _b
-            _t = _x + _y
-            _bp = _t - _x
-            c0 += (_x - (_t - _bp)) + (_y - _bp)
-            s0 = _t
+            s0, _e = _two_sum(_x, _y)
+            c0 += _e
 
             M0 = _m
 
@@ -894,7 +884,7 @@ def imle_nearest_neighbour_grad_cuda(d, sigma, block=None):
     return results[0]
 
 
-_CUDA_DEVICE = (_fin, _wexp)
+_CUDA_DEVICE = (_fin, _two_sum, _wexp)
 """The scalar helpers and cores that _cuda_build compiles as CUDA device functions."""
 _CUDA_KERNELS = (_cuda_rows_imle_nearest_neighbour, _cuda_grad_rows_imle_nearest_neighbour)
 """The kernels that _cuda_build compiles with cuda.jit."""

@@ -6,7 +6,7 @@
 #   https://kexue.fm/archives/3290, eq (12) applied to -x (min = -max(-x)))
 # Kind: reduction; inputs: x; parameters: k
 # Template: reduction.py.j2
-#   sha256:bb95d4028b8b64feaf42c8287a636885a942d01eb7108fc1c96d3bfeb23f41ae
+#   sha256:f1322118c3f7d7c97dca2feb88cec2ee21bbc68d7e12c25d3b6f249669ce2520
 # Input expression: sha256(srepr)=e1f78f891ae6d6827cfc71b49ef605f41bb6ff978183ff43ea3744c035fe57ce
 # Stabilization rules applied: none
 #
@@ -43,6 +43,17 @@ def _fin(s, c):
     if c - c == 0.0:
         return s + c
     return s
+
+
+@njit(cache=True, error_model="numpy")
+def _two_sum(a, b):
+    """(s, e) with s = fl(a + b) and s + e == a + b exactly, for any order of magnitude of a
+    and b (Knuth's TwoSum, TAOCP vol. 2, 4.2.2 Theorem B; Muller et al. 2018, Alg. 4.4): the
+    compensated sums of every reduction kernel add each term with it."""
+    s = a + b
+    bp = s - a
+    e = (a - (s - bp)) + (b - bp)
+    return s, e
 
 
 @njit(cache=True, error_model="numpy")
@@ -247,22 +258,16 @@ def _sums_logsumexp_min(x_row, k):
                 _h0 = -k * x_e
                 E0 = _fsexp(_h0, M0)
                 _v = E0
-                _a = a0[j]
-                _t = _a + _v
-                _bp = _t - _a
-                e0[j] += (_a - (_t - _bp)) + (_v - _bp)
-                a0[j] = _t
+                a0[j], _e = _two_sum(a0[j], _v)
+                e0[j] += _e
         for j in range(length - full):
             idx = full + j
             x_e = x_row[idx]
             _h0 = -k * x_e
             E0 = _fsexp(_h0, M0)
             _v = E0
-            _a = a0[j]
-            _t = _a + _v
-            _bp = _t - _a
-            e0[j] += (_a - (_t - _bp)) + (_v - _bp)
-            a0[j] = _t
+            a0[j], _e = _two_sum(a0[j], _v)
+            e0[j] += _e
         s0, c0 = _lanes_total(a0, e0, 0.0)
         fast = fast and s0 - s0 == 0.0 and c0 - c0 == 0.0
         if fast:
@@ -279,11 +284,8 @@ def _sums_logsumexp_min(x_row, k):
             c0 = c0 * _r
             M0 = _h0
         E0 = _wexp(_h0, M0)
-        _v = E0
-        _t = s0 + _v
-        _bp = _t - s0
-        c0 += (s0 - (_t - _bp)) + (_v - _bp)
-        s0 = _t
+        s0, _e = _two_sum(s0, E0)
+        c0 += _e
     return (_fin(s0, c0), M0 if M0 > -math.inf else 0.0)
 
 
@@ -702,10 +704,8 @@ def _cuda_rows_logsumexp_min(out, x_rows, k_val, k_arr, k_mode):
                 M0 = _h0
             E0 = _wexp(_h0, M0)
             _v = E0
-            _t = s0 + _v
-            _bp = _t - s0
-            c0 += (s0 - (_t - _bp)) + (_v - _bp)
-            s0 = _t
+            s0, _e = _two_sum(s0, _v)
+            c0 += _e
 
         # merge the states of a warp (shuffles), then of the row's warps (shared memory); every
         # thread of the block runs this, so the shuffles and barriers are uniform
@@ -720,10 +720,8 @@ def _cuda_rows_logsumexp_min(out, x_rows, k_val, k_arr, k_mode):
             _x = s0 * _a
             _y = _os0 * _b
             c0 = c0 * _a + _oc0 * _b
-            _t = _x + _y
-            _bp = _t - _x
-            c0 += (_x - (_t - _bp)) + (_y - _bp)
-            s0 = _t
+            s0, _e = _two_sum(_x, _y)
+            c0 += _e
 
             M0 = _m
 
@@ -747,10 +745,8 @@ def _cuda_rows_logsumexp_min(out, x_rows, k_val, k_arr, k_mode):
             _x = s0 * _a
             _y = _os0 * _b
             c0 = c0 * _a + _oc0 * _b
-            _t = _x + _y
-            _bp = _t - _x
-            c0 += (_x - (_t - _bp)) + (_y - _bp)
-            s0 = _t
+            s0, _e = _two_sum(_x, _y)
+            c0 += _e
 
             M0 = _m
 
@@ -799,10 +795,8 @@ def _cuda_grad_rows_logsumexp_min(x_grad, x_rows, k_val, k_arr, k_mode):
                 M0 = _h0
             E0 = _wexp(_h0, M0)
             _v = E0
-            _t = s0 + _v
-            _bp = _t - s0
-            c0 += (s0 - (_t - _bp)) + (_v - _bp)
-            s0 = _t
+            s0, _e = _two_sum(s0, _v)
+            c0 += _e
 
         # merge the states of a warp (shuffles), then of the row's warps (shared memory); every
         # thread of the block runs this, so the shuffles and barriers are uniform
@@ -817,10 +811,8 @@ def _cuda_grad_rows_logsumexp_min(x_grad, x_rows, k_val, k_arr, k_mode):
             _x = s0 * _a
             _y = _os0 * _b
             c0 = c0 * _a + _oc0 * _b
-            _t = _x + _y
-            _bp = _t - _x
-            c0 += (_x - (_t - _bp)) + (_y - _bp)
-            s0 = _t
+            s0, _e = _two_sum(_x, _y)
+            c0 += _e
 
             M0 = _m
 
@@ -844,10 +836,8 @@ def _cuda_grad_rows_logsumexp_min(x_grad, x_rows, k_val, k_arr, k_mode):
             _x = s0 * _a
             _y = _os0 * _b
             c0 = c0 * _a + _oc0 * _b
-            _t = _x + _y
-            _bp = _t - _x
-            c0 += (_x - (_t - _bp)) + (_y - _bp)
-            s0 = _t
+            s0, _e = _two_sum(_x, _y)
+            c0 += _e
 
             M0 = _m
 
@@ -894,7 +884,7 @@ def logsumexp_min_grad_cuda(x, k, block=None):
     return results[0]
 
 
-_CUDA_DEVICE = (_fin, _wexp)
+_CUDA_DEVICE = (_fin, _two_sum, _wexp)
 """The scalar helpers and cores that _cuda_build compiles as CUDA device functions."""
 _CUDA_KERNELS = (_cuda_rows_logsumexp_min, _cuda_grad_rows_logsumexp_min)
 """The kernels that _cuda_build compiles with cuda.jit."""

@@ -6,7 +6,7 @@
 #   https://kexue.fm/archives/3290, eq (11))
 # Kind: elementwise; inputs: x, y; parameters: k
 # Template: elementwise.py.j2
-#   sha256:a0ebc584ba88a22e0a99cb814a6e746514aaea470f8475c34738d6b8555a747b
+#   sha256:0325ef62277b5e21b7bb113cbd2e14b73a459e53af5accf1247f7ea02e85eb5f
 # Input expression: sha256(srepr)=f99b1006f4f40735ef9c9ef5aeb4c9eb0d4d0ad42bff4f753ad089588ab51a3e
 # Stabilization rules applied: logsumexp, softmax_pair
 #

@@ -6,7 +6,7 @@
 #   function using convolution, arXiv:2109.13210; kexue.fm/archives/8718 (K10))
 # Kind: elementwise; inputs: x; parameters: sigma, alpha
 # Template: elementwise.py.j2
-#   sha256:a0ebc584ba88a22e0a99cb814a6e746514aaea470f8475c34738d6b8555a747b
+#   sha256:0325ef62277b5e21b7bb113cbd2e14b73a459e53af5accf1247f7ea02e85eb5f
 # Input expression: sha256(srepr)=4421783b51fcf420ccd66d24eb734dc6b388b6c18bbb65c9666a77723ad6dd6d
 # Stabilization rules applied: none
 #

@@ -5,7 +5,7 @@
 #   \u51fd\u6570\u5149\u6ed1\u5316\u6742\u8c08 (2019), https://kexue.fm/archives/6620, item 3)
 # Kind: reduction; inputs: x; parameters: k
 # Template: reduction.py.j2
-#   sha256:bb95d4028b8b64feaf42c8287a636885a942d01eb7108fc1c96d3bfeb23f41ae
+#   sha256:f1322118c3f7d7c97dca2feb88cec2ee21bbc68d7e12c25d3b6f249669ce2520
 # Input expression: sha256(srepr)=efc269cfdd4beb08b7de13b25137544192af61e21c3050ac8f13daeec9ddf116
 # Stabilization rules applied: none
 #
@@ -57,6 +57,17 @@ def _two_product(a, b):
     blo = b - bhi
     e = ((ahi * bhi - p) + ahi * blo + alo * bhi) + alo * blo
     return p, e
+
+
+@njit(cache=True, error_model="numpy")
+def _two_sum(a, b):
+    """(s, e) with s = fl(a + b) and s + e == a + b exactly, for any order of magnitude of a
+    and b (Knuth's TwoSum, TAOCP vol. 2, 4.2.2 Theorem B; Muller et al. 2018, Alg. 4.4): the
+    compensated sums of every reduction kernel add each term with it."""
+    s = a + b
+    bp = s - a
+    e = (a - (s - bp)) + (b - bp)
+    return s, e
 
 
 @njit(cache=True, error_model="numpy")
@@ -330,17 +341,11 @@ def _sums_soft_argmax(x_row, k):
                 _w1 = pos_
                 E0 = _fsexp(_h0, M0)
                 _v = E0
-                _a = a0[j]
-                _t = _a + _v
-                _bp = _t - _a
-                e0[j] += (_a - (_t - _bp)) + (_v - _bp)
-                a0[j] = _t
+                a0[j], _e = _two_sum(a0[j], _v)
+                e0[j] += _e
                 _v = _w1 * E0
-                _a = a1[j]
-                _t = _a + _v
-                _bp = _t - _a
-                e1[j] += (_a - (_t - _bp)) + (_v - _bp)
-                a1[j] = _t
+                a1[j], _e = _two_sum(a1[j], _v)
+                e1[j] += _e
         for j in range(length - full):
             idx = full + j
             x_e = x_row[idx]
@@ -349,17 +354,11 @@ def _sums_soft_argmax(x_row, k):
             _w1 = pos_
             E0 = _fsexp(_h0, M0)
             _v = E0
-            _a = a0[j]
-            _t = _a + _v
-            _bp = _t - _a
-            e0[j] += (_a - (_t - _bp)) + (_v - _bp)
-            a0[j] = _t
+            a0[j], _e = _two_sum(a0[j], _v)
+            e0[j] += _e
             _v = _w1 * E0
-            _a = a1[j]
-            _t = _a + _v
-            _bp = _t - _a
-            e1[j] += (_a - (_t - _bp)) + (_v - _bp)
-            a1[j] = _t
+            a1[j], _e = _two_sum(a1[j], _v)
+            e1[j] += _e
         s0, c0 = _lanes_total(a0, e0, 0.0)
         fast = fast and s0 - s0 == 0.0 and c0 - c0 == 0.0
         s1, c1 = _lanes_total(a1, e1, 0.0)
@@ -384,16 +383,10 @@ def _sums_soft_argmax(x_row, k):
             c1 = c1 * _r
             M0 = _h0
         E0 = _wexp(_h0, M0)
-        _v = E0
-        _t = s0 + _v
-        _bp = _t - s0
-        c0 += (s0 - (_t - _bp)) + (_v - _bp)
-        s0 = _t
-        _v = _w1 * E0
-        _t = s1 + _v
-        _bp = _t - s1
-        c1 += (s1 - (_t - _bp)) + (_v - _bp)
-        s1 = _t
+        s0, _e = _two_sum(s0, E0)
+        c0 += _e
+        s1, _e = _two_sum(s1, _w1 * E0)
+        c1 += _e
     return (_fin(s0, c0), _fin(s1, c1), M0 if M0 > -math.inf else 0.0)
 
 
@@ -443,26 +436,20 @@ def _pivot_grad_soft_argmax(x_row, k, x_out, s0, s1, M0, size_):
         _w1 = pos_
         E0, El0 = _wexp2(_h0, M0)
         _v = E0
-        _t = r0 + _v
-        _bp = _t - r0
-        cr0 += ((r0 - (_t - _bp)) + (_v - _bp)) + El0
-        r0 = _t
+        r0, _e = _two_sum(r0, _v)
+        cr0 += _e + El0
         _v, _ve = _two_product(_w1, E0)
-        _t = r1 + _v
-        _bp = _t - r1
-        cr1 += ((r1 - (_t - _bp)) + (_v - _bp)) + (_ve + _w1 * El0)
-        r1 = _t
+        r1, _e = _two_sum(r1, _v)
+        cr1 += _e + (_ve + _w1 * El0)
     _t = r0 + cr0
     cr0 = cr0 - (_t - r0)
     r0 = _t
     _t = r1 + cr1
     cr1 = cr1 - (_t - r1)
     r1 = _t
-    _t = P0 + r0
-    _bp = _t - P0
-    s0 = _t + (((P0 - (_t - _bp)) + (r0 - _bp)) + cr0)
-    _t = P1 + r1
-    _bp = _t - P1
+    _t, _e = _two_sum(P0, r0)
+    s0 = _t + (_e + cr0)
+    _t, _e = _two_sum(P1, r1)
     for idx in range(length):
         x_e = x_row[idx]
         pos_ = idx + 1.0
@@ -477,22 +464,16 @@ def _pivot_grad_soft_argmax(x_row, k, x_out, s0, s1, M0, size_):
         _u0 = _a0_0
         _ul0 = 0.0
         _x = _a0_1
-        _s = _u0 + _x
-        _bp = _s - _u0
-        _ul0 += (_u0 - (_s - _bp)) + (_x - _bp)
-        _u0 = _s
+        _u0, _e = _two_sum(_u0, _x)
+        _ul0 += _e
         _x, _e = _two_product(_k0_0, r0)
         _ul0 += _e + _k0_0 * cr0
-        _s = _u0 + _x
-        _bp = _s - _u0
-        _ul0 += (_u0 - (_s - _bp)) + (_x - _bp)
-        _u0 = _s
+        _u0, _e = _two_sum(_u0, _x)
+        _ul0 += _e
         _x, _e = _two_product(_k0_1, r1)
         _ul0 += _e + _k0_1 * cr1
-        _s = _u0 + _x
-        _bp = _s - _u0
-        _ul0 += (_u0 - (_s - _bp)) + (_x - _bp)
-        _u0 = _s
+        _u0, _e = _two_sum(_u0, _x)
+        _ul0 += _e
         _u0 = _u0 + _ul0
         _g0 = 0.0 if E0 == 0.0 else E0 * ((_f0 * _u0) / _n0)
         x_out[idx] = _g0
@@ -913,16 +894,12 @@ def _cuda_rows_soft_argmax(out, x_rows, k_val, k_arr, k_mode):
                 M0 = _h0
             E0 = _wexp(_h0, M0)
             _v = E0
-            _t = s0 + _v
-            _bp = _t - s0
-            c0 += (s0 - (_t - _bp)) + (_v - _bp)
-            s0 = _t
+            s0, _e = _two_sum(s0, _v)
+            c0 += _e
 
             _v = _w1 * E0
-            _t = s1 + _v
-            _bp = _t - s1
-            c1 += (s1 - (_t - _bp)) + (_v - _bp)
-            s1 = _t
+            s1, _e = _two_sum(s1, _v)
+            c1 += _e
 
         # merge the states of a warp (shuffles), then of the row's warps (shared memory); every
         # thread of the block runs this, so the shuffles and barriers are uniform
@@ -939,18 +916,14 @@ def _cuda_rows_soft_argmax(out, x_rows, k_val, k_arr, k_mode):
             _x = s0 * _a
             _y = _os0 * _b
             c0 = c0 * _a + _oc0 * _b
-            _t = _x + _y
-            _bp = _t - _x
-            c0 += (_x - (_t - _bp)) + (_y - _bp)
-            s0 = _t
+            s0, _e = _two_sum(_x, _y)
+            c0 += _e
 
             _x = s1 * _a
             _y = _os1 * _b
             c1 = c1 * _a + _oc1 * _b
-            _t = _x + _y
-            _bp = _t - _x
-            c1 += (_x - (_t - _bp)) + (_y - _bp)
-            s1 = _t
+            s1, _e = _two_sum(_x, _y)
+            c1 += _e
 
             M0 = _m
 
@@ -980,18 +953,14 @@ def _cuda_rows_soft_argmax(out, x_rows, k_val, k_arr, k_mode):
             _x = s0 * _a
             _y = _os0 * _b
             c0 = c0 * _a + _oc0 * _b
-            _t = _x + _y
-            _bp = _t - _x
-            c0 += (_x - (_t - _bp)) + (_y - _bp)
-            s0 = _t
+            s0, _e = _two_sum(_x, _y)
+            c0 += _e
 
             _x = s1 * _a
             _y = _os1 * _b
             c1 = c1 * _a + _oc1 * _b
-            _t = _x + _y
-            _bp = _t - _x
-            c1 += (_x - (_t - _bp)) + (_y - _bp)
-            s1 = _t
+            s1, _e = _two_sum(_x, _y)
+            c1 += _e
 
             M0 = _m
 
@@ -1044,16 +1013,12 @@ def _cuda_grad_rows_soft_argmax(x_grad, x_rows, k_val, k_arr, k_mode):
                 M0 = _h0
             E0 = _wexp(_h0, M0)
             _v = E0
-            _t = s0 + _v
-            _bp = _t - s0
-            c0 += (s0 - (_t - _bp)) + (_v - _bp)
-            s0 = _t
+            s0, _e = _two_sum(s0, _v)
+            c0 += _e
 
             _v = _w1 * E0
-            _t = s1 + _v
-            _bp = _t - s1
-            c1 += (s1 - (_t - _bp)) + (_v - _bp)
-            s1 = _t
+            s1, _e = _two_sum(s1, _v)
+            c1 += _e
 
         # merge the states of a warp (shuffles), then of the row's warps (shared memory); every
         # thread of the block runs this, so the shuffles and barriers are uniform
@@ -1070,18 +1035,14 @@ def _cuda_grad_rows_soft_argmax(x_grad, x_rows, k_val, k_arr, k_mode):
             _x = s0 * _a
             _y = _os0 * _b
             c0 = c0 * _a + _oc0 * _b
-            _t = _x + _y
-            _bp = _t - _x
-            c0 += (_x - (_t - _bp)) + (_y - _bp)
-            s0 = _t
+            s0, _e = _two_sum(_x, _y)
+            c0 += _e
 
             _x = s1 * _a
             _y = _os1 * _b
             c1 = c1 * _a + _oc1 * _b
-            _t = _x + _y
-            _bp = _t - _x
-            c1 += (_x - (_t - _bp)) + (_y - _bp)
-            s1 = _t
+            s1, _e = _two_sum(_x, _y)
+            c1 += _e
 
             M0 = _m
 
@@ -1111,18 +1072,14 @@ def _cuda_grad_rows_soft_argmax(x_grad, x_rows, k_val, k_arr, k_mode):
             _x = s0 * _a
             _y = _os0 * _b
             c0 = c0 * _a + _oc0 * _b
-            _t = _x + _y
-            _bp = _t - _x
-            c0 += (_x - (_t - _bp)) + (_y - _bp)
-            s0 = _t
+            s0, _e = _two_sum(_x, _y)
+            c0 += _e
 
             _x = s1 * _a
             _y = _os1 * _b
             c1 = c1 * _a + _oc1 * _b
-            _t = _x + _y
-            _bp = _t - _x
-            c1 += (_x - (_t - _bp)) + (_y - _bp)
-            s1 = _t
+            s1, _e = _two_sum(_x, _y)
+            c1 += _e
 
             M0 = _m
 
@@ -1185,15 +1142,11 @@ def _cuda_grad_rows_soft_argmax(x_grad, x_rows, k_val, k_arr, k_mode):
                 _w1 = pos_
                 E0, El0 = _wexp2(_h0, M0)
                 _v = E0
-                _t = r0 + _v
-                _bp = _t - r0
-                cr0 += ((r0 - (_t - _bp)) + (_v - _bp)) + El0
-                r0 = _t
+                r0, _e = _two_sum(r0, _v)
+                cr0 += _e + El0
                 _v, _ve = _two_product(_w1, E0)
-                _t = r1 + _v
-                _bp = _t - r1
-                cr1 += ((r1 - (_t - _bp)) + (_v - _bp)) + (_ve + _w1 * El0)
-                r1 = _t
+                r1, _e = _two_sum(r1, _v)
+                cr1 += _e + (_ve + _w1 * El0)
         # merge the states of a warp (shuffles), then of the row's warps (shared memory); every
         # thread of the block runs this, so the shuffles and barriers are uniform
         off_ = min(TX_ // 2, int64(16))
@@ -1203,16 +1156,12 @@ def _cuda_grad_rows_soft_argmax(x_grad, x_rows, k_val, k_arr, k_mode):
             _or1 = _shfl_down(r1, off_)
             _ocr1 = _shfl_down(cr1, off_)
             cr0 += _ocr0
-            _t = r0 + _or0
-            _bp = _t - r0
-            cr0 += (r0 - (_t - _bp)) + (_or0 - _bp)
-            r0 = _t
+            r0, _e = _two_sum(r0, _or0)
+            cr0 += _e
 
             cr1 += _ocr1
-            _t = r1 + _or1
-            _bp = _t - r1
-            cr1 += (r1 - (_t - _bp)) + (_or1 - _bp)
-            r1 = _t
+            r1, _e = _two_sum(r1, _or1)
+            cr1 += _e
 
             off_ //= 2
         if lane_ == 0:
@@ -1232,16 +1181,12 @@ def _cuda_grad_rows_soft_argmax(x_grad, x_rows, k_val, k_arr, k_mode):
             _or1 = shared_[w_, 2]
             _ocr1 = shared_[w_, 3]
             cr0 += _ocr0
-            _t = r0 + _or0
-            _bp = _t - r0
-            cr0 += (r0 - (_t - _bp)) + (_or0 - _bp)
-            r0 = _t
+            r0, _e = _two_sum(r0, _or0)
+            cr0 += _e
 
             cr1 += _ocr1
-            _t = r1 + _or1
-            _bp = _t - r1
-            cr1 += (r1 - (_t - _bp)) + (_or1 - _bp)
-            r1 = _t
+            r1, _e = _two_sum(r1, _or1)
+            cr1 += _e
 
         cuda.syncthreads()
 
@@ -1252,12 +1197,10 @@ def _cuda_grad_rows_soft_argmax(x_grad, x_rows, k_val, k_arr, k_mode):
             _t = r1 + cr1
             cr1 = cr1 - (_t - r1)
             r1 = _t
-            _t = P0 + r0
-            _bp = _t - P0
-            s0 = _t + (((P0 - (_t - _bp)) + (r0 - _bp)) + cr0)
-            _t = P1 + r1
-            _bp = _t - P1
-            s1 = _t + (((P1 - (_t - _bp)) + (r1 - _bp)) + cr1)
+            _t, _e = _two_sum(P0, r0)
+            s0 = _t + (_e + cr0)
+            _t, _e = _two_sum(P1, r1)
+            s1 = _t + (_e + cr1)
         D0 = -s1 / s0**2
         D1 = 1 / s0
         for idx in range(tx_, stop_, TX_):
@@ -1275,22 +1218,16 @@ def _cuda_grad_rows_soft_argmax(x_grad, x_rows, k_val, k_arr, k_mode):
                 _u0 = _a0_0
                 _ul0 = 0.0
                 _x = _a0_1
-                _s = _u0 + _x
-                _bp = _s - _u0
-                _ul0 += (_u0 - (_s - _bp)) + (_x - _bp)
-                _u0 = _s
+                _u0, _e = _two_sum(_u0, _x)
+                _ul0 += _e
                 _x, _e = _two_product(_k0_0, r0)
                 _ul0 += _e + _k0_0 * cr0
-                _s = _u0 + _x
-                _bp = _s - _u0
-                _ul0 += (_u0 - (_s - _bp)) + (_x - _bp)
-                _u0 = _s
+                _u0, _e = _two_sum(_u0, _x)
+                _ul0 += _e
                 _x, _e = _two_product(_k0_1, r1)
                 _ul0 += _e + _k0_1 * cr1
-                _s = _u0 + _x
-                _bp = _s - _u0
-                _ul0 += (_u0 - (_s - _bp)) + (_x - _bp)
-                _u0 = _s
+                _u0, _e = _two_sum(_u0, _x)
+                _ul0 += _e
                 _u0 = _u0 + _ul0
                 _g0 = 0.0 if E0 == 0.0 else E0 * ((_f0 * _u0) / _n0)
             else:
@@ -1329,7 +1266,7 @@ def soft_argmax_grad_cuda(x, k, block=None):
     return results[0]
 
 
-_CUDA_DEVICE = (_fin, _two_product, _wexp, _wexp2)
+_CUDA_DEVICE = (_fin, _two_product, _two_sum, _wexp, _wexp2)
 """The scalar helpers and cores that _cuda_build compiles as CUDA device functions."""
 _CUDA_KERNELS = (_cuda_rows_soft_argmax, _cuda_grad_rows_soft_argmax)
 """The kernels that _cuda_build compiles with cuda.jit."""

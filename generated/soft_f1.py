@@ -6,7 +6,7 @@
 #   https://kexue.fm/archives/6620, item 5)
 # Kind: reduction; inputs: z, t; parameters: k
 # Template: reduction.py.j2
-#   sha256:bb95d4028b8b64feaf42c8287a636885a942d01eb7108fc1c96d3bfeb23f41ae
+#   sha256:f1322118c3f7d7c97dca2feb88cec2ee21bbc68d7e12c25d3b6f249669ce2520
 # Input expression: sha256(srepr)=5228834c6d0f0e4da466c858ee6703b0a234f233be39ac2f7f7c52efc456ed49
 # Stabilization rules applied: sigmoid, sigmoid_product
 #
@@ -178,6 +178,17 @@ def _sigmoid(z):
 
 
 @njit(cache=True, error_model="numpy")
+def _two_sum(a, b):
+    """(s, e) with s = fl(a + b) and s + e == a + b exactly, for any order of magnitude of a
+    and b (Knuth's TwoSum, TAOCP vol. 2, 4.2.2 Theorem B; Muller et al. 2018, Alg. 4.4): the
+    compensated sums of every reduction kernel add each term with it."""
+    s = a + b
+    bp = s - a
+    e = (a - (s - bp)) + (b - bp)
+    return s, e
+
+
+@njit(cache=True, error_model="numpy")
 def _wexp(h, m):
     """exp(h - m), with the difference taken exactly (TwoSum: exp(d + lo) = exp(d)(1 + lo)), so
     the weight is within ~0.5 ulp even when |h - m| is large.  Edge semantics of every reduction:
@@ -333,17 +344,11 @@ def _sums_soft_f1(z_row, t_row, k):
                 _w0 = _c0 + t_e
                 _w1 = _c0 * t_e
                 _v = _w0
-                _a = a0[j]
-                _t = _a + _v
-                _bp = _t - _a
-                e0[j] += (_a - (_t - _bp)) + (_v - _bp)
-                a0[j] = _t
+                a0[j], _e = _two_sum(a0[j], _v)
+                e0[j] += _e
                 _v = _w1
-                _a = a1[j]
-                _t = _a + _v
-                _bp = _t - _a
-                e1[j] += (_a - (_t - _bp)) + (_v - _bp)
-                a1[j] = _t
+                a1[j], _e = _two_sum(a1[j], _v)
+                e1[j] += _e
         for j in range(length - full):
             idx = full + j
             z_e = z_row[idx]
@@ -352,17 +357,11 @@ def _sums_soft_f1(z_row, t_row, k):
             _w0 = _c0 + t_e
             _w1 = _c0 * t_e
             _v = _w0
-            _a = a0[j]
-            _t = _a + _v
-            _bp = _t - _a
-            e0[j] += (_a - (_t - _bp)) + (_v - _bp)
-            a0[j] = _t
+            a0[j], _e = _two_sum(a0[j], _v)
+            e0[j] += _e
             _v = _w1
-            _a = a1[j]
-            _t = _a + _v
-            _bp = _t - _a
-            e1[j] += (_a - (_t - _bp)) + (_v - _bp)
-            a1[j] = _t
+            a1[j], _e = _two_sum(a1[j], _v)
+            e1[j] += _e
         s0, c0 = _lanes_total(a0, e0, 0.0)
         fast = fast and s0 - s0 == 0.0 and c0 - c0 == 0.0
         s1, c1 = _lanes_total(a1, e1, 0.0)
@@ -379,16 +378,10 @@ def _sums_soft_f1(z_row, t_row, k):
         _c0 = _sigmoid(k * z_e)
         _w0 = _c0 + t_e
         _w1 = _c0 * t_e
-        _v = _w0
-        _t = s0 + _v
-        _bp = _t - s0
-        c0 += (s0 - (_t - _bp)) + (_v - _bp)
-        s0 = _t
-        _v = _w1
-        _t = s1 + _v
-        _bp = _t - s1
-        c1 += (s1 - (_t - _bp)) + (_v - _bp)
-        s1 = _t
+        s0, _e = _two_sum(s0, _w0)
+        c0 += _e
+        s1, _e = _two_sum(s1, _w1)
+        c1 += _e
     return (_fin(s0, c0), _fin(s1, c1))
 
 
@@ -821,16 +814,12 @@ def _cuda_rows_soft_f1(out, z_rows, t_rows, k_val, k_arr, k_mode):
             _w0 = _c0 + t_e
             _w1 = _c0 * t_e
             _v = _w0
-            _t = s0 + _v
-            _bp = _t - s0
-            c0 += (s0 - (_t - _bp)) + (_v - _bp)
-            s0 = _t
+            s0, _e = _two_sum(s0, _v)
+            c0 += _e
 
             _v = _w1
-            _t = s1 + _v
-            _bp = _t - s1
-            c1 += (s1 - (_t - _bp)) + (_v - _bp)
-            s1 = _t
+            s1, _e = _two_sum(s1, _v)
+            c1 += _e
 
         # merge the states of a warp (shuffles), then of the row's warps (shared memory); every
         # thread of the block runs this, so the shuffles and barriers are uniform
@@ -841,16 +830,12 @@ def _cuda_rows_soft_f1(out, z_rows, t_rows, k_val, k_arr, k_mode):
             _os1 = _shfl_down(s1, off_)
             _oc1 = _shfl_down(c1, off_)
             c0 += _oc0
-            _t = s0 + _os0
-            _bp = _t - s0
-            c0 += (s0 - (_t - _bp)) + (_os0 - _bp)
-            s0 = _t
+            s0, _e = _two_sum(s0, _os0)
+            c0 += _e
 
             c1 += _oc1
-            _t = s1 + _os1
-            _bp = _t - s1
-            c1 += (s1 - (_t - _bp)) + (_os1 - _bp)
-            s1 = _t
+            s1, _e = _two_sum(s1, _os1)
+            c1 += _e
 
             off_ //= 2
         if lane_ == 0:
@@ -870,16 +855,12 @@ def _cuda_rows_soft_f1(out, z_rows, t_rows, k_val, k_arr, k_mode):
             _os1 = shared_[w_, 2]
             _oc1 = shared_[w_, 3]
             c0 += _oc0
-            _t = s0 + _os0
-            _bp = _t - s0
-            c0 += (s0 - (_t - _bp)) + (_os0 - _bp)
-            s0 = _t
+            s0, _e = _two_sum(s0, _os0)
+            c0 += _e
 
             c1 += _oc1
-            _t = s1 + _os1
-            _bp = _t - s1
-            c1 += (s1 - (_t - _bp)) + (_os1 - _bp)
-            s1 = _t
+            s1, _e = _two_sum(s1, _os1)
+            c1 += _e
 
         cuda.syncthreads()
 
@@ -922,16 +903,12 @@ def _cuda_grad_rows_soft_f1(z_grad, t_grad, z_rows, t_rows, k_val, k_arr, k_mode
             _w0 = _c0 + t_e
             _w1 = _c0 * t_e
             _v = _w0
-            _t = s0 + _v
-            _bp = _t - s0
-            c0 += (s0 - (_t - _bp)) + (_v - _bp)
-            s0 = _t
+            s0, _e = _two_sum(s0, _v)
+            c0 += _e
 
             _v = _w1
-            _t = s1 + _v
-            _bp = _t - s1
-            c1 += (s1 - (_t - _bp)) + (_v - _bp)
-            s1 = _t
+            s1, _e = _two_sum(s1, _v)
+            c1 += _e
 
         # merge the states of a warp (shuffles), then of the row's warps (shared memory); every
         # thread of the block runs this, so the shuffles and barriers are uniform
@@ -942,16 +919,12 @@ def _cuda_grad_rows_soft_f1(z_grad, t_grad, z_rows, t_rows, k_val, k_arr, k_mode
             _os1 = _shfl_down(s1, off_)
             _oc1 = _shfl_down(c1, off_)
             c0 += _oc0
-            _t = s0 + _os0
-            _bp = _t - s0
-            c0 += (s0 - (_t - _bp)) + (_os0 - _bp)
-            s0 = _t
+            s0, _e = _two_sum(s0, _os0)
+            c0 += _e
 
             c1 += _oc1
-            _t = s1 + _os1
-            _bp = _t - s1
-            c1 += (s1 - (_t - _bp)) + (_os1 - _bp)
-            s1 = _t
+            s1, _e = _two_sum(s1, _os1)
+            c1 += _e
 
             off_ //= 2
         if lane_ == 0:
@@ -971,16 +944,12 @@ def _cuda_grad_rows_soft_f1(z_grad, t_grad, z_rows, t_rows, k_val, k_arr, k_mode
             _os1 = shared_[w_, 2]
             _oc1 = shared_[w_, 3]
             c0 += _oc0
-            _t = s0 + _os0
-            _bp = _t - s0
-            c0 += (s0 - (_t - _bp)) + (_os0 - _bp)
-            s0 = _t
+            s0, _e = _two_sum(s0, _os0)
+            c0 += _e
 
             c1 += _oc1
-            _t = s1 + _os1
-            _bp = _t - s1
-            c1 += (s1 - (_t - _bp)) + (_os1 - _bp)
-            s1 = _t
+            s1, _e = _two_sum(s1, _os1)
+            c1 += _e
 
         cuda.syncthreads()
 
@@ -1029,7 +998,7 @@ def soft_f1_grad_cuda(z, t, k, block=None):
     return results
 
 
-_CUDA_DEVICE = (_two_product, _wexp2, _dsigmoid, _fin, _sigmoid2, _sigmoid, _wexp)
+_CUDA_DEVICE = (_two_product, _wexp2, _dsigmoid, _fin, _sigmoid2, _sigmoid, _two_sum, _wexp)
 """The scalar helpers and cores that _cuda_build compiles as CUDA device functions."""
 _CUDA_KERNELS = (_cuda_rows_soft_f1, _cuda_grad_rows_soft_f1)
 """The kernels that _cuda_build compiles with cuda.jit."""

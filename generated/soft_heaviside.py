@@ -5,7 +5,7 @@
 #   kexue.fm/archives/8718 eq (7))
 # Kind: elementwise; inputs: x; parameters: k
 # Template: elementwise.py.j2
-#   sha256:a0ebc584ba88a22e0a99cb814a6e746514aaea470f8475c34738d6b8555a747b
+#   sha256:0325ef62277b5e21b7bb113cbd2e14b73a459e53af5accf1247f7ea02e85eb5f
 # Input expression: sha256(srepr)=66478ffa4491cf7099ad2bbda92088993d05025f373516fd91e4d1a1304745c3
 # Stabilization rules applied: sigmoid, sigmoid_product
 #

@@ -7,7 +7,7 @@
 #   (recursive soft-k-max))
 # Kind: iteration; inputs: x; parameters: k
 # Template: iteration.py.j2
-#   sha256:069cbaea0b0fd28913cad74ec2b3410e9c55e2d483bd770d507a7e32b4f6196b
+#   sha256:c4abfec47ba314b5c6fb1a7c881dc1478a284365a651489660b11901c5dd8410
 # Input expression: sha256(srepr)=26010d9deae9e3651823dd7026b81e39f9e09428499f40b9c7b5d6c4534c27d2
 # Stabilization rules applied: none
 #
@@ -49,6 +49,17 @@ def _fin(s, c):
 
 
 @njit(cache=True, error_model="numpy")
+def _two_sum(a, b):
+    """(s, e) with s = fl(a + b) and s + e == a + b exactly, for any order of magnitude of a
+    and b (Knuth's TwoSum, TAOCP vol. 2, 4.2.2 Theorem B; Muller et al. 2018, Alg. 4.4): the
+    compensated sums of every reduction kernel add each term with it."""
+    s = a + b
+    bp = s - a
+    e = (a - (s - bp)) + (b - bp)
+    return s, e
+
+
+@njit(cache=True, error_model="numpy")
 def _wexp(h, m):
     """exp(h - m), with the difference taken exactly (TwoSum: exp(d + lo) = exp(d)(1 + lo)), so
     the weight is within ~0.5 ulp even when |h - m| is large.  Edge semantics of every reduction:
@@ -86,11 +97,8 @@ def _step_sums_soft_k_max(y_row, p_row, k):
             c0 = c0 * _r
             M0 = _h0
         E0 = _wexp(_h0, M0)
-        _v = E0
-        _t = s0 + _v
-        _bp = _t - s0
-        c0 += (s0 - (_t - _bp)) + (_v - _bp)
-        s0 = _t
+        s0, _e = _two_sum(s0, E0)
+        c0 += _e
     return (_fin(s0, c0), M0 if M0 > -math.inf else 0.0)
 
 
@@ -128,10 +136,8 @@ def _step_vjp_soft_k_max(y_row, p_row, k, G_row, gy_row, gp_row):
         E0 = _wexp(_h0, M0)
         G_e = G_row[idx]
         _a0 = -E0 * G_e / s0**2
-        _t = R0 + _a0
-        _bp = _t - R0
-        cR0 += (R0 - (_t - _bp)) + (_a0 - _bp)
-        R0 = _t
+        R0, _e = _two_sum(R0, _a0)
+        cR0 += _e
     R0 = R0 + cR0
     for idx in range(length):
         if y_row[idx] == -math.inf:
@@ -210,11 +216,8 @@ def _grad_rows_soft_k_max(x_rows, k_rows, top, G_rows, out):
         for idx in range(length):
             if idx == m:
                 continue
-            _v = gy[idx]
-            _t = total + _v
-            _bp = _t - total
-            comp += (total - (_t - _bp)) + (_v - _bp)
-            total = _t
+            total, _e = _two_sum(total, gy[idx])
+            comp += _e
         if m >= 0:
             gy[m] = -(total + comp)
         for idx in range(length):
@@ -604,10 +607,8 @@ def _cuda_iter_soft_k_max(out, x_rows, k_val, k_arr, k_mode, top, y_ws, states_w
                     M0 = _h0
                 E0 = _wexp(_h0, M0)
                 _v = E0
-                _t = s0 + _v
-                _bp = _t - s0
-                c0 += (s0 - (_t - _bp)) + (_v - _bp)
-                s0 = _t
+                s0, _e = _two_sum(s0, _v)
+                c0 += _e
 
             # block merge through shared memory (a tree over the TX threads of the row;
             # every thread runs every level, so the barriers are uniform), then every
@@ -628,10 +629,8 @@ def _cuda_iter_soft_k_max(out, x_rows, k_val, k_arr, k_mode, top, y_ws, states_w
                     _x = s0 * _a
                     _y = _os0 * _b
                     c0 = c0 * _a + _oc0 * _b
-                    _t = _x + _y
-                    _bp = _t - _x
-                    c0 += (_x - (_t - _bp)) + (_y - _bp)
-                    s0 = _t
+                    s0, _e = _two_sum(_x, _y)
+                    c0 += _e
 
                     M0 = _m
 
@@ -733,10 +732,8 @@ def _cuda_iter_grad_soft_k_max(
                     M0 = _h0
                 E0 = _wexp(_h0, M0)
                 _v = E0
-                _t = s0 + _v
-                _bp = _t - s0
-                c0 += (s0 - (_t - _bp)) + (_v - _bp)
-                s0 = _t
+                s0, _e = _two_sum(s0, _v)
+                c0 += _e
 
             # block merge through shared memory (a tree over the TX threads of the row;
             # every thread runs every level, so the barriers are uniform), then every
@@ -757,10 +754,8 @@ def _cuda_iter_grad_soft_k_max(
                     _x = s0 * _a
                     _y = _os0 * _b
                     c0 = c0 * _a + _oc0 * _b
-                    _t = _x + _y
-                    _bp = _t - _x
-                    c0 += (_x - (_t - _bp)) + (_y - _bp)
-                    s0 = _t
+                    s0, _e = _two_sum(_x, _y)
+                    c0 += _e
 
                     M0 = _m
 
@@ -809,10 +804,8 @@ def _cuda_iter_grad_soft_k_max(
                     M0 = _h0
                 E0 = _wexp(_h0, M0)
                 _v = E0
-                _t = s0 + _v
-                _bp = _t - s0
-                c0 += (s0 - (_t - _bp)) + (_v - _bp)
-                s0 = _t
+                s0, _e = _two_sum(s0, _v)
+                c0 += _e
 
             # block merge through shared memory (a tree over the TX threads of the row;
             # every thread runs every level, so the barriers are uniform), then every
@@ -833,10 +826,8 @@ def _cuda_iter_grad_soft_k_max(
                     _x = s0 * _a
                     _y = _os0 * _b
                     c0 = c0 * _a + _oc0 * _b
-                    _t = _x + _y
-                    _bp = _t - _x
-                    c0 += (_x - (_t - _bp)) + (_y - _bp)
-                    s0 = _t
+                    s0, _e = _two_sum(_x, _y)
+                    c0 += _e
 
                     M0 = _m
 
@@ -864,10 +855,8 @@ def _cuda_iter_grad_soft_k_max(
                 E0 = _wexp(_h0, M0)
                 G_e = G_row[idx]
                 _a0 = -E0 * G_e / s0**2
-                _t = R0 + _a0
-                _bp = _t - R0
-                cR0 += (R0 - (_t - _bp)) + (_a0 - _bp)
-                R0 = _t
+                R0, _e = _two_sum(R0, _a0)
+                cR0 += _e
 
             # block merge through shared memory (a tree over the TX threads of the row;
             # every thread runs every level, so the barriers are uniform), then every
@@ -881,10 +870,8 @@ def _cuda_iter_grad_soft_k_max(
                     _oR0 = shared_[tx_ + half_, 0]
                     _ocR0 = shared_[tx_ + half_, 1]
                     cR0 += _ocR0
-                    _t = R0 + _oR0
-                    _bp = _t - R0
-                    cR0 += (R0 - (_t - _bp)) + (_oR0 - _bp)
-                    R0 = _t
+                    R0, _e = _two_sum(R0, _oR0)
+                    cR0 += _e
 
                     shared_[tx_, 0] = R0
                     shared_[tx_, 1] = cR0
@@ -919,10 +906,8 @@ def _cuda_iter_grad_soft_k_max(
         for idx in range(tx_, length, TX_):
             if idx != m_:
                 _v = gy_ws[r_, idx]
-                _t = tot_ + _v
-                _bp = _t - tot_
-                ctot_ += (tot_ - (_t - _bp)) + (_v - _bp)
-                tot_ = _t
+                tot_, _e = _two_sum(tot_, _v)
+                ctot_ += _e
 
         # block merge through shared memory (a tree over the TX threads of the row;
         # every thread runs every level, so the barriers are uniform), then every
@@ -936,10 +921,8 @@ def _cuda_iter_grad_soft_k_max(
                 _otot_ = shared_[tx_ + half_, 0]
                 _octot_ = shared_[tx_ + half_, 1]
                 ctot_ += _octot_
-                _t = tot_ + _otot_
-                _bp = _t - tot_
-                ctot_ += (tot_ - (_t - _bp)) + (_otot_ - _bp)
-                tot_ = _t
+                tot_, _e = _two_sum(tot_, _otot_)
+                ctot_ += _e
 
                 shared_[tx_, 0] = tot_
                 shared_[tx_, 1] = ctot_
@@ -1006,7 +989,7 @@ def soft_k_max_grad_cuda(x, k, cotangent=None, top=2, block=None):
     return _cuda_result(out, proto, shape)
 
 
-_CUDA_DEVICE = (_fin, _wexp)
+_CUDA_DEVICE = (_fin, _two_sum, _wexp)
 """The scalar helpers and cores that _cuda_build compiles as CUDA device functions."""
 _CUDA_KERNELS = (_cuda_iter_soft_k_max, _cuda_iter_grad_soft_k_max)
 """The kernels that _cuda_build compiles with cuda.jit."""

@@ -4,7 +4,7 @@
 # Construction: soft_sign_arctan = 2*atan(k*x)/pi (kexue.fm/archives/8718 eq (5) kernel)
 # Kind: elementwise; inputs: x; parameters: k
 # Template: elementwise.py.j2
-#   sha256:a0ebc584ba88a22e0a99cb814a6e746514aaea470f8475c34738d6b8555a747b
+#   sha256:0325ef62277b5e21b7bb113cbd2e14b73a459e53af5accf1247f7ea02e85eb5f
 # Input expression: sha256(srepr)=eb938cea1be15d0b4d148910f1be7856f861769055cc3421f20866fc4660ac5e
 # Stabilization rules applied: recip1p_sq
 #

@@ -5,7 +5,7 @@
 #   Smooth Maximum Unit, arXiv:2111.04682)
 # Kind: elementwise; inputs: x; parameters: k
 # Template: elementwise.py.j2
-#   sha256:a0ebc584ba88a22e0a99cb814a6e746514aaea470f8475c34738d6b8555a747b
+#   sha256:0325ef62277b5e21b7bb113cbd2e14b73a459e53af5accf1247f7ea02e85eb5f
 # Input expression: sha256(srepr)=83339916562492434e439a6a2295ce7bc386bcbb45da2b24bc14d75c1f8fffcd
 # Stabilization rules applied: gaussian_square
 #

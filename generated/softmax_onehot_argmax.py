@@ -6,7 +6,7 @@
 #   (onehot(argmax) ~ softmax))
 # Kind: reduction; inputs: x; parameters: k
 # Template: reduction.py.j2
-#   sha256:bb95d4028b8b64feaf42c8287a636885a942d01eb7108fc1c96d3bfeb23f41ae
+#   sha256:f1322118c3f7d7c97dca2feb88cec2ee21bbc68d7e12c25d3b6f249669ce2520
 # Input expression: sha256(srepr)=c0cb380f1a1ffaed7632e495d4f80f5a87e031954485d9058c417a1f39167d6c
 # Stabilization rules applied: none
 #
@@ -59,6 +59,17 @@ def _two_product(a, b):
     blo = b - bhi
     e = ((ahi * bhi - p) + ahi * blo + alo * bhi) + alo * blo
     return p, e
+
+
+@njit(cache=True, error_model="numpy")
+def _two_sum(a, b):
+    """(s, e) with s = fl(a + b) and s + e == a + b exactly, for any order of magnitude of a
+    and b (Knuth's TwoSum, TAOCP vol. 2, 4.2.2 Theorem B; Muller et al. 2018, Alg. 4.4): the
+    compensated sums of every reduction kernel add each term with it."""
+    s = a + b
+    bp = s - a
+    e = (a - (s - bp)) + (b - bp)
+    return s, e
 
 
 @njit(cache=True, error_model="numpy")
@@ -326,22 +337,16 @@ def _sums_softmax_onehot_argmax(x_row, k):
                 _h0 = k * x_e
                 E0 = _fsexp(_h0, M0)
                 _v = E0
-                _a = a0[j]
-                _t = _a + _v
-                _bp = _t - _a
-                e0[j] += (_a - (_t - _bp)) + (_v - _bp)
-                a0[j] = _t
+                a0[j], _e = _two_sum(a0[j], _v)
+                e0[j] += _e
         for j in range(length - full):
             idx = full + j
             x_e = x_row[idx]
             _h0 = k * x_e
             E0 = _fsexp(_h0, M0)
             _v = E0
-            _a = a0[j]
-            _t = _a + _v
-            _bp = _t - _a
-            e0[j] += (_a - (_t - _bp)) + (_v - _bp)
-            a0[j] = _t
+            a0[j], _e = _two_sum(a0[j], _v)
+            e0[j] += _e
         s0, c0 = _lanes_total(a0, e0, 0.0)
         fast = fast and s0 - s0 == 0.0 and c0 - c0 == 0.0
         if fast:
@@ -358,11 +363,8 @@ def _sums_softmax_onehot_argmax(x_row, k):
             c0 = c0 * _r
             M0 = _h0
         E0 = _wexp(_h0, M0)
-        _v = E0
-        _t = s0 + _v
-        _bp = _t - s0
-        c0 += (s0 - (_t - _bp)) + (_v - _bp)
-        s0 = _t
+        s0, _e = _two_sum(s0, E0)
+        c0 += _e
     return (_fin(s0, c0), M0 if M0 > -math.inf else 0.0)
 
 
@@ -422,24 +424,19 @@ def _pivot_grad_softmax_onehot_argmax(x_row, k, G_row, x_out, s0, M0, size_):
         G_e = G_row[idx]
         _v0 = G_e
         _v = E0
-        _t = r0 + _v
-        _bp = _t - r0
-        cr0 += ((r0 - (_t - _bp)) + (_v - _bp)) + El0
-        r0 = _t
+        r0, _e = _two_sum(r0, _v)
+        cr0 += _e + El0
         _v, _ve = _two_product(_v0, E0)
-        _t = V0 + _v
-        _bp = _t - V0
-        cV0 += ((V0 - (_t - _bp)) + (_v - _bp)) + (_ve + _v0 * El0)
-        V0 = _t
+        V0, _e = _two_sum(V0, _v)
+        cV0 += _e + (_ve + _v0 * El0)
     _t = r0 + cr0
     cr0 = cr0 - (_t - r0)
     r0 = _t
     _t = V0 + cV0
     cV0 = cV0 - (_t - V0)
     V0 = _t
-    _t = P0 + r0
-    _bp = _t - P0
-    s0 = _t + (((P0 - (_t - _bp)) + (r0 - _bp)) + cr0)
+    _t, _e = _two_sum(P0, r0)
+    s0 = _t + (_e + cr0)
     for idx in range(length):
         x_e = x_row[idx]
         _h0 = k * x_e
@@ -454,22 +451,16 @@ def _pivot_grad_softmax_onehot_argmax(x_row, k, G_row, x_out, s0, M0, size_):
         _u0 = _a0_0
         _ul0 = 0.0
         _x = _a0_1
-        _s = _u0 + _x
-        _bp = _s - _u0
-        _ul0 += (_u0 - (_s - _bp)) + (_x - _bp)
-        _u0 = _s
+        _u0, _e = _two_sum(_u0, _x)
+        _ul0 += _e
         _x, _e = _two_product(_k0_0, r0)
         _ul0 += _e + _k0_0 * cr0
-        _s = _u0 + _x
-        _bp = _s - _u0
-        _ul0 += (_u0 - (_s - _bp)) + (_x - _bp)
-        _u0 = _s
+        _u0, _e = _two_sum(_u0, _x)
+        _ul0 += _e
         _x, _e = _two_product(_k0_1, V0)
         _ul0 += _e + _k0_1 * cV0
-        _s = _u0 + _x
-        _bp = _s - _u0
-        _ul0 += (_u0 - (_s - _bp)) + (_x - _bp)
-        _u0 = _s
+        _u0, _e = _two_sum(_u0, _x)
+        _ul0 += _e
         _u0 = _u0 + _ul0
         _g0 = 0.0 if E0 == 0.0 else E0 * ((_f0 * _u0) / _n0)
         x_out[idx] = _g0
@@ -494,10 +485,8 @@ def _grad_rows_softmax_onehot_argmax(x_rows, k_rows, G_rows, x_grad):
             E0 = _fwexp(_h0, M0)
             G_e = G_rows[r, idx]
             _a0 = -E0 * G_e / s0**2
-            _t = R0 + _a0
-            _bp = _t - R0
-            cR0 += (R0 - (_t - _bp)) + (_a0 - _bp)
-            R0 = _t
+            R0, _e = _two_sum(R0, _a0)
+            cR0 += _e
         R0 = R0 + cR0
         for idx in range(length):
             x_e = x_row[idx]
@@ -922,10 +911,8 @@ def _cuda_rows_softmax_onehot_argmax(out, x_rows, k_val, k_arr, k_mode):
                 M0 = _h0
             E0 = _wexp(_h0, M0)
             _v = E0
-            _t = s0 + _v
-            _bp = _t - s0
-            c0 += (s0 - (_t - _bp)) + (_v - _bp)
-            s0 = _t
+            s0, _e = _two_sum(s0, _v)
+            c0 += _e
 
         # merge the states of a warp (shuffles), then of the row's warps (shared memory); every
         # thread of the block runs this, so the shuffles and barriers are uniform
@@ -940,10 +927,8 @@ def _cuda_rows_softmax_onehot_argmax(out, x_rows, k_val, k_arr, k_mode):
             _x = s0 * _a
             _y = _os0 * _b
             c0 = c0 * _a + _oc0 * _b
-            _t = _x + _y
-            _bp = _t - _x
-            c0 += (_x - (_t - _bp)) + (_y - _bp)
-            s0 = _t
+            s0, _e = _two_sum(_x, _y)
+            c0 += _e
 
             M0 = _m
 
@@ -967,10 +952,8 @@ def _cuda_rows_softmax_onehot_argmax(out, x_rows, k_val, k_arr, k_mode):
             _x = s0 * _a
             _y = _os0 * _b
             c0 = c0 * _a + _oc0 * _b
-            _t = _x + _y
-            _bp = _t - _x
-            c0 += (_x - (_t - _bp)) + (_y - _bp)
-            s0 = _t
+            s0, _e = _two_sum(_x, _y)
+            c0 += _e
 
             M0 = _m
 
@@ -1021,10 +1004,8 @@ def _cuda_grad_rows_softmax_onehot_argmax(
                 M0 = _h0
             E0 = _wexp(_h0, M0)
             _v = E0
-            _t = s0 + _v
-            _bp = _t - s0
-            c0 += (s0 - (_t - _bp)) + (_v - _bp)
-            s0 = _t
+            s0, _e = _two_sum(s0, _v)
+            c0 += _e
 
         # merge the states of a warp (shuffles), then of the row's warps (shared memory); every
         # thread of the block runs this, so the shuffles and barriers are uniform
@@ -1039,10 +1020,8 @@ def _cuda_grad_rows_softmax_onehot_argmax(
             _x = s0 * _a
             _y = _os0 * _b
             c0 = c0 * _a + _oc0 * _b
-            _t = _x + _y
-            _bp = _t - _x
-            c0 += (_x - (_t - _bp)) + (_y - _bp)
-            s0 = _t
+            s0, _e = _two_sum(_x, _y)
+            c0 += _e
 
             M0 = _m
 
@@ -1066,10 +1045,8 @@ def _cuda_grad_rows_softmax_onehot_argmax(
             _x = s0 * _a
             _y = _os0 * _b
             c0 = c0 * _a + _oc0 * _b
-            _t = _x + _y
-            _bp = _t - _x
-            c0 += (_x - (_t - _bp)) + (_y - _bp)
-            s0 = _t
+            s0, _e = _two_sum(_x, _y)
+            c0 += _e
 
             M0 = _m
 
@@ -1129,15 +1106,11 @@ def _cuda_grad_rows_softmax_onehot_argmax(
                 G_e = G_val if G_mode == 0 else float64(G_rows[r_, idx])
                 _v0 = G_e
                 _v = E0
-                _t = r0 + _v
-                _bp = _t - r0
-                cr0 += ((r0 - (_t - _bp)) + (_v - _bp)) + El0
-                r0 = _t
+                r0, _e = _two_sum(r0, _v)
+                cr0 += _e + El0
                 _v, _ve = _two_product(_v0, E0)
-                _t = V0 + _v
-                _bp = _t - V0
-                cV0 += ((V0 - (_t - _bp)) + (_v - _bp)) + (_ve + _v0 * El0)
-                V0 = _t
+                V0, _e = _two_sum(V0, _v)
+                cV0 += _e + (_ve + _v0 * El0)
         # merge the states of a warp (shuffles), then of the row's warps (shared memory); every
         # thread of the block runs this, so the shuffles and barriers are uniform
         off_ = min(TX_ // 2, int64(16))
@@ -1147,16 +1120,12 @@ def _cuda_grad_rows_softmax_onehot_argmax(
             _oV0 = _shfl_down(V0, off_)
             _ocV0 = _shfl_down(cV0, off_)
             cr0 += _ocr0
-            _t = r0 + _or0
-            _bp = _t - r0
-            cr0 += (r0 - (_t - _bp)) + (_or0 - _bp)
-            r0 = _t
+            r0, _e = _two_sum(r0, _or0)
+            cr0 += _e
 
             cV0 += _ocV0
-            _t = V0 + _oV0
-            _bp = _t - V0
-            cV0 += (V0 - (_t - _bp)) + (_oV0 - _bp)
-            V0 = _t
+            V0, _e = _two_sum(V0, _oV0)
+            cV0 += _e
 
             off_ //= 2
         if lane_ == 0:
@@ -1176,16 +1145,12 @@ def _cuda_grad_rows_softmax_onehot_argmax(
             _oV0 = shared_[w_, 2]
             _ocV0 = shared_[w_, 3]
             cr0 += _ocr0
-            _t = r0 + _or0
-            _bp = _t - r0
-            cr0 += (r0 - (_t - _bp)) + (_or0 - _bp)
-            r0 = _t
+            r0, _e = _two_sum(r0, _or0)
+            cr0 += _e
 
             cV0 += _ocV0
-            _t = V0 + _oV0
-            _bp = _t - V0
-            cV0 += (V0 - (_t - _bp)) + (_oV0 - _bp)
-            V0 = _t
+            V0, _e = _two_sum(V0, _oV0)
+            cV0 += _e
 
         cuda.syncthreads()
 
@@ -1196,9 +1161,8 @@ def _cuda_grad_rows_softmax_onehot_argmax(
             _t = V0 + cV0
             cV0 = cV0 - (_t - V0)
             V0 = _t
-            _t = P0 + r0
-            _bp = _t - P0
-            s0 = _t + (((P0 - (_t - _bp)) + (r0 - _bp)) + cr0)
+            _t, _e = _two_sum(P0, r0)
+            s0 = _t + (_e + cr0)
         plain_stop_ = int64(0) if use_piv_ else stop_
         R0 = 0.0
         cR0 = 0.0
@@ -1208,10 +1172,8 @@ def _cuda_grad_rows_softmax_onehot_argmax(
             E0 = _wexp(_h0, M0)
             G_e = G_val if G_mode == 0 else float64(G_rows[r_, idx])
             _a0 = -E0 * G_e / s0**2
-            _t = R0 + _a0
-            _bp = _t - R0
-            cR0 += (R0 - (_t - _bp)) + (_a0 - _bp)
-            R0 = _t
+            R0, _e = _two_sum(R0, _a0)
+            cR0 += _e
 
         # merge the states of a warp (shuffles), then of the row's warps (shared memory); every
         # thread of the block runs this, so the shuffles and barriers are uniform
@@ -1220,10 +1182,8 @@ def _cuda_grad_rows_softmax_onehot_argmax(
             _oR0 = _shfl_down(R0, off_)
             _ocR0 = _shfl_down(cR0, off_)
             cR0 += _ocR0
-            _t = R0 + _oR0
-            _bp = _t - R0
-            cR0 += (R0 - (_t - _bp)) + (_oR0 - _bp)
-            R0 = _t
+            R0, _e = _two_sum(R0, _oR0)
+            cR0 += _e
 
             off_ //= 2
         if lane_ == 0:
@@ -1237,10 +1197,8 @@ def _cuda_grad_rows_softmax_onehot_argmax(
             _oR0 = shared_[w_, 0]
             _ocR0 = shared_[w_, 1]
             cR0 += _ocR0
-            _t = R0 + _oR0
-            _bp = _t - R0
-            cR0 += (R0 - (_t - _bp)) + (_oR0 - _bp)
-            R0 = _t
+            R0, _e = _two_sum(R0, _oR0)
+            cR0 += _e
 
         cuda.syncthreads()
 
@@ -1260,22 +1218,16 @@ def _cuda_grad_rows_softmax_onehot_argmax(
                 _u0 = _a0_0
                 _ul0 = 0.0
                 _x = _a0_1
-                _s = _u0 + _x
-                _bp = _s - _u0
-                _ul0 += (_u0 - (_s - _bp)) + (_x - _bp)
-                _u0 = _s
+                _u0, _e = _two_sum(_u0, _x)
+                _ul0 += _e
                 _x, _e = _two_product(_k0_0, r0)
                 _ul0 += _e + _k0_0 * cr0
-                _s = _u0 + _x
-                _bp = _s - _u0
-                _ul0 += (_u0 - (_s - _bp)) + (_x - _bp)
-                _u0 = _s
+                _u0, _e = _two_sum(_u0, _x)
+                _ul0 += _e
                 _x, _e = _two_product(_k0_1, V0)
                 _ul0 += _e + _k0_1 * cV0
-                _s = _u0 + _x
-                _bp = _s - _u0
-                _ul0 += (_u0 - (_s - _bp)) + (_x - _bp)
-                _u0 = _s
+                _u0, _e = _two_sum(_u0, _x)
+                _ul0 += _e
                 _u0 = _u0 + _ul0
                 _g0 = 0.0 if E0 == 0.0 else E0 * ((_f0 * _u0) / _n0)
             else:
@@ -1315,7 +1267,7 @@ def softmax_onehot_argmax_grad_cuda(x, k, cotangent=None, block=None):
     return results[0]
 
 
-_CUDA_DEVICE = (_fin, _two_product, _wexp, _wexp2)
+_CUDA_DEVICE = (_fin, _two_product, _two_sum, _wexp, _wexp2)
 """The scalar helpers and cores that _cuda_build compiles as CUDA device functions."""
 _CUDA_KERNELS = (_cuda_rows_softmax_onehot_argmax, _cuda_grad_rows_softmax_onehot_argmax)
 """The kernels that _cuda_build compiles with cuda.jit."""

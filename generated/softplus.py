@@ -4,7 +4,7 @@
 # Construction: softplus = log(exp(k*x) + 1)/k (kexue.fm/archives/8718 eq (8))
 # Kind: elementwise; inputs: x; parameters: k
 # Template: elementwise.py.j2
-#   sha256:a0ebc584ba88a22e0a99cb814a6e746514aaea470f8475c34738d6b8555a747b
+#   sha256:0325ef62277b5e21b7bb113cbd2e14b73a459e53af5accf1247f7ea02e85eb5f
 # Input expression: sha256(srepr)=1b61ce385619a637d040e1958627d3a94a65d8dfd5ec60c05e6fa040b1e77f78
 # Stabilization rules applied: softplus
 #

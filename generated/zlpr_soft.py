@@ -6,7 +6,7 @@
 #   kexue.fm/archives/7359 eq:final (ZLPR))
 # Kind: reduction; inputs: s, t; parameters: k
 # Template: reduction.py.j2
-#   sha256:bb95d4028b8b64feaf42c8287a636885a942d01eb7108fc1c96d3bfeb23f41ae
+#   sha256:f1322118c3f7d7c97dca2feb88cec2ee21bbc68d7e12c25d3b6f249669ce2520
 # Input expression: sha256(srepr)=f03dfa8244b29ec1d2e877ce64a021e4be86935ac3b74be5944371ddc7d18cce
 # Stabilization rules applied: none
 #
@@ -46,6 +46,17 @@ def _fin(s, c):
     if c - c == 0.0:
         return s + c
     return s
+
+
+@njit(cache=True, error_model="numpy")
+def _two_sum(a, b):
+    """(s, e) with s = fl(a + b) and s + e == a + b exactly, for any order of magnitude of a
+    and b (Knuth's TwoSum, TAOCP vol. 2, 4.2.2 Theorem B; Muller et al. 2018, Alg. 4.4): the
+    compensated sums of every reduction kernel add each term with it."""
+    s = a + b
+    bp = s - a
+    e = (a - (s - bp)) + (b - bp)
+    return s, e
 
 
 @njit(cache=True, error_model="numpy")
@@ -271,17 +282,11 @@ def _sums_zlpr_soft(s_row, t_row, k):
                 E0 = _fsexp(_h0, M0)
                 E1 = _fsexp(_h1, M1)
                 _v = _w0 * E1
-                _a = a0[j]
-                _t = _a + _v
-                _bp = _t - _a
-                e0[j] += (_a - (_t - _bp)) + (_v - _bp)
-                a0[j] = _t
+                a0[j], _e = _two_sum(a0[j], _v)
+                e0[j] += _e
                 _v = _w1 * E0
-                _a = a1[j]
-                _t = _a + _v
-                _bp = _t - _a
-                e1[j] += (_a - (_t - _bp)) + (_v - _bp)
-                a1[j] = _t
+                a1[j], _e = _two_sum(a1[j], _v)
+                e1[j] += _e
         for j in range(length - full):
             idx = full + j
             s_e = s_row[idx]
@@ -294,17 +299,11 @@ def _sums_zlpr_soft(s_row, t_row, k):
             E0 = _fsexp(_h0, M0)
             E1 = _fsexp(_h1, M1)
             _v = _w0 * E1
-            _a = a0[j]
-            _t = _a + _v
-            _bp = _t - _a
-            e0[j] += (_a - (_t - _bp)) + (_v - _bp)
-            a0[j] = _t
+            a0[j], _e = _two_sum(a0[j], _v)
+            e0[j] += _e
             _v = _w1 * E0
-            _a = a1[j]
-            _t = _a + _v
-            _bp = _t - _a
-            e1[j] += (_a - (_t - _bp)) + (_v - _bp)
-            a1[j] = _t
+            a1[j], _e = _two_sum(a1[j], _v)
+            e1[j] += _e
         s0, c0 = _lanes_total(a0, e0, 1 * _fwexp(0.0, M1))
         fast = fast and s0 - s0 == 0.0 and c0 - c0 == 0.0
         s1, c1 = _lanes_total(a1, e1, 1 * _fwexp(0.0, M0))
@@ -337,16 +336,10 @@ def _sums_zlpr_soft(s_row, t_row, k):
             c0 = c0 * _r
             M1 = _h1
         E1 = _wexp(_h1, M1)
-        _v = _w0 * E1
-        _t = s0 + _v
-        _bp = _t - s0
-        c0 += (s0 - (_t - _bp)) + (_v - _bp)
-        s0 = _t
-        _v = _w1 * E0
-        _t = s1 + _v
-        _bp = _t - s1
-        c1 += (s1 - (_t - _bp)) + (_v - _bp)
-        s1 = _t
+        s0, _e = _two_sum(s0, _w0 * E1)
+        c0 += _e
+        s1, _e = _two_sum(s1, _w1 * E0)
+        c1 += _e
     return (
         _fin(s0, c0),
         _fin(s1, c1),
@@ -811,16 +804,12 @@ def _cuda_rows_zlpr_soft(out, s_rows, t_rows, k_val, k_arr, k_mode):
                 M1 = _h1
             E1 = _wexp(_h1, M1)
             _v = _w0 * E1
-            _t = s0 + _v
-            _bp = _t - s0
-            c0 += (s0 - (_t - _bp)) + (_v - _bp)
-            s0 = _t
+            s0, _e = _two_sum(s0, _v)
+            c0 += _e
 
             _v = _w1 * E0
-            _t = s1 + _v
-            _bp = _t - s1
-            c1 += (s1 - (_t - _bp)) + (_v - _bp)
-            s1 = _t
+            s1, _e = _two_sum(s1, _v)
+            c1 += _e
 
         # merge the states of a warp (shuffles), then of the row's warps (shared memory); every
         # thread of the block runs this, so the shuffles and barriers are uniform
@@ -838,10 +827,8 @@ def _cuda_rows_zlpr_soft(out, s_rows, t_rows, k_val, k_arr, k_mode):
             _x = s1 * _a
             _y = _os1 * _b
             c1 = c1 * _a + _oc1 * _b
-            _t = _x + _y
-            _bp = _t - _x
-            c1 += (_x - (_t - _bp)) + (_y - _bp)
-            s1 = _t
+            s1, _e = _two_sum(_x, _y)
+            c1 += _e
 
             M0 = _m
             _m = max(M1, _oM1)
@@ -850,10 +837,8 @@ def _cuda_rows_zlpr_soft(out, s_rows, t_rows, k_val, k_arr, k_mode):
             _x = s0 * _a
             _y = _os0 * _b
             c0 = c0 * _a + _oc0 * _b
-            _t = _x + _y
-            _bp = _t - _x
-            c0 += (_x - (_t - _bp)) + (_y - _bp)
-            s0 = _t
+            s0, _e = _two_sum(_x, _y)
+            c0 += _e
 
             M1 = _m
 
@@ -886,10 +871,8 @@ def _cuda_rows_zlpr_soft(out, s_rows, t_rows, k_val, k_arr, k_mode):
             _x = s1 * _a
             _y = _os1 * _b
             c1 = c1 * _a + _oc1 * _b
-            _t = _x + _y
-            _bp = _t - _x
-            c1 += (_x - (_t - _bp)) + (_y - _bp)
-            s1 = _t
+            s1, _e = _two_sum(_x, _y)
+            c1 += _e
 
             M0 = _m
             _m = max(M1, _oM1)
@@ -898,10 +881,8 @@ def _cuda_rows_zlpr_soft(out, s_rows, t_rows, k_val, k_arr, k_mode):
             _x = s0 * _a
             _y = _os0 * _b
             c0 = c0 * _a + _oc0 * _b
-            _t = _x + _y
-            _bp = _t - _x
-            c0 += (_x - (_t - _bp)) + (_y - _bp)
-            s0 = _t
+            s0, _e = _two_sum(_x, _y)
+            c0 += _e
 
             M1 = _m
 
@@ -967,16 +948,12 @@ def _cuda_grad_rows_zlpr_soft(s_grad, t_grad, s_rows, t_rows, k_val, k_arr, k_mo
                 M1 = _h1
             E1 = _wexp(_h1, M1)
             _v = _w0 * E1
-            _t = s0 + _v
-            _bp = _t - s0
-            c0 += (s0 - (_t - _bp)) + (_v - _bp)
-            s0 = _t
+            s0, _e = _two_sum(s0, _v)
+            c0 += _e
 
             _v = _w1 * E0
-            _t = s1 + _v
-            _bp = _t - s1
-            c1 += (s1 - (_t - _bp)) + (_v - _bp)
-            s1 = _t
+            s1, _e = _two_sum(s1, _v)
+            c1 += _e
 
         # merge the states of a warp (shuffles), then of the row's warps (shared memory); every
         # thread of the block runs this, so the shuffles and barriers are uniform
@@ -994,10 +971,8 @@ def _cuda_grad_rows_zlpr_soft(s_grad, t_grad, s_rows, t_rows, k_val, k_arr, k_mo
             _x = s1 * _a
             _y = _os1 * _b
             c1 = c1 * _a + _oc1 * _b
-            _t = _x + _y
-            _bp = _t - _x
-            c1 += (_x - (_t - _bp)) + (_y - _bp)
-            s1 = _t
+            s1, _e = _two_sum(_x, _y)
+            c1 += _e
 
             M0 = _m
             _m = max(M1, _oM1)
@@ -1006,10 +981,8 @@ def _cuda_grad_rows_zlpr_soft(s_grad, t_grad, s_rows, t_rows, k_val, k_arr, k_mo
             _x = s0 * _a
             _y = _os0 * _b
             c0 = c0 * _a + _oc0 * _b
-            _t = _x + _y
-            _bp = _t - _x
-            c0 += (_x - (_t - _bp)) + (_y - _bp)
-            s0 = _t
+            s0, _e = _two_sum(_x, _y)
+            c0 += _e
 
             M1 = _m
 
@@ -1042,10 +1015,8 @@ def _cuda_grad_rows_zlpr_soft(s_grad, t_grad, s_rows, t_rows, k_val, k_arr, k_mo
             _x = s1 * _a
             _y = _os1 * _b
             c1 = c1 * _a + _oc1 * _b
-            _t = _x + _y
-            _bp = _t - _x
-            c1 += (_x - (_t - _bp)) + (_y - _bp)
-            s1 = _t
+            s1, _e = _two_sum(_x, _y)
+            c1 += _e
 
             M0 = _m
             _m = max(M1, _oM1)
@@ -1054,10 +1025,8 @@ def _cuda_grad_rows_zlpr_soft(s_grad, t_grad, s_rows, t_rows, k_val, k_arr, k_mo
             _x = s0 * _a
             _y = _os0 * _b
             c0 = c0 * _a + _oc0 * _b
-            _t = _x + _y
-            _bp = _t - _x
-            c0 += (_x - (_t - _bp)) + (_y - _bp)
-            s0 = _t
+            s0, _e = _two_sum(_x, _y)
+            c0 += _e
 
             M1 = _m
 
@@ -1118,7 +1087,7 @@ def zlpr_soft_grad_cuda(s, t, k, block=None):
     return results
 
 
-_CUDA_DEVICE = (_fin, _wexp)
+_CUDA_DEVICE = (_fin, _two_sum, _wexp)
 """The scalar helpers and cores that _cuda_build compiles as CUDA device functions."""
 _CUDA_KERNELS = (_cuda_rows_zlpr_soft, _cuda_grad_rows_zlpr_soft)
 """The kernels that _cuda_build compiles with cuda.jit."""

@@ -141,7 +141,7 @@ def cpu_context(spec: KernelSpec, printer: MathPrinter) -> dict:
     ctx["label_names"] = [c[1] for c in checks]
     ctx["label_first"] = checks[0][2] if checks else 1
     ctx["pivot"] = _pivot_context(spec, printer, sub, names, folded)
-    printer.helpers.update({"wexp", "fin"})
+    printer.helpers.update({"wexp", "fin", "two_sum"})
     return ctx
 
 
@@ -228,23 +228,13 @@ def _pivot_context(spec: KernelSpec, printer: MathPrinter, sub, names, folded: d
             if sym in units
             else (f"_v, _ve = _two_product({coef}, E{g})", f"(_ve + {coef} * El{g})")
         )
-        accumulate += [
-            product,
-            f"_t = {sym} + _v",
-            f"_bp = _t - {sym}",
-            f"c{sym} += (({sym} - (_t - _bp)) + (_v - _bp)) + {error}",
-            f"{sym} = _t",
-        ]
+        accumulate += [product, f"{sym}, _e = _two_sum({sym}, _v)", f"c{sym} += _e + {error}"]
     finish = []
     for sym, _ in small:
         finish += [f"_t = {sym} + c{sym}", f"c{sym} = c{sym} - (_t - {sym})", f"{sym} = _t"]
     for k in piv.sums:  # s_k = P_k + r_k rounded once, for the denominators
-        finish += [
-            f"_t = P{k} + r{k}",
-            f"_bp = _t - P{k}",
-            f"s{k} = _t + (((P{k} - (_t - _bp)) + (r{k} - _bp)) + cr{k})",
-        ]
-    printer.helpers.update({"wexp2", "two_product"})
+        finish += [f"_t, _e = _two_sum(P{k}, r{k})", f"s{k} = _t + (_e + cr{k})"]
+    printer.helpers.update({"wexp2", "two_product", "two_sum"})
     grads = []
     for j, (lead, rest, den) in enumerate(
         zip(piv.leading, piv.rest, piv.denominator, strict=False)
@@ -290,13 +280,8 @@ def _dd_numerator(j: int, lin, den, printer: MathPrinter, sub) -> list[str]:
         else:
             lines.append(f"_x, _e = _two_product({term}, {small})")
             lines.append(f"_ul{j} += _e + {term} * c{small}")
-        lines += [
-            f"_s = _u{j} + _x",
-            f"_bp = _s - _u{j}",
-            f"_ul{j} += (_u{j} - (_s - _bp)) + (_x - _bp)",
-            f"_u{j} = _s",
-        ]
-    printer.helpers.add("two_product")
+        lines += [f"_u{j}, _e = _two_sum(_u{j}, _x)", f"_ul{j} += _e"]
+    printer.helpers.update({"two_product", "two_sum"})
     return lines + [f"_u{j} = _u{j} + _ul{j}"]
 
 

@@ -6,7 +6,7 @@
 #   https://kexue.fm/archives/7259, item 2 (-log p_t = LSE(x) - x_t ~ max(x) - x_t))
 # Kind: reduction; inputs: x; parameters: k, t
 # Template: reduction.py.j2
-#   sha256:f1322118c3f7d7c97dca2feb88cec2ee21bbc68d7e12c25d3b6f249669ce2520
+#   sha256:75dc53e2f50157a49d5e7bc9f1f67d97b46f4f5edcc71ce02125d53194c1a83c
 # Input expression: sha256(srepr)=33c366d6958649f5d7675b131a6e7b1b98c3587d6e0ec9f14233651358bc4ae7
 # Stabilization rules applied: none
 #
@@ -740,14 +740,10 @@ def _cuda_rows_cross_entropy_lse(out, x_rows, k_val, k_arr, k_mode, t_val, t_arr
                 c1 = c1 * _r
                 M1 = _h1
             E1 = _wexp(_h1, M1)
-            _v = _w0
-            s0, _e = _two_sum(s0, _v)
+            s0, _e = _two_sum(s0, _w0)
             c0 += _e
-
-            _v = E1
-            s1, _e = _two_sum(s1, _v)
+            s1, _e = _two_sum(s1, E1)
             c1 += _e
-
         # merge the states of a warp (shuffles), then of the row's warps (shared memory); every
         # thread of the block runs this, so the shuffles and barriers are uniform
         off_ = min(TX_ // 2, int64(16))
@@ -855,14 +851,10 @@ def _cuda_grad_rows_cross_entropy_lse(x_grad, x_rows, k_val, k_arr, k_mode, t_va
                 c1 = c1 * _r
                 M1 = _h1
             E1 = _wexp(_h1, M1)
-            _v = _w0
-            s0, _e = _two_sum(s0, _v)
+            s0, _e = _two_sum(s0, _w0)
             c0 += _e
-
-            _v = E1
-            s1, _e = _two_sum(s1, _v)
+            s1, _e = _two_sum(s1, E1)
             c1 += _e
-
         # merge the states of a warp (shuffles), then of the row's warps (shared memory); every
         # thread of the block runs this, so the shuffles and barriers are uniform
         off_ = min(TX_ // 2, int64(16))

@@ -5,7 +5,7 @@
 #   (kexue.fm/archives/6394 items 4-6 (G1))
 # Kind: reduction; inputs: d; parameters: sigma
 # Template: reduction.py.j2
-#   sha256:f1322118c3f7d7c97dca2feb88cec2ee21bbc68d7e12c25d3b6f249669ce2520
+#   sha256:75dc53e2f50157a49d5e7bc9f1f67d97b46f4f5edcc71ce02125d53194c1a83c
 # Input expression: sha256(srepr)=4985d47162b8414136603f8a431a29a70cf00f00662ea241861b0a36108af685
 # Stabilization rules applied: none
 #
@@ -701,10 +701,8 @@ def _cuda_rows_imle_nearest_neighbour(out, d_rows, sigma_val, sigma_arr, sigma_m
                 c0 = c0 * _r
                 M0 = _h0
             E0 = _wexp(_h0, M0)
-            _v = E0
-            s0, _e = _two_sum(s0, _v)
+            s0, _e = _two_sum(s0, E0)
             c0 += _e
-
         # merge the states of a warp (shuffles), then of the row's warps (shared memory); every
         # thread of the block runs this, so the shuffles and barriers are uniform
         off_ = min(TX_ // 2, int64(16))
@@ -792,10 +790,8 @@ def _cuda_grad_rows_imle_nearest_neighbour(d_grad, d_rows, sigma_val, sigma_arr,
                 c0 = c0 * _r
                 M0 = _h0
             E0 = _wexp(_h0, M0)
-            _v = E0
-            s0, _e = _two_sum(s0, _v)
+            s0, _e = _two_sum(s0, E0)
             c0 += _e
-
         # merge the states of a warp (shuffles), then of the row's warps (shared memory); every
         # thread of the block runs this, so the shuffles and barriers are uniform
         off_ = min(TX_ // 2, int64(16))

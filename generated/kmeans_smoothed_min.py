@@ -5,7 +5,7 @@
 #   item 10; kexue.fm/archives/5112 item 4)
 # Kind: reduction; inputs: d; parameters: M
 # Template: reduction.py.j2
-#   sha256:f1322118c3f7d7c97dca2feb88cec2ee21bbc68d7e12c25d3b6f249669ce2520
+#   sha256:75dc53e2f50157a49d5e7bc9f1f67d97b46f4f5edcc71ce02125d53194c1a83c
 # Input expression: sha256(srepr)=e63b4b02b5d320406c9239c9c3e7b46f7d2f709558ebec8cb35d5a2e3c6c76f9
 # Stabilization rules applied: none
 #
@@ -701,10 +701,8 @@ def _cuda_rows_kmeans_smoothed_min(out, d_rows, M_val, M_arr, M_mode):
                 c0 = c0 * _r
                 M0 = _h0
             E0 = _wexp(_h0, M0)
-            _v = E0
-            s0, _e = _two_sum(s0, _v)
+            s0, _e = _two_sum(s0, E0)
             c0 += _e
-
         # merge the states of a warp (shuffles), then of the row's warps (shared memory); every
         # thread of the block runs this, so the shuffles and barriers are uniform
         off_ = min(TX_ // 2, int64(16))
@@ -792,10 +790,8 @@ def _cuda_grad_rows_kmeans_smoothed_min(d_grad, d_rows, M_val, M_arr, M_mode):
                 c0 = c0 * _r
                 M0 = _h0
             E0 = _wexp(_h0, M0)
-            _v = E0
-            s0, _e = _two_sum(s0, _v)
+            s0, _e = _two_sum(s0, E0)
             c0 += _e
-
         # merge the states of a warp (shuffles), then of the row's warps (shared memory); every
         # thread of the block runs this, so the shuffles and barriers are uniform
         off_ = min(TX_ // 2, int64(16))

@@ -7,7 +7,7 @@
 #   (2019), https://kexue.fm/archives/6620, item 1; bound: https://kexue.fm/archives/9070)
 # Kind: reduction; inputs: x; parameters: k
 # Template: reduction.py.j2
-#   sha256:f1322118c3f7d7c97dca2feb88cec2ee21bbc68d7e12c25d3b6f249669ce2520
+#   sha256:75dc53e2f50157a49d5e7bc9f1f67d97b46f4f5edcc71ce02125d53194c1a83c
 # Input expression: sha256(srepr)=ede6ffb4196e9e26d01fdc4e3b800500753fe068f82cf6a5c20520063b2a29ac
 # Stabilization rules applied: none
 #
@@ -706,10 +706,8 @@ def _cuda_rows_logsumexp_max(out, x_rows, k_val, k_arr, k_mode):
                 c0 = c0 * _r
                 M0 = _h0
             E0 = _wexp(_h0, M0)
-            _v = E0
-            s0, _e = _two_sum(s0, _v)
+            s0, _e = _two_sum(s0, E0)
             c0 += _e
-
         # merge the states of a warp (shuffles), then of the row's warps (shared memory); every
         # thread of the block runs this, so the shuffles and barriers are uniform
         off_ = min(TX_ // 2, int64(16))
@@ -797,10 +795,8 @@ def _cuda_grad_rows_logsumexp_max(x_grad, x_rows, k_val, k_arr, k_mode):
                 c0 = c0 * _r
                 M0 = _h0
             E0 = _wexp(_h0, M0)
-            _v = E0
-            s0, _e = _two_sum(s0, _v)
+            s0, _e = _two_sum(s0, E0)
             c0 += _e
-
         # merge the states of a warp (shuffles), then of the row's warps (shared memory); every
         # thread of the block runs this, so the shuffles and barriers are uniform
         off_ = min(TX_ // 2, int64(16))

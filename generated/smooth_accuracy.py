@@ -5,7 +5,7 @@
 #   \u51fd\u6570\u5149\u6ed1\u5316\u6742\u8c08 (2019), https://kexue.fm/archives/6620, item 4)
 # Kind: reduction; inputs: x; parameters: k, t
 # Template: reduction.py.j2
-#   sha256:f1322118c3f7d7c97dca2feb88cec2ee21bbc68d7e12c25d3b6f249669ce2520
+#   sha256:75dc53e2f50157a49d5e7bc9f1f67d97b46f4f5edcc71ce02125d53194c1a83c
 # Input expression: sha256(srepr)=6e83cac5906746880c8f56022ff482e0f365bacd8aba7de9e012661ce0a8f251
 # Stabilization rules applied: none
 #
@@ -736,14 +736,10 @@ def _cuda_rows_smooth_accuracy(out, x_rows, k_val, k_arr, k_mode, t_val, t_arr, 
                 c0 = c0 * _r
                 M1 = _h1
             E1 = _wexp(_h1, M1)
-            _v = E1
-            s0, _e = _two_sum(s0, _v)
+            s0, _e = _two_sum(s0, E1)
             c0 += _e
-
-            _v = _w1
-            s1, _e = _two_sum(s1, _v)
+            s1, _e = _two_sum(s1, _w1)
             c1 += _e
-
         # merge the states of a warp (shuffles), then of the row's warps (shared memory); every
         # thread of the block runs this, so the shuffles and barriers are uniform
         off_ = min(TX_ // 2, int64(16))
@@ -848,14 +844,10 @@ def _cuda_grad_rows_smooth_accuracy(x_grad, x_rows, k_val, k_arr, k_mode, t_val,
                 c0 = c0 * _r
                 M1 = _h1
             E1 = _wexp(_h1, M1)
-            _v = E1
-            s0, _e = _two_sum(s0, _v)
+            s0, _e = _two_sum(s0, E1)
             c0 += _e
-
-            _v = _w1
-            s1, _e = _two_sum(s1, _v)
+            s1, _e = _two_sum(s1, _w1)
             c1 += _e
-
         # merge the states of a warp (shuffles), then of the row's warps (shared memory); every
         # thread of the block runs this, so the shuffles and barriers are uniform
         off_ = min(TX_ // 2, int64(16))

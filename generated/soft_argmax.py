@@ -5,7 +5,7 @@
 #   \u51fd\u6570\u5149\u6ed1\u5316\u6742\u8c08 (2019), https://kexue.fm/archives/6620, item 3)
 # Kind: reduction; inputs: x; parameters: k
 # Template: reduction.py.j2
-#   sha256:f1322118c3f7d7c97dca2feb88cec2ee21bbc68d7e12c25d3b6f249669ce2520
+#   sha256:75dc53e2f50157a49d5e7bc9f1f67d97b46f4f5edcc71ce02125d53194c1a83c
 # Input expression: sha256(srepr)=efc269cfdd4beb08b7de13b25137544192af61e21c3050ac8f13daeec9ddf116
 # Stabilization rules applied: none
 #
@@ -893,14 +893,10 @@ def _cuda_rows_soft_argmax(out, x_rows, k_val, k_arr, k_mode):
                 c1 = c1 * _r
                 M0 = _h0
             E0 = _wexp(_h0, M0)
-            _v = E0
-            s0, _e = _two_sum(s0, _v)
+            s0, _e = _two_sum(s0, E0)
             c0 += _e
-
-            _v = _w1 * E0
-            s1, _e = _two_sum(s1, _v)
+            s1, _e = _two_sum(s1, _w1 * E0)
             c1 += _e
-
         # merge the states of a warp (shuffles), then of the row's warps (shared memory); every
         # thread of the block runs this, so the shuffles and barriers are uniform
         off_ = min(TX_ // 2, int64(16))
@@ -1012,14 +1008,10 @@ def _cuda_grad_rows_soft_argmax(x_grad, x_rows, k_val, k_arr, k_mode):
                 c1 = c1 * _r
                 M0 = _h0
             E0 = _wexp(_h0, M0)
-            _v = E0
-            s0, _e = _two_sum(s0, _v)
+            s0, _e = _two_sum(s0, E0)
             c0 += _e
-
-            _v = _w1 * E0
-            s1, _e = _two_sum(s1, _v)
+            s1, _e = _two_sum(s1, _w1 * E0)
             c1 += _e
-
         # merge the states of a warp (shuffles), then of the row's warps (shared memory); every
         # thread of the block runs this, so the shuffles and barriers are uniform
         off_ = min(TX_ // 2, int64(16))

@@ -6,7 +6,7 @@
 #   https://kexue.fm/archives/6620, item 5)
 # Kind: reduction; inputs: z, t; parameters: k
 # Template: reduction.py.j2
-#   sha256:f1322118c3f7d7c97dca2feb88cec2ee21bbc68d7e12c25d3b6f249669ce2520
+#   sha256:75dc53e2f50157a49d5e7bc9f1f67d97b46f4f5edcc71ce02125d53194c1a83c
 # Input expression: sha256(srepr)=5228834c6d0f0e4da466c858ee6703b0a234f233be39ac2f7f7c52efc456ed49
 # Stabilization rules applied: sigmoid, sigmoid_product
 #
@@ -813,14 +813,10 @@ def _cuda_rows_soft_f1(out, z_rows, t_rows, k_val, k_arr, k_mode):
             _c0 = _sigmoid(k * z_e)
             _w0 = _c0 + t_e
             _w1 = _c0 * t_e
-            _v = _w0
-            s0, _e = _two_sum(s0, _v)
+            s0, _e = _two_sum(s0, _w0)
             c0 += _e
-
-            _v = _w1
-            s1, _e = _two_sum(s1, _v)
+            s1, _e = _two_sum(s1, _w1)
             c1 += _e
-
         # merge the states of a warp (shuffles), then of the row's warps (shared memory); every
         # thread of the block runs this, so the shuffles and barriers are uniform
         off_ = min(TX_ // 2, int64(16))
@@ -902,14 +898,10 @@ def _cuda_grad_rows_soft_f1(z_grad, t_grad, z_rows, t_rows, k_val, k_arr, k_mode
             _c0 = _sigmoid(k * z_e)
             _w0 = _c0 + t_e
             _w1 = _c0 * t_e
-            _v = _w0
-            s0, _e = _two_sum(s0, _v)
+            s0, _e = _two_sum(s0, _w0)
             c0 += _e
-
-            _v = _w1
-            s1, _e = _two_sum(s1, _v)
+            s1, _e = _two_sum(s1, _w1)
             c1 += _e
-
         # merge the states of a warp (shuffles), then of the row's warps (shared memory); every
         # thread of the block runs this, so the shuffles and barriers are uniform
         off_ = min(TX_ // 2, int64(16))

@@ -7,7 +7,7 @@
 #   (recursive soft-k-max))
 # Kind: iteration; inputs: x; parameters: k
 # Template: iteration.py.j2
-#   sha256:c4abfec47ba314b5c6fb1a7c881dc1478a284365a651489660b11901c5dd8410
+#   sha256:7ebdc72f40757271009267f7516cd133e864884a7993f99671bdb1c86fc20bcb
 # Input expression: sha256(srepr)=26010d9deae9e3651823dd7026b81e39f9e09428499f40b9c7b5d6c4534c27d2
 # Stabilization rules applied: none
 #
@@ -606,10 +606,8 @@ def _cuda_iter_soft_k_max(out, x_rows, k_val, k_arr, k_mode, top, y_ws, states_w
                     c0 = c0 * _r
                     M0 = _h0
                 E0 = _wexp(_h0, M0)
-                _v = E0
-                s0, _e = _two_sum(s0, _v)
+                s0, _e = _two_sum(s0, E0)
                 c0 += _e
-
             # block merge through shared memory (a tree over the TX threads of the row;
             # every thread runs every level, so the barriers are uniform), then every
             # thread reads the merged state
@@ -731,10 +729,8 @@ def _cuda_iter_grad_soft_k_max(
                     c0 = c0 * _r
                     M0 = _h0
                 E0 = _wexp(_h0, M0)
-                _v = E0
-                s0, _e = _two_sum(s0, _v)
+                s0, _e = _two_sum(s0, E0)
                 c0 += _e
-
             # block merge through shared memory (a tree over the TX threads of the row;
             # every thread runs every level, so the barriers are uniform), then every
             # thread reads the merged state
@@ -803,10 +799,8 @@ def _cuda_iter_grad_soft_k_max(
                     c0 = c0 * _r
                     M0 = _h0
                 E0 = _wexp(_h0, M0)
-                _v = E0
-                s0, _e = _two_sum(s0, _v)
+                s0, _e = _two_sum(s0, E0)
                 c0 += _e
-
             # block merge through shared memory (a tree over the TX threads of the row;
             # every thread runs every level, so the barriers are uniform), then every
             # thread reads the merged state

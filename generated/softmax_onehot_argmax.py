@@ -6,7 +6,7 @@
 #   (onehot(argmax) ~ softmax))
 # Kind: reduction; inputs: x; parameters: k
 # Template: reduction.py.j2
-#   sha256:f1322118c3f7d7c97dca2feb88cec2ee21bbc68d7e12c25d3b6f249669ce2520
+#   sha256:75dc53e2f50157a49d5e7bc9f1f67d97b46f4f5edcc71ce02125d53194c1a83c
 # Input expression: sha256(srepr)=c0cb380f1a1ffaed7632e495d4f80f5a87e031954485d9058c417a1f39167d6c
 # Stabilization rules applied: none
 #
@@ -910,10 +910,8 @@ def _cuda_rows_softmax_onehot_argmax(out, x_rows, k_val, k_arr, k_mode):
                 c0 = c0 * _r
                 M0 = _h0
             E0 = _wexp(_h0, M0)
-            _v = E0
-            s0, _e = _two_sum(s0, _v)
+            s0, _e = _two_sum(s0, E0)
             c0 += _e
-
         # merge the states of a warp (shuffles), then of the row's warps (shared memory); every
         # thread of the block runs this, so the shuffles and barriers are uniform
         off_ = min(TX_ // 2, int64(16))
@@ -1003,10 +1001,8 @@ def _cuda_grad_rows_softmax_onehot_argmax(
                 c0 = c0 * _r
                 M0 = _h0
             E0 = _wexp(_h0, M0)
-            _v = E0
-            s0, _e = _two_sum(s0, _v)
+            s0, _e = _two_sum(s0, E0)
             c0 += _e
-
         # merge the states of a warp (shuffles), then of the row's warps (shared memory); every
         # thread of the block runs this, so the shuffles and barriers are uniform
         off_ = min(TX_ // 2, int64(16))

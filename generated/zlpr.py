@@ -5,7 +5,7 @@
 #   (i, 1, n)) + 1))/k (kexue.fm/archives/7359 eq:final (ZLPR); Su et al., ZLPR, arXiv:2208.02955)
 # Kind: reduction; inputs: s, t; parameters: k
 # Template: reduction.py.j2
-#   sha256:f1322118c3f7d7c97dca2feb88cec2ee21bbc68d7e12c25d3b6f249669ce2520
+#   sha256:75dc53e2f50157a49d5e7bc9f1f67d97b46f4f5edcc71ce02125d53194c1a83c
 # Input expression: sha256(srepr)=f03dfa8244b29ec1d2e877ce64a021e4be86935ac3b74be5944371ddc7d18cce
 # Stabilization rules applied: none
 #
@@ -801,14 +801,10 @@ def _cuda_rows_zlpr(out, s_rows, t_rows, k_val, k_arr, k_mode):
                 c0 = c0 * _r
                 M1 = _h1
             E1 = _wexp(_h1, M1)
-            _v = _w0 * E1
-            s0, _e = _two_sum(s0, _v)
+            s0, _e = _two_sum(s0, _w0 * E1)
             c0 += _e
-
-            _v = _w1 * E0
-            s1, _e = _two_sum(s1, _v)
+            s1, _e = _two_sum(s1, _w1 * E0)
             c1 += _e
-
         # merge the states of a warp (shuffles), then of the row's warps (shared memory); every
         # thread of the block runs this, so the shuffles and barriers are uniform
         off_ = min(TX_ // 2, int64(16))
@@ -945,14 +941,10 @@ def _cuda_grad_rows_zlpr(s_grad, t_grad, s_rows, t_rows, k_val, k_arr, k_mode):
                 c0 = c0 * _r
                 M1 = _h1
             E1 = _wexp(_h1, M1)
-            _v = _w0 * E1
-            s0, _e = _two_sum(s0, _v)
+            s0, _e = _two_sum(s0, _w0 * E1)
             c0 += _e
-
-            _v = _w1 * E0
-            s1, _e = _two_sum(s1, _v)
+            s1, _e = _two_sum(s1, _w1 * E0)
             c1 += _e
-
         # merge the states of a warp (shuffles), then of the row's warps (shared memory); every
         # thread of the block runs this, so the shuffles and barriers are uniform
         off_ = min(TX_ // 2, int64(16))

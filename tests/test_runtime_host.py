@@ -248,3 +248,45 @@ def test_cuda_host_functions_in_the_simulator():
     assert "demo_cuda: device arrays must be C-contiguous" in res["flat"]
     assert res["shuffle"] == [float(t + 1) for t in range(31)] + [31.0]
     assert res["iter_rows"] == [[2, 5], [2, 5], [1]]
+
+
+# --- the one TwoSum of every compensated sum (runtime/double_double.py) ---------------------
+
+
+def test_two_sum_is_error_free():
+    from fractions import Fraction
+
+    from symsmooth.runtime.double_double import _two_sum
+
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=400) * 10.0 ** rng.integers(-300, 300, size=400)
+    b = rng.normal(size=400) * 10.0 ** rng.integers(-300, 300, size=400)
+    pairs = list(zip(a, b, strict=True)) + [(1.0, 2.0**-60), (2.0**-60, 1.0), (1e308, -1e308)]
+    for x, y in pairs:
+        s, e = _two_sum(float(x), float(y))
+        assert s == float(x) + float(y)
+        assert Fraction(s) + Fraction(e) == Fraction(float(x)) + Fraction(float(y))
+    # the naive compensation (y - (s - x)) loses the error when |y| > |x|
+    s, e = _two_sum(2.0**-60, 1.0)
+    assert e == 2.0**-60 and (1.0 - (s - 2.0**-60)) != 2.0**-60
+
+
+def test_online_step_is_one_function_of_codegen():
+    from symsmooth.codegen.kinds.reduction import online_lines
+
+    lines = online_lines(
+        [{"index": 0, "sums": [0, 1]}], [{"index": 0, "term": "E0"}, {"index": 1, "term": "x_e"}]
+    )
+    assert lines[:6] == [
+        "if _h0 > M0:",
+        "    _r = math.exp(M0 - _h0)",
+        "    s0 = s0 * _r",
+        "    c0 = c0 * _r",
+        "    s1 = s1 * _r",
+        "    c1 = c1 * _r",
+    ]
+    assert lines[-2:] == ["s1, _e = _two_sum(s1, x_e)", "c1 += _e"]
+    for template in ("reduction", "iteration", "cuda_reduction", "cuda_iteration"):
+        text = (ROOT / "templates" / f"{template}.py.j2").read_text()
+        assert "online_lines" in text and "math.exp({{ shift_var" not in text, template
+        assert "_bp" not in text, template

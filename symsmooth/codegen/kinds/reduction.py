@@ -35,7 +35,7 @@ from symsmooth.codegen.emit import (
     value_statements,
 )
 from symsmooth.codegen.kinds.base import Kind, kernel_pair, operand_sig
-from symsmooth.codegen.names import docstring_text
+from symsmooth.codegen.names import docstring_text, state_var
 from symsmooth.codegen.pivot import linear_numerator, pivot_form
 from symsmooth.codegen.printer import CudaPrinter, MathPrinter
 from symsmooth.codegen.reduction import fsexp, wexp
@@ -123,6 +123,7 @@ def cpu_context(spec: KernelSpec, printer: MathPrinter) -> dict:
         "value_lines": value_statements(sub(pc.value)),
         "grad_lines": statements(grad_exprs, [f"_g{j}" for j in range(len(names))], "_c"),
         "summary": docstring_text(spec.construction),
+        "online_lines": online_lines(groups, sums),
     }
     used = set().union(*[e.free_symbols for e in grad_exprs])
     if plan.rowmap:
@@ -143,6 +144,37 @@ def cpu_context(spec: KernelSpec, printer: MathPrinter) -> dict:
     ctx["pivot"] = _pivot_context(spec, printer, sub, names, folded)
     printer.helpers.update({"wexp", "fin", "two_sum"})
     return ctx
+
+
+def online_lines(groups: list[dict], sums: list[dict]) -> list[str]:
+    """The element step of the online sum of exponentials, for the CPU fallback pass, the
+    iteration steps and the CUDA threads: when an exponent exceeds its group's shift, the
+    group's sums and compensations are rescaled by ``exp(M_old - M_new)`` (Milakov and
+    Gimelshein 2018, arXiv:1805.02867, Alg. 3) and the shift moves; then each term is added by
+    TwoSum (``_two_sum``) into its sum, its error into the compensation.
+
+    >>> print("\\n".join(online_lines([{"index": 0, "sums": [0]}], [{"index": 0, "term": "E0"}])))
+    if _h0 > M0:
+        _r = math.exp(M0 - _h0)
+        s0 = s0 * _r
+        c0 = c0 * _r
+        M0 = _h0
+    E0 = _wexp(_h0, M0)
+    s0, _e = _two_sum(s0, E0)
+    c0 += _e
+    """
+    out: list[str] = []
+    for g in groups:
+        h, m = state_var("exponent", g["index"]), state_var("shift", g["index"])
+        out += [f"if {h} > {m}:", f"    _r = math.exp({m} - {h})"]
+        for k in g["sums"]:
+            for v in (state_var("sum", k), state_var("comp", k)):
+                out.append(f"    {v} = {v} * _r")
+        out += [f"    {m} = {h}", f"{state_var('weight', g['index'])} = _wexp({h}, {m})"]
+    for s in sums:
+        total, comp = state_var("sum", s["index"]), state_var("comp", s["index"])
+        out += [f"{total}, _e = _two_sum({total}, {s['term']})", f"{comp} += _e"]
+    return out
 
 
 def _weight(k: int, folded: dict, printer: MathPrinter) -> str:

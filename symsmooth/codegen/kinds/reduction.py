@@ -2,7 +2,8 @@
 
 The CPU context holds the loads of one element, the sum pass (weights and exponents), the
 prologue that forms each element's ``E_g = exp(h_g - M_g)``, the value, gradient and adjoint
-lines, and the pivoted gradient of :mod:`symsmooth.codegen.pivot`; the CUDA context adds the
+lines, the online step of the element-by-element passes (:func:`online_lines`) and the pivoted
+gradient (:mod:`symsmooth.codegen.kinds.pivoted`); the CUDA context adds the
 float64 loads and the state of the block merge (see :mod:`symsmooth.codegen.cuda`).
 
 Examples
@@ -35,12 +36,11 @@ from symsmooth.codegen.emit import (
     value_statements,
 )
 from symsmooth.codegen.kinds.base import Kind, kernel_pair, operand_sig
+from symsmooth.codegen.kinds.pivoted import pivot_context, weight_code
 from symsmooth.codegen.names import docstring_text, state_var
-from symsmooth.codegen.pivot import linear_numerator, pivot_form
 from symsmooth.codegen.printer import CudaPrinter, MathPrinter
 from symsmooth.codegen.reduction import fsexp, wexp
 from symsmooth.codegen.spec import KernelSpec
-from symsmooth.errors import CodegenError
 
 
 def _base(init: str, s, plan) -> str:
@@ -141,7 +141,7 @@ def cpu_context(spec: KernelSpec, printer: MathPrinter) -> dict:
     ctx["labels"] = repr(checks)
     ctx["label_names"] = [c[1] for c in checks]
     ctx["label_first"] = checks[0][2] if checks else 1
-    ctx["pivot"] = _pivot_context(spec, printer, sub, names, folded)
+    ctx["pivot"] = pivot_context(spec, printer, sub, names, folded)
     printer.helpers.update({"wexp", "fin", "two_sum"})
     return ctx
 
@@ -177,12 +177,6 @@ def online_lines(groups: list[dict], sums: list[dict]) -> list[str]:
     return out
 
 
-def _weight(k: int, folded: dict, printer: MathPrinter) -> str:
-    """The weight ``w_k`` as code: the name ``_w{k}`` of its statement, or the number it
-    folded to (printed as a float: it multiplies floats in TwoProduct)."""
-    return printer.doprint(sp.Float(folded[k])) if k in folded else f"_w{k}"
-
-
 def _term(k: int, s, plan, folded: dict, printer: MathPrinter) -> str:
     """The term ``w_k E_g`` of sum ``k`` for one element (``w_k`` alone for a sum with no
     exponent); a weight folded to 1 leaves ``E_g``.
@@ -196,7 +190,7 @@ def _term(k: int, s, plan, folded: dict, printer: MathPrinter) -> str:
     '1.0'
     """
     if not plan.shifted(s.group):
-        return _weight(k, folded, printer)
+        return weight_code(k, folded, printer)
     if folded.get(k) == 1:
         return f"E{s.group}"
     w = printer.doprint(folded[k]) if k in folded else f"_w{k}"
@@ -221,100 +215,6 @@ def label_checks(spec: KernelSpec) -> tuple:
         for at, (p, name) in enumerate(zip(spec.params, spec.param_names, strict=True))
         if p in subscripts
     )
-
-
-def _pivot_context(spec: KernelSpec, printer: MathPrinter, sub, names, folded: dict) -> dict | None:
-    """Lines of the pivoted gradient (:mod:`symsmooth.codegen.pivot`), or ``None``."""
-    plan, pc = spec.plan, spec.pieces
-    piv = pivot_form(plan, pc)
-    if piv is None:
-        return None
-    g = piv.group
-    load = [
-        Load(str(p), v, "piv")
-        for v, el, p in zip(
-            names, plan.elements, [piv.pivot_elements[e] for e in plan.elements], strict=False
-        )
-    ]
-    load.append(Assign("pos_p", sp.Symbol("piv") + 1.0))
-    if plan.rowmap:
-        load.append(Load("G_p", "G", "piv"))
-    keys = sorted(piv.pivot_terms, key=lambda s: s.name)
-    load += statements([sub(piv.pivot_terms[q]) for q in keys], [str(q) for q in keys], "_q")
-    # every small term is coef * E_g: E_g = E + El from _wexp2 (exp with its rounding error)
-    # and coef * E by TwoProduct, so the sums r_k, V_k are double-double to ~2**-64
-    small = [(f"r{k}", _weight(k, folded, printer)) for k in piv.sums]
-    vk = sorted(piv.adjoint_terms, key=lambda s: s.name)
-    small += [(str(v), f"_v{v.name[1:]}") for v in vk]
-    e = spec.pieces.weights_e[g]
-    coefs = [sp.cancel(piv.adjoint_terms[v] / e) for v in vk]
-    if any(e in c.free_symbols for c in coefs):  # pragma: no cover - pivot_form factors E_g out
-        raise CodegenError(f"{spec.name}: a pivoted adjoint term is not E_g times a factor")
-    adj = block([sub(c) for c in coefs], [f"_v{v.name[1:]}" for v in vk], printer, "_e")
-    accumulate = []
-    units = {f"r{k}" for k in piv.sums if folded.get(k) == 1}
-    for sym, coef in small:
-        # coef * (E + El) as _v + error; a weight folded to 1 needs no TwoProduct (exact)
-        product, error = (
-            (f"_v = E{g}", f"El{g}")
-            if sym in units
-            else (f"_v, _ve = _two_product({coef}, E{g})", f"(_ve + {coef} * El{g})")
-        )
-        accumulate += [product, f"{sym}, _e = _two_sum({sym}, _v)", f"c{sym} += _e + {error}"]
-    finish = []
-    for sym, _ in small:
-        finish += [f"_t = {sym} + c{sym}", f"c{sym} = c{sym} - (_t - {sym})", f"{sym} = _t"]
-    for k in piv.sums:  # s_k = P_k + r_k rounded once, for the denominators
-        finish += [f"_t, _e = _two_sum(P{k}, r{k})", f"s{k} = _t + (_e + cr{k})"]
-    printer.helpers.update({"wexp2", "two_product", "two_sum"})
-    grads = []
-    for j, (lead, rest, den) in enumerate(
-        zip(piv.leading, piv.rest, piv.denominator, strict=False)
-    ):
-        lin = linear_numerator(lead, rest, piv.small)
-        if lin is None:
-            grads += block(
-                [sub(lead), sub(rest), sub(den)], [f"_l{j}", f"_t{j}", f"_n{j}"], printer, f"_c{j}_"
-            )
-            grads.append(f"_g{j} = 0.0 if E{g} == 0.0 else E{g} * ((_l{j} + _t{j}) / _n{j})")
-            continue
-        grads += _dd_numerator(j, lin, sub(den), printer, sub)
-        grads.append(f"_g{j} = 0.0 if E{g} == 0.0 else E{g} * ((_f{j} * _u{j}) / _n{j})")
-    return {
-        "group": g,
-        "load": lines(load, printer),
-        "load_statements": load,
-        "small": small,
-        "weight": f"E{g}, El{g} = _wexp2(_h{g}, M{g})",
-        "adjoint_lines": adj,
-        "accumulate": accumulate,
-        "finish": finish,
-        "grad_lines": grads,
-    }
-
-
-def _dd_numerator(j: int, lin, den, printer: MathPrinter, sub) -> list[str]:
-    """Lines forming the bracket of a :class:`~symsmooth.codegen.pivot.Linear` numerator in
-    double-double (TwoSum of the lead terms, TwoProduct of each coefficient with the
-    double-double small sum ``r + cr``) into ``_u{j}``; its factor ``_f{j}``, denominator
-    ``_n{j}``."""
-    coefs = [sub(c) for _, c in lin.terms]
-    lead = [sub(t) for t in lin.lead] or [sp.S.Zero]
-    names = [f"_f{j}", f"_n{j}"] + [f"_a{j}_{i}" for i in range(len(lead))]
-    names += [f"_k{j}_{i}" for i in range(len(coefs))]
-    lines = block([sub(lin.factor), den, *lead, *coefs], names, printer, f"_c{j}_")
-    lines += [f"_u{j} = _a{j}_0", f"_ul{j} = 0.0"]
-    adds = [(f"_a{j}_{i}", None) for i in range(1, len(lead))]
-    adds += [(f"_k{j}_{i}", str(s)) for i, (s, _) in enumerate(lin.terms)]
-    for term, small in adds:
-        if small is None:
-            lines.append(f"_x = {term}")
-        else:
-            lines.append(f"_x, _e = _two_product({term}, {small})")
-            lines.append(f"_ul{j} += _e + {term} * c{small}")
-        lines += [f"_u{j}, _e = _two_sum(_u{j}, _x)", f"_ul{j} += _e"]
-    printer.helpers.update({"two_product", "two_sum"})
-    return lines + [f"_u{j} = _u{j} + _ul{j}"]
 
 
 def cuda_context(spec: KernelSpec, ctx: dict) -> dict:

@@ -6,7 +6,7 @@
 #   https://kexue.fm/archives/7259, item 2 (-log p_t = LSE(x) - x_t ~ max(x) - x_t))
 # Kind: reduction; inputs: x; parameters: k, t
 # Template: reduction.py.j2
-#   sha256:f58fc3df013eaf14540b4c114002e4ac2b28ce12d380df58cd62d6bf39cedabd
+#   sha256:71928ff396758a81f4a4bee676aa606427356137252b63c8cc79b375b1bc260e
 # Input expression: sha256(srepr)=33c366d6958649f5d7675b131a6e7b1b98c3587d6e0ec9f14233651358bc4ae7
 # Stabilization rules applied: none
 #
@@ -77,6 +77,17 @@ def _logdd(a, s, lo):
     if s == 0.0:
         return a - math.inf
     return a + math.log(s)
+
+
+@njit(cache=True, error_model="numpy")
+def _two_sum(a, b):
+    """(s, e) with s = fl(a + b) and s + e == a + b exactly, for any order of magnitude of a
+    and b (Knuth's TwoSum, TAOCP vol. 2, 4.2.2 Theorem B; Muller et al. 2018, Alg. 4.4): the
+    compensated sums of every reduction kernel add each term with it."""
+    s = a + b
+    bp = s - a
+    e = (a - (s - bp)) + (b - bp)
+    return s, e
 
 
 @njit(cache=True, error_model="numpy")
@@ -287,17 +298,11 @@ def _sums_cross_entropy_lse(x_row, k, t):
                 _w0 = (x_e) if (pos_ == t) else (0)
                 E1 = _fsexp(_h1, M1)
                 _v = _w0
-                _a = a0[j]
-                _t = _a + _v
-                _bp = _t - _a
-                e0[j] += (_a - (_t - _bp)) + (_v - _bp)
-                a0[j] = _t
+                a0[j], _e = _two_sum(a0[j], _v)
+                e0[j] += _e
                 _v = E1
-                _a = a1[j]
-                _t = _a + _v
-                _bp = _t - _a
-                e1[j] += (_a - (_t - _bp)) + (_v - _bp)
-                a1[j] = _t
+                a1[j], _e = _two_sum(a1[j], _v)
+                e1[j] += _e
         for j in range(length - full):
             idx = full + j
             x_e = x_row[idx]
@@ -306,17 +311,11 @@ def _sums_cross_entropy_lse(x_row, k, t):
             _w0 = (x_e) if (pos_ == t) else (0)
             E1 = _fsexp(_h1, M1)
             _v = _w0
-            _a = a0[j]
-            _t = _a + _v
-            _bp = _t - _a
-            e0[j] += (_a - (_t - _bp)) + (_v - _bp)
-            a0[j] = _t
+            a0[j], _e = _two_sum(a0[j], _v)
+            e0[j] += _e
             _v = E1
-            _a = a1[j]
-            _t = _a + _v
-            _bp = _t - _a
-            e1[j] += (_a - (_t - _bp)) + (_v - _bp)
-            a1[j] = _t
+            a1[j], _e = _two_sum(a1[j], _v)
+            e1[j] += _e
         s0, c0 = _lanes_total(a0, e0, 0.0)
         fast = fast and s0 - s0 == 0.0 and c0 - c0 == 0.0
         s1, c1 = _lanes_total(a1, e1, 0.0)
@@ -339,16 +338,10 @@ def _sums_cross_entropy_lse(x_row, k, t):
             c1 = c1 * _r
             M1 = _h1
         E1 = _wexp(_h1, M1)
-        _v = _w0
-        _t = s0 + _v
-        _bp = _t - s0
-        c0 += (s0 - (_t - _bp)) + (_v - _bp)
-        s0 = _t
-        _v = E1
-        _t = s1 + _v
-        _bp = _t - s1
-        c1 += (s1 - (_t - _bp)) + (_v - _bp)
-        s1 = _t
+        s0, _e = _two_sum(s0, _w0)
+        c0 += _e
+        s1, _e = _two_sum(s1, E1)
+        c1 += _e
     return (_fin(s0, c0), _fin(s1, c1), M1 if M1 > -math.inf else 0.0, _fin_lo(s1, c1))
 
 
@@ -387,6 +380,10 @@ _LABELS = ((1, "t", 1, 0),)
 name, first index, last index minus the row length).  Checked before any work."""
 
 
+_NAME = "cross_entropy_lse"
+"""The kernel's name in the error messages of the host functions."""
+
+
 def _check_labels(params, length):
     """A ValueError unless every label is an integer within the row (NaN, 2.5, 0 or n + 1
     would otherwise select nothing and give a plausible wrong value)."""
@@ -394,15 +391,14 @@ def _check_labels(params, length):
         value = np.asarray(params[at])
         if value.dtype.kind not in "biuf":
             raise ValueError(
-                f"cross_entropy_lse: label {label} must be an integer class index, "
-                f"not dtype {value.dtype}"
+                f"{_NAME}: label {label} must be an integer class index, not dtype {value.dtype}"
             )
         bad = ~np.isfinite(value) | (value != np.round(value))
         bad = bad | (value < first) | (value > length + offset)
         if np.any(bad):
             shown = value[bad].reshape(-1)[0] if value.ndim else value
             raise ValueError(
-                f"cross_entropy_lse: label {label} = {shown} is not a class index "
+                f"{_NAME}: label {label} = {shown} is not a class index "
                 f"of a row of length {length}: labels are integers "
                 f"from {first} to {length + offset} "
                 f"({first}-based; an empty row has no class)"
@@ -416,7 +412,7 @@ def _prepare(arrays, params=()):
     arrays = np.broadcast_arrays(*[np.asarray(a) for a in arrays])
     shape = arrays[0].shape
     if len(shape) == 0:
-        raise ValueError("cross_entropy_lse: inputs must have at least one axis (the reduced one)")
+        raise ValueError(f"{_NAME}: inputs must have at least one axis (the reduced one)")
     _check_labels(params, shape[-1])
     common = np.result_type(*[a.dtype for a in arrays])
     dtype = np.float32 if common == np.float32 else np.float64
@@ -540,11 +536,13 @@ def _cuda_build(cuda):
         fn = getattr(fn, "py_func", fn)
         return types.FunctionType(fn.__code__, ns, fn.__name__)
 
-    for fn in (_fin, _fin_lo, _logdd, _wexp):
+    for fn in _CUDA_DEVICE:
         ns[fn.__name__] = cuda.jit(device=True)(rebind(fn))
-    shuffle = _shfl_down_sim if _cuda_simulated(cuda) else _shfl_down_gpu
-    ns["_shfl_down"] = cuda.jit(device=True)(rebind(shuffle))
-    for fn in (_cuda_rows_cross_entropy_lse, _cuda_grad_rows_cross_entropy_lse):
+    if _CUDA_SHUFFLE:
+        gpu, simulated = _CUDA_SHUFFLE
+        shuffle = simulated if _cuda_simulated(cuda) else gpu
+        ns["_shfl_down"] = cuda.jit(device=True)(rebind(shuffle))
+    for fn in _CUDA_KERNELS:
         ns[fn.__name__] = cuda.jit(rebind(fn))
     return ns
 
@@ -556,12 +554,12 @@ def _cuda():
             from numba import cuda
         except ImportError as exc:  # pragma: no cover - numba without its CUDA target
             raise RuntimeError(
-                "cross_entropy_lse_cuda needs numba-cuda "
-                "(pip install 'numba-cuda[cu12]'); use cross_entropy_lse() for the CPU kernel"
+                f"{_NAME}_cuda needs numba-cuda "
+                f"(pip install 'numba-cuda[cu12]'); use {_NAME}() for the CPU kernel"
             ) from exc
         if not cuda.is_available():
             raise RuntimeError(
-                "no CUDA GPU found: use cross_entropy_lse() for the CPU kernel, or set "
+                f"no CUDA GPU found: use {_NAME}() for the CPU kernel, or set "
                 "NUMBA_ENABLE_CUDASIM=1 to run the CUDA kernel in the simulator"
             )
         kernels = _cuda_build(cuda)
@@ -587,18 +585,16 @@ def _cuda_view(cuda, a):
 def _cuda_dtype(dtypes):
     """float32 when every array is float32 (computed in float64, rounded once), else float64."""
     dtypes = [np.dtype(d) for d in dtypes]
-    return (
-        np.dtype(np.float32)
-        if dtypes and all(d == np.float32 for d in dtypes)
-        else np.dtype(np.float64)
-    )
+    if dtypes and all(d == np.float32 for d in dtypes):
+        return np.dtype(np.float32)
+    return np.dtype(np.float64)
 
 
 def _cuda_flat(view):
     """A 1-D view of a C-contiguous device array (no copy)."""
     if view.ndim != 1 and not view.is_c_contiguous():
         raise ValueError(
-            "cross_entropy_lse_cuda: device arrays must be C-contiguous "
+            f"{_NAME}_cuda: device arrays must be C-contiguous "
             "(e.g. x.contiguous() in PyTorch, cupy.ascontiguousarray(x)); "
             "host arrays may have any layout"
         )
@@ -638,6 +634,104 @@ def _cuda_result(out, proto, shape):
     return out
 
 
+def _cuda_params(st, params, shape, count):
+    """(value, array, mode) per row parameter: a host scalar (mode 0), one value per row
+    (mode 1: host data copied, or a device array shaped like the rows) or a device array of
+    size 1 (mode 2)."""
+    cuda = st["cuda"]
+    operands = []
+    for p in params:
+        view = _cuda_view(cuda, p)
+        if view is None:
+            h = np.asarray(p, dtype=np.float64)
+            if h.size == 1:
+                operands += [np.float64(h.reshape(-1)[0]), st["dummy"], 0]
+            else:
+                per_row = np.ascontiguousarray(np.broadcast_to(h, shape[:-1])).reshape(count)
+                operands += [np.float64(0.0), cuda.to_device(per_row), 1]
+        elif view.size == 1:
+            operands += [np.float64(0.0), _cuda_flat(view), 2]
+        elif tuple(view.shape) == shape[:-1]:
+            operands += [np.float64(0.0), _cuda_flat(view), 1]
+        else:
+            raise ValueError(
+                f"{_NAME}_cuda: a device parameter must have size 1 or "
+                f"the shape {shape[:-1]} of the rows; got {tuple(view.shape)}"
+            )
+    return operands
+
+
+def _cuda_rows(st, vectors, params):
+    """2-D (rows, n) device views of a reduction's inputs, (value, array, mode) per parameter,
+    the input shape, the output dtype and the input whose kind the outputs take (None: host
+    data).  Class labels are checked on the host (:func:`_check_labels`)."""
+    cuda = st["cuda"]
+    views = [_cuda_view(cuda, v) for v in vectors]
+    proto = next((a for a, v in zip(vectors, views, strict=True) if v is not None), None)
+    shapes = [
+        tuple(v.shape) if v is not None else np.shape(a)
+        for a, v in zip(vectors, views, strict=True)
+    ]
+    shape = tuple(np.broadcast_shapes(*shapes))
+    if len(shape) == 0:
+        raise ValueError(f"{_NAME}_cuda: inputs must have at least one axis (the reduced one)")
+    labels = list(params)
+    for at, *_ in _LABELS:
+        view = _cuda_view(cuda, params[at])
+        if view is not None:
+            labels[at] = view.copy_to_host()
+    _check_labels(labels, shape[-1])
+    count = int(np.prod(shape[:-1], dtype=np.int64))
+    rows = []
+    for a, v, s in zip(vectors, views, shapes, strict=True):
+        if v is None:
+            data = _cuda_host_data(np.broadcast_to(np.asarray(a), shape))
+            rows.append(cuda.to_device(data.reshape(count, shape[-1])))
+            continue
+        if s != shape:
+            raise ValueError(
+                f"{_NAME}_cuda: device inputs must share one shape (got {s} and {shape})"
+            )
+        if v.dtype not in (np.float32, np.float64):
+            raise TypeError(
+                f"{_NAME}_cuda: device input has dtype {v.dtype}; pass float32 or float64"
+            )
+        rows.append(v if v.ndim == 2 else _cuda_flat(v).reshape(count, shape[-1]))
+    dtype = _cuda_dtype([r.dtype for r in rows])
+    return rows, _cuda_params(st, params, shape, count), shape, dtype, proto
+
+
+def _cuda_block(st, n, block):
+    """(threads per row, rows per block): whole warps per row, about 8 elements per thread.
+    The simulator also takes 1 to 16 threads per row (its shuffles need no whole warps)."""
+    if block is None:
+        if st["simulator"]:
+            return 8, 2
+        tx = 32
+        while tx < 256 and tx * 8 < n:
+            tx *= 2
+        return tx, max(1, 256 // tx)
+    tx, ty = (int(b) for b in block)
+    whole = tx % 32 == 0 or (st["simulator"] and tx < 32 and tx & (tx - 1) == 0)
+    if not whole or ty < 1 or tx * ty > 1024 or max(tx // 32, 1) * ty > 32:
+        raise ValueError(
+            f"{_NAME}_cuda: block={block}: threads per row must be "
+            "a multiple of 32, threads per block at most 1024 and rows per block at most 32"
+        )
+    return tx, ty
+
+
+def _cuda_rows_launch(st, kernel, outs, rows, operands, block):
+    """Launch a row kernel: ``_cuda_block`` threads per row and rows per block, grid-stride
+    over the rows."""
+    count, n = rows[0].shape
+    if count == 0:
+        return
+    tx, ty = _cuda_block(st, n, block)
+    blocks = min((count + ty - 1) // ty, 4 if st["simulator"] else 1 << 20)
+    kernel[blocks, (tx, ty)](*outs, *rows, *operands)
+
+
 def _cuda_rows_cross_entropy_lse(out, x_rows, k_val, k_arr, k_mode, t_val, t_arr, t_mode):
     """cross_entropy_lse of each row: TX = blockDim.x threads (whole warps) share a row,
     blockDim.y rows per block, grid-stride over rows; 64-bit indices.  A parameter is its
@@ -675,18 +769,10 @@ def _cuda_rows_cross_entropy_lse(out, x_rows, k_val, k_arr, k_mode, t_val, t_arr
                 c1 = c1 * _r
                 M1 = _h1
             E1 = _wexp(_h1, M1)
-            _v = _w0
-            _t = s0 + _v
-            _bp = _t - s0
-            c0 += (s0 - (_t - _bp)) + (_v - _bp)
-            s0 = _t
-
-            _v = E1
-            _t = s1 + _v
-            _bp = _t - s1
-            c1 += (s1 - (_t - _bp)) + (_v - _bp)
-            s1 = _t
-
+            s0, _e = _two_sum(s0, _w0)
+            c0 += _e
+            s1, _e = _two_sum(s1, E1)
+            c1 += _e
         # merge the states of a warp (shuffles), then of the row's warps (shared memory); every
         # thread of the block runs this, so the shuffles and barriers are uniform
         off_ = min(TX_ // 2, int64(16))
@@ -702,17 +788,13 @@ def _cuda_rows_cross_entropy_lse(out, x_rows, k_val, k_arr, k_mode, t_val, t_arr
             _x = s1 * _a
             _y = _os1 * _b
             c1 = c1 * _a + _oc1 * _b
-            _t = _x + _y
-            _bp = _t - _x
-            c1 += (_x - (_t - _bp)) + (_y - _bp)
-            s1 = _t
+            s1, _e = _two_sum(_x, _y)
+            c1 += _e
 
             M1 = _m
             c0 += _oc0
-            _t = s0 + _os0
-            _bp = _t - s0
-            c0 += (s0 - (_t - _bp)) + (_os0 - _bp)
-            s0 = _t
+            s0, _e = _two_sum(s0, _os0)
+            c0 += _e
 
             off_ //= 2
         if lane_ == 0:
@@ -740,17 +822,13 @@ def _cuda_rows_cross_entropy_lse(out, x_rows, k_val, k_arr, k_mode, t_val, t_arr
             _x = s1 * _a
             _y = _os1 * _b
             c1 = c1 * _a + _oc1 * _b
-            _t = _x + _y
-            _bp = _t - _x
-            c1 += (_x - (_t - _bp)) + (_y - _bp)
-            s1 = _t
+            s1, _e = _two_sum(_x, _y)
+            c1 += _e
 
             M1 = _m
             c0 += _oc0
-            _t = s0 + _os0
-            _bp = _t - s0
-            c0 += (s0 - (_t - _bp)) + (_os0 - _bp)
-            s0 = _t
+            s0, _e = _two_sum(s0, _os0)
+            c0 += _e
 
         cuda.syncthreads()
 
@@ -800,18 +878,10 @@ def _cuda_grad_rows_cross_entropy_lse(x_grad, x_rows, k_val, k_arr, k_mode, t_va
                 c1 = c1 * _r
                 M1 = _h1
             E1 = _wexp(_h1, M1)
-            _v = _w0
-            _t = s0 + _v
-            _bp = _t - s0
-            c0 += (s0 - (_t - _bp)) + (_v - _bp)
-            s0 = _t
-
-            _v = E1
-            _t = s1 + _v
-            _bp = _t - s1
-            c1 += (s1 - (_t - _bp)) + (_v - _bp)
-            s1 = _t
-
+            s0, _e = _two_sum(s0, _w0)
+            c0 += _e
+            s1, _e = _two_sum(s1, E1)
+            c1 += _e
         # merge the states of a warp (shuffles), then of the row's warps (shared memory); every
         # thread of the block runs this, so the shuffles and barriers are uniform
         off_ = min(TX_ // 2, int64(16))
@@ -827,17 +897,13 @@ def _cuda_grad_rows_cross_entropy_lse(x_grad, x_rows, k_val, k_arr, k_mode, t_va
             _x = s1 * _a
             _y = _os1 * _b
             c1 = c1 * _a + _oc1 * _b
-            _t = _x + _y
-            _bp = _t - _x
-            c1 += (_x - (_t - _bp)) + (_y - _bp)
-            s1 = _t
+            s1, _e = _two_sum(_x, _y)
+            c1 += _e
 
             M1 = _m
             c0 += _oc0
-            _t = s0 + _os0
-            _bp = _t - s0
-            c0 += (s0 - (_t - _bp)) + (_os0 - _bp)
-            s0 = _t
+            s0, _e = _two_sum(s0, _os0)
+            c0 += _e
 
             off_ //= 2
         if lane_ == 0:
@@ -865,17 +931,13 @@ def _cuda_grad_rows_cross_entropy_lse(x_grad, x_rows, k_val, k_arr, k_mode, t_va
             _x = s1 * _a
             _y = _os1 * _b
             c1 = c1 * _a + _oc1 * _b
-            _t = _x + _y
-            _bp = _t - _x
-            c1 += (_x - (_t - _bp)) + (_y - _bp)
-            s1 = _t
+            s1, _e = _two_sum(_x, _y)
+            c1 += _e
 
             M1 = _m
             c0 += _oc0
-            _t = s0 + _os0
-            _bp = _t - s0
-            c0 += (s0 - (_t - _bp)) + (_os0 - _bp)
-            s0 = _t
+            s0, _e = _two_sum(s0, _os0)
+            c0 += _e
 
         cuda.syncthreads()
 
@@ -892,95 +954,6 @@ def _cuda_grad_rows_cross_entropy_lse(x_grad, x_rows, k_val, k_arr, k_mode, t_va
             E1 = _wexp(_h1, M1)
             _g0 = D0 * ((1) if (pos_ == t) else (0)) + ((0) if (E1 == 0) else (D1 * E1 * k))
             x_grad[r_, idx] = _g0
-
-
-def _cuda_rows(st, vectors, params):
-    """2-D (rows, n) device views of the inputs, (value, array, mode) per parameter, the input
-    shape, the output dtype and the input whose kind the outputs take (None: host data)."""
-    cuda = st["cuda"]
-    views = [_cuda_view(cuda, v) for v in vectors]
-    proto = next((a for a, v in zip(vectors, views) if v is not None), None)
-    shapes = [tuple(v.shape) if v is not None else np.shape(a) for a, v in zip(vectors, views)]
-    shape = tuple(np.broadcast_shapes(*shapes))
-    if len(shape) == 0:
-        raise ValueError(
-            "cross_entropy_lse_cuda: inputs must have at least one axis (the reduced one)"
-        )
-    _labels = list(params)
-    for _at_label, *_ in _LABELS:  # class labels are checked on the host (one per row)
-        _view = _cuda_view(cuda, params[_at_label])
-        if _view is not None:
-            _labels[_at_label] = _view.copy_to_host()
-    _check_labels(_labels, shape[-1])
-    count = int(np.prod(shape[:-1], dtype=np.int64))
-    rows = []
-    for a, v, s in zip(vectors, views, shapes):
-        if v is None:
-            data = _cuda_host_data(np.broadcast_to(np.asarray(a), shape))
-            rows.append(cuda.to_device(data.reshape(count, shape[-1])))
-            continue
-        if s != shape:
-            raise ValueError(
-                f"cross_entropy_lse_cuda: device inputs must share one shape (got {s} and {shape})"
-            )
-        if v.dtype not in (np.float32, np.float64):
-            raise TypeError(
-                f"cross_entropy_lse_cuda: device input has dtype {v.dtype}; pass float32 or float64"
-            )
-        if v.ndim == 2:
-            rows.append(v)
-        else:
-            rows.append(_cuda_flat(v).reshape(count, shape[-1]))
-    dtype = _cuda_dtype([r.dtype for r in rows])
-    operands = []
-    for p in params:
-        view = _cuda_view(cuda, p)
-        if view is None:
-            h = np.asarray(p, dtype=np.float64)
-            if h.size == 1:
-                operands += [np.float64(h.reshape(-1)[0]), st["dummy"], 0]
-            else:
-                per_row = np.ascontiguousarray(np.broadcast_to(h, shape[:-1])).reshape(count)
-                operands += [np.float64(0.0), cuda.to_device(per_row), 1]
-        elif view.size == 1:
-            operands += [np.float64(0.0), _cuda_flat(view), 2]
-        elif tuple(view.shape) == shape[:-1]:
-            operands += [np.float64(0.0), _cuda_flat(view), 1]
-        else:
-            raise ValueError(
-                f"cross_entropy_lse_cuda: a device parameter must have size 1 or "
-                f"the shape {shape[:-1]} of the rows; got {tuple(view.shape)}"
-            )
-    return rows, operands, shape, dtype, proto
-
-
-def _cuda_block(st, n, block):
-    """(threads per row, rows per block): whole warps per row, about 8 elements per thread.
-    The simulator also takes 1 to 16 threads per row (its shuffles need no whole warps)."""
-    if block is None:
-        if st["simulator"]:
-            return 8, 2
-        tx = 32
-        while tx < 256 and tx * 8 < n:
-            tx *= 2
-        return tx, max(1, 256 // tx)
-    tx, ty = (int(b) for b in block)
-    whole = tx % 32 == 0 or (st["simulator"] and tx < 32 and tx & (tx - 1) == 0)
-    if not whole or ty < 1 or tx * ty > 1024 or max(tx // 32, 1) * ty > 32:
-        raise ValueError(
-            f"cross_entropy_lse_cuda: block={block}: threads per row must be "
-            "a multiple of 32, threads per block at most 1024 and rows per block at most 32"
-        )
-    return tx, ty
-
-
-def _cuda_rows_launch(st, kernel, outs, rows, operands, block):
-    count, n = rows[0].shape
-    if count == 0:
-        return
-    tx, ty = _cuda_block(st, n, block)
-    blocks = min((count + ty - 1) // ty, 4 if st["simulator"] else 1 << 20)
-    kernel[blocks, (tx, ty)](*outs, *rows, *operands)
 
 
 def cross_entropy_lse_cuda(x, k, t, block=None):
@@ -1010,6 +983,14 @@ def cross_entropy_lse_grad_cuda(x, k, t, block=None):
     _cuda_rows_launch(st, st["_cuda_grad_rows_cross_entropy_lse"], views, rows, operands, block)
     results = tuple(_cuda_result(out, proto, shape) for out, _ in outs)
     return results[0]
+
+
+_CUDA_DEVICE = (_fin, _fin_lo, _logdd, _two_sum, _wexp)
+"""The scalar helpers and cores that _cuda_build compiles as CUDA device functions."""
+_CUDA_KERNELS = (_cuda_rows_cross_entropy_lse, _cuda_grad_rows_cross_entropy_lse)
+"""The kernels that _cuda_build compiles with cuda.jit."""
+_CUDA_SHUFFLE = (_shfl_down_gpu, _shfl_down_sim)
+"""The warp shuffle on a GPU and in the simulator (empty: no kernel shuffles)."""
 
 
 __all__ += ["cross_entropy_lse_cuda", "cross_entropy_lse_grad_cuda"]

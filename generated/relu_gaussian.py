@@ -6,7 +6,7 @@
 #   activation function using convolution, arXiv:2109.13210)
 # Kind: elementwise; inputs: x; parameters: sigma
 # Template: elementwise.py.j2
-#   sha256:b7ee0bc1f43edac6fa5543309e488d764e9e7038741678cebfba0317c8da9a8d
+#   sha256:8a2ddfcdfe64c978340831e4f18ead8cc65335472a61d701f5ec8cef3bf9217f
 # Input expression: sha256(srepr)=00f90eca2438daedde106c070531548c9a6c65f05c8ab1b4b7c802cb5797b61d
 # Stabilization rules applied: exact_arguments, one_plus_erf, relu_gauss
 #
@@ -226,6 +226,10 @@ def relu_gaussian_grad_x(x, sigma):
 # math.* functions above stay the ufuncs' and the CUDA kernels' scalar core.
 
 
+_NAME = "relu_gaussian"
+"""The kernel's name in the error messages of the host functions."""
+
+
 def _at(a, i):
     """a[i] for an array operand, a for a scalar one (chosen by Numba at compile time)."""
     return a[i] if np.ndim(a) else a
@@ -249,7 +253,7 @@ def _fast_operands(ufunc, values, out):
     arrays = [np.asarray(v) for v in values]
     probes = [
         v if isinstance(v, (bool, int, float, complex)) else np.empty(0, dtype=a.dtype)
-        for v, a in zip(values, arrays)
+        for v, a in zip(values, arrays, strict=True)
     ]
     shape = np.broadcast_shapes(*[a.shape for a in arrays])
     if out is not None:
@@ -393,20 +397,13 @@ def _cuda_build(cuda):
         fn = getattr(fn, "py_func", fn)
         return types.FunctionType(fn.__code__, ns, fn.__name__)
 
-    for fn in (
-        _two_product,
-        _Phi2,
-        _two_quotient,
-        _Phi_xq,
-        _Phi,
-        _relu_gauss,
-        _relu_gauss2,
-        _relu_gauss_xq,
-        _core_relu_gaussian,
-        _core_relu_gaussian_grad_x,
-    ):
+    for fn in _CUDA_DEVICE:
         ns[fn.__name__] = cuda.jit(device=True)(rebind(fn))
-    for fn in (_cuda_relu_gaussian, _cuda_relu_gaussian_grad):
+    if _CUDA_SHUFFLE:
+        gpu, simulated = _CUDA_SHUFFLE
+        shuffle = simulated if _cuda_simulated(cuda) else gpu
+        ns["_shfl_down"] = cuda.jit(device=True)(rebind(shuffle))
+    for fn in _CUDA_KERNELS:
         ns[fn.__name__] = cuda.jit(rebind(fn))
     return ns
 
@@ -418,12 +415,12 @@ def _cuda():
             from numba import cuda
         except ImportError as exc:  # pragma: no cover - numba without its CUDA target
             raise RuntimeError(
-                "relu_gaussian_cuda needs numba-cuda "
-                "(pip install 'numba-cuda[cu12]'); use relu_gaussian() for the CPU kernel"
+                f"{_NAME}_cuda needs numba-cuda "
+                f"(pip install 'numba-cuda[cu12]'); use {_NAME}() for the CPU kernel"
             ) from exc
         if not cuda.is_available():
             raise RuntimeError(
-                "no CUDA GPU found: use relu_gaussian() for the CPU kernel, or set "
+                f"no CUDA GPU found: use {_NAME}() for the CPU kernel, or set "
                 "NUMBA_ENABLE_CUDASIM=1 to run the CUDA kernel in the simulator"
             )
         kernels = _cuda_build(cuda)
@@ -449,18 +446,16 @@ def _cuda_view(cuda, a):
 def _cuda_dtype(dtypes):
     """float32 when every array is float32 (computed in float64, rounded once), else float64."""
     dtypes = [np.dtype(d) for d in dtypes]
-    return (
-        np.dtype(np.float32)
-        if dtypes and all(d == np.float32 for d in dtypes)
-        else np.dtype(np.float64)
-    )
+    if dtypes and all(d == np.float32 for d in dtypes):
+        return np.dtype(np.float32)
+    return np.dtype(np.float64)
 
 
 def _cuda_flat(view):
     """A 1-D view of a C-contiguous device array (no copy)."""
     if view.ndim != 1 and not view.is_c_contiguous():
         raise ValueError(
-            "relu_gaussian_cuda: device arrays must be C-contiguous "
+            f"{_NAME}_cuda: device arrays must be C-contiguous "
             "(e.g. x.contiguous() in PyTorch, cupy.ascontiguousarray(x)); "
             "host arrays may have any layout"
         )
@@ -500,6 +495,55 @@ def _cuda_result(out, proto, shape):
     return out
 
 
+def _cuda_operands(st, values, nin):
+    """(value, array, mode) per operand of an elementwise kernel, the broadcast shape, the
+    output dtype (from the first ``nin`` operands, the inputs) and the input whose kind the
+    outputs take (None: host data, copied in and out)."""
+    cuda = st["cuda"]
+    views = [_cuda_view(cuda, v) for v in values]
+    shapes = [
+        tuple(v.shape) if v is not None else np.shape(a) for a, v in zip(values, views, strict=True)
+    ]
+    shape = tuple(np.broadcast_shapes(*shapes))
+    dtypes = []
+    for j, (a, v) in enumerate(zip(values, views, strict=True)):
+        if v is not None and v.dtype not in (np.float32, np.float64):
+            raise TypeError(
+                f"{_NAME}_cuda: device operand {j} has dtype {v.dtype}; pass float32 or float64"
+            )
+        if j < nin:
+            dtypes.append(v.dtype if v is not None else np.asarray(a).dtype)
+    operands = []
+    for a, v, s in zip(values, views, shapes, strict=True):
+        if v is None:
+            h = np.asarray(a)
+            if h.size == 1:
+                operands.append((np.float64(h.reshape(-1)[0]), st["dummy"], 0))
+            else:
+                data = _cuda_host_data(np.broadcast_to(h, shape)).reshape(-1)
+                operands.append((np.float64(0.0), cuda.to_device(data), 1))
+        elif s == shape:
+            operands.append((np.float64(0.0), _cuda_flat(v), 1))
+        elif v.size == 1:
+            operands.append((np.float64(0.0), _cuda_flat(v), 2))
+        else:
+            raise ValueError(
+                f"{_NAME}_cuda: a device array of shape {s} does not match {shape}; "
+                "device arrays broadcast only from size 1 (broadcast it on the device first)"
+            )
+    proto = next((a for a, v in zip(values, views, strict=True) if v is not None), None)
+    return [x for op in operands for x in op], shape, _cuda_dtype(dtypes), proto
+
+
+def _cuda_launch(st, kernel, outs, size, operands):
+    """Grid-stride launch over ``size`` elements."""
+    if size == 0:
+        return
+    threads = 32 if st["simulator"] else 256
+    blocks = min((size + threads - 1) // threads, 4 if st["simulator"] else 1 << 20)
+    kernel[blocks, threads](*outs, size, *operands)
+
+
 def _cuda_relu_gaussian(out, n, x_val, x_arr, x_mode, sigma_val, sigma_arr, sigma_mode):
     """out[i] = relu_gaussian(x, sigma) at element i: grid-stride loop, 64-bit indices.  An
     operand is its scalar _val (mode 0), its array at i (mode 1) or at 0 (mode 2)."""
@@ -522,53 +566,6 @@ def _cuda_relu_gaussian_grad(out_x, n, x_val, x_arr, x_mode, sigma_val, sigma_ar
         out_x[i] = _core_relu_gaussian_grad_x(x, sigma)
 
 
-def _cuda_operands(st, values):
-    """(value, array, mode) per operand, the broadcast shape, the output dtype and the input
-    whose kind the outputs take (None: host data, copied in and out)."""
-    cuda = st["cuda"]
-    views = [_cuda_view(cuda, v) for v in values]
-    shapes = [tuple(v.shape) if v is not None else np.shape(a) for a, v in zip(values, views)]
-    shape = tuple(np.broadcast_shapes(*shapes))
-    dtypes = []
-    for j, (a, v) in enumerate(zip(values, views)):
-        if v is not None and v.dtype not in (np.float32, np.float64):
-            raise TypeError(
-                f"relu_gaussian_cuda: device operand {j} has dtype {v.dtype}; "
-                "pass float32 or float64"
-            )
-        if j < 1:
-            dtypes.append(v.dtype if v is not None else np.asarray(a).dtype)
-    operands = []
-    for a, v, s in zip(values, views, shapes):
-        if v is None:
-            h = np.asarray(a)
-            if h.size == 1:
-                operands.append((np.float64(h.reshape(-1)[0]), st["dummy"], 0))
-            else:
-                data = _cuda_host_data(np.broadcast_to(h, shape)).reshape(-1)
-                operands.append((np.float64(0.0), cuda.to_device(data), 1))
-        elif s == shape:
-            operands.append((np.float64(0.0), _cuda_flat(v), 1))
-        elif v.size == 1:
-            operands.append((np.float64(0.0), _cuda_flat(v), 2))
-        else:
-            raise ValueError(
-                f"relu_gaussian_cuda: a device array of shape {s} does not match {shape}; "
-                "device arrays broadcast only from size 1 (broadcast it on the device first)"
-            )
-    proto = next((a for a, v in zip(values, views) if v is not None), None)
-    return [x for op in operands for x in op], shape, _cuda_dtype(dtypes), proto
-
-
-def _cuda_launch(st, kernel, outs, size, operands):
-    """Grid-stride launch over ``size`` elements."""
-    if size == 0:
-        return
-    threads = 32 if st["simulator"] else 256
-    blocks = min((size + threads - 1) // threads, 4 if st["simulator"] else 1 << 20)
-    kernel[blocks, threads](*outs, size, *operands)
-
-
 def relu_gaussian_cuda(x, sigma):
     """CUDA kernel of ``relu_gaussian`` (same code and results as the CPU ufunc).
 
@@ -578,7 +575,7 @@ def relu_gaussian_cuda(x, sigma):
     float32 inputs give float32 results, computed in float64 and rounded once.
     """
     st = _cuda()
-    operands, shape, dtype, proto = _cuda_operands(st, (x, sigma))
+    operands, shape, dtype, proto = _cuda_operands(st, (x, sigma), 1)
     out, view = _cuda_empty(st, proto, shape, dtype)
     size = int(np.prod(shape, dtype=np.int64))
     _cuda_launch(st, st["_cuda_relu_gaussian"], [_cuda_flat(view)], size, operands)
@@ -589,7 +586,7 @@ def relu_gaussian_grad_cuda(x, sigma):
     """CUDA kernel of ``relu_gaussian_grad``:
     the partial in x."""
     st = _cuda()
-    operands, shape, dtype, proto = _cuda_operands(st, (x, sigma))
+    operands, shape, dtype, proto = _cuda_operands(st, (x, sigma), 1)
     outs = [_cuda_empty(st, proto, shape, dtype) for _ in range(1)]
     size = int(np.prod(shape, dtype=np.int64))
     _cuda_launch(
@@ -597,6 +594,25 @@ def relu_gaussian_grad_cuda(x, sigma):
     )
     results = tuple(_cuda_result(out, proto, shape) for out, _ in outs)
     return results[0]
+
+
+_CUDA_DEVICE = (
+    _two_product,
+    _Phi2,
+    _two_quotient,
+    _Phi_xq,
+    _Phi,
+    _relu_gauss,
+    _relu_gauss2,
+    _relu_gauss_xq,
+    _core_relu_gaussian,
+    _core_relu_gaussian_grad_x,
+)
+"""The scalar helpers and cores that _cuda_build compiles as CUDA device functions."""
+_CUDA_KERNELS = (_cuda_relu_gaussian, _cuda_relu_gaussian_grad)
+"""The kernels that _cuda_build compiles with cuda.jit."""
+_CUDA_SHUFFLE = ()
+"""The warp shuffle on a GPU and in the simulator (empty: no kernel shuffles)."""
 
 
 __all__ += ["relu_gaussian_cuda", "relu_gaussian_grad_cuda"]

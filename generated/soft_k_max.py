@@ -7,7 +7,7 @@
 #   (recursive soft-k-max))
 # Kind: iteration; inputs: x; parameters: k
 # Template: iteration.py.j2
-#   sha256:093b67ceeb4c9ac3859b7a7901fc595107c868e0094b27a36eec8b5f431d8b84
+#   sha256:9a921eba71e0131545907d0d2d75f6a6ff34031c32a0a5d1cb28f12c2760e306
 # Input expression: sha256(srepr)=26010d9deae9e3651823dd7026b81e39f9e09428499f40b9c7b5d6c4534c27d2
 # Stabilization rules applied: none
 #
@@ -49,6 +49,17 @@ def _fin(s, c):
 
 
 @njit(cache=True, error_model="numpy")
+def _two_sum(a, b):
+    """(s, e) with s = fl(a + b) and s + e == a + b exactly, for any order of magnitude of a
+    and b (Knuth's TwoSum, TAOCP vol. 2, 4.2.2 Theorem B; Muller et al. 2018, Alg. 4.4): the
+    compensated sums of every reduction kernel add each term with it."""
+    s = a + b
+    bp = s - a
+    e = (a - (s - bp)) + (b - bp)
+    return s, e
+
+
+@njit(cache=True, error_model="numpy")
 def _wexp(h, m):
     """exp(h - m), with the difference taken exactly (TwoSum: exp(d + lo) = exp(d)(1 + lo)), so
     the weight is within ~0.5 ulp even when |h - m| is large.  Edge semantics of every reduction:
@@ -86,11 +97,8 @@ def _step_sums_soft_k_max(y_row, p_row, k):
             c0 = c0 * _r
             M0 = _h0
         E0 = _wexp(_h0, M0)
-        _v = E0
-        _t = s0 + _v
-        _bp = _t - s0
-        c0 += (s0 - (_t - _bp)) + (_v - _bp)
-        s0 = _t
+        s0, _e = _two_sum(s0, E0)
+        c0 += _e
     return (_fin(s0, c0), M0 if M0 > -math.inf else 0.0)
 
 
@@ -128,10 +136,8 @@ def _step_vjp_soft_k_max(y_row, p_row, k, G_row, gy_row, gp_row):
         E0 = _wexp(_h0, M0)
         G_e = G_row[idx]
         _a0 = -E0 * G_e / s0**2
-        _t = R0 + _a0
-        _bp = _t - R0
-        cR0 += (R0 - (_t - _bp)) + (_a0 - _bp)
-        R0 = _t
+        R0, _e = _two_sum(R0, _a0)
+        cR0 += _e
     R0 = R0 + cR0
     for idx in range(length):
         if y_row[idx] == -math.inf:
@@ -210,37 +216,48 @@ def _grad_rows_soft_k_max(x_rows, k_rows, top, G_rows, out):
         for idx in range(length):
             if idx == m:
                 continue
-            _v = gy[idx]
-            _t = total + _v
-            _bp = _t - total
-            comp += (total - (_t - _bp)) + (_v - _bp)
-            total = _t
+            total, _e = _two_sum(total, gy[idx])
+            comp += _e
         if m >= 0:
             gy[m] = -(total + comp)
         for idx in range(length):
             out[r, idx] = 0.0 if x_rows[r, idx] == -math.inf else gy[idx]
 
 
-def _prepare(x, params, top):
-    """float64 C-contiguous 2-D rows, one value per row per parameter, the shape and dtype."""
+_NAME = "soft_k_max"
+"""The kernel's name in the error messages of the host functions."""
+_COUNT = "top"
+"""The name of the iteration count argument (error messages)."""
+
+
+def _iter_count(count, who):
+    """The iteration count as an int; a ValueError naming ``who`` unless it is an integer
+    >= 0."""
+    if int(count) != count or count < 0:
+        raise ValueError(f"{who}: {_COUNT} must be an integer >= 0, got {count!r}")
+    return int(count)
+
+
+def _iter_prepare(x, params, count):
+    """float64 C-contiguous 2-D rows, one value per row per parameter, the shape, the dtype and
+    the checked count."""
     x = np.asarray(x)
     if x.ndim == 0:
-        raise ValueError("soft_k_max: the input must have at least one axis (the row)")
-    if int(top) != top or top < 0:
-        raise ValueError(f"soft_k_max: top must be an integer >= 0, got {top!r}")
+        raise ValueError(f"{_NAME}: the input must have at least one axis (the row)")
+    count = _iter_count(count, _NAME)
     dtype = np.float32 if x.dtype == np.float32 else np.float64
     shape = x.shape
-    count = 1
+    rows_count = 1
     for extent in shape[:-1]:
-        count *= extent
-    rows = np.ascontiguousarray(x, dtype=np.float64).reshape(count, shape[-1])
+        rows_count *= extent
+    rows = np.ascontiguousarray(x, dtype=np.float64).reshape(rows_count, shape[-1])
     per_row = [
         np.ascontiguousarray(np.broadcast_to(np.asarray(p, dtype=np.float64), shape[:-1])).reshape(
-            count
+            rows_count
         )
         for p in params
     ]
-    return rows, per_row, shape, dtype, int(top)
+    return rows, per_row, shape, dtype, count
 
 
 def soft_k_max(x, k, top=2):
@@ -248,7 +265,7 @@ def soft_k_max(x, k, top=2):
     p[i])*y[i]), (i, 1, n)) + p[j], y = x - min(x), p = 0 (Su Jianlin,
     /u51fd/u6570/u5149/u6ed1/u5316/u6742/u8c08 (2019), https://kexue.fm/archives/6620, item 6
     (recursive soft-k-max))"""
-    rows, per_row, shape, dtype, top = _prepare(x, (k,), top)
+    rows, per_row, shape, dtype, top = _iter_prepare(x, (k,), top)
     out = np.empty(rows.shape, dtype=np.float64)
     _rows_soft_k_max(rows, *per_row, top, out)
     return out.reshape(shape).astype(dtype, copy=False)
@@ -256,7 +273,7 @@ def soft_k_max(x, k, top=2):
 
 def soft_k_max_grad(x, k, cotangent=None, top=2):
     """Vector-Jacobian product of soft_k_max with ``cotangent`` (all ones when None)."""
-    rows, per_row, shape, dtype, top = _prepare(x, (k,), top)
+    rows, per_row, shape, dtype, top = _iter_prepare(x, (k,), top)
     if cotangent is None:
         g_rows = np.ones_like(rows)
     else:
@@ -339,9 +356,13 @@ def _cuda_build(cuda):
         fn = getattr(fn, "py_func", fn)
         return types.FunctionType(fn.__code__, ns, fn.__name__)
 
-    for fn in (_fin, _wexp):
+    for fn in _CUDA_DEVICE:
         ns[fn.__name__] = cuda.jit(device=True)(rebind(fn))
-    for fn in (_cuda_iter_soft_k_max, _cuda_iter_grad_soft_k_max):
+    if _CUDA_SHUFFLE:
+        gpu, simulated = _CUDA_SHUFFLE
+        shuffle = simulated if _cuda_simulated(cuda) else gpu
+        ns["_shfl_down"] = cuda.jit(device=True)(rebind(shuffle))
+    for fn in _CUDA_KERNELS:
         ns[fn.__name__] = cuda.jit(rebind(fn))
     return ns
 
@@ -353,12 +374,12 @@ def _cuda():
             from numba import cuda
         except ImportError as exc:  # pragma: no cover - numba without its CUDA target
             raise RuntimeError(
-                "soft_k_max_cuda needs numba-cuda "
-                "(pip install 'numba-cuda[cu12]'); use soft_k_max() for the CPU kernel"
+                f"{_NAME}_cuda needs numba-cuda "
+                f"(pip install 'numba-cuda[cu12]'); use {_NAME}() for the CPU kernel"
             ) from exc
         if not cuda.is_available():
             raise RuntimeError(
-                "no CUDA GPU found: use soft_k_max() for the CPU kernel, or set "
+                f"no CUDA GPU found: use {_NAME}() for the CPU kernel, or set "
                 "NUMBA_ENABLE_CUDASIM=1 to run the CUDA kernel in the simulator"
             )
         kernels = _cuda_build(cuda)
@@ -384,18 +405,16 @@ def _cuda_view(cuda, a):
 def _cuda_dtype(dtypes):
     """float32 when every array is float32 (computed in float64, rounded once), else float64."""
     dtypes = [np.dtype(d) for d in dtypes]
-    return (
-        np.dtype(np.float32)
-        if dtypes and all(d == np.float32 for d in dtypes)
-        else np.dtype(np.float64)
-    )
+    if dtypes and all(d == np.float32 for d in dtypes):
+        return np.dtype(np.float32)
+    return np.dtype(np.float64)
 
 
 def _cuda_flat(view):
     """A 1-D view of a C-contiguous device array (no copy)."""
     if view.ndim != 1 and not view.is_c_contiguous():
         raise ValueError(
-            "soft_k_max_cuda: device arrays must be C-contiguous "
+            f"{_NAME}_cuda: device arrays must be C-contiguous "
             "(e.g. x.contiguous() in PyTorch, cupy.ascontiguousarray(x)); "
             "host arrays may have any layout"
         )
@@ -433,6 +452,92 @@ def _cuda_result(out, proto, shape):
     if proto is None:
         return out.copy_to_host().reshape(shape)
     return out
+
+
+def _cuda_params(st, params, shape, count):
+    """(value, array, mode) per row parameter: a host scalar (mode 0), one value per row
+    (mode 1: host data copied, or a device array shaped like the rows) or a device array of
+    size 1 (mode 2)."""
+    cuda = st["cuda"]
+    operands = []
+    for p in params:
+        view = _cuda_view(cuda, p)
+        if view is None:
+            h = np.asarray(p, dtype=np.float64)
+            if h.size == 1:
+                operands += [np.float64(h.reshape(-1)[0]), st["dummy"], 0]
+            else:
+                per_row = np.ascontiguousarray(np.broadcast_to(h, shape[:-1])).reshape(count)
+                operands += [np.float64(0.0), cuda.to_device(per_row), 1]
+        elif view.size == 1:
+            operands += [np.float64(0.0), _cuda_flat(view), 2]
+        elif tuple(view.shape) == shape[:-1]:
+            operands += [np.float64(0.0), _cuda_flat(view), 1]
+        else:
+            raise ValueError(
+                f"{_NAME}_cuda: a device parameter must have size 1 or "
+                f"the shape {shape[:-1]} of the rows; got {tuple(view.shape)}"
+            )
+    return operands
+
+
+def _cuda_cotangent(st, cotangent, shape, rows_shape):
+    """(value, array, mode) of a row map's cotangent: all ones (mode 0, for None), host data
+    copied to the device or a device array of the input's shape (mode 1)."""
+    cuda = st["cuda"]
+    view = None if cotangent is None else _cuda_view(cuda, cotangent)
+    if cotangent is None:
+        return [np.float64(1.0), st["dummy2"], 0]
+    if view is None:
+        g = np.ascontiguousarray(np.broadcast_to(np.asarray(cotangent, dtype=np.float64), shape))
+        return [np.float64(0.0), cuda.to_device(g.reshape(rows_shape)), 1]
+    if tuple(view.shape) == shape:
+        return [
+            np.float64(0.0),
+            view if view.ndim == 2 else _cuda_flat(view).reshape(rows_shape),
+            1,
+        ]
+    raise ValueError(f"{_NAME}_grad_cuda: cotangent shape {tuple(view.shape)} != {shape}")
+
+
+def _cuda_iter_rows(st, x, params):
+    """(rows, n) device view of an iteration's input ``x``, (value, array, mode) per
+    parameter, the input shape, the output dtype and the input whose kind the outputs take
+    (None: host data)."""
+    cuda = st["cuda"]
+    view = _cuda_view(cuda, x)
+    shape = tuple(view.shape) if view is not None else np.shape(x)
+    if len(shape) == 0:
+        raise ValueError(f"{_NAME}_cuda: the input must have at least one axis (the row)")
+    count = int(np.prod(shape[:-1], dtype=np.int64))
+    if view is None:
+        rows = cuda.to_device(_cuda_host_data(x).reshape(count, shape[-1]))
+    else:
+        if view.dtype not in (np.float32, np.float64):
+            raise TypeError(
+                f"{_NAME}_cuda: device input has dtype {view.dtype}; pass float32 or float64"
+            )
+        rows = view if view.ndim == 2 else _cuda_flat(view).reshape(count, shape[-1])
+    operands = _cuda_params(st, params, shape, count)
+    return rows, operands, shape, _cuda_dtype([rows.dtype]), (x if view is not None else None)
+
+
+def _cuda_iter_threads(st, n, block):
+    """Threads per row: a power of two from 32 to 256, about 8 elements each (1 to 256 in the
+    simulator, 8 by default)."""
+    if block is None:
+        if st["simulator"]:
+            return 8
+        tx = 32
+        while tx < 256 and tx * 8 < n:
+            tx *= 2
+        return tx
+    tx = int(block[0] if np.ndim(block) else block)
+    if tx < 1 or tx > 256 or tx & (tx - 1) or (tx < 32 and not st["simulator"]):
+        raise ValueError(
+            f"{_NAME}_cuda: block={block}: threads per row must be a power of two from 32 to 256"
+        )
+    return tx
 
 
 def _cuda_iter_soft_k_max(out, x_rows, k_val, k_arr, k_mode, top, y_ws, states_ws):
@@ -501,12 +606,8 @@ def _cuda_iter_soft_k_max(out, x_rows, k_val, k_arr, k_mode, top, y_ws, states_w
                     c0 = c0 * _r
                     M0 = _h0
                 E0 = _wexp(_h0, M0)
-                _v = E0
-                _t = s0 + _v
-                _bp = _t - s0
-                c0 += (s0 - (_t - _bp)) + (_v - _bp)
-                s0 = _t
-
+                s0, _e = _two_sum(s0, E0)
+                c0 += _e
             # block merge through shared memory (a tree over the TX threads of the row;
             # every thread runs every level, so the barriers are uniform), then every
             # thread reads the merged state
@@ -526,10 +627,8 @@ def _cuda_iter_soft_k_max(out, x_rows, k_val, k_arr, k_mode, top, y_ws, states_w
                     _x = s0 * _a
                     _y = _os0 * _b
                     c0 = c0 * _a + _oc0 * _b
-                    _t = _x + _y
-                    _bp = _t - _x
-                    c0 += (_x - (_t - _bp)) + (_y - _bp)
-                    s0 = _t
+                    s0, _e = _two_sum(_x, _y)
+                    c0 += _e
 
                     M0 = _m
 
@@ -630,12 +729,8 @@ def _cuda_iter_grad_soft_k_max(
                     c0 = c0 * _r
                     M0 = _h0
                 E0 = _wexp(_h0, M0)
-                _v = E0
-                _t = s0 + _v
-                _bp = _t - s0
-                c0 += (s0 - (_t - _bp)) + (_v - _bp)
-                s0 = _t
-
+                s0, _e = _two_sum(s0, E0)
+                c0 += _e
             # block merge through shared memory (a tree over the TX threads of the row;
             # every thread runs every level, so the barriers are uniform), then every
             # thread reads the merged state
@@ -655,10 +750,8 @@ def _cuda_iter_grad_soft_k_max(
                     _x = s0 * _a
                     _y = _os0 * _b
                     c0 = c0 * _a + _oc0 * _b
-                    _t = _x + _y
-                    _bp = _t - _x
-                    c0 += (_x - (_t - _bp)) + (_y - _bp)
-                    s0 = _t
+                    s0, _e = _two_sum(_x, _y)
+                    c0 += _e
 
                     M0 = _m
 
@@ -706,12 +799,8 @@ def _cuda_iter_grad_soft_k_max(
                     c0 = c0 * _r
                     M0 = _h0
                 E0 = _wexp(_h0, M0)
-                _v = E0
-                _t = s0 + _v
-                _bp = _t - s0
-                c0 += (s0 - (_t - _bp)) + (_v - _bp)
-                s0 = _t
-
+                s0, _e = _two_sum(s0, E0)
+                c0 += _e
             # block merge through shared memory (a tree over the TX threads of the row;
             # every thread runs every level, so the barriers are uniform), then every
             # thread reads the merged state
@@ -731,10 +820,8 @@ def _cuda_iter_grad_soft_k_max(
                     _x = s0 * _a
                     _y = _os0 * _b
                     c0 = c0 * _a + _oc0 * _b
-                    _t = _x + _y
-                    _bp = _t - _x
-                    c0 += (_x - (_t - _bp)) + (_y - _bp)
-                    s0 = _t
+                    s0, _e = _two_sum(_x, _y)
+                    c0 += _e
 
                     M0 = _m
 
@@ -762,10 +849,8 @@ def _cuda_iter_grad_soft_k_max(
                 E0 = _wexp(_h0, M0)
                 G_e = G_row[idx]
                 _a0 = -E0 * G_e / s0**2
-                _t = R0 + _a0
-                _bp = _t - R0
-                cR0 += (R0 - (_t - _bp)) + (_a0 - _bp)
-                R0 = _t
+                R0, _e = _two_sum(R0, _a0)
+                cR0 += _e
 
             # block merge through shared memory (a tree over the TX threads of the row;
             # every thread runs every level, so the barriers are uniform), then every
@@ -779,10 +864,8 @@ def _cuda_iter_grad_soft_k_max(
                     _oR0 = shared_[tx_ + half_, 0]
                     _ocR0 = shared_[tx_ + half_, 1]
                     cR0 += _ocR0
-                    _t = R0 + _oR0
-                    _bp = _t - R0
-                    cR0 += (R0 - (_t - _bp)) + (_oR0 - _bp)
-                    R0 = _t
+                    R0, _e = _two_sum(R0, _oR0)
+                    cR0 += _e
 
                     shared_[tx_, 0] = R0
                     shared_[tx_, 1] = cR0
@@ -817,10 +900,8 @@ def _cuda_iter_grad_soft_k_max(
         for idx in range(tx_, length, TX_):
             if idx != m_:
                 _v = gy_ws[r_, idx]
-                _t = tot_ + _v
-                _bp = _t - tot_
-                ctot_ += (tot_ - (_t - _bp)) + (_v - _bp)
-                tot_ = _t
+                tot_, _e = _two_sum(tot_, _v)
+                ctot_ += _e
 
         # block merge through shared memory (a tree over the TX threads of the row;
         # every thread runs every level, so the barriers are uniform), then every
@@ -834,10 +915,8 @@ def _cuda_iter_grad_soft_k_max(
                 _otot_ = shared_[tx_ + half_, 0]
                 _octot_ = shared_[tx_ + half_, 1]
                 ctot_ += _octot_
-                _t = tot_ + _otot_
-                _bp = _t - tot_
-                ctot_ += (tot_ - (_t - _bp)) + (_otot_ - _bp)
-                tot_ = _t
+                tot_, _e = _two_sum(tot_, _otot_)
+                ctot_ += _e
 
                 shared_[tx_, 0] = tot_
                 shared_[tx_, 1] = ctot_
@@ -856,69 +935,6 @@ def _cuda_iter_grad_soft_k_max(
                 out[r_, idx] = gy_ws[r_, idx]
 
 
-def _cuda_iter_rows(st, x, params):
-    """(rows, n) device view of ``x``, (value, array, mode) per parameter, the input shape, the
-    output dtype and the input whose kind the outputs take (None: host data)."""
-    cuda = st["cuda"]
-    view = _cuda_view(cuda, x)
-    shape = tuple(view.shape) if view is not None else np.shape(x)
-    if len(shape) == 0:
-        raise ValueError("soft_k_max_cuda: the input must have at least one axis (the row)")
-    count = int(np.prod(shape[:-1], dtype=np.int64))
-    if view is None:
-        rows = cuda.to_device(_cuda_host_data(x).reshape(count, shape[-1]))
-    else:
-        if view.dtype not in (np.float32, np.float64):
-            raise TypeError(
-                f"soft_k_max_cuda: device input has dtype {view.dtype}; pass float32 or float64"
-            )
-        rows = view if view.ndim == 2 else _cuda_flat(view).reshape(count, shape[-1])
-    operands = []
-    for p in params:
-        pview = _cuda_view(cuda, p)
-        if pview is None:
-            h = np.asarray(p, dtype=np.float64)
-            if h.size == 1:
-                operands += [np.float64(h.reshape(-1)[0]), st["dummy"], 0]
-            else:
-                per_row = np.ascontiguousarray(np.broadcast_to(h, shape[:-1])).reshape(count)
-                operands += [np.float64(0.0), cuda.to_device(per_row), 1]
-        elif pview.size == 1:
-            operands += [np.float64(0.0), _cuda_flat(pview), 2]
-        elif tuple(pview.shape) == shape[:-1]:
-            operands += [np.float64(0.0), _cuda_flat(pview), 1]
-        else:
-            raise ValueError(
-                f"soft_k_max_cuda: a device parameter must have size 1 or "
-                f"the shape {shape[:-1]} of the rows; got {tuple(pview.shape)}"
-            )
-    return rows, operands, shape, _cuda_dtype([rows.dtype]), (x if view is not None else None)
-
-
-def _cuda_iter_count(top):
-    if int(top) != top or top < 0:
-        raise ValueError(f"soft_k_max_cuda: top must be an integer >= 0, got {top!r}")
-    return int(top)
-
-
-def _cuda_iter_threads(st, n, block):
-    """Threads per row: a power of two from 32 to 256, about 8 elements each (1 to 256 in the
-    simulator, 8 by default)."""
-    if block is None:
-        if st["simulator"]:
-            return 8
-        tx = 32
-        while tx < 256 and tx * 8 < n:
-            tx *= 2
-        return tx
-    tx = int(block[0] if np.ndim(block) else block)
-    if tx < 1 or tx > 256 or tx & (tx - 1) or (tx < 32 and not st["simulator"]):
-        raise ValueError(
-            f"soft_k_max_cuda: block={block}: threads per row must be a power of two from 32 to 256"
-        )
-    return tx
-
-
 def soft_k_max_cuda(x, k, top=2, block=None):
     """CUDA kernel of ``soft_k_max`` (same step code as the CPU kernel).
 
@@ -929,7 +945,7 @@ def soft_k_max_cuda(x, k, top=2, block=None):
     """
     st = _cuda()
     cuda = st["cuda"]
-    top = _cuda_iter_count(top)
+    top = _iter_count(top, _NAME + "_cuda")
     rows, operands, shape, dtype, proto = _cuda_iter_rows(st, x, (k,))
     out, view = _cuda_empty(st, proto, shape, dtype)
     count, n = rows.shape
@@ -948,19 +964,10 @@ def soft_k_max_grad_cuda(x, k, cotangent=None, top=2, block=None):
     ``soft_k_max_cuda``)."""
     st = _cuda()
     cuda = st["cuda"]
-    top = _cuda_iter_count(top)
+    top = _iter_count(top, _NAME + "_cuda")
     rows, operands, shape, dtype, proto = _cuda_iter_rows(st, x, (k,))
     count, n = rows.shape
-    view = None if cotangent is None else _cuda_view(cuda, cotangent)
-    if cotangent is None:
-        cot = [np.float64(1.0), st["dummy2"], 0]
-    elif view is None:
-        g = np.ascontiguousarray(np.broadcast_to(np.asarray(cotangent, dtype=np.float64), shape))
-        cot = [np.float64(0.0), cuda.to_device(g.reshape(count, n)), 1]
-    elif tuple(view.shape) == shape:
-        cot = [np.float64(0.0), view if view.ndim == 2 else _cuda_flat(view).reshape(count, n), 1]
-    else:
-        raise ValueError(f"soft_k_max_grad_cuda: cotangent shape {tuple(view.shape)} != {shape}")
+    cot = _cuda_cotangent(st, cotangent, shape, (count, n))
     out, oview = _cuda_empty(st, proto, shape, dtype)
     if count and n:
         flat = _cuda_flat(oview).reshape(count, n)
@@ -974,6 +981,14 @@ def soft_k_max_grad_cuda(x, k, cotangent=None, top=2, block=None):
             flat, rows, *operands, top, *cot, ws, states, gws, gstates
         )
     return _cuda_result(out, proto, shape)
+
+
+_CUDA_DEVICE = (_fin, _two_sum, _wexp)
+"""The scalar helpers and cores that _cuda_build compiles as CUDA device functions."""
+_CUDA_KERNELS = (_cuda_iter_soft_k_max, _cuda_iter_grad_soft_k_max)
+"""The kernels that _cuda_build compiles with cuda.jit."""
+_CUDA_SHUFFLE = ()
+"""The warp shuffle on a GPU and in the simulator (empty: no kernel shuffles)."""
 
 
 __all__ += ["soft_k_max_cuda", "soft_k_max_grad_cuda"]

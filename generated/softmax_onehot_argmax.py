@@ -6,7 +6,7 @@
 #   (onehot(argmax) ~ softmax))
 # Kind: reduction; inputs: x; parameters: k
 # Template: reduction.py.j2
-#   sha256:f58fc3df013eaf14540b4c114002e4ac2b28ce12d380df58cd62d6bf39cedabd
+#   sha256:71928ff396758a81f4a4bee676aa606427356137252b63c8cc79b375b1bc260e
 # Input expression: sha256(srepr)=c0cb380f1a1ffaed7632e495d4f80f5a87e031954485d9058c417a1f39167d6c
 # Stabilization rules applied: none
 #
@@ -59,6 +59,17 @@ def _two_product(a, b):
     blo = b - bhi
     e = ((ahi * bhi - p) + ahi * blo + alo * bhi) + alo * blo
     return p, e
+
+
+@njit(cache=True, error_model="numpy")
+def _two_sum(a, b):
+    """(s, e) with s = fl(a + b) and s + e == a + b exactly, for any order of magnitude of a
+    and b (Knuth's TwoSum, TAOCP vol. 2, 4.2.2 Theorem B; Muller et al. 2018, Alg. 4.4): the
+    compensated sums of every reduction kernel add each term with it."""
+    s = a + b
+    bp = s - a
+    e = (a - (s - bp)) + (b - bp)
+    return s, e
 
 
 @njit(cache=True, error_model="numpy")
@@ -326,22 +337,16 @@ def _sums_softmax_onehot_argmax(x_row, k):
                 _h0 = k * x_e
                 E0 = _fsexp(_h0, M0)
                 _v = E0
-                _a = a0[j]
-                _t = _a + _v
-                _bp = _t - _a
-                e0[j] += (_a - (_t - _bp)) + (_v - _bp)
-                a0[j] = _t
+                a0[j], _e = _two_sum(a0[j], _v)
+                e0[j] += _e
         for j in range(length - full):
             idx = full + j
             x_e = x_row[idx]
             _h0 = k * x_e
             E0 = _fsexp(_h0, M0)
             _v = E0
-            _a = a0[j]
-            _t = _a + _v
-            _bp = _t - _a
-            e0[j] += (_a - (_t - _bp)) + (_v - _bp)
-            a0[j] = _t
+            a0[j], _e = _two_sum(a0[j], _v)
+            e0[j] += _e
         s0, c0 = _lanes_total(a0, e0, 0.0)
         fast = fast and s0 - s0 == 0.0 and c0 - c0 == 0.0
         if fast:
@@ -358,11 +363,8 @@ def _sums_softmax_onehot_argmax(x_row, k):
             c0 = c0 * _r
             M0 = _h0
         E0 = _wexp(_h0, M0)
-        _v = E0
-        _t = s0 + _v
-        _bp = _t - s0
-        c0 += (s0 - (_t - _bp)) + (_v - _bp)
-        s0 = _t
+        s0, _e = _two_sum(s0, E0)
+        c0 += _e
     return (_fin(s0, c0), M0 if M0 > -math.inf else 0.0)
 
 
@@ -422,24 +424,19 @@ def _pivot_grad_softmax_onehot_argmax(x_row, k, G_row, x_out, s0, M0):
         G_e = G_row[idx]
         _v0 = G_e
         _v = E0
-        _t = r0 + _v
-        _bp = _t - r0
-        cr0 += ((r0 - (_t - _bp)) + (_v - _bp)) + El0
-        r0 = _t
+        r0, _e = _two_sum(r0, _v)
+        cr0 += _e + El0
         _v, _ve = _two_product(_v0, E0)
-        _t = V0 + _v
-        _bp = _t - V0
-        cV0 += ((V0 - (_t - _bp)) + (_v - _bp)) + (_ve + _v0 * El0)
-        V0 = _t
+        V0, _e = _two_sum(V0, _v)
+        cV0 += _e + (_ve + _v0 * El0)
     _t = r0 + cr0
     cr0 = cr0 - (_t - r0)
     r0 = _t
     _t = V0 + cV0
     cV0 = cV0 - (_t - V0)
     V0 = _t
-    _t = P0 + r0
-    _bp = _t - P0
-    s0 = _t + (((P0 - (_t - _bp)) + (r0 - _bp)) + cr0)
+    _t, _e = _two_sum(P0, r0)
+    s0 = _t + (_e + cr0)
     for idx in range(length):
         x_e = x_row[idx]
         _h0 = k * x_e
@@ -454,22 +451,16 @@ def _pivot_grad_softmax_onehot_argmax(x_row, k, G_row, x_out, s0, M0):
         _u0 = _a0_0
         _ul0 = 0.0
         _x = _a0_1
-        _s = _u0 + _x
-        _bp = _s - _u0
-        _ul0 += (_u0 - (_s - _bp)) + (_x - _bp)
-        _u0 = _s
+        _u0, _e = _two_sum(_u0, _x)
+        _ul0 += _e
         _x, _e = _two_product(_k0_0, r0)
         _ul0 += _e + _k0_0 * cr0
-        _s = _u0 + _x
-        _bp = _s - _u0
-        _ul0 += (_u0 - (_s - _bp)) + (_x - _bp)
-        _u0 = _s
+        _u0, _e = _two_sum(_u0, _x)
+        _ul0 += _e
         _x, _e = _two_product(_k0_1, V0)
         _ul0 += _e + _k0_1 * cV0
-        _s = _u0 + _x
-        _bp = _s - _u0
-        _ul0 += (_u0 - (_s - _bp)) + (_x - _bp)
-        _u0 = _s
+        _u0, _e = _two_sum(_u0, _x)
+        _ul0 += _e
         _u0 = _u0 + _ul0
         _g0 = 0.0 if E0 == 0.0 else E0 * ((_f0 * _u0) / _n0)
         x_out[idx] = _g0
@@ -493,10 +484,8 @@ def _grad_rows_softmax_onehot_argmax(x_rows, k_rows, G_rows, x_grad):
             E0 = _fwexp(_h0, M0)
             G_e = G_rows[r, idx]
             _a0 = -E0 * G_e / s0**2
-            _t = R0 + _a0
-            _bp = _t - R0
-            cR0 += (R0 - (_t - _bp)) + (_a0 - _bp)
-            R0 = _t
+            R0, _e = _two_sum(R0, _a0)
+            cR0 += _e
         R0 = R0 + cR0
         for idx in range(length):
             x_e = x_row[idx]
@@ -513,6 +502,10 @@ _LABELS = ()
 name, first index, last index minus the row length).  Checked before any work."""
 
 
+_NAME = "softmax_onehot_argmax"
+"""The kernel's name in the error messages of the host functions."""
+
+
 def _check_labels(params, length):
     """A ValueError unless every label is an integer within the row (NaN, 2.5, 0 or n + 1
     would otherwise select nothing and give a plausible wrong value)."""
@@ -520,15 +513,14 @@ def _check_labels(params, length):
         value = np.asarray(params[at])
         if value.dtype.kind not in "biuf":
             raise ValueError(
-                f"softmax_onehot_argmax: label {label} must be an integer class index, "
-                f"not dtype {value.dtype}"
+                f"{_NAME}: label {label} must be an integer class index, not dtype {value.dtype}"
             )
         bad = ~np.isfinite(value) | (value != np.round(value))
         bad = bad | (value < first) | (value > length + offset)
         if np.any(bad):
             shown = value[bad].reshape(-1)[0] if value.ndim else value
             raise ValueError(
-                f"softmax_onehot_argmax: label {label} = {shown} is not a class index "
+                f"{_NAME}: label {label} = {shown} is not a class index "
                 f"of a row of length {length}: labels are integers "
                 f"from {first} to {length + offset} "
                 f"({first}-based; an empty row has no class)"
@@ -542,9 +534,7 @@ def _prepare(arrays, params=()):
     arrays = np.broadcast_arrays(*[np.asarray(a) for a in arrays])
     shape = arrays[0].shape
     if len(shape) == 0:
-        raise ValueError(
-            "softmax_onehot_argmax: inputs must have at least one axis (the reduced one)"
-        )
+        raise ValueError(f"{_NAME}: inputs must have at least one axis (the reduced one)")
     _check_labels(params, shape[-1])
     common = np.result_type(*[a.dtype for a in arrays])
     dtype = np.float32 if common == np.float32 else np.float64
@@ -672,11 +662,13 @@ def _cuda_build(cuda):
         fn = getattr(fn, "py_func", fn)
         return types.FunctionType(fn.__code__, ns, fn.__name__)
 
-    for fn in (_fin, _two_product, _wexp, _wexp2):
+    for fn in _CUDA_DEVICE:
         ns[fn.__name__] = cuda.jit(device=True)(rebind(fn))
-    shuffle = _shfl_down_sim if _cuda_simulated(cuda) else _shfl_down_gpu
-    ns["_shfl_down"] = cuda.jit(device=True)(rebind(shuffle))
-    for fn in (_cuda_rows_softmax_onehot_argmax, _cuda_grad_rows_softmax_onehot_argmax):
+    if _CUDA_SHUFFLE:
+        gpu, simulated = _CUDA_SHUFFLE
+        shuffle = simulated if _cuda_simulated(cuda) else gpu
+        ns["_shfl_down"] = cuda.jit(device=True)(rebind(shuffle))
+    for fn in _CUDA_KERNELS:
         ns[fn.__name__] = cuda.jit(rebind(fn))
     return ns
 
@@ -688,12 +680,12 @@ def _cuda():
             from numba import cuda
         except ImportError as exc:  # pragma: no cover - numba without its CUDA target
             raise RuntimeError(
-                "softmax_onehot_argmax_cuda needs numba-cuda "
-                "(pip install 'numba-cuda[cu12]'); use softmax_onehot_argmax() for the CPU kernel"
+                f"{_NAME}_cuda needs numba-cuda "
+                f"(pip install 'numba-cuda[cu12]'); use {_NAME}() for the CPU kernel"
             ) from exc
         if not cuda.is_available():
             raise RuntimeError(
-                "no CUDA GPU found: use softmax_onehot_argmax() for the CPU kernel, or set "
+                f"no CUDA GPU found: use {_NAME}() for the CPU kernel, or set "
                 "NUMBA_ENABLE_CUDASIM=1 to run the CUDA kernel in the simulator"
             )
         kernels = _cuda_build(cuda)
@@ -719,18 +711,16 @@ def _cuda_view(cuda, a):
 def _cuda_dtype(dtypes):
     """float32 when every array is float32 (computed in float64, rounded once), else float64."""
     dtypes = [np.dtype(d) for d in dtypes]
-    return (
-        np.dtype(np.float32)
-        if dtypes and all(d == np.float32 for d in dtypes)
-        else np.dtype(np.float64)
-    )
+    if dtypes and all(d == np.float32 for d in dtypes):
+        return np.dtype(np.float32)
+    return np.dtype(np.float64)
 
 
 def _cuda_flat(view):
     """A 1-D view of a C-contiguous device array (no copy)."""
     if view.ndim != 1 and not view.is_c_contiguous():
         raise ValueError(
-            "softmax_onehot_argmax_cuda: device arrays must be C-contiguous "
+            f"{_NAME}_cuda: device arrays must be C-contiguous "
             "(e.g. x.contiguous() in PyTorch, cupy.ascontiguousarray(x)); "
             "host arrays may have any layout"
         )
@@ -770,6 +760,123 @@ def _cuda_result(out, proto, shape):
     return out
 
 
+def _cuda_params(st, params, shape, count):
+    """(value, array, mode) per row parameter: a host scalar (mode 0), one value per row
+    (mode 1: host data copied, or a device array shaped like the rows) or a device array of
+    size 1 (mode 2)."""
+    cuda = st["cuda"]
+    operands = []
+    for p in params:
+        view = _cuda_view(cuda, p)
+        if view is None:
+            h = np.asarray(p, dtype=np.float64)
+            if h.size == 1:
+                operands += [np.float64(h.reshape(-1)[0]), st["dummy"], 0]
+            else:
+                per_row = np.ascontiguousarray(np.broadcast_to(h, shape[:-1])).reshape(count)
+                operands += [np.float64(0.0), cuda.to_device(per_row), 1]
+        elif view.size == 1:
+            operands += [np.float64(0.0), _cuda_flat(view), 2]
+        elif tuple(view.shape) == shape[:-1]:
+            operands += [np.float64(0.0), _cuda_flat(view), 1]
+        else:
+            raise ValueError(
+                f"{_NAME}_cuda: a device parameter must have size 1 or "
+                f"the shape {shape[:-1]} of the rows; got {tuple(view.shape)}"
+            )
+    return operands
+
+
+def _cuda_cotangent(st, cotangent, shape, rows_shape):
+    """(value, array, mode) of a row map's cotangent: all ones (mode 0, for None), host data
+    copied to the device or a device array of the input's shape (mode 1)."""
+    cuda = st["cuda"]
+    view = None if cotangent is None else _cuda_view(cuda, cotangent)
+    if cotangent is None:
+        return [np.float64(1.0), st["dummy2"], 0]
+    if view is None:
+        g = np.ascontiguousarray(np.broadcast_to(np.asarray(cotangent, dtype=np.float64), shape))
+        return [np.float64(0.0), cuda.to_device(g.reshape(rows_shape)), 1]
+    if tuple(view.shape) == shape:
+        return [
+            np.float64(0.0),
+            view if view.ndim == 2 else _cuda_flat(view).reshape(rows_shape),
+            1,
+        ]
+    raise ValueError(f"{_NAME}_grad_cuda: cotangent shape {tuple(view.shape)} != {shape}")
+
+
+def _cuda_rows(st, vectors, params):
+    """2-D (rows, n) device views of a reduction's inputs, (value, array, mode) per parameter,
+    the input shape, the output dtype and the input whose kind the outputs take (None: host
+    data).  Class labels are checked on the host (:func:`_check_labels`)."""
+    cuda = st["cuda"]
+    views = [_cuda_view(cuda, v) for v in vectors]
+    proto = next((a for a, v in zip(vectors, views, strict=True) if v is not None), None)
+    shapes = [
+        tuple(v.shape) if v is not None else np.shape(a)
+        for a, v in zip(vectors, views, strict=True)
+    ]
+    shape = tuple(np.broadcast_shapes(*shapes))
+    if len(shape) == 0:
+        raise ValueError(f"{_NAME}_cuda: inputs must have at least one axis (the reduced one)")
+    labels = list(params)
+    for at, *_ in _LABELS:
+        view = _cuda_view(cuda, params[at])
+        if view is not None:
+            labels[at] = view.copy_to_host()
+    _check_labels(labels, shape[-1])
+    count = int(np.prod(shape[:-1], dtype=np.int64))
+    rows = []
+    for a, v, s in zip(vectors, views, shapes, strict=True):
+        if v is None:
+            data = _cuda_host_data(np.broadcast_to(np.asarray(a), shape))
+            rows.append(cuda.to_device(data.reshape(count, shape[-1])))
+            continue
+        if s != shape:
+            raise ValueError(
+                f"{_NAME}_cuda: device inputs must share one shape (got {s} and {shape})"
+            )
+        if v.dtype not in (np.float32, np.float64):
+            raise TypeError(
+                f"{_NAME}_cuda: device input has dtype {v.dtype}; pass float32 or float64"
+            )
+        rows.append(v if v.ndim == 2 else _cuda_flat(v).reshape(count, shape[-1]))
+    dtype = _cuda_dtype([r.dtype for r in rows])
+    return rows, _cuda_params(st, params, shape, count), shape, dtype, proto
+
+
+def _cuda_block(st, n, block):
+    """(threads per row, rows per block): whole warps per row, about 8 elements per thread.
+    The simulator also takes 1 to 16 threads per row (its shuffles need no whole warps)."""
+    if block is None:
+        if st["simulator"]:
+            return 8, 2
+        tx = 32
+        while tx < 256 and tx * 8 < n:
+            tx *= 2
+        return tx, max(1, 256 // tx)
+    tx, ty = (int(b) for b in block)
+    whole = tx % 32 == 0 or (st["simulator"] and tx < 32 and tx & (tx - 1) == 0)
+    if not whole or ty < 1 or tx * ty > 1024 or max(tx // 32, 1) * ty > 32:
+        raise ValueError(
+            f"{_NAME}_cuda: block={block}: threads per row must be "
+            "a multiple of 32, threads per block at most 1024 and rows per block at most 32"
+        )
+    return tx, ty
+
+
+def _cuda_rows_launch(st, kernel, outs, rows, operands, block):
+    """Launch a row kernel: ``_cuda_block`` threads per row and rows per block, grid-stride
+    over the rows."""
+    count, n = rows[0].shape
+    if count == 0:
+        return
+    tx, ty = _cuda_block(st, n, block)
+    blocks = min((count + ty - 1) // ty, 4 if st["simulator"] else 1 << 20)
+    kernel[blocks, (tx, ty)](*outs, *rows, *operands)
+
+
 def _cuda_rows_softmax_onehot_argmax(out, x_rows, k_val, k_arr, k_mode):
     """softmax_onehot_argmax of each row: TX = blockDim.x threads (whole warps) share a row,
     blockDim.y rows per block, grid-stride over rows; 64-bit indices.  A parameter is its
@@ -802,12 +909,8 @@ def _cuda_rows_softmax_onehot_argmax(out, x_rows, k_val, k_arr, k_mode):
                 c0 = c0 * _r
                 M0 = _h0
             E0 = _wexp(_h0, M0)
-            _v = E0
-            _t = s0 + _v
-            _bp = _t - s0
-            c0 += (s0 - (_t - _bp)) + (_v - _bp)
-            s0 = _t
-
+            s0, _e = _two_sum(s0, E0)
+            c0 += _e
         # merge the states of a warp (shuffles), then of the row's warps (shared memory); every
         # thread of the block runs this, so the shuffles and barriers are uniform
         off_ = min(TX_ // 2, int64(16))
@@ -821,10 +924,8 @@ def _cuda_rows_softmax_onehot_argmax(out, x_rows, k_val, k_arr, k_mode):
             _x = s0 * _a
             _y = _os0 * _b
             c0 = c0 * _a + _oc0 * _b
-            _t = _x + _y
-            _bp = _t - _x
-            c0 += (_x - (_t - _bp)) + (_y - _bp)
-            s0 = _t
+            s0, _e = _two_sum(_x, _y)
+            c0 += _e
 
             M0 = _m
 
@@ -848,10 +949,8 @@ def _cuda_rows_softmax_onehot_argmax(out, x_rows, k_val, k_arr, k_mode):
             _x = s0 * _a
             _y = _os0 * _b
             c0 = c0 * _a + _oc0 * _b
-            _t = _x + _y
-            _bp = _t - _x
-            c0 += (_x - (_t - _bp)) + (_y - _bp)
-            s0 = _t
+            s0, _e = _two_sum(_x, _y)
+            c0 += _e
 
             M0 = _m
 
@@ -901,12 +1000,8 @@ def _cuda_grad_rows_softmax_onehot_argmax(
                 c0 = c0 * _r
                 M0 = _h0
             E0 = _wexp(_h0, M0)
-            _v = E0
-            _t = s0 + _v
-            _bp = _t - s0
-            c0 += (s0 - (_t - _bp)) + (_v - _bp)
-            s0 = _t
-
+            s0, _e = _two_sum(s0, E0)
+            c0 += _e
         # merge the states of a warp (shuffles), then of the row's warps (shared memory); every
         # thread of the block runs this, so the shuffles and barriers are uniform
         off_ = min(TX_ // 2, int64(16))
@@ -920,10 +1015,8 @@ def _cuda_grad_rows_softmax_onehot_argmax(
             _x = s0 * _a
             _y = _os0 * _b
             c0 = c0 * _a + _oc0 * _b
-            _t = _x + _y
-            _bp = _t - _x
-            c0 += (_x - (_t - _bp)) + (_y - _bp)
-            s0 = _t
+            s0, _e = _two_sum(_x, _y)
+            c0 += _e
 
             M0 = _m
 
@@ -947,10 +1040,8 @@ def _cuda_grad_rows_softmax_onehot_argmax(
             _x = s0 * _a
             _y = _os0 * _b
             c0 = c0 * _a + _oc0 * _b
-            _t = _x + _y
-            _bp = _t - _x
-            c0 += (_x - (_t - _bp)) + (_y - _bp)
-            s0 = _t
+            s0, _e = _two_sum(_x, _y)
+            c0 += _e
 
             M0 = _m
 
@@ -1010,15 +1101,11 @@ def _cuda_grad_rows_softmax_onehot_argmax(
                 G_e = G_val if G_mode == 0 else float64(G_rows[r_, idx])
                 _v0 = G_e
                 _v = E0
-                _t = r0 + _v
-                _bp = _t - r0
-                cr0 += ((r0 - (_t - _bp)) + (_v - _bp)) + El0
-                r0 = _t
+                r0, _e = _two_sum(r0, _v)
+                cr0 += _e + El0
                 _v, _ve = _two_product(_v0, E0)
-                _t = V0 + _v
-                _bp = _t - V0
-                cV0 += ((V0 - (_t - _bp)) + (_v - _bp)) + (_ve + _v0 * El0)
-                V0 = _t
+                V0, _e = _two_sum(V0, _v)
+                cV0 += _e + (_ve + _v0 * El0)
         # merge the states of a warp (shuffles), then of the row's warps (shared memory); every
         # thread of the block runs this, so the shuffles and barriers are uniform
         off_ = min(TX_ // 2, int64(16))
@@ -1028,16 +1115,12 @@ def _cuda_grad_rows_softmax_onehot_argmax(
             _oV0 = _shfl_down(V0, off_)
             _ocV0 = _shfl_down(cV0, off_)
             cr0 += _ocr0
-            _t = r0 + _or0
-            _bp = _t - r0
-            cr0 += (r0 - (_t - _bp)) + (_or0 - _bp)
-            r0 = _t
+            r0, _e = _two_sum(r0, _or0)
+            cr0 += _e
 
             cV0 += _ocV0
-            _t = V0 + _oV0
-            _bp = _t - V0
-            cV0 += (V0 - (_t - _bp)) + (_oV0 - _bp)
-            V0 = _t
+            V0, _e = _two_sum(V0, _oV0)
+            cV0 += _e
 
             off_ //= 2
         if lane_ == 0:
@@ -1057,16 +1140,12 @@ def _cuda_grad_rows_softmax_onehot_argmax(
             _oV0 = shared_[w_, 2]
             _ocV0 = shared_[w_, 3]
             cr0 += _ocr0
-            _t = r0 + _or0
-            _bp = _t - r0
-            cr0 += (r0 - (_t - _bp)) + (_or0 - _bp)
-            r0 = _t
+            r0, _e = _two_sum(r0, _or0)
+            cr0 += _e
 
             cV0 += _ocV0
-            _t = V0 + _oV0
-            _bp = _t - V0
-            cV0 += (V0 - (_t - _bp)) + (_oV0 - _bp)
-            V0 = _t
+            V0, _e = _two_sum(V0, _oV0)
+            cV0 += _e
 
         cuda.syncthreads()
 
@@ -1077,9 +1156,8 @@ def _cuda_grad_rows_softmax_onehot_argmax(
             _t = V0 + cV0
             cV0 = cV0 - (_t - V0)
             V0 = _t
-            _t = P0 + r0
-            _bp = _t - P0
-            s0 = _t + (((P0 - (_t - _bp)) + (r0 - _bp)) + cr0)
+            _t, _e = _two_sum(P0, r0)
+            s0 = _t + (_e + cr0)
         plain_stop_ = int64(0) if use_piv_ else stop_
         R0 = 0.0
         cR0 = 0.0
@@ -1089,10 +1167,8 @@ def _cuda_grad_rows_softmax_onehot_argmax(
             E0 = _wexp(_h0, M0)
             G_e = G_val if G_mode == 0 else float64(G_rows[r_, idx])
             _a0 = -E0 * G_e / s0**2
-            _t = R0 + _a0
-            _bp = _t - R0
-            cR0 += (R0 - (_t - _bp)) + (_a0 - _bp)
-            R0 = _t
+            R0, _e = _two_sum(R0, _a0)
+            cR0 += _e
 
         # merge the states of a warp (shuffles), then of the row's warps (shared memory); every
         # thread of the block runs this, so the shuffles and barriers are uniform
@@ -1101,10 +1177,8 @@ def _cuda_grad_rows_softmax_onehot_argmax(
             _oR0 = _shfl_down(R0, off_)
             _ocR0 = _shfl_down(cR0, off_)
             cR0 += _ocR0
-            _t = R0 + _oR0
-            _bp = _t - R0
-            cR0 += (R0 - (_t - _bp)) + (_oR0 - _bp)
-            R0 = _t
+            R0, _e = _two_sum(R0, _oR0)
+            cR0 += _e
 
             off_ //= 2
         if lane_ == 0:
@@ -1118,10 +1192,8 @@ def _cuda_grad_rows_softmax_onehot_argmax(
             _oR0 = shared_[w_, 0]
             _ocR0 = shared_[w_, 1]
             cR0 += _ocR0
-            _t = R0 + _oR0
-            _bp = _t - R0
-            cR0 += (R0 - (_t - _bp)) + (_oR0 - _bp)
-            R0 = _t
+            R0, _e = _two_sum(R0, _oR0)
+            cR0 += _e
 
         cuda.syncthreads()
 
@@ -1141,119 +1213,22 @@ def _cuda_grad_rows_softmax_onehot_argmax(
                 _u0 = _a0_0
                 _ul0 = 0.0
                 _x = _a0_1
-                _s = _u0 + _x
-                _bp = _s - _u0
-                _ul0 += (_u0 - (_s - _bp)) + (_x - _bp)
-                _u0 = _s
+                _u0, _e = _two_sum(_u0, _x)
+                _ul0 += _e
                 _x, _e = _two_product(_k0_0, r0)
                 _ul0 += _e + _k0_0 * cr0
-                _s = _u0 + _x
-                _bp = _s - _u0
-                _ul0 += (_u0 - (_s - _bp)) + (_x - _bp)
-                _u0 = _s
+                _u0, _e = _two_sum(_u0, _x)
+                _ul0 += _e
                 _x, _e = _two_product(_k0_1, V0)
                 _ul0 += _e + _k0_1 * cV0
-                _s = _u0 + _x
-                _bp = _s - _u0
-                _ul0 += (_u0 - (_s - _bp)) + (_x - _bp)
-                _u0 = _s
+                _u0, _e = _two_sum(_u0, _x)
+                _ul0 += _e
                 _u0 = _u0 + _ul0
                 _g0 = 0.0 if E0 == 0.0 else E0 * ((_f0 * _u0) / _n0)
             else:
                 _c0 = E0 * k
                 _g0 = G_e * _c0 / s0 + ((0) if (E0 == 0) else (R0 * _c0))
             x_grad[r_, idx] = _g0
-
-
-def _cuda_rows(st, vectors, params):
-    """2-D (rows, n) device views of the inputs, (value, array, mode) per parameter, the input
-    shape, the output dtype and the input whose kind the outputs take (None: host data)."""
-    cuda = st["cuda"]
-    views = [_cuda_view(cuda, v) for v in vectors]
-    proto = next((a for a, v in zip(vectors, views) if v is not None), None)
-    shapes = [tuple(v.shape) if v is not None else np.shape(a) for a, v in zip(vectors, views)]
-    shape = tuple(np.broadcast_shapes(*shapes))
-    if len(shape) == 0:
-        raise ValueError(
-            "softmax_onehot_argmax_cuda: inputs must have at least one axis (the reduced one)"
-        )
-    _labels = list(params)
-    for _at_label, *_ in _LABELS:  # class labels are checked on the host (one per row)
-        _view = _cuda_view(cuda, params[_at_label])
-        if _view is not None:
-            _labels[_at_label] = _view.copy_to_host()
-    _check_labels(_labels, shape[-1])
-    count = int(np.prod(shape[:-1], dtype=np.int64))
-    rows = []
-    for a, v, s in zip(vectors, views, shapes):
-        if v is None:
-            data = _cuda_host_data(np.broadcast_to(np.asarray(a), shape))
-            rows.append(cuda.to_device(data.reshape(count, shape[-1])))
-            continue
-        if s != shape:
-            raise ValueError(
-                f"softmax_onehot_argmax_cuda: device inputs must share one shape "
-                f"(got {s} and {shape})"
-            )
-        if v.dtype not in (np.float32, np.float64):
-            raise TypeError(
-                f"softmax_onehot_argmax_cuda: device input has dtype {v.dtype}; "
-                "pass float32 or float64"
-            )
-        if v.ndim == 2:
-            rows.append(v)
-        else:
-            rows.append(_cuda_flat(v).reshape(count, shape[-1]))
-    dtype = _cuda_dtype([r.dtype for r in rows])
-    operands = []
-    for p in params:
-        view = _cuda_view(cuda, p)
-        if view is None:
-            h = np.asarray(p, dtype=np.float64)
-            if h.size == 1:
-                operands += [np.float64(h.reshape(-1)[0]), st["dummy"], 0]
-            else:
-                per_row = np.ascontiguousarray(np.broadcast_to(h, shape[:-1])).reshape(count)
-                operands += [np.float64(0.0), cuda.to_device(per_row), 1]
-        elif view.size == 1:
-            operands += [np.float64(0.0), _cuda_flat(view), 2]
-        elif tuple(view.shape) == shape[:-1]:
-            operands += [np.float64(0.0), _cuda_flat(view), 1]
-        else:
-            raise ValueError(
-                f"softmax_onehot_argmax_cuda: a device parameter must have size 1 or "
-                f"the shape {shape[:-1]} of the rows; got {tuple(view.shape)}"
-            )
-    return rows, operands, shape, dtype, proto
-
-
-def _cuda_block(st, n, block):
-    """(threads per row, rows per block): whole warps per row, about 8 elements per thread.
-    The simulator also takes 1 to 16 threads per row (its shuffles need no whole warps)."""
-    if block is None:
-        if st["simulator"]:
-            return 8, 2
-        tx = 32
-        while tx < 256 and tx * 8 < n:
-            tx *= 2
-        return tx, max(1, 256 // tx)
-    tx, ty = (int(b) for b in block)
-    whole = tx % 32 == 0 or (st["simulator"] and tx < 32 and tx & (tx - 1) == 0)
-    if not whole or ty < 1 or tx * ty > 1024 or max(tx // 32, 1) * ty > 32:
-        raise ValueError(
-            f"softmax_onehot_argmax_cuda: block={block}: threads per row must be "
-            "a multiple of 32, threads per block at most 1024 and rows per block at most 32"
-        )
-    return tx, ty
-
-
-def _cuda_rows_launch(st, kernel, outs, rows, operands, block):
-    count, n = rows[0].shape
-    if count == 0:
-        return
-    tx, ty = _cuda_block(st, n, block)
-    blocks = min((count + ty - 1) // ty, 4 if st["simulator"] else 1 << 20)
-    kernel[blocks, (tx, ty)](*outs, *rows, *operands)
 
 
 def softmax_onehot_argmax_cuda(x, k, block=None):
@@ -1279,28 +1254,20 @@ def softmax_onehot_argmax_grad_cuda(x, k, cotangent=None, block=None):
     ``softmax_onehot_argmax_cuda``)."""
     st = _cuda()
     rows, operands, shape, dtype, proto = _cuda_rows(st, (x,), (k,))
-    cuda = st["cuda"]
-    view = None if cotangent is None else _cuda_view(cuda, cotangent)
-    if cotangent is None:
-        operands += [np.float64(1.0), st["dummy2"], 0]
-    elif view is None:
-        g = np.ascontiguousarray(np.broadcast_to(np.asarray(cotangent, dtype=np.float64), shape))
-        operands += [np.float64(0.0), cuda.to_device(g.reshape(rows[0].shape)), 1]
-    elif tuple(view.shape) == shape:
-        operands += [
-            np.float64(0.0),
-            view if view.ndim == 2 else _cuda_flat(view).reshape(rows[0].shape),
-            1,
-        ]
-    else:
-        raise ValueError(
-            f"softmax_onehot_argmax_grad_cuda: cotangent shape {tuple(view.shape)} != {shape}"
-        )
+    operands += _cuda_cotangent(st, cotangent, shape, rows[0].shape)
     outs = [_cuda_empty(st, proto, shape, dtype) for _ in range(1)]
     views = [_cuda_flat(v).reshape(rows[0].shape[0], rows[0].shape[1]) for _, v in outs]
     _cuda_rows_launch(st, st["_cuda_grad_rows_softmax_onehot_argmax"], views, rows, operands, block)
     results = tuple(_cuda_result(out, proto, shape) for out, _ in outs)
     return results[0]
+
+
+_CUDA_DEVICE = (_fin, _two_product, _two_sum, _wexp, _wexp2)
+"""The scalar helpers and cores that _cuda_build compiles as CUDA device functions."""
+_CUDA_KERNELS = (_cuda_rows_softmax_onehot_argmax, _cuda_grad_rows_softmax_onehot_argmax)
+"""The kernels that _cuda_build compiles with cuda.jit."""
+_CUDA_SHUFFLE = (_shfl_down_gpu, _shfl_down_sim)
+"""The warp shuffle on a GPU and in the simulator (empty: no kernel shuffles)."""
 
 
 __all__ += ["softmax_onehot_argmax_cuda", "softmax_onehot_argmax_grad_cuda"]

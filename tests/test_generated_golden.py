@@ -56,6 +56,7 @@ def test_header_hashes_are_the_real_ones():
         "_header.py.j2",
         "_imports.py.j2",
         "cuda_elementwise.py.j2",
+        "_cuda_macros.py.j2",
         "cuda_runtime.py.j2",
     )
     for part in parts:

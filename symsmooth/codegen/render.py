@@ -36,6 +36,7 @@ import jinja2.meta
 
 from symsmooth.codegen.fastmath import loaded_names, with_runtime
 from symsmooth.codegen.formatting import drop_dead_stores, format_source, string_literal
+from symsmooth.codegen.host import NO_HOST, host_runtime
 from symsmooth.codegen.kinds import kind
 from symsmooth.codegen.names import (
     TEMPLATE_GLOBALS,
@@ -149,11 +150,14 @@ class _Everything:
 
 def render_template(template: jinja2.Template, ctx: dict) -> str:
     """``template`` rendered with ``ctx``, twice: the runtime a module carries (the fast
-    functions, the CUDA warp shuffle) is what the functions of the first rendering call; the
-    template sees those names as ``needs``."""
-    first = template.render(**ctx, needs=_Everything())
+    functions, the host functions of :mod:`symsmooth.codegen.host`) is what the code of the
+    first rendering calls, with what that calls; the template sees every name the module
+    loads as ``needs``."""
+    first = template.render(**ctx, needs=_Everything(), host=NO_HOST)
+    called = loaded_names(first)
     fast = with_runtime(ctx["fast"], first)
-    return template.render(**dict(ctx, fast=fast), needs=loaded_names(first))
+    host = host_runtime(called)
+    return template.render(**dict(ctx, fast=fast), host=host, needs=called | host["names"])
 
 
 def render(spec: KernelSpec, targets=("cpu", "cuda")) -> str:

@@ -48,6 +48,16 @@ def _two_product(a, b):
     return p, e
 
 
+def _two_sum(a, b):
+    """(s, e) with s = fl(a + b) and s + e == a + b exactly, for any order of magnitude of a
+    and b (Knuth's TwoSum, TAOCP vol. 2, 4.2.2 Theorem B; Muller et al. 2018, Alg. 4.4): the
+    compensated sums of every reduction kernel add each term with it."""
+    s = a + b
+    bp = s - a
+    e = (a - (s - bp)) + (b - bp)
+    return s, e
+
+
 def _wexp2(h, m):
     """(E, e): exp(h - m) = E + e to ~2**-66 relative (E within 1 ulp), for the pivoted
     gradients (symsmooth.codegen.pivot), whose cancelling sums need the weights' rounding.

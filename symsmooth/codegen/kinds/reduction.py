@@ -36,8 +36,8 @@ from symsmooth.codegen.emit import (
     value_statements,
 )
 from symsmooth.codegen.kinds.base import Kind, kernel_pair, operand_sig
+from symsmooth.codegen.kinds.pivoted import pivot_context, weight_code
 from symsmooth.codegen.names import (
-    COTANGENT,
     PIVOT_POSITION,
     POSITION,
     comp_of,
@@ -45,11 +45,9 @@ from symsmooth.codegen.names import (
     docstring_text,
     state_var,
 )
-from symsmooth.codegen.pivot import linear_numerator, pivot_form
 from symsmooth.codegen.printer import CudaPrinter, MathPrinter
 from symsmooth.codegen.reduction import fsexp, low_logs, masked, wexp
 from symsmooth.codegen.spec import KernelSpec
-from symsmooth.errors import CodegenError
 
 
 def _base(init: str, s, plan) -> str:
@@ -151,6 +149,7 @@ def cpu_context(spec: KernelSpec, printer: MathPrinter) -> dict:
             grad_exprs, [state_var("grad", j) for j in range(len(names))], "_c"
         ),
         "summary": docstring_text(spec.construction),
+        "online_lines": online_lines(groups, sums),
     }
     used = set().union(*[e.free_symbols for e in grad_exprs])
     if plan.rowmap:
@@ -170,12 +169,12 @@ def cpu_context(spec: KernelSpec, printer: MathPrinter) -> dict:
     ctx["labels"] = repr(checks)
     ctx["label_names"] = [c[1] for c in checks]
     ctx["label_first"] = checks[0][2] if checks else 1
-    ctx["pivot"] = _pivot_context(spec, printer, sub, names, folded)
+    ctx["pivot"] = pivot_context(spec, printer, sub, names, folded)
     ctx["uses_size"] = SIZE.name in read
     if ctx["pivot"] and POSITION not in read:  # the pivot's position is pos_ at the pivot
         pivot_load = [s for s in ctx["pivot"]["load_statements"] if s.target != PIVOT_POSITION]
         ctx["pivot"].update(load_statements=pivot_load, load=lines(pivot_load, printer))
-    printer.helpers.update({"wexp", "fin"} | ({"fin_lo"} if low else set()))
+    printer.helpers.update({"wexp", "fin", "two_sum"} | ({"fin_lo"} if low else set()))
     return ctx
 
 
@@ -215,10 +214,35 @@ def absent_terms(plan, shifted, folded: dict) -> list[Assign]:
     return out
 
 
-def _weight(k: int, folded: dict, printer: MathPrinter) -> str:
-    """The weight ``w_k`` as code: the name ``_w{k}`` of its statement, or the number it
-    folded to (printed as a float: it multiplies floats in TwoProduct)."""
-    return printer.doprint(sp.Float(folded[k])) if k in folded else state_var("factor", k)
+def online_lines(groups: list[dict], sums: list[dict]) -> list[str]:
+    """The element step of the online sum of exponentials, for the CPU fallback pass, the
+    iteration steps and the CUDA threads: when an exponent exceeds its group's shift, the
+    group's sums and compensations are rescaled by ``exp(M_old - M_new)`` (Milakov and
+    Gimelshein 2018, arXiv:1805.02867, Alg. 3) and the shift moves; then each term is added by
+    TwoSum (``_two_sum``) into its sum, its error into the compensation.
+
+    >>> print("\\n".join(online_lines([{"index": 0, "sums": [0]}], [{"index": 0, "term": "E0"}])))
+    if _h0 > M0:
+        _r = math.exp(M0 - _h0)
+        s0 = s0 * _r
+        c0 = c0 * _r
+        M0 = _h0
+    E0 = _wexp(_h0, M0)
+    s0, _e = _two_sum(s0, E0)
+    c0 += _e
+    """
+    out: list[str] = []
+    for g in groups:
+        h, m = state_var("exponent", g["index"]), state_var("shift", g["index"])
+        out += [f"if {h} > {m}:", f"    _r = math.exp({m} - {h})"]
+        for k in g["sums"]:
+            for v in (state_var("sum", k), state_var("comp", k)):
+                out.append(f"    {v} = {v} * _r")
+        out += [f"    {m} = {h}", f"{state_var('weight', g['index'])} = _wexp({h}, {m})"]
+    for s in sums:
+        total, comp = state_var("sum", s["index"]), state_var("comp", s["index"])
+        out += [f"{total}, _e = _two_sum({total}, {s['term']})", f"{comp} += _e"]
+    return out
 
 
 def _term(k: int, s, plan, folded: dict, printer: MathPrinter) -> str:
@@ -234,7 +258,7 @@ def _term(k: int, s, plan, folded: dict, printer: MathPrinter) -> str:
     '1.0'
     """
     if not plan.shifted(s.group):
-        return _weight(k, folded, printer)
+        return weight_code(k, folded, printer)
     e = state_var("weight", s.group)
     if folded.get(k) == 1:
         return e
@@ -260,124 +284,6 @@ def label_checks(spec: KernelSpec) -> tuple:
         for at, (p, name) in enumerate(zip(spec.params, spec.param_names, strict=True))
         if p in subscripts
     )
-
-
-def _pivot_context(spec: KernelSpec, printer: MathPrinter, sub, names, folded: dict) -> dict | None:
-    """Lines of the pivoted gradient (:mod:`symsmooth.codegen.pivot`), or ``None``."""
-    plan, pc = spec.plan, spec.pieces
-    piv = pivot_form(plan, pc)
-    if piv is None:
-        return None
-    g = piv.group
-    load = [
-        Load(str(p), v, "piv")
-        for v, el, p in zip(
-            names, plan.elements, [piv.pivot_elements[e] for e in plan.elements], strict=False
-        )
-    ]
-    load.append(Assign(PIVOT_POSITION, sp.Symbol("piv") + 1.0))
-    if plan.rowmap:
-        load.append(Load(derived_var("pivot", COTANGENT), COTANGENT, "piv"))
-    keys = sorted(piv.pivot_terms, key=lambda s: s.name)
-    load += statements([sub(piv.pivot_terms[q]) for q in keys], [str(q) for q in keys], "_q")
-    # every small term is coef * E_g: E_g = E + El from _wexp2 (exp with its rounding error)
-    # and coef * E by TwoProduct, so the sums r_k, V_k are double-double to ~2**-64
-    small = [(state_var("small_sum", k), _weight(k, folded, printer)) for k in piv.sums]
-    vk = sorted(piv.adjoint_terms, key=lambda s: s.name)
-    small += [(str(v), state_var("adjoint_coef", v.name[1:])) for v in vk]
-    e = spec.pieces.weights_e[g]
-    coefs = [sp.cancel(piv.adjoint_terms[v] / e) for v in vk]
-    if any(e in c.free_symbols for c in coefs):  # pragma: no cover - pivot_form factors E_g out
-        raise CodegenError(f"{spec.name}: a pivoted adjoint term is not E_g times a factor")
-    adj = block(
-        [sub(c) for c in coefs], [state_var("adjoint_coef", v.name[1:]) for v in vk], printer, "_e"
-    )
-    accumulate = []
-    units = {state_var("small_sum", k) for k in piv.sums if folded.get(k) == 1}
-    e_g, el_g = state_var("weight", g), state_var("weight_low", g)
-    for sym, coef in small:
-        c_sym = comp_of(sym)
-        # coef * (E + El) as _v + error; a weight folded to 1 needs no TwoProduct (exact)
-        product, error = (
-            (f"_v = {e_g}", el_g)
-            if sym in units
-            else (f"_v, _ve = _two_product({coef}, {e_g})", f"(_ve + {coef} * {el_g})")
-        )
-        accumulate += [
-            product,
-            f"_t = {sym} + _v",
-            f"_bp = _t - {sym}",
-            f"{c_sym} += (({sym} - (_t - _bp)) + (_v - _bp)) + {error}",
-            f"{sym} = _t",
-        ]
-    finish = []
-    for sym, _ in small:
-        c_sym = comp_of(sym)
-        finish += [f"_t = {sym} + {c_sym}", f"{c_sym} = {c_sym} - (_t - {sym})", f"{sym} = _t"]
-    for k in piv.sums:  # s_k = P_k + r_k rounded once, for the denominators
-        p_k, r_k, s_k = (state_var(role, k) for role in ("pivot_sum", "small_sum", "sum"))
-        finish += [
-            f"_t = {p_k} + {r_k}",
-            f"_bp = _t - {p_k}",
-            f"{s_k} = _t + ((({p_k} - (_t - _bp)) + ({r_k} - _bp)) + {comp_of(r_k)})",
-        ]
-    printer.helpers.update({"wexp2", "two_product"})
-    grads = []
-    for j, (lead, rest, den) in enumerate(
-        zip(piv.leading, piv.rest, piv.denominator, strict=False)
-    ):
-        lin = linear_numerator(lead, rest, piv.small)
-        if lin is None:
-            grads += block(
-                [sub(lead), sub(rest), sub(den)], [f"_l{j}", f"_t{j}", f"_n{j}"], printer, f"_c{j}_"
-            )
-            grad_j = state_var("grad", j)
-            grads.append(f"{grad_j} = 0.0 if {e_g} == 0.0 else {e_g} * ((_l{j} + _t{j}) / _n{j})")
-            continue
-        grads += _dd_numerator(j, lin, sub(den), printer, sub)
-        grads.append(
-            f"{state_var('grad', j)} = 0.0 if {e_g} == 0.0 else {e_g} * ((_f{j} * _u{j}) / _n{j})"
-        )
-    return {
-        "group": g,
-        "load": lines(load, printer),
-        "load_statements": load,
-        "small": small,
-        "weight": f"{e_g}, {el_g} = _wexp2({state_var('exponent', g)}, {state_var('shift', g)})",
-        "adjoint_lines": adj,
-        "accumulate": accumulate,
-        "finish": finish,
-        "grad_lines": grads,
-    }
-
-
-def _dd_numerator(j: int, lin, den, printer: MathPrinter, sub) -> list[str]:
-    """Lines forming the bracket of a :class:`~symsmooth.codegen.pivot.Linear` numerator in
-    double-double (TwoSum of the lead terms, TwoProduct of each coefficient with the
-    double-double small sum ``r + cr``) into ``_u{j}``; its factor ``_f{j}``, denominator
-    ``_n{j}``."""
-    coefs = [sub(c) for _, c in lin.terms]
-    lead = [sub(t) for t in lin.lead] or [sp.S.Zero]
-    names = [f"_f{j}", f"_n{j}"] + [f"_a{j}_{i}" for i in range(len(lead))]
-    names += [f"_k{j}_{i}" for i in range(len(coefs))]
-    lines = block([sub(lin.factor), den, *lead, *coefs], names, printer, f"_c{j}_")
-    lines += [f"_u{j} = _a{j}_0", f"_ul{j} = 0.0"]
-    adds = [(f"_a{j}_{i}", None) for i in range(1, len(lead))]
-    adds += [(f"_k{j}_{i}", str(s)) for i, (s, _) in enumerate(lin.terms)]
-    for term, small in adds:
-        if small is None:
-            lines.append(f"_x = {term}")
-        else:
-            lines.append(f"_x, _e = _two_product({term}, {small})")
-            lines.append(f"_ul{j} += _e + {term} * {comp_of(small)}")
-        lines += [
-            f"_s = _u{j} + _x",
-            f"_bp = _s - _u{j}",
-            f"_ul{j} += (_u{j} - (_s - _bp)) + (_x - _bp)",
-            f"_u{j} = _s",
-        ]
-    printer.helpers.add("two_product")
-    return lines + [f"_u{j} = _u{j} + _ul{j}"]
 
 
 def cuda_context(spec: KernelSpec, ctx: dict) -> dict:

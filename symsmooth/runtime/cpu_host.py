@@ -1,0 +1,168 @@
+"""Host-side helpers of the CPU kernels: argument checks and array layout around the loops.
+
+These run in plain Python (or, for :func:`_at`, inside the ``_fast`` loops) in the generated
+module; the code generator (:mod:`symsmooth.codegen.host`) copies the source of each one the
+module calls, with the helpers it calls and the private imports it uses, as it copies the
+scalar helpers.  They read two module constants the generated module defines: ``_NAME`` (the
+kernel's name, in error messages) and, for reductions with a class label, ``_LABELS``;
+iterations also ``_COUNT`` (the name of the iteration count argument).  The values below only
+stand for them here (tests set them).
+
+* :func:`_at`, :func:`_fast_operands`: broadcasting and dtypes of the ``<ufunc>_fast`` loops,
+  exactly as the NumPy ufunc does them.
+* :func:`_check_labels`, :func:`_prepare`: the row layout of the reductions (float64
+  C-contiguous rows, one parameter value per row) and the class-label check.
+* :func:`_iter_count`, :func:`_iter_prepare`: the same for fixed-count iterations.
+
+Examples
+--------
+>>> import numpy as np
+>>> rows, per_row, shape, dtype = _prepare((np.ones((2, 3), dtype=np.float32),), (2.0,))
+>>> rows[0].shape, per_row[0].tolist(), shape, dtype.__name__
+((2, 3), [2.0, 2.0], (2, 3), 'float32')
+>>> _iter_count(3.0, "kernel")
+3
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import types as _types
+from numba.extending import overload as _overload
+
+_NAME = "kernel"
+"""Stands for the generated module's kernel name (error messages)."""
+_LABELS: tuple = ()
+"""Stands for the generated module's class labels: (position among the parameters, name, first
+index, last index minus the row length)."""
+_COUNT = "count"
+"""Stands for the generated module's iteration count argument name."""
+
+
+def _at(a, i):
+    """a[i] for an array operand, a for a scalar one (chosen by Numba at compile time)."""
+    return a[i] if np.ndim(a) else a
+
+
+@_overload(_at, inline="always")
+def _at_overload(a, i):
+    if isinstance(a, _types.Array):
+        return lambda a, i: a[i]
+    return lambda a, i: a
+
+
+def _fast_operands(ufunc, values, out):
+    """Scalars stay scalars, arrays become flat float64 arrays of the broadcast shape; the flat
+    float64 result array (``out`` itself when it is C-contiguous float64 of that shape).
+
+    Types follow ``ufunc`` exactly: it is called on size-0 stand-ins of the operands (Python
+    scalars as themselves, so they stay "weak" as in NumPy), so complex input, an unsafe
+    ``out=`` cast and anything else the ufunc refuses raise the ufunc's own error, and the
+    result dtype is the ufunc's (float16 -> float32, int -> float64)."""
+    arrays = [np.asarray(v) for v in values]
+    probes = [
+        v if isinstance(v, (bool, int, float, complex)) else np.empty(0, dtype=a.dtype)
+        for v, a in zip(values, arrays, strict=True)
+    ]
+    shape = np.broadcast_shapes(*[a.shape for a in arrays])
+    if out is not None:
+        if not isinstance(out, np.ndarray):
+            raise TypeError("return arrays must be of ArrayType")
+        if np.broadcast_shapes(shape, out.shape) != out.shape:
+            raise ValueError(
+                f"non-broadcastable output operand with shape {out.shape} doesn't match the "
+                f"broadcast shape {shape}"
+            )
+        dtype = ufunc(*probes, out=np.empty(0, dtype=out.dtype)).dtype
+        shape = out.shape
+    else:
+        dtype = np.asarray(ufunc(*probes)).dtype
+    flat = [
+        float(a.reshape(-1)[0])
+        if a.size == 1
+        else np.ascontiguousarray(np.broadcast_to(a, shape), dtype=np.float64).reshape(-1)
+        for a in arrays
+    ]
+    direct = (
+        out is not None
+        and out.dtype == np.float64
+        and out.shape == shape
+        and out.flags.c_contiguous
+    )
+    res = out.reshape(-1) if direct else np.empty(int(np.prod(shape)), dtype=np.float64)
+    return flat, res, shape, dtype, direct
+
+
+def _check_labels(params, length):
+    """A ValueError unless every label is an integer within the row (NaN, 2.5, 0 or n + 1
+    would otherwise select nothing and give a plausible wrong value)."""
+    for at, label, first, offset in _LABELS:
+        value = np.asarray(params[at])
+        if value.dtype.kind not in "biuf":
+            raise ValueError(
+                f"{_NAME}: label {label} must be an integer class index, not dtype {value.dtype}"
+            )
+        bad = ~np.isfinite(value) | (value != np.round(value))
+        bad = bad | (value < first) | (value > length + offset)
+        if np.any(bad):
+            shown = value[bad].reshape(-1)[0] if value.ndim else value
+            raise ValueError(
+                f"{_NAME}: label {label} = {shown} is not a class index "
+                f"of a row of length {length}: labels are integers "
+                f"from {first} to {length + offset} "
+                f"({first}-based; an empty row has no class)"
+            )
+
+
+def _prepare(arrays, params=()):
+    """Broadcast, up-cast to float64 C-contiguous 2-D rows; parameters become one value per row.
+
+    Returns the rows, the per-row parameters, the input shape and the output dtype."""
+    arrays = np.broadcast_arrays(*[np.asarray(a) for a in arrays])
+    shape = arrays[0].shape
+    if len(shape) == 0:
+        raise ValueError(f"{_NAME}: inputs must have at least one axis (the reduced one)")
+    _check_labels(params, shape[-1])
+    common = np.result_type(*[a.dtype for a in arrays])
+    dtype = np.float32 if common == np.float32 else np.float64
+    count = 1
+    for extent in shape[:-1]:
+        count *= extent
+    rows = [np.ascontiguousarray(a, dtype=np.float64).reshape(count, shape[-1]) for a in arrays]
+    per_row = [
+        np.ascontiguousarray(np.broadcast_to(np.asarray(p, dtype=np.float64), shape[:-1])).reshape(
+            count
+        )
+        for p in params
+    ]
+    return rows, per_row, shape, dtype
+
+
+def _iter_count(count, who):
+    """The iteration count as an int; a ValueError naming ``who`` unless it is an integer
+    >= 0."""
+    if int(count) != count or count < 0:
+        raise ValueError(f"{who}: {_COUNT} must be an integer >= 0, got {count!r}")
+    return int(count)
+
+
+def _iter_prepare(x, params, count):
+    """float64 C-contiguous 2-D rows, one value per row per parameter, the shape, the dtype and
+    the checked count."""
+    x = np.asarray(x)
+    if x.ndim == 0:
+        raise ValueError(f"{_NAME}: the input must have at least one axis (the row)")
+    count = _iter_count(count, _NAME)
+    dtype = np.float32 if x.dtype == np.float32 else np.float64
+    shape = x.shape
+    rows_count = 1
+    for extent in shape[:-1]:
+        rows_count *= extent
+    rows = np.ascontiguousarray(x, dtype=np.float64).reshape(rows_count, shape[-1])
+    per_row = [
+        np.ascontiguousarray(np.broadcast_to(np.asarray(p, dtype=np.float64), shape[:-1])).reshape(
+            rows_count
+        )
+        for p in params
+    ]
+    return rows, per_row, shape, dtype, count

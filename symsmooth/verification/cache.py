@@ -64,6 +64,7 @@ FORMAT = 2
 
 _CODE_MODULES = (
     "symsmooth.verification.exact",
+    "symsmooth.verification.balls",
     "symsmooth.verification.reference",
     "symsmooth.functions",
     "symsmooth.functions.base",

@@ -23,6 +23,7 @@ from symsmooth.verification.exact import ADAPTIVE, EXP_MAG_LIMIT, ElementwiseRef
 from symsmooth.verification.grids import elementwise_grid, row_grid
 from symsmooth.verification.iteration import measure_iteration
 from symsmooth.verification.reference import ReferenceRangeError
+from symsmooth.verification.regimes import GRID_FRACTION, antiparallel, class_rows, param_label
 from symsmooth.verification.report import Report, ReportRow, summarize, target
 from symsmooth.verification.ulp import ulp_errors
 
@@ -85,16 +86,35 @@ def _compare(computed: np.ndarray, refs: list, dt: np.dtype, requested: int) -> 
     outside = [j for j, r in enumerate(refs) if r is NOT_REAL]
     errors = ulp_errors(computed[real].astype(dt), [refs[j] for j in real], dt)
     misses = np.where(np.isnan(computed[outside].astype(np.float64)), 0.0, np.inf)
-    return np.concatenate([errors.ravel(), misses]), requested - len(real) - len(outside), outside
+    errors = np.concatenate([errors.ravel(), misses])
+    _compare.order = real + outside  # the point index of each error (for the worst input)
+    return errors, requested - len(real) - len(outside), outside
 
 
 def _label(regime: str, skipped: int, outside: list) -> str:
-    notes = [f"{skipped} beyond mpmath range skipped"] if skipped else []
+    notes = [f"{skipped} uncertified or beyond range: skipped"] if skipped else []
     notes += [f"{len(outside)} outside the real domain: NaN expected"] if outside else []
     return f"{regime} ({'; '.join(notes)})" if notes else regime
 
 
-def _elementwise(spec, module, params, dtypes, per_regime, store) -> list[ReportRow]:
+def _worst(errors: np.ndarray, describe) -> str:
+    """The input of the largest error, as text (``describe(point index)``)."""
+    if errors.size == 0:
+        return ""
+    order = _compare.order
+    j = int(np.argmax(np.where(np.isnan(errors), np.inf, errors)))
+    return describe(order[j]) if j < len(order) else ""
+
+
+def _grid(dt, per_regime, inputs: int) -> dict:
+    """The elementwise regimes, plus antiparallel pairs for two-input kernels."""
+    grid = {regime: [g] for regime, g in elementwise_grid(dt, per_regime).items()}
+    if inputs == 2:
+        grid["antiparallel"] = list(antiparallel(dt))
+    return grid
+
+
+def _elementwise(spec, module, params, dtypes, per_regime, store, label="") -> list[ReportRow]:
     exact = _Lazy(lambda: ElementwiseReference(spec.expr, spec.inputs, spec.params, spec.gradients))
     identity = (spec.expr, spec.gradients, spec.inputs, spec.params)
     expression = store.digest(sp.srepr(identity))
@@ -103,8 +123,9 @@ def _elementwise(spec, module, params, dtypes, per_regime, store) -> list[Report
     rows = []
     for dtype in dtypes:
         dt = np.dtype(dtype)
-        for regime, grid in elementwise_grid(dt, per_regime).items():
-            cols = _columns(grid, len(spec.inputs), seed=len(regime))
+        for regime, given in _grid(dt, per_regime, len(spec.inputs)).items():
+            grid = given[0]
+            cols = given if len(given) > 1 else _columns(grid, len(spec.inputs), seed=len(regime))
             args = [c.astype(dt) for c in cols] + [dt.type(p) for p in params]
             points = [[float(c[j]) for c in cols] + list(params) for j in range(grid.size)]
             inputs = np.stack(args[: len(cols)])
@@ -120,13 +141,19 @@ def _elementwise(spec, module, params, dtypes, per_regime, store) -> list[Report
                     expression,
                     store.digest(which, params, inputs),
                     grid.size,
-                    {**ADAPTIVE, "method": method, "exp_limit": EXP_MAG_LIMIT},
+                    {**ADAPTIVE, "part": method, "exp_limit": EXP_MAG_LIMIT},
                 )
                 compute = partial(_point_references, exact, method, which, points)
                 refs = store.lookup(key, compute, covers)
                 errors, skipped, outside = _compare(computed, refs, dt, grid.size)
                 goal = target(
                     spec.stable if which is None else spec.stable_gradients[which], spec.kind, dt
+                )
+                worst = _worst(
+                    errors,
+                    lambda j, cols=cols: ", ".join(
+                        f"{v}={float(c[j])!r}" for v, c in zip(spec.input_names, cols, strict=True)
+                    ),
                 )
                 rows.append(
                     ReportRow(
@@ -139,6 +166,8 @@ def _elementwise(spec, module, params, dtypes, per_regime, store) -> list[Report
                         goal,
                         requested=grid.size,
                         skipped=skipped,
+                        param=label,
+                        worst=worst,
                     )
                 )
     return rows
@@ -164,8 +193,17 @@ def _row_references(ref, mats, cot, positions, which=None) -> list:
     return [_real(v) for v in out]
 
 
-def _row_part(spec, part, dt, regime, computed, refs, requested, goal) -> ReportRow:
+def _row_part(spec, part, dt, regime, computed, refs, requested, goal, where) -> ReportRow:
+    """One report row of a reduction; ``where(j) -> (row, position)`` of compared point j."""
     errors, skipped, outside = _compare(computed, refs, dt, requested)
+    label, mats = where(None)
+
+    def describe(j):
+        r, idx = where(j)
+        entries = np.array2string(mats[0][r], precision=17, threshold=8, edgeitems=3)
+        at = "" if idx is None else f" at entry {idx}"
+        return f"row {r} of {regime}: {entries}{at}"
+
     return ReportRow(
         spec.name,
         part,
@@ -176,10 +214,22 @@ def _row_part(spec, part, dt, regime, computed, refs, requested, goal) -> Report
         goal,
         requested=requested,
         skipped=skipped,
+        param=label,
+        worst=_worst(errors, describe),
     )
 
 
-def _reduction(spec, module, params, dtypes, long_n, grad_points, store) -> list[ReportRow]:
+def _rows(vectors: int, dt, long_n: int | None) -> dict:
+    """The row regimes and input classes (no ``long`` row when ``long_n`` is None)."""
+    grid = row_grid(vectors, dt, long_n=long_n or 1)
+    if long_n is None:
+        grid.pop("long")
+    return {**grid, **class_rows(vectors, dt)}
+
+
+def _reduction(
+    spec, module, params, dtypes, long_n, grad_points, store, label=""
+) -> list[ReportRow]:
     plan = spec.plan
     ref = _Lazy(lambda: RowReference(plan, spec.params, params))
     identity = sp.srepr((plan.sums, plan.outer, plan.elements, plan.totals, spec.params))
@@ -192,7 +242,7 @@ def _reduction(spec, module, params, dtypes, long_n, grad_points, store) -> list
     for dtype in dtypes:
         dt = np.dtype(dtype)
         goal = target(spec.stable, "reduction", dt)
-        for regime, mats in row_grid(len(names), dt, long_n=long_n).items():
+        for regime, mats in _rows(len(names), dt, long_n).items():
             values = np.asarray(value_fn(*mats, *params))
             rng = np.random.default_rng(7)
             cot = rng.standard_normal(mats[0].shape) if rowmap else None
@@ -201,19 +251,39 @@ def _reduction(spec, module, params, dtypes, long_n, grad_points, store) -> list
             positions = [_positions(rng, mats[0].shape[1], grad_points) for _ in mats[0]]
             key = store.key("reduction", identity, params, *mats, cot, positions)
             inputs = store.digest(params, *mats, cot, positions)
-            options = {"dps": 50, "agree": 30, "limit": 1600}
+            options = dict(ADAPTIVE)
             wanted = mats[0].size if rowmap else mats[0].shape[0]
             covers = Coverage("reduction-value", expression, inputs, wanted, options)
             compute = partial(_row_references, ref, mats, cot, positions)
             v_ref = store.lookup(f"{key}value", compute, covers)
-            out.append(_row_part(spec, "value", dt, regime, values, v_ref, wanted, goal))
+            shape = mats[0].shape
+
+            def by_value(j, mats=mats, shape=shape):
+                if j is None:
+                    return label, mats
+                return (j // shape[1], j % shape[1]) if rowmap else (j, None)
+
+            out.append(_row_part(spec, "value", dt, regime, values, v_ref, wanted, goal, by_value))
+            flat = [(r, i) for r, idx in enumerate(positions) for i in idx]
             sampled = sum(len(idx) for idx in positions)
             for w, v in enumerate(names):
                 covers = Coverage(f"reduction-grad{w}", expression, inputs, sampled, options)
                 compute = partial(_row_references, ref, mats, cot, positions, which=w)
                 g_ref = store.lookup(f"{key}grad{w}", compute, covers)
                 g_comp = np.concatenate([grads[w][r][idx] for r, idx in enumerate(positions)])
-                out.append(_row_part(spec, f"grad_{v}", dt, regime, g_comp, g_ref, sampled, goal))
+                out.append(
+                    _row_part(
+                        spec,
+                        f"grad_{v}",
+                        dt,
+                        regime,
+                        g_comp,
+                        g_ref,
+                        sampled,
+                        goal,
+                        lambda j, mats=mats, flat=flat: (label, mats) if j is None else flat[j],
+                    )
+                )
     return out
 
 
@@ -261,8 +331,15 @@ def measure(
     long_n: int = 100_000,
     grad_points: int = 64,
     cache: ReferenceCache | None = None,
+    param_points=None,
 ) -> Report:
     """The accuracy :class:`Report` of ``module`` (generated from ``spec``).
+
+    ``param_points`` (a list of ``{param name: value}``, e.g. from
+    :func:`symsmooth.verification.regimes.parameter_points`) measures the kernel at each of
+    them: the first with the full point counts, the others with ``per_regime // GRID_FRACTION``
+    points per regime and no long row; default: the one point ``param_values`` (missing
+    parameters 1).  Every report row says its parameter values and its worst input.
 
     References come from ``cache`` (default: the folder of
     :func:`symsmooth.verification.cache.default_dir`) when an earlier run computed them for the same
@@ -277,28 +354,43 @@ def measure(
         for ``per_regime`` below :data:`MINIMUM_PER_REGIME`, ``long_n`` or ``grad_points``
         below 1."""
     check_options(per_regime, long_n, grad_points)
-    params = _param_values(spec, param_values)
+    points = list(param_points or [param_values or {}])
     store = cache if cache is not None else ReferenceCache(default_dir())
+    rows = []
     # the grids feed overflow and underflow edges on purpose: the ulp table reports the
     # outcome, so NumPy's floating-point warnings would only be noise here
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        rows = _measurer(spec.kind)(
-            spec, module, params, dtypes, per_regime, long_n, grad_points, store
-        )
+        for j, point in enumerate(points):
+            params = _param_values(spec, point)
+            label = param_label(dict(zip(spec.param_names, params, strict=True)), spec.param_names)
+            first = j == 0
+            if not first and spec.kind == "iteration":
+                break  # fixed-count iterations: measured at their default parameters only
+            rows += _measurer(spec.kind)(
+                spec,
+                module,
+                params,
+                dtypes,
+                per_regime if first else max(MINIMUM_PER_REGIME, per_regime // GRID_FRACTION),
+                long_n if first else None,
+                grad_points,
+                store,
+                label,
+            )
     return Report(spec.name, spec.kind, tuple(rows))
 
 
 _MEASURERS = {
-    "elementwise": lambda spec, module, params, dtypes, per_regime, long_n, grad_points, store: (
-        _elementwise(spec, module, params, dtypes, per_regime, store)
+    "elementwise": lambda spec, module, params, dtypes, per_regime, long_n, grad_points, store, label: (  # noqa: E501
+        _elementwise(spec, module, params, dtypes, per_regime, store, label)
     ),
-    "reduction": lambda spec, module, params, dtypes, per_regime, long_n, grad_points, store: (
-        _reduction(spec, module, params, dtypes, long_n, grad_points, store)
+    "reduction": lambda spec, module, params, dtypes, per_regime, long_n, grad_points, store, label: (  # noqa: E501
+        _reduction(spec, module, params, dtypes, long_n, grad_points, store, label)
     ),
     # fixed-count row-map iterations (soft_k_max): symsmooth.verification.iteration
-    "iteration": lambda spec, module, params, dtypes, per_regime, long_n, grad_points, store: (
-        measure_iteration(spec, module, params, dtypes, long_n, grad_points)
+    "iteration": lambda spec, module, params, dtypes, per_regime, long_n, grad_points, store, label: (  # noqa: E501
+        measure_iteration(spec, module, params, dtypes, long_n or 1000, grad_points)
     ),
 }
 """``spec.kind`` -> how its module is measured (every grid option passed; each uses its own)."""

@@ -59,6 +59,19 @@ class ReportRow:
     target: float
     requested: int | None = None
     skipped: int = 0
+    param: str = ""
+    worst: str = ""
+
+    def miss_line(self) -> str:
+        """``name: part dtype [params] regime: max ulp > target at worst input``."""
+        where = f" [{self.param}]" if self.param else ""
+        got = (
+            f"{self.max_ulp:.3g} ulp > {self.target:g}"
+            if not self.max_ulp <= self.target
+            else (f"{self.count}/{self.requested} points compared")
+        )
+        at = f" at {self.worst}" if self.worst else ""
+        return f"{self.function}: {self.part} {self.dtype}{where} {self.regime}: {got}{at}"
 
     @property
     def complete(self) -> bool:

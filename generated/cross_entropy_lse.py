@@ -6,7 +6,7 @@
 #   https://kexue.fm/archives/7259, item 2 (-log p_t = LSE(x) - x_t ~ max(x) - x_t))
 # Kind: reduction; inputs: x; parameters: k, t
 # Template: reduction.py.j2
-#   sha256:71928ff396758a81f4a4bee676aa606427356137252b63c8cc79b375b1bc260e
+#   sha256:e70328926100515ff2d920bca88e64d3d24c8d4b7b4475140c0c883e10fd73fb
 # Input expression: sha256(srepr)=33c366d6958649f5d7675b131a6e7b1b98c3587d6e0ec9f14233651358bc4ae7
 # Stabilization rules applied: none
 #
@@ -33,10 +33,9 @@ sum (``x[t]``, ``t`` from 1): out-of-range, non-integer or NaN labels raise Valu
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import float64, int64, njit, prange
 from numba import types as _types
 from numba.core.extending import intrinsic as _intrinsic
-from numba import float64, int64  # the CUDA kernels' types (_cuda_build binds the same)
 
 
 @njit(cache=True, error_model="numpy")

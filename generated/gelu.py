@@ -5,7 +5,7 @@
 #   & Gimpel 2016, arXiv:1606.08415)
 # Kind: elementwise; inputs: x; parameters: sigma
 # Template: elementwise.py.j2
-#   sha256:8a2ddfcdfe64c978340831e4f18ead8cc65335472a61d701f5ec8cef3bf9217f
+#   sha256:47658727f08ed5a5e4b6f500d93b109bc80c321eb88c54efe90737be2cc74c28
 # Input expression: sha256(srepr)=b798ea82f20064d3e5a618c6226f0e5959800c711a699eac24c3c19dfd5de9d9
 # Stabilization rules applied: exact_arguments, gelu_gradient, one_plus_erf
 #
@@ -22,10 +22,9 @@ float32 inputs are computed in float64 and rounded once.
 import math
 
 import numpy as np
-from numba import njit, prange, vectorize
+from numba import float64, int64, njit, prange, vectorize
 from numba import types as _types
 from numba.extending import overload as _overload
-from numba import float64, int64  # the CUDA kernels' types (_cuda_build binds the same)
 
 
 @njit(cache=True, error_model="numpy")

@@ -5,7 +5,7 @@
 #   item 10; kexue.fm/archives/5112 item 4)
 # Kind: reduction; inputs: d; parameters: M
 # Template: reduction.py.j2
-#   sha256:71928ff396758a81f4a4bee676aa606427356137252b63c8cc79b375b1bc260e
+#   sha256:e70328926100515ff2d920bca88e64d3d24c8d4b7b4475140c0c883e10fd73fb
 # Input expression: sha256(srepr)=e63b4b02b5d320406c9239c9c3e7b46f7d2f709558ebec8cb35d5a2e3c6c76f9
 # Stabilization rules applied: none
 #
@@ -30,10 +30,9 @@ inputs are accepted.
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import float64, int64, njit, prange
 from numba import types as _types
 from numba.core.extending import intrinsic as _intrinsic
-from numba import float64, int64  # the CUDA kernels' types (_cuda_build binds the same)
 
 
 @njit(cache=True, error_model="numpy")

@@ -7,7 +7,7 @@
 #   (2019), https://kexue.fm/archives/6620, item 1; bound: https://kexue.fm/archives/9070)
 # Kind: reduction; inputs: x; parameters: k
 # Template: reduction.py.j2
-#   sha256:71928ff396758a81f4a4bee676aa606427356137252b63c8cc79b375b1bc260e
+#   sha256:e70328926100515ff2d920bca88e64d3d24c8d4b7b4475140c0c883e10fd73fb
 # Input expression: sha256(srepr)=ede6ffb4196e9e26d01fdc4e3b800500753fe068f82cf6a5c20520063b2a29ac
 # Stabilization rules applied: none
 #
@@ -32,10 +32,9 @@ inputs are accepted.
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import float64, int64, njit, prange
 from numba import types as _types
 from numba.core.extending import intrinsic as _intrinsic
-from numba import float64, int64  # the CUDA kernels' types (_cuda_build binds the same)
 
 
 @njit(cache=True, error_model="numpy")

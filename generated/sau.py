@@ -6,7 +6,7 @@
 #   convolution, arXiv:2109.13210; kexue.fm/archives/8718 (K10))
 # Kind: elementwise; inputs: x; parameters: sigma, alpha
 # Template: elementwise.py.j2
-#   sha256:8a2ddfcdfe64c978340831e4f18ead8cc65335472a61d701f5ec8cef3bf9217f
+#   sha256:47658727f08ed5a5e4b6f500d93b109bc80c321eb88c54efe90737be2cc74c28
 # Input expression: sha256(srepr)=d74903a6f04a75cc6301425c035ad6ccf9bbccf6d61f0ff3720cdeae54133bf9
 # Stabilization rules applied: exact_arguments, one_plus_erf, relu_gauss
 #
@@ -23,10 +23,9 @@ float32 inputs are computed in float64 and rounded once.
 import math
 
 import numpy as np
-from numba import njit, prange, vectorize
+from numba import float64, int64, njit, prange, vectorize
 from numba import types as _types
 from numba.extending import overload as _overload
-from numba import float64, int64  # the CUDA kernels' types (_cuda_build binds the same)
 
 
 @njit(cache=True, error_model="numpy")

@@ -5,7 +5,7 @@
 #   \u51fd\u6570\u5149\u6ed1\u5316\u6742\u8c08 (2019), https://kexue.fm/archives/6620, item 4)
 # Kind: reduction; inputs: x; parameters: k, t
 # Template: reduction.py.j2
-#   sha256:71928ff396758a81f4a4bee676aa606427356137252b63c8cc79b375b1bc260e
+#   sha256:e70328926100515ff2d920bca88e64d3d24c8d4b7b4475140c0c883e10fd73fb
 # Input expression: sha256(srepr)=6e83cac5906746880c8f56022ff482e0f365bacd8aba7de9e012661ce0a8f251
 # Stabilization rules applied: none
 #
@@ -32,10 +32,9 @@ sum (``x[t]``, ``t`` from 1): out-of-range, non-integer or NaN labels raise Valu
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import float64, int64, njit, prange
 from numba import types as _types
 from numba.core.extending import intrinsic as _intrinsic
-from numba import float64, int64  # the CUDA kernels' types (_cuda_build binds the same)
 
 
 @njit(cache=True, error_model="numpy")

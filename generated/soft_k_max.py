@@ -7,7 +7,7 @@
 #   (recursive soft-k-max))
 # Kind: iteration; inputs: x; parameters: k
 # Template: iteration.py.j2
-#   sha256:9a921eba71e0131545907d0d2d75f6a6ff34031c32a0a5d1cb28f12c2760e306
+#   sha256:f5cf0825d29a4896ba6dd9925b11b09163fa2f3ec9bf8beb265d5a3edb05b480
 # Input expression: sha256(srepr)=26010d9deae9e3651823dd7026b81e39f9e09428499f40b9c7b5d6c4534c27d2
 # Stabilization rules applied: none
 #
@@ -36,8 +36,7 @@ the one-sided derivative of that choice).  Empty rows give empty outputs.
 import math
 
 import numpy as np
-from numba import njit, prange
-from numba import float64, int64  # the CUDA kernels' types (_cuda_build binds the same)
+from numba import float64, int64, njit, prange
 
 
 @njit(cache=True, error_model="numpy")

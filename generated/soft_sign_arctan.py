@@ -4,7 +4,7 @@
 # Construction: soft_sign_arctan = 2*atan(k*x)/pi (kexue.fm/archives/8718 eq (5) kernel)
 # Kind: elementwise; inputs: x; parameters: k
 # Template: elementwise.py.j2
-#   sha256:8a2ddfcdfe64c978340831e4f18ead8cc65335472a61d701f5ec8cef3bf9217f
+#   sha256:47658727f08ed5a5e4b6f500d93b109bc80c321eb88c54efe90737be2cc74c28
 # Input expression: sha256(srepr)=eb938cea1be15d0b4d148910f1be7856f861769055cc3421f20866fc4660ac5e
 # Stabilization rules applied: recip1p_sq
 #
@@ -21,10 +21,9 @@ float32 inputs are computed in float64 and rounded once.
 import math
 
 import numpy as np
-from numba import njit, prange, vectorize
+from numba import float64, int64, njit, prange, vectorize
 from numba import types as _types
 from numba.extending import overload as _overload
-from numba import float64, int64  # the CUDA kernels' types (_cuda_build binds the same)
 
 
 @njit(cache=True, error_model="numpy")

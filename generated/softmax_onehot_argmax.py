@@ -6,7 +6,7 @@
 #   (onehot(argmax) ~ softmax))
 # Kind: reduction; inputs: x; parameters: k
 # Template: reduction.py.j2
-#   sha256:71928ff396758a81f4a4bee676aa606427356137252b63c8cc79b375b1bc260e
+#   sha256:e70328926100515ff2d920bca88e64d3d24c8d4b7b4475140c0c883e10fd73fb
 # Input expression: sha256(srepr)=c0cb380f1a1ffaed7632e495d4f80f5a87e031954485d9058c417a1f39167d6c
 # Stabilization rules applied: none
 #
@@ -32,10 +32,9 @@ inputs are accepted.
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import float64, int64, njit, prange
 from numba import types as _types
 from numba.core.extending import intrinsic as _intrinsic
-from numba import float64, int64  # the CUDA kernels' types (_cuda_build binds the same)
 
 
 @njit(cache=True, error_model="numpy")

@@ -5,7 +5,7 @@
 #   arXiv:1710.05941)
 # Kind: elementwise; inputs: x; parameters: k
 # Template: elementwise.py.j2
-#   sha256:8a2ddfcdfe64c978340831e4f18ead8cc65335472a61d701f5ec8cef3bf9217f
+#   sha256:47658727f08ed5a5e4b6f500d93b109bc80c321eb88c54efe90737be2cc74c28
 # Input expression: sha256(srepr)=2cb68ff5f10a86f34be121dc76e9477091f81628cf2dabe6e127955074f9db5a
 # Stabilization rules applied: exact_arguments, sigmoid, sigmoid_product, swish_gradient
 #
@@ -22,11 +22,10 @@ float32 inputs are computed in float64 and rounded once.
 import math
 
 import numpy as np
-from numba import njit, prange, vectorize
+from numba import float64, int64, njit, prange, vectorize
 from numba import types as _types
 from numba.core.extending import intrinsic as _intrinsic
 from numba.extending import overload as _overload
-from numba import float64, int64  # the CUDA kernels' types (_cuda_build binds the same)
 
 
 @njit(cache=True, error_model="numpy")

@@ -1,4 +1,5 @@
-"""generated/ passes ``ruff check`` (pycodestyle errors and warnings, pyflakes) and ``ruff
+"""generated/ passes ``ruff check`` with the project's own rules (pycodestyle, pyflakes, isort,
+bugbear, pyupgrade: E, F, W, I, B, UP) and ``ruff
 format --check``, so a module a user copies into a project that lints and formats in CI does
 not fail it at once.  ruff runs as the generator runs it (:mod:`symsmooth.codegen.formatting`:
 the pinned ``ruff`` package's binary, ``--isolated --line-length 100``); the format check also
@@ -23,7 +24,7 @@ def _run(*args: str) -> subprocess.CompletedProcess:
 
 
 def _findings(*paths: Path) -> list[dict]:
-    done = _run("check", "--select", "E,F,W", "--output-format", "json", *map(str, paths))
+    done = _run("check", "--select", "E,F,W,I,B,UP", "--output-format", "json", *map(str, paths))
     assert done.returncode in (0, 1), done.stderr  # 1: findings; anything else: ruff failed
     return json.loads(done.stdout or "[]")
 
@@ -56,7 +57,7 @@ def test_the_check_reports_what_it_should(tmp_path):
         f"x = 1 \nimport math\n{long}\n\n\ndef f():\n    u = 2\n    return cuda.grid(1) + math.pi\n"
     )
     codes = sorted(f["code"] for f in _findings(bad))
-    assert codes == ["E402", "E501", "F821", "F841", "W291"], codes
+    assert codes == ["E402", "E501", "F821", "F841", "I001", "W291"], codes
 
 
 def test_the_format_check_fails_on_unformatted_code(tmp_path):

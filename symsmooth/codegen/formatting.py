@@ -207,15 +207,28 @@ def ruff_command(*args: str) -> list[str]:
 
 
 def format_source(text: str, name: str = "module") -> str:
-    """``text`` laid out by the ruff formatter (``ruff format --isolated --line-length 100``).
+    """``text`` with its imports sorted (``ruff check --select I --fix``, the isort rules a
+    project's lint applies) and laid out by the ruff formatter (``ruff format --isolated
+    --line-length 100``).
 
-    ``name`` is the module's name, for the formatter's messages and for ours.  A formatter
-    that fails or runs past :data:`TIMEOUT_S` is a :class:`CodegenError`.
+    ``name`` is the module's name, for ruff's messages and for ours.  A ruff run that fails or
+    runs past :data:`TIMEOUT_S` is a :class:`CodegenError`.
     """
-    command = ruff_command("format", *FORMAT_OPTIONS, "--stdin-filename", f"{name}.py", "-")
+    stdin = ("--stdin-filename", f"{name}.py", "-")
+    text = _ruff(
+        ("check", "--select", "I", "--fix", "--exit-zero", *FORMAT_OPTIONS, *stdin),
+        text,
+        name,
+        "import sorter",
+    )
+    return _ruff(("format", *FORMAT_OPTIONS, *stdin), text, name, "formatter")
+
+
+def _ruff(args: tuple, text: str, name: str, what: str) -> str:
+    """``text`` through ``ruff <args>`` on stdin: its stdout, or a :class:`CodegenError`."""
     try:
         done = subprocess.run(
-            command,
+            ruff_command(*args),
             input=text,
             capture_output=True,
             text=True,
@@ -224,17 +237,17 @@ def format_source(text: str, name: str = "module") -> str:
         )
     except subprocess.TimeoutExpired:
         raise CodegenError(
-            f"{name}: the ruff formatter took more than {TIMEOUT_S:g} s; rerun, or check the "
+            f"{name}: the ruff {what} took more than {TIMEOUT_S:g} s; rerun, or check the "
             f"ruff installation (pip install 'ruff=={RUFF_VERSION}')"
         ) from None
     except OSError as exc:
         raise CodegenError(
-            f"{name}: cannot run the ruff formatter ({exc}); "
+            f"{name}: cannot run the ruff {what} ({exc}); "
             f"pip install --force-reinstall 'ruff=={RUFF_VERSION}'"
         ) from None
     if done.returncode != 0:
         raise CodegenError(
-            f"{name}: the ruff formatter refused the generated module "
+            f"{name}: the ruff {what} refused the generated module "
             f"({done.stderr.strip() or 'exit status ' + str(done.returncode)}); this is a bug in "
             "symsmooth's templates, please report it with the expression"
         )

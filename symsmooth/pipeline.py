@@ -125,7 +125,10 @@ def verify(name, out="generated", regenerate: bool = False, **options):
     when missing or when ``regenerate``; ``options`` go to
     :func:`symsmooth.verification.kernels.measure` (``per_regime``, ``long_n``, ``dtypes``,
     ...).  Parameter values: the ``fixed`` values of the record, and 1 for the sharpness/width
-    parameter.
+    parameter, unless ``param_values`` (``{name: value}``) says otherwise; a name the kernel
+    has no parameter for is a ``MeasureOptionError``.  ``grid=True`` measures over
+    :func:`symsmooth.verification.regimes.parameter_points`: the sharpness/width over
+    ``SHARPNESS_GRID`` and every registered domain edge (or the ``param_values`` point alone).
     """
     from pathlib import Path
 
@@ -144,7 +147,23 @@ def verify(name, out="generated", regenerate: bool = False, **options):
             write(spec, out)
     module = load_module(spec.name, out)
     values = dict(record.fixed) if isinstance(record, Smoothing) else {}
-    values = {**values, **options.pop("param_values", {})}
+    chosen = options.pop("param_values", None) or {}
+    unknown = sorted(set(map(str, chosen)) - set(spec.param_names))
+    if unknown:
+        from symsmooth.verification.kernels import MeasureOptionError
+
+        have = ", ".join(spec.param_names) or "none"
+        raise MeasureOptionError(
+            f"{spec.name} has no parameter {', '.join(unknown)} (its parameters: {have})"
+        )
+    values = {**values, **chosen}
+    if options.pop("grid", False):
+        from symsmooth.verification.regimes import parameter_points
+
+        sharpness = str(record.param) if isinstance(record, Smoothing) else None
+        options["param_points"] = parameter_points(
+            spec.name, sharpness, tuple(spec.param_names), values, chosen or None
+        )
     return measure(spec, module, param_values=values, **options)
 
 
@@ -245,6 +264,22 @@ def check_measure_options(**options) -> None:
     from symsmooth.verification.kernels import check_options
 
     check_options(**options)
+
+
+def classify_misses(reports, allowed: bool = True):
+    """The missed rows of ``reports`` split into documented and unexpected ones
+    (:func:`symsmooth.verification.known_misses.classify`); with ``allowed=False`` no miss is
+    documented (every miss is unexpected)."""
+    from symsmooth.verification.known_misses import KNOWN_MISSES, classify
+
+    return classify(reports, KNOWN_MISSES if allowed else ())
+
+
+def explain_miss(row) -> str:
+    """The documented reason for a missed row, or ``""``."""
+    from symsmooth.verification.known_misses import explain
+
+    return explain(row)
 
 
 def write_derivation_pages(out) -> list:

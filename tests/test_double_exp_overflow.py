@@ -15,7 +15,14 @@ from test_absent_terms import _mp
 from symsmooth.codegen.render import load_module
 from symsmooth.verification.ulp import ulp_error
 
-flint.ctx.prec = 2000  # e^(kx) ~ 2**1154 at kx = 800: A - B keeps 800 bits
+PREC = 2000  # e^(kx) ~ 2**1154 at kx = 800: A - B keeps 800 bits
+
+
+@pytest.fixture(autouse=True)
+def _arb_precision():
+    """Arb's precision is global: set it per test, so no other module's setting leaks in."""
+    with flint.ctx.workprec(PREC):
+        yield
 
 
 FAR = 10**5  # e^-FAR is far below the smallest double: such a term is 0 to any precision

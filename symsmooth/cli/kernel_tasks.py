@@ -77,3 +77,31 @@ def report_table(reports) -> Table:
             status,
         )
     return table
+
+
+def report_misses(console, reports, allow_misses: bool) -> bool:
+    """Print every missed row (part, dtype, parameter, regime, ulp and worst input) and whether
+    the known-misses table documents it; ``True`` when the run passes: no miss at all, or,
+    with ``allow_misses``, only documented ones.  A documented miss that no longer misses is
+    printed as fixed (its table row can go)."""
+    from symsmooth import pipeline
+
+    split = pipeline.classify_misses(reports, allowed=True)
+    for row in split.unexpected:
+        console.print(f"[bold red]MISS[/] {row.miss_line()}", highlight=False)
+    for row in split.known:
+        mark = "[yellow]known[/]" if allow_misses else "[bold red]MISS[/]"
+        console.print(f"{mark} {row.miss_line()} ({pipeline.explain_miss(row)})", highlight=False)
+    for m in split.fixed:
+        console.print(
+            f"[green]fixed[/] {m.kernel} {m.part} {m.dtype} meets its target: remove its row "
+            "from symsmooth/verification/known_misses.py",
+            highlight=False,
+        )
+    if split.known and not allow_misses:
+        console.print(
+            f"{len(split.known)} miss(es) are documented in the known-misses table: "
+            "--allow-misses accepts those (and only those)",
+            highlight=False,
+        )
+    return not split.unexpected and (allow_misses or not split.known)

@@ -248,10 +248,12 @@ def _pow(node: sp.Pow, args: dict) -> Ball:
     power = _walk(expo, args)
 
     def general(v):
-        b = base(v)
+        b, p = base(v), power(v)
+        if p.is_exact() and p.is_integer():  # x**(2*k + 1) at an integer k: an integer power
+            return b ** int(p.unique_fmpz())
         if b < 0:
             raise _NotRealError("a negative number to a non-integer power")
-        return _exp(power(v) * _log(b))
+        return _exp(p * _log(b))
 
     return general
 

@@ -1,0 +1,214 @@
+"""The documented misses: kernel parts known to miss their ulp target, and why.
+
+``symsmooth build`` and ``symsmooth verify`` exit 1 on any miss.  With ``--allow-misses`` they
+exit 1 only on a miss this table does not list, so a build can pass while a known defect is
+being fixed, without hiding a new one.  Every row names the issue that tracks it; a listed
+miss that no longer misses is reported as *fixed* (remove its row).
+
+A miss is matched by kernel, part (``value`` or ``grad_<input>``) and dtype: one row covers
+every regime of that part, since the regime of the worst point moves as kernels change.
+
+Examples
+--------
+>>> from symsmooth.verification.report import Report, ReportRow
+>>> row = ReportRow("swish", "value", "float64", "overflow_edge", 48, 321.0, 0.3, 2.0)
+>>> split = classify([Report("swish", "elementwise", (row,))])
+>>> [r.function for r in split.known], split.unexpected
+(['swish'], ())
+>>> bad = ReportRow("softplus", "value", "float64", "moderate", 48, 9.0, 0.3, 1.0)
+>>> classify([Report("softplus", "elementwise", (bad,))]).unexpected[0].part
+'value'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class KnownMiss:
+    """One documented miss: ``kernel``'s ``part`` at ``dtype`` misses its target.
+
+    ``reason`` says where and why (the worst input the verifier found, the mechanism), and
+    ``issue`` the tracker entry that will fix it."""
+
+    kernel: str
+    part: str
+    dtype: str
+    reason: str
+    issue: str = "#12"
+
+    def matches(self, row) -> bool:
+        return (row.function, row.part, row.dtype) == (self.kernel, self.part, self.dtype)
+
+
+KNOWN_MISSES: tuple[KnownMiss, ...] = (
+    KnownMiss(
+        "cross_entropy_lse",
+        "value",
+        "float64",
+        "verifier: the Arb reference certifies none of the rows with -inf entries (0/4 compared), "
+        "so the part is not measured there",
+    ),
+    KnownMiss(
+        "cross_entropy_lse",
+        "value",
+        "float32",
+        "verifier: the Arb reference certifies none of the rows with -inf entries (0/4 compared), "
+        "so the part is not measured there",
+    ),
+    KnownMiss(
+        "cross_entropy_lse",
+        "grad_x",
+        "float64",
+        "confident rows: the gradient at the target is 0 (exact -4.25e-18 at [10, -30]); the fix "
+        "belongs in the pivoted gradient",
+    ),
+    KnownMiss(
+        "cross_entropy_lse",
+        "grad_x",
+        "float32",
+        "as float64: the gradient at the target of a confident row is 0",
+    ),
+    KnownMiss(
+        "smooth_accuracy",
+        "grad_x",
+        "float64",
+        "confident rows: the gradient at the target is 0, as cross_entropy_lse",
+    ),
+    KnownMiss("smooth_accuracy", "grad_x", "float32", "as float64: confident rows"),
+    KnownMiss(
+        "soft_f1",
+        "grad_z",
+        "float64",
+        "ill-conditioned gradient at ties and in the tails (kappa up to 8300; 382 ulp on tiny "
+        "scores): the bound in terms of kappa is not yet stated",
+    ),
+    KnownMiss(
+        "soft_f1",
+        "grad_t",
+        "float64",
+        "as grad_z; and 5.6e15 ulp on rows of length 1 where a sigmoid underflows (0/0)",
+    ),
+    KnownMiss("soft_f1", "grad_t", "float32", "rows of length 1: the sigmoid underflows (0/0)"),
+    KnownMiss(
+        "soft_k_max",
+        "value",
+        "float64",
+        "the shift y = x - min x is rounded (ties on rows of mixed magnitudes; 882 ulp on wide "
+        "rows)",
+    ),
+    KnownMiss(
+        "soft_k_max",
+        "grad_x",
+        "float64",
+        "as its value: the rounded shift (3.4e185 ulp on wide rows)",
+    ),
+    KnownMiss("soft_k_max", "grad_x", "float32", "as float64: the rounded shift on wide rows"),
+    KnownMiss(
+        "zlpr",
+        "value",
+        "float64",
+        "verifier: the Arb reference certifies none of the rows with -inf entries (0/4 compared), "
+        "so the part is not measured there",
+    ),
+    KnownMiss(
+        "zlpr",
+        "value",
+        "float32",
+        "verifier: the Arb reference certifies none of the rows with -inf entries (0/4 compared), "
+        "so the part is not measured there",
+    ),
+    KnownMiss(
+        "zlpr",
+        "grad_s",
+        "float64",
+        "ill-conditioned at ties (kappa up to 8300; 234 ulp on long rows): the bound in terms of "
+        "kappa is not yet stated",
+    ),
+    KnownMiss(
+        "zlpr",
+        "grad_t",
+        "float64",
+        "the label gradient subtracts two log-sums (236 ulp on tiny scores)",
+    ),
+    KnownMiss(
+        "zlpr_soft",
+        "value",
+        "float64",
+        "verifier: the Arb reference certifies none of the rows with -inf entries (0/4 compared), "
+        "so the part is not measured there",
+    ),
+    KnownMiss(
+        "zlpr_soft",
+        "value",
+        "float32",
+        "verifier: the Arb reference certifies none of the rows with -inf entries (0/4 compared), "
+        "so the part is not measured there",
+    ),
+    KnownMiss("zlpr_soft", "grad_s", "float64", "as zlpr: ill-conditioned at ties"),
+    KnownMiss("zlpr_soft", "grad_t", "float64", "as zlpr: the label gradient"),
+    KnownMiss(
+        "max_pair_double_exp",
+        "value",
+        "float64",
+        "log of a number near 1 where max(x, y) <= 0 (33.9 ulp; outside the record's domain)",
+    ),
+    KnownMiss(
+        "max_pair_double_exp",
+        "grad_x",
+        "float64",
+        "the exact gradient is ill-conditioned (kappa ~ v e^v): 431 ulp",
+    ),
+    KnownMiss("max_pair_double_exp", "grad_y", "float64", "as grad_x (kappa ~ v e^v)"),
+    KnownMiss(
+        "smu",
+        "grad_x",
+        "float64",
+        "2.1 ulp > 2: the argument sqrt(2) x / mu is rounded before erf (item 1 of #12)",
+    ),
+    KnownMiss(
+        "swish",
+        "value",
+        "float64",
+        "subnormal results near x = -743: x * sigmoid(x) with a subnormal sigmoid rounds in "
+        "subnormal ulps (321 ulp; a scaled helper is needed)",
+    ),
+    KnownMiss("swish", "grad_x", "float64", "as its value: a subnormal intermediate near x = -743"),
+)
+"""The documented misses (docs/codegen.md, "Known misses"); issue #12 tracks each."""
+
+
+@dataclass(frozen=True)
+class MissSplit:
+    """The missed rows of some reports, split into ``known`` (listed in the table) and
+    ``unexpected``; ``fixed`` the table rows of verified kernels that no longer miss."""
+
+    known: tuple
+    unexpected: tuple
+    fixed: tuple
+
+
+def classify(reports: Iterable, table: tuple[KnownMiss, ...] = KNOWN_MISSES) -> MissSplit:
+    """Split the missed rows of ``reports`` by the table; find the table's fixed rows.
+
+    A row missing a target, or comparing fewer points than requested, is a miss.  A table
+    row is *fixed* when its kernel was verified and none of its rows misses.
+    """
+    reports = list(reports)
+    known, unexpected = [], []
+    for report in reports:
+        for row in report.failures():
+            (known if any(m.matches(row) for m in table) else unexpected).append(row)
+    verified = {r.name for r in reports}
+    missed = {(r.function, r.part, r.dtype) for r in known}
+    fixed = tuple(
+        m for m in table if m.kernel in verified and (m.kernel, m.part, m.dtype) not in missed
+    )
+    return MissSplit(tuple(known), tuple(unexpected), fixed)
+
+
+def explain(row, table: tuple[KnownMiss, ...] = KNOWN_MISSES) -> str:
+    """The table's reason for a missed row, or ``""`` when it is not listed."""
+    return next((f"{m.issue}: {m.reason}" for m in table if m.matches(row)), "")

@@ -34,7 +34,13 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from symsmooth.cli.app import app, console
-from symsmooth.cli.kernel_tasks import kernel_task, kernel_weight, report_misses, report_table
+from symsmooth.cli.kernel_tasks import (
+    AllowMisses,
+    kernel_task,
+    kernel_weight,
+    report_misses,
+    report_table,
+)
 
 
 @dataclass(frozen=True)
@@ -107,13 +113,7 @@ def build_cmd(
     kernels: Annotated[
         bool, typer.Option("--kernels/--no-kernels", help="Also generate and verify kernels.")
     ] = True,
-    allow_misses: Annotated[
-        bool,
-        typer.Option(
-            "--allow-misses",
-            help="Exit 0 when every missed ulp target is a documented known miss.",
-        ),
-    ] = False,
+    allow_misses: AllowMisses = False,
     jobs: Annotated[
         int,
         typer.Option("--jobs", "-j", help="Worker processes (0: one per CPU, at most 4).", min=0),

@@ -12,7 +12,13 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from symsmooth.cli.app import app, console
-from symsmooth.cli.kernel_tasks import kernel_task, kernel_weight, report_misses, report_table
+from symsmooth.cli.kernel_tasks import (
+    AllowMisses,
+    kernel_task,
+    kernel_weight,
+    report_misses,
+    report_table,
+)
 from symsmooth.errors import CodegenError, SymsmoothError
 
 
@@ -178,13 +184,7 @@ def verify_cmd(
     regimes: Annotated[
         bool, typer.Option("--regimes", help="Also print max/median ulp of every regime.")
     ] = False,
-    allow_misses: Annotated[
-        bool,
-        typer.Option(
-            "--allow-misses",
-            help="Exit 0 when every missed ulp target is a documented known miss.",
-        ),
-    ] = False,
+    allow_misses: AllowMisses = False,
     param: Annotated[
         list[str] | None,
         typer.Option("--param", help="NAME=VALUE: measure at this parameter value (repeatable)."),

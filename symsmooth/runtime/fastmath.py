@@ -367,21 +367,11 @@ def _fast_softplus_xp(a, b):
 
 @njit(cache=True, error_model="numpy", inline="always")
 def _fast_sigmoid_xp(a, b):
-    """_sigmoid_xp, branch-free: sigmoid(p + pl), p + pl = a b (fma), the low part entering
-    exp(-|p + pl|) = e (1 -+ pl) through e_lo."""
-    z = a * b
-    zl = _fma(a, b, -z)
-    zl = zl if zl - zl == 0.0 else 0.0
-    pos = z >= 0.0
-    e, e_lo = _fexp2(-abs(z))
-    e_lo = e_lo - e * (zl if pos else -zl)
-    s = 1.0 + e
-    err = ((1.0 - s) + e) + e_lo
-    num = 1.0 if pos else e
-    q = num / s
-    rem = _fma(-q, s, num) + (0.0 if pos else e_lo)
-    res = q + (rem - q * err) / s
-    return res if res == res else q
+    """_sigmoid_xp, branch-free: _fast_sigmoid2 of the exact product p + pl = a b (fma; the
+    TwoSum there leaves the pair exact)."""
+    p = a * b
+    pl = _fma(a, b, -p)
+    return _fast_sigmoid2(p, pl if pl - pl == 0.0 else 0.0)
 
 
 @njit(cache=True, error_model="numpy", inline="always")

@@ -113,3 +113,15 @@ def test_verify_refuses_a_bad_param(tmp_path, value, message):
     )
     assert done.returncode == 2, done.stdout + done.stderr
     assert message in done.stdout + done.stderr
+
+
+def test_miss_lines_show_the_parameter():
+    """Before: rich read the label ``[k=3]`` as markup and printed the line without it."""
+    from rich.console import Console
+
+    from symsmooth.cli.kernel_tasks import report_misses
+
+    row = ReportRow("softplus", "value", "float64", "large", 8, 9.0, 1.0, 1.0, param="k=3")
+    console = Console(record=True, width=200)
+    assert not report_misses(console, [Report("softplus", "elementwise", (row,))], True)
+    assert "MISS softplus: value float64 [k=3] large: 9 ulp > 1" in console.export_text()

@@ -95,14 +95,18 @@ def report_misses(console, reports, allow_misses: bool) -> bool:
     the known-misses table documents it; ``True`` when the run passes: no miss at all, or,
     with ``allow_misses``, only documented ones.  A documented miss that no longer misses is
     printed as fixed (its table row can go)."""
+    from rich.markup import escape
+
     from symsmooth import pipeline
 
     split = pipeline.classify_misses(reports, allowed=True)
+    # escape: the parameter label "[k=3]" would otherwise read as rich markup and vanish
     for row in split.unexpected:
-        console.print(f"[bold red]MISS[/] {row.miss_line()}", highlight=False)
+        console.print(f"[bold red]MISS[/] {escape(row.miss_line())}", highlight=False)
     for row in split.known:
         mark = "[yellow]known[/]" if allow_misses else "[bold red]MISS[/]"
-        console.print(f"{mark} {row.miss_line()} ({pipeline.explain_miss(row)})", highlight=False)
+        why = escape(f"{row.miss_line()} ({pipeline.explain_miss(row)})")
+        console.print(f"{mark} {why}", highlight=False)
     for m in split.fixed:
         console.print(
             f"[green]fixed[/] {m.kernel} {m.part} {m.dtype} meets its target: remove its row "

@@ -46,7 +46,7 @@ from flint import arb
 from mpmath.libmp import from_man_exp
 
 from symsmooth.functions import PRIMITIVES, StablePrimitive, naive
-from symsmooth.verification.cache import NOT_REAL
+from symsmooth.verification.cache import NOT_REAL, Marker
 from symsmooth.verification.reference import ReferenceRangeError
 
 CERTIFY_BITS = 64
@@ -69,18 +69,10 @@ class UncertifiedError(ArithmeticError):
     """A ball could not decide a comparison (or the result) at this precision."""
 
 
-class _Uncertified:
+class _Uncertified(Marker):
     """The marker of a point no precision up to :data:`PREC_CAP` certified."""
 
-    _instance = None
-
-    def __new__(cls):
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __repr__(self) -> str:
-        return "UNCERTIFIED"
+    label = "UNCERTIFIED"
 
 
 UNCERTIFIED = _Uncertified()

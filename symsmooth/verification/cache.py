@@ -79,21 +79,28 @@ _SPECIALS = {fzero, finf, fninf, fnan}
 _MAX_WARNINGS = 10  # per process: a wholly tampered folder gives a few lines, not thousands
 
 
-class _NotReal:
-    """The marker of a point where the exact value is not a real number (``log(-1)``)."""
+class Marker:
+    """A named singleton standing for a reference that is not a number (one per subclass, kept
+    one across worker processes); its ``repr`` is the subclass's ``label``."""
 
-    _instance = None
+    label = "MARKER"
 
     def __new__(cls):
-        if cls._instance is None:
+        if cls.__dict__.get("_instance") is None:
             cls._instance = super().__new__(cls)
         return cls._instance
 
     def __repr__(self) -> str:
-        return "NOT_REAL"
+        return self.label
 
     def __reduce__(self):  # one marker across worker processes
-        return (_NotReal, ())
+        return (type(self), ())
+
+
+class _NotReal(Marker):
+    """The marker of a point where the exact value is not a real number (``log(-1)``)."""
+
+    label = "NOT_REAL"
 
 
 NOT_REAL = _NotReal()

@@ -4,7 +4,7 @@
 # Construction: abs_logcosh = log(cosh(k*x))/k (kexue.fm/archives/3290 eq (7) minus ln(2)/k)
 # Kind: elementwise; inputs: x; parameters: k
 # Template: elementwise.py.j2
-#   sha256:47658727f08ed5a5e4b6f500d93b109bc80c321eb88c54efe90737be2cc74c28
+#   sha256:7276864bf1736ff7629c2dd13cdc84e726e5b04e9ad20b83e7552f3af5088c76
 # Input expression: sha256(srepr)=09670ecbce54a955b761e7f012a28359c2e0f3301bca2ac43c661144fd945d1e
 # Stabilization rules applied: exact_arguments, log_cosh
 #
@@ -415,6 +415,21 @@ __all__ = [
     "abs_logcosh_grad_x_fast",
     "abs_logcosh_grad",
 ]
+
+__symsmooth__ = {
+    "name": "abs_logcosh",
+    "kind": "elementwise",
+    "inputs": ("x",),
+    "params": ("k",),
+    "output": "elementwise",
+    "grads": {"x": "abs_logcosh_grad_x"},
+    "grad": "abs_logcosh_grad",
+    "labels": (),
+    "keywords": {},
+    "fast": {"abs_logcosh": "abs_logcosh_fast", "abs_logcosh_grad_x": "abs_logcosh_grad_x_fast"},
+    "targets": ("cpu", "cuda"),
+}
+"""How to call this module's kernels (plain data; symsmooth.codegen.api)."""
 
 # --- CUDA ------------------------------------------------------------------------------------
 # numba.cuda is imported on the first call of a *_cuda launcher, so importing this module needs

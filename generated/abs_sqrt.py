@@ -5,7 +5,7 @@
 #   (|z| ~ sqrt(z^2 + mu^2)))
 # Kind: elementwise; inputs: x; parameters: mu
 # Template: elementwise.py.j2
-#   sha256:47658727f08ed5a5e4b6f500d93b109bc80c321eb88c54efe90737be2cc74c28
+#   sha256:7276864bf1736ff7629c2dd13cdc84e726e5b04e9ad20b83e7552f3af5088c76
 # Input expression: sha256(srepr)=59685710c1cfad0871662b45a740c2ddccd7fd77fbd1f83bf75e1be824ce4d3c
 # Stabilization rules applied: hypot
 #
@@ -155,6 +155,21 @@ def abs_sqrt_grad_x_fast(x, mu, out=None):
 abs_sqrt_grad = abs_sqrt_grad_x
 
 __all__ = ["abs_sqrt", "abs_sqrt_fast", "abs_sqrt_grad_x", "abs_sqrt_grad_x_fast", "abs_sqrt_grad"]
+
+__symsmooth__ = {
+    "name": "abs_sqrt",
+    "kind": "elementwise",
+    "inputs": ("x",),
+    "params": ("mu",),
+    "output": "elementwise",
+    "grads": {"x": "abs_sqrt_grad_x"},
+    "grad": "abs_sqrt_grad",
+    "labels": (),
+    "keywords": {},
+    "fast": {"abs_sqrt": "abs_sqrt_fast", "abs_sqrt_grad_x": "abs_sqrt_grad_x_fast"},
+    "targets": ("cpu", "cuda"),
+}
+"""How to call this module's kernels (plain data; symsmooth.codegen.api)."""
 
 # --- CUDA ------------------------------------------------------------------------------------
 # numba.cuda is imported on the first call of a *_cuda launcher, so importing this module needs

@@ -5,7 +5,7 @@
 #   erf(mu z), the |.| inside SMU))
 # Kind: elementwise; inputs: x; parameters: k
 # Template: elementwise.py.j2
-#   sha256:47658727f08ed5a5e4b6f500d93b109bc80c321eb88c54efe90737be2cc74c28
+#   sha256:7276864bf1736ff7629c2dd13cdc84e726e5b04e9ad20b83e7552f3af5088c76
 # Input expression: sha256(srepr)=0942e8503c7d97fd99d6dd642467cbc8698bf85c60bece51f87a613df96b4c7d
 # Stabilization rules applied: exact_arguments, gaussian_square
 #
@@ -275,6 +275,21 @@ def abs_xerf_grad_x_fast(x, k, out=None):
 abs_xerf_grad = abs_xerf_grad_x
 
 __all__ = ["abs_xerf", "abs_xerf_fast", "abs_xerf_grad_x", "abs_xerf_grad_x_fast", "abs_xerf_grad"]
+
+__symsmooth__ = {
+    "name": "abs_xerf",
+    "kind": "elementwise",
+    "inputs": ("x",),
+    "params": ("k",),
+    "output": "elementwise",
+    "grads": {"x": "abs_xerf_grad_x"},
+    "grad": "abs_xerf_grad",
+    "labels": (),
+    "keywords": {},
+    "fast": {"abs_xerf": "abs_xerf_fast", "abs_xerf_grad_x": "abs_xerf_grad_x_fast"},
+    "targets": ("cpu", "cuda"),
+}
+"""How to call this module's kernels (plain data; symsmooth.codegen.api)."""
 
 # --- CUDA ------------------------------------------------------------------------------------
 # numba.cuda is imported on the first call of a *_cuda launcher, so importing this module needs

@@ -5,7 +5,7 @@
 #   tanh) with the x-times-step route of kexue.fm/archives/8718 eq (10))
 # Kind: elementwise; inputs: x; parameters: k
 # Template: elementwise.py.j2
-#   sha256:47658727f08ed5a5e4b6f500d93b109bc80c321eb88c54efe90737be2cc74c28
+#   sha256:7276864bf1736ff7629c2dd13cdc84e726e5b04e9ad20b83e7552f3af5088c76
 # Input expression: sha256(srepr)=c7c0c68bfa2670fa1e0eeb8c2207e5708ebb6809778846ea46a8211d0f341f97
 # Stabilization rules applied: exact_arguments, sigmoid_product, tanh_complement
 #
@@ -399,6 +399,21 @@ __all__ = [
     "abs_xtanh_grad_x_fast",
     "abs_xtanh_grad",
 ]
+
+__symsmooth__ = {
+    "name": "abs_xtanh",
+    "kind": "elementwise",
+    "inputs": ("x",),
+    "params": ("k",),
+    "output": "elementwise",
+    "grads": {"x": "abs_xtanh_grad_x"},
+    "grad": "abs_xtanh_grad",
+    "labels": (),
+    "keywords": {},
+    "fast": {"abs_xtanh": "abs_xtanh_fast", "abs_xtanh_grad_x": "abs_xtanh_grad_x_fast"},
+    "targets": ("cpu", "cuda"),
+}
+"""How to call this module's kernels (plain data; symsmooth.codegen.api)."""
 
 # --- CUDA ------------------------------------------------------------------------------------
 # numba.cuda is imported on the first call of a *_cuda launcher, so importing this module needs

@@ -6,7 +6,7 @@
 #   https://kexue.fm/archives/7259, item 2 (-log p_t = LSE(x) - x_t ~ max(x) - x_t))
 # Kind: reduction; inputs: x; parameters: k, t
 # Template: reduction.py.j2
-#   sha256:e70328926100515ff2d920bca88e64d3d24c8d4b7b4475140c0c883e10fd73fb
+#   sha256:87773748e1f18394125bdb41ca7209fcf4a24e832fa2c1fa63dd08165008ace0
 # Input expression: sha256(srepr)=33c366d6958649f5d7675b131a6e7b1b98c3587d6e0ec9f14233651358bc4ae7
 # Stabilization rules applied: none
 #
@@ -449,6 +449,21 @@ def cross_entropy_lse_grad(x, k, t):
 
 
 __all__ = ["cross_entropy_lse", "cross_entropy_lse_grad"]
+
+__symsmooth__ = {
+    "name": "cross_entropy_lse",
+    "kind": "reduction",
+    "inputs": ("x",),
+    "params": ("k", "t"),
+    "output": "rows",
+    "grads": {"x": "cross_entropy_lse_grad"},
+    "grad": "cross_entropy_lse_grad",
+    "labels": ("t",),
+    "keywords": {},
+    "fast": {},
+    "targets": ("cpu", "cuda"),
+}
+"""How to call this module's kernels (plain data; symsmooth.codegen.api)."""
 
 # --- CUDA ------------------------------------------------------------------------------------
 # numba.cuda is imported on the first call of a *_cuda launcher, so importing this module needs

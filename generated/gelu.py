@@ -5,7 +5,7 @@
 #   & Gimpel 2016, arXiv:1606.08415)
 # Kind: elementwise; inputs: x; parameters: sigma
 # Template: elementwise.py.j2
-#   sha256:47658727f08ed5a5e4b6f500d93b109bc80c321eb88c54efe90737be2cc74c28
+#   sha256:7276864bf1736ff7629c2dd13cdc84e726e5b04e9ad20b83e7552f3af5088c76
 # Input expression: sha256(srepr)=b798ea82f20064d3e5a618c6226f0e5959800c711a699eac24c3c19dfd5de9d9
 # Stabilization rules applied: exact_arguments, gelu_gradient, one_plus_erf
 #
@@ -390,6 +390,21 @@ def gelu_grad_x_fast(x, sigma, out=None):
 gelu_grad = gelu_grad_x
 
 __all__ = ["gelu", "gelu_fast", "gelu_grad_x", "gelu_grad_x_fast", "gelu_grad"]
+
+__symsmooth__ = {
+    "name": "gelu",
+    "kind": "elementwise",
+    "inputs": ("x",),
+    "params": ("sigma",),
+    "output": "elementwise",
+    "grads": {"x": "gelu_grad_x"},
+    "grad": "gelu_grad",
+    "labels": (),
+    "keywords": {},
+    "fast": {"gelu": "gelu_fast", "gelu_grad_x": "gelu_grad_x_fast"},
+    "targets": ("cpu", "cuda"),
+}
+"""How to call this module's kernels (plain data; symsmooth.codegen.api)."""
 
 # --- CUDA ------------------------------------------------------------------------------------
 # numba.cuda is imported on the first call of a *_cuda launcher, so importing this module needs

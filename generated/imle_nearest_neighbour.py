@@ -5,7 +5,7 @@
 #   (kexue.fm/archives/6394 items 4-6 (G1))
 # Kind: reduction; inputs: d; parameters: sigma
 # Template: reduction.py.j2
-#   sha256:e70328926100515ff2d920bca88e64d3d24c8d4b7b4475140c0c883e10fd73fb
+#   sha256:87773748e1f18394125bdb41ca7209fcf4a24e832fa2c1fa63dd08165008ace0
 # Input expression: sha256(srepr)=4985d47162b8414136603f8a431a29a70cf00f00662ea241861b0a36108af685
 # Stabilization rules applied: none
 #
@@ -419,6 +419,21 @@ def imle_nearest_neighbour_grad(d, sigma):
 
 
 __all__ = ["imle_nearest_neighbour", "imle_nearest_neighbour_grad"]
+
+__symsmooth__ = {
+    "name": "imle_nearest_neighbour",
+    "kind": "reduction",
+    "inputs": ("d",),
+    "params": ("sigma",),
+    "output": "rows",
+    "grads": {"d": "imle_nearest_neighbour_grad"},
+    "grad": "imle_nearest_neighbour_grad",
+    "labels": (),
+    "keywords": {},
+    "fast": {},
+    "targets": ("cpu", "cuda"),
+}
+"""How to call this module's kernels (plain data; symsmooth.codegen.api)."""
 
 # --- CUDA ------------------------------------------------------------------------------------
 # numba.cuda is imported on the first call of a *_cuda launcher, so importing this module needs

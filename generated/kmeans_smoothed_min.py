@@ -5,7 +5,7 @@
 #   item 10; kexue.fm/archives/5112 item 4)
 # Kind: reduction; inputs: d; parameters: M
 # Template: reduction.py.j2
-#   sha256:e70328926100515ff2d920bca88e64d3d24c8d4b7b4475140c0c883e10fd73fb
+#   sha256:87773748e1f18394125bdb41ca7209fcf4a24e832fa2c1fa63dd08165008ace0
 # Input expression: sha256(srepr)=e63b4b02b5d320406c9239c9c3e7b46f7d2f709558ebec8cb35d5a2e3c6c76f9
 # Stabilization rules applied: none
 #
@@ -419,6 +419,21 @@ def kmeans_smoothed_min_grad(d, M):
 
 
 __all__ = ["kmeans_smoothed_min", "kmeans_smoothed_min_grad"]
+
+__symsmooth__ = {
+    "name": "kmeans_smoothed_min",
+    "kind": "reduction",
+    "inputs": ("d",),
+    "params": ("M",),
+    "output": "rows",
+    "grads": {"d": "kmeans_smoothed_min_grad"},
+    "grad": "kmeans_smoothed_min_grad",
+    "labels": (),
+    "keywords": {},
+    "fast": {},
+    "targets": ("cpu", "cuda"),
+}
+"""How to call this module's kernels (plain data; symsmooth.codegen.api)."""
 
 # --- CUDA ------------------------------------------------------------------------------------
 # numba.cuda is imported on the first call of a *_cuda launcher, so importing this module needs

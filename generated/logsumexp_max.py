@@ -7,7 +7,7 @@
 #   (2019), https://kexue.fm/archives/6620, item 1; bound: https://kexue.fm/archives/9070)
 # Kind: reduction; inputs: x; parameters: k
 # Template: reduction.py.j2
-#   sha256:e70328926100515ff2d920bca88e64d3d24c8d4b7b4475140c0c883e10fd73fb
+#   sha256:87773748e1f18394125bdb41ca7209fcf4a24e832fa2c1fa63dd08165008ace0
 # Input expression: sha256(srepr)=ede6ffb4196e9e26d01fdc4e3b800500753fe068f82cf6a5c20520063b2a29ac
 # Stabilization rules applied: none
 #
@@ -424,6 +424,21 @@ def logsumexp_max_grad(x, k):
 
 
 __all__ = ["logsumexp_max", "logsumexp_max_grad"]
+
+__symsmooth__ = {
+    "name": "logsumexp_max",
+    "kind": "reduction",
+    "inputs": ("x",),
+    "params": ("k",),
+    "output": "rows",
+    "grads": {"x": "logsumexp_max_grad"},
+    "grad": "logsumexp_max_grad",
+    "labels": (),
+    "keywords": {},
+    "fast": {},
+    "targets": ("cpu", "cuda"),
+}
+"""How to call this module's kernels (plain data; symsmooth.codegen.api)."""
 
 # --- CUDA ------------------------------------------------------------------------------------
 # numba.cuda is imported on the first call of a *_cuda launcher, so importing this module needs

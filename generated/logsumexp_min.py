@@ -6,7 +6,7 @@
 #   https://kexue.fm/archives/3290, eq (12) applied to -x (min = -max(-x)))
 # Kind: reduction; inputs: x; parameters: k
 # Template: reduction.py.j2
-#   sha256:e70328926100515ff2d920bca88e64d3d24c8d4b7b4475140c0c883e10fd73fb
+#   sha256:87773748e1f18394125bdb41ca7209fcf4a24e832fa2c1fa63dd08165008ace0
 # Input expression: sha256(srepr)=e1f78f891ae6d6827cfc71b49ef605f41bb6ff978183ff43ea3744c035fe57ce
 # Stabilization rules applied: none
 #
@@ -421,6 +421,21 @@ def logsumexp_min_grad(x, k):
 
 
 __all__ = ["logsumexp_min", "logsumexp_min_grad"]
+
+__symsmooth__ = {
+    "name": "logsumexp_min",
+    "kind": "reduction",
+    "inputs": ("x",),
+    "params": ("k",),
+    "output": "rows",
+    "grads": {"x": "logsumexp_min_grad"},
+    "grad": "logsumexp_min_grad",
+    "labels": (),
+    "keywords": {},
+    "fast": {},
+    "targets": ("cpu", "cuda"),
+}
+"""How to call this module's kernels (plain data; symsmooth.codegen.api)."""
 
 # --- CUDA ------------------------------------------------------------------------------------
 # numba.cuda is imported on the first call of a *_cuda launcher, so importing this module needs

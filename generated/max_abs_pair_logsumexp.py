@@ -7,7 +7,7 @@
 #   https://kexue.fm/archives/3290, eqs (8)-(9))
 # Kind: elementwise; inputs: x, y; parameters: k
 # Template: elementwise.py.j2
-#   sha256:47658727f08ed5a5e4b6f500d93b109bc80c321eb88c54efe90737be2cc74c28
+#   sha256:7276864bf1736ff7629c2dd13cdc84e726e5b04e9ad20b83e7552f3af5088c76
 # Input expression: sha256(srepr)=f17ce708e80d765b78b1dc1dcd5b99025ca99e27018ac8df3ea0fa6ffff8779c
 # Stabilization rules applied: logsumexp, sinh_ratio
 #
@@ -363,6 +363,25 @@ __all__ = [
     "max_abs_pair_logsumexp_grad_y_fast",
     "max_abs_pair_logsumexp_grad",
 ]
+
+__symsmooth__ = {
+    "name": "max_abs_pair_logsumexp",
+    "kind": "elementwise",
+    "inputs": ("x", "y"),
+    "params": ("k",),
+    "output": "elementwise",
+    "grads": {"x": "max_abs_pair_logsumexp_grad_x", "y": "max_abs_pair_logsumexp_grad_y"},
+    "grad": "max_abs_pair_logsumexp_grad",
+    "labels": (),
+    "keywords": {},
+    "fast": {
+        "max_abs_pair_logsumexp": "max_abs_pair_logsumexp_fast",
+        "max_abs_pair_logsumexp_grad_x": "max_abs_pair_logsumexp_grad_x_fast",
+        "max_abs_pair_logsumexp_grad_y": "max_abs_pair_logsumexp_grad_y_fast",
+    },
+    "targets": ("cpu", "cuda"),
+}
+"""How to call this module's kernels (plain data; symsmooth.codegen.api)."""
 
 # --- CUDA ------------------------------------------------------------------------------------
 # numba.cuda is imported on the first call of a *_cuda launcher, so importing this module needs

@@ -6,7 +6,7 @@
 #   https://kexue.fm/archives/3290, eq (14))
 # Kind: elementwise; inputs: x, y; parameters: k
 # Template: elementwise.py.j2
-#   sha256:47658727f08ed5a5e4b6f500d93b109bc80c321eb88c54efe90737be2cc74c28
+#   sha256:7276864bf1736ff7629c2dd13cdc84e726e5b04e9ad20b83e7552f3af5088c76
 # Input expression: sha256(srepr)=158da41a1ad6cad23065f512c08040582b0ebefece9894c30699d33d368849f3
 # Stabilization rules applied: double_exp, logsumexp
 #
@@ -260,6 +260,25 @@ __all__ = [
     "max_pair_double_exp_grad_y_fast",
     "max_pair_double_exp_grad",
 ]
+
+__symsmooth__ = {
+    "name": "max_pair_double_exp",
+    "kind": "elementwise",
+    "inputs": ("x", "y"),
+    "params": ("k",),
+    "output": "elementwise",
+    "grads": {"x": "max_pair_double_exp_grad_x", "y": "max_pair_double_exp_grad_y"},
+    "grad": "max_pair_double_exp_grad",
+    "labels": (),
+    "keywords": {},
+    "fast": {
+        "max_pair_double_exp": "max_pair_double_exp_fast",
+        "max_pair_double_exp_grad_x": "max_pair_double_exp_grad_x_fast",
+        "max_pair_double_exp_grad_y": "max_pair_double_exp_grad_y_fast",
+    },
+    "targets": ("cpu", "cuda"),
+}
+"""How to call this module's kernels (plain data; symsmooth.codegen.api)."""
 
 # --- CUDA ------------------------------------------------------------------------------------
 # numba.cuda is imported on the first call of a *_cuda launcher, so importing this module needs

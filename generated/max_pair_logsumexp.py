@@ -6,7 +6,7 @@
 #   https://kexue.fm/archives/3290, eq (11))
 # Kind: elementwise; inputs: x, y; parameters: k
 # Template: elementwise.py.j2
-#   sha256:47658727f08ed5a5e4b6f500d93b109bc80c321eb88c54efe90737be2cc74c28
+#   sha256:7276864bf1736ff7629c2dd13cdc84e726e5b04e9ad20b83e7552f3af5088c76
 # Input expression: sha256(srepr)=f99b1006f4f40735ef9c9ef5aeb4c9eb0d4d0ad42bff4f753ad089588ab51a3e
 # Stabilization rules applied: logsumexp, softmax_pair
 #
@@ -446,6 +446,25 @@ __all__ = [
     "max_pair_logsumexp_grad_y_fast",
     "max_pair_logsumexp_grad",
 ]
+
+__symsmooth__ = {
+    "name": "max_pair_logsumexp",
+    "kind": "elementwise",
+    "inputs": ("x", "y"),
+    "params": ("k",),
+    "output": "elementwise",
+    "grads": {"x": "max_pair_logsumexp_grad_x", "y": "max_pair_logsumexp_grad_y"},
+    "grad": "max_pair_logsumexp_grad",
+    "labels": (),
+    "keywords": {},
+    "fast": {
+        "max_pair_logsumexp": "max_pair_logsumexp_fast",
+        "max_pair_logsumexp_grad_x": "max_pair_logsumexp_grad_x_fast",
+        "max_pair_logsumexp_grad_y": "max_pair_logsumexp_grad_y_fast",
+    },
+    "targets": ("cpu", "cuda"),
+}
+"""How to call this module's kernels (plain data; symsmooth.codegen.api)."""
 
 # --- CUDA ------------------------------------------------------------------------------------
 # numba.cuda is imported on the first call of a *_cuda launcher, so importing this module needs

@@ -7,7 +7,7 @@
 #   https://kexue.fm/archives/3290, eq (13))
 # Kind: elementwise; inputs: x, y; parameters: k
 # Template: elementwise.py.j2
-#   sha256:47658727f08ed5a5e4b6f500d93b109bc80c321eb88c54efe90737be2cc74c28
+#   sha256:7276864bf1736ff7629c2dd13cdc84e726e5b04e9ad20b83e7552f3af5088c76
 # Input expression: sha256(srepr)=30a23ffe225152ac2765d87edd499a87c709095ac0eb334ef7e958849741ce18
 # Stabilization rules applied: odd_root_sum
 #
@@ -343,6 +343,25 @@ __all__ = [
     "max_pair_odd_power_grad_y_fast",
     "max_pair_odd_power_grad",
 ]
+
+__symsmooth__ = {
+    "name": "max_pair_odd_power",
+    "kind": "elementwise",
+    "inputs": ("x", "y"),
+    "params": ("k",),
+    "output": "elementwise",
+    "grads": {"x": "max_pair_odd_power_grad_x", "y": "max_pair_odd_power_grad_y"},
+    "grad": "max_pair_odd_power_grad",
+    "labels": (),
+    "keywords": {},
+    "fast": {
+        "max_pair_odd_power": "max_pair_odd_power_fast",
+        "max_pair_odd_power_grad_x": "max_pair_odd_power_grad_x_fast",
+        "max_pair_odd_power_grad_y": "max_pair_odd_power_grad_y_fast",
+    },
+    "targets": ("cpu", "cuda"),
+}
+"""How to call this module's kernels (plain data; symsmooth.codegen.api)."""
 
 # --- CUDA ------------------------------------------------------------------------------------
 # numba.cuda is imported on the first call of a *_cuda launcher, so importing this module needs

@@ -6,7 +6,7 @@
 #   activation function using convolution, arXiv:2109.13210)
 # Kind: elementwise; inputs: x; parameters: sigma
 # Template: elementwise.py.j2
-#   sha256:47658727f08ed5a5e4b6f500d93b109bc80c321eb88c54efe90737be2cc74c28
+#   sha256:7276864bf1736ff7629c2dd13cdc84e726e5b04e9ad20b83e7552f3af5088c76
 # Input expression: sha256(srepr)=00f90eca2438daedde106c070531548c9a6c65f05c8ab1b4b7c802cb5797b61d
 # Stabilization rules applied: exact_arguments, one_plus_erf, relu_gauss
 #
@@ -332,6 +332,24 @@ __all__ = [
     "relu_gaussian_grad_x_fast",
     "relu_gaussian_grad",
 ]
+
+__symsmooth__ = {
+    "name": "relu_gaussian",
+    "kind": "elementwise",
+    "inputs": ("x",),
+    "params": ("sigma",),
+    "output": "elementwise",
+    "grads": {"x": "relu_gaussian_grad_x"},
+    "grad": "relu_gaussian_grad",
+    "labels": (),
+    "keywords": {},
+    "fast": {
+        "relu_gaussian": "relu_gaussian_fast",
+        "relu_gaussian_grad_x": "relu_gaussian_grad_x_fast",
+    },
+    "targets": ("cpu", "cuda"),
+}
+"""How to call this module's kernels (plain data; symsmooth.codegen.api)."""
 
 # --- CUDA ------------------------------------------------------------------------------------
 # numba.cuda is imported on the first call of a *_cuda launcher, so importing this module needs

@@ -6,7 +6,7 @@
 #   convolution, arXiv:2109.13210; kexue.fm/archives/8718 (K10))
 # Kind: elementwise; inputs: x; parameters: sigma, alpha
 # Template: elementwise.py.j2
-#   sha256:47658727f08ed5a5e4b6f500d93b109bc80c321eb88c54efe90737be2cc74c28
+#   sha256:7276864bf1736ff7629c2dd13cdc84e726e5b04e9ad20b83e7552f3af5088c76
 # Input expression: sha256(srepr)=d74903a6f04a75cc6301425c035ad6ccf9bbccf6d61f0ff3720cdeae54133bf9
 # Stabilization rules applied: exact_arguments, one_plus_erf, relu_gauss
 #
@@ -330,6 +330,21 @@ def sau_grad_x_fast(x, sigma, alpha, out=None):
 sau_grad = sau_grad_x
 
 __all__ = ["sau", "sau_fast", "sau_grad_x", "sau_grad_x_fast", "sau_grad"]
+
+__symsmooth__ = {
+    "name": "sau",
+    "kind": "elementwise",
+    "inputs": ("x",),
+    "params": ("sigma", "alpha"),
+    "output": "elementwise",
+    "grads": {"x": "sau_grad_x"},
+    "grad": "sau_grad",
+    "labels": (),
+    "keywords": {},
+    "fast": {"sau": "sau_fast", "sau_grad_x": "sau_grad_x_fast"},
+    "targets": ("cpu", "cuda"),
+}
+"""How to call this module's kernels (plain data; symsmooth.codegen.api)."""
 
 # --- CUDA ------------------------------------------------------------------------------------
 # numba.cuda is imported on the first call of a *_cuda launcher, so importing this module needs

@@ -6,7 +6,7 @@
 #   https://kexue.fm/archives/3290, eq (7))
 # Kind: elementwise; inputs: x; parameters: k
 # Template: elementwise.py.j2
-#   sha256:47658727f08ed5a5e4b6f500d93b109bc80c321eb88c54efe90737be2cc74c28
+#   sha256:7276864bf1736ff7629c2dd13cdc84e726e5b04e9ad20b83e7552f3af5088c76
 # Input expression: sha256(srepr)=707176089ffaf07321a0b1cc2317f1d271473497da0f99e64fe7194040549930
 # Stabilization rules applied: exact_arguments, logsumexp, sigmoid_difference, softmax_pair
 #
@@ -433,6 +433,24 @@ __all__ = [
     "smooth_abs_log2cosh_grad_x_fast",
     "smooth_abs_log2cosh_grad",
 ]
+
+__symsmooth__ = {
+    "name": "smooth_abs_log2cosh",
+    "kind": "elementwise",
+    "inputs": ("x",),
+    "params": ("k",),
+    "output": "elementwise",
+    "grads": {"x": "smooth_abs_log2cosh_grad_x"},
+    "grad": "smooth_abs_log2cosh_grad",
+    "labels": (),
+    "keywords": {},
+    "fast": {
+        "smooth_abs_log2cosh": "smooth_abs_log2cosh_fast",
+        "smooth_abs_log2cosh_grad_x": "smooth_abs_log2cosh_grad_x_fast",
+    },
+    "targets": ("cpu", "cuda"),
+}
+"""How to call this module's kernels (plain data; symsmooth.codegen.api)."""
 
 # --- CUDA ------------------------------------------------------------------------------------
 # numba.cuda is imported on the first call of a *_cuda launcher, so importing this module needs

@@ -6,7 +6,7 @@
 #   https://kexue.fm/archives/3290, eq (6))
 # Kind: elementwise; inputs: x; parameters: k
 # Template: elementwise.py.j2
-#   sha256:47658727f08ed5a5e4b6f500d93b109bc80c321eb88c54efe90737be2cc74c28
+#   sha256:7276864bf1736ff7629c2dd13cdc84e726e5b04e9ad20b83e7552f3af5088c76
 # Input expression: sha256(srepr)=8c73c7ec3f99f4ea488a7d18b5c0f79c7374885df1cdde7702cfa24fc062cf53
 # Stabilization rules applied: exact_arguments, logsumexp, lse_square, sigmoid_difference,
 #   softmax_pair
@@ -434,6 +434,24 @@ __all__ = [
     "smooth_abs_logistic_grad_x_fast",
     "smooth_abs_logistic_grad",
 ]
+
+__symsmooth__ = {
+    "name": "smooth_abs_logistic",
+    "kind": "elementwise",
+    "inputs": ("x",),
+    "params": ("k",),
+    "output": "elementwise",
+    "grads": {"x": "smooth_abs_logistic_grad_x"},
+    "grad": "smooth_abs_logistic_grad",
+    "labels": (),
+    "keywords": {},
+    "fast": {
+        "smooth_abs_logistic": "smooth_abs_logistic_fast",
+        "smooth_abs_logistic_grad_x": "smooth_abs_logistic_grad_x_fast",
+    },
+    "targets": ("cpu", "cuda"),
+}
+"""How to call this module's kernels (plain data; symsmooth.codegen.api)."""
 
 # --- CUDA ------------------------------------------------------------------------------------
 # numba.cuda is imported on the first call of a *_cuda launcher, so importing this module needs

@@ -5,7 +5,7 @@
 #   \u51fd\u6570\u5149\u6ed1\u5316\u6742\u8c08 (2019), https://kexue.fm/archives/6620, item 4)
 # Kind: reduction; inputs: x; parameters: k, t
 # Template: reduction.py.j2
-#   sha256:e70328926100515ff2d920bca88e64d3d24c8d4b7b4475140c0c883e10fd73fb
+#   sha256:87773748e1f18394125bdb41ca7209fcf4a24e832fa2c1fa63dd08165008ace0
 # Input expression: sha256(srepr)=6e83cac5906746880c8f56022ff482e0f365bacd8aba7de9e012661ce0a8f251
 # Stabilization rules applied: none
 #
@@ -416,6 +416,21 @@ def smooth_accuracy_grad(x, k, t):
 
 
 __all__ = ["smooth_accuracy", "smooth_accuracy_grad"]
+
+__symsmooth__ = {
+    "name": "smooth_accuracy",
+    "kind": "reduction",
+    "inputs": ("x",),
+    "params": ("k", "t"),
+    "output": "rows",
+    "grads": {"x": "smooth_accuracy_grad"},
+    "grad": "smooth_accuracy_grad",
+    "labels": ("t",),
+    "keywords": {},
+    "fast": {},
+    "targets": ("cpu", "cuda"),
+}
+"""How to call this module's kernels (plain data; symsmooth.codegen.api)."""
 
 # --- CUDA ------------------------------------------------------------------------------------
 # numba.cuda is imported on the first call of a *_cuda launcher, so importing this module needs

@@ -5,7 +5,7 @@
 #   Maximum Unit, arXiv:2111.04682 eq (SMU))
 # Kind: elementwise; inputs: x; parameters: mu, alpha
 # Template: elementwise.py.j2
-#   sha256:47658727f08ed5a5e4b6f500d93b109bc80c321eb88c54efe90737be2cc74c28
+#   sha256:7276864bf1736ff7629c2dd13cdc84e726e5b04e9ad20b83e7552f3af5088c76
 # Input expression: sha256(srepr)=7bbb063b9a21b8a781c5545c54b790d85ccd78f1b44ca2a02a0d5d3165d90f44
 # Stabilization rules applied: one_plus_erf
 #
@@ -208,6 +208,21 @@ def smu_grad_x_fast(x, mu, alpha, out=None):
 smu_grad = smu_grad_x
 
 __all__ = ["smu", "smu_fast", "smu_grad_x", "smu_grad_x_fast", "smu_grad"]
+
+__symsmooth__ = {
+    "name": "smu",
+    "kind": "elementwise",
+    "inputs": ("x",),
+    "params": ("mu", "alpha"),
+    "output": "elementwise",
+    "grads": {"x": "smu_grad_x"},
+    "grad": "smu_grad",
+    "labels": (),
+    "keywords": {},
+    "fast": {"smu": "smu_fast", "smu_grad_x": "smu_grad_x_fast"},
+    "targets": ("cpu", "cuda"),
+}
+"""How to call this module's kernels (plain data; symsmooth.codegen.api)."""
 
 # --- CUDA ------------------------------------------------------------------------------------
 # numba.cuda is imported on the first call of a *_cuda launcher, so importing this module needs

@@ -5,7 +5,7 @@
 #   Maximum Unit, arXiv:2111.04682 eq (SMU-1))
 # Kind: elementwise; inputs: x; parameters: mu, alpha
 # Template: elementwise.py.j2
-#   sha256:47658727f08ed5a5e4b6f500d93b109bc80c321eb88c54efe90737be2cc74c28
+#   sha256:7276864bf1736ff7629c2dd13cdc84e726e5b04e9ad20b83e7552f3af5088c76
 # Input expression: sha256(srepr)=8ebaab123c4c9786d0408a202ca35e23afc46afc5ee985a681d41f64ed8f95bc
 # Stabilization rules applied: hypot, hypot_root
 #
@@ -218,6 +218,21 @@ def smu1_grad_x_fast(x, mu, alpha, out=None):
 smu1_grad = smu1_grad_x
 
 __all__ = ["smu1", "smu1_fast", "smu1_grad_x", "smu1_grad_x_fast", "smu1_grad"]
+
+__symsmooth__ = {
+    "name": "smu1",
+    "kind": "elementwise",
+    "inputs": ("x",),
+    "params": ("mu", "alpha"),
+    "output": "elementwise",
+    "grads": {"x": "smu1_grad_x"},
+    "grad": "smu1_grad",
+    "labels": (),
+    "keywords": {},
+    "fast": {"smu1": "smu1_fast", "smu1_grad_x": "smu1_grad_x_fast"},
+    "targets": ("cpu", "cuda"),
+}
+"""How to call this module's kernels (plain data; symsmooth.codegen.api)."""
 
 # --- CUDA ------------------------------------------------------------------------------------
 # numba.cuda is imported on the first call of a *_cuda launcher, so importing this module needs

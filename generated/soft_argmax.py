@@ -5,7 +5,7 @@
 #   \u51fd\u6570\u5149\u6ed1\u5316\u6742\u8c08 (2019), https://kexue.fm/archives/6620, item 3)
 # Kind: reduction; inputs: x; parameters: k
 # Template: reduction.py.j2
-#   sha256:e70328926100515ff2d920bca88e64d3d24c8d4b7b4475140c0c883e10fd73fb
+#   sha256:87773748e1f18394125bdb41ca7209fcf4a24e832fa2c1fa63dd08165008ace0
 # Input expression: sha256(srepr)=efc269cfdd4beb08b7de13b25137544192af61e21c3050ac8f13daeec9ddf116
 # Stabilization rules applied: none
 #
@@ -575,6 +575,21 @@ def soft_argmax_grad(x, k):
 
 
 __all__ = ["soft_argmax", "soft_argmax_grad"]
+
+__symsmooth__ = {
+    "name": "soft_argmax",
+    "kind": "reduction",
+    "inputs": ("x",),
+    "params": ("k",),
+    "output": "rows",
+    "grads": {"x": "soft_argmax_grad"},
+    "grad": "soft_argmax_grad",
+    "labels": (),
+    "keywords": {},
+    "fast": {},
+    "targets": ("cpu", "cuda"),
+}
+"""How to call this module's kernels (plain data; symsmooth.codegen.api)."""
 
 # --- CUDA ------------------------------------------------------------------------------------
 # numba.cuda is imported on the first call of a *_cuda launcher, so importing this module needs

@@ -6,7 +6,7 @@
 #   https://kexue.fm/archives/6620, item 5)
 # Kind: reduction; inputs: z, t; parameters: k
 # Template: reduction.py.j2
-#   sha256:e70328926100515ff2d920bca88e64d3d24c8d4b7b4475140c0c883e10fd73fb
+#   sha256:87773748e1f18394125bdb41ca7209fcf4a24e832fa2c1fa63dd08165008ace0
 # Input expression: sha256(srepr)=5228834c6d0f0e4da466c858ee6703b0a234f233be39ac2f7f7c52efc456ed49
 # Stabilization rules applied: exact_arguments, sigmoid, sigmoid_product
 #
@@ -539,6 +539,21 @@ def soft_f1_grad_t(z, t, k):
 
 
 __all__ = ["soft_f1", "soft_f1_grad", "soft_f1_grad_z", "soft_f1_grad_t"]
+
+__symsmooth__ = {
+    "name": "soft_f1",
+    "kind": "reduction",
+    "inputs": ("z", "t"),
+    "params": ("k",),
+    "output": "rows",
+    "grads": {"z": "soft_f1_grad_z", "t": "soft_f1_grad_t"},
+    "grad": "soft_f1_grad",
+    "labels": (),
+    "keywords": {},
+    "fast": {},
+    "targets": ("cpu", "cuda"),
+}
+"""How to call this module's kernels (plain data; symsmooth.codegen.api)."""
 
 # --- CUDA ------------------------------------------------------------------------------------
 # numba.cuda is imported on the first call of a *_cuda launcher, so importing this module needs

@@ -5,7 +5,7 @@
 #   kexue.fm/archives/8718 eq (7))
 # Kind: elementwise; inputs: x; parameters: k
 # Template: elementwise.py.j2
-#   sha256:47658727f08ed5a5e4b6f500d93b109bc80c321eb88c54efe90737be2cc74c28
+#   sha256:7276864bf1736ff7629c2dd13cdc84e726e5b04e9ad20b83e7552f3af5088c76
 # Input expression: sha256(srepr)=66478ffa4491cf7099ad2bbda92088993d05025f373516fd91e4d1a1304745c3
 # Stabilization rules applied: exact_arguments, sigmoid, sigmoid_product
 #
@@ -423,6 +423,24 @@ __all__ = [
     "soft_heaviside_grad_x_fast",
     "soft_heaviside_grad",
 ]
+
+__symsmooth__ = {
+    "name": "soft_heaviside",
+    "kind": "elementwise",
+    "inputs": ("x",),
+    "params": ("k",),
+    "output": "elementwise",
+    "grads": {"x": "soft_heaviside_grad_x"},
+    "grad": "soft_heaviside_grad",
+    "labels": (),
+    "keywords": {},
+    "fast": {
+        "soft_heaviside": "soft_heaviside_fast",
+        "soft_heaviside_grad_x": "soft_heaviside_grad_x_fast",
+    },
+    "targets": ("cpu", "cuda"),
+}
+"""How to call this module's kernels (plain data; symsmooth.codegen.api)."""
 
 # --- CUDA ------------------------------------------------------------------------------------
 # numba.cuda is imported on the first call of a *_cuda launcher, so importing this module needs

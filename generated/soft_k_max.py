@@ -7,7 +7,7 @@
 #   (recursive soft-k-max))
 # Kind: iteration; inputs: x; parameters: k
 # Template: iteration.py.j2
-#   sha256:f5cf0825d29a4896ba6dd9925b11b09163fa2f3ec9bf8beb265d5a3edb05b480
+#   sha256:f809ecaeb9624fdedb24142494a8e61cb0c0100fa5410b825f92672a006a0b94
 # Input expression: sha256(srepr)=26010d9deae9e3651823dd7026b81e39f9e09428499f40b9c7b5d6c4534c27d2
 # Stabilization rules applied: none
 #
@@ -285,6 +285,21 @@ def soft_k_max_grad(x, k, cotangent=None, top=2):
 
 
 __all__ = ["soft_k_max", "soft_k_max_grad"]
+
+__symsmooth__ = {
+    "name": "soft_k_max",
+    "kind": "iteration",
+    "inputs": ("x",),
+    "params": ("k",),
+    "output": "rowmap",
+    "grads": {"x": "soft_k_max_grad"},
+    "grad": "soft_k_max_grad",
+    "labels": (),
+    "keywords": {"top": 2},
+    "fast": {},
+    "targets": ("cpu", "cuda"),
+}
+"""How to call this module's kernels (plain data; symsmooth.codegen.api)."""
 
 # --- CUDA ------------------------------------------------------------------------------------
 # numba.cuda is imported on the first call of a *_cuda launcher, so importing this module needs

@@ -4,7 +4,7 @@
 # Construction: soft_sign_arctan = 2*atan(k*x)/pi (kexue.fm/archives/8718 eq (5) kernel)
 # Kind: elementwise; inputs: x; parameters: k
 # Template: elementwise.py.j2
-#   sha256:47658727f08ed5a5e4b6f500d93b109bc80c321eb88c54efe90737be2cc74c28
+#   sha256:7276864bf1736ff7629c2dd13cdc84e726e5b04e9ad20b83e7552f3af5088c76
 # Input expression: sha256(srepr)=eb938cea1be15d0b4d148910f1be7856f861769055cc3421f20866fc4660ac5e
 # Stabilization rules applied: recip1p_sq
 #
@@ -208,6 +208,24 @@ __all__ = [
     "soft_sign_arctan_grad_x_fast",
     "soft_sign_arctan_grad",
 ]
+
+__symsmooth__ = {
+    "name": "soft_sign_arctan",
+    "kind": "elementwise",
+    "inputs": ("x",),
+    "params": ("k",),
+    "output": "elementwise",
+    "grads": {"x": "soft_sign_arctan_grad_x"},
+    "grad": "soft_sign_arctan_grad",
+    "labels": (),
+    "keywords": {},
+    "fast": {
+        "soft_sign_arctan": "soft_sign_arctan_fast",
+        "soft_sign_arctan_grad_x": "soft_sign_arctan_grad_x_fast",
+    },
+    "targets": ("cpu", "cuda"),
+}
+"""How to call this module's kernels (plain data; symsmooth.codegen.api)."""
 
 # --- CUDA ------------------------------------------------------------------------------------
 # numba.cuda is imported on the first call of a *_cuda launcher, so importing this module needs

@@ -5,7 +5,7 @@
 #   Smooth Maximum Unit, arXiv:2111.04682)
 # Kind: elementwise; inputs: x; parameters: k
 # Template: elementwise.py.j2
-#   sha256:47658727f08ed5a5e4b6f500d93b109bc80c321eb88c54efe90737be2cc74c28
+#   sha256:7276864bf1736ff7629c2dd13cdc84e726e5b04e9ad20b83e7552f3af5088c76
 # Input expression: sha256(srepr)=83339916562492434e439a6a2295ce7bc386bcbb45da2b24bc14d75c1f8fffcd
 # Stabilization rules applied: exact_arguments, gaussian_square
 #
@@ -281,6 +281,24 @@ __all__ = [
     "soft_sign_erf_grad_x_fast",
     "soft_sign_erf_grad",
 ]
+
+__symsmooth__ = {
+    "name": "soft_sign_erf",
+    "kind": "elementwise",
+    "inputs": ("x",),
+    "params": ("k",),
+    "output": "elementwise",
+    "grads": {"x": "soft_sign_erf_grad_x"},
+    "grad": "soft_sign_erf_grad",
+    "labels": (),
+    "keywords": {},
+    "fast": {
+        "soft_sign_erf": "soft_sign_erf_fast",
+        "soft_sign_erf_grad_x": "soft_sign_erf_grad_x_fast",
+    },
+    "targets": ("cpu", "cuda"),
+}
+"""How to call this module's kernels (plain data; symsmooth.codegen.api)."""
 
 # --- CUDA ------------------------------------------------------------------------------------
 # numba.cuda is imported on the first call of a *_cuda launcher, so importing this module needs

@@ -4,7 +4,7 @@
 # Construction: soft_sign_tanh = tanh(k*x) (kexue.fm/archives/3290 eqs (4)-(5))
 # Kind: elementwise; inputs: x; parameters: k
 # Template: elementwise.py.j2
-#   sha256:47658727f08ed5a5e4b6f500d93b109bc80c321eb88c54efe90737be2cc74c28
+#   sha256:7276864bf1736ff7629c2dd13cdc84e726e5b04e9ad20b83e7552f3af5088c76
 # Input expression: sha256(srepr)=d0d8832c8fe0bf29abfd5eb6e831a4edafac937b2089739d1b67382d14b4e80a
 # Stabilization rules applied: exact_arguments, sigmoid_product, tanh_complement
 #
@@ -398,6 +398,24 @@ __all__ = [
     "soft_sign_tanh_grad_x_fast",
     "soft_sign_tanh_grad",
 ]
+
+__symsmooth__ = {
+    "name": "soft_sign_tanh",
+    "kind": "elementwise",
+    "inputs": ("x",),
+    "params": ("k",),
+    "output": "elementwise",
+    "grads": {"x": "soft_sign_tanh_grad_x"},
+    "grad": "soft_sign_tanh_grad",
+    "labels": (),
+    "keywords": {},
+    "fast": {
+        "soft_sign_tanh": "soft_sign_tanh_fast",
+        "soft_sign_tanh_grad_x": "soft_sign_tanh_grad_x_fast",
+    },
+    "targets": ("cpu", "cuda"),
+}
+"""How to call this module's kernels (plain data; symsmooth.codegen.api)."""
 
 # --- CUDA ------------------------------------------------------------------------------------
 # numba.cuda is imported on the first call of a *_cuda launcher, so importing this module needs

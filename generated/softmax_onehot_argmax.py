@@ -6,7 +6,7 @@
 #   (onehot(argmax) ~ softmax))
 # Kind: reduction; inputs: x; parameters: k
 # Template: reduction.py.j2
-#   sha256:e70328926100515ff2d920bca88e64d3d24c8d4b7b4475140c0c883e10fd73fb
+#   sha256:87773748e1f18394125bdb41ca7209fcf4a24e832fa2c1fa63dd08165008ace0
 # Input expression: sha256(srepr)=c0cb380f1a1ffaed7632e495d4f80f5a87e031954485d9058c417a1f39167d6c
 # Stabilization rules applied: none
 #
@@ -577,6 +577,21 @@ def softmax_onehot_argmax_grad(x, k, cotangent=None):
 
 
 __all__ = ["softmax_onehot_argmax", "softmax_onehot_argmax_grad"]
+
+__symsmooth__ = {
+    "name": "softmax_onehot_argmax",
+    "kind": "reduction",
+    "inputs": ("x",),
+    "params": ("k",),
+    "output": "rowmap",
+    "grads": {"x": "softmax_onehot_argmax_grad"},
+    "grad": "softmax_onehot_argmax_grad",
+    "labels": (),
+    "keywords": {},
+    "fast": {},
+    "targets": ("cpu", "cuda"),
+}
+"""How to call this module's kernels (plain data; symsmooth.codegen.api)."""
 
 # --- CUDA ------------------------------------------------------------------------------------
 # numba.cuda is imported on the first call of a *_cuda launcher, so importing this module needs

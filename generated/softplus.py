@@ -4,7 +4,7 @@
 # Construction: softplus = log(exp(k*x) + 1)/k (kexue.fm/archives/8718 eq (8))
 # Kind: elementwise; inputs: x; parameters: k
 # Template: elementwise.py.j2
-#   sha256:47658727f08ed5a5e4b6f500d93b109bc80c321eb88c54efe90737be2cc74c28
+#   sha256:7276864bf1736ff7629c2dd13cdc84e726e5b04e9ad20b83e7552f3af5088c76
 # Input expression: sha256(srepr)=1b61ce385619a637d040e1958627d3a94a65d8dfd5ec60c05e6fa040b1e77f78
 # Stabilization rules applied: exact_arguments, softplus
 #
@@ -501,6 +501,21 @@ def softplus_grad_x_fast(x, k, out=None):
 softplus_grad = softplus_grad_x
 
 __all__ = ["softplus", "softplus_fast", "softplus_grad_x", "softplus_grad_x_fast", "softplus_grad"]
+
+__symsmooth__ = {
+    "name": "softplus",
+    "kind": "elementwise",
+    "inputs": ("x",),
+    "params": ("k",),
+    "output": "elementwise",
+    "grads": {"x": "softplus_grad_x"},
+    "grad": "softplus_grad",
+    "labels": (),
+    "keywords": {},
+    "fast": {"softplus": "softplus_fast", "softplus_grad_x": "softplus_grad_x_fast"},
+    "targets": ("cpu", "cuda"),
+}
+"""How to call this module's kernels (plain data; symsmooth.codegen.api)."""
 
 # --- CUDA ------------------------------------------------------------------------------------
 # numba.cuda is imported on the first call of a *_cuda launcher, so importing this module needs

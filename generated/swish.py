@@ -5,7 +5,7 @@
 #   arXiv:1710.05941)
 # Kind: elementwise; inputs: x; parameters: k
 # Template: elementwise.py.j2
-#   sha256:47658727f08ed5a5e4b6f500d93b109bc80c321eb88c54efe90737be2cc74c28
+#   sha256:7276864bf1736ff7629c2dd13cdc84e726e5b04e9ad20b83e7552f3af5088c76
 # Input expression: sha256(srepr)=2cb68ff5f10a86f34be121dc76e9477091f81628cf2dabe6e127955074f9db5a
 # Stabilization rules applied: exact_arguments, sigmoid, sigmoid_product, swish_gradient
 #
@@ -411,6 +411,21 @@ def swish_grad_x_fast(x, k, out=None):
 swish_grad = swish_grad_x
 
 __all__ = ["swish", "swish_fast", "swish_grad_x", "swish_grad_x_fast", "swish_grad"]
+
+__symsmooth__ = {
+    "name": "swish",
+    "kind": "elementwise",
+    "inputs": ("x",),
+    "params": ("k",),
+    "output": "elementwise",
+    "grads": {"x": "swish_grad_x"},
+    "grad": "swish_grad",
+    "labels": (),
+    "keywords": {},
+    "fast": {"swish": "swish_fast", "swish_grad_x": "swish_grad_x_fast"},
+    "targets": ("cpu", "cuda"),
+}
+"""How to call this module's kernels (plain data; symsmooth.codegen.api)."""
 
 # --- CUDA ------------------------------------------------------------------------------------
 # numba.cuda is imported on the first call of a *_cuda launcher, so importing this module needs

@@ -5,7 +5,7 @@
 #   (i, 1, n)) + 1))/k (kexue.fm/archives/7359 eq:final (ZLPR); Su et al., ZLPR, arXiv:2208.02955)
 # Kind: reduction; inputs: s, t; parameters: k
 # Template: reduction.py.j2
-#   sha256:e70328926100515ff2d920bca88e64d3d24c8d4b7b4475140c0c883e10fd73fb
+#   sha256:87773748e1f18394125bdb41ca7209fcf4a24e832fa2c1fa63dd08165008ace0
 # Input expression: sha256(srepr)=f03dfa8244b29ec1d2e877ce64a021e4be86935ac3b74be5944371ddc7d18cce
 # Stabilization rules applied: none
 #
@@ -517,6 +517,21 @@ def zlpr_grad_t(s, t, k):
 
 
 __all__ = ["zlpr", "zlpr_grad", "zlpr_grad_s", "zlpr_grad_t"]
+
+__symsmooth__ = {
+    "name": "zlpr",
+    "kind": "reduction",
+    "inputs": ("s", "t"),
+    "params": ("k",),
+    "output": "rows",
+    "grads": {"s": "zlpr_grad_s", "t": "zlpr_grad_t"},
+    "grad": "zlpr_grad",
+    "labels": (),
+    "keywords": {},
+    "fast": {},
+    "targets": ("cpu", "cuda"),
+}
+"""How to call this module's kernels (plain data; symsmooth.codegen.api)."""
 
 # --- CUDA ------------------------------------------------------------------------------------
 # numba.cuda is imported on the first call of a *_cuda launcher, so importing this module needs

@@ -278,6 +278,22 @@ def user_name(code: str) -> str:
     return code
 
 
+def grad_function(kernel: str, input: str | None = None) -> str:
+    """The public derivative of ``kernel``: in ``input``, or in every input (``None``).
+
+    Examples
+    --------
+    >>> grad_function("f"), grad_function("f", "x")
+    ('f_grad', 'f_grad_x')
+    """
+    return f"{kernel}_grad" if input is None else f"{kernel}_grad_{input}"
+
+
+def fast_function(ufunc: str) -> str:
+    """The multithreaded loop twin of an elementwise ufunc (``f`` -> ``f_fast``)."""
+    return f"{ufunc}_fast"
+
+
 def public_names(name: str, kind: str, inputs, targets=("cpu", "cuda")) -> list[str]:
     """Module-level public names of a kernel (the templates' ``__all__``), in template order.
 
@@ -288,16 +304,16 @@ def public_names(name: str, kind: str, inputs, targets=("cpu", "cuda")) -> list[
     """
     inputs = list(inputs)
     if kind == "elementwise":
-        out = [name, f"{name}_fast"]
+        out = [name, fast_function(name)]
         for v in inputs:
-            out += [f"{name}_grad_{v}", f"{name}_grad_{v}_fast"]
-        out.append(f"{name}_grad")
+            out += [grad_function(name, v), fast_function(grad_function(name, v))]
+        out.append(grad_function(name))
     else:
-        out = [name, f"{name}_grad"]
+        out = [name, grad_function(name)]
         if kind == "reduction" and len(inputs) > 1:
-            out += [f"{name}_grad_{v}" for v in inputs]
+            out += [grad_function(name, v) for v in inputs]
     if "cuda" in targets:
-        out += [f"{name}_cuda", f"{name}_grad_cuda"]
+        out += [f"{name}_cuda", f"{grad_function(name)}_cuda"]
     return out
 
 

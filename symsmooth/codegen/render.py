@@ -34,10 +34,12 @@ from types import ModuleType
 import jinja2
 import jinja2.meta
 
+from symsmooth.codegen.api import api_record
 from symsmooth.codegen.fastmath import loaded_names, with_runtime
 from symsmooth.codegen.formatting import drop_dead_stores, format_source, string_literal
 from symsmooth.codegen.host import NO_HOST, host_runtime
 from symsmooth.codegen.kinds import kind
+from symsmooth.codegen.kinds.reduction import label_checks
 from symsmooth.codegen.names import (
     TEMPLATE_GLOBALS,
     check_public,
@@ -187,6 +189,7 @@ def render(spec: KernelSpec, targets=("cpu", "cuda")) -> str:
         source_hash=spec.source_hash,
         applied=spec.applied,
         targets=tuple(targets),
+        api=repr(api_record(spec, tuple(targets), _label_names(spec))),
     )
     try:
         text = render_template(environment().get_template(template_name), ctx)
@@ -197,6 +200,12 @@ def render(spec: KernelSpec, targets=("cpu", "cuda")) -> str:
     # the layout is the ruff formatter's (symsmooth.codegen.formatting); stores a kernel never
     # reads go first
     return format_source(drop_dead_stores(text), spec.name)
+
+
+def _label_names(spec: KernelSpec) -> tuple:
+    if spec.kind != "reduction":
+        return ()
+    return tuple(check[1] for check in label_checks(spec))
 
 
 def check_module_text(text: str, name: str) -> None:

@@ -1,0 +1,101 @@
+"""The interface record of a generated module: ``__symsmooth__``, plain data that says how to
+call its kernels.
+
+Framework bridges (PyTorch, JAX, Dask) and other tools wrap any generated module, including a
+user's own derivation, without importing symsmooth's symbolic engine or parsing docstrings:
+they read this record.  It is a literal of strings, tuples and dicts (``ast.literal_eval``
+reads it back from the file without importing the module) and lists only names the module
+defines (a test checks every module in ``generated/``).
+
+Fields
+------
+``name``, ``kind``
+    The kernel and its kind (``elementwise``, ``reduction``, ``iteration``).
+``inputs``, ``params``
+    The user names of the array inputs and of the parameters, in call order (all positional).
+``output``
+    The result's shape: ``"elementwise"`` (the broadcast shape of the arguments), ``"rows"``
+    (one value per row: the inputs' shape without the last axis) or ``"rowmap"`` (a value per
+    element of the row: the inputs' shape).
+``grads``
+    ``{input: public function}``: the function giving the derivative in that input.
+    Elementwise: the partial derivative (same arguments as the value).  Reductions with
+    ``output == "rows"``: the gradient of each row's value (shaped like the input; a bridge
+    multiplies it by the cotangent of the row).  ``output == "rowmap"``: the vector-Jacobian
+    product, called with ``cotangent=`` (shaped like the input).
+``grad``
+    The function giving every input's derivative at once (same arguments as ``grads``): an
+    array for one input, a tuple in ``inputs`` order for several.
+``labels``
+    Parameters that are class indices (``x[t]``): integers, never differentiated.
+``keywords``
+    Keyword arguments every public function of the kernel takes besides the above (an
+    iteration's ``top``).
+``fast``
+    ``{function: twin}``: the elementwise ``_fast`` loop of each ufunc.
+``targets``
+    The code targets in the module (``cpu``, ``cuda``).
+
+Examples
+--------
+>>> from types import SimpleNamespace as NS
+>>> spec = NS(name="f", kind="elementwise", input_names=("x",), param_names=("k",), plan=None)
+>>> record = api_record(spec, ("cpu",))
+>>> record["grads"], record["fast"]["f_grad_x"]
+({'x': 'f_grad_x'}, 'f_grad_x_fast')
+"""
+
+from __future__ import annotations
+
+from symsmooth.codegen.names import fast_function, grad_function, public_names
+
+_ITERATION_KEYWORDS = {"top": 2}
+"""The keyword of iteration kernels (templates/iteration.py.j2) and its default."""
+
+
+def _output(spec) -> str:
+    if spec.kind == "elementwise":
+        return "elementwise"
+    plan = getattr(spec, "plan", None)
+    if spec.kind == "iteration" or (plan is not None and plan.rowmap):
+        return "rowmap"
+    return "rows"
+
+
+def _grads(spec) -> dict[str, str]:
+    inputs = tuple(spec.input_names)
+    if spec.kind == "elementwise" or (spec.kind == "reduction" and len(inputs) > 1):
+        return {v: grad_function(spec.name, v) for v in inputs}
+    return {inputs[0]: grad_function(spec.name)}
+
+
+def api_record(spec, targets, labels: tuple = ()) -> dict:
+    """The ``__symsmooth__`` record of ``spec``'s module (see the module docstring).
+
+    ``labels`` are the names of the parameters that index the row (a reduction's label
+    checks, :mod:`symsmooth.codegen.kinds.reduction`)."""
+    inputs = tuple(spec.input_names)
+    fast = {}
+    if spec.kind == "elementwise":
+        ufuncs = [spec.name] + [grad_function(spec.name, v) for v in inputs]
+        fast = {u: fast_function(u) for u in ufuncs}
+    record = {
+        "name": spec.name,
+        "kind": spec.kind,
+        "inputs": inputs,
+        "params": tuple(spec.param_names),
+        "output": _output(spec),
+        "grads": _grads(spec),
+        "grad": grad_function(spec.name),
+        "labels": tuple(labels),
+        "keywords": dict(_ITERATION_KEYWORDS) if spec.kind == "iteration" else {},
+        "fast": fast,
+        "targets": tuple(targets),
+    }
+    defined = set(public_names(spec.name, spec.kind, inputs, tuple(targets)))
+    named = set(record["grads"].values()) | set(fast) | set(fast.values())
+    named |= {spec.name, record["grad"]}
+    missing = sorted(named - defined)
+    if missing:  # the record and names.public_names must describe the same module
+        raise AssertionError(f"{spec.name}: __symsmooth__ names undefined functions {missing}")
+    return record

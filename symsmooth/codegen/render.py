@@ -20,12 +20,7 @@ True
 from __future__ import annotations
 
 import ast
-import contextlib
 import hashlib
-import importlib.util
-import os
-import sys
-import tempfile
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -38,6 +33,7 @@ from symsmooth.codegen.api import api_record
 from symsmooth.codegen.fastmath import loaded_names, with_runtime
 from symsmooth.codegen.formatting import drop_dead_stores, format_source, string_literal
 from symsmooth.codegen.host import NO_HOST, host_runtime
+from symsmooth.codegen.importing import atomic_write, import_generated
 from symsmooth.codegen.kinds import kind
 from symsmooth.codegen.kinds.reduction import label_checks
 from symsmooth.codegen.names import (
@@ -246,26 +242,14 @@ def write(spec: KernelSpec, out: str | Path = "generated", targets=("cpu", "cuda
     return path
 
 
-def atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file beside it and :func:`os.replace`."""
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
-
-
 def load_module(name: str, out: str | Path = "generated") -> ModuleType:
     """Import ``out/<name>.py`` by file path (re-imported when the file changed).
 
     ``name`` is a kernel name (:func:`symsmooth.identifiers.check_name`), never a path; a
-    file that is empty or lacks the generator's first line is refused (regenerate it)."""
+    file that is empty or lacks the generator's first line is refused (regenerate it).  The
+    module is imported under ``name``, the name a plain ``import name`` gives it, so the Numba
+    cache in ``out/__pycache__`` serves both; when another module holds that name it gets a
+    private one and a cache of its own (:mod:`symsmooth.codegen.importing`)."""
     check_name(name, "kernel")
     path = Path(out) / f"{name}.py"
     if not path.is_file():
@@ -280,19 +264,7 @@ def load_module(name: str, out: str | Path = "generated") -> ModuleType:
             f"(its first line is not '{HEADER_MARK} ...'); regenerate it with "
             f"`symsmooth gen {name} --out {out}`"
         )
-    digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
-    key = f"symsmooth_generated.{name}_{digest}"
-    stamp = path.stat().st_mtime_ns
-    cached = sys.modules.get(key)
-    if cached is not None and getattr(cached, "__symsmooth_stamp__", None) == stamp:
-        return cached
-    spec = importlib.util.spec_from_file_location(key, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[key] = module
     try:
-        spec.loader.exec_module(module)
+        return import_generated(name, path)
     except Exception as exc:
-        del sys.modules[key]
         raise CodegenError(f"generated module {path} failed to import: {exc}") from exc
-    module.__symsmooth_stamp__ = stamp
-    return module

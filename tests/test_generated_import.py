@@ -5,8 +5,9 @@
 The Numba cache in ``__pycache__`` records the name a module was imported under; the loader
 used to import under a made-up name, so a later plain ``import zlpr`` failed with
 ``No module named 'symsmooth_generated'`` (and a cache a plain import wrote broke the loader).
-Every step runs in a fresh process and its values are checked against mpmath: softplus
-(elementwise), zlpr (reduction) and soft_k_max (iteration).
+Every step runs in a fresh process and its values are checked against mpmath: abs_sqrt
+(elementwise), logsumexp_max (reduction) and soft_k_max (iteration), the cheapest of each kind
+to compile.
 """
 
 from __future__ import annotations
@@ -28,9 +29,8 @@ from symsmooth.codegen.render import load_module
 from symsmooth.errors import CodegenError
 
 GENERATED = Path(__file__).resolve().parents[1] / "generated"
-KERNELS = ("softplus", "zlpr", "soft_k_max")
+KERNELS = ("abs_sqrt", "logsumexp_max", "soft_k_max")
 X = [[0.5, -1.0, 2.0, 0.25], [1.5, 0.0, -3.0, 4.0]]
-T = [[1.0, 0.0, 1.0, 0.0], [0.0, 1.0, 0.0, 1.0]]
 K = 1.5
 
 STEP = textwrap.dedent(
@@ -43,29 +43,27 @@ STEP = textwrap.dedent(
         mods = [load_module(n, folder) for n in {kernels!r}]
     else:
         sys.path.insert(0, folder)
-        import softplus, zlpr, soft_k_max
-        mods = [softplus, zlpr, soft_k_max]
-    x, t = np.array({x!r}), np.array({t!r})
-    sp, zl, skm = mods
+        import abs_sqrt, logsumexp_max, soft_k_max
+        mods = [abs_sqrt, logsumexp_max, soft_k_max]
+    x = np.array({x!r})
+    sq, lse, skm = mods
     print(json.dumps({{
         "names": [m.__name__ for m in mods],
         "symsmooth_imported": "symsmooth" in sys.modules,
-        "softplus": sp.softplus(x, {k!r}).tolist(),
-        "zlpr": zl.zlpr(x, t, {k!r}).tolist(),
+        "abs_sqrt": sq.abs_sqrt(x, {k!r}).tolist(),
+        "logsumexp_max": lse.logsumexp_max(x, {k!r}).tolist(),
         "soft_k_max": skm.soft_k_max(x, {k!r}).tolist(),
     }}))
     """
-).format(kernels=KERNELS, x=X, t=T, k=K)
+).format(kernels=KERNELS, x=X, k=K)
 
 
-def _softplus(v: float) -> float:
-    return float(mpmath.log1p(mpmath.exp(K * mpmath.mpf(v))) / K)
+def _abs_sqrt(v: float) -> float:
+    return float(mpmath.sqrt(mpmath.mpf(K) ** 2 + mpmath.mpf(v) ** 2))
 
 
-def _zlpr(s: list[float], t: list[float]) -> float:
-    neg = mpmath.fsum((1 - b) * mpmath.exp(K * mpmath.mpf(a)) for a, b in zip(s, t, strict=True))
-    pos = mpmath.fsum(b * mpmath.exp(-K * mpmath.mpf(a)) for a, b in zip(s, t, strict=True))
-    return float((mpmath.log1p(neg) + mpmath.log1p(pos)) / K)
+def _logsumexp_max(row: list[float]) -> float:
+    return float(mpmath.log(mpmath.fsum(mpmath.exp(K * mpmath.mpf(v)) for v in row)) / K)
 
 
 def _soft_k_max(row: list[float], top: int = 2) -> list[float]:
@@ -81,8 +79,8 @@ def _soft_k_max(row: list[float], top: int = 2) -> list[float]:
 
 
 REFERENCE = {
-    "softplus": [[_softplus(v) for v in row] for row in X],
-    "zlpr": [_zlpr(s, t) for s, t in zip(X, T, strict=True)],
+    "abs_sqrt": [[_abs_sqrt(v) for v in row] for row in X],
+    "logsumexp_max": [_logsumexp_max(row) for row in X],
     "soft_k_max": [_soft_k_max(row) for row in X],
 }
 
@@ -175,26 +173,26 @@ def _forget_loaded_modules():
 
 def test_two_folders_with_the_same_name_and_a_users_module(folders, monkeypatch):
     loaded, plain = folders
-    first = load_module("softplus", loaded)  # the name is free: it takes it
-    second = load_module("softplus", plain)  # taken by another file: a private name
-    assert first.__name__ == "softplus" and sys.modules["softplus"] is first
+    first = load_module("abs_sqrt", loaded)  # the name is free: it takes it
+    second = load_module("abs_sqrt", plain)  # taken by another file: a private name
+    assert first.__name__ == "abs_sqrt" and sys.modules["abs_sqrt"] is first
     assert second.__name__.startswith(importing.PRIVATE_PREFIX)
-    assert Path(second.__symsmooth_source__) == (plain / "softplus.py").resolve()
-    assert load_module("softplus", loaded) is first and load_module("softplus", plain) is second
+    assert Path(second.__symsmooth_source__) == (plain / "abs_sqrt.py").resolve()
+    assert load_module("abs_sqrt", loaded) is first and load_module("abs_sqrt", plain) is second
     # its copy lives under __pycache__ (a copy of the folder without it carries nothing)
     assert (plain / "__pycache__" / importing.COPY_FOLDER / f"{second.__name__}.py").is_file()
     x = np.array(X[0])
-    want = [_softplus(v) for v in X[0]]
-    np.testing.assert_allclose(first.softplus(x, K), want, rtol=4e-16)
-    np.testing.assert_allclose(second.softplus(x, K), want, rtol=4e-16)
+    want = [_abs_sqrt(v) for v in X[0]]
+    np.testing.assert_allclose(first.abs_sqrt(x, K), want, rtol=4e-16)
+    np.testing.assert_allclose(second.abs_sqrt(x, K), want, rtol=4e-16)
     # a user's own module of that name is neither returned nor replaced
-    mine = type(sys)("softplus")
-    mine.__file__ = str(loaded.parent / "mine" / "softplus.py")
-    monkeypatch.setitem(sys.modules, "softplus", mine)
-    assert importing.module_name("softplus", loaded / "softplus.py").startswith(
+    mine = type(sys)("abs_sqrt")
+    mine.__file__ = str(loaded.parent / "mine" / "abs_sqrt.py")
+    monkeypatch.setitem(sys.modules, "abs_sqrt", mine)
+    assert importing.module_name("abs_sqrt", loaded / "abs_sqrt.py").startswith(
         importing.PRIVATE_PREFIX
     )
-    assert load_module("softplus", plain) is second and sys.modules["softplus"] is mine
+    assert load_module("abs_sqrt", plain) is second and sys.modules["abs_sqrt"] is mine
 
 
 def test_the_name_is_free_only_for_the_same_file(tmp_path, monkeypatch):
@@ -211,15 +209,71 @@ def test_the_name_is_free_only_for_the_same_file(tmp_path, monkeypatch):
 def test_a_changed_file_is_imported_again(folders, tmp_path):
     _, plain = folders
     folder = copy_folder(plain, tmp_path / "changed", cache=True)
-    path = folder / "softplus.py"
-    first = load_module("softplus", folder)
-    assert load_module("softplus", folder) is first
-    text = path.read_text()
-    path.write_text(text.replace('_NAME = "softplus"', '_NAME = "softplus"\nEDITED = 1'))
+    path = folder / "abs_sqrt.py"
+    first = load_module("abs_sqrt", folder)
+    assert load_module("abs_sqrt", folder) is first
+    path.write_text(path.read_text() + "EDITED = 1\n")
     os.utime(path, ns=(first.__symsmooth_stamp__ + 10**9,) * 2)
-    second = load_module("softplus", folder)
+    second = load_module("abs_sqrt", folder)
     assert second is not first and second.EDITED == 1 and not hasattr(first, "EDITED")
     path.write_text("")  # an emptied file is refused, the last good module stays
     with pytest.raises(CodegenError, match="empty"):
-        load_module("softplus", folder)
+        load_module("abs_sqrt", folder)
+    assert sys.modules[second.__name__] is second
     assert importing.source_of(second) == path.resolve()
+
+
+# --- a __pycache__ the old loader wrote: its entries record a name no process can import -------
+
+LEGACY_STEP = textwrap.dedent(
+    """
+    import hashlib, importlib, importlib.util, json, sys
+    import numpy as np
+    how, folder = sys.argv[1], sys.argv[2]
+    if how == "legacy":  # what load_module did before: import under a made-up name
+        from pathlib import Path
+        path = Path(folder, "abs_sqrt.py")
+        key = "symsmooth_generated.abs_sqrt_" + hashlib.sha256(
+            str(path.resolve()).encode()).hexdigest()[:12]
+        spec = importlib.util.spec_from_file_location(key, path)
+        m = importlib.util.module_from_spec(spec)
+        sys.modules[key] = m
+        spec.loader.exec_module(m)
+    elif how == "load":
+        from symsmooth.codegen.render import load_module
+        m = load_module("abs_sqrt", folder)
+    else:
+        sys.path.insert(0, folder)
+        import abs_sqrt as m
+    print(json.dumps(m.abs_sqrt(np.array({x!r}), {k!r}).tolist()))
+    """
+).format(x=X[0], k=K)
+
+
+def test_cache_entries_of_the_old_made_up_name_are_replaced(tmp_path):
+    shutil.copy2(GENERATED / "abs_sqrt.py", tmp_path)
+    want = [_abs_sqrt(v) for v in X[0]]
+
+    def run(how: str) -> subprocess.CompletedProcess:
+        env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+        return subprocess.run(
+            [sys.executable, "-c", LEGACY_STEP, how, str(tmp_path)],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env=env,
+        )
+
+    assert run("legacy").returncode == 0
+    poisoned = run("plain")  # the bug: a plain import loads entries of the made-up name
+    assert "No module named 'symsmooth_generated'" in poisoned.stderr
+    legacy = sorted((tmp_path / "__pycache__").glob("abs_sqrt.*.nbc"))
+    assert legacy and all(importing.LEGACY_MARK in p.read_bytes() for p in legacy)
+    for how in ("load", "plain"):  # the loader drops them and compiles afresh
+        done = run(how)
+        assert done.returncode == 0, done.stderr[-3000:]
+        np.testing.assert_allclose(json.loads(done.stdout), want, rtol=4e-16)
+    assert not any(
+        importing.LEGACY_MARK in p.read_bytes()
+        for p in (tmp_path / "__pycache__").glob("abs_sqrt.*.nbc")
+    )

@@ -20,7 +20,9 @@ its own ``zlpr.py``) the module gets a private name, ``symsmooth_generated_<name
 (sha256 of the resolved path), and is imported from an identical copy
 ``<folder>/__pycache__/symsmooth/<private>.py``: its Numba cache lives beside the copy, keyed
 by the copy's file name, so it never mixes with entries under ``name``.  A module of the name
-is never replaced unless it was imported from this very file.
+is never replaced unless it was imported from this very file.  Cache entries the old name
+left in ``<folder>/__pycache__`` are deleted when the loader imports the file
+(:func:`drop_legacy_entries`), so it and a later plain import compile them afresh.
 
 Examples
 --------
@@ -35,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import glob
 import hashlib
 import importlib.util
 import os
@@ -47,6 +50,9 @@ PRIVATE_PREFIX = "symsmooth_generated_"
 """Start of the private module names (:func:`module_name`)."""
 COPY_FOLDER = "symsmooth"
 """Folder of ``<out>/__pycache__`` that holds the copies imported under a private name."""
+LEGACY_MARK = b"symsmooth_generated."
+"""In a Numba cache data file: the entry records the made-up name of symsmooth <= 0.1.0's
+loader (``symsmooth_generated.<name>_<digest>``), which no other process can import."""
 
 
 def atomic_write(path: Path, text: str) -> None:
@@ -115,6 +121,22 @@ def private_copy(path: Path, key: str) -> Path:
     raise OSError(f"cannot write a copy of {path} to import it under {key}")  # pragma: no cover
 
 
+def drop_legacy_entries(path: Path) -> int:
+    """Delete the Numba cache data files of ``path`` in ``<folder>/__pycache__`` that record
+    the old loader's made-up module name (:data:`LEGACY_MARK`, pickled as plain text); the
+    number deleted.  Numba then compiles those functions again and records the file's name
+    (a missing data file is a cache miss, ``numba/core/caching.py``)."""
+    dropped = 0
+    for entry in (path.parent / "__pycache__").glob(f"{glob.escape(path.stem)}.*.nbc"):
+        try:
+            if LEGACY_MARK in entry.read_bytes():
+                entry.unlink()
+                dropped += 1
+        except OSError:  # gone meanwhile, or not ours to delete: Numba reports what it finds
+            continue
+    return dropped
+
+
 def import_generated(name: str, path: Path) -> ModuleType:
     """Import the generated file ``path`` (``<name>.py``) under :func:`module_name`'s name.
 
@@ -133,7 +155,11 @@ def import_generated(name: str, path: Path) -> ModuleType:
         and getattr(present, "__symsmooth_stamp__", None) == stamp
     ):
         return present
-    source = path if key == name else private_copy(path, key)
+    if key == name:
+        drop_legacy_entries(path)
+        source = path
+    else:
+        source = private_copy(path, key)
     spec = importlib.util.spec_from_file_location(key, source)
     module = importlib.util.module_from_spec(spec)
     module.__symsmooth_source__ = str(path)

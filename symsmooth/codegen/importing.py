@@ -27,8 +27,8 @@ left in ``<folder>/__pycache__`` are deleted when the loader imports the file
 Examples
 --------
 >>> from pathlib import Path
->>> module_name("zlpr", Path("/nowhere/zlpr.py"))
-'zlpr'
+>>> module_name("my_kernel", Path("/nowhere/my_kernel.py"))
+'my_kernel'
 >>> module_name("os", Path("/nowhere/os.py")).startswith("symsmooth_generated_os_")
 True
 """
@@ -51,8 +51,8 @@ PRIVATE_PREFIX = "symsmooth_generated_"
 COPY_FOLDER = "symsmooth"
 """Folder of ``<out>/__pycache__`` that holds the copies imported under a private name."""
 LEGACY_MARK = b"symsmooth_generated."
-"""In a Numba cache data file: the entry records the made-up name of symsmooth <= 0.1.0's
-loader (``symsmooth_generated.<name>_<digest>``), which no other process can import."""
+"""In a Numba cache data file: the entry records the made-up name the loader used before
+issue #14 (``symsmooth_generated.<name>_<digest>``), which no other process can import."""
 
 
 def atomic_write(path: Path, text: str) -> None:

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import decimal
 import functools
+import math
 import os
 import signal
 import threading
@@ -117,9 +118,18 @@ def can_time() -> bool:
     return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
 
 
+def remaining() -> float:
+    """Seconds left before the soonest enclosing :func:`deadline` expires (``inf`` if none),
+    for a stage that can stop early with a partial result (the stabilization search)."""
+    return min(_active) - time.monotonic() if _active else math.inf
+
+
 def _arm(now: float) -> None:
-    if _active:
-        signal.setitimer(signal.ITIMER_REAL, max(min(_active) - now, 1e-4))
+    # a deadline already past has fired: its _Expired is on its way out to it, and arming it
+    # again would raise a second one inside the handler that reports the first
+    future = [t for t in _active if t > now]
+    if future:
+        signal.setitimer(signal.ITIMER_REAL, max(min(future) - now, 1e-4))
     else:
         signal.setitimer(signal.ITIMER_REAL, 0)
 

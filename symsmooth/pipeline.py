@@ -57,9 +57,65 @@ def _stabilizer(expr):
     return record.expr, tuple(record.applied)
 
 
-def kernel_spec(item, stabilizer=None):
+def search_refiner(forms, inputs, params):
+    """The measuring search (:func:`symsmooth.stabilization.search.search`) as a
+    ``refine`` stage of :func:`symsmooth.codegen.spec.make_spec`: candidates from the rules'
+    stable form, measured in float64 against certified references
+    (:mod:`symsmooth.verification.search_measure`); the chosen form gets exact arguments.
+    Returns ``(expr, notes)``; the input unchanged (and no notes) when nothing measured better.
+    """
+    from symsmooth.errors import StabilizeError
+    from symsmooth.stabilization.exact_args import exact_arguments, plain_arguments
+    from symsmooth.stabilization.search import search
+    from symsmooth.verification.search_measure import bits_measure, sample_points
+
+    expr = forms[0]
+    plain = [plain_arguments(f) for f in forms]
+    present = set().union(*(f.free_symbols for f in plain))
+    points = sample_points(
+        tuple(v for v in inputs if v in present), tuple(p for p in params if p in present)
+    )
+    if not points:
+        return expr, ()
+    try:
+        found = search(
+            plain,
+            tuple(v for v in inputs if v in present),
+            points,
+            bits_measure(plain[-1], _exact_evaluate),
+            lambda e: stabilize(e).expr,
+        )
+    except (StabilizeError, TypeError) as exc:  # a node without float64 or ball evaluation
+        return expr, (f"search skipped: {exc}",)
+    if not found.notes:
+        return expr, ()
+    exact, _ = exact_arguments(found.expr)
+    return exact, found.notes
+
+
+def _exact_evaluate(expr, symbols, values):
+    """float64 value of ``expr`` as its kernel computes it: with exact arguments (``k x``
+    reaches the helpers as a double-double, :mod:`symsmooth.stabilization.exact_args`)."""
+    from symsmooth.stabilization.exact_args import exact_arguments
+    from symsmooth.stabilization.float_eval import evaluate
+
+    return evaluate(exact_arguments(expr)[0], symbols, values)
+
+
+def _in_catalog(item) -> bool:
+    from symsmooth import catalog
+
+    return getattr(item, "name", None) in catalog.names() and catalog.get(item.name) == item
+
+
+def kernel_spec(item, stabilizer=None, search=None):
     """The :class:`~symsmooth.codegen.spec.KernelSpec` of a catalog name, a ``Smoothing`` or a
     spec (returned as is).  ``stabilizer`` defaults to :func:`stabilize` (rule set "default").
+
+    ``search``: run the measuring search (:func:`search_refiner`) after the rules on an
+    elementwise kernel.  By default it runs for a record that is not a catalog entry (a
+    user's derivation: the rules are tuned to the catalog's shapes) and not for catalog
+    entries (their forms are the rules' own; ``symsmooth build`` stays fast).
 
     A ``Smoothing`` with an ``iteration`` (:class:`~symsmooth.records.Iteration`) gets the
     :class:`~symsmooth.codegen.iteration.IterationSpec` of that algorithm; any other its
@@ -79,7 +135,10 @@ def kernel_spec(item, stabilizer=None):
             from symsmooth.codegen.iteration import iteration_spec
 
             return iteration_spec(item, stabilizer or _stabilizer)
-        return spec_from_smoothing(item, stabilizer or _stabilizer)
+        if search is None:
+            search = item.kind == "elementwise" and not _in_catalog(item)
+        refine = search_refiner if search else None
+        return spec_from_smoothing(item, stabilizer or _stabilizer, refine=refine)
     from symsmooth.errors import CodegenError
 
     raise CodegenError(
@@ -88,11 +147,12 @@ def kernel_spec(item, stabilizer=None):
     )
 
 
-def generate(items, out="generated", targets=("cpu", "cuda")) -> list:
+def generate(items, out="generated", targets=("cpu", "cuda"), search=None) -> list:
     """Generate ``out/<name>.py`` for each item (catalog names, Smoothing records, KernelSpecs).
 
     Returns the written paths, in the order of ``items``.  ``targets``: ``"cpu"`` (always) and
-    ``"cuda"`` (``<name>_cuda`` launchers, compiled lazily; see docs/cuda.md).
+    ``"cuda"`` (``<name>_cuda`` launchers, compiled lazily; see docs/cuda.md).  ``search``:
+    see :func:`kernel_spec` (default: on for a user's derivation, off for catalog entries).
     """
     from symsmooth.codegen.render import write
     from symsmooth.codegen.targets import check_targets
@@ -103,7 +163,7 @@ def generate(items, out="generated", targets=("cpu", "cuda")) -> list:
     paths = []
     for item in items:
         with deadline("gen"):  # building the spec and rendering it: symbolic work
-            paths.append(write(kernel_spec(item), out, targets))
+            paths.append(write(kernel_spec(item, search=search), out, targets))
     return paths
 
 
@@ -193,7 +253,13 @@ def spec_from_expression(expr, name: str, params=(), command: str | None = None)
         if not sums:
             inputs = sorted((s for s in expr.free_symbols if s not in chosen), key=str)
             return make_spec(
-                name, expr, tuple(inputs), tuple(chosen), stabilizer=_stabilizer, command=command
+                name,
+                expr,
+                tuple(inputs),
+                tuple(chosen),
+                stabilizer=_stabilizer,
+                command=command,
+                refine=search_refiner,  # a user's formula: the rules may not know its shape
             )
         index, _, size = sums[0].limits[0]
         vectors = sorted({a.base for a in expr.atoms(sp.Indexed)}, key=str)

@@ -191,6 +191,21 @@ def _stabilize_all(stabilizer: Stabilizer, exprs) -> tuple[tuple, tuple[str, ...
     return tuple(out), tuple(sorted(applied))
 
 
+Refiner = Callable[[tuple, tuple, tuple], tuple[sp.Expr, tuple[str, ...]]]
+"""``(forms, inputs, params) -> (expr, notes)``: a measuring stage after the rules; ``forms``
+are equal expressions (the rules' stable form first, then the exact one)."""
+
+
+def _refine_all(refine: Refiner, exprs, inputs, params) -> tuple[list, tuple[str, ...]]:
+    out, notes = [], []
+    parts = ["value", *(f"grad_{naming.user_name(str(v))}" for v in inputs)]
+    for part, e in zip(parts, exprs, strict=True):
+        refined, said = refine(e, inputs, params)
+        out.append(refined)
+        notes += [f"{part} {n}" for n in said]
+    return out, tuple(notes)
+
+
 def make_spec(
     name: str,
     expr: sp.Expr,
@@ -203,8 +218,13 @@ def make_spec(
     stabilizer: Stabilizer | None = None,
     construction: str = "",
     command: str | None = None,
+    refine: Refiner | None = None,
 ) -> KernelSpec:
     """Build a :class:`KernelSpec` from an exact expression.
+
+    ``refine((stable, exact), inputs, params) -> (expr, notes)`` (elementwise kernels) runs
+    after the stabilizer on the value and on each gradient: the pipeline passes the measuring search
+    (:mod:`symsmooth.stabilization.search`) for a user's derivation.
 
     ``kind`` defaults to ``"reduction"`` when any input is an ``IndexedBase``.  Names are
     checked first (:func:`check_names`: a :class:`~symsmooth.errors.InvalidNameError` before
@@ -247,9 +267,16 @@ def make_spec(
     if kind == "elementwise":
         (stable,), applied = _stabilize_all(stabilizer, [expr])
         # almost-everywhere derivatives: DiracDelta terms (from sign, Heaviside, Abs) vanish
-        # off a null set and have no floating-point value
+        # off a null set and have no floating-point value; the gradient of the value's stable
+        # form (before any regime split of the search: each gradient is searched itself)
         grads = tuple(_drop_deltas(sp.diff(stable, v)) for v in inputs)
         stable_grads, applied2 = _stabilize_all(stabilizer, grads)
+        if refine is not None:  # each from the rules' form and from the exact one
+            exact = [_drop_deltas(sp.diff(expr, v)) for v in inputs]
+            pairs = [(stable, expr), *zip(stable_grads, exact, strict=True)]
+            (stable, *stable_grads), notes = _refine_all(refine, pairs, inputs, params)
+            stable_grads = tuple(stable_grads)
+            applied2 = tuple(applied2) + notes
         exact_grads = tuple(_drop_deltas(sp.diff(expr, v)) for v in inputs)
         applied = tuple(sorted(set(applied) | set(applied2)))
         return KernelSpec(
@@ -302,7 +329,10 @@ def label_symbols(expr: sp.Expr, index, size, known=()) -> list:
 
 
 def spec_from_smoothing(
-    smoothing, stabilizer: Stabilizer | None = None, command: str | None = None
+    smoothing,
+    stabilizer: Stabilizer | None = None,
+    command: str | None = None,
+    refine: Refiner | None = None,
 ) -> KernelSpec:
     """The spec of a :class:`~symsmooth.records.Smoothing` (catalog entry or derived record).
 
@@ -326,4 +356,5 @@ def spec_from_smoothing(
         stabilizer=stabilizer,
         construction=construction,
         command=command,
+        refine=refine,
     )

@@ -44,6 +44,7 @@ import mpmath
 import sympy as sp
 from flint import arb
 from mpmath.libmp import from_man_exp
+from sympy.codegen.cfunctions import expm1, log1p
 
 from symsmooth.functions import PRIMITIVES, StablePrimitive, naive
 from symsmooth.verification.cache import NOT_REAL, Marker
@@ -134,9 +135,19 @@ def _pick(better: Callable[[int], bool]) -> Callable[..., arb]:
     return choose
 
 
+def _expm1(a: arb) -> arb:
+    return a.expm1() if abs(a) < 1 else _exp(a) - 1  # _exp guards the huge arguments
+
+
+def _log1p(a: arb) -> arb:
+    return a.log1p() if abs(a) < arb(1) / 2 else _log(1 + a)  # _log refuses a negative
+
+
 UNARY: dict[type, Callable[[arb], arb]] = {
     sp.exp: _exp,
     sp.log: _log,
+    expm1: _expm1,
+    log1p: _log1p,
     sp.erf: arb.erf,
     sp.erfc: arb.erfc,
     sp.tanh: arb.tanh,

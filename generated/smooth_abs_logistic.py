@@ -139,25 +139,44 @@ def _log1p2(e, el):
 
 
 @njit(cache=True, error_model="numpy")
-def _logsumexp2(a0, a1):
-    """log(exp(a0) + exp(a1)) = m + log1p(x), m = max, x = exp(min - m), within 0.5 ulp +
-    2**-59 relative (plus ~2**-69 absolute where m < 0 cancels log1p: exp(a0) + exp(a1) near
-    1, a result near 0; the old form lost 2**-53 there).  x = e + el with the
-    difference taken exactly (_wexp2); log1p(x) = t + tl: for e < 2**-6 the series
-    x - x^2 (1/2 - x/3 + ...) to x^13 (truncation < 2**-72 x); else libm t = log1p(e) and
-    one Newton step tl = (1 + x - exp(t))/exp(t) (exp(t) = E + El from _wexp2, 1 + e exact by
-    Fast2Sum, s - E exact by Sterbenz; the Newton error (tl)^2/2 < 2**-104); m + t + tl
-    rounded once (TwoSum).  Rounding exp, log1p and the final sum separately costs 1.8 ulp."""
-    if a0 != a0 or a1 != a1:
+def _lo(e):
+    """The low part of an error-free transformation, 0 where it is not finite (an overflowed
+    split or an infinite product: the rounded value is then used as it is)."""
+    return e if e - e == 0.0 else 0.0
+
+
+@njit(cache=True, error_model="numpy")
+def _logsumexp_xd2(a, b, c):
+    """logsumexp(a b, a c)/a (the smooth max of a pair, log(e^(k x) + e^(k y))/k) for the exact
+    products: m + ml, n + nl the larger and the smaller (TwoProduct); their difference
+    d + dl = (n - m) + (nl - ml) in double-double (TwoSum), e + el = exp(d + dl) (_wexp2 takes
+    the pair exactly), t + tl = log1p(e + el) (_log1p2), m + t + ml + tl as a double-double
+    (TwoSum), divided by a with the remainder formed exactly (as _softplus_xd).  Rounding
+    k x and k y and the final division separately costs 1.5 ulp (5.1 at k = 0.37)."""
+    p, pl = _two_product(a, b)
+    q, ql = _two_product(a, c)
+    if p != p or q != q:
         return math.nan
-    m = max(a0, a1)
+    m, ml, n, nl = (p, _lo(pl), q, _lo(ql)) if p >= q else (q, _lo(ql), p, _lo(pl))
     if m == math.inf or m == -math.inf:
-        return m
-    e, el = _wexp2(min(a0, a1), m)
-    t, tl = _log1p2(e, el)
-    s = m + t
-    bp = s - m
-    return s + (((m - (s - bp)) + (t - bp)) + tl)
+        return m / a
+    t, tl = 0.0, 0.0
+    if n > -math.inf:  # else the smaller term is absent: log1p(0) = 0
+        d = n - m
+        bp = d - n
+        dl = ((n - (d - bp)) + (-m - bp)) + (nl - ml)
+        e, el = _wexp2(d, -dl)
+        t, tl = _log1p2(e, el)
+    r = m + t
+    bp = r - m
+    rl = ((m - (r - bp)) + (t - bp)) + (ml + tl)
+    quo = r / a
+    if quo - quo != 0.0 or abs(r) < 2.0041683600089728e-292:  # inf, NaN, tiny: no remainder
+        return (r + rl) / a
+    u, ue = _two_product(quo, a)
+    if ue - ue != 0.0:
+        return quo
+    return quo + (((r - u) - ue) + rl) / a
 
 
 @njit(cache=True, error_model="numpy")
@@ -187,13 +206,6 @@ def _dsigmoid(z):
 
 
 @njit(cache=True, error_model="numpy")
-def _lo(e):
-    """The low part of an error-free transformation, 0 where it is not finite (an overflowed
-    split or an infinite product: the rounded value is then used as it is)."""
-    return e if e - e == 0.0 else 0.0
-
-
-@njit(cache=True, error_model="numpy")
 def _tanh_xp(a, b):
     """tanh(a b) for the exact product: tanh(p) + pl (1 - tanh(p)^2), 1 - tanh^2 written
     4 dsigmoid(2p) (no cancellation for large p)."""
@@ -203,8 +215,8 @@ def _tanh_xp(a, b):
 
 @njit(cache=True, error_model="numpy")
 def _core_smooth_abs_logistic(x, k):
-    _c0 = (1 / 2) * k * x
-    return 2 * _logsumexp2(-_c0, _c0) / k
+    _c0 = (1 / 2) * x
+    return 2 * _logsumexp_xd2(k, -_c0, _c0)
 
 
 @njit(cache=True, error_model="numpy")
@@ -719,10 +731,10 @@ _CUDA_DEVICE = (
     _two_product,
     _wexp2,
     _log1p2,
-    _logsumexp2,
+    _lo,
+    _logsumexp_xd2,
     _dsigmoid2,
     _dsigmoid,
-    _lo,
     _tanh_xp,
     _core_smooth_abs_logistic,
     _core_smooth_abs_logistic_grad_x,

@@ -56,8 +56,13 @@ POINTS: dict[str, list[tuple[float, ...]]] = {
     "odd_root_sum": [(1.5, -0.5, 3.0), (2.0, 1.0, 5.0)],
     "odd_root_sum_grad": [(1.5, -0.5, 3.0), (2.0, 1.0, 5.0)],
     **{  # f(a b) or f(a/b) of two doubles (symsmooth.functions.exact)
-        c.__name__: [(3.0, -0.37), (0.1, 7.5), (-2.5, 1.3)] for c in EXACT_FORMS.values()
+        c.__name__: [(3.0, -0.37), (0.1, 7.5), (-2.5, 1.3)]
+        for c in EXACT_FORMS.values()
+        if c.nargs == {2}
     },
+    # f(a b + c d) and f(a b, a c)/a: the pair forms (cancelling products, a scale)
+    "sigmoid_pp": [(10.0, -711.78, -10.0, -743.13), (0.37, 1.5, 0.37, -2.0), (3.0, 2.0, -3.0, 2.0)],
+    "logsumexp_xd2": [(10.0, -3.757, -4.664), (0.37, 1.5, -2.0), (2.0, -400.0, -400.0)],
 }
 ULPS = 4.0
 """Largest distance allowed between the NumPy value and the 50-digit mpmath value."""
@@ -80,7 +85,7 @@ def symbols(cls: type) -> tuple[sp.Symbol, ...]:
 
 
 def test_the_registry_holds_every_builtin_primitive():
-    assert len(PRIMITIVES) == 33
+    assert len(PRIMITIVES) == 35
     assert {"softplus", "logsumexp", "logcosh", "hypot", "dswish", "recip1p_sq"} <= set(NAMES)
     assert all(issubclass(c, StablePrimitive) and c.__name__ == n for n, c in PRIMITIVES.items())
 

@@ -47,20 +47,26 @@ from sympy.core.function import ArgumentIndexError
 from symsmooth.functions.base import MPMATH_MODULE, StablePrimitive
 from symsmooth.functions.elementary import Phi, log_sigmoid, sigmoid, softplus
 from symsmooth.functions.fused import dgelu, dsigmoid, dswish
+from symsmooth.functions.nary import logsumexp
 from symsmooth.functions.special import relu_gauss
 
-OPERATIONS = {"product": "xp", "quotient": "xq", "scaled": "xd"}
-"""Operation -> name suffix: ``f(a b)``, ``f(a/b)``, ``f(a b)/a``."""
+OPERATIONS = {"product": "xp", "quotient": "xq", "scaled": "xd", "pair": "pp", "scaled_pair": "xd2"}
+"""Operation -> name suffix: ``f(a b)``, ``f(a/b)``, ``f(a b)/a``, ``f(a b + c d)`` and, for a
+function of two arguments, ``f(a b, a c)/a``."""
+
+NARGS = {"pair": 4, "scaled_pair": 3}
+"""Arguments of the forms that do not take two."""
 
 EXACT_BASES: dict[str, tuple[type, tuple[str, ...]]] = {
     "softplus": (softplus, ("product", "scaled")),
     "log_sigmoid": (log_sigmoid, ("product",)),
-    "sigmoid": (sigmoid, ("product",)),
+    "sigmoid": (sigmoid, ("product", "pair")),
     "dsigmoid": (dsigmoid, ("product",)),
     "dswish": (dswish, ("product",)),
     "tanh": (sp.tanh, ("product",)),
     "erf": (sp.erf, ("product",)),
     "Phi": (Phi, ("product", "quotient")),
+    "logsumexp": (logsumexp, ("scaled_pair",)),
     "relu_gauss": (relu_gauss, ("quotient",)),
     "dgelu": (dgelu, ("quotient",)),
 }
@@ -73,7 +79,8 @@ _RUNTIME = importlib.import_module("symsmooth.runtime.exact")
 
 
 class ExactArgument(StablePrimitive):
-    """Base class of ``f_xp(a, b) = f(a b)`` and ``f_xq(a, b) = f(a/b)``."""
+    """Base class of ``f_xp(a, b) = f(a b)``, ``f_xq(a, b) = f(a/b)``, ``f_xd(a, b) = f(a b)/a``
+    and ``f_pp(a, b, c, d) = f(a b + c d)`` (the pair: ``sigmoid(k x - k y)``)."""
 
     _abstract = True
     nargs = 2
@@ -81,8 +88,15 @@ class ExactArgument(StablePrimitive):
     operation: str = "product"
 
     @classmethod
-    def form(cls, a: sp.Expr, b: sp.Expr) -> sp.Expr:
-        """The plain expression: ``f(a b)``, ``f(a/b)`` or ``f(a b)/a``."""
+    def form(cls, *args: sp.Expr) -> sp.Expr:
+        """The plain expression: ``f(a b)``, ``f(a/b)``, ``f(a b)/a`` or ``f(a b + c d)``."""
+        if cls.operation == "pair":
+            a, b, c, d = args
+            return cls.base(a * b + c * d)
+        if cls.operation == "scaled_pair":
+            a, b, c = args
+            return cls.base(a * b, a * c) / a
+        a, b = args
         if cls.operation == "quotient":
             return cls.base(a / b)
         return cls.base(a * b) / a if cls.operation == "scaled" else cls.base(a * b)
@@ -91,23 +105,30 @@ class ExactArgument(StablePrimitive):
         """The plain expression at the arguments: ``softplus_xp(k, x) -> softplus(k x)``."""
         return self.form(*self.args)
 
-    def _naive(self, a, b):
-        out = self.form(a, b)
+    def _naive(self, *args):
+        out = self.form(*args)
         return out.rewrite("naive") if out.has(StablePrimitive) else out
 
     def fdiff(self, argindex=1):
-        if argindex not in (1, 2):
+        if not 1 <= argindex <= len(self.args):
             raise ArgumentIndexError(self, argindex)
-        u, v = sp.Dummy("u", real=True), sp.Dummy("v", real=True)
-        derivative = sp.diff(self.form(u, v), (u, v)[argindex - 1])
-        return derivative.subs({u: self.args[0], v: self.args[1]}, simultaneous=True)
+        dummies = [sp.Dummy(f"u{i}", real=True) for i in range(len(self.args))]
+        derivative = sp.diff(self.form(*dummies), dummies[argindex - 1])
+        return derivative.subs(dict(zip(dummies, self.args, strict=True)), simultaneous=True)
 
 
 def _mpmath_impl(name: str, operation: str):
     base = _MPMATH_BASE.get(name) or MPMATH_MODULE[name]
 
-    def impl(a, b):
-        a, b = mpmath.mpf(a), mpmath.mpf(b)
+    def impl(*args):
+        values = [mpmath.mpf(v) for v in args]
+        if operation == "pair":
+            a, b, c, d = values
+            return base(a * b + c * d)
+        if operation == "scaled_pair":
+            a, b, c = values
+            return base(a * b, a * c) / a
+        a, b = values
         if operation == "quotient":
             return base(a / b)
         return base(a * b) / a if operation == "scaled" else base(a * b)
@@ -119,11 +140,18 @@ def _mpmath_impl(name: str, operation: str):
 def _define(name: str, base: type, operation: str) -> type[ExactArgument]:
     helper = f"{name}_{OPERATIONS[operation]}"
     runtime = getattr(_RUNTIME, f"_{helper}")
-    text = {"product": f"{name}(a*b)", "quotient": f"{name}(a/b)", "scaled": f"{name}(a*b)/a"}
+    text = {
+        "product": f"{name}(a*b)",
+        "quotient": f"{name}(a/b)",
+        "scaled": f"{name}(a*b)/a",
+        "pair": f"{name}(a*b + c*d)",
+        "scaled_pair": f"{name}(a*b, a*c)/a",
+    }
     body = {
         "__doc__": f"``{text[operation]}`` for the exact product or quotient (``_{helper}``).",
         "__module__": __name__,
         "__qualname__": helper,
+        "nargs": NARGS.get(operation, 2),
         "base": base,
         "operation": operation,
         "runtime_helper": helper,

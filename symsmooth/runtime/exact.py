@@ -110,6 +110,39 @@ def _softplus_xd(a, b):
     return q + (((t - r) - re) + tl) / a
 
 
+def _logsumexp_xd2(a, b, c):
+    """logsumexp(a b, a c)/a (the smooth max of a pair, log(e^(k x) + e^(k y))/k) for the exact
+    products: m + ml, n + nl the larger and the smaller (TwoProduct); their difference
+    d + dl = (n - m) + (nl - ml) in double-double (TwoSum), e + el = exp(d + dl) (_wexp2 takes
+    the pair exactly), t + tl = log1p(e + el) (_log1p2), m + t + ml + tl as a double-double
+    (TwoSum), divided by a with the remainder formed exactly (as _softplus_xd).  Rounding
+    k x and k y and the final division separately costs 1.5 ulp (5.1 at k = 0.37)."""
+    p, pl = _two_product(a, b)
+    q, ql = _two_product(a, c)
+    if p != p or q != q:
+        return math.nan
+    m, ml, n, nl = (p, _lo(pl), q, _lo(ql)) if p >= q else (q, _lo(ql), p, _lo(pl))
+    if m == math.inf or m == -math.inf:
+        return m / a
+    t, tl = 0.0, 0.0
+    if n > -math.inf:  # else the smaller term is absent: log1p(0) = 0
+        d = n - m
+        bp = d - n
+        dl = ((n - (d - bp)) + (-m - bp)) + (nl - ml)
+        e, el = _wexp2(d, -dl)
+        t, tl = _log1p2(e, el)
+    r = m + t
+    bp = r - m
+    rl = ((m - (r - bp)) + (t - bp)) + (ml + tl)
+    quo = r / a
+    if quo - quo != 0.0 or abs(r) < 2.0041683600089728e-292:  # inf, NaN, tiny: no remainder
+        return (r + rl) / a
+    u, ue = _two_product(quo, a)
+    if ue - ue != 0.0:
+        return quo
+    return quo + (((r - u) - ue) + rl) / a
+
+
 def _softplus_xp(a, b):
     """softplus(a b) for the exact product (TwoProduct)."""
     p, pl = _two_product(a, b)
@@ -126,6 +159,21 @@ def _sigmoid_xp(a, b):
     """sigmoid(a b) for the exact product (_sigmoid2 takes the low part)."""
     p, pl = _two_product(a, b)
     return _sigmoid2(p, _lo(pl))
+
+
+def _sigmoid_pp(a, b, c, d):
+    """sigmoid(a b + c d) for the exact products and their exact sum (the pair logsumexp's
+    gradient sigmoid(k x - k y)): p + pl = a b, q + ql = c d (TwoProduct), z + zl = p + q
+    (TwoSum), and _sigmoid2 takes z and zl + pl + ql.  Rounding k x and k y separately costs
+    |k x| eps absolute in the argument: 3.3e3 ulp at (x, y, k) = (-711.78, -743.13, 10)."""
+    p, pl = _two_product(a, b)
+    q, ql = _two_product(c, d)
+    z = p + q
+    bp = z - p
+    zl = (p - (z - bp)) + (q - bp)
+    if zl != zl:  # an infinite operand: the rounded sum is the value
+        zl = 0.0
+    return _sigmoid2(z, zl + _lo(pl) + _lo(ql))
 
 
 def _dsigmoid_xp(a, b):

@@ -366,6 +366,21 @@ def _fast_softplus_xp(a, b):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
+def _fast_sigmoid_pp(a, b, c, d):
+    """_sigmoid_pp, branch-free: the products exact by fma, their sum by TwoSum, the low
+    parts added to the sum's (_fast_sigmoid2 takes the pair)."""
+    p = a * b
+    pl = _fma(a, b, -p)
+    q = c * d
+    ql = _fma(c, d, -q)
+    z = p + q
+    bp = z - p
+    zl = (p - (z - bp)) + (q - bp)
+    low = (pl if pl - pl == 0.0 else 0.0) + (ql if ql - ql == 0.0 else 0.0)
+    return _fast_sigmoid2(z, (zl if zl == zl else 0.0) + low)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
 def _fast_sigmoid_xp(a, b):
     """_sigmoid_xp, branch-free: _fast_sigmoid2 of the exact product p + pl = a b (fma; the
     TwoSum there leaves the pair exact)."""

@@ -75,12 +75,25 @@ def split(arg: sp.Expr) -> tuple[str, sp.Expr, sp.Expr] | None:
     return None
 
 
+def _pair(node: sp.Basic) -> sp.Basic:
+    """``f(c1 a b + c2 c d)`` -> ``f_pp(c1 a, b, c2 c, d)`` where ``f`` has a pair form."""
+    arg = node.args[0]
+    form = EXACT_FORMS.get((type(node).__name__, "pair"))
+    if form is None or not isinstance(arg, sp.Add) or len(arg.args) != 2:
+        return node
+    parts = [split(t) for t in sorted(arg.args, key=sp.default_sort_key)]
+    if any(p is None or p[0] != "product" for p in parts):
+        return node
+    (_, a, b), (_, c, d) = parts
+    return form(a, b, c, d)
+
+
 def _exact_node(node: sp.Basic) -> sp.Basic:
     if not isinstance(node, sp.Function) or len(node.args) != 1:
         return node
     parts = split(node.args[0])
     if parts is None:
-        return node
+        return _pair(node)
     operation, a, b = parts
     form = EXACT_FORMS.get((type(node).__name__, operation))
     return node if form is None else form(a, b)
@@ -103,6 +116,28 @@ def _scaled(node: sp.Basic) -> sp.Basic:
     return node
 
 
+def _scaled_pair(node: sp.Basic) -> sp.Basic:
+    """``f(a b, a c) * a**-1 * rest`` -> ``f_xd2(a, b, c) * rest`` (the pair logsumexp)."""
+    if not isinstance(node, sp.Mul):
+        return node
+    factors = list(node.args)
+    for at, f in enumerate(factors):
+        form = EXACT_FORMS.get((type(f).__name__, "scaled_pair"))
+        if form is None or len(f.args) != 2:
+            continue
+        parts = [split(g) for g in f.args]
+        if any(p is None or p[0] != "product" for p in parts):
+            continue
+        (_, a1, b1), (_, a2, b2) = parts
+        for scale, one in ((a1, b1), (b1, a1)):
+            other = b2 if a2 == scale else (a2 if b2 == scale else None)
+            if other is not None and 1 / scale in factors:
+                factors[at] = form(scale, one, other)
+                factors.remove(1 / scale)
+                return sp.Mul(*factors)
+    return node
+
+
 def _rebuild(expr: sp.Basic, node) -> sp.Basic:
     if expr.is_Atom or not expr.args:
         return expr
@@ -115,7 +150,7 @@ def _rebuild(expr: sp.Basic, node) -> sp.Basic:
 def exact_arguments(expr: sp.Expr) -> tuple[sp.Expr, tuple[str, ...]]:
     """``expr`` with every eligible ``f(c a b)``, ``f(c a/b)`` in its exact-argument form, and
     ``("exact_arguments",)`` when something changed (else ``()``).  The input is not modified."""
-    out = _rebuild(expr, lambda n: _scaled(_exact_node(n)))
+    out = _rebuild(expr, lambda n: _scaled_pair(_scaled(_exact_node(n))))
     return out, ((STAGE,) if out != expr else ())
 
 

@@ -70,6 +70,7 @@ def test_fast_source_is_the_runtime_functions_source():
         "_dsigmoid",
         *("_softplus2", "_sigmoid2", "_dsigmoid2"),  # exact arguments (runtime/exact.py)
         *("_softplus_xp", "_softplus_xd", "_sigmoid_xp", "_sigmoid_pp", "_dsigmoid_xp"),
+        "_silu_xd",
     }
     assert "def _fma(typingctx, a, b, c):" in fastmath.FAST_SOURCE
     assert "from numba import types as _types" in fastmath.FAST_SOURCE

@@ -158,6 +158,10 @@ def twins(functions: dict[str, str]) -> tuple[dict[str, str], str]:
     sources: list[str] = []
     for name, source in functions.items():
         if name in FAST_OVERRIDES:
+            for called in _overrides_called(name):  # a twin may call another's twin
+                if called not in names:
+                    names[called] = fast_name(called)
+                    sources.append(FAST_OVERRIDES[called])
             names[name] = fast_name(name)
             sources.append(FAST_OVERRIDES[name])  # decorated already
             continue
@@ -166,6 +170,16 @@ def twins(functions: dict[str, str]) -> tuple[dict[str, str], str]:
         if twin is not None:
             sources.append(f"{DECORATOR}\n{twin}")
     return names, "\n\n".join(sources)
+
+
+def _overrides_called(name: str) -> list[str]:
+    """The helpers whose hand-written twins the twin of ``name`` calls, dependencies first
+    (``_fast_silu_xd`` calls ``_fast_sigmoid_xp``, which calls ``_fast_sigmoid2``)."""
+    out: list[str] = []
+    for other in sorted(FAST_OVERRIDES):
+        if other != name and fast_name(other) in loaded_names(FAST_OVERRIDES[name]):
+            out += [n for n in _overrides_called(other) if n not in out] + [other]
+    return list(dict.fromkeys(out))
 
 
 def loaded_names(text: str) -> set[str]:

@@ -56,7 +56,7 @@ from symsmooth.functions.elementary import (
     softplus,
 )
 from symsmooth.functions.exact import EXACT_FORMS, ExactArgument
-from symsmooth.functions.fused import derf, dgelu, dsigmoid, dswish, lin_hypot, sinh_ratio
+from symsmooth.functions.fused import derf, dgelu, dsigmoid, dswish, lin_hypot, silu, sinh_ratio
 from symsmooth.functions.nary import LogSumExpOver, logsumexp_over
 from symsmooth.functions.scaling import (
     ScalingPrimitive,
@@ -100,6 +100,7 @@ __all__ = [
     "dloglse_exp",
     "dsigmoid",
     "dswish",
+    "silu",
     "hypot",
     "lin_hypot",
     "log1mexp",

@@ -46,7 +46,7 @@ from sympy.core.function import ArgumentIndexError
 
 from symsmooth.functions.base import MPMATH_MODULE, StablePrimitive
 from symsmooth.functions.elementary import Phi, log_sigmoid, sigmoid, softplus
-from symsmooth.functions.fused import dgelu, dsigmoid, dswish
+from symsmooth.functions.fused import dgelu, dsigmoid, dswish, silu
 from symsmooth.functions.nary import logsumexp
 from symsmooth.functions.special import relu_gauss
 
@@ -63,6 +63,7 @@ EXACT_BASES: dict[str, tuple[type, tuple[str, ...]]] = {
     "sigmoid": (sigmoid, ("product", "pair")),
     "dsigmoid": (dsigmoid, ("product",)),
     "dswish": (dswish, ("product",)),
+    "silu": (silu, ("product", "scaled")),
     "tanh": (sp.tanh, ("product",)),
     "erf": (sp.erf, ("product",)),
     "Phi": (Phi, ("product", "quotient")),

@@ -41,11 +41,12 @@ from sympy.core.function import ArgumentIndexError
 
 from symsmooth.functions.base import StablePrimitive, _one_arg
 from symsmooth.functions.elementary import phi
-from symsmooth.runtime.double_double import _derf, _dgelu, _dswish, _lin_hypot
+from symsmooth.runtime.double_double import _derf, _dgelu, _dswish, _lin_hypot, _silu
 
 # --- mpmath (current working precision) and NumPy ----------------------------------------------
 
 _np_dswish = np.vectorize(_dswish, otypes=[np.float64])
+_np_silu = np.vectorize(_silu, otypes=[np.float64])
 _np_derf = np.vectorize(_derf, otypes=[np.float64])
 _np_dgelu = np.vectorize(_dgelu, otypes=[np.float64])
 _np_lin_hypot = np.vectorize(_lin_hypot, otypes=[np.float64])
@@ -83,6 +84,18 @@ def np_dswish(z):
     """NumPy ``sigmoid(z) + z dsigmoid(z)``: the helper ``_dswish`` vectorized (a float64
     formula of rounded terms cancels near the root ``z = -1.2785``)."""
     return _np_dswish(z)[()]
+
+
+def mp_silu(z) -> mpmath.mpf:
+    """``z sigmoid(z)`` in mpmath."""
+    z = mpmath.mpf(z)
+    return z / (1 + mpmath.exp(-z))
+
+
+def np_silu(z):
+    """NumPy ``z sigmoid(z)``: the helper ``_silu`` vectorized (one rounding; subnormal results
+    from the exponential form)."""
+    return _np_silu(z)[()]
 
 
 def mp_derf(a, b) -> mpmath.mpf:
@@ -171,6 +184,37 @@ class dsigmoid(StablePrimitive):
 
     def _eval_is_positive(self):
         return self.args[0].is_real or None
+
+
+class silu(StablePrimitive):
+    """``silu(z) = z sigmoid(z)``: the swish ``x sigmoid(k x) = silu(k x)/k`` (Elfwing et al.
+    2018; Ramachandran et al. 2017), rounded once (helper ``_silu``; ``x * sigmoid(k x)``
+    rounds twice, 1.5 ulp, and loses 321 ulp on subnormal results).  ``d/dz = dswish(z)``.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> silu(0), silu(sp.oo), silu(-sp.oo)
+    (0, oo, 0)
+    >>> sp.N(silu(1), 15)
+    0.731058578630005
+    """
+
+    runtime_helper = "silu"
+    numpy_impl = np_silu
+    mpmath_impl = mp_silu
+    nargs = 1
+
+    def fdiff(self, argindex=1):
+        return dswish(_one_arg(self, argindex))
+
+    @classmethod
+    def eval(cls, z):
+        special = {sp.S.Zero: sp.S.Zero, sp.oo: sp.oo, -sp.oo: sp.S.Zero}
+        return {**special, sp.nan: sp.nan}.get(z)
+
+    def _naive(self, z):
+        return z / (1 + sp.exp(-z))
 
 
 class dswish(StablePrimitive):

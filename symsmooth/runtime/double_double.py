@@ -175,6 +175,47 @@ def _dsigmoid2(z, zl):
     return q + ((((e - p) - pe) + el) - q * Sl) / S
 
 
+def _silu(z):
+    """z sigmoid(z) within 0.5 ulp + 2**-60 relative: _silu_scaled with the scale 1."""
+    return _silu_scaled(z, 0.0, z)
+
+
+def _silu_scaled(z, zl, b):
+    """b sigmoid(z + zl) (the swish x sigmoid(k x) with b = x, z + zl = k x exactly) rounded
+    once.  Below z = -700 sigmoid(z) = e^z to 2**-1000 relative, but e^z is near or below
+    the normal range (a subnormal sigmoid times b lost up to 321 ulp at x = -743.5): e^z is
+    formed as 2**-64 exp(z + 64 ln 2), with z + C1 exact (C1 = 64 ln 2 to 32 fraction bits,
+    |z + C1| >= 512 and z's ulp is 2**-43) and C2 = 64 ln 2 - C1 added to the low part, so the
+    double-double e + el is normal; b (e + el) by TwoProduct, then scaled by 2**-64 (the
+    only rounding into the subnormals).  Elsewhere the sigmoid as a double-double (the
+    quotient and its exact remainder, as _sigmoid2) times b by TwoProduct."""
+    if z != z or b != b:
+        return z + b
+    if b == 0.0:
+        return 0.0 * z
+    if z < -700.0:
+        e, el = _wexp2(z + 44.36141955573112, -(zl + 1.0538207733054133e-10))
+        r, re = _two_product(b, e)
+        return math.ldexp(r + (re + b * el), -64)
+    w = z + zl
+    bp = w - z
+    wl = (z - (w - bp)) + (zl - bp)
+    if wl != wl:
+        wl = 0.0
+    pos = w >= 0.0
+    e, el = _wexp2(-abs(w), wl if pos else -wl)
+    s = 1.0 + e
+    err = ((1.0 - s) + e) + el
+    num, num_lo = (1.0, 0.0) if pos else (e, el)
+    q = num / s
+    p, pe = _two_product(q, s)
+    ql = ((((num - p) - pe) + num_lo) - q * err) / s
+    r, re = _two_product(b, q)
+    if re - re != 0.0:  # b q overflowed or the split did: the rounded product
+        return b * (q + ql)
+    return r + (re + b * ql)
+
+
 def _dswish(z):
     """d/dz z sigmoid(z) = sigmoid(z) + z dsigmoid(z) within ~0.5 ulp: _dswish2 with an exact
     argument."""

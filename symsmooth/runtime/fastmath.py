@@ -366,6 +366,21 @@ def _fast_softplus_xp(a, b):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
+def _fast_silu_xd(a, b):
+    """_silu_xd, branch-free: b times the exact-product sigmoid; below a b = -700 (where
+    that sigmoid is near or below the normal range) b 2**-64 exp(a b + 64 ln 2) instead, as
+    the helper (the sum exact, 64 ln 2's low part and the product's added to the exponent's
+    low part), both computed and one selected so the loop vectorizes."""
+    p = a * b
+    pl = _fma(a, b, -p)
+    pl = pl if pl - pl == 0.0 else 0.0
+    e, el = _fexp2(p + 44.36141955573112)
+    tail = (b * e + b * (el + e * (pl + 1.0538207733054133e-10))) * 5.421010862427522e-20
+    body = b * _fast_sigmoid_xp(a, b)
+    return tail if p < -700.0 else body
+
+
+@njit(cache=True, error_model="numpy", inline="always")
 def _fast_sigmoid_pp(a, b, c, d):
     """_sigmoid_pp, branch-free: the products exact by fma, their sum by TwoSum, the low
     parts added to the sum's (_fast_sigmoid2 takes the pair)."""

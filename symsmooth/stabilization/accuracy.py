@@ -85,7 +85,7 @@ from __future__ import annotations
 import sympy as sp
 
 from symsmooth.functions import Phi, logsumexp, phi, sigmoid
-from symsmooth.functions.fused import derf, dgelu, dsigmoid, dswish, lin_hypot, sinh_ratio
+from symsmooth.functions.fused import derf, dgelu, dsigmoid, dswish, lin_hypot, silu, sinh_ratio
 from symsmooth.functions.special import hypot
 from symsmooth.stabilization.rules import Rule, register_rule_set, register_rules
 
@@ -350,8 +350,41 @@ SINH_RATIO = Rule(
     "u > 710: exp(u) overflows (the naive logsumexp is inf, inf - inf = nan)",
 )
 
+
+def _match_silu(node: sp.Mul) -> dict | None:
+    """``v sigmoid(v w) rest`` (``v`` a symbol, ``w`` free of it): the swish ``x sigmoid(k x)``."""
+    factors = list(sp.Mul.make_args(node))
+    for i, f in enumerate(factors):
+        if not isinstance(f, sigmoid):
+            continue
+        arg = f.args[0]
+        for j, v in enumerate(factors):
+            if j == i or not isinstance(v, sp.Symbol) or not arg.has(v):
+                continue
+            w = sp.cancel(arg / v)
+            if not w.has(v) and w != 0:
+                rest = [g for m, g in enumerate(factors) if m not in (i, j)]
+                return {"u": arg, "w": w, "rest": sp.Mul(*rest)}
+    return None
+
+
+SILU = Rule(
+    name="silu",
+    phase=PHASE,
+    head=sp.Mul,
+    match=_match_silu,
+    build=lambda u, w, rest: rest * silu(u) / w,
+    citation="x sigmoid(k x) = silu(k x)/k (Elfwing et al. 2018; Ramachandran et al. 2017, "
+    "Swish); rounded once, the subnormal tail as exp(k x + log|x|)",
+    description="x sigmoid(k x) -> silu(k x)/k (one rounding; no subnormal sigmoid times x)",
+    naive=u / (1 + sp.exp(-u)),
+    hard_inputs=({u: -743.5}, {u: -740.0}),
+    failure="sigmoid(u) is subnormal (few bits) for u < -708: u sigmoid(u) loses up to 321 ulp",
+)
+
 RULES = register_rules(
     (
+        SILU,
         SINH_RATIO,
         SIGMOID_DIFFERENCE,
         SIGMOID_PRODUCT,

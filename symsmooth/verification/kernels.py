@@ -126,7 +126,9 @@ def _elementwise(spec, module, params, dtypes, per_regime, store, label="") -> l
         for regime, given in _grid(dt, per_regime, len(spec.inputs)).items():
             grid = given[0]
             cols = given if len(given) > 1 else _columns(grid, len(spec.inputs), seed=len(regime))
-            args = [c.astype(dt) for c in cols] + [dt.type(p) for p in params]
+            # parameters as a user passes them (Python floats): the reference is at the same
+            # values (a float32 copy would be measured against the float64 value)
+            args = [c.astype(dt) for c in cols] + [float(p) for p in params]
             points = [[float(c[j]) for c in cols] + list(params) for j in range(grid.size)]
             inputs = np.stack(args[: len(cols)])
             parts = [("value", value_fn, "value", None)] + [

@@ -18,7 +18,7 @@ Examples
 >>> from symsmooth.verification.cache import ReferenceCache
 >>> x, k = sp.symbols("x k", real=True)
 >>> spec = type("Spec", (), {"expr": x * k, "inputs": (x,), "params": (k,), "gradients": None})
->>> cases = list(elementwise_cases(spec, (3.0,), np.float32, 4, ReferenceCache("off")))
+>>> cases = list(elementwise_cases(spec, (3.0,), np.float32, 4, ReferenceCache(None)))
 >>> c = next(c for c in cases if c.regime == "moderate" and c.part == "value")
 >>> c.args[1], float(c.refs[0]) == 3 * float(c.args[0][0])
 (3.0, True)

@@ -4,7 +4,7 @@
 # Construction: abs_logcosh = log(cosh(k*x))/k (kexue.fm/archives/3290 eq (7) minus ln(2)/k)
 # Kind: elementwise; inputs: x; parameters: k
 # Template: elementwise.py.j2
-#   sha256:7276864bf1736ff7629c2dd13cdc84e726e5b04e9ad20b83e7552f3af5088c76
+#   sha256:9fef88460452a2dca34fc2e292a7bfcb4b9bac289c136c140113527e460f0beb
 # Input expression: sha256(srepr)=09670ecbce54a955b761e7f012a28359c2e0f3301bca2ac43c661144fd945d1e
 # Stabilization rules applied: exact_arguments, log_cosh
 #
@@ -16,6 +16,8 @@
 ``abs_logcosh_grad(x, k)`` returns ``abs_logcosh_grad_x``.
 ``<ufunc>_fast(...)`` is the same function as a multithreaded SIMD loop (within 1 ulp).
 float32 inputs are computed in float64 and rounded once.
+Parameters (k) are float64 in both loops: with float32 inputs
+a Python-float parameter is used as it is, not rounded to float32.
 """
 
 import math
@@ -193,12 +195,12 @@ def _core_abs_logcosh_grad_x(x, k):
     return _tanh_xp(x, k)
 
 
-@vectorize(["float32(float32, float32)", "float64(float64, float64)"], cache=True)
+@vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
 def abs_logcosh(x, k):
     return _core_abs_logcosh(np.float64(x), np.float64(k))
 
 
-@vectorize(["float32(float32, float32)", "float64(float64, float64)"], cache=True)
+@vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
 def abs_logcosh_grad_x(x, k):
     return _core_abs_logcosh_grad_x(np.float64(x), np.float64(k))
 
@@ -331,7 +333,8 @@ def _fast_operands(ufunc, values, out):
     Types follow ``ufunc`` exactly: it is called on size-0 stand-ins of the operands (Python
     scalars as themselves, so they stay "weak" as in NumPy), so complex input, an unsafe
     ``out=`` cast and anything else the ufunc refuses raise the ufunc's own error, and the
-    result dtype is the ufunc's (float16 -> float32, int -> float64)."""
+    result dtype is the ufunc's (float16, bool, 8- and 16-bit integers -> float32, as for
+    ``np.sin``; wider integers -> float64)."""
     arrays = [np.asarray(v) for v in values]
     probes = [
         v if isinstance(v, (bool, int, float, complex)) else np.empty(0, dtype=a.dtype)

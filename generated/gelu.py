@@ -5,7 +5,7 @@
 #   & Gimpel 2016, arXiv:1606.08415)
 # Kind: elementwise; inputs: x; parameters: sigma
 # Template: elementwise.py.j2
-#   sha256:7276864bf1736ff7629c2dd13cdc84e726e5b04e9ad20b83e7552f3af5088c76
+#   sha256:9fef88460452a2dca34fc2e292a7bfcb4b9bac289c136c140113527e460f0beb
 # Input expression: sha256(srepr)=b798ea82f20064d3e5a618c6226f0e5959800c711a699eac24c3c19dfd5de9d9
 # Stabilization rules applied: exact_arguments, gelu_gradient, one_plus_erf
 #
@@ -17,6 +17,8 @@
 ``gelu_grad(x, sigma)`` returns ``gelu_grad_x``.
 ``<ufunc>_fast(...)`` is the same function as a multithreaded SIMD loop (within 1 ulp).
 float32 inputs are computed in float64 and rounded once.
+Parameters (sigma) are float64 in both loops: with float32 inputs
+a Python-float parameter is used as it is, not rounded to float32.
 """
 
 import math
@@ -272,12 +274,12 @@ def _core_gelu_grad_x(x, sigma):
     return _dgelu_xq(x, sigma)
 
 
-@vectorize(["float32(float32, float32)", "float64(float64, float64)"], cache=True)
+@vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
 def gelu(x, sigma):
     return _core_gelu(np.float64(x), np.float64(sigma))
 
 
-@vectorize(["float32(float32, float32)", "float64(float64, float64)"], cache=True)
+@vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
 def gelu_grad_x(x, sigma):
     return _core_gelu_grad_x(np.float64(x), np.float64(sigma))
 
@@ -312,7 +314,8 @@ def _fast_operands(ufunc, values, out):
     Types follow ``ufunc`` exactly: it is called on size-0 stand-ins of the operands (Python
     scalars as themselves, so they stay "weak" as in NumPy), so complex input, an unsafe
     ``out=`` cast and anything else the ufunc refuses raise the ufunc's own error, and the
-    result dtype is the ufunc's (float16 -> float32, int -> float64)."""
+    result dtype is the ufunc's (float16, bool, 8- and 16-bit integers -> float32, as for
+    ``np.sin``; wider integers -> float64)."""
     arrays = [np.asarray(v) for v in values]
     probes = [
         v if isinstance(v, (bool, int, float, complex)) else np.empty(0, dtype=a.dtype)

@@ -7,7 +7,7 @@
 #   https://kexue.fm/archives/3290, eq (13))
 # Kind: elementwise; inputs: x, y; parameters: k
 # Template: elementwise.py.j2
-#   sha256:7276864bf1736ff7629c2dd13cdc84e726e5b04e9ad20b83e7552f3af5088c76
+#   sha256:9fef88460452a2dca34fc2e292a7bfcb4b9bac289c136c140113527e460f0beb
 # Input expression: sha256(srepr)=30a23ffe225152ac2765d87edd499a87c709095ac0eb334ef7e958849741ce18
 # Stabilization rules applied: odd_root_sum
 #
@@ -20,6 +20,8 @@
 ``max_pair_odd_power_grad(x, y, k)`` returns a tuple of the partials.
 ``<ufunc>_fast(...)`` is the same function as a multithreaded SIMD loop (within 1 ulp).
 float32 inputs are computed in float64 and rounded once.
+Parameters (k) are float64 in both loops: with float32 inputs
+a Python-float parameter is used as it is, not rounded to float32.
 """
 
 import math
@@ -183,17 +185,17 @@ def _core_max_pair_odd_power_grad_y(x, y, k):
     return _odd_root_sum_grad(y, x, 2 * k + 1)
 
 
-@vectorize(["float32(float32, float32, float32)", "float64(float64, float64, float64)"], cache=True)
+@vectorize(["float32(float32, float32, float64)", "float64(float64, float64, float64)"], cache=True)
 def max_pair_odd_power(x, y, k):
     return _core_max_pair_odd_power(np.float64(x), np.float64(y), np.float64(k))
 
 
-@vectorize(["float32(float32, float32, float32)", "float64(float64, float64, float64)"], cache=True)
+@vectorize(["float32(float32, float32, float64)", "float64(float64, float64, float64)"], cache=True)
 def max_pair_odd_power_grad_x(x, y, k):
     return _core_max_pair_odd_power_grad_x(np.float64(x), np.float64(y), np.float64(k))
 
 
-@vectorize(["float32(float32, float32, float32)", "float64(float64, float64, float64)"], cache=True)
+@vectorize(["float32(float32, float32, float64)", "float64(float64, float64, float64)"], cache=True)
 def max_pair_odd_power_grad_y(x, y, k):
     return _core_max_pair_odd_power_grad_y(np.float64(x), np.float64(y), np.float64(k))
 
@@ -228,7 +230,8 @@ def _fast_operands(ufunc, values, out):
     Types follow ``ufunc`` exactly: it is called on size-0 stand-ins of the operands (Python
     scalars as themselves, so they stay "weak" as in NumPy), so complex input, an unsafe
     ``out=`` cast and anything else the ufunc refuses raise the ufunc's own error, and the
-    result dtype is the ufunc's (float16 -> float32, int -> float64)."""
+    result dtype is the ufunc's (float16, bool, 8- and 16-bit integers -> float32, as for
+    ``np.sin``; wider integers -> float64)."""
     arrays = [np.asarray(v) for v in values]
     probes = [
         v if isinstance(v, (bool, int, float, complex)) else np.empty(0, dtype=a.dtype)

@@ -6,7 +6,7 @@
 #   convolution, arXiv:2109.13210; kexue.fm/archives/8718 (K10))
 # Kind: elementwise; inputs: x; parameters: sigma, alpha
 # Template: elementwise.py.j2
-#   sha256:7276864bf1736ff7629c2dd13cdc84e726e5b04e9ad20b83e7552f3af5088c76
+#   sha256:9fef88460452a2dca34fc2e292a7bfcb4b9bac289c136c140113527e460f0beb
 # Input expression: sha256(srepr)=d74903a6f04a75cc6301425c035ad6ccf9bbccf6d61f0ff3720cdeae54133bf9
 # Stabilization rules applied: exact_arguments, one_plus_erf, relu_gauss
 #
@@ -18,6 +18,8 @@
 ``sau_grad(x, sigma, alpha)`` returns ``sau_grad_x``.
 ``<ufunc>_fast(...)`` is the same function as a multithreaded SIMD loop (within 1 ulp).
 float32 inputs are computed in float64 and rounded once.
+Parameters (sigma, alpha) are float64 in both loops: with float32 inputs
+a Python-float parameter is used as it is, not rounded to float32.
 """
 
 import math
@@ -208,12 +210,12 @@ def _core_sau_grad_x(x, sigma, alpha):
     return alpha + (1 - alpha) * _Phi_xq(x, sigma)
 
 
-@vectorize(["float32(float32, float32, float32)", "float64(float64, float64, float64)"], cache=True)
+@vectorize(["float32(float32, float64, float64)", "float64(float64, float64, float64)"], cache=True)
 def sau(x, sigma, alpha):
     return _core_sau(np.float64(x), np.float64(sigma), np.float64(alpha))
 
 
-@vectorize(["float32(float32, float32, float32)", "float64(float64, float64, float64)"], cache=True)
+@vectorize(["float32(float32, float64, float64)", "float64(float64, float64, float64)"], cache=True)
 def sau_grad_x(x, sigma, alpha):
     return _core_sau_grad_x(np.float64(x), np.float64(sigma), np.float64(alpha))
 
@@ -248,7 +250,8 @@ def _fast_operands(ufunc, values, out):
     Types follow ``ufunc`` exactly: it is called on size-0 stand-ins of the operands (Python
     scalars as themselves, so they stay "weak" as in NumPy), so complex input, an unsafe
     ``out=`` cast and anything else the ufunc refuses raise the ufunc's own error, and the
-    result dtype is the ufunc's (float16 -> float32, int -> float64)."""
+    result dtype is the ufunc's (float16, bool, 8- and 16-bit integers -> float32, as for
+    ``np.sin``; wider integers -> float64)."""
     arrays = [np.asarray(v) for v in values]
     probes = [
         v if isinstance(v, (bool, int, float, complex)) else np.empty(0, dtype=a.dtype)

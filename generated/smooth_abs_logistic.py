@@ -6,7 +6,7 @@
 #   https://kexue.fm/archives/3290, eq (6))
 # Kind: elementwise; inputs: x; parameters: k
 # Template: elementwise.py.j2
-#   sha256:7276864bf1736ff7629c2dd13cdc84e726e5b04e9ad20b83e7552f3af5088c76
+#   sha256:9fef88460452a2dca34fc2e292a7bfcb4b9bac289c136c140113527e460f0beb
 # Input expression: sha256(srepr)=8c73c7ec3f99f4ea488a7d18b5c0f79c7374885df1cdde7702cfa24fc062cf53
 # Stabilization rules applied: exact_arguments, logsumexp, lse_square, sigmoid_difference,
 #   softmax_pair
@@ -19,6 +19,8 @@
 ``smooth_abs_logistic_grad(x, k)`` returns ``smooth_abs_logistic_grad_x``.
 ``<ufunc>_fast(...)`` is the same function as a multithreaded SIMD loop (within 1 ulp).
 float32 inputs are computed in float64 and rounded once.
+Parameters (k) are float64 in both loops: with float32 inputs
+a Python-float parameter is used as it is, not rounded to float32.
 """
 
 import math
@@ -224,12 +226,12 @@ def _core_smooth_abs_logistic_grad_x(x, k):
     return _tanh_xp((1 / 2) * x, k)
 
 
-@vectorize(["float32(float32, float32)", "float64(float64, float64)"], cache=True)
+@vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
 def smooth_abs_logistic(x, k):
     return _core_smooth_abs_logistic(np.float64(x), np.float64(k))
 
 
-@vectorize(["float32(float32, float32)", "float64(float64, float64)"], cache=True)
+@vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
 def smooth_abs_logistic_grad_x(x, k):
     return _core_smooth_abs_logistic_grad_x(np.float64(x), np.float64(k))
 
@@ -362,7 +364,8 @@ def _fast_operands(ufunc, values, out):
     Types follow ``ufunc`` exactly: it is called on size-0 stand-ins of the operands (Python
     scalars as themselves, so they stay "weak" as in NumPy), so complex input, an unsafe
     ``out=`` cast and anything else the ufunc refuses raise the ufunc's own error, and the
-    result dtype is the ufunc's (float16 -> float32, int -> float64)."""
+    result dtype is the ufunc's (float16, bool, 8- and 16-bit integers -> float32, as for
+    ``np.sin``; wider integers -> float64)."""
     arrays = [np.asarray(v) for v in values]
     probes = [
         v if isinstance(v, (bool, int, float, complex)) else np.empty(0, dtype=a.dtype)

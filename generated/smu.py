@@ -5,7 +5,7 @@
 #   Maximum Unit, arXiv:2111.04682 eq (SMU))
 # Kind: elementwise; inputs: x; parameters: mu, alpha
 # Template: elementwise.py.j2
-#   sha256:7276864bf1736ff7629c2dd13cdc84e726e5b04e9ad20b83e7552f3af5088c76
+#   sha256:9fef88460452a2dca34fc2e292a7bfcb4b9bac289c136c140113527e460f0beb
 # Input expression: sha256(srepr)=7bbb063b9a21b8a781c5545c54b790d85ccd78f1b44ca2a02a0d5d3165d90f44
 # Stabilization rules applied: one_plus_erf
 #
@@ -17,6 +17,8 @@
 ``smu_grad(x, mu, alpha)`` returns ``smu_grad_x``.
 ``<ufunc>_fast(...)`` is the same function as a multithreaded SIMD loop (within 1 ulp).
 float32 inputs are computed in float64 and rounded once.
+Parameters (mu, alpha) are float64 in both loops: with float32 inputs
+a Python-float parameter is used as it is, not rounded to float32.
 """
 
 import math
@@ -88,12 +90,12 @@ def _core_smu_grad_x(x, mu, alpha):
     return _c0**2 * _c1 * _phi(_c2) + _c0 * _Phi(_c2) + alpha
 
 
-@vectorize(["float32(float32, float32, float32)", "float64(float64, float64, float64)"], cache=True)
+@vectorize(["float32(float32, float64, float64)", "float64(float64, float64, float64)"], cache=True)
 def smu(x, mu, alpha):
     return _core_smu(np.float64(x), np.float64(mu), np.float64(alpha))
 
 
-@vectorize(["float32(float32, float32, float32)", "float64(float64, float64, float64)"], cache=True)
+@vectorize(["float32(float32, float64, float64)", "float64(float64, float64, float64)"], cache=True)
 def smu_grad_x(x, mu, alpha):
     return _core_smu_grad_x(np.float64(x), np.float64(mu), np.float64(alpha))
 
@@ -128,7 +130,8 @@ def _fast_operands(ufunc, values, out):
     Types follow ``ufunc`` exactly: it is called on size-0 stand-ins of the operands (Python
     scalars as themselves, so they stay "weak" as in NumPy), so complex input, an unsafe
     ``out=`` cast and anything else the ufunc refuses raise the ufunc's own error, and the
-    result dtype is the ufunc's (float16 -> float32, int -> float64)."""
+    result dtype is the ufunc's (float16, bool, 8- and 16-bit integers -> float32, as for
+    ``np.sin``; wider integers -> float64)."""
     arrays = [np.asarray(v) for v in values]
     probes = [
         v if isinstance(v, (bool, int, float, complex)) else np.empty(0, dtype=a.dtype)

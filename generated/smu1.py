@@ -5,7 +5,7 @@
 #   Maximum Unit, arXiv:2111.04682 eq (SMU-1))
 # Kind: elementwise; inputs: x; parameters: mu, alpha
 # Template: elementwise.py.j2
-#   sha256:7276864bf1736ff7629c2dd13cdc84e726e5b04e9ad20b83e7552f3af5088c76
+#   sha256:9fef88460452a2dca34fc2e292a7bfcb4b9bac289c136c140113527e460f0beb
 # Input expression: sha256(srepr)=8ebaab123c4c9786d0408a202ca35e23afc46afc5ee985a681d41f64ed8f95bc
 # Stabilization rules applied: hypot, hypot_root
 #
@@ -17,6 +17,8 @@
 ``smu1_grad(x, mu, alpha)`` returns ``smu1_grad_x``.
 ``<ufunc>_fast(...)`` is the same function as a multithreaded SIMD loop (within 1 ulp).
 float32 inputs are computed in float64 and rounded once.
+Parameters (mu, alpha) are float64 in both loops: with float32 inputs
+a Python-float parameter is used as it is, not rounded to float32.
 """
 
 import math
@@ -96,12 +98,12 @@ def _core_smu1_grad_x(x, mu, alpha):
     return (1 / 2) * _c0**2 * x / math.hypot(mu, _c0 * x) + (1 / 2) * alpha + (1 / 2)
 
 
-@vectorize(["float32(float32, float32, float32)", "float64(float64, float64, float64)"], cache=True)
+@vectorize(["float32(float32, float64, float64)", "float64(float64, float64, float64)"], cache=True)
 def smu1(x, mu, alpha):
     return _core_smu1(np.float64(x), np.float64(mu), np.float64(alpha))
 
 
-@vectorize(["float32(float32, float32, float32)", "float64(float64, float64, float64)"], cache=True)
+@vectorize(["float32(float32, float64, float64)", "float64(float64, float64, float64)"], cache=True)
 def smu1_grad_x(x, mu, alpha):
     return _core_smu1_grad_x(np.float64(x), np.float64(mu), np.float64(alpha))
 
@@ -136,7 +138,8 @@ def _fast_operands(ufunc, values, out):
     Types follow ``ufunc`` exactly: it is called on size-0 stand-ins of the operands (Python
     scalars as themselves, so they stay "weak" as in NumPy), so complex input, an unsafe
     ``out=`` cast and anything else the ufunc refuses raise the ufunc's own error, and the
-    result dtype is the ufunc's (float16 -> float32, int -> float64)."""
+    result dtype is the ufunc's (float16, bool, 8- and 16-bit integers -> float32, as for
+    ``np.sin``; wider integers -> float64)."""
     arrays = [np.asarray(v) for v in values]
     probes = [
         v if isinstance(v, (bool, int, float, complex)) else np.empty(0, dtype=a.dtype)

@@ -4,7 +4,7 @@
 # Construction: soft_sign_arctan = 2*atan(k*x)/pi (kexue.fm/archives/8718 eq (5) kernel)
 # Kind: elementwise; inputs: x; parameters: k
 # Template: elementwise.py.j2
-#   sha256:7276864bf1736ff7629c2dd13cdc84e726e5b04e9ad20b83e7552f3af5088c76
+#   sha256:9fef88460452a2dca34fc2e292a7bfcb4b9bac289c136c140113527e460f0beb
 # Input expression: sha256(srepr)=eb938cea1be15d0b4d148910f1be7856f861769055cc3421f20866fc4660ac5e
 # Stabilization rules applied: recip1p_sq
 #
@@ -16,6 +16,8 @@
 ``soft_sign_arctan_grad(x, k)`` returns ``soft_sign_arctan_grad_x``.
 ``<ufunc>_fast(...)`` is the same function as a multithreaded SIMD loop (within 1 ulp).
 float32 inputs are computed in float64 and rounded once.
+Parameters (k) are float64 in both loops: with float32 inputs
+a Python-float parameter is used as it is, not rounded to float32.
 """
 
 import math
@@ -84,12 +86,12 @@ def _core_soft_sign_arctan_grad_x(x, k):
     return 2 * k * _recip1p_sq(k, x) / math.pi
 
 
-@vectorize(["float32(float32, float32)", "float64(float64, float64)"], cache=True)
+@vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
 def soft_sign_arctan(x, k):
     return _core_soft_sign_arctan(np.float64(x), np.float64(k))
 
 
-@vectorize(["float32(float32, float32)", "float64(float64, float64)"], cache=True)
+@vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
 def soft_sign_arctan_grad_x(x, k):
     return _core_soft_sign_arctan_grad_x(np.float64(x), np.float64(k))
 
@@ -124,7 +126,8 @@ def _fast_operands(ufunc, values, out):
     Types follow ``ufunc`` exactly: it is called on size-0 stand-ins of the operands (Python
     scalars as themselves, so they stay "weak" as in NumPy), so complex input, an unsafe
     ``out=`` cast and anything else the ufunc refuses raise the ufunc's own error, and the
-    result dtype is the ufunc's (float16 -> float32, int -> float64)."""
+    result dtype is the ufunc's (float16, bool, 8- and 16-bit integers -> float32, as for
+    ``np.sin``; wider integers -> float64)."""
     arrays = [np.asarray(v) for v in values]
     probes = [
         v if isinstance(v, (bool, int, float, complex)) else np.empty(0, dtype=a.dtype)

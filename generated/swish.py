@@ -5,7 +5,7 @@
 #   arXiv:1710.05941)
 # Kind: elementwise; inputs: x; parameters: k
 # Template: elementwise.py.j2
-#   sha256:7276864bf1736ff7629c2dd13cdc84e726e5b04e9ad20b83e7552f3af5088c76
+#   sha256:9fef88460452a2dca34fc2e292a7bfcb4b9bac289c136c140113527e460f0beb
 # Input expression: sha256(srepr)=2cb68ff5f10a86f34be121dc76e9477091f81628cf2dabe6e127955074f9db5a
 # Stabilization rules applied: exact_arguments, sigmoid, silu
 #
@@ -17,6 +17,8 @@
 ``swish_grad(x, k)`` returns ``swish_grad_x``.
 ``<ufunc>_fast(...)`` is the same function as a multithreaded SIMD loop (within 1 ulp).
 float32 inputs are computed in float64 and rounded once.
+Parameters (k) are float64 in both loops: with float32 inputs
+a Python-float parameter is used as it is, not rounded to float32.
 """
 
 import math
@@ -217,12 +219,12 @@ def _core_swish_grad_x(x, k):
     return _dswish_xp(x, k)
 
 
-@vectorize(["float32(float32, float32)", "float64(float64, float64)"], cache=True)
+@vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
 def swish(x, k):
     return _core_swish(np.float64(x), np.float64(k))
 
 
-@vectorize(["float32(float32, float32)", "float64(float64, float64)"], cache=True)
+@vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
 def swish_grad_x(x, k):
     return _core_swish_grad_x(np.float64(x), np.float64(k))
 
@@ -360,7 +362,8 @@ def _fast_operands(ufunc, values, out):
     Types follow ``ufunc`` exactly: it is called on size-0 stand-ins of the operands (Python
     scalars as themselves, so they stay "weak" as in NumPy), so complex input, an unsafe
     ``out=`` cast and anything else the ufunc refuses raise the ufunc's own error, and the
-    result dtype is the ufunc's (float16 -> float32, int -> float64)."""
+    result dtype is the ufunc's (float16, bool, 8- and 16-bit integers -> float32, as for
+    ``np.sin``; wider integers -> float64)."""
     arrays = [np.asarray(v) for v in values]
     probes = [
         v if isinstance(v, (bool, int, float, complex)) else np.empty(0, dtype=a.dtype)

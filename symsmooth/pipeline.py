@@ -221,8 +221,9 @@ def verify(name, out="generated", regenerate: bool = False, **options):
         from symsmooth.verification.regimes import parameter_points
 
         sharpness = str(record.param) if isinstance(record, Smoothing) else None
+        integer = isinstance(record, Smoothing) and bool(record.param.is_integer)
         options["param_points"] = parameter_points(
-            spec.name, sharpness, tuple(spec.param_names), values, chosen or None
+            spec.name, sharpness, tuple(spec.param_names), values, chosen or None, integer
         )
     return measure(spec, module, param_values=values, **options)
 

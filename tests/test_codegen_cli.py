@@ -97,3 +97,19 @@ def test_verify_in_worker_processes(tmp_path):
         status, report = pooled[name]
         assert status == "ok", report
         assert report.rows and report == kernel_task(name, tmp_path, False, per_regime=4)[1]
+
+
+def test_build_grid_measures_every_parameter_point(tmp_path):
+    """``build --grid`` (opt-in) verifies each kernel over the sharpness grid too: soft_heaviside
+    at k = 1 and at 8 more values, so it compares more points than the default build.  (Not
+    abs_sqrt: tests/test_generated_import.py needs that module's name free in the process.)"""
+    import re
+
+    counts = {}
+    for flag in ([], ["--grid"]):
+        args = ["build", "--only", "soft_heaviside", "--count", "5", "-j", "1"]
+        args += ["--out", str(tmp_path)]
+        result = runner.invoke(app, args + flag)
+        assert result.exit_code == 0, result.output
+        counts[bool(flag)] = int(re.search(r"(\d+)/\1\s+points\s+compared", result.output)[1])
+    assert counts[True] > counts[False], counts

@@ -22,7 +22,7 @@ from symsmooth import pipeline
 from symsmooth.errors import VerificationError
 from symsmooth.functions import softplus
 from symsmooth.text.formula import parse
-from symsmooth.verification import kernels
+from symsmooth.verification import points
 from symsmooth.verification.cache import (
     NOT_REAL,
     Coverage,
@@ -144,8 +144,8 @@ def test_a_tampered_entry_is_detected_recomputed_and_reported_as_before(
         text = TAMPER[how](json.loads(path.read_text()))
         (path.write_bytes if isinstance(text, bytes) else path.write_text)(text)
     calls = []
-    original = kernels._point_references
-    monkeypatch.setattr(kernels, "_point_references", lambda *a: calls.append(1) or original(*a))
+    original = points._point_references
+    monkeypatch.setattr(points, "_point_references", lambda *a: calls.append(1) or original(*a))
     with pytest.warns(ReferenceCacheWarning) as caught:
         again = measure(spec, module, per_regime=PER_REGIME, dtypes=DTYPES, cache=store)
     assert again.rows == baseline.rows  # same ulp results, every point compared
@@ -153,7 +153,7 @@ def test_a_tampered_entry_is_detected_recomputed_and_reported_as_before(
     message = str(caught[0].message)
     assert str(tmp_path / "refs") in message and "delete" in message and "\n" not in message
     # the recomputed entries are good again: a third run reads them all, silently
-    monkeypatch.setattr(kernels, "ElementwiseReference", None)  # would fail if called
+    monkeypatch.setattr(points, "ElementwiseReference", None)  # would fail if called
     with warnings.catch_warnings():
         warnings.simplefilter("error", ReferenceCacheWarning)
         third = measure(spec, module, per_regime=PER_REGIME, dtypes=DTYPES, cache=store)

@@ -149,7 +149,7 @@ def test_row_reference_rowmap_vjp_matches_direct_mpmath():
 def test_reference_cache_round_trip(tmp_path, naive_and_stable, monkeypatch):
     """A second measurement reads every reference from the cache folder (no mpmath work) and
     reports exactly the same rows; another parameter value is another key."""
-    from symsmooth.verification import kernels
+    from symsmooth.verification import points
     from symsmooth.verification.cache import ReferenceCache
 
     _, stable, out = naive_and_stable
@@ -162,7 +162,7 @@ def test_reference_cache_round_trip(tmp_path, naive_and_stable, monkeypatch):
         def __init__(self, *args, **kwargs):
             raise AssertionError("reference recomputed despite the cache")
 
-    monkeypatch.setattr(kernels, "ElementwiseReference", Refuse)
+    monkeypatch.setattr(points, "ElementwiseReference", Refuse)
     again = measure(stable, module, per_regime=6, cache=store)
     assert again.rows == first.rows
     assert store.key("x", np.ones(2)) != store.key("x", np.ones(3))

@@ -14,6 +14,7 @@ from rich.table import Table
 from symsmooth.cli.app import app, console
 from symsmooth.cli.kernel_tasks import (
     AllowMisses,
+    Grid,
     kernel_task,
     kernel_weight,
     report_misses,
@@ -189,13 +190,7 @@ def verify_cmd(
         list[str] | None,
         typer.Option("--param", help="NAME=VALUE: measure at this parameter value (repeatable)."),
     ] = None,
-    grid: Annotated[
-        bool,
-        typer.Option(
-            "--grid",
-            help="Also measure the sharpness/width over 0.1 ... 1e4 and the domain edges.",
-        ),
-    ] = False,
+    grid: Grid = False,
 ) -> None:
     """Measure generated kernels against mpmath (ulps by regime); exit 1 if a target is missed."""
     from symsmooth.cli.jobs import default_jobs, each

@@ -25,6 +25,17 @@ AllowMisses = Annotated[
 ]
 """The ``--allow-misses`` option of ``build`` and ``verify`` (:func:`report_misses`)."""
 
+Grid = Annotated[
+    bool,
+    typer.Option(
+        "--grid",
+        help="Also measure the sharpness/width over 0.1 ... 1e4 and the domain edges.",
+    ),
+]
+"""The ``--grid`` option of ``build`` and ``verify``: every kernel also at
+:func:`symsmooth.verification.regimes.parameter_points` (off by default in ``build``:
+docs/codegen.md, "Cost of verification")."""
+
 
 def kernel_task(name: str, out: Path, regenerate: bool = True, **options) -> tuple:
     """Generate (when ``regenerate`` or missing) and verify one entry: ``("ok", Report)``,

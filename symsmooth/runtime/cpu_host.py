@@ -58,7 +58,8 @@ def _fast_operands(ufunc, values, out):
     Types follow ``ufunc`` exactly: it is called on size-0 stand-ins of the operands (Python
     scalars as themselves, so they stay "weak" as in NumPy), so complex input, an unsafe
     ``out=`` cast and anything else the ufunc refuses raise the ufunc's own error, and the
-    result dtype is the ufunc's (float16 -> float32, int -> float64)."""
+    result dtype is the ufunc's (float16, bool, 8- and 16-bit integers -> float32, as for
+    ``np.sin``; wider integers -> float64)."""
     arrays = [np.asarray(v) for v in values]
     probes = [
         v if isinstance(v, (bool, int, float, complex)) else np.empty(0, dtype=a.dtype)

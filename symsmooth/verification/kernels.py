@@ -13,17 +13,16 @@ from __future__ import annotations
 import warnings
 from functools import partial
 
-import mpmath
 import numpy as np
 import sympy as sp
 
 from symsmooth.errors import VerificationError
 from symsmooth.verification.cache import NOT_REAL, Coverage, ReferenceCache, default_dir
-from symsmooth.verification.exact import ADAPTIVE, EXP_MAG_LIMIT, ElementwiseReference, RowReference
-from symsmooth.verification.grids import elementwise_grid, row_grid
+from symsmooth.verification.exact import ADAPTIVE, RowReference
+from symsmooth.verification.grids import row_grid
 from symsmooth.verification.iteration import measure_iteration
-from symsmooth.verification.reference import ReferenceRangeError
-from symsmooth.verification.regimes import GRID_FRACTION, antiparallel, class_rows, param_label
+from symsmooth.verification.points import Lazy, elementwise_cases, real
+from symsmooth.verification.regimes import GRID_FRACTION, class_rows, param_label
 from symsmooth.verification.report import Report, ReportRow, summarize, target
 from symsmooth.verification.ulp import ulp_errors
 
@@ -32,45 +31,6 @@ def _param_values(spec, values) -> tuple:
     values = dict(values or {})
     by_name = {str(k): v for k, v in values.items()}
     return tuple(float(by_name.get(p, 1.0)) for p in spec.param_names)  # the user's names
-
-
-def _columns(grid: np.ndarray, count: int, seed: int) -> list[np.ndarray]:
-    """The grid for the first input; shuffled copies for the others."""
-    rng = np.random.default_rng(seed)
-    return [grid] + [rng.permutation(grid) for _ in range(count - 1)]
-
-
-class _Lazy:
-    """Build an exact reference on first use (a cached run needs none)."""
-
-    def __init__(self, build):
-        self.build, self.made = build, None
-
-    def __call__(self):
-        if self.made is None:
-            self.made = self.build()
-        return self.made
-
-
-def _real(value):
-    """A reference as stored: an mpf, None (skipped), or NOT_REAL for a non-real value."""
-    if isinstance(value, mpmath.mpc):
-        return NOT_REAL if value.imag != 0 else value.real
-    return value
-
-
-def _point_references(exact, method: str, which, points) -> list:
-    """``exact().value`` or ``exact().gradient(., which)`` at every point (None: skipped)."""
-    reference = getattr(exact(), method)
-    return [_real(_reference_or_none(reference, p, which)) for p in points]
-
-
-def _reference_or_none(reference, point, which):
-    """The exact value at ``point``, or None where mpmath cannot hold it (then skipped)."""
-    try:
-        return reference(point) if which is None else reference(point, which)
-    except ReferenceRangeError:
-        return None
 
 
 def _compare(computed: np.ndarray, refs: list, dt: np.dtype, requested: int) -> tuple:
@@ -106,70 +66,43 @@ def _worst(errors: np.ndarray, describe) -> str:
     return describe(order[j]) if j < len(order) else ""
 
 
-def _grid(dt, per_regime, inputs: int) -> dict:
-    """The elementwise regimes, plus antiparallel pairs for two-input kernels."""
-    grid = {regime: [g] for regime, g in elementwise_grid(dt, per_regime).items()}
-    if inputs == 2:
-        grid["antiparallel"] = list(antiparallel(dt))
-    return grid
-
-
 def _elementwise(spec, module, params, dtypes, per_regime, store, label="") -> list[ReportRow]:
-    exact = _Lazy(lambda: ElementwiseReference(spec.expr, spec.inputs, spec.params, spec.gradients))
-    identity = (spec.expr, spec.gradients, spec.inputs, spec.params)
-    expression = store.digest(sp.srepr(identity))
-    value_fn = getattr(module, spec.name)
-    grad_fns = [getattr(module, f"{spec.name}_grad_{v}") for v in spec.input_names]
+    fns = {"value": getattr(module, spec.name)} | {
+        f"grad_{v}": getattr(module, f"{spec.name}_grad_{v}") for v in spec.input_names
+    }
     rows = []
     for dtype in dtypes:
         dt = np.dtype(dtype)
-        for regime, given in _grid(dt, per_regime, len(spec.inputs)).items():
-            grid = given[0]
-            cols = given if len(given) > 1 else _columns(grid, len(spec.inputs), seed=len(regime))
-            args = [c.astype(dt) for c in cols] + [dt.type(p) for p in params]
-            points = [[float(c[j]) for c in cols] + list(params) for j in range(grid.size)]
-            inputs = np.stack(args[: len(cols)])
-            parts = [("value", value_fn, "value", None)] + [
-                (f"grad_{v}", g, "gradient", j)
-                for j, (v, g) in enumerate(zip(spec.input_names, grad_fns, strict=True))
-            ]
-            for part, fn, method, which in parts:
-                computed = np.asarray(fn(*args))
-                key = store.key("elementwise", sp.srepr(identity), which, params, inputs)
-                covers = Coverage(
-                    "elementwise",
-                    expression,
-                    store.digest(which, params, inputs),
-                    grid.size,
-                    {**ADAPTIVE, "part": method, "exp_limit": EXP_MAG_LIMIT},
+        for case in elementwise_cases(spec, params, dt, per_regime, store):
+            computed = np.asarray(fns[case.part](*case.args))
+            size = case.columns[0].size
+            errors, skipped, outside = _compare(computed, case.refs, dt, size)
+            goal = target(
+                spec.stable if case.which is None else spec.stable_gradients[case.which],
+                spec.kind,
+                dt,
+            )
+            worst = _worst(
+                errors,
+                lambda j, cols=case.columns: ", ".join(
+                    f"{v}={float(c[j])!r}" for v, c in zip(spec.input_names, cols, strict=True)
+                ),
+            )
+            rows.append(
+                ReportRow(
+                    spec.name,
+                    case.part,
+                    dt.name,
+                    _label(case.regime, skipped, outside),
+                    errors.size,
+                    *summarize(errors),
+                    goal,
+                    requested=size,
+                    skipped=skipped,
+                    param=label,
+                    worst=worst,
                 )
-                compute = partial(_point_references, exact, method, which, points)
-                refs = store.lookup(key, compute, covers)
-                errors, skipped, outside = _compare(computed, refs, dt, grid.size)
-                goal = target(
-                    spec.stable if which is None else spec.stable_gradients[which], spec.kind, dt
-                )
-                worst = _worst(
-                    errors,
-                    lambda j, cols=cols: ", ".join(
-                        f"{v}={float(c[j])!r}" for v, c in zip(spec.input_names, cols, strict=True)
-                    ),
-                )
-                rows.append(
-                    ReportRow(
-                        spec.name,
-                        part,
-                        dt.name,
-                        _label(regime, skipped, outside),
-                        errors.size,
-                        *summarize(errors),
-                        goal,
-                        requested=grid.size,
-                        skipped=skipped,
-                        param=label,
-                        worst=worst,
-                    )
-                )
+            )
     return rows
 
 
@@ -190,7 +123,7 @@ def _row_references(ref, mats, cot, positions, which=None) -> list:
             out += ref().value(row)
         else:
             out += ref().gradient(row, which, None if cot is None else cot[r], idx)
-    return [_real(v) for v in out]
+    return [real(v) for v in out]
 
 
 def _row_part(spec, part, dt, regime, computed, refs, requested, goal, where) -> ReportRow:
@@ -231,7 +164,7 @@ def _reduction(
     spec, module, params, dtypes, long_n, grad_points, store, label=""
 ) -> list[ReportRow]:
     plan = spec.plan
-    ref = _Lazy(lambda: RowReference(plan, spec.params, params))
+    ref = Lazy(lambda: RowReference(plan, spec.params, params))
     identity = sp.srepr((plan.sums, plan.outer, plan.elements, plan.totals, spec.params))
     expression = store.digest(identity)
     names = spec.input_names

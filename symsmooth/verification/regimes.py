@@ -73,17 +73,31 @@ for _name in ("sau", "smu", "smu1"):
 
 
 def parameter_points(
-    kernel: str, sharpness: str | None, names: tuple, defaults: dict, user: dict | None = None
+    kernel: str,
+    sharpness: str | None,
+    names: tuple,
+    defaults: dict,
+    user: dict | None = None,
+    integer: bool = False,
 ) -> list[dict]:
     """The parameter values ``kernel`` is measured at: the user's point alone when ``user`` is
     given, else the defaults (sharpness 1), the sharpness over :data:`SHARPNESS_GRID`, then each
-    registered edge.  Parameters not named keep their default (1 when none)."""
-    base = {n: float(defaults.get(n, 1.0)) for n in names}
+    registered edge.  Parameters not named keep their default (1 when none); ``defaults`` may
+    be keyed by name or by SymPy symbol (a record's ``fixed``).  ``integer``: the sharpness is
+    an integer by the record's domain (max_pair_odd_power's ``k``), so only the grid's integer
+    values are in its domain (the others would be measured against a NaN refusal).
+
+    >>> [p["k"] for p in parameter_points("odd", "k", ("k",), {}, integer=True)]
+    [1.0, 3.0, 10.0, 100.0, 10000.0]
+    """
+    given = {str(n): v for n, v in defaults.items()}
+    base = {n: float(given.get(n, 1.0)) for n in names}
     if user:
         return [{**base, **{n: float(v) for n, v in user.items()}}]
     points = [base]
     if sharpness in names:
-        points += [{**base, sharpness: v} for v in SHARPNESS_GRID if v != base[sharpness]]
+        grid = [v for v in SHARPNESS_GRID if not integer or float(v).is_integer()]
+        points += [{**base, sharpness: v} for v in grid if v != base[sharpness]]
     for (name, param), edge in EDGES.items():
         if name == kernel and param in names:
             points += [{**base, param: float(v)} for v in edge.values if v != base[param]]

@@ -25,10 +25,10 @@ from symsmooth.codegen.spec import KernelSpec
 
 def cpu_context(spec: KernelSpec, printer: MathPrinter) -> dict:
     """The CPU variables of ``templates/elementwise.py.j2``: a scalar core per function
-    (the value and one gradient per input), its ufuncs and their signatures."""
+    (the value and one gradient per input), its ufuncs and their signatures (inputs float32 or
+    float64, parameters float64 in both loops: docs/codegen.md "Parameters are float64")."""
     codes = spec.input_codes + spec.param_codes
     args = ", ".join(codes)
-    arity = len(codes)
     cores = [{"name": f"_core_{spec.name}", "expr": spec.stable}]
     grads = []
     for v, code, g in zip(spec.input_names, spec.input_codes, spec.stable_gradients, strict=False):
@@ -42,7 +42,11 @@ def cpu_context(spec: KernelSpec, printer: MathPrinter) -> dict:
     ufuncs = [{"name": spec.name, "core": cores[0]["name"]}] + [
         {"name": g["name"], "core": g["core"]} for g in grads
     ]
-    sig = lambda t: f"{t}({', '.join([t] * arity)})"  # noqa: E731
+    # the parameters are float64 in every loop: a float32 loop that took them as float32 would
+    # round a Python-float k (float32(0.9) = 0.9 (1 - 2.6e-8): softplus 25 ulp at x = -86.7),
+    # while the _fast path and the CUDA kernels take them exactly (issue #12: exact inputs)
+    params = ["float64"] * len(spec.param_codes)
+    sig = lambda t: f"{t}({', '.join([t] * len(spec.input_codes) + params)})"  # noqa: E731
     return {
         "args": args,
         "cores": cores,
@@ -50,6 +54,12 @@ def cpu_context(spec: KernelSpec, printer: MathPrinter) -> dict:
         "grads": grads,
         "grad_doc": (f"``{grads[0]['name']}``" if len(grads) == 1 else "a tuple of the partials"),
         "signatures": repr([sig("float32"), sig("float64")]).replace("'", '"'),
+        "params_doc": (
+            f"Parameters ({', '.join(spec.param_codes)}) are float64 in both loops: with float32 "
+            "inputs\na Python-float parameter is used as it is, not rounded to float32."
+            if spec.param_codes
+            else ""
+        ),
         "upcast": ", ".join(f"np.float64({a})" for a in codes),
     }
 

@@ -59,26 +59,6 @@ KNOWN_MISSES: tuple[KnownMiss, ...] = (
         "so the part is not measured there",
     ),
     KnownMiss(
-        "cross_entropy_lse",
-        "grad_x",
-        "float64",
-        "confident rows: the gradient at the target is 0 (exact -4.25e-18 at [10, -30]); the fix "
-        "belongs in the pivoted gradient",
-    ),
-    KnownMiss(
-        "cross_entropy_lse",
-        "grad_x",
-        "float32",
-        "as float64: the gradient at the target of a confident row is 0",
-    ),
-    KnownMiss(
-        "smooth_accuracy",
-        "grad_x",
-        "float64",
-        "confident rows: the gradient at the target is 0, as cross_entropy_lse",
-    ),
-    KnownMiss("smooth_accuracy", "grad_x", "float32", "as float64: confident rows"),
-    KnownMiss(
         "soft_f1",
         "grad_z",
         "float64",

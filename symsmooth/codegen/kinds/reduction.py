@@ -38,7 +38,6 @@ from symsmooth.codegen.emit import (
 from symsmooth.codegen.kinds.base import Kind, kernel_pair, operand_sig
 from symsmooth.codegen.kinds.pivoted import pivot_context, weight_code
 from symsmooth.codegen.names import (
-    PIVOT_POSITION,
     POSITION,
     comp_of,
     derived_var,
@@ -169,11 +168,8 @@ def cpu_context(spec: KernelSpec, printer: MathPrinter) -> dict:
     ctx["labels"] = repr(checks)
     ctx["label_names"] = [c[1] for c in checks]
     ctx["label_first"] = checks[0][2] if checks else 1
-    ctx["pivot"] = pivot_context(spec, printer, sub, names, folded)
+    ctx["pivot"] = pivot_context(spec, printer, sub, names, folded, [*loads, *sum_lines])
     ctx["uses_size"] = SIZE.name in read
-    if ctx["pivot"] and POSITION not in read:  # the pivot's position is pos_ at the pivot
-        pivot_load = [s for s in ctx["pivot"]["load_statements"] if s.target != PIVOT_POSITION]
-        ctx["pivot"].update(load_statements=pivot_load, load=lines(pivot_load, printer))
     printer.helpers.update({"wexp", "fin", "two_sum"} | ({"fin_lo"} if low else set()))
     return ctx
 
@@ -329,6 +325,7 @@ def cuda_context(spec: KernelSpec, ctx: dict) -> dict:
         "cuda_width": max(len(groups) + 2 * len(sums), 2 * len(adjoints), 2 * len(small), 1),
         "cuda_pivot_state": [v for sym in small for v in (sym, comp_of(sym))],
         "cuda_pivot_load": lines(pivot["load_statements"], cuda) if pivot else [],
+        "cuda_pivot_sum_loop": lines(pivot["sum_statements"], cuda) if pivot else [],
         "cuda_starts": {g["index"]: g["start"] for g in groups},
         **kernel_pair(value_kernel, grad_kernel, [h.function for h in ctx["helpers"]], sig),
     }

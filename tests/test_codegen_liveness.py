@@ -40,6 +40,7 @@ def _dead_names(text: str) -> list[str]:
         "soft_k_max",
         "soft_argmax",
         "softmax_onehot_argmax",
+        "soft_f1",
         "zlpr",
     ],
 )

@@ -5,7 +5,7 @@
 #   (kexue.fm/archives/6394 items 4-6 (G1))
 # Kind: reduction; inputs: d; parameters: sigma
 # Template: reduction.py.j2
-#   sha256:87773748e1f18394125bdb41ca7209fcf4a24e832fa2c1fa63dd08165008ace0
+#   sha256:612a33e727f00e9ce8262e91578a2cbb2b86a2faffa17e003d02a4e4d0c43723
 # Input expression: sha256(srepr)=4985d47162b8414136603f8a431a29a70cf00f00662ea241861b0a36108af685
 # Stabilization rules applied: none
 #

@@ -5,7 +5,7 @@
 #   item 10; kexue.fm/archives/5112 item 4)
 # Kind: reduction; inputs: d; parameters: M
 # Template: reduction.py.j2
-#   sha256:87773748e1f18394125bdb41ca7209fcf4a24e832fa2c1fa63dd08165008ace0
+#   sha256:612a33e727f00e9ce8262e91578a2cbb2b86a2faffa17e003d02a4e4d0c43723
 # Input expression: sha256(srepr)=e63b4b02b5d320406c9239c9c3e7b46f7d2f709558ebec8cb35d5a2e3c6c76f9
 # Stabilization rules applied: none
 #

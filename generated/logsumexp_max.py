@@ -7,7 +7,7 @@
 #   (2019), https://kexue.fm/archives/6620, item 1; bound: https://kexue.fm/archives/9070)
 # Kind: reduction; inputs: x; parameters: k
 # Template: reduction.py.j2
-#   sha256:87773748e1f18394125bdb41ca7209fcf4a24e832fa2c1fa63dd08165008ace0
+#   sha256:612a33e727f00e9ce8262e91578a2cbb2b86a2faffa17e003d02a4e4d0c43723
 # Input expression: sha256(srepr)=ede6ffb4196e9e26d01fdc4e3b800500753fe068f82cf6a5c20520063b2a29ac
 # Stabilization rules applied: none
 #

@@ -6,7 +6,7 @@
 #   https://kexue.fm/archives/3290, eq (12) applied to -x (min = -max(-x)))
 # Kind: reduction; inputs: x; parameters: k
 # Template: reduction.py.j2
-#   sha256:87773748e1f18394125bdb41ca7209fcf4a24e832fa2c1fa63dd08165008ace0
+#   sha256:612a33e727f00e9ce8262e91578a2cbb2b86a2faffa17e003d02a4e4d0c43723
 # Input expression: sha256(srepr)=e1f78f891ae6d6827cfc71b49ef605f41bb6ff978183ff43ea3744c035fe57ce
 # Stabilization rules applied: none
 #

@@ -5,7 +5,7 @@
 #   \u51fd\u6570\u5149\u6ed1\u5316\u6742\u8c08 (2019), https://kexue.fm/archives/6620, item 4)
 # Kind: reduction; inputs: x; parameters: k, t
 # Template: reduction.py.j2
-#   sha256:87773748e1f18394125bdb41ca7209fcf4a24e832fa2c1fa63dd08165008ace0
+#   sha256:612a33e727f00e9ce8262e91578a2cbb2b86a2faffa17e003d02a4e4d0c43723
 # Input expression: sha256(srepr)=6e83cac5906746880c8f56022ff482e0f365bacd8aba7de9e012661ce0a8f251
 # Stabilization rules applied: none
 #
@@ -46,6 +46,21 @@ def _fin(s, c):
 
 
 @njit(cache=True, error_model="numpy")
+def _two_product(a, b):
+    """(p, e) with p = fl(a*b) and p + e == a*b exactly (Dekker 1971, splitting by 2**27 + 1;
+    valid while |a|, |b| < 2**996, far beyond where the callers' results underflow)."""
+    p = a * b
+    t = 134217729.0 * a
+    ahi = t - (t - a)
+    alo = a - ahi
+    t = 134217729.0 * b
+    bhi = t - (t - b)
+    blo = b - bhi
+    e = ((ahi * bhi - p) + ahi * blo + alo * bhi) + alo * blo
+    return p, e
+
+
+@njit(cache=True, error_model="numpy")
 def _two_sum(a, b):
     """(s, e) with s = fl(a + b) and s + e == a + b exactly, for any order of magnitude of a
     and b (Knuth's TwoSum, TAOCP vol. 2, 4.2.2 Theorem B; Muller et al. 2018, Alg. 4.4): the
@@ -72,6 +87,69 @@ def _wexp(h, m):
     if h == m:
         return 0.0 if h < 0.0 else 1.0
     return d
+
+
+@njit(cache=True, error_model="numpy")
+def _wexp2(h, m):
+    """(E, e): exp(h - m) = E + e to ~2**-66 relative (E within 1 ulp), for the pivoted
+    gradients (symsmooth.codegen.pivot), whose cancelling sums need the weights' rounding.
+    h - m = d + dl exactly (TwoSum); d = k ln2/4 + r with ln2/4 = L1 + L2 (L1: 32 bits, so
+    k L1 and d - k L1 are exact, Cody-Waite); exp(r) = 1 + r + r^2/2 + r^3 q(r), |r| <= 0.087,
+    with 1 + r and r^2 exact (Fast2Sum, TwoProduct) and the Taylor tail q to r^12/12!; then
+    times 2^(j/4) (double-double constants) and 2^(k >> 2).  Edge cases as _wexp."""
+    d = h - m
+    if d == d:
+        if d < -746.0:
+            return 0.0, 0.0
+        bp = d - h
+        dl = (h - (d - bp)) + (-m - bp)
+        if d > 709.0:
+            return math.exp(d) * (1.0 + dl), 0.0
+        kf = math.floor(d * 5.7707801635558535 + 0.5)
+        r = d - kf * 0.17328679509228095
+        x = -kf * 4.770537323176469e-11
+        rh = r + x
+        bp = rh - r
+        rl = ((r - (rh - bp)) + (x - bp)) + dl
+        q, qe = _two_product(rh, rh)
+        tail = 2.08767569878681e-09
+        tail = tail * rh + 2.505210838544172e-08
+        tail = tail * rh + 2.755731922398589e-07
+        tail = tail * rh + 2.7557319223985893e-06
+        tail = tail * rh + 2.48015873015873e-05
+        tail = tail * rh + 0.0001984126984126984
+        tail = tail * rh + 0.001388888888888889
+        tail = tail * rh + 0.008333333333333333
+        tail = tail * rh + 0.041666666666666664
+        tail = tail * rh + 0.16666666666666666
+        a = 1.0 + rh
+        al = (1.0 - a) + rh
+        y = 0.5 * q
+        b = a + y
+        bp = b - a
+        al += (a - (b - bp)) + (y - bp)
+        t3 = q * rh * tail
+        al += 0.5 * qe + t3 + rl * (b + t3)  # rl exp(rh): rl is up to 2**-44 (dl)
+        hi = b + al
+        lo = al - (hi - b)
+        k = int(kf)
+        j = k & 3
+        ch, cl = 1.0, 0.0
+        if j == 1:
+            ch, cl = 1.189207115002721, 3.982015231465646e-17
+        elif j == 2:
+            ch, cl = 1.4142135623730951, -9.667293313452913e-17
+        elif j == 3:
+            ch, cl = 1.681792830507429, 8.199010020581497e-17
+        p, pe = _two_product(hi, ch)
+        pe += hi * cl + lo * ch
+        hi = p + pe
+        lo = pe - (hi - p)
+        n = k >> 2
+        return math.ldexp(hi, n), math.ldexp(lo, n)
+    if h == m:
+        return (0.0 if h < 0.0 else 1.0), 0.0
+    return d, 0.0
 
 
 # Vectorizable CPU versions (exp/log/log1p without libm calls, within 1 ulp: see
@@ -322,6 +400,69 @@ def _rows_smooth_accuracy(x_rows, k_rows, t_rows, out):
         out[r] = _out
 
 
+@njit(cache=True, error_model="numpy")
+def _pivot_grad_smooth_accuracy(x_row, k, t, x_out, s0, s1, M1):
+    """Pivoted gradient (symsmooth.codegen.pivot) of one row: the sums of the shifted group
+    are split at the pivot m (the first element with exp(h - M) == 1) into its term P and the
+    rest r over i != m, so the difference at the dominant element is formed without
+    cancellation.  Returns False (nothing written) when the row has no finite pivot."""
+    length = x_row.shape[0]
+    if not (M1 > -math.inf and M1 < math.inf):
+        return False
+    piv = -1
+    for idx in range(length):
+        x_e = x_row[idx]
+        pos_ = idx + 1.0
+        _h1 = k * x_e
+        E1 = _wexp(_h1, M1)
+        if E1 == 1.0:
+            piv = idx
+            break
+    if piv < 0:
+        return False
+    P0 = 1
+    r0 = 0.0
+    cr0 = 0.0
+    for idx in range(length):
+        if idx == piv:
+            continue
+        x_e = x_row[idx]
+        _h1 = k * x_e
+        E1, El1 = _wexp2(_h1, M1)
+        _v = E1
+        r0, _e = _two_sum(r0, _v)
+        cr0 += _e + El1
+    _t = r0 + cr0
+    cr0 = cr0 - (_t - r0)
+    r0 = _t
+    _t, _e = _two_sum(P0, r0)
+    s0 = _t + (_e + cr0)
+    for idx in range(length):
+        x_e = x_row[idx]
+        pos_ = idx + 1.0
+        _h1 = k * x_e
+        E1 = _wexp(_h1, M1)
+        _c0_0 = (1) if (pos_ == t) else (0)
+        _f0 = k * _wexp(k * s1, M1)
+        _n0 = s0**2
+        _a0_0 = _c0_0
+        _a0_1 = -E1
+        _k0_0 = _c0_0
+        _u0 = _a0_0
+        _ul0 = 0.0
+        _x = _a0_1
+        _u0, _e = _two_sum(_u0, _x)
+        _ul0 += _e
+        _x, _e = _two_product(_k0_0, r0)
+        _ul0 += _e + _k0_0 * cr0
+        _u0, _e = _two_sum(_u0, _x)
+        _ul0 += _e
+        _u0 = _u0 + _ul0
+        _g0 = (_f0 * _u0) / _n0
+        x_out[idx] = _g0
+    return True
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _grad_rows_smooth_accuracy(x_rows, k_rows, t_rows, x_grad):
     for r in prange(x_rows.shape[0]):
@@ -330,6 +471,8 @@ def _grad_rows_smooth_accuracy(x_rows, k_rows, t_rows, x_grad):
         t = t_rows[r]
         s0, s1, M1 = _sums_smooth_accuracy(x_row, k, t)
         length = x_row.shape[0]
+        if _pivot_grad_smooth_accuracy(x_row, k, t, x_grad[r], s0, s1, M1):
+            continue
         _d0 = _wexp(k * s1, M1)
         D0 = -_d0 / s0**2
         D1 = _d0 * k / s0
@@ -925,6 +1068,88 @@ def _cuda_grad_rows_smooth_accuracy(x_grad, x_rows, k_val, k_arr, k_mode, t_val,
         s1 = _fin(s1, c1)
         M1 = M1 if M1 > -math.inf else 0.0
 
+        # pivoted gradient (symsmooth.codegen.pivot, as _pivot_grad_smooth_accuracy of the CPU
+        # kernel): the pivot is the first element with E == 1 (smallest index over the row's
+        # threads); the sums of the shifted group are split into its term and the rest over
+        # i != pivot.  Rows without a finite pivot take the plain chain rule below.  Every
+        # thread runs both block merges, so the barriers stay uniform.
+        piv_ = math.inf
+        if M1 > -math.inf and M1 < math.inf:
+            for idx in range(tx_, stop_, TX_):
+                x_e = float64(x_row[idx])
+                pos_ = float64(idx) + 1.0
+                _h1 = k * x_e
+                E1 = _wexp(_h1, M1)
+                if E1 == 1.0:
+                    piv_ = float64(idx)
+                    break
+        # merge the states of a warp (shuffles), then of the row's warps (shared memory); every
+        # thread of the block runs this, so the shuffles and barriers are uniform
+        off_ = min(TX_ // 2, int64(16))
+        while off_ > 0:
+            _opiv_ = _shfl_down(piv_, off_)
+            piv_ = min(piv_, _opiv_)
+
+            off_ //= 2
+        if lane_ == 0:
+            shared_[slot_, 0] = piv_
+        cuda.syncthreads()
+        piv_ = math.inf
+
+        for w_ in range(ty_ * warps_, ty_ * warps_ + warps_):
+            _opiv_ = shared_[w_, 0]
+            piv_ = min(piv_, _opiv_)
+
+        cuda.syncthreads()
+
+        use_piv_ = piv_ < math.inf
+        piv = int64(piv_) if use_piv_ else int64(0)
+        r0 = 0.0
+        cr0 = 0.0
+        if use_piv_:
+            P0 = 1
+            for idx in range(tx_, stop_, TX_):
+                if idx == piv:
+                    continue
+                x_e = float64(x_row[idx])
+                _h1 = k * x_e
+                E1, El1 = _wexp2(_h1, M1)
+                _v = E1
+                r0, _e = _two_sum(r0, _v)
+                cr0 += _e + El1
+        # merge the states of a warp (shuffles), then of the row's warps (shared memory); every
+        # thread of the block runs this, so the shuffles and barriers are uniform
+        off_ = min(TX_ // 2, int64(16))
+        while off_ > 0:
+            _or0 = _shfl_down(r0, off_)
+            _ocr0 = _shfl_down(cr0, off_)
+            cr0 += _ocr0
+            r0, _e = _two_sum(r0, _or0)
+            cr0 += _e
+
+            off_ //= 2
+        if lane_ == 0:
+            shared_[slot_, 0] = r0
+            shared_[slot_, 1] = cr0
+        cuda.syncthreads()
+        r0 = 0.0
+        cr0 = 0.0
+
+        for w_ in range(ty_ * warps_, ty_ * warps_ + warps_):
+            _or0 = shared_[w_, 0]
+            _ocr0 = shared_[w_, 1]
+            cr0 += _ocr0
+            r0, _e = _two_sum(r0, _or0)
+            cr0 += _e
+
+        cuda.syncthreads()
+
+        if use_piv_:
+            _t = r0 + cr0
+            cr0 = cr0 - (_t - r0)
+            r0 = _t
+            _t, _e = _two_sum(P0, r0)
+            s0 = _t + (_e + cr0)
         _d0 = _wexp(k * s1, M1)
         D0 = -_d0 / s0**2
         D1 = _d0 * k / s0
@@ -933,7 +1158,26 @@ def _cuda_grad_rows_smooth_accuracy(x_grad, x_rows, k_val, k_arr, k_mode, t_val,
             pos_ = float64(idx) + 1.0
             _h1 = k * x_e
             E1 = _wexp(_h1, M1)
-            _g0 = D1 * ((1) if (pos_ == t) else (0)) + ((0) if (E1 == 0) else (D0 * E1 * k))
+            if use_piv_:
+                _c0_0 = (1) if (pos_ == t) else (0)
+                _f0 = k * _wexp(k * s1, M1)
+                _n0 = s0**2
+                _a0_0 = _c0_0
+                _a0_1 = -E1
+                _k0_0 = _c0_0
+                _u0 = _a0_0
+                _ul0 = 0.0
+                _x = _a0_1
+                _u0, _e = _two_sum(_u0, _x)
+                _ul0 += _e
+                _x, _e = _two_product(_k0_0, r0)
+                _ul0 += _e + _k0_0 * cr0
+                _u0, _e = _two_sum(_u0, _x)
+                _ul0 += _e
+                _u0 = _u0 + _ul0
+                _g0 = (_f0 * _u0) / _n0
+            else:
+                _g0 = D1 * ((1) if (pos_ == t) else (0)) + ((0) if (E1 == 0) else (D0 * E1 * k))
             x_grad[r_, idx] = _g0
 
 
@@ -966,7 +1210,7 @@ def smooth_accuracy_grad_cuda(x, k, t, block=None):
     return results[0]
 
 
-_CUDA_DEVICE = (_fin, _two_sum, _wexp)
+_CUDA_DEVICE = (_fin, _two_product, _two_sum, _wexp, _wexp2)
 """The scalar helpers and cores that _cuda_build compiles as CUDA device functions."""
 _CUDA_KERNELS = (_cuda_rows_smooth_accuracy, _cuda_grad_rows_smooth_accuracy)
 """The kernels that _cuda_build compiles with cuda.jit."""

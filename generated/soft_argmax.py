@@ -5,7 +5,7 @@
 #   \u51fd\u6570\u5149\u6ed1\u5316\u6742\u8c08 (2019), https://kexue.fm/archives/6620, item 3)
 # Kind: reduction; inputs: x; parameters: k
 # Template: reduction.py.j2
-#   sha256:87773748e1f18394125bdb41ca7209fcf4a24e832fa2c1fa63dd08165008ace0
+#   sha256:612a33e727f00e9ce8262e91578a2cbb2b86a2faffa17e003d02a4e4d0c43723
 # Input expression: sha256(srepr)=efc269cfdd4beb08b7de13b25137544192af61e21c3050ac8f13daeec9ddf116
 # Stabilization rules applied: none
 #

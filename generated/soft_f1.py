@@ -6,7 +6,7 @@
 #   https://kexue.fm/archives/6620, item 5)
 # Kind: reduction; inputs: z, t; parameters: k
 # Template: reduction.py.j2
-#   sha256:87773748e1f18394125bdb41ca7209fcf4a24e832fa2c1fa63dd08165008ace0
+#   sha256:612a33e727f00e9ce8262e91578a2cbb2b86a2faffa17e003d02a4e4d0c43723
 # Input expression: sha256(srepr)=5228834c6d0f0e4da466c858ee6703b0a234f233be39ac2f7f7c52efc456ed49
 # Stabilization rules applied: exact_arguments, sigmoid, sigmoid_product
 #
@@ -158,6 +158,23 @@ def _fin(s, c):
 
 
 @njit(cache=True, error_model="numpy")
+def _fin_lo(s, c):
+    """The low part of the compensated sum s + c after rounding it (_fin): s + c - _fin(s, c),
+    exact (Fast2Sum, |s| >= |c|); 0 when s or c is not finite."""
+    if c - c == 0.0 and s - s == 0.0:
+        return c - ((s + c) - s)
+    return 0.0
+
+
+@njit(cache=True, error_model="numpy")
+def _product_err(a, b):
+    """The rounding error of fl(a*b): a*b - fl(a*b) exactly (TwoProduct), 0 where it is not
+    finite (an overflowed split)."""
+    e = _two_product(a, b)[1]
+    return e if e - e == 0.0 else 0.0
+
+
+@njit(cache=True, error_model="numpy")
 def _sigmoid2(p, q):
     """sigmoid(p + q) within 0.5 ulp + 2**-60 relative.  z + zl == p + q exactly (Knuth
     TwoSum; otherwise the rounding of z costs |z| eps relative error in the tail, ~350 ulp at
@@ -200,6 +217,15 @@ def _two_sum(a, b):
     bp = s - a
     e = (a - (s - bp)) + (b - bp)
     return s, e
+
+
+@njit(cache=True, error_model="numpy")
+def _sum_err(a, b):
+    """The rounding error of fl(a + b): a + b - fl(a + b) exactly (TwoSum), 0 where it is not
+    finite (an infinite term: the rounded sum is used as it is).  A compensated row sum adds it
+    to its compensation, so a weight t + p keeps the p that fl(t + p) drops."""
+    e = _two_sum(a, b)[1]
+    return e if e - e == 0.0 else 0.0
 
 
 @njit(cache=True, error_model="numpy")
@@ -366,6 +392,8 @@ def _sums_soft_f1(z_row, t_row, k):
         _c0 = _fast_sigmoid_xp(z_e, k)
         _w0 = _c0 + t_e
         _w1 = _c0 * t_e
+        _wl0 = _sum_err(t_e, _c0)
+        _wl1 = _product_err(t_e, _c0)
     fast = True
     if fast:
         a0 = np.zeros(_LANES)
@@ -381,12 +409,14 @@ def _sums_soft_f1(z_row, t_row, k):
                 _c0 = _fast_sigmoid_xp(z_e, k)
                 _w0 = _c0 + t_e
                 _w1 = _c0 * t_e
+                _wl0 = _sum_err(t_e, _c0)
+                _wl1 = _product_err(t_e, _c0)
                 _v = _w0
                 a0[j], _e = _two_sum(a0[j], _v)
-                e0[j] += _e
+                e0[j] += _e + _wl0
                 _v = _w1
                 a1[j], _e = _two_sum(a1[j], _v)
-                e1[j] += _e
+                e1[j] += _e + _wl1
         for j in range(length - full):
             idx = full + j
             z_e = z_row[idx]
@@ -394,18 +424,20 @@ def _sums_soft_f1(z_row, t_row, k):
             _c0 = _fast_sigmoid_xp(z_e, k)
             _w0 = _c0 + t_e
             _w1 = _c0 * t_e
+            _wl0 = _sum_err(t_e, _c0)
+            _wl1 = _product_err(t_e, _c0)
             _v = _w0
             a0[j], _e = _two_sum(a0[j], _v)
-            e0[j] += _e
+            e0[j] += _e + _wl0
             _v = _w1
             a1[j], _e = _two_sum(a1[j], _v)
-            e1[j] += _e
+            e1[j] += _e + _wl1
         s0, c0 = _lanes_total(a0, e0, 0.0)
         fast = fast and s0 - s0 == 0.0 and c0 - c0 == 0.0
         s1, c1 = _lanes_total(a1, e1, 0.0)
         fast = fast and s1 - s1 == 0.0 and c1 - c1 == 0.0
         if fast:
-            return (s0 + c0, s1 + c1)
+            return (s0 + c0, s1 + c1, _fin_lo(s0, c0), _fin_lo(s1, c1))
     s0 = 0.0
     c0 = 0.0
     s1 = 0.0
@@ -416,11 +448,13 @@ def _sums_soft_f1(z_row, t_row, k):
         _c0 = _sigmoid_xp(z_e, k)
         _w0 = _c0 + t_e
         _w1 = _c0 * t_e
+        _wl0 = _sum_err(t_e, _c0)
+        _wl1 = _product_err(t_e, _c0)
         s0, _e = _two_sum(s0, _w0)
-        c0 += _e
+        c0 += _e + _wl0
         s1, _e = _two_sum(s1, _w1)
-        c1 += _e
-    return (_fin(s0, c0), _fin(s1, c1))
+        c1 += _e + _wl1
+    return (_fin(s0, c0), _fin(s1, c1), _fin_lo(s0, c0), _fin_lo(s1, c1))
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
@@ -429,7 +463,7 @@ def _rows_soft_f1(z_rows, t_rows, k_rows, out):
         z_row = z_rows[r]
         t_row = t_rows[r]
         k = k_rows[r]
-        s0, s1 = _sums_soft_f1(z_row, t_row, k)
+        s0, s1, sl0, sl1 = _sums_soft_f1(z_row, t_row, k)
         _out = 2 * s1 / s0
         out[r] = _out
 
@@ -440,16 +474,54 @@ def _grad_rows_soft_f1(z_rows, t_rows, k_rows, z_grad, t_grad):
         z_row = z_rows[r]
         t_row = t_rows[r]
         k = k_rows[r]
-        s0, s1 = _sums_soft_f1(z_row, t_row, k)
+        s0, s1, sl0, sl1 = _sums_soft_f1(z_row, t_row, k)
         length = z_row.shape[0]
-        D0 = -2 * s1 / s0**2
-        D1 = 2 / s0
+
         for idx in range(length):
             z_e = z_row[idx]
             t_e = t_row[idx]
-            _c0 = k * _fast_dsigmoid_xp(z_e, k)
-            _g0 = D0 * _c0 + D1 * _c0 * t_e
-            _g1 = D0 + D1 * _fast_sigmoid_xp(z_e, k)
+            _f0 = 2 * k * _fast_dsigmoid_xp(z_e, k)
+            _n0 = s0**2
+            _k0_0 = t_e
+            _k0_1 = -1
+            _x0_0, _e0_0 = _two_product(_k0_0, s0)
+            _x0_1, _e0_1 = _two_product(_k0_1, s1)
+            _u0 = 0.0
+            _ul0 = 0.0
+            _u0, _e = _two_sum(_u0, _x0_0)
+            _ul0 += _e
+            _u0, _e = _two_sum(_u0, _x0_1)
+            _ul0 += _e
+            _u0, _e = _two_sum(_u0, _e0_0)
+            _ul0 += _e
+            _u0, _e = _two_sum(_u0, _e0_1)
+            _ul0 += _e
+            _u0, _e = _two_sum(_u0, _k0_0 * sl0)
+            _ul0 += _e
+            _u0, _e = _two_sum(_u0, _k0_1 * sl1)
+            _ul0 += _e
+            _g0 = (_f0 * (_u0 + _ul0)) / _n0
+            _f1 = 2
+            _n1 = s0**2
+            _k1_0 = _fast_sigmoid_xp(z_e, k)
+            _k1_1 = -1
+            _x1_0, _e1_0 = _two_product(_k1_0, s0)
+            _x1_1, _e1_1 = _two_product(_k1_1, s1)
+            _u1 = 0.0
+            _ul1 = 0.0
+            _u1, _e = _two_sum(_u1, _x1_0)
+            _ul1 += _e
+            _u1, _e = _two_sum(_u1, _x1_1)
+            _ul1 += _e
+            _u1, _e = _two_sum(_u1, _e1_0)
+            _ul1 += _e
+            _u1, _e = _two_sum(_u1, _e1_1)
+            _ul1 += _e
+            _u1, _e = _two_sum(_u1, _k1_0 * sl0)
+            _ul1 += _e
+            _u1, _e = _two_sum(_u1, _k1_1 * sl1)
+            _ul1 += _e
+            _g1 = (_f1 * (_u1 + _ul1)) / _n1
             z_grad[r, idx] = _g0
             t_grad[r, idx] = _g1
 
@@ -865,10 +937,12 @@ def _cuda_rows_soft_f1(out, z_rows, t_rows, k_val, k_arr, k_mode):
             _c0 = _sigmoid_xp(z_e, k)
             _w0 = _c0 + t_e
             _w1 = _c0 * t_e
+            _wl0 = _sum_err(t_e, _c0)
+            _wl1 = _product_err(t_e, _c0)
             s0, _e = _two_sum(s0, _w0)
-            c0 += _e
+            c0 += _e + _wl0
             s1, _e = _two_sum(s1, _w1)
-            c1 += _e
+            c1 += _e + _wl1
         # merge the states of a warp (shuffles), then of the row's warps (shared memory); every
         # thread of the block runs this, so the shuffles and barriers are uniform
         off_ = min(TX_ // 2, int64(16))
@@ -950,10 +1024,12 @@ def _cuda_grad_rows_soft_f1(z_grad, t_grad, z_rows, t_rows, k_val, k_arr, k_mode
             _c0 = _sigmoid_xp(z_e, k)
             _w0 = _c0 + t_e
             _w1 = _c0 * t_e
+            _wl0 = _sum_err(t_e, _c0)
+            _wl1 = _product_err(t_e, _c0)
             s0, _e = _two_sum(s0, _w0)
-            c0 += _e
+            c0 += _e + _wl0
             s1, _e = _two_sum(s1, _w1)
-            c1 += _e
+            c1 += _e + _wl1
         # merge the states of a warp (shuffles), then of the row's warps (shared memory); every
         # thread of the block runs this, so the shuffles and barriers are uniform
         off_ = min(TX_ // 2, int64(16))
@@ -997,17 +1073,56 @@ def _cuda_grad_rows_soft_f1(z_grad, t_grad, z_rows, t_rows, k_val, k_arr, k_mode
 
         cuda.syncthreads()
 
+        sl0 = _fin_lo(s0, c0)
         s0 = _fin(s0, c0)
+        sl1 = _fin_lo(s1, c1)
         s1 = _fin(s1, c1)
 
-        D0 = -2 * s1 / s0**2
-        D1 = 2 / s0
         for idx in range(tx_, stop_, TX_):
             z_e = float64(z_row[idx])
             t_e = float64(t_row[idx])
-            _c0 = k * _dsigmoid_xp(z_e, k)
-            _g0 = D0 * _c0 + D1 * _c0 * t_e
-            _g1 = D0 + D1 * _sigmoid_xp(z_e, k)
+            _f0 = 2 * k * _dsigmoid_xp(z_e, k)
+            _n0 = s0**2
+            _k0_0 = t_e
+            _k0_1 = -1
+            _x0_0, _e0_0 = _two_product(_k0_0, s0)
+            _x0_1, _e0_1 = _two_product(_k0_1, s1)
+            _u0 = 0.0
+            _ul0 = 0.0
+            _u0, _e = _two_sum(_u0, _x0_0)
+            _ul0 += _e
+            _u0, _e = _two_sum(_u0, _x0_1)
+            _ul0 += _e
+            _u0, _e = _two_sum(_u0, _e0_0)
+            _ul0 += _e
+            _u0, _e = _two_sum(_u0, _e0_1)
+            _ul0 += _e
+            _u0, _e = _two_sum(_u0, _k0_0 * sl0)
+            _ul0 += _e
+            _u0, _e = _two_sum(_u0, _k0_1 * sl1)
+            _ul0 += _e
+            _g0 = (_f0 * (_u0 + _ul0)) / _n0
+            _f1 = 2
+            _n1 = s0**2
+            _k1_0 = _sigmoid_xp(z_e, k)
+            _k1_1 = -1
+            _x1_0, _e1_0 = _two_product(_k1_0, s0)
+            _x1_1, _e1_1 = _two_product(_k1_1, s1)
+            _u1 = 0.0
+            _ul1 = 0.0
+            _u1, _e = _two_sum(_u1, _x1_0)
+            _ul1 += _e
+            _u1, _e = _two_sum(_u1, _x1_1)
+            _ul1 += _e
+            _u1, _e = _two_sum(_u1, _e1_0)
+            _ul1 += _e
+            _u1, _e = _two_sum(_u1, _e1_1)
+            _ul1 += _e
+            _u1, _e = _two_sum(_u1, _k1_0 * sl0)
+            _ul1 += _e
+            _u1, _e = _two_sum(_u1, _k1_1 * sl1)
+            _ul1 += _e
+            _g1 = (_f1 * (_u1 + _ul1)) / _n1
             z_grad[r_, idx] = _g0
             t_grad[r_, idx] = _g1
 
@@ -1048,9 +1163,12 @@ _CUDA_DEVICE = (
     _lo,
     _dsigmoid_xp,
     _fin,
+    _fin_lo,
+    _product_err,
     _sigmoid2,
     _sigmoid_xp,
     _two_sum,
+    _sum_err,
     _wexp,
 )
 """The scalar helpers and cores that _cuda_build compiles as CUDA device functions."""

@@ -6,7 +6,7 @@
 #   kexue.fm/archives/7359 eq:final (ZLPR))
 # Kind: reduction; inputs: s, t; parameters: k
 # Template: reduction.py.j2
-#   sha256:87773748e1f18394125bdb41ca7209fcf4a24e832fa2c1fa63dd08165008ace0
+#   sha256:612a33e727f00e9ce8262e91578a2cbb2b86a2faffa17e003d02a4e4d0c43723
 # Input expression: sha256(srepr)=f03dfa8244b29ec1d2e877ce64a021e4be86935ac3b74be5944371ddc7d18cce
 # Stabilization rules applied: none
 #

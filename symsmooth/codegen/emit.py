@@ -68,6 +68,21 @@ class Load:
 
 
 @dataclass(frozen=True)
+class Raw:
+    """A line of code given as text (a double-double chain of names the kind assigned); it
+    reads no symbol the liveness pass tracks."""
+
+    line: str
+    expr = sp.S.Zero
+
+    def text(self, printer: MathPrinter) -> str:
+        return self.line
+
+    def xreplace(self, rule) -> Raw:
+        return self
+
+
+@dataclass(frozen=True)
 class Return:
     """``return expr``."""
 

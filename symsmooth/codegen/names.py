@@ -107,6 +107,7 @@ STATE_PREFIXES: dict[str, str] = {
     "grad": "_g",  # the current element's partial in input i
     "weight_low": "El",  # the rounding error of E_g (``E, El = _wexp2(h, M)``, pivoted gradient)
     "factor": "_w",  # the weight w_k of sum k for the current element
+    "weight_err": "_wl",  # the rounding error of w_k (compensated gradients, no shift)
     "row_deriv": "D",  # the derivative of the value in sum k (plain reductions)
     "pivot_sum": "P",  # the part of sum k that the pivot's terms hold (pivoted gradient)
     "small_sum": "r",  # the small rest r_k of sum k (pivoted gradient)

@@ -14,8 +14,12 @@ is small where the answer is small.  So ``d/dx_m`` keeps its relative accuracy h
 ``p_m`` is to 1.
 
 Applies to reductions with one shifted group whose sums start at 0 and whose every partial is
-``E_g * phi`` (the weight of the element times a factor free of it); otherwise ``None`` and the
-kernel keeps the plain chain rule.
+``E_g * phi`` (the weight of the element times a factor free of it), or ``free + E_g * phi``
+with ``free`` free of the weight (the derivative through a gathered label entry ``x_t``: the
+gradient of cross-entropy ``p_l - [l = t]``, of smooth accuracy ``k p_t ([l = t] - p_l)``); then
+both parts share one numerator, ``E_l - [l = t] (P + r)``, which is ``-r`` at a pivot ``m = t``:
+minus the sum of the non-target weights, not ``1 - p_t`` (0 on a confident row).  Otherwise
+``None`` and the kernel keeps the plain chain rule.
 
 Examples
 --------
@@ -61,6 +65,10 @@ class Pivoted:
         Per input vector: ``grad = E_g (leading + rest) / denominator``.
     small : tuple of Symbol
         The sums over ``i != m`` (``r_k``, then ``V_k``) that ``rest`` is made of.
+    weighted : tuple of bool
+        Per input vector: whether ``grad = E_g (leading + rest) / denominator`` (the partial
+        scales with the element's weight), or, ``False``, ``grad = (leading + rest) /
+        denominator`` with ``E_g`` inside ``leading`` (a term free of it, :func:`_weighted_split`).
     """
 
     group: int
@@ -72,6 +80,7 @@ class Pivoted:
     rest: tuple
     denominator: tuple
     small: tuple = ()
+    weighted: tuple = ()
 
 
 def _unguard(expr: sp.Expr) -> sp.Expr:
@@ -131,21 +140,55 @@ def pivot_form(plan: ReductionPlan, pc) -> Pivoted | None:
             small.append(v)
     else:
         adj_subs = {d: dv for d, dv in zip(pc.derivs, pc.dvalue, strict=False)}
-    leading, rest, denominator = [], [], []
+    leading, rest, denominator, weighted = [], [], [], []
     for partial in pc.partials:
-        phi = sp.cancel(_unguard(partial) / e)
-        if e in phi.free_symbols or any(m in phi.free_symbols for m in pc.shifts):
+        split = _weighted_split(_unguard(partial), e)
+        if split is None:
             return None
-        phi = phi.xreplace(adj_subs).xreplace(subs)
-        num, den = sp.fraction(sp.together(phi))
+        free, phi = split
+        if free != 0 and plan.rowmap:
+            return None  # a row map's own term G_l dF/dv_l: not pivoted (no kernel needs it)
+        # grad = E_g * phi, or free + E_g * phi over one denominator when a term is free of
+        # E_g (a label gather: CE's -[l = t]); E_g stays a symbol of the numerator then
+        whole = phi if free == 0 else free + e * phi
+        whole = whole.xreplace(adj_subs).xreplace(subs)
+        num, den = sp.fraction(sp.together(whole))
         lead, tail = _split(num.xreplace(terms), small)
         leading.append(lead)
         rest.append(tail)
+        weighted.append(free == 0)
         denominator.append(den.xreplace({p + r: pc.scaled[k] for k, (p, r) in _pairs(subs)}))
     if all(t == 0 for t in rest):
         return None  # nothing cancels (logsumexp): the plain chain rule is as accurate
     return Pivoted(g, tuple(ks), pivots, terms, adjoint_terms, tuple(leading), tuple(rest),
-                   tuple(denominator), tuple(small))  # fmt: skip
+                   tuple(denominator), tuple(small), tuple(weighted))  # fmt: skip
+
+
+def _weighted_split(partial: sp.Expr, e: sp.Symbol) -> tuple[sp.Expr, sp.Expr] | None:
+    """``partial = free + e * phi`` with ``free`` and ``phi`` free of ``e``, or ``None``.
+
+    ``free`` is the part that does not scale with the element's weight: the derivative through
+    a sum with no exponent (a gathered label entry ``x_t``: ``-[l = t]`` in cross-entropy's
+    ``p_l - [l = t]``).  At the pivot ``m = t`` of a confident row the two parts cancel
+    (``p_t - 1``), so the pivoted form puts them over one denominator: the numerator
+    ``E_l - [l = t] (P + r)`` is ``-r`` at ``l = m`` (``E_m = P = 1`` exactly), minus the
+    sum of the non-target weights, never ``1 - p_t``.  Row constants (shifts ``M`` inside
+    ``wexp(k x_t, M)``) may appear in both parts.
+
+    >>> E, D, t, l = sp.symbols("E0 D0 t pos_", real=True)
+    >>> gather = sp.Piecewise((1, sp.Eq(l, t)), (0, True))
+    >>> _weighted_split(-gather + D * E, E)
+    (-Piecewise((1, Eq(pos_, t)), (0, True)), D0)
+    >>> _weighted_split(sp.exp(E), E) is None
+    True
+    """
+    free = partial.xreplace({e: sp.S.Zero})
+    if free.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
+        return None
+    phi = sp.cancel((partial - free) / e)
+    if e in phi.free_symbols or e in free.free_symbols:
+        return None
+    return free, phi
 
 
 @dataclass(frozen=True)
@@ -171,6 +214,22 @@ def linear_numerator(lead: sp.Expr, rest: sp.Expr, small) -> Linear | None:
     >>> linear_numerator(k * (l - m), k * (l * r0 - r1), [r0, r1])
     Linear(factor=k, lead=(pos_, -pos_p), terms=((r0, pos_), (r1, -1)))
     """
+    # a label indicator (Piecewise) or a row constant wexp(., M) is a generator of its own
+    opaque = {a: sp.Dummy() for a in (lead + rest).atoms(sp.Piecewise, sp.Function)}
+    back = {d: a for a, d in opaque.items()}
+    lead, rest = lead.xreplace(opaque), rest.xreplace(opaque)
+    found = _linear(lead, rest, small)
+    if found is None:
+        return None
+    return Linear(
+        found.factor.xreplace(back),
+        tuple(t.xreplace(back) for t in found.lead),
+        tuple((s, c.xreplace(back)) for s, c in found.terms),
+    )
+
+
+def _linear(lead: sp.Expr, rest: sp.Expr, small) -> Linear | None:
+    """:func:`linear_numerator` of polynomial ``lead`` and ``rest``."""
     factor = sp.gcd(lead, rest) if lead != 0 else sp.factor_terms(rest).as_coeff_Mul()[0]
     if factor == 0:
         return None

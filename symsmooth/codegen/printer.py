@@ -31,8 +31,14 @@ from symsmooth.codegen.names import COTANGENT, derived_var
 from symsmooth.errors import CodegenError
 from symsmooth.functions import RUNTIME_HELPERS, LiveTable
 
-PLANNER_HELPERS: dict[str, str] = {"wexp": "wexp", "logdd": "logdd"}
-"""The reduction planner's own nodes that print as a helper call (``wexp``, ``logdd``)."""
+PLANNER_HELPERS: dict[str, str] = {
+    "wexp": "wexp",
+    "logdd": "logdd",
+    "sum_err": "sum_err",
+    "product_err": "product_err",
+}
+"""The reduction planner's own nodes that print as a helper call (``wexp``, ``logdd``, the
+rounding errors ``sum_err`` and ``product_err`` of a weight)."""
 
 
 def _function_helpers() -> dict[str, str]:

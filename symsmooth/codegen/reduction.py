@@ -100,6 +100,20 @@ class logdd(sp.Function):
     nargs = 3
 
 
+class sum_err(sp.Function):
+    """``sum_err(a, b) = a + b - fl(a + b)``: the rounding error of a weight ``a + b``, printed
+    as the helper ``_sum_err`` (TwoSum); a compensated sum adds it to its compensation."""
+
+    nargs = 2
+
+
+class product_err(sp.Function):
+    """``product_err(a, b) = a b - fl(a b)``: the rounding error of a weight ``a b``, printed
+    as the helper ``_product_err`` (TwoProduct)."""
+
+    nargs = 2
+
+
 def low_logs(value: sp.Expr, scaled, lows) -> tuple[sp.Expr, tuple[int, ...]]:
     """``log(s_k) -> logdd(0, s_k, l_k)`` in ``value``, and the indices ``k`` it replaced; a
     value ``c (L + log s_k)`` with one logarithm becomes ``c logdd(L, s_k, l_k)``: the linear

@@ -58,6 +58,21 @@ def _two_sum(a, b):
     return s, e
 
 
+def _sum_err(a, b):
+    """The rounding error of fl(a + b): a + b - fl(a + b) exactly (TwoSum), 0 where it is not
+    finite (an infinite term: the rounded sum is used as it is).  A compensated row sum adds it
+    to its compensation, so a weight t + p keeps the p that fl(t + p) drops."""
+    e = _two_sum(a, b)[1]
+    return e if e - e == 0.0 else 0.0
+
+
+def _product_err(a, b):
+    """The rounding error of fl(a*b): a*b - fl(a*b) exactly (TwoProduct), 0 where it is not
+    finite (an overflowed split)."""
+    e = _two_product(a, b)[1]
+    return e if e - e == 0.0 else 0.0
+
+
 def _wexp2(h, m):
     """(E, e): exp(h - m) = E + e to ~2**-66 relative (E within 1 ulp), for the pivoted
     gradients (symsmooth.codegen.pivot), whose cancelling sums need the weights' rounding.

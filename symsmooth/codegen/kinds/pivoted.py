@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from symsmooth.codegen.emit import Assign, Load, block, lines, statements
+from symsmooth.codegen.emit import Assign, Load, block, lines, live, reads, statements
 from symsmooth.codegen.names import COTANGENT, PIVOT_POSITION, comp_of, derived_var, state_var
 from symsmooth.codegen.pivot import linear_numerator, pivot_form
 from symsmooth.codegen.printer import MathPrinter
@@ -42,13 +42,21 @@ def weight_code(k: int, folded: dict, printer: MathPrinter) -> str:
     return printer.doprint(sp.Float(folded[k])) if k in folded else state_var("factor", k)
 
 
-def pivot_context(spec: KernelSpec, printer: MathPrinter, sub, names, folded: dict) -> dict | None:
-    """Lines of the pivoted gradient (:mod:`symsmooth.codegen.pivot`), or ``None``."""
+def pivot_context(
+    spec: KernelSpec, printer: MathPrinter, sub, names, folded: dict, sum_pass=()
+) -> dict | None:
+    """Lines of the pivoted gradient (:mod:`symsmooth.codegen.pivot`), or ``None``.
+
+    ``sum_pass`` are the loads and sum statements of one element in the value pass: the
+    pivot's sum loop keeps those its group reads (``sum_statements``; a label gather's weight
+    is not one), and the pivot's own loads those its formulas read."""
     plan, pc = spec.plan, spec.pieces
     piv = pivot_form(plan, pc)
     if piv is None:
         return None
     g = piv.group
+    formulas = [*piv.pivot_terms.values(), *piv.leading, *piv.rest, *piv.denominator]
+    at_pivot = {str(s) for e in formulas for s in sub(e).free_symbols}
     load = [
         Load(str(p), v, "piv")
         for v, el, p in zip(
@@ -58,6 +66,7 @@ def pivot_context(spec: KernelSpec, printer: MathPrinter, sub, names, folded: di
     load.append(Assign(PIVOT_POSITION, sp.Symbol("piv") + 1.0))
     if plan.rowmap:
         load.append(Load(derived_var("pivot", COTANGENT), COTANGENT, "piv"))
+    load = [st for st in load if st.target in at_pivot]
     keys = sorted(piv.pivot_terms, key=lambda s: s.name)
     load += statements([sub(piv.pivot_terms[q]) for q in keys], [str(q) for q in keys], "_q")
     # every small term is coef * E_g: E_g = E + El from _wexp2 (exp with its rounding error)
@@ -69,9 +78,13 @@ def pivot_context(spec: KernelSpec, printer: MathPrinter, sub, names, folded: di
     coefs = [sp.cancel(piv.adjoint_terms[v] / e) for v in vk]
     if any(e in c.free_symbols for c in coefs):  # pragma: no cover - pivot_form factors E_g out
         raise CodegenError(f"{spec.name}: a pivoted adjoint term is not E_g times a factor")
-    adj = block(
-        [sub(c) for c in coefs], [state_var("adjoint_coef", v.name[1:]) for v in vk], printer, "_e"
+    adj_statements = statements(
+        [sub(c) for c in coefs], [state_var("adjoint_coef", v.name[1:]) for v in vk], "_e"
     )
+    adj = lines(adj_statements, printer)
+    needed = {state_var("exponent", g)} | {state_var("factor", k) for k in piv.sums}
+    needed |= reads(adj_statements)
+    sum_statements = live(list(sum_pass), needed)
     accumulate = []
     units = {state_var("small_sum", k) for k in piv.sums if folded.get(k) == 1}
     e_g, el_g = state_var("weight", g), state_var("weight_low", g)
@@ -93,25 +106,24 @@ def pivot_context(spec: KernelSpec, printer: MathPrinter, sub, names, folded: di
         finish += [f"_t, _e = _two_sum({p_k}, {r_k})", f"{s_k} = _t + (_e + {comp_of(r_k)})"]
     printer.helpers.update({"wexp2", "two_product", "two_sum"})
     grads = []
-    for j, (lead, rest, den) in enumerate(
-        zip(piv.leading, piv.rest, piv.denominator, strict=False)
+    for j, (lead, rest, den, weighted) in enumerate(
+        zip(piv.leading, piv.rest, piv.denominator, piv.weighted, strict=False)
     ):
         lin = linear_numerator(lead, rest, piv.small)
         if lin is None:
             grads += block(
                 [sub(lead), sub(rest), sub(den)], [f"_l{j}", f"_t{j}", f"_n{j}"], printer, f"_c{j}_"
             )
-            grad_j = state_var("grad", j)
-            grads.append(f"{grad_j} = 0.0 if {e_g} == 0.0 else {e_g} * ((_l{j} + _t{j}) / _n{j})")
+            grads.append(_grad_line(j, f"(_l{j} + _t{j}) / _n{j}", weighted, e_g))
             continue
         grads += _dd_numerator(j, lin, sub(den), printer, sub)
-        grads.append(
-            f"{state_var('grad', j)} = 0.0 if {e_g} == 0.0 else {e_g} * ((_f{j} * _u{j}) / _n{j})"
-        )
+        grads.append(_grad_line(j, f"(_f{j} * _u{j}) / _n{j}", weighted, e_g))
     return {
         "group": g,
         "load": lines(load, printer),
         "load_statements": load,
+        "sum_statements": sum_statements,
+        "sum_loop": lines(sum_statements, printer),
         "small": small,
         "weight": f"{e_g}, {el_g} = _wexp2({state_var('exponent', g)}, {state_var('shift', g)})",
         "adjoint_lines": adj,
@@ -119,6 +131,19 @@ def pivot_context(spec: KernelSpec, printer: MathPrinter, sub, names, folded: di
         "finish": finish,
         "grad_lines": grads,
     }
+
+
+def _grad_line(j: int, ratio: str, weighted: bool, e_g: str) -> str:
+    """``grad_j = E_g * ratio`` (0 where the weight is 0) for a partial that scales with the
+    element's weight; ``ratio`` itself when the weight is inside the numerator (a label term).
+
+    >>> _grad_line(0, "_u0 / _n0", True, "E1"), _grad_line(0, "_u0 / _n0", False, "E1")
+    ('_g0 = 0.0 if E1 == 0.0 else E1 * (_u0 / _n0)', '_g0 = _u0 / _n0')
+    """
+    grad_j = state_var("grad", j)
+    if not weighted:
+        return f"{grad_j} = {ratio}"
+    return f"{grad_j} = 0.0 if {e_g} == 0.0 else {e_g} * ({ratio})"
 
 
 def _dd_numerator(j: int, lin, den, printer: MathPrinter, sub) -> list[str]:

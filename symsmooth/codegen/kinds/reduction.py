@@ -36,9 +36,9 @@ from symsmooth.codegen.emit import (
     value_statements,
 )
 from symsmooth.codegen.kinds.base import Kind, kernel_pair, operand_sig
+from symsmooth.codegen.kinds.compensated import applies, gradient_statements, weight_errors
 from symsmooth.codegen.kinds.pivoted import pivot_context, weight_code
 from symsmooth.codegen.names import (
-    PIVOT_POSITION,
     POSITION,
     comp_of,
     derived_var,
@@ -84,11 +84,16 @@ def cpu_context(spec: KernelSpec, printer: MathPrinter) -> dict:
     # a number as a weight is folded into its terms (no `_w0 = 1`, no `_w0 * E0`)
     folded = {k: w for k, w in weights.items() if w.is_number}
     kept = [k for k in weights if k not in folded]
+    # no shift: the weights' rounding errors join the sums, the gradient is double-double
+    compensated = applies(plan) and gradient_statements(pc, sub)
+    errors = weight_errors({k: weights[k] for k in kept}, folded) if compensated else []
     sum_lines = statements(
-        [sub(pc.exponents[g]) for g in shifted] + [weights[k] for k in kept],
-        [state_var("exponent", g) for g in shifted] + [state_var("factor", k) for k in kept],
+        [sub(pc.exponents[g]) for g in shifted] + [weights[k] for k in kept]
+        + [e.expr for e in errors],
+        [state_var("exponent", g) for g in shifted] + [state_var("factor", k) for k in kept]
+        + [e.target for e in errors],
         "_c",
-    )
+    )  # fmt: skip
     sum_lines += absent_terms(plan, shifted, folded)
     prologue = list(loads)
     prologue += statements(
@@ -110,10 +115,16 @@ def cpu_context(spec: KernelSpec, printer: MathPrinter) -> dict:
     # log s_k of the value from the double-double sum (s_k, sl_k): the sums return sl_k too
     lows = tuple(sp.Symbol(state_var("low", k), real=True) for k in range(len(plan.sums)))
     value, low = low_logs(sub(pc.value), pc.scaled, lows)
+    grad_low = compensated[1] if compensated else set()
+    value_low, low = set(low), tuple(sorted(set(low) | grad_low))
+    err_of = {e.target: e for e in errors}
     sums = [
         {
             "index": k,
-            "low": k in low,
+            "low": k in low,  # returned by the sum pass; read by the value, the gradient
+            "value_low": k in value_low,
+            "grad_low": k in grad_low,
+            "err": state_var("weight_err", k) if state_var("weight_err", k) in err_of else None,
             "init": printer.doprint(sp.Float(0) if s.init == 0 else sub(s.init)),
             "base": _base(printer.doprint(sub(s.init)), s, plan),
             "term": _term(k, s, plan, folded, printer),
@@ -145,9 +156,9 @@ def cpu_context(spec: KernelSpec, printer: MathPrinter) -> dict:
         "mat_args": "".join(f"{derived_var('rows', v)}, " for v in [*names, *params]),
         "unpack": ", ".join(unpack) + ("," if len(unpack) == 1 else ""),
         "value_lines": value_statements(value),
-        "grad_lines": statements(
-            grad_exprs, [state_var("grad", j) for j in range(len(names))], "_c"
-        ),
+        "grad_lines": compensated[0]
+        if compensated
+        else statements(grad_exprs, [state_var("grad", j) for j in range(len(names))], "_c"),
         "summary": docstring_text(spec.construction),
         "online_lines": online_lines(groups, sums),
     }
@@ -161,7 +172,7 @@ def cpu_context(spec: KernelSpec, printer: MathPrinter) -> dict:
             "_d",
         )
     else:
-        ks = [k for k in range(len(plan.sums)) if pc.derivs[k] in used]
+        ks = [k for k in range(len(plan.sums)) if pc.derivs[k] in used and not compensated]
         ctx["row_lines"] = block(
             [sub(pc.dvalue[k]) for k in ks], [state_var("row_deriv", k) for k in ks], printer, "_d"
         )
@@ -169,12 +180,11 @@ def cpu_context(spec: KernelSpec, printer: MathPrinter) -> dict:
     ctx["labels"] = repr(checks)
     ctx["label_names"] = [c[1] for c in checks]
     ctx["label_first"] = checks[0][2] if checks else 1
-    ctx["pivot"] = pivot_context(spec, printer, sub, names, folded)
+    ctx["pivot"] = pivot_context(spec, printer, sub, names, folded, [*loads, *sum_lines])
     ctx["uses_size"] = SIZE.name in read
-    if ctx["pivot"] and POSITION not in read:  # the pivot's position is pos_ at the pivot
-        pivot_load = [s for s in ctx["pivot"]["load_statements"] if s.target != PIVOT_POSITION]
-        ctx["pivot"].update(load_statements=pivot_load, load=lines(pivot_load, printer))
     printer.helpers.update({"wexp", "fin", "two_sum"} | ({"fin_lo"} if low else set()))
+    if compensated:
+        printer.helpers.add("two_product")
     return ctx
 
 
@@ -241,7 +251,8 @@ def online_lines(groups: list[dict], sums: list[dict]) -> list[str]:
         out += [f"    {m} = {h}", f"{state_var('weight', g['index'])} = _wexp({h}, {m})"]
     for s in sums:
         total, comp = state_var("sum", s["index"]), state_var("comp", s["index"])
-        out += [f"{total}, _e = _two_sum({total}, {s['term']})", f"{comp} += _e"]
+        err = f" + {s['err']}" if s.get("err") else ""
+        out += [f"{total}, _e = _two_sum({total}, {s['term']})", f"{comp} += _e{err}"]
     return out
 
 
@@ -329,6 +340,7 @@ def cuda_context(spec: KernelSpec, ctx: dict) -> dict:
         "cuda_width": max(len(groups) + 2 * len(sums), 2 * len(adjoints), 2 * len(small), 1),
         "cuda_pivot_state": [v for sym in small for v in (sym, comp_of(sym))],
         "cuda_pivot_load": lines(pivot["load_statements"], cuda) if pivot else [],
+        "cuda_pivot_sum_loop": lines(pivot["sum_statements"], cuda) if pivot else [],
         "cuda_starts": {g["index"]: g["start"] for g in groups},
         **kernel_pair(value_kernel, grad_kernel, [h.function for h in ctx["helpers"]], sig),
     }

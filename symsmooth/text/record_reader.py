@@ -191,6 +191,10 @@ def _construct(name: str, args: list[sp.Basic]) -> sp.Basic:
         for arg in args:  # a comparison of constants is evaluated like a function of them
             vocab.check_arguments(name, [arg], _fail)
     try:
+        if _CLASSES[name] in (sp.Max, sp.Min):
+            # srepr text of a built Max/Min holds its arguments already reduced; re-running
+            # SymPy's pairwise reduction (_find_localzeros) took 7 s for soft_k_max's record
+            return _CLASSES[name](*args, evaluate=False)
         return _CLASSES[name](*args)
     except (SymsmoothError, RecursionError):
         raise

@@ -1,0 +1,107 @@
+"""Host calls of the Numba kernels from JAX: ``jax.pure_callback`` with the result shapes and
+dtypes, and a guard that names the missing second derivatives.
+
+Every kernel runs on NumPy arrays in the host process (JAX's CPU buffers, zero-copy where JAX
+allows).  A callback has no derivative of its own: the bridge's rules call the derivative
+kernels instead, so a callback is differentiated only when a derivative is differentiated
+again (``jax.hessian``, ``grad`` of ``grad``).  :func:`host_call` then raises a
+``NotImplementedError`` that says so, at trace time, instead of JAX's generic "Pure callbacks
+do not support JVP".
+
+``vmap``: elementwise callbacks use ``vmap_method="expand_dims"`` (the ufuncs broadcast the
+size-1 axes themselves: :func:`symsmooth.jax_bridge.rules` pads every argument to the output's
+rank first, so the axes line up); row callbacks use ``"broadcast_all"`` (the row kernels
+broadcast their inputs against each other but per-row parameters only against the rows).
+
+Examples
+--------
+>>> import numpy as np, jax.numpy as jnp
+>>> out = host_call(np.add, [((2,), np.float32)], "elementwise", "add")
+>>> out(jnp.ones(2), jnp.ones(2))
+[Array([2., 2.], dtype=float32)]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+VMAP_METHODS = {"elementwise": "expand_dims", "rows": "broadcast_all", "rowmap": "broadcast_all"}
+"""How each output kind's callbacks batch under ``jax.vmap`` (see the module docstring)."""
+
+KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+"""The dtypes the kernels compute in (float32 is computed in float64 and rounded once)."""
+
+
+def compute_dtype(values: Sequence) -> np.dtype:
+    """The floating dtype of a call, by JAX's promotion of the arguments (Python floats are
+    weak: ``f(x32, 2.0)`` stays float32); integers promote to JAX's default float.
+
+    Examples
+    --------
+    >>> import jax.numpy as jnp
+    >>> compute_dtype([jnp.ones(2, jnp.float32), 2.0]), compute_dtype([jnp.arange(3)])
+    (dtype('float32'), dtype('float32'))
+    """
+    dtype = jnp.result_type(*values) if values else jnp.result_type(float)
+    if jnp.issubdtype(dtype, jnp.complexfloating):
+        raise TypeError(f"symsmooth.jax: complex arguments are not supported (dtype {dtype})")
+    if not jnp.issubdtype(dtype, jnp.floating):
+        dtype = jnp.result_type(float)
+    return np.dtype(dtype)
+
+
+def kernel_dtype(dtype: np.dtype) -> np.dtype:
+    """The kernel dtype that computes ``dtype`` (float16 and bfloat16 go through float32)."""
+    return dtype if dtype in KERNEL_DTYPES else np.dtype(np.float32)
+
+
+def _host(functions: Sequence[Callable], dtypes: Sequence[np.dtype]) -> Callable:
+    """One host function running ``functions`` on the same NumPy arguments; a function may
+    return a tuple (several results).  Each result is cast to its dtype (C-contiguous)."""
+
+    def run(*arrays):
+        arrays = [np.asarray(a) for a in arrays]
+        results = []
+        for fn in functions:
+            got = fn(*arrays)
+            results.extend(got if isinstance(got, tuple) else (got,))
+        return [np.ascontiguousarray(r, dtype=d) for r, d in zip(results, dtypes, strict=True)]
+
+    return run
+
+
+def host_call(
+    functions: Callable | Sequence[Callable],
+    results: Sequence[tuple[tuple, np.dtype]],
+    output: str,
+    what: str,
+) -> Callable:
+    """A JAX function of arrays returning the results of ``fn(*arrays) for fn in functions``
+    (a tuple counts as several) through one ``pure_callback``; ``results`` are their
+    (shape, dtype) without batch axes.
+
+    Differentiating it raises ``NotImplementedError`` naming ``what`` (see module docstring).
+    """
+    if callable(functions):
+        functions = [functions]
+    structs = [jax.ShapeDtypeStruct(tuple(s), d) for s, d in results]
+    host = _host(functions, [s.dtype for s in structs])
+    method = VMAP_METHODS[output]
+
+    @jax.custom_jvp
+    def call(*arrays):
+        return jax.pure_callback(host, structs, *arrays, vmap_method=method)
+
+    @call.defjvp
+    def _second_order(primals, tangents):
+        raise NotImplementedError(
+            f"symsmooth.jax: {what} has first derivatives only: the generated module has no "
+            "second-derivative kernels, so jax.hessian, jacfwd(jacrev(...)) or grad of grad "
+            "are not available (first-order grad, vjp, jvp, jacfwd and jacrev are)"
+        )
+
+    return call

@@ -14,7 +14,7 @@ Examples
 >>> softplus = symsmooth.jax.function("softplus")
 >>> x = jnp.array([-1.0, 0.0, 2.0])
 >>> softplus(x, 4.0)
-Array([0.00453989, 0.17328680, 2.0000838 ], dtype=float32)
+Array([0.00453748, 0.1732868 , 2.000084  ], dtype=float32)
 >>> jax.grad(lambda x: softplus(x, 4.0).sum())(x)  # the logistic sigmoid of 4 x
 Array([0.01798621, 0.5       , 0.99966466], dtype=float32)
 >>> lse = symsmooth.jax.function("logsumexp_max")
@@ -67,8 +67,8 @@ def function(module_or_name, out="generated", *, fast: bool = False, rowmap: str
         * broadcasting as the ufunc (elementwise); reductions: parameters and labels are one
           value per row and broadcast against the rows' shape (the inputs' without the last
           axis), inputs broadcast against each other;
-        * labels (``__symsmooth__["labels"]``, class indices) must be integer arrays and are
-          never differentiated;
+        * labels (``__symsmooth__["labels"]``, class indices) must be integer arrays, are
+          1-based as in the formula (``x[t]``, ``t = 1..n``) and are never differentiated;
         * derivatives in every input; in a parameter (a learnable temperature) where the
           module lists it in ``param_grads`` -- a parameter that is not differentiated (a
           Python float, a constant, ``stop_gradient``) needs none, one that is raises
@@ -79,11 +79,15 @@ def function(module_or_name, out="generated", *, fast: bool = False, rowmap: str
     Examples
     --------
     >>> import jax, jax.numpy as jnp
-    >>> ce = function("cross_entropy_lse")          # x, k, then the label t
+    >>> ce = function("cross_entropy_lse")   # x, k, then the label t (1-based, as x[t])
     >>> x = jnp.array([[2.0, 0.0, -1.0], [0.0, 0.0, 3.0]])
-    >>> ce(x, 1.0, jnp.array([0, 2]))
-    Array([0.16984606, 0.09492409], dtype=float32)
-    >>> jax.grad(lambda x: ce(x, 1.0, jnp.array([0, 2])).sum())(x)[0]
-    Array([-0.15428555,  0.11405072,  0.04023486], dtype=float32)
+    >>> ce(x, 1.0, jnp.array([1, 3]))
+    Array([0.16984601, 0.09492296], dtype=float32)
+    >>> jax.grad(lambda x: ce(x, 1.0, jnp.array([1, 3])).sum())(x)[0]
+    Array([-0.15620527,  0.1141952 ,  0.04201007], dtype=float32)
+    >>> ce(x, 1.0, jnp.array([0, 3]))
+    Traceback (most recent call last):
+    ...
+    ValueError: cross_entropy_lse: label t = 0 is not a class index of a row of length 3: ...
     """
     return _function.function(module_or_name, out, fast=fast, rowmap=rowmap)

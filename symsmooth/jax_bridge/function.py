@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from types import ModuleType
 
+import jax
 import jax.numpy as jnp
 
 from symsmooth.jax_bridge import rules
@@ -75,6 +76,20 @@ def _arrays(face: Interface, args) -> tuple[list, object]:
     return arrays, dtype
 
 
+def _check_labels(face: Interface, arrays) -> None:
+    """The module's label check on concrete labels (an eager call): its ValueError then comes
+    straight, not from inside a callback as a ``JaxRuntimeError`` (under ``jit`` the kernel
+    still checks them and fails with the same message)."""
+    count = len(face.inputs)
+    labels = {i: a for i, a in enumerate(arrays) if face.is_label(i)}
+    if face.check_labels is None or not labels:
+        return
+    if any(isinstance(a, jax.core.Tracer) for a in list(labels.values()) + arrays[:1]):
+        return
+    params = [labels.get(i) for i in range(count, len(arrays))]
+    face.check_labels(params, arrays[0].shape[-1])
+
+
 def function(module_or_name, out="generated", *, fast: bool = False, rowmap: str = "vjp"):
     """See :func:`symsmooth.jax.function` (the documented entry point)."""
     face = interface(_module(module_or_name, out), fast=fast)
@@ -100,7 +115,9 @@ def function(module_or_name, out="generated", *, fast: bool = False, rowmap: str
         key = tuple(sorted(keywords.items()))
         if key not in cores:
             cores[key] = build(face, keywords)
-        result = cores[key](*prepare(face, arrays))
+        prepared = prepare(face, arrays)
+        _check_labels(face, prepared)
+        result = cores[key](*prepared)
         return result if result.dtype == dtype else result.astype(dtype)
 
     call.__name__ = call.__qualname__ = face.name

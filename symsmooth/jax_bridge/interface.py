@@ -31,7 +31,10 @@ class Interface:
     ``grads[i]`` is the derivative in ``inputs[i]`` (elementwise: the partial; ``rows``: the
     per-row gradient shaped like the input; ``rowmap``: a VJP taking ``cotangent=``); ``grad``
     gives all inputs' at once; ``param_grads`` maps a parameter to its derivative (same
-    conventions: elementwise partial, per-row derivative, or VJP) where the module has one."""
+    conventions: elementwise partial, per-row derivative, or VJP) where the module has one.
+    ``check_labels(params, length)`` is the module's own label check (a ValueError naming
+    the label; ``symsmooth/runtime/cpu_host.py``), for the bridge to run on concrete labels
+    before any callback."""
 
     name: str
     output: str
@@ -43,6 +46,7 @@ class Interface:
     grads: tuple[Callable, ...] = field(hash=False)
     grad: Callable = field(hash=False)
     param_grads: dict = field(hash=False)
+    check_labels: Callable | None = field(default=None, hash=False)
 
     @property
     def arguments(self) -> tuple[str, ...]:
@@ -134,4 +138,5 @@ def interface(module: ModuleType, fast: bool = False) -> Interface:
         grads=tuple(look_up(record["grads"][v]) for v in inputs),
         grad=look_up(record["grad"]),
         param_grads={p: look_up(f) for p, f in record.get("param_grads", {}).items()},
+        check_labels=getattr(module, "_check_labels", None) if record.get("labels") else None,
     )

@@ -2,7 +2,8 @@
 ``vjp``, ``jvp`` and ``jacfwd`` accept (docs/jax.md).
 
 The values and derivatives are the generated, verified Numba kernels, called on the host
-through ``jax.pure_callback``; the derivative rules are ``jax.custom_jvp`` rules linear in the
+through ``jax.experimental.buffer_callback`` (zero-copy; ``jax.pure_callback`` where JAX lacks
+it); the derivative rules are ``jax.custom_jvp`` rules linear in the
 tangents, so forward mode uses them directly and reverse mode by JAX's transposition
 (row maps: see ``rowmap=`` below).  Needs JAX (``pip install 'symsmooth[jax]'``); ``import
 symsmooth`` alone never imports it.

@@ -171,6 +171,27 @@ def test_row_maps_check_grads(name, args, positions):
         jax.jvp(g, moving, moving)
 
 
+@pytest.mark.parametrize("callback", ["pure", "buffer"])
+def test_both_host_callbacks_give_the_same_numbers(callback, monkeypatch):
+    # buffer_callback (zero-copy, the default where JAX has it) and pure_callback (the stable
+    # API): the same values and derivatives, under jit and vmap, and the kernel's errors
+    from symsmooth.jax_bridge import callbacks
+
+    if callback == "buffer" and callbacks.buffer_callback is None:
+        pytest.skip("this JAX has no jax.experimental.buffer_callback")
+    monkeypatch.setattr(callbacks, "CALLBACK", callback)
+    x = jnp.asarray(data(3, 5))
+    for name, mode in [("softplus", "vjp"), ("logsumexp_max", "vjp"), ("soft_k_max", "jacobian")]:
+        f = fn(name, rowmap=mode)
+        module = ss.load(name, GENERATED)
+        np.testing.assert_array_equal(jax.jit(f)(x, 2.0), getattr(module, name)(np.asarray(x), 2.0))
+        check_grads(lambda x, f=f: f(x, 2.0), (x,), order=1, modes=("fwd", "rev"))
+        batched = jax.vmap(jax.grad(lambda x, f=f: f(x, 2.0).sum()))(x[:, None, :])
+        np.testing.assert_array_equal(batched[:, 0], jax.grad(lambda x, f=f: f(x, 2.0).sum())(x))
+    with pytest.raises(Exception, match="label t = 9 is not a class index"):
+        jax.block_until_ready(jax.jit(fn("cross_entropy_lse"))(x, 1.0, jnp.array([1, 9, 2])))
+
+
 def test_derivatives_match_closed_forms():
     x = data(4, 6)
     k = 2.5
@@ -210,6 +231,15 @@ def test_broadcasting_as_the_ufunc_and_per_row_parameters():
     lse = fn("logsumexp_max")(data(3, 5), jnp.array([[1.0], [2.0]]))  # rows (3,) x k (2, 1)
     assert lse.shape == (2, 3)
     np.testing.assert_allclose(lse[1], special.logsumexp(2 * data(3, 5), axis=-1) / 2)
+
+
+def test_scalars_and_single_rows_keep_their_shape():
+    assert fn("softplus")(1.0, 2.0).shape == ()
+    np.testing.assert_allclose(fn("softplus")(1.0, 2.0), np.logaddexp(0, 2.0) / 2, rtol=1e-15)
+    np.testing.assert_allclose(jax.grad(fn("softplus"))(1.0, 2.0), special.expit(2.0))
+    row = jnp.asarray([1.0, 2.0, 3.0])
+    assert fn("logsumexp_max")(row, 1.0).shape == ()
+    np.testing.assert_allclose(jax.grad(fn("logsumexp_max"))(row, 1.0), special.softmax(row))
 
 
 def test_float32_stays_float32_and_matches_the_float32_kernel():

@@ -1,5 +1,6 @@
-"""Host calls of the Numba kernels from JAX: ``jax.pure_callback`` with the result shapes and
-dtypes, and a guard that names the missing second derivatives.
+"""Host calls of the Numba kernels from JAX (``jax.experimental.buffer_callback``, zero-copy,
+or ``jax.pure_callback``: :data:`CALLBACK`) with the result shapes and dtypes, and a guard
+that names the missing second derivatives.
 
 Every kernel runs on NumPy arrays in the host process (JAX's CPU buffers, zero-copy where JAX
 allows).  A callback has no derivative of its own: the bridge's rules call the derivative
@@ -29,6 +30,11 @@ import jax
 import jax.numpy as jnp
 import numba
 import numpy as np
+
+try:  # zero-copy host calls (recent JAX; 0.10 here); pure_callback otherwise
+    from jax.experimental.buffer_callback import buffer_callback
+except ImportError:  # pragma: no cover - older JAX
+    buffer_callback = None
 
 VMAP_METHODS = {"elementwise": "expand_dims", "rows": "broadcast_all", "rowmap": "broadcast_all"}
 """How each output kind's callbacks batch under ``jax.vmap`` (see the module docstring)."""
@@ -81,17 +87,48 @@ def _run_threads(run: Callable, arrays: list) -> list:
 
 
 def _host(functions: Sequence[Callable], dtypes: Sequence[np.dtype]) -> Callable:
-    """One host function running ``functions`` on the same NumPy arguments; a function may
-    return a tuple (several results).  Each result is cast to its dtype (C-contiguous)."""
+    """``run(arrays)``: ``functions`` on the same NumPy arguments (a function may return a
+    tuple: several results), each result cast to its dtype (C order; 0-d stays 0-d)."""
 
     def run(arrays):
         results = []
         for fn in functions:
             got = fn(*arrays)
             results.extend(got if isinstance(got, tuple) else (got,))
-        return [np.ascontiguousarray(r, dtype=d) for r, d in zip(results, dtypes, strict=True)]
+        return [np.asarray(r, dtype=d, order="C") for r, d in zip(results, dtypes, strict=True)]
 
-    return lambda *arrays: _run_threads(run, [np.asarray(a) for a in arrays])
+    return lambda arrays: _run_threads(run, arrays)
+
+
+def _pure(run: Callable, structs: list, method: str) -> Callable:
+    """``jax.pure_callback`` of ``run``: XLA copies the inputs into the JAX arrays the host
+    receives and the results back."""
+
+    def host(*arrays):
+        return run([np.asarray(a) for a in arrays])
+
+    return lambda *arrays: jax.pure_callback(host, structs, *arrays, vmap_method=method)
+
+
+def _buffers(run: Callable, structs: list, method: str) -> Callable:
+    """``jax.experimental.buffer_callback`` of ``run``: the host reads XLA's input buffers in
+    place (no copy) and writes the results into its output buffers."""
+
+    def host(context, outs, *ins):
+        for out, result in zip(outs, run([np.asarray(b) for b in ins]), strict=True):
+            np.asarray(out)[...] = result
+
+    return buffer_callback(host, structs, vmap_method=method)
+
+
+CALLBACKS = {"buffer": _buffers, "pure": _pure}
+"""How :func:`host_call` reaches the host.  ``"buffer"`` (where JAX has
+``jax.experimental.buffer_callback``) passes XLA's buffers without copies: a no-op callback
+on a 1000 x 4000 float64 input took 0.012 ms against 3.4 ms for ``pure_callback`` (7.9 ms
+with the ``np.asarray`` of its JAX array; 2 cores).  ``"pure"`` is the stable API."""
+
+CALLBACK = "buffer" if buffer_callback is not None else "pure"
+"""The callback :func:`host_call` uses (tests run both)."""
 
 
 def host_call(
@@ -101,20 +138,20 @@ def host_call(
     what: str,
 ) -> Callable:
     """A JAX function of arrays returning the results of ``fn(*arrays) for fn in functions``
-    (a tuple counts as several) through one ``pure_callback``; ``results`` are their
-    (shape, dtype) without batch axes.
+    (a tuple counts as several) through one host callback (:data:`CALLBACK`); ``results``
+    are their (shape, dtype) without batch axes.
 
     Differentiating it raises ``NotImplementedError`` naming ``what`` (see module docstring).
     """
     if callable(functions):
         functions = [functions]
     structs = [jax.ShapeDtypeStruct(tuple(s), d) for s, d in results]
-    host = _host(functions, [s.dtype for s in structs])
-    method = VMAP_METHODS[output]
+    run = _host(functions, [s.dtype for s in structs])
+    callback = CALLBACKS[CALLBACK](run, structs, VMAP_METHODS[output])
 
     @jax.custom_jvp
     def call(*arrays):
-        return jax.pure_callback(host, structs, *arrays, vmap_method=method)
+        return list(callback(*arrays))
 
     @call.defjvp
     def _second_order(primals, tangents):

@@ -123,7 +123,7 @@ def function(module_or_name, out="generated", *, fast: bool = False, rowmap: str
     call.__name__ = call.__qualname__ = face.name
     call.__doc__ = (
         f"{face.name}({', '.join(face.arguments)}) over JAX arrays: the generated kernel "
-        f"{face.name} of {getattr(face.value, '__module__', '?')} through jax.pure_callback, "
+        f"{face.name} of {getattr(face.value, '__module__', '?')} through a host callback, "
         "differentiable (symsmooth.jax.function)."
     )
     call.interface = face

@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 jax.config.update("jax_enable_x64", True)
 
 import symsmooth.jax as sj  # noqa: E402
+from symsmooth.jax_bridge import callbacks  # noqa: E402
 
 REPEAT = 50
 """Back-to-back calls per sample of a small case."""
@@ -52,19 +53,37 @@ def _cases(size: str) -> dict:
     softplus = sj.function("softplus", ROOT / "generated")
     softplus_fast = sj.function("softplus", ROOT / "generated", fast=True)
     lse = sj.function("logsumexp_max", ROOT / "generated")
+    ours = callbacks.CALLBACK
     candidates = {
-        ("softplus", "symsmooth bridge"): (lambda x: softplus(x, 1.0), v),
-        ("softplus", "symsmooth bridge, fast=True"): (lambda x: softplus_fast(x, 1.0), v),
-        ("softplus", "jax.nn.softplus"): (jax.nn.softplus, v),
-        ("logsumexp", "symsmooth bridge"): (lambda x: lse(x, 1.0), A),
-        ("logsumexp", "jax.nn.logsumexp"): (lambda x: jax.nn.logsumexp(x, axis=-1), A),
+        ("softplus", "symsmooth bridge"): (lambda x: softplus(x, 1.0), v, ours),
+        ("softplus", "symsmooth bridge, fast=True"): (lambda x: softplus_fast(x, 1.0), v, ours),
+        ("softplus", "bridge, fast=True, pure_callback"): (
+            lambda x: softplus_fast(x, 1.0),
+            v,
+            "pure",
+        ),
+        ("softplus", "jax.nn.softplus"): (jax.nn.softplus, v, ours),
+        ("logsumexp", "symsmooth bridge"): (lambda x: lse(x, 1.0), A, ours),
+        ("logsumexp", "bridge, pure_callback"): (lambda x: lse(x, 1.0), A, "pure"),
+        ("logsumexp", "jax.nn.logsumexp"): (lambda x: jax.nn.logsumexp(x, axis=-1), A, ours),
     }
     cases = {}
-    for (family, who), (fn, arg) in candidates.items():
-        cases[(family, size, who)] = (jax.jit(fn), arg)
-        grad = jax.jit(jax.grad(lambda x, fn=fn: jnp.sum(fn(x))))
-        cases[(f"{family} grad", size, who)] = (grad, arg)
+    for (family, who), (fn, arg, callback) in candidates.items():
+        grad = jax.grad(lambda x, fn=fn: jnp.sum(fn(x)))
+        cases[(family, size, who)] = (_compiled(fn, arg, callback), arg)
+        cases[(f"{family} grad", size, who)] = (_compiled(grad, arg, callback), arg)
     return cases
+
+
+def _compiled(fn, arg, callback: str):
+    """``jax.jit(fn)`` compiled for ``arg`` with the bridge's host callback ``callback``
+    (read while tracing)."""
+    saved = callbacks.CALLBACK
+    callbacks.CALLBACK = callback
+    try:
+        return jax.jit(fn).lower(arg).compile()
+    finally:
+        callbacks.CALLBACK = saved
 
 
 def _sample(fn, arg, repeat: int) -> float:
@@ -107,7 +126,9 @@ def run(rounds: int) -> str:
         f"minimum of {rounds}; a small case's sample is the mean of {REPEAT} calls); machine: "
         f"{platform.machine()}, {os.cpu_count()} CPU(s), Python {platform.python_version()}, "
         f"JAX {jax.__version__} (CPU), Numba {numba.__version__} "
-        f"({numba.config.NUMBA_NUM_THREADS} threads).  Load average (1, 5, 15 min) before: "
+        f"({numba.config.NUMBA_NUM_THREADS} threads); the bridge's host callback: "
+        f"{callbacks.CALLBACK} (`symsmooth/jax_bridge/callbacks.py`).  Load average "
+        "(1, 5, 15 min) before: "
         f"{', '.join(f'{x:.2f}' for x in load_before)}; after: "
         f"{', '.join(f'{x:.2f}' for x in load_after)}.",
         "",
@@ -115,7 +136,8 @@ def run(rounds: int) -> str:
         f"(`k = 1`): vectors of {count['small']} (small) and {count['large']} (large) "
         f"elements; logsumexp over the last axis of {rows['small']} and {rows['large']} "
         '(`k = 1`).  "vs JAX" = time / time of the JAX function of the same case (> 1: the '
-        "bridge is slower).",
+        "bridge is slower).  The `pure_callback` rows force `jax.pure_callback` (inputs "
+        "copied into the callback).",
         "",
         "| case | size | candidate | time | vs JAX |",
         "|---|---|---|---:|---:|",

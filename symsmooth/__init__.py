@@ -9,6 +9,7 @@ The public API is imported lazily, so ``import symsmooth`` stays cheap (no Numba
     ss.convolve(f, x, kernel="gaussian", width=sigma)
     ss.gradient(expr, vars); ss.hessian(expr, vars); ss.newton_step(f, vars)
     ss.generate(items); ss.load(name); ss.verify(name)
+    ss.jax.function(name)  # the JAX bridge (docs/jax.md); JAX is imported only then
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "kernels": ("symsmooth.convolution.kernels", None),
     "functions": ("symsmooth.functions", None),
     "errors": ("symsmooth.errors", None),
+    "jax": ("symsmooth.jax", None),  # the JAX bridge (imports JAX on first use)
     "Smoothing": ("symsmooth.records", "Smoothing"),
     "Iteration": ("symsmooth.records", "Iteration"),
     "parse": ("symsmooth.text.formula", "parse"),

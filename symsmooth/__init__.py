@@ -10,6 +10,7 @@ The public API is imported lazily, so ``import symsmooth`` stays cheap (no Numba
     ss.gradient(expr, vars); ss.hessian(expr, vars); ss.newton_step(f, vars)
     ss.generate(items); ss.load(name); ss.verify(name)
     ss.jax.function(name)  # the JAX bridge (docs/jax.md); JAX is imported only then
+    ss.torch.function(name)  # the PyTorch bridge (imports torch when first used)
 """
 
 from __future__ import annotations
@@ -39,9 +40,14 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "generate": ("symsmooth.pipeline", "generate"),
     "load": ("symsmooth.pipeline", "load"),
     "verify": ("symsmooth.pipeline", "verify"),
+    "torch": ("symsmooth.torch", None),
 }
 
-__all__ = sorted(_EXPORTS) + ["__version__"]
+_NEEDS_EXTRA = {"jax", "torch"}
+"""Exports that import an optional dependency: left out of ``__all__``, so that
+``from symsmooth import *`` never imports a framework."""
+
+__all__ = sorted(set(_EXPORTS) - _NEEDS_EXTRA) + ["__version__"]
 
 
 def __getattr__(name: str):

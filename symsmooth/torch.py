@@ -1,0 +1,362 @@
+"""PyTorch bridge: any generated module as a differentiable function of torch tensors.
+
+``symsmooth.torch.function(module_or_name)`` wraps the verified Numba kernels of a generated
+module (a catalog kernel or your own derivation: a name for ``ss.load(name, out)``, or the
+module) in a ``torch.autograd.Function``.  It reads the module's ``__symsmooth__`` record
+(:mod:`symsmooth.bridges.calls`), so it needs no symbolic engine and works for every kind:
+
+* elementwise kernels broadcast as the ufunc does; reductions give one value per row of the
+  last axis (``"rows"``) or a row map (``"rowmap"``, e.g. softmax);
+* CPU tensors reach the kernels through NumPy without a copy (``tensor.detach().numpy()``);
+  CUDA tensors go to the module's ``<name>_cuda`` launchers, which read them in place
+  (``__cuda_array_interface__``), ordered after torch's current stream;
+* gradients for every input and every parameter tensor that requires grad (a learnable
+  temperature), summed back to each operand's shape; ``ctx.needs_input_grad`` skips the
+  kernels no one needs.  Parameter derivatives come from the record's ``param_grads``;
+* double backward raises a clear error (the kernels give first derivatives only).
+
+Examples
+--------
+>>> import torch, symsmooth.torch as sst
+>>> softplus = sst.function("softplus")          # generated/softplus.py
+>>> x = torch.tensor([-30.0, 0.0, 800.0], dtype=torch.float64, requires_grad=True)
+>>> y = softplus(x, 1.0)
+>>> y
+tensor([9.3576e-14, 6.9315e-01, 8.0000e+02], dtype=torch.float64, grad_fn=<_KernelOpBackward>)
+>>> y.sum().backward(); x.grad
+tensor([9.3576e-14, 5.0000e-01, 1.0000e+00], dtype=torch.float64)
+"""
+
+from __future__ import annotations
+
+import contextlib
+from numbers import Integral, Real
+from types import ModuleType
+
+import numpy as np
+
+try:
+    import torch
+except ImportError as exc:  # pragma: no cover - the torch extra is not installed
+    raise ImportError(
+        "symsmooth.torch needs PyTorch: pip install 'symsmooth[torch]' (torch==2.13.0)"
+    ) from exc
+
+from symsmooth.bridges.calls import Interface, dtype_problem, function_of, module_of
+from symsmooth.bridges.calls import sum_axes as _sum_axes
+
+__all__ = ["KernelFunction", "function"]
+
+
+def function(module_or_name: str | ModuleType, out="generated", *, fast: bool = True):
+    """A differentiable PyTorch function over the kernels of a generated module.
+
+    Parameters
+    ----------
+    module_or_name : str or module
+        A kernel name (loaded with ``ss.load(name, out)``) or a generated module (anything
+        with a ``__symsmooth__`` record: a catalog kernel or a user's own derivation).
+    out : str or path
+        The folder of generated modules, for a name.
+    fast : bool
+        Elementwise kernels: use the multithreaded SIMD ``_fast`` twins (within 1 ulp of the
+        ufuncs; the record's ``fast``) instead of the ufuncs.  Reductions have one kernel.
+
+    Returns
+    -------
+    KernelFunction
+        Called like the module's kernel: inputs (tensors), then parameters (numbers or
+        tensors; labels: integer tensors, arrays or ints), then the record's keywords.
+    """
+    return KernelFunction(module_of(module_or_name, out), fast=fast)
+
+
+def _dtype_of(t: torch.Tensor) -> tuple[str, str]:
+    """(dtype name, NumPy kind character) of a tensor."""
+    name = str(t.dtype).removeprefix("torch.")
+    if t.is_complex():
+        return name, "c"
+    if t.is_floating_point():
+        return name, "f"
+    return name, "b" if t.dtype == torch.bool else ("u" if name.startswith("uint") else "i")
+
+
+class KernelFunction:
+    """The kernels of one generated module as a differentiable function of tensors (made by
+    :func:`function`).  ``interface`` is the module's checked ``__symsmooth__`` record."""
+
+    def __init__(self, module: ModuleType, fast: bool = True):
+        self.module = module
+        self.interface = Interface.from_record(module.__symsmooth__)
+        self.fast = fast
+        self.__name__ = self.interface.name
+        self.__signature__ = self.interface.signature
+        self.__doc__ = getattr(getattr(module, self.interface.name, None), "__doc__", None)
+
+    def __repr__(self) -> str:
+        return f"<symsmooth.torch function {self.__name__}{self.__signature__}>"
+
+    def __call__(self, *args, **kwargs) -> torch.Tensor:
+        values, keywords = self.interface.bind(args, kwargs)
+        device = self._check(values)
+        if device.type not in EXECUTORS:
+            raise ValueError(
+                f"{self.__name__}: tensors on {device.type} are not supported "
+                f"(supported: {', '.join(EXECUTORS)})"
+            )
+        n = len(self.interface.inputs)
+        shapes = self.interface.shapes(
+            [tuple(v.shape) for v in values[:n]], [tuple(np.shape(v)) for v in values[n:]]
+        )
+        executor = EXECUTORS[device.type](self, device, keywords, shapes)
+        return _KernelOp.apply(executor, *values)
+
+    def _check(self, values: tuple) -> torch.device:
+        """The device of the call's tensors; a clear error for a bad argument."""
+        api, name = self.interface, self.__name__
+        devices = set()
+        for position, value in enumerate(values):
+            arg, role = api.arguments[position], api.role(position)
+            if isinstance(value, torch.Tensor):
+                problem = dtype_problem(name, arg, role, *_dtype_of(value))
+                if problem:
+                    raise TypeError(problem)
+                if role != "label" or value.device.type != "cpu":
+                    devices.add(value.device)
+                if role == "param" and value.requires_grad and torch.is_grad_enabled():
+                    if arg not in api.param_grads:
+                        raise ValueError(
+                            f"{name}: parameter {arg} requires grad, but the module has no "
+                            f"derivative in {arg} (no param_grads[{arg!r}] in its "
+                            f"__symsmooth__): regenerate it, or pass {arg}.detach()"
+                        )
+            elif role == "input":
+                raise TypeError(
+                    f"{name}: input {arg} must be a torch tensor, not {type(value).__name__} "
+                    f"(e.g. torch.as_tensor({arg}, dtype=torch.float64))"
+                )
+            elif role == "label":
+                _check_label(name, arg, value)
+            elif isinstance(value, bool) or not isinstance(value, Real):
+                raise TypeError(
+                    f"{name}: parameter {arg} must be a real number or a float tensor, "
+                    f"not {type(value).__name__}"
+                )
+        if len(devices) > 1:
+            raise ValueError(f"{name}: tensors on several devices: {sorted(map(str, devices))}")
+        return devices.pop()
+
+    def gradients(self, executor: _Executor, values: tuple, cotangent, needed: list) -> dict:
+        """``{argument: gradient}`` for the ``needed`` arguments, each shaped like its operand:
+        the kernel's derivative times the cotangent (or the kernel's VJP), summed over the
+        axes the operand was broadcast along."""
+        api = self.interface
+        inputs = [a for a in needed if a in api.inputs]
+        raw = executor.input_grads(values, inputs, cotangent) if inputs else {}
+        for a in needed:
+            if a not in api.inputs:
+                raw[a] = executor.param_grad(a, values, cotangent)
+        grads = {}
+        for a, g in raw.items():
+            if not api.output.vjp:
+                per_element = api.output.drops_row and a in api.inputs
+                g = g * (cotangent.unsqueeze(-1) if per_element else cotangent)
+            operand = values[api.arguments.index(a)]
+            shape = tuple(operand.shape)
+            axes = _sum_axes(tuple(g.shape), shape)
+            g = g.sum(dim=axes, keepdim=True) if axes else g
+            grads[a] = g.reshape(shape).to(operand.dtype)
+        return grads
+
+
+def _check_label(name: str, arg: str, value) -> None:
+    """Labels (class indices) are ints, integer arrays or integer tensors."""
+    if isinstance(value, Integral) and not isinstance(value, bool):
+        return
+    if isinstance(value, np.ndarray):
+        problem = dtype_problem(name, arg, "label", value.dtype.name, value.dtype.kind)
+        if problem:
+            raise TypeError(problem)
+        return
+    raise TypeError(
+        f"{name}: label {arg} must be an int or an integer tensor, not {type(value).__name__}"
+    )
+
+
+class _KernelOp(torch.autograd.Function):
+    """The autograd node of every bridged kernel; its first argument is the call's
+    :class:`_Executor` (no tensor), the others the kernel's arguments."""
+
+    @staticmethod
+    def forward(executor: _Executor, *values):
+        return executor.value(values)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        executor, *values = inputs
+        ctx.executor = executor
+        ctx.is_tensor = [isinstance(v, torch.Tensor) for v in values]
+        ctx.others = [None if t else v for v, t in zip(values, ctx.is_tensor, strict=True)]
+        ctx.save_for_backward(*[v for v in values if isinstance(v, torch.Tensor)])
+
+    @staticmethod
+    def backward(ctx, cotangent):
+        saved = iter(ctx.saved_tensors)
+        values = tuple(
+            next(saved) if t else v for t, v in zip(ctx.is_tensor, ctx.others, strict=True)
+        )
+        fn = ctx.executor.fn
+        arguments = fn.interface.arguments
+        needed = [a for a, n in zip(arguments, ctx.needs_input_grad[1:], strict=True) if n]
+        with torch.no_grad():
+            grads = fn.gradients(ctx.executor, values, cotangent, needed) if needed else {}
+        if torch.is_grad_enabled():  # create_graph=True: a gradient of these gradients fails
+            anchors = [v for v in (cotangent, *values) if isinstance(v, torch.Tensor)]
+            anchors = [v for v in anchors if v.requires_grad]
+            grads = {a: _FirstOrderOnly.apply(fn.__name__, g, *anchors) for a, g in grads.items()}
+        return (None, *(grads.get(a) for a in arguments))
+
+
+class _FirstOrderOnly(torch.autograd.Function):
+    """The identity on a gradient, whose own backward raises: what ``backward`` returns under
+    ``create_graph=True``, so that a second derivative (a gradient penalty, a Hessian-vector
+    product) fails with a clear error instead of treating the gradient as a constant.  The
+    ``anchors`` (the tensors the gradient depends on) make it part of the graph."""
+
+    @staticmethod
+    def forward(ctx, name: str, grad: torch.Tensor, *anchors):
+        ctx.name = name
+        return grad.clone()
+
+    @staticmethod
+    def backward(ctx, *cotangents):
+        raise RuntimeError(
+            f"symsmooth.torch {ctx.name}: double backward (a derivative of a gradient) is not "
+            "supported: the generated kernels give first derivatives only"
+        )
+
+
+class _Executor:
+    """Where one call runs: the kernels of ``fn`` for tensors on ``device``, with the call's
+    keywords and shapes.  Subclasses give ``_args`` (kernel operands), ``_run`` (call a
+    kernel function) and ``_tensor`` (a result as a tensor)."""
+
+    def __init__(self, fn: KernelFunction, device: torch.device, keywords: dict, shapes):
+        self.fn, self.api, self.device = fn, fn.interface, device
+        self.keywords, self.shapes = keywords, shapes
+
+    def _keywords(self, cotangent) -> dict:
+        """The call's keywords, and the cotangent for a row map's VJP."""
+        if not self.api.output.vjp:
+            return self.keywords
+        return {**self.keywords, "cotangent": self._cotangent(cotangent)}
+
+    def value(self, values: tuple) -> torch.Tensor:
+        return self._tensor(self._run(self.api.name, self._args(values), self.keywords))
+
+    def input_grads(self, values: tuple, names: list[str], cotangent) -> dict:
+        """The kernels' derivatives (a row map: VJPs) of the ``names`` inputs."""
+        result = self._run(self.api.grad, self._args(values), self._keywords(cotangent))
+        parts = self.api.split_grad(result)
+        return {v: self._tensor(parts[v]) for v in names}
+
+    def param_grad(self, param: str, values: tuple, cotangent) -> torch.Tensor:
+        name = self.api.param_grads[param]
+        return self._tensor(self._run(name, self._args(values), self._keywords(cotangent)))
+
+
+class _CpuExecutor(_Executor):
+    """CPU tensors: NumPy views in (no copy), the CPU kernels, tensors over the results out."""
+
+    def _run(self, name: str, args: list, keywords: dict):
+        twin = self.api.fast.get(name) if self.fn.fast else None
+        return function_of(self.fn.module, twin or name, self.api.name)(*args, **keywords)
+
+    def _args(self, values: tuple) -> list:
+        return [v.detach().numpy() if isinstance(v, torch.Tensor) else v for v in values]
+
+    def _cotangent(self, cotangent):
+        return cotangent.detach().numpy()
+
+    @staticmethod
+    def _tensor(result) -> torch.Tensor:
+        array = np.asarray(result)
+        if not array.flags.writeable:  # a 0-d view of a NumPy scalar
+            array = array.copy()
+        return torch.from_numpy(array)
+
+    def input_grads(self, values: tuple, names: list[str], cotangent) -> dict:
+        if self.api.kind != "elementwise":
+            return super().input_grads(values, names, cotangent)
+        args = self._args(values)  # one ufunc per input: only the needed ones run
+        return {v: self._tensor(self._run(self.api.grads[v], args, {})) for v in names}
+
+
+class _CudaExecutor(_Executor):
+    """CUDA tensors: the module's ``<function>_cuda`` launchers read them in place and return
+    new CUDA tensors; each launch is ordered after torch's current stream (and the current
+    stream after it) without a host sync.  Operands are made C-contiguous and broadcast on the
+    device first where the launchers need it (they broadcast from size 1 only)."""
+
+    def __init__(self, fn: KernelFunction, device: torch.device, keywords: dict, shapes):
+        super().__init__(fn, device, keywords, shapes)
+        if "cuda" not in self.api.targets:
+            raise ValueError(
+                f"{self.api.name}: the module was generated without the cuda target; "
+                "regenerate it with `symsmooth gen --target all`, or move the tensors to the CPU"
+            )
+
+    def _run(self, name: str, args: list, keywords: dict):
+        fn = function_of(self.fn.module, f"{name}_cuda", self.api.name)
+        with _on_current_stream(self.device):
+            return fn(*args, **keywords)
+
+    def _args(self, values: tuple) -> list:
+        args = []
+        for position, v in enumerate(values):
+            role = self.api.role(position)
+            if not isinstance(v, torch.Tensor):
+                args.append(v)
+                continue
+            if role == "label" and v.device.type == "cpu":
+                args.append(v.numpy())  # checked and copied by the launcher
+                continue
+            if role == "label":
+                v = v.to(torch.float64)  # the launchers read per-row parameters as float64
+            if role == "input":
+                shape = self.shapes.full
+            else:
+                shape = tuple(v.shape) if v.numel() == 1 else self.shapes.params
+            args.append(v.detach().expand(shape).contiguous())
+        return args
+
+    def _cotangent(self, cotangent):
+        return cotangent.expand(self.shapes.full).contiguous()
+
+    def _tensor(self, result) -> torch.Tensor:
+        return torch.as_tensor(result, device=self.device)
+
+
+@contextlib.contextmanager
+def _on_current_stream(device: torch.device):
+    """Run Numba's launches (on the default stream of ``device``'s primary context) in order
+    with torch's current stream: the default stream waits for the current one, and the current
+    one for the default stream afterwards (events, no host sync).  Nothing to do when torch
+    runs on the default stream."""
+    from numba import cuda
+
+    current = torch.cuda.current_stream(device)
+    default = torch.cuda.default_stream(device)
+    with cuda.gpus[device.index if device.index is not None else 0]:
+        if current == default:
+            yield
+            return
+        default.wait_stream(current)
+        try:
+            yield
+        finally:
+            current.wait_stream(default)
+
+
+EXECUTORS: dict[str, type] = {"cpu": _CpuExecutor, "cuda": _CudaExecutor}
+"""Where the kernels run, by the tensors' device type."""

@@ -30,9 +30,11 @@ tensor([9.3576e-14, 5.0000e-01, 1.0000e+00], dtype=torch.float64)
 from __future__ import annotations
 
 import contextlib
+import math
 from numbers import Integral, Real
 from types import ModuleType
 
+import numba
 import numpy as np
 
 try:
@@ -46,6 +48,10 @@ from symsmooth.bridges.calls import Interface, dtype_problem, function_of, modul
 from symsmooth.bridges.calls import sum_axes as _sum_axes
 
 __all__ = ["KernelFunction", "function"]
+
+GRAIN_SIZE = 32768
+"""Calls on fewer elements run the kernels on one Numba thread: waking a thread pool costs
+more than it saves there (torch's own grain size for intra-op parallelism, at::GRAIN_SIZE)."""
 
 
 def function(module_or_name: str | ModuleType, out="generated", *, fast: bool = True):
@@ -158,15 +164,28 @@ class KernelFunction:
                 raw[a] = executor.param_grad(a, values, cotangent)
         grads = {}
         for a, g in raw.items():
-            if not api.output.vjp:
+            if not api.output.vjp:  # g is the kernel's fresh result: scaled in place
                 per_element = api.output.drops_row and a in api.inputs
-                g = g * (cotangent.unsqueeze(-1) if per_element else cotangent)
+                g = _times(g, cotangent.unsqueeze(-1) if per_element else cotangent)
             operand = values[api.arguments.index(a)]
             shape = tuple(operand.shape)
             axes = _sum_axes(tuple(g.shape), shape)
             g = g.sum(dim=axes, keepdim=True) if axes else g
             grads[a] = g.reshape(shape).to(operand.dtype)
         return grads
+
+
+def _times(g: torch.Tensor, cotangent: torch.Tensor) -> torch.Tensor:
+    """``g * cotangent``, in place where ``g`` has the product's shape and dtype; a cotangent
+    that is one number (``loss.sum()``, ``loss.mean()``: an expanded scalar) multiplies as a
+    scalar, and not at all when it is 1."""
+    if all(s == 0 for s in cotangent.stride()) and cotangent.numel():
+        scale = cotangent.reshape(-1)[0].item()
+        return g if scale == 1 else g.mul_(scale)
+    if torch.broadcast_shapes(g.shape, cotangent.shape) == g.shape and g.dtype.is_floating_point:
+        if torch.promote_types(g.dtype, cotangent.dtype) == g.dtype:
+            return g.mul_(cotangent)
+    return g * cotangent
 
 
 def _check_label(name: str, arg: str, value) -> None:
@@ -270,7 +289,15 @@ class _CpuExecutor(_Executor):
 
     def _run(self, name: str, args: list, keywords: dict):
         twin = self.api.fast.get(name) if self.fn.fast else None
-        return function_of(self.fn.module, twin or name, self.api.name)(*args, **keywords)
+        fn = function_of(self.fn.module, twin or name, self.api.name)
+        if math.prod(self.shapes.full) >= GRAIN_SIZE:
+            return fn(*args, **keywords)
+        threads = numba.get_num_threads()  # small: one thread, as torch does below its grain
+        numba.set_num_threads(1)
+        try:
+            return fn(*args, **keywords)
+        finally:
+            numba.set_num_threads(threads)
 
     def _args(self, values: tuple) -> list:
         return [v.detach().numpy() if isinstance(v, torch.Tensor) else v for v in values]

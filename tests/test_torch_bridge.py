@@ -108,6 +108,12 @@ def test_values_and_gradients_match_the_kernels_and_torch_formulas(name):
     for g, w, x in zip(got, want, xs, strict=True):
         assert g.shape == x.shape
         torch.testing.assert_close(g, w, rtol=1e-13, atol=1e-14)
+    # the cotangents of loss.mean() and loss.sum(): one number, multiplied as a scalar
+    for reduce in (torch.mean, torch.sum):
+        got = torch.autograd.grad(reduce(fn(*xs, k)), xs)
+        want = torch.autograd.grad(reduce(reference(*refs, k)), refs)
+        for g, w in zip(got, want, strict=True):
+            torch.testing.assert_close(g, w, rtol=1e-13, atol=1e-14)
 
 
 def test_stable_where_the_torch_formula_overflows():

@@ -26,6 +26,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import ModuleType
 from typing import Any
 
@@ -112,12 +113,12 @@ class Interface:
             param_grads=dict(record.get("param_grads", {})),
         )
 
-    @property
+    @cached_property
     def arguments(self) -> tuple[str, ...]:
         """Inputs then parameters: the positional order of every kernel function."""
         return self.inputs + self.params
 
-    @property
+    @cached_property
     def signature(self) -> inspect.Signature:
         """``(inputs..., params..., *, keywords=defaults)``."""
         kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
@@ -131,6 +132,8 @@ class Interface:
     def bind(self, args: Sequence, kwargs: Mapping) -> tuple[tuple, dict]:
         """(the arguments in call order, the keywords with their defaults); a ``TypeError``
         naming the kernel and its signature for a wrong arity or an unknown keyword."""
+        if not kwargs and len(args) == len(self.arguments):  # the common call, bound as is
+            return tuple(args), dict(self.keywords)
         try:
             bound = self.signature.bind(*args, **kwargs)
         except TypeError as exc:

@@ -141,10 +141,8 @@ GRADCHECK = {
     "softplus": ([(3, 4)], (1.3,)),
     "sau": ([(5,)], (0.7, 0.2)),  # two parameters
     "max_pair_logsumexp": ([(2, 3), (3,)], (2.0,)),  # broadcast inputs
-    "soft_sign_erf": ([(6,)], (1.5,)),
     "logsumexp_max": ([(3, 4)], (2.0,)),
     "zlpr": ([(2, 5), (5,)], (1.5,)),  # broadcast inputs of a reduction
-    "soft_f1": ([(3, 4), (3, 4)], (2.0,)),
     "softmax_onehot_argmax": ([(3, 4)], (1.5,)),  # row map (VJP)
     "soft_k_max": ([(2, 5)], (3.0,)),  # iteration row map, keyword top
 }

@@ -332,7 +332,12 @@ class _CudaExecutor(_Executor):
             )
 
     def _run(self, name: str, args: list, keywords: dict):
-        fn = function_of(self.fn.module, f"{name}_cuda", self.api.name)
+        fn = getattr(self.fn.module, f"{name}_cuda", None)
+        if fn is None:
+            raise ValueError(
+                f"{self.api.name}: the module has no CUDA launcher {name}_cuda; move the "
+                "tensors to the CPU for this call, or regenerate the module with the cuda target"
+            )
         with _on_current_stream(self.device):
             return fn(*args, **keywords)
 

@@ -489,6 +489,9 @@ def test_cuda_executor_refuses_a_module_without_the_cuda_target(cuda_on_cpu):
     module.__symsmooth__ = dict(real.__symsmooth__, targets=("cpu",))
     with pytest.raises(ValueError, match="generated without the cuda target"):
         sst.function(module)(rand(3), 1.0)
+    module = types.SimpleNamespace(**{k: v for k, v in vars(real).items() if k != "softplus_cuda"})
+    with pytest.raises(ValueError, match="no CUDA launcher softplus_cuda; move the tensors"):
+        sst.function(module)(rand(3), 1.0)
 
 
 SIMULATED = r"""

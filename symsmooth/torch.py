@@ -127,8 +127,9 @@ class KernelFunction:
                 problem = dtype_problem(name, arg, role, *_dtype_of(value))
                 if problem:
                     raise TypeError(problem)
-                if role != "label" or value.device.type != "cpu":
-                    devices.add(value.device)
+                anywhere = role == "label" or (role == "param" and value.dim() == 0)
+                if value.device.type != "cpu" or not anywhere:
+                    devices.add(value.device)  # CPU labels and 0-d parameters go anywhere
                 if role == "param" and value.requires_grad and torch.is_grad_enabled():
                     if arg not in api.param_grads:
                         raise ValueError(
@@ -171,7 +172,7 @@ class KernelFunction:
             shape = tuple(operand.shape)
             axes = _sum_axes(tuple(g.shape), shape)
             g = g.sum(dim=axes, keepdim=True) if axes else g
-            grads[a] = g.reshape(shape).to(operand.dtype)
+            grads[a] = g.reshape(shape).to(operand.device, operand.dtype)
         return grads
 
 

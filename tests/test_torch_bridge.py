@@ -393,6 +393,9 @@ def test_clear_errors():
         (lambda: fn(x, "2"), TypeError, "parameter k must be a real number or a float tensor"),
         (lambda: fn(x, True), TypeError, "parameter k must be a real number"),
         (lambda: fn(x.to("meta"), 1.0), ValueError, "tensors on meta are not supported"),
+        # a CPU 0-d parameter goes with tensors anywhere (as in torch), a CPU array does not
+        (lambda: fn(x.to("meta"), torch.tensor(2.0)), ValueError, "tensors on meta are not"),
+        (lambda: fn(x.to("meta"), torch.ones(3)), ValueError, "tensors on several devices"),
         (lambda: sst.function(3.0), TypeError, "expected a generated module or a kernel name"),
         (lambda: sst.function(types.ModuleType("plain")), TypeError, "without a __symsmooth__"),
     ]

@@ -191,6 +191,19 @@ def test_float32_in_float32_out():
     assert fn(x, torch.tensor([2.0], dtype=F64)).dtype == F64
 
 
+def test_non_contiguous_tensors():
+    # a transposed or strided view reaches the kernels as a strided NumPy view
+    base = rand(6, 5)
+    for name in ("softplus", "logsumexp_max"):
+        fn = bridge(name)
+        for view in (base.t(), base[::2, 1:]):
+            y = fn(view, 1.5)
+            torch.testing.assert_close(y, fn(view.contiguous(), 1.5), rtol=0, atol=0)
+            (g,) = torch.autograd.grad(y.sum(), base)
+            (g0,) = torch.autograd.grad(fn(view.contiguous(), 1.5).sum(), base)
+            torch.testing.assert_close(g, g0, rtol=0, atol=0)
+
+
 def test_fast_and_exact_ufuncs_agree():
     x = rand(1000, grad=False, low=-30, high=30)
     fast, exact = bridge("softplus")(x, 1.5), bridge("softplus", fast=False)(x, 1.5)

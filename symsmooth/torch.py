@@ -29,12 +29,9 @@ tensor([9.3576e-14, 5.0000e-01, 1.0000e+00], dtype=torch.float64)
 
 from __future__ import annotations
 
-import contextlib
-import math
 from numbers import Integral, Real
 from types import ModuleType
 
-import numba
 import numpy as np
 
 try:
@@ -44,14 +41,11 @@ except ImportError as exc:  # pragma: no cover - the torch extra is not installe
         "symsmooth.torch needs PyTorch: pip install 'symsmooth[torch]' (torch==2.13.0)"
     ) from exc
 
-from symsmooth.bridges.calls import Interface, dtype_problem, function_of, module_of
+from symsmooth.bridges.calls import Interface, dtype_problem, module_of
 from symsmooth.bridges.calls import sum_axes as _sum_axes
+from symsmooth.bridges.torch_devices import EXECUTORS
 
 __all__ = ["KernelFunction", "function"]
-
-GRAIN_SIZE = 32768
-"""Calls on fewer elements run the kernels on one Numba thread: waking a thread pool costs
-more than it saves there (torch's own grain size for intra-op parallelism, at::GRAIN_SIZE)."""
 
 
 def function(module_or_name: str | ModuleType, out="generated", *, fast: bool = True):
@@ -153,7 +147,7 @@ class KernelFunction:
             raise ValueError(f"{name}: tensors on several devices: {sorted(map(str, devices))}")
         return devices.pop()
 
-    def gradients(self, executor: _Executor, values: tuple, cotangent, needed: list) -> dict:
+    def gradients(self, executor, values: tuple, cotangent, needed: list) -> dict:
         """``{argument: gradient}`` for the ``needed`` arguments, each shaped like its operand:
         the kernel's derivative times the cotangent (or the kernel's VJP), summed over the
         axes the operand was broadcast along."""
@@ -206,10 +200,11 @@ def _check_label(name: str, arg: str, value) -> None:
 
 class _KernelOp(torch.autograd.Function):
     """The autograd node of every bridged kernel; its first argument is the call's
-    :class:`_Executor` (no tensor), the others the kernel's arguments."""
+    :class:`~symsmooth.bridges.torch_devices.Executor` (no tensor), the others the kernel's
+    arguments."""
 
     @staticmethod
-    def forward(ctx, executor: _Executor, *values):
+    def forward(ctx, executor, *values):
         # the classic form (ctx in forward): apply costs ~30 us less than with setup_context
         ctx.executor = executor
         ctx.is_tensor = [isinstance(v, torch.Tensor) for v in values]
@@ -252,142 +247,3 @@ class _FirstOrderOnly(torch.autograd.Function):
             f"symsmooth.torch {ctx.name}: double backward (a derivative of a gradient) is not "
             "supported: the generated kernels give first derivatives only"
         )
-
-
-class _Executor:
-    """Where one call runs: the kernels of ``fn`` for tensors on ``device``, with the call's
-    keywords and shapes.  Subclasses give ``_args`` (kernel operands), ``_run`` (call a
-    kernel function) and ``_tensor`` (a result as a tensor)."""
-
-    def __init__(self, fn: KernelFunction, device: torch.device, keywords: dict, shapes):
-        self.fn, self.api, self.device = fn, fn.interface, device
-        self.keywords, self.shapes = keywords, shapes
-
-    def _keywords(self, cotangent) -> dict:
-        """The call's keywords, and the cotangent for a row map's VJP."""
-        if not self.api.output.vjp:
-            return self.keywords
-        return {**self.keywords, "cotangent": self._cotangent(cotangent)}
-
-    def value(self, values: tuple) -> torch.Tensor:
-        return self._tensor(self._run(self.api.name, self._args(values), self.keywords))
-
-    def input_grads(self, values: tuple, names: list[str], cotangent) -> dict:
-        """The kernels' derivatives (a row map: VJPs) of the ``names`` inputs."""
-        result = self._run(self.api.grad, self._args(values), self._keywords(cotangent))
-        parts = self.api.split_grad(result)
-        return {v: self._tensor(parts[v]) for v in names}
-
-    def param_grad(self, param: str, values: tuple, cotangent) -> torch.Tensor:
-        name = self.api.param_grads[param]
-        return self._tensor(self._run(name, self._args(values), self._keywords(cotangent)))
-
-
-class _CpuExecutor(_Executor):
-    """CPU tensors: NumPy views in (no copy), the CPU kernels, tensors over the results out."""
-
-    def _run(self, name: str, args: list, keywords: dict):
-        twin = self.api.fast.get(name) if self.fn.fast else None
-        fn = function_of(self.fn.module, twin or name, self.api.name)
-        if math.prod(self.shapes.full) >= GRAIN_SIZE:
-            return fn(*args, **keywords)
-        threads = numba.get_num_threads()  # small: one thread, as torch does below its grain
-        numba.set_num_threads(1)
-        try:
-            return fn(*args, **keywords)
-        finally:
-            numba.set_num_threads(threads)
-
-    def _args(self, values: tuple) -> list:
-        return [v.detach().numpy() if isinstance(v, torch.Tensor) else v for v in values]
-
-    def _cotangent(self, cotangent):
-        return cotangent.detach().numpy()
-
-    @staticmethod
-    def _tensor(result) -> torch.Tensor:
-        array = np.asarray(result)
-        if not array.flags.writeable:  # a 0-d view of a NumPy scalar
-            array = array.copy()
-        return torch.from_numpy(array)
-
-    def input_grads(self, values: tuple, names: list[str], cotangent) -> dict:
-        if self.api.kind != "elementwise":
-            return super().input_grads(values, names, cotangent)
-        args = self._args(values)  # one ufunc per input: only the needed ones run
-        return {v: self._tensor(self._run(self.api.grads[v], args, {})) for v in names}
-
-
-class _CudaExecutor(_Executor):
-    """CUDA tensors: the module's ``<function>_cuda`` launchers read them in place and return
-    new CUDA tensors; each launch is ordered after torch's current stream (and the current
-    stream after it) without a host sync.  Operands are made C-contiguous and broadcast on the
-    device first where the launchers need it (they broadcast from size 1 only)."""
-
-    def __init__(self, fn: KernelFunction, device: torch.device, keywords: dict, shapes):
-        super().__init__(fn, device, keywords, shapes)
-        if "cuda" not in self.api.targets:
-            raise ValueError(
-                f"{self.api.name}: the module was generated without the cuda target; "
-                "regenerate it with `symsmooth gen --target all`, or move the tensors to the CPU"
-            )
-
-    def _run(self, name: str, args: list, keywords: dict):
-        fn = getattr(self.fn.module, f"{name}_cuda", None)
-        if fn is None:
-            raise ValueError(
-                f"{self.api.name}: the module has no CUDA launcher {name}_cuda; move the "
-                "tensors to the CPU for this call, or regenerate the module with the cuda target"
-            )
-        with _on_current_stream(self.device):
-            return fn(*args, **keywords)
-
-    def _args(self, values: tuple) -> list:
-        args = []
-        for position, v in enumerate(values):
-            role = self.api.role(position)
-            if not isinstance(v, torch.Tensor):
-                args.append(v)
-                continue
-            if role == "label" and v.device.type == "cpu":
-                args.append(v.numpy())  # checked and copied by the launcher
-                continue
-            if role == "label":
-                v = v.to(torch.float64)  # the launchers read per-row parameters as float64
-            if role == "input":
-                shape = self.shapes.full
-            else:
-                shape = tuple(v.shape) if v.numel() == 1 else self.shapes.params
-            args.append(v.detach().expand(shape).contiguous())
-        return args
-
-    def _cotangent(self, cotangent):
-        return cotangent.expand(self.shapes.full).contiguous()
-
-    def _tensor(self, result) -> torch.Tensor:
-        return torch.as_tensor(result, device=self.device)
-
-
-@contextlib.contextmanager
-def _on_current_stream(device: torch.device):
-    """Run Numba's launches (on the default stream of ``device``'s primary context) in order
-    with torch's current stream: the default stream waits for the current one, and the current
-    one for the default stream afterwards (events, no host sync).  Nothing to do when torch
-    runs on the default stream."""
-    from numba import cuda
-
-    current = torch.cuda.current_stream(device)
-    default = torch.cuda.default_stream(device)
-    with cuda.gpus[device.index if device.index is not None else 0]:
-        if current == default:
-            yield
-            return
-        default.wait_stream(current)
-        try:
-            yield
-        finally:
-            current.wait_stream(default)
-
-
-EXECUTORS: dict[str, type] = {"cpu": _CpuExecutor, "cuda": _CudaExecutor}
-"""Where the kernels run, by the tensors' device type."""

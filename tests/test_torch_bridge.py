@@ -24,6 +24,7 @@ torch = pytest.importorskip("torch")
 
 import symsmooth as ss  # noqa: E402
 import symsmooth.torch as sst  # noqa: E402
+from symsmooth.bridges import torch_devices as devices  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 GENERATED = ROOT / "generated"
@@ -464,8 +465,8 @@ def _fake_cuda(real):
 @pytest.fixture
 def cuda_on_cpu(monkeypatch):
     """Route CPU tensors through the CUDA executor (no streams to order on the CPU)."""
-    monkeypatch.setitem(sst.EXECUTORS, "cpu", sst._CudaExecutor)
-    monkeypatch.setattr(sst, "_on_current_stream", lambda device: contextlib.nullcontext())
+    monkeypatch.setitem(devices.EXECUTORS, "cpu", devices.CudaExecutor)
+    monkeypatch.setattr(devices, "on_current_stream", lambda device: contextlib.nullcontext())
 
 
 def test_cuda_executor_broadcasts_on_the_device_and_calls_the_launchers(cuda_on_cpu):
@@ -495,8 +496,9 @@ def test_cuda_executor_broadcasts_on_the_device_and_calls_the_launchers(cuda_on_
 
 
 def test_cuda_tensors_are_routed_to_the_cuda_launchers():
-    assert sst.EXECUTORS["cuda"] is sst._CudaExecutor
-    assert sst.EXECUTORS["cpu"] is sst._CpuExecutor
+    assert sst.EXECUTORS is devices.EXECUTORS
+    assert devices.EXECUTORS["cuda"] is devices.CudaExecutor
+    assert devices.EXECUTORS["cpu"] is devices.CpuExecutor
 
 
 def test_cuda_executor_refuses_a_module_without_the_cuda_target(cuda_on_cpu):
@@ -513,9 +515,10 @@ def test_cuda_executor_refuses_a_module_without_the_cuda_target(cuda_on_cpu):
 SIMULATED = r"""
 import contextlib, sys, torch, numpy as np
 import symsmooth.torch as sst
+from symsmooth.bridges import torch_devices as devices
 cpu = {n: sst.function(n, sys.argv[1]) for n in sys.argv[2:]}
-sst.EXECUTORS["cpu"] = sst._CudaExecutor
-sst._on_current_stream = lambda device: contextlib.nullcontext()
+devices.EXECUTORS["cpu"] = devices.CudaExecutor
+devices.on_current_stream = lambda device: contextlib.nullcontext()
 for name in sys.argv[2:]:
     fn = sst.function(name, sys.argv[1])
     x = torch.linspace(-1.5, 2.0, 8, dtype=torch.float64).reshape(2, 4).requires_grad_()

@@ -4,4 +4,5 @@
 :class:`~symsmooth.bridges.calls.Interface`: the call signature, the shape rules of its output
 kind, which kernel function gives which derivative, and how a broadcast gradient is summed
 back to an operand's shape.  It imports neither NumPy nor any framework.
+:mod:`symsmooth.bridges.torch_devices` holds the PyTorch bridge's executors (CPU and CUDA).
 """

@@ -501,6 +501,19 @@ def test_cuda_tensors_are_routed_to_the_cuda_launchers():
     assert devices.EXECUTORS["cpu"] is devices.CpuExecutor
 
 
+def test_cuda_parameter_gradient_without_a_launcher_runs_on_the_host(cuda_on_cpu):
+    fake = _fake_cuda(_with_param_grads("logsumexp_max", {"k": _lse_grad_k}))
+    assert not hasattr(fake, "_lse_grad_k_cuda")
+    fake._lse_grad_k = _lse_grad_k  # the CPU kernel only
+    fn = sst.function(fake)
+    x, k = rand(3, 4), torch.tensor([0.5, 1.0, 2.0], dtype=F64, requires_grad=True)
+    y = fn(x, k)
+    gx, gk = torch.autograd.grad(y.sum(), (x, k))
+    assert fake.seen[-1][0] == "logsumexp_max_grad"  # the inputs' gradient: its launcher
+    want = _lse_grad_k(x.detach().numpy(), k.detach().numpy())
+    torch.testing.assert_close(gk, torch.from_numpy(want), rtol=0, atol=0)
+
+
 def test_cuda_executor_refuses_a_module_without_the_cuda_target(cuda_on_cpu):
     real = ss.load("softplus", GENERATED)
     module = types.SimpleNamespace(**vars(real))

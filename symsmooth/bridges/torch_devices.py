@@ -132,6 +132,16 @@ class CudaExecutor(Executor):
     def _cotangent(self, cotangent):
         return cotangent.expand(self.shapes.full).contiguous()
 
+    def param_grad(self, param: str, values: tuple, cotangent) -> torch.Tensor:
+        """A parameter's derivative: its launcher, or, where the module has none (parameter
+        derivatives have CPU kernels only so far), the CPU kernel on host copies (one copy
+        each way and a sync), the result back on the device."""
+        if hasattr(self.fn.module, f"{self.api.param_grads[param]}_cuda"):
+            return super().param_grad(param, values, cotangent)
+        host = CpuExecutor(self.fn, torch.device("cpu"), self.keywords, self.shapes)
+        values = tuple(v.cpu() if isinstance(v, torch.Tensor) else v for v in values)
+        return host.param_grad(param, values, cotangent.cpu()).to(self.device)
+
     def _tensor(self, result) -> torch.Tensor:
         return torch.as_tensor(result, device=self.device)
 

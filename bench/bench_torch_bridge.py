@@ -10,7 +10,9 @@ Run from the repository root::
 Formulas: softplus with a sharpness (``F.softplus(x, beta=k)``), log-sum-exp over the last
 axis (``torch.logsumexp(k x)/k``), the ZLPR multi-label loss written in torch ops (the stable
 form: ``logsumexp`` over the masked scores with a 0 appended, as in Su's reference code) and
-cross-entropy with 1-based labels (``F.cross_entropy``, per row).  Both sides get the same
+cross-entropy with 1-based labels (``F.cross_entropy``, per row); and, when the softplus
+module has ``param_grads``, softplus with ``k`` a tensor that requires grad
+(``F.softplus(k x)/k``).  ``--out`` takes the modules from another folder.  Both sides get the same
 float64 tensors with ``requires_grad``; "fwd" is one call that builds the graph, "fwd+bwd" is
 ``f(x).sum().backward()``.  Everything runs in one process, interleaved (each round times every
 candidate once) and a time is the minimum over the rounds; torch and Numba use the same thread
@@ -53,10 +55,10 @@ def _zlpr_torch(s, t, k):
     return lse / k
 
 
-def _formulas(gen):
+def _formulas(gen, out):
     """name -> (bridge call, torch call, inputs builder)."""
-    softplus, lse = sst.function("softplus"), sst.function("logsumexp_max")
-    zlpr, ce = sst.function("zlpr"), sst.function("cross_entropy_lse")
+    softplus, lse = sst.function("softplus", out), sst.function("logsumexp_max", out)
+    zlpr, ce = sst.function("zlpr", out), sst.function("cross_entropy_lse", out)
 
     def x_of(shape):
         return (3 * torch.randn(*shape, generator=gen, dtype=torch.float64)).requires_grad_()
@@ -67,7 +69,7 @@ def _formulas(gen):
     def targets(shape):
         return (torch.rand(*shape, generator=gen) < 0.1).to(torch.float64)
 
-    return {
+    formulas = {
         "softplus (k=2)": (
             lambda d: softplus(d["x"], 2.0),
             lambda d: F.softplus(d["x"], beta=2.0),
@@ -89,17 +91,28 @@ def _formulas(gen):
             lambda shape: {"x": x_of(shape), "y": labels(shape)},
         ),
     }
+    if "k" in softplus.interface.param_grads:  # a learnable sharpness (F.softplus takes none)
+        formulas["softplus, k a tensor"] = (
+            lambda d: softplus(d["x"], d["k"]),
+            lambda d: F.softplus(d["k"] * d["x"]) / d["k"],
+            lambda shape: {
+                "x": x_of(shape),
+                "k": torch.tensor(2.0, dtype=torch.float64, requires_grad=True),
+            },
+        )
+    return formulas
 
 
 def _step(fn, data):
-    data["x"].grad = None
+    for v in data.values():
+        v.grad = None
     fn(data).sum().backward()
 
 
-def _cases():
+def _cases(out):
     gen = torch.Generator().manual_seed(0)
     cases, data = {}, {}
-    for name, (ours, theirs, make) in _formulas(gen).items():
+    for name, (ours, theirs, make) in _formulas(gen, out).items():
         for size, shape in SIZES.items():
             d = make(shape)
             data[(name, size)] = d
@@ -139,12 +152,12 @@ def _table(times: dict) -> str:
     return "\n".join(rows)
 
 
-def _run(threads: int, rounds: int) -> str:
+def _run(threads: int, rounds: int, out: str) -> str:
     """The table at ``threads`` torch and Numba threads, with its heading line."""
     torch.set_num_threads(threads)
     numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     load_before = os.getloadavg()
-    times = _interleaved(_cases(), rounds)
+    times = _interleaved(_cases(out), rounds)
     load_after = os.getloadavg()
     head = (
         f"**{threads} thread{'s' if threads > 1 else ''}** (torch and Numba; interleaved, "
@@ -162,6 +175,7 @@ def main() -> None:
     parser.add_argument(
         "--threads", default="2,1", help="torch and Numba thread counts, one table each"
     )
+    parser.add_argument("--out", default=str(ROOT / "generated"), help="generated modules")
     args = parser.parse_args()
     rounds = 5 if args.quick else 30
     machine = (
@@ -169,7 +183,7 @@ def main() -> None:
         f"shared with other jobs, Python {platform.python_version()}, torch {torch.__version__}, "
         f"Numba {numba.__version__}, float64."
     )
-    tables = [_run(int(t), rounds) for t in args.threads.split(",")]
+    tables = [_run(int(t), rounds, args.out) for t in args.threads.split(",")]
     body = "\n\n".join([machine, *tables])
     print(body)
     if args.write:

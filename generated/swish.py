@@ -5,7 +5,7 @@
 #   arXiv:1710.05941)
 # Kind: elementwise; inputs: x; parameters: k
 # Template: elementwise.py.j2
-#   sha256:9fef88460452a2dca34fc2e292a7bfcb4b9bac289c136c140113527e460f0beb
+#   sha256:b753602d09c6d65cb5a124e6326a44f3ae9dcadeceb940eddfb2e0f0614965f1
 # Input expression: sha256(srepr)=2cb68ff5f10a86f34be121dc76e9477091f81628cf2dabe6e127955074f9db5a
 # Stabilization rules applied: exact_arguments, sigmoid, silu
 #
@@ -14,6 +14,7 @@
 
 ``swish(x, k)`` is a NumPy ufunc (float32 and float64, broadcasting, ``out=``).
 ``swish_grad_x(x, k)`` is its partial derivative in ``x``.
+``swish_grad_k(x, k)`` is its partial in the parameter ``k`` (not in _grad).
 ``swish_grad(x, k)`` returns ``swish_grad_x``.
 ``<ufunc>_fast(...)`` is the same function as a multithreaded SIMD loop (within 1 ulp).
 float32 inputs are computed in float64 and rounded once.
@@ -210,6 +211,14 @@ def _silu_xd(a, b):
 
 
 @njit(cache=True, error_model="numpy")
+def _silu_xp(a, b):
+    """silu(a b) = a b sigmoid(a b) for the exact product (the scale is the rounded product;
+    its half ulp is the rounding of a product, not amplified)."""
+    p, pl = _two_product(a, b)
+    return _silu_scaled(p, _lo(pl), p)
+
+
+@njit(cache=True, error_model="numpy")
 def _core_swish(x, k):
     return _silu_xd(k, x)
 
@@ -217,6 +226,11 @@ def _core_swish(x, k):
 @njit(cache=True, error_model="numpy")
 def _core_swish_grad_x(x, k):
     return _dswish_xp(x, k)
+
+
+@njit(cache=True, error_model="numpy")
+def _core_swish_grad_k(x, k):
+    return x * _dswish_xp(x, k) / k - _silu_xp(x, k) / k**2
 
 
 @vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
@@ -227,6 +241,11 @@ def swish(x, k):
 @vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
 def swish_grad_x(x, k):
     return _core_swish_grad_x(np.float64(x), np.float64(k))
+
+
+@vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
+def swish_grad_k(x, k):
+    return _core_swish_grad_k(np.float64(x), np.float64(k))
 
 
 # --- Fast CPU path ---------------------------------------------------------------------------
@@ -438,9 +457,37 @@ def swish_grad_x_fast(x, k, out=None):
     return out
 
 
+@njit(parallel=True, cache=True, error_model="numpy")
+def _fast_loop_swish_grad_k(res, x, k):
+    for i in prange(res.shape[0]):
+        res[i] = _core_swish_grad_k(np.float64(_at(x, i)), np.float64(_at(k, i)))
+
+
+def swish_grad_k_fast(x, k, out=None):
+    """``swish_grad_k`` as a multithreaded SIMD loop (same broadcasting, dtypes
+    and ``out=``; values within 1 ulp of the ufunc's)."""
+    flat, res, shape, dtype, direct = _fast_operands(swish_grad_k, (x, k), out)
+    _fast_loop_swish_grad_k(res, *flat)
+    if direct:
+        return out
+    res = res.reshape(shape).astype(dtype, copy=False)
+    if out is None:
+        return res[()] if res.ndim == 0 else res  # a NumPy scalar for scalars, as the ufunc
+    out[...] = res
+    return out
+
+
 swish_grad = swish_grad_x
 
-__all__ = ["swish", "swish_fast", "swish_grad_x", "swish_grad_x_fast", "swish_grad"]
+__all__ = [
+    "swish",
+    "swish_fast",
+    "swish_grad_x",
+    "swish_grad_x_fast",
+    "swish_grad_k",
+    "swish_grad_k_fast",
+    "swish_grad",
+]
 
 __symsmooth__ = {
     "name": "swish",
@@ -450,9 +497,14 @@ __symsmooth__ = {
     "output": "elementwise",
     "grads": {"x": "swish_grad_x"},
     "grad": "swish_grad",
+    "param_grads": {"k": "swish_grad_k"},
     "labels": (),
     "keywords": {},
-    "fast": {"swish": "swish_fast", "swish_grad_x": "swish_grad_x_fast"},
+    "fast": {
+        "swish": "swish_fast",
+        "swish_grad_x": "swish_grad_x_fast",
+        "swish_grad_k": "swish_grad_k_fast",
+    },
     "targets": ("cpu", "cuda"),
 }
 """How to call this module's kernels (plain data; symsmooth.codegen.api)."""
@@ -725,8 +777,10 @@ _CUDA_DEVICE = (
     _dswish_xp,
     _silu_scaled,
     _silu_xd,
+    _silu_xp,
     _core_swish,
     _core_swish_grad_x,
+    _core_swish_grad_k,
 )
 """The scalar helpers and cores that _cuda_build compiles as CUDA device functions."""
 _CUDA_KERNELS = (_cuda_swish, _cuda_swish_grad)

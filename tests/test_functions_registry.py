@@ -53,6 +53,7 @@ POINTS: dict[str, list[tuple[float, ...]]] = {
     "loglse_exp": [(0.5, -1.0), (3.0, 2.9), (-0.25, -2.0)],
     "dloglse_exp": [(0.5, -1.0), (3.0, 2.9), (-2.0, 1.5)],
     "recip1p_sq": [(2.0, -0.75), (40.0, 1e3)],
+    "recip1p_sq_x": [(2.0, -0.75), (40.0, 1e3), (1e4, 1e200)],
     "hypot_gap": [(1.0, 2.5), (0.5, -3.0), (2.0, 1e3)],
     "loglse_exp_gap": [(0.5, -1.0), (3.0, 2.9), (1.5, 1.5)],
     "logsumexp_gap": [(0.5, -1.0), (3.0, 2.9, -40.0), (-700.0, -701.5)],
@@ -89,7 +90,7 @@ def symbols(cls: type) -> tuple[sp.Symbol, ...]:
 
 
 def test_the_registry_holds_every_builtin_primitive():
-    assert len(PRIMITIVES) == 49
+    assert len(PRIMITIVES) == 50
     assert {"softplus", "logsumexp", "logcosh", "hypot", "dswish", "recip1p_sq"} <= set(NAMES)
     assert all(issubclass(c, StablePrimitive) and c.__name__ == n for n, c in PRIMITIVES.items())
 

@@ -91,6 +91,7 @@ DERIVATIVES = {
     ("sau", "alpha"): lambda x, s, a: x - s * (x / s * _Phi(x / s) + _phi(x / s)),
     ("sau", "sigma"): lambda x, s, a: (1 - a) * _phi(x / s),
     ("swish", "k"): lambda x, k: x * x * _sig(k * x) * _sig(-k * x),
+    ("soft_sign_arctan", "k"): lambda x, k: 2 * x / (A.pi() * (1 + (k * x) ** 2)),
     ("max_pair_logsumexp", "k"): lambda x, y, k: (
         (x * (k * x).exp() + y * (k * y).exp()) / ((k * x).exp() + (k * y).exp()) / k
         - _lse(k * x, k * y) / k**2
@@ -178,6 +179,21 @@ def test_pair_maxima_grad_k_at_ties_and_far_apart():
         assert _ulps("max_abs_pair_logsumexp", "k", points) <= 4.0
 
 
+def test_arctan_grad_k_where_the_square_overflows():
+    """2 x/(pi (1 + (k x)^2)) at |k x| > 4e180: 2/(pi k^2 x), a normal double, where
+    x recip1p_sq(k, x) is 0 (the reciprocal of the square underflows first)."""
+    points = [(x, k) for k in (1.0, 7.5, 1e4) for x in (-1e300, -2.15e201, 3.0, 1e160)]
+    assert _ulps("soft_sign_arctan", "k", points) <= 2.0
+
+
+def test_abs_pair_grad_k_where_the_weights_are_near_underflow():
+    """The entropy's terms e_i d_i with e_i = exp(-d_i) near 2**-1022 (d_i > 700) are formed
+    as exp(-d_i/2)^2 d_i, scaled by 2**600 (was 54 ulp at k = 1, x = 10, y = -367.5; 11 ulp at
+    k = 10 where the distance's low part is 1e-15 of it)."""
+    points = [(10.0, -367.46619407366876, 1.0), (-747.1332191019411, 711.782712893384, 10.0)]
+    assert _ulps("max_abs_pair_logsumexp", "k", points) <= 1.0
+
+
 def test_swish_grad_k_product_form():
     points = [(z / k, k) for k in SHARP for z in (-700.0, -36.9, -1.0, 1e-8, 2.0, 50.0)]
     assert _ulps("swish", "k", points) <= 2.0
@@ -203,7 +219,12 @@ def test_collapse_gaps_is_an_identity_and_finds_each_pair():
         point.update({s: sp.Rational(4, 5), a: sp.Rational(3, 10)})
         assert abs(sp.N(got.subs(point), 30) - sp.N(raw.subs(point), 30)) < 1e-25
     assert collapse_gaps(x * sigmoid(k * x)) == x * sigmoid(k * x)
-    assert logsumexp_gap(x, y) == softplus_gap(x - y)
+    # two arguments: the binary entropy of their difference (the same function)
+    two = {x: sp.Rational(3, 10), y: sp.Rational(-2, 5)}
+    assert (
+        abs(sp.N(logsumexp_gap(x, y).subs(two), 30) - sp.N(softplus_gap(x - y).subs(two), 30))
+        < 1e-25
+    )
 
 
 def test_integer_parameters_and_labels_have_no_gradient():

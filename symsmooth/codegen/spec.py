@@ -35,6 +35,7 @@ from symsmooth.codegen import names as naming
 from symsmooth.codegen.normalform import ReductionPlan, decompose
 from symsmooth.errors import CodegenError
 from symsmooth.functions.gaps import collapse_gaps
+from symsmooth.functions.scaling import fuse_scaled
 
 Stabilizer = Callable[[sp.Expr], tuple[sp.Expr, tuple[str, ...]]]
 
@@ -356,7 +357,7 @@ def make_spec(
         # stabilized like the input partials
         raw = tuple(collapse_gaps(_drop_deltas(sp.diff(stable, p))) for p in dparams)
         stable_pgrads, applied3 = _stabilize_all(stabilizer, raw)
-        stable_pgrads = tuple(split_squares(g, inputs) for g in stable_pgrads)
+        stable_pgrads = tuple(split_squares(fuse_scaled(g), inputs) for g in stable_pgrads)
         exact_pgrads = tuple(_drop_deltas(sp.diff(expr, p)) for p in dparams)
         applied = tuple(sorted(set(applied) | set(applied2) | set(applied3)))
         return KernelSpec(

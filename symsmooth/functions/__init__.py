@@ -73,6 +73,7 @@ from symsmooth.functions.scaling import (
     odd_root_sum,
     odd_root_sum_grad,
     recip1p_sq,
+    recip1p_sq_x,
 )
 from symsmooth.functions.special import hypot, logcosh, relu_gauss
 from symsmooth.functions.targets import (
@@ -129,6 +130,7 @@ __all__ = [
     "onehot_argmax",
     "phi",
     "recip1p_sq",
+    "recip1p_sq_x",
     "relu_gauss",
     "sigmoid",
     "sinh_ratio",

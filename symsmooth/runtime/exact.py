@@ -367,5 +367,11 @@ def _logsumexp_gap_xp4(a0, b0, a1, b1, a2, b2, a3, b3):
             continue
         e, el = _wexp2(-h, he)
         rest += e
-        weighted += e * h + (el * h + e * he)
+        if h > 700.0:  # e is near or below 2**-1022: h e from exp(-h/2)^2, scaled by 2**600
+            E, El = _wexp2(-0.5 * h, 0.5 * he)
+            S = E * 4.149515568880993e180  # exact
+            P = S * h
+            weighted += math.ldexp(P * E + (2.0 * P * El + S * he * E), -600)
+        else:
+            weighted += e * h + (el * h + e * he)
     return math.log(count) + math.log1p(rest / count) + weighted / (count + rest)

@@ -32,14 +32,14 @@ from numba.extending import overload as _overload
 
 
 @njit(cache=True, error_model="numpy")
-def _hypot_gap(m, w):
-    """1 - w/hypot(m, w) in [0, 2] (the cosine gap of SMU-1's alpha derivative): for w > 0
-    it is m^2/(h (h + w)), formed as (m/h)(m/(h + w)) (no cancellation, no m^2 overflow);
-    else 1 + |w|/h (two positive terms)."""
+def _hypot_gap_times(c, m, w):
+    """c (1 - w/hypot(m, w)): for w > 0 (m/h)(m (c/(h + w))), so that a factor c ~ w ~ 1e300
+    meets the gap m^2/(h (h + w)) ~ 1e-600 before it underflows (SMU-1's alpha derivative
+    (x/2) hypot_gap(mu, x (1 - alpha))); else c (1 + |w|/h)."""
     h = math.hypot(m, w)
     if w > 0.0:
-        return (m / h) * (m / (h + w))
-    return 1.0 - w / h
+        return (m / h) * (m * (c / (h + w)))
+    return c * (1.0 - w / h)
 
 
 @njit(cache=True, error_model="numpy")
@@ -118,7 +118,7 @@ def _core_smu1_grad_mu(x, mu, alpha):
 
 @njit(cache=True, error_model="numpy")
 def _core_smu1_grad_alpha(x, mu, alpha):
-    return (1 / 2) * x * _hypot_gap(mu, x * (1 - alpha))
+    return _hypot_gap_times((1 / 2) * x, mu, x * (1 - alpha))
 
 
 @vectorize(["float32(float32, float64, float64)", "float64(float64, float64, float64)"], cache=True)
@@ -601,7 +601,7 @@ def smu1_grad_cuda(x, mu, alpha):
 
 
 _CUDA_DEVICE = (
-    _hypot_gap,
+    _hypot_gap_times,
     _two_product,
     _lin_hypot,
     _core_smu1,

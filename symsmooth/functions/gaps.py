@@ -59,7 +59,13 @@ from symsmooth.functions.double_exp import dloglse_exp, loglse_exp
 from symsmooth.functions.elementary import Phi, logsumexp, phi, sigmoid, softplus
 from symsmooth.functions.fused import dsigmoid
 from symsmooth.functions.special import hypot, logcosh, relu_gauss
-from symsmooth.runtime.gaps import _hypot_gap, _logcosh_gap, _loglse_exp_gap, _softplus_gap
+from symsmooth.runtime.gaps import (
+    _hypot_gap,
+    _hypot_gap_times,
+    _logcosh_gap,
+    _loglse_exp_gap,
+    _softplus_gap,
+)
 
 
 def _mp_softplus_gap(z):
@@ -303,6 +309,32 @@ class hypot_gap(StablePrimitive):
         return 1 - w / sp.sqrt(m**2 + w**2)
 
 
+class hypot_gap_times(StablePrimitive):
+    """``c (1 - w/hypot(m, w))``: :class:`hypot_gap` times a factor, formed so that a large
+    ``c`` meets the tiny gap before it underflows (``(m/h)(m (c/(h + w)))`` for ``w > 0``).
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> sp.N(hypot_gap_times(10**300, 1, 10**300), 6)
+    5.00000e-301
+    """
+
+    runtime_helper = "hypot_gap_times"
+    numpy_impl = np.vectorize(_hypot_gap_times, otypes=[np.float64])
+    mpmath_impl = staticmethod(
+        lambda c, m, w: mpmath.mpf(c) * (1 - mpmath.mpf(w) / mpmath.hypot(m, w))
+    )
+    nargs = 3
+
+    def fdiff(self, argindex=1):
+        c, m, w = self.args
+        return sp.diff(c * hypot_gap(m, w), self.args[argindex - 1])
+
+    def _naive(self, c, m, w):
+        return c * (1 - w / sp.sqrt(m**2 + w**2))
+
+
 GAPS: dict[type, object] = {
     softplus: softplus_gap,
     logsumexp: logsumexp_gap,
@@ -378,7 +410,7 @@ def _ratio(expr: sp.Expr, atom) -> sp.Expr | None:
             continue
         joined = [t for t in _terms(sp.Add(*rest) - c) if t != 0]
         if len(joined) < len(rest):
-            return sp.factor_terms(sp.Add(*joined)) + c * hypot_gap(m, w)
+            return sp.factor_terms(sp.Add(*joined)) + hypot_gap_times(c, m, w)
     return None
 
 

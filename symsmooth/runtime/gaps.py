@@ -184,6 +184,16 @@ def _logsumexp_gap4(a0, a1, a2, a3):
     return math.log(count) + math.log1p(rest / count) + weighted / (count + rest)
 
 
+def _hypot_gap_times(c, m, w):
+    """c (1 - w/hypot(m, w)): for w > 0 (m/h)(m (c/(h + w))), so that a factor c ~ w ~ 1e300
+    meets the gap m^2/(h (h + w)) ~ 1e-600 before it underflows (SMU-1's alpha derivative
+    (x/2) hypot_gap(mu, x (1 - alpha))); else c (1 + |w|/h)."""
+    h = math.hypot(m, w)
+    if w > 0.0:
+        return (m / h) * (m * (c / (h + w)))
+    return c * (1.0 - w / h)
+
+
 def _hypot_gap(m, w):
     """1 - w/hypot(m, w) in [0, 2] (the cosine gap of SMU-1's alpha derivative): for w > 0
     it is m^2/(h (h + w)), formed as (m/h)(m/(h + w)) (no cancellation, no m^2 overflow);

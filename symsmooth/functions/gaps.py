@@ -281,6 +281,12 @@ def _exact_gap(gap: sp.Expr) -> sp.Expr:
     return gap if None in pairs else logsumexp_gap_xp(*[f for pair in pairs for f in pair])
 
 
+def _mp_hypot_gap(m, w):
+    m, w = mpmath.mpf(m), mpmath.mpf(w)
+    h = mpmath.hypot(m, w)
+    return m * m / (h * (h + w)) if w > 0 else 1 - w / h
+
+
 class hypot_gap(StablePrimitive):
     """``1 - w/hypot(m, w)`` in ``[0, 2]``: ``m**2/(h (h + w))`` for ``w > 0`` (no cancellation).
 
@@ -293,7 +299,7 @@ class hypot_gap(StablePrimitive):
 
     runtime_helper = "hypot_gap"
     numpy_impl = np.vectorize(_hypot_gap, otypes=[np.float64])
-    mpmath_impl = staticmethod(lambda m, w: 1 - mpmath.mpf(w) / mpmath.hypot(m, w))
+    mpmath_impl = staticmethod(lambda m, w: _mp_hypot_gap(m, w))
     nargs = 2
 
     def fdiff(self, argindex=1):
@@ -322,9 +328,7 @@ class hypot_gap_times(StablePrimitive):
 
     runtime_helper = "hypot_gap_times"
     numpy_impl = np.vectorize(_hypot_gap_times, otypes=[np.float64])
-    mpmath_impl = staticmethod(
-        lambda c, m, w: mpmath.mpf(c) * (1 - mpmath.mpf(w) / mpmath.hypot(m, w))
-    )
+    mpmath_impl = staticmethod(lambda c, m, w: mpmath.mpf(c) * _mp_hypot_gap(m, w))
     nargs = 3
 
     def fdiff(self, argindex=1):

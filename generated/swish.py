@@ -110,6 +110,38 @@ def _wexp2(h, m):
 
 
 @njit(cache=True, error_model="numpy")
+def _dsigmoid2(z, zl):
+    """dsigmoid(z + zl) (zl the low part of a double-double argument, |zl| <= ulp(z)/2) within
+    0.5 ulp + 2**-60 relative: one division of double-double operands (e + el = exp(-|z + zl|)
+    from _wexp2, which takes -|z| - (+-zl) exactly; (1 + e + el)^2 = S + Sl with 1 + e exact by
+    TwoSum and its square by TwoProduct), remainder formed exactly."""
+    if z != z:
+        return z
+    e, el = _wexp2(-abs(z), zl if z >= 0.0 else -zl)
+    s = 1.0 + e
+    err = ((1.0 - s) + e) + el
+    S, Se = _two_product(s, s)
+    Sl = Se + 2.0 * s * err
+    q = e / S
+    p, pe = _two_product(q, S)
+    return q + ((((e - p) - pe) + el) - q * Sl) / S
+
+
+@njit(cache=True, error_model="numpy")
+def _lo(e):
+    """The low part of an error-free transformation, 0 where it is not finite (an overflowed
+    split or an infinite product: the rounded value is then used as it is)."""
+    return e if e - e == 0.0 else 0.0
+
+
+@njit(cache=True, error_model="numpy")
+def _dsigmoid_xp(a, b):
+    """sigmoid(a b) sigmoid(-a b) for the exact product."""
+    p, pl = _two_product(a, b)
+    return _dsigmoid2(p, _lo(pl))
+
+
+@njit(cache=True, error_model="numpy")
 def _dswish2(z, zl):
     """d/dz z sigmoid(z) = sigmoid(z) + z dsigmoid(z) within ~0.5 ulp (e = exp(-|z|)):
     (1 + e + z e)/(1 + e)^2 for z >= 0 (positive terms); e (1 + z + e)/(1 + e)^2 for z < 0,
@@ -148,13 +180,6 @@ def _dswish2(z, zl):
     q = n / S
     p, pe = _two_product(q, S)
     return q + ((((n - p) - pe) + nl) - q * Sl) / S
-
-
-@njit(cache=True, error_model="numpy")
-def _lo(e):
-    """The low part of an error-free transformation, 0 where it is not finite (an overflowed
-    split or an infinite product: the rounded value is then used as it is)."""
-    return e if e - e == 0.0 else 0.0
 
 
 @njit(cache=True, error_model="numpy")
@@ -211,14 +236,6 @@ def _silu_xd(a, b):
 
 
 @njit(cache=True, error_model="numpy")
-def _silu_xp(a, b):
-    """silu(a b) = a b sigmoid(a b) for the exact product (the scale is the rounded product;
-    its half ulp is the rounding of a product, not amplified)."""
-    p, pl = _two_product(a, b)
-    return _silu_scaled(p, _lo(pl), p)
-
-
-@njit(cache=True, error_model="numpy")
 def _core_swish(x, k):
     return _silu_xd(k, x)
 
@@ -230,7 +247,7 @@ def _core_swish_grad_x(x, k):
 
 @njit(cache=True, error_model="numpy")
 def _core_swish_grad_k(x, k):
-    return x * _dswish_xp(x, k) / k - _silu_xp(x, k) / k**2
+    return x * (x * _dsigmoid_xp(x, k))
 
 
 @vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
@@ -310,6 +327,30 @@ def _fexp2(x):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
+def _fast_dsigmoid2(z, zl):
+    """_dsigmoid2 (dsigmoid(z + zl)), branch-free: as _fast_dsigmoid with exp(-|z + zl|) =
+    e (1 -+ zl) through e_lo."""
+    e, e_lo = _fexp2(-abs(z))
+    e_lo = e_lo - e * (zl if z >= 0.0 else -zl)
+    s = 1.0 + e
+    err = ((1.0 - s) + e) + e_lo
+    S = s * s
+    S_lo = _fma(s, s, -S) + 2.0 * s * err
+    q = e / S
+    rem = _fma(-q, S, e) + e_lo
+    res = q + (rem - q * S_lo) / S
+    return res if res == res else q
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _fast_dsigmoid_xp(a, b):
+    """_dsigmoid_xp, branch-free (the product's low part by fma)."""
+    p = a * b
+    pl = _fma(a, b, -p)
+    return _fast_dsigmoid2(p, pl if pl - pl == 0.0 else 0.0)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
 def _fast_sigmoid2(p, q):
     """_sigmoid2 (sigmoid(p + q), the sum taken exactly by TwoSum), branch-free: the low part
     zl of the sum enters exp(-|z + zl|) = e (1 -+ zl) through e_lo."""
@@ -356,6 +397,11 @@ def _fast_silu_xd(a, b):
 @njit(cache=True, error_model="numpy", inline="always")
 def _fast_core_swish(x, k):
     return _fast_silu_xd(k, x)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _fast_core_swish_grad_k(x, k):
+    return x * (x * _fast_dsigmoid_xp(x, k))
 
 
 _NAME = "swish"
@@ -460,7 +506,7 @@ def swish_grad_x_fast(x, k, out=None):
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_swish_grad_k(res, x, k):
     for i in prange(res.shape[0]):
-        res[i] = _core_swish_grad_k(np.float64(_at(x, i)), np.float64(_at(k, i)))
+        res[i] = _fast_core_swish_grad_k(np.float64(_at(x, i)), np.float64(_at(k, i)))
 
 
 def swish_grad_k_fast(x, k, out=None):
@@ -772,12 +818,13 @@ def swish_grad_cuda(x, k):
 _CUDA_DEVICE = (
     _two_product,
     _wexp2,
-    _dswish2,
+    _dsigmoid2,
     _lo,
+    _dsigmoid_xp,
+    _dswish2,
     _dswish_xp,
     _silu_scaled,
     _silu_xd,
-    _silu_xp,
     _core_swish,
     _core_swish_grad_x,
     _core_swish_grad_k,

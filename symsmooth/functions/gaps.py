@@ -19,6 +19,7 @@ derivative and writes the gap as one primitive whose runtime helper
 ``logsumexp``             :class:`logsumexp_gap`: the entropy of ``softmax(z)``
 ``logcosh``               :class:`logcosh_gap` ``= H(sigmoid(2 z)) - log 2``
 ``relu_gauss``            ``phi`` (``t Phi(t) + phi(t) - t Phi(t)``)
+``silu``                  ``-z**2 dsigmoid(z)`` (swish: ``silu(k x)/k``)
 ========================  =====================================================================
 
 It also collapses the linear identities that appear beside them: a *reflection*
@@ -57,7 +58,7 @@ from sympy.core.function import ArgumentIndexError
 from symsmooth.functions.base import StablePrimitive, _one_arg
 from symsmooth.functions.double_exp import dloglse_exp, loglse_exp
 from symsmooth.functions.elementary import Phi, logsumexp, phi, sigmoid, softplus
-from symsmooth.functions.fused import dsigmoid
+from symsmooth.functions.fused import dsigmoid, silu
 from symsmooth.functions.special import hypot, logcosh, relu_gauss
 from symsmooth.runtime.gaps import (
     _hypot_gap,
@@ -345,6 +346,7 @@ GAPS: dict[type, object] = {
     logcosh: logcosh_gap,
     relu_gauss: phi,
     loglse_exp: loglse_exp_gap,
+    silu: lambda z: -(z**2) * dsigmoid(z),  # z sigmoid(z) - z (sigmoid + z sigmoid') (swish)
 }
 """``F`` -> the primitive of its gap ``G_F(z) = F(z) - sum z_i dF/dz_i`` (same arguments)."""
 

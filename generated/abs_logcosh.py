@@ -4,7 +4,7 @@
 # Construction: abs_logcosh = log(cosh(k*x))/k (kexue.fm/archives/3290 eq (7) minus ln(2)/k)
 # Kind: elementwise; inputs: x; parameters: k
 # Template: elementwise.py.j2
-#   sha256:9fef88460452a2dca34fc2e292a7bfcb4b9bac289c136c140113527e460f0beb
+#   sha256:b753602d09c6d65cb5a124e6326a44f3ae9dcadeceb940eddfb2e0f0614965f1
 # Input expression: sha256(srepr)=09670ecbce54a955b761e7f012a28359c2e0f3301bca2ac43c661144fd945d1e
 # Stabilization rules applied: exact_arguments, log_cosh
 #
@@ -13,6 +13,7 @@
 
 ``abs_logcosh(x, k)`` is a NumPy ufunc (float32 and float64, broadcasting, ``out=``).
 ``abs_logcosh_grad_x(x, k)`` is its partial derivative in ``x``.
+``abs_logcosh_grad_k(x, k)`` is its partial in the parameter ``k`` (not in _grad).
 ``abs_logcosh_grad(x, k)`` returns ``abs_logcosh_grad_x``.
 ``<ufunc>_fast(...)`` is the same function as a multithreaded SIMD loop (within 1 ulp).
 float32 inputs are computed in float64 and rounded once.
@@ -145,6 +146,133 @@ def _wexp2(h, m):
 
 
 @njit(cache=True, error_model="numpy")
+def _log1p2(e, el):
+    """log1p(e + el) = t + tl for 0 <= e <= 1 (e + el a double-double, |el| <= ulp(e)), to
+    2**-66 relative: for e < 2**-6 the series x - x^2 (1/2 - x/3 + ...) to x^13 (truncation
+    < 2**-72 x); else libm t = log1p(e) and one Newton step tl = (1 + x - exp(t))/exp(t)
+    (exp(t) = E + El from _wexp2, 1 + e exact by Fast2Sum, s - E exact by Sterbenz; the Newton
+    error (tl)^2/2 < 2**-104)."""
+    if e < 0.015625:  # Taylor series, x <= 2**-6
+        p = 0.07692307692307693
+        p = 0.08333333333333333 - e * p
+        p = 0.09090909090909091 - e * p
+        p = 0.1 - e * p
+        p = 0.1111111111111111 - e * p
+        p = 0.125 - e * p
+        p = 0.14285714285714285 - e * p
+        p = 0.16666666666666666 - e * p
+        p = 0.2 - e * p
+        p = 0.25 - e * p
+        p = 0.3333333333333333 - e * p
+        p = 0.5 - e * p
+        t = e
+        tl = el - e * e * p
+    else:  # log1p(e) >= 0.0155: the absolute 2**-66 error of exp(t) is 2**-60 relative
+        t = math.log1p(e)
+        E, El = _wexp2(t, 0.0)
+        s = 1.0 + e
+        tl = ((s - E) + ((((1.0 - s) + e) + el) - El)) / E
+    return t, tl
+
+
+@njit(cache=True, error_model="numpy")
+def _softplus_gap_parts(z, zl):
+    """(t, tl): the binary entropy H(sigmoid(z + zl)) = softplus(-a) + a sigmoid(-a), a = |z + zl|,
+    to ~2**-60 relative.  a > 40: H = exp(-a)(a + 1)(1 + O(e^-a)) with exp(-a) = E^2, E =
+    exp(-a/2) (normal until a ~ 1490; the product is scaled by 2**600 so only the final ldexp
+    rounds into the subnormals).  Else e + el = exp(-a) (_wexp2), sigmoid(-a) = e/(1 + e) as
+    q + ql (remainder exact by TwoProduct), a q by TwoProduct and log1p(e + el) by _log1p2:
+    two positive terms added by TwoSum."""
+    if z != z:
+        return z, 0.0
+    if z < 0.0:
+        z, zl = -z, -zl
+    if z > 1500.0:  # H < exp(-1500) < 2**-1074
+        return 0.0, 0.0
+    if z > 40.0:  # e^-a < 2**-57: log1p(e) = e and a e/(1 + e) = a e to 2**-57 relative
+        E, El = _wexp2(-0.5 * z, 0.5 * zl)
+        w = z + 1.0
+        wl = ((z - w) + 1.0) + zl
+        P, Pe = _two_product(E * 4.149515568880993e180, w)  # E 2**600 (exact)
+        Pe += E * 4.149515568880993e180 * wl + El * 4.149515568880993e180 * w
+        Q, Qe = _two_product(P, E)
+        Qe += Pe * E + P * El
+        return math.ldexp(Q, -600), math.ldexp(Qe, -600)
+    e, el = _wexp2(-z, zl)
+    s = 1.0 + e
+    err = ((1.0 - s) + e) + el
+    q = e / s
+    p, pe = _two_product(q, s)
+    ql = (((e - p) - pe) + el - q * err) / s
+    A, Ae = _two_product(z, q)
+    Ae += z * ql + zl * q
+    t, tl = _log1p2(e, el)
+    S = A + t
+    bp = S - A
+    Se = (A - (S - bp)) + (t - bp)
+    return S, Se + Ae + tl
+
+
+@njit(cache=True, error_model="numpy")
+def _logcosh_gap_parts(z, zl):
+    """(t, tl): logcosh(z + zl) - (z + zl) tanh(z + zl) in [-log 2, 0], to ~2**-57 relative.
+    a = |z| < 1/16: its Taylor series -a^2/2 + a^4/4 - a^6/9 + ... to a^16 (sympy; truncation
+    below 2**-70 relative), a^2 exact (TwoProduct).  Else H(sigmoid(2 a)) - log 2 from
+    _softplus_gap_parts (the cancellation of log 2 - H costs at most 2**9 of its 2**-66)."""
+    if z != z:
+        return z, 0.0
+    if z < 0.0:
+        z, zl = -z, -zl
+    if z < 0.0625:
+        p, pe = _two_product(z, z)
+        pe += 2.0 * z * zl
+        c = 0.001364844737860611
+        c = -0.0033355474625315893 + p * c
+        c = 0.008124632569077014 + p * c
+        c = -0.019682539682539683 + p * c
+        c = 0.04722222222222222 + p * c
+        c = -0.1111111111111111 + p * c
+        c = 0.25 + p * c
+        return -0.5 * p, -0.5 * pe + p * p * c
+    S, Sl = _softplus_gap_parts(2.0 * z, 2.0 * zl)
+    D = 0.6931471805599453 - S  # log 2 = 0.6931471805599453 + 2.3190468138462996e-17
+    bp = D - 0.6931471805599453
+    De = (0.6931471805599453 - (D - bp)) + (-S - bp)
+    return -D, -(De + 2.3190468138462996e-17 - Sl)
+
+
+@njit(cache=True, error_model="numpy")
+def _lo(e):
+    """The low part of an error-free transformation, 0 where it is not finite (an overflowed
+    split or an infinite product: the rounded value is then used as it is)."""
+    return e if e - e == 0.0 else 0.0
+
+
+@njit(cache=True, error_model="numpy")
+def _div_sq(t, tl, a):
+    """(t + tl)/a^2 rounded about once: a^2 = s + se (TwoProduct), q = t/s and the remainder
+    t - q s formed exactly (TwoProduct), so q + ((t - q s) + tl - q se)/s has ~2**-100 relative
+    error before its rounding.  Where t < 2**-969, a^2 is not a normal double or q is not
+    finite, the sum is divided as it is."""
+    s, se = _two_product(a, a)
+    q = t / s
+    if q - q != 0.0 or se - se != 0.0 or abs(t) < 2.0041683600089728e-292 or s < 2.2e-308:
+        return (t + tl) / a / a
+    p, pe = _two_product(q, s)
+    if pe - pe != 0.0:  # the split overflowed: the rounded quotient
+        return q
+    return q + ((((t - p) - pe) + tl) - q * se) / s
+
+
+@njit(cache=True, error_model="numpy")
+def _logcosh_gap_xsq(a, b):
+    """logcosh_gap(a b)/a^2 for the exact product (_div_sq)."""
+    p, pl = _two_product(a, b)
+    t, tl = _logcosh_gap_parts(p, _lo(pl))
+    return _div_sq(t, tl, a)
+
+
+@njit(cache=True, error_model="numpy")
 def _dsigmoid2(z, zl):
     """dsigmoid(z + zl) (zl the low part of a double-double argument, |zl| <= ulp(z)/2) within
     0.5 ulp + 2**-60 relative: one division of double-double operands (e + el = exp(-|z + zl|)
@@ -171,13 +299,6 @@ def _dsigmoid(z):
 
 
 @njit(cache=True, error_model="numpy")
-def _lo(e):
-    """The low part of an error-free transformation, 0 where it is not finite (an overflowed
-    split or an infinite product: the rounded value is then used as it is)."""
-    return e if e - e == 0.0 else 0.0
-
-
-@njit(cache=True, error_model="numpy")
 def _tanh_xp(a, b):
     """tanh(a b) for the exact product: tanh(p) + pl (1 - tanh(p)^2), 1 - tanh^2 written
     4 dsigmoid(2p) (no cancellation for large p)."""
@@ -195,6 +316,11 @@ def _core_abs_logcosh_grad_x(x, k):
     return _tanh_xp(x, k)
 
 
+@njit(cache=True, error_model="numpy")
+def _core_abs_logcosh_grad_k(x, k):
+    return -_logcosh_gap_xsq(k, x)
+
+
 @vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
 def abs_logcosh(x, k):
     return _core_abs_logcosh(np.float64(x), np.float64(k))
@@ -203,6 +329,11 @@ def abs_logcosh(x, k):
 @vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
 def abs_logcosh_grad_x(x, k):
     return _core_abs_logcosh_grad_x(np.float64(x), np.float64(k))
+
+
+@vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
+def abs_logcosh_grad_k(x, k):
+    return _core_abs_logcosh_grad_k(np.float64(x), np.float64(k))
 
 
 # --- Fast CPU path ---------------------------------------------------------------------------
@@ -409,6 +540,26 @@ def abs_logcosh_grad_x_fast(x, k, out=None):
     return out
 
 
+@njit(parallel=True, cache=True, error_model="numpy")
+def _fast_loop_abs_logcosh_grad_k(res, x, k):
+    for i in prange(res.shape[0]):
+        res[i] = _core_abs_logcosh_grad_k(np.float64(_at(x, i)), np.float64(_at(k, i)))
+
+
+def abs_logcosh_grad_k_fast(x, k, out=None):
+    """``abs_logcosh_grad_k`` as a multithreaded SIMD loop (same broadcasting, dtypes
+    and ``out=``; values within 1 ulp of the ufunc's)."""
+    flat, res, shape, dtype, direct = _fast_operands(abs_logcosh_grad_k, (x, k), out)
+    _fast_loop_abs_logcosh_grad_k(res, *flat)
+    if direct:
+        return out
+    res = res.reshape(shape).astype(dtype, copy=False)
+    if out is None:
+        return res[()] if res.ndim == 0 else res  # a NumPy scalar for scalars, as the ufunc
+    out[...] = res
+    return out
+
+
 abs_logcosh_grad = abs_logcosh_grad_x
 
 __all__ = [
@@ -416,6 +567,8 @@ __all__ = [
     "abs_logcosh_fast",
     "abs_logcosh_grad_x",
     "abs_logcosh_grad_x_fast",
+    "abs_logcosh_grad_k",
+    "abs_logcosh_grad_k_fast",
     "abs_logcosh_grad",
 ]
 
@@ -427,9 +580,14 @@ __symsmooth__ = {
     "output": "elementwise",
     "grads": {"x": "abs_logcosh_grad_x"},
     "grad": "abs_logcosh_grad",
+    "param_grads": {"k": "abs_logcosh_grad_k"},
     "labels": (),
     "keywords": {},
-    "fast": {"abs_logcosh": "abs_logcosh_fast", "abs_logcosh_grad_x": "abs_logcosh_grad_x_fast"},
+    "fast": {
+        "abs_logcosh": "abs_logcosh_fast",
+        "abs_logcosh_grad_x": "abs_logcosh_grad_x_fast",
+        "abs_logcosh_grad_k": "abs_logcosh_grad_k_fast",
+    },
     "targets": ("cpu", "cuda"),
 }
 """How to call this module's kernels (plain data; symsmooth.codegen.api)."""
@@ -698,12 +856,18 @@ _CUDA_DEVICE = (
     _logcosh,
     _two_product,
     _wexp2,
+    _log1p2,
+    _softplus_gap_parts,
+    _logcosh_gap_parts,
+    _lo,
+    _div_sq,
+    _logcosh_gap_xsq,
     _dsigmoid2,
     _dsigmoid,
-    _lo,
     _tanh_xp,
     _core_abs_logcosh,
     _core_abs_logcosh_grad_x,
+    _core_abs_logcosh_grad_k,
 )
 """The scalar helpers and cores that _cuda_build compiles as CUDA device functions."""
 _CUDA_KERNELS = (_cuda_abs_logcosh, _cuda_abs_logcosh_grad)

@@ -5,7 +5,7 @@
 #   (|z| ~ sqrt(z^2 + mu^2)))
 # Kind: elementwise; inputs: x; parameters: mu
 # Template: elementwise.py.j2
-#   sha256:9fef88460452a2dca34fc2e292a7bfcb4b9bac289c136c140113527e460f0beb
+#   sha256:b753602d09c6d65cb5a124e6326a44f3ae9dcadeceb940eddfb2e0f0614965f1
 # Input expression: sha256(srepr)=59685710c1cfad0871662b45a740c2ddccd7fd77fbd1f83bf75e1be824ce4d3c
 # Stabilization rules applied: hypot
 #
@@ -14,6 +14,7 @@
 
 ``abs_sqrt(x, mu)`` is a NumPy ufunc (float32 and float64, broadcasting, ``out=``).
 ``abs_sqrt_grad_x(x, mu)`` is its partial derivative in ``x``.
+``abs_sqrt_grad_mu(x, mu)`` is its partial in the parameter ``mu`` (not in _grad).
 ``abs_sqrt_grad(x, mu)`` returns ``abs_sqrt_grad_x``.
 ``<ufunc>_fast(...)`` is the same function as a multithreaded SIMD loop (within 1 ulp).
 float32 inputs are computed in float64 and rounded once.
@@ -39,6 +40,11 @@ def _core_abs_sqrt_grad_x(x, mu):
     return x / math.hypot(mu, x)
 
 
+@njit(cache=True, error_model="numpy")
+def _core_abs_sqrt_grad_mu(x, mu):
+    return mu / math.hypot(mu, x)
+
+
 @vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
 def abs_sqrt(x, mu):
     return _core_abs_sqrt(np.float64(x), np.float64(mu))
@@ -47,6 +53,11 @@ def abs_sqrt(x, mu):
 @vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
 def abs_sqrt_grad_x(x, mu):
     return _core_abs_sqrt_grad_x(np.float64(x), np.float64(mu))
+
+
+@vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
+def abs_sqrt_grad_mu(x, mu):
+    return _core_abs_sqrt_grad_mu(np.float64(x), np.float64(mu))
 
 
 # --- Fast CPU path ---------------------------------------------------------------------------
@@ -155,9 +166,37 @@ def abs_sqrt_grad_x_fast(x, mu, out=None):
     return out
 
 
+@njit(parallel=True, cache=True, error_model="numpy")
+def _fast_loop_abs_sqrt_grad_mu(res, x, mu):
+    for i in prange(res.shape[0]):
+        res[i] = _core_abs_sqrt_grad_mu(np.float64(_at(x, i)), np.float64(_at(mu, i)))
+
+
+def abs_sqrt_grad_mu_fast(x, mu, out=None):
+    """``abs_sqrt_grad_mu`` as a multithreaded SIMD loop (same broadcasting, dtypes
+    and ``out=``; values within 1 ulp of the ufunc's)."""
+    flat, res, shape, dtype, direct = _fast_operands(abs_sqrt_grad_mu, (x, mu), out)
+    _fast_loop_abs_sqrt_grad_mu(res, *flat)
+    if direct:
+        return out
+    res = res.reshape(shape).astype(dtype, copy=False)
+    if out is None:
+        return res[()] if res.ndim == 0 else res  # a NumPy scalar for scalars, as the ufunc
+    out[...] = res
+    return out
+
+
 abs_sqrt_grad = abs_sqrt_grad_x
 
-__all__ = ["abs_sqrt", "abs_sqrt_fast", "abs_sqrt_grad_x", "abs_sqrt_grad_x_fast", "abs_sqrt_grad"]
+__all__ = [
+    "abs_sqrt",
+    "abs_sqrt_fast",
+    "abs_sqrt_grad_x",
+    "abs_sqrt_grad_x_fast",
+    "abs_sqrt_grad_mu",
+    "abs_sqrt_grad_mu_fast",
+    "abs_sqrt_grad",
+]
 
 __symsmooth__ = {
     "name": "abs_sqrt",
@@ -167,9 +206,14 @@ __symsmooth__ = {
     "output": "elementwise",
     "grads": {"x": "abs_sqrt_grad_x"},
     "grad": "abs_sqrt_grad",
+    "param_grads": {"mu": "abs_sqrt_grad_mu"},
     "labels": (),
     "keywords": {},
-    "fast": {"abs_sqrt": "abs_sqrt_fast", "abs_sqrt_grad_x": "abs_sqrt_grad_x_fast"},
+    "fast": {
+        "abs_sqrt": "abs_sqrt_fast",
+        "abs_sqrt_grad_x": "abs_sqrt_grad_x_fast",
+        "abs_sqrt_grad_mu": "abs_sqrt_grad_mu_fast",
+    },
     "targets": ("cpu", "cuda"),
 }
 """How to call this module's kernels (plain data; symsmooth.codegen.api)."""
@@ -434,7 +478,7 @@ def abs_sqrt_grad_cuda(x, mu):
     return results[0]
 
 
-_CUDA_DEVICE = (_core_abs_sqrt, _core_abs_sqrt_grad_x)
+_CUDA_DEVICE = (_core_abs_sqrt, _core_abs_sqrt_grad_x, _core_abs_sqrt_grad_mu)
 """The scalar helpers and cores that _cuda_build compiles as CUDA device functions."""
 _CUDA_KERNELS = (_cuda_abs_sqrt, _cuda_abs_sqrt_grad)
 """The kernels that _cuda_build compiles with cuda.jit."""

@@ -5,7 +5,7 @@
 #   erf(mu z), the |.| inside SMU))
 # Kind: elementwise; inputs: x; parameters: k
 # Template: elementwise.py.j2
-#   sha256:9fef88460452a2dca34fc2e292a7bfcb4b9bac289c136c140113527e460f0beb
+#   sha256:b753602d09c6d65cb5a124e6326a44f3ae9dcadeceb940eddfb2e0f0614965f1
 # Input expression: sha256(srepr)=0942e8503c7d97fd99d6dd642467cbc8698bf85c60bece51f87a613df96b4c7d
 # Stabilization rules applied: exact_arguments, gaussian_square
 #
@@ -14,6 +14,7 @@
 
 ``abs_xerf(x, k)`` is a NumPy ufunc (float32 and float64, broadcasting, ``out=``).
 ``abs_xerf_grad_x(x, k)`` is its partial derivative in ``x``.
+``abs_xerf_grad_k(x, k)`` is its partial in the parameter ``k`` (not in _grad).
 ``abs_xerf_grad(x, k)`` returns ``abs_xerf_grad_x``.
 ``<ufunc>_fast(...)`` is the same function as a multithreaded SIMD loop (within 1 ulp).
 float32 inputs are computed in float64 and rounded once.
@@ -159,6 +160,11 @@ def _core_abs_xerf_grad_x(x, k):
     return k * x * _derf(k, x) + _erf_xp(x, k)
 
 
+@njit(cache=True, error_model="numpy")
+def _core_abs_xerf_grad_k(x, k):
+    return x * (x * _derf(k, x))
+
+
 @vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
 def abs_xerf(x, k):
     return _core_abs_xerf(np.float64(x), np.float64(k))
@@ -167,6 +173,11 @@ def abs_xerf(x, k):
 @vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
 def abs_xerf_grad_x(x, k):
     return _core_abs_xerf_grad_x(np.float64(x), np.float64(k))
+
+
+@vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
+def abs_xerf_grad_k(x, k):
+    return _core_abs_xerf_grad_k(np.float64(x), np.float64(k))
 
 
 # --- Fast CPU path ---------------------------------------------------------------------------
@@ -275,9 +286,37 @@ def abs_xerf_grad_x_fast(x, k, out=None):
     return out
 
 
+@njit(parallel=True, cache=True, error_model="numpy")
+def _fast_loop_abs_xerf_grad_k(res, x, k):
+    for i in prange(res.shape[0]):
+        res[i] = _core_abs_xerf_grad_k(np.float64(_at(x, i)), np.float64(_at(k, i)))
+
+
+def abs_xerf_grad_k_fast(x, k, out=None):
+    """``abs_xerf_grad_k`` as a multithreaded SIMD loop (same broadcasting, dtypes
+    and ``out=``; values within 1 ulp of the ufunc's)."""
+    flat, res, shape, dtype, direct = _fast_operands(abs_xerf_grad_k, (x, k), out)
+    _fast_loop_abs_xerf_grad_k(res, *flat)
+    if direct:
+        return out
+    res = res.reshape(shape).astype(dtype, copy=False)
+    if out is None:
+        return res[()] if res.ndim == 0 else res  # a NumPy scalar for scalars, as the ufunc
+    out[...] = res
+    return out
+
+
 abs_xerf_grad = abs_xerf_grad_x
 
-__all__ = ["abs_xerf", "abs_xerf_fast", "abs_xerf_grad_x", "abs_xerf_grad_x_fast", "abs_xerf_grad"]
+__all__ = [
+    "abs_xerf",
+    "abs_xerf_fast",
+    "abs_xerf_grad_x",
+    "abs_xerf_grad_x_fast",
+    "abs_xerf_grad_k",
+    "abs_xerf_grad_k_fast",
+    "abs_xerf_grad",
+]
 
 __symsmooth__ = {
     "name": "abs_xerf",
@@ -287,9 +326,14 @@ __symsmooth__ = {
     "output": "elementwise",
     "grads": {"x": "abs_xerf_grad_x"},
     "grad": "abs_xerf_grad",
+    "param_grads": {"k": "abs_xerf_grad_k"},
     "labels": (),
     "keywords": {},
-    "fast": {"abs_xerf": "abs_xerf_fast", "abs_xerf_grad_x": "abs_xerf_grad_x_fast"},
+    "fast": {
+        "abs_xerf": "abs_xerf_fast",
+        "abs_xerf_grad_x": "abs_xerf_grad_x_fast",
+        "abs_xerf_grad_k": "abs_xerf_grad_k_fast",
+    },
     "targets": ("cpu", "cuda"),
 }
 """How to call this module's kernels (plain data; symsmooth.codegen.api)."""
@@ -563,6 +607,7 @@ _CUDA_DEVICE = (
     _erf_xp,
     _core_abs_xerf,
     _core_abs_xerf_grad_x,
+    _core_abs_xerf_grad_k,
 )
 """The scalar helpers and cores that _cuda_build compiles as CUDA device functions."""
 _CUDA_KERNELS = (_cuda_abs_xerf, _cuda_abs_xerf_grad)

@@ -5,7 +5,7 @@
 #   tanh) with the x-times-step route of kexue.fm/archives/8718 eq (10))
 # Kind: elementwise; inputs: x; parameters: k
 # Template: elementwise.py.j2
-#   sha256:9fef88460452a2dca34fc2e292a7bfcb4b9bac289c136c140113527e460f0beb
+#   sha256:b753602d09c6d65cb5a124e6326a44f3ae9dcadeceb940eddfb2e0f0614965f1
 # Input expression: sha256(srepr)=c7c0c68bfa2670fa1e0eeb8c2207e5708ebb6809778846ea46a8211d0f341f97
 # Stabilization rules applied: exact_arguments, sigmoid_product, tanh_complement
 #
@@ -14,6 +14,7 @@
 
 ``abs_xtanh(x, k)`` is a NumPy ufunc (float32 and float64, broadcasting, ``out=``).
 ``abs_xtanh_grad_x(x, k)`` is its partial derivative in ``x``.
+``abs_xtanh_grad_k(x, k)`` is its partial in the parameter ``k`` (not in _grad).
 ``abs_xtanh_grad(x, k)`` returns ``abs_xtanh_grad_x``.
 ``<ufunc>_fast(...)`` is the same function as a multithreaded SIMD loop (within 1 ulp).
 float32 inputs are computed in float64 and rounded once.
@@ -166,6 +167,11 @@ def _core_abs_xtanh_grad_x(x, k):
     return 4 * k * x * _dsigmoid_xp(2 * x, k) + _tanh_xp(x, k)
 
 
+@njit(cache=True, error_model="numpy")
+def _core_abs_xtanh_grad_k(x, k):
+    return x * (4 * x * _dsigmoid_xp(2 * x, k))
+
+
 @vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
 def abs_xtanh(x, k):
     return _core_abs_xtanh(np.float64(x), np.float64(k))
@@ -174,6 +180,11 @@ def abs_xtanh(x, k):
 @vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
 def abs_xtanh_grad_x(x, k):
     return _core_abs_xtanh_grad_x(np.float64(x), np.float64(k))
+
+
+@vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
+def abs_xtanh_grad_k(x, k):
+    return _core_abs_xtanh_grad_k(np.float64(x), np.float64(k))
 
 
 # --- Fast CPU path ---------------------------------------------------------------------------
@@ -294,6 +305,11 @@ def _fast_core_abs_xtanh_grad_x(x, k):
     return 4 * k * x * _fast_dsigmoid_xp(2 * x, k) + _fast_tanh_xp(x, k)
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _fast_core_abs_xtanh_grad_k(x, k):
+    return x * (4 * x * _fast_dsigmoid_xp(2 * x, k))
+
+
 _NAME = "abs_xtanh"
 """The kernel's name in the error messages of the host functions."""
 
@@ -393,6 +409,26 @@ def abs_xtanh_grad_x_fast(x, k, out=None):
     return out
 
 
+@njit(parallel=True, cache=True, error_model="numpy")
+def _fast_loop_abs_xtanh_grad_k(res, x, k):
+    for i in prange(res.shape[0]):
+        res[i] = _fast_core_abs_xtanh_grad_k(np.float64(_at(x, i)), np.float64(_at(k, i)))
+
+
+def abs_xtanh_grad_k_fast(x, k, out=None):
+    """``abs_xtanh_grad_k`` as a multithreaded SIMD loop (same broadcasting, dtypes
+    and ``out=``; values within 1 ulp of the ufunc's)."""
+    flat, res, shape, dtype, direct = _fast_operands(abs_xtanh_grad_k, (x, k), out)
+    _fast_loop_abs_xtanh_grad_k(res, *flat)
+    if direct:
+        return out
+    res = res.reshape(shape).astype(dtype, copy=False)
+    if out is None:
+        return res[()] if res.ndim == 0 else res  # a NumPy scalar for scalars, as the ufunc
+    out[...] = res
+    return out
+
+
 abs_xtanh_grad = abs_xtanh_grad_x
 
 __all__ = [
@@ -400,6 +436,8 @@ __all__ = [
     "abs_xtanh_fast",
     "abs_xtanh_grad_x",
     "abs_xtanh_grad_x_fast",
+    "abs_xtanh_grad_k",
+    "abs_xtanh_grad_k_fast",
     "abs_xtanh_grad",
 ]
 
@@ -411,9 +449,14 @@ __symsmooth__ = {
     "output": "elementwise",
     "grads": {"x": "abs_xtanh_grad_x"},
     "grad": "abs_xtanh_grad",
+    "param_grads": {"k": "abs_xtanh_grad_k"},
     "labels": (),
     "keywords": {},
-    "fast": {"abs_xtanh": "abs_xtanh_fast", "abs_xtanh_grad_x": "abs_xtanh_grad_x_fast"},
+    "fast": {
+        "abs_xtanh": "abs_xtanh_fast",
+        "abs_xtanh_grad_x": "abs_xtanh_grad_x_fast",
+        "abs_xtanh_grad_k": "abs_xtanh_grad_k_fast",
+    },
     "targets": ("cpu", "cuda"),
 }
 """How to call this module's kernels (plain data; symsmooth.codegen.api)."""
@@ -688,6 +731,7 @@ _CUDA_DEVICE = (
     _tanh_xp,
     _core_abs_xtanh,
     _core_abs_xtanh_grad_x,
+    _core_abs_xtanh_grad_k,
 )
 """The scalar helpers and cores that _cuda_build compiles as CUDA device functions."""
 _CUDA_KERNELS = (_cuda_abs_xtanh, _cuda_abs_xtanh_grad)

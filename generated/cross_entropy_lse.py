@@ -601,6 +601,7 @@ __symsmooth__ = {
     "output": "rows",
     "grads": {"x": "cross_entropy_lse_grad"},
     "grad": "cross_entropy_lse_grad",
+    "param_grads": {},
     "labels": ("t",),
     "keywords": {},
     "fast": {},

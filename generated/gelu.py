@@ -5,7 +5,7 @@
 #   & Gimpel 2016, arXiv:1606.08415)
 # Kind: elementwise; inputs: x; parameters: sigma
 # Template: elementwise.py.j2
-#   sha256:9fef88460452a2dca34fc2e292a7bfcb4b9bac289c136c140113527e460f0beb
+#   sha256:b753602d09c6d65cb5a124e6326a44f3ae9dcadeceb940eddfb2e0f0614965f1
 # Input expression: sha256(srepr)=b798ea82f20064d3e5a618c6226f0e5959800c711a699eac24c3c19dfd5de9d9
 # Stabilization rules applied: exact_arguments, gelu_gradient, one_plus_erf
 #
@@ -14,6 +14,7 @@
 
 ``gelu(x, sigma)`` is a NumPy ufunc (float32 and float64, broadcasting, ``out=``).
 ``gelu_grad_x(x, sigma)`` is its partial derivative in ``x``.
+``gelu_grad_sigma(x, sigma)`` is its partial in the parameter ``sigma`` (not in _grad).
 ``gelu_grad(x, sigma)`` returns ``gelu_grad_x``.
 ``<ufunc>_fast(...)`` is the same function as a multithreaded SIMD loop (within 1 ulp).
 float32 inputs are computed in float64 and rounded once.
@@ -265,6 +266,29 @@ def _dgelu_xq(a, b):
 
 
 @njit(cache=True, error_model="numpy")
+def _phi2(t, tl):
+    """phi(t + tl) = exp(-(t + tl)^2/2)/sqrt(2 pi) within ~0.5 ulp: (t + tl)^2 = p + pe
+    (TwoProduct, 2 t tl added), exp of the exact difference (_wexp2), times 1/sqrt(2 pi) as a
+    double-double (mpmath), rounded once."""
+    if t != t:
+        return t
+    if t > 40.0 or t < -40.0:  # phi(t) < 2**-1074
+        return 0.0
+    p, pe = _two_product(t, t)
+    pe += 2.0 * t * tl
+    E, El = _wexp2(-0.5 * p, 0.5 * pe)
+    r, re = _two_product(E, 0.3989422804014327)
+    return r + (re + E * -2.49232720227773e-17 + El * 0.3989422804014327)
+
+
+@njit(cache=True, error_model="numpy")
+def _phi_xq(a, b):
+    """phi(a/b) for the exact quotient (_phi2 takes the low part)."""
+    q, ql = _two_quotient(a, b)
+    return _phi2(q, ql)
+
+
+@njit(cache=True, error_model="numpy")
 def _core_gelu(x, sigma):
     return x * _Phi_xq(x, sigma)
 
@@ -272,6 +296,11 @@ def _core_gelu(x, sigma):
 @njit(cache=True, error_model="numpy")
 def _core_gelu_grad_x(x, sigma):
     return _dgelu_xq(x, sigma)
+
+
+@njit(cache=True, error_model="numpy")
+def _core_gelu_grad_sigma(x, sigma):
+    return x * (-x * _phi_xq(x, sigma) / sigma**2)
 
 
 @vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
@@ -282,6 +311,11 @@ def gelu(x, sigma):
 @vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
 def gelu_grad_x(x, sigma):
     return _core_gelu_grad_x(np.float64(x), np.float64(sigma))
+
+
+@vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
+def gelu_grad_sigma(x, sigma):
+    return _core_gelu_grad_sigma(np.float64(x), np.float64(sigma))
 
 
 # --- Fast CPU path ---------------------------------------------------------------------------
@@ -390,9 +424,37 @@ def gelu_grad_x_fast(x, sigma, out=None):
     return out
 
 
+@njit(parallel=True, cache=True, error_model="numpy")
+def _fast_loop_gelu_grad_sigma(res, x, sigma):
+    for i in prange(res.shape[0]):
+        res[i] = _core_gelu_grad_sigma(np.float64(_at(x, i)), np.float64(_at(sigma, i)))
+
+
+def gelu_grad_sigma_fast(x, sigma, out=None):
+    """``gelu_grad_sigma`` as a multithreaded SIMD loop (same broadcasting, dtypes
+    and ``out=``; values within 1 ulp of the ufunc's)."""
+    flat, res, shape, dtype, direct = _fast_operands(gelu_grad_sigma, (x, sigma), out)
+    _fast_loop_gelu_grad_sigma(res, *flat)
+    if direct:
+        return out
+    res = res.reshape(shape).astype(dtype, copy=False)
+    if out is None:
+        return res[()] if res.ndim == 0 else res  # a NumPy scalar for scalars, as the ufunc
+    out[...] = res
+    return out
+
+
 gelu_grad = gelu_grad_x
 
-__all__ = ["gelu", "gelu_fast", "gelu_grad_x", "gelu_grad_x_fast", "gelu_grad"]
+__all__ = [
+    "gelu",
+    "gelu_fast",
+    "gelu_grad_x",
+    "gelu_grad_x_fast",
+    "gelu_grad_sigma",
+    "gelu_grad_sigma_fast",
+    "gelu_grad",
+]
 
 __symsmooth__ = {
     "name": "gelu",
@@ -402,9 +464,14 @@ __symsmooth__ = {
     "output": "elementwise",
     "grads": {"x": "gelu_grad_x"},
     "grad": "gelu_grad",
+    "param_grads": {"sigma": "gelu_grad_sigma"},
     "labels": (),
     "keywords": {},
-    "fast": {"gelu": "gelu_fast", "gelu_grad_x": "gelu_grad_x_fast"},
+    "fast": {
+        "gelu": "gelu_fast",
+        "gelu_grad_x": "gelu_grad_x_fast",
+        "gelu_grad_sigma": "gelu_grad_sigma_fast",
+    },
     "targets": ("cpu", "cuda"),
 }
 """How to call this module's kernels (plain data; symsmooth.codegen.api)."""
@@ -680,8 +747,11 @@ _CUDA_DEVICE = (
     _dgelu,
     _dgelu2,
     _dgelu_xq,
+    _phi2,
+    _phi_xq,
     _core_gelu,
     _core_gelu_grad_x,
+    _core_gelu_grad_sigma,
 )
 """The scalar helpers and cores that _cuda_build compiles as CUDA device functions."""
 _CUDA_KERNELS = (_cuda_gelu, _cuda_gelu_grad)

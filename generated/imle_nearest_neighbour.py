@@ -428,6 +428,7 @@ __symsmooth__ = {
     "output": "rows",
     "grads": {"d": "imle_nearest_neighbour_grad"},
     "grad": "imle_nearest_neighbour_grad",
+    "param_grads": {},
     "labels": (),
     "keywords": {},
     "fast": {},

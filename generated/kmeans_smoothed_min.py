@@ -428,6 +428,7 @@ __symsmooth__ = {
     "output": "rows",
     "grads": {"d": "kmeans_smoothed_min_grad"},
     "grad": "kmeans_smoothed_min_grad",
+    "param_grads": {},
     "labels": (),
     "keywords": {},
     "fast": {},

@@ -433,6 +433,7 @@ __symsmooth__ = {
     "output": "rows",
     "grads": {"x": "logsumexp_max_grad"},
     "grad": "logsumexp_max_grad",
+    "param_grads": {},
     "labels": (),
     "keywords": {},
     "fast": {},

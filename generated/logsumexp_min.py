@@ -430,6 +430,7 @@ __symsmooth__ = {
     "output": "rows",
     "grads": {"x": "logsumexp_min_grad"},
     "grad": "logsumexp_min_grad",
+    "param_grads": {},
     "labels": (),
     "keywords": {},
     "fast": {},

@@ -7,7 +7,7 @@
 #   https://kexue.fm/archives/3290, eqs (8)-(9))
 # Kind: elementwise; inputs: x, y; parameters: k
 # Template: elementwise.py.j2
-#   sha256:9fef88460452a2dca34fc2e292a7bfcb4b9bac289c136c140113527e460f0beb
+#   sha256:b753602d09c6d65cb5a124e6326a44f3ae9dcadeceb940eddfb2e0f0614965f1
 # Input expression: sha256(srepr)=f17ce708e80d765b78b1dc1dcd5b99025ca99e27018ac8df3ea0fa6ffff8779c
 # Stabilization rules applied: logsumexp, sinh_ratio
 #
@@ -17,6 +17,7 @@
 ``max_abs_pair_logsumexp(x, y, k)`` is a NumPy ufunc (float32 and float64, broadcasting, ``out=``).
 ``max_abs_pair_logsumexp_grad_x(x, y, k)`` is its partial derivative in ``x``.
 ``max_abs_pair_logsumexp_grad_y(x, y, k)`` is its partial derivative in ``y``.
+``max_abs_pair_logsumexp_grad_k(x, y, k)`` is its partial in the parameter ``k`` (not in _grad).
 ``max_abs_pair_logsumexp_grad(x, y, k)`` returns a tuple of the partials.
 ``<ufunc>_fast(...)`` is the same function as a multithreaded SIMD loop (within 1 ulp).
 float32 inputs are computed in float64 and rounded once.
@@ -123,6 +124,58 @@ def _wexp2(h, m):
 
 
 @njit(cache=True, error_model="numpy")
+def _lo(e):
+    """The low part of an error-free transformation, 0 where it is not finite (an overflowed
+    split or an infinite product: the rounded value is then used as it is)."""
+    return e if e - e == 0.0 else 0.0
+
+
+@njit(cache=True, error_model="numpy")
+def _logsumexp_gap_xp4(a0, b0, a1, b1, a2, b2, a3, b3):
+    """The entropy of softmax(a_i b_i) (logsumexp_gap of four exact products): each product
+    as p_i + l_i (TwoProduct), the distances d_i = max - (p_i + l_i) >= 0 as double-doubles
+    (TwoSum), e_i = exp(-d_i) (_wexp2 takes the pair exactly), and log c + log1p(r/c) +
+    sum e_i d_i/(c + r) (c the count of maxima, r the sum of the other e_i): every term >= 0."""
+    p0, l0 = _two_product(a0, b0)
+    p1, l1 = _two_product(a1, b1)
+    p2, l2 = _two_product(a2, b2)
+    p3, l3 = _two_product(a3, b3)
+    ps = (p0, p1, p2, p3)
+    ls = (_lo(l0), _lo(l1), _lo(l2), _lo(l3))
+    for p in ps:
+        if p != p:
+            return math.nan
+    m, ml = ps[0], ls[0]
+    for i in range(1, 4):
+        if ps[i] > m or (ps[i] == m and ls[i] > ml):
+            m, ml = ps[i], ls[i]
+    if m == math.inf:
+        return math.log((p0 == m) + (p1 == m) + (p2 == m) + (p3 == m))
+    if m == -math.inf:
+        return math.nan
+    count = 0.0
+    rest = 0.0
+    weighted = 0.0
+    for i in range(4):
+        h = m - ps[i]
+        bp = h - m
+        he = ((m - (h - bp)) + (-ps[i] - bp)) + (ml - ls[i])
+        if h == 0.0 and he == 0.0:
+            count += 1.0
+            continue
+        e, el = _wexp2(-h, he)
+        rest += e
+        if h > 700.0:  # e is near or below 2**-1022: h e from exp(-h/2)^2, scaled by 2**600
+            E, El = _wexp2(-0.5 * h, 0.5 * he)
+            S = E * 4.149515568880993e180  # exact
+            P = S * h
+            weighted += math.ldexp(P * E + (2.0 * P * El + S * he * E), -600)
+        else:
+            weighted += e * h + (el * h + e * he)
+    return math.log(count) + math.log1p(rest / count) + weighted / (count + rest)
+
+
+@njit(cache=True, error_model="numpy")
 def _sinh_ratio(c, x, y):
     """sinh(c x)/(cosh(c x) + cosh(c y)) (c > 0) within ~1 ulp: numerator and denominator
     divided by exp(m)/2, m = max(a, b), a = c|x|, b = c|y| (no overflow).  a, a + b and
@@ -205,6 +258,13 @@ def _core_max_abs_pair_logsumexp_grad_y(x, y, k):
     return _sinh_ratio(2 * k, y, x)
 
 
+@njit(cache=True, error_model="numpy")
+def _core_max_abs_pair_logsumexp_grad_k(x, y, k):
+    _c0 = 2 * x
+    _c1 = 2 * y
+    return -(1 / 2) * _logsumexp_gap_xp4(-_c0, k, _c0, k, -_c1, k, _c1, k) / k**2
+
+
 @vectorize(["float32(float32, float32, float64)", "float64(float64, float64, float64)"], cache=True)
 def max_abs_pair_logsumexp(x, y, k):
     return _core_max_abs_pair_logsumexp(np.float64(x), np.float64(y), np.float64(k))
@@ -218,6 +278,11 @@ def max_abs_pair_logsumexp_grad_x(x, y, k):
 @vectorize(["float32(float32, float32, float64)", "float64(float64, float64, float64)"], cache=True)
 def max_abs_pair_logsumexp_grad_y(x, y, k):
     return _core_max_abs_pair_logsumexp_grad_y(np.float64(x), np.float64(y), np.float64(k))
+
+
+@vectorize(["float32(float32, float32, float64)", "float64(float64, float64, float64)"], cache=True)
+def max_abs_pair_logsumexp_grad_k(x, y, k):
+    return _core_max_abs_pair_logsumexp_grad_k(np.float64(x), np.float64(y), np.float64(k))
 
 
 # --- Fast CPU path ---------------------------------------------------------------------------
@@ -352,6 +417,28 @@ def max_abs_pair_logsumexp_grad_y_fast(x, y, k, out=None):
     return out
 
 
+@njit(parallel=True, cache=True, error_model="numpy")
+def _fast_loop_max_abs_pair_logsumexp_grad_k(res, x, y, k):
+    for i in prange(res.shape[0]):
+        res[i] = _core_max_abs_pair_logsumexp_grad_k(
+            np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i))
+        )
+
+
+def max_abs_pair_logsumexp_grad_k_fast(x, y, k, out=None):
+    """``max_abs_pair_logsumexp_grad_k`` as a multithreaded SIMD loop (same broadcasting, dtypes
+    and ``out=``; values within 1 ulp of the ufunc's)."""
+    flat, res, shape, dtype, direct = _fast_operands(max_abs_pair_logsumexp_grad_k, (x, y, k), out)
+    _fast_loop_max_abs_pair_logsumexp_grad_k(res, *flat)
+    if direct:
+        return out
+    res = res.reshape(shape).astype(dtype, copy=False)
+    if out is None:
+        return res[()] if res.ndim == 0 else res  # a NumPy scalar for scalars, as the ufunc
+    out[...] = res
+    return out
+
+
 def max_abs_pair_logsumexp_grad(x, y, k):
     """Tuple of the partial derivatives (x, y)."""
     return (max_abs_pair_logsumexp_grad_x(x, y, k), max_abs_pair_logsumexp_grad_y(x, y, k))
@@ -364,6 +451,8 @@ __all__ = [
     "max_abs_pair_logsumexp_grad_x_fast",
     "max_abs_pair_logsumexp_grad_y",
     "max_abs_pair_logsumexp_grad_y_fast",
+    "max_abs_pair_logsumexp_grad_k",
+    "max_abs_pair_logsumexp_grad_k_fast",
     "max_abs_pair_logsumexp_grad",
 ]
 
@@ -375,12 +464,14 @@ __symsmooth__ = {
     "output": "elementwise",
     "grads": {"x": "max_abs_pair_logsumexp_grad_x", "y": "max_abs_pair_logsumexp_grad_y"},
     "grad": "max_abs_pair_logsumexp_grad",
+    "param_grads": {"k": "max_abs_pair_logsumexp_grad_k"},
     "labels": (),
     "keywords": {},
     "fast": {
         "max_abs_pair_logsumexp": "max_abs_pair_logsumexp_fast",
         "max_abs_pair_logsumexp_grad_x": "max_abs_pair_logsumexp_grad_x_fast",
         "max_abs_pair_logsumexp_grad_y": "max_abs_pair_logsumexp_grad_y_fast",
+        "max_abs_pair_logsumexp_grad_k": "max_abs_pair_logsumexp_grad_k_fast",
     },
     "targets": ("cpu", "cuda"),
 }
@@ -667,10 +758,13 @@ _CUDA_DEVICE = (
     _logsumexp4,
     _two_product,
     _wexp2,
+    _lo,
+    _logsumexp_gap_xp4,
     _sinh_ratio,
     _core_max_abs_pair_logsumexp,
     _core_max_abs_pair_logsumexp_grad_x,
     _core_max_abs_pair_logsumexp_grad_y,
+    _core_max_abs_pair_logsumexp_grad_k,
 )
 """The scalar helpers and cores that _cuda_build compiles as CUDA device functions."""
 _CUDA_KERNELS = (_cuda_max_abs_pair_logsumexp, _cuda_max_abs_pair_logsumexp_grad)

@@ -6,7 +6,7 @@
 #   https://kexue.fm/archives/3290, eq (14))
 # Kind: elementwise; inputs: x, y; parameters: k
 # Template: elementwise.py.j2
-#   sha256:9fef88460452a2dca34fc2e292a7bfcb4b9bac289c136c140113527e460f0beb
+#   sha256:b753602d09c6d65cb5a124e6326a44f3ae9dcadeceb940eddfb2e0f0614965f1
 # Input expression: sha256(srepr)=158da41a1ad6cad23065f512c08040582b0ebefece9894c30699d33d368849f3
 # Stabilization rules applied: double_exp, logsumexp
 #
@@ -16,6 +16,7 @@
 ``max_pair_double_exp(x, y, k)`` is a NumPy ufunc (float32 and float64, broadcasting, ``out=``).
 ``max_pair_double_exp_grad_x(x, y, k)`` is its partial derivative in ``x``.
 ``max_pair_double_exp_grad_y(x, y, k)`` is its partial derivative in ``y``.
+``max_pair_double_exp_grad_k(x, y, k)`` is its partial in the parameter ``k`` (not in _grad).
 ``max_pair_double_exp_grad(x, y, k)`` returns a tuple of the partials.
 ``<ufunc>_fast(...)`` is the same function as a multithreaded SIMD loop (within 1 ulp).
 float32 inputs are computed in float64 and rounded once.
@@ -88,6 +89,38 @@ def _dloglse_exp(u, v):
 
 
 @njit(cache=True, error_model="numpy")
+def _loglse_exp_gap(u, v):
+    """F - u dF/du - v dF/dv for F = _loglse_exp(u, v) = log(log(e^(e^u) + e^(e^v))): with
+    a = max > 0, b = min, d = b - a, r = e^-a log1p(exp(e^b - e^a)) (F = a + log1p(r)) and
+    s = sigmoid(e^b - e^a), it is log1p(r) + (a r + s (a - b e^d))/(1 + r), every term >= 0
+    (b e^d <= a); e^b - e^a = -exp(a + log(-expm1(d))) as in _loglse_exp_tail.  For a <= 0
+    (outside max_pair_double_exp's domain) the difference as written."""
+    if u != u or v != v:
+        return u + v
+    a = max(u, v)
+    b = min(u, v)
+    if a <= 0.0:
+        return _loglse_exp(u, v) - u * _dloglse_exp(u, v) - v * _dloglse_exp(v, u)
+    if a == math.inf:
+        return 0.0 if b < a else math.nan
+    d = b - a
+    if d == 0.0:
+        t = 0.6931471805599453
+        s = 0.5
+    else:
+        g = a + math.log(-math.expm1(d))  # log(e^a - e^b)
+        if g > 7.0:  # exp(-e^7) < 2**-1580
+            t = 0.0
+            s = 0.0
+        else:
+            big = math.exp(g)
+            t = math.log1p(math.exp(-big))
+            s = 1.0 / (1.0 + math.exp(big))
+    r = math.exp(-a) * t
+    return math.log1p(r) + (a * r + s * (a - b * math.exp(d))) / (1.0 + r)
+
+
+@njit(cache=True, error_model="numpy")
 def _core_max_pair_double_exp(x, y, k):
     return _loglse_exp(k * x, k * y) / k
 
@@ -100,6 +133,11 @@ def _core_max_pair_double_exp_grad_x(x, y, k):
 @njit(cache=True, error_model="numpy")
 def _core_max_pair_double_exp_grad_y(x, y, k):
     return _dloglse_exp(k * y, k * x)
+
+
+@njit(cache=True, error_model="numpy")
+def _core_max_pair_double_exp_grad_k(x, y, k):
+    return -_loglse_exp_gap(k * x, k * y) / k**2
 
 
 @vectorize(["float32(float32, float32, float64)", "float64(float64, float64, float64)"], cache=True)
@@ -115,6 +153,11 @@ def max_pair_double_exp_grad_x(x, y, k):
 @vectorize(["float32(float32, float32, float64)", "float64(float64, float64, float64)"], cache=True)
 def max_pair_double_exp_grad_y(x, y, k):
     return _core_max_pair_double_exp_grad_y(np.float64(x), np.float64(y), np.float64(k))
+
+
+@vectorize(["float32(float32, float32, float64)", "float64(float64, float64, float64)"], cache=True)
+def max_pair_double_exp_grad_k(x, y, k):
+    return _core_max_pair_double_exp_grad_k(np.float64(x), np.float64(y), np.float64(k))
 
 
 # --- Fast CPU path ---------------------------------------------------------------------------
@@ -249,6 +292,28 @@ def max_pair_double_exp_grad_y_fast(x, y, k, out=None):
     return out
 
 
+@njit(parallel=True, cache=True, error_model="numpy")
+def _fast_loop_max_pair_double_exp_grad_k(res, x, y, k):
+    for i in prange(res.shape[0]):
+        res[i] = _core_max_pair_double_exp_grad_k(
+            np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i))
+        )
+
+
+def max_pair_double_exp_grad_k_fast(x, y, k, out=None):
+    """``max_pair_double_exp_grad_k`` as a multithreaded SIMD loop (same broadcasting, dtypes
+    and ``out=``; values within 1 ulp of the ufunc's)."""
+    flat, res, shape, dtype, direct = _fast_operands(max_pair_double_exp_grad_k, (x, y, k), out)
+    _fast_loop_max_pair_double_exp_grad_k(res, *flat)
+    if direct:
+        return out
+    res = res.reshape(shape).astype(dtype, copy=False)
+    if out is None:
+        return res[()] if res.ndim == 0 else res  # a NumPy scalar for scalars, as the ufunc
+    out[...] = res
+    return out
+
+
 def max_pair_double_exp_grad(x, y, k):
     """Tuple of the partial derivatives (x, y)."""
     return (max_pair_double_exp_grad_x(x, y, k), max_pair_double_exp_grad_y(x, y, k))
@@ -261,6 +326,8 @@ __all__ = [
     "max_pair_double_exp_grad_x_fast",
     "max_pair_double_exp_grad_y",
     "max_pair_double_exp_grad_y_fast",
+    "max_pair_double_exp_grad_k",
+    "max_pair_double_exp_grad_k_fast",
     "max_pair_double_exp_grad",
 ]
 
@@ -272,12 +339,14 @@ __symsmooth__ = {
     "output": "elementwise",
     "grads": {"x": "max_pair_double_exp_grad_x", "y": "max_pair_double_exp_grad_y"},
     "grad": "max_pair_double_exp_grad",
+    "param_grads": {"k": "max_pair_double_exp_grad_k"},
     "labels": (),
     "keywords": {},
     "fast": {
         "max_pair_double_exp": "max_pair_double_exp_fast",
         "max_pair_double_exp_grad_x": "max_pair_double_exp_grad_x_fast",
         "max_pair_double_exp_grad_y": "max_pair_double_exp_grad_y_fast",
+        "max_pair_double_exp_grad_k": "max_pair_double_exp_grad_k_fast",
     },
     "targets": ("cpu", "cuda"),
 }
@@ -560,9 +629,11 @@ _CUDA_DEVICE = (
     _loglse_exp_tail,
     _loglse_exp,
     _dloglse_exp,
+    _loglse_exp_gap,
     _core_max_pair_double_exp,
     _core_max_pair_double_exp_grad_x,
     _core_max_pair_double_exp_grad_y,
+    _core_max_pair_double_exp_grad_k,
 )
 """The scalar helpers and cores that _cuda_build compiles as CUDA device functions."""
 _CUDA_KERNELS = (_cuda_max_pair_double_exp, _cuda_max_pair_double_exp_grad)

@@ -6,7 +6,7 @@
 #   https://kexue.fm/archives/3290, eq (11))
 # Kind: elementwise; inputs: x, y; parameters: k
 # Template: elementwise.py.j2
-#   sha256:9fef88460452a2dca34fc2e292a7bfcb4b9bac289c136c140113527e460f0beb
+#   sha256:b753602d09c6d65cb5a124e6326a44f3ae9dcadeceb940eddfb2e0f0614965f1
 # Input expression: sha256(srepr)=f99b1006f4f40735ef9c9ef5aeb4c9eb0d4d0ad42bff4f753ad089588ab51a3e
 # Stabilization rules applied: exact_arguments, logsumexp, softmax_pair
 #
@@ -16,6 +16,7 @@
 ``max_pair_logsumexp(x, y, k)`` is a NumPy ufunc (float32 and float64, broadcasting, ``out=``).
 ``max_pair_logsumexp_grad_x(x, y, k)`` is its partial derivative in ``x``.
 ``max_pair_logsumexp_grad_y(x, y, k)`` is its partial derivative in ``y``.
+``max_pair_logsumexp_grad_k(x, y, k)`` is its partial in the parameter ``k`` (not in _grad).
 ``max_pair_logsumexp_grad(x, y, k)`` returns a tuple of the partials.
 ``<ufunc>_fast(...)`` is the same function as a multithreaded SIMD loop (within 1 ulp).
 float32 inputs are computed in float64 and rounded once.
@@ -225,6 +226,67 @@ def _sigmoid_pp(a, b, c, d):
 
 
 @njit(cache=True, error_model="numpy")
+def _softplus_gap_parts(z, zl):
+    """(t, tl): the binary entropy H(sigmoid(z + zl)) = softplus(-a) + a sigmoid(-a), a = |z + zl|,
+    to ~2**-60 relative.  a > 40: H = exp(-a)(a + 1)(1 + O(e^-a)) with exp(-a) = E^2, E =
+    exp(-a/2) (normal until a ~ 1490; the product is scaled by 2**600 so only the final ldexp
+    rounds into the subnormals).  Else e + el = exp(-a) (_wexp2), sigmoid(-a) = e/(1 + e) as
+    q + ql (remainder exact by TwoProduct), a q by TwoProduct and log1p(e + el) by _log1p2:
+    two positive terms added by TwoSum."""
+    if z != z:
+        return z, 0.0
+    if z < 0.0:
+        z, zl = -z, -zl
+    if z > 1500.0:  # H < exp(-1500) < 2**-1074
+        return 0.0, 0.0
+    if z > 40.0:  # e^-a < 2**-57: log1p(e) = e and a e/(1 + e) = a e to 2**-57 relative
+        E, El = _wexp2(-0.5 * z, 0.5 * zl)
+        w = z + 1.0
+        wl = ((z - w) + 1.0) + zl
+        P, Pe = _two_product(E * 4.149515568880993e180, w)  # E 2**600 (exact)
+        Pe += E * 4.149515568880993e180 * wl + El * 4.149515568880993e180 * w
+        Q, Qe = _two_product(P, E)
+        Qe += Pe * E + P * El
+        return math.ldexp(Q, -600), math.ldexp(Qe, -600)
+    e, el = _wexp2(-z, zl)
+    s = 1.0 + e
+    err = ((1.0 - s) + e) + el
+    q = e / s
+    p, pe = _two_product(q, s)
+    ql = (((e - p) - pe) + el - q * err) / s
+    A, Ae = _two_product(z, q)
+    Ae += z * ql + zl * q
+    t, tl = _log1p2(e, el)
+    S = A + t
+    bp = S - A
+    Se = (A - (S - bp)) + (t - bp)
+    return S, Se + Ae + tl
+
+
+@njit(cache=True, error_model="numpy")
+def _softplus_gap2(z, zl):
+    """H(sigmoid(z + zl)): _softplus_gap_parts rounded once."""
+    t, tl = _softplus_gap_parts(z, zl)
+    return t + tl
+
+
+@njit(cache=True, error_model="numpy")
+def _softplus_gap_dot(a, b, c, d):
+    """softplus_gap(a b + c d) with the sum of the exact products as a double-double
+    (TwoProduct twice, TwoSum, the low parts added and renormalized by Fast2Sum): the gap of
+    max_pair_logsumexp at k x - k y, where fl(k x) - fl(k y) costs |k x| eps absolute."""
+    p, pl = _two_product(a, b)
+    q, ql = _two_product(c, d)
+    s = p + q
+    if s != s or s - s != 0.0:  # NaN or infinite: the gap of the rounded sum
+        return _softplus_gap2(s, 0.0)
+    bp = s - p
+    se = ((p - (s - bp)) + (q - bp)) + (_lo(pl) + _lo(ql))
+    z = s + se
+    return _softplus_gap2(z, se - (z - s))
+
+
+@njit(cache=True, error_model="numpy")
 def _core_max_pair_logsumexp(x, y, k):
     return _logsumexp_xd2(k, x, y)
 
@@ -237,6 +299,11 @@ def _core_max_pair_logsumexp_grad_x(x, y, k):
 @njit(cache=True, error_model="numpy")
 def _core_max_pair_logsumexp_grad_y(x, y, k):
     return _sigmoid_pp(-x, k, y, k)
+
+
+@njit(cache=True, error_model="numpy")
+def _core_max_pair_logsumexp_grad_k(x, y, k):
+    return -_softplus_gap_dot(x, k, -y, k) / k**2
 
 
 @vectorize(["float32(float32, float32, float64)", "float64(float64, float64, float64)"], cache=True)
@@ -252,6 +319,11 @@ def max_pair_logsumexp_grad_x(x, y, k):
 @vectorize(["float32(float32, float32, float64)", "float64(float64, float64, float64)"], cache=True)
 def max_pair_logsumexp_grad_y(x, y, k):
     return _core_max_pair_logsumexp_grad_y(np.float64(x), np.float64(y), np.float64(k))
+
+
+@vectorize(["float32(float32, float32, float64)", "float64(float64, float64, float64)"], cache=True)
+def max_pair_logsumexp_grad_k(x, y, k):
+    return _core_max_pair_logsumexp_grad_k(np.float64(x), np.float64(y), np.float64(k))
 
 
 # --- Fast CPU path ---------------------------------------------------------------------------
@@ -485,6 +557,28 @@ def max_pair_logsumexp_grad_y_fast(x, y, k, out=None):
     return out
 
 
+@njit(parallel=True, cache=True, error_model="numpy")
+def _fast_loop_max_pair_logsumexp_grad_k(res, x, y, k):
+    for i in prange(res.shape[0]):
+        res[i] = _core_max_pair_logsumexp_grad_k(
+            np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i))
+        )
+
+
+def max_pair_logsumexp_grad_k_fast(x, y, k, out=None):
+    """``max_pair_logsumexp_grad_k`` as a multithreaded SIMD loop (same broadcasting, dtypes
+    and ``out=``; values within 1 ulp of the ufunc's)."""
+    flat, res, shape, dtype, direct = _fast_operands(max_pair_logsumexp_grad_k, (x, y, k), out)
+    _fast_loop_max_pair_logsumexp_grad_k(res, *flat)
+    if direct:
+        return out
+    res = res.reshape(shape).astype(dtype, copy=False)
+    if out is None:
+        return res[()] if res.ndim == 0 else res  # a NumPy scalar for scalars, as the ufunc
+    out[...] = res
+    return out
+
+
 def max_pair_logsumexp_grad(x, y, k):
     """Tuple of the partial derivatives (x, y)."""
     return (max_pair_logsumexp_grad_x(x, y, k), max_pair_logsumexp_grad_y(x, y, k))
@@ -497,6 +591,8 @@ __all__ = [
     "max_pair_logsumexp_grad_x_fast",
     "max_pair_logsumexp_grad_y",
     "max_pair_logsumexp_grad_y_fast",
+    "max_pair_logsumexp_grad_k",
+    "max_pair_logsumexp_grad_k_fast",
     "max_pair_logsumexp_grad",
 ]
 
@@ -508,12 +604,14 @@ __symsmooth__ = {
     "output": "elementwise",
     "grads": {"x": "max_pair_logsumexp_grad_x", "y": "max_pair_logsumexp_grad_y"},
     "grad": "max_pair_logsumexp_grad",
+    "param_grads": {"k": "max_pair_logsumexp_grad_k"},
     "labels": (),
     "keywords": {},
     "fast": {
         "max_pair_logsumexp": "max_pair_logsumexp_fast",
         "max_pair_logsumexp_grad_x": "max_pair_logsumexp_grad_x_fast",
         "max_pair_logsumexp_grad_y": "max_pair_logsumexp_grad_y_fast",
+        "max_pair_logsumexp_grad_k": "max_pair_logsumexp_grad_k_fast",
     },
     "targets": ("cpu", "cuda"),
 }
@@ -800,9 +898,13 @@ _CUDA_DEVICE = (
     _logsumexp_xd2,
     _sigmoid2,
     _sigmoid_pp,
+    _softplus_gap_parts,
+    _softplus_gap2,
+    _softplus_gap_dot,
     _core_max_pair_logsumexp,
     _core_max_pair_logsumexp_grad_x,
     _core_max_pair_logsumexp_grad_y,
+    _core_max_pair_logsumexp_grad_k,
 )
 """The scalar helpers and cores that _cuda_build compiles as CUDA device functions."""
 _CUDA_KERNELS = (_cuda_max_pair_logsumexp, _cuda_max_pair_logsumexp_grad)

@@ -7,7 +7,7 @@
 #   https://kexue.fm/archives/3290, eq (13))
 # Kind: elementwise; inputs: x, y; parameters: k
 # Template: elementwise.py.j2
-#   sha256:9fef88460452a2dca34fc2e292a7bfcb4b9bac289c136c140113527e460f0beb
+#   sha256:b753602d09c6d65cb5a124e6326a44f3ae9dcadeceb940eddfb2e0f0614965f1
 # Input expression: sha256(srepr)=30a23ffe225152ac2765d87edd499a87c709095ac0eb334ef7e958849741ce18
 # Stabilization rules applied: odd_root_sum
 #
@@ -355,6 +355,7 @@ __symsmooth__ = {
     "output": "elementwise",
     "grads": {"x": "max_pair_odd_power_grad_x", "y": "max_pair_odd_power_grad_y"},
     "grad": "max_pair_odd_power_grad",
+    "param_grads": {},
     "labels": (),
     "keywords": {},
     "fast": {

@@ -6,7 +6,7 @@
 #   activation function using convolution, arXiv:2109.13210)
 # Kind: elementwise; inputs: x; parameters: sigma
 # Template: elementwise.py.j2
-#   sha256:9fef88460452a2dca34fc2e292a7bfcb4b9bac289c136c140113527e460f0beb
+#   sha256:b753602d09c6d65cb5a124e6326a44f3ae9dcadeceb940eddfb2e0f0614965f1
 # Input expression: sha256(srepr)=00f90eca2438daedde106c070531548c9a6c65f05c8ab1b4b7c802cb5797b61d
 # Stabilization rules applied: exact_arguments, one_plus_erf, relu_gauss
 #
@@ -15,6 +15,7 @@
 
 ``relu_gaussian(x, sigma)`` is a NumPy ufunc (float32 and float64, broadcasting, ``out=``).
 ``relu_gaussian_grad_x(x, sigma)`` is its partial derivative in ``x``.
+``relu_gaussian_grad_sigma(x, sigma)`` is its partial in the parameter ``sigma`` (not in _grad).
 ``relu_gaussian_grad(x, sigma)`` returns ``relu_gaussian_grad_x``.
 ``<ufunc>_fast(...)`` is the same function as a multithreaded SIMD loop (within 1 ulp).
 float32 inputs are computed in float64 and rounded once.
@@ -76,6 +77,92 @@ def _Phi_xq(a, b):
     """Phi(a/b) for the exact quotient (_Phi2 takes the low part)."""
     q, ql = _two_quotient(a, b)
     return _Phi2(q, ql)
+
+
+@njit(cache=True, error_model="numpy")
+def _wexp2(h, m):
+    """(E, e): exp(h - m) = E + e to ~2**-66 relative (E within 1 ulp), for the pivoted
+    gradients (symsmooth.codegen.pivot), whose cancelling sums need the weights' rounding.
+    h - m = d + dl exactly (TwoSum); d = k ln2/4 + r with ln2/4 = L1 + L2 (L1: 32 bits, so
+    k L1 and d - k L1 are exact, Cody-Waite); exp(r) = 1 + r + r^2/2 + r^3 q(r), |r| <= 0.087,
+    with 1 + r and r^2 exact (Fast2Sum, TwoProduct) and the Taylor tail q to r^12/12!; then
+    times 2^(j/4) (double-double constants) and 2^(k >> 2).  Edge cases as _wexp."""
+    d = h - m
+    if d == d:
+        if d < -746.0:
+            return 0.0, 0.0
+        bp = d - h
+        dl = (h - (d - bp)) + (-m - bp)
+        if d > 709.0:
+            return math.exp(d) * (1.0 + dl), 0.0
+        kf = math.floor(d * 5.7707801635558535 + 0.5)
+        r = d - kf * 0.17328679509228095
+        x = -kf * 4.770537323176469e-11
+        rh = r + x
+        bp = rh - r
+        rl = ((r - (rh - bp)) + (x - bp)) + dl
+        q, qe = _two_product(rh, rh)
+        tail = 2.08767569878681e-09
+        tail = tail * rh + 2.505210838544172e-08
+        tail = tail * rh + 2.755731922398589e-07
+        tail = tail * rh + 2.7557319223985893e-06
+        tail = tail * rh + 2.48015873015873e-05
+        tail = tail * rh + 0.0001984126984126984
+        tail = tail * rh + 0.001388888888888889
+        tail = tail * rh + 0.008333333333333333
+        tail = tail * rh + 0.041666666666666664
+        tail = tail * rh + 0.16666666666666666
+        a = 1.0 + rh
+        al = (1.0 - a) + rh
+        y = 0.5 * q
+        b = a + y
+        bp = b - a
+        al += (a - (b - bp)) + (y - bp)
+        t3 = q * rh * tail
+        al += 0.5 * qe + t3 + rl * (b + t3)  # rl exp(rh): rl is up to 2**-44 (dl)
+        hi = b + al
+        lo = al - (hi - b)
+        k = int(kf)
+        j = k & 3
+        ch, cl = 1.0, 0.0
+        if j == 1:
+            ch, cl = 1.189207115002721, 3.982015231465646e-17
+        elif j == 2:
+            ch, cl = 1.4142135623730951, -9.667293313452913e-17
+        elif j == 3:
+            ch, cl = 1.681792830507429, 8.199010020581497e-17
+        p, pe = _two_product(hi, ch)
+        pe += hi * cl + lo * ch
+        hi = p + pe
+        lo = pe - (hi - p)
+        n = k >> 2
+        return math.ldexp(hi, n), math.ldexp(lo, n)
+    if h == m:
+        return (0.0 if h < 0.0 else 1.0), 0.0
+    return d, 0.0
+
+
+@njit(cache=True, error_model="numpy")
+def _phi2(t, tl):
+    """phi(t + tl) = exp(-(t + tl)^2/2)/sqrt(2 pi) within ~0.5 ulp: (t + tl)^2 = p + pe
+    (TwoProduct, 2 t tl added), exp of the exact difference (_wexp2), times 1/sqrt(2 pi) as a
+    double-double (mpmath), rounded once."""
+    if t != t:
+        return t
+    if t > 40.0 or t < -40.0:  # phi(t) < 2**-1074
+        return 0.0
+    p, pe = _two_product(t, t)
+    pe += 2.0 * t * tl
+    E, El = _wexp2(-0.5 * p, 0.5 * pe)
+    r, re = _two_product(E, 0.3989422804014327)
+    return r + (re + E * -2.49232720227773e-17 + El * 0.3989422804014327)
+
+
+@njit(cache=True, error_model="numpy")
+def _phi_xq(a, b):
+    """phi(a/b) for the exact quotient (_phi2 takes the low part)."""
+    q, ql = _two_quotient(a, b)
+    return _phi2(q, ql)
 
 
 @njit(cache=True, error_model="numpy")
@@ -210,6 +297,11 @@ def _core_relu_gaussian_grad_x(x, sigma):
     return _Phi_xq(x, sigma)
 
 
+@njit(cache=True, error_model="numpy")
+def _core_relu_gaussian_grad_sigma(x, sigma):
+    return _phi_xq(x, sigma)
+
+
 @vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
 def relu_gaussian(x, sigma):
     return _core_relu_gaussian(np.float64(x), np.float64(sigma))
@@ -218,6 +310,11 @@ def relu_gaussian(x, sigma):
 @vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
 def relu_gaussian_grad_x(x, sigma):
     return _core_relu_gaussian_grad_x(np.float64(x), np.float64(sigma))
+
+
+@vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
+def relu_gaussian_grad_sigma(x, sigma):
+    return _core_relu_gaussian_grad_sigma(np.float64(x), np.float64(sigma))
 
 
 # --- Fast CPU path ---------------------------------------------------------------------------
@@ -326,6 +423,26 @@ def relu_gaussian_grad_x_fast(x, sigma, out=None):
     return out
 
 
+@njit(parallel=True, cache=True, error_model="numpy")
+def _fast_loop_relu_gaussian_grad_sigma(res, x, sigma):
+    for i in prange(res.shape[0]):
+        res[i] = _core_relu_gaussian_grad_sigma(np.float64(_at(x, i)), np.float64(_at(sigma, i)))
+
+
+def relu_gaussian_grad_sigma_fast(x, sigma, out=None):
+    """``relu_gaussian_grad_sigma`` as a multithreaded SIMD loop (same broadcasting, dtypes
+    and ``out=``; values within 1 ulp of the ufunc's)."""
+    flat, res, shape, dtype, direct = _fast_operands(relu_gaussian_grad_sigma, (x, sigma), out)
+    _fast_loop_relu_gaussian_grad_sigma(res, *flat)
+    if direct:
+        return out
+    res = res.reshape(shape).astype(dtype, copy=False)
+    if out is None:
+        return res[()] if res.ndim == 0 else res  # a NumPy scalar for scalars, as the ufunc
+    out[...] = res
+    return out
+
+
 relu_gaussian_grad = relu_gaussian_grad_x
 
 __all__ = [
@@ -333,6 +450,8 @@ __all__ = [
     "relu_gaussian_fast",
     "relu_gaussian_grad_x",
     "relu_gaussian_grad_x_fast",
+    "relu_gaussian_grad_sigma",
+    "relu_gaussian_grad_sigma_fast",
     "relu_gaussian_grad",
 ]
 
@@ -344,11 +463,13 @@ __symsmooth__ = {
     "output": "elementwise",
     "grads": {"x": "relu_gaussian_grad_x"},
     "grad": "relu_gaussian_grad",
+    "param_grads": {"sigma": "relu_gaussian_grad_sigma"},
     "labels": (),
     "keywords": {},
     "fast": {
         "relu_gaussian": "relu_gaussian_fast",
         "relu_gaussian_grad_x": "relu_gaussian_grad_x_fast",
+        "relu_gaussian_grad_sigma": "relu_gaussian_grad_sigma_fast",
     },
     "targets": ("cpu", "cuda"),
 }
@@ -621,12 +742,16 @@ _CUDA_DEVICE = (
     _Phi2,
     _two_quotient,
     _Phi_xq,
+    _wexp2,
+    _phi2,
+    _phi_xq,
     _Phi,
     _relu_gauss,
     _relu_gauss2,
     _relu_gauss_xq,
     _core_relu_gaussian,
     _core_relu_gaussian_grad_x,
+    _core_relu_gaussian_grad_sigma,
 )
 """The scalar helpers and cores that _cuda_build compiles as CUDA device functions."""
 _CUDA_KERNELS = (_cuda_relu_gaussian, _cuda_relu_gaussian_grad)

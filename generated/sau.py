@@ -6,7 +6,7 @@
 #   convolution, arXiv:2109.13210; kexue.fm/archives/8718 (K10))
 # Kind: elementwise; inputs: x; parameters: sigma, alpha
 # Template: elementwise.py.j2
-#   sha256:9fef88460452a2dca34fc2e292a7bfcb4b9bac289c136c140113527e460f0beb
+#   sha256:b753602d09c6d65cb5a124e6326a44f3ae9dcadeceb940eddfb2e0f0614965f1
 # Input expression: sha256(srepr)=d74903a6f04a75cc6301425c035ad6ccf9bbccf6d61f0ff3720cdeae54133bf9
 # Stabilization rules applied: exact_arguments, one_plus_erf, relu_gauss
 #
@@ -15,6 +15,8 @@
 
 ``sau(x, sigma, alpha)`` is a NumPy ufunc (float32 and float64, broadcasting, ``out=``).
 ``sau_grad_x(x, sigma, alpha)`` is its partial derivative in ``x``.
+``sau_grad_sigma(x, sigma, alpha)`` is its partial in the parameter ``sigma`` (not in _grad).
+``sau_grad_alpha(x, sigma, alpha)`` is its partial in the parameter ``alpha`` (not in _grad).
 ``sau_grad(x, sigma, alpha)`` returns ``sau_grad_x``.
 ``<ufunc>_fast(...)`` is the same function as a multithreaded SIMD loop (within 1 ulp).
 float32 inputs are computed in float64 and rounded once.
@@ -76,6 +78,92 @@ def _Phi_xq(a, b):
     """Phi(a/b) for the exact quotient (_Phi2 takes the low part)."""
     q, ql = _two_quotient(a, b)
     return _Phi2(q, ql)
+
+
+@njit(cache=True, error_model="numpy")
+def _wexp2(h, m):
+    """(E, e): exp(h - m) = E + e to ~2**-66 relative (E within 1 ulp), for the pivoted
+    gradients (symsmooth.codegen.pivot), whose cancelling sums need the weights' rounding.
+    h - m = d + dl exactly (TwoSum); d = k ln2/4 + r with ln2/4 = L1 + L2 (L1: 32 bits, so
+    k L1 and d - k L1 are exact, Cody-Waite); exp(r) = 1 + r + r^2/2 + r^3 q(r), |r| <= 0.087,
+    with 1 + r and r^2 exact (Fast2Sum, TwoProduct) and the Taylor tail q to r^12/12!; then
+    times 2^(j/4) (double-double constants) and 2^(k >> 2).  Edge cases as _wexp."""
+    d = h - m
+    if d == d:
+        if d < -746.0:
+            return 0.0, 0.0
+        bp = d - h
+        dl = (h - (d - bp)) + (-m - bp)
+        if d > 709.0:
+            return math.exp(d) * (1.0 + dl), 0.0
+        kf = math.floor(d * 5.7707801635558535 + 0.5)
+        r = d - kf * 0.17328679509228095
+        x = -kf * 4.770537323176469e-11
+        rh = r + x
+        bp = rh - r
+        rl = ((r - (rh - bp)) + (x - bp)) + dl
+        q, qe = _two_product(rh, rh)
+        tail = 2.08767569878681e-09
+        tail = tail * rh + 2.505210838544172e-08
+        tail = tail * rh + 2.755731922398589e-07
+        tail = tail * rh + 2.7557319223985893e-06
+        tail = tail * rh + 2.48015873015873e-05
+        tail = tail * rh + 0.0001984126984126984
+        tail = tail * rh + 0.001388888888888889
+        tail = tail * rh + 0.008333333333333333
+        tail = tail * rh + 0.041666666666666664
+        tail = tail * rh + 0.16666666666666666
+        a = 1.0 + rh
+        al = (1.0 - a) + rh
+        y = 0.5 * q
+        b = a + y
+        bp = b - a
+        al += (a - (b - bp)) + (y - bp)
+        t3 = q * rh * tail
+        al += 0.5 * qe + t3 + rl * (b + t3)  # rl exp(rh): rl is up to 2**-44 (dl)
+        hi = b + al
+        lo = al - (hi - b)
+        k = int(kf)
+        j = k & 3
+        ch, cl = 1.0, 0.0
+        if j == 1:
+            ch, cl = 1.189207115002721, 3.982015231465646e-17
+        elif j == 2:
+            ch, cl = 1.4142135623730951, -9.667293313452913e-17
+        elif j == 3:
+            ch, cl = 1.681792830507429, 8.199010020581497e-17
+        p, pe = _two_product(hi, ch)
+        pe += hi * cl + lo * ch
+        hi = p + pe
+        lo = pe - (hi - p)
+        n = k >> 2
+        return math.ldexp(hi, n), math.ldexp(lo, n)
+    if h == m:
+        return (0.0 if h < 0.0 else 1.0), 0.0
+    return d, 0.0
+
+
+@njit(cache=True, error_model="numpy")
+def _phi2(t, tl):
+    """phi(t + tl) = exp(-(t + tl)^2/2)/sqrt(2 pi) within ~0.5 ulp: (t + tl)^2 = p + pe
+    (TwoProduct, 2 t tl added), exp of the exact difference (_wexp2), times 1/sqrt(2 pi) as a
+    double-double (mpmath), rounded once."""
+    if t != t:
+        return t
+    if t > 40.0 or t < -40.0:  # phi(t) < 2**-1074
+        return 0.0
+    p, pe = _two_product(t, t)
+    pe += 2.0 * t * tl
+    E, El = _wexp2(-0.5 * p, 0.5 * pe)
+    r, re = _two_product(E, 0.3989422804014327)
+    return r + (re + E * -2.49232720227773e-17 + El * 0.3989422804014327)
+
+
+@njit(cache=True, error_model="numpy")
+def _phi_xq(a, b):
+    """phi(a/b) for the exact quotient (_phi2 takes the low part)."""
+    q, ql = _two_quotient(a, b)
+    return _phi2(q, ql)
 
 
 @njit(cache=True, error_model="numpy")
@@ -210,6 +298,16 @@ def _core_sau_grad_x(x, sigma, alpha):
     return alpha + (1 - alpha) * _Phi_xq(x, sigma)
 
 
+@njit(cache=True, error_model="numpy")
+def _core_sau_grad_sigma(x, sigma, alpha):
+    return (1 - alpha) * _phi_xq(x, sigma)
+
+
+@njit(cache=True, error_model="numpy")
+def _core_sau_grad_alpha(x, sigma, alpha):
+    return -sigma * _relu_gauss_xq(-x, sigma)
+
+
 @vectorize(["float32(float32, float64, float64)", "float64(float64, float64, float64)"], cache=True)
 def sau(x, sigma, alpha):
     return _core_sau(np.float64(x), np.float64(sigma), np.float64(alpha))
@@ -218,6 +316,16 @@ def sau(x, sigma, alpha):
 @vectorize(["float32(float32, float64, float64)", "float64(float64, float64, float64)"], cache=True)
 def sau_grad_x(x, sigma, alpha):
     return _core_sau_grad_x(np.float64(x), np.float64(sigma), np.float64(alpha))
+
+
+@vectorize(["float32(float32, float64, float64)", "float64(float64, float64, float64)"], cache=True)
+def sau_grad_sigma(x, sigma, alpha):
+    return _core_sau_grad_sigma(np.float64(x), np.float64(sigma), np.float64(alpha))
+
+
+@vectorize(["float32(float32, float64, float64)", "float64(float64, float64, float64)"], cache=True)
+def sau_grad_alpha(x, sigma, alpha):
+    return _core_sau_grad_alpha(np.float64(x), np.float64(sigma), np.float64(alpha))
 
 
 # --- Fast CPU path ---------------------------------------------------------------------------
@@ -330,9 +438,63 @@ def sau_grad_x_fast(x, sigma, alpha, out=None):
     return out
 
 
+@njit(parallel=True, cache=True, error_model="numpy")
+def _fast_loop_sau_grad_sigma(res, x, sigma, alpha):
+    for i in prange(res.shape[0]):
+        res[i] = _core_sau_grad_sigma(
+            np.float64(_at(x, i)), np.float64(_at(sigma, i)), np.float64(_at(alpha, i))
+        )
+
+
+def sau_grad_sigma_fast(x, sigma, alpha, out=None):
+    """``sau_grad_sigma`` as a multithreaded SIMD loop (same broadcasting, dtypes
+    and ``out=``; values within 1 ulp of the ufunc's)."""
+    flat, res, shape, dtype, direct = _fast_operands(sau_grad_sigma, (x, sigma, alpha), out)
+    _fast_loop_sau_grad_sigma(res, *flat)
+    if direct:
+        return out
+    res = res.reshape(shape).astype(dtype, copy=False)
+    if out is None:
+        return res[()] if res.ndim == 0 else res  # a NumPy scalar for scalars, as the ufunc
+    out[...] = res
+    return out
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def _fast_loop_sau_grad_alpha(res, x, sigma, alpha):
+    for i in prange(res.shape[0]):
+        res[i] = _core_sau_grad_alpha(
+            np.float64(_at(x, i)), np.float64(_at(sigma, i)), np.float64(_at(alpha, i))
+        )
+
+
+def sau_grad_alpha_fast(x, sigma, alpha, out=None):
+    """``sau_grad_alpha`` as a multithreaded SIMD loop (same broadcasting, dtypes
+    and ``out=``; values within 1 ulp of the ufunc's)."""
+    flat, res, shape, dtype, direct = _fast_operands(sau_grad_alpha, (x, sigma, alpha), out)
+    _fast_loop_sau_grad_alpha(res, *flat)
+    if direct:
+        return out
+    res = res.reshape(shape).astype(dtype, copy=False)
+    if out is None:
+        return res[()] if res.ndim == 0 else res  # a NumPy scalar for scalars, as the ufunc
+    out[...] = res
+    return out
+
+
 sau_grad = sau_grad_x
 
-__all__ = ["sau", "sau_fast", "sau_grad_x", "sau_grad_x_fast", "sau_grad"]
+__all__ = [
+    "sau",
+    "sau_fast",
+    "sau_grad_x",
+    "sau_grad_x_fast",
+    "sau_grad_sigma",
+    "sau_grad_sigma_fast",
+    "sau_grad_alpha",
+    "sau_grad_alpha_fast",
+    "sau_grad",
+]
 
 __symsmooth__ = {
     "name": "sau",
@@ -342,9 +504,15 @@ __symsmooth__ = {
     "output": "elementwise",
     "grads": {"x": "sau_grad_x"},
     "grad": "sau_grad",
+    "param_grads": {"sigma": "sau_grad_sigma", "alpha": "sau_grad_alpha"},
     "labels": (),
     "keywords": {},
-    "fast": {"sau": "sau_fast", "sau_grad_x": "sau_grad_x_fast"},
+    "fast": {
+        "sau": "sau_fast",
+        "sau_grad_x": "sau_grad_x_fast",
+        "sau_grad_sigma": "sau_grad_sigma_fast",
+        "sau_grad_alpha": "sau_grad_alpha_fast",
+    },
     "targets": ("cpu", "cuda"),
 }
 """How to call this module's kernels (plain data; symsmooth.codegen.api)."""
@@ -634,12 +802,17 @@ _CUDA_DEVICE = (
     _Phi2,
     _two_quotient,
     _Phi_xq,
+    _wexp2,
+    _phi2,
+    _phi_xq,
     _Phi,
     _relu_gauss,
     _relu_gauss2,
     _relu_gauss_xq,
     _core_sau,
     _core_sau_grad_x,
+    _core_sau_grad_sigma,
+    _core_sau_grad_alpha,
 )
 """The scalar helpers and cores that _cuda_build compiles as CUDA device functions."""
 _CUDA_KERNELS = (_cuda_sau, _cuda_sau_grad)

@@ -6,7 +6,7 @@
 #   https://kexue.fm/archives/3290, eq (7))
 # Kind: elementwise; inputs: x; parameters: k
 # Template: elementwise.py.j2
-#   sha256:9fef88460452a2dca34fc2e292a7bfcb4b9bac289c136c140113527e460f0beb
+#   sha256:b753602d09c6d65cb5a124e6326a44f3ae9dcadeceb940eddfb2e0f0614965f1
 # Input expression: sha256(srepr)=707176089ffaf07321a0b1cc2317f1d271473497da0f99e64fe7194040549930
 # Stabilization rules applied: exact_arguments, logsumexp, sigmoid_difference, softmax_pair
 #
@@ -15,6 +15,7 @@
 
 ``smooth_abs_log2cosh(x, k)`` is a NumPy ufunc (float32 and float64, broadcasting, ``out=``).
 ``smooth_abs_log2cosh_grad_x(x, k)`` is its partial derivative in ``x``.
+``smooth_abs_log2cosh_grad_k(x, k)`` is its partial in the parameter ``k`` (not in _grad).
 ``smooth_abs_log2cosh_grad(x, k)`` returns ``smooth_abs_log2cosh_grad_x``.
 ``<ufunc>_fast(...)`` is the same function as a multithreaded SIMD loop (within 1 ulp).
 float32 inputs are computed in float64 and rounded once.
@@ -181,6 +182,69 @@ def _logsumexp_xd2(a, b, c):
 
 
 @njit(cache=True, error_model="numpy")
+def _softplus_gap_parts(z, zl):
+    """(t, tl): the binary entropy H(sigmoid(z + zl)) = softplus(-a) + a sigmoid(-a), a = |z + zl|,
+    to ~2**-60 relative.  a > 40: H = exp(-a)(a + 1)(1 + O(e^-a)) with exp(-a) = E^2, E =
+    exp(-a/2) (normal until a ~ 1490; the product is scaled by 2**600 so only the final ldexp
+    rounds into the subnormals).  Else e + el = exp(-a) (_wexp2), sigmoid(-a) = e/(1 + e) as
+    q + ql (remainder exact by TwoProduct), a q by TwoProduct and log1p(e + el) by _log1p2:
+    two positive terms added by TwoSum."""
+    if z != z:
+        return z, 0.0
+    if z < 0.0:
+        z, zl = -z, -zl
+    if z > 1500.0:  # H < exp(-1500) < 2**-1074
+        return 0.0, 0.0
+    if z > 40.0:  # e^-a < 2**-57: log1p(e) = e and a e/(1 + e) = a e to 2**-57 relative
+        E, El = _wexp2(-0.5 * z, 0.5 * zl)
+        w = z + 1.0
+        wl = ((z - w) + 1.0) + zl
+        P, Pe = _two_product(E * 4.149515568880993e180, w)  # E 2**600 (exact)
+        Pe += E * 4.149515568880993e180 * wl + El * 4.149515568880993e180 * w
+        Q, Qe = _two_product(P, E)
+        Qe += Pe * E + P * El
+        return math.ldexp(Q, -600), math.ldexp(Qe, -600)
+    e, el = _wexp2(-z, zl)
+    s = 1.0 + e
+    err = ((1.0 - s) + e) + el
+    q = e / s
+    p, pe = _two_product(q, s)
+    ql = (((e - p) - pe) + el - q * err) / s
+    A, Ae = _two_product(z, q)
+    Ae += z * ql + zl * q
+    t, tl = _log1p2(e, el)
+    S = A + t
+    bp = S - A
+    Se = (A - (S - bp)) + (t - bp)
+    return S, Se + Ae + tl
+
+
+@njit(cache=True, error_model="numpy")
+def _div_sq(t, tl, a):
+    """(t + tl)/a^2 rounded about once: a^2 = s + se (TwoProduct), q = t/s and the remainder
+    t - q s formed exactly (TwoProduct), so q + ((t - q s) + tl - q se)/s has ~2**-100 relative
+    error before its rounding.  Where t < 2**-969, a^2 is not a normal double or q is not
+    finite, the sum is divided as it is."""
+    s, se = _two_product(a, a)
+    q = t / s
+    if q - q != 0.0 or se - se != 0.0 or abs(t) < 2.0041683600089728e-292 or s < 2.2e-308:
+        return (t + tl) / a / a
+    p, pe = _two_product(q, s)
+    if pe - pe != 0.0:  # the split overflowed: the rounded quotient
+        return q
+    return q + ((((t - p) - pe) + tl) - q * se) / s
+
+
+@njit(cache=True, error_model="numpy")
+def _softplus_gap_xsq(a, b):
+    """softplus_gap(a b)/a^2 (softplus(k x)/k differentiated in k, negated) for the exact
+    product, the division by a^2 rounding with the rest (_div_sq)."""
+    p, pl = _two_product(a, b)
+    t, tl = _softplus_gap_parts(p, _lo(pl))
+    return _div_sq(t, tl, a)
+
+
+@njit(cache=True, error_model="numpy")
 def _dsigmoid2(z, zl):
     """dsigmoid(z + zl) (zl the low part of a double-double argument, |zl| <= ulp(z)/2) within
     0.5 ulp + 2**-60 relative: one division of double-double operands (e + el = exp(-|z + zl|)
@@ -224,6 +288,11 @@ def _core_smooth_abs_log2cosh_grad_x(x, k):
     return _tanh_xp(x, k)
 
 
+@njit(cache=True, error_model="numpy")
+def _core_smooth_abs_log2cosh_grad_k(x, k):
+    return -_softplus_gap_xsq(k, 2 * x)
+
+
 @vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
 def smooth_abs_log2cosh(x, k):
     return _core_smooth_abs_log2cosh(np.float64(x), np.float64(k))
@@ -232,6 +301,11 @@ def smooth_abs_log2cosh(x, k):
 @vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
 def smooth_abs_log2cosh_grad_x(x, k):
     return _core_smooth_abs_log2cosh_grad_x(np.float64(x), np.float64(k))
+
+
+@vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
+def smooth_abs_log2cosh_grad_k(x, k):
+    return _core_smooth_abs_log2cosh_grad_k(np.float64(x), np.float64(k))
 
 
 # --- Fast CPU path ---------------------------------------------------------------------------
@@ -438,6 +512,26 @@ def smooth_abs_log2cosh_grad_x_fast(x, k, out=None):
     return out
 
 
+@njit(parallel=True, cache=True, error_model="numpy")
+def _fast_loop_smooth_abs_log2cosh_grad_k(res, x, k):
+    for i in prange(res.shape[0]):
+        res[i] = _core_smooth_abs_log2cosh_grad_k(np.float64(_at(x, i)), np.float64(_at(k, i)))
+
+
+def smooth_abs_log2cosh_grad_k_fast(x, k, out=None):
+    """``smooth_abs_log2cosh_grad_k`` as a multithreaded SIMD loop (same broadcasting, dtypes
+    and ``out=``; values within 1 ulp of the ufunc's)."""
+    flat, res, shape, dtype, direct = _fast_operands(smooth_abs_log2cosh_grad_k, (x, k), out)
+    _fast_loop_smooth_abs_log2cosh_grad_k(res, *flat)
+    if direct:
+        return out
+    res = res.reshape(shape).astype(dtype, copy=False)
+    if out is None:
+        return res[()] if res.ndim == 0 else res  # a NumPy scalar for scalars, as the ufunc
+    out[...] = res
+    return out
+
+
 smooth_abs_log2cosh_grad = smooth_abs_log2cosh_grad_x
 
 __all__ = [
@@ -445,6 +539,8 @@ __all__ = [
     "smooth_abs_log2cosh_fast",
     "smooth_abs_log2cosh_grad_x",
     "smooth_abs_log2cosh_grad_x_fast",
+    "smooth_abs_log2cosh_grad_k",
+    "smooth_abs_log2cosh_grad_k_fast",
     "smooth_abs_log2cosh_grad",
 ]
 
@@ -456,11 +552,13 @@ __symsmooth__ = {
     "output": "elementwise",
     "grads": {"x": "smooth_abs_log2cosh_grad_x"},
     "grad": "smooth_abs_log2cosh_grad",
+    "param_grads": {"k": "smooth_abs_log2cosh_grad_k"},
     "labels": (),
     "keywords": {},
     "fast": {
         "smooth_abs_log2cosh": "smooth_abs_log2cosh_fast",
         "smooth_abs_log2cosh_grad_x": "smooth_abs_log2cosh_grad_x_fast",
+        "smooth_abs_log2cosh_grad_k": "smooth_abs_log2cosh_grad_k_fast",
     },
     "targets": ("cpu", "cuda"),
 }
@@ -734,11 +832,15 @@ _CUDA_DEVICE = (
     _log1p2,
     _lo,
     _logsumexp_xd2,
+    _softplus_gap_parts,
+    _div_sq,
+    _softplus_gap_xsq,
     _dsigmoid2,
     _dsigmoid,
     _tanh_xp,
     _core_smooth_abs_log2cosh,
     _core_smooth_abs_log2cosh_grad_x,
+    _core_smooth_abs_log2cosh_grad_k,
 )
 """The scalar helpers and cores that _cuda_build compiles as CUDA device functions."""
 _CUDA_KERNELS = (_cuda_smooth_abs_log2cosh, _cuda_smooth_abs_log2cosh_grad)

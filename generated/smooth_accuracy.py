@@ -568,6 +568,7 @@ __symsmooth__ = {
     "output": "rows",
     "grads": {"x": "smooth_accuracy_grad"},
     "grad": "smooth_accuracy_grad",
+    "param_grads": {},
     "labels": ("t",),
     "keywords": {},
     "fast": {},

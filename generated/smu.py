@@ -5,7 +5,7 @@
 #   Maximum Unit, arXiv:2111.04682 eq (SMU))
 # Kind: elementwise; inputs: x; parameters: mu, alpha
 # Template: elementwise.py.j2
-#   sha256:9fef88460452a2dca34fc2e292a7bfcb4b9bac289c136c140113527e460f0beb
+#   sha256:b753602d09c6d65cb5a124e6326a44f3ae9dcadeceb940eddfb2e0f0614965f1
 # Input expression: sha256(srepr)=7bbb063b9a21b8a781c5545c54b790d85ccd78f1b44ca2a02a0d5d3165d90f44
 # Stabilization rules applied: one_plus_erf
 #
@@ -14,6 +14,8 @@
 
 ``smu(x, mu, alpha)`` is a NumPy ufunc (float32 and float64, broadcasting, ``out=``).
 ``smu_grad_x(x, mu, alpha)`` is its partial derivative in ``x``.
+``smu_grad_mu(x, mu, alpha)`` is its partial in the parameter ``mu`` (not in _grad).
+``smu_grad_alpha(x, mu, alpha)`` is its partial in the parameter ``alpha`` (not in _grad).
 ``smu_grad(x, mu, alpha)`` returns ``smu_grad_x``.
 ``<ufunc>_fast(...)`` is the same function as a multithreaded SIMD loop (within 1 ulp).
 float32 inputs are computed in float64 and rounded once.
@@ -90,6 +92,21 @@ def _core_smu_grad_x(x, mu, alpha):
     return _c0**2 * _c1 * _phi(_c2) + _c0 * _Phi(_c2) + alpha
 
 
+@njit(cache=True, error_model="numpy")
+def _core_smu_grad_mu(x, mu, alpha):
+    _c0 = 1 - alpha
+    _c1 = math.sqrt(2) * x
+    return x * (_c0**2 * _c1 * _phi(_c0 * _c1 * mu))
+
+
+@njit(cache=True, error_model="numpy")
+def _core_smu_grad_alpha(x, mu, alpha):
+    _c0 = alpha - 1
+    _c1 = math.sqrt(2) * mu * x
+    _c2 = -_c0 * _c1
+    return x * _Phi(-_c2) + x * (_c0 * _c1 * _phi(_c2))
+
+
 @vectorize(["float32(float32, float64, float64)", "float64(float64, float64, float64)"], cache=True)
 def smu(x, mu, alpha):
     return _core_smu(np.float64(x), np.float64(mu), np.float64(alpha))
@@ -98,6 +115,16 @@ def smu(x, mu, alpha):
 @vectorize(["float32(float32, float64, float64)", "float64(float64, float64, float64)"], cache=True)
 def smu_grad_x(x, mu, alpha):
     return _core_smu_grad_x(np.float64(x), np.float64(mu), np.float64(alpha))
+
+
+@vectorize(["float32(float32, float64, float64)", "float64(float64, float64, float64)"], cache=True)
+def smu_grad_mu(x, mu, alpha):
+    return _core_smu_grad_mu(np.float64(x), np.float64(mu), np.float64(alpha))
+
+
+@vectorize(["float32(float32, float64, float64)", "float64(float64, float64, float64)"], cache=True)
+def smu_grad_alpha(x, mu, alpha):
+    return _core_smu_grad_alpha(np.float64(x), np.float64(mu), np.float64(alpha))
 
 
 # --- Fast CPU path ---------------------------------------------------------------------------
@@ -208,9 +235,63 @@ def smu_grad_x_fast(x, mu, alpha, out=None):
     return out
 
 
+@njit(parallel=True, cache=True, error_model="numpy")
+def _fast_loop_smu_grad_mu(res, x, mu, alpha):
+    for i in prange(res.shape[0]):
+        res[i] = _core_smu_grad_mu(
+            np.float64(_at(x, i)), np.float64(_at(mu, i)), np.float64(_at(alpha, i))
+        )
+
+
+def smu_grad_mu_fast(x, mu, alpha, out=None):
+    """``smu_grad_mu`` as a multithreaded SIMD loop (same broadcasting, dtypes
+    and ``out=``; values within 1 ulp of the ufunc's)."""
+    flat, res, shape, dtype, direct = _fast_operands(smu_grad_mu, (x, mu, alpha), out)
+    _fast_loop_smu_grad_mu(res, *flat)
+    if direct:
+        return out
+    res = res.reshape(shape).astype(dtype, copy=False)
+    if out is None:
+        return res[()] if res.ndim == 0 else res  # a NumPy scalar for scalars, as the ufunc
+    out[...] = res
+    return out
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def _fast_loop_smu_grad_alpha(res, x, mu, alpha):
+    for i in prange(res.shape[0]):
+        res[i] = _core_smu_grad_alpha(
+            np.float64(_at(x, i)), np.float64(_at(mu, i)), np.float64(_at(alpha, i))
+        )
+
+
+def smu_grad_alpha_fast(x, mu, alpha, out=None):
+    """``smu_grad_alpha`` as a multithreaded SIMD loop (same broadcasting, dtypes
+    and ``out=``; values within 1 ulp of the ufunc's)."""
+    flat, res, shape, dtype, direct = _fast_operands(smu_grad_alpha, (x, mu, alpha), out)
+    _fast_loop_smu_grad_alpha(res, *flat)
+    if direct:
+        return out
+    res = res.reshape(shape).astype(dtype, copy=False)
+    if out is None:
+        return res[()] if res.ndim == 0 else res  # a NumPy scalar for scalars, as the ufunc
+    out[...] = res
+    return out
+
+
 smu_grad = smu_grad_x
 
-__all__ = ["smu", "smu_fast", "smu_grad_x", "smu_grad_x_fast", "smu_grad"]
+__all__ = [
+    "smu",
+    "smu_fast",
+    "smu_grad_x",
+    "smu_grad_x_fast",
+    "smu_grad_mu",
+    "smu_grad_mu_fast",
+    "smu_grad_alpha",
+    "smu_grad_alpha_fast",
+    "smu_grad",
+]
 
 __symsmooth__ = {
     "name": "smu",
@@ -220,9 +301,15 @@ __symsmooth__ = {
     "output": "elementwise",
     "grads": {"x": "smu_grad_x"},
     "grad": "smu_grad",
+    "param_grads": {"mu": "smu_grad_mu", "alpha": "smu_grad_alpha"},
     "labels": (),
     "keywords": {},
-    "fast": {"smu": "smu_fast", "smu_grad_x": "smu_grad_x_fast"},
+    "fast": {
+        "smu": "smu_fast",
+        "smu_grad_x": "smu_grad_x_fast",
+        "smu_grad_mu": "smu_grad_mu_fast",
+        "smu_grad_alpha": "smu_grad_alpha_fast",
+    },
     "targets": ("cpu", "cuda"),
 }
 """How to call this module's kernels (plain data; symsmooth.codegen.api)."""
@@ -497,7 +584,16 @@ def smu_grad_cuda(x, mu, alpha):
     return results[0]
 
 
-_CUDA_DEVICE = (_two_product, _Phi2, _Phi, _phi, _core_smu, _core_smu_grad_x)
+_CUDA_DEVICE = (
+    _two_product,
+    _Phi2,
+    _Phi,
+    _phi,
+    _core_smu,
+    _core_smu_grad_x,
+    _core_smu_grad_mu,
+    _core_smu_grad_alpha,
+)
 """The scalar helpers and cores that _cuda_build compiles as CUDA device functions."""
 _CUDA_KERNELS = (_cuda_smu, _cuda_smu_grad)
 """The kernels that _cuda_build compiles with cuda.jit."""

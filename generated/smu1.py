@@ -5,7 +5,7 @@
 #   Maximum Unit, arXiv:2111.04682 eq (SMU-1))
 # Kind: elementwise; inputs: x; parameters: mu, alpha
 # Template: elementwise.py.j2
-#   sha256:9fef88460452a2dca34fc2e292a7bfcb4b9bac289c136c140113527e460f0beb
+#   sha256:b753602d09c6d65cb5a124e6326a44f3ae9dcadeceb940eddfb2e0f0614965f1
 # Input expression: sha256(srepr)=8ebaab123c4c9786d0408a202ca35e23afc46afc5ee985a681d41f64ed8f95bc
 # Stabilization rules applied: hypot, hypot_root
 #
@@ -14,6 +14,8 @@
 
 ``smu1(x, mu, alpha)`` is a NumPy ufunc (float32 and float64, broadcasting, ``out=``).
 ``smu1_grad_x(x, mu, alpha)`` is its partial derivative in ``x``.
+``smu1_grad_mu(x, mu, alpha)`` is its partial in the parameter ``mu`` (not in _grad).
+``smu1_grad_alpha(x, mu, alpha)`` is its partial in the parameter ``alpha`` (not in _grad).
 ``smu1_grad(x, mu, alpha)`` returns ``smu1_grad_x``.
 ``<ufunc>_fast(...)`` is the same function as a multithreaded SIMD loop (within 1 ulp).
 float32 inputs are computed in float64 and rounded once.
@@ -27,6 +29,17 @@ import numpy as np
 from numba import float64, int64, njit, prange, vectorize
 from numba import types as _types
 from numba.extending import overload as _overload
+
+
+@njit(cache=True, error_model="numpy")
+def _hypot_gap_times(c, m, w):
+    """c (1 - w/hypot(m, w)): for w > 0 (m/h)(m (c/(h + w))), so that a factor c ~ w ~ 1e300
+    meets the gap m^2/(h (h + w)) ~ 1e-600 before it underflows (SMU-1's alpha derivative
+    (x/2) hypot_gap(mu, x (1 - alpha))); else c (1 + |w|/h)."""
+    h = math.hypot(m, w)
+    if w > 0.0:
+        return (m / h) * (m * (c / (h + w)))
+    return c * (1.0 - w / h)
 
 
 @njit(cache=True, error_model="numpy")
@@ -98,6 +111,16 @@ def _core_smu1_grad_x(x, mu, alpha):
     return (1 / 2) * _c0**2 * x / math.hypot(mu, _c0 * x) + (1 / 2) * alpha + (1 / 2)
 
 
+@njit(cache=True, error_model="numpy")
+def _core_smu1_grad_mu(x, mu, alpha):
+    return (1 / 2) * mu / math.hypot(mu, x * (1 - alpha))
+
+
+@njit(cache=True, error_model="numpy")
+def _core_smu1_grad_alpha(x, mu, alpha):
+    return _hypot_gap_times((1 / 2) * x, mu, x * (1 - alpha))
+
+
 @vectorize(["float32(float32, float64, float64)", "float64(float64, float64, float64)"], cache=True)
 def smu1(x, mu, alpha):
     return _core_smu1(np.float64(x), np.float64(mu), np.float64(alpha))
@@ -106,6 +129,16 @@ def smu1(x, mu, alpha):
 @vectorize(["float32(float32, float64, float64)", "float64(float64, float64, float64)"], cache=True)
 def smu1_grad_x(x, mu, alpha):
     return _core_smu1_grad_x(np.float64(x), np.float64(mu), np.float64(alpha))
+
+
+@vectorize(["float32(float32, float64, float64)", "float64(float64, float64, float64)"], cache=True)
+def smu1_grad_mu(x, mu, alpha):
+    return _core_smu1_grad_mu(np.float64(x), np.float64(mu), np.float64(alpha))
+
+
+@vectorize(["float32(float32, float64, float64)", "float64(float64, float64, float64)"], cache=True)
+def smu1_grad_alpha(x, mu, alpha):
+    return _core_smu1_grad_alpha(np.float64(x), np.float64(mu), np.float64(alpha))
 
 
 # --- Fast CPU path ---------------------------------------------------------------------------
@@ -218,9 +251,63 @@ def smu1_grad_x_fast(x, mu, alpha, out=None):
     return out
 
 
+@njit(parallel=True, cache=True, error_model="numpy")
+def _fast_loop_smu1_grad_mu(res, x, mu, alpha):
+    for i in prange(res.shape[0]):
+        res[i] = _core_smu1_grad_mu(
+            np.float64(_at(x, i)), np.float64(_at(mu, i)), np.float64(_at(alpha, i))
+        )
+
+
+def smu1_grad_mu_fast(x, mu, alpha, out=None):
+    """``smu1_grad_mu`` as a multithreaded SIMD loop (same broadcasting, dtypes
+    and ``out=``; values within 1 ulp of the ufunc's)."""
+    flat, res, shape, dtype, direct = _fast_operands(smu1_grad_mu, (x, mu, alpha), out)
+    _fast_loop_smu1_grad_mu(res, *flat)
+    if direct:
+        return out
+    res = res.reshape(shape).astype(dtype, copy=False)
+    if out is None:
+        return res[()] if res.ndim == 0 else res  # a NumPy scalar for scalars, as the ufunc
+    out[...] = res
+    return out
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def _fast_loop_smu1_grad_alpha(res, x, mu, alpha):
+    for i in prange(res.shape[0]):
+        res[i] = _core_smu1_grad_alpha(
+            np.float64(_at(x, i)), np.float64(_at(mu, i)), np.float64(_at(alpha, i))
+        )
+
+
+def smu1_grad_alpha_fast(x, mu, alpha, out=None):
+    """``smu1_grad_alpha`` as a multithreaded SIMD loop (same broadcasting, dtypes
+    and ``out=``; values within 1 ulp of the ufunc's)."""
+    flat, res, shape, dtype, direct = _fast_operands(smu1_grad_alpha, (x, mu, alpha), out)
+    _fast_loop_smu1_grad_alpha(res, *flat)
+    if direct:
+        return out
+    res = res.reshape(shape).astype(dtype, copy=False)
+    if out is None:
+        return res[()] if res.ndim == 0 else res  # a NumPy scalar for scalars, as the ufunc
+    out[...] = res
+    return out
+
+
 smu1_grad = smu1_grad_x
 
-__all__ = ["smu1", "smu1_fast", "smu1_grad_x", "smu1_grad_x_fast", "smu1_grad"]
+__all__ = [
+    "smu1",
+    "smu1_fast",
+    "smu1_grad_x",
+    "smu1_grad_x_fast",
+    "smu1_grad_mu",
+    "smu1_grad_mu_fast",
+    "smu1_grad_alpha",
+    "smu1_grad_alpha_fast",
+    "smu1_grad",
+]
 
 __symsmooth__ = {
     "name": "smu1",
@@ -230,9 +317,15 @@ __symsmooth__ = {
     "output": "elementwise",
     "grads": {"x": "smu1_grad_x"},
     "grad": "smu1_grad",
+    "param_grads": {"mu": "smu1_grad_mu", "alpha": "smu1_grad_alpha"},
     "labels": (),
     "keywords": {},
-    "fast": {"smu1": "smu1_fast", "smu1_grad_x": "smu1_grad_x_fast"},
+    "fast": {
+        "smu1": "smu1_fast",
+        "smu1_grad_x": "smu1_grad_x_fast",
+        "smu1_grad_mu": "smu1_grad_mu_fast",
+        "smu1_grad_alpha": "smu1_grad_alpha_fast",
+    },
     "targets": ("cpu", "cuda"),
 }
 """How to call this module's kernels (plain data; symsmooth.codegen.api)."""
@@ -507,7 +600,15 @@ def smu1_grad_cuda(x, mu, alpha):
     return results[0]
 
 
-_CUDA_DEVICE = (_two_product, _lin_hypot, _core_smu1, _core_smu1_grad_x)
+_CUDA_DEVICE = (
+    _hypot_gap_times,
+    _two_product,
+    _lin_hypot,
+    _core_smu1,
+    _core_smu1_grad_x,
+    _core_smu1_grad_mu,
+    _core_smu1_grad_alpha,
+)
 """The scalar helpers and cores that _cuda_build compiles as CUDA device functions."""
 _CUDA_KERNELS = (_cuda_smu1, _cuda_smu1_grad)
 """The kernels that _cuda_build compiles with cuda.jit."""

@@ -584,6 +584,7 @@ __symsmooth__ = {
     "output": "rows",
     "grads": {"x": "soft_argmax_grad"},
     "grad": "soft_argmax_grad",
+    "param_grads": {},
     "labels": (),
     "keywords": {},
     "fast": {},

@@ -620,6 +620,7 @@ __symsmooth__ = {
     "output": "rows",
     "grads": {"z": "soft_f1_grad_z", "t": "soft_f1_grad_t"},
     "grad": "soft_f1_grad",
+    "param_grads": {},
     "labels": (),
     "keywords": {},
     "fast": {},

@@ -5,7 +5,7 @@
 #   kexue.fm/archives/8718 eq (7))
 # Kind: elementwise; inputs: x; parameters: k
 # Template: elementwise.py.j2
-#   sha256:9fef88460452a2dca34fc2e292a7bfcb4b9bac289c136c140113527e460f0beb
+#   sha256:b753602d09c6d65cb5a124e6326a44f3ae9dcadeceb940eddfb2e0f0614965f1
 # Input expression: sha256(srepr)=66478ffa4491cf7099ad2bbda92088993d05025f373516fd91e4d1a1304745c3
 # Stabilization rules applied: exact_arguments, sigmoid, sigmoid_product
 #
@@ -14,6 +14,7 @@
 
 ``soft_heaviside(x, k)`` is a NumPy ufunc (float32 and float64, broadcasting, ``out=``).
 ``soft_heaviside_grad_x(x, k)`` is its partial derivative in ``x``.
+``soft_heaviside_grad_k(x, k)`` is its partial in the parameter ``k`` (not in _grad).
 ``soft_heaviside_grad(x, k)`` returns ``soft_heaviside_grad_x``.
 ``<ufunc>_fast(...)`` is the same function as a multithreaded SIMD loop (within 1 ulp).
 float32 inputs are computed in float64 and rounded once.
@@ -184,6 +185,11 @@ def _core_soft_heaviside_grad_x(x, k):
     return k * _dsigmoid_xp(x, k)
 
 
+@njit(cache=True, error_model="numpy")
+def _core_soft_heaviside_grad_k(x, k):
+    return x * _dsigmoid_xp(x, k)
+
+
 @vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
 def soft_heaviside(x, k):
     return _core_soft_heaviside(np.float64(x), np.float64(k))
@@ -192,6 +198,11 @@ def soft_heaviside(x, k):
 @vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
 def soft_heaviside_grad_x(x, k):
     return _core_soft_heaviside_grad_x(np.float64(x), np.float64(k))
+
+
+@vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
+def soft_heaviside_grad_k(x, k):
+    return _core_soft_heaviside_grad_k(np.float64(x), np.float64(k))
 
 
 # --- Fast CPU path ---------------------------------------------------------------------------
@@ -318,6 +329,11 @@ def _fast_core_soft_heaviside_grad_x(x, k):
     return k * _fast_dsigmoid_xp(x, k)
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _fast_core_soft_heaviside_grad_k(x, k):
+    return x * _fast_dsigmoid_xp(x, k)
+
+
 _NAME = "soft_heaviside"
 """The kernel's name in the error messages of the host functions."""
 
@@ -417,6 +433,26 @@ def soft_heaviside_grad_x_fast(x, k, out=None):
     return out
 
 
+@njit(parallel=True, cache=True, error_model="numpy")
+def _fast_loop_soft_heaviside_grad_k(res, x, k):
+    for i in prange(res.shape[0]):
+        res[i] = _fast_core_soft_heaviside_grad_k(np.float64(_at(x, i)), np.float64(_at(k, i)))
+
+
+def soft_heaviside_grad_k_fast(x, k, out=None):
+    """``soft_heaviside_grad_k`` as a multithreaded SIMD loop (same broadcasting, dtypes
+    and ``out=``; values within 1 ulp of the ufunc's)."""
+    flat, res, shape, dtype, direct = _fast_operands(soft_heaviside_grad_k, (x, k), out)
+    _fast_loop_soft_heaviside_grad_k(res, *flat)
+    if direct:
+        return out
+    res = res.reshape(shape).astype(dtype, copy=False)
+    if out is None:
+        return res[()] if res.ndim == 0 else res  # a NumPy scalar for scalars, as the ufunc
+    out[...] = res
+    return out
+
+
 soft_heaviside_grad = soft_heaviside_grad_x
 
 __all__ = [
@@ -424,6 +460,8 @@ __all__ = [
     "soft_heaviside_fast",
     "soft_heaviside_grad_x",
     "soft_heaviside_grad_x_fast",
+    "soft_heaviside_grad_k",
+    "soft_heaviside_grad_k_fast",
     "soft_heaviside_grad",
 ]
 
@@ -435,11 +473,13 @@ __symsmooth__ = {
     "output": "elementwise",
     "grads": {"x": "soft_heaviside_grad_x"},
     "grad": "soft_heaviside_grad",
+    "param_grads": {"k": "soft_heaviside_grad_k"},
     "labels": (),
     "keywords": {},
     "fast": {
         "soft_heaviside": "soft_heaviside_fast",
         "soft_heaviside_grad_x": "soft_heaviside_grad_x_fast",
+        "soft_heaviside_grad_k": "soft_heaviside_grad_k_fast",
     },
     "targets": ("cpu", "cuda"),
 }
@@ -717,6 +757,7 @@ _CUDA_DEVICE = (
     _sigmoid_xp,
     _core_soft_heaviside,
     _core_soft_heaviside_grad_x,
+    _core_soft_heaviside_grad_k,
 )
 """The scalar helpers and cores that _cuda_build compiles as CUDA device functions."""
 _CUDA_KERNELS = (_cuda_soft_heaviside, _cuda_soft_heaviside_grad)

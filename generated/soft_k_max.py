@@ -294,6 +294,7 @@ __symsmooth__ = {
     "output": "rowmap",
     "grads": {"x": "soft_k_max_grad"},
     "grad": "soft_k_max_grad",
+    "param_grads": {},
     "labels": (),
     "keywords": {"top": 2},
     "fast": {},

@@ -4,7 +4,7 @@
 # Construction: soft_sign_arctan = 2*atan(k*x)/pi (kexue.fm/archives/8718 eq (5) kernel)
 # Kind: elementwise; inputs: x; parameters: k
 # Template: elementwise.py.j2
-#   sha256:9fef88460452a2dca34fc2e292a7bfcb4b9bac289c136c140113527e460f0beb
+#   sha256:b753602d09c6d65cb5a124e6326a44f3ae9dcadeceb940eddfb2e0f0614965f1
 # Input expression: sha256(srepr)=eb938cea1be15d0b4d148910f1be7856f861769055cc3421f20866fc4660ac5e
 # Stabilization rules applied: recip1p_sq
 #
@@ -13,6 +13,7 @@
 
 ``soft_sign_arctan(x, k)`` is a NumPy ufunc (float32 and float64, broadcasting, ``out=``).
 ``soft_sign_arctan_grad_x(x, k)`` is its partial derivative in ``x``.
+``soft_sign_arctan_grad_k(x, k)`` is its partial in the parameter ``k`` (not in _grad).
 ``soft_sign_arctan_grad(x, k)`` returns ``soft_sign_arctan_grad_x``.
 ``<ufunc>_fast(...)`` is the same function as a multithreaded SIMD loop (within 1 ulp).
 float32 inputs are computed in float64 and rounded once.
@@ -77,6 +78,19 @@ def _recip1p_sq(a, b):
 
 
 @njit(cache=True, error_model="numpy")
+def _recip1p_sq_x(a, b):
+    """b/(1 + (a b)^2) without the square's overflow: for |a b| > 2**500 it is 1/(a (a b)) to
+    2**-1000 relative (three roundings, ~1.5 ulp), where b * _recip1p_sq(a, b) is 0 once
+    (a b)^2 passes 2**1200 (soft_sign_arctan's d/dk at |k x| > 4e180); else that product."""
+    p = a * b
+    if p != p:
+        return p
+    if abs(p) > 3.273390607896142e150:  # 2**500
+        return 1.0 / (a * p)
+    return b * _recip1p_sq(a, b)
+
+
+@njit(cache=True, error_model="numpy")
 def _core_soft_sign_arctan(x, k):
     return 2 * math.atan(k * x) / math.pi
 
@@ -84,6 +98,11 @@ def _core_soft_sign_arctan(x, k):
 @njit(cache=True, error_model="numpy")
 def _core_soft_sign_arctan_grad_x(x, k):
     return 2 * k * _recip1p_sq(k, x) / math.pi
+
+
+@njit(cache=True, error_model="numpy")
+def _core_soft_sign_arctan_grad_k(x, k):
+    return 2 * _recip1p_sq_x(k, x) / math.pi
 
 
 @vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
@@ -94,6 +113,11 @@ def soft_sign_arctan(x, k):
 @vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
 def soft_sign_arctan_grad_x(x, k):
     return _core_soft_sign_arctan_grad_x(np.float64(x), np.float64(k))
+
+
+@vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
+def soft_sign_arctan_grad_k(x, k):
+    return _core_soft_sign_arctan_grad_k(np.float64(x), np.float64(k))
 
 
 # --- Fast CPU path ---------------------------------------------------------------------------
@@ -202,6 +226,26 @@ def soft_sign_arctan_grad_x_fast(x, k, out=None):
     return out
 
 
+@njit(parallel=True, cache=True, error_model="numpy")
+def _fast_loop_soft_sign_arctan_grad_k(res, x, k):
+    for i in prange(res.shape[0]):
+        res[i] = _core_soft_sign_arctan_grad_k(np.float64(_at(x, i)), np.float64(_at(k, i)))
+
+
+def soft_sign_arctan_grad_k_fast(x, k, out=None):
+    """``soft_sign_arctan_grad_k`` as a multithreaded SIMD loop (same broadcasting, dtypes
+    and ``out=``; values within 1 ulp of the ufunc's)."""
+    flat, res, shape, dtype, direct = _fast_operands(soft_sign_arctan_grad_k, (x, k), out)
+    _fast_loop_soft_sign_arctan_grad_k(res, *flat)
+    if direct:
+        return out
+    res = res.reshape(shape).astype(dtype, copy=False)
+    if out is None:
+        return res[()] if res.ndim == 0 else res  # a NumPy scalar for scalars, as the ufunc
+    out[...] = res
+    return out
+
+
 soft_sign_arctan_grad = soft_sign_arctan_grad_x
 
 __all__ = [
@@ -209,6 +253,8 @@ __all__ = [
     "soft_sign_arctan_fast",
     "soft_sign_arctan_grad_x",
     "soft_sign_arctan_grad_x_fast",
+    "soft_sign_arctan_grad_k",
+    "soft_sign_arctan_grad_k_fast",
     "soft_sign_arctan_grad",
 ]
 
@@ -220,11 +266,13 @@ __symsmooth__ = {
     "output": "elementwise",
     "grads": {"x": "soft_sign_arctan_grad_x"},
     "grad": "soft_sign_arctan_grad",
+    "param_grads": {"k": "soft_sign_arctan_grad_k"},
     "labels": (),
     "keywords": {},
     "fast": {
         "soft_sign_arctan": "soft_sign_arctan_fast",
         "soft_sign_arctan_grad_x": "soft_sign_arctan_grad_x_fast",
+        "soft_sign_arctan_grad_k": "soft_sign_arctan_grad_k_fast",
     },
     "targets": ("cpu", "cuda"),
 }
@@ -492,7 +540,14 @@ def soft_sign_arctan_grad_cuda(x, k):
     return results[0]
 
 
-_CUDA_DEVICE = (_two_product, _recip1p_sq, _core_soft_sign_arctan, _core_soft_sign_arctan_grad_x)
+_CUDA_DEVICE = (
+    _two_product,
+    _recip1p_sq,
+    _recip1p_sq_x,
+    _core_soft_sign_arctan,
+    _core_soft_sign_arctan_grad_x,
+    _core_soft_sign_arctan_grad_k,
+)
 """The scalar helpers and cores that _cuda_build compiles as CUDA device functions."""
 _CUDA_KERNELS = (_cuda_soft_sign_arctan, _cuda_soft_sign_arctan_grad)
 """The kernels that _cuda_build compiles with cuda.jit."""

@@ -5,7 +5,7 @@
 #   Smooth Maximum Unit, arXiv:2111.04682)
 # Kind: elementwise; inputs: x; parameters: k
 # Template: elementwise.py.j2
-#   sha256:9fef88460452a2dca34fc2e292a7bfcb4b9bac289c136c140113527e460f0beb
+#   sha256:b753602d09c6d65cb5a124e6326a44f3ae9dcadeceb940eddfb2e0f0614965f1
 # Input expression: sha256(srepr)=83339916562492434e439a6a2295ce7bc386bcbb45da2b24bc14d75c1f8fffcd
 # Stabilization rules applied: exact_arguments, gaussian_square
 #
@@ -14,6 +14,7 @@
 
 ``soft_sign_erf(x, k)`` is a NumPy ufunc (float32 and float64, broadcasting, ``out=``).
 ``soft_sign_erf_grad_x(x, k)`` is its partial derivative in ``x``.
+``soft_sign_erf_grad_k(x, k)`` is its partial in the parameter ``k`` (not in _grad).
 ``soft_sign_erf_grad(x, k)`` returns ``soft_sign_erf_grad_x``.
 ``<ufunc>_fast(...)`` is the same function as a multithreaded SIMD loop (within 1 ulp).
 float32 inputs are computed in float64 and rounded once.
@@ -159,6 +160,11 @@ def _core_soft_sign_erf_grad_x(x, k):
     return k * _derf(k, x)
 
 
+@njit(cache=True, error_model="numpy")
+def _core_soft_sign_erf_grad_k(x, k):
+    return x * _derf(k, x)
+
+
 @vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
 def soft_sign_erf(x, k):
     return _core_soft_sign_erf(np.float64(x), np.float64(k))
@@ -167,6 +173,11 @@ def soft_sign_erf(x, k):
 @vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
 def soft_sign_erf_grad_x(x, k):
     return _core_soft_sign_erf_grad_x(np.float64(x), np.float64(k))
+
+
+@vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
+def soft_sign_erf_grad_k(x, k):
+    return _core_soft_sign_erf_grad_k(np.float64(x), np.float64(k))
 
 
 # --- Fast CPU path ---------------------------------------------------------------------------
@@ -275,6 +286,26 @@ def soft_sign_erf_grad_x_fast(x, k, out=None):
     return out
 
 
+@njit(parallel=True, cache=True, error_model="numpy")
+def _fast_loop_soft_sign_erf_grad_k(res, x, k):
+    for i in prange(res.shape[0]):
+        res[i] = _core_soft_sign_erf_grad_k(np.float64(_at(x, i)), np.float64(_at(k, i)))
+
+
+def soft_sign_erf_grad_k_fast(x, k, out=None):
+    """``soft_sign_erf_grad_k`` as a multithreaded SIMD loop (same broadcasting, dtypes
+    and ``out=``; values within 1 ulp of the ufunc's)."""
+    flat, res, shape, dtype, direct = _fast_operands(soft_sign_erf_grad_k, (x, k), out)
+    _fast_loop_soft_sign_erf_grad_k(res, *flat)
+    if direct:
+        return out
+    res = res.reshape(shape).astype(dtype, copy=False)
+    if out is None:
+        return res[()] if res.ndim == 0 else res  # a NumPy scalar for scalars, as the ufunc
+    out[...] = res
+    return out
+
+
 soft_sign_erf_grad = soft_sign_erf_grad_x
 
 __all__ = [
@@ -282,6 +313,8 @@ __all__ = [
     "soft_sign_erf_fast",
     "soft_sign_erf_grad_x",
     "soft_sign_erf_grad_x_fast",
+    "soft_sign_erf_grad_k",
+    "soft_sign_erf_grad_k_fast",
     "soft_sign_erf_grad",
 ]
 
@@ -293,11 +326,13 @@ __symsmooth__ = {
     "output": "elementwise",
     "grads": {"x": "soft_sign_erf_grad_x"},
     "grad": "soft_sign_erf_grad",
+    "param_grads": {"k": "soft_sign_erf_grad_k"},
     "labels": (),
     "keywords": {},
     "fast": {
         "soft_sign_erf": "soft_sign_erf_fast",
         "soft_sign_erf_grad_x": "soft_sign_erf_grad_x_fast",
+        "soft_sign_erf_grad_k": "soft_sign_erf_grad_k_fast",
     },
     "targets": ("cpu", "cuda"),
 }
@@ -574,6 +609,7 @@ _CUDA_DEVICE = (
     _erf_xp,
     _core_soft_sign_erf,
     _core_soft_sign_erf_grad_x,
+    _core_soft_sign_erf_grad_k,
 )
 """The scalar helpers and cores that _cuda_build compiles as CUDA device functions."""
 _CUDA_KERNELS = (_cuda_soft_sign_erf, _cuda_soft_sign_erf_grad)

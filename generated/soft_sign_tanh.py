@@ -4,7 +4,7 @@
 # Construction: soft_sign_tanh = tanh(k*x) (kexue.fm/archives/3290 eqs (4)-(5))
 # Kind: elementwise; inputs: x; parameters: k
 # Template: elementwise.py.j2
-#   sha256:9fef88460452a2dca34fc2e292a7bfcb4b9bac289c136c140113527e460f0beb
+#   sha256:b753602d09c6d65cb5a124e6326a44f3ae9dcadeceb940eddfb2e0f0614965f1
 # Input expression: sha256(srepr)=d0d8832c8fe0bf29abfd5eb6e831a4edafac937b2089739d1b67382d14b4e80a
 # Stabilization rules applied: exact_arguments, sigmoid_product, tanh_complement
 #
@@ -13,6 +13,7 @@
 
 ``soft_sign_tanh(x, k)`` is a NumPy ufunc (float32 and float64, broadcasting, ``out=``).
 ``soft_sign_tanh_grad_x(x, k)`` is its partial derivative in ``x``.
+``soft_sign_tanh_grad_k(x, k)`` is its partial in the parameter ``k`` (not in _grad).
 ``soft_sign_tanh_grad(x, k)`` returns ``soft_sign_tanh_grad_x``.
 ``<ufunc>_fast(...)`` is the same function as a multithreaded SIMD loop (within 1 ulp).
 float32 inputs are computed in float64 and rounded once.
@@ -165,6 +166,11 @@ def _core_soft_sign_tanh_grad_x(x, k):
     return 4 * k * _dsigmoid_xp(2 * x, k)
 
 
+@njit(cache=True, error_model="numpy")
+def _core_soft_sign_tanh_grad_k(x, k):
+    return 4 * x * _dsigmoid_xp(2 * x, k)
+
+
 @vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
 def soft_sign_tanh(x, k):
     return _core_soft_sign_tanh(np.float64(x), np.float64(k))
@@ -173,6 +179,11 @@ def soft_sign_tanh(x, k):
 @vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
 def soft_sign_tanh_grad_x(x, k):
     return _core_soft_sign_tanh_grad_x(np.float64(x), np.float64(k))
+
+
+@vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
+def soft_sign_tanh_grad_k(x, k):
+    return _core_soft_sign_tanh_grad_k(np.float64(x), np.float64(k))
 
 
 # --- Fast CPU path ---------------------------------------------------------------------------
@@ -293,6 +304,11 @@ def _fast_core_soft_sign_tanh_grad_x(x, k):
     return 4 * k * _fast_dsigmoid_xp(2 * x, k)
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _fast_core_soft_sign_tanh_grad_k(x, k):
+    return 4 * x * _fast_dsigmoid_xp(2 * x, k)
+
+
 _NAME = "soft_sign_tanh"
 """The kernel's name in the error messages of the host functions."""
 
@@ -392,6 +408,26 @@ def soft_sign_tanh_grad_x_fast(x, k, out=None):
     return out
 
 
+@njit(parallel=True, cache=True, error_model="numpy")
+def _fast_loop_soft_sign_tanh_grad_k(res, x, k):
+    for i in prange(res.shape[0]):
+        res[i] = _fast_core_soft_sign_tanh_grad_k(np.float64(_at(x, i)), np.float64(_at(k, i)))
+
+
+def soft_sign_tanh_grad_k_fast(x, k, out=None):
+    """``soft_sign_tanh_grad_k`` as a multithreaded SIMD loop (same broadcasting, dtypes
+    and ``out=``; values within 1 ulp of the ufunc's)."""
+    flat, res, shape, dtype, direct = _fast_operands(soft_sign_tanh_grad_k, (x, k), out)
+    _fast_loop_soft_sign_tanh_grad_k(res, *flat)
+    if direct:
+        return out
+    res = res.reshape(shape).astype(dtype, copy=False)
+    if out is None:
+        return res[()] if res.ndim == 0 else res  # a NumPy scalar for scalars, as the ufunc
+    out[...] = res
+    return out
+
+
 soft_sign_tanh_grad = soft_sign_tanh_grad_x
 
 __all__ = [
@@ -399,6 +435,8 @@ __all__ = [
     "soft_sign_tanh_fast",
     "soft_sign_tanh_grad_x",
     "soft_sign_tanh_grad_x_fast",
+    "soft_sign_tanh_grad_k",
+    "soft_sign_tanh_grad_k_fast",
     "soft_sign_tanh_grad",
 ]
 
@@ -410,11 +448,13 @@ __symsmooth__ = {
     "output": "elementwise",
     "grads": {"x": "soft_sign_tanh_grad_x"},
     "grad": "soft_sign_tanh_grad",
+    "param_grads": {"k": "soft_sign_tanh_grad_k"},
     "labels": (),
     "keywords": {},
     "fast": {
         "soft_sign_tanh": "soft_sign_tanh_fast",
         "soft_sign_tanh_grad_x": "soft_sign_tanh_grad_x_fast",
+        "soft_sign_tanh_grad_k": "soft_sign_tanh_grad_k_fast",
     },
     "targets": ("cpu", "cuda"),
 }
@@ -692,6 +732,7 @@ _CUDA_DEVICE = (
     _tanh_xp,
     _core_soft_sign_tanh,
     _core_soft_sign_tanh_grad_x,
+    _core_soft_sign_tanh_grad_k,
 )
 """The scalar helpers and cores that _cuda_build compiles as CUDA device functions."""
 _CUDA_KERNELS = (_cuda_soft_sign_tanh, _cuda_soft_sign_tanh_grad)

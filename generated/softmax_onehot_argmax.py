@@ -586,6 +586,7 @@ __symsmooth__ = {
     "output": "rowmap",
     "grads": {"x": "softmax_onehot_argmax_grad"},
     "grad": "softmax_onehot_argmax_grad",
+    "param_grads": {},
     "labels": (),
     "keywords": {},
     "fast": {},

@@ -4,7 +4,7 @@
 # Construction: softplus = log(exp(k*x) + 1)/k (kexue.fm/archives/8718 eq (8))
 # Kind: elementwise; inputs: x; parameters: k
 # Template: elementwise.py.j2
-#   sha256:9fef88460452a2dca34fc2e292a7bfcb4b9bac289c136c140113527e460f0beb
+#   sha256:b753602d09c6d65cb5a124e6326a44f3ae9dcadeceb940eddfb2e0f0614965f1
 # Input expression: sha256(srepr)=1b61ce385619a637d040e1958627d3a94a65d8dfd5ec60c05e6fa040b1e77f78
 # Stabilization rules applied: exact_arguments, softplus
 #
@@ -13,6 +13,7 @@
 
 ``softplus(x, k)`` is a NumPy ufunc (float32 and float64, broadcasting, ``out=``).
 ``softplus_grad_x(x, k)`` is its partial derivative in ``x``.
+``softplus_grad_k(x, k)`` is its partial in the parameter ``k`` (not in _grad).
 ``softplus_grad(x, k)`` returns ``softplus_grad_x``.
 ``<ufunc>_fast(...)`` is the same function as a multithreaded SIMD loop (within 1 ulp).
 float32 inputs are computed in float64 and rounded once.
@@ -179,6 +180,69 @@ def _log1p2(e, el):
 
 
 @njit(cache=True, error_model="numpy")
+def _softplus_gap_parts(z, zl):
+    """(t, tl): the binary entropy H(sigmoid(z + zl)) = softplus(-a) + a sigmoid(-a), a = |z + zl|,
+    to ~2**-60 relative.  a > 40: H = exp(-a)(a + 1)(1 + O(e^-a)) with exp(-a) = E^2, E =
+    exp(-a/2) (normal until a ~ 1490; the product is scaled by 2**600 so only the final ldexp
+    rounds into the subnormals).  Else e + el = exp(-a) (_wexp2), sigmoid(-a) = e/(1 + e) as
+    q + ql (remainder exact by TwoProduct), a q by TwoProduct and log1p(e + el) by _log1p2:
+    two positive terms added by TwoSum."""
+    if z != z:
+        return z, 0.0
+    if z < 0.0:
+        z, zl = -z, -zl
+    if z > 1500.0:  # H < exp(-1500) < 2**-1074
+        return 0.0, 0.0
+    if z > 40.0:  # e^-a < 2**-57: log1p(e) = e and a e/(1 + e) = a e to 2**-57 relative
+        E, El = _wexp2(-0.5 * z, 0.5 * zl)
+        w = z + 1.0
+        wl = ((z - w) + 1.0) + zl
+        P, Pe = _two_product(E * 4.149515568880993e180, w)  # E 2**600 (exact)
+        Pe += E * 4.149515568880993e180 * wl + El * 4.149515568880993e180 * w
+        Q, Qe = _two_product(P, E)
+        Qe += Pe * E + P * El
+        return math.ldexp(Q, -600), math.ldexp(Qe, -600)
+    e, el = _wexp2(-z, zl)
+    s = 1.0 + e
+    err = ((1.0 - s) + e) + el
+    q = e / s
+    p, pe = _two_product(q, s)
+    ql = (((e - p) - pe) + el - q * err) / s
+    A, Ae = _two_product(z, q)
+    Ae += z * ql + zl * q
+    t, tl = _log1p2(e, el)
+    S = A + t
+    bp = S - A
+    Se = (A - (S - bp)) + (t - bp)
+    return S, Se + Ae + tl
+
+
+@njit(cache=True, error_model="numpy")
+def _div_sq(t, tl, a):
+    """(t + tl)/a^2 rounded about once: a^2 = s + se (TwoProduct), q = t/s and the remainder
+    t - q s formed exactly (TwoProduct), so q + ((t - q s) + tl - q se)/s has ~2**-100 relative
+    error before its rounding.  Where t < 2**-969, a^2 is not a normal double or q is not
+    finite, the sum is divided as it is."""
+    s, se = _two_product(a, a)
+    q = t / s
+    if q - q != 0.0 or se - se != 0.0 or abs(t) < 2.0041683600089728e-292 or s < 2.2e-308:
+        return (t + tl) / a / a
+    p, pe = _two_product(q, s)
+    if pe - pe != 0.0:  # the split overflowed: the rounded quotient
+        return q
+    return q + ((((t - p) - pe) + tl) - q * se) / s
+
+
+@njit(cache=True, error_model="numpy")
+def _softplus_gap_xsq(a, b):
+    """softplus_gap(a b)/a^2 (softplus(k x)/k differentiated in k, negated) for the exact
+    product, the division by a^2 rounding with the rest (_div_sq)."""
+    p, pl = _two_product(a, b)
+    t, tl = _softplus_gap_parts(p, _lo(pl))
+    return _div_sq(t, tl, a)
+
+
+@njit(cache=True, error_model="numpy")
 def _softplus_parts(z, zl):
     """(t, tl): log(1 + exp(z + zl)) = t + tl to ~2**-60 relative (z + zl a double-double,
     |zl| <= ulp(z)/2).  z > 18: t = z (exact), tl = exp(-z) + zl (exp(-z) < 2**-25 z, so its
@@ -223,6 +287,11 @@ def _core_softplus_grad_x(x, k):
     return _sigmoid_xp(x, k)
 
 
+@njit(cache=True, error_model="numpy")
+def _core_softplus_grad_k(x, k):
+    return -_softplus_gap_xsq(k, x)
+
+
 @vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
 def softplus(x, k):
     return _core_softplus(np.float64(x), np.float64(k))
@@ -231,6 +300,11 @@ def softplus(x, k):
 @vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
 def softplus_grad_x(x, k):
     return _core_softplus_grad_x(np.float64(x), np.float64(k))
+
+
+@vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
+def softplus_grad_k(x, k):
+    return _core_softplus_grad_k(np.float64(x), np.float64(k))
 
 
 # --- Fast CPU path ---------------------------------------------------------------------------
@@ -501,9 +575,37 @@ def softplus_grad_x_fast(x, k, out=None):
     return out
 
 
+@njit(parallel=True, cache=True, error_model="numpy")
+def _fast_loop_softplus_grad_k(res, x, k):
+    for i in prange(res.shape[0]):
+        res[i] = _core_softplus_grad_k(np.float64(_at(x, i)), np.float64(_at(k, i)))
+
+
+def softplus_grad_k_fast(x, k, out=None):
+    """``softplus_grad_k`` as a multithreaded SIMD loop (same broadcasting, dtypes
+    and ``out=``; values within 1 ulp of the ufunc's)."""
+    flat, res, shape, dtype, direct = _fast_operands(softplus_grad_k, (x, k), out)
+    _fast_loop_softplus_grad_k(res, *flat)
+    if direct:
+        return out
+    res = res.reshape(shape).astype(dtype, copy=False)
+    if out is None:
+        return res[()] if res.ndim == 0 else res  # a NumPy scalar for scalars, as the ufunc
+    out[...] = res
+    return out
+
+
 softplus_grad = softplus_grad_x
 
-__all__ = ["softplus", "softplus_fast", "softplus_grad_x", "softplus_grad_x_fast", "softplus_grad"]
+__all__ = [
+    "softplus",
+    "softplus_fast",
+    "softplus_grad_x",
+    "softplus_grad_x_fast",
+    "softplus_grad_k",
+    "softplus_grad_k_fast",
+    "softplus_grad",
+]
 
 __symsmooth__ = {
     "name": "softplus",
@@ -513,9 +615,14 @@ __symsmooth__ = {
     "output": "elementwise",
     "grads": {"x": "softplus_grad_x"},
     "grad": "softplus_grad",
+    "param_grads": {"k": "softplus_grad_k"},
     "labels": (),
     "keywords": {},
-    "fast": {"softplus": "softplus_fast", "softplus_grad_x": "softplus_grad_x_fast"},
+    "fast": {
+        "softplus": "softplus_fast",
+        "softplus_grad_x": "softplus_grad_x_fast",
+        "softplus_grad_k": "softplus_grad_k_fast",
+    },
     "targets": ("cpu", "cuda"),
 }
 """How to call this module's kernels (plain data; symsmooth.codegen.api)."""
@@ -787,10 +894,14 @@ _CUDA_DEVICE = (
     _lo,
     _sigmoid_xp,
     _log1p2,
+    _softplus_gap_parts,
+    _div_sq,
+    _softplus_gap_xsq,
     _softplus_parts,
     _softplus_xd,
     _core_softplus,
     _core_softplus_grad_x,
+    _core_softplus_grad_k,
 )
 """The scalar helpers and cores that _cuda_build compiles as CUDA device functions."""
 _CUDA_KERNELS = (_cuda_softplus, _cuda_softplus_grad)

@@ -5,7 +5,7 @@
 #   arXiv:1710.05941)
 # Kind: elementwise; inputs: x; parameters: k
 # Template: elementwise.py.j2
-#   sha256:9fef88460452a2dca34fc2e292a7bfcb4b9bac289c136c140113527e460f0beb
+#   sha256:b753602d09c6d65cb5a124e6326a44f3ae9dcadeceb940eddfb2e0f0614965f1
 # Input expression: sha256(srepr)=2cb68ff5f10a86f34be121dc76e9477091f81628cf2dabe6e127955074f9db5a
 # Stabilization rules applied: exact_arguments, sigmoid, silu
 #
@@ -14,6 +14,7 @@
 
 ``swish(x, k)`` is a NumPy ufunc (float32 and float64, broadcasting, ``out=``).
 ``swish_grad_x(x, k)`` is its partial derivative in ``x``.
+``swish_grad_k(x, k)`` is its partial in the parameter ``k`` (not in _grad).
 ``swish_grad(x, k)`` returns ``swish_grad_x``.
 ``<ufunc>_fast(...)`` is the same function as a multithreaded SIMD loop (within 1 ulp).
 float32 inputs are computed in float64 and rounded once.
@@ -109,6 +110,38 @@ def _wexp2(h, m):
 
 
 @njit(cache=True, error_model="numpy")
+def _dsigmoid2(z, zl):
+    """dsigmoid(z + zl) (zl the low part of a double-double argument, |zl| <= ulp(z)/2) within
+    0.5 ulp + 2**-60 relative: one division of double-double operands (e + el = exp(-|z + zl|)
+    from _wexp2, which takes -|z| - (+-zl) exactly; (1 + e + el)^2 = S + Sl with 1 + e exact by
+    TwoSum and its square by TwoProduct), remainder formed exactly."""
+    if z != z:
+        return z
+    e, el = _wexp2(-abs(z), zl if z >= 0.0 else -zl)
+    s = 1.0 + e
+    err = ((1.0 - s) + e) + el
+    S, Se = _two_product(s, s)
+    Sl = Se + 2.0 * s * err
+    q = e / S
+    p, pe = _two_product(q, S)
+    return q + ((((e - p) - pe) + el) - q * Sl) / S
+
+
+@njit(cache=True, error_model="numpy")
+def _lo(e):
+    """The low part of an error-free transformation, 0 where it is not finite (an overflowed
+    split or an infinite product: the rounded value is then used as it is)."""
+    return e if e - e == 0.0 else 0.0
+
+
+@njit(cache=True, error_model="numpy")
+def _dsigmoid_xp(a, b):
+    """sigmoid(a b) sigmoid(-a b) for the exact product."""
+    p, pl = _two_product(a, b)
+    return _dsigmoid2(p, _lo(pl))
+
+
+@njit(cache=True, error_model="numpy")
 def _dswish2(z, zl):
     """d/dz z sigmoid(z) = sigmoid(z) + z dsigmoid(z) within ~0.5 ulp (e = exp(-|z|)):
     (1 + e + z e)/(1 + e)^2 for z >= 0 (positive terms); e (1 + z + e)/(1 + e)^2 for z < 0,
@@ -147,13 +180,6 @@ def _dswish2(z, zl):
     q = n / S
     p, pe = _two_product(q, S)
     return q + ((((n - p) - pe) + nl) - q * Sl) / S
-
-
-@njit(cache=True, error_model="numpy")
-def _lo(e):
-    """The low part of an error-free transformation, 0 where it is not finite (an overflowed
-    split or an infinite product: the rounded value is then used as it is)."""
-    return e if e - e == 0.0 else 0.0
 
 
 @njit(cache=True, error_model="numpy")
@@ -219,6 +245,11 @@ def _core_swish_grad_x(x, k):
     return _dswish_xp(x, k)
 
 
+@njit(cache=True, error_model="numpy")
+def _core_swish_grad_k(x, k):
+    return x * (x * _dsigmoid_xp(x, k))
+
+
 @vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
 def swish(x, k):
     return _core_swish(np.float64(x), np.float64(k))
@@ -227,6 +258,11 @@ def swish(x, k):
 @vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
 def swish_grad_x(x, k):
     return _core_swish_grad_x(np.float64(x), np.float64(k))
+
+
+@vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
+def swish_grad_k(x, k):
+    return _core_swish_grad_k(np.float64(x), np.float64(k))
 
 
 # --- Fast CPU path ---------------------------------------------------------------------------
@@ -291,6 +327,30 @@ def _fexp2(x):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
+def _fast_dsigmoid2(z, zl):
+    """_dsigmoid2 (dsigmoid(z + zl)), branch-free: as _fast_dsigmoid with exp(-|z + zl|) =
+    e (1 -+ zl) through e_lo."""
+    e, e_lo = _fexp2(-abs(z))
+    e_lo = e_lo - e * (zl if z >= 0.0 else -zl)
+    s = 1.0 + e
+    err = ((1.0 - s) + e) + e_lo
+    S = s * s
+    S_lo = _fma(s, s, -S) + 2.0 * s * err
+    q = e / S
+    rem = _fma(-q, S, e) + e_lo
+    res = q + (rem - q * S_lo) / S
+    return res if res == res else q
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _fast_dsigmoid_xp(a, b):
+    """_dsigmoid_xp, branch-free (the product's low part by fma)."""
+    p = a * b
+    pl = _fma(a, b, -p)
+    return _fast_dsigmoid2(p, pl if pl - pl == 0.0 else 0.0)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
 def _fast_sigmoid2(p, q):
     """_sigmoid2 (sigmoid(p + q), the sum taken exactly by TwoSum), branch-free: the low part
     zl of the sum enters exp(-|z + zl|) = e (1 -+ zl) through e_lo."""
@@ -337,6 +397,11 @@ def _fast_silu_xd(a, b):
 @njit(cache=True, error_model="numpy", inline="always")
 def _fast_core_swish(x, k):
     return _fast_silu_xd(k, x)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _fast_core_swish_grad_k(x, k):
+    return x * (x * _fast_dsigmoid_xp(x, k))
 
 
 _NAME = "swish"
@@ -438,9 +503,37 @@ def swish_grad_x_fast(x, k, out=None):
     return out
 
 
+@njit(parallel=True, cache=True, error_model="numpy")
+def _fast_loop_swish_grad_k(res, x, k):
+    for i in prange(res.shape[0]):
+        res[i] = _fast_core_swish_grad_k(np.float64(_at(x, i)), np.float64(_at(k, i)))
+
+
+def swish_grad_k_fast(x, k, out=None):
+    """``swish_grad_k`` as a multithreaded SIMD loop (same broadcasting, dtypes
+    and ``out=``; values within 1 ulp of the ufunc's)."""
+    flat, res, shape, dtype, direct = _fast_operands(swish_grad_k, (x, k), out)
+    _fast_loop_swish_grad_k(res, *flat)
+    if direct:
+        return out
+    res = res.reshape(shape).astype(dtype, copy=False)
+    if out is None:
+        return res[()] if res.ndim == 0 else res  # a NumPy scalar for scalars, as the ufunc
+    out[...] = res
+    return out
+
+
 swish_grad = swish_grad_x
 
-__all__ = ["swish", "swish_fast", "swish_grad_x", "swish_grad_x_fast", "swish_grad"]
+__all__ = [
+    "swish",
+    "swish_fast",
+    "swish_grad_x",
+    "swish_grad_x_fast",
+    "swish_grad_k",
+    "swish_grad_k_fast",
+    "swish_grad",
+]
 
 __symsmooth__ = {
     "name": "swish",
@@ -450,9 +543,14 @@ __symsmooth__ = {
     "output": "elementwise",
     "grads": {"x": "swish_grad_x"},
     "grad": "swish_grad",
+    "param_grads": {"k": "swish_grad_k"},
     "labels": (),
     "keywords": {},
-    "fast": {"swish": "swish_fast", "swish_grad_x": "swish_grad_x_fast"},
+    "fast": {
+        "swish": "swish_fast",
+        "swish_grad_x": "swish_grad_x_fast",
+        "swish_grad_k": "swish_grad_k_fast",
+    },
     "targets": ("cpu", "cuda"),
 }
 """How to call this module's kernels (plain data; symsmooth.codegen.api)."""
@@ -720,13 +818,16 @@ def swish_grad_cuda(x, k):
 _CUDA_DEVICE = (
     _two_product,
     _wexp2,
-    _dswish2,
+    _dsigmoid2,
     _lo,
+    _dsigmoid_xp,
+    _dswish2,
     _dswish_xp,
     _silu_scaled,
     _silu_xd,
     _core_swish,
     _core_swish_grad_x,
+    _core_swish_grad_k,
 )
 """The scalar helpers and cores that _cuda_build compiles as CUDA device functions."""
 _CUDA_KERNELS = (_cuda_swish, _cuda_swish_grad)

@@ -526,6 +526,7 @@ __symsmooth__ = {
     "output": "rows",
     "grads": {"s": "zlpr_grad_s", "t": "zlpr_grad_t"},
     "grad": "zlpr_grad",
+    "param_grads": {},
     "labels": (),
     "keywords": {},
     "fast": {},

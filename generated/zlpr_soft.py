@@ -528,6 +528,7 @@ __symsmooth__ = {
     "output": "rows",
     "grads": {"s": "zlpr_soft_grad_s", "t": "zlpr_soft_grad_t"},
     "grad": "zlpr_soft_grad",
+    "param_grads": {},
     "labels": (),
     "keywords": {},
     "fast": {},

@@ -74,3 +74,57 @@ def test_grads_are_the_derivatives_of_the_value(name):
         else:
             expected = diff[idx] if record["kind"] == "elementwise" else diff[idx[0]]
         assert g[idx] == pytest.approx(expected, rel=1e-6, abs=1e-9), (v, g[idx], expected)
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_param_grads_name_public_functions_of_differentiable_params(name):
+    """``param_grads`` names a defined function for every parameter but the labels (and
+    max_pair_odd_power's integer exponent); an elementwise one has its ``_fast`` twin."""
+    record = _record(GENERATED / f"{name}.py")
+    module = ss.load(name, GENERATED)
+    public = set(module.__all__)
+    params = set(record["params"]) - set(record["labels"])
+    if record["kind"] == "elementwise" and name != "max_pair_odd_power":
+        assert set(record["param_grads"]) == params
+    assert set(record["param_grads"]) <= params
+    for p, fn in record["param_grads"].items():
+        assert fn in public and fn == f"{name}_grad_{p}"
+        if record["kind"] == "elementwise":
+            assert record["fast"][fn] in public
+    # the input gradient never includes the parameters' (its meaning is unchanged)
+    assert record["grad"] not in record["param_grads"].values()
+
+
+def _param_point(record, rng):
+    """As _point, with parameters off 1 (sharpness 1.7, alpha 0.3) so a missing factor of the
+    parameter shows."""
+    inputs, _ = _point(record, rng)
+    params = [0.3 if p == "alpha" else 1.7 for p in record["params"]]
+    return inputs, params
+
+
+@pytest.mark.parametrize("name", [m for m in MODULES if m != "max_pair_odd_power"])
+def test_param_grads_are_the_derivatives_of_the_value(name):
+    """Each ``param_grads[p]`` (and its fast twin) agrees with a central difference of the
+    value in ``p`` (to 1e-6 relative, as above)."""
+    module = ss.load(name, GENERATED)
+    record = module.__symsmooth__
+    if not record["param_grads"]:
+        pytest.skip(f"{name} has no parameter gradients")
+    rng = np.random.default_rng(5)
+    inputs, params = _param_point(record, rng)
+    value = getattr(module, name)
+    for p, fn in record["param_grads"].items():
+        at = record["params"].index(p)
+        grads = [getattr(module, fn)]
+        if fn in record["fast"]:
+            grads.append(getattr(module, record["fast"][fn]))
+        h = 1e-6
+        up, dn = list(params), list(params)
+        up[at] += h
+        dn[at] -= h
+        expected = (np.asarray(value(*inputs, *up)) - np.asarray(value(*inputs, *dn))) / (2 * h)
+        for grad in grads:
+            g = np.asarray(grad(*inputs, *params))
+            assert g.shape == expected.shape
+            assert g == pytest.approx(expected, rel=1e-6, abs=1e-9), (p, g, expected)

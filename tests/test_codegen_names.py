@@ -259,7 +259,14 @@ def unaccounted(path: Path) -> dict[str, set[str]]:
     name = path.stem
     kind, inputs, params = _KIND.search(text).groups()
     users = [u for u in (inputs + ", " + params).split(", ") if u and u != "none"]
-    public = set(naming.public_names(name, kind, inputs.split(", ")))
+    record = next(
+        ast.literal_eval(n.value)
+        for n in ast.parse(text).body
+        if isinstance(n, ast.Assign)
+        and [getattr(t, "id", "") for t in n.targets] == ["__symsmooth__"]
+    )
+    grad_params = list(record.get("param_grads", {}))
+    public = set(naming.public_names(name, kind, inputs.split(", "), params=grad_params))
     codes = {naming.code_name(u, kind, public) for u in users}
     derived = {c + s for c in codes for s in naming.SUFFIXES} | {
         p + c for c in codes for p in naming.PREFIXES

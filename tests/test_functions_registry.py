@@ -53,6 +53,12 @@ POINTS: dict[str, list[tuple[float, ...]]] = {
     "loglse_exp": [(0.5, -1.0), (3.0, 2.9), (-0.25, -2.0)],
     "dloglse_exp": [(0.5, -1.0), (3.0, 2.9), (-2.0, 1.5)],
     "recip1p_sq": [(2.0, -0.75), (40.0, 1e3)],
+    "recip1p_sq_x": [(2.0, -0.75), (40.0, 1e3), (1e4, 1e200)],
+    "hypot_gap": [(1.0, 2.5), (0.5, -3.0), (2.0, 1e3)],
+    "hypot_gap_times": [(3.0, 1.0, 2.5), (-2.0, 0.5, -3.0), (1e300, 1.0, 1e300)],
+    "loglse_exp_gap": [(0.5, -1.0), (3.0, 2.9), (1.5, 1.5)],
+    "logsumexp_gap": [(0.5, -1.0), (3.0, 2.9, -40.0), (-700.0, -701.5)],
+    "logsumexp_gap_xp": [(2.0, 0.5, -2.0, 0.5, 2.0, 0.3, -2.0, 0.3)],
     "odd_root_sum": [(1.5, -0.5, 3.0), (2.0, 1.0, 5.0)],
     "odd_root_sum_grad": [(1.5, -0.5, 3.0), (2.0, 1.0, 5.0)],
     **{  # f(a b) or f(a/b) of two doubles (symsmooth.functions.exact)
@@ -85,7 +91,7 @@ def symbols(cls: type) -> tuple[sp.Symbol, ...]:
 
 
 def test_the_registry_holds_every_builtin_primitive():
-    assert len(PRIMITIVES) == 38
+    assert len(PRIMITIVES) == 51
     assert {"softplus", "logsumexp", "logcosh", "hypot", "dswish", "recip1p_sq"} <= set(NAMES)
     assert all(issubclass(c, StablePrimitive) and c.__name__ == n for n, c in PRIMITIVES.items())
 

@@ -21,7 +21,8 @@ from symsmooth.verification.report import Report, ReportRow
 @pytest.mark.parametrize("miss", KNOWN_MISSES, ids=lambda m: f"{m.kernel}-{m.part}-{m.dtype}")
 def test_every_documented_miss_names_a_real_kernel_part(miss):
     spec = pipeline.kernel_spec(miss.kernel)
-    parts = {"value"} | {f"grad_{name}" for name in spec.input_names}
+    names = (*spec.input_names, *getattr(spec, "grad_param_names", ()))
+    parts = {"value"} | {f"grad_{name}" for name in names}
     assert miss.part in parts, f"{miss.kernel} has parts {sorted(parts)}"
     assert miss.dtype in ("float64", "float32")
     assert miss.reason and miss.issue.startswith("#")

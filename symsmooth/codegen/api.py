@@ -25,7 +25,13 @@ Fields
     product, called with ``cotangent=`` (shaped like the input).
 ``grad``
     The function giving every input's derivative at once (same arguments as ``grads``): an
-    array for one input, a tuple in ``inputs`` order for several.
+    array for one input, a tuple in ``inputs`` order for several.  Never the parameters'.
+``param_grads``
+    ``{param: public function}`` for every parameter the kernel is differentiated in (all but
+    the ``labels`` and integer-valued ones).  Elementwise: the partial derivative in the
+    parameter, a ufunc with the value's arguments (``f_grad_k(x, k)``), and its ``_fast``
+    twin in ``fast``.  Empty where the kernel has no parameter gradients (reductions, for
+    now).
 ``labels``
     Parameters that are class indices (``x[t]``): integers, never differentiated.
 ``keywords``
@@ -43,6 +49,10 @@ Examples
 >>> record = api_record(spec, ("cpu",))
 >>> record["grads"], record["fast"]["f_grad_x"]
 ({'x': 'f_grad_x'}, 'f_grad_x_fast')
+>>> spec.grad_param_names = ("k",)
+>>> record = api_record(spec, ("cpu",))
+>>> record["param_grads"], record["fast"]["f_grad_k"]
+({'k': 'f_grad_k'}, 'f_grad_k_fast')
 """
 
 from __future__ import annotations
@@ -69,16 +79,23 @@ def _grads(spec) -> dict[str, str]:
     return {inputs[0]: grad_function(spec.name)}
 
 
+def _param_grads(spec) -> dict[str, str]:
+    if spec.kind != "elementwise":
+        return {}
+    return {p: grad_function(spec.name, p) for p in getattr(spec, "grad_param_names", ())}
+
+
 def api_record(spec, targets, labels: tuple = ()) -> dict:
     """The ``__symsmooth__`` record of ``spec``'s module (see the module docstring).
 
     ``labels`` are the names of the parameters that index the row (a reduction's label
     checks, :mod:`symsmooth.codegen.kinds.reduction`)."""
     inputs = tuple(spec.input_names)
+    param_grads = _param_grads(spec)
     fast = {}
     if spec.kind == "elementwise":
         ufuncs = [spec.name] + [grad_function(spec.name, v) for v in inputs]
-        fast = {u: fast_function(u) for u in ufuncs}
+        fast = {u: fast_function(u) for u in ufuncs + list(param_grads.values())}
     record = {
         "name": spec.name,
         "kind": spec.kind,
@@ -87,13 +104,15 @@ def api_record(spec, targets, labels: tuple = ()) -> dict:
         "output": _output(spec),
         "grads": _grads(spec),
         "grad": grad_function(spec.name),
+        "param_grads": param_grads,
         "labels": tuple(labels),
         "keywords": dict(_ITERATION_KEYWORDS) if spec.kind == "iteration" else {},
         "fast": fast,
         "targets": tuple(targets),
     }
-    defined = set(public_names(spec.name, spec.kind, inputs, tuple(targets)))
+    defined = set(public_names(spec.name, spec.kind, inputs, tuple(targets), tuple(param_grads)))
     named = set(record["grads"].values()) | set(fast) | set(fast.values())
+    named |= set(param_grads.values())
     named |= {spec.name, record["grad"]}
     missing = sorted(named - defined)
     if missing:  # the record and names.public_names must describe the same module

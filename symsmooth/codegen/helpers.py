@@ -43,6 +43,7 @@ RUNTIME_MODULES = (
     "symsmooth.runtime.double_double",
     "symsmooth.runtime.scalar",
     "symsmooth.runtime.scaling",
+    "symsmooth.runtime.gaps",
     "symsmooth.runtime.exact",
 )
 """The modules whose ``_name`` defs are the scalar helpers (``math.*`` only), in rank order."""

@@ -280,12 +280,13 @@ def user_name(code: str) -> str:
 
 
 def grad_function(kernel: str, input: str | None = None) -> str:
-    """The public derivative of ``kernel``: in ``input``, or in every input (``None``).
+    """The public derivative of ``kernel``: in ``input`` (an input or a parameter), or in
+    every input (``None``; the parameters are never part of ``<kernel>_grad``).
 
     Examples
     --------
-    >>> grad_function("f"), grad_function("f", "x")
-    ('f_grad', 'f_grad_x')
+    >>> grad_function("f"), grad_function("f", "x"), grad_function("f", "k")
+    ('f_grad', 'f_grad_x', 'f_grad_k')
     """
     return f"{kernel}_grad" if input is None else f"{kernel}_grad_{input}"
 
@@ -295,30 +296,38 @@ def fast_function(ufunc: str) -> str:
     return f"{ufunc}_fast"
 
 
-def public_names(name: str, kind: str, inputs, targets=("cpu", "cuda")) -> list[str]:
+def public_names(name: str, kind: str, inputs, targets=("cpu", "cuda"), params=()) -> list[str]:
     """Module-level public names of a kernel (the templates' ``__all__``), in template order.
+
+    ``params`` are the parameters the kernel is differentiated in (not its labels): an
+    elementwise kernel has a ufunc ``f_grad_<param>`` and its ``_fast`` twin for each, a
+    reduction a function ``f_grad_<param>``.
 
     Examples
     --------
     >>> public_names("f", "elementwise", ["x"], ("cpu",))
     ['f', 'f_fast', 'f_grad_x', 'f_grad_x_fast', 'f_grad']
+    >>> public_names("f", "elementwise", ["x"], ("cpu",), params=["k"])[4:]
+    ['f_grad_k', 'f_grad_k_fast', 'f_grad']
     """
     inputs = list(inputs)
     if kind == "elementwise":
         out = [name, fast_function(name)]
-        for v in inputs:
+        for v in [*inputs, *params]:
             out += [grad_function(name, v), fast_function(grad_function(name, v))]
         out.append(grad_function(name))
     else:
         out = [name, grad_function(name)]
         if kind == "reduction" and len(inputs) > 1:
             out += [grad_function(name, v) for v in inputs]
+        if kind == "reduction":
+            out += [grad_function(name, p) for p in params]
     if "cuda" in targets:
         out += [f"{name}_cuda", f"{grad_function(name)}_cuda"]
     return out
 
 
-def check_public(name: str, kind: str, inputs, targets=("cpu", "cuda")) -> list[str]:
+def check_public(name: str, kind: str, inputs, targets=("cpu", "cuda"), params=()) -> list[str]:
     """:func:`public_names`, refusing two equal names or one that shadows a module alias.
 
     Examples
@@ -327,14 +336,20 @@ def check_public(name: str, kind: str, inputs, targets=("cpu", "cuda")) -> list[
     Traceback (most recent call last):
     ...
     symsmooth.errors.InvalidNameError: kernel f: the public name 'f_grad_x_fast' would be ...
+    >>> check_public("f", "elementwise", ["x"], ("cpu",), params=["x_fast"])
+    Traceback (most recent call last):
+    ...
+    symsmooth.errors.InvalidNameError: kernel f: the public name 'f_grad_x_fast' would be ...
     """
     seen: dict[str, int] = {}
-    for public in public_names(name, kind, inputs, targets):
+    for public in public_names(name, kind, inputs, targets, params):
         if public in seen or public in MODULE_GLOBALS:
             raise InvalidNameError(
                 f"kernel {name}: the public name {public!r} would be defined twice (or shadow a "
-                "module the generated code imports); rename the kernel or the input "
-                f"(inputs: {', '.join(inputs)})"
+                "module the generated code imports); rename the kernel, the input or the "
+                f"parameter (inputs: {', '.join(inputs)}"
+                + (f"; parameters: {', '.join(params)}" if params else "")
+                + ")"
                 + (", or generate without CUDA (--target cpu)" if public.endswith("_cuda") else "")
             )
         seen[public] = 1

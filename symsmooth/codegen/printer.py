@@ -30,6 +30,7 @@ from sympy.printing.pycode import PythonCodePrinter
 from symsmooth.codegen.names import COTANGENT, derived_var
 from symsmooth.errors import CodegenError
 from symsmooth.functions import RUNTIME_HELPERS, LiveTable
+from symsmooth.functions.gaps import exact_factors
 
 PLANNER_HELPERS: dict[str, str] = {
     "wexp": "wexp",
@@ -39,6 +40,23 @@ PLANNER_HELPERS: dict[str, str] = {
 }
 """The reduction planner's own nodes that print as a helper call (``wexp``, ``logdd``, the
 rounding errors ``sum_err`` and ``product_err`` of a weight)."""
+
+SUM_HELPERS: dict[str, str] = {"sigmoid": "sigmoid2", "softplus_gap": "softplus_gap_sum"}
+"""Primitive -> the helper that takes a two-term argument ``f(a + b)`` as ``_<helper>(a, b)``
+and forms the sum exactly (TwoSum), so only its inputs' roundings reach ``f``."""
+
+PRODUCT_HELPERS: dict[str, str] = {"softplus_gap": "softplus_gap_dot"}
+"""Primitive -> the helper that takes a two-term argument ``f(a b + c d)`` of exact products
+(``k*x - k*y``: :func:`symsmooth.functions.gaps.exact_factors`) as ``_<helper>(a, b, c, d)``
+and forms the sum of the products exactly (runtime.exact)."""
+
+
+def _product_args(name: str, expr) -> list | None:
+    """The factors of ``expr``'s argument products for its :data:`PRODUCT_HELPERS` helper."""
+    if not (isinstance(expr.args[0], sp.Add) and len(expr.args[0].args) == 2):
+        return None
+    pairs = [exact_factors(a) for a in expr.args[0].args]
+    return None if None in pairs else [f for pair in pairs for f in pair]
 
 
 def _function_helpers() -> dict[str, str]:
@@ -90,11 +108,19 @@ class MathPrinter(PythonCodePrinter):
 
     def _print_Function(self, expr):
         name = type(expr).__name__
-        if name == "sigmoid" and isinstance(expr.args[0], sp.Add) and len(expr.args[0].args) == 2:
-            # sigmoid(a - b): the difference is formed exactly (runtime.double_double._sigmoid2)
-            self.helpers.add("sigmoid2")
-            p, q = sorted(expr.args[0].args, key=sp.default_sort_key)
-            return f"{self.call_name('_sigmoid2')}({self._print(p)}, {self._print(q)})"
+        arg = expr.args[0] if expr.args else None
+        factors = _product_args(name, expr) if name in PRODUCT_HELPERS else None
+        if factors is not None:
+            helper = PRODUCT_HELPERS[name]
+            self.helpers.add(helper)
+            args = ", ".join(self._print(a) for a in factors)
+            return f"{self.call_name('_' + helper)}({args})"
+        if name in SUM_HELPERS and isinstance(arg, sp.Add) and len(arg.args) == 2:
+            # f(a - b): the difference is formed exactly (runtime.double_double._sigmoid2)
+            helper = SUM_HELPERS[name]
+            self.helpers.add(helper)
+            p, q = sorted(arg.args, key=sp.default_sort_key)
+            return f"{self.call_name('_' + helper)}({self._print(p)}, {self._print(q)})"
         elif name in PLANNER_HELPERS:
             helper = PLANNER_HELPERS[name]
         elif name in RUNTIME_HELPERS:  # the registry itself: a primitive defined later prints

@@ -161,7 +161,7 @@ def render_template(template: jinja2.Template, ctx: dict) -> str:
 def render(spec: KernelSpec, targets=("cpu", "cuda")) -> str:
     """The text of ``generated/<spec.name>.py`` (``targets``: see
     :mod:`symsmooth.codegen.targets`; the CPU template includes the other targets' sections)."""
-    check_public(spec.name, spec.kind, spec.input_names, tuple(targets))
+    check_public(spec.name, spec.kind, spec.input_names, tuple(targets), _grad_param_names(spec))
     ctx = context(spec, check_targets(targets))
     template_name = kind(spec.kind).template
     renamed = getattr(spec, "renamed", ())
@@ -196,6 +196,11 @@ def render(spec: KernelSpec, targets=("cpu", "cuda")) -> str:
     # the layout is the ruff formatter's (symsmooth.codegen.formatting); stores a kernel never
     # reads go first
     return format_source(drop_dead_stores(text), spec.name)
+
+
+def _grad_param_names(spec) -> tuple:
+    """The parameters with public derivatives: elementwise kernels' (reductions': none yet)."""
+    return tuple(getattr(spec, "grad_param_names", ())) if spec.kind == "elementwise" else ()
 
 
 def _label_names(spec: KernelSpec) -> tuple:

@@ -34,6 +34,8 @@ from symsmooth import identifiers
 from symsmooth.codegen import names as naming
 from symsmooth.codegen.normalform import ReductionPlan, decompose
 from symsmooth.errors import CodegenError
+from symsmooth.functions.gaps import collapse_gaps
+from symsmooth.functions.scaling import fuse_scaled
 
 Stabilizer = Callable[[sp.Expr], tuple[sp.Expr, tuple[str, ...]]]
 
@@ -81,6 +83,14 @@ class KernelSpec:
         (:mod:`symsmooth.codegen.names`).  ``inputs``, ``params``, ``expr`` and everything
         derived from them hold the code names; ``input_names`` and ``param_names`` give the
         user's names back (they name the public functions, ``f_grad_<input>``).
+    param_gradients : tuple of sympy.Expr
+        Exact partial derivatives per differentiable parameter (:attr:`grad_params`: every
+        parameter that is not integer-valued; labels and integer exponents have none);
+        elementwise only.
+    stable_param_gradients : tuple of sympy.Expr
+        Their stabilized forms: the derivative of the stable value with every Euler gap
+        ``F(z) - z F'(z)`` collapsed (:func:`symsmooth.functions.gaps.collapse_gaps`), then
+        stabilized (rules and exact arguments) like the input partials.
     """
 
     name: str
@@ -98,6 +108,8 @@ class KernelSpec:
     plan: ReductionPlan | None = field(default=None, compare=False)
     pieces: object = field(default=None, compare=False, repr=False)
     renamed: tuple = field(default=(), compare=False)
+    param_gradients: tuple = ()
+    stable_param_gradients: tuple = ()
 
     @property
     def input_codes(self) -> tuple[str, ...]:
@@ -119,6 +131,34 @@ class KernelSpec:
         """The user's parameter names."""
         return tuple(map(naming.user_name, self.param_codes))
 
+    @property
+    def grad_params(self) -> tuple:
+        """The parameters with a derivative (:func:`differentiable`)."""
+        return differentiable(self.params)
+
+    @property
+    def grad_param_names(self) -> tuple[str, ...]:
+        """The user's names of :attr:`grad_params` (they name ``f_grad_<param>``)."""
+        return tuple(naming.user_name(str(p)) for p in self.grad_params)
+
+
+def public_params(kind: str, params) -> list[str]:
+    """The names of the parameters a kernel of ``kind`` has public derivatives in (``f_grad_k``):
+    the :func:`differentiable` ones of an elementwise kernel."""
+    return [_label(p) for p in differentiable(params)] if kind == "elementwise" else []
+
+
+def differentiable(params) -> tuple:
+    """The parameters a kernel is differentiated in: every one that is not integer-valued
+    (a label ``x[t]`` indexes the row; an integer exponent such as max_pair_odd_power's ``k``
+    has no neighbouring values, and the kernel is NaN off the integers).
+
+    >>> k, t = sp.Symbol("k", positive=True), sp.Symbol("t", integer=True)
+    >>> differentiable((k, t))
+    (k,)
+    """
+    return tuple(p for p in params if not p.is_integer)
+
 
 def source_hash(expr: sp.Expr) -> str:
     """sha256 of ``srepr(expr)``: stable across runs and machines."""
@@ -139,7 +179,13 @@ def check_names(name: str, inputs, params, kind: str) -> None:
         identifiers.check_name(_label(p), "parameter")
     identifiers.check_distinct([_label(v) for v in (*inputs, *params)], "input or parameter")
     # the CPU names here; the CUDA launchers' names are checked when rendering with them
-    naming.check_public(name, kind, [_label(v) for v in inputs], targets=("cpu",))
+    naming.check_public(
+        name,
+        kind,
+        [_label(v) for v in inputs],
+        targets=("cpu",),
+        params=public_params(kind, params),
+    )
 
 
 def _renamed_symbol(s, code: str):
@@ -152,7 +198,9 @@ def code_symbols(name: str, kind: str, inputs, params, expr, keep=()) -> dict:
     """``{user symbol: code symbol}`` for every input and parameter that
     :func:`symsmooth.codegen.names.code_name` prints under a mangled name (``keep``: symbols
     left alone, the reduction's index and size and the row-map subscript ``j``)."""
-    public = naming.public_names(name, kind, [_label(v) for v in inputs])
+    public = naming.public_names(
+        name, kind, [_label(v) for v in inputs], params=public_params(kind, params)
+    )
     mapping = {}
     for s in (*inputs, *params):
         if s in keep:
@@ -180,6 +228,31 @@ def _check_free(expr: sp.Expr, allowed: set, name: str) -> None:
 
 def _drop_deltas(expr: sp.Expr) -> sp.Expr:
     return expr.replace(sp.DiracDelta, lambda *args: sp.S.Zero) if expr.has(sp.DiracDelta) else expr
+
+
+def split_squares(expr: sp.Expr, inputs) -> sp.Expr:
+    """Every product ``x**2 f`` of an input's square and a function written ``x (x f)``
+    (unevaluated): a parameter partial such as swish's ``x**2 dsigmoid(k x)`` would evaluate
+    ``x**2 = inf`` at ``|x| > 1.3e154`` where ``f`` underflows to 0 (``inf * 0 = NaN``; the exact
+    value is 0), while ``x (x f)`` rounds the same two products.
+
+    >>> x, k = sp.symbols("x k", real=True)
+    >>> split_squares(x**2 * sp.exp(-k * x) / 3, [x])
+    x*(x*exp(-k*x)/3)
+    """
+    squares = {v**2 for v in inputs if isinstance(v, sp.Symbol)}
+
+    def split(node):
+        if not isinstance(node, sp.Mul):
+            return node
+        factors = list(node.args)
+        square = next((f for f in factors if f in squares), None)
+        if square is None or not any(f.has(sp.Function) for f in factors if f is not square):
+            return node
+        factors.remove(square)
+        return sp.Mul(square.base, sp.UnevaluatedExpr(sp.Mul(square.base, *factors)))
+
+    return expr.replace(lambda n: isinstance(n, sp.Mul), split)
 
 
 def _stabilize_all(stabilizer: Stabilizer, exprs) -> tuple[tuple, tuple[str, ...]]:
@@ -278,12 +351,22 @@ def make_spec(
             stable_grads = tuple(stable_grads)
             applied2 = tuple(applied2) + notes
         exact_grads = tuple(_drop_deltas(sp.diff(expr, v)) for v in inputs)
-        applied = tuple(sorted(set(applied) | set(applied2)))
+        dparams = differentiable(params)
+        # parameter partials: the stable value differentiated, its Euler gaps F(z) - z F'(z)
+        # collapsed before any rule rewrites the derivative's pieces (functions.gaps), then
+        # stabilized like the input partials
+        raw = tuple(collapse_gaps(_drop_deltas(sp.diff(stable, p))) for p in dparams)
+        stable_pgrads, applied3 = _stabilize_all(stabilizer, raw)
+        stable_pgrads = tuple(split_squares(fuse_scaled(g), inputs) for g in stable_pgrads)
+        exact_pgrads = tuple(_drop_deltas(sp.diff(expr, p)) for p in dparams)
+        applied = tuple(sorted(set(applied) | set(applied2) | set(applied3)))
         return KernelSpec(
             gradients=exact_grads,
             stable=stable,
             stable_gradients=stable_grads,
             applied=applied,
+            param_gradients=exact_pgrads,
+            stable_param_gradients=stable_pgrads,
             **common,
         )
     if kind != "reduction":

@@ -13,6 +13,9 @@ tables; nothing else keeps a list of primitives.
 * :mod:`~symsmooth.functions.special`: ``logcosh``, ``hypot``, ``relu_gauss``;
 * :mod:`~symsmooth.functions.fused`: ``dsigmoid``, ``dswish``, ``derf``, ``dgelu``,
   ``lin_hypot``, ``sinh_ratio``;
+* :mod:`~symsmooth.functions.gaps`: ``softplus_gap``, ``logcosh_gap``, ``logsumexp_gap``,
+  ``hypot_gap`` (Euler gaps ``F(z) - z F'(z)`` of the parameter derivatives) and
+  :func:`collapse_gaps`;
 * :mod:`~symsmooth.functions.exact`: ``<f>_xp(a, b) = f(a b)``, ``<f>_xq(a, b) = f(a/b)`` for
   the exact product or quotient of two doubles (:data:`EXACT_FORMS`);
 * :mod:`~symsmooth.functions.scaling`: ``recip1p_sq``, ``odd_root_sum``, ``odd_root_sum_grad``;
@@ -57,12 +60,21 @@ from symsmooth.functions.elementary import (
 )
 from symsmooth.functions.exact import EXACT_FORMS, ExactArgument
 from symsmooth.functions.fused import derf, dgelu, dsigmoid, dswish, lin_hypot, silu, sinh_ratio
+from symsmooth.functions.gaps import (
+    collapse_gaps,
+    hypot_gap,
+    hypot_gap_times,
+    logcosh_gap,
+    logsumexp_gap,
+    softplus_gap,
+)
 from symsmooth.functions.nary import LogSumExpOver, logsumexp_over
 from symsmooth.functions.scaling import (
     ScalingPrimitive,
     odd_root_sum,
     odd_root_sum_grad,
     recip1p_sq,
+    recip1p_sq_x,
 )
 from symsmooth.functions.special import hypot, logcosh, relu_gauss
 from symsmooth.functions.targets import (
@@ -95,6 +107,7 @@ __all__ = [
     "ScalingPrimitive",
     "StablePrimitive",
     "UnknownPrimitiveError",
+    "collapse_gaps",
     "derf",
     "dgelu",
     "dloglse_exp",
@@ -102,12 +115,16 @@ __all__ = [
     "dswish",
     "silu",
     "hypot",
+    "hypot_gap",
+    "hypot_gap_times",
     "lin_hypot",
     "log1mexp",
     "log_sigmoid",
     "logcosh",
+    "logcosh_gap",
     "loglse_exp",
     "logsumexp",
+    "logsumexp_gap",
     "logsumexp_over",
     "naive",
     "odd_root_sum",
@@ -115,8 +132,10 @@ __all__ = [
     "onehot_argmax",
     "phi",
     "recip1p_sq",
+    "recip1p_sq_x",
     "relu_gauss",
     "sigmoid",
     "sinh_ratio",
     "softplus",
+    "softplus_gap",
 ]

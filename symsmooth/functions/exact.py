@@ -45,14 +45,23 @@ import sympy as sp
 from sympy.core.function import ArgumentIndexError
 
 from symsmooth.functions.base import MPMATH_MODULE, StablePrimitive
-from symsmooth.functions.elementary import Phi, log_sigmoid, sigmoid, softplus
+from symsmooth.functions.elementary import Phi, log_sigmoid, phi, sigmoid, softplus
 from symsmooth.functions.fused import dgelu, dsigmoid, dswish, silu
+from symsmooth.functions.gaps import logcosh_gap, softplus_gap
 from symsmooth.functions.nary import logsumexp
 from symsmooth.functions.special import relu_gauss
 
-OPERATIONS = {"product": "xp", "quotient": "xq", "scaled": "xd", "pair": "pp", "scaled_pair": "xd2"}
-"""Operation -> name suffix: ``f(a b)``, ``f(a/b)``, ``f(a b)/a``, ``f(a b + c d)`` and, for a
-function of two arguments, ``f(a b, a c)/a``."""
+OPERATIONS = {
+    "product": "xp",
+    "quotient": "xq",
+    "scaled": "xd",
+    "pair": "pp",
+    "scaled_pair": "xd2",
+    "scaled2": "xsq",
+}
+"""Operation -> name suffix: ``f(a b)``, ``f(a/b)``, ``f(a b)/a``, ``f(a b + c d)``, for a
+function of two arguments ``f(a b, a c)/a``, and ``f(a b)/a**2`` (the sharpness derivative of
+``F(k x)/k``: :mod:`symsmooth.functions.gaps`)."""
 
 NARGS = {"pair": 4, "scaled_pair": 3}
 """Arguments of the forms that do not take two."""
@@ -70,6 +79,9 @@ EXACT_BASES: dict[str, tuple[type, tuple[str, ...]]] = {
     "logsumexp": (logsumexp, ("scaled_pair",)),
     "relu_gauss": (relu_gauss, ("quotient",)),
     "dgelu": (dgelu, ("quotient",)),
+    "phi": (phi, ("quotient",)),
+    "softplus_gap": (softplus_gap, ("product", "scaled2")),
+    "logcosh_gap": (logcosh_gap, ("product", "scaled2")),
 }
 """Base function name -> (its SymPy class, the operations whose exact form has a helper)."""
 
@@ -100,7 +112,8 @@ class ExactArgument(StablePrimitive):
         a, b = args
         if cls.operation == "quotient":
             return cls.base(a / b)
-        return cls.base(a * b) / a if cls.operation == "scaled" else cls.base(a * b)
+        scale = {"scaled": a, "scaled2": a**2}.get(cls.operation, 1)
+        return cls.base(a * b) / scale
 
     def plain(self) -> sp.Expr:
         """The plain expression at the arguments: ``softplus_xp(k, x) -> softplus(k x)``."""
@@ -132,7 +145,7 @@ def _mpmath_impl(name: str, operation: str):
         a, b = values
         if operation == "quotient":
             return base(a / b)
-        return base(a * b) / a if operation == "scaled" else base(a * b)
+        return base(a * b) / {"scaled": a, "scaled2": a * a}.get(operation, 1)
 
     impl.__name__ = f"mp_{name}_{OPERATIONS[operation]}"
     return impl
@@ -147,6 +160,7 @@ def _define(name: str, base: type, operation: str) -> type[ExactArgument]:
         "scaled": f"{name}(a*b)/a",
         "pair": f"{name}(a*b + c*d)",
         "scaled_pair": f"{name}(a*b, a*c)/a",
+        "scaled2": f"{name}(a*b)/a**2",
     }
     body = {
         "__doc__": f"``{text[operation]}`` for the exact product or quotient (``_{helper}``).",

@@ -52,7 +52,12 @@ import sympy as sp
 from sympy.core.function import ArgumentIndexError
 
 from symsmooth.functions.base import StablePrimitive
-from symsmooth.runtime.scaling import _odd_root_sum, _odd_root_sum_grad, _recip1p_sq
+from symsmooth.runtime.scaling import (
+    _odd_root_sum,
+    _odd_root_sum_grad,
+    _recip1p_sq,
+    _recip1p_sq_x,
+)
 
 # --- mpmath and NumPy -------------------------------------------------------------------------
 
@@ -208,3 +213,53 @@ class odd_root_sum_grad(ScalingPrimitive):
     def _naive(self, x, y, n):
         s = x**n + y**n
         return (x / (sp.Abs(s) ** (1 / n) * sp.sign(s))) ** (n - 1)
+
+
+class recip1p_sq_x(StablePrimitive):
+    """``recip1p_sq_x(a, b) = b/(1 + (a b)^2)``: ``b recip1p_sq(a, b)`` without the square's
+    overflow (``1/(a (a b))`` once ``|a b| > 2**500``).
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> sp.N(recip1p_sq_x(1, 10**300), 5)
+    1.0000e-300
+    """
+
+    runtime_helper = "recip1p_sq_x"
+    numpy_impl = np.vectorize(_recip1p_sq_x, otypes=[np.float64])
+    mpmath_impl = staticmethod(lambda a, b: mpmath.mpf(b) / (1 + (mpmath.mpf(a) * b) ** 2))
+    nargs = 2
+
+    def fdiff(self, argindex=1):
+        a, b = self.args
+        return sp.diff(b * recip1p_sq(a, b), self.args[argindex - 1])
+
+    def _naive(self, a, b):
+        return b / (1 + a**2 * b**2)
+
+
+def fuse_scaled(expr: sp.Expr) -> sp.Expr:
+    """Every product ``b recip1p_sq(a, b)`` (``b`` one of its arguments) as ``recip1p_sq_x(a,
+    b)``: the parameter partial of soft_sign_arctan, ``2 x recip1p_sq(k, x)/pi``, is 0 once
+    ``(k x)^2`` overflows although ``2/(pi k^2 x)`` is a normal double.
+
+    >>> k, x = sp.symbols("k x", real=True)
+    >>> fuse_scaled(2 * x * recip1p_sq(k, x) / sp.pi)
+    2*recip1p_sq_x(k, x)/pi
+    """
+
+    def fuse(node):
+        if not isinstance(node, sp.Mul):
+            return node
+        factors = list(node.args)
+        for f in factors:
+            if isinstance(f, recip1p_sq):
+                for a, b in (f.args, f.args[::-1]):
+                    if b in factors:
+                        factors.remove(f)
+                        factors.remove(b)
+                        return sp.Mul(recip1p_sq_x(a, b), *factors)
+        return node
+
+    return expr.replace(lambda n: isinstance(n, sp.Mul), fuse)

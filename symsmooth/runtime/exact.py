@@ -53,6 +53,13 @@ from symsmooth.runtime.double_double import (
     _two_product,
     _wexp2,
 )
+from symsmooth.runtime.gaps import (
+    _logcosh_gap2,
+    _logcosh_gap_parts,
+    _phi2,
+    _softplus_gap2,
+    _softplus_gap_parts,
+)
 from symsmooth.runtime.scalar import _relu_gauss
 
 
@@ -261,3 +268,110 @@ def _dgelu_xq(a, b):
     """dgelu(a/b) for the exact quotient."""
     q, ql = _two_quotient(a, b)
     return _dgelu2(q, ql)
+
+
+def _div_sq(t, tl, a):
+    """(t + tl)/a^2 rounded about once: a^2 = s + se (TwoProduct), q = t/s and the remainder
+    t - q s formed exactly (TwoProduct), so q + ((t - q s) + tl - q se)/s has ~2**-100 relative
+    error before its rounding.  Where t < 2**-969, a^2 is not a normal double or q is not
+    finite, the sum is divided as it is."""
+    s, se = _two_product(a, a)
+    q = t / s
+    if q - q != 0.0 or se - se != 0.0 or abs(t) < 2.0041683600089728e-292 or s < 2.2e-308:
+        return (t + tl) / a / a
+    p, pe = _two_product(q, s)
+    if pe - pe != 0.0:  # the split overflowed: the rounded quotient
+        return q
+    return q + ((((t - p) - pe) + tl) - q * se) / s
+
+
+def _softplus_gap_xp(a, b):
+    """softplus_gap(a b) (the binary entropy of sigmoid(a b)) for the exact product."""
+    p, pl = _two_product(a, b)
+    return _softplus_gap2(p, _lo(pl))
+
+
+def _softplus_gap_xsq(a, b):
+    """softplus_gap(a b)/a^2 (softplus(k x)/k differentiated in k, negated) for the exact
+    product, the division by a^2 rounding with the rest (_div_sq)."""
+    p, pl = _two_product(a, b)
+    t, tl = _softplus_gap_parts(p, _lo(pl))
+    return _div_sq(t, tl, a)
+
+
+def _logcosh_gap_xp(a, b):
+    """logcosh_gap(a b) = logcosh(a b) - a b tanh(a b) for the exact product."""
+    p, pl = _two_product(a, b)
+    return _logcosh_gap2(p, _lo(pl))
+
+
+def _logcosh_gap_xsq(a, b):
+    """logcosh_gap(a b)/a^2 for the exact product (_div_sq)."""
+    p, pl = _two_product(a, b)
+    t, tl = _logcosh_gap_parts(p, _lo(pl))
+    return _div_sq(t, tl, a)
+
+
+def _phi_xq(a, b):
+    """phi(a/b) for the exact quotient (_phi2 takes the low part)."""
+    q, ql = _two_quotient(a, b)
+    return _phi2(q, ql)
+
+
+def _softplus_gap_dot(a, b, c, d):
+    """softplus_gap(a b + c d) with the sum of the exact products as a double-double
+    (TwoProduct twice, TwoSum, the low parts added and renormalized by Fast2Sum): the gap of
+    max_pair_logsumexp at k x - k y, where fl(k x) - fl(k y) costs |k x| eps absolute."""
+    p, pl = _two_product(a, b)
+    q, ql = _two_product(c, d)
+    s = p + q
+    if s != s or s - s != 0.0:  # NaN or infinite: the gap of the rounded sum
+        return _softplus_gap2(s, 0.0)
+    bp = s - p
+    se = ((p - (s - bp)) + (q - bp)) + (_lo(pl) + _lo(ql))
+    z = s + se
+    return _softplus_gap2(z, se - (z - s))
+
+
+def _logsumexp_gap_xp4(a0, b0, a1, b1, a2, b2, a3, b3):
+    """The entropy of softmax(a_i b_i) (logsumexp_gap of four exact products): each product
+    as p_i + l_i (TwoProduct), the distances d_i = max - (p_i + l_i) >= 0 as double-doubles
+    (TwoSum), e_i = exp(-d_i) (_wexp2 takes the pair exactly), and log c + log1p(r/c) +
+    sum e_i d_i/(c + r) (c the count of maxima, r the sum of the other e_i): every term >= 0."""
+    p0, l0 = _two_product(a0, b0)
+    p1, l1 = _two_product(a1, b1)
+    p2, l2 = _two_product(a2, b2)
+    p3, l3 = _two_product(a3, b3)
+    ps = (p0, p1, p2, p3)
+    ls = (_lo(l0), _lo(l1), _lo(l2), _lo(l3))
+    for p in ps:
+        if p != p:
+            return math.nan
+    m, ml = ps[0], ls[0]
+    for i in range(1, 4):
+        if ps[i] > m or (ps[i] == m and ls[i] > ml):
+            m, ml = ps[i], ls[i]
+    if m == math.inf:
+        return math.log((p0 == m) + (p1 == m) + (p2 == m) + (p3 == m))
+    if m == -math.inf:
+        return math.nan
+    count = 0.0
+    rest = 0.0
+    weighted = 0.0
+    for i in range(4):
+        h = m - ps[i]
+        bp = h - m
+        he = ((m - (h - bp)) + (-ps[i] - bp)) + (ml - ls[i])
+        if h == 0.0 and he == 0.0:
+            count += 1.0
+            continue
+        e, el = _wexp2(-h, he)
+        rest += e
+        if h > 700.0:  # e is near or below 2**-1022: h e from exp(-h/2)^2, scaled by 2**600
+            E, El = _wexp2(-0.5 * h, 0.5 * he)
+            S = E * 4.149515568880993e180  # exact
+            P = S * h
+            weighted += math.ldexp(P * E + (2.0 * P * El + S * he * E), -600)
+        else:
+            weighted += e * h + (el * h + e * he)
+    return math.log(count) + math.log1p(rest / count) + weighted / (count + rest)

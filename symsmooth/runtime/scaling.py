@@ -174,3 +174,15 @@ def _odd_root_sum_grad(x, y, n):
         return q
     h, lo = _two_product(q, sa)  # q + (nh + nl - q (sa + se)) / (sa + se)
     return q + ((((nh - h) - lo) + nl) - q * se) / d
+
+
+def _recip1p_sq_x(a, b):
+    """b/(1 + (a b)^2) without the square's overflow: for |a b| > 2**500 it is 1/(a (a b)) to
+    2**-1000 relative (three roundings, ~1.5 ulp), where b * _recip1p_sq(a, b) is 0 once
+    (a b)^2 passes 2**1200 (soft_sign_arctan's d/dk at |k x| > 4e180); else that product."""
+    p = a * b
+    if p != p:
+        return p
+    if abs(p) > 3.273390607896142e150:  # 2**500
+        return 1.0 / (a * p)
+    return b * _recip1p_sq(a, b)

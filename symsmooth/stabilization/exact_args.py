@@ -100,18 +100,28 @@ def _exact_node(node: sp.Basic) -> sp.Basic:
 
 
 def _scaled(node: sp.Basic) -> sp.Basic:
-    """``f_xp(a, b) * a**-1 * rest`` -> ``f_xd(a, b) * rest`` where ``f`` has a scaled form."""
+    """``f_xp(a, b) * a**-1 * rest`` -> ``f_xd(a, b) * rest`` where ``f`` has a scaled form, and
+    ``f_xp(c s, b) * s**-2 * rest`` -> ``c**2 f_xsq(c s, b) * rest`` (``c`` a power of two or 1)
+    where it has a ``scaled2`` form."""
     if not isinstance(node, sp.Mul):
         return node
     factors = list(node.args)
     for at, f in enumerate(factors):
         if not (isinstance(f, ExactArgument) and f.operation == "product"):
             continue
-        form = EXACT_FORMS.get((type(f).base.__name__, "scaled"))
+        base = type(f).base.__name__
+        form = EXACT_FORMS.get((base, "scaled"))
         for a, b in (f.args, f.args[::-1]):  # a product: either factor may be the scale
             if form is not None and 1 / a in factors:
                 factors[at] = form(a, b)
                 factors.remove(1 / a)
+                return sp.Mul(*factors)
+        form = EXACT_FORMS.get((base, "scaled2"))
+        for a, b in (f.args, f.args[::-1]):
+            c, s = a.as_coeff_Mul()
+            if form is not None and s**-2 in factors and (c == 1 or _power_of_two(c)):
+                factors[at] = c**2 * form(a, b)
+                factors.remove(s**-2)
                 return sp.Mul(*factors)
     return node
 

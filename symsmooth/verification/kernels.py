@@ -70,6 +70,11 @@ def _elementwise(spec, module, params, dtypes, per_regime, store, label="") -> l
     fns = {"value": getattr(module, spec.name)} | {
         f"grad_{v}": getattr(module, f"{spec.name}_grad_{v}") for v in spec.input_names
     }
+    # the parameter partials (part grad_<param>, measured against spec.param_gradients)
+    fns |= {
+        f"grad_{p}": getattr(module, f"{spec.name}_grad_{p}")
+        for p in getattr(spec, "grad_param_names", ())
+    }
     rows = []
     for dtype in dtypes:
         dt = np.dtype(dtype)
@@ -77,11 +82,13 @@ def _elementwise(spec, module, params, dtypes, per_regime, store, label="") -> l
             computed = np.asarray(fns[case.part](*case.args))
             size = case.columns[0].size
             errors, skipped, outside = _compare(computed, case.refs, dt, size)
-            goal = target(
-                spec.stable if case.which is None else spec.stable_gradients[case.which],
-                spec.kind,
-                dt,
-            )
+            if case.which is None:
+                stable = spec.stable
+            elif case.param:
+                stable = spec.stable_param_gradients[case.which]
+            else:
+                stable = spec.stable_gradients[case.which]
+            goal = target(stable, spec.kind, dt)
             worst = _worst(
                 errors,
                 lambda j, cols=case.columns: ", ".join(

@@ -158,6 +158,53 @@ KNOWN_MISSES: tuple[KnownMiss, ...] = (
         "rounds in subnormal ulps (320 ulp; the value's helper scales by 2**-64, the gradient's "
         "does not yet)",
     ),
+    KnownMiss(
+        "swish",
+        "grad_k",
+        "float64",
+        "as grad_x: x*(x*dsigmoid(k x)) with a subnormal dsigmoid near k x = -743 (2.4e5 ulp: "
+        "the factor x**2 ~ 5.5e5 multiplies its subnormal rounding)",
+    ),
+    KnownMiss(
+        "soft_heaviside",
+        "grad_k",
+        "float64",
+        "as swish: x*dsigmoid(k x) with a subnormal dsigmoid near k x = -743 (321 ulp)",
+    ),
+    KnownMiss(
+        "soft_sign_tanh",
+        "grad_k",
+        "float64",
+        "as swish: 4 x dsigmoid(2 k x) with a subnormal dsigmoid near k x = -367 (330 ulp)",
+    ),
+    KnownMiss(
+        "abs_xtanh",
+        "grad_k",
+        "float64",
+        "as swish: 4 x**2 dsigmoid(2 k x) with a subnormal dsigmoid near k x = -367 (1.2e5 ulp)",
+    ),
+    KnownMiss(
+        "smu",
+        "grad_mu",
+        "float64",
+        "as grad_x: the argument sqrt(2) mu x (1 - alpha) is rounded before phi (item 1 of #12), "
+        "exposed here where phi stands alone (1.1e3 ulp at x = -10, alpha = 0.25)",
+    ),
+    KnownMiss("smu", "grad_alpha", "float64", "as grad_mu: the rounded argument of phi and Phi"),
+    KnownMiss(
+        "smu1",
+        "grad_alpha",
+        "float64",
+        "2.13 ulp > 2: hypot_gap_times rounds five times (hypot, h + w, two quotients, the "
+        "product) after the rounded w = x (1 - alpha); no cancellation left",
+    ),
+    KnownMiss(
+        "max_pair_double_exp",
+        "grad_k",
+        "float64",
+        "as grad_x: the gap's sigmoid(e^u - e^v) takes e^v - e^u rounded (kappa ~ v e^v; 314 "
+        "ulp at antiparallel x = -5.01, y = 5.01)",
+    ),
 )
 """The documented misses (docs/codegen.md, "Known misses"); issue #12 tracks each."""
 

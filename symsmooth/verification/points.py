@@ -92,7 +92,8 @@ def _grid(dt, per_regime, inputs: int) -> dict:
 class Case:
     """One part of an elementwise kernel on one regime: ``args`` (the input columns in the
     dtype, then the parameters as Python floats), the reference at each point (an mpf, None:
-    skipped, or NOT_REAL) and ``which`` (None: the value, j: the partial in input j)."""
+    skipped, or NOT_REAL) and ``which`` (None: the value, j: the partial in input j, or with
+    ``param`` in the j-th differentiable parameter)."""
 
     regime: str
     part: str
@@ -100,6 +101,7 @@ class Case:
     args: tuple
     refs: list
     params: int = 0
+    param: bool = False  # a parameter partial: ``which`` numbers the differentiable params
 
     @property
     def columns(self) -> tuple:
@@ -115,6 +117,13 @@ def elementwise_cases(spec, params, dtype, per_regime: int, store: ReferenceCach
     identity = (spec.expr, spec.gradients, spec.inputs, spec.params)
     expression = store.digest(sp.srepr(identity))
     names = getattr(spec, "input_names", [str(v) for v in spec.inputs])
+    # the parameter partials have references of their own (the input parts' cache entries stay
+    # valid): the exact derivatives in the differentiable parameters, numbered from 0
+    pnames = tuple(getattr(spec, "grad_param_names", ()))
+    pgrads = tuple(getattr(spec, "param_gradients", ()))
+    p_exact = Lazy(lambda: ElementwiseReference(spec.expr, spec.inputs, spec.params, pgrads))
+    p_identity = (spec.expr, pgrads, spec.inputs, spec.params, "param")
+    p_expression = store.digest(sp.srepr(p_identity))
     dt = np.dtype(dtype)
     for regime, given in _grid(dt, per_regime, len(spec.inputs)).items():
         grid = given[0]
@@ -122,18 +131,22 @@ def elementwise_cases(spec, params, dtype, per_regime: int, store: ReferenceCach
         args = tuple(c.astype(dt) for c in cols) + tuple(float(p) for p in params)
         points = [[float(c[j]) for c in cols] + list(params) for j in range(grid.size)]
         inputs = np.stack(args[: len(cols)])
-        parts = [("value", "value", None)] + [
-            (f"grad_{v}", "gradient", j) for j, v in enumerate(names)
+        parts = [("value", "value", None, False)] + [
+            (f"grad_{v}", "gradient", j, False) for j, v in enumerate(names)
         ]
-        for part, method, which in parts:
-            key = store.key("elementwise", sp.srepr(identity), which, params, inputs)
+        parts += [(f"grad_{p}", "gradient", j, True) for j, p in enumerate(pnames)]
+        for part, method, which, param in parts:
+            ident, ref, expr_digest = (
+                (p_identity, p_exact, p_expression) if param else (identity, exact, expression)
+            )
+            key = store.key("elementwise", sp.srepr(ident), which, params, inputs)
             covers = Coverage(
                 "elementwise",
-                expression,
+                expr_digest,
                 store.digest(which, params, inputs),
                 grid.size,
                 {**ADAPTIVE, "part": method, "exp_limit": EXP_MAG_LIMIT},
             )
-            compute = partial(_point_references, exact, method, which, points)
+            compute = partial(_point_references, ref, method, which, points)
             refs = store.lookup(key, compute, covers)
-            yield Case(regime, part, which, args, refs, len(params))
+            yield Case(regime, part, which, args, refs, len(params), param)

@@ -25,8 +25,10 @@ from symsmooth.codegen.spec import KernelSpec
 
 def cpu_context(spec: KernelSpec, printer: MathPrinter) -> dict:
     """The CPU variables of ``templates/elementwise.py.j2``: a scalar core per function
-    (the value and one gradient per input), its ufuncs and their signatures (inputs float32 or
-    float64, parameters float64 in both loops: docs/codegen.md "Parameters are float64")."""
+    (the value, one gradient per input and one per differentiable parameter), its ufuncs and
+    their signatures (inputs float32 or float64, parameters float64 in both loops:
+    docs/codegen.md "Parameters are float64").  ``grads`` are the input partials
+    (``<name>_grad`` returns them), ``param_grads`` the parameter partials (CPU ufuncs)."""
     codes = spec.input_codes + spec.param_codes
     args = ", ".join(codes)
     cores = [{"name": f"_core_{spec.name}", "expr": spec.stable}]
@@ -36,11 +38,15 @@ def cpu_context(spec: KernelSpec, printer: MathPrinter) -> dict:
         grads.append(
             {"name": f"{spec.name}_grad_{v}", "input": v, "code": code, "core": cores[-1]["name"]}
         )
+    param_grads = []
+    for p, g in zip(spec.grad_param_names, spec.stable_param_gradients, strict=True):
+        cores.append({"name": f"_core_{spec.name}_grad_{p}", "expr": g, "param": True})
+        param_grads.append({"name": f"{spec.name}_grad_{p}", "param": p, "core": cores[-1]["name"]})
     for core in cores:
         stmts = statements([core.pop("expr")], ["_out"], "_c")
         core["statements"] = stmts[:-1] + [Return(stmts[-1].expr)]
     ufuncs = [{"name": spec.name, "core": cores[0]["name"]}] + [
-        {"name": g["name"], "core": g["core"]} for g in grads
+        {"name": g["name"], "core": g["core"]} for g in grads + param_grads
     ]
     # the parameters are float64 in every loop: a float32 loop that took them as float32 would
     # round a Python-float k (float32(0.9) = 0.9 (1 - 2.6e-8): softplus 25 ulp at x = -86.7),
@@ -52,6 +58,7 @@ def cpu_context(spec: KernelSpec, printer: MathPrinter) -> dict:
         "cores": cores,
         "ufuncs": ufuncs,
         "grads": grads,
+        "param_grads": param_grads,
         "grad_doc": (f"``{grads[0]['name']}``" if len(grads) == 1 else "a tuple of the partials"),
         "signatures": repr([sig("float32"), sig("float64")]).replace("'", '"'),
         "params_doc": (

@@ -72,11 +72,10 @@ def search_refiner(forms, inputs, params):
     expr = forms[0]
     plain = [plain_arguments(f) for f in forms]
     present = set().union(*(f.free_symbols for f in plain))
-    points = sample_points(
-        tuple(v for v in inputs if v in present), tuple(p for p in params if p in present)
-    )
-    if not points:
+    used = tuple(v for v in inputs if v in present)
+    if not used:  # constant in the inputs (the gradient of x + 1): nothing to search
         return expr, ()
+    points = sample_points(used, tuple(p for p in params if p in present))
     try:
         found = search(
             plain,

@@ -103,8 +103,8 @@ def _finish(process: subprocess.Popen, how: str, folder: Path) -> dict:
     assert process.returncode == 0, f"{how} {folder}:\n{err[-3000:]}"
     got = json.loads(out.splitlines()[-1])
     assert got["names"] == list(KERNELS)  # the file stem: the name a plain import gives
-    for name in KERNELS:
-        np.testing.assert_allclose(got[name], REFERENCE[name], rtol=4e-16, err_msg=name)
+    for name in KERNELS:  # within the kernels' targets (reductions: 4 ulp = 8.9e-16 relative)
+        np.testing.assert_allclose(got[name], REFERENCE[name], rtol=9e-16, err_msg=name)
     return got
 
 
@@ -198,6 +198,7 @@ def test_two_folders_with_the_same_name_and_a_users_module(folders, monkeypatch)
 
 
 def test_the_name_is_free_only_for_the_same_file(tmp_path, monkeypatch):
+    monkeypatch.delitem(sys.modules, "zlpr", raising=False)  # another test may have loaded it
     target = tmp_path / "zlpr.py"
     assert importing.module_name("zlpr", target) == "zlpr"
     other = tmp_path / "other"

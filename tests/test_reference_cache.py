@@ -48,7 +48,12 @@ def _softplus_module(spec):
     def grad(x, k):
         return np.exp(-np.logaddexp(0, -k * x))
 
-    return types.SimpleNamespace(**{spec.name: value, f"{spec.name}_grad_x": grad})
+    def grad_k(x, k):  # d/dk softplus(k x)/k = (x sigmoid(k x) - softplus(k x)/k)/k
+        return (x * grad(x, k) - value(x, k)) / k
+
+    return types.SimpleNamespace(
+        **{spec.name: value, f"{spec.name}_grad_x": grad, f"{spec.name}_grad_k": grad_k}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +144,7 @@ def test_a_tampered_entry_is_detected_recomputed_and_reported_as_before(
     first = measure(spec, module, per_regime=PER_REGIME, dtypes=DTYPES, cache=store)
     assert first.rows == baseline.rows
     files = _entries(tmp_path / "refs")
-    assert len(files) == 6 * 2  # regimes x (value, gradient)
+    assert len(files) == 6 * 3  # regimes x (value, grad_x, grad_k)
     for path in files:  # every entry tampered: nothing may be read from the cache
         text = TAMPER[how](json.loads(path.read_text()))
         (path.write_bytes if isinstance(text, bytes) else path.write_text)(text)
@@ -260,7 +265,9 @@ def test_report_counts_every_point_of_every_regime(softplus_kernel, baseline):
     for row in baseline.rows:
         assert row.requested == sizes[row.regime] == row.count
     assert baseline.incomplete() == ()
-    assert f"{sum(sizes.values()) * 2}/{sum(sizes.values()) * 2} points" in baseline.summary()
+    parts = 3  # value, grad_x, grad_k
+    total = sum(sizes.values()) * parts
+    assert f"{total}/{total} points" in baseline.summary()
 
 
 @pytest.mark.parametrize("per_regime", [0, -1, 3, 2.5, True])

@@ -34,9 +34,9 @@ Examples
 >>> abs(_softplus_gap2(0.0, 0.0) - math.log(2.0)) < 1e-16
 True
 >>> _softplus_gap2(50.0, 0.0)  # 51 exp(-50); the difference form gives 0
-9.8522468877818e-21
+9.83662422461598e-21
 >>> _logcosh_gap2(0.01, 0.0)  # -z^2/2 + z^4/4: a tiny gap, not log 2 - H rounded
--4.99975001111037e-05
+-4.999750011110639e-05
 """
 
 from __future__ import annotations

@@ -362,7 +362,9 @@ def _match_silu(node: sp.Mul) -> dict | None:
             if j == i or not isinstance(v, sp.Symbol) or not arg.has(v):
                 continue
             w = sp.cancel(arg / v)
-            if not w.has(v) and w != 0:
+            # w divides the result: only a factor of known sign (a sharpness k > 0), never an
+            # input (k sigmoid(k x) is not silu(k x)/x, which is 0/0 at x = 0)
+            if not w.has(v) and (w.is_positive or w.is_negative):
                 rest = [g for m, g in enumerate(factors) if m not in (i, j)]
                 return {"u": arg, "w": w, "rest": sp.Mul(*rest)}
     return None

@@ -43,6 +43,8 @@ def sample_points(inputs: Sequence[sp.Symbol], params: Sequence[sp.Symbol], per_
     """Symbol -> float64 array: the elementwise grid's regimes for each input (shuffled
     against each other for several inputs), at each parameter value of :data:`PARAM_VALUES`
     (one parameter varied at a time)."""
+    if not inputs:  # nothing varies with the inputs: nothing to sample
+        return {}
     grid = elementwise_grid(np.float64, per_regime=per_regime)
     base = np.concatenate([grid[r] for r in sorted(grid)])
     rng = np.random.default_rng(11)

@@ -10,7 +10,7 @@ Examples
 >>> spec = make_spec("sp1", softplus(k * x) / k, inputs=(x,), params=(k,))
 >>> ctx = kernel_context(spec, ELEMENTWISE)
 >>> [c["name"] for c in ctx["cores"]], ctx["cores"][0]["lines"]
-(['_core_sp1', '_core_sp1_grad_x'], ['return _softplus(k*x)/k'])
+(['_core_sp1', '_core_sp1_grad_x', '_core_sp1_grad_k'], ['return _softplus(k*x)/k'])
 >>> ELEMENTWISE.cuda_context(spec, ctx)["cuda_signatures"]["_cuda_sp1"][0]
 'void(float32[::1], int64, float64, float32[::1], int64, float64, float64[::1], int64)'
 """

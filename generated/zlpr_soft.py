@@ -6,7 +6,7 @@
 #   kexue.fm/archives/7359 eq:final (ZLPR))
 # Kind: reduction; inputs: s, t; parameters: k
 # Template: reduction.py.j2
-#   sha256:89ecf91d4dc9e402e49c192733c01fe657e348d7b66182b836c9b4d134269b76
+#   sha256:37326bffae107a6d700e10a63644b168b391f9273f1a2e3661a534ddf207c3a2
 # Input expression: sha256(srepr)=f03dfa8244b29ec1d2e877ce64a021e4be86935ac3b74be5944371ddc7d18cce
 # Stabilization rules applied: none
 #
@@ -434,7 +434,7 @@ def _grad_rows_zlpr_soft(s_rows, t_rows, k_rows, s_grad, t_grad):
             t_grad[r, idx] = _g1
 
 
-@njit(cache=True, error_model="numpy")
+@njit(nogil=True, cache=True, error_model="numpy")
 def _chunk_sums_zlpr_soft(s_row, t_row, k, _off):
     """The sums of one chunk of a row, as the row's sum pass computes them but with no
     initial values (the totals add them once) and the positions of a chunk starting after
@@ -568,11 +568,11 @@ def _chunk_sums_zlpr_soft(s_row, t_row, k, _off):
     )
 
 
-@njit(parallel=True, cache=True, error_model="numpy")
+@njit(nogil=True, cache=True, error_model="numpy")
 def _state_rows_zlpr_soft(s_rows, t_rows, k_rows, _off, _state):
     """_state[r, k] = (M, hi, lo) of sum k over this chunk of row r (M = 0 for a sum with no
     exponent): the mergeable state of symsmooth.runtime.dask_host."""
-    for r in prange(_state.shape[0]):
+    for r in range(_state.shape[0]):
         s_row = s_rows[r]
         t_row = t_rows[r]
         k = k_rows[r]
@@ -585,12 +585,12 @@ def _state_rows_zlpr_soft(s_rows, t_rows, k_rows, _off, _state):
         _state[r, 1, 2] = c1
 
 
-@njit(parallel=True, cache=True, error_model="numpy")
+@njit(nogil=True, cache=True, error_model="numpy")
 def _totals_zlpr_soft(_state, k_rows, _tot):
     """The totals of whole rows from their merged states, as the row's sum pass returns
     them: the initial values added once (a group with one starts its shift at 0), an empty
     group's shift 0."""
-    for r in prange(_tot.shape[0]):
+    for r in range(_tot.shape[0]):
         s0 = _state[r, 0, 1]
         c0 = _state[r, 0, 2]
         s1 = _state[r, 1, 1]
@@ -625,10 +625,10 @@ def _totals_zlpr_soft(_state, k_rows, _tot):
         _tot[r, 5] = sl1
 
 
-@njit(parallel=True, cache=True, error_model="numpy")
+@njit(nogil=True, cache=True, error_model="numpy")
 def _finish_rows_zlpr_soft(_tot, k_rows, size_, out):
     """The value of whole rows from their totals."""
-    for r in prange(out.shape[0]):
+    for r in range(out.shape[0]):
         k = k_rows[r]
         s0 = _tot[r, 0]
         s1 = _tot[r, 1]
@@ -643,11 +643,11 @@ def _finish_rows_zlpr_soft(_tot, k_rows, size_, out):
         out[r] = _out
 
 
-@njit(parallel=True, cache=True, error_model="numpy")
+@njit(nogil=True, cache=True, error_model="numpy")
 def _grad_chunk_zlpr_soft(s_rows, t_rows, k_rows, _tot, _off, size_, s_grad, t_grad):
     """The gradient on one chunk of rows, from the totals of the whole
     rows."""
-    for r in prange(s_rows.shape[0]):
+    for r in range(s_rows.shape[0]):
         s_row = s_rows[r]
         t_row = t_rows[r]
         k = k_rows[r]
@@ -870,10 +870,13 @@ def _adjoint_block(nv, size, *blocks):
     return adj.reshape(*lead, 1, _CHUNKED["adjoints"], 3)
 
 
-def _whole_rows_block(fn, cot, *blocks):
+def _whole_rows_block(fn, cot, kwargs, *blocks):
     """The in-memory wrapper on one block of whole rows (several gradients stacked on a last
-    axis); ``cot``: the last block is a row map's cotangent."""
-    got = fn(*blocks[:-1], cotangent=blocks[-1]) if cot else fn(*blocks)
+    axis); ``cot``: the last block is a row map's cotangent; ``kwargs``: fixed arguments."""
+    if cot:
+        kwargs = dict(kwargs, cotangent=blocks[-1])
+        blocks = blocks[:-1]
+    got = fn(*blocks, **kwargs)
     return np.stack(got, axis=-1) if isinstance(got, tuple) else got
 
 
@@ -902,41 +905,60 @@ def _merged(states, axis):
     )
 
 
+def _dask_cotangent(cotangent, shape, chunks, ind):
+    """A row map's cotangent as a ``da.blockwise`` (array, index) pair chunked as the rows
+    (none for ``None``: all ones)."""
+    import dask.array as da
+
+    if cotangent is None:
+        return []
+    g = cotangent if _is_lazy(cotangent) else np.asarray(cotangent)
+    return [da.broadcast_to(da.asarray(g), shape).rechunk(chunks), ind]
+
+
+def _whole_rows(fn, vec_args, flat, cot, out_ind, stacked, dtype, kwargs):
+    """``fn`` (an in-memory wrapper) mapped over blocks that hold whole rows; ``stacked``:
+    the number of gradients it returns as a tuple (0: one array)."""
+    import dask.array as da
+
+    got = da.blockwise(
+        _whole_rows_block,
+        out_ind,
+        fn,
+        None,
+        bool(cot),
+        None,
+        kwargs,
+        None,
+        *vec_args,
+        *flat,
+        *cot,
+        new_axes={"v": stacked} if stacked else {},
+        dtype=dtype,
+        concatenate=True,
+        meta=np.empty((0,) * len(out_ind), dtype=dtype),
+    )
+    return tuple(got[..., j] for j in range(stacked)) if stacked else got
+
+
 def _dask_rows(grad, vectors, params, cotangent=None):
     """A reduction (``grad``: its gradient) of dask input, lazily: whole rows per block map the
     in-memory wrapper; rows in several chunks reduce mergeable states (module docstring)."""
     import dask.array as da
 
     vecs, pairs, shape, dtype, chunks, ind = _dask_operands(vectors, params)
+    # NumPy and scalar labels are checked now; dask ones in each block (at compute time)
+    _check_labels([np.empty(0) if _is_lazy(p) else p for p in params], shape[-1])
     nv, lead, size = len(vecs), ind[:-1], float(shape[-1])
     rowmap = _CHUNKED["is_rowmap"]
     flat = [x for pair in pairs for x in pair]
     vec_args = [x for v in vecs for x in (v, ind)]
-    cot = []
-    if grad and rowmap and cotangent is not None:
-        g = cotangent if _is_lazy(cotangent) else np.asarray(cotangent)
-        g = da.broadcast_to(da.asarray(g), shape).rechunk(chunks)
-        cot = [g, ind]
+    cot = _dask_cotangent(cotangent, shape, chunks, ind) if grad and rowmap else []
     new = {"v": nv} if grad and nv > 1 else {}
     out_ind = (ind if grad or rowmap else lead) + ("v" if new else "")
     if len(chunks[-1]) == 1:
         fn = _CHUNKED["grad"] if grad else _CHUNKED["value"]
-        got = da.blockwise(
-            _whole_rows_block,
-            out_ind,
-            fn,
-            None,
-            bool(cot),
-            None,
-            *vec_args,
-            *flat,
-            *cot,
-            new_axes=new,
-            dtype=dtype,
-            concatenate=True,
-            meta=np.empty((0,) * len(out_ind), dtype=dtype),
-        )
-        return tuple(got[..., j] for j in range(nv)) if new else got
+        return _whole_rows(fn, vec_args, flat, cot, out_ind, nv if new else 0, dtype, {})
     if grad and _CHUNKED["pivot"]:
         raise NotImplementedError(
             f"{_NAME}_grad: the pivoted gradient needs whole rows; this dask input has the "
@@ -1090,8 +1112,6 @@ def _dask_operands(vectors, params):
         for a in arrays
     ]
     ind = letters[: len(shape)]
-    # NumPy and scalar labels are checked now; dask ones in each block (at compute time)
-    _check_labels([np.empty(0) if _is_lazy(p) else p for p in params], shape[-1])
     pairs = []
     for p in params:
         if not _is_lazy(p) and np.ndim(p) == 0:

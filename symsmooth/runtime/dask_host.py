@@ -217,10 +217,13 @@ def _adjoint_block(nv, size, *blocks):
     return adj.reshape(*lead, 1, _CHUNKED["adjoints"], 3)
 
 
-def _whole_rows_block(fn, cot, *blocks):
+def _whole_rows_block(fn, cot, kwargs, *blocks):
     """The in-memory wrapper on one block of whole rows (several gradients stacked on a last
-    axis); ``cot``: the last block is a row map's cotangent."""
-    got = fn(*blocks[:-1], cotangent=blocks[-1]) if cot else fn(*blocks)
+    axis); ``cot``: the last block is a row map's cotangent; ``kwargs``: fixed arguments."""
+    if cot:
+        kwargs = dict(kwargs, cotangent=blocks[-1])
+        blocks = blocks[:-1]
+    got = fn(*blocks, **kwargs)
     return np.stack(got, axis=-1) if isinstance(got, tuple) else got
 
 
@@ -249,41 +252,74 @@ def _merged(states, axis):
     )
 
 
+def _dask_cotangent(cotangent, shape, chunks, ind):
+    """A row map's cotangent as a ``da.blockwise`` (array, index) pair chunked as the rows
+    (none for ``None``: all ones)."""
+    import dask.array as da
+
+    if cotangent is None:
+        return []
+    g = cotangent if _is_lazy(cotangent) else np.asarray(cotangent)
+    return [da.broadcast_to(da.asarray(g), shape).rechunk(chunks), ind]
+
+
+def _whole_rows(fn, vec_args, flat, cot, out_ind, stacked, dtype, kwargs):
+    """``fn`` (an in-memory wrapper) mapped over blocks that hold whole rows; ``stacked``:
+    the number of gradients it returns as a tuple (0: one array)."""
+    import dask.array as da
+
+    got = da.blockwise(
+        _whole_rows_block,
+        out_ind,
+        fn,
+        None,
+        bool(cot),
+        None,
+        kwargs,
+        None,
+        *vec_args,
+        *flat,
+        *cot,
+        new_axes={"v": stacked} if stacked else {},
+        dtype=dtype,
+        concatenate=True,
+        meta=np.empty((0,) * len(out_ind), dtype=dtype),
+    )
+    return tuple(got[..., j] for j in range(stacked)) if stacked else got
+
+
+def _dask_iteration(fn, x, params, cotangent, kwargs):
+    """A fixed-count iteration over rows (its VJP when ``cotangent`` is given or ``fn`` is
+    the gradient) on dask input: whole rows per block only (the iteration needs the row)."""
+    vecs, pairs, shape, dtype, chunks, ind = _dask_operands((x,), params)
+    if len(chunks[-1]) > 1:
+        raise NotImplementedError(
+            f"{_NAME}: an iteration needs whole rows; this dask input has the row axis in "
+            f"{len(chunks[-1])} chunks: x.rechunk({{-1: -1}}) first"
+        )
+    flat = [v for pair in pairs for v in pair]
+    cot = _dask_cotangent(cotangent, shape, chunks, ind)
+    return _whole_rows(fn, [vecs[0], ind], flat, cot, ind, 0, dtype, kwargs)
+
+
 def _dask_rows(grad, vectors, params, cotangent=None):
     """A reduction (``grad``: its gradient) of dask input, lazily: whole rows per block map the
     in-memory wrapper; rows in several chunks reduce mergeable states (module docstring)."""
     import dask.array as da
 
     vecs, pairs, shape, dtype, chunks, ind = _dask_operands(vectors, params)
+    # NumPy and scalar labels are checked now; dask ones in each block (at compute time)
+    _check_labels([np.empty(0) if _is_lazy(p) else p for p in params], shape[-1])
     nv, lead, size = len(vecs), ind[:-1], float(shape[-1])
     rowmap = _CHUNKED["is_rowmap"]
     flat = [x for pair in pairs for x in pair]
     vec_args = [x for v in vecs for x in (v, ind)]
-    cot = []
-    if grad and rowmap and cotangent is not None:
-        g = cotangent if _is_lazy(cotangent) else np.asarray(cotangent)
-        g = da.broadcast_to(da.asarray(g), shape).rechunk(chunks)
-        cot = [g, ind]
+    cot = _dask_cotangent(cotangent, shape, chunks, ind) if grad and rowmap else []
     new = {"v": nv} if grad and nv > 1 else {}
     out_ind = (ind if grad or rowmap else lead) + ("v" if new else "")
     if len(chunks[-1]) == 1:
         fn = _CHUNKED["grad"] if grad else _CHUNKED["value"]
-        got = da.blockwise(
-            _whole_rows_block,
-            out_ind,
-            fn,
-            None,
-            bool(cot),
-            None,
-            *vec_args,
-            *flat,
-            *cot,
-            new_axes=new,
-            dtype=dtype,
-            concatenate=True,
-            meta=np.empty((0,) * len(out_ind), dtype=dtype),
-        )
-        return tuple(got[..., j] for j in range(nv)) if new else got
+        return _whole_rows(fn, vec_args, flat, cot, out_ind, nv if new else 0, dtype, {})
     if grad and _CHUNKED["pivot"]:
         raise NotImplementedError(
             f"{_NAME}_grad: the pivoted gradient needs whole rows; this dask input has the "
@@ -437,8 +473,6 @@ def _dask_operands(vectors, params):
         for a in arrays
     ]
     ind = letters[: len(shape)]
-    # NumPy and scalar labels are checked now; dask ones in each block (at compute time)
-    _check_labels([np.empty(0) if _is_lazy(p) else p for p in params], shape[-1])
     pairs = []
     for p in params:
         if not _is_lazy(p) and np.ndim(p) == 0:

@@ -25,7 +25,7 @@ Examples
 >>> ctx["chunk_load"]
 ['x_e = x_row[idx]', 'pos_ = _off + idx + 1.0']
 >>> [(s["index"], s["shift"], s["init"]) for s in ctx["chunk_sums"]]
-[(0, None, None), (1, 'M1', '1.0')]
+[(0, None, None), (1, 'M1', '1')]
 >>> ctx["chunk_unpack"]
 ['s0', 's1', 'M1', 'sl1']
 """

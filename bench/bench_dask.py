@@ -52,7 +52,7 @@ def _array(args, whole_rows: bool):
 
 
 def _keep_one(block):
-    return block[:, :1]
+    return block[:, :1].copy()  # a copy: a view would keep the whole block alive
 
 
 def _scipy_rows(block, k):

@@ -6,7 +6,7 @@
 #   https://kexue.fm/archives/7259, item 2 (-log p_t = LSE(x) - x_t ~ max(x) - x_t))
 # Kind: reduction; inputs: x; parameters: k, t
 # Template: reduction.py.j2
-#   sha256:37326bffae107a6d700e10a63644b168b391f9273f1a2e3661a534ddf207c3a2
+#   sha256:0d9a642fb76ac8a4b40ece6066cbe1ddd31509c8ee0aead4654f6a9b6a742245
 # Input expression: sha256(srepr)=33c366d6958649f5d7675b131a6e7b1b98c3587d6e0ec9f14233651358bc4ae7
 # Stabilization rules applied: none
 #
@@ -663,28 +663,6 @@ def _finish_rows_cross_entropy_lse(_tot, k_rows, t_rows, size_, out):
         out[r] = _out
 
 
-@njit(nogil=True, cache=True, error_model="numpy")
-def _grad_chunk_cross_entropy_lse(x_rows, k_rows, t_rows, _tot, _off, size_, x_grad):
-    """The gradient on one chunk of rows, from the totals of the whole
-    rows."""
-    for r in range(x_rows.shape[0]):
-        x_row = x_rows[r]
-        k = k_rows[r]
-        t = t_rows[r]
-        s1 = _tot[r, 1]
-        M1 = _tot[r, 2]
-        length = x_row.shape[0]
-        D0 = -1
-        D1 = 1 / (k * s1)
-        for idx in range(length):
-            x_e = x_row[idx]
-            pos_ = _off + idx + 1.0
-            _h1 = k * x_e
-            E1 = _fwexp(_h1, M1)
-            _g0 = D0 * ((1) if (pos_ == t) else (0)) + ((0) if (E1 == 0) else (D1 * E1 * k))
-            x_grad[r, idx] = _g0
-
-
 _LABELS = ((1, "t", 1, 0),)
 """Parameters that index the row (``x[t]``, class labels): (position among the parameters,
 name, first index, last index minus the row length).  Checked before any work."""
@@ -1159,7 +1137,7 @@ _CHUNKED = {
     "totals": _totals_cross_entropy_lse,
     "finish": _finish_rows_cross_entropy_lse,
     "rowmap": None,
-    "grad_chunk": _grad_chunk_cross_entropy_lse,
+    "grad_chunk": None,
     "adjoint": None,
     "sums": 2,
     "unpack": 4,

@@ -5,7 +5,7 @@
 #   item 10; kexue.fm/archives/5112 item 4)
 # Kind: reduction; inputs: d; parameters: M
 # Template: reduction.py.j2
-#   sha256:37326bffae107a6d700e10a63644b168b391f9273f1a2e3661a534ddf207c3a2
+#   sha256:0d9a642fb76ac8a4b40ece6066cbe1ddd31509c8ee0aead4654f6a9b6a742245
 # Input expression: sha256(srepr)=e63b4b02b5d320406c9239c9c3e7b46f7d2f709558ebec8cb35d5a2e3c6c76f9
 # Stabilization rules applied: none
 #

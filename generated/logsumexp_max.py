@@ -7,7 +7,7 @@
 #   (2019), https://kexue.fm/archives/6620, item 1; bound: https://kexue.fm/archives/9070)
 # Kind: reduction; inputs: x; parameters: k
 # Template: reduction.py.j2
-#   sha256:37326bffae107a6d700e10a63644b168b391f9273f1a2e3661a534ddf207c3a2
+#   sha256:0d9a642fb76ac8a4b40ece6066cbe1ddd31509c8ee0aead4654f6a9b6a742245
 # Input expression: sha256(srepr)=ede6ffb4196e9e26d01fdc4e3b800500753fe068f82cf6a5c20520063b2a29ac
 # Stabilization rules applied: none
 #

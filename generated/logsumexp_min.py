@@ -6,7 +6,7 @@
 #   https://kexue.fm/archives/3290, eq (12) applied to -x (min = -max(-x)))
 # Kind: reduction; inputs: x; parameters: k
 # Template: reduction.py.j2
-#   sha256:37326bffae107a6d700e10a63644b168b391f9273f1a2e3661a534ddf207c3a2
+#   sha256:0d9a642fb76ac8a4b40ece6066cbe1ddd31509c8ee0aead4654f6a9b6a742245
 # Input expression: sha256(srepr)=e1f78f891ae6d6827cfc71b49ef605f41bb6ff978183ff43ea3744c035fe57ce
 # Stabilization rules applied: none
 #

@@ -5,7 +5,7 @@
 #   \u51fd\u6570\u5149\u6ed1\u5316\u6742\u8c08 (2019), https://kexue.fm/archives/6620, item 4)
 # Kind: reduction; inputs: x; parameters: k, t
 # Template: reduction.py.j2
-#   sha256:37326bffae107a6d700e10a63644b168b391f9273f1a2e3661a534ddf207c3a2
+#   sha256:0d9a642fb76ac8a4b40ece6066cbe1ddd31509c8ee0aead4654f6a9b6a742245
 # Input expression: sha256(srepr)=6e83cac5906746880c8f56022ff482e0f365bacd8aba7de9e012661ce0a8f251
 # Stabilization rules applied: none
 #
@@ -628,30 +628,6 @@ def _finish_rows_smooth_accuracy(_tot, k_rows, t_rows, size_, out):
         out[r] = _out
 
 
-@njit(nogil=True, cache=True, error_model="numpy")
-def _grad_chunk_smooth_accuracy(x_rows, k_rows, t_rows, _tot, _off, size_, x_grad):
-    """The gradient on one chunk of rows, from the totals of the whole
-    rows."""
-    for r in range(x_rows.shape[0]):
-        x_row = x_rows[r]
-        k = k_rows[r]
-        t = t_rows[r]
-        s0 = _tot[r, 0]
-        s1 = _tot[r, 1]
-        M1 = _tot[r, 2]
-        length = x_row.shape[0]
-        _d0 = _wexp(k * s1, M1)
-        D0 = -_d0 / s0**2
-        D1 = _d0 * k / s0
-        for idx in range(length):
-            x_e = x_row[idx]
-            pos_ = _off + idx + 1.0
-            _h1 = k * x_e
-            E1 = _fwexp(_h1, M1)
-            _g0 = D1 * ((1) if (pos_ == t) else (0)) + ((0) if (E1 == 0) else (D0 * E1 * k))
-            x_grad[r, idx] = _g0
-
-
 _LABELS = ((1, "t", 1, 0),)
 """Parameters that index the row (``x[t]``, class labels): (position among the parameters,
 name, first index, last index minus the row length).  Checked before any work."""
@@ -1125,7 +1101,7 @@ _CHUNKED = {
     "totals": _totals_smooth_accuracy,
     "finish": _finish_rows_smooth_accuracy,
     "rowmap": None,
-    "grad_chunk": _grad_chunk_smooth_accuracy,
+    "grad_chunk": None,
     "adjoint": None,
     "sums": 2,
     "unpack": 3,

@@ -5,7 +5,7 @@
 #   \u51fd\u6570\u5149\u6ed1\u5316\u6742\u8c08 (2019), https://kexue.fm/archives/6620, item 3)
 # Kind: reduction; inputs: x; parameters: k
 # Template: reduction.py.j2
-#   sha256:37326bffae107a6d700e10a63644b168b391f9273f1a2e3661a534ddf207c3a2
+#   sha256:0d9a642fb76ac8a4b40ece6066cbe1ddd31509c8ee0aead4654f6a9b6a742245
 # Input expression: sha256(srepr)=efc269cfdd4beb08b7de13b25137544192af61e21c3050ac8f13daeec9ddf116
 # Stabilization rules applied: none
 #
@@ -643,30 +643,6 @@ def _finish_rows_soft_argmax(_tot, k_rows, size_, out):
         out[r] = _out
 
 
-@njit(nogil=True, cache=True, error_model="numpy")
-def _grad_chunk_soft_argmax(x_rows, k_rows, _tot, _off, size_, x_grad):
-    """The gradient on one chunk of rows, from the totals of the whole
-    rows."""
-    for r in range(x_rows.shape[0]):
-        x_row = x_rows[r]
-        k = k_rows[r]
-        s0 = _tot[r, 0]
-        s1 = _tot[r, 1]
-        M0 = _tot[r, 2]
-        length = x_row.shape[0]
-        D0 = -s1 / s0**2
-        D1 = 1 / s0
-        for idx in range(length):
-            x_e = x_row[idx]
-            pos_ = _off + idx + 1.0
-            _h0 = k * x_e
-            E0 = _fwexp(_h0, M0)
-            _c0 = E0 == 0
-            _c1 = E0 * k
-            _g0 = ((0) if _c0 else (D0 * _c1)) + ((0) if _c0 else (D1 * _c1 * pos_))
-            x_grad[r, idx] = _g0
-
-
 _LABELS = ()
 """Parameters that index the row (``x[t]``, class labels): (position among the parameters,
 name, first index, last index minus the row length).  Checked before any work."""
@@ -1140,7 +1116,7 @@ _CHUNKED = {
     "totals": _totals_soft_argmax,
     "finish": _finish_rows_soft_argmax,
     "rowmap": None,
-    "grad_chunk": _grad_chunk_soft_argmax,
+    "grad_chunk": None,
     "adjoint": None,
     "sums": 2,
     "unpack": 3,

@@ -6,7 +6,7 @@
 #   https://kexue.fm/archives/6620, item 5)
 # Kind: reduction; inputs: z, t; parameters: k
 # Template: reduction.py.j2
-#   sha256:37326bffae107a6d700e10a63644b168b391f9273f1a2e3661a534ddf207c3a2
+#   sha256:0d9a642fb76ac8a4b40ece6066cbe1ddd31509c8ee0aead4654f6a9b6a742245
 # Input expression: sha256(srepr)=5228834c6d0f0e4da466c858ee6703b0a234f233be39ac2f7f7c52efc456ed49
 # Stabilization rules applied: exact_arguments, sigmoid, sigmoid_product
 #

@@ -6,7 +6,7 @@
 #   (onehot(argmax) ~ softmax))
 # Kind: reduction; inputs: x; parameters: k
 # Template: reduction.py.j2
-#   sha256:37326bffae107a6d700e10a63644b168b391f9273f1a2e3661a534ddf207c3a2
+#   sha256:0d9a642fb76ac8a4b40ece6066cbe1ddd31509c8ee0aead4654f6a9b6a742245
 # Input expression: sha256(srepr)=c0cb380f1a1ffaed7632e495d4f80f5a87e031954485d9058c417a1f39167d6c
 # Stabilization rules applied: none
 #
@@ -629,27 +629,6 @@ def _adjoint_chunk_softmax_onehot_argmax(x_rows, k_rows, G_rows, _tot, _off, siz
         _adj[r, 0, 2] = cR0 - ((R0 + cR0) - R0) if cR0 - cR0 == 0.0 and R0 - R0 == 0.0 else 0.0
 
 
-@njit(nogil=True, cache=True, error_model="numpy")
-def _grad_chunk_softmax_onehot_argmax(x_rows, k_rows, _tot, G_rows, _adj, _off, size_, x_grad):
-    """The gradient (VJP) on one chunk of rows, from the totals of the whole
-    rows and the merged adjoint sums."""
-    for r in range(x_rows.shape[0]):
-        x_row = x_rows[r]
-        k = k_rows[r]
-        s0 = _tot[r, 0]
-        M0 = _tot[r, 1]
-        length = x_row.shape[0]
-        R0 = _adj[r, 0, 1] + _adj[r, 0, 2]
-        for idx in range(length):
-            x_e = x_row[idx]
-            _h0 = k * x_e
-            E0 = _fwexp(_h0, M0)
-            G_e = G_rows[r, idx]
-            _c0 = E0 * k
-            _g0 = G_e * _c0 / s0 + ((0) if (E0 == 0) else (R0 * _c0))
-            x_grad[r, idx] = _g0
-
-
 _LABELS = ()
 """Parameters that index the row (``x[t]``, class labels): (position among the parameters,
 name, first index, last index minus the row length).  Checked before any work."""
@@ -1130,7 +1109,7 @@ _CHUNKED = {
     "totals": _totals_softmax_onehot_argmax,
     "finish": None,
     "rowmap": _rowmap_chunk_softmax_onehot_argmax,
-    "grad_chunk": _grad_chunk_softmax_onehot_argmax,
+    "grad_chunk": None,
     "adjoint": _adjoint_chunk_softmax_onehot_argmax,
     "sums": 1,
     "unpack": 2,

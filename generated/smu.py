@@ -5,7 +5,7 @@
 #   Maximum Unit, arXiv:2111.04682 eq (SMU))
 # Kind: elementwise; inputs: x; parameters: mu, alpha
 # Template: elementwise.py.j2
-#   sha256:b753602d09c6d65cb5a124e6326a44f3ae9dcadeceb940eddfb2e0f0614965f1
+#   sha256:2b9dfcdb500129da6ffa849b0bd73ab0403a62b4e44e4d594553ed9e186924ba
 # Input expression: sha256(srepr)=7bbb063b9a21b8a781c5545c54b790d85ccd78f1b44ca2a02a0d5d3165d90f44
 # Stabilization rules applied: one_plus_erf
 #
@@ -193,6 +193,42 @@ def _fast_operands(ufunc, values, out):
     return flat, res, shape, dtype, direct
 
 
+def _is_lazy(value):
+    """True for a dask collection, by duck type (its type's module is dask's and it has a task
+    graph): no dask import, so a module used without dask never loads it."""
+    return type(value).__module__.split(".")[0] == "dask" and hasattr(value, "__dask_graph__")
+
+
+def _any_lazy(values):
+    """True when one of ``values`` is a dask collection (:func:`_is_lazy`)."""
+    return any(_is_lazy(v) for v in values)
+
+
+def _dask_fast(fast, values, out):
+    """``fast(*values)`` as a lazy dask array: ``map_blocks`` of the same loop on every block
+    (NumPy and scalar operands broadcast as in NumPy).  The dtype is the loop's own on
+    one-element stand-ins, so a refused dtype raises at once."""
+    import dask.array as da
+
+    if out is not None:
+        raise TypeError(
+            f"{_NAME}: out= is not supported for dask input (the result is a lazy dask array; "
+            "use da.store or result.compute(out=...))"
+        )
+    probes, args = [], []
+    for v in values:
+        if isinstance(v, (bool, int, float, complex)):
+            probes.append(v)
+            args.append(v)
+            continue
+        a = v if _is_lazy(v) else np.asarray(v)
+        probes.append(np.zeros((1,) * a.ndim, dtype=a.dtype))
+        args.append(a if _is_lazy(a) else da.from_array(a, chunks=a.shape))
+    dtype = np.asarray(fast(*probes)).dtype
+    ndim = max(np.ndim(p) for p in probes)
+    return da.map_blocks(fast, *args, dtype=dtype, meta=np.empty((0,) * ndim, dtype=dtype))
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_smu(res, x, mu, alpha):
     for i in prange(res.shape[0]):
@@ -201,7 +237,9 @@ def _fast_loop_smu(res, x, mu, alpha):
 
 def smu_fast(x, mu, alpha, out=None):
     """``smu`` as a multithreaded SIMD loop (same broadcasting, dtypes
-    and ``out=``; values within 1 ulp of the ufunc's)."""
+    and ``out=``; values within 1 ulp of the ufunc's); dask input gives a lazy dask array."""
+    if _any_lazy((x, mu, alpha)):
+        return _dask_fast(smu_fast, (x, mu, alpha), out)
     flat, res, shape, dtype, direct = _fast_operands(smu, (x, mu, alpha), out)
     _fast_loop_smu(res, *flat)
     if direct:
@@ -223,7 +261,9 @@ def _fast_loop_smu_grad_x(res, x, mu, alpha):
 
 def smu_grad_x_fast(x, mu, alpha, out=None):
     """``smu_grad_x`` as a multithreaded SIMD loop (same broadcasting, dtypes
-    and ``out=``; values within 1 ulp of the ufunc's)."""
+    and ``out=``; values within 1 ulp of the ufunc's); dask input gives a lazy dask array."""
+    if _any_lazy((x, mu, alpha)):
+        return _dask_fast(smu_grad_x_fast, (x, mu, alpha), out)
     flat, res, shape, dtype, direct = _fast_operands(smu_grad_x, (x, mu, alpha), out)
     _fast_loop_smu_grad_x(res, *flat)
     if direct:
@@ -245,7 +285,9 @@ def _fast_loop_smu_grad_mu(res, x, mu, alpha):
 
 def smu_grad_mu_fast(x, mu, alpha, out=None):
     """``smu_grad_mu`` as a multithreaded SIMD loop (same broadcasting, dtypes
-    and ``out=``; values within 1 ulp of the ufunc's)."""
+    and ``out=``; values within 1 ulp of the ufunc's); dask input gives a lazy dask array."""
+    if _any_lazy((x, mu, alpha)):
+        return _dask_fast(smu_grad_mu_fast, (x, mu, alpha), out)
     flat, res, shape, dtype, direct = _fast_operands(smu_grad_mu, (x, mu, alpha), out)
     _fast_loop_smu_grad_mu(res, *flat)
     if direct:
@@ -267,7 +309,9 @@ def _fast_loop_smu_grad_alpha(res, x, mu, alpha):
 
 def smu_grad_alpha_fast(x, mu, alpha, out=None):
     """``smu_grad_alpha`` as a multithreaded SIMD loop (same broadcasting, dtypes
-    and ``out=``; values within 1 ulp of the ufunc's)."""
+    and ``out=``; values within 1 ulp of the ufunc's); dask input gives a lazy dask array."""
+    if _any_lazy((x, mu, alpha)):
+        return _dask_fast(smu_grad_alpha_fast, (x, mu, alpha), out)
     flat, res, shape, dtype, direct = _fast_operands(smu_grad_alpha, (x, mu, alpha), out)
     _fast_loop_smu_grad_alpha(res, *flat)
     if direct:

@@ -5,7 +5,7 @@
 #   Maximum Unit, arXiv:2111.04682 eq (SMU-1))
 # Kind: elementwise; inputs: x; parameters: mu, alpha
 # Template: elementwise.py.j2
-#   sha256:b753602d09c6d65cb5a124e6326a44f3ae9dcadeceb940eddfb2e0f0614965f1
+#   sha256:2b9dfcdb500129da6ffa849b0bd73ab0403a62b4e44e4d594553ed9e186924ba
 # Input expression: sha256(srepr)=8ebaab123c4c9786d0408a202ca35e23afc46afc5ee985a681d41f64ed8f95bc
 # Stabilization rules applied: hypot, hypot_root
 #
@@ -207,6 +207,42 @@ def _fast_operands(ufunc, values, out):
     return flat, res, shape, dtype, direct
 
 
+def _is_lazy(value):
+    """True for a dask collection, by duck type (its type's module is dask's and it has a task
+    graph): no dask import, so a module used without dask never loads it."""
+    return type(value).__module__.split(".")[0] == "dask" and hasattr(value, "__dask_graph__")
+
+
+def _any_lazy(values):
+    """True when one of ``values`` is a dask collection (:func:`_is_lazy`)."""
+    return any(_is_lazy(v) for v in values)
+
+
+def _dask_fast(fast, values, out):
+    """``fast(*values)`` as a lazy dask array: ``map_blocks`` of the same loop on every block
+    (NumPy and scalar operands broadcast as in NumPy).  The dtype is the loop's own on
+    one-element stand-ins, so a refused dtype raises at once."""
+    import dask.array as da
+
+    if out is not None:
+        raise TypeError(
+            f"{_NAME}: out= is not supported for dask input (the result is a lazy dask array; "
+            "use da.store or result.compute(out=...))"
+        )
+    probes, args = [], []
+    for v in values:
+        if isinstance(v, (bool, int, float, complex)):
+            probes.append(v)
+            args.append(v)
+            continue
+        a = v if _is_lazy(v) else np.asarray(v)
+        probes.append(np.zeros((1,) * a.ndim, dtype=a.dtype))
+        args.append(a if _is_lazy(a) else da.from_array(a, chunks=a.shape))
+    dtype = np.asarray(fast(*probes)).dtype
+    ndim = max(np.ndim(p) for p in probes)
+    return da.map_blocks(fast, *args, dtype=dtype, meta=np.empty((0,) * ndim, dtype=dtype))
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_smu1(res, x, mu, alpha):
     for i in prange(res.shape[0]):
@@ -217,7 +253,9 @@ def _fast_loop_smu1(res, x, mu, alpha):
 
 def smu1_fast(x, mu, alpha, out=None):
     """``smu1`` as a multithreaded SIMD loop (same broadcasting, dtypes
-    and ``out=``; values within 1 ulp of the ufunc's)."""
+    and ``out=``; values within 1 ulp of the ufunc's); dask input gives a lazy dask array."""
+    if _any_lazy((x, mu, alpha)):
+        return _dask_fast(smu1_fast, (x, mu, alpha), out)
     flat, res, shape, dtype, direct = _fast_operands(smu1, (x, mu, alpha), out)
     _fast_loop_smu1(res, *flat)
     if direct:
@@ -239,7 +277,9 @@ def _fast_loop_smu1_grad_x(res, x, mu, alpha):
 
 def smu1_grad_x_fast(x, mu, alpha, out=None):
     """``smu1_grad_x`` as a multithreaded SIMD loop (same broadcasting, dtypes
-    and ``out=``; values within 1 ulp of the ufunc's)."""
+    and ``out=``; values within 1 ulp of the ufunc's); dask input gives a lazy dask array."""
+    if _any_lazy((x, mu, alpha)):
+        return _dask_fast(smu1_grad_x_fast, (x, mu, alpha), out)
     flat, res, shape, dtype, direct = _fast_operands(smu1_grad_x, (x, mu, alpha), out)
     _fast_loop_smu1_grad_x(res, *flat)
     if direct:
@@ -261,7 +301,9 @@ def _fast_loop_smu1_grad_mu(res, x, mu, alpha):
 
 def smu1_grad_mu_fast(x, mu, alpha, out=None):
     """``smu1_grad_mu`` as a multithreaded SIMD loop (same broadcasting, dtypes
-    and ``out=``; values within 1 ulp of the ufunc's)."""
+    and ``out=``; values within 1 ulp of the ufunc's); dask input gives a lazy dask array."""
+    if _any_lazy((x, mu, alpha)):
+        return _dask_fast(smu1_grad_mu_fast, (x, mu, alpha), out)
     flat, res, shape, dtype, direct = _fast_operands(smu1_grad_mu, (x, mu, alpha), out)
     _fast_loop_smu1_grad_mu(res, *flat)
     if direct:
@@ -283,7 +325,9 @@ def _fast_loop_smu1_grad_alpha(res, x, mu, alpha):
 
 def smu1_grad_alpha_fast(x, mu, alpha, out=None):
     """``smu1_grad_alpha`` as a multithreaded SIMD loop (same broadcasting, dtypes
-    and ``out=``; values within 1 ulp of the ufunc's)."""
+    and ``out=``; values within 1 ulp of the ufunc's); dask input gives a lazy dask array."""
+    if _any_lazy((x, mu, alpha)):
+        return _dask_fast(smu1_grad_alpha_fast, (x, mu, alpha), out)
     flat, res, shape, dtype, direct = _fast_operands(smu1_grad_alpha, (x, mu, alpha), out)
     _fast_loop_smu1_grad_alpha(res, *flat)
     if direct:

@@ -6,7 +6,7 @@
 #   https://kexue.fm/archives/6620, item 5)
 # Kind: reduction; inputs: z, t; parameters: k
 # Template: reduction.py.j2
-#   sha256:612a33e727f00e9ce8262e91578a2cbb2b86a2faffa17e003d02a4e4d0c43723
+#   sha256:0d9a642fb76ac8a4b40ece6066cbe1ddd31509c8ee0aead4654f6a9b6a742245
 # Input expression: sha256(srepr)=5228834c6d0f0e4da466c858ee6703b0a234f233be39ac2f7f7c52efc456ed49
 # Stabilization rules applied: exact_arguments, sigmoid, sigmoid_product
 #
@@ -526,6 +526,204 @@ def _grad_rows_soft_f1(z_rows, t_rows, k_rows, z_grad, t_grad):
             t_grad[r, idx] = _g1
 
 
+@njit(nogil=True, cache=True, error_model="numpy")
+def _chunk_sums_soft_f1(z_row, t_row, k, _off):
+    """The sums of one chunk of a row, as the row's sum pass computes them but with no
+    initial values (the totals add them once) and the positions of a chunk starting after
+    _off elements: (hi, lo) of every sum, then the shift M_g of every group (-inf for a chunk
+    with no entry of the group)."""
+    length = z_row.shape[0]
+    for idx in range(length):
+        z_e = z_row[idx]
+        t_e = t_row[idx]
+        _c0 = _fast_sigmoid_xp(z_e, k)
+        _w0 = _c0 + t_e
+        _w1 = _c0 * t_e
+        _wl0 = _sum_err(t_e, _c0)
+        _wl1 = _product_err(t_e, _c0)
+    fast = True
+    if fast:
+        a0 = np.zeros(_LANES)
+        e0 = np.zeros(_LANES)
+        a1 = np.zeros(_LANES)
+        e1 = np.zeros(_LANES)
+        full = length - length % _LANES
+        for base in range(0, full, _LANES):
+            for j in range(_LANES):
+                idx = base + j
+                z_e = z_row[idx]
+                t_e = t_row[idx]
+                _c0 = _fast_sigmoid_xp(z_e, k)
+                _w0 = _c0 + t_e
+                _w1 = _c0 * t_e
+                _wl0 = _sum_err(t_e, _c0)
+                _wl1 = _product_err(t_e, _c0)
+                _v = _w0
+                a0[j], _e = _two_sum(a0[j], _v)
+                e0[j] += _e + _wl0
+                _v = _w1
+                a1[j], _e = _two_sum(a1[j], _v)
+                e1[j] += _e + _wl1
+        for j in range(length - full):
+            idx = full + j
+            z_e = z_row[idx]
+            t_e = t_row[idx]
+            _c0 = _fast_sigmoid_xp(z_e, k)
+            _w0 = _c0 + t_e
+            _w1 = _c0 * t_e
+            _wl0 = _sum_err(t_e, _c0)
+            _wl1 = _product_err(t_e, _c0)
+            _v = _w0
+            a0[j], _e = _two_sum(a0[j], _v)
+            e0[j] += _e + _wl0
+            _v = _w1
+            a1[j], _e = _two_sum(a1[j], _v)
+            e1[j] += _e + _wl1
+        s0, c0 = _lanes_total(a0, e0, 0.0)
+        fast = fast and s0 - s0 == 0.0 and c0 - c0 == 0.0
+        s1, c1 = _lanes_total(a1, e1, 0.0)
+        fast = fast and s1 - s1 == 0.0 and c1 - c1 == 0.0
+        if fast:
+            return (
+                _fin(s0, c0),
+                (c0 - ((s0 + c0) - s0) if c0 - c0 == 0.0 and s0 - s0 == 0.0 else 0.0),
+                _fin(s1, c1),
+                (c1 - ((s1 + c1) - s1) if c1 - c1 == 0.0 and s1 - s1 == 0.0 else 0.0),
+            )
+    s0 = 0.0
+    c0 = 0.0
+    s1 = 0.0
+    c1 = 0.0
+    for idx in range(length):
+        z_e = z_row[idx]
+        t_e = t_row[idx]
+        _c0 = _sigmoid_xp(z_e, k)
+        _w0 = _c0 + t_e
+        _w1 = _c0 * t_e
+        _wl0 = _sum_err(t_e, _c0)
+        _wl1 = _product_err(t_e, _c0)
+        s0, _e = _two_sum(s0, _w0)
+        c0 += _e + _wl0
+        s1, _e = _two_sum(s1, _w1)
+        c1 += _e + _wl1
+    return (
+        _fin(s0, c0),
+        (c0 - ((s0 + c0) - s0) if c0 - c0 == 0.0 and s0 - s0 == 0.0 else 0.0),
+        _fin(s1, c1),
+        (c1 - ((s1 + c1) - s1) if c1 - c1 == 0.0 and s1 - s1 == 0.0 else 0.0),
+    )
+
+
+@njit(nogil=True, cache=True, error_model="numpy")
+def _state_rows_soft_f1(z_rows, t_rows, k_rows, _off, _state):
+    """_state[r, k] = (M, hi, lo) of sum k over this chunk of row r (M = 0 for a sum with no
+    exponent): the mergeable state of symsmooth.runtime.dask_host."""
+    for r in range(_state.shape[0]):
+        z_row = z_rows[r]
+        t_row = t_rows[r]
+        k = k_rows[r]
+        s0, c0, s1, c1 = _chunk_sums_soft_f1(z_row, t_row, k, _off)
+        _state[r, 0, 0] = 0.0
+        _state[r, 0, 1] = s0
+        _state[r, 0, 2] = c0
+        _state[r, 1, 0] = 0.0
+        _state[r, 1, 1] = s1
+        _state[r, 1, 2] = c1
+
+
+@njit(nogil=True, cache=True, error_model="numpy")
+def _totals_soft_f1(_state, k_rows, _tot):
+    """The totals of whole rows from their merged states, as the row's sum pass returns
+    them: the initial values added once (a group with one starts its shift at 0), an empty
+    group's shift 0."""
+    for r in range(_tot.shape[0]):
+        s0 = _state[r, 0, 1]
+        c0 = _state[r, 0, 2]
+        s1 = _state[r, 1, 1]
+        c1 = _state[r, 1, 2]
+        sl0 = c0 - ((s0 + c0) - s0) if c0 - c0 == 0.0 and s0 - s0 == 0.0 else 0.0
+        s0 = _fin(s0, c0)
+        sl1 = c1 - ((s1 + c1) - s1) if c1 - c1 == 0.0 and s1 - s1 == 0.0 else 0.0
+        s1 = _fin(s1, c1)
+        _tot[r, 0] = s0
+        _tot[r, 1] = s1
+        _tot[r, 2] = sl0
+        _tot[r, 3] = sl1
+
+
+@njit(nogil=True, cache=True, error_model="numpy")
+def _finish_rows_soft_f1(_tot, k_rows, size_, out):
+    """The value of whole rows from their totals."""
+    for r in range(out.shape[0]):
+        s0 = _tot[r, 0]
+        s1 = _tot[r, 1]
+        _out = 2 * s1 / s0
+        out[r] = _out
+
+
+@njit(nogil=True, cache=True, error_model="numpy")
+def _grad_chunk_soft_f1(z_rows, t_rows, k_rows, _tot, _off, size_, z_grad, t_grad):
+    """The gradient on one chunk of rows, from the totals of the whole
+    rows."""
+    for r in range(z_rows.shape[0]):
+        z_row = z_rows[r]
+        t_row = t_rows[r]
+        k = k_rows[r]
+        s0 = _tot[r, 0]
+        s1 = _tot[r, 1]
+        sl0 = _tot[r, 2]
+        sl1 = _tot[r, 3]
+        length = z_row.shape[0]
+
+        for idx in range(length):
+            z_e = z_row[idx]
+            t_e = t_row[idx]
+            _f0 = 2 * k * _fast_dsigmoid_xp(z_e, k)
+            _n0 = s0**2
+            _k0_0 = t_e
+            _k0_1 = -1
+            _x0_0, _e0_0 = _two_product(_k0_0, s0)
+            _x0_1, _e0_1 = _two_product(_k0_1, s1)
+            _u0 = 0.0
+            _ul0 = 0.0
+            _u0, _e = _two_sum(_u0, _x0_0)
+            _ul0 += _e
+            _u0, _e = _two_sum(_u0, _x0_1)
+            _ul0 += _e
+            _u0, _e = _two_sum(_u0, _e0_0)
+            _ul0 += _e
+            _u0, _e = _two_sum(_u0, _e0_1)
+            _ul0 += _e
+            _u0, _e = _two_sum(_u0, _k0_0 * sl0)
+            _ul0 += _e
+            _u0, _e = _two_sum(_u0, _k0_1 * sl1)
+            _ul0 += _e
+            _g0 = (_f0 * (_u0 + _ul0)) / _n0
+            _f1 = 2
+            _n1 = s0**2
+            _k1_0 = _fast_sigmoid_xp(z_e, k)
+            _k1_1 = -1
+            _x1_0, _e1_0 = _two_product(_k1_0, s0)
+            _x1_1, _e1_1 = _two_product(_k1_1, s1)
+            _u1 = 0.0
+            _ul1 = 0.0
+            _u1, _e = _two_sum(_u1, _x1_0)
+            _ul1 += _e
+            _u1, _e = _two_sum(_u1, _x1_1)
+            _ul1 += _e
+            _u1, _e = _two_sum(_u1, _e1_0)
+            _ul1 += _e
+            _u1, _e = _two_sum(_u1, _e1_1)
+            _ul1 += _e
+            _u1, _e = _two_sum(_u1, _k1_0 * sl0)
+            _ul1 += _e
+            _u1, _e = _two_sum(_u1, _k1_1 * sl1)
+            _ul1 += _e
+            _g1 = (_f1 * (_u1 + _ul1)) / _n1
+            z_grad[r, idx] = _g0
+            t_grad[r, idx] = _g1
+
+
 _LABELS = ()
 """Parameters that index the row (``x[t]``, class labels): (position among the parameters,
 name, first index, last index minus the row length).  Checked before any work."""
@@ -580,10 +778,401 @@ def _prepare(arrays, params=()):
     return rows, per_row, shape, dtype
 
 
+def _is_lazy(value):
+    """True for a dask collection, by duck type (its type's module is dask's and it has a task
+    graph): no dask import, so a module used without dask never loads it."""
+    return type(value).__module__.split(".")[0] == "dask" and hasattr(value, "__dask_graph__")
+
+
+def _any_lazy(values):
+    """True when one of ``values`` is a dask collection (:func:`_is_lazy`)."""
+    return any(_is_lazy(v) for v in values)
+
+
+def _shift_scale(m_part, m):
+    """exp(m_part - m) for m >= m_part, the difference taken exactly (TwoSum): 1 when equal
+    (+inf entries share the mass), 0 below exp's range or for m_part = -inf."""
+    d = m_part - m
+    bp = d - m_part
+    lo = (m_part - (d - bp)) + (-m - bp)
+    lo = np.where(np.isfinite(lo), lo, 0.0)
+    return np.where(m_part == m, 1.0, np.exp(d) * (1.0 + lo))
+
+
+def _merge_states(a, b):
+    """The state of the concatenation of two chunks: ``(..., n_sums, 3)`` arrays of
+    ``(M, hi, lo)``; rescaled to ``M = max(M_a, M_b)`` and added in double-double (TwoSum,
+    then renormalized).  An infinite or NaN sum keeps its plain value with low part 0, as the
+    kernels' ``_fin``."""
+    with np.errstate(all="ignore"):
+        m = np.maximum(a[..., 0], b[..., 0])
+        fa = _shift_scale(a[..., 0], m)
+        fb = _shift_scale(b[..., 0], m)
+        pa, pb = a[..., 1] * fa, b[..., 1] * fb
+        s = pa + pb
+        bp = s - pa
+        e = (pa - (s - bp)) + (pb - bp)
+        lo = e + a[..., 2] * fa + b[..., 2] * fb
+        hi = s + lo
+        lo = lo - (hi - s)
+        ok = np.isfinite(hi) & np.isfinite(lo)
+        return np.stack([m, np.where(ok, hi, s), np.where(ok, lo, 0.0)], axis=-1)
+
+
+def _merge_along(x, axis, keepdims):
+    """:func:`_merge_states` of every state along ``axis`` (a ``da.reduction`` combine), left
+    to right."""
+    at = axis[0] if isinstance(axis, tuple) else axis
+    acc = np.take(x, 0, axis=at)
+    for i in range(1, x.shape[at]):
+        acc = _merge_states(acc, np.take(x, i, axis=at))
+    return np.expand_dims(acc, at) if keepdims else acc
+
+
+def _flat_rows(blocks, params):
+    """float64 C-contiguous rows of the blocks and one value per row per parameter (a block's
+    parameters are scalars or blocks of the leading axes)."""
+    lead = blocks[0].shape[:-1]
+    count = int(np.prod(lead, dtype=np.int64))
+    rows = [np.ascontiguousarray(b, dtype=np.float64).reshape(count, b.shape[-1]) for b in blocks]
+    per_row = [
+        np.ascontiguousarray(np.broadcast_to(np.asarray(p, dtype=np.float64), lead)).reshape(count)
+        for p in params
+    ]
+    return rows, per_row, lead, count
+
+
+def _state_block(nv, size, *blocks):
+    """The ``(lead..., 1, n_sums, 3)`` states of one block of rows (a chunk of the reduced
+    axis starting at the offset block ``blocks[-1]``)."""
+    vecs, params, off = blocks[:nv], blocks[nv:-1], blocks[-1]
+    _check_labels(params, size)
+    rows, per_row, lead, count = _flat_rows(vecs, params)
+    state = np.empty((count, _CHUNKED["sums"], 3))
+    _CHUNKED["state"](*rows, *per_row, float(off[0]), state)
+    return state.reshape(*lead, 1, _CHUNKED["sums"], 3)
+
+
+def _totals_block(state, *params):
+    """The row totals of merged states: what ``_sums_<name>`` returns for the whole row."""
+    lead = state.shape[:-2]
+    count = int(np.prod(lead, dtype=np.int64))
+    _, per_row, _, _ = _flat_rows([np.empty((*lead, 0))], params)
+    tot = np.empty((count, _CHUNKED["unpack"]))
+    _CHUNKED["totals"](np.ascontiguousarray(state).reshape(count, -1, 3), *per_row, tot)
+    return tot.reshape(*lead, _CHUNKED["unpack"])
+
+
+def _finish_block(dtype, size, tot, *params):
+    """The reduction's value from the row totals."""
+    lead = tot.shape[:-1]
+    count = int(np.prod(lead, dtype=np.int64))
+    _, per_row, _, _ = _flat_rows([np.empty((*lead, 0))], params)
+    out = np.empty(count)
+    _CHUNKED["finish"](np.ascontiguousarray(tot).reshape(count, -1), *per_row, size, out)
+    return out.reshape(lead).astype(dtype, copy=False)
+
+
+def _map_block(kernel, nv, size, extra, dtype, *blocks):
+    """A second pass over one block with the row totals: ``kernel(rows..., params..., tot,
+    [cotangent rows, adjoint sums,] offset, size, outputs...)``; ``extra`` is 0 (row-map
+    values), 1 (a reduction's gradient, one output per vector) or 2 (a row map's VJP)."""
+    vecs, rest = blocks[:nv], blocks[nv:]
+    if extra == 2:
+        g, adj, tot, off, params = rest[0], rest[1], rest[2], rest[3], rest[4:]
+    else:
+        g = adj = None
+        tot, off, params = rest[0], rest[1], rest[2:]
+    rows, per_row, lead, count = _flat_rows(vecs, params)
+    tot = np.ascontiguousarray(tot).reshape(count, -1)
+    outs = [np.empty_like(rows[0]) for _ in range(1 if extra == 0 else nv)]
+    more = []
+    if extra == 2:
+        g_rows = np.ascontiguousarray(np.broadcast_to(g, vecs[0].shape), dtype=np.float64)
+        more = [g_rows.reshape(rows[0].shape), np.ascontiguousarray(adj).reshape(count, -1, 3)]
+    kernel(*rows, *per_row, tot, *more, float(off[0]), size, *outs)
+    shaped = [o.reshape(vecs[0].shape).astype(dtype, copy=False) for o in outs]
+    return shaped[0] if len(shaped) == 1 else np.stack(shaped, axis=-1)
+
+
+def _adjoint_block(nv, size, *blocks):
+    """The ``(lead..., 1, n_adjoints, 3)`` partial adjoint sums of a row map's VJP over one
+    chunk (states with M = 0: they merge as double-double sums)."""
+    vecs, g, tot, off, params = (
+        blocks[:nv],
+        blocks[nv],
+        blocks[nv + 1],
+        blocks[nv + 2],
+        blocks[nv + 3 :],
+    )
+    rows, per_row, lead, count = _flat_rows(vecs, params)
+    g_rows = np.ascontiguousarray(np.broadcast_to(g, vecs[0].shape), dtype=np.float64)
+    adj = np.empty((count, _CHUNKED["adjoints"], 3))
+    tot = np.ascontiguousarray(tot).reshape(count, -1)
+    _CHUNKED["adjoint"](
+        *rows, *per_row, g_rows.reshape(rows[0].shape), tot, float(off[0]), size, adj
+    )
+    return adj.reshape(*lead, 1, _CHUNKED["adjoints"], 3)
+
+
+def _whole_rows_block(fn, cot, kwargs, *blocks):
+    """The in-memory wrapper on one block of whole rows (several gradients stacked on a last
+    axis); ``cot``: the last block is a row map's cotangent; ``kwargs``: fixed arguments."""
+    if cot:
+        kwargs = dict(kwargs, cotangent=blocks[-1])
+        blocks = blocks[:-1]
+    got = fn(*blocks, **kwargs)
+    return np.stack(got, axis=-1) if isinstance(got, tuple) else got
+
+
+def _chunk_identity(x, axis, keepdims):
+    """The chunk step of the state reduction: a block of states is its own partial result."""
+    return x
+
+
+def _merged(states, axis):
+    """The states reduced along ``axis`` (the chunks of the rows) by :func:`_merge_along`, as a
+    tree (``da.reduction``, 8 states at a time)."""
+    import dask.array as da
+
+    meta = np.empty((0,) * (states.ndim - 1))
+    return da.reduction(
+        states,
+        _chunk_identity,
+        _merge_along,
+        combine=_merge_along,
+        axis=axis,
+        keepdims=False,
+        dtype=np.float64,
+        split_every=8,
+        concatenate=True,
+        meta=meta,
+    )
+
+
+def _dask_cotangent(cotangent, shape, chunks, ind):
+    """A row map's cotangent as a ``da.blockwise`` (array, index) pair chunked as the rows
+    (none for ``None``: all ones)."""
+    import dask.array as da
+
+    if cotangent is None:
+        return []
+    g = cotangent if _is_lazy(cotangent) else np.asarray(cotangent)
+    return [da.broadcast_to(da.asarray(g), shape).rechunk(chunks), ind]
+
+
+def _whole_rows(fn, vec_args, flat, cot, out_ind, stacked, dtype, kwargs):
+    """``fn`` (an in-memory wrapper) mapped over blocks that hold whole rows; ``stacked``:
+    the number of gradients it returns as a tuple (0: one array)."""
+    import dask.array as da
+
+    got = da.blockwise(
+        _whole_rows_block,
+        out_ind,
+        fn,
+        None,
+        bool(cot),
+        None,
+        kwargs,
+        None,
+        *vec_args,
+        *flat,
+        *cot,
+        new_axes={"v": stacked} if stacked else {},
+        dtype=dtype,
+        concatenate=True,
+        meta=np.empty((0,) * len(out_ind), dtype=dtype),
+    )
+    return tuple(got[..., j] for j in range(stacked)) if stacked else got
+
+
+def _dask_rows(grad, vectors, params, cotangent=None):
+    """A reduction (``grad``: its gradient) of dask input, lazily: whole rows per block map the
+    in-memory wrapper; rows in several chunks reduce mergeable states (module docstring)."""
+    import dask.array as da
+
+    vecs, pairs, shape, dtype, chunks, ind = _dask_operands(vectors, params)
+    # NumPy and scalar labels are checked now; dask ones in each block (at compute time)
+    _check_labels([np.empty(0) if _is_lazy(p) else p for p in params], shape[-1])
+    nv, lead, size = len(vecs), ind[:-1], float(shape[-1])
+    rowmap = _CHUNKED["is_rowmap"]
+    flat = [x for pair in pairs for x in pair]
+    vec_args = [x for v in vecs for x in (v, ind)]
+    cot = _dask_cotangent(cotangent, shape, chunks, ind) if grad and rowmap else []
+    new = {"v": nv} if grad and nv > 1 else {}
+    out_ind = (ind if grad or rowmap else lead) + ("v" if new else "")
+    if len(chunks[-1]) == 1:
+        fn = _CHUNKED["grad"] if grad else _CHUNKED["value"]
+        return _whole_rows(fn, vec_args, flat, cot, out_ind, nv if new else 0, dtype, {})
+    if grad and _CHUNKED["pivot"]:
+        raise NotImplementedError(
+            f"{_NAME}_grad: the pivoted gradient needs whole rows; this dask input has the "
+            f"reduced axis in {len(chunks[-1])} chunks: x.rechunk({{-1: -1}}) first (each block "
+            "then holds whole rows)"
+        )
+    offs = [da.arange(shape[-1], chunks=chunks[-1], dtype=np.float64), ind[-1]]
+    f64 = np.float64
+    states = da.blockwise(
+        _state_block,
+        ind + "yw",
+        nv,
+        None,
+        size,
+        None,
+        *vec_args,
+        *flat,
+        *offs,
+        new_axes={"y": _CHUNKED["sums"], "w": 3},
+        adjust_chunks={ind[-1]: 1},
+        dtype=f64,
+        concatenate=True,
+        meta=np.empty((0,) * (len(ind) + 2)),
+    )
+    merged = _merged(states, len(ind) - 1)
+    tot = da.blockwise(
+        _totals_block,
+        lead + "u",
+        merged,
+        lead + "yw",
+        *flat,
+        new_axes={"u": _CHUNKED["unpack"]},
+        dtype=f64,
+        concatenate=True,
+        meta=np.empty((0,) * (len(lead) + 1)),
+    )
+    tot_args = [tot, lead + "u"]
+    meta = np.empty((0,) * len(out_ind), dtype=dtype)
+    if not grad and not rowmap:
+        return da.blockwise(
+            _finish_block,
+            lead,
+            dtype,
+            None,
+            size,
+            None,
+            *tot_args,
+            *flat,
+            dtype=dtype,
+            concatenate=True,
+            meta=meta,
+        )
+    if not grad:
+        return da.blockwise(
+            _map_block,
+            ind,
+            _CHUNKED["rowmap"],
+            None,
+            nv,
+            None,
+            size,
+            None,
+            0,
+            None,
+            dtype,
+            None,
+            *vec_args,
+            *tot_args,
+            *offs,
+            *flat,
+            dtype=dtype,
+            concatenate=True,
+            meta=meta,
+        )
+    extra = 1
+    more = []
+    if rowmap:
+        extra = 2
+        g = cot if cot else [1.0, None]
+        adj = da.blockwise(
+            _adjoint_block,
+            ind + "yw",
+            nv,
+            None,
+            size,
+            None,
+            *vec_args,
+            *g,
+            *tot_args,
+            *offs,
+            *flat,
+            new_axes={"y": _CHUNKED["adjoints"], "w": 3},
+            adjust_chunks={ind[-1]: 1},
+            dtype=f64,
+            concatenate=True,
+            meta=np.empty((0,) * (len(ind) + 2)),
+        )
+        more = [*g, _merged(adj, len(ind) - 1), lead + "yw"]
+    got = da.blockwise(
+        _map_block,
+        out_ind,
+        _CHUNKED["grad_chunk"],
+        None,
+        nv,
+        None,
+        size,
+        None,
+        extra,
+        None,
+        dtype,
+        None,
+        *vec_args,
+        *more,
+        *tot_args,
+        *offs,
+        *flat,
+        new_axes=new,
+        dtype=dtype,
+        concatenate=True,
+        meta=meta,
+    )
+    return tuple(got[..., j] for j in range(nv)) if new else got
+
+
+def _dask_operands(vectors, params):
+    """Dask vectors broadcast to one shape and chunking, parameters as (value, index) pairs of
+    ``da.blockwise`` (scalars stay scalars; arrays become dask arrays over the leading axes,
+    chunked as the rows; NumPy labels are checked at once), the shape and the result dtype."""
+    import dask.array as da
+
+    arrays = [v if _is_lazy(v) else np.asarray(v) for v in vectors]
+    shape = np.broadcast_shapes(*[a.shape for a in arrays])
+    if len(shape) == 0:
+        raise ValueError(f"{_NAME}: inputs must have at least one axis (the reduced one)")
+    letters = "abcdefghijklmnopqrst"  # blockwise indices of the axes (u, v, w, y: the states')
+    if len(shape) > len(letters):
+        raise ValueError(f"{_NAME}: at most {len(letters)} axes for dask input")
+    common = np.result_type(*[a.dtype for a in arrays])
+    dtype = np.dtype(np.float32 if common == np.float32 else np.float64)
+    lazy = [a for a in arrays if _is_lazy(a)]
+    if lazy:
+        ref = next((a for a in lazy if a.shape == shape), None)
+        ref = da.broadcast_to(lazy[0], shape) if ref is None else ref
+    else:  # only a parameter is lazy: the rows are one block
+        ref = da.from_array(np.broadcast_to(arrays[0], shape), chunks=shape)
+    chunks = ref.chunks
+    vecs = [
+        (a if a.shape == shape else da.broadcast_to(a, shape)).rechunk(chunks)
+        if _is_lazy(a)
+        else da.from_array(np.broadcast_to(a, shape), chunks=chunks)
+        for a in arrays
+    ]
+    ind = letters[: len(shape)]
+    pairs = []
+    for p in params:
+        if not _is_lazy(p) and np.ndim(p) == 0:
+            pairs.append((p, None))
+            continue
+        p = da.broadcast_to(da.asarray(p), shape[:-1]).rechunk(chunks[:-1])
+        pairs.append((p, ind[:-1]))
+    return vecs, pairs, shape, dtype, chunks, ind
+
+
 def soft_f1(z, t, k):
     """soft_f1 = 2*Sum(t[i]/(1 + exp(-k*z[i])), (i, 1, n))/Sum(t[i] + 1/(1 + exp(-k*z[i])), (i,
     1, n)) (Su Jianlin, /u51fd/u6570/u5149/u6ed1/u5316/u6742/u8c08 (2019),
     https://kexue.fm/archives/6620, item 5)"""
+    if _any_lazy((z, t, k)):
+        return _dask_rows(False, (z, t), (k,))
     rows, per_row, shape, dtype = _prepare((z, t), (k,))
     out = np.empty(rows[0].shape[0], dtype=np.float64)
     _rows_soft_f1(*rows, *per_row, out)
@@ -593,6 +1182,8 @@ def soft_f1(z, t, k):
 def soft_f1_grad(z, t, k):
     """Gradient of soft_f1:
     a tuple, one array per input."""
+    if _any_lazy((z, t, k)):
+        return _dask_rows(True, (z, t), (k,))
     rows, per_row, shape, dtype = _prepare((z, t), (k,))
     grads = [np.empty_like(rows[0]) for _ in range(2)]
     _grad_rows_soft_f1(*rows, *per_row, *grads)
@@ -608,6 +1199,26 @@ def soft_f1_grad_z(z, t, k):
 def soft_f1_grad_t(z, t, k):
     """The part of soft_f1_grad for input t."""
     return soft_f1_grad(z, t, k)[1]
+
+
+_CHUNKED = {
+    "value": soft_f1,
+    "grad": soft_f1_grad,
+    "state": _state_rows_soft_f1,
+    "totals": _totals_soft_f1,
+    "finish": _finish_rows_soft_f1,
+    "rowmap": None,
+    "grad_chunk": _grad_chunk_soft_f1,
+    "adjoint": None,
+    "sums": 2,
+    "unpack": 4,
+    "adjoints": 0,
+    "vectors": 2,
+    "is_rowmap": False,
+    "pivot": False,
+}
+"""The kernels of dask input with the reduced axis in several chunks
+(symsmooth.runtime.dask_host)."""
 
 
 __all__ = ["soft_f1", "soft_f1_grad", "soft_f1_grad_z", "soft_f1_grad_t"]

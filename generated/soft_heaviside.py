@@ -5,7 +5,7 @@
 #   kexue.fm/archives/8718 eq (7))
 # Kind: elementwise; inputs: x; parameters: k
 # Template: elementwise.py.j2
-#   sha256:b753602d09c6d65cb5a124e6326a44f3ae9dcadeceb940eddfb2e0f0614965f1
+#   sha256:2b9dfcdb500129da6ffa849b0bd73ab0403a62b4e44e4d594553ed9e186924ba
 # Input expression: sha256(srepr)=66478ffa4491cf7099ad2bbda92088993d05025f373516fd91e4d1a1304745c3
 # Stabilization rules applied: exact_arguments, sigmoid, sigmoid_product
 #
@@ -393,6 +393,42 @@ def _fast_operands(ufunc, values, out):
     return flat, res, shape, dtype, direct
 
 
+def _is_lazy(value):
+    """True for a dask collection, by duck type (its type's module is dask's and it has a task
+    graph): no dask import, so a module used without dask never loads it."""
+    return type(value).__module__.split(".")[0] == "dask" and hasattr(value, "__dask_graph__")
+
+
+def _any_lazy(values):
+    """True when one of ``values`` is a dask collection (:func:`_is_lazy`)."""
+    return any(_is_lazy(v) for v in values)
+
+
+def _dask_fast(fast, values, out):
+    """``fast(*values)`` as a lazy dask array: ``map_blocks`` of the same loop on every block
+    (NumPy and scalar operands broadcast as in NumPy).  The dtype is the loop's own on
+    one-element stand-ins, so a refused dtype raises at once."""
+    import dask.array as da
+
+    if out is not None:
+        raise TypeError(
+            f"{_NAME}: out= is not supported for dask input (the result is a lazy dask array; "
+            "use da.store or result.compute(out=...))"
+        )
+    probes, args = [], []
+    for v in values:
+        if isinstance(v, (bool, int, float, complex)):
+            probes.append(v)
+            args.append(v)
+            continue
+        a = v if _is_lazy(v) else np.asarray(v)
+        probes.append(np.zeros((1,) * a.ndim, dtype=a.dtype))
+        args.append(a if _is_lazy(a) else da.from_array(a, chunks=a.shape))
+    dtype = np.asarray(fast(*probes)).dtype
+    ndim = max(np.ndim(p) for p in probes)
+    return da.map_blocks(fast, *args, dtype=dtype, meta=np.empty((0,) * ndim, dtype=dtype))
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_soft_heaviside(res, x, k):
     for i in prange(res.shape[0]):
@@ -401,7 +437,9 @@ def _fast_loop_soft_heaviside(res, x, k):
 
 def soft_heaviside_fast(x, k, out=None):
     """``soft_heaviside`` as a multithreaded SIMD loop (same broadcasting, dtypes
-    and ``out=``; values within 1 ulp of the ufunc's)."""
+    and ``out=``; values within 1 ulp of the ufunc's); dask input gives a lazy dask array."""
+    if _any_lazy((x, k)):
+        return _dask_fast(soft_heaviside_fast, (x, k), out)
     flat, res, shape, dtype, direct = _fast_operands(soft_heaviside, (x, k), out)
     _fast_loop_soft_heaviside(res, *flat)
     if direct:
@@ -421,7 +459,9 @@ def _fast_loop_soft_heaviside_grad_x(res, x, k):
 
 def soft_heaviside_grad_x_fast(x, k, out=None):
     """``soft_heaviside_grad_x`` as a multithreaded SIMD loop (same broadcasting, dtypes
-    and ``out=``; values within 1 ulp of the ufunc's)."""
+    and ``out=``; values within 1 ulp of the ufunc's); dask input gives a lazy dask array."""
+    if _any_lazy((x, k)):
+        return _dask_fast(soft_heaviside_grad_x_fast, (x, k), out)
     flat, res, shape, dtype, direct = _fast_operands(soft_heaviside_grad_x, (x, k), out)
     _fast_loop_soft_heaviside_grad_x(res, *flat)
     if direct:
@@ -441,7 +481,9 @@ def _fast_loop_soft_heaviside_grad_k(res, x, k):
 
 def soft_heaviside_grad_k_fast(x, k, out=None):
     """``soft_heaviside_grad_k`` as a multithreaded SIMD loop (same broadcasting, dtypes
-    and ``out=``; values within 1 ulp of the ufunc's)."""
+    and ``out=``; values within 1 ulp of the ufunc's); dask input gives a lazy dask array."""
+    if _any_lazy((x, k)):
+        return _dask_fast(soft_heaviside_grad_k_fast, (x, k), out)
     flat, res, shape, dtype, direct = _fast_operands(soft_heaviside_grad_k, (x, k), out)
     _fast_loop_soft_heaviside_grad_k(res, *flat)
     if direct:

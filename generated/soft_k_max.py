@@ -7,7 +7,7 @@
 #   (recursive soft-k-max))
 # Kind: iteration; inputs: x; parameters: k
 # Template: iteration.py.j2
-#   sha256:f809ecaeb9624fdedb24142494a8e61cb0c0100fa5410b825f92672a006a0b94
+#   sha256:0b7ce4c7ac2a2e4651f65d98eebe1161326b0ac9048fe7b8165ecb0e2c09f204
 # Input expression: sha256(srepr)=26010d9deae9e3651823dd7026b81e39f9e09428499f40b9c7b5d6c4534c27d2
 # Stabilization rules applied: none
 #
@@ -259,11 +259,123 @@ def _iter_prepare(x, params, count):
     return rows, per_row, shape, dtype, count
 
 
+def _is_lazy(value):
+    """True for a dask collection, by duck type (its type's module is dask's and it has a task
+    graph): no dask import, so a module used without dask never loads it."""
+    return type(value).__module__.split(".")[0] == "dask" and hasattr(value, "__dask_graph__")
+
+
+def _any_lazy(values):
+    """True when one of ``values`` is a dask collection (:func:`_is_lazy`)."""
+    return any(_is_lazy(v) for v in values)
+
+
+def _whole_rows_block(fn, cot, kwargs, *blocks):
+    """The in-memory wrapper on one block of whole rows (several gradients stacked on a last
+    axis); ``cot``: the last block is a row map's cotangent; ``kwargs``: fixed arguments."""
+    if cot:
+        kwargs = dict(kwargs, cotangent=blocks[-1])
+        blocks = blocks[:-1]
+    got = fn(*blocks, **kwargs)
+    return np.stack(got, axis=-1) if isinstance(got, tuple) else got
+
+
+def _dask_cotangent(cotangent, shape, chunks, ind):
+    """A row map's cotangent as a ``da.blockwise`` (array, index) pair chunked as the rows
+    (none for ``None``: all ones)."""
+    import dask.array as da
+
+    if cotangent is None:
+        return []
+    g = cotangent if _is_lazy(cotangent) else np.asarray(cotangent)
+    return [da.broadcast_to(da.asarray(g), shape).rechunk(chunks), ind]
+
+
+def _whole_rows(fn, vec_args, flat, cot, out_ind, stacked, dtype, kwargs):
+    """``fn`` (an in-memory wrapper) mapped over blocks that hold whole rows; ``stacked``:
+    the number of gradients it returns as a tuple (0: one array)."""
+    import dask.array as da
+
+    got = da.blockwise(
+        _whole_rows_block,
+        out_ind,
+        fn,
+        None,
+        bool(cot),
+        None,
+        kwargs,
+        None,
+        *vec_args,
+        *flat,
+        *cot,
+        new_axes={"v": stacked} if stacked else {},
+        dtype=dtype,
+        concatenate=True,
+        meta=np.empty((0,) * len(out_ind), dtype=dtype),
+    )
+    return tuple(got[..., j] for j in range(stacked)) if stacked else got
+
+
+def _dask_iteration(fn, x, params, cotangent, kwargs):
+    """A fixed-count iteration over rows (its VJP when ``cotangent`` is given or ``fn`` is
+    the gradient) on dask input: whole rows per block only (the iteration needs the row)."""
+    vecs, pairs, shape, dtype, chunks, ind = _dask_operands((x,), params)
+    if len(chunks[-1]) > 1:
+        raise NotImplementedError(
+            f"{_NAME}: an iteration needs whole rows; this dask input has the row axis in "
+            f"{len(chunks[-1])} chunks: x.rechunk({{-1: -1}}) first"
+        )
+    flat = [v for pair in pairs for v in pair]
+    cot = _dask_cotangent(cotangent, shape, chunks, ind)
+    return _whole_rows(fn, [vecs[0], ind], flat, cot, ind, 0, dtype, kwargs)
+
+
+def _dask_operands(vectors, params):
+    """Dask vectors broadcast to one shape and chunking, parameters as (value, index) pairs of
+    ``da.blockwise`` (scalars stay scalars; arrays become dask arrays over the leading axes,
+    chunked as the rows; NumPy labels are checked at once), the shape and the result dtype."""
+    import dask.array as da
+
+    arrays = [v if _is_lazy(v) else np.asarray(v) for v in vectors]
+    shape = np.broadcast_shapes(*[a.shape for a in arrays])
+    if len(shape) == 0:
+        raise ValueError(f"{_NAME}: inputs must have at least one axis (the reduced one)")
+    letters = "abcdefghijklmnopqrst"  # blockwise indices of the axes (u, v, w, y: the states')
+    if len(shape) > len(letters):
+        raise ValueError(f"{_NAME}: at most {len(letters)} axes for dask input")
+    common = np.result_type(*[a.dtype for a in arrays])
+    dtype = np.dtype(np.float32 if common == np.float32 else np.float64)
+    lazy = [a for a in arrays if _is_lazy(a)]
+    if lazy:
+        ref = next((a for a in lazy if a.shape == shape), None)
+        ref = da.broadcast_to(lazy[0], shape) if ref is None else ref
+    else:  # only a parameter is lazy: the rows are one block
+        ref = da.from_array(np.broadcast_to(arrays[0], shape), chunks=shape)
+    chunks = ref.chunks
+    vecs = [
+        (a if a.shape == shape else da.broadcast_to(a, shape)).rechunk(chunks)
+        if _is_lazy(a)
+        else da.from_array(np.broadcast_to(a, shape), chunks=chunks)
+        for a in arrays
+    ]
+    ind = letters[: len(shape)]
+    pairs = []
+    for p in params:
+        if not _is_lazy(p) and np.ndim(p) == 0:
+            pairs.append((p, None))
+            continue
+        p = da.broadcast_to(da.asarray(p), shape[:-1]).rechunk(chunks[:-1])
+        pairs.append((p, ind[:-1]))
+    return vecs, pairs, shape, dtype, chunks, ind
+
+
 def soft_k_max(x, k, top=2):
     """soft_k_max(x, k, top) = p after top steps of p <- exp(k*(1 - p[j])*y[j])/Sum(exp(k*(1 -
     p[i])*y[i]), (i, 1, n)) + p[j], y = x - min(x), p = 0 (Su Jianlin,
     /u51fd/u6570/u5149/u6ed1/u5316/u6742/u8c08 (2019), https://kexue.fm/archives/6620, item 6
     (recursive soft-k-max))"""
+    if _any_lazy((x, k)):
+        return _dask_iteration(soft_k_max, x, (k,), None, {"top": top})
     rows, per_row, shape, dtype, top = _iter_prepare(x, (k,), top)
     out = np.empty(rows.shape, dtype=np.float64)
     _rows_soft_k_max(rows, *per_row, top, out)
@@ -272,6 +384,8 @@ def soft_k_max(x, k, top=2):
 
 def soft_k_max_grad(x, k, cotangent=None, top=2):
     """Vector-Jacobian product of soft_k_max with ``cotangent`` (all ones when None)."""
+    if _any_lazy((x, k, cotangent)):
+        return _dask_iteration(soft_k_max_grad, x, (k,), cotangent, {"top": top})
     rows, per_row, shape, dtype, top = _iter_prepare(x, (k,), top)
     if cotangent is None:
         g_rows = np.ones_like(rows)

@@ -4,7 +4,7 @@
 # Construction: soft_sign_arctan = 2*atan(k*x)/pi (kexue.fm/archives/8718 eq (5) kernel)
 # Kind: elementwise; inputs: x; parameters: k
 # Template: elementwise.py.j2
-#   sha256:b753602d09c6d65cb5a124e6326a44f3ae9dcadeceb940eddfb2e0f0614965f1
+#   sha256:2b9dfcdb500129da6ffa849b0bd73ab0403a62b4e44e4d594553ed9e186924ba
 # Input expression: sha256(srepr)=eb938cea1be15d0b4d148910f1be7856f861769055cc3421f20866fc4660ac5e
 # Stabilization rules applied: recip1p_sq
 #
@@ -186,6 +186,42 @@ def _fast_operands(ufunc, values, out):
     return flat, res, shape, dtype, direct
 
 
+def _is_lazy(value):
+    """True for a dask collection, by duck type (its type's module is dask's and it has a task
+    graph): no dask import, so a module used without dask never loads it."""
+    return type(value).__module__.split(".")[0] == "dask" and hasattr(value, "__dask_graph__")
+
+
+def _any_lazy(values):
+    """True when one of ``values`` is a dask collection (:func:`_is_lazy`)."""
+    return any(_is_lazy(v) for v in values)
+
+
+def _dask_fast(fast, values, out):
+    """``fast(*values)`` as a lazy dask array: ``map_blocks`` of the same loop on every block
+    (NumPy and scalar operands broadcast as in NumPy).  The dtype is the loop's own on
+    one-element stand-ins, so a refused dtype raises at once."""
+    import dask.array as da
+
+    if out is not None:
+        raise TypeError(
+            f"{_NAME}: out= is not supported for dask input (the result is a lazy dask array; "
+            "use da.store or result.compute(out=...))"
+        )
+    probes, args = [], []
+    for v in values:
+        if isinstance(v, (bool, int, float, complex)):
+            probes.append(v)
+            args.append(v)
+            continue
+        a = v if _is_lazy(v) else np.asarray(v)
+        probes.append(np.zeros((1,) * a.ndim, dtype=a.dtype))
+        args.append(a if _is_lazy(a) else da.from_array(a, chunks=a.shape))
+    dtype = np.asarray(fast(*probes)).dtype
+    ndim = max(np.ndim(p) for p in probes)
+    return da.map_blocks(fast, *args, dtype=dtype, meta=np.empty((0,) * ndim, dtype=dtype))
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_soft_sign_arctan(res, x, k):
     for i in prange(res.shape[0]):
@@ -194,7 +230,9 @@ def _fast_loop_soft_sign_arctan(res, x, k):
 
 def soft_sign_arctan_fast(x, k, out=None):
     """``soft_sign_arctan`` as a multithreaded SIMD loop (same broadcasting, dtypes
-    and ``out=``; values within 1 ulp of the ufunc's)."""
+    and ``out=``; values within 1 ulp of the ufunc's); dask input gives a lazy dask array."""
+    if _any_lazy((x, k)):
+        return _dask_fast(soft_sign_arctan_fast, (x, k), out)
     flat, res, shape, dtype, direct = _fast_operands(soft_sign_arctan, (x, k), out)
     _fast_loop_soft_sign_arctan(res, *flat)
     if direct:
@@ -214,7 +252,9 @@ def _fast_loop_soft_sign_arctan_grad_x(res, x, k):
 
 def soft_sign_arctan_grad_x_fast(x, k, out=None):
     """``soft_sign_arctan_grad_x`` as a multithreaded SIMD loop (same broadcasting, dtypes
-    and ``out=``; values within 1 ulp of the ufunc's)."""
+    and ``out=``; values within 1 ulp of the ufunc's); dask input gives a lazy dask array."""
+    if _any_lazy((x, k)):
+        return _dask_fast(soft_sign_arctan_grad_x_fast, (x, k), out)
     flat, res, shape, dtype, direct = _fast_operands(soft_sign_arctan_grad_x, (x, k), out)
     _fast_loop_soft_sign_arctan_grad_x(res, *flat)
     if direct:
@@ -234,7 +274,9 @@ def _fast_loop_soft_sign_arctan_grad_k(res, x, k):
 
 def soft_sign_arctan_grad_k_fast(x, k, out=None):
     """``soft_sign_arctan_grad_k`` as a multithreaded SIMD loop (same broadcasting, dtypes
-    and ``out=``; values within 1 ulp of the ufunc's)."""
+    and ``out=``; values within 1 ulp of the ufunc's); dask input gives a lazy dask array."""
+    if _any_lazy((x, k)):
+        return _dask_fast(soft_sign_arctan_grad_k_fast, (x, k), out)
     flat, res, shape, dtype, direct = _fast_operands(soft_sign_arctan_grad_k, (x, k), out)
     _fast_loop_soft_sign_arctan_grad_k(res, *flat)
     if direct:

@@ -190,6 +190,8 @@ FAST_KEYS = (
     "grad_lines",
     "value_lines",
     "adjoint_lines",
+    "chunk_load",
+    "chunk_prologue",
 )
 """The line lists of a context given as statements by the kinds: each is printed for the
 scalar code and, under ``fast``, for the SIMD CPU loops."""

@@ -36,6 +36,7 @@ from symsmooth.codegen.emit import (
     value_statements,
 )
 from symsmooth.codegen.kinds.base import Kind, kernel_pair, operand_sig
+from symsmooth.codegen.kinds.chunked import chunked_context
 from symsmooth.codegen.kinds.compensated import applies, gradient_statements, weight_errors
 from symsmooth.codegen.kinds.pivoted import pivot_context, weight_code
 from symsmooth.codegen.names import (
@@ -185,6 +186,7 @@ def cpu_context(spec: KernelSpec, printer: MathPrinter) -> dict:
     printer.helpers.update({"wexp", "fin", "two_sum"} | ({"fin_lo"} if low else set()))
     if compensated:
         printer.helpers.add("two_product")
+    ctx.update(chunked_context(ctx))
     return ctx
 
 

@@ -25,9 +25,24 @@ statements (``x_p`` was a residue; a label gather's weight in cross_entropy_lse'
 would be one)."""
 
 
+def _chunked_lines(tree: ast.Module) -> set[int]:
+    """0-based lines of the chunked (dask) kernels, the ``@njit(nogil=True)`` functions of
+    templates/_chunked_reduction.py.j2: their loads are still text, and their dead stores are
+    left to ``drop_dead_stores`` (noted in the stop's closing note, to be made live)."""
+    out: set[int] = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and any(
+            isinstance(d, ast.Call) and any(k.arg == "nogil" for k in d.keywords)
+            for d in node.decorator_list
+        ):
+            out |= set(range(node.lineno - 1, node.end_lineno))
+    return out
+
+
 def _dead_names(text: str) -> list[str]:
     src = text.splitlines(keepends=True)
-    dead = formatting._dead_lines(ast.parse(text), src)
+    tree = ast.parse(text)
+    dead = set(formatting._dead_lines(tree, src)) - _chunked_lines(tree)
     return sorted({src[at].split("=")[0].strip() for at in dead})
 
 

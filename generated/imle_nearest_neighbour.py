@@ -971,6 +971,7 @@ __symsmooth__ = {
     "labels": (),
     "keywords": {},
     "fast": {},
+    "ufuncs": {},
     "targets": ("cpu", "cuda"),
 }
 """How to call this module's kernels (plain data; symsmooth.codegen.api)."""

@@ -1128,6 +1128,7 @@ __symsmooth__ = {
     "labels": ("t",),
     "keywords": {},
     "fast": {},
+    "ufuncs": {},
     "targets": ("cpu", "cuda"),
 }
 """How to call this module's kernels (plain data; symsmooth.codegen.api)."""

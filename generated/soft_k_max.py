@@ -412,6 +412,7 @@ __symsmooth__ = {
     "labels": (),
     "keywords": {"top": 2},
     "fast": {},
+    "ufuncs": {},
     "targets": ("cpu", "cuda"),
 }
 """How to call this module's kernels (plain data; symsmooth.codegen.api)."""

@@ -38,7 +38,12 @@ Fields
     Keyword arguments every public function of the kernel takes besides the above (an
     iteration's ``top``).
 ``fast``
-    ``{function: twin}``: the elementwise ``_fast`` loop of each ufunc.
+    ``{function: twin}``: the elementwise ``_fast`` loop of each public function (the function
+    itself runs it on NumPy operands).
+``ufuncs``
+    ``{function: ufunc}``: the Numba ``@vectorize`` ufunc behind each elementwise public
+    function (what it runs for other keywords and array types; callable from ``@njit`` code;
+    symsmooth.runtime.dispatch).
 ``targets``
     The code targets in the module (``cpu``, ``cuda``).
 
@@ -57,7 +62,7 @@ Examples
 
 from __future__ import annotations
 
-from symsmooth.codegen.names import fast_function, grad_function, public_names
+from symsmooth.codegen.names import fast_function, grad_function, public_names, ufunc_function
 
 _ITERATION_KEYWORDS = {"top": 2}
 """The keyword of iteration kernels (templates/iteration.py.j2) and its default."""
@@ -92,10 +97,12 @@ def api_record(spec, targets, labels: tuple = ()) -> dict:
     checks, :mod:`symsmooth.codegen.kinds.reduction`)."""
     inputs = tuple(spec.input_names)
     param_grads = _param_grads(spec)
-    fast = {}
+    fast, ufuncs = {}, {}
     if spec.kind == "elementwise":
-        ufuncs = [spec.name] + [grad_function(spec.name, v) for v in inputs]
-        fast = {u: fast_function(u) for u in ufuncs + list(param_grads.values())}
+        functions = [spec.name] + [grad_function(spec.name, v) for v in inputs]
+        functions += list(param_grads.values())
+        fast = {u: fast_function(u) for u in functions}
+        ufuncs = {u: ufunc_function(u) for u in functions}
     record = {
         "name": spec.name,
         "kind": spec.kind,
@@ -108,10 +115,11 @@ def api_record(spec, targets, labels: tuple = ()) -> dict:
         "labels": tuple(labels),
         "keywords": dict(_ITERATION_KEYWORDS) if spec.kind == "iteration" else {},
         "fast": fast,
+        "ufuncs": ufuncs,
         "targets": tuple(targets),
     }
     defined = set(public_names(spec.name, spec.kind, inputs, tuple(targets), tuple(param_grads)))
-    named = set(record["grads"].values()) | set(fast) | set(fast.values())
+    named = set(record["grads"].values()) | set(fast) | set(fast.values()) | set(ufuncs.values())
     named |= set(param_grads.values())
     named |= {spec.name, record["grad"]}
     missing = sorted(named - defined)

@@ -31,7 +31,11 @@ from dataclasses import dataclass
 
 from symsmooth.codegen.helpers import _module_defs
 
-CPU_HOST = ("symsmooth.runtime.cpu_host", "symsmooth.runtime.dask_host")
+CPU_HOST = (
+    "symsmooth.runtime.cpu_host",
+    "symsmooth.runtime.dask_host",
+    "symsmooth.runtime.dispatch",
+)
 """The host modules of the CPU section, in emission order."""
 CUDA_HOST = ("symsmooth.runtime.cuda_host", "symsmooth.runtime.cuda_launch")
 """The host modules of the CUDA section, in emission order."""

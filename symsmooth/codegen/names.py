@@ -296,6 +296,11 @@ def fast_function(ufunc: str) -> str:
     return f"{ufunc}_fast"
 
 
+def ufunc_function(function: str) -> str:
+    """The Numba ufunc behind an elementwise public function (``f`` -> ``f_ufunc``)."""
+    return f"{function}_ufunc"
+
+
 def public_names(name: str, kind: str, inputs, targets=("cpu", "cuda"), params=()) -> list[str]:
     """Module-level public names of a kernel (the templates' ``__all__``), in template order.
 
@@ -306,15 +311,16 @@ def public_names(name: str, kind: str, inputs, targets=("cpu", "cuda"), params=(
     Examples
     --------
     >>> public_names("f", "elementwise", ["x"], ("cpu",))
-    ['f', 'f_fast', 'f_grad_x', 'f_grad_x_fast', 'f_grad']
-    >>> public_names("f", "elementwise", ["x"], ("cpu",), params=["k"])[4:]
-    ['f_grad_k', 'f_grad_k_fast', 'f_grad']
+    ['f', 'f_fast', 'f_ufunc', 'f_grad_x', 'f_grad_x_fast', 'f_grad_x_ufunc', 'f_grad']
+    >>> public_names("f", "elementwise", ["x"], ("cpu",), params=["k"])[6:]
+    ['f_grad_k', 'f_grad_k_fast', 'f_grad_k_ufunc', 'f_grad']
     """
     inputs = list(inputs)
     if kind == "elementwise":
-        out = [name, fast_function(name)]
+        out = [name, fast_function(name), ufunc_function(name)]
         for v in [*inputs, *params]:
-            out += [grad_function(name, v), fast_function(grad_function(name, v))]
+            g = grad_function(name, v)
+            out += [g, fast_function(g), ufunc_function(g)]
         out.append(grad_function(name))
     else:
         out = [name, grad_function(name)]

@@ -51,8 +51,65 @@ def _at_overload(a, i):
     return lambda a, i: a
 
 
+def _lean_operands(values, out):
+    """The operands of the common call -- C-contiguous float64 or float32 arrays of one shape and
+    dtype, Python floats and ints (up to 2**53, exact as floats), ``out`` None or such an array
+    (or Python numbers only: a float64 scalar) -- without copies or probes: the arrays' flat views, and the flat result array in their
+    dtype (``out`` itself when given).  ``None`` for any other call.
+
+    The result dtype is the arrays' (Python scalars are "weak", NEP 50), as the ufunc's; a
+    float32 result is each float64 core value rounded once, as ``astype`` would.  This path
+    costs about a microsecond where :func:`_fast_operands`'s broadcasting and dtype probe cost
+    tens (issue #13: short arrays)."""
+    shape = dtype = None
+    flat = []
+    for v in values:
+        if type(v) is np.ndarray:
+            if shape is None:
+                shape, dtype = v.shape, v.dtype
+            if v.shape != shape or v.dtype != dtype or not v.flags.c_contiguous:
+                return None
+            flat.append(v.reshape(-1))
+        elif type(v) is float or (type(v) is int and -(2**53) <= v <= 2**53):
+            flat.append(float(v))
+        else:
+            return None
+    if shape is None:  # Python numbers only: a NumPy float64 scalar, as the ufunc gives
+        shape, dtype = (), np.dtype(np.float64)
+    if dtype.type not in (np.float64, np.float32):
+        return None
+    if out is None:
+        return flat, np.empty(_size(shape), dtype=dtype), shape, dtype, False
+    same = type(out) is np.ndarray and out.shape == shape and out.dtype == dtype
+    if same and out.flags.c_contiguous and not _overlaps(out, flat):
+        return flat, out.reshape(-1), shape, dtype, True
+    return None
+
+
+def _size(shape):
+    """The number of elements of ``shape`` (a Python int, exact for any size)."""
+    size = 1
+    for extent in shape:
+        size *= extent
+    return size
+
+
+def _overlaps(out, operands):
+    """True when ``out`` shares memory with an array operand other than as the same elements
+    (``f(x, out=x)`` is safe elementwise; ``out=a[:-1]`` with ``x=a[1:]`` would race in the
+    threaded loop, so NumPy copies such an operand first, and so do the callers here)."""
+    out_flat = out.reshape(-1)
+    for a in operands:
+        if isinstance(a, np.ndarray) and np.may_share_memory(out_flat, a):
+            same = a.ctypes.data == out_flat.ctypes.data and a.strides == out_flat.strides
+            if not (same and a.size == out_flat.size):
+                return True
+    return False
+
+
 def _fast_operands(ufunc, values, out):
-    """Scalars stay scalars, arrays become flat float64 arrays of the broadcast shape; the flat
+    """The operands of a ``_fast`` loop: :func:`_lean_operands` when it applies; otherwise
+    scalars stay scalars, arrays become flat float64 arrays of the broadcast shape; the flat
     float64 result array (``out`` itself when it is C-contiguous float64 of that shape).
 
     Types follow ``ufunc`` exactly: it is called on size-0 stand-ins of the operands (Python
@@ -60,6 +117,9 @@ def _fast_operands(ufunc, values, out):
     ``out=`` cast and anything else the ufunc refuses raise the ufunc's own error, and the
     result dtype is the ufunc's (float16, bool, 8- and 16-bit integers -> float32, as for
     ``np.sin``; wider integers -> float64)."""
+    lean = _lean_operands(values, out)
+    if lean is not None:
+        return lean
     arrays = [np.asarray(v) for v in values]
     probes = [
         v if isinstance(v, (bool, int, float, complex)) else np.empty(0, dtype=a.dtype)
@@ -89,8 +149,9 @@ def _fast_operands(ufunc, values, out):
         and out.dtype == np.float64
         and out.shape == shape
         and out.flags.c_contiguous
+        and not _overlaps(out, flat)
     )
-    res = out.reshape(-1) if direct else np.empty(int(np.prod(shape)), dtype=np.float64)
+    res = out.reshape(-1) if direct else np.empty(_size(shape), dtype=np.float64)
     return flat, res, shape, dtype, direct
 
 

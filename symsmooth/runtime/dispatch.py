@@ -1,0 +1,90 @@
+"""The public elementwise functions of a generated module: NumPy ufunc semantics at the speed of
+the multithreaded SIMD loop.
+
+A generated elementwise module defines, for each function ``f`` (the value and each partial),
+the Numba ``@vectorize`` ufunc ``f_ufunc`` (libm-based scalar core; callable from ``@njit``
+code; every ufunc method) and the loop ``f_fast`` (the vectorizable twins of the helpers,
+within 1 ulp of the ufunc, symsmooth.codegen.fastmath).  The public name ``f`` is a
+:class:`_FastUfunc` over the two: a call with NumPy arrays, NumPy or Python scalars, sequences
+or dask arrays, and at most ``out=`` (one plain ndarray), runs ``f_fast``; anything else -- the
+ufunc keywords ``where=``, ``dtype=``, ``casting=``, ``order=``, ``subok=``, an operand that is
+another array library's type (it implements ``__array_ufunc__`` or ``__array__``, and the
+ufunc hands it to that protocol) -- runs the ufunc, so nothing a ufunc accepts is refused.
+Attributes (``types``, ``nin``, ``reduce``, ``outer``, ``at``, ...) are the ufunc's.
+
+Why a dispatcher and not a ufunc whose loop is the SIMD twin: NumPy calls a ufunc's inner loop
+with the broadcast parameter as a stride-0 operand, and Numba's loop over the fast core did not
+vectorize (measured on 8M float64, one thread, issue #13: ufunc over the fast core 277-330 ms,
+libm ufunc 804-860 ms, the ``_fast`` loop 58 ms; docs/benchmarks.md).
+
+The class is copied into generated modules by source (symsmooth.codegen.host), after the other
+CPU host helpers; :func:`_is_lazy` is the dask host's.
+
+Examples
+--------
+>>> import numpy as np
+>>> calls = []
+>>> fast = lambda x, k, out=None: calls.append("fast") or np.multiply(x, k, out=out)
+>>> f = _FastUfunc(np.multiply, fast, "f", "x times k.")
+>>> f(np.arange(3.0), 2.0).tolist(), calls
+([0.0, 2.0, 4.0], ['fast'])
+>>> f(np.arange(3.0), 2.0, where=np.array([True, False, True]), out=np.zeros(3)).tolist()
+[0.0, 0.0, 4.0]
+>>> calls, f.nin, f.types[:1], f.__name__
+(['fast'], 2, ['??->?'], 'f')
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from symsmooth.runtime.dask_host import _is_lazy
+
+class _FastUfunc:
+    """``f``: the ufunc ``ufunc`` (``f_ufunc``) with calls on plain operands run by ``fast``
+    (``f_fast``); see the module docstring.
+
+    Parameters
+    ----------
+    ufunc : numpy.ufunc
+        The ufunc whose semantics the calls keep (dtypes, broadcasting, errors).
+    fast : callable
+        ``fast(*operands, out=None)``: the same function as a loop, with the ufunc's dtype and
+        broadcasting rules (the generated ``f_fast``).
+    name, doc : str
+        The public name and its docstring.
+    """
+
+    plain = (np.ndarray, float, int, bool, complex, list, tuple)
+    """Operand types (and NumPy scalars) the ``_fast`` loop takes as the ufunc would; ndarray
+    subclasses are not among them (a masked array or a matrix keeps its own ufunc behaviour)."""
+
+    def __init__(self, ufunc, fast, name, doc):
+        self.ufunc = ufunc
+        self.fast = fast
+        self.__name__ = self.__qualname__ = name
+        self.__doc__ = doc
+        self.__wrapped__ = fast  # inspect.signature: (x, k, out=None), the fast call's
+
+    def __call__(self, *args, out=None, **kwargs):
+        if kwargs or len(args) != self.ufunc.nin or not (out is None or type(out) is np.ndarray):
+            if out is not None:
+                kwargs["out"] = out
+            return self.ufunc(*args, **kwargs)
+        for a in args:
+            if type(a) not in self.plain and not isinstance(a, np.generic) and not _is_lazy(a):
+                return self.ufunc(*args, **({} if out is None else {"out": out}))
+        return self.fast(*args, out=out)
+
+    def __getattr__(self, attr):
+        # only reached for what the instance lacks: the ufunc's attributes and methods
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        return getattr(self.ufunc, attr)
+
+    def __repr__(self):
+        return f"<elementwise kernel {self.__name__} (ufunc {self.ufunc.__name__}, loop _fast)>"
+
+    def __reduce__(self):
+        # pickled by reference, as a module-level function (dask.distributed, multiprocessing)
+        return self.__name__

@@ -59,8 +59,9 @@ def function(module_or_name: str | ModuleType, out="generated", *, fast: bool = 
     out : str or path
         The folder of generated modules, for a name.
     fast : bool
-        Elementwise kernels: use the multithreaded SIMD ``_fast`` twins (within 1 ulp of the
-        ufuncs; the record's ``fast``) instead of the ufuncs.  Reductions have one kernel.
+        Elementwise kernels: use the multithreaded SIMD ``_fast`` loops (within 1 ulp of the
+        ufuncs; the record's ``fast``); ``False``: the libm ufuncs (the record's ``ufuncs``).
+        Reductions have one kernel.
 
     Returns
     -------

@@ -83,6 +83,7 @@ class Interface:
     labels: tuple[str, ...] = ()
     keywords: Mapping[str, Any] = field(default_factory=dict)
     fast: Mapping[str, str] = field(default_factory=dict)
+    ufuncs: Mapping[str, str] = field(default_factory=dict)
     targets: tuple[str, ...] = ("cpu",)
     param_grads: Mapping[str, str] = field(default_factory=dict)
 
@@ -109,6 +110,7 @@ class Interface:
             labels=tuple(record.get("labels", ())),
             keywords=dict(record.get("keywords", {})),
             fast=dict(record.get("fast", {})),
+            ufuncs=dict(record.get("ufuncs", {})),
             targets=tuple(record.get("targets", ("cpu",))),
             param_grads=dict(record.get("param_grads", {})),
         )

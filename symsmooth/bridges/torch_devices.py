@@ -55,7 +55,7 @@ class CpuExecutor(Executor):
     """CPU tensors: NumPy views in (no copy), the CPU kernels, tensors over the results out."""
 
     def _run(self, name: str, args: list, keywords: dict):
-        twin = self.api.fast.get(name) if self.fn.fast else None
+        twin = (self.api.fast if self.fn.fast else self.api.ufuncs).get(name)
         fn = function_of(self.fn.module, twin or name, self.api.name)
         if math.prod(self.shapes.full) >= GRAIN_SIZE:
             return fn(*args, **keywords)

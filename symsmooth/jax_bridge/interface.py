@@ -116,12 +116,13 @@ def _record(module: ModuleType) -> dict:
 
 
 def interface(module: ModuleType, fast: bool = False) -> Interface:
-    """The :class:`Interface` of a generated ``module`` (its ``_fast`` twins when ``fast``).
+    """The :class:`Interface` of a generated ``module``: its ``_fast`` loops when ``fast``,
+    else its libm ufuncs (``record["ufuncs"]``; the public names dispatch to the loops).
 
     The ``_fast`` loops exist for elementwise kernels (multithreaded SIMD, within 1 ulp of the
     ufuncs); for the other kinds ``fast`` changes nothing."""
     record = _record(module)
-    twins = record.get("fast", {}) if fast else {}
+    twins = record.get("fast", {}) if fast else record.get("ufuncs", {})
 
     def look_up(name: str) -> Callable:
         return getattr(module, twins.get(name, name))

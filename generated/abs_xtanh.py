@@ -336,8 +336,9 @@ def _at_overload(a, i):
 def _lean_operands(values, out):
     """The operands of the common call -- C-contiguous float64 or float32 arrays of one shape and
     dtype, Python floats and ints (up to 2**53, exact as floats), ``out`` None or such an array
-    (or Python numbers only: a float64 scalar) -- without copies or probes: the arrays' flat views, and the flat result array in their
-    dtype (``out`` itself when given).  ``None`` for any other call.
+    (or Python numbers only: a float64 scalar) -- without copies or probes: the arrays' flat
+    views, and the flat result array in their dtype (``out`` itself when given).  ``None`` for
+    any other call.
 
     The result dtype is the arrays' (Python scalars are "weak", NEP 50), as the ufunc's; a
     float32 result is each float64 core value rounded once, as ``astype`` would.  This path

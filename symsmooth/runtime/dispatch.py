@@ -40,6 +40,7 @@ import numpy as np
 
 from symsmooth.runtime.dask_host import _is_lazy
 
+
 class _FastUfunc:
     """``f``: the ufunc ``ufunc`` (``f_ufunc``) with calls on plain operands run by ``fast``
     (``f_fast``); see the module docstring.

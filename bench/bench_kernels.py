@@ -114,7 +114,8 @@ def _cases(mods, A, v, torch):
         "log_softmax: scipy.special.log_softmax": lambda: sps.log_softmax(A, axis=-1),
         "copy vector (np.copyto)": lambda: np.copyto(dst_v, v),
         "softplus: symsmooth softplus_fast": lambda: spl.softplus_fast(v, 1.0, out=dst_v),
-        "softplus: symsmooth softplus (ufunc)": lambda: spl.softplus(v, 1.0, out=dst_v),
+        "softplus: symsmooth softplus (public name)": lambda: spl.softplus(v, 1.0, out=dst_v),
+        "softplus: symsmooth softplus_ufunc (libm)": lambda: spl.softplus_ufunc(v, 1.0, out=dst_v),
         "softplus: np.logaddexp(0, x)": lambda: np.logaddexp(0.0, v, out=dst_v),
         "softplus: sympy.lambdify log(1 + exp(x))": lambda: naive_sp(v, 1.0),
         "sigmoid: symsmooth softplus_grad_x_fast": lambda: spl.softplus_grad_x_fast(

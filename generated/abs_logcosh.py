@@ -4,7 +4,7 @@
 # Construction: abs_logcosh = log(cosh(k*x))/k (kexue.fm/archives/3290 eq (7) minus ln(2)/k)
 # Kind: elementwise; inputs: x; parameters: k
 # Template: elementwise.py.j2
-#   sha256:a36f470d17a03e707a41cce69e9d5979d57e6b82ec2f82a58693cb7c5abc406a
+#   sha256:a68b6d1707ea7f04a529c9b99d77ec02e8d411350c4477d0cb2ca178278d26ed
 # Input expression: sha256(srepr)=09670ecbce54a955b761e7f012a28359c2e0f3301bca2ac43c661144fd945d1e
 # Stabilization rules applied: exact_arguments, log_cosh
 #
@@ -325,19 +325,28 @@ def _core_abs_logcosh_grad_k(x, k):
     return -_logcosh_gap_xsq(k, x)
 
 
-@vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
-def abs_logcosh_ufunc(x, k):
+def _scalar_abs_logcosh(x, k):
     return _core_abs_logcosh(np.float64(x), np.float64(k))
 
 
-@vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
-def abs_logcosh_grad_x_ufunc(x, k):
+def _scalar_abs_logcosh_grad_x(x, k):
     return _core_abs_logcosh_grad_x(np.float64(x), np.float64(k))
 
 
-@vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
-def abs_logcosh_grad_k_ufunc(x, k):
+def _scalar_abs_logcosh_grad_k(x, k):
     return _core_abs_logcosh_grad_k(np.float64(x), np.float64(k))
+
+
+_UFUNC_SIGNATURES = ["float32(float32, float64)", "float64(float64, float64)"]
+"""The loops of every ufunc: float32 and float64 inputs, float64 parameters."""
+_UFUNC_SCALARS = {
+    "abs_logcosh_ufunc": _scalar_abs_logcosh,
+    "abs_logcosh_grad_x_ufunc": _scalar_abs_logcosh_grad_x,
+    "abs_logcosh_grad_k_ufunc": _scalar_abs_logcosh_grad_k,
+}
+"""Each ``<function>_ufunc`` and its scalar function: the ufunc is built with
+``numba.vectorize(_UFUNC_SIGNATURES)`` on first use (symsmooth.runtime.dispatch)."""
+_UFUNCS = {}
 
 
 # --- Fast CPU path ---------------------------------------------------------------------------
@@ -605,14 +614,36 @@ def _dask_fast(fast, values, out):
     return da.map_blocks(fast, *args, dtype=dtype, meta=np.empty((0,) * ndim, dtype=dtype))
 
 
+def _ufunc(name):
+    """The Numba ufunc ``name`` (``f_ufunc``), built from its scalar function on first use (its
+    loops compile then, or load from Numba's on-disk cache)."""
+    made = _UFUNCS.get(name)
+    if made is None:
+        scalar = _UFUNC_SCALARS[name]
+        scalar.__name__ = name  # the ufunc's name (its __qualname__ keys Numba's cache)
+        made = _UFUNCS[name] = vectorize(_UFUNC_SIGNATURES, cache=True)(scalar)
+    return made
+
+
+def _module_getattr(name):
+    """A generated module's ``__getattr__`` (PEP 562): its ``f_ufunc`` names, built on first
+    access; an AttributeError for anything else."""
+    if name in _UFUNC_SCALARS:
+        return _ufunc(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 class _FastUfunc:
     """``f``: the ufunc ``ufunc`` (``f_ufunc``) with calls on plain operands run by ``fast``
     (``f_fast``); see the module docstring.
 
     Parameters
     ----------
-    ufunc : numpy.ufunc
-        The ufunc whose semantics the calls keep (dtypes, broadcasting, errors).
+    ufunc : str
+        The name of the ufunc whose semantics the calls keep (dtypes, broadcasting, errors),
+        built by :func:`_ufunc` when first needed.
+    nin : int
+        Its number of operands.
     fast : callable
         ``fast(*operands, out=None)``: the same function as a loop, with the ufunc's dtype and
         broadcasting rules (the generated ``f_fast``).
@@ -624,15 +655,21 @@ class _FastUfunc:
     """Operand types (and NumPy scalars) the ``_fast`` loop takes as the ufunc would; ndarray
     subclasses are not among them (a masked array or a matrix keeps its own ufunc behaviour)."""
 
-    def __init__(self, ufunc, fast, name, doc):
-        self.ufunc = ufunc
+    def __init__(self, ufunc, nin, fast, name, doc):
+        self.ufunc_name = ufunc
+        self.nin = nin
         self.fast = fast
         self.__name__ = self.__qualname__ = name
         self.__doc__ = doc
         self.__wrapped__ = fast  # inspect.signature: (x, k, out=None), the fast call's
 
+    @property
+    def ufunc(self):
+        """The Numba ufunc (built on first use)."""
+        return _ufunc(self.ufunc_name)
+
     def __call__(self, *args, out=None, **kwargs):
-        if kwargs or len(args) != self.ufunc.nin or not (out is None or type(out) is np.ndarray):
+        if kwargs or len(args) != self.nin or not (out is None or type(out) is np.ndarray):
             if out is not None:
                 kwargs["out"] = out
             return self.ufunc(*args, **kwargs)
@@ -648,7 +685,7 @@ class _FastUfunc:
         return getattr(self.ufunc, attr)
 
     def __repr__(self):
-        return f"<elementwise kernel {self.__name__} (ufunc {self.ufunc.__name__}, loop _fast)>"
+        return f"<elementwise kernel {self.__name__} (ufunc {self.ufunc_name}, loop _fast)>"
 
     def __reduce__(self):
         # pickled by reference, as a module-level function (dask.distributed, multiprocessing)
@@ -670,7 +707,7 @@ def abs_logcosh_fast(x, k, out=None):
     and ``out=``; values within 1 ulp of the ufunc's); dask input gives a lazy dask array."""
     if _any_lazy((x, k)):
         return _dask_fast(abs_logcosh_fast, (x, k), out)
-    flat, res, shape, dtype, direct = _fast_operands(abs_logcosh_ufunc, (x, k), out)
+    flat, res, shape, dtype, direct = _fast_operands(_ufunc("abs_logcosh_ufunc"), (x, k), out)
     _fast_loop_abs_logcosh(res, *flat)
     if direct:
         return out
@@ -682,7 +719,7 @@ def abs_logcosh_fast(x, k, out=None):
 
 
 abs_logcosh = _FastUfunc(
-    abs_logcosh_ufunc, abs_logcosh_fast, "abs_logcosh", """The kernel abs_logcosh."""
+    "abs_logcosh_ufunc", 2, abs_logcosh_fast, "abs_logcosh", """The kernel abs_logcosh."""
 )
 
 
@@ -701,7 +738,9 @@ def abs_logcosh_grad_x_fast(x, k, out=None):
     and ``out=``; values within 1 ulp of the ufunc's); dask input gives a lazy dask array."""
     if _any_lazy((x, k)):
         return _dask_fast(abs_logcosh_grad_x_fast, (x, k), out)
-    flat, res, shape, dtype, direct = _fast_operands(abs_logcosh_grad_x_ufunc, (x, k), out)
+    flat, res, shape, dtype, direct = _fast_operands(
+        _ufunc("abs_logcosh_grad_x_ufunc"), (x, k), out
+    )
     _fast_loop_abs_logcosh_grad_x(res, *flat)
     if direct:
         return out
@@ -713,7 +752,8 @@ def abs_logcosh_grad_x_fast(x, k, out=None):
 
 
 abs_logcosh_grad_x = _FastUfunc(
-    abs_logcosh_grad_x_ufunc,
+    "abs_logcosh_grad_x_ufunc",
+    2,
     abs_logcosh_grad_x_fast,
     "abs_logcosh_grad_x",
     """The partial of abs_logcosh in x.""",
@@ -735,7 +775,9 @@ def abs_logcosh_grad_k_fast(x, k, out=None):
     and ``out=``; values within 1 ulp of the ufunc's); dask input gives a lazy dask array."""
     if _any_lazy((x, k)):
         return _dask_fast(abs_logcosh_grad_k_fast, (x, k), out)
-    flat, res, shape, dtype, direct = _fast_operands(abs_logcosh_grad_k_ufunc, (x, k), out)
+    flat, res, shape, dtype, direct = _fast_operands(
+        _ufunc("abs_logcosh_grad_k_ufunc"), (x, k), out
+    )
     _fast_loop_abs_logcosh_grad_k(res, *flat)
     if direct:
         return out
@@ -747,11 +789,14 @@ def abs_logcosh_grad_k_fast(x, k, out=None):
 
 
 abs_logcosh_grad_k = _FastUfunc(
-    abs_logcosh_grad_k_ufunc,
+    "abs_logcosh_grad_k_ufunc",
+    2,
     abs_logcosh_grad_k_fast,
     "abs_logcosh_grad_k",
     """The partial of abs_logcosh in k.""",
 )
+
+__getattr__ = _module_getattr
 
 abs_logcosh_grad = abs_logcosh_grad_x
 

@@ -5,7 +5,7 @@
 #   (|z| ~ sqrt(z^2 + mu^2)))
 # Kind: elementwise; inputs: x; parameters: mu
 # Template: elementwise.py.j2
-#   sha256:a36f470d17a03e707a41cce69e9d5979d57e6b82ec2f82a58693cb7c5abc406a
+#   sha256:a68b6d1707ea7f04a529c9b99d77ec02e8d411350c4477d0cb2ca178278d26ed
 # Input expression: sha256(srepr)=59685710c1cfad0871662b45a740c2ddccd7fd77fbd1f83bf75e1be824ce4d3c
 # Stabilization rules applied: hypot
 #
@@ -49,20 +49,28 @@ def _core_abs_sqrt_grad_mu(x, mu):
     return mu / math.hypot(mu, x)
 
 
-@vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
-def abs_sqrt_ufunc(x, mu):
+def _scalar_abs_sqrt(x, mu):
     return _core_abs_sqrt(np.float64(x), np.float64(mu))
 
 
-@vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
-def abs_sqrt_grad_x_ufunc(x, mu):
+def _scalar_abs_sqrt_grad_x(x, mu):
     return _core_abs_sqrt_grad_x(np.float64(x), np.float64(mu))
 
 
-@vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
-def abs_sqrt_grad_mu_ufunc(x, mu):
+def _scalar_abs_sqrt_grad_mu(x, mu):
     return _core_abs_sqrt_grad_mu(np.float64(x), np.float64(mu))
 
+
+_UFUNC_SIGNATURES = ["float32(float32, float64)", "float64(float64, float64)"]
+"""The loops of every ufunc: float32 and float64 inputs, float64 parameters."""
+_UFUNC_SCALARS = {
+    "abs_sqrt_ufunc": _scalar_abs_sqrt,
+    "abs_sqrt_grad_x_ufunc": _scalar_abs_sqrt_grad_x,
+    "abs_sqrt_grad_mu_ufunc": _scalar_abs_sqrt_grad_mu,
+}
+"""Each ``<function>_ufunc`` and its scalar function: the ufunc is built with
+``numba.vectorize(_UFUNC_SIGNATURES)`` on first use (symsmooth.runtime.dispatch)."""
+_UFUNCS = {}
 
 # --- Fast CPU path ---------------------------------------------------------------------------
 # Vectorizable twins (exp/log/log1p without libm calls, within 1 ulp: symsmooth.codegen.fastmath)
@@ -231,14 +239,36 @@ def _dask_fast(fast, values, out):
     return da.map_blocks(fast, *args, dtype=dtype, meta=np.empty((0,) * ndim, dtype=dtype))
 
 
+def _ufunc(name):
+    """The Numba ufunc ``name`` (``f_ufunc``), built from its scalar function on first use (its
+    loops compile then, or load from Numba's on-disk cache)."""
+    made = _UFUNCS.get(name)
+    if made is None:
+        scalar = _UFUNC_SCALARS[name]
+        scalar.__name__ = name  # the ufunc's name (its __qualname__ keys Numba's cache)
+        made = _UFUNCS[name] = vectorize(_UFUNC_SIGNATURES, cache=True)(scalar)
+    return made
+
+
+def _module_getattr(name):
+    """A generated module's ``__getattr__`` (PEP 562): its ``f_ufunc`` names, built on first
+    access; an AttributeError for anything else."""
+    if name in _UFUNC_SCALARS:
+        return _ufunc(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 class _FastUfunc:
     """``f``: the ufunc ``ufunc`` (``f_ufunc``) with calls on plain operands run by ``fast``
     (``f_fast``); see the module docstring.
 
     Parameters
     ----------
-    ufunc : numpy.ufunc
-        The ufunc whose semantics the calls keep (dtypes, broadcasting, errors).
+    ufunc : str
+        The name of the ufunc whose semantics the calls keep (dtypes, broadcasting, errors),
+        built by :func:`_ufunc` when first needed.
+    nin : int
+        Its number of operands.
     fast : callable
         ``fast(*operands, out=None)``: the same function as a loop, with the ufunc's dtype and
         broadcasting rules (the generated ``f_fast``).
@@ -250,15 +280,21 @@ class _FastUfunc:
     """Operand types (and NumPy scalars) the ``_fast`` loop takes as the ufunc would; ndarray
     subclasses are not among them (a masked array or a matrix keeps its own ufunc behaviour)."""
 
-    def __init__(self, ufunc, fast, name, doc):
-        self.ufunc = ufunc
+    def __init__(self, ufunc, nin, fast, name, doc):
+        self.ufunc_name = ufunc
+        self.nin = nin
         self.fast = fast
         self.__name__ = self.__qualname__ = name
         self.__doc__ = doc
         self.__wrapped__ = fast  # inspect.signature: (x, k, out=None), the fast call's
 
+    @property
+    def ufunc(self):
+        """The Numba ufunc (built on first use)."""
+        return _ufunc(self.ufunc_name)
+
     def __call__(self, *args, out=None, **kwargs):
-        if kwargs or len(args) != self.ufunc.nin or not (out is None or type(out) is np.ndarray):
+        if kwargs or len(args) != self.nin or not (out is None or type(out) is np.ndarray):
             if out is not None:
                 kwargs["out"] = out
             return self.ufunc(*args, **kwargs)
@@ -274,7 +310,7 @@ class _FastUfunc:
         return getattr(self.ufunc, attr)
 
     def __repr__(self):
-        return f"<elementwise kernel {self.__name__} (ufunc {self.ufunc.__name__}, loop _fast)>"
+        return f"<elementwise kernel {self.__name__} (ufunc {self.ufunc_name}, loop _fast)>"
 
     def __reduce__(self):
         # pickled by reference, as a module-level function (dask.distributed, multiprocessing)
@@ -296,7 +332,7 @@ def abs_sqrt_fast(x, mu, out=None):
     and ``out=``; values within 1 ulp of the ufunc's); dask input gives a lazy dask array."""
     if _any_lazy((x, mu)):
         return _dask_fast(abs_sqrt_fast, (x, mu), out)
-    flat, res, shape, dtype, direct = _fast_operands(abs_sqrt_ufunc, (x, mu), out)
+    flat, res, shape, dtype, direct = _fast_operands(_ufunc("abs_sqrt_ufunc"), (x, mu), out)
     _fast_loop_abs_sqrt(res, *flat)
     if direct:
         return out
@@ -307,7 +343,7 @@ def abs_sqrt_fast(x, mu, out=None):
     return out
 
 
-abs_sqrt = _FastUfunc(abs_sqrt_ufunc, abs_sqrt_fast, "abs_sqrt", """The kernel abs_sqrt.""")
+abs_sqrt = _FastUfunc("abs_sqrt_ufunc", 2, abs_sqrt_fast, "abs_sqrt", """The kernel abs_sqrt.""")
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
@@ -325,7 +361,7 @@ def abs_sqrt_grad_x_fast(x, mu, out=None):
     and ``out=``; values within 1 ulp of the ufunc's); dask input gives a lazy dask array."""
     if _any_lazy((x, mu)):
         return _dask_fast(abs_sqrt_grad_x_fast, (x, mu), out)
-    flat, res, shape, dtype, direct = _fast_operands(abs_sqrt_grad_x_ufunc, (x, mu), out)
+    flat, res, shape, dtype, direct = _fast_operands(_ufunc("abs_sqrt_grad_x_ufunc"), (x, mu), out)
     _fast_loop_abs_sqrt_grad_x(res, *flat)
     if direct:
         return out
@@ -337,7 +373,8 @@ def abs_sqrt_grad_x_fast(x, mu, out=None):
 
 
 abs_sqrt_grad_x = _FastUfunc(
-    abs_sqrt_grad_x_ufunc,
+    "abs_sqrt_grad_x_ufunc",
+    2,
     abs_sqrt_grad_x_fast,
     "abs_sqrt_grad_x",
     """The partial of abs_sqrt in x.""",
@@ -359,7 +396,7 @@ def abs_sqrt_grad_mu_fast(x, mu, out=None):
     and ``out=``; values within 1 ulp of the ufunc's); dask input gives a lazy dask array."""
     if _any_lazy((x, mu)):
         return _dask_fast(abs_sqrt_grad_mu_fast, (x, mu), out)
-    flat, res, shape, dtype, direct = _fast_operands(abs_sqrt_grad_mu_ufunc, (x, mu), out)
+    flat, res, shape, dtype, direct = _fast_operands(_ufunc("abs_sqrt_grad_mu_ufunc"), (x, mu), out)
     _fast_loop_abs_sqrt_grad_mu(res, *flat)
     if direct:
         return out
@@ -371,11 +408,14 @@ def abs_sqrt_grad_mu_fast(x, mu, out=None):
 
 
 abs_sqrt_grad_mu = _FastUfunc(
-    abs_sqrt_grad_mu_ufunc,
+    "abs_sqrt_grad_mu_ufunc",
+    2,
     abs_sqrt_grad_mu_fast,
     "abs_sqrt_grad_mu",
     """The partial of abs_sqrt in mu.""",
 )
+
+__getattr__ = _module_getattr
 
 abs_sqrt_grad = abs_sqrt_grad_x
 

@@ -7,7 +7,7 @@
 #   https://kexue.fm/archives/3290, eqs (8)-(9))
 # Kind: elementwise; inputs: x, y; parameters: k
 # Template: elementwise.py.j2
-#   sha256:a36f470d17a03e707a41cce69e9d5979d57e6b82ec2f82a58693cb7c5abc406a
+#   sha256:a68b6d1707ea7f04a529c9b99d77ec02e8d411350c4477d0cb2ca178278d26ed
 # Input expression: sha256(srepr)=f17ce708e80d765b78b1dc1dcd5b99025ca99e27018ac8df3ea0fa6ffff8779c
 # Stabilization rules applied: logsumexp, sinh_ratio
 #
@@ -269,25 +269,33 @@ def _core_max_abs_pair_logsumexp_grad_k(x, y, k):
     return -(1 / 2) * _logsumexp_gap_xp4(-_c0, k, _c0, k, -_c1, k, _c1, k) / k**2
 
 
-@vectorize(["float32(float32, float32, float64)", "float64(float64, float64, float64)"], cache=True)
-def max_abs_pair_logsumexp_ufunc(x, y, k):
+def _scalar_max_abs_pair_logsumexp(x, y, k):
     return _core_max_abs_pair_logsumexp(np.float64(x), np.float64(y), np.float64(k))
 
 
-@vectorize(["float32(float32, float32, float64)", "float64(float64, float64, float64)"], cache=True)
-def max_abs_pair_logsumexp_grad_x_ufunc(x, y, k):
+def _scalar_max_abs_pair_logsumexp_grad_x(x, y, k):
     return _core_max_abs_pair_logsumexp_grad_x(np.float64(x), np.float64(y), np.float64(k))
 
 
-@vectorize(["float32(float32, float32, float64)", "float64(float64, float64, float64)"], cache=True)
-def max_abs_pair_logsumexp_grad_y_ufunc(x, y, k):
+def _scalar_max_abs_pair_logsumexp_grad_y(x, y, k):
     return _core_max_abs_pair_logsumexp_grad_y(np.float64(x), np.float64(y), np.float64(k))
 
 
-@vectorize(["float32(float32, float32, float64)", "float64(float64, float64, float64)"], cache=True)
-def max_abs_pair_logsumexp_grad_k_ufunc(x, y, k):
+def _scalar_max_abs_pair_logsumexp_grad_k(x, y, k):
     return _core_max_abs_pair_logsumexp_grad_k(np.float64(x), np.float64(y), np.float64(k))
 
+
+_UFUNC_SIGNATURES = ["float32(float32, float32, float64)", "float64(float64, float64, float64)"]
+"""The loops of every ufunc: float32 and float64 inputs, float64 parameters."""
+_UFUNC_SCALARS = {
+    "max_abs_pair_logsumexp_ufunc": _scalar_max_abs_pair_logsumexp,
+    "max_abs_pair_logsumexp_grad_x_ufunc": _scalar_max_abs_pair_logsumexp_grad_x,
+    "max_abs_pair_logsumexp_grad_y_ufunc": _scalar_max_abs_pair_logsumexp_grad_y,
+    "max_abs_pair_logsumexp_grad_k_ufunc": _scalar_max_abs_pair_logsumexp_grad_k,
+}
+"""Each ``<function>_ufunc`` and its scalar function: the ufunc is built with
+``numba.vectorize(_UFUNC_SIGNATURES)`` on first use (symsmooth.runtime.dispatch)."""
+_UFUNCS = {}
 
 # --- Fast CPU path ---------------------------------------------------------------------------
 # Vectorizable twins (exp/log/log1p without libm calls, within 1 ulp: symsmooth.codegen.fastmath)
@@ -456,14 +464,36 @@ def _dask_fast(fast, values, out):
     return da.map_blocks(fast, *args, dtype=dtype, meta=np.empty((0,) * ndim, dtype=dtype))
 
 
+def _ufunc(name):
+    """The Numba ufunc ``name`` (``f_ufunc``), built from its scalar function on first use (its
+    loops compile then, or load from Numba's on-disk cache)."""
+    made = _UFUNCS.get(name)
+    if made is None:
+        scalar = _UFUNC_SCALARS[name]
+        scalar.__name__ = name  # the ufunc's name (its __qualname__ keys Numba's cache)
+        made = _UFUNCS[name] = vectorize(_UFUNC_SIGNATURES, cache=True)(scalar)
+    return made
+
+
+def _module_getattr(name):
+    """A generated module's ``__getattr__`` (PEP 562): its ``f_ufunc`` names, built on first
+    access; an AttributeError for anything else."""
+    if name in _UFUNC_SCALARS:
+        return _ufunc(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 class _FastUfunc:
     """``f``: the ufunc ``ufunc`` (``f_ufunc``) with calls on plain operands run by ``fast``
     (``f_fast``); see the module docstring.
 
     Parameters
     ----------
-    ufunc : numpy.ufunc
-        The ufunc whose semantics the calls keep (dtypes, broadcasting, errors).
+    ufunc : str
+        The name of the ufunc whose semantics the calls keep (dtypes, broadcasting, errors),
+        built by :func:`_ufunc` when first needed.
+    nin : int
+        Its number of operands.
     fast : callable
         ``fast(*operands, out=None)``: the same function as a loop, with the ufunc's dtype and
         broadcasting rules (the generated ``f_fast``).
@@ -475,15 +505,21 @@ class _FastUfunc:
     """Operand types (and NumPy scalars) the ``_fast`` loop takes as the ufunc would; ndarray
     subclasses are not among them (a masked array or a matrix keeps its own ufunc behaviour)."""
 
-    def __init__(self, ufunc, fast, name, doc):
-        self.ufunc = ufunc
+    def __init__(self, ufunc, nin, fast, name, doc):
+        self.ufunc_name = ufunc
+        self.nin = nin
         self.fast = fast
         self.__name__ = self.__qualname__ = name
         self.__doc__ = doc
         self.__wrapped__ = fast  # inspect.signature: (x, k, out=None), the fast call's
 
+    @property
+    def ufunc(self):
+        """The Numba ufunc (built on first use)."""
+        return _ufunc(self.ufunc_name)
+
     def __call__(self, *args, out=None, **kwargs):
-        if kwargs or len(args) != self.ufunc.nin or not (out is None or type(out) is np.ndarray):
+        if kwargs or len(args) != self.nin or not (out is None or type(out) is np.ndarray):
             if out is not None:
                 kwargs["out"] = out
             return self.ufunc(*args, **kwargs)
@@ -499,7 +535,7 @@ class _FastUfunc:
         return getattr(self.ufunc, attr)
 
     def __repr__(self):
-        return f"<elementwise kernel {self.__name__} (ufunc {self.ufunc.__name__}, loop _fast)>"
+        return f"<elementwise kernel {self.__name__} (ufunc {self.ufunc_name}, loop _fast)>"
 
     def __reduce__(self):
         # pickled by reference, as a module-level function (dask.distributed, multiprocessing)
@@ -525,7 +561,9 @@ def max_abs_pair_logsumexp_fast(x, y, k, out=None):
     and ``out=``; values within 1 ulp of the ufunc's); dask input gives a lazy dask array."""
     if _any_lazy((x, y, k)):
         return _dask_fast(max_abs_pair_logsumexp_fast, (x, y, k), out)
-    flat, res, shape, dtype, direct = _fast_operands(max_abs_pair_logsumexp_ufunc, (x, y, k), out)
+    flat, res, shape, dtype, direct = _fast_operands(
+        _ufunc("max_abs_pair_logsumexp_ufunc"), (x, y, k), out
+    )
     _fast_loop_max_abs_pair_logsumexp(res, *flat)
     if direct:
         return out
@@ -537,7 +575,8 @@ def max_abs_pair_logsumexp_fast(x, y, k, out=None):
 
 
 max_abs_pair_logsumexp = _FastUfunc(
-    max_abs_pair_logsumexp_ufunc,
+    "max_abs_pair_logsumexp_ufunc",
+    3,
     max_abs_pair_logsumexp_fast,
     "max_abs_pair_logsumexp",
     """The kernel max_abs_pair_logsumexp.""",
@@ -564,7 +603,7 @@ def max_abs_pair_logsumexp_grad_x_fast(x, y, k, out=None):
     if _any_lazy((x, y, k)):
         return _dask_fast(max_abs_pair_logsumexp_grad_x_fast, (x, y, k), out)
     flat, res, shape, dtype, direct = _fast_operands(
-        max_abs_pair_logsumexp_grad_x_ufunc, (x, y, k), out
+        _ufunc("max_abs_pair_logsumexp_grad_x_ufunc"), (x, y, k), out
     )
     _fast_loop_max_abs_pair_logsumexp_grad_x(res, *flat)
     if direct:
@@ -577,7 +616,8 @@ def max_abs_pair_logsumexp_grad_x_fast(x, y, k, out=None):
 
 
 max_abs_pair_logsumexp_grad_x = _FastUfunc(
-    max_abs_pair_logsumexp_grad_x_ufunc,
+    "max_abs_pair_logsumexp_grad_x_ufunc",
+    3,
     max_abs_pair_logsumexp_grad_x_fast,
     "max_abs_pair_logsumexp_grad_x",
     """The partial of max_abs_pair_logsumexp in x.""",
@@ -604,7 +644,7 @@ def max_abs_pair_logsumexp_grad_y_fast(x, y, k, out=None):
     if _any_lazy((x, y, k)):
         return _dask_fast(max_abs_pair_logsumexp_grad_y_fast, (x, y, k), out)
     flat, res, shape, dtype, direct = _fast_operands(
-        max_abs_pair_logsumexp_grad_y_ufunc, (x, y, k), out
+        _ufunc("max_abs_pair_logsumexp_grad_y_ufunc"), (x, y, k), out
     )
     _fast_loop_max_abs_pair_logsumexp_grad_y(res, *flat)
     if direct:
@@ -617,7 +657,8 @@ def max_abs_pair_logsumexp_grad_y_fast(x, y, k, out=None):
 
 
 max_abs_pair_logsumexp_grad_y = _FastUfunc(
-    max_abs_pair_logsumexp_grad_y_ufunc,
+    "max_abs_pair_logsumexp_grad_y_ufunc",
+    3,
     max_abs_pair_logsumexp_grad_y_fast,
     "max_abs_pair_logsumexp_grad_y",
     """The partial of max_abs_pair_logsumexp in y.""",
@@ -644,7 +685,7 @@ def max_abs_pair_logsumexp_grad_k_fast(x, y, k, out=None):
     if _any_lazy((x, y, k)):
         return _dask_fast(max_abs_pair_logsumexp_grad_k_fast, (x, y, k), out)
     flat, res, shape, dtype, direct = _fast_operands(
-        max_abs_pair_logsumexp_grad_k_ufunc, (x, y, k), out
+        _ufunc("max_abs_pair_logsumexp_grad_k_ufunc"), (x, y, k), out
     )
     _fast_loop_max_abs_pair_logsumexp_grad_k(res, *flat)
     if direct:
@@ -657,11 +698,14 @@ def max_abs_pair_logsumexp_grad_k_fast(x, y, k, out=None):
 
 
 max_abs_pair_logsumexp_grad_k = _FastUfunc(
-    max_abs_pair_logsumexp_grad_k_ufunc,
+    "max_abs_pair_logsumexp_grad_k_ufunc",
+    3,
     max_abs_pair_logsumexp_grad_k_fast,
     "max_abs_pair_logsumexp_grad_k",
     """The partial of max_abs_pair_logsumexp in k.""",
 )
+
+__getattr__ = _module_getattr
 
 
 def max_abs_pair_logsumexp_grad(x, y, k):

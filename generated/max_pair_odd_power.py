@@ -7,7 +7,7 @@
 #   https://kexue.fm/archives/3290, eq (13))
 # Kind: elementwise; inputs: x, y; parameters: k
 # Template: elementwise.py.j2
-#   sha256:a36f470d17a03e707a41cce69e9d5979d57e6b82ec2f82a58693cb7c5abc406a
+#   sha256:a68b6d1707ea7f04a529c9b99d77ec02e8d411350c4477d0cb2ca178278d26ed
 # Input expression: sha256(srepr)=30a23ffe225152ac2765d87edd499a87c709095ac0eb334ef7e958849741ce18
 # Stabilization rules applied: odd_root_sum
 #
@@ -189,20 +189,28 @@ def _core_max_pair_odd_power_grad_y(x, y, k):
     return _odd_root_sum_grad(y, x, 2 * k + 1)
 
 
-@vectorize(["float32(float32, float32, float64)", "float64(float64, float64, float64)"], cache=True)
-def max_pair_odd_power_ufunc(x, y, k):
+def _scalar_max_pair_odd_power(x, y, k):
     return _core_max_pair_odd_power(np.float64(x), np.float64(y), np.float64(k))
 
 
-@vectorize(["float32(float32, float32, float64)", "float64(float64, float64, float64)"], cache=True)
-def max_pair_odd_power_grad_x_ufunc(x, y, k):
+def _scalar_max_pair_odd_power_grad_x(x, y, k):
     return _core_max_pair_odd_power_grad_x(np.float64(x), np.float64(y), np.float64(k))
 
 
-@vectorize(["float32(float32, float32, float64)", "float64(float64, float64, float64)"], cache=True)
-def max_pair_odd_power_grad_y_ufunc(x, y, k):
+def _scalar_max_pair_odd_power_grad_y(x, y, k):
     return _core_max_pair_odd_power_grad_y(np.float64(x), np.float64(y), np.float64(k))
 
+
+_UFUNC_SIGNATURES = ["float32(float32, float32, float64)", "float64(float64, float64, float64)"]
+"""The loops of every ufunc: float32 and float64 inputs, float64 parameters."""
+_UFUNC_SCALARS = {
+    "max_pair_odd_power_ufunc": _scalar_max_pair_odd_power,
+    "max_pair_odd_power_grad_x_ufunc": _scalar_max_pair_odd_power_grad_x,
+    "max_pair_odd_power_grad_y_ufunc": _scalar_max_pair_odd_power_grad_y,
+}
+"""Each ``<function>_ufunc`` and its scalar function: the ufunc is built with
+``numba.vectorize(_UFUNC_SIGNATURES)`` on first use (symsmooth.runtime.dispatch)."""
+_UFUNCS = {}
 
 # --- Fast CPU path ---------------------------------------------------------------------------
 # Vectorizable twins (exp/log/log1p without libm calls, within 1 ulp: symsmooth.codegen.fastmath)
@@ -371,14 +379,36 @@ def _dask_fast(fast, values, out):
     return da.map_blocks(fast, *args, dtype=dtype, meta=np.empty((0,) * ndim, dtype=dtype))
 
 
+def _ufunc(name):
+    """The Numba ufunc ``name`` (``f_ufunc``), built from its scalar function on first use (its
+    loops compile then, or load from Numba's on-disk cache)."""
+    made = _UFUNCS.get(name)
+    if made is None:
+        scalar = _UFUNC_SCALARS[name]
+        scalar.__name__ = name  # the ufunc's name (its __qualname__ keys Numba's cache)
+        made = _UFUNCS[name] = vectorize(_UFUNC_SIGNATURES, cache=True)(scalar)
+    return made
+
+
+def _module_getattr(name):
+    """A generated module's ``__getattr__`` (PEP 562): its ``f_ufunc`` names, built on first
+    access; an AttributeError for anything else."""
+    if name in _UFUNC_SCALARS:
+        return _ufunc(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 class _FastUfunc:
     """``f``: the ufunc ``ufunc`` (``f_ufunc``) with calls on plain operands run by ``fast``
     (``f_fast``); see the module docstring.
 
     Parameters
     ----------
-    ufunc : numpy.ufunc
-        The ufunc whose semantics the calls keep (dtypes, broadcasting, errors).
+    ufunc : str
+        The name of the ufunc whose semantics the calls keep (dtypes, broadcasting, errors),
+        built by :func:`_ufunc` when first needed.
+    nin : int
+        Its number of operands.
     fast : callable
         ``fast(*operands, out=None)``: the same function as a loop, with the ufunc's dtype and
         broadcasting rules (the generated ``f_fast``).
@@ -390,15 +420,21 @@ class _FastUfunc:
     """Operand types (and NumPy scalars) the ``_fast`` loop takes as the ufunc would; ndarray
     subclasses are not among them (a masked array or a matrix keeps its own ufunc behaviour)."""
 
-    def __init__(self, ufunc, fast, name, doc):
-        self.ufunc = ufunc
+    def __init__(self, ufunc, nin, fast, name, doc):
+        self.ufunc_name = ufunc
+        self.nin = nin
         self.fast = fast
         self.__name__ = self.__qualname__ = name
         self.__doc__ = doc
         self.__wrapped__ = fast  # inspect.signature: (x, k, out=None), the fast call's
 
+    @property
+    def ufunc(self):
+        """The Numba ufunc (built on first use)."""
+        return _ufunc(self.ufunc_name)
+
     def __call__(self, *args, out=None, **kwargs):
-        if kwargs or len(args) != self.ufunc.nin or not (out is None or type(out) is np.ndarray):
+        if kwargs or len(args) != self.nin or not (out is None or type(out) is np.ndarray):
             if out is not None:
                 kwargs["out"] = out
             return self.ufunc(*args, **kwargs)
@@ -414,7 +450,7 @@ class _FastUfunc:
         return getattr(self.ufunc, attr)
 
     def __repr__(self):
-        return f"<elementwise kernel {self.__name__} (ufunc {self.ufunc.__name__}, loop _fast)>"
+        return f"<elementwise kernel {self.__name__} (ufunc {self.ufunc_name}, loop _fast)>"
 
     def __reduce__(self):
         # pickled by reference, as a module-level function (dask.distributed, multiprocessing)
@@ -440,7 +476,9 @@ def max_pair_odd_power_fast(x, y, k, out=None):
     and ``out=``; values within 1 ulp of the ufunc's); dask input gives a lazy dask array."""
     if _any_lazy((x, y, k)):
         return _dask_fast(max_pair_odd_power_fast, (x, y, k), out)
-    flat, res, shape, dtype, direct = _fast_operands(max_pair_odd_power_ufunc, (x, y, k), out)
+    flat, res, shape, dtype, direct = _fast_operands(
+        _ufunc("max_pair_odd_power_ufunc"), (x, y, k), out
+    )
     _fast_loop_max_pair_odd_power(res, *flat)
     if direct:
         return out
@@ -452,7 +490,8 @@ def max_pair_odd_power_fast(x, y, k, out=None):
 
 
 max_pair_odd_power = _FastUfunc(
-    max_pair_odd_power_ufunc,
+    "max_pair_odd_power_ufunc",
+    3,
     max_pair_odd_power_fast,
     "max_pair_odd_power",
     """The kernel max_pair_odd_power.""",
@@ -479,7 +518,7 @@ def max_pair_odd_power_grad_x_fast(x, y, k, out=None):
     if _any_lazy((x, y, k)):
         return _dask_fast(max_pair_odd_power_grad_x_fast, (x, y, k), out)
     flat, res, shape, dtype, direct = _fast_operands(
-        max_pair_odd_power_grad_x_ufunc, (x, y, k), out
+        _ufunc("max_pair_odd_power_grad_x_ufunc"), (x, y, k), out
     )
     _fast_loop_max_pair_odd_power_grad_x(res, *flat)
     if direct:
@@ -492,7 +531,8 @@ def max_pair_odd_power_grad_x_fast(x, y, k, out=None):
 
 
 max_pair_odd_power_grad_x = _FastUfunc(
-    max_pair_odd_power_grad_x_ufunc,
+    "max_pair_odd_power_grad_x_ufunc",
+    3,
     max_pair_odd_power_grad_x_fast,
     "max_pair_odd_power_grad_x",
     """The partial of max_pair_odd_power in x.""",
@@ -519,7 +559,7 @@ def max_pair_odd_power_grad_y_fast(x, y, k, out=None):
     if _any_lazy((x, y, k)):
         return _dask_fast(max_pair_odd_power_grad_y_fast, (x, y, k), out)
     flat, res, shape, dtype, direct = _fast_operands(
-        max_pair_odd_power_grad_y_ufunc, (x, y, k), out
+        _ufunc("max_pair_odd_power_grad_y_ufunc"), (x, y, k), out
     )
     _fast_loop_max_pair_odd_power_grad_y(res, *flat)
     if direct:
@@ -532,11 +572,14 @@ def max_pair_odd_power_grad_y_fast(x, y, k, out=None):
 
 
 max_pair_odd_power_grad_y = _FastUfunc(
-    max_pair_odd_power_grad_y_ufunc,
+    "max_pair_odd_power_grad_y_ufunc",
+    3,
     max_pair_odd_power_grad_y_fast,
     "max_pair_odd_power_grad_y",
     """The partial of max_pair_odd_power in y.""",
 )
+
+__getattr__ = _module_getattr
 
 
 def max_pair_odd_power_grad(x, y, k):

@@ -6,7 +6,7 @@
 #   activation function using convolution, arXiv:2109.13210)
 # Kind: elementwise; inputs: x; parameters: sigma
 # Template: elementwise.py.j2
-#   sha256:a36f470d17a03e707a41cce69e9d5979d57e6b82ec2f82a58693cb7c5abc406a
+#   sha256:a68b6d1707ea7f04a529c9b99d77ec02e8d411350c4477d0cb2ca178278d26ed
 # Input expression: sha256(srepr)=00f90eca2438daedde106c070531548c9a6c65f05c8ab1b4b7c802cb5797b61d
 # Stabilization rules applied: exact_arguments, one_plus_erf, relu_gauss
 #
@@ -306,20 +306,28 @@ def _core_relu_gaussian_grad_sigma(x, sigma):
     return _phi_xq(x, sigma)
 
 
-@vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
-def relu_gaussian_ufunc(x, sigma):
+def _scalar_relu_gaussian(x, sigma):
     return _core_relu_gaussian(np.float64(x), np.float64(sigma))
 
 
-@vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
-def relu_gaussian_grad_x_ufunc(x, sigma):
+def _scalar_relu_gaussian_grad_x(x, sigma):
     return _core_relu_gaussian_grad_x(np.float64(x), np.float64(sigma))
 
 
-@vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
-def relu_gaussian_grad_sigma_ufunc(x, sigma):
+def _scalar_relu_gaussian_grad_sigma(x, sigma):
     return _core_relu_gaussian_grad_sigma(np.float64(x), np.float64(sigma))
 
+
+_UFUNC_SIGNATURES = ["float32(float32, float64)", "float64(float64, float64)"]
+"""The loops of every ufunc: float32 and float64 inputs, float64 parameters."""
+_UFUNC_SCALARS = {
+    "relu_gaussian_ufunc": _scalar_relu_gaussian,
+    "relu_gaussian_grad_x_ufunc": _scalar_relu_gaussian_grad_x,
+    "relu_gaussian_grad_sigma_ufunc": _scalar_relu_gaussian_grad_sigma,
+}
+"""Each ``<function>_ufunc`` and its scalar function: the ufunc is built with
+``numba.vectorize(_UFUNC_SIGNATURES)`` on first use (symsmooth.runtime.dispatch)."""
+_UFUNCS = {}
 
 # --- Fast CPU path ---------------------------------------------------------------------------
 # Vectorizable twins (exp/log/log1p without libm calls, within 1 ulp: symsmooth.codegen.fastmath)
@@ -488,14 +496,36 @@ def _dask_fast(fast, values, out):
     return da.map_blocks(fast, *args, dtype=dtype, meta=np.empty((0,) * ndim, dtype=dtype))
 
 
+def _ufunc(name):
+    """The Numba ufunc ``name`` (``f_ufunc``), built from its scalar function on first use (its
+    loops compile then, or load from Numba's on-disk cache)."""
+    made = _UFUNCS.get(name)
+    if made is None:
+        scalar = _UFUNC_SCALARS[name]
+        scalar.__name__ = name  # the ufunc's name (its __qualname__ keys Numba's cache)
+        made = _UFUNCS[name] = vectorize(_UFUNC_SIGNATURES, cache=True)(scalar)
+    return made
+
+
+def _module_getattr(name):
+    """A generated module's ``__getattr__`` (PEP 562): its ``f_ufunc`` names, built on first
+    access; an AttributeError for anything else."""
+    if name in _UFUNC_SCALARS:
+        return _ufunc(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 class _FastUfunc:
     """``f``: the ufunc ``ufunc`` (``f_ufunc``) with calls on plain operands run by ``fast``
     (``f_fast``); see the module docstring.
 
     Parameters
     ----------
-    ufunc : numpy.ufunc
-        The ufunc whose semantics the calls keep (dtypes, broadcasting, errors).
+    ufunc : str
+        The name of the ufunc whose semantics the calls keep (dtypes, broadcasting, errors),
+        built by :func:`_ufunc` when first needed.
+    nin : int
+        Its number of operands.
     fast : callable
         ``fast(*operands, out=None)``: the same function as a loop, with the ufunc's dtype and
         broadcasting rules (the generated ``f_fast``).
@@ -507,15 +537,21 @@ class _FastUfunc:
     """Operand types (and NumPy scalars) the ``_fast`` loop takes as the ufunc would; ndarray
     subclasses are not among them (a masked array or a matrix keeps its own ufunc behaviour)."""
 
-    def __init__(self, ufunc, fast, name, doc):
-        self.ufunc = ufunc
+    def __init__(self, ufunc, nin, fast, name, doc):
+        self.ufunc_name = ufunc
+        self.nin = nin
         self.fast = fast
         self.__name__ = self.__qualname__ = name
         self.__doc__ = doc
         self.__wrapped__ = fast  # inspect.signature: (x, k, out=None), the fast call's
 
+    @property
+    def ufunc(self):
+        """The Numba ufunc (built on first use)."""
+        return _ufunc(self.ufunc_name)
+
     def __call__(self, *args, out=None, **kwargs):
-        if kwargs or len(args) != self.ufunc.nin or not (out is None or type(out) is np.ndarray):
+        if kwargs or len(args) != self.nin or not (out is None or type(out) is np.ndarray):
             if out is not None:
                 kwargs["out"] = out
             return self.ufunc(*args, **kwargs)
@@ -531,7 +567,7 @@ class _FastUfunc:
         return getattr(self.ufunc, attr)
 
     def __repr__(self):
-        return f"<elementwise kernel {self.__name__} (ufunc {self.ufunc.__name__}, loop _fast)>"
+        return f"<elementwise kernel {self.__name__} (ufunc {self.ufunc_name}, loop _fast)>"
 
     def __reduce__(self):
         # pickled by reference, as a module-level function (dask.distributed, multiprocessing)
@@ -553,7 +589,7 @@ def relu_gaussian_fast(x, sigma, out=None):
     and ``out=``; values within 1 ulp of the ufunc's); dask input gives a lazy dask array."""
     if _any_lazy((x, sigma)):
         return _dask_fast(relu_gaussian_fast, (x, sigma), out)
-    flat, res, shape, dtype, direct = _fast_operands(relu_gaussian_ufunc, (x, sigma), out)
+    flat, res, shape, dtype, direct = _fast_operands(_ufunc("relu_gaussian_ufunc"), (x, sigma), out)
     _fast_loop_relu_gaussian(res, *flat)
     if direct:
         return out
@@ -565,7 +601,7 @@ def relu_gaussian_fast(x, sigma, out=None):
 
 
 relu_gaussian = _FastUfunc(
-    relu_gaussian_ufunc, relu_gaussian_fast, "relu_gaussian", """The kernel relu_gaussian."""
+    "relu_gaussian_ufunc", 2, relu_gaussian_fast, "relu_gaussian", """The kernel relu_gaussian."""
 )
 
 
@@ -584,7 +620,9 @@ def relu_gaussian_grad_x_fast(x, sigma, out=None):
     and ``out=``; values within 1 ulp of the ufunc's); dask input gives a lazy dask array."""
     if _any_lazy((x, sigma)):
         return _dask_fast(relu_gaussian_grad_x_fast, (x, sigma), out)
-    flat, res, shape, dtype, direct = _fast_operands(relu_gaussian_grad_x_ufunc, (x, sigma), out)
+    flat, res, shape, dtype, direct = _fast_operands(
+        _ufunc("relu_gaussian_grad_x_ufunc"), (x, sigma), out
+    )
     _fast_loop_relu_gaussian_grad_x(res, *flat)
     if direct:
         return out
@@ -596,7 +634,8 @@ def relu_gaussian_grad_x_fast(x, sigma, out=None):
 
 
 relu_gaussian_grad_x = _FastUfunc(
-    relu_gaussian_grad_x_ufunc,
+    "relu_gaussian_grad_x_ufunc",
+    2,
     relu_gaussian_grad_x_fast,
     "relu_gaussian_grad_x",
     """The partial of relu_gaussian in x.""",
@@ -623,7 +662,7 @@ def relu_gaussian_grad_sigma_fast(x, sigma, out=None):
     if _any_lazy((x, sigma)):
         return _dask_fast(relu_gaussian_grad_sigma_fast, (x, sigma), out)
     flat, res, shape, dtype, direct = _fast_operands(
-        relu_gaussian_grad_sigma_ufunc, (x, sigma), out
+        _ufunc("relu_gaussian_grad_sigma_ufunc"), (x, sigma), out
     )
     _fast_loop_relu_gaussian_grad_sigma(res, *flat)
     if direct:
@@ -636,11 +675,14 @@ def relu_gaussian_grad_sigma_fast(x, sigma, out=None):
 
 
 relu_gaussian_grad_sigma = _FastUfunc(
-    relu_gaussian_grad_sigma_ufunc,
+    "relu_gaussian_grad_sigma_ufunc",
+    2,
     relu_gaussian_grad_sigma_fast,
     "relu_gaussian_grad_sigma",
     """The partial of relu_gaussian in sigma.""",
 )
+
+__getattr__ = _module_getattr
 
 relu_gaussian_grad = relu_gaussian_grad_x
 

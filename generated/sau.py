@@ -6,7 +6,7 @@
 #   convolution, arXiv:2109.13210; kexue.fm/archives/8718 (K10))
 # Kind: elementwise; inputs: x; parameters: sigma, alpha
 # Template: elementwise.py.j2
-#   sha256:a36f470d17a03e707a41cce69e9d5979d57e6b82ec2f82a58693cb7c5abc406a
+#   sha256:a68b6d1707ea7f04a529c9b99d77ec02e8d411350c4477d0cb2ca178278d26ed
 # Input expression: sha256(srepr)=d74903a6f04a75cc6301425c035ad6ccf9bbccf6d61f0ff3720cdeae54133bf9
 # Stabilization rules applied: exact_arguments, one_plus_erf, relu_gauss
 #
@@ -312,25 +312,33 @@ def _core_sau_grad_alpha(x, sigma, alpha):
     return -sigma * _relu_gauss_xq(-x, sigma)
 
 
-@vectorize(["float32(float32, float64, float64)", "float64(float64, float64, float64)"], cache=True)
-def sau_ufunc(x, sigma, alpha):
+def _scalar_sau(x, sigma, alpha):
     return _core_sau(np.float64(x), np.float64(sigma), np.float64(alpha))
 
 
-@vectorize(["float32(float32, float64, float64)", "float64(float64, float64, float64)"], cache=True)
-def sau_grad_x_ufunc(x, sigma, alpha):
+def _scalar_sau_grad_x(x, sigma, alpha):
     return _core_sau_grad_x(np.float64(x), np.float64(sigma), np.float64(alpha))
 
 
-@vectorize(["float32(float32, float64, float64)", "float64(float64, float64, float64)"], cache=True)
-def sau_grad_sigma_ufunc(x, sigma, alpha):
+def _scalar_sau_grad_sigma(x, sigma, alpha):
     return _core_sau_grad_sigma(np.float64(x), np.float64(sigma), np.float64(alpha))
 
 
-@vectorize(["float32(float32, float64, float64)", "float64(float64, float64, float64)"], cache=True)
-def sau_grad_alpha_ufunc(x, sigma, alpha):
+def _scalar_sau_grad_alpha(x, sigma, alpha):
     return _core_sau_grad_alpha(np.float64(x), np.float64(sigma), np.float64(alpha))
 
+
+_UFUNC_SIGNATURES = ["float32(float32, float64, float64)", "float64(float64, float64, float64)"]
+"""The loops of every ufunc: float32 and float64 inputs, float64 parameters."""
+_UFUNC_SCALARS = {
+    "sau_ufunc": _scalar_sau,
+    "sau_grad_x_ufunc": _scalar_sau_grad_x,
+    "sau_grad_sigma_ufunc": _scalar_sau_grad_sigma,
+    "sau_grad_alpha_ufunc": _scalar_sau_grad_alpha,
+}
+"""Each ``<function>_ufunc`` and its scalar function: the ufunc is built with
+``numba.vectorize(_UFUNC_SIGNATURES)`` on first use (symsmooth.runtime.dispatch)."""
+_UFUNCS = {}
 
 # --- Fast CPU path ---------------------------------------------------------------------------
 # Vectorizable twins (exp/log/log1p without libm calls, within 1 ulp: symsmooth.codegen.fastmath)
@@ -499,14 +507,36 @@ def _dask_fast(fast, values, out):
     return da.map_blocks(fast, *args, dtype=dtype, meta=np.empty((0,) * ndim, dtype=dtype))
 
 
+def _ufunc(name):
+    """The Numba ufunc ``name`` (``f_ufunc``), built from its scalar function on first use (its
+    loops compile then, or load from Numba's on-disk cache)."""
+    made = _UFUNCS.get(name)
+    if made is None:
+        scalar = _UFUNC_SCALARS[name]
+        scalar.__name__ = name  # the ufunc's name (its __qualname__ keys Numba's cache)
+        made = _UFUNCS[name] = vectorize(_UFUNC_SIGNATURES, cache=True)(scalar)
+    return made
+
+
+def _module_getattr(name):
+    """A generated module's ``__getattr__`` (PEP 562): its ``f_ufunc`` names, built on first
+    access; an AttributeError for anything else."""
+    if name in _UFUNC_SCALARS:
+        return _ufunc(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 class _FastUfunc:
     """``f``: the ufunc ``ufunc`` (``f_ufunc``) with calls on plain operands run by ``fast``
     (``f_fast``); see the module docstring.
 
     Parameters
     ----------
-    ufunc : numpy.ufunc
-        The ufunc whose semantics the calls keep (dtypes, broadcasting, errors).
+    ufunc : str
+        The name of the ufunc whose semantics the calls keep (dtypes, broadcasting, errors),
+        built by :func:`_ufunc` when first needed.
+    nin : int
+        Its number of operands.
     fast : callable
         ``fast(*operands, out=None)``: the same function as a loop, with the ufunc's dtype and
         broadcasting rules (the generated ``f_fast``).
@@ -518,15 +548,21 @@ class _FastUfunc:
     """Operand types (and NumPy scalars) the ``_fast`` loop takes as the ufunc would; ndarray
     subclasses are not among them (a masked array or a matrix keeps its own ufunc behaviour)."""
 
-    def __init__(self, ufunc, fast, name, doc):
-        self.ufunc = ufunc
+    def __init__(self, ufunc, nin, fast, name, doc):
+        self.ufunc_name = ufunc
+        self.nin = nin
         self.fast = fast
         self.__name__ = self.__qualname__ = name
         self.__doc__ = doc
         self.__wrapped__ = fast  # inspect.signature: (x, k, out=None), the fast call's
 
+    @property
+    def ufunc(self):
+        """The Numba ufunc (built on first use)."""
+        return _ufunc(self.ufunc_name)
+
     def __call__(self, *args, out=None, **kwargs):
-        if kwargs or len(args) != self.ufunc.nin or not (out is None or type(out) is np.ndarray):
+        if kwargs or len(args) != self.nin or not (out is None or type(out) is np.ndarray):
             if out is not None:
                 kwargs["out"] = out
             return self.ufunc(*args, **kwargs)
@@ -542,7 +578,7 @@ class _FastUfunc:
         return getattr(self.ufunc, attr)
 
     def __repr__(self):
-        return f"<elementwise kernel {self.__name__} (ufunc {self.ufunc.__name__}, loop _fast)>"
+        return f"<elementwise kernel {self.__name__} (ufunc {self.ufunc_name}, loop _fast)>"
 
     def __reduce__(self):
         # pickled by reference, as a module-level function (dask.distributed, multiprocessing)
@@ -568,7 +604,7 @@ def sau_fast(x, sigma, alpha, out=None):
     and ``out=``; values within 1 ulp of the ufunc's); dask input gives a lazy dask array."""
     if _any_lazy((x, sigma, alpha)):
         return _dask_fast(sau_fast, (x, sigma, alpha), out)
-    flat, res, shape, dtype, direct = _fast_operands(sau_ufunc, (x, sigma, alpha), out)
+    flat, res, shape, dtype, direct = _fast_operands(_ufunc("sau_ufunc"), (x, sigma, alpha), out)
     _fast_loop_sau(res, *flat)
     if direct:
         return out
@@ -579,7 +615,7 @@ def sau_fast(x, sigma, alpha, out=None):
     return out
 
 
-sau = _FastUfunc(sau_ufunc, sau_fast, "sau", """The kernel sau.""")
+sau = _FastUfunc("sau_ufunc", 3, sau_fast, "sau", """The kernel sau.""")
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
@@ -601,7 +637,9 @@ def sau_grad_x_fast(x, sigma, alpha, out=None):
     and ``out=``; values within 1 ulp of the ufunc's); dask input gives a lazy dask array."""
     if _any_lazy((x, sigma, alpha)):
         return _dask_fast(sau_grad_x_fast, (x, sigma, alpha), out)
-    flat, res, shape, dtype, direct = _fast_operands(sau_grad_x_ufunc, (x, sigma, alpha), out)
+    flat, res, shape, dtype, direct = _fast_operands(
+        _ufunc("sau_grad_x_ufunc"), (x, sigma, alpha), out
+    )
     _fast_loop_sau_grad_x(res, *flat)
     if direct:
         return out
@@ -613,7 +651,7 @@ def sau_grad_x_fast(x, sigma, alpha, out=None):
 
 
 sau_grad_x = _FastUfunc(
-    sau_grad_x_ufunc, sau_grad_x_fast, "sau_grad_x", """The partial of sau in x."""
+    "sau_grad_x_ufunc", 3, sau_grad_x_fast, "sau_grad_x", """The partial of sau in x."""
 )
 
 
@@ -636,7 +674,9 @@ def sau_grad_sigma_fast(x, sigma, alpha, out=None):
     and ``out=``; values within 1 ulp of the ufunc's); dask input gives a lazy dask array."""
     if _any_lazy((x, sigma, alpha)):
         return _dask_fast(sau_grad_sigma_fast, (x, sigma, alpha), out)
-    flat, res, shape, dtype, direct = _fast_operands(sau_grad_sigma_ufunc, (x, sigma, alpha), out)
+    flat, res, shape, dtype, direct = _fast_operands(
+        _ufunc("sau_grad_sigma_ufunc"), (x, sigma, alpha), out
+    )
     _fast_loop_sau_grad_sigma(res, *flat)
     if direct:
         return out
@@ -648,7 +688,11 @@ def sau_grad_sigma_fast(x, sigma, alpha, out=None):
 
 
 sau_grad_sigma = _FastUfunc(
-    sau_grad_sigma_ufunc, sau_grad_sigma_fast, "sau_grad_sigma", """The partial of sau in sigma."""
+    "sau_grad_sigma_ufunc",
+    3,
+    sau_grad_sigma_fast,
+    "sau_grad_sigma",
+    """The partial of sau in sigma.""",
 )
 
 
@@ -671,7 +715,9 @@ def sau_grad_alpha_fast(x, sigma, alpha, out=None):
     and ``out=``; values within 1 ulp of the ufunc's); dask input gives a lazy dask array."""
     if _any_lazy((x, sigma, alpha)):
         return _dask_fast(sau_grad_alpha_fast, (x, sigma, alpha), out)
-    flat, res, shape, dtype, direct = _fast_operands(sau_grad_alpha_ufunc, (x, sigma, alpha), out)
+    flat, res, shape, dtype, direct = _fast_operands(
+        _ufunc("sau_grad_alpha_ufunc"), (x, sigma, alpha), out
+    )
     _fast_loop_sau_grad_alpha(res, *flat)
     if direct:
         return out
@@ -683,8 +729,14 @@ def sau_grad_alpha_fast(x, sigma, alpha, out=None):
 
 
 sau_grad_alpha = _FastUfunc(
-    sau_grad_alpha_ufunc, sau_grad_alpha_fast, "sau_grad_alpha", """The partial of sau in alpha."""
+    "sau_grad_alpha_ufunc",
+    3,
+    sau_grad_alpha_fast,
+    "sau_grad_alpha",
+    """The partial of sau in alpha.""",
 )
+
+__getattr__ = _module_getattr
 
 sau_grad = sau_grad_x
 

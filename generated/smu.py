@@ -5,7 +5,7 @@
 #   Maximum Unit, arXiv:2111.04682 eq (SMU))
 # Kind: elementwise; inputs: x; parameters: mu, alpha
 # Template: elementwise.py.j2
-#   sha256:a36f470d17a03e707a41cce69e9d5979d57e6b82ec2f82a58693cb7c5abc406a
+#   sha256:a68b6d1707ea7f04a529c9b99d77ec02e8d411350c4477d0cb2ca178278d26ed
 # Input expression: sha256(srepr)=7bbb063b9a21b8a781c5545c54b790d85ccd78f1b44ca2a02a0d5d3165d90f44
 # Stabilization rules applied: one_plus_erf
 #
@@ -111,25 +111,33 @@ def _core_smu_grad_alpha(x, mu, alpha):
     return x * _Phi(-_c2) + x * (_c0 * _c1 * _phi(_c2))
 
 
-@vectorize(["float32(float32, float64, float64)", "float64(float64, float64, float64)"], cache=True)
-def smu_ufunc(x, mu, alpha):
+def _scalar_smu(x, mu, alpha):
     return _core_smu(np.float64(x), np.float64(mu), np.float64(alpha))
 
 
-@vectorize(["float32(float32, float64, float64)", "float64(float64, float64, float64)"], cache=True)
-def smu_grad_x_ufunc(x, mu, alpha):
+def _scalar_smu_grad_x(x, mu, alpha):
     return _core_smu_grad_x(np.float64(x), np.float64(mu), np.float64(alpha))
 
 
-@vectorize(["float32(float32, float64, float64)", "float64(float64, float64, float64)"], cache=True)
-def smu_grad_mu_ufunc(x, mu, alpha):
+def _scalar_smu_grad_mu(x, mu, alpha):
     return _core_smu_grad_mu(np.float64(x), np.float64(mu), np.float64(alpha))
 
 
-@vectorize(["float32(float32, float64, float64)", "float64(float64, float64, float64)"], cache=True)
-def smu_grad_alpha_ufunc(x, mu, alpha):
+def _scalar_smu_grad_alpha(x, mu, alpha):
     return _core_smu_grad_alpha(np.float64(x), np.float64(mu), np.float64(alpha))
 
+
+_UFUNC_SIGNATURES = ["float32(float32, float64, float64)", "float64(float64, float64, float64)"]
+"""The loops of every ufunc: float32 and float64 inputs, float64 parameters."""
+_UFUNC_SCALARS = {
+    "smu_ufunc": _scalar_smu,
+    "smu_grad_x_ufunc": _scalar_smu_grad_x,
+    "smu_grad_mu_ufunc": _scalar_smu_grad_mu,
+    "smu_grad_alpha_ufunc": _scalar_smu_grad_alpha,
+}
+"""Each ``<function>_ufunc`` and its scalar function: the ufunc is built with
+``numba.vectorize(_UFUNC_SIGNATURES)`` on first use (symsmooth.runtime.dispatch)."""
+_UFUNCS = {}
 
 # --- Fast CPU path ---------------------------------------------------------------------------
 # Vectorizable twins (exp/log/log1p without libm calls, within 1 ulp: symsmooth.codegen.fastmath)
@@ -298,14 +306,36 @@ def _dask_fast(fast, values, out):
     return da.map_blocks(fast, *args, dtype=dtype, meta=np.empty((0,) * ndim, dtype=dtype))
 
 
+def _ufunc(name):
+    """The Numba ufunc ``name`` (``f_ufunc``), built from its scalar function on first use (its
+    loops compile then, or load from Numba's on-disk cache)."""
+    made = _UFUNCS.get(name)
+    if made is None:
+        scalar = _UFUNC_SCALARS[name]
+        scalar.__name__ = name  # the ufunc's name (its __qualname__ keys Numba's cache)
+        made = _UFUNCS[name] = vectorize(_UFUNC_SIGNATURES, cache=True)(scalar)
+    return made
+
+
+def _module_getattr(name):
+    """A generated module's ``__getattr__`` (PEP 562): its ``f_ufunc`` names, built on first
+    access; an AttributeError for anything else."""
+    if name in _UFUNC_SCALARS:
+        return _ufunc(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 class _FastUfunc:
     """``f``: the ufunc ``ufunc`` (``f_ufunc``) with calls on plain operands run by ``fast``
     (``f_fast``); see the module docstring.
 
     Parameters
     ----------
-    ufunc : numpy.ufunc
-        The ufunc whose semantics the calls keep (dtypes, broadcasting, errors).
+    ufunc : str
+        The name of the ufunc whose semantics the calls keep (dtypes, broadcasting, errors),
+        built by :func:`_ufunc` when first needed.
+    nin : int
+        Its number of operands.
     fast : callable
         ``fast(*operands, out=None)``: the same function as a loop, with the ufunc's dtype and
         broadcasting rules (the generated ``f_fast``).
@@ -317,15 +347,21 @@ class _FastUfunc:
     """Operand types (and NumPy scalars) the ``_fast`` loop takes as the ufunc would; ndarray
     subclasses are not among them (a masked array or a matrix keeps its own ufunc behaviour)."""
 
-    def __init__(self, ufunc, fast, name, doc):
-        self.ufunc = ufunc
+    def __init__(self, ufunc, nin, fast, name, doc):
+        self.ufunc_name = ufunc
+        self.nin = nin
         self.fast = fast
         self.__name__ = self.__qualname__ = name
         self.__doc__ = doc
         self.__wrapped__ = fast  # inspect.signature: (x, k, out=None), the fast call's
 
+    @property
+    def ufunc(self):
+        """The Numba ufunc (built on first use)."""
+        return _ufunc(self.ufunc_name)
+
     def __call__(self, *args, out=None, **kwargs):
-        if kwargs or len(args) != self.ufunc.nin or not (out is None or type(out) is np.ndarray):
+        if kwargs or len(args) != self.nin or not (out is None or type(out) is np.ndarray):
             if out is not None:
                 kwargs["out"] = out
             return self.ufunc(*args, **kwargs)
@@ -341,7 +377,7 @@ class _FastUfunc:
         return getattr(self.ufunc, attr)
 
     def __repr__(self):
-        return f"<elementwise kernel {self.__name__} (ufunc {self.ufunc.__name__}, loop _fast)>"
+        return f"<elementwise kernel {self.__name__} (ufunc {self.ufunc_name}, loop _fast)>"
 
     def __reduce__(self):
         # pickled by reference, as a module-level function (dask.distributed, multiprocessing)
@@ -367,7 +403,7 @@ def smu_fast(x, mu, alpha, out=None):
     and ``out=``; values within 1 ulp of the ufunc's); dask input gives a lazy dask array."""
     if _any_lazy((x, mu, alpha)):
         return _dask_fast(smu_fast, (x, mu, alpha), out)
-    flat, res, shape, dtype, direct = _fast_operands(smu_ufunc, (x, mu, alpha), out)
+    flat, res, shape, dtype, direct = _fast_operands(_ufunc("smu_ufunc"), (x, mu, alpha), out)
     _fast_loop_smu(res, *flat)
     if direct:
         return out
@@ -378,7 +414,7 @@ def smu_fast(x, mu, alpha, out=None):
     return out
 
 
-smu = _FastUfunc(smu_ufunc, smu_fast, "smu", """The kernel smu.""")
+smu = _FastUfunc("smu_ufunc", 3, smu_fast, "smu", """The kernel smu.""")
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
@@ -400,7 +436,9 @@ def smu_grad_x_fast(x, mu, alpha, out=None):
     and ``out=``; values within 1 ulp of the ufunc's); dask input gives a lazy dask array."""
     if _any_lazy((x, mu, alpha)):
         return _dask_fast(smu_grad_x_fast, (x, mu, alpha), out)
-    flat, res, shape, dtype, direct = _fast_operands(smu_grad_x_ufunc, (x, mu, alpha), out)
+    flat, res, shape, dtype, direct = _fast_operands(
+        _ufunc("smu_grad_x_ufunc"), (x, mu, alpha), out
+    )
     _fast_loop_smu_grad_x(res, *flat)
     if direct:
         return out
@@ -412,7 +450,7 @@ def smu_grad_x_fast(x, mu, alpha, out=None):
 
 
 smu_grad_x = _FastUfunc(
-    smu_grad_x_ufunc, smu_grad_x_fast, "smu_grad_x", """The partial of smu in x."""
+    "smu_grad_x_ufunc", 3, smu_grad_x_fast, "smu_grad_x", """The partial of smu in x."""
 )
 
 
@@ -435,7 +473,9 @@ def smu_grad_mu_fast(x, mu, alpha, out=None):
     and ``out=``; values within 1 ulp of the ufunc's); dask input gives a lazy dask array."""
     if _any_lazy((x, mu, alpha)):
         return _dask_fast(smu_grad_mu_fast, (x, mu, alpha), out)
-    flat, res, shape, dtype, direct = _fast_operands(smu_grad_mu_ufunc, (x, mu, alpha), out)
+    flat, res, shape, dtype, direct = _fast_operands(
+        _ufunc("smu_grad_mu_ufunc"), (x, mu, alpha), out
+    )
     _fast_loop_smu_grad_mu(res, *flat)
     if direct:
         return out
@@ -447,7 +487,7 @@ def smu_grad_mu_fast(x, mu, alpha, out=None):
 
 
 smu_grad_mu = _FastUfunc(
-    smu_grad_mu_ufunc, smu_grad_mu_fast, "smu_grad_mu", """The partial of smu in mu."""
+    "smu_grad_mu_ufunc", 3, smu_grad_mu_fast, "smu_grad_mu", """The partial of smu in mu."""
 )
 
 
@@ -470,7 +510,9 @@ def smu_grad_alpha_fast(x, mu, alpha, out=None):
     and ``out=``; values within 1 ulp of the ufunc's); dask input gives a lazy dask array."""
     if _any_lazy((x, mu, alpha)):
         return _dask_fast(smu_grad_alpha_fast, (x, mu, alpha), out)
-    flat, res, shape, dtype, direct = _fast_operands(smu_grad_alpha_ufunc, (x, mu, alpha), out)
+    flat, res, shape, dtype, direct = _fast_operands(
+        _ufunc("smu_grad_alpha_ufunc"), (x, mu, alpha), out
+    )
     _fast_loop_smu_grad_alpha(res, *flat)
     if direct:
         return out
@@ -482,8 +524,14 @@ def smu_grad_alpha_fast(x, mu, alpha, out=None):
 
 
 smu_grad_alpha = _FastUfunc(
-    smu_grad_alpha_ufunc, smu_grad_alpha_fast, "smu_grad_alpha", """The partial of smu in alpha."""
+    "smu_grad_alpha_ufunc",
+    3,
+    smu_grad_alpha_fast,
+    "smu_grad_alpha",
+    """The partial of smu in alpha.""",
 )
+
+__getattr__ = _module_getattr
 
 smu_grad = smu_grad_x
 

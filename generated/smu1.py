@@ -5,7 +5,7 @@
 #   Maximum Unit, arXiv:2111.04682 eq (SMU-1))
 # Kind: elementwise; inputs: x; parameters: mu, alpha
 # Template: elementwise.py.j2
-#   sha256:a36f470d17a03e707a41cce69e9d5979d57e6b82ec2f82a58693cb7c5abc406a
+#   sha256:a68b6d1707ea7f04a529c9b99d77ec02e8d411350c4477d0cb2ca178278d26ed
 # Input expression: sha256(srepr)=8ebaab123c4c9786d0408a202ca35e23afc46afc5ee985a681d41f64ed8f95bc
 # Stabilization rules applied: hypot, hypot_root
 #
@@ -125,25 +125,33 @@ def _core_smu1_grad_alpha(x, mu, alpha):
     return _hypot_gap_times((1 / 2) * x, mu, x * (1 - alpha))
 
 
-@vectorize(["float32(float32, float64, float64)", "float64(float64, float64, float64)"], cache=True)
-def smu1_ufunc(x, mu, alpha):
+def _scalar_smu1(x, mu, alpha):
     return _core_smu1(np.float64(x), np.float64(mu), np.float64(alpha))
 
 
-@vectorize(["float32(float32, float64, float64)", "float64(float64, float64, float64)"], cache=True)
-def smu1_grad_x_ufunc(x, mu, alpha):
+def _scalar_smu1_grad_x(x, mu, alpha):
     return _core_smu1_grad_x(np.float64(x), np.float64(mu), np.float64(alpha))
 
 
-@vectorize(["float32(float32, float64, float64)", "float64(float64, float64, float64)"], cache=True)
-def smu1_grad_mu_ufunc(x, mu, alpha):
+def _scalar_smu1_grad_mu(x, mu, alpha):
     return _core_smu1_grad_mu(np.float64(x), np.float64(mu), np.float64(alpha))
 
 
-@vectorize(["float32(float32, float64, float64)", "float64(float64, float64, float64)"], cache=True)
-def smu1_grad_alpha_ufunc(x, mu, alpha):
+def _scalar_smu1_grad_alpha(x, mu, alpha):
     return _core_smu1_grad_alpha(np.float64(x), np.float64(mu), np.float64(alpha))
 
+
+_UFUNC_SIGNATURES = ["float32(float32, float64, float64)", "float64(float64, float64, float64)"]
+"""The loops of every ufunc: float32 and float64 inputs, float64 parameters."""
+_UFUNC_SCALARS = {
+    "smu1_ufunc": _scalar_smu1,
+    "smu1_grad_x_ufunc": _scalar_smu1_grad_x,
+    "smu1_grad_mu_ufunc": _scalar_smu1_grad_mu,
+    "smu1_grad_alpha_ufunc": _scalar_smu1_grad_alpha,
+}
+"""Each ``<function>_ufunc`` and its scalar function: the ufunc is built with
+``numba.vectorize(_UFUNC_SIGNATURES)`` on first use (symsmooth.runtime.dispatch)."""
+_UFUNCS = {}
 
 # --- Fast CPU path ---------------------------------------------------------------------------
 # Vectorizable twins (exp/log/log1p without libm calls, within 1 ulp: symsmooth.codegen.fastmath)
@@ -312,14 +320,36 @@ def _dask_fast(fast, values, out):
     return da.map_blocks(fast, *args, dtype=dtype, meta=np.empty((0,) * ndim, dtype=dtype))
 
 
+def _ufunc(name):
+    """The Numba ufunc ``name`` (``f_ufunc``), built from its scalar function on first use (its
+    loops compile then, or load from Numba's on-disk cache)."""
+    made = _UFUNCS.get(name)
+    if made is None:
+        scalar = _UFUNC_SCALARS[name]
+        scalar.__name__ = name  # the ufunc's name (its __qualname__ keys Numba's cache)
+        made = _UFUNCS[name] = vectorize(_UFUNC_SIGNATURES, cache=True)(scalar)
+    return made
+
+
+def _module_getattr(name):
+    """A generated module's ``__getattr__`` (PEP 562): its ``f_ufunc`` names, built on first
+    access; an AttributeError for anything else."""
+    if name in _UFUNC_SCALARS:
+        return _ufunc(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 class _FastUfunc:
     """``f``: the ufunc ``ufunc`` (``f_ufunc``) with calls on plain operands run by ``fast``
     (``f_fast``); see the module docstring.
 
     Parameters
     ----------
-    ufunc : numpy.ufunc
-        The ufunc whose semantics the calls keep (dtypes, broadcasting, errors).
+    ufunc : str
+        The name of the ufunc whose semantics the calls keep (dtypes, broadcasting, errors),
+        built by :func:`_ufunc` when first needed.
+    nin : int
+        Its number of operands.
     fast : callable
         ``fast(*operands, out=None)``: the same function as a loop, with the ufunc's dtype and
         broadcasting rules (the generated ``f_fast``).
@@ -331,15 +361,21 @@ class _FastUfunc:
     """Operand types (and NumPy scalars) the ``_fast`` loop takes as the ufunc would; ndarray
     subclasses are not among them (a masked array or a matrix keeps its own ufunc behaviour)."""
 
-    def __init__(self, ufunc, fast, name, doc):
-        self.ufunc = ufunc
+    def __init__(self, ufunc, nin, fast, name, doc):
+        self.ufunc_name = ufunc
+        self.nin = nin
         self.fast = fast
         self.__name__ = self.__qualname__ = name
         self.__doc__ = doc
         self.__wrapped__ = fast  # inspect.signature: (x, k, out=None), the fast call's
 
+    @property
+    def ufunc(self):
+        """The Numba ufunc (built on first use)."""
+        return _ufunc(self.ufunc_name)
+
     def __call__(self, *args, out=None, **kwargs):
-        if kwargs or len(args) != self.ufunc.nin or not (out is None or type(out) is np.ndarray):
+        if kwargs or len(args) != self.nin or not (out is None or type(out) is np.ndarray):
             if out is not None:
                 kwargs["out"] = out
             return self.ufunc(*args, **kwargs)
@@ -355,7 +391,7 @@ class _FastUfunc:
         return getattr(self.ufunc, attr)
 
     def __repr__(self):
-        return f"<elementwise kernel {self.__name__} (ufunc {self.ufunc.__name__}, loop _fast)>"
+        return f"<elementwise kernel {self.__name__} (ufunc {self.ufunc_name}, loop _fast)>"
 
     def __reduce__(self):
         # pickled by reference, as a module-level function (dask.distributed, multiprocessing)
@@ -381,7 +417,7 @@ def smu1_fast(x, mu, alpha, out=None):
     and ``out=``; values within 1 ulp of the ufunc's); dask input gives a lazy dask array."""
     if _any_lazy((x, mu, alpha)):
         return _dask_fast(smu1_fast, (x, mu, alpha), out)
-    flat, res, shape, dtype, direct = _fast_operands(smu1_ufunc, (x, mu, alpha), out)
+    flat, res, shape, dtype, direct = _fast_operands(_ufunc("smu1_ufunc"), (x, mu, alpha), out)
     _fast_loop_smu1(res, *flat)
     if direct:
         return out
@@ -392,7 +428,7 @@ def smu1_fast(x, mu, alpha, out=None):
     return out
 
 
-smu1 = _FastUfunc(smu1_ufunc, smu1_fast, "smu1", """The kernel smu1.""")
+smu1 = _FastUfunc("smu1_ufunc", 3, smu1_fast, "smu1", """The kernel smu1.""")
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
@@ -414,7 +450,9 @@ def smu1_grad_x_fast(x, mu, alpha, out=None):
     and ``out=``; values within 1 ulp of the ufunc's); dask input gives a lazy dask array."""
     if _any_lazy((x, mu, alpha)):
         return _dask_fast(smu1_grad_x_fast, (x, mu, alpha), out)
-    flat, res, shape, dtype, direct = _fast_operands(smu1_grad_x_ufunc, (x, mu, alpha), out)
+    flat, res, shape, dtype, direct = _fast_operands(
+        _ufunc("smu1_grad_x_ufunc"), (x, mu, alpha), out
+    )
     _fast_loop_smu1_grad_x(res, *flat)
     if direct:
         return out
@@ -426,7 +464,7 @@ def smu1_grad_x_fast(x, mu, alpha, out=None):
 
 
 smu1_grad_x = _FastUfunc(
-    smu1_grad_x_ufunc, smu1_grad_x_fast, "smu1_grad_x", """The partial of smu1 in x."""
+    "smu1_grad_x_ufunc", 3, smu1_grad_x_fast, "smu1_grad_x", """The partial of smu1 in x."""
 )
 
 
@@ -449,7 +487,9 @@ def smu1_grad_mu_fast(x, mu, alpha, out=None):
     and ``out=``; values within 1 ulp of the ufunc's); dask input gives a lazy dask array."""
     if _any_lazy((x, mu, alpha)):
         return _dask_fast(smu1_grad_mu_fast, (x, mu, alpha), out)
-    flat, res, shape, dtype, direct = _fast_operands(smu1_grad_mu_ufunc, (x, mu, alpha), out)
+    flat, res, shape, dtype, direct = _fast_operands(
+        _ufunc("smu1_grad_mu_ufunc"), (x, mu, alpha), out
+    )
     _fast_loop_smu1_grad_mu(res, *flat)
     if direct:
         return out
@@ -461,7 +501,7 @@ def smu1_grad_mu_fast(x, mu, alpha, out=None):
 
 
 smu1_grad_mu = _FastUfunc(
-    smu1_grad_mu_ufunc, smu1_grad_mu_fast, "smu1_grad_mu", """The partial of smu1 in mu."""
+    "smu1_grad_mu_ufunc", 3, smu1_grad_mu_fast, "smu1_grad_mu", """The partial of smu1 in mu."""
 )
 
 
@@ -484,7 +524,9 @@ def smu1_grad_alpha_fast(x, mu, alpha, out=None):
     and ``out=``; values within 1 ulp of the ufunc's); dask input gives a lazy dask array."""
     if _any_lazy((x, mu, alpha)):
         return _dask_fast(smu1_grad_alpha_fast, (x, mu, alpha), out)
-    flat, res, shape, dtype, direct = _fast_operands(smu1_grad_alpha_ufunc, (x, mu, alpha), out)
+    flat, res, shape, dtype, direct = _fast_operands(
+        _ufunc("smu1_grad_alpha_ufunc"), (x, mu, alpha), out
+    )
     _fast_loop_smu1_grad_alpha(res, *flat)
     if direct:
         return out
@@ -496,11 +538,14 @@ def smu1_grad_alpha_fast(x, mu, alpha, out=None):
 
 
 smu1_grad_alpha = _FastUfunc(
-    smu1_grad_alpha_ufunc,
+    "smu1_grad_alpha_ufunc",
+    3,
     smu1_grad_alpha_fast,
     "smu1_grad_alpha",
     """The partial of smu1 in alpha.""",
 )
+
+__getattr__ = _module_getattr
 
 smu1_grad = smu1_grad_x
 

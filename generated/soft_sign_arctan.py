@@ -4,7 +4,7 @@
 # Construction: soft_sign_arctan = 2*atan(k*x)/pi (kexue.fm/archives/8718 eq (5) kernel)
 # Kind: elementwise; inputs: x; parameters: k
 # Template: elementwise.py.j2
-#   sha256:a36f470d17a03e707a41cce69e9d5979d57e6b82ec2f82a58693cb7c5abc406a
+#   sha256:a68b6d1707ea7f04a529c9b99d77ec02e8d411350c4477d0cb2ca178278d26ed
 # Input expression: sha256(srepr)=eb938cea1be15d0b4d148910f1be7856f861769055cc3421f20866fc4660ac5e
 # Stabilization rules applied: recip1p_sq
 #
@@ -109,20 +109,28 @@ def _core_soft_sign_arctan_grad_k(x, k):
     return 2 * _recip1p_sq_x(k, x) / math.pi
 
 
-@vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
-def soft_sign_arctan_ufunc(x, k):
+def _scalar_soft_sign_arctan(x, k):
     return _core_soft_sign_arctan(np.float64(x), np.float64(k))
 
 
-@vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
-def soft_sign_arctan_grad_x_ufunc(x, k):
+def _scalar_soft_sign_arctan_grad_x(x, k):
     return _core_soft_sign_arctan_grad_x(np.float64(x), np.float64(k))
 
 
-@vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
-def soft_sign_arctan_grad_k_ufunc(x, k):
+def _scalar_soft_sign_arctan_grad_k(x, k):
     return _core_soft_sign_arctan_grad_k(np.float64(x), np.float64(k))
 
+
+_UFUNC_SIGNATURES = ["float32(float32, float64)", "float64(float64, float64)"]
+"""The loops of every ufunc: float32 and float64 inputs, float64 parameters."""
+_UFUNC_SCALARS = {
+    "soft_sign_arctan_ufunc": _scalar_soft_sign_arctan,
+    "soft_sign_arctan_grad_x_ufunc": _scalar_soft_sign_arctan_grad_x,
+    "soft_sign_arctan_grad_k_ufunc": _scalar_soft_sign_arctan_grad_k,
+}
+"""Each ``<function>_ufunc`` and its scalar function: the ufunc is built with
+``numba.vectorize(_UFUNC_SIGNATURES)`` on first use (symsmooth.runtime.dispatch)."""
+_UFUNCS = {}
 
 # --- Fast CPU path ---------------------------------------------------------------------------
 # Vectorizable twins (exp/log/log1p without libm calls, within 1 ulp: symsmooth.codegen.fastmath)
@@ -291,14 +299,36 @@ def _dask_fast(fast, values, out):
     return da.map_blocks(fast, *args, dtype=dtype, meta=np.empty((0,) * ndim, dtype=dtype))
 
 
+def _ufunc(name):
+    """The Numba ufunc ``name`` (``f_ufunc``), built from its scalar function on first use (its
+    loops compile then, or load from Numba's on-disk cache)."""
+    made = _UFUNCS.get(name)
+    if made is None:
+        scalar = _UFUNC_SCALARS[name]
+        scalar.__name__ = name  # the ufunc's name (its __qualname__ keys Numba's cache)
+        made = _UFUNCS[name] = vectorize(_UFUNC_SIGNATURES, cache=True)(scalar)
+    return made
+
+
+def _module_getattr(name):
+    """A generated module's ``__getattr__`` (PEP 562): its ``f_ufunc`` names, built on first
+    access; an AttributeError for anything else."""
+    if name in _UFUNC_SCALARS:
+        return _ufunc(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 class _FastUfunc:
     """``f``: the ufunc ``ufunc`` (``f_ufunc``) with calls on plain operands run by ``fast``
     (``f_fast``); see the module docstring.
 
     Parameters
     ----------
-    ufunc : numpy.ufunc
-        The ufunc whose semantics the calls keep (dtypes, broadcasting, errors).
+    ufunc : str
+        The name of the ufunc whose semantics the calls keep (dtypes, broadcasting, errors),
+        built by :func:`_ufunc` when first needed.
+    nin : int
+        Its number of operands.
     fast : callable
         ``fast(*operands, out=None)``: the same function as a loop, with the ufunc's dtype and
         broadcasting rules (the generated ``f_fast``).
@@ -310,15 +340,21 @@ class _FastUfunc:
     """Operand types (and NumPy scalars) the ``_fast`` loop takes as the ufunc would; ndarray
     subclasses are not among them (a masked array or a matrix keeps its own ufunc behaviour)."""
 
-    def __init__(self, ufunc, fast, name, doc):
-        self.ufunc = ufunc
+    def __init__(self, ufunc, nin, fast, name, doc):
+        self.ufunc_name = ufunc
+        self.nin = nin
         self.fast = fast
         self.__name__ = self.__qualname__ = name
         self.__doc__ = doc
         self.__wrapped__ = fast  # inspect.signature: (x, k, out=None), the fast call's
 
+    @property
+    def ufunc(self):
+        """The Numba ufunc (built on first use)."""
+        return _ufunc(self.ufunc_name)
+
     def __call__(self, *args, out=None, **kwargs):
-        if kwargs or len(args) != self.ufunc.nin or not (out is None or type(out) is np.ndarray):
+        if kwargs or len(args) != self.nin or not (out is None or type(out) is np.ndarray):
             if out is not None:
                 kwargs["out"] = out
             return self.ufunc(*args, **kwargs)
@@ -334,7 +370,7 @@ class _FastUfunc:
         return getattr(self.ufunc, attr)
 
     def __repr__(self):
-        return f"<elementwise kernel {self.__name__} (ufunc {self.ufunc.__name__}, loop _fast)>"
+        return f"<elementwise kernel {self.__name__} (ufunc {self.ufunc_name}, loop _fast)>"
 
     def __reduce__(self):
         # pickled by reference, as a module-level function (dask.distributed, multiprocessing)
@@ -356,7 +392,7 @@ def soft_sign_arctan_fast(x, k, out=None):
     and ``out=``; values within 1 ulp of the ufunc's); dask input gives a lazy dask array."""
     if _any_lazy((x, k)):
         return _dask_fast(soft_sign_arctan_fast, (x, k), out)
-    flat, res, shape, dtype, direct = _fast_operands(soft_sign_arctan_ufunc, (x, k), out)
+    flat, res, shape, dtype, direct = _fast_operands(_ufunc("soft_sign_arctan_ufunc"), (x, k), out)
     _fast_loop_soft_sign_arctan(res, *flat)
     if direct:
         return out
@@ -368,7 +404,8 @@ def soft_sign_arctan_fast(x, k, out=None):
 
 
 soft_sign_arctan = _FastUfunc(
-    soft_sign_arctan_ufunc,
+    "soft_sign_arctan_ufunc",
+    2,
     soft_sign_arctan_fast,
     "soft_sign_arctan",
     """The kernel soft_sign_arctan.""",
@@ -390,7 +427,9 @@ def soft_sign_arctan_grad_x_fast(x, k, out=None):
     and ``out=``; values within 1 ulp of the ufunc's); dask input gives a lazy dask array."""
     if _any_lazy((x, k)):
         return _dask_fast(soft_sign_arctan_grad_x_fast, (x, k), out)
-    flat, res, shape, dtype, direct = _fast_operands(soft_sign_arctan_grad_x_ufunc, (x, k), out)
+    flat, res, shape, dtype, direct = _fast_operands(
+        _ufunc("soft_sign_arctan_grad_x_ufunc"), (x, k), out
+    )
     _fast_loop_soft_sign_arctan_grad_x(res, *flat)
     if direct:
         return out
@@ -402,7 +441,8 @@ def soft_sign_arctan_grad_x_fast(x, k, out=None):
 
 
 soft_sign_arctan_grad_x = _FastUfunc(
-    soft_sign_arctan_grad_x_ufunc,
+    "soft_sign_arctan_grad_x_ufunc",
+    2,
     soft_sign_arctan_grad_x_fast,
     "soft_sign_arctan_grad_x",
     """The partial of soft_sign_arctan in x.""",
@@ -424,7 +464,9 @@ def soft_sign_arctan_grad_k_fast(x, k, out=None):
     and ``out=``; values within 1 ulp of the ufunc's); dask input gives a lazy dask array."""
     if _any_lazy((x, k)):
         return _dask_fast(soft_sign_arctan_grad_k_fast, (x, k), out)
-    flat, res, shape, dtype, direct = _fast_operands(soft_sign_arctan_grad_k_ufunc, (x, k), out)
+    flat, res, shape, dtype, direct = _fast_operands(
+        _ufunc("soft_sign_arctan_grad_k_ufunc"), (x, k), out
+    )
     _fast_loop_soft_sign_arctan_grad_k(res, *flat)
     if direct:
         return out
@@ -436,11 +478,14 @@ def soft_sign_arctan_grad_k_fast(x, k, out=None):
 
 
 soft_sign_arctan_grad_k = _FastUfunc(
-    soft_sign_arctan_grad_k_ufunc,
+    "soft_sign_arctan_grad_k_ufunc",
+    2,
     soft_sign_arctan_grad_k_fast,
     "soft_sign_arctan_grad_k",
     """The partial of soft_sign_arctan in k.""",
 )
+
+__getattr__ = _module_getattr
 
 soft_sign_arctan_grad = soft_sign_arctan_grad_x
 

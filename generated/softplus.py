@@ -4,7 +4,7 @@
 # Construction: softplus = log(exp(k*x) + 1)/k (kexue.fm/archives/8718 eq (8))
 # Kind: elementwise; inputs: x; parameters: k
 # Template: elementwise.py.j2
-#   sha256:a36f470d17a03e707a41cce69e9d5979d57e6b82ec2f82a58693cb7c5abc406a
+#   sha256:a68b6d1707ea7f04a529c9b99d77ec02e8d411350c4477d0cb2ca178278d26ed
 # Input expression: sha256(srepr)=1b61ce385619a637d040e1958627d3a94a65d8dfd5ec60c05e6fa040b1e77f78
 # Stabilization rules applied: exact_arguments, softplus
 #
@@ -296,19 +296,28 @@ def _core_softplus_grad_k(x, k):
     return -_softplus_gap_xsq(k, x)
 
 
-@vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
-def softplus_ufunc(x, k):
+def _scalar_softplus(x, k):
     return _core_softplus(np.float64(x), np.float64(k))
 
 
-@vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
-def softplus_grad_x_ufunc(x, k):
+def _scalar_softplus_grad_x(x, k):
     return _core_softplus_grad_x(np.float64(x), np.float64(k))
 
 
-@vectorize(["float32(float32, float64)", "float64(float64, float64)"], cache=True)
-def softplus_grad_k_ufunc(x, k):
+def _scalar_softplus_grad_k(x, k):
     return _core_softplus_grad_k(np.float64(x), np.float64(k))
+
+
+_UFUNC_SIGNATURES = ["float32(float32, float64)", "float64(float64, float64)"]
+"""The loops of every ufunc: float32 and float64 inputs, float64 parameters."""
+_UFUNC_SCALARS = {
+    "softplus_ufunc": _scalar_softplus,
+    "softplus_grad_x_ufunc": _scalar_softplus_grad_x,
+    "softplus_grad_k_ufunc": _scalar_softplus_grad_k,
+}
+"""Each ``<function>_ufunc`` and its scalar function: the ufunc is built with
+``numba.vectorize(_UFUNC_SIGNATURES)`` on first use (symsmooth.runtime.dispatch)."""
+_UFUNCS = {}
 
 
 # --- Fast CPU path ---------------------------------------------------------------------------
@@ -640,14 +649,36 @@ def _dask_fast(fast, values, out):
     return da.map_blocks(fast, *args, dtype=dtype, meta=np.empty((0,) * ndim, dtype=dtype))
 
 
+def _ufunc(name):
+    """The Numba ufunc ``name`` (``f_ufunc``), built from its scalar function on first use (its
+    loops compile then, or load from Numba's on-disk cache)."""
+    made = _UFUNCS.get(name)
+    if made is None:
+        scalar = _UFUNC_SCALARS[name]
+        scalar.__name__ = name  # the ufunc's name (its __qualname__ keys Numba's cache)
+        made = _UFUNCS[name] = vectorize(_UFUNC_SIGNATURES, cache=True)(scalar)
+    return made
+
+
+def _module_getattr(name):
+    """A generated module's ``__getattr__`` (PEP 562): its ``f_ufunc`` names, built on first
+    access; an AttributeError for anything else."""
+    if name in _UFUNC_SCALARS:
+        return _ufunc(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 class _FastUfunc:
     """``f``: the ufunc ``ufunc`` (``f_ufunc``) with calls on plain operands run by ``fast``
     (``f_fast``); see the module docstring.
 
     Parameters
     ----------
-    ufunc : numpy.ufunc
-        The ufunc whose semantics the calls keep (dtypes, broadcasting, errors).
+    ufunc : str
+        The name of the ufunc whose semantics the calls keep (dtypes, broadcasting, errors),
+        built by :func:`_ufunc` when first needed.
+    nin : int
+        Its number of operands.
     fast : callable
         ``fast(*operands, out=None)``: the same function as a loop, with the ufunc's dtype and
         broadcasting rules (the generated ``f_fast``).
@@ -659,15 +690,21 @@ class _FastUfunc:
     """Operand types (and NumPy scalars) the ``_fast`` loop takes as the ufunc would; ndarray
     subclasses are not among them (a masked array or a matrix keeps its own ufunc behaviour)."""
 
-    def __init__(self, ufunc, fast, name, doc):
-        self.ufunc = ufunc
+    def __init__(self, ufunc, nin, fast, name, doc):
+        self.ufunc_name = ufunc
+        self.nin = nin
         self.fast = fast
         self.__name__ = self.__qualname__ = name
         self.__doc__ = doc
         self.__wrapped__ = fast  # inspect.signature: (x, k, out=None), the fast call's
 
+    @property
+    def ufunc(self):
+        """The Numba ufunc (built on first use)."""
+        return _ufunc(self.ufunc_name)
+
     def __call__(self, *args, out=None, **kwargs):
-        if kwargs or len(args) != self.ufunc.nin or not (out is None or type(out) is np.ndarray):
+        if kwargs or len(args) != self.nin or not (out is None or type(out) is np.ndarray):
             if out is not None:
                 kwargs["out"] = out
             return self.ufunc(*args, **kwargs)
@@ -683,7 +720,7 @@ class _FastUfunc:
         return getattr(self.ufunc, attr)
 
     def __repr__(self):
-        return f"<elementwise kernel {self.__name__} (ufunc {self.ufunc.__name__}, loop _fast)>"
+        return f"<elementwise kernel {self.__name__} (ufunc {self.ufunc_name}, loop _fast)>"
 
     def __reduce__(self):
         # pickled by reference, as a module-level function (dask.distributed, multiprocessing)
@@ -705,7 +742,7 @@ def softplus_fast(x, k, out=None):
     and ``out=``; values within 1 ulp of the ufunc's); dask input gives a lazy dask array."""
     if _any_lazy((x, k)):
         return _dask_fast(softplus_fast, (x, k), out)
-    flat, res, shape, dtype, direct = _fast_operands(softplus_ufunc, (x, k), out)
+    flat, res, shape, dtype, direct = _fast_operands(_ufunc("softplus_ufunc"), (x, k), out)
     _fast_loop_softplus(res, *flat)
     if direct:
         return out
@@ -716,7 +753,7 @@ def softplus_fast(x, k, out=None):
     return out
 
 
-softplus = _FastUfunc(softplus_ufunc, softplus_fast, "softplus", """The kernel softplus.""")
+softplus = _FastUfunc("softplus_ufunc", 2, softplus_fast, "softplus", """The kernel softplus.""")
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
@@ -734,7 +771,7 @@ def softplus_grad_x_fast(x, k, out=None):
     and ``out=``; values within 1 ulp of the ufunc's); dask input gives a lazy dask array."""
     if _any_lazy((x, k)):
         return _dask_fast(softplus_grad_x_fast, (x, k), out)
-    flat, res, shape, dtype, direct = _fast_operands(softplus_grad_x_ufunc, (x, k), out)
+    flat, res, shape, dtype, direct = _fast_operands(_ufunc("softplus_grad_x_ufunc"), (x, k), out)
     _fast_loop_softplus_grad_x(res, *flat)
     if direct:
         return out
@@ -746,7 +783,8 @@ def softplus_grad_x_fast(x, k, out=None):
 
 
 softplus_grad_x = _FastUfunc(
-    softplus_grad_x_ufunc,
+    "softplus_grad_x_ufunc",
+    2,
     softplus_grad_x_fast,
     "softplus_grad_x",
     """The partial of softplus in x.""",
@@ -768,7 +806,7 @@ def softplus_grad_k_fast(x, k, out=None):
     and ``out=``; values within 1 ulp of the ufunc's); dask input gives a lazy dask array."""
     if _any_lazy((x, k)):
         return _dask_fast(softplus_grad_k_fast, (x, k), out)
-    flat, res, shape, dtype, direct = _fast_operands(softplus_grad_k_ufunc, (x, k), out)
+    flat, res, shape, dtype, direct = _fast_operands(_ufunc("softplus_grad_k_ufunc"), (x, k), out)
     _fast_loop_softplus_grad_k(res, *flat)
     if direct:
         return out
@@ -780,11 +818,14 @@ def softplus_grad_k_fast(x, k, out=None):
 
 
 softplus_grad_k = _FastUfunc(
-    softplus_grad_k_ufunc,
+    "softplus_grad_k_ufunc",
+    2,
     softplus_grad_k_fast,
     "softplus_grad_k",
     """The partial of softplus in k.""",
 )
+
+__getattr__ = _module_getattr
 
 softplus_grad = softplus_grad_x
 

@@ -30,8 +30,10 @@ Fields
     ``{param: public function}`` for every parameter the kernel is differentiated in (all but
     the ``labels`` and integer-valued ones).  Elementwise: the partial derivative in the
     parameter, a ufunc with the value's arguments (``f_grad_k(x, k)``), and its ``_fast``
-    twin in ``fast``.  Empty where the kernel has no parameter gradients (reductions, for
-    now).
+    twin in ``fast``.  Reductions with ``output == "rows"``: the derivative of each row's
+    value (shaped like the value; a bridge multiplies it by the row's cotangent);
+    ``output == "rowmap"``: the vector-Jacobian product, called with ``cotangent=`` (one value
+    per row).  Empty for the iterations (no parameter derivatives).
 ``labels``
     Parameters that are class indices (``x[t]``): integers, never differentiated.
 ``keywords``
@@ -80,7 +82,9 @@ def _grads(spec) -> dict[str, str]:
 
 
 def _param_grads(spec) -> dict[str, str]:
-    if spec.kind != "elementwise":
+    if spec.kind == "reduction" and not getattr(spec, "reduction_param_grads", ()):
+        return {}
+    if spec.kind not in ("elementwise", "reduction"):
         return {}
     return {p: grad_function(spec.name, p) for p in getattr(spec, "grad_param_names", ())}
 

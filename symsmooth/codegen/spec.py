@@ -91,6 +91,9 @@ class KernelSpec:
         Their stabilized forms: the derivative of the stable value with every Euler gap
         ``F(z) - z F'(z)`` collapsed (:func:`symsmooth.functions.gaps.collapse_gaps`), then
         stabilized (rules and exact arguments) like the input partials.
+    reduction_param_grads : tuple of ParamGrad
+        Reductions: ``d value / d p`` per differentiable parameter, with every shift at its
+        group's pivot (:mod:`symsmooth.codegen.paramgrad`); the kernels ``f_grad_<p>``.
     """
 
     name: str
@@ -110,6 +113,7 @@ class KernelSpec:
     renamed: tuple = field(default=(), compare=False)
     param_gradients: tuple = ()
     stable_param_gradients: tuple = ()
+    reduction_param_grads: tuple = field(default=(), compare=False, repr=False)
 
     @property
     def input_codes(self) -> tuple[str, ...]:
@@ -144,8 +148,12 @@ class KernelSpec:
 
 def public_params(kind: str, params) -> list[str]:
     """The names of the parameters a kernel of ``kind`` has public derivatives in (``f_grad_k``):
-    the :func:`differentiable` ones of an elementwise kernel."""
-    return [_label(p) for p in differentiable(params)] if kind == "elementwise" else []
+    the :func:`differentiable` ones of an elementwise kernel or a reduction."""
+    return [_label(p) for p in differentiable(params)] if kind in PARAM_GRAD_KINDS else []
+
+
+PARAM_GRAD_KINDS = ("elementwise", "reduction")
+"""Kernel kinds with parameter derivatives ``f_grad_<p>`` (not the fixed-count iterations)."""
 
 
 def differentiable(params) -> tuple:
@@ -373,12 +381,17 @@ def make_spec(
         raise CodegenError(f"{name}: kind must be 'elementwise' or 'reduction', got {kind!r}")
     if index is None or size is None:
         raise CodegenError(f"{name}: a reduction needs its summation index and size symbol")
+    from symsmooth.codegen.paramgrad import param_gradient
     from symsmooth.codegen.reduction import pieces
 
     vectors = tuple(v for v in inputs if isinstance(v, sp.IndexedBase))
     labels = tuple(p for p in params if p.is_integer)
     plan = decompose(expr, vectors, index, size, labels)
     kernel_pieces, applied = pieces(plan, params, stabilizer)
+    dparams = differentiable(params)
+    param_grads = tuple(
+        param_gradient(plan, kernel_pieces, params, p, stabilizer) for p in dparams
+    )
     return KernelSpec(
         gradients=(),
         stable=kernel_pieces.value,
@@ -386,6 +399,7 @@ def make_spec(
         applied=applied,
         plan=plan,
         pieces=kernel_pieces,
+        reduction_param_grads=param_grads,
         **common,
     )
 

@@ -95,10 +95,11 @@ class DDWriter:
             return repr(float(expr)), ZERO
         return self.printer.doprint(expr), ZERO
 
-    def value(self, expr) -> tuple[str, str]:
-        """``(hi, lo)`` code of ``expr``, writing the lines it needs."""
+    def value(self, expr, exact: bool = False) -> tuple[str, str]:
+        """``(hi, lo)`` code of ``expr``, writing the lines it needs; ``exact``: products and
+        quotients of doubles too (a coefficient ``1/(2 sigma**2)`` of parameters)."""
         expr = sp.sympify(expr)
-        if not self.is_dd(expr):
+        if not self.is_dd(expr) and not (exact and not (expr.is_Symbol or expr.is_Number)):
             return self.plain(expr)
         if isinstance(expr, sp.Symbol):
             return str(expr), self.pairs[str(expr)]
@@ -106,32 +107,42 @@ class DDWriter:
             u, v = (self.value(a) for a in expr.args)
             return self.add(u, (_neg(v[0]), _neg(v[1])))
         if isinstance(expr, dexp):
-            return self._emit("_dexp2", *(self.plain(a)[0] for a in expr.args))
+            return self.weight(*expr.args)
         if isinstance(expr, sp.Add):
-            terms = [self.value(a) for a in expr.args]
+            terms = [self.value(a, exact) for a in expr.args]
             acc = terms[0]
             for t in terms[1:]:
                 acc = self.add(acc, t)
             return acc
         if isinstance(expr, sp.Mul):
-            return self._product(expr)
-        if isinstance(expr, sp.Pow) and expr.exp.is_Integer and expr.exp > 0:
-            base = self.value(expr.base)
+            return self._product(expr, exact)
+        if isinstance(expr, sp.Pow) and expr.exp.is_Integer and expr.exp != 0:
+            base = self.value(expr.base, exact)
             acc = base
-            for _ in range(int(expr.exp) - 1):
+            for _ in range(abs(int(expr.exp)) - 1):
                 acc = self.mul(acc, base)
-            return acc
+            return acc if expr.exp > 0 else self._emit("_dd_div", "1.0", ZERO, *acc)
         return self.plain(expr)
 
-    def _product(self, expr: sp.Mul) -> tuple[str, str]:
+    def weight(self, c, u, v) -> tuple[str, str]:
+        """``exp(c (u - v))`` as ``(hi, lo)``: ``_dexp2``, or ``_dexp2c`` with the coefficient
+        as a double-double where it is not one double (``1/(2 sigma**2)``)."""
+        u, v = self.plain(u)[0], self.plain(v)[0]
+        ch, cl = self.value(c, exact=True)
+        if cl == ZERO:
+            return self._emit("_dexp2", ch, u, v)
+        return self._emit("_dexp2c", ch, cl, u, v)
+
+    def _product(self, expr: sp.Mul, exact: bool) -> tuple[str, str]:
         coeff, factors = expr.as_coeff_mul()
-        dd = [f for f in factors if self.is_dd(f)]
-        plain = sp.Mul(*[f for f in factors if not self.is_dd(f)])
+        split = (lambda f: not f.is_Number) if exact else self.is_dd
+        dd = [f for f in factors if split(f)]
+        plain = sp.Mul(*[f for f in factors if not split(f)])
         sign = -1 if coeff < 0 else 1
         coeff = abs(coeff)
         if coeff != 1:
             plain = plain * coeff
-        operands = [self.value(f) for f in dd]
+        operands = [self.value(f, exact) for f in dd]
         if plain != 1:
             operands.insert(0, self.plain(plain))
         acc = operands[0]

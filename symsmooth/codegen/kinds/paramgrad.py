@@ -120,14 +120,32 @@ class _Writer:
                     f"{p} = {load} if _I{g} >= 0 else 0.0" if g in pg.flags else f"{p} = {load}"
                 )
 
+    def _coefficients(self, groups) -> list[str]:
+        """Before a pass: each group's weight coefficient ``c`` (``E = exp(c (x_e - x_m))``) as
+        a double-double ``_C<g> + _Cl<g>`` where it is not one double (``1/(2 sigma**2)``)."""
+        out, self._coef = [], {}
+        for g in groups:
+            c = self.sub(self.pg.weights[g].args[0])
+            dd = DDWriter(self.printer, {}, f"_k{g}_")
+            hi, lo = dd.value(c, exact=True)
+            if lo == "0.0":
+                self._coef[g] = (hi, None)
+                continue
+            out += dd.lines + [f"_C{g} = {hi}", f"_Cl{g} = {lo}"]
+            self._coef[g] = (f"_C{g}", f"_Cl{g}")
+        return out
+
     def _weights(self, groups) -> list[str]:
-        """Each group's ``E, El = _dexp2(...)`` for the element, 0 where it is absent."""
+        """Each group's ``E, El`` for the element (``_dexp2``, ``_dexp2c`` with a
+        double-double coefficient), 0 where it is absent."""
         out = []
         for g in groups:
             e, el = state_var("weight", g), state_var("weight_low", g)
-            args = ", ".join(_arg(self.printer, self.sub(a)) for a in self.pg.weights[g].args)
-            self.printer.helpers.add("dexp2")
-            out += [f"{e}, {el} = _dexp2({args})", f"if {state_var('exponent', g)} == -math.inf:"]
+            _, u, v = (_arg(self.printer, self.sub(a)) for a in self.pg.weights[g].args)
+            hi, lo = self._coef[g]
+            call = f"_dexp2({hi}, {u}, {v})" if lo is None else f"_dexp2c({hi}, {lo}, {u}, {v})"
+            self.printer.helpers.add("dexp2" if lo is None else "dexp2c")
+            out += [f"{e}, {el} = {call}", f"if {state_var('exponent', g)} == -math.inf:"]
             out += [f"    {e} = 0.0", f"    {el} = 0.0"]
         return out
 
@@ -172,6 +190,7 @@ class _Writer:
         needed |= {state_var("weight_err", k) for k in scaled}
         needed |= _reads([self.sub(a) for g in groups for a in pg.weights[g].args])
         needed |= _reads([self.sub(c) for c in pg.coefs])
+        body += self._coefficients(groups)
         loop = self._element(needed) + self._weights(groups)
         for g in groups:
             loop += [f"if {state_var('weight', g)} != 0.0:", *_indent(shifted[g])]
@@ -207,6 +226,7 @@ class _Writer:
         needed = {state_var("exponent", g) for g in groups}
         needed |= _reads([self.sub(a) for g in groups for a in pg.weights[g].args])
         needed |= _reads([self.sub(b) for _, b in parts])
+        body += self._coefficients(groups)
         loop = self._element(needed) + self._weights(groups)
         loop.append(f"{cot} = {derived_var('row', COTANGENT)}[idx]")
         test = " and ".join(f"{state_var('weight', g)} != 0.0" for g in groups)

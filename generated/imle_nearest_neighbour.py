@@ -72,6 +72,18 @@ def _two_product(a, b):
 
 
 @njit(cache=True, error_model="numpy")
+def _dd_div(ah, al, bh, bl):
+    """(ah + al) / (bh + bl) as a double-double (hi, lo): q = ah/bh, the remainder
+    (a - q b) in double-double (TwoProduct), a second quotient; ~2**-100 relative."""
+    q = ah / bh
+    p, e = _two_product(q, bh)
+    r = ((ah - p) - e + al) - q * bl
+    q2 = r / bh
+    h = q + q2
+    return h, q2 - (h - q)
+
+
+@njit(cache=True, error_model="numpy")
 def _dd_mul(ah, al, bh, bl):
     """(ah + al)(bh + bl) as a double-double (Dekker 1971, mul2)."""
     p, e = _two_product(ah, bh)
@@ -144,13 +156,15 @@ def _wexp2(h, m):
 
 
 @njit(cache=True, error_model="numpy")
-def _dexp2(c, u, v):
-    """(E, e): exp(c (u - v)) = E + e to ~2**-66 relative (E within 1 ulp), for the parameter
-    gradients of a reduction (symsmooth.codegen.paramgrad): u - v = d + dl exactly (TwoSum) and
-    c d = p + pl exactly (TwoProduct), so the exponent p + (pl + c dl) is c (u - v) to ~2**-104
-    relative, where fl(c u) - fl(c v) errs by |c u| eps (a weight exp(k (x - m)) at k = 3,
-    x ~ 1000: 3000 ulp).  A product outside exp's range (or inf, NaN) is taken as fl(c d): the
-    weight is 0, inf or NaN there anyway (_wexp2's edge cases)."""
+def _dexp2c(c, cl, u, v):
+    """(E, e): exp((c + cl) (u - v)) = E + e to ~2**-66 relative (E within 1 ulp), for the
+    parameter gradients of a reduction (symsmooth.codegen.paramgrad); c + cl is a coefficient
+    as a double-double (1/(2 sigma^2): its rounding would err by |exponent| eps).  u - v =
+    d + dl exactly (TwoSum) and c d = p + pl exactly (TwoProduct), so the exponent
+    p + (pl + c dl + cl d) is (c + cl)(u - v) to ~2**-104 relative, where fl(c u) - fl(c v)
+    errs by |c u| eps (a weight exp(k (x - m)) at k = 3, x ~ 1000: 3000 ulp).  A product
+    outside exp's range (or inf, NaN) is taken as fl(c d): the weight is 0, inf or NaN there
+    anyway (_wexp2's edge cases)."""
     d = u - v
     p = c * d
     if not (abs(p) < 800.0 and abs(d) < 1e290 and abs(c) < 1e290):
@@ -158,7 +172,7 @@ def _dexp2(c, u, v):
     bp = d - u
     dl = (u - (d - bp)) + (-v - bp)
     p, pl = _two_product(c, d)
-    return _wexp2(p, -(pl + c * dl))
+    return _wexp2(p, -(pl + c * dl + cl * d))
 
 
 @njit(cache=True, error_model="numpy")
@@ -484,10 +498,15 @@ def _pgrad_imle_nearest_neighbour_sigma(d_row, sigma):
     c0 = 0.0
     _T0 = 0.0
     _Tc0 = 0.0
+    _k0_0, _k0_0l = _two_product(sigma, sigma)
+    _k0_1, _k0_1l = _dd_div(1.0, 0.0, _k0_0, _k0_0l)
+    _k0_2, _k0_2l = _dd_mul(0.5, 0.0, _k0_1, _k0_1l)
+    _C0 = _k0_2
+    _Cl0 = _k0_2l
     for idx in range(length):
         d_e = d_row[idx]
         _h0 = -(1 / 2) * d_e / sigma**2
-        E0, El0 = _dexp2((1 / 2) / sigma**2, _d_p0, d_e)
+        E0, El0 = _dexp2c(_C0, _Cl0, _d_p0, d_e)
         if _h0 == -math.inf:
             E0 = 0.0
             El0 = 0.0
@@ -1675,9 +1694,10 @@ _CUDA_DEVICE = (
     _two_sum,
     _dd_add,
     _two_product,
+    _dd_div,
     _dd_mul,
     _wexp2,
-    _dexp2,
+    _dexp2c,
     _fin,
     _fin_lo,
     _logdd,

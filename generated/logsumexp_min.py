@@ -145,13 +145,15 @@ def _wexp2(h, m):
 
 
 @njit(cache=True, error_model="numpy")
-def _dexp2(c, u, v):
-    """(E, e): exp(c (u - v)) = E + e to ~2**-66 relative (E within 1 ulp), for the parameter
-    gradients of a reduction (symsmooth.codegen.paramgrad): u - v = d + dl exactly (TwoSum) and
-    c d = p + pl exactly (TwoProduct), so the exponent p + (pl + c dl) is c (u - v) to ~2**-104
-    relative, where fl(c u) - fl(c v) errs by |c u| eps (a weight exp(k (x - m)) at k = 3,
-    x ~ 1000: 3000 ulp).  A product outside exp's range (or inf, NaN) is taken as fl(c d): the
-    weight is 0, inf or NaN there anyway (_wexp2's edge cases)."""
+def _dexp2c(c, cl, u, v):
+    """(E, e): exp((c + cl) (u - v)) = E + e to ~2**-66 relative (E within 1 ulp), for the
+    parameter gradients of a reduction (symsmooth.codegen.paramgrad); c + cl is a coefficient
+    as a double-double (1/(2 sigma^2): its rounding would err by |exponent| eps).  u - v =
+    d + dl exactly (TwoSum) and c d = p + pl exactly (TwoProduct), so the exponent
+    p + (pl + c dl + cl d) is (c + cl)(u - v) to ~2**-104 relative, where fl(c u) - fl(c v)
+    errs by |c u| eps (a weight exp(k (x - m)) at k = 3, x ~ 1000: 3000 ulp).  A product
+    outside exp's range (or inf, NaN) is taken as fl(c d): the weight is 0, inf or NaN there
+    anyway (_wexp2's edge cases)."""
     d = u - v
     p = c * d
     if not (abs(p) < 800.0 and abs(d) < 1e290 and abs(c) < 1e290):
@@ -159,7 +161,13 @@ def _dexp2(c, u, v):
     bp = d - u
     dl = (u - (d - bp)) + (-v - bp)
     p, pl = _two_product(c, d)
-    return _wexp2(p, -(pl + c * dl))
+    return _wexp2(p, -(pl + c * dl + cl * d))
+
+
+@njit(cache=True, error_model="numpy")
+def _dexp2(c, u, v):
+    """(E, e): exp(c (u - v)) = E + e for an exact double c (_dexp2c with cl = 0)."""
+    return _dexp2c(c, 0.0, u, v)
 
 
 @njit(cache=True, error_model="numpy")
@@ -1670,6 +1678,7 @@ _CUDA_DEVICE = (
     _two_product,
     _dd_mul,
     _wexp2,
+    _dexp2c,
     _dexp2,
     _fin,
     _fin_lo,

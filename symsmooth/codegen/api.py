@@ -82,11 +82,10 @@ def _grads(spec) -> dict[str, str]:
 
 
 def _param_grads(spec) -> dict[str, str]:
-    if spec.kind == "reduction" and not getattr(spec, "reduction_param_grads", ()):
-        return {}
     if spec.kind not in ("elementwise", "reduction"):
         return {}
-    return {p: grad_function(spec.name, p) for p in getattr(spec, "grad_param_names", ())}
+    names = getattr(spec, "public_param_names", getattr(spec, "grad_param_names", ()))
+    return {p: grad_function(spec.name, p) for p in names}
 
 
 def api_record(spec, targets, labels: tuple = ()) -> dict:

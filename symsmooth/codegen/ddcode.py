@@ -26,8 +26,8 @@ Examples
 >>> w.value(ddiff(x, m) * s - T)
 ('_y2', '_y2l')
 >>> w.lines
-['_y0, _y0l = _two_sum(x_e, -m)', '_y1, _y1l = _dd_mul(_y0, _y0l, s0, sl0)', \
-'_y2, _y2l = _dd_add(_y1, _y1l, -_T0, -_Tl0)']
+['_y0, _y0l = _two_sum(x_e, -m)', '_y1, _y1l = _dd_mul(s0, sl0, _y0, _y0l)', \
+'_y2, _y2l = _dd_add(-_T0, -_Tl0, _y1, _y1l)']
 """
 
 from __future__ import annotations

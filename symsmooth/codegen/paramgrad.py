@@ -163,9 +163,7 @@ def tangent_symbol(k: int) -> sp.Symbol:
     return sp.Symbol(f"_T{k}", real=True)
 
 
-def param_gradient(
-    plan: ReductionPlan, pc, params, param: sp.Symbol, stabilizer=None
-) -> ParamGrad:
+def param_gradient(plan: ReductionPlan, pc, params, param: sp.Symbol, stabilizer=None) -> ParamGrad:
     """The :class:`ParamGrad` of ``plan`` (pieces ``pc``) in ``param`` (module docstring).
 
     ``stabilizer`` rewrites each element's tangent term (``z dsigmoid(k z)`` for a sigmoid
@@ -201,7 +199,9 @@ def param_gradient(
     result = sp.diff(value, param) + sum(
         (sp.diff(value, pc.scaled[k]) * tangents[k] for k in range(len(plan.sums))), sp.S.Zero
     )
-    still = {t: sp.S.Zero for t, c, (_, d) in zip(tangents, coefs, inits, strict=True) if c == d == 0}
+    still = {
+        t: sp.S.Zero for t, c, (_, d) in zip(tangents, coefs, inits, strict=True) if c == d == 0
+    }
     result = sp.expand(result.xreplace(still), power_exp=False, log=False)
     return ParamGrad(
         param, shifted, pivots, flags, weights, tuple(coefs), tuple(inits), result, tangents
@@ -216,13 +216,16 @@ def split_terms(num: sp.Expr, element_symbols) -> list[tuple[sp.Expr, sp.Expr]]:
     >>> T, s, D, d = sp.symbols("T0 s0 D d")
     >>> x = sp.Symbol("x_e")
     >>> split_terms((-T + s * ddiff(x, d)) * dexp(1, x, d), [x])
-    [(-T0, dexp(1, x_e, d)), (s0, ddiff(x_e, d)*dexp(1, x_e, d))]
+    [(s0, ddiff(x_e, d)*dexp(1, x_e, d)), (-T0, dexp(1, x_e, d))]
     """
     out: dict = {}
     for term in sp.Add.make_args(sp.expand(num, power_exp=False, log=False)):
         alpha, beta = term.as_independent(*element_symbols, as_Add=False)
         out[beta] = out.get(beta, sp.S.Zero) + alpha
-    return [(alpha, beta) for beta, alpha in sorted(out.items(), key=lambda kv: sp.default_sort_key(kv[0]))]
+    return [
+        (alpha, beta)
+        for beta, alpha in sorted(out.items(), key=lambda kv: sp.default_sort_key(kv[0]))
+    ]
 
 
 def sums_read(expr_list, pc) -> tuple[set, set]:

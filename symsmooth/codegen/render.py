@@ -201,7 +201,9 @@ def render(spec: KernelSpec, targets=("cpu", "cuda")) -> str:
 def _grad_param_names(spec) -> tuple:
     """The parameters with public derivatives ``f_grad_<p>`` (elementwise kernels and
     reductions; the iterations have none)."""
-    return tuple(getattr(spec, "grad_param_names", ())) if spec.kind in PARAM_GRAD_KINDS else ()
+    if spec.kind not in PARAM_GRAD_KINDS:
+        return ()
+    return tuple(getattr(spec, "public_param_names", getattr(spec, "grad_param_names", ())))
 
 
 def _label_names(spec: KernelSpec) -> tuple:

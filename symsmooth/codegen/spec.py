@@ -145,6 +145,14 @@ class KernelSpec:
         """The user's names of :attr:`grad_params` (they name ``f_grad_<param>``)."""
         return tuple(naming.user_name(str(p)) for p in self.grad_params)
 
+    @property
+    def public_param_names(self) -> tuple[str, ...]:
+        """The user's names of the parameters the module has ``f_grad_<param>`` for: a
+        reduction's derived ones (:attr:`reduction_param_grads`), else :attr:`grad_param_names`."""
+        if self.kind == "reduction":
+            return tuple(naming.user_name(str(g.param)) for g in self.reduction_param_grads)
+        return self.grad_param_names
+
 
 def public_params(kind: str, params) -> list[str]:
     """The names of the parameters a kernel of ``kind`` has public derivatives in (``f_grad_k``):
@@ -300,8 +308,12 @@ def make_spec(
     construction: str = "",
     command: str | None = None,
     refine: Refiner | None = None,
+    param_grads: bool = True,
 ) -> KernelSpec:
     """Build a :class:`KernelSpec` from an exact expression.
+
+    ``param_grads=False``: a reduction without its parameter derivatives (the step of an
+    iteration, whose own derivatives the iteration kind writes).
 
     ``refine((stable, exact), inputs, params) -> (expr, notes)`` (elementwise kernels) runs
     after the stabilizer on the value and on each gradient: the pipeline passes the measuring search
@@ -388,10 +400,13 @@ def make_spec(
     labels = tuple(p for p in params if p.is_integer)
     plan = decompose(expr, vectors, index, size, labels)
     kernel_pieces, applied = pieces(plan, params, stabilizer)
-    dparams = differentiable(params)
-    param_grads = tuple(
-        param_gradient(plan, kernel_pieces, params, p, stabilizer) for p in dparams
-    )
+    derived, notes = [], []
+    for p in differentiable(params) if param_grads else ():
+        try:  # a user's reduction the derivation does not cover keeps its value and gradient
+            derived.append(param_gradient(plan, kernel_pieces, params, p, stabilizer))
+        except (CodegenError, TypeError, ValueError, NotImplementedError) as exc:
+            notes.append(f"grad_{naming.user_name(str(p))} not derived ({type(exc).__name__})")
+    applied = tuple(applied) + tuple(notes)
     return KernelSpec(
         gradients=(),
         stable=kernel_pieces.value,
@@ -399,7 +414,7 @@ def make_spec(
         applied=applied,
         plan=plan,
         pieces=kernel_pieces,
-        reduction_param_grads=param_grads,
+        reduction_param_grads=tuple(derived),
         **common,
     )
 

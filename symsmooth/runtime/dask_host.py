@@ -318,6 +318,7 @@ def _dask_param_rows(fn, vectors, params, cotangent=None):
     cot = _dask_cotangent(cotangent, shape, chunks, ind)
     return _whole_rows(fn, vec_args, flat, cot, ind[:-1], 0, dtype, {})
 
+
 def _dask_rows(grad, vectors, params, cotangent=None):
     """A reduction (``grad``: its gradient) of dask input, lazily: whole rows per block map the
     in-memory wrapper; rows in several chunks reduce mergeable states (module docstring)."""

@@ -135,7 +135,6 @@ def _wexp2(h, m):
     return d, 0.0
 
 
-
 def _dexp2c(c, cl, u, v):
     """(E, e): exp((c + cl) (u - v)) = E + e to ~2**-66 relative (E within 1 ulp), for the
     parameter gradients of a reduction (symsmooth.codegen.paramgrad); c + cl is a coefficient
@@ -192,6 +191,7 @@ def _dd_mul(ah, al, bh, bl):
     e += ah * bl + al * bh
     h = p + e
     return h, e - (h - p)
+
 
 def _sigmoid2(p, q):
     """sigmoid(p + q) within 0.5 ulp + 2**-60 relative.  z + zl == p + q exactly (Knuth

@@ -174,10 +174,8 @@ def _param_parts(spec, module) -> dict:
     (part ``grad_<param>``): the ones the module's record names (an error when the spec has
     one the record lacks: a stale module); a stand-in without a record (the CUDA launchers, a
     test's NumPy module) is measured on what it defines."""
-    wanted = {
-        spec.param_names.index(p): f"{spec.name}_grad_{p}"
-        for p in getattr(spec, "grad_param_names", ())
-    }
+    names = getattr(spec, "public_param_names", getattr(spec, "grad_param_names", ()))
+    wanted = {spec.param_names.index(p): f"{spec.name}_grad_{p}" for p in names}
     record = getattr(module, "__symsmooth__", None)
     if isinstance(record, dict):
         named = set(record.get("param_grads", {}).values())

@@ -37,7 +37,14 @@ import sympy as sp
 from symsmooth.codegen.ddcode import DDWriter
 from symsmooth.codegen.emit import Load, lines, live
 from symsmooth.codegen.kinds.pivoted import weight_code
-from symsmooth.codegen.names import COTANGENT, SIZE, derived_var, grad_function, state_var
+from symsmooth.codegen.names import (
+    COTANGENT,
+    SIZE,
+    derived_var,
+    grad_function,
+    state_var,
+    user_name,
+)
 from symsmooth.codegen.paramgrad import ParamGrad, dexp, split_terms, sums_read
 from symsmooth.codegen.printer import MathPrinter
 from symsmooth.codegen.reduction import logdd
@@ -161,7 +168,9 @@ class _Writer:
                 h, low = init.value(self.sub(expr))
                 init.lines += [f"{hi} = {h}", f"{lo} = {low}"]
         body += init.lines
-        groups = sorted({plan.sums[k].group for k in scaled | tangent if plan.shifted(plan.sums[k].group)})
+        groups = sorted(
+            {plan.sums[k].group for k in scaled | tangent if plan.shifted(plan.sums[k].group)}
+        )
         dd = DDWriter(self.printer, self.pairs, "_y")
         shifted: dict = {g: [] for g in groups}
         plain: list[str] = []
@@ -210,7 +219,7 @@ class _Writer:
         body = self.body
         dd = DDWriter(self.printer, self.pairs, "_u")
         total = sp.S.Zero
-        for m, (alpha, beta) in enumerate(parts):
+        for m, (alpha, _) in enumerate(parts):
             body += [f"_U{m} = 0.0", f"_Uc{m} = 0.0"]
             self.pairs[f"_U{m}"] = f"_Ul{m}"
             dd.pairs[f"_U{m}"] = f"_Ul{m}"
@@ -247,7 +256,9 @@ def _logs(expr: sp.Expr, pc) -> sp.Expr:
     """``log(s_k) -> logdd(0, s_k, sl_k)``: the log of a double-double sum near 1 keeps its
     digits (``log1p`` of the rest)."""
     lows = [sp.Symbol(state_var("low", k), real=True) for k in range(len(pc.scaled))]
-    return expr.xreplace({sp.log(s): logdd(sp.S.Zero, s, lo) for s, lo in zip(pc.scaled, lows, strict=True)})
+    return expr.xreplace(
+        {sp.log(s): logdd(sp.S.Zero, s, lo) for s, lo in zip(pc.scaled, lows, strict=True)}
+    )
 
 
 def param_context(spec, printer: MathPrinter, sub, element_pass, folded: dict) -> list[dict]:
@@ -257,7 +268,8 @@ def param_context(spec, printer: MathPrinter, sub, element_pass, folded: dict) -
     ``element_pass`` are the loads and sum statements of one element (the value pass's):
     each pass keeps those its formulas read."""
     out = []
-    for pg, user in zip(spec.reduction_param_grads, spec.grad_param_names, strict=True):
+    for pg in spec.reduction_param_grads:
+        user = user_name(str(pg.param))
         writer = _Writer(spec, pg, printer, sub, element_pass, folded)
         num, den = sp.fraction(sp.together(_logs(pg.result, spec.pieces)))
         if spec.plan.rowmap and (
@@ -284,6 +296,4 @@ def param_context(spec, printer: MathPrinter, sub, element_pass, folded: dict) -
                 "body": writer.body,
             }
         )
-    printer.helpers.update({"two_sum", "two_product"})
     return out
-

@@ -161,10 +161,10 @@ class _Writer:
         pg, plan, body = self.pg, self.plan, self.body
         init = DDWriter(self.printer, self.pairs, "_i")
         for k in sorted(scaled | tangent):
-            for (hi, lo), expr in (
-                ((state_var("sum", k), state_var("comp", k)), pg.inits[k][0]),
-                ((f"_T{k}", f"_Tc{k}"), pg.inits[k][1]),
-            ):
+            starts = [((state_var("sum", k), state_var("comp", k)), pg.inits[k][0])]
+            starts = starts if k in scaled else []
+            starts += [((f"_T{k}", f"_Tc{k}"), pg.inits[k][1])] if k in tangent else []
+            for (hi, lo), expr in starts:
                 h, low = init.value(self.sub(expr))
                 init.lines += [f"{hi} = {h}", f"{lo} = {low}"]
         body += init.lines
@@ -226,12 +226,12 @@ class _Writer:
             total += alpha * sp.Symbol(f"_U{m}", real=True)
         groups = sorted({g for g in pg.groups if any(b.has(pg.weights[g]) for _, b in parts)})
         guarded: list[str] = []
+        cot = derived_var("element", COTANGENT)
         for m, (_, beta) in enumerate(parts):
             dd.lines = []
             b = dd.value(self.sub(beta.xreplace(swap)))
-            dd.accumulate(f"_U{m}", f"_Uc{m}", dd.mul(("G_e", "0.0"), b))
+            dd.accumulate(f"_U{m}", f"_Uc{m}", dd.mul((cot, "0.0"), b))
             guarded += dd.lines
-        cot = derived_var("element", COTANGENT)
         needed = {state_var("exponent", g) for g in groups}
         needed |= _reads([self.sub(a) for g in groups for a in pg.weights[g].args])
         needed |= _reads([self.sub(b) for _, b in parts])

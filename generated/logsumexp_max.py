@@ -7,7 +7,7 @@
 #   (2019), https://kexue.fm/archives/6620, item 1; bound: https://kexue.fm/archives/9070)
 # Kind: reduction; inputs: x; parameters: k
 # Template: reduction.py.j2
-#   sha256:0d9a642fb76ac8a4b40ece6066cbe1ddd31509c8ee0aead4654f6a9b6a742245
+#   sha256:72de78bc2878e980432655a698da607ee847e22ebacbda45daaf3cd6cc888360
 # Input expression: sha256(srepr)=ede6ffb4196e9e26d01fdc4e3b800500753fe068f82cf6a5c20520063b2a29ac
 # Stabilization rules applied: none
 #
@@ -35,6 +35,140 @@ import numpy as np
 from numba import float64, int64, njit, prange
 from numba import types as _types
 from numba.core.extending import intrinsic as _intrinsic
+
+
+@njit(cache=True, error_model="numpy")
+def _two_sum(a, b):
+    """(s, e) with s = fl(a + b) and s + e == a + b exactly, for any order of magnitude of a
+    and b (Knuth's TwoSum, TAOCP vol. 2, 4.2.2 Theorem B; Muller et al. 2018, Alg. 4.4): the
+    compensated sums of every reduction kernel add each term with it."""
+    s = a + b
+    bp = s - a
+    e = (a - (s - bp)) + (b - bp)
+    return s, e
+
+
+@njit(cache=True, error_model="numpy")
+def _dd_add(ah, al, bh, bl):
+    """(ah + al) + (bh + bl) as a double-double (hi, lo): TwoSum of the high parts, the low
+    parts added to its error, renormalized (Fast2Sum); ~2**-104 relative to the larger term."""
+    s, e = _two_sum(ah, bh)
+    e += al + bl
+    h = s + e
+    return h, e - (h - s)
+
+
+@njit(cache=True, error_model="numpy")
+def _two_product(a, b):
+    """(p, e) with p = fl(a*b) and p + e == a*b exactly (Dekker 1971, splitting by 2**27 + 1;
+    valid while |a|, |b| < 2**996, far beyond where the callers' results underflow)."""
+    p = a * b
+    t = 134217729.0 * a
+    ahi = t - (t - a)
+    alo = a - ahi
+    t = 134217729.0 * b
+    bhi = t - (t - b)
+    blo = b - bhi
+    e = ((ahi * bhi - p) + ahi * blo + alo * bhi) + alo * blo
+    return p, e
+
+
+@njit(cache=True, error_model="numpy")
+def _dd_mul(ah, al, bh, bl):
+    """(ah + al)(bh + bl) as a double-double (Dekker 1971, mul2)."""
+    p, e = _two_product(ah, bh)
+    e += ah * bl + al * bh
+    s = p + e
+    return s, e - (s - p)
+
+
+@njit(cache=True, error_model="numpy")
+def _wexp2(h, m):
+    """(E, e): exp(h - m) = E + e to ~2**-66 relative (E within 1 ulp), for the pivoted
+    gradients (symsmooth.codegen.pivot), whose cancelling sums need the weights' rounding.
+    h - m = d + dl exactly (TwoSum); d = k ln2/4 + r with ln2/4 = L1 + L2 (L1: 32 bits, so
+    k L1 and d - k L1 are exact, Cody-Waite); exp(r) = 1 + r + r^2/2 + r^3 q(r), |r| <= 0.087,
+    with 1 + r and r^2 exact (Fast2Sum, TwoProduct) and the Taylor tail q to r^12/12!; then
+    times 2^(j/4) (double-double constants) and 2^(k >> 2).  Edge cases as _wexp."""
+    d = h - m
+    if d == d:
+        if d < -746.0:
+            return 0.0, 0.0
+        bp = d - h
+        dl = (h - (d - bp)) + (-m - bp)
+        if d > 709.0:
+            return math.exp(d) * (1.0 + dl), 0.0
+        kf = math.floor(d * 5.7707801635558535 + 0.5)
+        r = d - kf * 0.17328679509228095
+        x = -kf * 4.770537323176469e-11
+        rh = r + x
+        bp = rh - r
+        rl = ((r - (rh - bp)) + (x - bp)) + dl
+        q, qe = _two_product(rh, rh)
+        tail = 2.08767569878681e-09
+        tail = tail * rh + 2.505210838544172e-08
+        tail = tail * rh + 2.755731922398589e-07
+        tail = tail * rh + 2.7557319223985893e-06
+        tail = tail * rh + 2.48015873015873e-05
+        tail = tail * rh + 0.0001984126984126984
+        tail = tail * rh + 0.001388888888888889
+        tail = tail * rh + 0.008333333333333333
+        tail = tail * rh + 0.041666666666666664
+        tail = tail * rh + 0.16666666666666666
+        a = 1.0 + rh
+        al = (1.0 - a) + rh
+        y = 0.5 * q
+        b = a + y
+        bp = b - a
+        al += (a - (b - bp)) + (y - bp)
+        t3 = q * rh * tail
+        al += 0.5 * qe + t3 + rl * (b + t3)  # rl exp(rh): rl is up to 2**-44 (dl)
+        hi = b + al
+        lo = al - (hi - b)
+        k = int(kf)
+        j = k & 3
+        ch, cl = 1.0, 0.0
+        if j == 1:
+            ch, cl = 1.189207115002721, 3.982015231465646e-17
+        elif j == 2:
+            ch, cl = 1.4142135623730951, -9.667293313452913e-17
+        elif j == 3:
+            ch, cl = 1.681792830507429, 8.199010020581497e-17
+        p, pe = _two_product(hi, ch)
+        pe += hi * cl + lo * ch
+        hi = p + pe
+        lo = pe - (hi - p)
+        n = k >> 2
+        return math.ldexp(hi, n), math.ldexp(lo, n)
+    if h == m:
+        return (0.0 if h < 0.0 else 1.0), 0.0
+    return d, 0.0
+
+
+@njit(cache=True, error_model="numpy")
+def _dexp2c(c, cl, u, v):
+    """(E, e): exp((c + cl) (u - v)) = E + e to ~2**-66 relative (E within 1 ulp), for the
+    parameter gradients of a reduction (symsmooth.codegen.paramgrad); c + cl is a coefficient
+    as a double-double (1/(2 sigma^2): its rounding would err by |exponent| eps).  u - v =
+    d + dl exactly (TwoSum) and c d = p + pl exactly (TwoProduct), so the exponent
+    p + (pl + c dl + cl d) is (c + cl)(u - v) to ~2**-104 relative, where fl(c u) - fl(c v)
+    errs by |c u| eps (a weight exp(k (x - m)) at k = 3, x ~ 1000: 3000 ulp).  A product
+    outside exp's range (or inf, NaN) is taken as fl(c d): the weight is 0, inf or NaN there
+    anyway (_wexp2's edge cases)."""
+    d = u - v
+    p = c * d
+    if not (abs(p) < 800.0 and abs(d) < 1e290 and abs(c) < 1e290):
+        return _wexp2(p, 0.0)
+    bp = d - u
+    dl = (u - (d - bp)) + (-v - bp)
+    p, pl = _two_product(c, d)
+    return _wexp2(p, -(pl + c * dl + cl * d))
+
+
+@njit(cache=True, error_model="numpy")
+def _dexp2(c, u, v):
+    """(E, e): exp(c (u - v)) = E + e for an exact double c (_dexp2c with cl = 0)."""
+    return _dexp2c(c, 0.0, u, v)
 
 
 @njit(cache=True, error_model="numpy")
@@ -75,17 +209,6 @@ def _logdd(a, s, lo):
     if s == 0.0:
         return a - math.inf
     return a + math.log(s)
-
-
-@njit(cache=True, error_model="numpy")
-def _two_sum(a, b):
-    """(s, e) with s = fl(a + b) and s + e == a + b exactly, for any order of magnitude of a
-    and b (Knuth's TwoSum, TAOCP vol. 2, 4.2.2 Theorem B; Muller et al. 2018, Alg. 4.4): the
-    compensated sums of every reduction kernel add each term with it."""
-    s = a + b
-    bp = s - a
-    e = (a - (s - bp)) + (b - bp)
-    return s, e
 
 
 @njit(cache=True, error_model="numpy")
@@ -345,6 +468,66 @@ def _grad_rows_logsumexp_max(x_rows, k_rows, x_grad):
             E0 = _fwexp(_h0, M0)
             _g0 = (0) if (E0 == 0) else (D0 * E0 * k)
             x_grad[r, idx] = _g0
+
+
+@njit(cache=True, error_model="numpy")
+def _pgrad_logsumexp_max_k(x_row, k):
+    """d logsumexp_max / d k of one row: every
+    shift at its group's pivot, weights and sums in double-double (symsmooth.codegen.paramgrad);
+    NaN for a row with a NaN or +inf exponent."""
+    length = x_row.shape[0]
+    _bad = False
+    _B0 = -math.inf
+    _I0 = -1
+    for idx in range(length):
+        x_e = x_row[idx]
+        _h0 = k * x_e
+        if _h0 > _B0:
+            _B0 = _h0
+            _I0 = idx
+        elif _h0 != _h0:
+            _bad = True
+    if _bad or not (_B0 < math.inf) or _I0 < 0:
+        return math.nan
+    _x_p0 = x_row[_I0]
+    s0 = 0.0
+    c0 = 0.0
+    _T0 = 0.0
+    _Tc0 = 0.0
+    for idx in range(length):
+        x_e = x_row[idx]
+        _h0 = k * x_e
+        E0, El0 = _dexp2(k, x_e, _x_p0)
+        if _h0 == -math.inf:
+            E0 = 0.0
+            El0 = 0.0
+        if E0 != 0.0:
+            s0, _e = _two_sum(s0, E0)
+            c0 += _e + El0
+            _y0, _y0l = _two_sum(x_e, -_x_p0)
+            _y1, _y1l = _dd_mul(_y0, _y0l, E0, El0)
+            _T0, _e = _two_sum(_T0, _y1)
+            _Tc0 += _e + _y1l
+    _t = s0 + c0
+    sl0 = c0 - (_t - s0)
+    s0 = _t
+    _t = _T0 + _Tc0
+    _Tl0 = _Tc0 - (_t - _T0)
+    _T0 = _t
+    _z0, _z0l = _dd_mul(k, 0.0, _T0, _Tl0)
+    _z1, _z1l = _dd_mul(s0, sl0, _logdd(0, s0, sl0), 0.0)
+    _z2, _z2l = _dd_add(_z0, _z0l, -_z1, -_z1l)
+    _num = _z2 + _z2l
+    _den = k**2 * s0
+    return _num / _den
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def _pgrad_rows_logsumexp_max_k(x_rows, k_rows, out):
+    for r in prange(out.shape[0]):
+        x_row = x_rows[r]
+        k = k_rows[r]
+        out[r] = _pgrad_logsumexp_max_k(x_row, k)
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
@@ -735,6 +918,23 @@ def _whole_rows(fn, vec_args, flat, cot, out_ind, stacked, dtype, kwargs):
     return tuple(got[..., j] for j in range(stacked)) if stacked else got
 
 
+def _dask_param_rows(fn, vectors, params, cotangent=None):
+    """A reduction's parameter derivative ``fn`` (an in-memory wrapper: one value per row) of
+    dask input, lazily, with whole rows per block (its pivot pass needs the row); a row map's
+    ``cotangent`` travels with the rows."""
+    vecs, pairs, shape, dtype, chunks, ind = _dask_operands(vectors, params)
+    if len(chunks[-1]) > 1:
+        raise NotImplementedError(
+            f"{_NAME}: a parameter derivative needs whole rows; this dask input has the "
+            f"reduced axis in {len(chunks[-1])} chunks: x.rechunk({{-1: -1}}) first"
+        )
+    _check_labels([np.empty(0) if _is_lazy(p) else p for p in params], shape[-1])
+    flat = [x for pair in pairs for x in pair]
+    vec_args = [x for v in vecs for x in (v, ind)]
+    cot = _dask_cotangent(cotangent, shape, chunks, ind)
+    return _whole_rows(fn, vec_args, flat, cot, ind[:-1], 0, dtype, {})
+
+
 def _dask_rows(grad, vectors, params, cotangent=None):
     """A reduction (``grad``: its gradient) of dask input, lazily: whole rows per block map the
     in-memory wrapper; rows in several chunks reduce mergeable states (module docstring)."""
@@ -942,6 +1142,17 @@ def logsumexp_max_grad(x, k):
     return out[0]
 
 
+def logsumexp_max_grad_k(x, k):
+    """Derivative of logsumexp_max in the parameter k, one value per row (shaped
+    like the value)."""
+    if _any_lazy((x, k)):
+        return _dask_param_rows(logsumexp_max_grad_k, (x,), (k,))
+    rows, per_row, shape, dtype = _prepare((x,), (k,))
+    out = np.empty(rows[0].shape[0], dtype=np.float64)
+    _pgrad_rows_logsumexp_max_k(*rows, *per_row, out)
+    return out.reshape(shape[:-1]).astype(dtype, copy=False)
+
+
 _CHUNKED = {
     "value": logsumexp_max,
     "grad": logsumexp_max_grad,
@@ -962,7 +1173,7 @@ _CHUNKED = {
 (symsmooth.runtime.dask_host)."""
 
 
-__all__ = ["logsumexp_max", "logsumexp_max_grad"]
+__all__ = ["logsumexp_max", "logsumexp_max_grad", "logsumexp_max_grad_k"]
 
 __symsmooth__ = {
     "name": "logsumexp_max",
@@ -972,7 +1183,7 @@ __symsmooth__ = {
     "output": "rows",
     "grads": {"x": "logsumexp_max_grad"},
     "grad": "logsumexp_max_grad",
-    "param_grads": {},
+    "param_grads": {"k": "logsumexp_max_grad_k"},
     "labels": (),
     "keywords": {},
     "fast": {},
@@ -1465,7 +1676,19 @@ def logsumexp_max_grad_cuda(x, k, block=None):
     return results[0]
 
 
-_CUDA_DEVICE = (_fin, _fin_lo, _logdd, _two_sum, _wexp)
+_CUDA_DEVICE = (
+    _two_sum,
+    _dd_add,
+    _two_product,
+    _dd_mul,
+    _wexp2,
+    _dexp2c,
+    _dexp2,
+    _fin,
+    _fin_lo,
+    _logdd,
+    _wexp,
+)
 """The scalar helpers and cores that _cuda_build compiles as CUDA device functions."""
 _CUDA_KERNELS = (_cuda_rows_logsumexp_max, _cuda_grad_rows_logsumexp_max)
 """The kernels that _cuda_build compiles with cuda.jit."""

@@ -5,7 +5,7 @@
 #   \u51fd\u6570\u5149\u6ed1\u5316\u6742\u8c08 (2019), https://kexue.fm/archives/6620, item 3)
 # Kind: reduction; inputs: x; parameters: k
 # Template: reduction.py.j2
-#   sha256:0d9a642fb76ac8a4b40ece6066cbe1ddd31509c8ee0aead4654f6a9b6a742245
+#   sha256:72de78bc2878e980432655a698da607ee847e22ebacbda45daaf3cd6cc888360
 # Input expression: sha256(srepr)=efc269cfdd4beb08b7de13b25137544192af61e21c3050ac8f13daeec9ddf116
 # Stabilization rules applied: none
 #
@@ -36,11 +36,24 @@ from numba.core.extending import intrinsic as _intrinsic
 
 
 @njit(cache=True, error_model="numpy")
-def _fin(s, c):
-    """The compensated sum s + c; when an infinite term made the compensation NaN, s."""
-    if c - c == 0.0:
-        return s + c
-    return s
+def _two_sum(a, b):
+    """(s, e) with s = fl(a + b) and s + e == a + b exactly, for any order of magnitude of a
+    and b (Knuth's TwoSum, TAOCP vol. 2, 4.2.2 Theorem B; Muller et al. 2018, Alg. 4.4): the
+    compensated sums of every reduction kernel add each term with it."""
+    s = a + b
+    bp = s - a
+    e = (a - (s - bp)) + (b - bp)
+    return s, e
+
+
+@njit(cache=True, error_model="numpy")
+def _dd_add(ah, al, bh, bl):
+    """(ah + al) + (bh + bl) as a double-double (hi, lo): TwoSum of the high parts, the low
+    parts added to its error, renormalized (Fast2Sum); ~2**-104 relative to the larger term."""
+    s, e = _two_sum(ah, bh)
+    e += al + bl
+    h = s + e
+    return h, e - (h - s)
 
 
 @njit(cache=True, error_model="numpy")
@@ -59,32 +72,12 @@ def _two_product(a, b):
 
 
 @njit(cache=True, error_model="numpy")
-def _two_sum(a, b):
-    """(s, e) with s = fl(a + b) and s + e == a + b exactly, for any order of magnitude of a
-    and b (Knuth's TwoSum, TAOCP vol. 2, 4.2.2 Theorem B; Muller et al. 2018, Alg. 4.4): the
-    compensated sums of every reduction kernel add each term with it."""
-    s = a + b
-    bp = s - a
-    e = (a - (s - bp)) + (b - bp)
-    return s, e
-
-
-@njit(cache=True, error_model="numpy")
-def _wexp(h, m):
-    """exp(h - m), with the difference taken exactly (TwoSum: exp(d + lo) = exp(d)(1 + lo)), so
-    the weight is within ~0.5 ulp even when |h - m| is large.  Edge semantics of every reduction:
-    exp(-inf - -inf) = 0 (an entry at -inf has no weight), exp(inf - inf) = 1 (+inf entries
-    share the mass), NaN stays NaN."""
-    d = h - m
-    if d == d:
-        if d < -746.0:  # exp(d) < 2**-1075 rounds to 0 (log(2**-1074) = -744.44); also -inf
-            return 0.0
-        bp = d - h
-        lo = (h - (d - bp)) + (-m - bp)
-        return math.exp(d) * (1.0 + lo)
-    if h == m:
-        return 0.0 if h < 0.0 else 1.0
-    return d
+def _dd_mul(ah, al, bh, bl):
+    """(ah + al)(bh + bl) as a double-double (Dekker 1971, mul2)."""
+    p, e = _two_product(ah, bh)
+    e += ah * bl + al * bh
+    s = p + e
+    return s, e - (s - p)
 
 
 @njit(cache=True, error_model="numpy")
@@ -148,6 +141,58 @@ def _wexp2(h, m):
     if h == m:
         return (0.0 if h < 0.0 else 1.0), 0.0
     return d, 0.0
+
+
+@njit(cache=True, error_model="numpy")
+def _dexp2c(c, cl, u, v):
+    """(E, e): exp((c + cl) (u - v)) = E + e to ~2**-66 relative (E within 1 ulp), for the
+    parameter gradients of a reduction (symsmooth.codegen.paramgrad); c + cl is a coefficient
+    as a double-double (1/(2 sigma^2): its rounding would err by |exponent| eps).  u - v =
+    d + dl exactly (TwoSum) and c d = p + pl exactly (TwoProduct), so the exponent
+    p + (pl + c dl + cl d) is (c + cl)(u - v) to ~2**-104 relative, where fl(c u) - fl(c v)
+    errs by |c u| eps (a weight exp(k (x - m)) at k = 3, x ~ 1000: 3000 ulp).  A product
+    outside exp's range (or inf, NaN) is taken as fl(c d): the weight is 0, inf or NaN there
+    anyway (_wexp2's edge cases)."""
+    d = u - v
+    p = c * d
+    if not (abs(p) < 800.0 and abs(d) < 1e290 and abs(c) < 1e290):
+        return _wexp2(p, 0.0)
+    bp = d - u
+    dl = (u - (d - bp)) + (-v - bp)
+    p, pl = _two_product(c, d)
+    return _wexp2(p, -(pl + c * dl + cl * d))
+
+
+@njit(cache=True, error_model="numpy")
+def _dexp2(c, u, v):
+    """(E, e): exp(c (u - v)) = E + e for an exact double c (_dexp2c with cl = 0)."""
+    return _dexp2c(c, 0.0, u, v)
+
+
+@njit(cache=True, error_model="numpy")
+def _fin(s, c):
+    """The compensated sum s + c; when an infinite term made the compensation NaN, s."""
+    if c - c == 0.0:
+        return s + c
+    return s
+
+
+@njit(cache=True, error_model="numpy")
+def _wexp(h, m):
+    """exp(h - m), with the difference taken exactly (TwoSum: exp(d + lo) = exp(d)(1 + lo)), so
+    the weight is within ~0.5 ulp even when |h - m| is large.  Edge semantics of every reduction:
+    exp(-inf - -inf) = 0 (an entry at -inf has no weight), exp(inf - inf) = 1 (+inf entries
+    share the mass), NaN stays NaN."""
+    d = h - m
+    if d == d:
+        if d < -746.0:  # exp(d) < 2**-1075 rounds to 0 (log(2**-1074) = -744.44); also -inf
+            return 0.0
+        bp = d - h
+        lo = (h - (d - bp)) + (-m - bp)
+        return math.exp(d) * (1.0 + lo)
+    if h == m:
+        return 0.0 if h < 0.0 else 1.0
+    return d
 
 
 # Vectorizable CPU versions (exp/log/log1p without libm calls, within 1 ulp: see
@@ -499,6 +544,86 @@ def _grad_rows_soft_argmax(x_rows, k_rows, x_grad):
             _c1 = E0 * k
             _g0 = ((0) if _c0 else (D0 * _c1)) + ((0) if _c0 else (D1 * _c1 * pos_))
             x_grad[r, idx] = _g0
+
+
+@njit(cache=True, error_model="numpy")
+def _pgrad_soft_argmax_k(x_row, k):
+    """d soft_argmax / d k of one row: every
+    shift at its group's pivot, weights and sums in double-double (symsmooth.codegen.paramgrad);
+    NaN for a row with a NaN or +inf exponent."""
+    length = x_row.shape[0]
+    _bad = False
+    _B0 = -math.inf
+    _I0 = -1
+    for idx in range(length):
+        x_e = x_row[idx]
+        _h0 = k * x_e
+        if _h0 > _B0:
+            _B0 = _h0
+            _I0 = idx
+        elif _h0 != _h0:
+            _bad = True
+    if _bad or not (_B0 < math.inf) or _I0 < 0:
+        return math.nan
+    _x_p0 = x_row[_I0]
+    s0 = 0.0
+    c0 = 0.0
+    _T0 = 0.0
+    _Tc0 = 0.0
+    s1 = 0.0
+    c1 = 0.0
+    _T1 = 0.0
+    _Tc1 = 0.0
+    for idx in range(length):
+        x_e = x_row[idx]
+        pos_ = idx + 1.0
+        _h0 = k * x_e
+        _w1 = pos_
+        E0, El0 = _dexp2(k, x_e, _x_p0)
+        if _h0 == -math.inf:
+            E0 = 0.0
+            El0 = 0.0
+        if E0 != 0.0:
+            s0, _e = _two_sum(s0, E0)
+            c0 += _e + El0
+            _y0, _y0l = _two_sum(x_e, -_x_p0)
+            _y1, _y1l = _dd_mul(_y0, _y0l, E0, El0)
+            _T0, _e = _two_sum(_T0, _y1)
+            _Tc0 += _e + _y1l
+            _y2, _y2l = _dd_mul(_w1, 0.0, E0, El0)
+            s1, _e = _two_sum(s1, _y2)
+            c1 += _e + _y2l
+            _y3, _y3l = _two_sum(x_e, -_x_p0)
+            _y4, _y4l = _dd_mul(pos_, 0.0, _y3, _y3l)
+            _y5, _y5l = _dd_mul(_y4, _y4l, E0, El0)
+            _T1, _e = _two_sum(_T1, _y5)
+            _Tc1 += _e + _y5l
+    _t = s0 + c0
+    sl0 = c0 - (_t - s0)
+    s0 = _t
+    _t = s1 + c1
+    sl1 = c1 - (_t - s1)
+    s1 = _t
+    _t = _T0 + _Tc0
+    _Tl0 = _Tc0 - (_t - _T0)
+    _T0 = _t
+    _t = _T1 + _Tc1
+    _Tl1 = _Tc1 - (_t - _T1)
+    _T1 = _t
+    _z0, _z0l = _dd_mul(_T1, _Tl1, s0, sl0)
+    _z1, _z1l = _dd_mul(_T0, _Tl0, s1, sl1)
+    _z2, _z2l = _dd_add(_z0, _z0l, -_z1, -_z1l)
+    _num = _z2 + _z2l
+    _den = s0**2
+    return _num / _den
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def _pgrad_rows_soft_argmax_k(x_rows, k_rows, out):
+    for r in prange(out.shape[0]):
+        x_row = x_rows[r]
+        k = k_rows[r]
+        out[r] = _pgrad_soft_argmax_k(x_row, k)
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
@@ -905,6 +1030,23 @@ def _whole_rows(fn, vec_args, flat, cot, out_ind, stacked, dtype, kwargs):
     return tuple(got[..., j] for j in range(stacked)) if stacked else got
 
 
+def _dask_param_rows(fn, vectors, params, cotangent=None):
+    """A reduction's parameter derivative ``fn`` (an in-memory wrapper: one value per row) of
+    dask input, lazily, with whole rows per block (its pivot pass needs the row); a row map's
+    ``cotangent`` travels with the rows."""
+    vecs, pairs, shape, dtype, chunks, ind = _dask_operands(vectors, params)
+    if len(chunks[-1]) > 1:
+        raise NotImplementedError(
+            f"{_NAME}: a parameter derivative needs whole rows; this dask input has the "
+            f"reduced axis in {len(chunks[-1])} chunks: x.rechunk({{-1: -1}}) first"
+        )
+    _check_labels([np.empty(0) if _is_lazy(p) else p for p in params], shape[-1])
+    flat = [x for pair in pairs for x in pair]
+    vec_args = [x for v in vecs for x in (v, ind)]
+    cot = _dask_cotangent(cotangent, shape, chunks, ind)
+    return _whole_rows(fn, vec_args, flat, cot, ind[:-1], 0, dtype, {})
+
+
 def _dask_rows(grad, vectors, params, cotangent=None):
     """A reduction (``grad``: its gradient) of dask input, lazily: whole rows per block map the
     in-memory wrapper; rows in several chunks reduce mergeable states (module docstring)."""
@@ -1109,6 +1251,17 @@ def soft_argmax_grad(x, k):
     return out[0]
 
 
+def soft_argmax_grad_k(x, k):
+    """Derivative of soft_argmax in the parameter k, one value per row (shaped
+    like the value)."""
+    if _any_lazy((x, k)):
+        return _dask_param_rows(soft_argmax_grad_k, (x,), (k,))
+    rows, per_row, shape, dtype = _prepare((x,), (k,))
+    out = np.empty(rows[0].shape[0], dtype=np.float64)
+    _pgrad_rows_soft_argmax_k(*rows, *per_row, out)
+    return out.reshape(shape[:-1]).astype(dtype, copy=False)
+
+
 _CHUNKED = {
     "value": soft_argmax,
     "grad": soft_argmax_grad,
@@ -1129,7 +1282,7 @@ _CHUNKED = {
 (symsmooth.runtime.dask_host)."""
 
 
-__all__ = ["soft_argmax", "soft_argmax_grad"]
+__all__ = ["soft_argmax", "soft_argmax_grad", "soft_argmax_grad_k"]
 
 __symsmooth__ = {
     "name": "soft_argmax",
@@ -1139,7 +1292,7 @@ __symsmooth__ = {
     "output": "rows",
     "grads": {"x": "soft_argmax_grad"},
     "grad": "soft_argmax_grad",
-    "param_grads": {},
+    "param_grads": {"k": "soft_argmax_grad_k"},
     "labels": (),
     "keywords": {},
     "fast": {},
@@ -1828,7 +1981,7 @@ def soft_argmax_grad_cuda(x, k, block=None):
     return results[0]
 
 
-_CUDA_DEVICE = (_fin, _two_product, _two_sum, _wexp, _wexp2)
+_CUDA_DEVICE = (_two_sum, _dd_add, _two_product, _dd_mul, _wexp2, _dexp2c, _dexp2, _fin, _wexp)
 """The scalar helpers and cores that _cuda_build compiles as CUDA device functions."""
 _CUDA_KERNELS = (_cuda_rows_soft_argmax, _cuda_grad_rows_soft_argmax)
 """The kernels that _cuda_build compiles with cuda.jit."""

@@ -6,7 +6,7 @@
 #   https://kexue.fm/archives/6620, item 5)
 # Kind: reduction; inputs: z, t; parameters: k
 # Template: reduction.py.j2
-#   sha256:0d9a642fb76ac8a4b40ece6066cbe1ddd31509c8ee0aead4654f6a9b6a742245
+#   sha256:72de78bc2878e980432655a698da607ee847e22ebacbda45daaf3cd6cc888360
 # Input expression: sha256(srepr)=5228834c6d0f0e4da466c858ee6703b0a234f233be39ac2f7f7c52efc456ed49
 # Stabilization rules applied: exact_arguments, sigmoid, sigmoid_product
 #
@@ -40,6 +40,27 @@ from numba.core.extending import intrinsic as _intrinsic
 
 
 @njit(cache=True, error_model="numpy")
+def _two_sum(a, b):
+    """(s, e) with s = fl(a + b) and s + e == a + b exactly, for any order of magnitude of a
+    and b (Knuth's TwoSum, TAOCP vol. 2, 4.2.2 Theorem B; Muller et al. 2018, Alg. 4.4): the
+    compensated sums of every reduction kernel add each term with it."""
+    s = a + b
+    bp = s - a
+    e = (a - (s - bp)) + (b - bp)
+    return s, e
+
+
+@njit(cache=True, error_model="numpy")
+def _dd_add(ah, al, bh, bl):
+    """(ah + al) + (bh + bl) as a double-double (hi, lo): TwoSum of the high parts, the low
+    parts added to its error, renormalized (Fast2Sum); ~2**-104 relative to the larger term."""
+    s, e = _two_sum(ah, bh)
+    e += al + bl
+    h = s + e
+    return h, e - (h - s)
+
+
+@njit(cache=True, error_model="numpy")
 def _two_product(a, b):
     """(p, e) with p = fl(a*b) and p + e == a*b exactly (Dekker 1971, splitting by 2**27 + 1;
     valid while |a|, |b| < 2**996, far beyond where the callers' results underflow)."""
@@ -52,6 +73,15 @@ def _two_product(a, b):
     blo = b - bhi
     e = ((ahi * bhi - p) + ahi * blo + alo * bhi) + alo * blo
     return p, e
+
+
+@njit(cache=True, error_model="numpy")
+def _dd_mul(ah, al, bh, bl):
+    """(ah + al)(bh + bl) as a double-double (Dekker 1971, mul2)."""
+    p, e = _two_product(ah, bh)
+    e += ah * bl + al * bh
+    s = p + e
+    return s, e - (s - p)
 
 
 @njit(cache=True, error_model="numpy")
@@ -206,17 +236,6 @@ def _sigmoid_xp(a, b):
     """sigmoid(a b) for the exact product (_sigmoid2 takes the low part)."""
     p, pl = _two_product(a, b)
     return _sigmoid2(p, _lo(pl))
-
-
-@njit(cache=True, error_model="numpy")
-def _two_sum(a, b):
-    """(s, e) with s = fl(a + b) and s + e == a + b exactly, for any order of magnitude of a
-    and b (Knuth's TwoSum, TAOCP vol. 2, 4.2.2 Theorem B; Muller et al. 2018, Alg. 4.4): the
-    compensated sums of every reduction kernel add each term with it."""
-    s = a + b
-    bp = s - a
-    e = (a - (s - bp)) + (b - bp)
-    return s, e
 
 
 @njit(cache=True, error_model="numpy")
@@ -524,6 +543,67 @@ def _grad_rows_soft_f1(z_rows, t_rows, k_rows, z_grad, t_grad):
             _g1 = (_f1 * (_u1 + _ul1)) / _n1
             z_grad[r, idx] = _g0
             t_grad[r, idx] = _g1
+
+
+@njit(cache=True, error_model="numpy")
+def _pgrad_soft_f1_k(z_row, t_row, k):
+    """d soft_f1 / d k of one row: every
+    shift at its group's pivot, weights and sums in double-double (symsmooth.codegen.paramgrad);
+    NaN for a row with a NaN or +inf exponent."""
+    length = z_row.shape[0]
+    s0 = 0.0
+    c0 = 0.0
+    _T0 = 0.0
+    _Tc0 = 0.0
+    s1 = 0.0
+    c1 = 0.0
+    _T1 = 0.0
+    _Tc1 = 0.0
+    for idx in range(length):
+        z_e = z_row[idx]
+        t_e = t_row[idx]
+        _c0 = _sigmoid_xp(z_e, k)
+        _w0 = _c0 + t_e
+        _w1 = _c0 * t_e
+        _wl0 = _sum_err(t_e, _c0)
+        _wl1 = _product_err(t_e, _c0)
+        s0, _e = _two_sum(s0, _w0)
+        c0 += _e + _wl0
+        _T0, _e = _two_sum(_T0, z_e * _dsigmoid_xp(z_e, k))
+        _Tc0 += _e
+        s1, _e = _two_sum(s1, _w1)
+        c1 += _e + _wl1
+        _T1, _e = _two_sum(_T1, t_e * z_e * _dsigmoid_xp(z_e, k))
+        _Tc1 += _e
+    _t = s0 + c0
+    sl0 = c0 - (_t - s0)
+    s0 = _t
+    _t = s1 + c1
+    sl1 = c1 - (_t - s1)
+    s1 = _t
+    _t = _T0 + _Tc0
+    _Tl0 = _Tc0 - (_t - _T0)
+    _T0 = _t
+    _t = _T1 + _Tc1
+    _Tl1 = _Tc1 - (_t - _T1)
+    _T1 = _t
+    _z0, _z0l = _dd_mul(2.0, 0.0, _T0, _Tl0)
+    _z1, _z1l = _dd_mul(_z0, _z0l, s1, sl1)
+    _z2, _z2l = _dd_mul(2.0, 0.0, _T1, _Tl1)
+    _z3, _z3l = _dd_mul(_z2, _z2l, s0, sl0)
+    _z4, _z4l = _dd_add(-_z1, -_z1l, _z3, _z3l)
+    _num = _z4 + _z4l
+    _den = s0**2
+    return _num / _den
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def _pgrad_rows_soft_f1_k(z_rows, t_rows, k_rows, out):
+    for r in prange(out.shape[0]):
+        z_row = z_rows[r]
+        t_row = t_rows[r]
+        k = k_rows[r]
+        out[r] = _pgrad_soft_f1_k(z_row, t_row, k)
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
@@ -986,6 +1066,23 @@ def _whole_rows(fn, vec_args, flat, cot, out_ind, stacked, dtype, kwargs):
     return tuple(got[..., j] for j in range(stacked)) if stacked else got
 
 
+def _dask_param_rows(fn, vectors, params, cotangent=None):
+    """A reduction's parameter derivative ``fn`` (an in-memory wrapper: one value per row) of
+    dask input, lazily, with whole rows per block (its pivot pass needs the row); a row map's
+    ``cotangent`` travels with the rows."""
+    vecs, pairs, shape, dtype, chunks, ind = _dask_operands(vectors, params)
+    if len(chunks[-1]) > 1:
+        raise NotImplementedError(
+            f"{_NAME}: a parameter derivative needs whole rows; this dask input has the "
+            f"reduced axis in {len(chunks[-1])} chunks: x.rechunk({{-1: -1}}) first"
+        )
+    _check_labels([np.empty(0) if _is_lazy(p) else p for p in params], shape[-1])
+    flat = [x for pair in pairs for x in pair]
+    vec_args = [x for v in vecs for x in (v, ind)]
+    cot = _dask_cotangent(cotangent, shape, chunks, ind)
+    return _whole_rows(fn, vec_args, flat, cot, ind[:-1], 0, dtype, {})
+
+
 def _dask_rows(grad, vectors, params, cotangent=None):
     """A reduction (``grad``: its gradient) of dask input, lazily: whole rows per block map the
     in-memory wrapper; rows in several chunks reduce mergeable states (module docstring)."""
@@ -1201,6 +1298,17 @@ def soft_f1_grad_t(z, t, k):
     return soft_f1_grad(z, t, k)[1]
 
 
+def soft_f1_grad_k(z, t, k):
+    """Derivative of soft_f1 in the parameter k, one value per row (shaped
+    like the value)."""
+    if _any_lazy((z, t, k)):
+        return _dask_param_rows(soft_f1_grad_k, (z, t), (k,))
+    rows, per_row, shape, dtype = _prepare((z, t), (k,))
+    out = np.empty(rows[0].shape[0], dtype=np.float64)
+    _pgrad_rows_soft_f1_k(*rows, *per_row, out)
+    return out.reshape(shape[:-1]).astype(dtype, copy=False)
+
+
 _CHUNKED = {
     "value": soft_f1,
     "grad": soft_f1_grad,
@@ -1221,7 +1329,7 @@ _CHUNKED = {
 (symsmooth.runtime.dask_host)."""
 
 
-__all__ = ["soft_f1", "soft_f1_grad", "soft_f1_grad_z", "soft_f1_grad_t"]
+__all__ = ["soft_f1", "soft_f1_grad", "soft_f1_grad_z", "soft_f1_grad_t", "soft_f1_grad_k"]
 
 __symsmooth__ = {
     "name": "soft_f1",
@@ -1231,7 +1339,7 @@ __symsmooth__ = {
     "output": "rows",
     "grads": {"z": "soft_f1_grad_z", "t": "soft_f1_grad_t"},
     "grad": "soft_f1_grad",
-    "param_grads": {},
+    "param_grads": {"k": "soft_f1_grad_k"},
     "labels": (),
     "keywords": {},
     "fast": {},
@@ -1770,7 +1878,10 @@ def soft_f1_grad_cuda(z, t, k, block=None):
 
 
 _CUDA_DEVICE = (
+    _two_sum,
+    _dd_add,
     _two_product,
+    _dd_mul,
     _wexp2,
     _dsigmoid2,
     _lo,
@@ -1780,7 +1891,6 @@ _CUDA_DEVICE = (
     _product_err,
     _sigmoid2,
     _sigmoid_xp,
-    _two_sum,
     _sum_err,
     _wexp,
 )

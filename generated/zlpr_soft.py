@@ -6,7 +6,7 @@
 #   kexue.fm/archives/7359 eq:final (ZLPR))
 # Kind: reduction; inputs: s, t; parameters: k
 # Template: reduction.py.j2
-#   sha256:0d9a642fb76ac8a4b40ece6066cbe1ddd31509c8ee0aead4654f6a9b6a742245
+#   sha256:72de78bc2878e980432655a698da607ee847e22ebacbda45daaf3cd6cc888360
 # Input expression: sha256(srepr)=f03dfa8244b29ec1d2e877ce64a021e4be86935ac3b74be5944371ddc7d18cce
 # Stabilization rules applied: none
 #
@@ -37,6 +37,140 @@ import numpy as np
 from numba import float64, int64, njit, prange
 from numba import types as _types
 from numba.core.extending import intrinsic as _intrinsic
+
+
+@njit(cache=True, error_model="numpy")
+def _two_sum(a, b):
+    """(s, e) with s = fl(a + b) and s + e == a + b exactly, for any order of magnitude of a
+    and b (Knuth's TwoSum, TAOCP vol. 2, 4.2.2 Theorem B; Muller et al. 2018, Alg. 4.4): the
+    compensated sums of every reduction kernel add each term with it."""
+    s = a + b
+    bp = s - a
+    e = (a - (s - bp)) + (b - bp)
+    return s, e
+
+
+@njit(cache=True, error_model="numpy")
+def _dd_add(ah, al, bh, bl):
+    """(ah + al) + (bh + bl) as a double-double (hi, lo): TwoSum of the high parts, the low
+    parts added to its error, renormalized (Fast2Sum); ~2**-104 relative to the larger term."""
+    s, e = _two_sum(ah, bh)
+    e += al + bl
+    h = s + e
+    return h, e - (h - s)
+
+
+@njit(cache=True, error_model="numpy")
+def _two_product(a, b):
+    """(p, e) with p = fl(a*b) and p + e == a*b exactly (Dekker 1971, splitting by 2**27 + 1;
+    valid while |a|, |b| < 2**996, far beyond where the callers' results underflow)."""
+    p = a * b
+    t = 134217729.0 * a
+    ahi = t - (t - a)
+    alo = a - ahi
+    t = 134217729.0 * b
+    bhi = t - (t - b)
+    blo = b - bhi
+    e = ((ahi * bhi - p) + ahi * blo + alo * bhi) + alo * blo
+    return p, e
+
+
+@njit(cache=True, error_model="numpy")
+def _dd_mul(ah, al, bh, bl):
+    """(ah + al)(bh + bl) as a double-double (Dekker 1971, mul2)."""
+    p, e = _two_product(ah, bh)
+    e += ah * bl + al * bh
+    s = p + e
+    return s, e - (s - p)
+
+
+@njit(cache=True, error_model="numpy")
+def _wexp2(h, m):
+    """(E, e): exp(h - m) = E + e to ~2**-66 relative (E within 1 ulp), for the pivoted
+    gradients (symsmooth.codegen.pivot), whose cancelling sums need the weights' rounding.
+    h - m = d + dl exactly (TwoSum); d = k ln2/4 + r with ln2/4 = L1 + L2 (L1: 32 bits, so
+    k L1 and d - k L1 are exact, Cody-Waite); exp(r) = 1 + r + r^2/2 + r^3 q(r), |r| <= 0.087,
+    with 1 + r and r^2 exact (Fast2Sum, TwoProduct) and the Taylor tail q to r^12/12!; then
+    times 2^(j/4) (double-double constants) and 2^(k >> 2).  Edge cases as _wexp."""
+    d = h - m
+    if d == d:
+        if d < -746.0:
+            return 0.0, 0.0
+        bp = d - h
+        dl = (h - (d - bp)) + (-m - bp)
+        if d > 709.0:
+            return math.exp(d) * (1.0 + dl), 0.0
+        kf = math.floor(d * 5.7707801635558535 + 0.5)
+        r = d - kf * 0.17328679509228095
+        x = -kf * 4.770537323176469e-11
+        rh = r + x
+        bp = rh - r
+        rl = ((r - (rh - bp)) + (x - bp)) + dl
+        q, qe = _two_product(rh, rh)
+        tail = 2.08767569878681e-09
+        tail = tail * rh + 2.505210838544172e-08
+        tail = tail * rh + 2.755731922398589e-07
+        tail = tail * rh + 2.7557319223985893e-06
+        tail = tail * rh + 2.48015873015873e-05
+        tail = tail * rh + 0.0001984126984126984
+        tail = tail * rh + 0.001388888888888889
+        tail = tail * rh + 0.008333333333333333
+        tail = tail * rh + 0.041666666666666664
+        tail = tail * rh + 0.16666666666666666
+        a = 1.0 + rh
+        al = (1.0 - a) + rh
+        y = 0.5 * q
+        b = a + y
+        bp = b - a
+        al += (a - (b - bp)) + (y - bp)
+        t3 = q * rh * tail
+        al += 0.5 * qe + t3 + rl * (b + t3)  # rl exp(rh): rl is up to 2**-44 (dl)
+        hi = b + al
+        lo = al - (hi - b)
+        k = int(kf)
+        j = k & 3
+        ch, cl = 1.0, 0.0
+        if j == 1:
+            ch, cl = 1.189207115002721, 3.982015231465646e-17
+        elif j == 2:
+            ch, cl = 1.4142135623730951, -9.667293313452913e-17
+        elif j == 3:
+            ch, cl = 1.681792830507429, 8.199010020581497e-17
+        p, pe = _two_product(hi, ch)
+        pe += hi * cl + lo * ch
+        hi = p + pe
+        lo = pe - (hi - p)
+        n = k >> 2
+        return math.ldexp(hi, n), math.ldexp(lo, n)
+    if h == m:
+        return (0.0 if h < 0.0 else 1.0), 0.0
+    return d, 0.0
+
+
+@njit(cache=True, error_model="numpy")
+def _dexp2c(c, cl, u, v):
+    """(E, e): exp((c + cl) (u - v)) = E + e to ~2**-66 relative (E within 1 ulp), for the
+    parameter gradients of a reduction (symsmooth.codegen.paramgrad); c + cl is a coefficient
+    as a double-double (1/(2 sigma^2): its rounding would err by |exponent| eps).  u - v =
+    d + dl exactly (TwoSum) and c d = p + pl exactly (TwoProduct), so the exponent
+    p + (pl + c dl + cl d) is (c + cl)(u - v) to ~2**-104 relative, where fl(c u) - fl(c v)
+    errs by |c u| eps (a weight exp(k (x - m)) at k = 3, x ~ 1000: 3000 ulp).  A product
+    outside exp's range (or inf, NaN) is taken as fl(c d): the weight is 0, inf or NaN there
+    anyway (_wexp2's edge cases)."""
+    d = u - v
+    p = c * d
+    if not (abs(p) < 800.0 and abs(d) < 1e290 and abs(c) < 1e290):
+        return _wexp2(p, 0.0)
+    bp = d - u
+    dl = (u - (d - bp)) + (-v - bp)
+    p, pl = _two_product(c, d)
+    return _wexp2(p, -(pl + c * dl + cl * d))
+
+
+@njit(cache=True, error_model="numpy")
+def _dexp2(c, u, v):
+    """(E, e): exp(c (u - v)) = E + e for an exact double c (_dexp2c with cl = 0)."""
+    return _dexp2c(c, 0.0, u, v)
 
 
 @njit(cache=True, error_model="numpy")
@@ -77,17 +211,6 @@ def _logdd(a, s, lo):
     if s == 0.0:
         return a - math.inf
     return a + math.log(s)
-
-
-@njit(cache=True, error_model="numpy")
-def _two_sum(a, b):
-    """(s, e) with s = fl(a + b) and s + e == a + b exactly, for any order of magnitude of a
-    and b (Knuth's TwoSum, TAOCP vol. 2, 4.2.2 Theorem B; Muller et al. 2018, Alg. 4.4): the
-    compensated sums of every reduction kernel add each term with it."""
-    s = a + b
-    bp = s - a
-    e = (a - (s - bp)) + (b - bp)
-    return s, e
 
 
 @njit(cache=True, error_model="numpy")
@@ -432,6 +555,130 @@ def _grad_rows_zlpr_soft(s_rows, t_rows, k_rows, s_grad, t_grad):
             _g1 = ((0) if _c0 else (_c1)) + ((0) if _c2 else (-_c3))
             s_grad[r, idx] = _g0
             t_grad[r, idx] = _g1
+
+
+@njit(cache=True, error_model="numpy")
+def _pgrad_zlpr_soft_k(s_row, t_row, k):
+    """d zlpr_soft / d k of one row: every
+    shift at its group's pivot, weights and sums in double-double (symsmooth.codegen.paramgrad);
+    NaN for a row with a NaN or +inf exponent."""
+    length = s_row.shape[0]
+    _bad = False
+    _B0 = 0.0
+    _I0 = -1
+    _B1 = 0.0
+    _I1 = -1
+    for idx in range(length):
+        s_e = s_row[idx]
+        t_e = t_row[idx]
+        _c0 = k * s_e
+        _h0 = -_c0
+        _h1 = _c0
+        _w0 = 1 - t_e
+        _w1 = t_e
+        _h0 = (-math.inf) if (_w1 == 0) else (_h0)
+        _h1 = (-math.inf) if (_w0 == 0) else (_h1)
+        if _h0 > _B0:
+            _B0 = _h0
+            _I0 = idx
+        elif _h0 != _h0:
+            _bad = True
+        if _h1 > _B1:
+            _B1 = _h1
+            _I1 = idx
+        elif _h1 != _h1:
+            _bad = True
+    if _bad or not (_B0 < math.inf) or not (_B1 < math.inf):
+        return math.nan
+    _F0 = 1.0 if _I0 >= 0 else 0.0
+    _s_p0 = s_row[_I0] if _I0 >= 0 else 0.0
+    _F1 = 1.0 if _I1 >= 0 else 0.0
+    _s_p1 = s_row[_I1] if _I1 >= 0 else 0.0
+    _i0, _i0l = _dexp2(-k, _F1 * _s_p1, 0.0)
+    s0 = _i0
+    c0 = _i0l
+    _i1, _i1l = _dexp2(-k, _F1 * _s_p1, 0.0)
+    _i2, _i2l = _dd_mul(_F1 * _s_p1, 0.0, _i1, _i1l)
+    _T0 = -_i2
+    _Tc0 = -_i2l
+    _i3, _i3l = _dexp2(k, _F0 * _s_p0, 0.0)
+    s1 = _i3
+    c1 = _i3l
+    _i4, _i4l = _dexp2(k, _F0 * _s_p0, 0.0)
+    _i5, _i5l = _dd_mul(_F0 * _s_p0, 0.0, _i4, _i4l)
+    _T1 = _i5
+    _Tc1 = _i5l
+    for idx in range(length):
+        s_e = s_row[idx]
+        t_e = t_row[idx]
+        _c0 = k * s_e
+        _h0 = -_c0
+        _h1 = _c0
+        _w0 = 1 - t_e
+        _w1 = t_e
+        _h0 = (-math.inf) if (_w1 == 0) else (_h0)
+        _h1 = (-math.inf) if (_w0 == 0) else (_h1)
+        E0, El0 = _dexp2(k, _F0 * _s_p0, s_e)
+        if _h0 == -math.inf:
+            E0 = 0.0
+            El0 = 0.0
+        E1, El1 = _dexp2(k, s_e, _F1 * _s_p1)
+        if _h1 == -math.inf:
+            E1 = 0.0
+            El1 = 0.0
+        if E0 != 0.0:
+            _y4, _y4l = _dd_mul(_w1, 0.0, E0, El0)
+            s1, _e = _two_sum(s1, _y4)
+            c1 += _e + _y4l
+            _y5, _y5l = _two_sum(_F0 * _s_p0, -s_e)
+            _y6, _y6l = _dd_mul(t_e, 0.0, _y5, _y5l)
+            _y7, _y7l = _dd_mul(_y6, _y6l, E0, El0)
+            _T1, _e = _two_sum(_T1, _y7)
+            _Tc1 += _e + _y7l
+        if E1 != 0.0:
+            _y0, _y0l = _dd_mul(_w0, 0.0, E1, El1)
+            s0, _e = _two_sum(s0, _y0)
+            c0 += _e + _y0l
+            _y1, _y1l = _two_sum(s_e, -(_F1 * _s_p1))
+            _y2, _y2l = _dd_mul(1 - t_e, 0.0, _y1, _y1l)
+            _y3, _y3l = _dd_mul(_y2, _y2l, E1, El1)
+            _T0, _e = _two_sum(_T0, _y3)
+            _Tc0 += _e + _y3l
+    _t = s0 + c0
+    sl0 = c0 - (_t - s0)
+    s0 = _t
+    _t = s1 + c1
+    sl1 = c1 - (_t - s1)
+    s1 = _t
+    _t = _T0 + _Tc0
+    _Tl0 = _Tc0 - (_t - _T0)
+    _T0 = _t
+    _t = _T1 + _Tc1
+    _Tl1 = _Tc1 - (_t - _T1)
+    _T1 = _t
+    _z0, _z0l = _dd_mul(k, 0.0, _T0, _Tl0)
+    _z1, _z1l = _dd_mul(_z0, _z0l, s1, sl1)
+    _z2, _z2l = _dd_mul(k, 0.0, _T1, _Tl1)
+    _z3, _z3l = _dd_mul(_z2, _z2l, s0, sl0)
+    _z4, _z4l = _dd_mul(s0, sl0, s1, sl1)
+    _z5, _z5l = _dd_mul(_z4, _z4l, _logdd(0, s0, sl0), 0.0)
+    _z6, _z6l = _dd_mul(s0, sl0, s1, sl1)
+    _z7, _z7l = _dd_mul(_z6, _z6l, _logdd(0, s1, sl1), 0.0)
+    _z8, _z8l = _dd_add(_z1, _z1l, _z3, _z3l)
+    _z9, _z9l = _dd_add(_z8, _z8l, -_z5, -_z5l)
+    _z10, _z10l = _dd_add(_z9, _z9l, -_z7, -_z7l)
+    _num = _z10 + _z10l
+    _den = k**2 * s0 * s1
+    return _num / _den
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def _pgrad_rows_zlpr_soft_k(s_rows, t_rows, k_rows, out):
+    for r in prange(out.shape[0]):
+        s_row = s_rows[r]
+        t_row = t_rows[r]
+        k = k_rows[r]
+        out[r] = _pgrad_zlpr_soft_k(s_row, t_row, k)
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
@@ -941,6 +1188,23 @@ def _whole_rows(fn, vec_args, flat, cot, out_ind, stacked, dtype, kwargs):
     return tuple(got[..., j] for j in range(stacked)) if stacked else got
 
 
+def _dask_param_rows(fn, vectors, params, cotangent=None):
+    """A reduction's parameter derivative ``fn`` (an in-memory wrapper: one value per row) of
+    dask input, lazily, with whole rows per block (its pivot pass needs the row); a row map's
+    ``cotangent`` travels with the rows."""
+    vecs, pairs, shape, dtype, chunks, ind = _dask_operands(vectors, params)
+    if len(chunks[-1]) > 1:
+        raise NotImplementedError(
+            f"{_NAME}: a parameter derivative needs whole rows; this dask input has the "
+            f"reduced axis in {len(chunks[-1])} chunks: x.rechunk({{-1: -1}}) first"
+        )
+    _check_labels([np.empty(0) if _is_lazy(p) else p for p in params], shape[-1])
+    flat = [x for pair in pairs for x in pair]
+    vec_args = [x for v in vecs for x in (v, ind)]
+    cot = _dask_cotangent(cotangent, shape, chunks, ind)
+    return _whole_rows(fn, vec_args, flat, cot, ind[:-1], 0, dtype, {})
+
+
 def _dask_rows(grad, vectors, params, cotangent=None):
     """A reduction (``grad``: its gradient) of dask input, lazily: whole rows per block map the
     in-memory wrapper; rows in several chunks reduce mergeable states (module docstring)."""
@@ -1156,6 +1420,17 @@ def zlpr_soft_grad_t(s, t, k):
     return zlpr_soft_grad(s, t, k)[1]
 
 
+def zlpr_soft_grad_k(s, t, k):
+    """Derivative of zlpr_soft in the parameter k, one value per row (shaped
+    like the value)."""
+    if _any_lazy((s, t, k)):
+        return _dask_param_rows(zlpr_soft_grad_k, (s, t), (k,))
+    rows, per_row, shape, dtype = _prepare((s, t), (k,))
+    out = np.empty(rows[0].shape[0], dtype=np.float64)
+    _pgrad_rows_zlpr_soft_k(*rows, *per_row, out)
+    return out.reshape(shape[:-1]).astype(dtype, copy=False)
+
+
 _CHUNKED = {
     "value": zlpr_soft,
     "grad": zlpr_soft_grad,
@@ -1176,7 +1451,13 @@ _CHUNKED = {
 (symsmooth.runtime.dask_host)."""
 
 
-__all__ = ["zlpr_soft", "zlpr_soft_grad", "zlpr_soft_grad_s", "zlpr_soft_grad_t"]
+__all__ = [
+    "zlpr_soft",
+    "zlpr_soft_grad",
+    "zlpr_soft_grad_s",
+    "zlpr_soft_grad_t",
+    "zlpr_soft_grad_k",
+]
 
 __symsmooth__ = {
     "name": "zlpr_soft",
@@ -1186,7 +1467,7 @@ __symsmooth__ = {
     "output": "rows",
     "grads": {"s": "zlpr_soft_grad_s", "t": "zlpr_soft_grad_t"},
     "grad": "zlpr_soft_grad",
-    "param_grads": {},
+    "param_grads": {"k": "zlpr_soft_grad_k"},
     "labels": (),
     "keywords": {},
     "fast": {},
@@ -1805,7 +2086,19 @@ def zlpr_soft_grad_cuda(s, t, k, block=None):
     return results
 
 
-_CUDA_DEVICE = (_fin, _fin_lo, _logdd, _two_sum, _wexp)
+_CUDA_DEVICE = (
+    _two_sum,
+    _dd_add,
+    _two_product,
+    _dd_mul,
+    _wexp2,
+    _dexp2c,
+    _dexp2,
+    _fin,
+    _fin_lo,
+    _logdd,
+    _wexp,
+)
 """The scalar helpers and cores that _cuda_build compiles as CUDA device functions."""
 _CUDA_KERNELS = (_cuda_rows_zlpr_soft, _cuda_grad_rows_zlpr_soft)
 """The kernels that _cuda_build compiles with cuda.jit."""

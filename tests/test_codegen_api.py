@@ -99,7 +99,9 @@ def _param_point(record, rng):
     """As _point, with parameters off 1 (sharpness 1.7, alpha 0.3) so a missing factor of the
     parameter shows."""
     inputs, _ = _point(record, rng)
-    params = [0.3 if p == "alpha" else 1.7 for p in record["params"]]
+    params = [
+        1 if p in record["labels"] else 0.3 if p == "alpha" else 1.7 for p in record["params"]
+    ]
     return inputs, params
 
 
@@ -114,6 +116,9 @@ def test_param_grads_are_the_derivatives_of_the_value(name):
     rng = np.random.default_rng(5)
     inputs, params = _param_point(record, rng)
     value = getattr(module, name)
+    # a row map's parameter derivative is its vector-Jacobian product (one value per row)
+    cot = rng.standard_normal(inputs[0].shape) if record["output"] == "rowmap" else None
+    extra = {"cotangent": cot} if cot is not None else {}
     for p, fn in record["param_grads"].items():
         at = record["params"].index(p)
         grads = [getattr(module, fn)]
@@ -124,7 +129,9 @@ def test_param_grads_are_the_derivatives_of_the_value(name):
         up[at] += h
         dn[at] -= h
         expected = (np.asarray(value(*inputs, *up)) - np.asarray(value(*inputs, *dn))) / (2 * h)
+        if cot is not None:
+            expected = np.sum(cot * expected, axis=-1)
         for grad in grads:
-            g = np.asarray(grad(*inputs, *params))
+            g = np.asarray(grad(*inputs, *params, **extra))
             assert g.shape == expected.shape
             assert g == pytest.approx(expected, rel=1e-6, abs=1e-9), (p, g, expected)

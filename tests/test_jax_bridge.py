@@ -285,6 +285,23 @@ def test_record_on_disk_param_grads_are_used_when_present():
     check_grads(softplus, (data(3, 4), jnp.asarray(1.7)), order=1, modes=("fwd", "rev"))
 
 
+def test_generated_reductions_give_a_learnable_temperature_its_gradient():
+    # the modules' own <name>_grad_k (not a stand-in): rows in both modes, the row map's VJP
+    # and its Jacobian rule, a label beside the temperature
+    x, k = data(3, 5, seed=4), jnp.asarray(0.7)
+    lse = fn("logsumexp_max")
+    check_grads(lse, (x, jnp.array([0.5, 2.0, 3.0])), order=1, modes=("fwd", "rev"))
+    dk = jax.grad(lambda k: lse(x, k).sum())(k)
+    want = jax.grad(lambda k: (jax.nn.logsumexp(k * x, axis=-1) / k).sum())(k)
+    np.testing.assert_allclose(dk, want, rtol=1e-12)
+    check_grads(fn("softmax_onehot_argmax"), (x, k), order=1, modes=("rev",))
+    rowmap = fn("softmax_onehot_argmax", rowmap="jacobian")
+    check_grads(rowmap, (x, k), order=1, modes=("fwd", "rev"))
+    ce = fn("cross_entropy_lse")
+    t = jnp.array([1, 5, 2])
+    check_grads(lambda x, k: ce(x, k, t), (x, k), order=1, modes=("fwd", "rev"))
+
+
 # --- errors --------------------------------------------------------------------------------
 
 

@@ -321,6 +321,23 @@ def test_generated_param_grads_when_the_module_has_them():
     torch.testing.assert_close(gk, want, rtol=1e-13, atol=1e-14)
 
 
+def test_generated_reductions_give_a_learnable_temperature_its_gradient():
+    # the modules' own <name>_grad_k: one value a row times the row's cotangent (rows), the
+    # row map's VJP in k, a label beside the temperature
+    x = rand(3, 5, seed=4)
+    ce, t = sst.function("cross_entropy_lse"), torch.tensor([1, 5, 2])
+    for k in (torch.tensor(0.7, dtype=F64), rand(3, seed=6, low=0.5, high=3.0, grad=False)):
+        k.requires_grad_()
+        assert gradcheck(sst.function("logsumexp_max"), x, k)
+        assert gradcheck(sst.function("softmax_onehot_argmax"), x, k)
+        assert gradcheck(lambda x, k: ce(x, k, t), x, k)
+        (gk,) = torch.autograd.grad(sst.function("logsumexp_max")(x, k).sum(), k)
+        kr = k.detach().clone().requires_grad_()
+        per_row = kr[..., None] if kr.ndim else kr
+        (want,) = torch.autograd.grad((torch.logsumexp(per_row * x.detach(), -1) / kr).sum(), kr)
+        torch.testing.assert_close(gk, want, rtol=1e-12, atol=1e-14)
+
+
 def test_a_parameter_without_derivative_that_requires_grad_is_refused():
     record = dict(ss.load("logsumexp_max", GENERATED).__symsmooth__, param_grads={})
     module = types.SimpleNamespace(**vars(ss.load("logsumexp_max", GENERATED)))

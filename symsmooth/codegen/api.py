@@ -30,8 +30,10 @@ Fields
     ``{param: public function}`` for every parameter the kernel is differentiated in (all but
     the ``labels`` and integer-valued ones).  Elementwise: the partial derivative in the
     parameter, a ufunc with the value's arguments (``f_grad_k(x, k)``), and its ``_fast``
-    twin in ``fast``.  Empty where the kernel has no parameter gradients (reductions, for
-    now).
+    twin in ``fast``.  Reductions with ``output == "rows"``: the derivative of each row's
+    value (shaped like the value; a bridge multiplies it by the row's cotangent);
+    ``output == "rowmap"``: the vector-Jacobian product, called with ``cotangent=`` (one value
+    per row).  Empty for the iterations (no parameter derivatives).
 ``labels``
     Parameters that are class indices (``x[t]``): integers, never differentiated.
 ``keywords``
@@ -85,9 +87,10 @@ def _grads(spec) -> dict[str, str]:
 
 
 def _param_grads(spec) -> dict[str, str]:
-    if spec.kind != "elementwise":
+    if spec.kind not in ("elementwise", "reduction"):
         return {}
-    return {p: grad_function(spec.name, p) for p in getattr(spec, "grad_param_names", ())}
+    names = getattr(spec, "public_param_names", getattr(spec, "grad_param_names", ()))
+    return {p: grad_function(spec.name, p) for p in names}
 
 
 def api_record(spec, targets, labels: tuple = ()) -> dict:

@@ -196,6 +196,7 @@ def iteration_spec(record: Smoothing, stabilizer: Stabilizer | None = None) -> I
         index=it.index,
         size=it.size,
         stabilizer=stabilizer,
+        param_grads=False,  # an iteration has no parameter derivatives (yet)
     )
     return IterationSpec(
         name=record.name,

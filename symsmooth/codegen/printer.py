@@ -37,9 +37,11 @@ PLANNER_HELPERS: dict[str, str] = {
     "logdd": "logdd",
     "sum_err": "sum_err",
     "product_err": "product_err",
+    "dexp": "dexp",
 }
 """The reduction planner's own nodes that print as a helper call (``wexp``, ``logdd``, the
-rounding errors ``sum_err`` and ``product_err`` of a weight)."""
+rounding errors ``sum_err`` and ``product_err`` of a weight, a parameter derivative's weight
+``dexp``)."""
 
 SUM_HELPERS: dict[str, str] = {"sigmoid": "sigmoid2", "softplus_gap": "softplus_gap_sum"}
 """Primitive -> the helper that takes a two-term argument ``f(a + b)`` as ``_<helper>(a, b)``
@@ -143,6 +145,12 @@ class MathPrinter(PythonCodePrinter):
     def _print_fsexp(self, expr):
         a, m = (self._print(v) for v in expr.args)
         return f"_fsexp({a}, {m})"
+
+    def _print_ddiff(self, expr):
+        """A difference kept as a node (:class:`symsmooth.codegen.paramgrad.ddiff`), rounded
+        once in plain code."""
+        u, v = (self._print(a) for a in expr.args)
+        return f"({u} - ({v}))"
 
     def _print_hypot(self, expr):
         a, b = (self._print(v) for v in expr.args)

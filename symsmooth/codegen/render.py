@@ -43,7 +43,7 @@ from symsmooth.codegen.names import (
     comment_text,
     docstring_lines,
 )
-from symsmooth.codegen.spec import KernelSpec
+from symsmooth.codegen.spec import PARAM_GRAD_KINDS, KernelSpec
 from symsmooth.codegen.targets import check_targets, context
 from symsmooth.errors import CodegenError
 from symsmooth.identifiers import check_name
@@ -199,8 +199,11 @@ def render(spec: KernelSpec, targets=("cpu", "cuda")) -> str:
 
 
 def _grad_param_names(spec) -> tuple:
-    """The parameters with public derivatives: elementwise kernels' (reductions': none yet)."""
-    return tuple(getattr(spec, "grad_param_names", ())) if spec.kind == "elementwise" else ()
+    """The parameters with public derivatives ``f_grad_<p>`` (elementwise kernels and
+    reductions; the iterations have none)."""
+    if spec.kind not in PARAM_GRAD_KINDS:
+        return ()
+    return tuple(getattr(spec, "public_param_names", getattr(spec, "grad_param_names", ())))
 
 
 def _label_names(spec: KernelSpec) -> tuple:

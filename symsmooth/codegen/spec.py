@@ -91,6 +91,9 @@ class KernelSpec:
         Their stabilized forms: the derivative of the stable value with every Euler gap
         ``F(z) - z F'(z)`` collapsed (:func:`symsmooth.functions.gaps.collapse_gaps`), then
         stabilized (rules and exact arguments) like the input partials.
+    reduction_param_grads : tuple of ParamGrad
+        Reductions: ``d value / d p`` per differentiable parameter, with every shift at its
+        group's pivot (:mod:`symsmooth.codegen.paramgrad`); the kernels ``f_grad_<p>``.
     """
 
     name: str
@@ -110,6 +113,7 @@ class KernelSpec:
     renamed: tuple = field(default=(), compare=False)
     param_gradients: tuple = ()
     stable_param_gradients: tuple = ()
+    reduction_param_grads: tuple = field(default=(), compare=False, repr=False)
 
     @property
     def input_codes(self) -> tuple[str, ...]:
@@ -141,11 +145,23 @@ class KernelSpec:
         """The user's names of :attr:`grad_params` (they name ``f_grad_<param>``)."""
         return tuple(naming.user_name(str(p)) for p in self.grad_params)
 
+    @property
+    def public_param_names(self) -> tuple[str, ...]:
+        """The user's names of the parameters the module has ``f_grad_<param>`` for: a
+        reduction's derived ones (:attr:`reduction_param_grads`), else :attr:`grad_param_names`."""
+        if self.kind == "reduction":
+            return tuple(naming.user_name(str(g.param)) for g in self.reduction_param_grads)
+        return self.grad_param_names
+
 
 def public_params(kind: str, params) -> list[str]:
     """The names of the parameters a kernel of ``kind`` has public derivatives in (``f_grad_k``):
-    the :func:`differentiable` ones of an elementwise kernel."""
-    return [_label(p) for p in differentiable(params)] if kind == "elementwise" else []
+    the :func:`differentiable` ones of an elementwise kernel or a reduction."""
+    return [_label(p) for p in differentiable(params)] if kind in PARAM_GRAD_KINDS else []
+
+
+PARAM_GRAD_KINDS = ("elementwise", "reduction")
+"""Kernel kinds with parameter derivatives ``f_grad_<p>`` (not the fixed-count iterations)."""
 
 
 def differentiable(params) -> tuple:
@@ -292,8 +308,12 @@ def make_spec(
     construction: str = "",
     command: str | None = None,
     refine: Refiner | None = None,
+    param_grads: bool = True,
 ) -> KernelSpec:
     """Build a :class:`KernelSpec` from an exact expression.
+
+    ``param_grads=False``: a reduction without its parameter derivatives (the step of an
+    iteration, whose own derivatives the iteration kind writes).
 
     ``refine((stable, exact), inputs, params) -> (expr, notes)`` (elementwise kernels) runs
     after the stabilizer on the value and on each gradient: the pipeline passes the measuring search
@@ -373,12 +393,20 @@ def make_spec(
         raise CodegenError(f"{name}: kind must be 'elementwise' or 'reduction', got {kind!r}")
     if index is None or size is None:
         raise CodegenError(f"{name}: a reduction needs its summation index and size symbol")
+    from symsmooth.codegen.paramgrad import param_gradient
     from symsmooth.codegen.reduction import pieces
 
     vectors = tuple(v for v in inputs if isinstance(v, sp.IndexedBase))
     labels = tuple(p for p in params if p.is_integer)
     plan = decompose(expr, vectors, index, size, labels)
     kernel_pieces, applied = pieces(plan, params, stabilizer)
+    derived, notes = [], []
+    for p in differentiable(params) if param_grads else ():
+        try:  # a user's reduction the derivation does not cover keeps its value and gradient
+            derived.append(param_gradient(plan, kernel_pieces, params, p, stabilizer))
+        except (CodegenError, TypeError, ValueError, NotImplementedError) as exc:
+            notes.append(f"grad_{naming.user_name(str(p))} not derived ({type(exc).__name__})")
+    applied = tuple(applied) + tuple(notes)
     return KernelSpec(
         gradients=(),
         stable=kernel_pieces.value,
@@ -386,6 +414,7 @@ def make_spec(
         applied=applied,
         plan=plan,
         pieces=kernel_pieces,
+        reduction_param_grads=tuple(derived),
         **common,
     )
 

@@ -302,6 +302,23 @@ def _dask_iteration(fn, x, params, cotangent, kwargs):
     return _whole_rows(fn, [vecs[0], ind], flat, cot, ind, 0, dtype, kwargs)
 
 
+def _dask_param_rows(fn, vectors, params, cotangent=None):
+    """A reduction's parameter derivative ``fn`` (an in-memory wrapper: one value per row) of
+    dask input, lazily, with whole rows per block (its pivot pass needs the row); a row map's
+    ``cotangent`` travels with the rows."""
+    vecs, pairs, shape, dtype, chunks, ind = _dask_operands(vectors, params)
+    if len(chunks[-1]) > 1:
+        raise NotImplementedError(
+            f"{_NAME}: a parameter derivative needs whole rows; this dask input has the "
+            f"reduced axis in {len(chunks[-1])} chunks: x.rechunk({{-1: -1}}) first"
+        )
+    _check_labels([np.empty(0) if _is_lazy(p) else p for p in params], shape[-1])
+    flat = [x for pair in pairs for x in pair]
+    vec_args = [x for v in vecs for x in (v, ind)]
+    cot = _dask_cotangent(cotangent, shape, chunks, ind)
+    return _whole_rows(fn, vec_args, flat, cot, ind[:-1], 0, dtype, {})
+
+
 def _dask_rows(grad, vectors, params, cotangent=None):
     """A reduction (``grad``: its gradient) of dask input, lazily: whole rows per block map the
     in-memory wrapper; rows in several chunks reduce mergeable states (module docstring)."""

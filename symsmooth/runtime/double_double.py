@@ -135,6 +135,64 @@ def _wexp2(h, m):
     return d, 0.0
 
 
+def _dexp2c(c, cl, u, v):
+    """(E, e): exp((c + cl) (u - v)) = E + e to ~2**-66 relative (E within 1 ulp), for the
+    parameter gradients of a reduction (symsmooth.codegen.paramgrad); c + cl is a coefficient
+    as a double-double (1/(2 sigma^2): its rounding would err by |exponent| eps).  u - v =
+    d + dl exactly (TwoSum) and c d = p + pl exactly (TwoProduct), so the exponent
+    p + (pl + c dl + cl d) is (c + cl)(u - v) to ~2**-104 relative, where fl(c u) - fl(c v)
+    errs by |c u| eps (a weight exp(k (x - m)) at k = 3, x ~ 1000: 3000 ulp).  A product
+    outside exp's range (or inf, NaN) is taken as fl(c d): the weight is 0, inf or NaN there
+    anyway (_wexp2's edge cases)."""
+    d = u - v
+    p = c * d
+    if not (abs(p) < 800.0 and abs(d) < 1e290 and abs(c) < 1e290):
+        return _wexp2(p, 0.0)
+    bp = d - u
+    dl = (u - (d - bp)) + (-v - bp)
+    p, pl = _two_product(c, d)
+    return _wexp2(p, -(pl + c * dl + cl * d))
+
+
+def _dexp2(c, u, v):
+    """(E, e): exp(c (u - v)) = E + e for an exact double c (_dexp2c with cl = 0)."""
+    return _dexp2c(c, 0.0, u, v)
+
+
+def _dexp(c, u, v):
+    """exp(c (u - v)) within 1 ulp: the high part of _dexp2."""
+    return _dexp2(c, u, v)[0]
+
+
+def _dd_add(ah, al, bh, bl):
+    """(ah + al) + (bh + bl) as a double-double (hi, lo): TwoSum of the high parts, the low
+    parts added to its error, renormalized (Fast2Sum); ~2**-104 relative to the larger term."""
+    s, e = _two_sum(ah, bh)
+    e += al + bl
+    h = s + e
+    return h, e - (h - s)
+
+
+def _dd_div(ah, al, bh, bl):
+    """(ah + al) / (bh + bl) as a double-double (hi, lo): q = ah/bh, the remainder
+    (a - q b) in double-double (TwoProduct), a second quotient; ~2**-100 relative."""
+    q = ah / bh
+    p, e = _two_product(q, bh)
+    r = ((ah - p) - e + al) - q * bl
+    q2 = r / bh
+    h = q + q2
+    return h, q2 - (h - q)
+
+
+def _dd_mul(ah, al, bh, bl):
+    """(ah + al) (bh + bl) as a double-double (hi, lo): TwoProduct of the high parts and the
+    cross terms (al bl dropped), renormalized (Fast2Sum); ~2**-104 relative."""
+    p, e = _two_product(ah, bh)
+    e += ah * bl + al * bh
+    h = p + e
+    return h, e - (h - p)
+
+
 def _sigmoid2(p, q):
     """sigmoid(p + q) within 0.5 ulp + 2**-60 relative.  z + zl == p + q exactly (Knuth
     TwoSum; otherwise the rounding of z costs |z| eps relative error in the tail, ~350 ulp at

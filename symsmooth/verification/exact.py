@@ -28,6 +28,7 @@ Examples
 from __future__ import annotations
 
 import hashlib
+import math
 
 import flint
 import mpmath
@@ -169,6 +170,18 @@ class RowReference:
             for t in plan.sums
         ]
         self.ddirect = [compile_(sp.diff(plan.outer, el), outer_args) for el in plan.elements]
+        # parameter derivatives: dF/dp directly and through each sum (its terms and its
+        # initial value), per differentiable parameter
+        self.param_symbols = tuple(param_symbols)
+        self.dparam = {}
+        for j, p in enumerate(self.param_symbols):
+            if p.is_integer:
+                continue
+            self.dparam[j] = (
+                compile_(sp.diff(plan.outer, p), outer_args),
+                [compile_(sp.diff(t.w * sp.exp(t.h), p), local) for t in plan.sums],
+                [compile_(sp.diff(t.init, p), local) for t in plan.sums],
+            )
         self._memo: dict = {}
 
     def _prepare(self, row) -> _Row:
@@ -240,6 +253,42 @@ class RowReference:
             }
 
         return _settle(compute, len(positions))
+
+    def param_gradient(self, row, which: int, cotangent=None) -> list:
+        """d value / d params[which] of a scalar reduction (one reference), or its
+        vector-Jacobian product with ``cotangent`` (row maps: ``sum_j g_j dF_j/dp``, one
+        reference)."""
+        prepared = self._prepare(row)
+
+        def compute(prec, pending):
+            totals = self.totals(prepared, prec)
+            locals_ = self._locals(prepared, prec)
+            adj = self._adjoint(prepared, totals, locals_, cotangent, prec)
+            if isinstance(adj, Exception):
+                return dict.fromkeys(pending, adj)
+            return {0: _try(self._param_chain, prepared, totals, locals_, adj, cotangent, which)}
+
+        return _settle(compute, 1)
+
+    def _param_chain(self, prepared: _Row, totals, locals_, adj, cotangent, which: int):
+        direct, dterms, dinits = self.dparam[which]
+        blank = prepared.blank(self.params, len(self.plan.elements))
+        acc = flint.arb(0)
+        infinite = [any(math.isinf(c[j]) for c in prepared.columns) for j in range(prepared.n)]
+        for k in range(len(self.terms)):
+            tangent = dinits[k](blank)
+            for j, loc in enumerate(locals_):
+                # an entry at -inf has weight exactly 0 and adds nothing (the limit of
+                # x e^{kx}; Arb's -inf * 0 is NaN)
+                if infinite[j] and self.terms[k](loc).is_zero():
+                    continue
+                tangent += dterms[k](loc)
+            acc += adj[k] * tangent
+        if not self.plan.rowmap:
+            return acc + direct(totals + blank)
+        for j, loc in enumerate(locals_):
+            acc += ball_of(cotangent[j]) * direct(totals + loc)
+        return acc
 
     def _adjoint(self, prepared: _Row, totals, locals_, cotangent, prec: int):
         """``[dF/dS_k]`` (scalar reductions) or ``[sum_j g_j dF/dS_k(x_j)]`` (row maps)."""

@@ -169,6 +169,32 @@ def _row_part(spec, part, dt, regime, computed, refs, requested, goal, where) ->
     )
 
 
+def _param_parts(spec, module) -> dict:
+    """``{position of the parameter: function}`` of the reduction's parameter derivatives
+    (part ``grad_<param>``): the ones the module's record names (an error when the spec has
+    one the record lacks: a stale module); a stand-in without a record (the CUDA launchers, a
+    test's NumPy module) is measured on what it defines."""
+    names = getattr(spec, "public_param_names", getattr(spec, "grad_param_names", ()))
+    wanted = {spec.param_names.index(p): f"{spec.name}_grad_{p}" for p in names}
+    record = getattr(module, "__symsmooth__", None)
+    if isinstance(record, dict):
+        named = set(record.get("param_grads", {}).values())
+        missing = [w for w in wanted.values() if w not in named]
+        if missing:
+            raise AttributeError(f"{spec.name}: the module's record lacks {missing}; regenerate it")
+    return {j: getattr(module, w) for j, w in wanted.items() if hasattr(module, w)}
+
+
+def _param_references(ref, mats, cot, which: int) -> list:
+    """References of the derivative in parameter ``which`` (a row map's: its VJP with ``cot``),
+    one per row."""
+    out = []
+    for r in range(mats[0].shape[0]):
+        row = tuple(m[r].astype(np.float64) for m in mats)
+        out += ref().param_gradient(row, which, None if cot is None else cot[r])
+    return [real(v) for v in out]
+
+
 def _rows(vectors: int, dt, long_n: int | None) -> dict:
     """The row regimes and input classes (no ``long`` row when ``long_n`` is None)."""
     grid = row_grid(vectors, dt, long_n=long_n or 1)
@@ -188,6 +214,7 @@ def _reduction(
     value_fn = getattr(module, spec.name)
     grad_fn = getattr(module, f"{spec.name}_grad")
     rowmap = plan.rowmap
+    param_fns = _param_parts(spec, module)
     out = []
     for dtype in dtypes:
         dt = np.dtype(dtype)
@@ -232,6 +259,25 @@ def _reduction(
                         sampled,
                         goal,
                         lambda j, mats=mats, flat=flat: (label, mats) if j is None else flat[j],
+                    )
+                )
+            count = mats[0].shape[0]
+            for which, fn in param_fns.items():
+                computed = fn(*mats, *params, cotangent=cot) if rowmap else fn(*mats, *params)
+                covers = Coverage(f"reduction-dparam{which}", expression, inputs, count, options)
+                compute = partial(_param_references, ref, mats, cot, which)
+                p_ref = store.lookup(f"{key}dparam{which}", compute, covers)
+                out.append(
+                    _row_part(
+                        spec,
+                        f"grad_{spec.param_names[which]}",
+                        dt,
+                        regime,
+                        np.asarray(computed),
+                        p_ref,
+                        count,
+                        goal,
+                        lambda j, mats=mats: (label, mats) if j is None else (j, None),
                     )
                 )
     return out

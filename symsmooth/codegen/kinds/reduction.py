@@ -38,6 +38,7 @@ from symsmooth.codegen.emit import (
 from symsmooth.codegen.kinds.base import Kind, kernel_pair, operand_sig
 from symsmooth.codegen.kinds.chunked import chunked_context
 from symsmooth.codegen.kinds.compensated import applies, gradient_statements, weight_errors
+from symsmooth.codegen.kinds.paramgrad import param_context
 from symsmooth.codegen.kinds.pivoted import pivot_context, weight_code
 from symsmooth.codegen.names import (
     POSITION,
@@ -71,6 +72,7 @@ def cpu_context(spec: KernelSpec, printer: MathPrinter) -> dict:
     shifted = [g for g in range(len(plan.groups)) if plan.shifted(g)]
     loads = [Load(str(el), v, "idx") for v, el in zip(names, plan.elements, strict=False)]
     loads.append(Assign(POSITION, sp.Symbol("idx") + 1.0))
+    all_loads = list(loads)
 
     def sub(e):
         return sp.sympify(e).xreplace(local)
@@ -183,6 +185,7 @@ def cpu_context(spec: KernelSpec, printer: MathPrinter) -> dict:
     ctx["label_first"] = checks[0][2] if checks else 1
     ctx["pivot"] = pivot_context(spec, printer, sub, names, folded, [*loads, *sum_lines])
     ctx["uses_size"] = SIZE.name in read
+    ctx["param_grads"] = param_context(spec, printer, sub, [*all_loads, *sum_lines], folded)
     printer.helpers.update({"wexp", "fin", "two_sum"} | ({"fin_lo"} if low else set()))
     if compensated:
         printer.helpers.add("two_product")

@@ -6,7 +6,7 @@
 #   https://kexue.fm/archives/7259, item 2 (-log p_t = LSE(x) - x_t ~ max(x) - x_t))
 # Kind: reduction; inputs: x; parameters: k, t
 # Template: reduction.py.j2
-#   sha256:72de78bc2878e980432655a698da607ee847e22ebacbda45daaf3cd6cc888360
+#   sha256:67d7f51aa707e2e1823f142023f99dc3b20a69ad1b355a618812347a863c29cd
 # Input expression: sha256(srepr)=33c366d6958649f5d7675b131a6e7b1b98c3587d6e0ec9f14233651358bc4ae7
 # Stabilization rules applied: none
 #
@@ -15,6 +15,8 @@
 
 ``cross_entropy_lse(x, k, t)`` returns one value per row.
 ``cross_entropy_lse_grad(x, k, t)`` returns the gradient, shaped like the input.
+``cross_entropy_lse_grad_k(x, k, t)`` returns the derivative in
+``k``, one value per row.
 
 Each row is reduced in two SIMD passes over the sum-of-exponentials normal form (the row
 maximum of each exponent, then the shifted terms in compensated (TwoSum) lane sums; a row with

@@ -5,7 +5,7 @@
 #   item 10; kexue.fm/archives/5112 item 4)
 # Kind: reduction; inputs: d; parameters: M
 # Template: reduction.py.j2
-#   sha256:72de78bc2878e980432655a698da607ee847e22ebacbda45daaf3cd6cc888360
+#   sha256:67d7f51aa707e2e1823f142023f99dc3b20a69ad1b355a618812347a863c29cd
 # Input expression: sha256(srepr)=e63b4b02b5d320406c9239c9c3e7b46f7d2f709558ebec8cb35d5a2e3c6c76f9
 # Stabilization rules applied: none
 #
@@ -14,6 +14,8 @@
 
 ``kmeans_smoothed_min(d, M)`` returns one value per row.
 ``kmeans_smoothed_min_grad(d, M)`` returns the gradient, shaped like the input.
+``kmeans_smoothed_min_grad_M(d, M)`` returns the derivative in
+``M``, one value per row.
 
 Each row is reduced in two SIMD passes over the sum-of-exponentials normal form (the row
 maximum of each exponent, then the shifted terms in compensated (TwoSum) lane sums; a row with

@@ -7,7 +7,7 @@
 #   (2019), https://kexue.fm/archives/6620, item 1; bound: https://kexue.fm/archives/9070)
 # Kind: reduction; inputs: x; parameters: k
 # Template: reduction.py.j2
-#   sha256:72de78bc2878e980432655a698da607ee847e22ebacbda45daaf3cd6cc888360
+#   sha256:67d7f51aa707e2e1823f142023f99dc3b20a69ad1b355a618812347a863c29cd
 # Input expression: sha256(srepr)=ede6ffb4196e9e26d01fdc4e3b800500753fe068f82cf6a5c20520063b2a29ac
 # Stabilization rules applied: none
 #
@@ -16,6 +16,8 @@
 
 ``logsumexp_max(x, k)`` returns one value per row.
 ``logsumexp_max_grad(x, k)`` returns the gradient, shaped like the input.
+``logsumexp_max_grad_k(x, k)`` returns the derivative in
+``k``, one value per row.
 
 Each row is reduced in two SIMD passes over the sum-of-exponentials normal form (the row
 maximum of each exponent, then the shifted terms in compensated (TwoSum) lane sums; a row with

@@ -6,7 +6,7 @@
 #   https://kexue.fm/archives/3290, eq (12) applied to -x (min = -max(-x)))
 # Kind: reduction; inputs: x; parameters: k
 # Template: reduction.py.j2
-#   sha256:72de78bc2878e980432655a698da607ee847e22ebacbda45daaf3cd6cc888360
+#   sha256:67d7f51aa707e2e1823f142023f99dc3b20a69ad1b355a618812347a863c29cd
 # Input expression: sha256(srepr)=e1f78f891ae6d6827cfc71b49ef605f41bb6ff978183ff43ea3744c035fe57ce
 # Stabilization rules applied: none
 #
@@ -15,6 +15,8 @@
 
 ``logsumexp_min(x, k)`` returns one value per row.
 ``logsumexp_min_grad(x, k)`` returns the gradient, shaped like the input.
+``logsumexp_min_grad_k(x, k)`` returns the derivative in
+``k``, one value per row.
 
 Each row is reduced in two SIMD passes over the sum-of-exponentials normal form (the row
 maximum of each exponent, then the shifted terms in compensated (TwoSum) lane sums; a row with

@@ -5,7 +5,7 @@
 #   \u51fd\u6570\u5149\u6ed1\u5316\u6742\u8c08 (2019), https://kexue.fm/archives/6620, item 3)
 # Kind: reduction; inputs: x; parameters: k
 # Template: reduction.py.j2
-#   sha256:72de78bc2878e980432655a698da607ee847e22ebacbda45daaf3cd6cc888360
+#   sha256:67d7f51aa707e2e1823f142023f99dc3b20a69ad1b355a618812347a863c29cd
 # Input expression: sha256(srepr)=efc269cfdd4beb08b7de13b25137544192af61e21c3050ac8f13daeec9ddf116
 # Stabilization rules applied: none
 #
@@ -14,6 +14,8 @@
 
 ``soft_argmax(x, k)`` returns one value per row.
 ``soft_argmax_grad(x, k)`` returns the gradient, shaped like the input.
+``soft_argmax_grad_k(x, k)`` returns the derivative in
+``k``, one value per row.
 
 Each row is reduced in two SIMD passes over the sum-of-exponentials normal form (the row
 maximum of each exponent, then the shifted terms in compensated (TwoSum) lane sums; a row with

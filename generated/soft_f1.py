@@ -6,7 +6,7 @@
 #   https://kexue.fm/archives/6620, item 5)
 # Kind: reduction; inputs: z, t; parameters: k
 # Template: reduction.py.j2
-#   sha256:72de78bc2878e980432655a698da607ee847e22ebacbda45daaf3cd6cc888360
+#   sha256:67d7f51aa707e2e1823f142023f99dc3b20a69ad1b355a618812347a863c29cd
 # Input expression: sha256(srepr)=5228834c6d0f0e4da466c858ee6703b0a234f233be39ac2f7f7c52efc456ed49
 # Stabilization rules applied: exact_arguments, sigmoid, sigmoid_product
 #
@@ -15,6 +15,8 @@
 
 ``soft_f1(z, t, k)`` returns one value per row.
 ``soft_f1_grad(z, t, k)`` returns the gradient, shaped like the input.
+``soft_f1_grad_k(z, t, k)`` returns the derivative in
+``k``, one value per row.
 With several inputs it returns a tuple (z, t);
 ``soft_f1_grad_z`` returns the part for ``z``.
 ``soft_f1_grad_t`` returns the part for ``t``.

@@ -6,7 +6,7 @@
 #   (onehot(argmax) ~ softmax))
 # Kind: reduction; inputs: x; parameters: k
 # Template: reduction.py.j2
-#   sha256:72de78bc2878e980432655a698da607ee847e22ebacbda45daaf3cd6cc888360
+#   sha256:67d7f51aa707e2e1823f142023f99dc3b20a69ad1b355a618812347a863c29cd
 # Input expression: sha256(srepr)=c0cb380f1a1ffaed7632e495d4f80f5a87e031954485d9058c417a1f39167d6c
 # Stabilization rules applied: none
 #
@@ -16,6 +16,8 @@
 ``softmax_onehot_argmax(x, k)`` returns an array shaped like the input (a row map).
 ``softmax_onehot_argmax_grad(x, k, cotangent=None)`` returns the vector-Jacobian product with
 ``cotangent`` (shaped like the input; ``None`` means all ones).
+``softmax_onehot_argmax_grad_k(x, k, cotangent=None)`` returns the derivative in
+``k``, one value per row (its vector-Jacobian product with ``cotangent``).
 
 Each row is reduced in two SIMD passes over the sum-of-exponentials normal form (the row
 maximum of each exponent, then the shifted terms in compensated (TwoSum) lane sums; a row with

@@ -6,7 +6,7 @@
 #   kexue.fm/archives/7359 eq:final (ZLPR))
 # Kind: reduction; inputs: s, t; parameters: k
 # Template: reduction.py.j2
-#   sha256:72de78bc2878e980432655a698da607ee847e22ebacbda45daaf3cd6cc888360
+#   sha256:67d7f51aa707e2e1823f142023f99dc3b20a69ad1b355a618812347a863c29cd
 # Input expression: sha256(srepr)=f03dfa8244b29ec1d2e877ce64a021e4be86935ac3b74be5944371ddc7d18cce
 # Stabilization rules applied: none
 #
@@ -15,6 +15,8 @@
 
 ``zlpr_soft(s, t, k)`` returns one value per row.
 ``zlpr_soft_grad(s, t, k)`` returns the gradient, shaped like the input.
+``zlpr_soft_grad_k(s, t, k)`` returns the derivative in
+``k``, one value per row.
 With several inputs it returns a tuple (s, t);
 ``zlpr_soft_grad_s`` returns the part for ``s``.
 ``zlpr_soft_grad_t`` returns the part for ``t``.

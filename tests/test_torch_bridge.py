@@ -361,6 +361,7 @@ class Recorder(types.ModuleType):
         super().__init__(f"recorder_{real.__name__}")
         self.calls = []
         record = dict(real.__symsmooth__)
+        record["ufuncs"] = {}  # fast=False runs the public names (the ufuncs are built lazily)
         functions = {k: v for k, v in vars(real).items() if callable(v) and not k.startswith("_")}
         for name, fn in {**functions, **(extra or {})}.items():
             setattr(self, name, self._wrap(name, fn))

@@ -127,7 +127,7 @@ def module_helpers(module: str) -> dict[str, Helper]:
 
     >>> h = module_helpers("symsmooth.runtime.torch_native")["quot_err"]
     >>> h.requires, h.source.startswith("def _quot_err(a, b):")
-    (('two_prod_err', 'finite_or_zero'), True)
+    (('finite_or_zero', 'detached', 'two_prod_err'), True)
     """
     defs = {
         d.node.name[1:]: d

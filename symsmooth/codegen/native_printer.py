@@ -19,7 +19,7 @@ Examples
 >>> x, k = sp.symbols("x k")
 >>> p = TorchPrinter()
 >>> p.doprint(softplus(k * x) / k + sp.exp(2 * x))
-'_softplus(k*x)/k + torch.exp(2*x)'
+'torch.exp(2*x) + _softplus(k*x)/k'
 >>> sorted(p.helpers), p.doprint(sp.Min(x, -37))
 (['softplus'], 'torch.clamp(x, max=-37.0)')
 >>> JaxPrinter().doprint(sp.Max(x, 18) + sp.erfc(x))

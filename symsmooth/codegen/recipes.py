@@ -31,9 +31,9 @@ Examples
 >>> r.result.args[0]
 (exp(Min(-37, z)), z <= -37)
 >>> recipe("logsumexp", 3).helper, len(recipe("logsumexp", 3).body)
-('logsumexp3', 2)
+('logsumexp3', 1)
 >>> recipe("softplus_xd", 2).result
-(P*sigmoid(P) ... softplus(P))/a
+(e*sigmoid(P) + softplus(P))/a
 >>> recipe("softmin", 1)
 Traceback (most recent call last):
 ...
@@ -188,15 +188,38 @@ SQRT_PI_2 = _f(1.2533141373155003)
 
 
 def _low_part(value) -> by_dtype:
-    """``value`` (an mpmath number) minus its rounding to the working dtype, by dtype."""
+    """``value()`` (an mpmath expression, evaluated at 200 bits) minus its rounding to the
+    working dtype, by dtype."""
     with mpmath.workprec(200):
-        v = mpmath.mpf(value)
+        v = mpmath.mpf(value())
         lo64 = float(v - mpmath.mpf(float(v)))
         lo32 = float(v - mpmath.mpf(float(np.float32(float(v)))))
     return lambda t: by_dtype(t, _f(lo64), _f(lo32))
 
 
-_SQRT1_2_LO = _low_part(mpmath.sqrt(2) / 2)
+_SQRT1_2_LO = _low_part(lambda: mpmath.sqrt(2) / 2)
+
+
+def _root_dswish():
+    return -1 - mpmath.lambertw(mpmath.exp(-1)).real  # 1 + z + exp(z) = 0
+
+
+def _root_dgelu():
+    return mpmath.findroot(lambda t: mpmath.ncdf(t) + t * mpmath.npdf(t), -0.75)
+
+
+def _two_part(value):
+    """``(hi, lo)`` of ``value()`` (mpmath at 200 bits): the float64 literal and its low part
+    by dtype."""
+    with mpmath.workprec(200):
+        hi = float(mpmath.mpf(value()))
+    return _f(hi), _low_part(value)
+
+
+DSWISH_ROOT = _two_part(_root_dswish)
+"""The root ``z0 = -1 - W(1/e) = -1.2785`` of ``1 + z + exp(z)`` (the swish gradient's zero)."""
+DGELU_ROOT = _two_part(_root_dgelu)
+"""The root ``t0 = -0.7518`` of ``Phi(t) + t phi(t)`` (the GELU gradient's zero)."""
 
 z, a, b, c, d, t, u, v, x, y, m, n, w = sp.symbols("z a b c d t u v x y m n w")
 e, s, g, h, r, q, p, A_, E, K, M, P, Q, S, T = sp.symbols("e s g h r q p A E K M P Q S T")
@@ -267,15 +290,23 @@ def _logsumexp(arity):
     )
 
 
-def _Phi(arity):  # erfc(-z/sqrt 2)/2 with the product -z/sqrt 2 corrected to first order
+def _Phi(arity):
+    """erfc(u)/2, u = -z/sqrt 2 formed with its rounding error du (the product and the
+    constant's low part), fed back through erfc'(u) = -2/sqrt(pi) exp(-u^2) (otherwise the
+    rounding costs ~z^2/2 ulps in the lower tail).  For u > 1, erfc(u) = exp(-u^2) erfcx(u) with
+    u^2 = p + pe exact (some framework erfc lose 1e5 ulp near u = 27; erfcx keeps 3)."""
     zc = _clamp(z, -40, 40)
+    uc = _clamp(u, lo=1)
+    near = (sp.erfc(_clamp(u, hi=1)) - e * TWO_INV_SQRT_PI * sp.exp(-u * u)) / 2
+    tail = sp.exp(-p) * (1 - two_prod_err(uc, uc)) * (erfcx(uc) - e * TWO_INV_SQRT_PI) / 2
     return _one(
         "Phi",
         z,
-        _where((T, sp.Abs(z) <= 40), (1, z > 40), (0, z < -40), (z, True)),
+        _where((z, isnan(z)), (T, sp.Abs(z) <= 40), (1, z > 40), (0, True)),
         (u, -zc * SQRT1_2),
         (e, two_prod_err(-zc, SQRT1_2) - zc * _SQRT1_2_LO(z)),
-        (T, (sp.erfc(u) - e * TWO_INV_SQRT_PI * sp.exp(-u * u)) / 2),
+        (p, uc * uc),
+        (T, _where((near, u <= 1), (tail, True))),
     )
 
 
@@ -300,12 +331,23 @@ def _silu(arity):
     return _one("silu", z, z * sigmoid(z))
 
 
-def _dswish(arity):  # positive terms for z >= 0 (runtime.double_double._dswish2)
+def _dswish(arity):
+    """(1 + e + z e)/(1 + e)^2 for z >= 0 (positive terms); e (1 + z + e)/(1 + e)^2 below,
+    with 1 + z + exp(z) = d + c expm1(d), d = z - z0, c = exp(z0) = -(1 + z0) (z0 the root):
+    two terms of one sign, so no cancellation at the root (the plain sum lost 1660 ulp)."""
+    hi, lo = DSWISH_ROOT
+    with mpmath.workprec(200):
+        scale = _f(float(mpmath.exp(_root_dswish())))
     return _one(
         "dswish",
         z,
-        _where(((1 + e + z * e) / (1 + e) ** 2, z >= 0), (e * (1 + z + e) / (1 + e) ** 2, True)),
+        _where(
+            ((1 + e + z * e) / (1 + e) ** 2, z >= 0),
+            (e * (d + scale * expm1(d)) / (1 + e) ** 2, True),
+        ),
         (e, sp.exp(-sp.Abs(z))),
+        (d, z - hi),  # exact near the root (Sterbenz); SymPy would reorder one expression
+        (d, d - lo(z)),
     )
 
 
@@ -323,8 +365,63 @@ def _derf(arity):  # 2/sqrt(pi) exp(-(a b)^2), a b and its square with their rou
     )
 
 
-def _dgelu(arity):  # the plain sum: it cancels only near its root t = -0.7518
-    return _one("dgelu", t, Phi(t) + t * phi(t))
+_DGELU_TAYLOR = (
+    -4.0514385281601486e-17,
+    -1.3507094681149317e-16,
+    1.0789662518230159e-15,
+    4.578167824271334e-15,
+    -2.5871508475507507e-14,
+    -1.3820118240601056e-13,
+    5.482292964742324e-13,
+    3.725967039270119e-12,
+    -9.950340824808053e-12,
+    -8.950037692726255e-11,
+    1.4506418938779426e-10,
+    1.90319840501314e-09,
+    -1.396942086426202e-09,
+    -3.5459866461783865e-08,
+    -1.6044265494246427e-09,
+    5.702764979242107e-07,
+    4.3284506257392273e-07,
+    -7.74846130700372e-06,
+    -1.121438018842664e-05,
+    8.615947861116571e-05,
+    0.00018633974623233514,
+    -0.0007448268386746817,
+    -0.002239538068073497,
+    0.004539228379125415,
+    0.019421679838189067,
+    -0.014771522148244337,
+    -0.1140082332972217,
+    -0.018199676398671087,
+    0.388284982990552,
+    0.4314939923140469,
+)
+"""Taylor coefficients of ``Phi(t) + t phi(t)`` about its root ``t0`` (highest first; the
+last two are c2 and c1): the series of :func:`symsmooth.runtime.double_double._dgelu` (mpmath,
+60 digits, degree 30, truncation below 2**-62 for ``|t - t0| <= 0.76``)."""
+
+
+def _dgelu(arity):
+    """Phi(t) + t phi(t): positive terms for t >= 0, the Taylor series about the root for
+    -1.5 <= t < 0 (the plain sum lost 150 ulp there), the plain sum below (no cancellation:
+    -t phi(t) dominates)."""
+    hi, lo = DGELU_ROOT
+    series = _f(_DGELU_TAYLOR[0])
+    for coef in _DGELU_TAYLOR[1:]:
+        series = series * d + _f(coef)
+    tp, tn = _clamp(t, lo=0), _clamp(t, hi=-_f(1.5))
+    return _one(
+        "dgelu",
+        t,
+        _where(
+            (Phi(tp) + tp * phi(tp), t >= 0),
+            (d * series, t >= -_f(1.5)),
+            (Phi(tn) + tn * phi(tn), True),
+        ),
+        (d, _clamp(t, -_f(1.5), 0) - hi),  # exact (Sterbenz) for t in [-1.5, -0.376]
+        (d, d - lo(t)),
+    )
 
 
 def _lin_hypot(arity):  # (m^2 - 4 a x^2)/(hypot - (1 + a) x) where the plain sum cancels
@@ -356,9 +453,10 @@ def _logcosh(arity):  # log1p(2 sinh(a/2)^2) below 1, a - log 2 + log1p(exp(-2a)
         z,
         _where(
             (log1p(2 * sp.sinh(low / 2) ** 2), a <= 1),
-            ((a - LN2) + (log1p(sp.exp(-2 * a)) - _f(2.3190468138462996e-17)), True),
+            (h + (log1p(sp.exp(-2 * a)) - _f(2.3190468138462996e-17)), True),
         ),
         (a, sp.Abs(z)),
+        (h, a - LN2),  # first: log 2 in two parts (exact to ~1e-32)
     )
 
 

@@ -23,7 +23,7 @@ Examples
 >>> sorted(p.helpers), p.doprint(sp.Min(x, -37))
 (['softplus'], 'torch.clamp(x, max=-37.0)')
 >>> JaxPrinter().doprint(sp.Max(x, 18) + sp.erfc(x))
-'jnp.where(x < 18.0, 18.0, x) + jax.scipy.special.erfc(x)'
+'jax.scipy.special.erfc(x) + jnp.where(x < 18.0, 18.0, x)'
 >>> print(helper_sources(p)[0])
 def _softplus(z):
     return torch.where(z <= -37, torch.exp(torch.clamp(z, max=-37.0)), ...

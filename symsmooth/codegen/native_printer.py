@@ -24,9 +24,9 @@ Examples
 (['softplus'], 'torch.clamp(x, max=-37.0)')
 >>> JaxPrinter().doprint(sp.Max(x, 18) + sp.erfc(x))
 'jax.scipy.special.erfc(x) + jnp.where(x < 18.0, 18.0, x)'
->>> print(helper_sources(p)[0])
+>>> print(helper_sources(p)[0][:80])
 def _softplus(z):
-    return torch.where(z <= -37, torch.exp(torch.clamp(z, max=-37.0)), ...
+    return torch.where((z <= -37), torch.exp(torch.clamp(z, max=-3
 """
 
 from __future__ import annotations

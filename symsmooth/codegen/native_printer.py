@@ -26,7 +26,7 @@ Examples
 'jax.scipy.special.erfc(x) + jnp.where(x < 18.0, 18.0, x)'
 >>> print(helper_sources(p)[0][:80])
 def _softplus(z):
-    return torch.where((z <= -37), torch.exp(torch.clamp(z, max=-3
+    return torch.where((z <= -37), torch.exp(torch.clamp(z, ma
 """
 
 from __future__ import annotations

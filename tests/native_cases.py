@@ -57,7 +57,9 @@ def ulps(got, ref, dtype) -> np.ndarray:
     got = np.asarray(got, dtype=np.float64)
     ref = np.asarray(ref, dtype=np.float64)
     same = (got == ref) | (np.isnan(got) & np.isnan(ref))
-    unit = np.maximum(np.spacing(np.abs(ref).astype(dtype)).astype(np.float64), np.finfo(dtype).tiny)
+    unit = np.maximum(
+        np.spacing(np.abs(ref).astype(dtype)).astype(np.float64), np.finfo(dtype).tiny
+    )
     with np.errstate(all="ignore"):
         err = np.abs(got - ref) / unit
     return np.where(same, 0.0, np.where(np.isfinite(err), err, np.inf))

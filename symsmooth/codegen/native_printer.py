@@ -314,7 +314,7 @@ def _install(cls) -> None:
     with a recipe (the printers' MRO lookup finds these before SymPy's ``math`` printing)."""
     for name in ELEMENTARY:
         setattr(cls, f"_print_{name}", NativePrinter._print_elementary)
-    for name in ("two_prod_err", "two_sum_err", "quot_err", "by_dtype"):
+    for name in ("two_prod_err", "two_sum_err", "quot_err", "correction", "by_dtype"):
         setattr(cls, f"_print_{name}", NativePrinter._print_base)
     for name in PRIMITIVES:
         if has_recipe(name):

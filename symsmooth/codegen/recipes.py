@@ -33,7 +33,7 @@ Examples
 >>> recipe("logsumexp", 3).helper, len(recipe("logsumexp", 3).body)
 ('logsumexp3', 1)
 >>> recipe("softplus_xd", 2).result
-(e*sigmoid(P) + softplus(P))/a
+(correction(e*sigmoid(P)) + softplus(P))/a
 >>> recipe("softmin", 1)
 Traceback (most recent call last):
 ...
@@ -91,6 +91,14 @@ class quot_err(sp.Function):
     nargs = 2
 
 
+class correction(sp.Function):
+    """A first-order rounding correction ``e f'(p)``: 0 where it is not finite (``f'`` may
+    overflow where ``f`` does not, ``(2 - p^2) phi(p)`` at ``p = 1e300``), and without
+    derivative (its derivative ``e f''(p)`` is below the rounding of ``f``'s)."""
+
+    nargs = 1
+
+
 class by_dtype(sp.Function):
     """``by_dtype(t, v64, v32)``: ``v64`` where ``t`` is float64, else ``v32``."""
 
@@ -138,9 +146,10 @@ class isnan(BooleanFunction):
 
 NODES: dict[str, type] = {
     c.__name__: c
-    for c in (two_prod_err, two_sum_err, quot_err, by_dtype, erfcx, div, hypot_op, finite, isnan)
+    for c in (two_prod_err, two_sum_err, quot_err, correction, by_dtype, erfcx, div, hypot_op)
+    + (finite, isnan)
 }
-"""The recipe-only nodes; the printers print each (the first four as calls of the runtime
+"""The recipe-only nodes; the printers print each (the first five as calls of the runtime
 base, :mod:`symsmooth.runtime.torch_native`)."""
 
 
@@ -338,15 +347,19 @@ def _dswish(arity):
     hi, lo = DSWISH_ROOT
     with mpmath.workprec(200):
         scale = _f(float(mpmath.exp(_root_dswish())))
+    zc = _clamp(z, -800, 746)  # beyond: 1 (e < 2**-1076) and 0 (|z| e^z < 2**-1075)
     return _one(
         "dswish",
         z,
         _where(
-            ((1 + e + z * e) / (1 + e) ** 2, z >= 0),
+            (z, isnan(z)),
+            (1, z > 746),
+            (0, z < -800),
+            ((1 + e + zc * e) / (1 + e) ** 2, z >= 0),
             (e * (d + scale * expm1(d)) / (1 + e) ** 2, True),
         ),
-        (e, sp.exp(-sp.Abs(z))),
-        (d, z - hi),  # exact near the root (Sterbenz); SymPy would reorder one expression
+        (e, sp.exp(-sp.Abs(zc))),
+        (d, _clamp(zc, hi=0) - hi),  # exact near the root (Sterbenz); one step: SymPy reorders
         (d, d - lo(z)),
     )
 
@@ -410,11 +423,14 @@ def _dgelu(arity):
     series = _f(_DGELU_TAYLOR[0])
     for coef in _DGELU_TAYLOR[1:]:
         series = series * d + _f(coef)
-    tp, tn = _clamp(t, lo=0), _clamp(t, hi=-_f(1.5))
+    tp, tn = _clamp(t, 0, 40), _clamp(t, -40, -_f(1.5))
     return _one(
         "dgelu",
         t,
         _where(
+            (t, isnan(t)),
+            (1, t > 40),  # Phi(t) + t phi(t) rounds to 1
+            (0, t < -40),  # |t| phi(t) < 2**-1075
             (Phi(tp) + tp * phi(tp), t >= 0),
             (d * series, t >= -_f(1.5)),
             (Phi(tn) + tn * phi(tn), True),
@@ -707,18 +723,19 @@ def _exact(cls: type[ExactArgument], arity: int) -> Recipe:
         args = (a, b, c, d)
         body = ((P, a * b), (Q, c * d), (S, P + Q))
         err = two_prod_err(a, b) + two_prod_err(c, d) + two_sum_err(P, Q)
-        return Recipe(name, args, body + ((e, err),), base(S) + e * _derivatives(base, 1, [S])[0])
+        fix = correction(e * _derivatives(base, 1, [S])[0])
+        return Recipe(name, args, body + ((e, err),), base(S) + fix)
     if op == "scaled_pair":
         args = (a, b, c)
         body = ((P, a * b), (Q, a * c), (e, two_prod_err(a, b)), (h, two_prod_err(a, c)))
         dp, dq = _derivatives(base, 2, [P, Q])
-        return Recipe(name, args, body, (base(P, Q) + e * dp + h * dq) / a)
+        return Recipe(name, args, body, (base(P, Q) + correction(e * dp + h * dq)) / a)
     args = (a, b)
     if op == "quotient":
         body = ((P, a / b), (e, quot_err(a, b)))
     else:
         body = ((P, a * b), (e, two_prod_err(a, b)))
-    value = base(P) + e * _derivatives(base, 1, [P])[0]
+    value = base(P) + correction(e * _derivatives(base, 1, [P])[0])
     if op == "scaled":
         value = value / a
     elif op == "scaled2":

@@ -78,6 +78,12 @@ def _quot_err(a, b):
     return _finite_or_zero(((a - p) - _two_prod_err(q, b)) / b)
 
 
+def _correction(c):
+    """A first-order rounding correction ``e f'(p)``, without derivative (its derivative is
+    below the rounding of ``f``'s), 0 where it is not finite (``f'`` overflowed, ``e`` is 0)."""
+    return _finite_or_zero(lax.stop_gradient(c))
+
+
 def _shaped(r, *args):
     """The result ``r`` (an array or a Python number) as an array of the operands' dtype and
     broadcast shape (a constant partial, ``d(k x)/dx = k``, has the shape of ``k``)."""

@@ -105,6 +105,12 @@ def _quot_err(a, b):
     return _finite_or_zero(((a - p) - _two_prod_err(q, b)) / b)
 
 
+def _correction(c):
+    """A first-order rounding correction ``e f'(p)``, without gradient (its derivative is
+    below the rounding of ``f``'s), 0 where it is not finite (``f'`` overflowed, ``e`` is 0)."""
+    return _finite_or_zero(c.detach())
+
+
 def _sum_to(g, t):
     """The gradient ``g`` of a broadcast result summed back to the shape of operand ``t``."""
     return g if g.shape == t.shape else g.sum_to_size(t.shape)

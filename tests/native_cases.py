@@ -31,9 +31,10 @@ _SCALAR = {n: HELPERS[h].implementation() for n, h in RUNTIME_HELPERS.items() if
 
 def grid(k: float) -> np.ndarray:
     """Hard inputs: 0, tiny, the regime switches of the helpers (at ``k x``), the roots of the
-    fused gradients, |x| up to 800 (where exp(k x) overflows), 200 log-spaced values; +-."""
+    fused gradients, |x| up to 800 (where exp(k x) overflows) and 1e300, 200 log-spaced
+    values; +-."""
     base = [0.0, 1e-300, 1e-10, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 40.0, 100.0, 400.0, 700.0]
-    base += [745.0, 800.0]
+    base += [745.0, 800.0, 1e300]
     base += [v / k for v in (18.0, 33.3, 37.0, 0.7518, 1.2785, 1.5, 3.0)]
     base += list(10 ** np.random.default_rng(0).uniform(-3, 2.9, 200))
     return np.array(sorted({*base, *(-b for b in base)}))

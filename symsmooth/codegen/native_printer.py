@@ -184,6 +184,10 @@ class NativePrinter(PythonCodePrinter):
             second = self.tensor_arg(second, first)
         return f"{self.fn('hypot')}({first}, {second})"
 
+    def _print_even_abs(self, expr):
+        z = self._print(expr.args[0])
+        return self.where(f"{z} >= 0", z, f"-{self.parenthesize(expr.args[0], PRECEDENCE['Mul'])}")
+
     def _print_finite(self, expr):
         return self._call("isfinite", expr.args)
 
@@ -314,7 +318,7 @@ def _install(cls) -> None:
     with a recipe (the printers' MRO lookup finds these before SymPy's ``math`` printing)."""
     for name in ELEMENTARY:
         setattr(cls, f"_print_{name}", NativePrinter._print_elementary)
-    for name in ("two_prod_err", "two_sum_err", "quot_err", "correction", "by_dtype"):
+    for name in ("two_prod_err", "two_sum_err", "quot_err", "correction", "sub2", "by_dtype"):
         setattr(cls, f"_print_{name}", NativePrinter._print_base)
     for name in PRIMITIVES:
         if has_recipe(name):

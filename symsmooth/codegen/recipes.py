@@ -99,6 +99,21 @@ class correction(sp.Function):
     nargs = 1
 
 
+class even_abs(sp.Function):
+    """``|z|`` for an even smooth function ``g(|z|)``: ``z`` where ``z >= 0``, so autodiff at 0
+    takes the right branch's derivatives, which are ``g``'s (``abs`` has derivative 0 there:
+    the second derivative of ``dsigmoid(|z|)`` at 0 would come out 0, not -1/8)."""
+
+    nargs = 1
+
+
+class sub2(sp.Function):
+    """``(z - hi) - lo``: a difference with a two-part constant, in this order (SymPy would
+    reorder the sum, XLA fold the two constants into one)."""
+
+    nargs = 3
+
+
 class by_dtype(sp.Function):
     """``by_dtype(t, v64, v32)``: ``v64`` where ``t`` is float64, else ``v32``."""
 
@@ -146,10 +161,10 @@ class isnan(BooleanFunction):
 
 NODES: dict[str, type] = {
     c.__name__: c
-    for c in (two_prod_err, two_sum_err, quot_err, correction, by_dtype, erfcx, div, hypot_op)
-    + (finite, isnan)
+    for c in (two_prod_err, two_sum_err, quot_err, correction, sub2, by_dtype, erfcx, div)
+    + (hypot_op, even_abs, finite, isnan)
 }
-"""The recipe-only nodes; the printers print each (the first five as calls of the runtime
+"""The recipe-only nodes; the printers print each (the first six as calls of the runtime
 base, :mod:`symsmooth.runtime.torch_native`)."""
 
 
@@ -289,13 +304,17 @@ def _logsumexp(arity):
             body.append((sp.Symbol(f"s{j}"), logsumexp(last, arg)))
             last = body[-1][0]
         return Recipe(f"logsumexp{arity}", args, tuple(body), logsumexp(last, args[-1]))
-    a0, a1 = args
+    a0, a1 = args  # the larger plus log1p(exp(smaller - larger)), in two consistent branches
     safe = [_where((arg, finite(M)), (0, True)) for arg in args]
     return Recipe(
         "logsumexp2",
         args,
-        ((M, sp.Max(a0, a1)), (P, safe[0]), (Q, safe[1])),
-        _where((sp.Max(P, Q) + log1p(sp.exp(-sp.Abs(P - Q))), finite(M)), (M, True)),
+        ((M, sp.Max(a0, a1)), (P, safe[0]), (Q, safe[1]), (d, P - Q)),
+        _where(
+            (P + log1p(sp.exp(-_clamp(d, lo=0))), sp.And(finite(M), P >= Q)),
+            (Q + log1p(sp.exp(_clamp(d, hi=0))), finite(M)),
+            (M, True),
+        ),
     )
 
 
@@ -333,7 +352,7 @@ def _phi(arity):  # exp(-z^2/2)/sqrt(2 pi) with z^2 = p + e exact: exp(-p/2)(1 -
 
 
 def _dsigmoid(arity):
-    return _one("dsigmoid", z, e / (1 + e) ** 2, (e, sp.exp(-sp.Abs(z))))
+    return _one("dsigmoid", z, e / (1 + e) ** 2, (e, sp.exp(-even_abs(z))))
 
 
 def _silu(arity):
@@ -358,9 +377,8 @@ def _dswish(arity):
             ((1 + e + zc * e) / (1 + e) ** 2, z >= 0),
             (e * (d + scale * expm1(d)) / (1 + e) ** 2, True),
         ),
-        (e, sp.exp(-sp.Abs(zc))),
-        (d, _clamp(zc, hi=0) - hi),  # exact near the root (Sterbenz); one step: SymPy reorders
-        (d, d - lo(z)),
+        (e, sp.exp(-even_abs(zc))),
+        (d, sub2(_clamp(zc, hi=0), hi, lo(z))),  # z - hi is exact near the root (Sterbenz)
     )
 
 
@@ -435,8 +453,7 @@ def _dgelu(arity):
             (d * series, t >= -_f(1.5)),
             (Phi(tn) + tn * phi(tn), True),
         ),
-        (d, _clamp(t, -_f(1.5), 0) - hi),  # exact (Sterbenz) for t in [-1.5, -0.376]
-        (d, d - lo(t)),
+        (d, sub2(_clamp(t, -_f(1.5), 0), hi, lo(t))),  # t - hi exact for t in [-1.5, -0.376]
     )
 
 
@@ -469,10 +486,10 @@ def _logcosh(arity):  # log1p(2 sinh(a/2)^2) below 1, a - log 2 + log1p(exp(-2a)
         z,
         _where(
             (log1p(2 * sp.sinh(low / 2) ** 2), a <= 1),
-            (h + (log1p(sp.exp(-2 * a)) - _f(2.3190468138462996e-17)), True),
+            (h + log1p(sp.exp(-2 * a)), True),
         ),
-        (a, sp.Abs(z)),
-        (h, a - LN2),  # first: log 2 in two parts (exact to ~1e-32)
+        (a, even_abs(z)),
+        (h, sub2(a, LN2, _f(2.3190468138462996e-17))),  # log 2 in two parts (to ~1e-32)
     )
 
 
@@ -503,16 +520,39 @@ _RELU_GAUSS_FIT = (
 :func:`symsmooth.runtime.scalar._relu_gauss` (Chebyshev nodes, mpmath at 60 digits), Horner
 coefficients of ``Q`` from the highest."""
 
+_RELU_GAUSS_MID = (
+    7.751925490583298,
+    3.586561121704902,
+    0.2564294892289336,
+    0.002250558725152087,
+    -0.0001628638509802599,
+    9.078458219361555e-06,
+    -3.204740200988828e-07,
+    -2.9276587330334977e-09,
+    1.5608796687986923e-09,
+    -1.4014818816314032e-10,
+    6.989996332294072e-12,
+    -6.323971683162324e-14,
+    -2.5962444343747663e-14,
+    2.9273975782632808e-15,
+    -1.7491119881829363e-16,
+    3.888880336911147e-18,
+    4.365269894059801e-19,
+)
+"""``1/g(a)`` on ``[1.5, 3]`` in Chebyshev polynomials of ``x = (a - 2.25)/0.75`` (degree 16,
+interpolated at the Chebyshev nodes in mpmath at 50 digits; 0.3 * 2**-53 relative with the
+float64 Clenshaw sum, below the rounding; the erfcx form 1 - a R(a) lost up to 26 ulp)."""
+
 CF_TERMS = 56
 """Terms of Laplace's continued fraction for ``a >= 3``: relative error below 2**-58 there
 (against mpmath; 232 terms would be needed at ``a = 1.5``)."""
 
 
 def _relu_gauss(arity):
-    """t Phi(t) + phi(t) = phi(a) g(a), a = -t < 0: a fit of 1/g for a <= 1.5, sqrt(pi/2)
-    erfcx(a/sqrt 2) (Mills ratio; g = 1 - a R loses up to 3.5 bits) up to 3, Laplace's
-    continued fraction above (A&S 26.2.14, g = K/(a + K), K = 1/(a + 2/(a + 3/...)))."""
-    A1, A2, A3, T0 = sp.symbols("A1 A2 A3 T0")
+    """t Phi(t) + phi(t) = phi(a) g(a), a = -t < 0: fits of 1/g for a <= 1.5 (the Numba
+    helper's) and for 1.5 < a <= 3 (Chebyshev, Clenshaw's sum), Laplace's continued fraction
+    above (A&S 26.2.14, g = K/(a + K), K = 1/(a + 2/(a + 3/...)))."""
+    A1, A2, A3, T0, X, B1, B2 = sp.symbols("A1 A2 A3 T0 X B1 B2")
     fit = _f(_RELU_GAUSS_FIT[0])
     for coef in _RELU_GAUSS_FIT[1:]:
         fit = fit * A1 + _f(coef)
@@ -523,8 +563,14 @@ def _relu_gauss(arity):
         (A2, _clamp(a, _f(1.5), 3)),
         (A3, _clamp(a, 3, 40)),
         (q, fit),
-        (r, sp.S.Zero),
+        (X, (A2 - _f(2.25)) / _f(0.75)),
+        (B1, sp.S.Zero),
+        (B2, sp.S.Zero),
     ]
+    for coef in _RELU_GAUSS_MID[:0:-1]:  # Clenshaw: b_k = c_k + 2 x b_(k+1) - b_(k+2)
+        body += [(h, _f(coef) + 2 * X * B1 - B2), (B2, B1), (B1, h)]
+    body.append((G := sp.Symbol("G"), _f(_RELU_GAUSS_MID[0]) + X * B1 - B2))
+    body.append((r, sp.S.Zero))
     for k in range(CF_TERMS, 1, -1):
         body.append((r, k / (A3 + r)))
     body.append((K, 1 / (A3 + r)))
@@ -535,7 +581,7 @@ def _relu_gauss(arity):
             (t, isnan(t)),
             (T0 * Phi(T0) + phi(T0), t >= 0),
             (phi(A1) / (1 + A1 * (SQRT_PI_2 + A1 * q)), a <= _f(1.5)),
-            (phi(A2) * (1 - A2 * SQRT_PI_2 * erfcx(A2 * SQRT1_2)), a <= 3),
+            (phi(A2) / G, a <= 3),
             (phi(A3) * K / (A3 + K), a <= 40),
             (0, True),
         ),
@@ -551,7 +597,8 @@ def _hypot(arity):
 
 
 def _softplus_gap(arity):  # log1p(e) + |z| e/(1 + e), e = exp(-|z|): positive terms
-    return _one("softplus_gap", z, log1p(e) + a * e / (1 + e), (a, sp.Abs(z)), (e, sp.exp(-a)))
+    ac = _clamp(a, hi=800)  # e = 0 beyond: a e would be inf 0 at z = inf
+    return _one("softplus_gap", z, log1p(e) + ac * e / (1 + e), (a, even_abs(z)), (e, sp.exp(-a)))
 
 
 def _logcosh_gap(arity):  # above 1: -log 2 + log1p(E) + 2 a E/(1 + E), E = exp(-2a)
@@ -561,9 +608,9 @@ def _logcosh_gap(arity):  # above 1: -log 2 + log1p(E) + 2 a E/(1 + E), E = exp(
         z,
         _where(
             (logcosh(low) - low * sp.tanh(low), a <= 1),
-            (-LN2 + log1p(E) + 2 * a * E / (1 + E), True),
+            (-LN2 + log1p(E) + 2 * _clamp(a, hi=800) * E / (1 + E), True),
         ),
-        (a, sp.Abs(z)),
+        (a, even_abs(z)),
         (E, sp.exp(-2 * _clamp(a, lo=1))),
     )
 
@@ -663,7 +710,7 @@ def _recip1p_sq(arity):  # 1/(1 + u^2), u = |a b|; above 1e150 1/u/u (no overflo
     return Recipe(
         "recip1p_sq",
         (a, b),
-        ((p, sp.Abs(a * b)),),
+        ((p, even_abs(a * b)),),
         _where((1 / (1 + low * low), p <= _f(1e150)), (div(div(1, big), big), True)),
     )
 

@@ -78,6 +78,12 @@ def _quot_err(a, b):
     return _finite_or_zero(((a - p) - _two_prod_err(q, b)) / b)
 
 
+def _sub2(z, hi, lo):
+    """``(z - hi) - lo`` in this order: the barrier keeps XLA from folding ``hi + lo`` into
+    one constant (which rounds to ``hi``: the low part would be lost under ``jit``)."""
+    return lax.optimization_barrier(z - hi) - lo
+
+
 def _correction(c):
     """A first-order rounding correction ``e f'(p)``, without derivative (its derivative is
     below the rounding of ``f``'s), 0 where it is not finite (``f'`` overflowed, ``e`` is 0)."""

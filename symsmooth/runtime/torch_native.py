@@ -105,6 +105,11 @@ def _quot_err(a, b):
     return _finite_or_zero(((a - p) - _two_prod_err(q, b)) / b)
 
 
+def _sub2(z, hi, lo):
+    """``(z - hi) - lo`` in this order (a difference with a two-part constant)."""
+    return (z - hi) - lo
+
+
 def _correction(c):
     """A first-order rounding correction ``e f'(p)``, without gradient (its derivative is
     below the rounding of ``f``'s), 0 where it is not finite (``f'`` overflowed, ``e`` is 0)."""

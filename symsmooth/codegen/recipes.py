@@ -63,7 +63,6 @@ from symsmooth.functions import (
     logcosh,
     loglse_exp,
     logsumexp,
-    logsumexp_gap,
     phi,
     recip1p_sq,
     sigmoid,
@@ -466,16 +465,27 @@ def _lin_hypot(arity):  # (m^2 - 4 a x^2)/(hypot - (1 + a) x) where the plain su
     )
 
 
-def _sinh_ratio(arity):  # divided by exp(max(c|x|, c|y|))/2 (as functions.fused.np_sinh_ratio)
-    A, B = sp.symbols("A B")
+def _sinh_ratio(arity):
+    """Divided by exp(max(c|x|, c|y|))/2 (as functions.fused.np_sinh_ratio), the exponents'
+    differences formed as c (|x| - |y|), not c|x| - c|y|, and that product's rounding error
+    fed back into the numerator's exp(min(d, 0)) (else ~|d| ulps: 256 at d = -510)."""
+    A, D, U, Y = sp.symbols("A D U Y")
     return Recipe(
         "sinh_ratio",
         (c, x, y),
-        ((A, sp.Abs(c * x)), (B, sp.Abs(c * y)), (M, sp.Max(A, B))),
+        (
+            (A, c * sp.Abs(x)),
+            (Y, sp.Abs(x) - sp.Abs(y)),
+            (D, c * Y),  # A - B
+            (e, two_prod_err(c, Y) + c * two_sum_err(sp.Abs(x), -sp.Abs(y))),
+            (U, c * (sp.Abs(x) + sp.Abs(y))),  # A + B
+            (M, c * sp.Max(sp.Abs(x), sp.Abs(y))),
+            (E, sp.exp(_clamp(D, hi=0))),
+        ),
         -expm1(-2 * A)
-        * sp.exp(A - M)
+        * (E + correction(_where((E * e, D < 0), (0, True))))
         * sp.sign(x)
-        / (1 + sp.exp(-2 * M) + sp.exp(-sp.Abs(A - B)) + sp.exp(-A - B)),
+        / (1 + sp.exp(-2 * M) + sp.exp(-sp.Abs(D)) + sp.exp(-U)),
     )
 
 
@@ -615,20 +625,54 @@ def _logcosh_gap(arity):  # above 1: -log 2 + log1p(E) + 2 a E/(1 + E), E = exp(
     )
 
 
-def _logsumexp_gap(arity):  # log s + sum w_i (m - a_i)/s: every term >= 0
+def _gap_of_distances(dists, lows=None) -> list:
+    """Assignments ending in ``G = log c + log1p(r/c) + sum e_i d_i/(c + r)`` for distances
+    ``d_i = m - a_i >= 0`` to the maximum (c the count of zeros, r the sum of the other weights
+    e_i = exp(-d_i)): every term >= 0, so a tiny gap keeps its digits (the log of a rounded sum
+    lost them all; runtime.exact._logsumexp_gap_xp4).  ``lows``: the distances' low parts
+    (``exp(-d - l) = exp(-d)(1 - l)``: a rounded distance of 300 costs 300 ulps in its
+    weight)."""
+    weights = sp.symbols(f"w0:{len(dists)}")
+    lows = lows or [sp.S.Zero] * len(dists)
+    C, R = sp.symbols("C R")
+    body = [(wj, sp.exp(-dj) * (1 - lj)) for wj, dj, lj in zip(weights, dists, lows, strict=True)]
+    body.append((C, sp.Add(*[_where((1, sp.Eq(dj, 0)), (0, True)) for dj in dists])))
+    pairs = list(zip(weights, dists, strict=True))
+    body.append((R, sp.Add(*[_where((0, sp.Eq(dj, 0)), (wj, True)) for wj, dj in pairs])))
+    spread = sp.Add(*[wj * (dj + lj) for (wj, dj), lj in zip(pairs, lows, strict=True)])
+    return body + [(sp.Symbol("G"), sp.log(C) + log1p(R / C) + spread / (C + R))]
+
+
+def _logsumexp_gap(arity):
     args = sp.symbols(f"a0:{arity}")
-    weights = sp.symbols(f"w0:{arity}")
+    dists = sp.symbols(f"d0:{arity}")
     body = [(M, sp.Max(*args)), (P, _where((M, finite(M)), (0, True)))]
-    body += [(wj, sp.exp(aj - P)) for wj, aj in zip(weights, args, strict=True)]
-    body.append((S, sp.Add(*weights)))
-    gap = sp.log(S) + sp.Add(*[wj * (P - aj) for wj, aj in zip(weights, args, strict=True)]) / S
-    return Recipe(f"logsumexp_gap{arity}", args, tuple(body), gap)
+    body += [(dj, P - aj) for dj, aj in zip(dists, args, strict=True)]
+    body += _gap_of_distances(dists)
+    return Recipe(f"logsumexp_gap{arity}", args, tuple(body), sp.Symbol("G"))
 
 
 def _logsumexp_gap_xp(arity):
+    """logsumexp_gap of the products a_2j a_2j+1, the distances to the largest formed with the
+    products' rounding errors, (m - p_i) + (e_m - e_i) (a rounded product of 1e3 costs ~1e3
+    ulps in a weight exp(-d): 237 measured)."""
     args = sp.symbols(f"a0:{arity}")
-    pairs = [args[j] * args[j + 1] for j in range(0, arity, 2)]
-    return Recipe("logsumexp_gap_xp", args, (), logsumexp_gap(*pairs))
+    count = arity // 2
+    prods, errs, dists = (sp.symbols(f"{v}0:{count}") for v in ("p", "e", "d"))
+    body = [(pj, args[2 * j] * args[2 * j + 1]) for j, pj in enumerate(prods)]
+    body += [(ej, two_prod_err(args[2 * j], args[2 * j + 1])) for j, ej in enumerate(errs)]
+    body += [(M, sp.Max(*prods)), (P, _where((M, finite(M)), (0, True)))]
+    body.append(
+        (E, _where(*[(ej, sp.Eq(pj, P)) for pj, ej in zip(prods, errs, strict=True)], (0, True)))
+    )
+    lows = sp.symbols(f"l0:{count}")
+    body += [(dj, P - pj) for dj, pj in zip(dists, prods, strict=True)]
+    body += [
+        (lj, correction(two_sum_err(P, -pj) + (E - ej)))
+        for lj, pj, ej in zip(lows, prods, errs, strict=True)
+    ]
+    body += _gap_of_distances(dists, lows)
+    return Recipe("logsumexp_gap_xp", args, tuple(body), sp.Symbol("G"))
 
 
 def _hypot_gap(arity):  # 1 - w/h = m^2/(h (h + w)) for w > 0 (no cancellation)
@@ -693,11 +737,30 @@ def _dloglse_exp(arity):
 
 
 def _loglse_exp_gap(arity):
+    """F - u F_u - v F_v, F = loglse_exp(u, v): for a = max > 0 it is log1p(r) + (a r +
+    s (a - b e^d))/(1 + r), every term >= 0 (runtime.gaps._loglse_exp_gap: r = e^-a log1p(
+    exp(e^b - e^a)), s = sigmoid(e^b - e^a), d = b - a); the difference as written below."""
+    B_, R = sp.symbols("B R")
+    gc = _clamp(g, hi=7)
+    tt = _where((LN2, sp.Eq(d, 0)), (0, g > 7), (log1p(sp.exp(-sp.exp(gc))), True))
+    ss = _where((sp.Rational(1, 2), sp.Eq(d, 0)), (0, g > 7), (1 / (1 + sp.exp(sp.exp(gc))), True))
+    ap = _clamp(M, lo=0)
     return Recipe(
         "loglse_exp_gap",
         (u, v),
-        (),
-        loglse_exp(u, v) - u * dloglse_exp(u, v) - v * dloglse_exp(v, u),
+        (
+            (M, sp.Max(u, v)),
+            (B_, sp.Min(u, v)),
+            (d, B_ - M),
+            (g, ap + sp.log(-expm1(_clamp(d, hi=-_f(1e-300))))),
+            (R, sp.exp(-ap) * tt),
+        ),
+        _where(
+            (loglse_exp(u, v) - u * dloglse_exp(u, v) - v * dloglse_exp(v, u), M <= 0),
+            (0, sp.And(sp.Eq(M, sp.oo), B_ < M)),
+            (log1p(R) + (ap * R + ss * (ap - B_ * sp.exp(d))) / (1 + R), M > 0),
+            (u + v, True),
+        ),
     )
 
 

@@ -38,7 +38,6 @@ True
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
@@ -54,6 +53,8 @@ from symsmooth.codegen.names import (
     native_public_names,
 )
 from symsmooth.codegen.native_printer import PRINTERS, base_sources, helper_sources
+from symsmooth.codegen.render import environment, template_hash
+from symsmooth.codegen.targets import NATIVE_TARGETS
 from symsmooth.errors import CodegenError
 from symsmooth.identifiers import check_name
 from symsmooth.version import __version__
@@ -62,44 +63,18 @@ ISSUE = "issue #15"
 """Where the native targets' missing parts are tracked (reductions, iterations)."""
 
 
-@dataclass(frozen=True)
-class NativeTarget:
-    """One native code generation target: a module of its own, ``<name>_<target>.py``.
-
-    Attributes
-    ----------
-    name : str
-        As given to ``--target`` and ``ss.generate(..., targets=...)``.
-    template : str
-        The template of its elementwise modules.
-    needs : str
-        What a generated module imports (for its header).
-    """
-
-    name: str
-    template: str
-    needs: str
-
-
-NATIVE: dict[str, NativeTarget] = {
-    "torch": NativeTarget("torch", "torch_elementwise.py.j2", "torch"),
-    "jax": NativeTarget("jax", "jax_elementwise.py.j2", "jax"),
-}
-"""Native target name -> :class:`NativeTarget`."""
-
-
-def check_native(spec, target: str) -> NativeTarget:
+def check_native(spec, target: str):
     """The :class:`NativeTarget` ``target`` for ``spec``, or a :class:`CodegenError`: an
     unknown target, or a kind the native targets do not take yet."""
-    if target not in NATIVE:
-        raise CodegenError(f"no native target {target!r}; known: {', '.join(NATIVE)}")
+    if target not in NATIVE_TARGETS:
+        raise CodegenError(f"no native target {target!r}; known: {', '.join(NATIVE_TARGETS)}")
     if spec.kind != "elementwise":
         raise CodegenError(
             f"{spec.name} is a {spec.kind} kernel: the {target} target takes elementwise kernels "
             f"only, reductions and iterations are not yet supported ({ISSUE}); use "
             f"`--target cpu` and the {target} bridge (docs/{target}.md) meanwhile"
         )
-    return NATIVE[target]
+    return NATIVE_TARGETS[target]
 
 
 def _function(name: str, private: str, expr, printer) -> dict:
@@ -158,8 +133,6 @@ def native_context(spec, target: str) -> dict:
 
 def render_native(spec, target: str) -> str:
     """The text of ``<out>/<name>_<target>.py``."""
-    from symsmooth.codegen.render import environment, template_hash
-
     chosen = check_native(spec, target)
     ctx = native_context(spec, target)
     command = spec.command or f"symsmooth gen {spec.name}"

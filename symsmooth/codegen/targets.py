@@ -32,7 +32,6 @@ from dataclasses import dataclass
 
 from symsmooth.codegen.emit import kernel_context
 from symsmooth.codegen.kinds import Kind, kind
-from symsmooth.codegen.native import NATIVE, NativeTarget
 from symsmooth.errors import CodegenError
 
 
@@ -67,9 +66,32 @@ TARGETS = tuple(REGISTRY)
 """Code generation targets; DESIGN.md: ``ss.generate(..., targets=("cpu", "cuda"))``."""
 
 
-NATIVE_TARGETS: dict[str, NativeTarget] = dict(NATIVE)
-"""Native target name -> :class:`~symsmooth.codegen.native.NativeTarget` (a module of its own:
-``<name>_torch.py``, ``<name>_jax.py``)."""
+@dataclass(frozen=True)
+class NativeTarget:
+    """One native code generation target: a module of its own, ``<name>_<target>.py``
+    (rendered by :mod:`symsmooth.codegen.native`).
+
+    Attributes
+    ----------
+    name : str
+        As given to ``--target`` and ``ss.generate(..., targets=...)``.
+    template : str
+        The template of its elementwise modules.
+    needs : str
+        What a generated module imports (for its header).
+    """
+
+    name: str
+    template: str
+    needs: str
+
+
+NATIVE_TARGETS: dict[str, NativeTarget] = {
+    "torch": NativeTarget("torch", "torch_elementwise.py.j2", "torch"),
+    "jax": NativeTarget("jax", "jax_elementwise.py.j2", "jax"),
+}
+"""Native target name -> :class:`NativeTarget` (printers: :data:`symsmooth.codegen.
+native_printer.PRINTERS`)."""
 
 
 def split_targets(targets) -> tuple[tuple[str, ...], tuple[str, ...]]:

@@ -300,7 +300,7 @@ def _logsumexp(arity):
     if arity > 2:  # a fold of the pair: one rounding per argument
         body, last = [], args[0]
         for j, arg in enumerate(args[1:-1]):
-            body.append((sp.Symbol(f"s{j}"), logsumexp(last, arg)))
+            body.append((sp.Symbol(f"fold{j}"), logsumexp(last, arg)))
             last = body[-1][0]
         return Recipe(f"logsumexp{arity}", args, tuple(body), logsumexp(last, args[-1]))
     a0, a1 = args  # the larger plus log1p(exp(smaller - larger)), in two consistent branches

@@ -7,6 +7,7 @@ Run from the repository root::
     python bench/bench_native_targets.py              # the table
     python bench/bench_native_targets.py --compile    # also torch.compile of the native module
     python bench/bench_native_targets.py --quick      # fewer rounds, 1e5 elements
+    python bench/bench_native_targets.py --compile --kernels softplus   # inductor: minutes
 
 Formulas: softplus ``log(1 + e^(k x))/k`` (hand-written: ``F.softplus(k x)/k``), swish
 ``x sigmoid(k x)`` (``x * torch.sigmoid(k x)``) and GELU ``x Phi(x/s)`` (``s F.gelu(x/s)``), all
@@ -39,11 +40,12 @@ KERNELS = {
 }
 
 
-def _candidates(out: Path, compiled: bool) -> dict:
+def _candidates(out: Path, compiled: bool, names) -> dict:
     import symsmooth.torch as sst
 
     table = {}
-    for name, hand in KERNELS.items():
+    for name in names:
+        hand = KERNELS[name]
         native = pipeline.load_native(name, "torch", out)
         row = {"hand": hand, "native": getattr(native, name), "bridge": sst.function(name, out)}
         if compiled:
@@ -61,10 +63,10 @@ def _time(fn, x, k, backward: bool) -> float:
     return time.perf_counter() - start
 
 
-def run(n: int, rounds: int, compiled: bool) -> list[str]:
+def run(n: int, rounds: int, compiled: bool, names=tuple(KERNELS)) -> list[str]:
     out = Path(tempfile.mkdtemp(prefix="bench_native_"))
-    pipeline.generate(list(KERNELS), out=out, targets=("cpu", "torch"))
-    table = _candidates(out, compiled)
+    pipeline.generate(list(names), out=out, targets=("cpu", "torch"))
+    table = _candidates(out, compiled, names)
     gen = torch.Generator().manual_seed(0)
     x = (torch.rand(n, generator=gen, dtype=torch.float64) - 0.5) * 40
     lines = []
@@ -92,10 +94,11 @@ def main(argv=None) -> None:
     parser.add_argument("--quick", action="store_true", help="1e5 elements, 3 rounds")
     parser.add_argument("--compile", action="store_true", help="add torch.compile rows")
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--kernels", nargs="*", default=list(KERNELS), choices=list(KERNELS))
     args = parser.parse_args(argv)
     n, rounds = (100_000, 3) if args.quick else (1_000_000, args.rounds)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), n = {n}, float64")
-    for line in run(n, rounds, args.compile):
+    for line in run(n, rounds, args.compile, args.kernels):
         print(line)
 
 

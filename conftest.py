@@ -17,3 +17,6 @@ os.environ["SYMSMOOTH_CACHE_DIR"] = "off"
 collect_ignore = (
     [] if importlib.util.find_spec("jax") else ["symsmooth/jax.py", "symsmooth/jax_bridge"]
 )
+# the base of the native JAX and PyTorch modules imports its framework (docs/targets.md)
+collect_ignore += [] if importlib.util.find_spec("jax") else ["symsmooth/runtime/jax_native.py"]
+collect_ignore += [] if importlib.util.find_spec("torch") else ["symsmooth/runtime/torch_native.py"]

@@ -149,21 +149,37 @@ def kernel_spec(item, stabilizer=None, search=None):
 def generate(items, out="generated", targets=("cpu", "cuda"), search=None) -> list:
     """Generate ``out/<name>.py`` for each item (catalog names, Smoothing records, KernelSpecs).
 
-    Returns the written paths, in the order of ``items``.  ``targets``: ``"cpu"`` (always) and
-    ``"cuda"`` (``<name>_cuda`` launchers, compiled lazily; see docs/cuda.md).  ``search``:
-    see :func:`kernel_spec` (default: on for a user's derivation, off for catalog entries).
+    Returns the written paths, in the order of ``items``.  ``targets``: ``"cpu"`` (always, when
+    the module is written) and ``"cuda"`` (``<name>_cuda`` launchers, compiled lazily; see
+    docs/cuda.md) go into ``<name>.py``; the native ``"torch"`` and ``"jax"`` write
+    ``<name>_torch.py`` / ``<name>_jax.py`` (elementwise kernels; see docs/targets.md).
+    ``search``: see :func:`kernel_spec` (default: on for a user's derivation, off for catalog
+    entries).
     """
+    from symsmooth.codegen.native import write_native
     from symsmooth.codegen.render import write
-    from symsmooth.codegen.targets import check_targets
+    from symsmooth.codegen.targets import check_targets, split_targets
 
-    targets = check_targets(targets)
+    module, native = split_targets(targets)
+    if module or not native:
+        module = check_targets(module)
     if isinstance(items, (str,)) or not hasattr(items, "__iter__"):
         items = [items]
     paths = []
     for item in items:
         with deadline("gen"):  # building the spec and rendering it: symbolic work
-            paths.append(write(kernel_spec(item, search=search), out, targets))
+            spec = kernel_spec(item, search=search)
+            if module:
+                paths.append(write(spec, out, module))
+            paths += [write_native(spec, out, target) for target in native]
     return paths
+
+
+def load_native(name: str, target: str, out="generated"):
+    """The native ``target`` module ``out/<name>_<target>.py`` (``torch`` or ``jax``)."""
+    from symsmooth.codegen.native import load_native as _load
+
+    return _load(name, target, out)
 
 
 def load(name: str, out="generated"):

@@ -46,8 +46,15 @@ def _names(names: list[str], everything: bool) -> list[str]:
     return list(names)
 
 
-TARGET_CHOICES = {"cpu": ("cpu",), "cuda": ("cpu", "cuda"), "all": ("cpu", "cuda")}
-"""``--target`` -> code generation targets (CUDA kernels live in the CPU module)."""
+TARGET_CHOICES = {
+    "cpu": ("cpu",),
+    "cuda": ("cpu", "cuda"),
+    "all": ("cpu", "cuda"),
+    "torch": ("torch",),
+    "jax": ("jax",),
+}
+"""``--target`` -> code generation targets (CUDA kernels live in the CPU module; ``torch`` and
+``jax`` write the native modules ``<name>_torch.py`` / ``<name>_jax.py`` alone)."""
 
 
 def _targets(target: str) -> tuple[str, ...]:
@@ -60,7 +67,12 @@ def gen_cmd(
     everything: Annotated[bool, typer.Option("--all", help="Generate the whole catalog.")] = False,
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("generated"),
     target: Annotated[
-        str, typer.Option("--target", help="cpu, cuda (adds the CUDA launchers) or all.")
+        str,
+        typer.Option(
+            "--target",
+            help="cpu, cuda (adds the CUDA launchers), all (cpu and cuda), or a native module: "
+            "torch or jax (elementwise kernels; docs/targets.md).",
+        ),
     ] = "all",
     expr: Annotated[
         str | None, typer.Option("--expr", help="A user's expression (instead of NAMES).")
@@ -73,7 +85,8 @@ def gen_cmd(
         bool, typer.Option("--verify", help="Verify --expr's kernel in ulps.")
     ] = False,
 ) -> None:
-    """Generate Numba kernels into OUT/<name>.py (catalog entries or a user's expression)."""
+    """Generate Numba kernels into OUT/<name>.py, or native PyTorch/JAX modules into
+    OUT/<name>_torch.py / OUT/<name>_jax.py (catalog entries or a user's expression)."""
     from symsmooth import pipeline
 
     if expr is not None:

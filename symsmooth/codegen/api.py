@@ -129,3 +129,21 @@ def api_record(spec, targets, labels: tuple = ()) -> dict:
     if missing:  # the record and names.public_names must describe the same module
         raise AssertionError(f"{spec.name}: __symsmooth__ names undefined functions {missing}")
     return record
+
+
+def native_record(spec, target: str) -> dict:
+    """The ``__symsmooth__`` record of ``spec``'s native ``target`` module
+    (``<name>_torch.py``, ``<name>_jax.py``): the fields of :func:`api_record` that apply
+    (no ``_fast`` twins, no labels), with ``targets`` the one native target.  Its functions
+    take and return framework arrays, so the Numba bridges do not take it.
+
+    >>> from types import SimpleNamespace as NS
+    >>> spec = NS(name="f", kind="elementwise", input_names=("x",), param_names=("k",),
+    ...           grad_param_names=("k",), plan=None)
+    >>> r = native_record(spec, "torch")
+    >>> r["grads"], r["param_grads"], r["targets"]
+    ({'x': 'f_grad_x'}, {'k': 'f_grad_k'}, ('torch',))
+    """
+    record = api_record(spec, ("cpu",))
+    record.update(fast={}, targets=(target,))
+    return record

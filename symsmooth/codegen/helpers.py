@@ -120,6 +120,24 @@ def _requirements(defs: dict[str, _Def]) -> dict[str, tuple[str, ...]]:
     return out
 
 
+def module_helpers(module: str) -> dict[str, Helper]:
+    """Name -> :class:`Helper` of every ``_name`` def of one runtime module (read without
+    importing it), in definition order: the base of the native targets' modules
+    (:mod:`symsmooth.runtime.torch_native`, :mod:`symsmooth.runtime.jax_native`).
+
+    >>> h = module_helpers("symsmooth.runtime.torch_native")["quot_err"]
+    >>> h.requires, h.source.startswith("def _quot_err(a, b):")
+    (('finite_or_zero', 'detached', 'two_prod_err'), True)
+    """
+    defs = {
+        d.node.name[1:]: d
+        for d in _module_defs(module)
+        if isinstance(d.node, ast.FunctionDef) and d.node.name.startswith("_")
+    }
+    requires = _requirements(defs)
+    return {n: Helper(n, d.source, requires[n], module) for n, d in defs.items()}
+
+
 def _scalar_helpers() -> dict[str, Helper]:
     defs: dict[str, _Def] = {}
     modules: dict[str, str] = {}

@@ -50,11 +50,17 @@ from symsmooth.errors import InvalidNameError
 MANGLE_PREFIX = "_u_"
 """Mangled user names are ``_u_<name>_`` (no generator name starts with ``_u_``)."""
 
-MODULE_GLOBALS = frozenset(
-    {"math", "np", "njit", "vectorize", "prange", "float64", "int64", "cuda"}
+NATIVE_GLOBALS = frozenset({"torch", "jax", "jnp", "lax"})
+"""Unprefixed module-level names of the native modules (``<name>_torch.py``, ``<name>_jax.py``:
+their imports; ``math`` is every module's)."""
+
+MODULE_GLOBALS = (
+    frozenset({"math", "np", "njit", "vectorize", "prange", "float64", "int64", "cuda"})
+    | NATIVE_GLOBALS
 )
 """Unprefixed module-level names of every generated module (imports; ``float64``/``int64`` and
-the stand-in ``cuda`` of the CUDA section, which ``_cuda_build`` binds for the kernels)."""
+the stand-in ``cuda`` of the CUDA section, which ``_cuda_build`` binds for the kernels; the
+native modules' imports)."""
 
 API_KEYWORDS = frozenset({"out", "cotangent", "top"})
 """Keyword arguments of the public functions (``f_fast(..., out=)``, ``f_grad(...,
@@ -331,6 +337,39 @@ def public_names(name: str, kind: str, inputs, targets=("cpu", "cuda"), params=(
     if "cuda" in targets:
         out += [f"{name}_cuda", f"{grad_function(name)}_cuda"]
     return out
+
+
+def native_module(name: str, target: str) -> str:
+    """The module (and file stem) of kernel ``name``'s native ``target``: ``f_torch``."""
+    return f"{name}_{target}"
+
+
+def native_private(name: str, input: str | None = None) -> str:
+    """The private function of a native module computing the value of kernel ``name`` or its
+    partial in ``input`` (a user name): ``_value_f``, ``_grad_f_x``.  The helpers of the
+    primitives are ``_<primitive>`` and the base functions have names of their own
+    (:mod:`symsmooth.runtime.torch_native`); :func:`symsmooth.codegen.native.native_context`
+    refuses a clash.
+
+    >>> native_private("f"), native_private("f", "k")
+    ('_value_f', '_grad_f_k')
+    """
+    return f"_value_{name}" if input is None else f"_grad_{name}_{input}"
+
+
+def native_function_class(name: str) -> str:
+    """The ``torch.autograd.Function`` (or ``jax.custom_jvp`` function) of kernel ``name``."""
+    return f"_Function_{name}"
+
+
+def native_public_names(name: str, inputs, params=()) -> list[str]:
+    """Public names of a native elementwise module, in template order: the differentiable
+    value, the partial in every input and differentiated parameter, ``<name>_grad``.
+
+    >>> native_public_names("f", ["x"], ["k"])
+    ['f', 'f_grad_x', 'f_grad_k', 'f_grad']
+    """
+    return [name, *(grad_function(name, v) for v in [*inputs, *params]), grad_function(name)]
 
 
 def check_public(name: str, kind: str, inputs, targets=("cpu", "cuda"), params=()) -> list[str]:

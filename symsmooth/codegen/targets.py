@@ -1,10 +1,15 @@
-"""Code generation targets: one :class:`Target` per target (CPU, CUDA), one registry.
+"""Code generation targets: one :class:`Target` per target (CPU, CUDA), one registry; and the
+native targets (torch, jax), each a module of its own.
 
 A target names the section of a generated module it renders and how it adds its template
 variables to a kernel's context, given the spec's :class:`~symsmooth.codegen.kinds.base.Kind`.
 The CPU target is always rendered (the CUDA kernels recompile the CPU module's scalar code);
 targets render in the order of :data:`TARGETS`.  A new target is one :class:`Target` here
 plus a template per kind.
+
+The native targets (:data:`NATIVE_TARGETS`, :mod:`symsmooth.codegen.native`) write
+``<name>_torch.py`` / ``<name>_jax.py`` beside the CPU module, need no CPU module, and take
+elementwise kernels for now; :func:`split_targets` separates a request into the two groups.
 
 Examples
 --------
@@ -59,6 +64,56 @@ REGISTRY: dict[str, Target] = {t.name: t for t in (CPU, CUDA)}
 """Target name -> :class:`Target`, in rendering order."""
 TARGETS = tuple(REGISTRY)
 """Code generation targets; DESIGN.md: ``ss.generate(..., targets=("cpu", "cuda"))``."""
+
+
+@dataclass(frozen=True)
+class NativeTarget:
+    """One native code generation target: a module of its own, ``<name>_<target>.py``
+    (rendered by :mod:`symsmooth.codegen.native`).
+
+    Attributes
+    ----------
+    name : str
+        As given to ``--target`` and ``ss.generate(..., targets=...)``.
+    template : str
+        The template of its elementwise modules.
+    needs : str
+        What a generated module imports (for its header).
+    """
+
+    name: str
+    template: str
+    needs: str
+
+
+NATIVE_TARGETS: dict[str, NativeTarget] = {
+    "torch": NativeTarget("torch", "torch_elementwise.py.j2", "torch"),
+    "jax": NativeTarget("jax", "jax_elementwise.py.j2", "jax"),
+}
+"""Native target name -> :class:`NativeTarget` (printers: :data:`symsmooth.codegen.
+native_printer.PRINTERS`)."""
+
+
+def split_targets(targets) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``(module targets, native targets)`` of a request, each in registry order; an unknown
+    name is a :class:`CodegenError` naming every target.
+
+    >>> split_targets(["torch", "cpu", "jax"])
+    (('cpu',), ('torch', 'jax'))
+    >>> split_targets(["torch"])
+    ((), ('torch',))
+    """
+    wanted = set(targets)
+    unknown = sorted(wanted - set(TARGETS) - set(NATIVE_TARGETS))
+    if unknown:
+        raise CodegenError(
+            f"targets {sorted(wanted)}: known targets are {', '.join(TARGETS)} (one module; "
+            f"'cpu' is always included) and the native {', '.join(NATIVE_TARGETS)} (a module "
+            "each); use --target cpu|cuda|all|torch|jax"
+        )
+    module = tuple(t for t in TARGETS if t in wanted)
+    native = tuple(t for t in NATIVE_TARGETS if t in wanted)
+    return module, native
 
 
 def check_targets(targets) -> tuple[str, ...]:

@@ -1,0 +1,201 @@
+"""Native PyTorch and JAX modules: ``<name>_torch.py`` and ``<name>_jax.py`` for elementwise
+kernels (issue #15).
+
+The bridges (:mod:`symsmooth.torch`, :mod:`symsmooth.jax`) call the Numba kernels from a model;
+those calls cannot fuse with it (``torch.compile``, XLA), cannot run on a TPU and need host
+callbacks in JAX.  A native module is the same stable form written in framework ops: the
+spec's stabilized value and its derived stable gradients (every input and every parameter)
+printed by :class:`~symsmooth.codegen.native_printer.TorchPrinter` or
+:class:`~symsmooth.codegen.native_printer.JaxPrinter`, each primitive a small function printed
+from its recipe (:mod:`symsmooth.codegen.recipes`), with the hand-written base of
+:mod:`symsmooth.runtime.torch_native` / :mod:`symsmooth.runtime.jax_native`.
+
+**Gradients** are the derived ones, attached to the value: a ``torch.autograd.Function`` whose
+backward multiplies the cotangent by ``<name>_grad_<v>`` (summed back to each operand's shape),
+a ``jax.custom_jvp`` whose rule is the sum of the partials times the tangents.  So the first
+derivatives are the stabilized forms the Numba kernels verify (the parameter partials with
+their Euler gaps collapsed: autodiff of ``softplus(k x)/k`` in ``k`` cancels catastrophically),
+never autodiff of a ``where`` whose untaken branch overflows.  Higher derivatives are autodiff
+of those partials, whose recipes write every branch on a clamped argument ("double where").
+
+Layout lives in ``templates/torch_elementwise.py.j2`` and ``templates/jax_elementwise.py.j2``;
+names in :mod:`symsmooth.codegen.names`.
+
+Examples
+--------
+>>> import sympy as sp
+>>> from symsmooth.functions import softplus
+>>> from symsmooth.codegen.spec import make_spec
+>>> x, k = sp.symbols("x k", real=True)
+>>> spec = make_spec("sp1", softplus(k * x) / k, inputs=(x,), params=(k,))
+>>> ctx = native_context(spec, "torch")
+>>> ctx["value"]["lines"], [g["name"] for g in ctx["grads"]]
+(['return _softplus(k*x)/k'], ['sp1_grad_x', 'sp1_grad_k'])
+>>> "def _softplus(z):" in render_native(spec, "jax")
+True
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+from types import ModuleType
+
+from symsmooth.codegen.api import native_record
+from symsmooth.codegen.emit import Return, lines, statements
+from symsmooth.codegen.formatting import format_source
+from symsmooth.codegen.importing import atomic_write, import_generated
+from symsmooth.codegen.names import (
+    comment_text,
+    native_function_class,
+    native_module,
+    native_private,
+    native_public_names,
+)
+from symsmooth.codegen.native_printer import PRINTERS, base_sources, helper_sources
+from symsmooth.codegen.render import environment, template_hash
+from symsmooth.codegen.targets import NATIVE_TARGETS
+from symsmooth.errors import CodegenError
+from symsmooth.identifiers import check_name
+from symsmooth.version import __version__
+
+ISSUE = "issue #15"
+"""Where the native targets' missing parts are tracked (reductions, iterations)."""
+
+
+def check_native(spec, target: str):
+    """The :class:`NativeTarget` ``target`` for ``spec``, or a :class:`CodegenError`: an
+    unknown target, or a kind the native targets do not take yet."""
+    if target not in NATIVE_TARGETS:
+        raise CodegenError(f"no native target {target!r}; known: {', '.join(NATIVE_TARGETS)}")
+    if spec.kind != "elementwise":
+        raise CodegenError(
+            f"{spec.name} is a {spec.kind} kernel: the {target} target takes elementwise kernels "
+            f"only, reductions and iterations are not yet supported ({ISSUE}); use "
+            f"`--target cpu` and the {target} bridge (docs/{target}.md) meanwhile"
+        )
+    return NATIVE_TARGETS[target]
+
+
+def _function(name: str, private: str, expr, printer) -> dict:
+    stmts = statements([expr], ["_out"], "_c")
+    stmts = stmts[:-1] + [Return(stmts[-1].expr)]
+    return {"name": name, "private": private, "lines": lines(stmts, printer)}
+
+
+def native_context(spec, target: str) -> dict:
+    """The template variables of ``spec``'s ``target`` module (without the header fields):
+    the value and every partial as private functions of printed lines, the helpers and base
+    functions they call, the public names and which operand each partial belongs to."""
+    check_native(spec, target)
+    printer = PRINTERS[target]()
+    name = spec.name
+    value = _function(name, native_private(name), spec.stable, printer)
+    grads = []
+    pairs = list(zip(spec.input_names, spec.input_codes, spec.stable_gradients, strict=True))
+    grad_params = dict(zip(spec.grad_param_names, spec.stable_param_gradients, strict=True))
+    pairs += [
+        (p, c, grad_params[p])
+        for p, c in zip(spec.param_names, spec.param_codes, strict=True)
+        if p in grad_params
+    ]
+    for user, code, expr in pairs:
+        public = f"{name}_grad_{user}"
+        grads.append({**_function(public, native_private(name, user), expr, printer), "of": code})
+    by_code = {g["of"]: g for g in grads}
+    operands = [
+        {"code": code, "index": j, "grad": by_code[code]["private"] if code in by_code else None}
+        for j, code in enumerate(spec.input_codes + spec.param_codes)
+    ]
+    helpers = helper_sources(printer)  # before the base: the recipes call base functions too
+    privates = {value["private"], *(g["private"] for g in grads)}
+    clash = sorted(
+        ({f"_{h}" for h in printer.helpers} | {f"_{b}" for b in printer.base}) & privates
+    )
+    if clash:
+        raise CodegenError(
+            f"{name}: the {target} module would define {', '.join(clash)} twice (a primitive's "
+            "helper and the kernel's own function); rename the kernel"
+        )
+    return {
+        "name": name,
+        "args": ", ".join(spec.input_codes + spec.param_codes),
+        "value": value,
+        "grads": grads,
+        "input_grads": grads[: len(spec.input_names)],
+        "operands": operands,
+        "function_class": native_function_class(name),
+        "helpers": helpers,
+        "base": base_sources(printer),
+        "public": native_public_names(name, spec.input_names, spec.grad_param_names),
+    }
+
+
+def render_native(spec, target: str) -> str:
+    """The text of ``<out>/<name>_<target>.py``."""
+    chosen = check_native(spec, target)
+    ctx = native_context(spec, target)
+    command = spec.command or f"symsmooth gen {spec.name}"
+    ctx.update(
+        version=__version__,
+        target=target,
+        needs_only=chosen.needs,
+        command=comment_text(f"{command} --target {target}"),
+        construction=comment_text(spec.construction),
+        kind=spec.kind,
+        header_inputs=spec.input_names,
+        header_params=spec.param_names,
+        template_name=chosen.template,
+        template_hash=template_hash(chosen.template),
+        source_hash=spec.source_hash,
+        applied=spec.applied,
+        api=repr(native_record(spec, target)),
+    )
+    template = environment().get_template(chosen.template)
+    first = template.render(**ctx, uses=_Everything())
+    text = template.render(**ctx, uses=_loaded(first))
+    return format_source(_tidy(text), f"{spec.name}_{target}")
+
+
+class _Everything:
+    def __contains__(self, name: object) -> bool:
+        return True
+
+
+def _loaded(text: str) -> set[str]:
+    tree = ast.parse(text)
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+
+
+def _tidy(text: str) -> str:
+    out: list[str] = []
+    for line in (raw.rstrip() for raw in text.splitlines()):
+        if line == "" and len(out) >= 2 and out[-1] == "" and out[-2] == "":
+            continue
+        out.append(line)
+    return "\n".join(out).strip("\n") + "\n"
+
+
+def write_native(spec, out="generated", target: str = "torch") -> Path:
+    """Render ``spec`` into ``out/<name>_<target>.py`` (rewritten only when it changed)."""
+    check_name(spec.name, "kernel")
+    text = render_native(spec, target)
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{native_module(spec.name, target)}.py"
+    if not (path.is_file() and path.read_text() == text):
+        atomic_write(path, text)
+    return path
+
+
+def load_native(name: str, target: str, out="generated") -> ModuleType:
+    """Import ``out/<name>_<target>.py`` by file path."""
+    check_name(name, "kernel")
+    module = native_module(name, target)
+    path = Path(out) / f"{module}.py"
+    if not path.is_file():
+        raise CodegenError(
+            f"no generated module {path}; run `symsmooth gen {name} --target {target} "
+            f"--out {out}` first"
+        )
+    return import_generated(module, path)

@@ -5,7 +5,7 @@
 #   (|z| ~ sqrt(z^2 + mu^2)))
 # Kind: elementwise; inputs: x; parameters: mu
 # Template: elementwise.py.j2
-#   sha256:a68b6d1707ea7f04a529c9b99d77ec02e8d411350c4477d0cb2ca178278d26ed
+#   sha256:eacee366a411e2c718e8c3e891350dfb6e2164d39b37981195a83a9be67fc0bc
 # Input expression: sha256(srepr)=59685710c1cfad0871662b45a740c2ddccd7fd77fbd1f83bf75e1be824ce4d3c
 # Stabilization rules applied: hypot
 #
@@ -294,14 +294,14 @@ class _FastUfunc:
         return _ufunc(self.ufunc_name)
 
     def __call__(self, *args, out=None, **kwargs):
-        if kwargs or len(args) != self.nin or not (out is None or type(out) is np.ndarray):
-            if out is not None:
-                kwargs["out"] = out
-            return self.ufunc(*args, **kwargs)
-        for a in args:
-            if type(a) not in self.plain and not isinstance(a, np.generic) and not _is_lazy(a):
-                return self.ufunc(*args, **({} if out is None else {"out": out}))
-        return self.fast(*args, out=out)
+        loop = not kwargs and len(args) == self.nin and (out is None or type(out) is np.ndarray)
+        if loop and all(
+            type(a) in self.plain or isinstance(a, np.generic) or _is_lazy(a) for a in args
+        ):
+            return self.fast(*args, out=out)
+        if out is not None:
+            kwargs["out"] = out
+        return self.ufunc(*args, **kwargs)
 
     def __getattr__(self, attr):
         # only reached for what the instance lacks: the ufunc's attributes and methods
@@ -422,13 +422,10 @@ abs_sqrt_grad = abs_sqrt_grad_x
 __all__ = [
     "abs_sqrt",
     "abs_sqrt_fast",
-    "abs_sqrt_ufunc",
     "abs_sqrt_grad_x",
     "abs_sqrt_grad_x_fast",
-    "abs_sqrt_grad_x_ufunc",
     "abs_sqrt_grad_mu",
     "abs_sqrt_grad_mu_fast",
-    "abs_sqrt_grad_mu_ufunc",
     "abs_sqrt_grad",
 ]
 

@@ -5,7 +5,7 @@
 #   erf(mu z), the |.| inside SMU))
 # Kind: elementwise; inputs: x; parameters: k
 # Template: elementwise.py.j2
-#   sha256:a68b6d1707ea7f04a529c9b99d77ec02e8d411350c4477d0cb2ca178278d26ed
+#   sha256:eacee366a411e2c718e8c3e891350dfb6e2164d39b37981195a83a9be67fc0bc
 # Input expression: sha256(srepr)=0942e8503c7d97fd99d6dd642467cbc8698bf85c60bece51f87a613df96b4c7d
 # Stabilization rules applied: exact_arguments, gaussian_square
 #
@@ -414,14 +414,14 @@ class _FastUfunc:
         return _ufunc(self.ufunc_name)
 
     def __call__(self, *args, out=None, **kwargs):
-        if kwargs or len(args) != self.nin or not (out is None or type(out) is np.ndarray):
-            if out is not None:
-                kwargs["out"] = out
-            return self.ufunc(*args, **kwargs)
-        for a in args:
-            if type(a) not in self.plain and not isinstance(a, np.generic) and not _is_lazy(a):
-                return self.ufunc(*args, **({} if out is None else {"out": out}))
-        return self.fast(*args, out=out)
+        loop = not kwargs and len(args) == self.nin and (out is None or type(out) is np.ndarray)
+        if loop and all(
+            type(a) in self.plain or isinstance(a, np.generic) or _is_lazy(a) for a in args
+        ):
+            return self.fast(*args, out=out)
+        if out is not None:
+            kwargs["out"] = out
+        return self.ufunc(*args, **kwargs)
 
     def __getattr__(self, attr):
         # only reached for what the instance lacks: the ufunc's attributes and methods
@@ -542,13 +542,10 @@ abs_xerf_grad = abs_xerf_grad_x
 __all__ = [
     "abs_xerf",
     "abs_xerf_fast",
-    "abs_xerf_ufunc",
     "abs_xerf_grad_x",
     "abs_xerf_grad_x_fast",
-    "abs_xerf_grad_x_ufunc",
     "abs_xerf_grad_k",
     "abs_xerf_grad_k_fast",
-    "abs_xerf_grad_k_ufunc",
     "abs_xerf_grad",
 ]
 

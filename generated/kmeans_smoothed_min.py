@@ -665,6 +665,14 @@ _NAME = "kmeans_smoothed_min"
 """The kernel's name in the error messages of the host functions."""
 
 
+def _size(shape):
+    """The number of elements of ``shape`` (a Python int, exact for any size)."""
+    size = 1
+    for extent in shape:
+        size *= extent
+    return size
+
+
 def _check_labels(params, length):
     """A ValueError unless every label is an integer within the row (NaN, 2.5, 0 or n + 1
     would otherwise select nothing and give a plausible wrong value)."""
@@ -697,9 +705,7 @@ def _prepare(arrays, params=()):
     _check_labels(params, shape[-1])
     common = np.result_type(*[a.dtype for a in arrays])
     dtype = np.float32 if common == np.float32 else np.float64
-    count = 1
-    for extent in shape[:-1]:
-        count *= extent
+    count = _size(shape[:-1])
     rows = [np.ascontiguousarray(a, dtype=np.float64).reshape(count, shape[-1]) for a in arrays]
     per_row = [
         np.ascontiguousarray(np.broadcast_to(np.asarray(p, dtype=np.float64), shape[:-1])).reshape(

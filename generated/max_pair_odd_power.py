@@ -7,7 +7,7 @@
 #   https://kexue.fm/archives/3290, eq (13))
 # Kind: elementwise; inputs: x, y; parameters: k
 # Template: elementwise.py.j2
-#   sha256:a68b6d1707ea7f04a529c9b99d77ec02e8d411350c4477d0cb2ca178278d26ed
+#   sha256:eacee366a411e2c718e8c3e891350dfb6e2164d39b37981195a83a9be67fc0bc
 # Input expression: sha256(srepr)=30a23ffe225152ac2765d87edd499a87c709095ac0eb334ef7e958849741ce18
 # Stabilization rules applied: odd_root_sum
 #
@@ -434,14 +434,14 @@ class _FastUfunc:
         return _ufunc(self.ufunc_name)
 
     def __call__(self, *args, out=None, **kwargs):
-        if kwargs or len(args) != self.nin or not (out is None or type(out) is np.ndarray):
-            if out is not None:
-                kwargs["out"] = out
-            return self.ufunc(*args, **kwargs)
-        for a in args:
-            if type(a) not in self.plain and not isinstance(a, np.generic) and not _is_lazy(a):
-                return self.ufunc(*args, **({} if out is None else {"out": out}))
-        return self.fast(*args, out=out)
+        loop = not kwargs and len(args) == self.nin and (out is None or type(out) is np.ndarray)
+        if loop and all(
+            type(a) in self.plain or isinstance(a, np.generic) or _is_lazy(a) for a in args
+        ):
+            return self.fast(*args, out=out)
+        if out is not None:
+            kwargs["out"] = out
+        return self.ufunc(*args, **kwargs)
 
     def __getattr__(self, attr):
         # only reached for what the instance lacks: the ufunc's attributes and methods
@@ -590,13 +590,10 @@ def max_pair_odd_power_grad(x, y, k):
 __all__ = [
     "max_pair_odd_power",
     "max_pair_odd_power_fast",
-    "max_pair_odd_power_ufunc",
     "max_pair_odd_power_grad_x",
     "max_pair_odd_power_grad_x_fast",
-    "max_pair_odd_power_grad_x_ufunc",
     "max_pair_odd_power_grad_y",
     "max_pair_odd_power_grad_y_fast",
-    "max_pair_odd_power_grad_y_ufunc",
     "max_pair_odd_power_grad",
 ]
 

@@ -6,7 +6,7 @@
 #   activation function using convolution, arXiv:2109.13210)
 # Kind: elementwise; inputs: x; parameters: sigma
 # Template: elementwise.py.j2
-#   sha256:a68b6d1707ea7f04a529c9b99d77ec02e8d411350c4477d0cb2ca178278d26ed
+#   sha256:eacee366a411e2c718e8c3e891350dfb6e2164d39b37981195a83a9be67fc0bc
 # Input expression: sha256(srepr)=00f90eca2438daedde106c070531548c9a6c65f05c8ab1b4b7c802cb5797b61d
 # Stabilization rules applied: exact_arguments, one_plus_erf, relu_gauss
 #
@@ -551,14 +551,14 @@ class _FastUfunc:
         return _ufunc(self.ufunc_name)
 
     def __call__(self, *args, out=None, **kwargs):
-        if kwargs or len(args) != self.nin or not (out is None or type(out) is np.ndarray):
-            if out is not None:
-                kwargs["out"] = out
-            return self.ufunc(*args, **kwargs)
-        for a in args:
-            if type(a) not in self.plain and not isinstance(a, np.generic) and not _is_lazy(a):
-                return self.ufunc(*args, **({} if out is None else {"out": out}))
-        return self.fast(*args, out=out)
+        loop = not kwargs and len(args) == self.nin and (out is None or type(out) is np.ndarray)
+        if loop and all(
+            type(a) in self.plain or isinstance(a, np.generic) or _is_lazy(a) for a in args
+        ):
+            return self.fast(*args, out=out)
+        if out is not None:
+            kwargs["out"] = out
+        return self.ufunc(*args, **kwargs)
 
     def __getattr__(self, attr):
         # only reached for what the instance lacks: the ufunc's attributes and methods
@@ -689,13 +689,10 @@ relu_gaussian_grad = relu_gaussian_grad_x
 __all__ = [
     "relu_gaussian",
     "relu_gaussian_fast",
-    "relu_gaussian_ufunc",
     "relu_gaussian_grad_x",
     "relu_gaussian_grad_x_fast",
-    "relu_gaussian_grad_x_ufunc",
     "relu_gaussian_grad_sigma",
     "relu_gaussian_grad_sigma_fast",
-    "relu_gaussian_grad_sigma_ufunc",
     "relu_gaussian_grad",
 ]
 

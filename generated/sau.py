@@ -6,7 +6,7 @@
 #   convolution, arXiv:2109.13210; kexue.fm/archives/8718 (K10))
 # Kind: elementwise; inputs: x; parameters: sigma, alpha
 # Template: elementwise.py.j2
-#   sha256:a68b6d1707ea7f04a529c9b99d77ec02e8d411350c4477d0cb2ca178278d26ed
+#   sha256:eacee366a411e2c718e8c3e891350dfb6e2164d39b37981195a83a9be67fc0bc
 # Input expression: sha256(srepr)=d74903a6f04a75cc6301425c035ad6ccf9bbccf6d61f0ff3720cdeae54133bf9
 # Stabilization rules applied: exact_arguments, one_plus_erf, relu_gauss
 #
@@ -562,14 +562,14 @@ class _FastUfunc:
         return _ufunc(self.ufunc_name)
 
     def __call__(self, *args, out=None, **kwargs):
-        if kwargs or len(args) != self.nin or not (out is None or type(out) is np.ndarray):
-            if out is not None:
-                kwargs["out"] = out
-            return self.ufunc(*args, **kwargs)
-        for a in args:
-            if type(a) not in self.plain and not isinstance(a, np.generic) and not _is_lazy(a):
-                return self.ufunc(*args, **({} if out is None else {"out": out}))
-        return self.fast(*args, out=out)
+        loop = not kwargs and len(args) == self.nin and (out is None or type(out) is np.ndarray)
+        if loop and all(
+            type(a) in self.plain or isinstance(a, np.generic) or _is_lazy(a) for a in args
+        ):
+            return self.fast(*args, out=out)
+        if out is not None:
+            kwargs["out"] = out
+        return self.ufunc(*args, **kwargs)
 
     def __getattr__(self, attr):
         # only reached for what the instance lacks: the ufunc's attributes and methods
@@ -743,16 +743,12 @@ sau_grad = sau_grad_x
 __all__ = [
     "sau",
     "sau_fast",
-    "sau_ufunc",
     "sau_grad_x",
     "sau_grad_x_fast",
-    "sau_grad_x_ufunc",
     "sau_grad_sigma",
     "sau_grad_sigma_fast",
-    "sau_grad_sigma_ufunc",
     "sau_grad_alpha",
     "sau_grad_alpha_fast",
-    "sau_grad_alpha_ufunc",
     "sau_grad",
 ]
 

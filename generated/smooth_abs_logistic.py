@@ -6,7 +6,7 @@
 #   https://kexue.fm/archives/3290, eq (6))
 # Kind: elementwise; inputs: x; parameters: k
 # Template: elementwise.py.j2
-#   sha256:a68b6d1707ea7f04a529c9b99d77ec02e8d411350c4477d0cb2ca178278d26ed
+#   sha256:eacee366a411e2c718e8c3e891350dfb6e2164d39b37981195a83a9be67fc0bc
 # Input expression: sha256(srepr)=8c73c7ec3f99f4ea488a7d18b5c0f79c7374885df1cdde7702cfa24fc062cf53
 # Stabilization rules applied: exact_arguments, logsumexp, lse_square, sigmoid_difference,
 #   softmax_pair
@@ -643,14 +643,14 @@ class _FastUfunc:
         return _ufunc(self.ufunc_name)
 
     def __call__(self, *args, out=None, **kwargs):
-        if kwargs or len(args) != self.nin or not (out is None or type(out) is np.ndarray):
-            if out is not None:
-                kwargs["out"] = out
-            return self.ufunc(*args, **kwargs)
-        for a in args:
-            if type(a) not in self.plain and not isinstance(a, np.generic) and not _is_lazy(a):
-                return self.ufunc(*args, **({} if out is None else {"out": out}))
-        return self.fast(*args, out=out)
+        loop = not kwargs and len(args) == self.nin and (out is None or type(out) is np.ndarray)
+        if loop and all(
+            type(a) in self.plain or isinstance(a, np.generic) or _is_lazy(a) for a in args
+        ):
+            return self.fast(*args, out=out)
+        if out is not None:
+            kwargs["out"] = out
+        return self.ufunc(*args, **kwargs)
 
     def __getattr__(self, attr):
         # only reached for what the instance lacks: the ufunc's attributes and methods
@@ -787,13 +787,10 @@ smooth_abs_logistic_grad = smooth_abs_logistic_grad_x
 __all__ = [
     "smooth_abs_logistic",
     "smooth_abs_logistic_fast",
-    "smooth_abs_logistic_ufunc",
     "smooth_abs_logistic_grad_x",
     "smooth_abs_logistic_grad_x_fast",
-    "smooth_abs_logistic_grad_x_ufunc",
     "smooth_abs_logistic_grad_k",
     "smooth_abs_logistic_grad_k_fast",
-    "smooth_abs_logistic_grad_k_ufunc",
     "smooth_abs_logistic_grad",
 ]
 

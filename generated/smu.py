@@ -5,7 +5,7 @@
 #   Maximum Unit, arXiv:2111.04682 eq (SMU))
 # Kind: elementwise; inputs: x; parameters: mu, alpha
 # Template: elementwise.py.j2
-#   sha256:a68b6d1707ea7f04a529c9b99d77ec02e8d411350c4477d0cb2ca178278d26ed
+#   sha256:eacee366a411e2c718e8c3e891350dfb6e2164d39b37981195a83a9be67fc0bc
 # Input expression: sha256(srepr)=7bbb063b9a21b8a781c5545c54b790d85ccd78f1b44ca2a02a0d5d3165d90f44
 # Stabilization rules applied: one_plus_erf
 #
@@ -361,14 +361,14 @@ class _FastUfunc:
         return _ufunc(self.ufunc_name)
 
     def __call__(self, *args, out=None, **kwargs):
-        if kwargs or len(args) != self.nin or not (out is None or type(out) is np.ndarray):
-            if out is not None:
-                kwargs["out"] = out
-            return self.ufunc(*args, **kwargs)
-        for a in args:
-            if type(a) not in self.plain and not isinstance(a, np.generic) and not _is_lazy(a):
-                return self.ufunc(*args, **({} if out is None else {"out": out}))
-        return self.fast(*args, out=out)
+        loop = not kwargs and len(args) == self.nin and (out is None or type(out) is np.ndarray)
+        if loop and all(
+            type(a) in self.plain or isinstance(a, np.generic) or _is_lazy(a) for a in args
+        ):
+            return self.fast(*args, out=out)
+        if out is not None:
+            kwargs["out"] = out
+        return self.ufunc(*args, **kwargs)
 
     def __getattr__(self, attr):
         # only reached for what the instance lacks: the ufunc's attributes and methods
@@ -538,16 +538,12 @@ smu_grad = smu_grad_x
 __all__ = [
     "smu",
     "smu_fast",
-    "smu_ufunc",
     "smu_grad_x",
     "smu_grad_x_fast",
-    "smu_grad_x_ufunc",
     "smu_grad_mu",
     "smu_grad_mu_fast",
-    "smu_grad_mu_ufunc",
     "smu_grad_alpha",
     "smu_grad_alpha_fast",
-    "smu_grad_alpha_ufunc",
     "smu_grad",
 ]
 

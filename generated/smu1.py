@@ -5,7 +5,7 @@
 #   Maximum Unit, arXiv:2111.04682 eq (SMU-1))
 # Kind: elementwise; inputs: x; parameters: mu, alpha
 # Template: elementwise.py.j2
-#   sha256:a68b6d1707ea7f04a529c9b99d77ec02e8d411350c4477d0cb2ca178278d26ed
+#   sha256:eacee366a411e2c718e8c3e891350dfb6e2164d39b37981195a83a9be67fc0bc
 # Input expression: sha256(srepr)=8ebaab123c4c9786d0408a202ca35e23afc46afc5ee985a681d41f64ed8f95bc
 # Stabilization rules applied: hypot, hypot_root
 #
@@ -375,14 +375,14 @@ class _FastUfunc:
         return _ufunc(self.ufunc_name)
 
     def __call__(self, *args, out=None, **kwargs):
-        if kwargs or len(args) != self.nin or not (out is None or type(out) is np.ndarray):
-            if out is not None:
-                kwargs["out"] = out
-            return self.ufunc(*args, **kwargs)
-        for a in args:
-            if type(a) not in self.plain and not isinstance(a, np.generic) and not _is_lazy(a):
-                return self.ufunc(*args, **({} if out is None else {"out": out}))
-        return self.fast(*args, out=out)
+        loop = not kwargs and len(args) == self.nin and (out is None or type(out) is np.ndarray)
+        if loop and all(
+            type(a) in self.plain or isinstance(a, np.generic) or _is_lazy(a) for a in args
+        ):
+            return self.fast(*args, out=out)
+        if out is not None:
+            kwargs["out"] = out
+        return self.ufunc(*args, **kwargs)
 
     def __getattr__(self, attr):
         # only reached for what the instance lacks: the ufunc's attributes and methods
@@ -552,16 +552,12 @@ smu1_grad = smu1_grad_x
 __all__ = [
     "smu1",
     "smu1_fast",
-    "smu1_ufunc",
     "smu1_grad_x",
     "smu1_grad_x_fast",
-    "smu1_grad_x_ufunc",
     "smu1_grad_mu",
     "smu1_grad_mu_fast",
-    "smu1_grad_mu_ufunc",
     "smu1_grad_alpha",
     "smu1_grad_alpha_fast",
-    "smu1_grad_alpha_ufunc",
     "smu1_grad",
 ]
 

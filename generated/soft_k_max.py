@@ -229,6 +229,14 @@ _COUNT = "top"
 """The name of the iteration count argument (error messages)."""
 
 
+def _size(shape):
+    """The number of elements of ``shape`` (a Python int, exact for any size)."""
+    size = 1
+    for extent in shape:
+        size *= extent
+    return size
+
+
 def _iter_count(count, who):
     """The iteration count as an int; a ValueError naming ``who`` unless it is an integer
     >= 0."""
@@ -246,9 +254,7 @@ def _iter_prepare(x, params, count):
     count = _iter_count(count, _NAME)
     dtype = np.float32 if x.dtype == np.float32 else np.float64
     shape = x.shape
-    rows_count = 1
-    for extent in shape[:-1]:
-        rows_count *= extent
+    rows_count = _size(shape[:-1])
     rows = np.ascontiguousarray(x, dtype=np.float64).reshape(rows_count, shape[-1])
     per_row = [
         np.ascontiguousarray(np.broadcast_to(np.asarray(p, dtype=np.float64), shape[:-1])).reshape(

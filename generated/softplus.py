@@ -4,7 +4,7 @@
 # Construction: softplus = log(exp(k*x) + 1)/k (kexue.fm/archives/8718 eq (8))
 # Kind: elementwise; inputs: x; parameters: k
 # Template: elementwise.py.j2
-#   sha256:a68b6d1707ea7f04a529c9b99d77ec02e8d411350c4477d0cb2ca178278d26ed
+#   sha256:eacee366a411e2c718e8c3e891350dfb6e2164d39b37981195a83a9be67fc0bc
 # Input expression: sha256(srepr)=1b61ce385619a637d040e1958627d3a94a65d8dfd5ec60c05e6fa040b1e77f78
 # Stabilization rules applied: exact_arguments, softplus
 #
@@ -704,14 +704,14 @@ class _FastUfunc:
         return _ufunc(self.ufunc_name)
 
     def __call__(self, *args, out=None, **kwargs):
-        if kwargs or len(args) != self.nin or not (out is None or type(out) is np.ndarray):
-            if out is not None:
-                kwargs["out"] = out
-            return self.ufunc(*args, **kwargs)
-        for a in args:
-            if type(a) not in self.plain and not isinstance(a, np.generic) and not _is_lazy(a):
-                return self.ufunc(*args, **({} if out is None else {"out": out}))
-        return self.fast(*args, out=out)
+        loop = not kwargs and len(args) == self.nin and (out is None or type(out) is np.ndarray)
+        if loop and all(
+            type(a) in self.plain or isinstance(a, np.generic) or _is_lazy(a) for a in args
+        ):
+            return self.fast(*args, out=out)
+        if out is not None:
+            kwargs["out"] = out
+        return self.ufunc(*args, **kwargs)
 
     def __getattr__(self, attr):
         # only reached for what the instance lacks: the ufunc's attributes and methods
@@ -832,13 +832,10 @@ softplus_grad = softplus_grad_x
 __all__ = [
     "softplus",
     "softplus_fast",
-    "softplus_ufunc",
     "softplus_grad_x",
     "softplus_grad_x_fast",
-    "softplus_grad_x_ufunc",
     "softplus_grad_k",
     "softplus_grad_k_fast",
-    "softplus_grad_k_ufunc",
     "softplus_grad",
 ]
 

@@ -308,7 +308,9 @@ def ufunc_function(function: str) -> str:
 
 
 def public_names(name: str, kind: str, inputs, targets=("cpu", "cuda"), params=()) -> list[str]:
-    """Module-level public names of a kernel (the templates' ``__all__``), in template order.
+    """Module-level public names of a kernel, in template order: the templates' ``__all__``
+    and, for elementwise kernels, the ``f_ufunc`` attributes (built on first access by the
+    module's ``__getattr__``, so not in ``__all__``: ``import *`` compiles no ufunc).
 
     ``params`` are the parameters the kernel is differentiated in (not its labels): an
     elementwise kernel has a ufunc ``f_grad_<param>`` and its ``_fast`` twin for each, a

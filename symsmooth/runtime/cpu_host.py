@@ -188,9 +188,7 @@ def _prepare(arrays, params=()):
     _check_labels(params, shape[-1])
     common = np.result_type(*[a.dtype for a in arrays])
     dtype = np.float32 if common == np.float32 else np.float64
-    count = 1
-    for extent in shape[:-1]:
-        count *= extent
+    count = _size(shape[:-1])
     rows = [np.ascontiguousarray(a, dtype=np.float64).reshape(count, shape[-1]) for a in arrays]
     per_row = [
         np.ascontiguousarray(np.broadcast_to(np.asarray(p, dtype=np.float64), shape[:-1])).reshape(
@@ -218,9 +216,7 @@ def _iter_prepare(x, params, count):
     count = _iter_count(count, _NAME)
     dtype = np.float32 if x.dtype == np.float32 else np.float64
     shape = x.shape
-    rows_count = 1
-    for extent in shape[:-1]:
-        rows_count *= extent
+    rows_count = _size(shape[:-1])
     rows = np.ascontiguousarray(x, dtype=np.float64).reshape(rows_count, shape[-1])
     per_row = [
         np.ascontiguousarray(np.broadcast_to(np.asarray(p, dtype=np.float64), shape[:-1])).reshape(

@@ -113,14 +113,14 @@ class _FastUfunc:
         return _ufunc(self.ufunc_name)
 
     def __call__(self, *args, out=None, **kwargs):
-        if kwargs or len(args) != self.nin or not (out is None or type(out) is np.ndarray):
-            if out is not None:
-                kwargs["out"] = out
-            return self.ufunc(*args, **kwargs)
-        for a in args:
-            if type(a) not in self.plain and not isinstance(a, np.generic) and not _is_lazy(a):
-                return self.ufunc(*args, **({} if out is None else {"out": out}))
-        return self.fast(*args, out=out)
+        loop = not kwargs and len(args) == self.nin and (out is None or type(out) is np.ndarray)
+        if loop and all(
+            type(a) in self.plain or isinstance(a, np.generic) or _is_lazy(a) for a in args
+        ):
+            return self.fast(*args, out=out)
+        if out is not None:
+            kwargs["out"] = out
+        return self.ufunc(*args, **kwargs)
 
     def __getattr__(self, attr):
         # only reached for what the instance lacks: the ufunc's attributes and methods

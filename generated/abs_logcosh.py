@@ -4,7 +4,7 @@
 # Construction: abs_logcosh = log(cosh(k*x))/k (kexue.fm/archives/3290 eq (7) minus ln(2)/k)
 # Kind: elementwise; inputs: x; parameters: k
 # Template: elementwise.py.j2
-#   sha256:eacee366a411e2c718e8c3e891350dfb6e2164d39b37981195a83a9be67fc0bc
+#   sha256:2b86a4cf8e0cad029dde93669af9db07e685eebab4c1df58a9a28c789b878a5d
 # Input expression: sha256(srepr)=09670ecbce54a955b761e7f012a28359c2e0f3301bca2ac43c661144fd945d1e
 # Stabilization rules applied: exact_arguments, log_cosh
 #
@@ -457,8 +457,9 @@ def _fast_core_abs_logcosh_grad_x(x, k):
 _NAME = "abs_logcosh"
 """The kernel's name in the error messages of the host functions."""
 _SERIAL = 1024
-"""Loops shorter than this run on one thread: starting the thread pool costs about 4 us, as
-long as ~1000 elements of the loop (measured on softplus, 2 cores; docs/benchmarks.md)."""
+"""Loops shorter than this run on one thread (``_fast_serial_<f>``): starting the thread pool
+costs about 4 us, as long as ~1000 elements of the loop (measured on softplus, 2 cores;
+docs/benchmarks.md), and a parallel loop takes seconds to compile, a serial one a fraction."""
 
 
 def _at(a, i):
@@ -692,14 +693,16 @@ class _FastUfunc:
         return self.__name__
 
 
+@njit(cache=True, error_model="numpy")
+def _fast_serial_abs_logcosh(res, x, k):
+    for i in range(res.shape[0]):
+        res[i] = _core_abs_logcosh(np.float64(_at(x, i)), np.float64(_at(k, i)))
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_abs_logcosh(res, x, k):
-    if res.shape[0] < _SERIAL:
-        for i in range(res.shape[0]):
-            res[i] = _core_abs_logcosh(np.float64(_at(x, i)), np.float64(_at(k, i)))
-    else:
-        for i in prange(res.shape[0]):
-            res[i] = _core_abs_logcosh(np.float64(_at(x, i)), np.float64(_at(k, i)))
+    for i in prange(res.shape[0]):
+        res[i] = _core_abs_logcosh(np.float64(_at(x, i)), np.float64(_at(k, i)))
 
 
 def abs_logcosh_fast(x, k, out=None):
@@ -708,7 +711,8 @@ def abs_logcosh_fast(x, k, out=None):
     if _any_lazy((x, k)):
         return _dask_fast(abs_logcosh_fast, (x, k), out)
     flat, res, shape, dtype, direct = _fast_operands(_ufunc("abs_logcosh_ufunc"), (x, k), out)
-    _fast_loop_abs_logcosh(res, *flat)
+    _loop = _fast_serial_abs_logcosh if res.shape[0] < _SERIAL else _fast_loop_abs_logcosh
+    _loop(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)
@@ -723,14 +727,16 @@ abs_logcosh = _FastUfunc(
 )
 
 
+@njit(cache=True, error_model="numpy")
+def _fast_serial_abs_logcosh_grad_x(res, x, k):
+    for i in range(res.shape[0]):
+        res[i] = _fast_core_abs_logcosh_grad_x(np.float64(_at(x, i)), np.float64(_at(k, i)))
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_abs_logcosh_grad_x(res, x, k):
-    if res.shape[0] < _SERIAL:
-        for i in range(res.shape[0]):
-            res[i] = _fast_core_abs_logcosh_grad_x(np.float64(_at(x, i)), np.float64(_at(k, i)))
-    else:
-        for i in prange(res.shape[0]):
-            res[i] = _fast_core_abs_logcosh_grad_x(np.float64(_at(x, i)), np.float64(_at(k, i)))
+    for i in prange(res.shape[0]):
+        res[i] = _fast_core_abs_logcosh_grad_x(np.float64(_at(x, i)), np.float64(_at(k, i)))
 
 
 def abs_logcosh_grad_x_fast(x, k, out=None):
@@ -741,7 +747,10 @@ def abs_logcosh_grad_x_fast(x, k, out=None):
     flat, res, shape, dtype, direct = _fast_operands(
         _ufunc("abs_logcosh_grad_x_ufunc"), (x, k), out
     )
-    _fast_loop_abs_logcosh_grad_x(res, *flat)
+    _loop = (
+        _fast_serial_abs_logcosh_grad_x if res.shape[0] < _SERIAL else _fast_loop_abs_logcosh_grad_x
+    )
+    _loop(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)
@@ -760,14 +769,16 @@ abs_logcosh_grad_x = _FastUfunc(
 )
 
 
+@njit(cache=True, error_model="numpy")
+def _fast_serial_abs_logcosh_grad_k(res, x, k):
+    for i in range(res.shape[0]):
+        res[i] = _core_abs_logcosh_grad_k(np.float64(_at(x, i)), np.float64(_at(k, i)))
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_abs_logcosh_grad_k(res, x, k):
-    if res.shape[0] < _SERIAL:
-        for i in range(res.shape[0]):
-            res[i] = _core_abs_logcosh_grad_k(np.float64(_at(x, i)), np.float64(_at(k, i)))
-    else:
-        for i in prange(res.shape[0]):
-            res[i] = _core_abs_logcosh_grad_k(np.float64(_at(x, i)), np.float64(_at(k, i)))
+    for i in prange(res.shape[0]):
+        res[i] = _core_abs_logcosh_grad_k(np.float64(_at(x, i)), np.float64(_at(k, i)))
 
 
 def abs_logcosh_grad_k_fast(x, k, out=None):
@@ -778,7 +789,10 @@ def abs_logcosh_grad_k_fast(x, k, out=None):
     flat, res, shape, dtype, direct = _fast_operands(
         _ufunc("abs_logcosh_grad_k_ufunc"), (x, k), out
     )
-    _fast_loop_abs_logcosh_grad_k(res, *flat)
+    _loop = (
+        _fast_serial_abs_logcosh_grad_k if res.shape[0] < _SERIAL else _fast_loop_abs_logcosh_grad_k
+    )
+    _loop(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)

@@ -5,7 +5,7 @@
 #   (|z| ~ sqrt(z^2 + mu^2)))
 # Kind: elementwise; inputs: x; parameters: mu
 # Template: elementwise.py.j2
-#   sha256:eacee366a411e2c718e8c3e891350dfb6e2164d39b37981195a83a9be67fc0bc
+#   sha256:2b86a4cf8e0cad029dde93669af9db07e685eebab4c1df58a9a28c789b878a5d
 # Input expression: sha256(srepr)=59685710c1cfad0871662b45a740c2ddccd7fd77fbd1f83bf75e1be824ce4d3c
 # Stabilization rules applied: hypot
 #
@@ -82,8 +82,9 @@ _UFUNCS = {}
 _NAME = "abs_sqrt"
 """The kernel's name in the error messages of the host functions."""
 _SERIAL = 1024
-"""Loops shorter than this run on one thread: starting the thread pool costs about 4 us, as
-long as ~1000 elements of the loop (measured on softplus, 2 cores; docs/benchmarks.md)."""
+"""Loops shorter than this run on one thread (``_fast_serial_<f>``): starting the thread pool
+costs about 4 us, as long as ~1000 elements of the loop (measured on softplus, 2 cores;
+docs/benchmarks.md), and a parallel loop takes seconds to compile, a serial one a fraction."""
 
 
 def _at(a, i):
@@ -317,14 +318,16 @@ class _FastUfunc:
         return self.__name__
 
 
+@njit(cache=True, error_model="numpy")
+def _fast_serial_abs_sqrt(res, x, mu):
+    for i in range(res.shape[0]):
+        res[i] = _core_abs_sqrt(np.float64(_at(x, i)), np.float64(_at(mu, i)))
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_abs_sqrt(res, x, mu):
-    if res.shape[0] < _SERIAL:
-        for i in range(res.shape[0]):
-            res[i] = _core_abs_sqrt(np.float64(_at(x, i)), np.float64(_at(mu, i)))
-    else:
-        for i in prange(res.shape[0]):
-            res[i] = _core_abs_sqrt(np.float64(_at(x, i)), np.float64(_at(mu, i)))
+    for i in prange(res.shape[0]):
+        res[i] = _core_abs_sqrt(np.float64(_at(x, i)), np.float64(_at(mu, i)))
 
 
 def abs_sqrt_fast(x, mu, out=None):
@@ -333,7 +336,8 @@ def abs_sqrt_fast(x, mu, out=None):
     if _any_lazy((x, mu)):
         return _dask_fast(abs_sqrt_fast, (x, mu), out)
     flat, res, shape, dtype, direct = _fast_operands(_ufunc("abs_sqrt_ufunc"), (x, mu), out)
-    _fast_loop_abs_sqrt(res, *flat)
+    _loop = _fast_serial_abs_sqrt if res.shape[0] < _SERIAL else _fast_loop_abs_sqrt
+    _loop(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)
@@ -346,14 +350,16 @@ def abs_sqrt_fast(x, mu, out=None):
 abs_sqrt = _FastUfunc("abs_sqrt_ufunc", 2, abs_sqrt_fast, "abs_sqrt", """The kernel abs_sqrt.""")
 
 
+@njit(cache=True, error_model="numpy")
+def _fast_serial_abs_sqrt_grad_x(res, x, mu):
+    for i in range(res.shape[0]):
+        res[i] = _core_abs_sqrt_grad_x(np.float64(_at(x, i)), np.float64(_at(mu, i)))
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_abs_sqrt_grad_x(res, x, mu):
-    if res.shape[0] < _SERIAL:
-        for i in range(res.shape[0]):
-            res[i] = _core_abs_sqrt_grad_x(np.float64(_at(x, i)), np.float64(_at(mu, i)))
-    else:
-        for i in prange(res.shape[0]):
-            res[i] = _core_abs_sqrt_grad_x(np.float64(_at(x, i)), np.float64(_at(mu, i)))
+    for i in prange(res.shape[0]):
+        res[i] = _core_abs_sqrt_grad_x(np.float64(_at(x, i)), np.float64(_at(mu, i)))
 
 
 def abs_sqrt_grad_x_fast(x, mu, out=None):
@@ -362,7 +368,8 @@ def abs_sqrt_grad_x_fast(x, mu, out=None):
     if _any_lazy((x, mu)):
         return _dask_fast(abs_sqrt_grad_x_fast, (x, mu), out)
     flat, res, shape, dtype, direct = _fast_operands(_ufunc("abs_sqrt_grad_x_ufunc"), (x, mu), out)
-    _fast_loop_abs_sqrt_grad_x(res, *flat)
+    _loop = _fast_serial_abs_sqrt_grad_x if res.shape[0] < _SERIAL else _fast_loop_abs_sqrt_grad_x
+    _loop(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)
@@ -381,14 +388,16 @@ abs_sqrt_grad_x = _FastUfunc(
 )
 
 
+@njit(cache=True, error_model="numpy")
+def _fast_serial_abs_sqrt_grad_mu(res, x, mu):
+    for i in range(res.shape[0]):
+        res[i] = _core_abs_sqrt_grad_mu(np.float64(_at(x, i)), np.float64(_at(mu, i)))
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_abs_sqrt_grad_mu(res, x, mu):
-    if res.shape[0] < _SERIAL:
-        for i in range(res.shape[0]):
-            res[i] = _core_abs_sqrt_grad_mu(np.float64(_at(x, i)), np.float64(_at(mu, i)))
-    else:
-        for i in prange(res.shape[0]):
-            res[i] = _core_abs_sqrt_grad_mu(np.float64(_at(x, i)), np.float64(_at(mu, i)))
+    for i in prange(res.shape[0]):
+        res[i] = _core_abs_sqrt_grad_mu(np.float64(_at(x, i)), np.float64(_at(mu, i)))
 
 
 def abs_sqrt_grad_mu_fast(x, mu, out=None):
@@ -397,7 +406,8 @@ def abs_sqrt_grad_mu_fast(x, mu, out=None):
     if _any_lazy((x, mu)):
         return _dask_fast(abs_sqrt_grad_mu_fast, (x, mu), out)
     flat, res, shape, dtype, direct = _fast_operands(_ufunc("abs_sqrt_grad_mu_ufunc"), (x, mu), out)
-    _fast_loop_abs_sqrt_grad_mu(res, *flat)
+    _loop = _fast_serial_abs_sqrt_grad_mu if res.shape[0] < _SERIAL else _fast_loop_abs_sqrt_grad_mu
+    _loop(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)

@@ -5,7 +5,7 @@
 #   erf(mu z), the |.| inside SMU))
 # Kind: elementwise; inputs: x; parameters: k
 # Template: elementwise.py.j2
-#   sha256:eacee366a411e2c718e8c3e891350dfb6e2164d39b37981195a83a9be67fc0bc
+#   sha256:2b86a4cf8e0cad029dde93669af9db07e685eebab4c1df58a9a28c789b878a5d
 # Input expression: sha256(srepr)=0942e8503c7d97fd99d6dd642467cbc8698bf85c60bece51f87a613df96b4c7d
 # Stabilization rules applied: exact_arguments, gaussian_square
 #
@@ -202,8 +202,9 @@ _UFUNCS = {}
 _NAME = "abs_xerf"
 """The kernel's name in the error messages of the host functions."""
 _SERIAL = 1024
-"""Loops shorter than this run on one thread: starting the thread pool costs about 4 us, as
-long as ~1000 elements of the loop (measured on softplus, 2 cores; docs/benchmarks.md)."""
+"""Loops shorter than this run on one thread (``_fast_serial_<f>``): starting the thread pool
+costs about 4 us, as long as ~1000 elements of the loop (measured on softplus, 2 cores;
+docs/benchmarks.md), and a parallel loop takes seconds to compile, a serial one a fraction."""
 
 
 def _at(a, i):
@@ -437,14 +438,16 @@ class _FastUfunc:
         return self.__name__
 
 
+@njit(cache=True, error_model="numpy")
+def _fast_serial_abs_xerf(res, x, k):
+    for i in range(res.shape[0]):
+        res[i] = _core_abs_xerf(np.float64(_at(x, i)), np.float64(_at(k, i)))
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_abs_xerf(res, x, k):
-    if res.shape[0] < _SERIAL:
-        for i in range(res.shape[0]):
-            res[i] = _core_abs_xerf(np.float64(_at(x, i)), np.float64(_at(k, i)))
-    else:
-        for i in prange(res.shape[0]):
-            res[i] = _core_abs_xerf(np.float64(_at(x, i)), np.float64(_at(k, i)))
+    for i in prange(res.shape[0]):
+        res[i] = _core_abs_xerf(np.float64(_at(x, i)), np.float64(_at(k, i)))
 
 
 def abs_xerf_fast(x, k, out=None):
@@ -453,7 +456,8 @@ def abs_xerf_fast(x, k, out=None):
     if _any_lazy((x, k)):
         return _dask_fast(abs_xerf_fast, (x, k), out)
     flat, res, shape, dtype, direct = _fast_operands(_ufunc("abs_xerf_ufunc"), (x, k), out)
-    _fast_loop_abs_xerf(res, *flat)
+    _loop = _fast_serial_abs_xerf if res.shape[0] < _SERIAL else _fast_loop_abs_xerf
+    _loop(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)
@@ -466,14 +470,16 @@ def abs_xerf_fast(x, k, out=None):
 abs_xerf = _FastUfunc("abs_xerf_ufunc", 2, abs_xerf_fast, "abs_xerf", """The kernel abs_xerf.""")
 
 
+@njit(cache=True, error_model="numpy")
+def _fast_serial_abs_xerf_grad_x(res, x, k):
+    for i in range(res.shape[0]):
+        res[i] = _core_abs_xerf_grad_x(np.float64(_at(x, i)), np.float64(_at(k, i)))
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_abs_xerf_grad_x(res, x, k):
-    if res.shape[0] < _SERIAL:
-        for i in range(res.shape[0]):
-            res[i] = _core_abs_xerf_grad_x(np.float64(_at(x, i)), np.float64(_at(k, i)))
-    else:
-        for i in prange(res.shape[0]):
-            res[i] = _core_abs_xerf_grad_x(np.float64(_at(x, i)), np.float64(_at(k, i)))
+    for i in prange(res.shape[0]):
+        res[i] = _core_abs_xerf_grad_x(np.float64(_at(x, i)), np.float64(_at(k, i)))
 
 
 def abs_xerf_grad_x_fast(x, k, out=None):
@@ -482,7 +488,8 @@ def abs_xerf_grad_x_fast(x, k, out=None):
     if _any_lazy((x, k)):
         return _dask_fast(abs_xerf_grad_x_fast, (x, k), out)
     flat, res, shape, dtype, direct = _fast_operands(_ufunc("abs_xerf_grad_x_ufunc"), (x, k), out)
-    _fast_loop_abs_xerf_grad_x(res, *flat)
+    _loop = _fast_serial_abs_xerf_grad_x if res.shape[0] < _SERIAL else _fast_loop_abs_xerf_grad_x
+    _loop(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)
@@ -501,14 +508,16 @@ abs_xerf_grad_x = _FastUfunc(
 )
 
 
+@njit(cache=True, error_model="numpy")
+def _fast_serial_abs_xerf_grad_k(res, x, k):
+    for i in range(res.shape[0]):
+        res[i] = _core_abs_xerf_grad_k(np.float64(_at(x, i)), np.float64(_at(k, i)))
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_abs_xerf_grad_k(res, x, k):
-    if res.shape[0] < _SERIAL:
-        for i in range(res.shape[0]):
-            res[i] = _core_abs_xerf_grad_k(np.float64(_at(x, i)), np.float64(_at(k, i)))
-    else:
-        for i in prange(res.shape[0]):
-            res[i] = _core_abs_xerf_grad_k(np.float64(_at(x, i)), np.float64(_at(k, i)))
+    for i in prange(res.shape[0]):
+        res[i] = _core_abs_xerf_grad_k(np.float64(_at(x, i)), np.float64(_at(k, i)))
 
 
 def abs_xerf_grad_k_fast(x, k, out=None):
@@ -517,7 +526,8 @@ def abs_xerf_grad_k_fast(x, k, out=None):
     if _any_lazy((x, k)):
         return _dask_fast(abs_xerf_grad_k_fast, (x, k), out)
     flat, res, shape, dtype, direct = _fast_operands(_ufunc("abs_xerf_grad_k_ufunc"), (x, k), out)
-    _fast_loop_abs_xerf_grad_k(res, *flat)
+    _loop = _fast_serial_abs_xerf_grad_k if res.shape[0] < _SERIAL else _fast_loop_abs_xerf_grad_k
+    _loop(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)

@@ -5,7 +5,7 @@
 #   tanh) with the x-times-step route of kexue.fm/archives/8718 eq (10))
 # Kind: elementwise; inputs: x; parameters: k
 # Template: elementwise.py.j2
-#   sha256:eacee366a411e2c718e8c3e891350dfb6e2164d39b37981195a83a9be67fc0bc
+#   sha256:2b86a4cf8e0cad029dde93669af9db07e685eebab4c1df58a9a28c789b878a5d
 # Input expression: sha256(srepr)=c7c0c68bfa2670fa1e0eeb8c2207e5708ebb6809778846ea46a8211d0f341f97
 # Stabilization rules applied: exact_arguments, sigmoid_product, tanh_complement
 #
@@ -326,8 +326,9 @@ def _fast_core_abs_xtanh_grad_k(x, k):
 _NAME = "abs_xtanh"
 """The kernel's name in the error messages of the host functions."""
 _SERIAL = 1024
-"""Loops shorter than this run on one thread: starting the thread pool costs about 4 us, as
-long as ~1000 elements of the loop (measured on softplus, 2 cores; docs/benchmarks.md)."""
+"""Loops shorter than this run on one thread (``_fast_serial_<f>``): starting the thread pool
+costs about 4 us, as long as ~1000 elements of the loop (measured on softplus, 2 cores;
+docs/benchmarks.md), and a parallel loop takes seconds to compile, a serial one a fraction."""
 
 
 def _at(a, i):
@@ -561,14 +562,16 @@ class _FastUfunc:
         return self.__name__
 
 
+@njit(cache=True, error_model="numpy")
+def _fast_serial_abs_xtanh(res, x, k):
+    for i in range(res.shape[0]):
+        res[i] = _fast_core_abs_xtanh(np.float64(_at(x, i)), np.float64(_at(k, i)))
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_abs_xtanh(res, x, k):
-    if res.shape[0] < _SERIAL:
-        for i in range(res.shape[0]):
-            res[i] = _fast_core_abs_xtanh(np.float64(_at(x, i)), np.float64(_at(k, i)))
-    else:
-        for i in prange(res.shape[0]):
-            res[i] = _fast_core_abs_xtanh(np.float64(_at(x, i)), np.float64(_at(k, i)))
+    for i in prange(res.shape[0]):
+        res[i] = _fast_core_abs_xtanh(np.float64(_at(x, i)), np.float64(_at(k, i)))
 
 
 def abs_xtanh_fast(x, k, out=None):
@@ -577,7 +580,8 @@ def abs_xtanh_fast(x, k, out=None):
     if _any_lazy((x, k)):
         return _dask_fast(abs_xtanh_fast, (x, k), out)
     flat, res, shape, dtype, direct = _fast_operands(_ufunc("abs_xtanh_ufunc"), (x, k), out)
-    _fast_loop_abs_xtanh(res, *flat)
+    _loop = _fast_serial_abs_xtanh if res.shape[0] < _SERIAL else _fast_loop_abs_xtanh
+    _loop(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)
@@ -592,14 +596,16 @@ abs_xtanh = _FastUfunc(
 )
 
 
+@njit(cache=True, error_model="numpy")
+def _fast_serial_abs_xtanh_grad_x(res, x, k):
+    for i in range(res.shape[0]):
+        res[i] = _fast_core_abs_xtanh_grad_x(np.float64(_at(x, i)), np.float64(_at(k, i)))
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_abs_xtanh_grad_x(res, x, k):
-    if res.shape[0] < _SERIAL:
-        for i in range(res.shape[0]):
-            res[i] = _fast_core_abs_xtanh_grad_x(np.float64(_at(x, i)), np.float64(_at(k, i)))
-    else:
-        for i in prange(res.shape[0]):
-            res[i] = _fast_core_abs_xtanh_grad_x(np.float64(_at(x, i)), np.float64(_at(k, i)))
+    for i in prange(res.shape[0]):
+        res[i] = _fast_core_abs_xtanh_grad_x(np.float64(_at(x, i)), np.float64(_at(k, i)))
 
 
 def abs_xtanh_grad_x_fast(x, k, out=None):
@@ -608,7 +614,8 @@ def abs_xtanh_grad_x_fast(x, k, out=None):
     if _any_lazy((x, k)):
         return _dask_fast(abs_xtanh_grad_x_fast, (x, k), out)
     flat, res, shape, dtype, direct = _fast_operands(_ufunc("abs_xtanh_grad_x_ufunc"), (x, k), out)
-    _fast_loop_abs_xtanh_grad_x(res, *flat)
+    _loop = _fast_serial_abs_xtanh_grad_x if res.shape[0] < _SERIAL else _fast_loop_abs_xtanh_grad_x
+    _loop(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)
@@ -627,14 +634,16 @@ abs_xtanh_grad_x = _FastUfunc(
 )
 
 
+@njit(cache=True, error_model="numpy")
+def _fast_serial_abs_xtanh_grad_k(res, x, k):
+    for i in range(res.shape[0]):
+        res[i] = _fast_core_abs_xtanh_grad_k(np.float64(_at(x, i)), np.float64(_at(k, i)))
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_abs_xtanh_grad_k(res, x, k):
-    if res.shape[0] < _SERIAL:
-        for i in range(res.shape[0]):
-            res[i] = _fast_core_abs_xtanh_grad_k(np.float64(_at(x, i)), np.float64(_at(k, i)))
-    else:
-        for i in prange(res.shape[0]):
-            res[i] = _fast_core_abs_xtanh_grad_k(np.float64(_at(x, i)), np.float64(_at(k, i)))
+    for i in prange(res.shape[0]):
+        res[i] = _fast_core_abs_xtanh_grad_k(np.float64(_at(x, i)), np.float64(_at(k, i)))
 
 
 def abs_xtanh_grad_k_fast(x, k, out=None):
@@ -643,7 +652,8 @@ def abs_xtanh_grad_k_fast(x, k, out=None):
     if _any_lazy((x, k)):
         return _dask_fast(abs_xtanh_grad_k_fast, (x, k), out)
     flat, res, shape, dtype, direct = _fast_operands(_ufunc("abs_xtanh_grad_k_ufunc"), (x, k), out)
-    _fast_loop_abs_xtanh_grad_k(res, *flat)
+    _loop = _fast_serial_abs_xtanh_grad_k if res.shape[0] < _SERIAL else _fast_loop_abs_xtanh_grad_k
+    _loop(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)

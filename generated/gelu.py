@@ -5,7 +5,7 @@
 #   & Gimpel 2016, arXiv:1606.08415)
 # Kind: elementwise; inputs: x; parameters: sigma
 # Template: elementwise.py.j2
-#   sha256:eacee366a411e2c718e8c3e891350dfb6e2164d39b37981195a83a9be67fc0bc
+#   sha256:2b86a4cf8e0cad029dde93669af9db07e685eebab4c1df58a9a28c789b878a5d
 # Input expression: sha256(srepr)=b798ea82f20064d3e5a618c6226f0e5959800c711a699eac24c3c19dfd5de9d9
 # Stabilization rules applied: exact_arguments, gelu_gradient, one_plus_erf
 #
@@ -340,8 +340,9 @@ _UFUNCS = {}
 _NAME = "gelu"
 """The kernel's name in the error messages of the host functions."""
 _SERIAL = 1024
-"""Loops shorter than this run on one thread: starting the thread pool costs about 4 us, as
-long as ~1000 elements of the loop (measured on softplus, 2 cores; docs/benchmarks.md)."""
+"""Loops shorter than this run on one thread (``_fast_serial_<f>``): starting the thread pool
+costs about 4 us, as long as ~1000 elements of the loop (measured on softplus, 2 cores;
+docs/benchmarks.md), and a parallel loop takes seconds to compile, a serial one a fraction."""
 
 
 def _at(a, i):
@@ -575,14 +576,16 @@ class _FastUfunc:
         return self.__name__
 
 
+@njit(cache=True, error_model="numpy")
+def _fast_serial_gelu(res, x, sigma):
+    for i in range(res.shape[0]):
+        res[i] = _core_gelu(np.float64(_at(x, i)), np.float64(_at(sigma, i)))
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_gelu(res, x, sigma):
-    if res.shape[0] < _SERIAL:
-        for i in range(res.shape[0]):
-            res[i] = _core_gelu(np.float64(_at(x, i)), np.float64(_at(sigma, i)))
-    else:
-        for i in prange(res.shape[0]):
-            res[i] = _core_gelu(np.float64(_at(x, i)), np.float64(_at(sigma, i)))
+    for i in prange(res.shape[0]):
+        res[i] = _core_gelu(np.float64(_at(x, i)), np.float64(_at(sigma, i)))
 
 
 def gelu_fast(x, sigma, out=None):
@@ -591,7 +594,8 @@ def gelu_fast(x, sigma, out=None):
     if _any_lazy((x, sigma)):
         return _dask_fast(gelu_fast, (x, sigma), out)
     flat, res, shape, dtype, direct = _fast_operands(_ufunc("gelu_ufunc"), (x, sigma), out)
-    _fast_loop_gelu(res, *flat)
+    _loop = _fast_serial_gelu if res.shape[0] < _SERIAL else _fast_loop_gelu
+    _loop(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)
@@ -604,14 +608,16 @@ def gelu_fast(x, sigma, out=None):
 gelu = _FastUfunc("gelu_ufunc", 2, gelu_fast, "gelu", """The kernel gelu.""")
 
 
+@njit(cache=True, error_model="numpy")
+def _fast_serial_gelu_grad_x(res, x, sigma):
+    for i in range(res.shape[0]):
+        res[i] = _core_gelu_grad_x(np.float64(_at(x, i)), np.float64(_at(sigma, i)))
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_gelu_grad_x(res, x, sigma):
-    if res.shape[0] < _SERIAL:
-        for i in range(res.shape[0]):
-            res[i] = _core_gelu_grad_x(np.float64(_at(x, i)), np.float64(_at(sigma, i)))
-    else:
-        for i in prange(res.shape[0]):
-            res[i] = _core_gelu_grad_x(np.float64(_at(x, i)), np.float64(_at(sigma, i)))
+    for i in prange(res.shape[0]):
+        res[i] = _core_gelu_grad_x(np.float64(_at(x, i)), np.float64(_at(sigma, i)))
 
 
 def gelu_grad_x_fast(x, sigma, out=None):
@@ -620,7 +626,8 @@ def gelu_grad_x_fast(x, sigma, out=None):
     if _any_lazy((x, sigma)):
         return _dask_fast(gelu_grad_x_fast, (x, sigma), out)
     flat, res, shape, dtype, direct = _fast_operands(_ufunc("gelu_grad_x_ufunc"), (x, sigma), out)
-    _fast_loop_gelu_grad_x(res, *flat)
+    _loop = _fast_serial_gelu_grad_x if res.shape[0] < _SERIAL else _fast_loop_gelu_grad_x
+    _loop(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)
@@ -635,14 +642,16 @@ gelu_grad_x = _FastUfunc(
 )
 
 
+@njit(cache=True, error_model="numpy")
+def _fast_serial_gelu_grad_sigma(res, x, sigma):
+    for i in range(res.shape[0]):
+        res[i] = _core_gelu_grad_sigma(np.float64(_at(x, i)), np.float64(_at(sigma, i)))
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_gelu_grad_sigma(res, x, sigma):
-    if res.shape[0] < _SERIAL:
-        for i in range(res.shape[0]):
-            res[i] = _core_gelu_grad_sigma(np.float64(_at(x, i)), np.float64(_at(sigma, i)))
-    else:
-        for i in prange(res.shape[0]):
-            res[i] = _core_gelu_grad_sigma(np.float64(_at(x, i)), np.float64(_at(sigma, i)))
+    for i in prange(res.shape[0]):
+        res[i] = _core_gelu_grad_sigma(np.float64(_at(x, i)), np.float64(_at(sigma, i)))
 
 
 def gelu_grad_sigma_fast(x, sigma, out=None):
@@ -653,7 +662,8 @@ def gelu_grad_sigma_fast(x, sigma, out=None):
     flat, res, shape, dtype, direct = _fast_operands(
         _ufunc("gelu_grad_sigma_ufunc"), (x, sigma), out
     )
-    _fast_loop_gelu_grad_sigma(res, *flat)
+    _loop = _fast_serial_gelu_grad_sigma if res.shape[0] < _SERIAL else _fast_loop_gelu_grad_sigma
+    _loop(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)

@@ -6,7 +6,7 @@
 #   https://kexue.fm/archives/3290, eq (14))
 # Kind: elementwise; inputs: x, y; parameters: k
 # Template: elementwise.py.j2
-#   sha256:eacee366a411e2c718e8c3e891350dfb6e2164d39b37981195a83a9be67fc0bc
+#   sha256:2b86a4cf8e0cad029dde93669af9db07e685eebab4c1df58a9a28c789b878a5d
 # Input expression: sha256(srepr)=158da41a1ad6cad23065f512c08040582b0ebefece9894c30699d33d368849f3
 # Stabilization rules applied: double_exp, logsumexp
 #
@@ -182,8 +182,9 @@ _UFUNCS = {}
 _NAME = "max_pair_double_exp"
 """The kernel's name in the error messages of the host functions."""
 _SERIAL = 1024
-"""Loops shorter than this run on one thread: starting the thread pool costs about 4 us, as
-long as ~1000 elements of the loop (measured on softplus, 2 cores; docs/benchmarks.md)."""
+"""Loops shorter than this run on one thread (``_fast_serial_<f>``): starting the thread pool
+costs about 4 us, as long as ~1000 elements of the loop (measured on softplus, 2 cores;
+docs/benchmarks.md), and a parallel loop takes seconds to compile, a serial one a fraction."""
 
 
 def _at(a, i):
@@ -417,18 +418,20 @@ class _FastUfunc:
         return self.__name__
 
 
+@njit(cache=True, error_model="numpy")
+def _fast_serial_max_pair_double_exp(res, x, y, k):
+    for i in range(res.shape[0]):
+        res[i] = _core_max_pair_double_exp(
+            np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i))
+        )
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_max_pair_double_exp(res, x, y, k):
-    if res.shape[0] < _SERIAL:
-        for i in range(res.shape[0]):
-            res[i] = _core_max_pair_double_exp(
-                np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i))
-            )
-    else:
-        for i in prange(res.shape[0]):
-            res[i] = _core_max_pair_double_exp(
-                np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i))
-            )
+    for i in prange(res.shape[0]):
+        res[i] = _core_max_pair_double_exp(
+            np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i))
+        )
 
 
 def max_pair_double_exp_fast(x, y, k, out=None):
@@ -439,7 +442,12 @@ def max_pair_double_exp_fast(x, y, k, out=None):
     flat, res, shape, dtype, direct = _fast_operands(
         _ufunc("max_pair_double_exp_ufunc"), (x, y, k), out
     )
-    _fast_loop_max_pair_double_exp(res, *flat)
+    _loop = (
+        _fast_serial_max_pair_double_exp
+        if res.shape[0] < _SERIAL
+        else _fast_loop_max_pair_double_exp
+    )
+    _loop(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)
@@ -458,18 +466,20 @@ max_pair_double_exp = _FastUfunc(
 )
 
 
+@njit(cache=True, error_model="numpy")
+def _fast_serial_max_pair_double_exp_grad_x(res, x, y, k):
+    for i in range(res.shape[0]):
+        res[i] = _core_max_pair_double_exp_grad_x(
+            np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i))
+        )
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_max_pair_double_exp_grad_x(res, x, y, k):
-    if res.shape[0] < _SERIAL:
-        for i in range(res.shape[0]):
-            res[i] = _core_max_pair_double_exp_grad_x(
-                np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i))
-            )
-    else:
-        for i in prange(res.shape[0]):
-            res[i] = _core_max_pair_double_exp_grad_x(
-                np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i))
-            )
+    for i in prange(res.shape[0]):
+        res[i] = _core_max_pair_double_exp_grad_x(
+            np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i))
+        )
 
 
 def max_pair_double_exp_grad_x_fast(x, y, k, out=None):
@@ -480,7 +490,12 @@ def max_pair_double_exp_grad_x_fast(x, y, k, out=None):
     flat, res, shape, dtype, direct = _fast_operands(
         _ufunc("max_pair_double_exp_grad_x_ufunc"), (x, y, k), out
     )
-    _fast_loop_max_pair_double_exp_grad_x(res, *flat)
+    _loop = (
+        _fast_serial_max_pair_double_exp_grad_x
+        if res.shape[0] < _SERIAL
+        else _fast_loop_max_pair_double_exp_grad_x
+    )
+    _loop(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)
@@ -499,18 +514,20 @@ max_pair_double_exp_grad_x = _FastUfunc(
 )
 
 
+@njit(cache=True, error_model="numpy")
+def _fast_serial_max_pair_double_exp_grad_y(res, x, y, k):
+    for i in range(res.shape[0]):
+        res[i] = _core_max_pair_double_exp_grad_y(
+            np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i))
+        )
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_max_pair_double_exp_grad_y(res, x, y, k):
-    if res.shape[0] < _SERIAL:
-        for i in range(res.shape[0]):
-            res[i] = _core_max_pair_double_exp_grad_y(
-                np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i))
-            )
-    else:
-        for i in prange(res.shape[0]):
-            res[i] = _core_max_pair_double_exp_grad_y(
-                np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i))
-            )
+    for i in prange(res.shape[0]):
+        res[i] = _core_max_pair_double_exp_grad_y(
+            np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i))
+        )
 
 
 def max_pair_double_exp_grad_y_fast(x, y, k, out=None):
@@ -521,7 +538,12 @@ def max_pair_double_exp_grad_y_fast(x, y, k, out=None):
     flat, res, shape, dtype, direct = _fast_operands(
         _ufunc("max_pair_double_exp_grad_y_ufunc"), (x, y, k), out
     )
-    _fast_loop_max_pair_double_exp_grad_y(res, *flat)
+    _loop = (
+        _fast_serial_max_pair_double_exp_grad_y
+        if res.shape[0] < _SERIAL
+        else _fast_loop_max_pair_double_exp_grad_y
+    )
+    _loop(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)
@@ -540,18 +562,20 @@ max_pair_double_exp_grad_y = _FastUfunc(
 )
 
 
+@njit(cache=True, error_model="numpy")
+def _fast_serial_max_pair_double_exp_grad_k(res, x, y, k):
+    for i in range(res.shape[0]):
+        res[i] = _core_max_pair_double_exp_grad_k(
+            np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i))
+        )
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_max_pair_double_exp_grad_k(res, x, y, k):
-    if res.shape[0] < _SERIAL:
-        for i in range(res.shape[0]):
-            res[i] = _core_max_pair_double_exp_grad_k(
-                np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i))
-            )
-    else:
-        for i in prange(res.shape[0]):
-            res[i] = _core_max_pair_double_exp_grad_k(
-                np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i))
-            )
+    for i in prange(res.shape[0]):
+        res[i] = _core_max_pair_double_exp_grad_k(
+            np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i))
+        )
 
 
 def max_pair_double_exp_grad_k_fast(x, y, k, out=None):
@@ -562,7 +586,12 @@ def max_pair_double_exp_grad_k_fast(x, y, k, out=None):
     flat, res, shape, dtype, direct = _fast_operands(
         _ufunc("max_pair_double_exp_grad_k_ufunc"), (x, y, k), out
     )
-    _fast_loop_max_pair_double_exp_grad_k(res, *flat)
+    _loop = (
+        _fast_serial_max_pair_double_exp_grad_k
+        if res.shape[0] < _SERIAL
+        else _fast_loop_max_pair_double_exp_grad_k
+    )
+    _loop(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)

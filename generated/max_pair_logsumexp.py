@@ -6,7 +6,7 @@
 #   https://kexue.fm/archives/3290, eq (11))
 # Kind: elementwise; inputs: x, y; parameters: k
 # Template: elementwise.py.j2
-#   sha256:eacee366a411e2c718e8c3e891350dfb6e2164d39b37981195a83a9be67fc0bc
+#   sha256:2b86a4cf8e0cad029dde93669af9db07e685eebab4c1df58a9a28c789b878a5d
 # Input expression: sha256(srepr)=f99b1006f4f40735ef9c9ef5aeb4c9eb0d4d0ad42bff4f753ad089588ab51a3e
 # Stabilization rules applied: exact_arguments, logsumexp, softmax_pair
 #
@@ -448,8 +448,9 @@ def _fast_core_max_pair_logsumexp_grad_y(x, y, k):
 _NAME = "max_pair_logsumexp"
 """The kernel's name in the error messages of the host functions."""
 _SERIAL = 1024
-"""Loops shorter than this run on one thread: starting the thread pool costs about 4 us, as
-long as ~1000 elements of the loop (measured on softplus, 2 cores; docs/benchmarks.md)."""
+"""Loops shorter than this run on one thread (``_fast_serial_<f>``): starting the thread pool
+costs about 4 us, as long as ~1000 elements of the loop (measured on softplus, 2 cores;
+docs/benchmarks.md), and a parallel loop takes seconds to compile, a serial one a fraction."""
 
 
 def _at(a, i):
@@ -683,18 +684,20 @@ class _FastUfunc:
         return self.__name__
 
 
+@njit(cache=True, error_model="numpy")
+def _fast_serial_max_pair_logsumexp(res, x, y, k):
+    for i in range(res.shape[0]):
+        res[i] = _core_max_pair_logsumexp(
+            np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i))
+        )
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_max_pair_logsumexp(res, x, y, k):
-    if res.shape[0] < _SERIAL:
-        for i in range(res.shape[0]):
-            res[i] = _core_max_pair_logsumexp(
-                np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i))
-            )
-    else:
-        for i in prange(res.shape[0]):
-            res[i] = _core_max_pair_logsumexp(
-                np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i))
-            )
+    for i in prange(res.shape[0]):
+        res[i] = _core_max_pair_logsumexp(
+            np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i))
+        )
 
 
 def max_pair_logsumexp_fast(x, y, k, out=None):
@@ -705,7 +708,10 @@ def max_pair_logsumexp_fast(x, y, k, out=None):
     flat, res, shape, dtype, direct = _fast_operands(
         _ufunc("max_pair_logsumexp_ufunc"), (x, y, k), out
     )
-    _fast_loop_max_pair_logsumexp(res, *flat)
+    _loop = (
+        _fast_serial_max_pair_logsumexp if res.shape[0] < _SERIAL else _fast_loop_max_pair_logsumexp
+    )
+    _loop(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)
@@ -724,18 +730,20 @@ max_pair_logsumexp = _FastUfunc(
 )
 
 
+@njit(cache=True, error_model="numpy")
+def _fast_serial_max_pair_logsumexp_grad_x(res, x, y, k):
+    for i in range(res.shape[0]):
+        res[i] = _fast_core_max_pair_logsumexp_grad_x(
+            np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i))
+        )
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_max_pair_logsumexp_grad_x(res, x, y, k):
-    if res.shape[0] < _SERIAL:
-        for i in range(res.shape[0]):
-            res[i] = _fast_core_max_pair_logsumexp_grad_x(
-                np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i))
-            )
-    else:
-        for i in prange(res.shape[0]):
-            res[i] = _fast_core_max_pair_logsumexp_grad_x(
-                np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i))
-            )
+    for i in prange(res.shape[0]):
+        res[i] = _fast_core_max_pair_logsumexp_grad_x(
+            np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i))
+        )
 
 
 def max_pair_logsumexp_grad_x_fast(x, y, k, out=None):
@@ -746,7 +754,12 @@ def max_pair_logsumexp_grad_x_fast(x, y, k, out=None):
     flat, res, shape, dtype, direct = _fast_operands(
         _ufunc("max_pair_logsumexp_grad_x_ufunc"), (x, y, k), out
     )
-    _fast_loop_max_pair_logsumexp_grad_x(res, *flat)
+    _loop = (
+        _fast_serial_max_pair_logsumexp_grad_x
+        if res.shape[0] < _SERIAL
+        else _fast_loop_max_pair_logsumexp_grad_x
+    )
+    _loop(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)
@@ -765,18 +778,20 @@ max_pair_logsumexp_grad_x = _FastUfunc(
 )
 
 
+@njit(cache=True, error_model="numpy")
+def _fast_serial_max_pair_logsumexp_grad_y(res, x, y, k):
+    for i in range(res.shape[0]):
+        res[i] = _fast_core_max_pair_logsumexp_grad_y(
+            np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i))
+        )
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_max_pair_logsumexp_grad_y(res, x, y, k):
-    if res.shape[0] < _SERIAL:
-        for i in range(res.shape[0]):
-            res[i] = _fast_core_max_pair_logsumexp_grad_y(
-                np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i))
-            )
-    else:
-        for i in prange(res.shape[0]):
-            res[i] = _fast_core_max_pair_logsumexp_grad_y(
-                np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i))
-            )
+    for i in prange(res.shape[0]):
+        res[i] = _fast_core_max_pair_logsumexp_grad_y(
+            np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i))
+        )
 
 
 def max_pair_logsumexp_grad_y_fast(x, y, k, out=None):
@@ -787,7 +802,12 @@ def max_pair_logsumexp_grad_y_fast(x, y, k, out=None):
     flat, res, shape, dtype, direct = _fast_operands(
         _ufunc("max_pair_logsumexp_grad_y_ufunc"), (x, y, k), out
     )
-    _fast_loop_max_pair_logsumexp_grad_y(res, *flat)
+    _loop = (
+        _fast_serial_max_pair_logsumexp_grad_y
+        if res.shape[0] < _SERIAL
+        else _fast_loop_max_pair_logsumexp_grad_y
+    )
+    _loop(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)
@@ -806,18 +826,20 @@ max_pair_logsumexp_grad_y = _FastUfunc(
 )
 
 
+@njit(cache=True, error_model="numpy")
+def _fast_serial_max_pair_logsumexp_grad_k(res, x, y, k):
+    for i in range(res.shape[0]):
+        res[i] = _core_max_pair_logsumexp_grad_k(
+            np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i))
+        )
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_max_pair_logsumexp_grad_k(res, x, y, k):
-    if res.shape[0] < _SERIAL:
-        for i in range(res.shape[0]):
-            res[i] = _core_max_pair_logsumexp_grad_k(
-                np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i))
-            )
-    else:
-        for i in prange(res.shape[0]):
-            res[i] = _core_max_pair_logsumexp_grad_k(
-                np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i))
-            )
+    for i in prange(res.shape[0]):
+        res[i] = _core_max_pair_logsumexp_grad_k(
+            np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i))
+        )
 
 
 def max_pair_logsumexp_grad_k_fast(x, y, k, out=None):
@@ -828,7 +850,12 @@ def max_pair_logsumexp_grad_k_fast(x, y, k, out=None):
     flat, res, shape, dtype, direct = _fast_operands(
         _ufunc("max_pair_logsumexp_grad_k_ufunc"), (x, y, k), out
     )
-    _fast_loop_max_pair_logsumexp_grad_k(res, *flat)
+    _loop = (
+        _fast_serial_max_pair_logsumexp_grad_k
+        if res.shape[0] < _SERIAL
+        else _fast_loop_max_pair_logsumexp_grad_k
+    )
+    _loop(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)

@@ -7,7 +7,7 @@
 #   https://kexue.fm/archives/3290, eq (13))
 # Kind: elementwise; inputs: x, y; parameters: k
 # Template: elementwise.py.j2
-#   sha256:eacee366a411e2c718e8c3e891350dfb6e2164d39b37981195a83a9be67fc0bc
+#   sha256:2b86a4cf8e0cad029dde93669af9db07e685eebab4c1df58a9a28c789b878a5d
 # Input expression: sha256(srepr)=30a23ffe225152ac2765d87edd499a87c709095ac0eb334ef7e958849741ce18
 # Stabilization rules applied: odd_root_sum
 #
@@ -222,8 +222,9 @@ _UFUNCS = {}
 _NAME = "max_pair_odd_power"
 """The kernel's name in the error messages of the host functions."""
 _SERIAL = 1024
-"""Loops shorter than this run on one thread: starting the thread pool costs about 4 us, as
-long as ~1000 elements of the loop (measured on softplus, 2 cores; docs/benchmarks.md)."""
+"""Loops shorter than this run on one thread (``_fast_serial_<f>``): starting the thread pool
+costs about 4 us, as long as ~1000 elements of the loop (measured on softplus, 2 cores;
+docs/benchmarks.md), and a parallel loop takes seconds to compile, a serial one a fraction."""
 
 
 def _at(a, i):
@@ -457,18 +458,20 @@ class _FastUfunc:
         return self.__name__
 
 
+@njit(cache=True, error_model="numpy")
+def _fast_serial_max_pair_odd_power(res, x, y, k):
+    for i in range(res.shape[0]):
+        res[i] = _core_max_pair_odd_power(
+            np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i))
+        )
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_max_pair_odd_power(res, x, y, k):
-    if res.shape[0] < _SERIAL:
-        for i in range(res.shape[0]):
-            res[i] = _core_max_pair_odd_power(
-                np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i))
-            )
-    else:
-        for i in prange(res.shape[0]):
-            res[i] = _core_max_pair_odd_power(
-                np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i))
-            )
+    for i in prange(res.shape[0]):
+        res[i] = _core_max_pair_odd_power(
+            np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i))
+        )
 
 
 def max_pair_odd_power_fast(x, y, k, out=None):
@@ -479,7 +482,10 @@ def max_pair_odd_power_fast(x, y, k, out=None):
     flat, res, shape, dtype, direct = _fast_operands(
         _ufunc("max_pair_odd_power_ufunc"), (x, y, k), out
     )
-    _fast_loop_max_pair_odd_power(res, *flat)
+    _loop = (
+        _fast_serial_max_pair_odd_power if res.shape[0] < _SERIAL else _fast_loop_max_pair_odd_power
+    )
+    _loop(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)
@@ -498,18 +504,20 @@ max_pair_odd_power = _FastUfunc(
 )
 
 
+@njit(cache=True, error_model="numpy")
+def _fast_serial_max_pair_odd_power_grad_x(res, x, y, k):
+    for i in range(res.shape[0]):
+        res[i] = _core_max_pair_odd_power_grad_x(
+            np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i))
+        )
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_max_pair_odd_power_grad_x(res, x, y, k):
-    if res.shape[0] < _SERIAL:
-        for i in range(res.shape[0]):
-            res[i] = _core_max_pair_odd_power_grad_x(
-                np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i))
-            )
-    else:
-        for i in prange(res.shape[0]):
-            res[i] = _core_max_pair_odd_power_grad_x(
-                np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i))
-            )
+    for i in prange(res.shape[0]):
+        res[i] = _core_max_pair_odd_power_grad_x(
+            np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i))
+        )
 
 
 def max_pair_odd_power_grad_x_fast(x, y, k, out=None):
@@ -520,7 +528,12 @@ def max_pair_odd_power_grad_x_fast(x, y, k, out=None):
     flat, res, shape, dtype, direct = _fast_operands(
         _ufunc("max_pair_odd_power_grad_x_ufunc"), (x, y, k), out
     )
-    _fast_loop_max_pair_odd_power_grad_x(res, *flat)
+    _loop = (
+        _fast_serial_max_pair_odd_power_grad_x
+        if res.shape[0] < _SERIAL
+        else _fast_loop_max_pair_odd_power_grad_x
+    )
+    _loop(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)
@@ -539,18 +552,20 @@ max_pair_odd_power_grad_x = _FastUfunc(
 )
 
 
+@njit(cache=True, error_model="numpy")
+def _fast_serial_max_pair_odd_power_grad_y(res, x, y, k):
+    for i in range(res.shape[0]):
+        res[i] = _core_max_pair_odd_power_grad_y(
+            np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i))
+        )
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_max_pair_odd_power_grad_y(res, x, y, k):
-    if res.shape[0] < _SERIAL:
-        for i in range(res.shape[0]):
-            res[i] = _core_max_pair_odd_power_grad_y(
-                np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i))
-            )
-    else:
-        for i in prange(res.shape[0]):
-            res[i] = _core_max_pair_odd_power_grad_y(
-                np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i))
-            )
+    for i in prange(res.shape[0]):
+        res[i] = _core_max_pair_odd_power_grad_y(
+            np.float64(_at(x, i)), np.float64(_at(y, i)), np.float64(_at(k, i))
+        )
 
 
 def max_pair_odd_power_grad_y_fast(x, y, k, out=None):
@@ -561,7 +576,12 @@ def max_pair_odd_power_grad_y_fast(x, y, k, out=None):
     flat, res, shape, dtype, direct = _fast_operands(
         _ufunc("max_pair_odd_power_grad_y_ufunc"), (x, y, k), out
     )
-    _fast_loop_max_pair_odd_power_grad_y(res, *flat)
+    _loop = (
+        _fast_serial_max_pair_odd_power_grad_y
+        if res.shape[0] < _SERIAL
+        else _fast_loop_max_pair_odd_power_grad_y
+    )
+    _loop(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)

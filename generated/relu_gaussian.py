@@ -6,7 +6,7 @@
 #   activation function using convolution, arXiv:2109.13210)
 # Kind: elementwise; inputs: x; parameters: sigma
 # Template: elementwise.py.j2
-#   sha256:eacee366a411e2c718e8c3e891350dfb6e2164d39b37981195a83a9be67fc0bc
+#   sha256:2b86a4cf8e0cad029dde93669af9db07e685eebab4c1df58a9a28c789b878a5d
 # Input expression: sha256(srepr)=00f90eca2438daedde106c070531548c9a6c65f05c8ab1b4b7c802cb5797b61d
 # Stabilization rules applied: exact_arguments, one_plus_erf, relu_gauss
 #
@@ -339,8 +339,9 @@ _UFUNCS = {}
 _NAME = "relu_gaussian"
 """The kernel's name in the error messages of the host functions."""
 _SERIAL = 1024
-"""Loops shorter than this run on one thread: starting the thread pool costs about 4 us, as
-long as ~1000 elements of the loop (measured on softplus, 2 cores; docs/benchmarks.md)."""
+"""Loops shorter than this run on one thread (``_fast_serial_<f>``): starting the thread pool
+costs about 4 us, as long as ~1000 elements of the loop (measured on softplus, 2 cores;
+docs/benchmarks.md), and a parallel loop takes seconds to compile, a serial one a fraction."""
 
 
 def _at(a, i):
@@ -574,14 +575,16 @@ class _FastUfunc:
         return self.__name__
 
 
+@njit(cache=True, error_model="numpy")
+def _fast_serial_relu_gaussian(res, x, sigma):
+    for i in range(res.shape[0]):
+        res[i] = _core_relu_gaussian(np.float64(_at(x, i)), np.float64(_at(sigma, i)))
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_relu_gaussian(res, x, sigma):
-    if res.shape[0] < _SERIAL:
-        for i in range(res.shape[0]):
-            res[i] = _core_relu_gaussian(np.float64(_at(x, i)), np.float64(_at(sigma, i)))
-    else:
-        for i in prange(res.shape[0]):
-            res[i] = _core_relu_gaussian(np.float64(_at(x, i)), np.float64(_at(sigma, i)))
+    for i in prange(res.shape[0]):
+        res[i] = _core_relu_gaussian(np.float64(_at(x, i)), np.float64(_at(sigma, i)))
 
 
 def relu_gaussian_fast(x, sigma, out=None):
@@ -590,7 +593,8 @@ def relu_gaussian_fast(x, sigma, out=None):
     if _any_lazy((x, sigma)):
         return _dask_fast(relu_gaussian_fast, (x, sigma), out)
     flat, res, shape, dtype, direct = _fast_operands(_ufunc("relu_gaussian_ufunc"), (x, sigma), out)
-    _fast_loop_relu_gaussian(res, *flat)
+    _loop = _fast_serial_relu_gaussian if res.shape[0] < _SERIAL else _fast_loop_relu_gaussian
+    _loop(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)
@@ -605,14 +609,16 @@ relu_gaussian = _FastUfunc(
 )
 
 
+@njit(cache=True, error_model="numpy")
+def _fast_serial_relu_gaussian_grad_x(res, x, sigma):
+    for i in range(res.shape[0]):
+        res[i] = _core_relu_gaussian_grad_x(np.float64(_at(x, i)), np.float64(_at(sigma, i)))
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_relu_gaussian_grad_x(res, x, sigma):
-    if res.shape[0] < _SERIAL:
-        for i in range(res.shape[0]):
-            res[i] = _core_relu_gaussian_grad_x(np.float64(_at(x, i)), np.float64(_at(sigma, i)))
-    else:
-        for i in prange(res.shape[0]):
-            res[i] = _core_relu_gaussian_grad_x(np.float64(_at(x, i)), np.float64(_at(sigma, i)))
+    for i in prange(res.shape[0]):
+        res[i] = _core_relu_gaussian_grad_x(np.float64(_at(x, i)), np.float64(_at(sigma, i)))
 
 
 def relu_gaussian_grad_x_fast(x, sigma, out=None):
@@ -623,7 +629,12 @@ def relu_gaussian_grad_x_fast(x, sigma, out=None):
     flat, res, shape, dtype, direct = _fast_operands(
         _ufunc("relu_gaussian_grad_x_ufunc"), (x, sigma), out
     )
-    _fast_loop_relu_gaussian_grad_x(res, *flat)
+    _loop = (
+        _fast_serial_relu_gaussian_grad_x
+        if res.shape[0] < _SERIAL
+        else _fast_loop_relu_gaussian_grad_x
+    )
+    _loop(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)
@@ -642,18 +653,16 @@ relu_gaussian_grad_x = _FastUfunc(
 )
 
 
+@njit(cache=True, error_model="numpy")
+def _fast_serial_relu_gaussian_grad_sigma(res, x, sigma):
+    for i in range(res.shape[0]):
+        res[i] = _core_relu_gaussian_grad_sigma(np.float64(_at(x, i)), np.float64(_at(sigma, i)))
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_relu_gaussian_grad_sigma(res, x, sigma):
-    if res.shape[0] < _SERIAL:
-        for i in range(res.shape[0]):
-            res[i] = _core_relu_gaussian_grad_sigma(
-                np.float64(_at(x, i)), np.float64(_at(sigma, i))
-            )
-    else:
-        for i in prange(res.shape[0]):
-            res[i] = _core_relu_gaussian_grad_sigma(
-                np.float64(_at(x, i)), np.float64(_at(sigma, i))
-            )
+    for i in prange(res.shape[0]):
+        res[i] = _core_relu_gaussian_grad_sigma(np.float64(_at(x, i)), np.float64(_at(sigma, i)))
 
 
 def relu_gaussian_grad_sigma_fast(x, sigma, out=None):
@@ -664,7 +673,12 @@ def relu_gaussian_grad_sigma_fast(x, sigma, out=None):
     flat, res, shape, dtype, direct = _fast_operands(
         _ufunc("relu_gaussian_grad_sigma_ufunc"), (x, sigma), out
     )
-    _fast_loop_relu_gaussian_grad_sigma(res, *flat)
+    _loop = (
+        _fast_serial_relu_gaussian_grad_sigma
+        if res.shape[0] < _SERIAL
+        else _fast_loop_relu_gaussian_grad_sigma
+    )
+    _loop(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)

@@ -6,7 +6,7 @@
 #   convolution, arXiv:2109.13210; kexue.fm/archives/8718 (K10))
 # Kind: elementwise; inputs: x; parameters: sigma, alpha
 # Template: elementwise.py.j2
-#   sha256:eacee366a411e2c718e8c3e891350dfb6e2164d39b37981195a83a9be67fc0bc
+#   sha256:2b86a4cf8e0cad029dde93669af9db07e685eebab4c1df58a9a28c789b878a5d
 # Input expression: sha256(srepr)=d74903a6f04a75cc6301425c035ad6ccf9bbccf6d61f0ff3720cdeae54133bf9
 # Stabilization rules applied: exact_arguments, one_plus_erf, relu_gauss
 #
@@ -350,8 +350,9 @@ _UFUNCS = {}
 _NAME = "sau"
 """The kernel's name in the error messages of the host functions."""
 _SERIAL = 1024
-"""Loops shorter than this run on one thread: starting the thread pool costs about 4 us, as
-long as ~1000 elements of the loop (measured on softplus, 2 cores; docs/benchmarks.md)."""
+"""Loops shorter than this run on one thread (``_fast_serial_<f>``): starting the thread pool
+costs about 4 us, as long as ~1000 elements of the loop (measured on softplus, 2 cores;
+docs/benchmarks.md), and a parallel loop takes seconds to compile, a serial one a fraction."""
 
 
 def _at(a, i):
@@ -585,18 +586,20 @@ class _FastUfunc:
         return self.__name__
 
 
+@njit(cache=True, error_model="numpy")
+def _fast_serial_sau(res, x, sigma, alpha):
+    for i in range(res.shape[0]):
+        res[i] = _core_sau(
+            np.float64(_at(x, i)), np.float64(_at(sigma, i)), np.float64(_at(alpha, i))
+        )
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_sau(res, x, sigma, alpha):
-    if res.shape[0] < _SERIAL:
-        for i in range(res.shape[0]):
-            res[i] = _core_sau(
-                np.float64(_at(x, i)), np.float64(_at(sigma, i)), np.float64(_at(alpha, i))
-            )
-    else:
-        for i in prange(res.shape[0]):
-            res[i] = _core_sau(
-                np.float64(_at(x, i)), np.float64(_at(sigma, i)), np.float64(_at(alpha, i))
-            )
+    for i in prange(res.shape[0]):
+        res[i] = _core_sau(
+            np.float64(_at(x, i)), np.float64(_at(sigma, i)), np.float64(_at(alpha, i))
+        )
 
 
 def sau_fast(x, sigma, alpha, out=None):
@@ -605,7 +608,8 @@ def sau_fast(x, sigma, alpha, out=None):
     if _any_lazy((x, sigma, alpha)):
         return _dask_fast(sau_fast, (x, sigma, alpha), out)
     flat, res, shape, dtype, direct = _fast_operands(_ufunc("sau_ufunc"), (x, sigma, alpha), out)
-    _fast_loop_sau(res, *flat)
+    _loop = _fast_serial_sau if res.shape[0] < _SERIAL else _fast_loop_sau
+    _loop(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)
@@ -618,18 +622,20 @@ def sau_fast(x, sigma, alpha, out=None):
 sau = _FastUfunc("sau_ufunc", 3, sau_fast, "sau", """The kernel sau.""")
 
 
+@njit(cache=True, error_model="numpy")
+def _fast_serial_sau_grad_x(res, x, sigma, alpha):
+    for i in range(res.shape[0]):
+        res[i] = _core_sau_grad_x(
+            np.float64(_at(x, i)), np.float64(_at(sigma, i)), np.float64(_at(alpha, i))
+        )
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_sau_grad_x(res, x, sigma, alpha):
-    if res.shape[0] < _SERIAL:
-        for i in range(res.shape[0]):
-            res[i] = _core_sau_grad_x(
-                np.float64(_at(x, i)), np.float64(_at(sigma, i)), np.float64(_at(alpha, i))
-            )
-    else:
-        for i in prange(res.shape[0]):
-            res[i] = _core_sau_grad_x(
-                np.float64(_at(x, i)), np.float64(_at(sigma, i)), np.float64(_at(alpha, i))
-            )
+    for i in prange(res.shape[0]):
+        res[i] = _core_sau_grad_x(
+            np.float64(_at(x, i)), np.float64(_at(sigma, i)), np.float64(_at(alpha, i))
+        )
 
 
 def sau_grad_x_fast(x, sigma, alpha, out=None):
@@ -640,7 +646,8 @@ def sau_grad_x_fast(x, sigma, alpha, out=None):
     flat, res, shape, dtype, direct = _fast_operands(
         _ufunc("sau_grad_x_ufunc"), (x, sigma, alpha), out
     )
-    _fast_loop_sau_grad_x(res, *flat)
+    _loop = _fast_serial_sau_grad_x if res.shape[0] < _SERIAL else _fast_loop_sau_grad_x
+    _loop(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)
@@ -655,18 +662,20 @@ sau_grad_x = _FastUfunc(
 )
 
 
+@njit(cache=True, error_model="numpy")
+def _fast_serial_sau_grad_sigma(res, x, sigma, alpha):
+    for i in range(res.shape[0]):
+        res[i] = _core_sau_grad_sigma(
+            np.float64(_at(x, i)), np.float64(_at(sigma, i)), np.float64(_at(alpha, i))
+        )
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_sau_grad_sigma(res, x, sigma, alpha):
-    if res.shape[0] < _SERIAL:
-        for i in range(res.shape[0]):
-            res[i] = _core_sau_grad_sigma(
-                np.float64(_at(x, i)), np.float64(_at(sigma, i)), np.float64(_at(alpha, i))
-            )
-    else:
-        for i in prange(res.shape[0]):
-            res[i] = _core_sau_grad_sigma(
-                np.float64(_at(x, i)), np.float64(_at(sigma, i)), np.float64(_at(alpha, i))
-            )
+    for i in prange(res.shape[0]):
+        res[i] = _core_sau_grad_sigma(
+            np.float64(_at(x, i)), np.float64(_at(sigma, i)), np.float64(_at(alpha, i))
+        )
 
 
 def sau_grad_sigma_fast(x, sigma, alpha, out=None):
@@ -677,7 +686,8 @@ def sau_grad_sigma_fast(x, sigma, alpha, out=None):
     flat, res, shape, dtype, direct = _fast_operands(
         _ufunc("sau_grad_sigma_ufunc"), (x, sigma, alpha), out
     )
-    _fast_loop_sau_grad_sigma(res, *flat)
+    _loop = _fast_serial_sau_grad_sigma if res.shape[0] < _SERIAL else _fast_loop_sau_grad_sigma
+    _loop(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)
@@ -696,18 +706,20 @@ sau_grad_sigma = _FastUfunc(
 )
 
 
+@njit(cache=True, error_model="numpy")
+def _fast_serial_sau_grad_alpha(res, x, sigma, alpha):
+    for i in range(res.shape[0]):
+        res[i] = _core_sau_grad_alpha(
+            np.float64(_at(x, i)), np.float64(_at(sigma, i)), np.float64(_at(alpha, i))
+        )
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_sau_grad_alpha(res, x, sigma, alpha):
-    if res.shape[0] < _SERIAL:
-        for i in range(res.shape[0]):
-            res[i] = _core_sau_grad_alpha(
-                np.float64(_at(x, i)), np.float64(_at(sigma, i)), np.float64(_at(alpha, i))
-            )
-    else:
-        for i in prange(res.shape[0]):
-            res[i] = _core_sau_grad_alpha(
-                np.float64(_at(x, i)), np.float64(_at(sigma, i)), np.float64(_at(alpha, i))
-            )
+    for i in prange(res.shape[0]):
+        res[i] = _core_sau_grad_alpha(
+            np.float64(_at(x, i)), np.float64(_at(sigma, i)), np.float64(_at(alpha, i))
+        )
 
 
 def sau_grad_alpha_fast(x, sigma, alpha, out=None):
@@ -718,7 +730,8 @@ def sau_grad_alpha_fast(x, sigma, alpha, out=None):
     flat, res, shape, dtype, direct = _fast_operands(
         _ufunc("sau_grad_alpha_ufunc"), (x, sigma, alpha), out
     )
-    _fast_loop_sau_grad_alpha(res, *flat)
+    _loop = _fast_serial_sau_grad_alpha if res.shape[0] < _SERIAL else _fast_loop_sau_grad_alpha
+    _loop(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)

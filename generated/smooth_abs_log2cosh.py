@@ -6,7 +6,7 @@
 #   https://kexue.fm/archives/3290, eq (7))
 # Kind: elementwise; inputs: x; parameters: k
 # Template: elementwise.py.j2
-#   sha256:eacee366a411e2c718e8c3e891350dfb6e2164d39b37981195a83a9be67fc0bc
+#   sha256:2b86a4cf8e0cad029dde93669af9db07e685eebab4c1df58a9a28c789b878a5d
 # Input expression: sha256(srepr)=707176089ffaf07321a0b1cc2317f1d271473497da0f99e64fe7194040549930
 # Stabilization rules applied: exact_arguments, logsumexp, sigmoid_difference, softmax_pair
 #
@@ -429,8 +429,9 @@ def _fast_core_smooth_abs_log2cosh_grad_x(x, k):
 _NAME = "smooth_abs_log2cosh"
 """The kernel's name in the error messages of the host functions."""
 _SERIAL = 1024
-"""Loops shorter than this run on one thread: starting the thread pool costs about 4 us, as
-long as ~1000 elements of the loop (measured on softplus, 2 cores; docs/benchmarks.md)."""
+"""Loops shorter than this run on one thread (``_fast_serial_<f>``): starting the thread pool
+costs about 4 us, as long as ~1000 elements of the loop (measured on softplus, 2 cores;
+docs/benchmarks.md), and a parallel loop takes seconds to compile, a serial one a fraction."""
 
 
 def _at(a, i):
@@ -664,14 +665,16 @@ class _FastUfunc:
         return self.__name__
 
 
+@njit(cache=True, error_model="numpy")
+def _fast_serial_smooth_abs_log2cosh(res, x, k):
+    for i in range(res.shape[0]):
+        res[i] = _core_smooth_abs_log2cosh(np.float64(_at(x, i)), np.float64(_at(k, i)))
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_smooth_abs_log2cosh(res, x, k):
-    if res.shape[0] < _SERIAL:
-        for i in range(res.shape[0]):
-            res[i] = _core_smooth_abs_log2cosh(np.float64(_at(x, i)), np.float64(_at(k, i)))
-    else:
-        for i in prange(res.shape[0]):
-            res[i] = _core_smooth_abs_log2cosh(np.float64(_at(x, i)), np.float64(_at(k, i)))
+    for i in prange(res.shape[0]):
+        res[i] = _core_smooth_abs_log2cosh(np.float64(_at(x, i)), np.float64(_at(k, i)))
 
 
 def smooth_abs_log2cosh_fast(x, k, out=None):
@@ -682,7 +685,12 @@ def smooth_abs_log2cosh_fast(x, k, out=None):
     flat, res, shape, dtype, direct = _fast_operands(
         _ufunc("smooth_abs_log2cosh_ufunc"), (x, k), out
     )
-    _fast_loop_smooth_abs_log2cosh(res, *flat)
+    _loop = (
+        _fast_serial_smooth_abs_log2cosh
+        if res.shape[0] < _SERIAL
+        else _fast_loop_smooth_abs_log2cosh
+    )
+    _loop(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)
@@ -701,18 +709,16 @@ smooth_abs_log2cosh = _FastUfunc(
 )
 
 
+@njit(cache=True, error_model="numpy")
+def _fast_serial_smooth_abs_log2cosh_grad_x(res, x, k):
+    for i in range(res.shape[0]):
+        res[i] = _fast_core_smooth_abs_log2cosh_grad_x(np.float64(_at(x, i)), np.float64(_at(k, i)))
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_smooth_abs_log2cosh_grad_x(res, x, k):
-    if res.shape[0] < _SERIAL:
-        for i in range(res.shape[0]):
-            res[i] = _fast_core_smooth_abs_log2cosh_grad_x(
-                np.float64(_at(x, i)), np.float64(_at(k, i))
-            )
-    else:
-        for i in prange(res.shape[0]):
-            res[i] = _fast_core_smooth_abs_log2cosh_grad_x(
-                np.float64(_at(x, i)), np.float64(_at(k, i))
-            )
+    for i in prange(res.shape[0]):
+        res[i] = _fast_core_smooth_abs_log2cosh_grad_x(np.float64(_at(x, i)), np.float64(_at(k, i)))
 
 
 def smooth_abs_log2cosh_grad_x_fast(x, k, out=None):
@@ -723,7 +729,12 @@ def smooth_abs_log2cosh_grad_x_fast(x, k, out=None):
     flat, res, shape, dtype, direct = _fast_operands(
         _ufunc("smooth_abs_log2cosh_grad_x_ufunc"), (x, k), out
     )
-    _fast_loop_smooth_abs_log2cosh_grad_x(res, *flat)
+    _loop = (
+        _fast_serial_smooth_abs_log2cosh_grad_x
+        if res.shape[0] < _SERIAL
+        else _fast_loop_smooth_abs_log2cosh_grad_x
+    )
+    _loop(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)
@@ -742,14 +753,16 @@ smooth_abs_log2cosh_grad_x = _FastUfunc(
 )
 
 
+@njit(cache=True, error_model="numpy")
+def _fast_serial_smooth_abs_log2cosh_grad_k(res, x, k):
+    for i in range(res.shape[0]):
+        res[i] = _core_smooth_abs_log2cosh_grad_k(np.float64(_at(x, i)), np.float64(_at(k, i)))
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_smooth_abs_log2cosh_grad_k(res, x, k):
-    if res.shape[0] < _SERIAL:
-        for i in range(res.shape[0]):
-            res[i] = _core_smooth_abs_log2cosh_grad_k(np.float64(_at(x, i)), np.float64(_at(k, i)))
-    else:
-        for i in prange(res.shape[0]):
-            res[i] = _core_smooth_abs_log2cosh_grad_k(np.float64(_at(x, i)), np.float64(_at(k, i)))
+    for i in prange(res.shape[0]):
+        res[i] = _core_smooth_abs_log2cosh_grad_k(np.float64(_at(x, i)), np.float64(_at(k, i)))
 
 
 def smooth_abs_log2cosh_grad_k_fast(x, k, out=None):
@@ -760,7 +773,12 @@ def smooth_abs_log2cosh_grad_k_fast(x, k, out=None):
     flat, res, shape, dtype, direct = _fast_operands(
         _ufunc("smooth_abs_log2cosh_grad_k_ufunc"), (x, k), out
     )
-    _fast_loop_smooth_abs_log2cosh_grad_k(res, *flat)
+    _loop = (
+        _fast_serial_smooth_abs_log2cosh_grad_k
+        if res.shape[0] < _SERIAL
+        else _fast_loop_smooth_abs_log2cosh_grad_k
+    )
+    _loop(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)

@@ -6,7 +6,7 @@
 #   https://kexue.fm/archives/3290, eq (6))
 # Kind: elementwise; inputs: x; parameters: k
 # Template: elementwise.py.j2
-#   sha256:eacee366a411e2c718e8c3e891350dfb6e2164d39b37981195a83a9be67fc0bc
+#   sha256:2b86a4cf8e0cad029dde93669af9db07e685eebab4c1df58a9a28c789b878a5d
 # Input expression: sha256(srepr)=8c73c7ec3f99f4ea488a7d18b5c0f79c7374885df1cdde7702cfa24fc062cf53
 # Stabilization rules applied: exact_arguments, logsumexp, lse_square, sigmoid_difference,
 #   softmax_pair
@@ -431,8 +431,9 @@ def _fast_core_smooth_abs_logistic_grad_x(x, k):
 _NAME = "smooth_abs_logistic"
 """The kernel's name in the error messages of the host functions."""
 _SERIAL = 1024
-"""Loops shorter than this run on one thread: starting the thread pool costs about 4 us, as
-long as ~1000 elements of the loop (measured on softplus, 2 cores; docs/benchmarks.md)."""
+"""Loops shorter than this run on one thread (``_fast_serial_<f>``): starting the thread pool
+costs about 4 us, as long as ~1000 elements of the loop (measured on softplus, 2 cores;
+docs/benchmarks.md), and a parallel loop takes seconds to compile, a serial one a fraction."""
 
 
 def _at(a, i):
@@ -666,14 +667,16 @@ class _FastUfunc:
         return self.__name__
 
 
+@njit(cache=True, error_model="numpy")
+def _fast_serial_smooth_abs_logistic(res, x, k):
+    for i in range(res.shape[0]):
+        res[i] = _core_smooth_abs_logistic(np.float64(_at(x, i)), np.float64(_at(k, i)))
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_smooth_abs_logistic(res, x, k):
-    if res.shape[0] < _SERIAL:
-        for i in range(res.shape[0]):
-            res[i] = _core_smooth_abs_logistic(np.float64(_at(x, i)), np.float64(_at(k, i)))
-    else:
-        for i in prange(res.shape[0]):
-            res[i] = _core_smooth_abs_logistic(np.float64(_at(x, i)), np.float64(_at(k, i)))
+    for i in prange(res.shape[0]):
+        res[i] = _core_smooth_abs_logistic(np.float64(_at(x, i)), np.float64(_at(k, i)))
 
 
 def smooth_abs_logistic_fast(x, k, out=None):
@@ -684,7 +687,12 @@ def smooth_abs_logistic_fast(x, k, out=None):
     flat, res, shape, dtype, direct = _fast_operands(
         _ufunc("smooth_abs_logistic_ufunc"), (x, k), out
     )
-    _fast_loop_smooth_abs_logistic(res, *flat)
+    _loop = (
+        _fast_serial_smooth_abs_logistic
+        if res.shape[0] < _SERIAL
+        else _fast_loop_smooth_abs_logistic
+    )
+    _loop(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)
@@ -703,18 +711,16 @@ smooth_abs_logistic = _FastUfunc(
 )
 
 
+@njit(cache=True, error_model="numpy")
+def _fast_serial_smooth_abs_logistic_grad_x(res, x, k):
+    for i in range(res.shape[0]):
+        res[i] = _fast_core_smooth_abs_logistic_grad_x(np.float64(_at(x, i)), np.float64(_at(k, i)))
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_smooth_abs_logistic_grad_x(res, x, k):
-    if res.shape[0] < _SERIAL:
-        for i in range(res.shape[0]):
-            res[i] = _fast_core_smooth_abs_logistic_grad_x(
-                np.float64(_at(x, i)), np.float64(_at(k, i))
-            )
-    else:
-        for i in prange(res.shape[0]):
-            res[i] = _fast_core_smooth_abs_logistic_grad_x(
-                np.float64(_at(x, i)), np.float64(_at(k, i))
-            )
+    for i in prange(res.shape[0]):
+        res[i] = _fast_core_smooth_abs_logistic_grad_x(np.float64(_at(x, i)), np.float64(_at(k, i)))
 
 
 def smooth_abs_logistic_grad_x_fast(x, k, out=None):
@@ -725,7 +731,12 @@ def smooth_abs_logistic_grad_x_fast(x, k, out=None):
     flat, res, shape, dtype, direct = _fast_operands(
         _ufunc("smooth_abs_logistic_grad_x_ufunc"), (x, k), out
     )
-    _fast_loop_smooth_abs_logistic_grad_x(res, *flat)
+    _loop = (
+        _fast_serial_smooth_abs_logistic_grad_x
+        if res.shape[0] < _SERIAL
+        else _fast_loop_smooth_abs_logistic_grad_x
+    )
+    _loop(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)
@@ -744,14 +755,16 @@ smooth_abs_logistic_grad_x = _FastUfunc(
 )
 
 
+@njit(cache=True, error_model="numpy")
+def _fast_serial_smooth_abs_logistic_grad_k(res, x, k):
+    for i in range(res.shape[0]):
+        res[i] = _core_smooth_abs_logistic_grad_k(np.float64(_at(x, i)), np.float64(_at(k, i)))
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_smooth_abs_logistic_grad_k(res, x, k):
-    if res.shape[0] < _SERIAL:
-        for i in range(res.shape[0]):
-            res[i] = _core_smooth_abs_logistic_grad_k(np.float64(_at(x, i)), np.float64(_at(k, i)))
-    else:
-        for i in prange(res.shape[0]):
-            res[i] = _core_smooth_abs_logistic_grad_k(np.float64(_at(x, i)), np.float64(_at(k, i)))
+    for i in prange(res.shape[0]):
+        res[i] = _core_smooth_abs_logistic_grad_k(np.float64(_at(x, i)), np.float64(_at(k, i)))
 
 
 def smooth_abs_logistic_grad_k_fast(x, k, out=None):
@@ -762,7 +775,12 @@ def smooth_abs_logistic_grad_k_fast(x, k, out=None):
     flat, res, shape, dtype, direct = _fast_operands(
         _ufunc("smooth_abs_logistic_grad_k_ufunc"), (x, k), out
     )
-    _fast_loop_smooth_abs_logistic_grad_k(res, *flat)
+    _loop = (
+        _fast_serial_smooth_abs_logistic_grad_k
+        if res.shape[0] < _SERIAL
+        else _fast_loop_smooth_abs_logistic_grad_k
+    )
+    _loop(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)

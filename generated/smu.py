@@ -5,7 +5,7 @@
 #   Maximum Unit, arXiv:2111.04682 eq (SMU))
 # Kind: elementwise; inputs: x; parameters: mu, alpha
 # Template: elementwise.py.j2
-#   sha256:eacee366a411e2c718e8c3e891350dfb6e2164d39b37981195a83a9be67fc0bc
+#   sha256:2b86a4cf8e0cad029dde93669af9db07e685eebab4c1df58a9a28c789b878a5d
 # Input expression: sha256(srepr)=7bbb063b9a21b8a781c5545c54b790d85ccd78f1b44ca2a02a0d5d3165d90f44
 # Stabilization rules applied: one_plus_erf
 #
@@ -149,8 +149,9 @@ _UFUNCS = {}
 _NAME = "smu"
 """The kernel's name in the error messages of the host functions."""
 _SERIAL = 1024
-"""Loops shorter than this run on one thread: starting the thread pool costs about 4 us, as
-long as ~1000 elements of the loop (measured on softplus, 2 cores; docs/benchmarks.md)."""
+"""Loops shorter than this run on one thread (``_fast_serial_<f>``): starting the thread pool
+costs about 4 us, as long as ~1000 elements of the loop (measured on softplus, 2 cores;
+docs/benchmarks.md), and a parallel loop takes seconds to compile, a serial one a fraction."""
 
 
 def _at(a, i):
@@ -384,18 +385,16 @@ class _FastUfunc:
         return self.__name__
 
 
+@njit(cache=True, error_model="numpy")
+def _fast_serial_smu(res, x, mu, alpha):
+    for i in range(res.shape[0]):
+        res[i] = _core_smu(np.float64(_at(x, i)), np.float64(_at(mu, i)), np.float64(_at(alpha, i)))
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_smu(res, x, mu, alpha):
-    if res.shape[0] < _SERIAL:
-        for i in range(res.shape[0]):
-            res[i] = _core_smu(
-                np.float64(_at(x, i)), np.float64(_at(mu, i)), np.float64(_at(alpha, i))
-            )
-    else:
-        for i in prange(res.shape[0]):
-            res[i] = _core_smu(
-                np.float64(_at(x, i)), np.float64(_at(mu, i)), np.float64(_at(alpha, i))
-            )
+    for i in prange(res.shape[0]):
+        res[i] = _core_smu(np.float64(_at(x, i)), np.float64(_at(mu, i)), np.float64(_at(alpha, i)))
 
 
 def smu_fast(x, mu, alpha, out=None):
@@ -404,7 +403,8 @@ def smu_fast(x, mu, alpha, out=None):
     if _any_lazy((x, mu, alpha)):
         return _dask_fast(smu_fast, (x, mu, alpha), out)
     flat, res, shape, dtype, direct = _fast_operands(_ufunc("smu_ufunc"), (x, mu, alpha), out)
-    _fast_loop_smu(res, *flat)
+    _loop = _fast_serial_smu if res.shape[0] < _SERIAL else _fast_loop_smu
+    _loop(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)
@@ -417,18 +417,20 @@ def smu_fast(x, mu, alpha, out=None):
 smu = _FastUfunc("smu_ufunc", 3, smu_fast, "smu", """The kernel smu.""")
 
 
+@njit(cache=True, error_model="numpy")
+def _fast_serial_smu_grad_x(res, x, mu, alpha):
+    for i in range(res.shape[0]):
+        res[i] = _core_smu_grad_x(
+            np.float64(_at(x, i)), np.float64(_at(mu, i)), np.float64(_at(alpha, i))
+        )
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_smu_grad_x(res, x, mu, alpha):
-    if res.shape[0] < _SERIAL:
-        for i in range(res.shape[0]):
-            res[i] = _core_smu_grad_x(
-                np.float64(_at(x, i)), np.float64(_at(mu, i)), np.float64(_at(alpha, i))
-            )
-    else:
-        for i in prange(res.shape[0]):
-            res[i] = _core_smu_grad_x(
-                np.float64(_at(x, i)), np.float64(_at(mu, i)), np.float64(_at(alpha, i))
-            )
+    for i in prange(res.shape[0]):
+        res[i] = _core_smu_grad_x(
+            np.float64(_at(x, i)), np.float64(_at(mu, i)), np.float64(_at(alpha, i))
+        )
 
 
 def smu_grad_x_fast(x, mu, alpha, out=None):
@@ -439,7 +441,8 @@ def smu_grad_x_fast(x, mu, alpha, out=None):
     flat, res, shape, dtype, direct = _fast_operands(
         _ufunc("smu_grad_x_ufunc"), (x, mu, alpha), out
     )
-    _fast_loop_smu_grad_x(res, *flat)
+    _loop = _fast_serial_smu_grad_x if res.shape[0] < _SERIAL else _fast_loop_smu_grad_x
+    _loop(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)
@@ -454,18 +457,20 @@ smu_grad_x = _FastUfunc(
 )
 
 
+@njit(cache=True, error_model="numpy")
+def _fast_serial_smu_grad_mu(res, x, mu, alpha):
+    for i in range(res.shape[0]):
+        res[i] = _core_smu_grad_mu(
+            np.float64(_at(x, i)), np.float64(_at(mu, i)), np.float64(_at(alpha, i))
+        )
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_smu_grad_mu(res, x, mu, alpha):
-    if res.shape[0] < _SERIAL:
-        for i in range(res.shape[0]):
-            res[i] = _core_smu_grad_mu(
-                np.float64(_at(x, i)), np.float64(_at(mu, i)), np.float64(_at(alpha, i))
-            )
-    else:
-        for i in prange(res.shape[0]):
-            res[i] = _core_smu_grad_mu(
-                np.float64(_at(x, i)), np.float64(_at(mu, i)), np.float64(_at(alpha, i))
-            )
+    for i in prange(res.shape[0]):
+        res[i] = _core_smu_grad_mu(
+            np.float64(_at(x, i)), np.float64(_at(mu, i)), np.float64(_at(alpha, i))
+        )
 
 
 def smu_grad_mu_fast(x, mu, alpha, out=None):
@@ -476,7 +481,8 @@ def smu_grad_mu_fast(x, mu, alpha, out=None):
     flat, res, shape, dtype, direct = _fast_operands(
         _ufunc("smu_grad_mu_ufunc"), (x, mu, alpha), out
     )
-    _fast_loop_smu_grad_mu(res, *flat)
+    _loop = _fast_serial_smu_grad_mu if res.shape[0] < _SERIAL else _fast_loop_smu_grad_mu
+    _loop(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)
@@ -491,18 +497,20 @@ smu_grad_mu = _FastUfunc(
 )
 
 
+@njit(cache=True, error_model="numpy")
+def _fast_serial_smu_grad_alpha(res, x, mu, alpha):
+    for i in range(res.shape[0]):
+        res[i] = _core_smu_grad_alpha(
+            np.float64(_at(x, i)), np.float64(_at(mu, i)), np.float64(_at(alpha, i))
+        )
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_smu_grad_alpha(res, x, mu, alpha):
-    if res.shape[0] < _SERIAL:
-        for i in range(res.shape[0]):
-            res[i] = _core_smu_grad_alpha(
-                np.float64(_at(x, i)), np.float64(_at(mu, i)), np.float64(_at(alpha, i))
-            )
-    else:
-        for i in prange(res.shape[0]):
-            res[i] = _core_smu_grad_alpha(
-                np.float64(_at(x, i)), np.float64(_at(mu, i)), np.float64(_at(alpha, i))
-            )
+    for i in prange(res.shape[0]):
+        res[i] = _core_smu_grad_alpha(
+            np.float64(_at(x, i)), np.float64(_at(mu, i)), np.float64(_at(alpha, i))
+        )
 
 
 def smu_grad_alpha_fast(x, mu, alpha, out=None):
@@ -513,7 +521,8 @@ def smu_grad_alpha_fast(x, mu, alpha, out=None):
     flat, res, shape, dtype, direct = _fast_operands(
         _ufunc("smu_grad_alpha_ufunc"), (x, mu, alpha), out
     )
-    _fast_loop_smu_grad_alpha(res, *flat)
+    _loop = _fast_serial_smu_grad_alpha if res.shape[0] < _SERIAL else _fast_loop_smu_grad_alpha
+    _loop(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)

@@ -5,7 +5,7 @@
 #   Maximum Unit, arXiv:2111.04682 eq (SMU-1))
 # Kind: elementwise; inputs: x; parameters: mu, alpha
 # Template: elementwise.py.j2
-#   sha256:eacee366a411e2c718e8c3e891350dfb6e2164d39b37981195a83a9be67fc0bc
+#   sha256:2b86a4cf8e0cad029dde93669af9db07e685eebab4c1df58a9a28c789b878a5d
 # Input expression: sha256(srepr)=8ebaab123c4c9786d0408a202ca35e23afc46afc5ee985a681d41f64ed8f95bc
 # Stabilization rules applied: hypot, hypot_root
 #
@@ -163,8 +163,9 @@ _UFUNCS = {}
 _NAME = "smu1"
 """The kernel's name in the error messages of the host functions."""
 _SERIAL = 1024
-"""Loops shorter than this run on one thread: starting the thread pool costs about 4 us, as
-long as ~1000 elements of the loop (measured on softplus, 2 cores; docs/benchmarks.md)."""
+"""Loops shorter than this run on one thread (``_fast_serial_<f>``): starting the thread pool
+costs about 4 us, as long as ~1000 elements of the loop (measured on softplus, 2 cores;
+docs/benchmarks.md), and a parallel loop takes seconds to compile, a serial one a fraction."""
 
 
 def _at(a, i):
@@ -398,18 +399,20 @@ class _FastUfunc:
         return self.__name__
 
 
+@njit(cache=True, error_model="numpy")
+def _fast_serial_smu1(res, x, mu, alpha):
+    for i in range(res.shape[0]):
+        res[i] = _core_smu1(
+            np.float64(_at(x, i)), np.float64(_at(mu, i)), np.float64(_at(alpha, i))
+        )
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_smu1(res, x, mu, alpha):
-    if res.shape[0] < _SERIAL:
-        for i in range(res.shape[0]):
-            res[i] = _core_smu1(
-                np.float64(_at(x, i)), np.float64(_at(mu, i)), np.float64(_at(alpha, i))
-            )
-    else:
-        for i in prange(res.shape[0]):
-            res[i] = _core_smu1(
-                np.float64(_at(x, i)), np.float64(_at(mu, i)), np.float64(_at(alpha, i))
-            )
+    for i in prange(res.shape[0]):
+        res[i] = _core_smu1(
+            np.float64(_at(x, i)), np.float64(_at(mu, i)), np.float64(_at(alpha, i))
+        )
 
 
 def smu1_fast(x, mu, alpha, out=None):
@@ -418,7 +421,8 @@ def smu1_fast(x, mu, alpha, out=None):
     if _any_lazy((x, mu, alpha)):
         return _dask_fast(smu1_fast, (x, mu, alpha), out)
     flat, res, shape, dtype, direct = _fast_operands(_ufunc("smu1_ufunc"), (x, mu, alpha), out)
-    _fast_loop_smu1(res, *flat)
+    _loop = _fast_serial_smu1 if res.shape[0] < _SERIAL else _fast_loop_smu1
+    _loop(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)
@@ -431,18 +435,20 @@ def smu1_fast(x, mu, alpha, out=None):
 smu1 = _FastUfunc("smu1_ufunc", 3, smu1_fast, "smu1", """The kernel smu1.""")
 
 
+@njit(cache=True, error_model="numpy")
+def _fast_serial_smu1_grad_x(res, x, mu, alpha):
+    for i in range(res.shape[0]):
+        res[i] = _core_smu1_grad_x(
+            np.float64(_at(x, i)), np.float64(_at(mu, i)), np.float64(_at(alpha, i))
+        )
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_smu1_grad_x(res, x, mu, alpha):
-    if res.shape[0] < _SERIAL:
-        for i in range(res.shape[0]):
-            res[i] = _core_smu1_grad_x(
-                np.float64(_at(x, i)), np.float64(_at(mu, i)), np.float64(_at(alpha, i))
-            )
-    else:
-        for i in prange(res.shape[0]):
-            res[i] = _core_smu1_grad_x(
-                np.float64(_at(x, i)), np.float64(_at(mu, i)), np.float64(_at(alpha, i))
-            )
+    for i in prange(res.shape[0]):
+        res[i] = _core_smu1_grad_x(
+            np.float64(_at(x, i)), np.float64(_at(mu, i)), np.float64(_at(alpha, i))
+        )
 
 
 def smu1_grad_x_fast(x, mu, alpha, out=None):
@@ -453,7 +459,8 @@ def smu1_grad_x_fast(x, mu, alpha, out=None):
     flat, res, shape, dtype, direct = _fast_operands(
         _ufunc("smu1_grad_x_ufunc"), (x, mu, alpha), out
     )
-    _fast_loop_smu1_grad_x(res, *flat)
+    _loop = _fast_serial_smu1_grad_x if res.shape[0] < _SERIAL else _fast_loop_smu1_grad_x
+    _loop(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)
@@ -468,18 +475,20 @@ smu1_grad_x = _FastUfunc(
 )
 
 
+@njit(cache=True, error_model="numpy")
+def _fast_serial_smu1_grad_mu(res, x, mu, alpha):
+    for i in range(res.shape[0]):
+        res[i] = _core_smu1_grad_mu(
+            np.float64(_at(x, i)), np.float64(_at(mu, i)), np.float64(_at(alpha, i))
+        )
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_smu1_grad_mu(res, x, mu, alpha):
-    if res.shape[0] < _SERIAL:
-        for i in range(res.shape[0]):
-            res[i] = _core_smu1_grad_mu(
-                np.float64(_at(x, i)), np.float64(_at(mu, i)), np.float64(_at(alpha, i))
-            )
-    else:
-        for i in prange(res.shape[0]):
-            res[i] = _core_smu1_grad_mu(
-                np.float64(_at(x, i)), np.float64(_at(mu, i)), np.float64(_at(alpha, i))
-            )
+    for i in prange(res.shape[0]):
+        res[i] = _core_smu1_grad_mu(
+            np.float64(_at(x, i)), np.float64(_at(mu, i)), np.float64(_at(alpha, i))
+        )
 
 
 def smu1_grad_mu_fast(x, mu, alpha, out=None):
@@ -490,7 +499,8 @@ def smu1_grad_mu_fast(x, mu, alpha, out=None):
     flat, res, shape, dtype, direct = _fast_operands(
         _ufunc("smu1_grad_mu_ufunc"), (x, mu, alpha), out
     )
-    _fast_loop_smu1_grad_mu(res, *flat)
+    _loop = _fast_serial_smu1_grad_mu if res.shape[0] < _SERIAL else _fast_loop_smu1_grad_mu
+    _loop(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)
@@ -505,18 +515,20 @@ smu1_grad_mu = _FastUfunc(
 )
 
 
+@njit(cache=True, error_model="numpy")
+def _fast_serial_smu1_grad_alpha(res, x, mu, alpha):
+    for i in range(res.shape[0]):
+        res[i] = _core_smu1_grad_alpha(
+            np.float64(_at(x, i)), np.float64(_at(mu, i)), np.float64(_at(alpha, i))
+        )
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_smu1_grad_alpha(res, x, mu, alpha):
-    if res.shape[0] < _SERIAL:
-        for i in range(res.shape[0]):
-            res[i] = _core_smu1_grad_alpha(
-                np.float64(_at(x, i)), np.float64(_at(mu, i)), np.float64(_at(alpha, i))
-            )
-    else:
-        for i in prange(res.shape[0]):
-            res[i] = _core_smu1_grad_alpha(
-                np.float64(_at(x, i)), np.float64(_at(mu, i)), np.float64(_at(alpha, i))
-            )
+    for i in prange(res.shape[0]):
+        res[i] = _core_smu1_grad_alpha(
+            np.float64(_at(x, i)), np.float64(_at(mu, i)), np.float64(_at(alpha, i))
+        )
 
 
 def smu1_grad_alpha_fast(x, mu, alpha, out=None):
@@ -527,7 +539,8 @@ def smu1_grad_alpha_fast(x, mu, alpha, out=None):
     flat, res, shape, dtype, direct = _fast_operands(
         _ufunc("smu1_grad_alpha_ufunc"), (x, mu, alpha), out
     )
-    _fast_loop_smu1_grad_alpha(res, *flat)
+    _loop = _fast_serial_smu1_grad_alpha if res.shape[0] < _SERIAL else _fast_loop_smu1_grad_alpha
+    _loop(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)

@@ -4,7 +4,7 @@
 # Construction: soft_sign_arctan = 2*atan(k*x)/pi (kexue.fm/archives/8718 eq (5) kernel)
 # Kind: elementwise; inputs: x; parameters: k
 # Template: elementwise.py.j2
-#   sha256:eacee366a411e2c718e8c3e891350dfb6e2164d39b37981195a83a9be67fc0bc
+#   sha256:2b86a4cf8e0cad029dde93669af9db07e685eebab4c1df58a9a28c789b878a5d
 # Input expression: sha256(srepr)=eb938cea1be15d0b4d148910f1be7856f861769055cc3421f20866fc4660ac5e
 # Stabilization rules applied: recip1p_sq
 #
@@ -142,8 +142,9 @@ _UFUNCS = {}
 _NAME = "soft_sign_arctan"
 """The kernel's name in the error messages of the host functions."""
 _SERIAL = 1024
-"""Loops shorter than this run on one thread: starting the thread pool costs about 4 us, as
-long as ~1000 elements of the loop (measured on softplus, 2 cores; docs/benchmarks.md)."""
+"""Loops shorter than this run on one thread (``_fast_serial_<f>``): starting the thread pool
+costs about 4 us, as long as ~1000 elements of the loop (measured on softplus, 2 cores;
+docs/benchmarks.md), and a parallel loop takes seconds to compile, a serial one a fraction."""
 
 
 def _at(a, i):
@@ -377,14 +378,16 @@ class _FastUfunc:
         return self.__name__
 
 
+@njit(cache=True, error_model="numpy")
+def _fast_serial_soft_sign_arctan(res, x, k):
+    for i in range(res.shape[0]):
+        res[i] = _core_soft_sign_arctan(np.float64(_at(x, i)), np.float64(_at(k, i)))
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_soft_sign_arctan(res, x, k):
-    if res.shape[0] < _SERIAL:
-        for i in range(res.shape[0]):
-            res[i] = _core_soft_sign_arctan(np.float64(_at(x, i)), np.float64(_at(k, i)))
-    else:
-        for i in prange(res.shape[0]):
-            res[i] = _core_soft_sign_arctan(np.float64(_at(x, i)), np.float64(_at(k, i)))
+    for i in prange(res.shape[0]):
+        res[i] = _core_soft_sign_arctan(np.float64(_at(x, i)), np.float64(_at(k, i)))
 
 
 def soft_sign_arctan_fast(x, k, out=None):
@@ -393,7 +396,8 @@ def soft_sign_arctan_fast(x, k, out=None):
     if _any_lazy((x, k)):
         return _dask_fast(soft_sign_arctan_fast, (x, k), out)
     flat, res, shape, dtype, direct = _fast_operands(_ufunc("soft_sign_arctan_ufunc"), (x, k), out)
-    _fast_loop_soft_sign_arctan(res, *flat)
+    _loop = _fast_serial_soft_sign_arctan if res.shape[0] < _SERIAL else _fast_loop_soft_sign_arctan
+    _loop(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)
@@ -412,14 +416,16 @@ soft_sign_arctan = _FastUfunc(
 )
 
 
+@njit(cache=True, error_model="numpy")
+def _fast_serial_soft_sign_arctan_grad_x(res, x, k):
+    for i in range(res.shape[0]):
+        res[i] = _core_soft_sign_arctan_grad_x(np.float64(_at(x, i)), np.float64(_at(k, i)))
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_soft_sign_arctan_grad_x(res, x, k):
-    if res.shape[0] < _SERIAL:
-        for i in range(res.shape[0]):
-            res[i] = _core_soft_sign_arctan_grad_x(np.float64(_at(x, i)), np.float64(_at(k, i)))
-    else:
-        for i in prange(res.shape[0]):
-            res[i] = _core_soft_sign_arctan_grad_x(np.float64(_at(x, i)), np.float64(_at(k, i)))
+    for i in prange(res.shape[0]):
+        res[i] = _core_soft_sign_arctan_grad_x(np.float64(_at(x, i)), np.float64(_at(k, i)))
 
 
 def soft_sign_arctan_grad_x_fast(x, k, out=None):
@@ -430,7 +436,12 @@ def soft_sign_arctan_grad_x_fast(x, k, out=None):
     flat, res, shape, dtype, direct = _fast_operands(
         _ufunc("soft_sign_arctan_grad_x_ufunc"), (x, k), out
     )
-    _fast_loop_soft_sign_arctan_grad_x(res, *flat)
+    _loop = (
+        _fast_serial_soft_sign_arctan_grad_x
+        if res.shape[0] < _SERIAL
+        else _fast_loop_soft_sign_arctan_grad_x
+    )
+    _loop(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)
@@ -449,14 +460,16 @@ soft_sign_arctan_grad_x = _FastUfunc(
 )
 
 
+@njit(cache=True, error_model="numpy")
+def _fast_serial_soft_sign_arctan_grad_k(res, x, k):
+    for i in range(res.shape[0]):
+        res[i] = _core_soft_sign_arctan_grad_k(np.float64(_at(x, i)), np.float64(_at(k, i)))
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_soft_sign_arctan_grad_k(res, x, k):
-    if res.shape[0] < _SERIAL:
-        for i in range(res.shape[0]):
-            res[i] = _core_soft_sign_arctan_grad_k(np.float64(_at(x, i)), np.float64(_at(k, i)))
-    else:
-        for i in prange(res.shape[0]):
-            res[i] = _core_soft_sign_arctan_grad_k(np.float64(_at(x, i)), np.float64(_at(k, i)))
+    for i in prange(res.shape[0]):
+        res[i] = _core_soft_sign_arctan_grad_k(np.float64(_at(x, i)), np.float64(_at(k, i)))
 
 
 def soft_sign_arctan_grad_k_fast(x, k, out=None):
@@ -467,7 +480,12 @@ def soft_sign_arctan_grad_k_fast(x, k, out=None):
     flat, res, shape, dtype, direct = _fast_operands(
         _ufunc("soft_sign_arctan_grad_k_ufunc"), (x, k), out
     )
-    _fast_loop_soft_sign_arctan_grad_k(res, *flat)
+    _loop = (
+        _fast_serial_soft_sign_arctan_grad_k
+        if res.shape[0] < _SERIAL
+        else _fast_loop_soft_sign_arctan_grad_k
+    )
+    _loop(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)

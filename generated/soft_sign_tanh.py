@@ -4,7 +4,7 @@
 # Construction: soft_sign_tanh = tanh(k*x) (kexue.fm/archives/3290 eqs (4)-(5))
 # Kind: elementwise; inputs: x; parameters: k
 # Template: elementwise.py.j2
-#   sha256:eacee366a411e2c718e8c3e891350dfb6e2164d39b37981195a83a9be67fc0bc
+#   sha256:2b86a4cf8e0cad029dde93669af9db07e685eebab4c1df58a9a28c789b878a5d
 # Input expression: sha256(srepr)=d0d8832c8fe0bf29abfd5eb6e831a4edafac937b2089739d1b67382d14b4e80a
 # Stabilization rules applied: exact_arguments, sigmoid_product, tanh_complement
 #
@@ -325,8 +325,9 @@ def _fast_core_soft_sign_tanh_grad_k(x, k):
 _NAME = "soft_sign_tanh"
 """The kernel's name in the error messages of the host functions."""
 _SERIAL = 1024
-"""Loops shorter than this run on one thread: starting the thread pool costs about 4 us, as
-long as ~1000 elements of the loop (measured on softplus, 2 cores; docs/benchmarks.md)."""
+"""Loops shorter than this run on one thread (``_fast_serial_<f>``): starting the thread pool
+costs about 4 us, as long as ~1000 elements of the loop (measured on softplus, 2 cores;
+docs/benchmarks.md), and a parallel loop takes seconds to compile, a serial one a fraction."""
 
 
 def _at(a, i):
@@ -560,14 +561,16 @@ class _FastUfunc:
         return self.__name__
 
 
+@njit(cache=True, error_model="numpy")
+def _fast_serial_soft_sign_tanh(res, x, k):
+    for i in range(res.shape[0]):
+        res[i] = _fast_core_soft_sign_tanh(np.float64(_at(x, i)), np.float64(_at(k, i)))
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_soft_sign_tanh(res, x, k):
-    if res.shape[0] < _SERIAL:
-        for i in range(res.shape[0]):
-            res[i] = _fast_core_soft_sign_tanh(np.float64(_at(x, i)), np.float64(_at(k, i)))
-    else:
-        for i in prange(res.shape[0]):
-            res[i] = _fast_core_soft_sign_tanh(np.float64(_at(x, i)), np.float64(_at(k, i)))
+    for i in prange(res.shape[0]):
+        res[i] = _fast_core_soft_sign_tanh(np.float64(_at(x, i)), np.float64(_at(k, i)))
 
 
 def soft_sign_tanh_fast(x, k, out=None):
@@ -576,7 +579,8 @@ def soft_sign_tanh_fast(x, k, out=None):
     if _any_lazy((x, k)):
         return _dask_fast(soft_sign_tanh_fast, (x, k), out)
     flat, res, shape, dtype, direct = _fast_operands(_ufunc("soft_sign_tanh_ufunc"), (x, k), out)
-    _fast_loop_soft_sign_tanh(res, *flat)
+    _loop = _fast_serial_soft_sign_tanh if res.shape[0] < _SERIAL else _fast_loop_soft_sign_tanh
+    _loop(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)
@@ -595,14 +599,16 @@ soft_sign_tanh = _FastUfunc(
 )
 
 
+@njit(cache=True, error_model="numpy")
+def _fast_serial_soft_sign_tanh_grad_x(res, x, k):
+    for i in range(res.shape[0]):
+        res[i] = _fast_core_soft_sign_tanh_grad_x(np.float64(_at(x, i)), np.float64(_at(k, i)))
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_soft_sign_tanh_grad_x(res, x, k):
-    if res.shape[0] < _SERIAL:
-        for i in range(res.shape[0]):
-            res[i] = _fast_core_soft_sign_tanh_grad_x(np.float64(_at(x, i)), np.float64(_at(k, i)))
-    else:
-        for i in prange(res.shape[0]):
-            res[i] = _fast_core_soft_sign_tanh_grad_x(np.float64(_at(x, i)), np.float64(_at(k, i)))
+    for i in prange(res.shape[0]):
+        res[i] = _fast_core_soft_sign_tanh_grad_x(np.float64(_at(x, i)), np.float64(_at(k, i)))
 
 
 def soft_sign_tanh_grad_x_fast(x, k, out=None):
@@ -613,7 +619,12 @@ def soft_sign_tanh_grad_x_fast(x, k, out=None):
     flat, res, shape, dtype, direct = _fast_operands(
         _ufunc("soft_sign_tanh_grad_x_ufunc"), (x, k), out
     )
-    _fast_loop_soft_sign_tanh_grad_x(res, *flat)
+    _loop = (
+        _fast_serial_soft_sign_tanh_grad_x
+        if res.shape[0] < _SERIAL
+        else _fast_loop_soft_sign_tanh_grad_x
+    )
+    _loop(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)
@@ -632,14 +643,16 @@ soft_sign_tanh_grad_x = _FastUfunc(
 )
 
 
+@njit(cache=True, error_model="numpy")
+def _fast_serial_soft_sign_tanh_grad_k(res, x, k):
+    for i in range(res.shape[0]):
+        res[i] = _fast_core_soft_sign_tanh_grad_k(np.float64(_at(x, i)), np.float64(_at(k, i)))
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_soft_sign_tanh_grad_k(res, x, k):
-    if res.shape[0] < _SERIAL:
-        for i in range(res.shape[0]):
-            res[i] = _fast_core_soft_sign_tanh_grad_k(np.float64(_at(x, i)), np.float64(_at(k, i)))
-    else:
-        for i in prange(res.shape[0]):
-            res[i] = _fast_core_soft_sign_tanh_grad_k(np.float64(_at(x, i)), np.float64(_at(k, i)))
+    for i in prange(res.shape[0]):
+        res[i] = _fast_core_soft_sign_tanh_grad_k(np.float64(_at(x, i)), np.float64(_at(k, i)))
 
 
 def soft_sign_tanh_grad_k_fast(x, k, out=None):
@@ -650,7 +663,12 @@ def soft_sign_tanh_grad_k_fast(x, k, out=None):
     flat, res, shape, dtype, direct = _fast_operands(
         _ufunc("soft_sign_tanh_grad_k_ufunc"), (x, k), out
     )
-    _fast_loop_soft_sign_tanh_grad_k(res, *flat)
+    _loop = (
+        _fast_serial_soft_sign_tanh_grad_k
+        if res.shape[0] < _SERIAL
+        else _fast_loop_soft_sign_tanh_grad_k
+    )
+    _loop(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)

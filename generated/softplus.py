@@ -4,7 +4,7 @@
 # Construction: softplus = log(exp(k*x) + 1)/k (kexue.fm/archives/8718 eq (8))
 # Kind: elementwise; inputs: x; parameters: k
 # Template: elementwise.py.j2
-#   sha256:eacee366a411e2c718e8c3e891350dfb6e2164d39b37981195a83a9be67fc0bc
+#   sha256:2b86a4cf8e0cad029dde93669af9db07e685eebab4c1df58a9a28c789b878a5d
 # Input expression: sha256(srepr)=1b61ce385619a637d040e1958627d3a94a65d8dfd5ec60c05e6fa040b1e77f78
 # Stabilization rules applied: exact_arguments, softplus
 #
@@ -492,8 +492,9 @@ def _fast_core_softplus_grad_x(x, k):
 _NAME = "softplus"
 """The kernel's name in the error messages of the host functions."""
 _SERIAL = 1024
-"""Loops shorter than this run on one thread: starting the thread pool costs about 4 us, as
-long as ~1000 elements of the loop (measured on softplus, 2 cores; docs/benchmarks.md)."""
+"""Loops shorter than this run on one thread (``_fast_serial_<f>``): starting the thread pool
+costs about 4 us, as long as ~1000 elements of the loop (measured on softplus, 2 cores;
+docs/benchmarks.md), and a parallel loop takes seconds to compile, a serial one a fraction."""
 
 
 def _at(a, i):
@@ -727,14 +728,16 @@ class _FastUfunc:
         return self.__name__
 
 
+@njit(cache=True, error_model="numpy")
+def _fast_serial_softplus(res, x, k):
+    for i in range(res.shape[0]):
+        res[i] = _fast_core_softplus(np.float64(_at(x, i)), np.float64(_at(k, i)))
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_softplus(res, x, k):
-    if res.shape[0] < _SERIAL:
-        for i in range(res.shape[0]):
-            res[i] = _fast_core_softplus(np.float64(_at(x, i)), np.float64(_at(k, i)))
-    else:
-        for i in prange(res.shape[0]):
-            res[i] = _fast_core_softplus(np.float64(_at(x, i)), np.float64(_at(k, i)))
+    for i in prange(res.shape[0]):
+        res[i] = _fast_core_softplus(np.float64(_at(x, i)), np.float64(_at(k, i)))
 
 
 def softplus_fast(x, k, out=None):
@@ -743,7 +746,8 @@ def softplus_fast(x, k, out=None):
     if _any_lazy((x, k)):
         return _dask_fast(softplus_fast, (x, k), out)
     flat, res, shape, dtype, direct = _fast_operands(_ufunc("softplus_ufunc"), (x, k), out)
-    _fast_loop_softplus(res, *flat)
+    _loop = _fast_serial_softplus if res.shape[0] < _SERIAL else _fast_loop_softplus
+    _loop(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)
@@ -756,14 +760,16 @@ def softplus_fast(x, k, out=None):
 softplus = _FastUfunc("softplus_ufunc", 2, softplus_fast, "softplus", """The kernel softplus.""")
 
 
+@njit(cache=True, error_model="numpy")
+def _fast_serial_softplus_grad_x(res, x, k):
+    for i in range(res.shape[0]):
+        res[i] = _fast_core_softplus_grad_x(np.float64(_at(x, i)), np.float64(_at(k, i)))
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_softplus_grad_x(res, x, k):
-    if res.shape[0] < _SERIAL:
-        for i in range(res.shape[0]):
-            res[i] = _fast_core_softplus_grad_x(np.float64(_at(x, i)), np.float64(_at(k, i)))
-    else:
-        for i in prange(res.shape[0]):
-            res[i] = _fast_core_softplus_grad_x(np.float64(_at(x, i)), np.float64(_at(k, i)))
+    for i in prange(res.shape[0]):
+        res[i] = _fast_core_softplus_grad_x(np.float64(_at(x, i)), np.float64(_at(k, i)))
 
 
 def softplus_grad_x_fast(x, k, out=None):
@@ -772,7 +778,8 @@ def softplus_grad_x_fast(x, k, out=None):
     if _any_lazy((x, k)):
         return _dask_fast(softplus_grad_x_fast, (x, k), out)
     flat, res, shape, dtype, direct = _fast_operands(_ufunc("softplus_grad_x_ufunc"), (x, k), out)
-    _fast_loop_softplus_grad_x(res, *flat)
+    _loop = _fast_serial_softplus_grad_x if res.shape[0] < _SERIAL else _fast_loop_softplus_grad_x
+    _loop(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)
@@ -791,14 +798,16 @@ softplus_grad_x = _FastUfunc(
 )
 
 
+@njit(cache=True, error_model="numpy")
+def _fast_serial_softplus_grad_k(res, x, k):
+    for i in range(res.shape[0]):
+        res[i] = _core_softplus_grad_k(np.float64(_at(x, i)), np.float64(_at(k, i)))
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_softplus_grad_k(res, x, k):
-    if res.shape[0] < _SERIAL:
-        for i in range(res.shape[0]):
-            res[i] = _core_softplus_grad_k(np.float64(_at(x, i)), np.float64(_at(k, i)))
-    else:
-        for i in prange(res.shape[0]):
-            res[i] = _core_softplus_grad_k(np.float64(_at(x, i)), np.float64(_at(k, i)))
+    for i in prange(res.shape[0]):
+        res[i] = _core_softplus_grad_k(np.float64(_at(x, i)), np.float64(_at(k, i)))
 
 
 def softplus_grad_k_fast(x, k, out=None):
@@ -807,7 +816,8 @@ def softplus_grad_k_fast(x, k, out=None):
     if _any_lazy((x, k)):
         return _dask_fast(softplus_grad_k_fast, (x, k), out)
     flat, res, shape, dtype, direct = _fast_operands(_ufunc("softplus_grad_k_ufunc"), (x, k), out)
-    _fast_loop_softplus_grad_k(res, *flat)
+    _loop = _fast_serial_softplus_grad_k if res.shape[0] < _SERIAL else _fast_loop_softplus_grad_k
+    _loop(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)

@@ -5,7 +5,7 @@
 #   arXiv:1710.05941)
 # Kind: elementwise; inputs: x; parameters: k
 # Template: elementwise.py.j2
-#   sha256:eacee366a411e2c718e8c3e891350dfb6e2164d39b37981195a83a9be67fc0bc
+#   sha256:2b86a4cf8e0cad029dde93669af9db07e685eebab4c1df58a9a28c789b878a5d
 # Input expression: sha256(srepr)=2cb68ff5f10a86f34be121dc76e9477091f81628cf2dabe6e127955074f9db5a
 # Stabilization rules applied: exact_arguments, sigmoid, silu
 #
@@ -420,8 +420,9 @@ def _fast_core_swish_grad_k(x, k):
 _NAME = "swish"
 """The kernel's name in the error messages of the host functions."""
 _SERIAL = 1024
-"""Loops shorter than this run on one thread: starting the thread pool costs about 4 us, as
-long as ~1000 elements of the loop (measured on softplus, 2 cores; docs/benchmarks.md)."""
+"""Loops shorter than this run on one thread (``_fast_serial_<f>``): starting the thread pool
+costs about 4 us, as long as ~1000 elements of the loop (measured on softplus, 2 cores;
+docs/benchmarks.md), and a parallel loop takes seconds to compile, a serial one a fraction."""
 
 
 def _at(a, i):
@@ -655,14 +656,16 @@ class _FastUfunc:
         return self.__name__
 
 
+@njit(cache=True, error_model="numpy")
+def _fast_serial_swish(res, x, k):
+    for i in range(res.shape[0]):
+        res[i] = _fast_core_swish(np.float64(_at(x, i)), np.float64(_at(k, i)))
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_swish(res, x, k):
-    if res.shape[0] < _SERIAL:
-        for i in range(res.shape[0]):
-            res[i] = _fast_core_swish(np.float64(_at(x, i)), np.float64(_at(k, i)))
-    else:
-        for i in prange(res.shape[0]):
-            res[i] = _fast_core_swish(np.float64(_at(x, i)), np.float64(_at(k, i)))
+    for i in prange(res.shape[0]):
+        res[i] = _fast_core_swish(np.float64(_at(x, i)), np.float64(_at(k, i)))
 
 
 def swish_fast(x, k, out=None):
@@ -671,7 +674,8 @@ def swish_fast(x, k, out=None):
     if _any_lazy((x, k)):
         return _dask_fast(swish_fast, (x, k), out)
     flat, res, shape, dtype, direct = _fast_operands(_ufunc("swish_ufunc"), (x, k), out)
-    _fast_loop_swish(res, *flat)
+    _loop = _fast_serial_swish if res.shape[0] < _SERIAL else _fast_loop_swish
+    _loop(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)
@@ -684,14 +688,16 @@ def swish_fast(x, k, out=None):
 swish = _FastUfunc("swish_ufunc", 2, swish_fast, "swish", """The kernel swish.""")
 
 
+@njit(cache=True, error_model="numpy")
+def _fast_serial_swish_grad_x(res, x, k):
+    for i in range(res.shape[0]):
+        res[i] = _core_swish_grad_x(np.float64(_at(x, i)), np.float64(_at(k, i)))
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_swish_grad_x(res, x, k):
-    if res.shape[0] < _SERIAL:
-        for i in range(res.shape[0]):
-            res[i] = _core_swish_grad_x(np.float64(_at(x, i)), np.float64(_at(k, i)))
-    else:
-        for i in prange(res.shape[0]):
-            res[i] = _core_swish_grad_x(np.float64(_at(x, i)), np.float64(_at(k, i)))
+    for i in prange(res.shape[0]):
+        res[i] = _core_swish_grad_x(np.float64(_at(x, i)), np.float64(_at(k, i)))
 
 
 def swish_grad_x_fast(x, k, out=None):
@@ -700,7 +706,8 @@ def swish_grad_x_fast(x, k, out=None):
     if _any_lazy((x, k)):
         return _dask_fast(swish_grad_x_fast, (x, k), out)
     flat, res, shape, dtype, direct = _fast_operands(_ufunc("swish_grad_x_ufunc"), (x, k), out)
-    _fast_loop_swish_grad_x(res, *flat)
+    _loop = _fast_serial_swish_grad_x if res.shape[0] < _SERIAL else _fast_loop_swish_grad_x
+    _loop(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)
@@ -715,14 +722,16 @@ swish_grad_x = _FastUfunc(
 )
 
 
+@njit(cache=True, error_model="numpy")
+def _fast_serial_swish_grad_k(res, x, k):
+    for i in range(res.shape[0]):
+        res[i] = _fast_core_swish_grad_k(np.float64(_at(x, i)), np.float64(_at(k, i)))
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _fast_loop_swish_grad_k(res, x, k):
-    if res.shape[0] < _SERIAL:
-        for i in range(res.shape[0]):
-            res[i] = _fast_core_swish_grad_k(np.float64(_at(x, i)), np.float64(_at(k, i)))
-    else:
-        for i in prange(res.shape[0]):
-            res[i] = _fast_core_swish_grad_k(np.float64(_at(x, i)), np.float64(_at(k, i)))
+    for i in prange(res.shape[0]):
+        res[i] = _fast_core_swish_grad_k(np.float64(_at(x, i)), np.float64(_at(k, i)))
 
 
 def swish_grad_k_fast(x, k, out=None):
@@ -731,7 +740,8 @@ def swish_grad_k_fast(x, k, out=None):
     if _any_lazy((x, k)):
         return _dask_fast(swish_grad_k_fast, (x, k), out)
     flat, res, shape, dtype, direct = _fast_operands(_ufunc("swish_grad_k_ufunc"), (x, k), out)
-    _fast_loop_swish_grad_k(res, *flat)
+    _loop = _fast_serial_swish_grad_k if res.shape[0] < _SERIAL else _fast_loop_swish_grad_k
+    _loop(res, *flat)
     if direct:
         return out
     res = res.reshape(shape).astype(dtype, copy=False)

@@ -9,6 +9,7 @@ fail where the exact-argument form holds.
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -33,7 +34,12 @@ TARGET = {
     "gelu": (2.5, 1.0),
     "relu_gaussian": (2.25, 2.0),
 }
-"""Kernel -> (value, gradient) max ulp allowed (measured maxima + margin, see docs)."""
+"""Kernel -> (value, gradient) max ulp allowed of the libm ufuncs ``<f>_ufunc`` (measured
+maxima + margin, see docs)."""
+FAST_TARGET = {**TARGET, "softplus": (1.25, 1.0)}
+"""The same for the public names, the ``_fast`` loops: softplus's branch-free exp/log1p
+(symsmooth.runtime.fastmath) adds up to 0.5 ulp (1.12 measured at k = 3); the other kernels
+here run the ufunc's cores."""
 
 
 def _load(name):
@@ -44,7 +50,16 @@ def _load(name):
 @pytest.mark.parametrize("p", [0.37, 3.0, 100.0])
 def test_kernel_accurate_for_the_exact_inputs(name, p):
     xs = points(KERNELS[name][2], p, 60, seed=int(p * 100))
-    value, grad = max_ulps(_load(name), name, p, xs)
+    module = _load(name)
+    value, grad = max_ulps(module, name, p, xs)
+    assert value <= FAST_TARGET[name][0] and grad <= FAST_TARGET[name][1], (value, grad)
+    ufuncs = SimpleNamespace(
+        **{
+            name: getattr(module, f"{name}_ufunc"),
+            f"{name}_grad_x": getattr(module, f"{name}_grad_x_ufunc"),
+        }
+    )
+    value, grad = max_ulps(ufuncs, name, p, xs)
     assert value <= TARGET[name][0] and grad <= TARGET[name][1], (value, grad)
 
 

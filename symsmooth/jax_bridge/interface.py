@@ -9,7 +9,7 @@ Examples
 >>> import symsmooth as ss
 >>> face = interface(ss.load("softplus"))
 >>> face.output, face.arguments, face.grads[0].__name__
-('elementwise', ('x', 'k'), 'softplus_grad_x')
+('elementwise', ('x', 'k'), 'softplus_grad_x_ufunc')
 >>> face.is_label(1), face.param_grad("k") is None or callable(face.param_grad("k"))
 (False, True)
 """

@@ -1538,10 +1538,13 @@ def _cuda_rows(st, vectors, params):
 
 def _cuda_block(st, n, block):
     """(threads per row, rows per block): whole warps per row, about 8 elements per thread.
-    The simulator also takes 1 to 16 threads per row (its shuffles need no whole warps)."""
+    The simulator also takes 1 to 16 threads per row (its shuffles need no whole warps); by
+    default 2 threads per row and 8 rows per block: the shuffle tree still takes a step, and
+    the simulator's barriers, whose cost grows with the threads that wait at them, stay cheap
+    (10x faster than 8 x 2 on 40 rows of 96)."""
     if block is None:
         if st["simulator"]:
-            return 8, 2
+            return 2, 8
         tx = 32
         while tx < 256 and tx * 8 < n:
             tx *= 2

@@ -660,10 +660,10 @@ def _cuda_iter_rows(st, x, params):
 
 def _cuda_iter_threads(st, n, block):
     """Threads per row: a power of two from 32 to 256, about 8 elements each (1 to 256 in the
-    simulator, 8 by default)."""
+    simulator, 2 by default: its barriers cost more the more threads wait at them)."""
     if block is None:
         if st["simulator"]:
-            return 8
+            return 2
         tx = 32
         while tx < 256 and tx * 8 < n:
             tx *= 2

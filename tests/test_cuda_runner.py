@@ -17,6 +17,7 @@ and records the largest ulp distance between the CUDA and the CPU outputs at the
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 import warnings
@@ -38,6 +39,14 @@ def ulp_distance(a, b) -> float:
         return float("inf")
     spacing = np.spacing(np.maximum(np.abs(a), np.abs(b)))
     return float(np.max(np.abs(a.astype(np.float64) - b) / spacing))
+
+
+def _where(folders: str, name: str) -> str:
+    """The first of ``folders`` (joined by ``os.pathsep``) that holds ``name.py``."""
+    for folder in folders.split(os.pathsep):
+        if (Path(folder) / f"{name}.py").is_file():
+            return folder
+    raise FileNotFoundError(f"{name}.py is in none of {folders}")
 
 
 def _picker(j: int):
@@ -146,7 +155,7 @@ def sim(folder: str, names: list[str]) -> dict:
         start = time.perf_counter()
         try:
             spec = _spec(name)
-            module = load_module(name, folder)
+            module = load_module(name, _where(folder, name))
             recorder = Recorder(spec, module)
             options = dict(per_regime=4, long_n=96, grad_points=12, dtypes=(np.float64,))
             report = measure(spec, recorder, **options)
@@ -184,7 +193,7 @@ def ptx(folder: str, names: list[str]) -> dict:
     for name in names:
         start = time.perf_counter()
         try:
-            module = load_module(name, folder)
+            module = load_module(name, _where(folder, name))
             # float32 and float64 for sm_80, float64 for sm_90 (the data dtype only changes
             # the loads; the capability only the final PTX): keeps the catalog check short
             results = compile_module_ptx(module, ccs=[(8, 0)])
@@ -203,7 +212,7 @@ def api(folder: str) -> dict:
     """Launcher semantics in the simulator: device in -> device out, shapes, dtypes, blocks."""
     from symsmooth.codegen.render import load_module
 
-    lse = load_module("logsumexp_max", folder)
+    lse = load_module("logsumexp_max", _where(folder, "logsumexp_max"))
     before = "numba.cuda" in sys.modules
     from numba import cuda
 
@@ -247,14 +256,14 @@ def api(folder: str) -> dict:
     except ValueError as exc:
         res["bad_block"] = str(exc)
 
-    sm = load_module("softmax_onehot_argmax", folder)
+    sm = load_module("softmax_onehot_argmax", _where(folder, "softmax_onehot_argmax"))
     cot = rng.standard_normal(x.shape)
     # a VJP p * (G - sum G p) cancels: compare on the scale of its terms, |G| p
     got = sm.softmax_onehot_argmax_grad_cuda(x, 1.5, cotangent=cot, block=(64, 1))
     want = sm.softmax_onehot_argmax_grad(x, 1.5, cotangent=cot)
     scale = np.abs(cot) * sm.softmax_onehot_argmax(x, 1.5) + np.finfo(float).tiny
     res["rowmap_cotangent"] = float(np.max(np.abs(got - want) / scale))
-    sp = load_module("softplus", folder)
+    sp = load_module("softplus", _where(folder, "softplus"))
     xs = rng.standard_normal((3, 1)) * 20
     ks = np.array([0.5, 1.0, 2.0, 4.0])
     res["broadcast"] = ulp_distance(sp.softplus_cuda(xs, ks), sp.softplus_ufunc(xs, ks))

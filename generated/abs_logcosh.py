@@ -835,6 +835,7 @@ __symsmooth__ = {
     "param_grads": {"k": "abs_logcosh_grad_k"},
     "labels": (),
     "keywords": {},
+    "layout": {},
     "fast": {
         "abs_logcosh": "abs_logcosh_fast",
         "abs_logcosh_grad_x": "abs_logcosh_grad_x_fast",

@@ -450,6 +450,7 @@ __symsmooth__ = {
     "param_grads": {"mu": "abs_sqrt_grad_mu"},
     "labels": (),
     "keywords": {},
+    "layout": {},
     "fast": {
         "abs_sqrt": "abs_sqrt_fast",
         "abs_sqrt_grad_x": "abs_sqrt_grad_x_fast",

@@ -570,6 +570,7 @@ __symsmooth__ = {
     "param_grads": {"k": "abs_xerf_grad_k"},
     "labels": (),
     "keywords": {},
+    "layout": {},
     "fast": {
         "abs_xerf": "abs_xerf_fast",
         "abs_xerf_grad_x": "abs_xerf_grad_x_fast",

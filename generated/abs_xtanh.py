@@ -696,6 +696,7 @@ __symsmooth__ = {
     "param_grads": {"k": "abs_xtanh_grad_k"},
     "labels": (),
     "keywords": {},
+    "layout": {},
     "fast": {
         "abs_xtanh": "abs_xtanh_fast",
         "abs_xtanh_grad_x": "abs_xtanh_grad_x_fast",

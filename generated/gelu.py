@@ -706,6 +706,7 @@ __symsmooth__ = {
     "param_grads": {"sigma": "gelu_grad_sigma"},
     "labels": (),
     "keywords": {},
+    "layout": {},
     "fast": {
         "gelu": "gelu_fast",
         "gelu_grad_x": "gelu_grad_x_fast",

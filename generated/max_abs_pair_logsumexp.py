@@ -765,6 +765,7 @@ __symsmooth__ = {
     "param_grads": {"k": "max_abs_pair_logsumexp_grad_k"},
     "labels": (),
     "keywords": {},
+    "layout": {},
     "fast": {
         "max_abs_pair_logsumexp": "max_abs_pair_logsumexp_fast",
         "max_abs_pair_logsumexp_grad_x": "max_abs_pair_logsumexp_grad_x_fast",

@@ -640,6 +640,7 @@ __symsmooth__ = {
     "param_grads": {"k": "max_pair_double_exp_grad_k"},
     "labels": (),
     "keywords": {},
+    "layout": {},
     "fast": {
         "max_pair_double_exp": "max_pair_double_exp_fast",
         "max_pair_double_exp_grad_x": "max_pair_double_exp_grad_x_fast",

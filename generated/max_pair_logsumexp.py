@@ -904,6 +904,7 @@ __symsmooth__ = {
     "param_grads": {"k": "max_pair_logsumexp_grad_k"},
     "labels": (),
     "keywords": {},
+    "layout": {},
     "fast": {
         "max_pair_logsumexp": "max_pair_logsumexp_fast",
         "max_pair_logsumexp_grad_x": "max_pair_logsumexp_grad_x_fast",

@@ -628,6 +628,7 @@ __symsmooth__ = {
     "param_grads": {},
     "labels": (),
     "keywords": {},
+    "layout": {},
     "fast": {
         "max_pair_odd_power": "max_pair_odd_power_fast",
         "max_pair_odd_power_grad_x": "max_pair_odd_power_grad_x_fast",

@@ -721,6 +721,7 @@ __symsmooth__ = {
     "param_grads": {"sigma": "relu_gaussian_grad_sigma"},
     "labels": (),
     "keywords": {},
+    "layout": {},
     "fast": {
         "relu_gaussian": "relu_gaussian_fast",
         "relu_gaussian_grad_x": "relu_gaussian_grad_x_fast",

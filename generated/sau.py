@@ -776,6 +776,7 @@ __symsmooth__ = {
     "param_grads": {"sigma": "sau_grad_sigma", "alpha": "sau_grad_alpha"},
     "labels": (),
     "keywords": {},
+    "layout": {},
     "fast": {
         "sau": "sau_fast",
         "sau_grad_x": "sau_grad_x_fast",

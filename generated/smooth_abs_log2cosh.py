@@ -821,6 +821,7 @@ __symsmooth__ = {
     "param_grads": {"k": "smooth_abs_log2cosh_grad_k"},
     "labels": (),
     "keywords": {},
+    "layout": {},
     "fast": {
         "smooth_abs_log2cosh": "smooth_abs_log2cosh_fast",
         "smooth_abs_log2cosh_grad_x": "smooth_abs_log2cosh_grad_x_fast",

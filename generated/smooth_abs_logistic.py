@@ -823,6 +823,7 @@ __symsmooth__ = {
     "param_grads": {"k": "smooth_abs_logistic_grad_k"},
     "labels": (),
     "keywords": {},
+    "layout": {},
     "fast": {
         "smooth_abs_logistic": "smooth_abs_logistic_fast",
         "smooth_abs_logistic_grad_x": "smooth_abs_logistic_grad_x_fast",

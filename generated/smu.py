@@ -567,6 +567,7 @@ __symsmooth__ = {
     "param_grads": {"mu": "smu_grad_mu", "alpha": "smu_grad_alpha"},
     "labels": (),
     "keywords": {},
+    "layout": {},
     "fast": {
         "smu": "smu_fast",
         "smu_grad_x": "smu_grad_x_fast",

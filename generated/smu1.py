@@ -585,6 +585,7 @@ __symsmooth__ = {
     "param_grads": {"mu": "smu1_grad_mu", "alpha": "smu1_grad_alpha"},
     "labels": (),
     "keywords": {},
+    "layout": {},
     "fast": {
         "smu1": "smu1_fast",
         "smu1_grad_x": "smu1_grad_x_fast",

@@ -736,6 +736,7 @@ __symsmooth__ = {
     "param_grads": {"k": "soft_heaviside_grad_k"},
     "labels": (),
     "keywords": {},
+    "layout": {},
     "fast": {
         "soft_heaviside": "soft_heaviside_fast",
         "soft_heaviside_grad_x": "soft_heaviside_grad_x_fast",

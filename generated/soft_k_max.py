@@ -7,7 +7,7 @@
 #   (recursive soft-k-max))
 # Kind: iteration; inputs: x; parameters: k
 # Template: iteration.py.j2
-#   sha256:0b7ce4c7ac2a2e4651f65d98eebe1161326b0ac9048fe7b8165ecb0e2c09f204
+#   sha256:7beef4d9e223d17b3d89423adfabc7fea5403f4c7f6f10e868e5b8b6db28e6c8
 # Input expression: sha256(srepr)=26010d9deae9e3651823dd7026b81e39f9e09428499f40b9c7b5d6c4534c27d2
 # Stabilization rules applied: none
 #
@@ -265,6 +265,67 @@ def _iter_prepare(x, params, count):
     return rows, per_row, shape, dtype, count
 
 
+def _axis_of(ndim, axis):
+    """``axis`` as an index in ``0 .. ndim - 1`` (negative counts from the end); NumPy's
+    AxisError for an axis out of range, a TypeError for a tuple or a non-integer."""
+    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(
+            f"{_NAME}: axis must be one integer (the reduced axis), not {axis!r}: reduce "
+            "one axis at a time, or reshape first"
+        )
+    if not -ndim <= axis < ndim:
+        raise np.exceptions.AxisError(int(axis), ndim, _NAME)
+    return int(axis) % ndim
+
+
+def _to_last(arrays, axis, where=None):
+    """The inputs broadcast to one shape with ``axis`` moved last (views), the axis as an
+    index, and the mask ``where`` broadcast to the inputs' shape and moved likewise (``None``
+    stays ``None``): a TypeError unless it is boolean, NumPy's ValueError unless it
+    broadcasts."""
+    arrays = np.broadcast_arrays(*[np.asarray(a) for a in arrays])
+    ndim = arrays[0].ndim
+    if ndim == 0:
+        raise ValueError(f"{_NAME}: inputs must have at least one axis (the reduced one)")
+    axis = _axis_of(ndim, axis)
+    if where is not None:
+        where = np.asarray(where)
+        if where.dtype != np.bool_:
+            raise TypeError(
+                f"{_NAME}: where= must be a boolean mask (True: the entry joins the "
+                f"reduction), not dtype {where.dtype}"
+            )
+        try:
+            where = np.broadcast_to(where, arrays[0].shape)
+        except ValueError:
+            raise ValueError(
+                f"{_NAME}: where= of shape {where.shape} does not broadcast to the input "
+                f"shape {arrays[0].shape}"
+            ) from None
+        where = np.moveaxis(where, axis, -1)
+    return [np.moveaxis(a, axis, -1) for a in arrays], axis, where
+
+
+def _mapped(out, shape, dtype, axis):
+    """A result shaped like the moved input (a row map, a gradient) moved back to the input's
+    layout."""
+    return np.moveaxis(out.reshape(shape), -1, axis).astype(dtype, copy=False)
+
+
+def _cotangent_rows(cotangent, shape, axis, rows):
+    """A row map's cotangent (``None``: all ones) broadcast to the input's shape, moved as
+    the input and laid out as its rows."""
+    if cotangent is None:
+        return np.ones_like(rows)
+    moved = np.moveaxis(np.broadcast_to(np.asarray(cotangent), _unmoved(shape, axis)), axis, -1)
+    return np.ascontiguousarray(moved, dtype=np.float64).reshape(rows.shape)
+
+
+def _unmoved(shape, axis):
+    """The input's shape from the moved ``shape`` (last axis back at ``axis``)."""
+    return shape[:axis] + shape[-1:] + shape[axis:-1]
+
+
 def _is_lazy(value):
     """True for a dask collection, by duck type (its type's module is dask's and it has a task
     graph): no dask import, so a module used without dask never loads it."""
@@ -276,9 +337,13 @@ def _any_lazy(values):
     return any(_is_lazy(v) for v in values)
 
 
-def _whole_rows_block(fn, cot, kwargs, *blocks):
+def _whole_rows_block(fn, cot, masked, kwargs, *blocks):
     """The in-memory wrapper on one block of whole rows (several gradients stacked on a last
-    axis); ``cot``: the last block is a row map's cotangent; ``kwargs``: fixed arguments."""
+    axis); ``masked``: the last block is the mask (``where=``), ``cot``: the last before it
+    a row map's cotangent; ``kwargs``: fixed arguments."""
+    if masked:
+        kwargs = dict(kwargs, where=blocks[-1])
+        blocks = blocks[:-1]
     if cot:
         kwargs = dict(kwargs, cotangent=blocks[-1])
         blocks = blocks[:-1]
@@ -297,9 +362,10 @@ def _dask_cotangent(cotangent, shape, chunks, ind):
     return [da.broadcast_to(da.asarray(g), shape).rechunk(chunks), ind]
 
 
-def _whole_rows(fn, vec_args, flat, cot, out_ind, stacked, dtype, kwargs):
+def _whole_rows(fn, vec_args, flat, cot, out_ind, stacked, dtype, kwargs, mask=()):
     """``fn`` (an in-memory wrapper) mapped over blocks that hold whole rows; ``stacked``:
-    the number of gradients it returns as a tuple (0: one array)."""
+    the number of gradients it returns as a tuple (0: one array); ``mask``: the mask's
+    ``(array, index)`` pair, passed as ``where=``."""
     import dask.array as da
 
     got = da.blockwise(
@@ -309,11 +375,14 @@ def _whole_rows(fn, vec_args, flat, cot, out_ind, stacked, dtype, kwargs):
         None,
         bool(cot),
         None,
+        bool(mask),
+        None,
         kwargs,
         None,
         *vec_args,
         *flat,
         *cot,
+        *mask,
         new_axes={"v": stacked} if stacked else {},
         dtype=dtype,
         concatenate=True,
@@ -324,16 +393,70 @@ def _whole_rows(fn, vec_args, flat, cot, out_ind, stacked, dtype, kwargs):
 
 def _dask_iteration(fn, x, params, cotangent, kwargs):
     """A fixed-count iteration over rows (its VJP when ``cotangent`` is given or ``fn`` is
-    the gradient) on dask input: whole rows per block only (the iteration needs the row)."""
+    the gradient) on dask input: whole rows per block only (the iteration needs the row);
+    ``kwargs`` holds its count and ``axis`` (moved last here, moved back after)."""
+    kwargs = dict(kwargs)
+    axis = kwargs.pop("axis", -1)
+    (x,), cotangent, _, axis = _dask_moved((x,), cotangent, None, axis)
     vecs, pairs, shape, dtype, chunks, ind = _dask_operands((x,), params)
     if len(chunks[-1]) > 1:
         raise NotImplementedError(
             f"{_NAME}: an iteration needs whole rows; this dask input has the row axis in "
-            f"{len(chunks[-1])} chunks: x.rechunk({{-1: -1}}) first"
+            f"{len(chunks[-1])} chunks: x.rechunk({{{axis}: -1}}) first"
         )
     flat = [v for pair in pairs for v in pair]
     cot = _dask_cotangent(cotangent, shape, chunks, ind)
-    return _whole_rows(fn, [vecs[0], ind], flat, cot, ind, 0, dtype, kwargs)
+    got = _whole_rows(fn, [vecs[0], ind], flat, cot, ind, 0, dtype, kwargs)
+    return _dask_back(got, axis, True, False)
+
+
+def _dask_moved(vectors, cotangent, where, axis):
+    """The vectors, a row map's cotangent and the mask (NumPy or dask; ``None`` stays
+    ``None``) broadcast to the vectors' shape with ``axis`` moved last, and the axis as an
+    index (the checks of :func:`symsmooth.runtime.axis_host._to_last`)."""
+    import dask.array as da
+
+    arrays = [v if _is_lazy(v) else np.asarray(v) for v in vectors]
+    shape = np.broadcast_shapes(*[a.shape for a in arrays])
+    if len(shape) == 0:
+        raise ValueError(f"{_NAME}: inputs must have at least one axis (the reduced one)")
+    axis = _axis_of(len(shape), axis)
+    if where is not None:
+        where = where if _is_lazy(where) else np.asarray(where)
+        if where.dtype != np.bool_:
+            raise TypeError(
+                f"{_NAME}: where= must be a boolean mask (True: the entry joins the "
+                f"reduction), not dtype {where.dtype}"
+            )
+        try:
+            np.broadcast_shapes(where.shape, shape)
+        except ValueError:
+            raise ValueError(
+                f"{_NAME}: where= of shape {where.shape} does not broadcast to the input "
+                f"shape {shape}"
+            ) from None
+    if axis == len(shape) - 1:
+        return arrays, cotangent, where, axis
+
+    def move(a):
+        if a is None:
+            return None
+        a = a if _is_lazy(a) else np.asarray(a)
+        lib = da if _is_lazy(a) else np
+        return lib.moveaxis(lib.broadcast_to(a, shape), axis, -1)
+
+    return [move(a) for a in arrays], move(cotangent), move(where), axis
+
+
+def _dask_back(got, axis, mapped, keepdims):
+    """A lazy result of the moved input in the input's layout: a row map or gradient
+    (``mapped``) with its last axis back at ``axis``, a per-row result with a length-1 axis
+    there for ``keepdims``."""
+    import dask.array as da
+
+    if mapped:
+        return got if axis == got.ndim - 1 else da.moveaxis(got, -1, axis)
+    return da.expand_dims(got, axis) if keepdims else got
 
 
 def _dask_operands(vectors, params):
@@ -375,33 +498,30 @@ def _dask_operands(vectors, params):
     return vecs, pairs, shape, dtype, chunks, ind
 
 
-def soft_k_max(x, k, top=2):
+def soft_k_max(x, k, top=2, *, axis=-1):
     """soft_k_max(x, k, top) = p after top steps of p <- exp(k*(1 - p[j])*y[j])/Sum(exp(k*(1 -
     p[i])*y[i]), (i, 1, n)) + p[j], y = x - min(x), p = 0 (Su Jianlin,
     /u51fd/u6570/u5149/u6ed1/u5316/u6742/u8c08 (2019), https://kexue.fm/archives/6620, item 6
     (recursive soft-k-max))"""
     if _any_lazy((x, k)):
-        return _dask_iteration(soft_k_max, x, (k,), None, {"top": top})
-    rows, per_row, shape, dtype, top = _iter_prepare(x, (k,), top)
+        return _dask_iteration(soft_k_max, x, (k,), None, {"top": top, "axis": axis})
+    (moved,), axis, _ = _to_last((x,), axis)
+    rows, per_row, shape, dtype, top = _iter_prepare(moved, (k,), top)
     out = np.empty(rows.shape, dtype=np.float64)
     _rows_soft_k_max(rows, *per_row, top, out)
-    return out.reshape(shape).astype(dtype, copy=False)
+    return _mapped(out, shape, dtype, axis)
 
 
-def soft_k_max_grad(x, k, cotangent=None, top=2):
+def soft_k_max_grad(x, k, cotangent=None, top=2, *, axis=-1):
     """Vector-Jacobian product of soft_k_max with ``cotangent`` (all ones when None)."""
     if _any_lazy((x, k, cotangent)):
-        return _dask_iteration(soft_k_max_grad, x, (k,), cotangent, {"top": top})
-    rows, per_row, shape, dtype, top = _iter_prepare(x, (k,), top)
-    if cotangent is None:
-        g_rows = np.ones_like(rows)
-    else:
-        g_rows = np.ascontiguousarray(
-            np.broadcast_to(np.asarray(cotangent), shape), dtype=np.float64
-        ).reshape(rows.shape)
+        return _dask_iteration(soft_k_max_grad, x, (k,), cotangent, {"top": top, "axis": axis})
+    (moved,), axis, _ = _to_last((x,), axis)
+    rows, per_row, shape, dtype, top = _iter_prepare(moved, (k,), top)
+    g_rows = _cotangent_rows(cotangent, shape, axis, rows)
     out = np.empty(rows.shape, dtype=np.float64)
     _grad_rows_soft_k_max(rows, *per_row, top, g_rows, out)
-    return out.reshape(shape).astype(dtype, copy=False)
+    return _mapped(out, shape, dtype, axis)
 
 
 __all__ = ["soft_k_max", "soft_k_max_grad"]
@@ -417,6 +537,7 @@ __symsmooth__ = {
     "param_grads": {},
     "labels": (),
     "keywords": {"top": 2},
+    "layout": {"axis": -1},
     "fast": {},
     "ufuncs": {},
     "targets": ("cpu", "cuda"),

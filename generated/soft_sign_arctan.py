@@ -528,6 +528,7 @@ __symsmooth__ = {
     "param_grads": {"k": "soft_sign_arctan_grad_k"},
     "labels": (),
     "keywords": {},
+    "layout": {},
     "fast": {
         "soft_sign_arctan": "soft_sign_arctan_fast",
         "soft_sign_arctan_grad_x": "soft_sign_arctan_grad_x_fast",

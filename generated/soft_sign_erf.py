@@ -584,6 +584,7 @@ __symsmooth__ = {
     "param_grads": {"k": "soft_sign_erf_grad_k"},
     "labels": (),
     "keywords": {},
+    "layout": {},
     "fast": {
         "soft_sign_erf": "soft_sign_erf_fast",
         "soft_sign_erf_grad_x": "soft_sign_erf_grad_x_fast",

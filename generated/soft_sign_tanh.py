@@ -711,6 +711,7 @@ __symsmooth__ = {
     "param_grads": {"k": "soft_sign_tanh_grad_k"},
     "labels": (),
     "keywords": {},
+    "layout": {},
     "fast": {
         "soft_sign_tanh": "soft_sign_tanh_fast",
         "soft_sign_tanh_grad_x": "soft_sign_tanh_grad_x_fast",

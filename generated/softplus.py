@@ -860,6 +860,7 @@ __symsmooth__ = {
     "param_grads": {"k": "softplus_grad_k"},
     "labels": (),
     "keywords": {},
+    "layout": {},
     "fast": {
         "softplus": "softplus_fast",
         "softplus_grad_x": "softplus_grad_x_fast",

@@ -780,6 +780,7 @@ __symsmooth__ = {
     "param_grads": {"k": "swish_grad_k"},
     "labels": (),
     "keywords": {},
+    "layout": {},
     "fast": {
         "swish": "swish_fast",
         "swish_grad_x": "swish_grad_x_fast",

@@ -5,7 +5,7 @@
 #   (i, 1, n)) + 1))/k (kexue.fm/archives/7359 eq:final (ZLPR); Su et al., ZLPR, arXiv:2208.02955)
 # Kind: reduction; inputs: s, t; parameters: k
 # Template: reduction.py.j2
-#   sha256:67d7f51aa707e2e1823f142023f99dc3b20a69ad1b355a618812347a863c29cd
+#   sha256:15f003549c1311fc3a7cde919ec094fd59e90315e3f8d118576e5780c32772db
 # Input expression: sha256(srepr)=f03dfa8244b29ec1d2e877ce64a021e4be86935ac3b74be5944371ddc7d18cce
 # Stabilization rules applied: none
 #
@@ -38,6 +38,7 @@ import numpy as np
 from numba import float64, int64, njit, prange
 from numba import types as _types
 from numba.core.extending import intrinsic as _intrinsic
+from numba.extending import overload as _overload
 
 
 @njit(cache=True, error_model="numpy")
@@ -384,7 +385,7 @@ _LANES = 64
 
 
 @njit(cache=True, error_model="numpy")
-def _sums_zlpr(s_row, t_row, k):
+def _sums_zlpr(s_row, t_row, k, keep_row):
     """The scaled sums s_k and shifts M_g of one row (S_k = exp(M_g) * s_k).
 
     Fast path, two vectorized passes: the row maximum M_g of each exponent (order-preserving
@@ -407,6 +408,8 @@ def _sums_zlpr(s_row, t_row, k):
         _w1 = t_e
         _h0 = (-math.inf) if (_w1 == 0) else (_h0)
         _h1 = (-math.inf) if (_w0 == 0) else (_h1)
+        _h0 = _h0 if _kept(keep_row, idx) else -math.inf
+        _h1 = _h1 if _kept(keep_row, idx) else -math.inf
         _k = _okey(_h0)
         K0 = _k if _k > K0 else K0
         N0 = _k if _k < N0 else N0
@@ -438,12 +441,14 @@ def _sums_zlpr(s_row, t_row, k):
                 _w1 = t_e
                 _h0 = (-math.inf) if (_w1 == 0) else (_h0)
                 _h1 = (-math.inf) if (_w0 == 0) else (_h1)
+                _h0 = _h0 if _kept(keep_row, idx) else -math.inf
+                _h1 = _h1 if _kept(keep_row, idx) else -math.inf
                 E0 = _fsexp(_h0, M0)
                 E1 = _fsexp(_h1, M1)
-                _v = _w0 * E1
+                _v = _w0 * E1 if _kept(keep_row, idx) else 0.0
                 a0[j], _e = _two_sum(a0[j], _v)
                 e0[j] += _e
-                _v = _w1 * E0
+                _v = _w1 * E0 if _kept(keep_row, idx) else 0.0
                 a1[j], _e = _two_sum(a1[j], _v)
                 e1[j] += _e
         for j in range(length - full):
@@ -457,12 +462,14 @@ def _sums_zlpr(s_row, t_row, k):
             _w1 = t_e
             _h0 = (-math.inf) if (_w1 == 0) else (_h0)
             _h1 = (-math.inf) if (_w0 == 0) else (_h1)
+            _h0 = _h0 if _kept(keep_row, idx) else -math.inf
+            _h1 = _h1 if _kept(keep_row, idx) else -math.inf
             E0 = _fsexp(_h0, M0)
             E1 = _fsexp(_h1, M1)
-            _v = _w0 * E1
+            _v = _w0 * E1 if _kept(keep_row, idx) else 0.0
             a0[j], _e = _two_sum(a0[j], _v)
             e0[j] += _e
-            _v = _w1 * E0
+            _v = _w1 * E0 if _kept(keep_row, idx) else 0.0
             a1[j], _e = _two_sum(a1[j], _v)
             e1[j] += _e
         s0, c0 = _lanes_total(a0, e0, 1 * _fwexp(0.0, M1))
@@ -478,6 +485,8 @@ def _sums_zlpr(s_row, t_row, k):
     s1 = 1
     c1 = 0.0
     for idx in range(length):
+        if not _kept(keep_row, idx):
+            continue
         s_e = s_row[idx]
         t_e = t_row[idx]
         _c0 = k * s_e
@@ -514,12 +523,13 @@ def _sums_zlpr(s_row, t_row, k):
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
-def _rows_zlpr(s_rows, t_rows, k_rows, out):
+def _rows_zlpr(s_rows, t_rows, k_rows, keep_rows, out):
     for r in prange(out.shape[0]):
         s_row = s_rows[r]
         t_row = t_rows[r]
         k = k_rows[r]
-        s0, s1, M0, M1, sl0, sl1 = _sums_zlpr(s_row, t_row, k)
+        keep_row = _keep_row(keep_rows, r)
+        s0, s1, M0, M1, sl0, sl1 = _sums_zlpr(s_row, t_row, k, keep_row)
         _c0 = 1 / k
         _lin = M0 * _c0 + M1 * _c0
         _rest = _c0 * _logdd(0, s0, sl0) + _c0 * _logdd(0, s1, sl1)
@@ -528,12 +538,13 @@ def _rows_zlpr(s_rows, t_rows, k_rows, out):
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
-def _grad_rows_zlpr(s_rows, t_rows, k_rows, s_grad, t_grad):
+def _grad_rows_zlpr(s_rows, t_rows, k_rows, keep_rows, s_grad, t_grad):
     for r in prange(s_rows.shape[0]):
         s_row = s_rows[r]
         t_row = t_rows[r]
         k = k_rows[r]
-        s0, s1, M0, M1, sl0, sl1 = _sums_zlpr(s_row, t_row, k)
+        keep_row = _keep_row(keep_rows, r)
+        s0, s1, M0, M1, sl0, sl1 = _sums_zlpr(s_row, t_row, k, keep_row)
         length = s_row.shape[0]
         _d0 = 1 / k
         D0 = _d0 / s0
@@ -554,12 +565,12 @@ def _grad_rows_zlpr(s_rows, t_rows, k_rows, s_grad, t_grad):
                 (0) if (t_e == 1) else ((0) if _c2 else (_c3 * k * (1 - t_e)))
             )
             _g1 = ((0) if _c0 else (_c1)) + ((0) if _c2 else (-_c3))
-            s_grad[r, idx] = _g0
-            t_grad[r, idx] = _g1
+            s_grad[r, idx] = _g0 if _kept(keep_row, idx) else 0.0
+            t_grad[r, idx] = _g1 if _kept(keep_row, idx) else 0.0
 
 
 @njit(cache=True, error_model="numpy")
-def _pgrad_zlpr_k(s_row, t_row, k):
+def _pgrad_zlpr_k(s_row, t_row, k, keep_row):
     """d zlpr / d k of one row: every
     shift at its group's pivot, weights and sums in double-double (symsmooth.codegen.paramgrad);
     NaN for a row with a NaN or +inf exponent."""
@@ -570,6 +581,8 @@ def _pgrad_zlpr_k(s_row, t_row, k):
     _B1 = 0.0
     _I1 = -1
     for idx in range(length):
+        if not _kept(keep_row, idx):
+            continue
         s_e = s_row[idx]
         t_e = t_row[idx]
         _c0 = k * s_e
@@ -610,6 +623,8 @@ def _pgrad_zlpr_k(s_row, t_row, k):
     _T1 = _i5
     _Tc1 = _i5l
     for idx in range(length):
+        if not _kept(keep_row, idx):
+            continue
         s_e = s_row[idx]
         t_e = t_row[idx]
         _c0 = k * s_e
@@ -674,16 +689,17 @@ def _pgrad_zlpr_k(s_row, t_row, k):
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
-def _pgrad_rows_zlpr_k(s_rows, t_rows, k_rows, out):
+def _pgrad_rows_zlpr_k(s_rows, t_rows, k_rows, keep_rows, out):
     for r in prange(out.shape[0]):
         s_row = s_rows[r]
         t_row = t_rows[r]
         k = k_rows[r]
-        out[r] = _pgrad_zlpr_k(s_row, t_row, k)
+        keep_row = _keep_row(keep_rows, r)
+        out[r] = _pgrad_zlpr_k(s_row, t_row, k, keep_row)
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
-def _chunk_sums_zlpr(s_row, t_row, k, _off):
+def _chunk_sums_zlpr(s_row, t_row, k, keep_row, _off):
     """The sums of one chunk of a row, as the row's sum pass computes them but with no
     initial values (the totals add them once) and the positions of a chunk starting after
     _off elements: (hi, lo) of every sum, then the shift M_g of every group (-inf for a chunk
@@ -703,6 +719,8 @@ def _chunk_sums_zlpr(s_row, t_row, k, _off):
         _w1 = t_e
         _h0 = (-math.inf) if (_w1 == 0) else (_h0)
         _h1 = (-math.inf) if (_w0 == 0) else (_h1)
+        _h0 = _h0 if _kept(keep_row, idx) else -math.inf
+        _h1 = _h1 if _kept(keep_row, idx) else -math.inf
         _k = _okey(_h0)
         K0 = _k if _k > K0 else K0
         N0 = _k if _k < N0 else N0
@@ -734,12 +752,14 @@ def _chunk_sums_zlpr(s_row, t_row, k, _off):
                 _w1 = t_e
                 _h0 = (-math.inf) if (_w1 == 0) else (_h0)
                 _h1 = (-math.inf) if (_w0 == 0) else (_h1)
+                _h0 = _h0 if _kept(keep_row, idx) else -math.inf
+                _h1 = _h1 if _kept(keep_row, idx) else -math.inf
                 E0 = _fsexp(_h0, M0)
                 E1 = _fsexp(_h1, M1)
-                _v = _w0 * E1
+                _v = _w0 * E1 if _kept(keep_row, idx) else 0.0
                 a0[j], _e = _two_sum(a0[j], _v)
                 e0[j] += _e
-                _v = _w1 * E0
+                _v = _w1 * E0 if _kept(keep_row, idx) else 0.0
                 a1[j], _e = _two_sum(a1[j], _v)
                 e1[j] += _e
         for j in range(length - full):
@@ -753,12 +773,14 @@ def _chunk_sums_zlpr(s_row, t_row, k, _off):
             _w1 = t_e
             _h0 = (-math.inf) if (_w1 == 0) else (_h0)
             _h1 = (-math.inf) if (_w0 == 0) else (_h1)
+            _h0 = _h0 if _kept(keep_row, idx) else -math.inf
+            _h1 = _h1 if _kept(keep_row, idx) else -math.inf
             E0 = _fsexp(_h0, M0)
             E1 = _fsexp(_h1, M1)
-            _v = _w0 * E1
+            _v = _w0 * E1 if _kept(keep_row, idx) else 0.0
             a0[j], _e = _two_sum(a0[j], _v)
             e0[j] += _e
-            _v = _w1 * E0
+            _v = _w1 * E0 if _kept(keep_row, idx) else 0.0
             a1[j], _e = _two_sum(a1[j], _v)
             e1[j] += _e
         s0, c0 = _lanes_total(a0, e0, 0.0)
@@ -781,6 +803,8 @@ def _chunk_sums_zlpr(s_row, t_row, k, _off):
     s1 = 0.0
     c1 = 0.0
     for idx in range(length):
+        if not _kept(keep_row, idx):
+            continue
         s_e = s_row[idx]
         t_e = t_row[idx]
         _c0 = k * s_e
@@ -817,14 +841,15 @@ def _chunk_sums_zlpr(s_row, t_row, k, _off):
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
-def _state_rows_zlpr(s_rows, t_rows, k_rows, _off, _state):
+def _state_rows_zlpr(s_rows, t_rows, k_rows, keep_rows, _off, _state):
     """_state[r, k] = (M, hi, lo) of sum k over this chunk of row r (M = 0 for a sum with no
     exponent): the mergeable state of symsmooth.runtime.dask_host."""
     for r in range(_state.shape[0]):
         s_row = s_rows[r]
         t_row = t_rows[r]
         k = k_rows[r]
-        s0, c0, s1, c1, M0, M1 = _chunk_sums_zlpr(s_row, t_row, k, _off)
+        keep_row = _keep_row(keep_rows, r)
+        s0, c0, s1, c1, M0, M1 = _chunk_sums_zlpr(s_row, t_row, k, keep_row, _off)
         _state[r, 0, 0] = M1
         _state[r, 0, 1] = s0
         _state[r, 0, 2] = c0
@@ -892,13 +917,14 @@ def _finish_rows_zlpr(_tot, k_rows, size_, out):
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
-def _grad_chunk_zlpr(s_rows, t_rows, k_rows, _tot, _off, size_, s_grad, t_grad):
+def _grad_chunk_zlpr(s_rows, t_rows, k_rows, keep_rows, _tot, _off, size_, s_grad, t_grad):
     """The gradient on one chunk of rows, from the totals of the whole
     rows."""
     for r in range(s_rows.shape[0]):
         s_row = s_rows[r]
         t_row = t_rows[r]
         k = k_rows[r]
+        keep_row = _keep_row(keep_rows, r)
         s0 = _tot[r, 0]
         s1 = _tot[r, 1]
         M0 = _tot[r, 2]
@@ -923,8 +949,8 @@ def _grad_chunk_zlpr(s_rows, t_rows, k_rows, _tot, _off, size_, s_grad, t_grad):
                 (0) if (t_e == 1) else ((0) if _c2 else (_c3 * k * (1 - t_e)))
             )
             _g1 = ((0) if _c0 else (_c1)) + ((0) if _c2 else (-_c3))
-            s_grad[r, idx] = _g0
-            t_grad[r, idx] = _g1
+            s_grad[r, idx] = _g0 if _kept(keep_row, idx) else 0.0
+            t_grad[r, idx] = _g1 if _kept(keep_row, idx) else 0.0
 
 
 _LABELS = ()
@@ -987,15 +1013,122 @@ def _prepare(arrays, params=()):
     return rows, per_row, shape, dtype
 
 
-def _is_lazy(value):
-    """True for a dask collection, by duck type (its type's module is dask's and it has a task
-    graph): no dask import, so a module used without dask never loads it."""
-    return type(value).__module__.split(".")[0] == "dask" and hasattr(value, "__dask_graph__")
+def _kept(keep_row, idx):
+    """Whether entry ``idx`` of the row joins the reduction: ``keep_row[idx]``, or ``True``
+    for no mask (``None``; chosen by Numba at compile time)."""
+    return True if keep_row is None else bool(keep_row[idx])
 
 
-def _any_lazy(values):
-    """True when one of ``values`` is a dask collection (:func:`_is_lazy`)."""
-    return any(_is_lazy(v) for v in values)
+@_overload(_kept, inline="always")
+def _kept_overload(keep_row, idx):
+    if isinstance(keep_row, _types.NoneType):
+        return lambda keep_row, idx: True
+    return lambda keep_row, idx: keep_row[idx]
+
+
+def _keep_row(keep, r):
+    """Row ``r`` of the mask matrix ``keep`` (``None`` stays ``None``)."""
+    return None if keep is None else keep[r]
+
+
+@_overload(_keep_row, inline="always")
+def _keep_row_overload(keep, r):
+    if isinstance(keep, _types.NoneType):
+        return lambda keep, r: None
+    return lambda keep, r: keep[r]
+
+
+def _axis_of(ndim, axis):
+    """``axis`` as an index in ``0 .. ndim - 1`` (negative counts from the end); NumPy's
+    AxisError for an axis out of range, a TypeError for a tuple or a non-integer."""
+    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(
+            f"{_NAME}: axis must be one integer (the reduced axis), not {axis!r}: reduce "
+            "one axis at a time, or reshape first"
+        )
+    if not -ndim <= axis < ndim:
+        raise np.exceptions.AxisError(int(axis), ndim, _NAME)
+    return int(axis) % ndim
+
+
+def _to_last(arrays, axis, where=None):
+    """The inputs broadcast to one shape with ``axis`` moved last (views), the axis as an
+    index, and the mask ``where`` broadcast to the inputs' shape and moved likewise (``None``
+    stays ``None``): a TypeError unless it is boolean, NumPy's ValueError unless it
+    broadcasts."""
+    arrays = np.broadcast_arrays(*[np.asarray(a) for a in arrays])
+    ndim = arrays[0].ndim
+    if ndim == 0:
+        raise ValueError(f"{_NAME}: inputs must have at least one axis (the reduced one)")
+    axis = _axis_of(ndim, axis)
+    if where is not None:
+        where = np.asarray(where)
+        if where.dtype != np.bool_:
+            raise TypeError(
+                f"{_NAME}: where= must be a boolean mask (True: the entry joins the "
+                f"reduction), not dtype {where.dtype}"
+            )
+        try:
+            where = np.broadcast_to(where, arrays[0].shape)
+        except ValueError:
+            raise ValueError(
+                f"{_NAME}: where= of shape {where.shape} does not broadcast to the input "
+                f"shape {arrays[0].shape}"
+            ) from None
+        where = np.moveaxis(where, axis, -1)
+    return [np.moveaxis(a, axis, -1) for a in arrays], axis, where
+
+
+def _keep_rows(where, count):
+    """The moved mask as a C-contiguous ``(count, n)`` boolean matrix, ``None`` for none."""
+    if where is None:
+        return None
+    return np.ascontiguousarray(where).reshape(count, where.shape[-1] if where.ndim else 1)
+
+
+def _check_masked_labels(keep, per_row):
+    """A ValueError when a class label selects a masked entry of a row that keeps others (the
+    loss would read an entry the mask leaves out); a fully masked row's loss is 0 whatever its
+    label."""
+    if keep is None:
+        return
+    for at, label, first, _ in _LABELS:
+        t = per_row[at].astype(np.int64) - first
+        hit = keep[np.arange(keep.shape[0]), t]
+        bad = ~hit & keep.any(axis=1)
+        if np.any(bad):
+            r = int(np.flatnonzero(bad)[0])
+            raise ValueError(
+                f"{_NAME}: label {label} = {int(t[r]) + first} selects a masked entry of row "
+                f"{r} (flattened over the other axes), which keeps other entries: unmask it, "
+                "or mask the whole row (its loss is then 0)"
+            )
+
+
+def _empty_rows(out, keep, zero):
+    """Fully masked rows of a per-row result ``out`` (flat float64, changed in place; module
+    docstring): 0 where ``zero`` (a loss with a class label, a parameter derivative), else 0
+    where the value over empty sums is NaN (0/0); ``out`` itself."""
+    if keep is not None:
+        empty = ~keep.any(axis=1)
+        if np.any(empty):
+            out[empty] = 0.0 if zero else np.where(np.isnan(out[empty]), 0.0, out[empty])
+    return out
+
+
+def _reduced(out, shape, dtype, axis, keepdims):
+    """A per-row result (``out``, flat float64) shaped as the reduced input: the moved
+    ``shape`` without its last axis, with a length-1 axis at ``axis`` for ``keepdims``."""
+    out = out.reshape(shape[:-1])
+    if keepdims:
+        out = np.expand_dims(out, axis)
+    return out.astype(dtype, copy=False)
+
+
+def _mapped(out, shape, dtype, axis):
+    """A result shaped like the moved input (a row map, a gradient) moved back to the input's
+    layout."""
+    return np.moveaxis(out.reshape(shape), -1, axis).astype(dtype, copy=False)
 
 
 def _shift_scale(m_part, m):
@@ -1051,14 +1184,27 @@ def _flat_rows(blocks, params):
     return rows, per_row, lead, count
 
 
-def _state_block(nv, size, *blocks):
+def _split_keep(blocks, nv, masked):
+    """The vector blocks, the mask block as ``(rows, n)`` booleans (``None`` unless
+    ``masked``: it follows the vectors) and the other blocks."""
+    vecs = blocks[:nv]
+    if not masked:
+        return vecs, None, blocks[nv:]
+    keep = blocks[nv]
+    keep = np.ascontiguousarray(np.broadcast_to(keep, vecs[0].shape))
+    return vecs, keep.reshape(-1, vecs[0].shape[-1]), blocks[nv + 1 :]
+
+
+def _state_block(nv, masked, size, *blocks):
     """The ``(lead..., 1, n_sums, 3)`` states of one block of rows (a chunk of the reduced
-    axis starting at the offset block ``blocks[-1]``)."""
-    vecs, params, off = blocks[:nv], blocks[nv:-1], blocks[-1]
+    axis starting at the offset block ``blocks[-1]``; the mask block after the vectors when
+    ``masked``)."""
+    vecs, keep, rest = _split_keep(blocks, nv, masked)
+    params, off = rest[:-1], rest[-1]
     _check_labels(params, size)
     rows, per_row, lead, count = _flat_rows(vecs, params)
     state = np.empty((count, _CHUNKED["sums"], 3))
-    _CHUNKED["state"](*rows, *per_row, float(off[0]), state)
+    _CHUNKED["state"](*rows, *per_row, keep, float(off[0]), state)
     return state.reshape(*lead, 1, _CHUNKED["sums"], 3)
 
 
@@ -1082,11 +1228,11 @@ def _finish_block(dtype, size, tot, *params):
     return out.reshape(lead).astype(dtype, copy=False)
 
 
-def _map_block(kernel, nv, size, extra, dtype, *blocks):
-    """A second pass over one block with the row totals: ``kernel(rows..., params..., tot,
-    [cotangent rows, adjoint sums,] offset, size, outputs...)``; ``extra`` is 0 (row-map
+def _map_block(kernel, nv, masked, size, extra, dtype, *blocks):
+    """A second pass over one block with the row totals: ``kernel(rows..., params..., keep,
+    tot, [cotangent rows, adjoint sums,] offset, size, outputs...)``; ``extra`` is 0 (row-map
     values), 1 (a reduction's gradient, one output per vector) or 2 (a row map's VJP)."""
-    vecs, rest = blocks[:nv], blocks[nv:]
+    vecs, keep, rest = _split_keep(blocks, nv, masked)
     if extra == 2:
         g, adj, tot, off, params = rest[0], rest[1], rest[2], rest[3], rest[4:]
     else:
@@ -1099,39 +1245,24 @@ def _map_block(kernel, nv, size, extra, dtype, *blocks):
     if extra == 2:
         g_rows = np.ascontiguousarray(np.broadcast_to(g, vecs[0].shape), dtype=np.float64)
         more = [g_rows.reshape(rows[0].shape), np.ascontiguousarray(adj).reshape(count, -1, 3)]
-    kernel(*rows, *per_row, tot, *more, float(off[0]), size, *outs)
+    kernel(*rows, *per_row, keep, tot, *more, float(off[0]), size, *outs)
     shaped = [o.reshape(vecs[0].shape).astype(dtype, copy=False) for o in outs]
     return shaped[0] if len(shaped) == 1 else np.stack(shaped, axis=-1)
 
 
-def _adjoint_block(nv, size, *blocks):
+def _adjoint_block(nv, masked, size, *blocks):
     """The ``(lead..., 1, n_adjoints, 3)`` partial adjoint sums of a row map's VJP over one
     chunk (states with M = 0: they merge as double-double sums)."""
-    vecs, g, tot, off, params = (
-        blocks[:nv],
-        blocks[nv],
-        blocks[nv + 1],
-        blocks[nv + 2],
-        blocks[nv + 3 :],
-    )
+    vecs, keep, rest = _split_keep(blocks, nv, masked)
+    g, tot, off, params = rest[0], rest[1], rest[2], rest[3:]
     rows, per_row, lead, count = _flat_rows(vecs, params)
     g_rows = np.ascontiguousarray(np.broadcast_to(g, vecs[0].shape), dtype=np.float64)
     adj = np.empty((count, _CHUNKED["adjoints"], 3))
     tot = np.ascontiguousarray(tot).reshape(count, -1)
     _CHUNKED["adjoint"](
-        *rows, *per_row, g_rows.reshape(rows[0].shape), tot, float(off[0]), size, adj
+        *rows, *per_row, keep, g_rows.reshape(rows[0].shape), tot, float(off[0]), size, adj
     )
     return adj.reshape(*lead, 1, _CHUNKED["adjoints"], 3)
-
-
-def _whole_rows_block(fn, cot, kwargs, *blocks):
-    """The in-memory wrapper on one block of whole rows (several gradients stacked on a last
-    axis); ``cot``: the last block is a row map's cotangent; ``kwargs``: fixed arguments."""
-    if cot:
-        kwargs = dict(kwargs, cotangent=blocks[-1])
-        blocks = blocks[:-1]
-    got = fn(*blocks, **kwargs)
-    return np.stack(got, axis=-1) if isinstance(got, tuple) else got
 
 
 def _chunk_identity(x, axis, keepdims):
@@ -1159,6 +1290,39 @@ def _merged(states, axis):
     )
 
 
+def _empty_block(out, any_kept):
+    """A block of values with its fully masked rows (``any_kept`` False) as the in-memory
+    wrapper gives them (:func:`symsmooth.runtime.axis_host._empty_rows`)."""
+    flat = np.array(out, dtype=np.float64).reshape(-1)
+    keep = np.asarray(any_kept).reshape(-1, 1)
+    return _empty_rows(flat, keep, False).reshape(out.shape).astype(out.dtype, copy=False)
+
+
+def _is_lazy(value):
+    """True for a dask collection, by duck type (its type's module is dask's and it has a task
+    graph): no dask import, so a module used without dask never loads it."""
+    return type(value).__module__.split(".")[0] == "dask" and hasattr(value, "__dask_graph__")
+
+
+def _any_lazy(values):
+    """True when one of ``values`` is a dask collection (:func:`_is_lazy`)."""
+    return any(_is_lazy(v) for v in values)
+
+
+def _whole_rows_block(fn, cot, masked, kwargs, *blocks):
+    """The in-memory wrapper on one block of whole rows (several gradients stacked on a last
+    axis); ``masked``: the last block is the mask (``where=``), ``cot``: the last before it
+    a row map's cotangent; ``kwargs``: fixed arguments."""
+    if masked:
+        kwargs = dict(kwargs, where=blocks[-1])
+        blocks = blocks[:-1]
+    if cot:
+        kwargs = dict(kwargs, cotangent=blocks[-1])
+        blocks = blocks[:-1]
+    got = fn(*blocks, **kwargs)
+    return np.stack(got, axis=-1) if isinstance(got, tuple) else got
+
+
 def _dask_cotangent(cotangent, shape, chunks, ind):
     """A row map's cotangent as a ``da.blockwise`` (array, index) pair chunked as the rows
     (none for ``None``: all ones)."""
@@ -1170,9 +1334,10 @@ def _dask_cotangent(cotangent, shape, chunks, ind):
     return [da.broadcast_to(da.asarray(g), shape).rechunk(chunks), ind]
 
 
-def _whole_rows(fn, vec_args, flat, cot, out_ind, stacked, dtype, kwargs):
+def _whole_rows(fn, vec_args, flat, cot, out_ind, stacked, dtype, kwargs, mask=()):
     """``fn`` (an in-memory wrapper) mapped over blocks that hold whole rows; ``stacked``:
-    the number of gradients it returns as a tuple (0: one array)."""
+    the number of gradients it returns as a tuple (0: one array); ``mask``: the mask's
+    ``(array, index)`` pair, passed as ``where=``."""
     import dask.array as da
 
     got = da.blockwise(
@@ -1182,11 +1347,14 @@ def _whole_rows(fn, vec_args, flat, cot, out_ind, stacked, dtype, kwargs):
         None,
         bool(cot),
         None,
+        bool(mask),
+        None,
         kwargs,
         None,
         *vec_args,
         *flat,
         *cot,
+        *mask,
         new_axes={"v": stacked} if stacked else {},
         dtype=dtype,
         concatenate=True,
@@ -1195,28 +1363,33 @@ def _whole_rows(fn, vec_args, flat, cot, out_ind, stacked, dtype, kwargs):
     return tuple(got[..., j] for j in range(stacked)) if stacked else got
 
 
-def _dask_param_rows(fn, vectors, params, cotangent=None):
+def _dask_param_rows(fn, vectors, params, cotangent=None, axis=-1, keepdims=False, where=None):
     """A reduction's parameter derivative ``fn`` (an in-memory wrapper: one value per row) of
     dask input, lazily, with whole rows per block (its pivot pass needs the row); a row map's
-    ``cotangent`` travels with the rows."""
+    ``cotangent`` and the mask travel with the rows."""
+    vectors, cotangent, where, axis = _dask_moved(vectors, cotangent, where, axis)
     vecs, pairs, shape, dtype, chunks, ind = _dask_operands(vectors, params)
     if len(chunks[-1]) > 1:
         raise NotImplementedError(
             f"{_NAME}: a parameter derivative needs whole rows; this dask input has the "
-            f"reduced axis in {len(chunks[-1])} chunks: x.rechunk({{-1: -1}}) first"
+            f"reduced axis in {len(chunks[-1])} chunks: x.rechunk({{{axis}: -1}}) first"
         )
     _check_labels([np.empty(0) if _is_lazy(p) else p for p in params], shape[-1])
     flat = [x for pair in pairs for x in pair]
     vec_args = [x for v in vecs for x in (v, ind)]
     cot = _dask_cotangent(cotangent, shape, chunks, ind)
-    return _whole_rows(fn, vec_args, flat, cot, ind[:-1], 0, dtype, {})
+    mask = _dask_mask(where, shape, chunks, ind)
+    got = _whole_rows(fn, vec_args, flat, cot, ind[:-1], 0, dtype, {}, mask)
+    return _dask_back(got, axis, False, keepdims)
 
 
-def _dask_rows(grad, vectors, params, cotangent=None):
-    """A reduction (``grad``: its gradient) of dask input, lazily: whole rows per block map the
-    in-memory wrapper; rows in several chunks reduce mergeable states (module docstring)."""
+def _dask_rows(grad, vectors, params, cotangent=None, axis=-1, keepdims=False, where=None):
+    """A reduction (``grad``: its gradient) of dask input along ``axis``, lazily: whole rows
+    per block map the in-memory wrapper; rows in several chunks reduce mergeable states
+    (module docstring).  ``where``: a NumPy or dask mask."""
     import dask.array as da
 
+    vectors, cotangent, where, axis = _dask_moved(vectors, cotangent, where, axis)
     vecs, pairs, shape, dtype, chunks, ind = _dask_operands(vectors, params)
     # NumPy and scalar labels are checked now; dask ones in each block (at compute time)
     _check_labels([np.empty(0) if _is_lazy(p) else p for p in params], shape[-1])
@@ -1225,16 +1398,34 @@ def _dask_rows(grad, vectors, params, cotangent=None):
     flat = [x for pair in pairs for x in pair]
     vec_args = [x for v in vecs for x in (v, ind)]
     cot = _dask_cotangent(cotangent, shape, chunks, ind) if grad and rowmap else []
+    mask = _dask_mask(where, shape, chunks, ind)
+    masked = bool(mask)
     new = {"v": nv} if grad and nv > 1 else {}
     out_ind = (ind if grad or rowmap else lead) + ("v" if new else "")
+    mapped = grad or rowmap
+
+    def back(got):
+        if new:
+            return tuple(_dask_back(got[..., j], axis, True, False) for j in range(nv))
+        return _dask_back(got, axis, mapped, keepdims)
+
     if len(chunks[-1]) == 1:
         fn = _CHUNKED["grad"] if grad else _CHUNKED["value"]
-        return _whole_rows(fn, vec_args, flat, cot, out_ind, nv if new else 0, dtype, {})
+        got = _whole_rows(fn, vec_args, flat, cot, out_ind, nv if new else 0, dtype, {}, mask)
+        if new:
+            return tuple(_dask_back(g, axis, True, False) for g in got)
+        return back(got)
     if grad and _CHUNKED["pivot"]:
         raise NotImplementedError(
             f"{_NAME}_grad: the pivoted gradient needs whole rows; this dask input has the "
-            f"reduced axis in {len(chunks[-1])} chunks: x.rechunk({{-1: -1}}) first (each block "
-            "then holds whole rows)"
+            f"reduced axis in {len(chunks[-1])} chunks: x.rechunk({{{axis}: -1}}) first (each "
+            "block then holds whole rows)"
+        )
+    if masked and (_LABELS or _CHUNKED["uses_size"]):
+        raise NotImplementedError(
+            f"{_NAME}: a mask with a class label or the row length n needs whole rows; this "
+            f"dask input has the reduced axis in {len(chunks[-1])} chunks: "
+            f"x.rechunk({{{axis}: -1}}) first"
         )
     offs = [da.arange(shape[-1], chunks=chunks[-1], dtype=np.float64), ind[-1]]
     f64 = np.float64
@@ -1243,9 +1434,12 @@ def _dask_rows(grad, vectors, params, cotangent=None):
         ind + "yw",
         nv,
         None,
+        masked,
+        None,
         size,
         None,
         *vec_args,
+        *mask,
         *flat,
         *offs,
         new_axes={"y": _CHUNKED["sums"], "w": 3},
@@ -1269,7 +1463,7 @@ def _dask_rows(grad, vectors, params, cotangent=None):
     tot_args = [tot, lead + "u"]
     meta = np.empty((0,) * len(out_ind), dtype=dtype)
     if not grad and not rowmap:
-        return da.blockwise(
+        got = da.blockwise(
             _finish_block,
             lead,
             dtype,
@@ -1282,13 +1476,19 @@ def _dask_rows(grad, vectors, params, cotangent=None):
             concatenate=True,
             meta=meta,
         )
+        if masked:  # fully masked rows (symsmooth.runtime.axis_host)
+            any_kept = mask[0].any(axis=-1)
+            got = da.map_blocks(_empty_block, got, any_kept, dtype=dtype, meta=meta)
+        return back(got)
     if not grad:
-        return da.blockwise(
+        got = da.blockwise(
             _map_block,
             ind,
             _CHUNKED["rowmap"],
             None,
             nv,
+            None,
+            masked,
             None,
             size,
             None,
@@ -1297,6 +1497,7 @@ def _dask_rows(grad, vectors, params, cotangent=None):
             dtype,
             None,
             *vec_args,
+            *mask,
             *tot_args,
             *offs,
             *flat,
@@ -1304,6 +1505,7 @@ def _dask_rows(grad, vectors, params, cotangent=None):
             concatenate=True,
             meta=meta,
         )
+        return back(got)
     extra = 1
     more = []
     if rowmap:
@@ -1314,9 +1516,12 @@ def _dask_rows(grad, vectors, params, cotangent=None):
             ind + "yw",
             nv,
             None,
+            masked,
+            None,
             size,
             None,
             *vec_args,
+            *mask,
             *g,
             *tot_args,
             *offs,
@@ -1335,6 +1540,8 @@ def _dask_rows(grad, vectors, params, cotangent=None):
         None,
         nv,
         None,
+        masked,
+        None,
         size,
         None,
         extra,
@@ -1342,6 +1549,7 @@ def _dask_rows(grad, vectors, params, cotangent=None):
         dtype,
         None,
         *vec_args,
+        *mask,
         *more,
         *tot_args,
         *offs,
@@ -1351,7 +1559,68 @@ def _dask_rows(grad, vectors, params, cotangent=None):
         concatenate=True,
         meta=meta,
     )
-    return tuple(got[..., j] for j in range(nv)) if new else got
+    return back(got)
+
+
+def _dask_moved(vectors, cotangent, where, axis):
+    """The vectors, a row map's cotangent and the mask (NumPy or dask; ``None`` stays
+    ``None``) broadcast to the vectors' shape with ``axis`` moved last, and the axis as an
+    index (the checks of :func:`symsmooth.runtime.axis_host._to_last`)."""
+    import dask.array as da
+
+    arrays = [v if _is_lazy(v) else np.asarray(v) for v in vectors]
+    shape = np.broadcast_shapes(*[a.shape for a in arrays])
+    if len(shape) == 0:
+        raise ValueError(f"{_NAME}: inputs must have at least one axis (the reduced one)")
+    axis = _axis_of(len(shape), axis)
+    if where is not None:
+        where = where if _is_lazy(where) else np.asarray(where)
+        if where.dtype != np.bool_:
+            raise TypeError(
+                f"{_NAME}: where= must be a boolean mask (True: the entry joins the "
+                f"reduction), not dtype {where.dtype}"
+            )
+        try:
+            np.broadcast_shapes(where.shape, shape)
+        except ValueError:
+            raise ValueError(
+                f"{_NAME}: where= of shape {where.shape} does not broadcast to the input "
+                f"shape {shape}"
+            ) from None
+    if axis == len(shape) - 1:
+        return arrays, cotangent, where, axis
+
+    def move(a):
+        if a is None:
+            return None
+        a = a if _is_lazy(a) else np.asarray(a)
+        lib = da if _is_lazy(a) else np
+        return lib.moveaxis(lib.broadcast_to(a, shape), axis, -1)
+
+    return [move(a) for a in arrays], move(cotangent), move(where), axis
+
+
+def _dask_mask(where, shape, chunks, ind):
+    """The (moved) mask as a ``da.blockwise`` (array, index) pair chunked as the rows (none
+    for ``None``)."""
+    import dask.array as da
+
+    if where is None:
+        return []
+    w = where if _is_lazy(where) else np.broadcast_to(np.asarray(where), shape)
+    w = da.broadcast_to(w, shape).rechunk(chunks) if _is_lazy(w) else da.from_array(w, chunks)
+    return [w, ind]
+
+
+def _dask_back(got, axis, mapped, keepdims):
+    """A lazy result of the moved input in the input's layout: a row map or gradient
+    (``mapped``) with its last axis back at ``axis``, a per-row result with a length-1 axis
+    there for ``keepdims``."""
+    import dask.array as da
+
+    if mapped:
+        return got if axis == got.ndim - 1 else da.moveaxis(got, -1, axis)
+    return da.expand_dims(got, axis) if keepdims else got
 
 
 def _dask_operands(vectors, params):
@@ -1393,48 +1662,58 @@ def _dask_operands(vectors, params):
     return vecs, pairs, shape, dtype, chunks, ind
 
 
-def zlpr(s, t, k):
+def zlpr(s, t, k, *, axis=-1, keepdims=False, where=None):
     """zlpr = (log(Sum((1 - t[i])*exp(k*s[i]), (i, 1, n)) + 1) + log(Sum(exp(-k*s[i])*t[i], (i,
     1, n)) + 1))/k (kexue.fm/archives/7359 eq:final (ZLPR); Su et al., ZLPR, arXiv:2208.02955)"""
-    if _any_lazy((s, t, k)):
-        return _dask_rows(False, (s, t), (k,))
-    rows, per_row, shape, dtype = _prepare((s, t), (k,))
+    if _any_lazy((s, t, k, where)):
+        return _dask_rows(False, (s, t), (k,), None, axis, keepdims, where)
+    moved, axis, where = _to_last((s, t), axis, where)
+    rows, per_row, shape, dtype = _prepare(moved, (k,))
+    keep_rows = _keep_rows(where, rows[0].shape[0])
+    _check_masked_labels(keep_rows, per_row)
     out = np.empty(rows[0].shape[0], dtype=np.float64)
-    _rows_zlpr(*rows, *per_row, out)
-    return out.reshape(shape[:-1]).astype(dtype, copy=False)
+    _rows_zlpr(*rows, *per_row, keep_rows, out)
+    out = _empty_rows(out, keep_rows, False)
+    return _reduced(out, shape, dtype, axis, keepdims)
 
 
-def zlpr_grad(s, t, k):
+def zlpr_grad(s, t, k, *, axis=-1, where=None):
     """Gradient of zlpr:
     a tuple, one array per input."""
-    if _any_lazy((s, t, k)):
-        return _dask_rows(True, (s, t), (k,))
-    rows, per_row, shape, dtype = _prepare((s, t), (k,))
+    if _any_lazy((s, t, k, where)):
+        return _dask_rows(True, (s, t), (k,), None, axis, False, where)
+    moved, axis, where = _to_last((s, t), axis, where)
+    rows, per_row, shape, dtype = _prepare(moved, (k,))
+    keep_rows = _keep_rows(where, rows[0].shape[0])
+    _check_masked_labels(keep_rows, per_row)
     grads = [np.empty_like(rows[0]) for _ in range(2)]
-    _grad_rows_zlpr(*rows, *per_row, *grads)
-    out = tuple(g.reshape(shape).astype(dtype, copy=False) for g in grads)
+    _grad_rows_zlpr(*rows, *per_row, keep_rows, *grads)
+    out = tuple(_mapped(g, shape, dtype, axis) for g in grads)
     return out
 
 
-def zlpr_grad_s(s, t, k):
+def zlpr_grad_s(s, t, k, *, axis=-1, where=None):
     """The part of zlpr_grad for input s."""
-    return zlpr_grad(s, t, k)[0]
+    return zlpr_grad(s, t, k, axis=axis, where=where)[0]
 
 
-def zlpr_grad_t(s, t, k):
+def zlpr_grad_t(s, t, k, *, axis=-1, where=None):
     """The part of zlpr_grad for input t."""
-    return zlpr_grad(s, t, k)[1]
+    return zlpr_grad(s, t, k, axis=axis, where=where)[1]
 
 
-def zlpr_grad_k(s, t, k):
+def zlpr_grad_k(s, t, k, *, axis=-1, keepdims=False, where=None):
     """Derivative of zlpr in the parameter k, one value per row (shaped
     like the value)."""
-    if _any_lazy((s, t, k)):
-        return _dask_param_rows(zlpr_grad_k, (s, t), (k,))
-    rows, per_row, shape, dtype = _prepare((s, t), (k,))
+    if _any_lazy((s, t, k, where)):
+        return _dask_param_rows(zlpr_grad_k, (s, t), (k,), None, axis, keepdims, where)
+    moved, axis, where = _to_last((s, t), axis, where)
+    rows, per_row, shape, dtype = _prepare(moved, (k,))
+    keep_rows = _keep_rows(where, rows[0].shape[0])
+    _check_masked_labels(keep_rows, per_row)
     out = np.empty(rows[0].shape[0], dtype=np.float64)
-    _pgrad_rows_zlpr_k(*rows, *per_row, out)
-    return out.reshape(shape[:-1]).astype(dtype, copy=False)
+    _pgrad_rows_zlpr_k(*rows, *per_row, keep_rows, out)
+    return _reduced(_empty_rows(out, keep_rows, True), shape, dtype, axis, keepdims)
 
 
 _CHUNKED = {
@@ -1452,6 +1731,7 @@ _CHUNKED = {
     "vectors": 2,
     "is_rowmap": False,
     "pivot": False,
+    "uses_size": False,
 }
 """The kernels of dask input with the reduced axis in several chunks
 (symsmooth.runtime.dask_host)."""
@@ -1470,6 +1750,7 @@ __symsmooth__ = {
     "param_grads": {"k": "zlpr_grad_k"},
     "labels": (),
     "keywords": {},
+    "layout": {"axis": -1, "keepdims": False, "where": None},
     "fast": {},
     "ufuncs": {},
     "targets": ("cpu", "cuda"),

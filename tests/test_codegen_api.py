@@ -36,7 +36,13 @@ def test_record_reads_without_import_and_names_defined_functions(name):
         assert fn in public, fn
     args = list(inspect.signature(getattr(module, name)).parameters)
     code = [a for a in args if a not in record["keywords"] and a not in ("out", "cotangent")]
+    code = [a for a in code if a not in record["layout"]]
     assert len(code) == len(record["inputs"]) + len(record["params"])
+    # every layout keyword is keyword-only, with the record's default
+    signature = inspect.signature(getattr(module, name)).parameters
+    for key, default in record["layout"].items():
+        assert signature[key].kind is inspect.Parameter.KEYWORD_ONLY
+        assert signature[key].default == default
     assert set(record["labels"]) <= set(record["params"])
 
 

@@ -38,7 +38,12 @@ Fields
     Parameters that are class indices (``x[t]``): integers, never differentiated.
 ``keywords``
     Keyword arguments every public function of the kernel takes besides the above (an
-    iteration's ``top``).
+    iteration's ``top``): a bridge passes them through.
+``layout``
+    The keyword-only layout arguments of the CPU functions and their defaults: reductions
+    ``axis`` (any one axis; -1: the last), ``keepdims`` (per-row values only) and ``where``
+    (a boolean mask, symsmooth.runtime.axis_host); iterations ``axis``.  The CUDA launchers
+    and the torch/JAX bridges reduce the last axis, unmasked (the defaults).
 ``fast``
     ``{function: twin}``: the elementwise ``_fast`` loop of each public function (the function
     itself runs it on NumPy operands).
@@ -68,6 +73,17 @@ from symsmooth.codegen.names import fast_function, grad_function, public_names, 
 
 _ITERATION_KEYWORDS = {"top": 2}
 """The keyword of iteration kernels (templates/iteration.py.j2) and its default."""
+
+
+def _layout(spec) -> dict:
+    """The layout keywords of the CPU functions and their defaults (templates/reduction.py.j2,
+    templates/iteration.py.j2)."""
+    if spec.kind == "iteration":
+        return {"axis": -1}
+    if spec.kind != "reduction":
+        return {}
+    rows = _output(spec) == "rows"
+    return {"axis": -1, **({"keepdims": False} if rows else {}), "where": None}
 
 
 def _output(spec) -> str:
@@ -117,6 +133,7 @@ def api_record(spec, targets, labels: tuple = ()) -> dict:
         "param_grads": param_grads,
         "labels": tuple(labels),
         "keywords": dict(_ITERATION_KEYWORDS) if spec.kind == "iteration" else {},
+        "layout": _layout(spec),
         "fast": fast,
         "ufuncs": ufuncs,
         "targets": tuple(targets),

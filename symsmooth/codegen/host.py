@@ -33,6 +33,8 @@ from symsmooth.codegen.helpers import _module_defs
 
 CPU_HOST = (
     "symsmooth.runtime.cpu_host",
+    "symsmooth.runtime.axis_host",
+    "symsmooth.runtime.dask_states",
     "symsmooth.runtime.dask_host",
     "symsmooth.runtime.dispatch",
 )

@@ -62,9 +62,10 @@ MODULE_GLOBALS = (
 the stand-in ``cuda`` of the CUDA section, which ``_cuda_build`` binds for the kernels; the
 native modules' imports)."""
 
-API_KEYWORDS = frozenset({"out", "cotangent", "top"})
+API_KEYWORDS = frozenset({"out", "cotangent", "top", "axis", "keepdims", "where"})
 """Keyword arguments of the public functions (``f_fast(..., out=)``, ``f_grad(...,
-cotangent=)``, the iteration count ``top``)."""
+cotangent=)``, the iteration count ``top``, the reductions' ``axis=``, ``keepdims=`` and
+``where=``)."""
 
 _CUDA_LOCALS = frozenset(
     {"cuda", "float64", "int64", "st", "operands", "proto", "view", "views", "outs", "results"}
@@ -81,14 +82,15 @@ RESERVED: dict[str, frozenset[str]] = {
     | _CUDA_LOCALS
     | {"base", "fast", "full", "g", "grads", "g_rows", "j", "length", "per_row", "piv", "r"}
     | {"rows", "v", "pos_", "pos_p", "size_", "G_e", "G_p", "G_row", "G_rows", "G_val"}
-    | {"G_mode", "G_out"},
+    | {"G_mode", "G_out", "keep", "keep_row", "keep_rows", "moved"},
     "iteration": MODULE_GLOBALS
     | API_KEYWORDS
     | _CUDA_LOCALS
     | {"base", "blocks", "comp", "cot", "count", "ctot_", "g", "g_next", "gstates", "gws"}
     | {"gy", "half_", "length", "m", "m_", "per_row", "pos_", "r", "rows", "size_", "states"}
     | {"states_ws", "t", "t_", "tot_", "total", "tx", "u_", "v", "ws", "oview", "j"}
-    | {"G_e", "G_row", "G_rows", "G_val", "G_mode", "y", "p", "gp", "next", "out_row"},
+    | {"G_e", "G_row", "G_rows", "G_val", "G_mode", "y", "p", "gp", "next", "out_row"}
+    | {"moved"},
 }
 """Unprefixed generator identifiers per kernel kind, in the scopes that also see user names."""
 
@@ -134,6 +136,12 @@ COTANGENT = "G"
 derived names of :data:`DERIVED`)."""
 SIZE = "size_"
 """The row length as a float (a formula's ``n``)."""
+KEEP = "keep"
+"""The mask of a reduction (``where=``): ``keep_rows`` the ``(rows, n)`` matrix or ``None``,
+``keep_row`` one row of it (:mod:`symsmooth.runtime.axis_host`)."""
+KEPT = f"_kept({KEEP}_row, idx)"
+"""Whether the current element of the row joins the reduction (the constant True when the
+kernel runs unmasked)."""
 OTHER_PREFIX = "_o"
 """Prefix of the other thread's copy of a state variable in a CUDA merge (``_oM0``)."""
 
@@ -236,6 +244,8 @@ TEMPLATE_GLOBALS: dict[str, object] = {
     "POSITION": POSITION,
     "PIVOT_POSITION": PIVOT_POSITION,
     "SIZE": SIZE,
+    "KEEP": KEEP,
+    "KEPT": KEPT,
 }
 """The naming contract as Jinja globals of :func:`symsmooth.codegen.render.environment`
 (``{{ shift_var(g.index) }}``, ``{{ other_var(sum_var(k)) }}``, ``{{ row_of(v) }}``,

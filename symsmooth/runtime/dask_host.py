@@ -10,35 +10,25 @@ the module's ``_NAME`` and, for reductions, ``_CHUNKED``: the kernels of the chu
 
 * Elementwise: :func:`_dask_fast` is ``da.map_blocks`` of the same ``<ufunc>_fast`` loop on
   every block (dask broadcasts NumPy and scalar operands as NumPy would).
-* Reductions (the last axis): with the reduced axis in one chunk every block holds whole rows
-  and :func:`_dask_rows` maps the in-memory wrapper over the blocks (bit for bit the in-memory
-  result, gradients and row maps included).  With the reduced axis in several chunks each
-  chunk of a row gives a *state* per sum of the normal form, ``(M, hi, lo)``: the chunk's
-  scaled sum ``hi + lo`` (a double-double) and its shift ``M`` (the sum is
-  ``exp(M) (hi + lo)``; ``M = 0`` for a sum with no exponent).  Two states merge
-  (:func:`_merge_states`) by rescaling to the common maximum ``exp(M_a - M)`` with the
-  difference taken exactly (TwoSum, as ``_wexp``) and adding in double-double, so a tail far
-  below the maximum survives: LSE([0, -40]) over two chunks keeps ``exp(-40) = 4.25e-18`` in
-  the low part, where an online ``(m, s)`` combine in plain doubles rounds it away.  The
-  states reduce along the chunks as a tree (``da.reduction``), the totals are finished per row
-  by the kernel's own formula (``_totals`` then ``_finish``); row maps and gradients, which
-  need the row totals at every element, are a second ``map_blocks`` pass with the totals
-  (and, for a row map's VJP, a reduction of the adjoint sums first).  Positions (class
-  labels ``x[t]``) are offset by each chunk's start; the length ``n`` is the whole row's.
+* Reductions, along any one axis (moved last first, :func:`_dask_moved`; the result moved
+  back, :func:`_dask_back`), with a NumPy or dask mask ``where=`` (:func:`_dask_mask`): with
+  the reduced axis in one chunk every block holds whole rows and :func:`_dask_rows` maps the
+  in-memory wrapper over the blocks (bit for bit the in-memory result, gradients and row maps
+  included).  With the reduced axis in several chunks each chunk of a row gives a mergeable
+  state, reduced as a tree and finished per row (:mod:`symsmooth.runtime.dask_states`), the
+  tails kept in double-double.  Positions (class labels ``x[t]``) are offset by each chunk's
+  start; the length ``n`` is the whole row's.  Whole rows only (a NotImplementedError with
+  the ``rechunk`` to run): pivoted gradients, parameter derivatives, iterations, and a mask
+  together with a class label or the length ``n``.
 
 ``_CHUNKED`` keys: ``value``, ``grad`` (the in-memory wrappers), ``state``, ``totals``,
 ``finish``, ``rowmap`` (or None), ``grad_chunk``, ``adjoint`` (or None), ``sums``, ``unpack``,
 ``adjoints`` (counts), ``vectors``, ``is_rowmap``, ``pivot`` (a pivoted gradient: chunked rows
-refused).
+refused), ``uses_size`` (the formula reads ``n``).
 
 Examples
 --------
 >>> import numpy as np
->>> a = np.array([[[0.0, 1.0, 0.0]]])  # one row, one sum: exp(0) * 1
->>> b = np.array([[[-40.0, 1.0, 0.0]]])  # exp(-40) * 1, in another chunk
->>> m = _merge_states(a, b)
->>> m[0, 0, 1], float(m[0, 0, 2])  # the tail stays in the low part
-(np.float64(1.0), 4.248354255291589e-18)
 >>> _is_lazy(np.ones(3)), _is_lazy(2.0)
 (False, False)
 """
@@ -47,12 +37,24 @@ from __future__ import annotations
 
 import numpy as np
 
+from symsmooth.runtime.axis_host import _axis_of
 from symsmooth.runtime.cpu_host import _check_labels
+from symsmooth.runtime.dask_states import (
+    _adjoint_block,
+    _empty_block,
+    _finish_block,
+    _map_block,
+    _merged,
+    _state_block,
+    _totals_block,
+)
 
 _NAME = "kernel"
 """Stands for the generated module's kernel name (error messages)."""
 _CHUNKED: dict = {}
 """Stands for the generated module's chunked kernels (see the module docstring)."""
+_LABELS: tuple = ()
+"""Stands for the generated module's class labels (see :mod:`symsmooth.runtime.cpu_host`)."""
 
 
 def _is_lazy(value):
@@ -91,165 +93,18 @@ def _dask_fast(fast, values, out):
     return da.map_blocks(fast, *args, dtype=dtype, meta=np.empty((0,) * ndim, dtype=dtype))
 
 
-def _shift_scale(m_part, m):
-    """exp(m_part - m) for m >= m_part, the difference taken exactly (TwoSum): 1 when equal
-    (+inf entries share the mass), 0 below exp's range or for m_part = -inf."""
-    d = m_part - m
-    bp = d - m_part
-    lo = (m_part - (d - bp)) + (-m - bp)
-    lo = np.where(np.isfinite(lo), lo, 0.0)
-    return np.where(m_part == m, 1.0, np.exp(d) * (1.0 + lo))
-
-
-def _merge_states(a, b):
-    """The state of the concatenation of two chunks: ``(..., n_sums, 3)`` arrays of
-    ``(M, hi, lo)``; rescaled to ``M = max(M_a, M_b)`` and added in double-double (TwoSum,
-    then renormalized).  An infinite or NaN sum keeps its plain value with low part 0, as the
-    kernels' ``_fin``."""
-    with np.errstate(all="ignore"):
-        m = np.maximum(a[..., 0], b[..., 0])
-        fa = _shift_scale(a[..., 0], m)
-        fb = _shift_scale(b[..., 0], m)
-        pa, pb = a[..., 1] * fa, b[..., 1] * fb
-        s = pa + pb
-        bp = s - pa
-        e = (pa - (s - bp)) + (pb - bp)
-        lo = e + a[..., 2] * fa + b[..., 2] * fb
-        hi = s + lo
-        lo = lo - (hi - s)
-        ok = np.isfinite(hi) & np.isfinite(lo)
-        return np.stack([m, np.where(ok, hi, s), np.where(ok, lo, 0.0)], axis=-1)
-
-
-def _merge_along(x, axis, keepdims):
-    """:func:`_merge_states` of every state along ``axis`` (a ``da.reduction`` combine), left
-    to right."""
-    at = axis[0] if isinstance(axis, tuple) else axis
-    acc = np.take(x, 0, axis=at)
-    for i in range(1, x.shape[at]):
-        acc = _merge_states(acc, np.take(x, i, axis=at))
-    return np.expand_dims(acc, at) if keepdims else acc
-
-
-def _flat_rows(blocks, params):
-    """float64 C-contiguous rows of the blocks and one value per row per parameter (a block's
-    parameters are scalars or blocks of the leading axes)."""
-    lead = blocks[0].shape[:-1]
-    count = int(np.prod(lead, dtype=np.int64))
-    rows = [np.ascontiguousarray(b, dtype=np.float64).reshape(count, b.shape[-1]) for b in blocks]
-    per_row = [
-        np.ascontiguousarray(np.broadcast_to(np.asarray(p, dtype=np.float64), lead)).reshape(count)
-        for p in params
-    ]
-    return rows, per_row, lead, count
-
-
-def _state_block(nv, size, *blocks):
-    """The ``(lead..., 1, n_sums, 3)`` states of one block of rows (a chunk of the reduced
-    axis starting at the offset block ``blocks[-1]``)."""
-    vecs, params, off = blocks[:nv], blocks[nv:-1], blocks[-1]
-    _check_labels(params, size)
-    rows, per_row, lead, count = _flat_rows(vecs, params)
-    state = np.empty((count, _CHUNKED["sums"], 3))
-    _CHUNKED["state"](*rows, *per_row, float(off[0]), state)
-    return state.reshape(*lead, 1, _CHUNKED["sums"], 3)
-
-
-def _totals_block(state, *params):
-    """The row totals of merged states: what ``_sums_<name>`` returns for the whole row."""
-    lead = state.shape[:-2]
-    count = int(np.prod(lead, dtype=np.int64))
-    _, per_row, _, _ = _flat_rows([np.empty((*lead, 0))], params)
-    tot = np.empty((count, _CHUNKED["unpack"]))
-    _CHUNKED["totals"](np.ascontiguousarray(state).reshape(count, -1, 3), *per_row, tot)
-    return tot.reshape(*lead, _CHUNKED["unpack"])
-
-
-def _finish_block(dtype, size, tot, *params):
-    """The reduction's value from the row totals."""
-    lead = tot.shape[:-1]
-    count = int(np.prod(lead, dtype=np.int64))
-    _, per_row, _, _ = _flat_rows([np.empty((*lead, 0))], params)
-    out = np.empty(count)
-    _CHUNKED["finish"](np.ascontiguousarray(tot).reshape(count, -1), *per_row, size, out)
-    return out.reshape(lead).astype(dtype, copy=False)
-
-
-def _map_block(kernel, nv, size, extra, dtype, *blocks):
-    """A second pass over one block with the row totals: ``kernel(rows..., params..., tot,
-    [cotangent rows, adjoint sums,] offset, size, outputs...)``; ``extra`` is 0 (row-map
-    values), 1 (a reduction's gradient, one output per vector) or 2 (a row map's VJP)."""
-    vecs, rest = blocks[:nv], blocks[nv:]
-    if extra == 2:
-        g, adj, tot, off, params = rest[0], rest[1], rest[2], rest[3], rest[4:]
-    else:
-        g = adj = None
-        tot, off, params = rest[0], rest[1], rest[2:]
-    rows, per_row, lead, count = _flat_rows(vecs, params)
-    tot = np.ascontiguousarray(tot).reshape(count, -1)
-    outs = [np.empty_like(rows[0]) for _ in range(1 if extra == 0 else nv)]
-    more = []
-    if extra == 2:
-        g_rows = np.ascontiguousarray(np.broadcast_to(g, vecs[0].shape), dtype=np.float64)
-        more = [g_rows.reshape(rows[0].shape), np.ascontiguousarray(adj).reshape(count, -1, 3)]
-    kernel(*rows, *per_row, tot, *more, float(off[0]), size, *outs)
-    shaped = [o.reshape(vecs[0].shape).astype(dtype, copy=False) for o in outs]
-    return shaped[0] if len(shaped) == 1 else np.stack(shaped, axis=-1)
-
-
-def _adjoint_block(nv, size, *blocks):
-    """The ``(lead..., 1, n_adjoints, 3)`` partial adjoint sums of a row map's VJP over one
-    chunk (states with M = 0: they merge as double-double sums)."""
-    vecs, g, tot, off, params = (
-        blocks[:nv],
-        blocks[nv],
-        blocks[nv + 1],
-        blocks[nv + 2],
-        blocks[nv + 3 :],
-    )
-    rows, per_row, lead, count = _flat_rows(vecs, params)
-    g_rows = np.ascontiguousarray(np.broadcast_to(g, vecs[0].shape), dtype=np.float64)
-    adj = np.empty((count, _CHUNKED["adjoints"], 3))
-    tot = np.ascontiguousarray(tot).reshape(count, -1)
-    _CHUNKED["adjoint"](
-        *rows, *per_row, g_rows.reshape(rows[0].shape), tot, float(off[0]), size, adj
-    )
-    return adj.reshape(*lead, 1, _CHUNKED["adjoints"], 3)
-
-
-def _whole_rows_block(fn, cot, kwargs, *blocks):
+def _whole_rows_block(fn, cot, masked, kwargs, *blocks):
     """The in-memory wrapper on one block of whole rows (several gradients stacked on a last
-    axis); ``cot``: the last block is a row map's cotangent; ``kwargs``: fixed arguments."""
+    axis); ``masked``: the last block is the mask (``where=``), ``cot``: the last before it
+    a row map's cotangent; ``kwargs``: fixed arguments."""
+    if masked:
+        kwargs = dict(kwargs, where=blocks[-1])
+        blocks = blocks[:-1]
     if cot:
         kwargs = dict(kwargs, cotangent=blocks[-1])
         blocks = blocks[:-1]
     got = fn(*blocks, **kwargs)
     return np.stack(got, axis=-1) if isinstance(got, tuple) else got
-
-
-def _chunk_identity(x, axis, keepdims):
-    """The chunk step of the state reduction: a block of states is its own partial result."""
-    return x
-
-
-def _merged(states, axis):
-    """The states reduced along ``axis`` (the chunks of the rows) by :func:`_merge_along`, as a
-    tree (``da.reduction``, 8 states at a time)."""
-    import dask.array as da
-
-    meta = np.empty((0,) * (states.ndim - 1))
-    return da.reduction(
-        states,
-        _chunk_identity,
-        _merge_along,
-        combine=_merge_along,
-        axis=axis,
-        keepdims=False,
-        dtype=np.float64,
-        split_every=8,
-        concatenate=True,
-        meta=meta,
-    )
 
 
 def _dask_cotangent(cotangent, shape, chunks, ind):
@@ -263,9 +118,10 @@ def _dask_cotangent(cotangent, shape, chunks, ind):
     return [da.broadcast_to(da.asarray(g), shape).rechunk(chunks), ind]
 
 
-def _whole_rows(fn, vec_args, flat, cot, out_ind, stacked, dtype, kwargs):
+def _whole_rows(fn, vec_args, flat, cot, out_ind, stacked, dtype, kwargs, mask=()):
     """``fn`` (an in-memory wrapper) mapped over blocks that hold whole rows; ``stacked``:
-    the number of gradients it returns as a tuple (0: one array)."""
+    the number of gradients it returns as a tuple (0: one array); ``mask``: the mask's
+    ``(array, index)`` pair, passed as ``where=``."""
     import dask.array as da
 
     got = da.blockwise(
@@ -275,11 +131,14 @@ def _whole_rows(fn, vec_args, flat, cot, out_ind, stacked, dtype, kwargs):
         None,
         bool(cot),
         None,
+        bool(mask),
+        None,
         kwargs,
         None,
         *vec_args,
         *flat,
         *cot,
+        *mask,
         new_axes={"v": stacked} if stacked else {},
         dtype=dtype,
         concatenate=True,
@@ -290,40 +149,50 @@ def _whole_rows(fn, vec_args, flat, cot, out_ind, stacked, dtype, kwargs):
 
 def _dask_iteration(fn, x, params, cotangent, kwargs):
     """A fixed-count iteration over rows (its VJP when ``cotangent`` is given or ``fn`` is
-    the gradient) on dask input: whole rows per block only (the iteration needs the row)."""
+    the gradient) on dask input: whole rows per block only (the iteration needs the row);
+    ``kwargs`` holds its count and ``axis`` (moved last here, moved back after)."""
+    kwargs = dict(kwargs)
+    axis = kwargs.pop("axis", -1)
+    (x,), cotangent, _, axis = _dask_moved((x,), cotangent, None, axis)
     vecs, pairs, shape, dtype, chunks, ind = _dask_operands((x,), params)
     if len(chunks[-1]) > 1:
         raise NotImplementedError(
             f"{_NAME}: an iteration needs whole rows; this dask input has the row axis in "
-            f"{len(chunks[-1])} chunks: x.rechunk({{-1: -1}}) first"
+            f"{len(chunks[-1])} chunks: x.rechunk({{{axis}: -1}}) first"
         )
     flat = [v for pair in pairs for v in pair]
     cot = _dask_cotangent(cotangent, shape, chunks, ind)
-    return _whole_rows(fn, [vecs[0], ind], flat, cot, ind, 0, dtype, kwargs)
+    got = _whole_rows(fn, [vecs[0], ind], flat, cot, ind, 0, dtype, kwargs)
+    return _dask_back(got, axis, True, False)
 
 
-def _dask_param_rows(fn, vectors, params, cotangent=None):
+def _dask_param_rows(fn, vectors, params, cotangent=None, axis=-1, keepdims=False, where=None):
     """A reduction's parameter derivative ``fn`` (an in-memory wrapper: one value per row) of
     dask input, lazily, with whole rows per block (its pivot pass needs the row); a row map's
-    ``cotangent`` travels with the rows."""
+    ``cotangent`` and the mask travel with the rows."""
+    vectors, cotangent, where, axis = _dask_moved(vectors, cotangent, where, axis)
     vecs, pairs, shape, dtype, chunks, ind = _dask_operands(vectors, params)
     if len(chunks[-1]) > 1:
         raise NotImplementedError(
             f"{_NAME}: a parameter derivative needs whole rows; this dask input has the "
-            f"reduced axis in {len(chunks[-1])} chunks: x.rechunk({{-1: -1}}) first"
+            f"reduced axis in {len(chunks[-1])} chunks: x.rechunk({{{axis}: -1}}) first"
         )
     _check_labels([np.empty(0) if _is_lazy(p) else p for p in params], shape[-1])
     flat = [x for pair in pairs for x in pair]
     vec_args = [x for v in vecs for x in (v, ind)]
     cot = _dask_cotangent(cotangent, shape, chunks, ind)
-    return _whole_rows(fn, vec_args, flat, cot, ind[:-1], 0, dtype, {})
+    mask = _dask_mask(where, shape, chunks, ind)
+    got = _whole_rows(fn, vec_args, flat, cot, ind[:-1], 0, dtype, {}, mask)
+    return _dask_back(got, axis, False, keepdims)
 
 
-def _dask_rows(grad, vectors, params, cotangent=None):
-    """A reduction (``grad``: its gradient) of dask input, lazily: whole rows per block map the
-    in-memory wrapper; rows in several chunks reduce mergeable states (module docstring)."""
+def _dask_rows(grad, vectors, params, cotangent=None, axis=-1, keepdims=False, where=None):
+    """A reduction (``grad``: its gradient) of dask input along ``axis``, lazily: whole rows
+    per block map the in-memory wrapper; rows in several chunks reduce mergeable states
+    (module docstring).  ``where``: a NumPy or dask mask."""
     import dask.array as da
 
+    vectors, cotangent, where, axis = _dask_moved(vectors, cotangent, where, axis)
     vecs, pairs, shape, dtype, chunks, ind = _dask_operands(vectors, params)
     # NumPy and scalar labels are checked now; dask ones in each block (at compute time)
     _check_labels([np.empty(0) if _is_lazy(p) else p for p in params], shape[-1])
@@ -332,16 +201,34 @@ def _dask_rows(grad, vectors, params, cotangent=None):
     flat = [x for pair in pairs for x in pair]
     vec_args = [x for v in vecs for x in (v, ind)]
     cot = _dask_cotangent(cotangent, shape, chunks, ind) if grad and rowmap else []
+    mask = _dask_mask(where, shape, chunks, ind)
+    masked = bool(mask)
     new = {"v": nv} if grad and nv > 1 else {}
     out_ind = (ind if grad or rowmap else lead) + ("v" if new else "")
+    mapped = grad or rowmap
+
+    def back(got):
+        if new:
+            return tuple(_dask_back(got[..., j], axis, True, False) for j in range(nv))
+        return _dask_back(got, axis, mapped, keepdims)
+
     if len(chunks[-1]) == 1:
         fn = _CHUNKED["grad"] if grad else _CHUNKED["value"]
-        return _whole_rows(fn, vec_args, flat, cot, out_ind, nv if new else 0, dtype, {})
+        got = _whole_rows(fn, vec_args, flat, cot, out_ind, nv if new else 0, dtype, {}, mask)
+        if new:
+            return tuple(_dask_back(g, axis, True, False) for g in got)
+        return back(got)
     if grad and _CHUNKED["pivot"]:
         raise NotImplementedError(
             f"{_NAME}_grad: the pivoted gradient needs whole rows; this dask input has the "
-            f"reduced axis in {len(chunks[-1])} chunks: x.rechunk({{-1: -1}}) first (each block "
-            "then holds whole rows)"
+            f"reduced axis in {len(chunks[-1])} chunks: x.rechunk({{{axis}: -1}}) first (each "
+            "block then holds whole rows)"
+        )
+    if masked and (_LABELS or _CHUNKED["uses_size"]):
+        raise NotImplementedError(
+            f"{_NAME}: a mask with a class label or the row length n needs whole rows; this "
+            f"dask input has the reduced axis in {len(chunks[-1])} chunks: "
+            f"x.rechunk({{{axis}: -1}}) first"
         )
     offs = [da.arange(shape[-1], chunks=chunks[-1], dtype=np.float64), ind[-1]]
     f64 = np.float64
@@ -350,9 +237,12 @@ def _dask_rows(grad, vectors, params, cotangent=None):
         ind + "yw",
         nv,
         None,
+        masked,
+        None,
         size,
         None,
         *vec_args,
+        *mask,
         *flat,
         *offs,
         new_axes={"y": _CHUNKED["sums"], "w": 3},
@@ -376,7 +266,7 @@ def _dask_rows(grad, vectors, params, cotangent=None):
     tot_args = [tot, lead + "u"]
     meta = np.empty((0,) * len(out_ind), dtype=dtype)
     if not grad and not rowmap:
-        return da.blockwise(
+        got = da.blockwise(
             _finish_block,
             lead,
             dtype,
@@ -389,13 +279,19 @@ def _dask_rows(grad, vectors, params, cotangent=None):
             concatenate=True,
             meta=meta,
         )
+        if masked:  # fully masked rows (symsmooth.runtime.axis_host)
+            any_kept = mask[0].any(axis=-1)
+            got = da.map_blocks(_empty_block, got, any_kept, dtype=dtype, meta=meta)
+        return back(got)
     if not grad:
-        return da.blockwise(
+        got = da.blockwise(
             _map_block,
             ind,
             _CHUNKED["rowmap"],
             None,
             nv,
+            None,
+            masked,
             None,
             size,
             None,
@@ -404,6 +300,7 @@ def _dask_rows(grad, vectors, params, cotangent=None):
             dtype,
             None,
             *vec_args,
+            *mask,
             *tot_args,
             *offs,
             *flat,
@@ -411,6 +308,7 @@ def _dask_rows(grad, vectors, params, cotangent=None):
             concatenate=True,
             meta=meta,
         )
+        return back(got)
     extra = 1
     more = []
     if rowmap:
@@ -421,9 +319,12 @@ def _dask_rows(grad, vectors, params, cotangent=None):
             ind + "yw",
             nv,
             None,
+            masked,
+            None,
             size,
             None,
             *vec_args,
+            *mask,
             *g,
             *tot_args,
             *offs,
@@ -442,6 +343,8 @@ def _dask_rows(grad, vectors, params, cotangent=None):
         None,
         nv,
         None,
+        masked,
+        None,
         size,
         None,
         extra,
@@ -449,6 +352,7 @@ def _dask_rows(grad, vectors, params, cotangent=None):
         dtype,
         None,
         *vec_args,
+        *mask,
         *more,
         *tot_args,
         *offs,
@@ -458,7 +362,68 @@ def _dask_rows(grad, vectors, params, cotangent=None):
         concatenate=True,
         meta=meta,
     )
-    return tuple(got[..., j] for j in range(nv)) if new else got
+    return back(got)
+
+
+def _dask_moved(vectors, cotangent, where, axis):
+    """The vectors, a row map's cotangent and the mask (NumPy or dask; ``None`` stays
+    ``None``) broadcast to the vectors' shape with ``axis`` moved last, and the axis as an
+    index (the checks of :func:`symsmooth.runtime.axis_host._to_last`)."""
+    import dask.array as da
+
+    arrays = [v if _is_lazy(v) else np.asarray(v) for v in vectors]
+    shape = np.broadcast_shapes(*[a.shape for a in arrays])
+    if len(shape) == 0:
+        raise ValueError(f"{_NAME}: inputs must have at least one axis (the reduced one)")
+    axis = _axis_of(len(shape), axis)
+    if where is not None:
+        where = where if _is_lazy(where) else np.asarray(where)
+        if where.dtype != np.bool_:
+            raise TypeError(
+                f"{_NAME}: where= must be a boolean mask (True: the entry joins the "
+                f"reduction), not dtype {where.dtype}"
+            )
+        try:
+            np.broadcast_shapes(where.shape, shape)
+        except ValueError:
+            raise ValueError(
+                f"{_NAME}: where= of shape {where.shape} does not broadcast to the input "
+                f"shape {shape}"
+            ) from None
+    if axis == len(shape) - 1:
+        return arrays, cotangent, where, axis
+
+    def move(a):
+        if a is None:
+            return None
+        a = a if _is_lazy(a) else np.asarray(a)
+        lib = da if _is_lazy(a) else np
+        return lib.moveaxis(lib.broadcast_to(a, shape), axis, -1)
+
+    return [move(a) for a in arrays], move(cotangent), move(where), axis
+
+
+def _dask_mask(where, shape, chunks, ind):
+    """The (moved) mask as a ``da.blockwise`` (array, index) pair chunked as the rows (none
+    for ``None``)."""
+    import dask.array as da
+
+    if where is None:
+        return []
+    w = where if _is_lazy(where) else np.broadcast_to(np.asarray(where), shape)
+    w = da.broadcast_to(w, shape).rechunk(chunks) if _is_lazy(w) else da.from_array(w, chunks)
+    return [w, ind]
+
+
+def _dask_back(got, axis, mapped, keepdims):
+    """A lazy result of the moved input in the input's layout: a row map or gradient
+    (``mapped``) with its last axis back at ``axis``, a per-row result with a length-1 axis
+    there for ``keepdims``."""
+    import dask.array as da
+
+    if mapped:
+        return got if axis == got.ndim - 1 else da.moveaxis(got, -1, axis)
+    return da.expand_dims(got, axis) if keepdims else got
 
 
 def _dask_operands(vectors, params):

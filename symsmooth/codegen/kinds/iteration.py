@@ -22,6 +22,7 @@ from symsmooth.codegen.emit import kernel_context
 from symsmooth.codegen.iteration import SHIFTS, IterationSpec
 from symsmooth.codegen.kinds.base import Kind, kernel_pair
 from symsmooth.codegen.kinds.reduction import REDUCTION
+from symsmooth.codegen.names import KEEP, derived_var
 from symsmooth.codegen.printer import MathPrinter
 
 
@@ -30,6 +31,10 @@ def cpu_context(spec: IterationSpec, printer: MathPrinter) -> dict:
     (:func:`symsmooth.codegen.emit.kernel_context`) under ``step``, and the layout of the
     iteration around it.  The step's helpers are registered with ``printer``."""
     step = kernel_context(spec.step, REDUCTION)
+    # the step runs on whole rows, unmasked: its row functions take no mask row (the
+    # reduction's last row argument, names.KEEP)
+    mask = ", " + derived_var("row", KEEP)
+    step = {**step, **{k: step[k].removesuffix(mask) for k in ("row_args", "row_call")}}
     printer.helpers.update(h.function.lstrip("_") for h in step["helpers"])
     vectors = step["vectors"]
     return {

@@ -13,7 +13,9 @@ pivot; this module writes the row function that evaluates it, in three passes ov
    (:func:`~symsmooth.codegen.paramgrad.split_terms`),
 
 then the derivative's numerator in double-double, rounded once, over its denominator.  An
-entry whose weight is 0 (at ``-inf``, or absent from every sum of its group) adds nothing.
+entry whose weight is 0 (at ``-inf``, or absent from every sum of its group) adds nothing;
+every pass skips the masked entries (``where=``: :data:`~symsmooth.codegen.names.KEPT`) and
+the length ``n`` counts the kept ones.
 
 Examples
 --------
@@ -39,6 +41,8 @@ from symsmooth.codegen.emit import Load, lines, live
 from symsmooth.codegen.kinds.pivoted import weight_code
 from symsmooth.codegen.names import (
     COTANGENT,
+    KEEP,
+    KEPT,
     SIZE,
     derived_var,
     grad_function,
@@ -64,6 +68,11 @@ def _needed(stmts, needed: set) -> list:
         if not isinstance(st, Load):
             read |= {str(s) for s in st.expr.free_symbols}
     return [st for st in kept if not isinstance(st, Load) or st.target in read]
+
+
+def _row_loop(loop: list[str]) -> list[str]:
+    """A pass over the row's kept entries (a masked entry, ``where=``, adds nothing)."""
+    return ["for idx in range(length):", *_indent([f"if not {KEPT}:", "    continue", *loop])]
 
 
 def _arg(printer: MathPrinter, expr) -> str:
@@ -108,7 +117,7 @@ class _Writer:
             h = state_var("exponent", g)
             loop += [f"if {h} > _B{g}:", f"    _B{g} = {h}", f"    _I{g} = idx"]
             loop += [f"elif {h} != {h}:", "    _bad = True"]
-        body += ["for idx in range(length):", *_indent(loop)]
+        body += _row_loop(loop)
         bad = ["_bad"] + [f"not (_B{g} < math.inf)" for g in pg.groups]
         bad += [f"_I{g} < 0" for g in pg.groups if g not in pg.flags]
         body += [f"if {' or '.join(bad)}:", "    return math.nan"]
@@ -203,7 +212,7 @@ class _Writer:
         loop = self._element(needed) + self._weights(groups)
         for g in groups:
             loop += [f"if {state_var('weight', g)} != 0.0:", *_indent(shifted[g])]
-        body += ["for idx in range(length):", *_indent(loop + plain)]
+        body += _row_loop(loop + plain)
         for k in sorted(scaled):
             s, c, sl = state_var("sum", k), state_var("comp", k), state_var("low", k)
             body += [f"_t = {s} + {c}", f"{sl} = {c} - (_t - {s})", f"{s} = _t"]
@@ -240,7 +249,7 @@ class _Writer:
         loop.append(f"{cot} = {derived_var('row', COTANGENT)}[idx]")
         test = " and ".join(f"{state_var('weight', g)} != 0.0" for g in groups)
         loop += [f"if {test}:", *_indent(guarded)] if groups else guarded
-        body += ["for idx in range(length):", *_indent(loop)]
+        body += _row_loop(loop)
         for m in range(len(parts)):
             body += [f"_t = _U{m} + _Uc{m}", f"_Ul{m} = _Uc{m} - (_t - _U{m})", f"_U{m} = _t"]
         return total
@@ -280,7 +289,7 @@ def param_context(spec, printer: MathPrinter, sub, element_pass, folded: dict) -
         parts += [a for w in pg.weights.values() for a in w.args]
         reads = _reads([sub(e) for e in parts])
         if SIZE in reads:
-            writer.body.append(f"{SIZE} = float(length)")
+            writer.body.append(f"{SIZE} = _kept_count({derived_var('row', KEEP)}, length)")
         scaled, tangent = sums_read([num, den], spec.pieces)
         writer.pivots(reads)
         writer.sums(scaled, tangent)

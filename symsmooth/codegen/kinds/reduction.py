@@ -41,6 +41,7 @@ from symsmooth.codegen.kinds.compensated import applies, gradient_statements, we
 from symsmooth.codegen.kinds.paramgrad import param_context
 from symsmooth.codegen.kinds.pivoted import pivot_context, weight_code
 from symsmooth.codegen.names import (
+    KEEP,
     POSITION,
     comp_of,
     derived_var,
@@ -138,7 +139,9 @@ def cpu_context(spec: KernelSpec, printer: MathPrinter) -> dict:
     unpack += [state_var("shift", g) for g in shifted]
     unpack += [state_var("low", k) for k in low]
     params = spec.param_codes
+    # every row function takes the mask row (None: unmasked), every matrix kernel the mask
     row_args = ", ".join([derived_var("row", v) for v in names] + list(params))
+    row_args += ", " + derived_var("row", KEEP)
     grad_exprs = [sub(p) for p in pc.partials]
     ctx = {
         "vectors": names,
@@ -156,7 +159,7 @@ def cpu_context(spec: KernelSpec, printer: MathPrinter) -> dict:
         "lean_test": " and ".join(f"{v} - {v} == 0.0" for v in unpack),
         "row_args": row_args,
         "row_call": row_args,
-        "mat_args": "".join(f"{derived_var('rows', v)}, " for v in [*names, *params]),
+        "mat_args": "".join(f"{derived_var('rows', v)}, " for v in [*names, *params, KEEP]),
         "unpack": ", ".join(unpack) + ("," if len(unpack) == 1 else ""),
         "value_lines": value_statements(value),
         "grad_lines": compensated[0]

@@ -1,0 +1,204 @@
+"""The chunked path of the reductions on dask input: mergeable row states and the block
+functions around the chunk kernels.
+
+With the reduced axis in several chunks each chunk of a row gives a *state* per sum of the
+normal form, ``(M, hi, lo)``: the chunk's scaled sum ``hi + lo`` (a double-double) and its
+shift ``M`` (the sum is ``exp(M) (hi + lo)``; ``M = 0`` for a sum with no exponent).  Two
+states merge (:func:`_merge_states`) by rescaling to the common maximum ``exp(M_a - M)`` with
+the difference taken exactly (TwoSum, as ``_wexp``) and adding in double-double, so a tail far
+below the maximum survives: LSE([0, -40]) over two chunks keeps ``exp(-40) = 4.25e-18`` in the
+low part, where an online ``(m, s)`` combine in plain doubles rounds it away (Milakov and
+Gimelshein 2018, arXiv:1805.02867, merge the same states without the low part).  The states
+reduce along the chunks as a tree (:func:`_merged`), the totals are finished per row by the
+kernel's own formula (:func:`_totals_block`, :func:`_finish_block`); row maps and gradients
+are a second pass with the totals (:func:`_map_block`; a row map's VJP reduces its adjoint
+sums first, :func:`_adjoint_block`).  A mask block (``where=``) follows the vector blocks
+(:func:`_split_keep`).  :mod:`symsmooth.runtime.dask_host` builds the graph; these run on
+NumPy blocks and read the module's ``_CHUNKED`` kernels.
+
+Examples
+--------
+>>> import numpy as np
+>>> a = np.array([[[0.0, 1.0, 0.0]]])  # one row, one sum: exp(0) * 1
+>>> b = np.array([[[-40.0, 1.0, 0.0]]])  # exp(-40) * 1, in another chunk
+>>> m = _merge_states(a, b)
+>>> m[0, 0, 1], float(m[0, 0, 2])  # the tail stays in the low part
+(np.float64(1.0), 4.248354255291589e-18)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from symsmooth.runtime.axis_host import _empty_rows
+from symsmooth.runtime.cpu_host import _check_labels
+
+_CHUNKED: dict = {}
+"""Stands for the generated module's chunked kernels (:mod:`symsmooth.runtime.dask_host`)."""
+
+
+def _shift_scale(m_part, m):
+    """exp(m_part - m) for m >= m_part, the difference taken exactly (TwoSum): 1 when equal
+    (+inf entries share the mass), 0 below exp's range or for m_part = -inf."""
+    d = m_part - m
+    bp = d - m_part
+    lo = (m_part - (d - bp)) + (-m - bp)
+    lo = np.where(np.isfinite(lo), lo, 0.0)
+    return np.where(m_part == m, 1.0, np.exp(d) * (1.0 + lo))
+
+
+def _merge_states(a, b):
+    """The state of the concatenation of two chunks: ``(..., n_sums, 3)`` arrays of
+    ``(M, hi, lo)``; rescaled to ``M = max(M_a, M_b)`` and added in double-double (TwoSum,
+    then renormalized).  An infinite or NaN sum keeps its plain value with low part 0, as the
+    kernels' ``_fin``."""
+    with np.errstate(all="ignore"):
+        m = np.maximum(a[..., 0], b[..., 0])
+        fa = _shift_scale(a[..., 0], m)
+        fb = _shift_scale(b[..., 0], m)
+        pa, pb = a[..., 1] * fa, b[..., 1] * fb
+        s = pa + pb
+        bp = s - pa
+        e = (pa - (s - bp)) + (pb - bp)
+        lo = e + a[..., 2] * fa + b[..., 2] * fb
+        hi = s + lo
+        lo = lo - (hi - s)
+        ok = np.isfinite(hi) & np.isfinite(lo)
+        return np.stack([m, np.where(ok, hi, s), np.where(ok, lo, 0.0)], axis=-1)
+
+
+def _merge_along(x, axis, keepdims):
+    """:func:`_merge_states` of every state along ``axis`` (a ``da.reduction`` combine), left
+    to right."""
+    at = axis[0] if isinstance(axis, tuple) else axis
+    acc = np.take(x, 0, axis=at)
+    for i in range(1, x.shape[at]):
+        acc = _merge_states(acc, np.take(x, i, axis=at))
+    return np.expand_dims(acc, at) if keepdims else acc
+
+
+def _flat_rows(blocks, params):
+    """float64 C-contiguous rows of the blocks and one value per row per parameter (a block's
+    parameters are scalars or blocks of the leading axes)."""
+    lead = blocks[0].shape[:-1]
+    count = int(np.prod(lead, dtype=np.int64))
+    rows = [np.ascontiguousarray(b, dtype=np.float64).reshape(count, b.shape[-1]) for b in blocks]
+    per_row = [
+        np.ascontiguousarray(np.broadcast_to(np.asarray(p, dtype=np.float64), lead)).reshape(count)
+        for p in params
+    ]
+    return rows, per_row, lead, count
+
+
+def _split_keep(blocks, nv, masked):
+    """The vector blocks, the mask block as ``(rows, n)`` booleans (``None`` unless
+    ``masked``: it follows the vectors) and the other blocks."""
+    vecs = blocks[:nv]
+    if not masked:
+        return vecs, None, blocks[nv:]
+    keep = blocks[nv]
+    keep = np.ascontiguousarray(np.broadcast_to(keep, vecs[0].shape))
+    return vecs, keep.reshape(-1, vecs[0].shape[-1]), blocks[nv + 1 :]
+
+
+def _state_block(nv, masked, size, *blocks):
+    """The ``(lead..., 1, n_sums, 3)`` states of one block of rows (a chunk of the reduced
+    axis starting at the offset block ``blocks[-1]``; the mask block after the vectors when
+    ``masked``)."""
+    vecs, keep, rest = _split_keep(blocks, nv, masked)
+    params, off = rest[:-1], rest[-1]
+    _check_labels(params, size)
+    rows, per_row, lead, count = _flat_rows(vecs, params)
+    state = np.empty((count, _CHUNKED["sums"], 3))
+    _CHUNKED["state"](*rows, *per_row, keep, float(off[0]), state)
+    return state.reshape(*lead, 1, _CHUNKED["sums"], 3)
+
+
+def _totals_block(state, *params):
+    """The row totals of merged states: what ``_sums_<name>`` returns for the whole row."""
+    lead = state.shape[:-2]
+    count = int(np.prod(lead, dtype=np.int64))
+    _, per_row, _, _ = _flat_rows([np.empty((*lead, 0))], params)
+    tot = np.empty((count, _CHUNKED["unpack"]))
+    _CHUNKED["totals"](np.ascontiguousarray(state).reshape(count, -1, 3), *per_row, tot)
+    return tot.reshape(*lead, _CHUNKED["unpack"])
+
+
+def _finish_block(dtype, size, tot, *params):
+    """The reduction's value from the row totals."""
+    lead = tot.shape[:-1]
+    count = int(np.prod(lead, dtype=np.int64))
+    _, per_row, _, _ = _flat_rows([np.empty((*lead, 0))], params)
+    out = np.empty(count)
+    _CHUNKED["finish"](np.ascontiguousarray(tot).reshape(count, -1), *per_row, size, out)
+    return out.reshape(lead).astype(dtype, copy=False)
+
+
+def _map_block(kernel, nv, masked, size, extra, dtype, *blocks):
+    """A second pass over one block with the row totals: ``kernel(rows..., params..., keep,
+    tot, [cotangent rows, adjoint sums,] offset, size, outputs...)``; ``extra`` is 0 (row-map
+    values), 1 (a reduction's gradient, one output per vector) or 2 (a row map's VJP)."""
+    vecs, keep, rest = _split_keep(blocks, nv, masked)
+    if extra == 2:
+        g, adj, tot, off, params = rest[0], rest[1], rest[2], rest[3], rest[4:]
+    else:
+        g = adj = None
+        tot, off, params = rest[0], rest[1], rest[2:]
+    rows, per_row, lead, count = _flat_rows(vecs, params)
+    tot = np.ascontiguousarray(tot).reshape(count, -1)
+    outs = [np.empty_like(rows[0]) for _ in range(1 if extra == 0 else nv)]
+    more = []
+    if extra == 2:
+        g_rows = np.ascontiguousarray(np.broadcast_to(g, vecs[0].shape), dtype=np.float64)
+        more = [g_rows.reshape(rows[0].shape), np.ascontiguousarray(adj).reshape(count, -1, 3)]
+    kernel(*rows, *per_row, keep, tot, *more, float(off[0]), size, *outs)
+    shaped = [o.reshape(vecs[0].shape).astype(dtype, copy=False) for o in outs]
+    return shaped[0] if len(shaped) == 1 else np.stack(shaped, axis=-1)
+
+
+def _adjoint_block(nv, masked, size, *blocks):
+    """The ``(lead..., 1, n_adjoints, 3)`` partial adjoint sums of a row map's VJP over one
+    chunk (states with M = 0: they merge as double-double sums)."""
+    vecs, keep, rest = _split_keep(blocks, nv, masked)
+    g, tot, off, params = rest[0], rest[1], rest[2], rest[3:]
+    rows, per_row, lead, count = _flat_rows(vecs, params)
+    g_rows = np.ascontiguousarray(np.broadcast_to(g, vecs[0].shape), dtype=np.float64)
+    adj = np.empty((count, _CHUNKED["adjoints"], 3))
+    tot = np.ascontiguousarray(tot).reshape(count, -1)
+    _CHUNKED["adjoint"](
+        *rows, *per_row, keep, g_rows.reshape(rows[0].shape), tot, float(off[0]), size, adj
+    )
+    return adj.reshape(*lead, 1, _CHUNKED["adjoints"], 3)
+
+
+def _chunk_identity(x, axis, keepdims):
+    """The chunk step of the state reduction: a block of states is its own partial result."""
+    return x
+
+
+def _merged(states, axis):
+    """The states reduced along ``axis`` (the chunks of the rows) by :func:`_merge_along`, as a
+    tree (``da.reduction``, 8 states at a time)."""
+    import dask.array as da
+
+    meta = np.empty((0,) * (states.ndim - 1))
+    return da.reduction(
+        states,
+        _chunk_identity,
+        _merge_along,
+        combine=_merge_along,
+        axis=axis,
+        keepdims=False,
+        dtype=np.float64,
+        split_every=8,
+        concatenate=True,
+        meta=meta,
+    )
+
+
+def _empty_block(out, any_kept):
+    """A block of values with its fully masked rows (``any_kept`` False) as the in-memory
+    wrapper gives them (:func:`symsmooth.runtime.axis_host._empty_rows`)."""
+    flat = np.array(out, dtype=np.float64).reshape(-1)
+    keep = np.asarray(any_kept).reshape(-1, 1)
+    return _empty_rows(flat, keep, False).reshape(out.shape).astype(out.dtype, copy=False)

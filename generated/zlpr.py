@@ -5,7 +5,7 @@
 #   (i, 1, n)) + 1))/k (kexue.fm/archives/7359 eq:final (ZLPR); Su et al., ZLPR, arXiv:2208.02955)
 # Kind: reduction; inputs: s, t; parameters: k
 # Template: reduction.py.j2
-#   sha256:15f003549c1311fc3a7cde919ec094fd59e90315e3f8d118576e5780c32772db
+#   sha256:e9a9e1b7d1eeb7dda9308ebd7d96d8d0ea79f766601303dab4a383816890eec2
 # Input expression: sha256(srepr)=f03dfa8244b29ec1d2e877ce64a021e4be86935ac3b74be5944371ddc7d18cce
 # Stabilization rules applied: none
 #
@@ -1195,19 +1195,6 @@ def _split_keep(blocks, nv, masked):
     return vecs, keep.reshape(-1, vecs[0].shape[-1]), blocks[nv + 1 :]
 
 
-def _state_block(nv, masked, size, *blocks):
-    """The ``(lead..., 1, n_sums, 3)`` states of one block of rows (a chunk of the reduced
-    axis starting at the offset block ``blocks[-1]``; the mask block after the vectors when
-    ``masked``)."""
-    vecs, keep, rest = _split_keep(blocks, nv, masked)
-    params, off = rest[:-1], rest[-1]
-    _check_labels(params, size)
-    rows, per_row, lead, count = _flat_rows(vecs, params)
-    state = np.empty((count, _CHUNKED["sums"], 3))
-    _CHUNKED["state"](*rows, *per_row, keep, float(off[0]), state)
-    return state.reshape(*lead, 1, _CHUNKED["sums"], 3)
-
-
 def _totals_block(state, *params):
     """The row totals of merged states: what ``_sums_<name>`` returns for the whole row."""
     lead = state.shape[:-2]
@@ -1228,41 +1215,59 @@ def _finish_block(dtype, size, tot, *params):
     return out.reshape(lead).astype(dtype, copy=False)
 
 
-def _map_block(kernel, nv, masked, size, extra, dtype, *blocks):
-    """A second pass over one block with the row totals: ``kernel(rows..., params..., keep,
-    tot, [cotangent rows, adjoint sums,] offset, size, outputs...)``; ``extra`` is 0 (row-map
-    values), 1 (a reduction's gradient, one output per vector) or 2 (a row map's VJP)."""
-    vecs, keep, rest = _split_keep(blocks, nv, masked)
-    if extra == 2:
-        g, adj, tot, off, params = rest[0], rest[1], rest[2], rest[3], rest[4:]
-    else:
-        g = adj = None
-        tot, off, params = rest[0], rest[1], rest[2:]
-    rows, per_row, lead, count = _flat_rows(vecs, params)
-    tot = np.ascontiguousarray(tot).reshape(count, -1)
-    outs = [np.empty_like(rows[0]) for _ in range(1 if extra == 0 else nv)]
-    more = []
-    if extra == 2:
-        g_rows = np.ascontiguousarray(np.broadcast_to(g, vecs[0].shape), dtype=np.float64)
-        more = [g_rows.reshape(rows[0].shape), np.ascontiguousarray(adj).reshape(count, -1, 3)]
-    kernel(*rows, *per_row, keep, tot, *more, float(off[0]), size, *outs)
-    shaped = [o.reshape(vecs[0].shape).astype(dtype, copy=False) for o in outs]
-    return shaped[0] if len(shaped) == 1 else np.stack(shaped, axis=-1)
+def _block_operand(role, block, vecs, count, size):
+    """One kernel operand of a chunk pass from its block (the ``layout`` roles of
+    :func:`_chunk_block`)."""
+    if role == "size":
+        return size
+    if role == "off":
+        return float(block[0])
+    if role == "cot":
+        g = np.ascontiguousarray(np.broadcast_to(block, vecs[0].shape), dtype=np.float64)
+        return g.reshape(count, vecs[0].shape[-1])
+    if role in ("adj", "rest"):
+        return np.ascontiguousarray(block).reshape(count, -1, 3)
+    return np.ascontiguousarray(block).reshape(count, -1)  # tot, piv
 
 
-def _adjoint_block(nv, masked, size, *blocks):
-    """The ``(lead..., 1, n_adjoints, 3)`` partial adjoint sums of a row map's VJP over one
-    chunk (states with M = 0: they merge as double-double sums)."""
+def _chunk_block(kernel, nv, masked, size, layout, out, dtype, *blocks):
+    """A pass of a chunk kernel over one block of rows: ``kernel(rows..., params..., keep,
+    operands..., outputs...)``.  ``blocks``: the vectors, the mask (when ``masked``), one block
+    per ``layout`` role but ``size`` (``tot`` row totals, ``cot`` a row map's cotangent,
+    ``adj``/``rest`` merged adjoint or small sums, ``piv`` the pivot record, ``off`` the
+    chunk's offset), then the parameters.  ``out``: ``("grads", n)`` (n arrays shaped like the
+    block, stacked on a last axis when n > 1), ``("states", k)`` (``(lead..., 1, k, 3)``) or
+    ``("record", c)`` (``(lead..., 1, c)``)."""
     vecs, keep, rest = _split_keep(blocks, nv, masked)
-    g, tot, off, params = rest[0], rest[1], rest[2], rest[3:]
+    roles = [r for r in layout if r != "size"]
+    _check_labels(rest[len(roles) :], size)  # dask labels: checked in each block
+    given, params = dict(zip(roles, rest[: len(roles)], strict=True)), rest[len(roles) :]
     rows, per_row, lead, count = _flat_rows(vecs, params)
-    g_rows = np.ascontiguousarray(np.broadcast_to(g, vecs[0].shape), dtype=np.float64)
-    adj = np.empty((count, _CHUNKED["adjoints"], 3))
-    tot = np.ascontiguousarray(tot).reshape(count, -1)
-    _CHUNKED["adjoint"](
-        *rows, *per_row, keep, g_rows.reshape(rows[0].shape), tot, float(off[0]), size, adj
-    )
-    return adj.reshape(*lead, 1, _CHUNKED["adjoints"], 3)
+    args = [_block_operand(r, given.get(r), vecs, count, size) for r in layout]
+    kind, n = out
+    if kind == "grads":
+        outs = [np.empty_like(rows[0]) for _ in range(n)]
+        kernel(*rows, *per_row, keep, *args, *outs)
+        shaped = [o.reshape(vecs[0].shape).astype(dtype, copy=False) for o in outs]
+        return shaped[0] if n == 1 else np.stack(shaped, axis=-1)
+    res = np.empty((count, n, 3) if kind == "states" else (count, n))
+    kernel(*rows, *per_row, keep, *args, res)
+    return res.reshape(*lead, 1, *res.shape[1:])
+
+
+def _first_pivot(x, axis, keepdims):
+    """The row's pivot record from the chunks' records along ``axis`` (a ``da.reduction``
+    combine): the first chunk's that holds one (the smallest position; all +inf: none).
+
+    >>> import numpy as np
+    >>> recs = np.array([[[np.inf, 0.0], [7.0, 2.5], [9.0, 2.5]]])  # chunks 2 and 3 hold one
+    >>> _first_pivot(recs, 1, False).tolist()
+    [[7.0, 2.5]]
+    """
+    at = axis[0] if isinstance(axis, tuple) else axis
+    first = np.expand_dims(np.argmin(x[..., 0], axis=at), (at, x.ndim - 1))
+    got = np.take_along_axis(x, first, axis=at)
+    return got if keepdims else np.squeeze(got, at)
 
 
 def _chunk_identity(x, axis, keepdims):
@@ -1270,17 +1275,18 @@ def _chunk_identity(x, axis, keepdims):
     return x
 
 
-def _merged(states, axis):
-    """The states reduced along ``axis`` (the chunks of the rows) by :func:`_merge_along`, as a
-    tree (``da.reduction``, 8 states at a time)."""
+def _merged(states, axis, combine=_merge_along):
+    """The states reduced along ``axis`` (the chunks of the rows) by ``combine``
+    (:func:`_merge_along`; :func:`_first_pivot` for pivot records), as a tree
+    (``da.reduction``, 8 at a time)."""
     import dask.array as da
 
     meta = np.empty((0,) * (states.ndim - 1))
     return da.reduction(
         states,
         _chunk_identity,
-        _merge_along,
-        combine=_merge_along,
+        combine,
+        combine=combine,
         axis=axis,
         keepdims=False,
         dtype=np.float64,
@@ -1415,40 +1421,55 @@ def _dask_rows(grad, vectors, params, cotangent=None, axis=-1, keepdims=False, w
         if new:
             return tuple(_dask_back(g, axis, True, False) for g in got)
         return back(got)
-    if grad and _CHUNKED["pivot"]:
-        raise NotImplementedError(
-            f"{_NAME}_grad: the pivoted gradient needs whole rows; this dask input has the "
-            f"reduced axis in {len(chunks[-1])} chunks: x.rechunk({{{axis}: -1}}) first (each "
-            "block then holds whole rows)"
-        )
     if masked and (_LABELS or _CHUNKED["uses_size"]):
         raise NotImplementedError(
             f"{_NAME}: a mask with a class label or the row length n needs whole rows; this "
             f"dask input has the reduced axis in {len(chunks[-1])} chunks: "
             f"x.rechunk({{{axis}: -1}}) first"
         )
-    offs = [da.arange(shape[-1], chunks=chunks[-1], dtype=np.float64), ind[-1]]
     f64 = np.float64
-    states = da.blockwise(
-        _state_block,
-        ind + "yw",
-        nv,
-        None,
-        masked,
-        None,
-        size,
-        None,
-        *vec_args,
-        *mask,
-        *flat,
-        *offs,
-        new_axes={"y": _CHUNKED["sums"], "w": 3},
-        adjust_chunks={ind[-1]: 1},
-        dtype=f64,
-        concatenate=True,
-        meta=np.empty((0,) * (len(ind) + 2)),
-    )
-    merged = _merged(states, len(ind) - 1)
+
+    def chunk_pass(kernel, index, roles, out, **kw):
+        """``_chunk_block`` of ``kernel`` over every block: ``roles`` are its operands in
+        the kernel's order, (role, (array, index)) or (``"size"``, None)."""
+        layout = tuple(r for r, _ in roles)
+        blocks = [x for _, pair in roles if pair for x in pair]
+        kw.setdefault("dtype", f64)
+        return da.blockwise(
+            _chunk_block,
+            index,
+            kernel,
+            None,
+            nv,
+            None,
+            masked,
+            None,
+            size,
+            None,
+            layout,
+            None,
+            out,
+            None,
+            kw["dtype"],
+            None,
+            *vec_args,
+            *mask,
+            *blocks,
+            *flat,
+            concatenate=True,
+            **kw,
+        )
+
+    def states(count):
+        shape = {"new_axes": {"y": count, "w": 3}, "adjust_chunks": {ind[-1]: 1}}
+        return dict(shape, meta=np.empty((0,) * (len(ind) + 2)))
+
+    offs = [da.arange(shape[-1], chunks=chunks[-1], dtype=f64), ind[-1]]
+    state = chunk_pass(
+        _CHUNKED["state"], ind + "yw", [("off", offs)], ("states", _CHUNKED["sums"]),
+        **states(_CHUNKED["sums"]),
+    )  # fmt: skip
+    merged = _merged(state, len(ind) - 1)
     tot = da.blockwise(
         _totals_block,
         lead + "u",
@@ -1460,7 +1481,7 @@ def _dask_rows(grad, vectors, params, cotangent=None, axis=-1, keepdims=False, w
         concatenate=True,
         meta=np.empty((0,) * (len(lead) + 1)),
     )
-    tot_args = [tot, lead + "u"]
+    tot_pair = [tot, lead + "u"]
     meta = np.empty((0,) * len(out_ind), dtype=dtype)
     if not grad and not rowmap:
         got = da.blockwise(
@@ -1470,7 +1491,7 @@ def _dask_rows(grad, vectors, params, cotangent=None, axis=-1, keepdims=False, w
             None,
             size,
             None,
-            *tot_args,
+            *tot_pair,
             *flat,
             dtype=dtype,
             concatenate=True,
@@ -1480,85 +1501,35 @@ def _dask_rows(grad, vectors, params, cotangent=None, axis=-1, keepdims=False, w
             any_kept = mask[0].any(axis=-1)
             got = da.map_blocks(_empty_block, got, any_kept, dtype=dtype, meta=meta)
         return back(got)
+    ends = [("off", offs), ("size", None)]
     if not grad:
-        got = da.blockwise(
-            _map_block,
-            ind,
-            _CHUNKED["rowmap"],
-            None,
-            nv,
-            None,
-            masked,
-            None,
-            size,
-            None,
-            0,
-            None,
-            dtype,
-            None,
-            *vec_args,
-            *mask,
-            *tot_args,
-            *offs,
-            *flat,
-            dtype=dtype,
-            concatenate=True,
-            meta=meta,
-        )
+        roles = [("tot", tot_pair), *ends]
+        got = chunk_pass(_CHUNKED["rowmap"], ind, roles, ("grads", 1), dtype=dtype, meta=meta)
         return back(got)
-    extra = 1
+    g = ("cot", cot if cot else [1.0, None])
     more = []
     if rowmap:
-        extra = 2
-        g = cot if cot else [1.0, None]
-        adj = da.blockwise(
-            _adjoint_block,
-            ind + "yw",
-            nv,
-            None,
-            masked,
-            None,
-            size,
-            None,
-            *vec_args,
-            *mask,
-            *g,
-            *tot_args,
-            *offs,
-            *flat,
-            new_axes={"y": _CHUNKED["adjoints"], "w": 3},
-            adjust_chunks={ind[-1]: 1},
-            dtype=f64,
-            concatenate=True,
-            meta=np.empty((0,) * (len(ind) + 2)),
-        )
-        more = [*g, _merged(adj, len(ind) - 1), lead + "yw"]
-    got = da.blockwise(
-        _map_block,
-        out_ind,
-        _CHUNKED["grad_chunk"],
-        None,
-        nv,
-        None,
-        masked,
-        None,
-        size,
-        None,
-        extra,
-        None,
-        dtype,
-        None,
-        *vec_args,
-        *mask,
-        *more,
-        *tot_args,
-        *offs,
-        *flat,
-        new_axes=new,
-        dtype=dtype,
-        concatenate=True,
+        roles = [g, ("tot", tot_pair), *ends]
+        n_adj = _CHUNKED["adjoints"]
+        adj = chunk_pass(_CHUNKED["adjoint"], ind + "yw", roles, ("states", n_adj), **states(n_adj))
+        more = [g, ("adj", [_merged(adj, len(ind) - 1), lead + "yw"])]
+    if _CHUNKED["pivot"]:  # the pivot across the chunks, then the small sums without it
+        find, rest, columns, n_small = _CHUNKED["pivot"]
+        g_row = [g] if rowmap else []
+        roles = [("tot", tot_pair), *g_row, ("off", offs)]
+        rec = chunk_pass(
+            find, ind + "z", roles, ("record", columns), new_axes={"z": columns},
+            adjust_chunks={ind[-1]: 1}, meta=np.empty((0,) * (len(ind) + 1)),
+        )  # fmt: skip
+        piv = ("piv", [_merged(rec, len(ind) - 1, _first_pivot), lead + "z"])
+        roles = [("tot", tot_pair), piv, *g_row, *ends]
+        small = chunk_pass(rest, ind + "yw", roles, ("states", n_small), **states(n_small))
+        more += [piv, ("rest", [_merged(small, len(ind) - 1), lead + "yw"])]
+    roles = [("tot", tot_pair), *more, *ends]
+    got = chunk_pass(
+        _CHUNKED["grad_chunk"], out_ind, roles, ("grads", nv), new_axes=new, dtype=dtype,
         meta=meta,
-    )
+    )  # fmt: skip
     return back(got)
 
 
@@ -1730,7 +1701,7 @@ _CHUNKED = {
     "adjoints": 0,
     "vectors": 2,
     "is_rowmap": False,
-    "pivot": False,
+    "pivot": None,
     "uses_size": False,
 }
 """The kernels of dask input with the reduced axis in several chunks

@@ -187,11 +187,12 @@ def test_labels_in_chunks():
         assert _ulps(got, ce.cross_entropy_lse(x, 2.0, t)) <= 2.0
         for r in range(0, 12, 3):
             assert ulp_error(got[r], _mp(_ce(x[r], 2.0, int(t[r])))) <= 4.0
-    # the gradient is pivoted (the row's first maximal element): whole rows only
-    grad = ce.cross_entropy_lse_grad(da.from_array(x, chunks=(4, 40)), 2.0, t).compute()
-    assert np.array_equal(grad, ce.cross_entropy_lse_grad(x, 2.0, t))
-    with pytest.raises(NotImplementedError, match="rechunk"):
-        ce.cross_entropy_lse_grad(da.from_array(x, chunks=(4, 8)), 2.0, t)
+    # the pivoted gradient (the row's first maximal element, found across the chunks): bit
+    # for bit the in-memory one, whole rows per block or not (tests/test_dask_pivot.py)
+    grad = ce.cross_entropy_lse_grad(x, 2.0, t)
+    for chunks in [(4, 40), (4, 8)]:
+        got = ce.cross_entropy_lse_grad(da.from_array(x, chunks=chunks), 2.0, t).compute()
+        assert np.array_equal(got, grad)
     with pytest.raises(ValueError, match="not a class index"):
         ce.cross_entropy_lse(da.from_array(x, chunks=(4, 8)), 2.0, t + 40)  # numpy: at once
     bad = ce.cross_entropy_lse(da.from_array(x, chunks=(4, 8)), 2.0, da.from_array(t + 40))
@@ -240,12 +241,12 @@ def test_row_map_in_chunks():
     total = sum((k * flint.arb(float(v))).exp() for v in x[1])
     for i in range(50):
         assert ulp_error(value[1, i], _mp((k * flint.arb(float(x[1, i]))).exp() / total)) <= 4.0
-    # the pivoted VJP needs whole rows: exact per block, refused with chunked rows
+    # the pivoted VJP: bit for bit the in-memory one, whole rows per block or chunked rows
     g = rng.standard_normal(x.shape)
     whole = sm.softmax_onehot_argmax_grad(da.from_array(x, chunks=(3, 50)), 2.0, cotangent=g)
     assert np.array_equal(whole.compute(), sm.softmax_onehot_argmax_grad(x, 2.0, cotangent=g))
-    with pytest.raises(NotImplementedError, match="rechunk"):
-        sm.softmax_onehot_argmax_grad(da.from_array(x, chunks=(3, 16)), 2.0)
+    split = sm.softmax_onehot_argmax_grad(da.from_array(x, chunks=(3, 16)), 2.0, cotangent=g)
+    assert np.array_equal(split.compute(), sm.softmax_onehot_argmax_grad(x, 2.0, cotangent=g))
 
 
 def test_iteration_whole_rows_only():

@@ -1,7 +1,7 @@
 """The chunked VJP of a row map on dask input: adjoint sums merged over the chunks of a row.
 
-No catalog row map takes this path (both have a pivoted gradient, which needs whole rows), so
-the kernel is log-softmax, ``k x_j - log sum_i exp(k x_i)``, generated here (it has no pivot).
+The catalog's row maps have a pivoted gradient (tests/test_dask_pivot.py), so the kernel here
+is log-softmax, ``k x_j - log sum_i exp(k x_i)``, generated here (it has no pivot).
 Its VJP is ``k (G_j - p_j sum_i G_i)`` with ``p = softmax(k x)``: the adjoint sum
 ``sum_i G_i`` is reduced over the chunks as a double-double state.  References: the
 whole-row kernel and Arb.  The module is written once into pytest's cache folder (rewritten

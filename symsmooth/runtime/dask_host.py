@@ -17,14 +17,15 @@ the module's ``_NAME`` and, for reductions, ``_CHUNKED``: the kernels of the chu
   included).  With the reduced axis in several chunks each chunk of a row gives a mergeable
   state, reduced as a tree and finished per row (:mod:`symsmooth.runtime.dask_states`), the
   tails kept in double-double.  Positions (class labels ``x[t]``) are offset by each chunk's
-  start; the length ``n`` is the whole row's.  Whole rows only (a NotImplementedError with
-  the ``rechunk`` to run): pivoted gradients, parameter derivatives, iterations, and a mask
-  together with a class label or the length ``n``.
+  start; the length ``n`` is the whole row's; pivoted gradients find their pivot across the
+  chunks.  Whole rows only (a NotImplementedError with the ``rechunk`` to run): parameter
+  derivatives, iterations, and a mask together with a class label or the length ``n``.
 
 ``_CHUNKED`` keys: ``value``, ``grad`` (the in-memory wrappers), ``state``, ``totals``,
 ``finish``, ``rowmap`` (or None), ``grad_chunk``, ``adjoint`` (or None), ``sums``, ``unpack``,
-``adjoints`` (counts), ``vectors``, ``is_rowmap``, ``pivot`` (a pivoted gradient: chunked rows
-refused), ``uses_size`` (the formula reads ``n``).
+``adjoints`` (counts), ``vectors``, ``is_rowmap``, ``pivot`` (a pivoted gradient's chunk
+kernels: the pivot's ``find`` and small sums' ``rest`` kernels, the record's columns and the
+number of small sums; None without one), ``uses_size`` (the formula reads ``n``).
 
 Examples
 --------
@@ -40,12 +41,11 @@ import numpy as np
 from symsmooth.runtime.axis_host import _axis_of
 from symsmooth.runtime.cpu_host import _check_labels
 from symsmooth.runtime.dask_states import (
-    _adjoint_block,
+    _chunk_block,
     _empty_block,
     _finish_block,
-    _map_block,
+    _first_pivot,
     _merged,
-    _state_block,
     _totals_block,
 )
 
@@ -218,40 +218,55 @@ def _dask_rows(grad, vectors, params, cotangent=None, axis=-1, keepdims=False, w
         if new:
             return tuple(_dask_back(g, axis, True, False) for g in got)
         return back(got)
-    if grad and _CHUNKED["pivot"]:
-        raise NotImplementedError(
-            f"{_NAME}_grad: the pivoted gradient needs whole rows; this dask input has the "
-            f"reduced axis in {len(chunks[-1])} chunks: x.rechunk({{{axis}: -1}}) first (each "
-            "block then holds whole rows)"
-        )
     if masked and (_LABELS or _CHUNKED["uses_size"]):
         raise NotImplementedError(
             f"{_NAME}: a mask with a class label or the row length n needs whole rows; this "
             f"dask input has the reduced axis in {len(chunks[-1])} chunks: "
             f"x.rechunk({{{axis}: -1}}) first"
         )
-    offs = [da.arange(shape[-1], chunks=chunks[-1], dtype=np.float64), ind[-1]]
     f64 = np.float64
-    states = da.blockwise(
-        _state_block,
-        ind + "yw",
-        nv,
-        None,
-        masked,
-        None,
-        size,
-        None,
-        *vec_args,
-        *mask,
-        *flat,
-        *offs,
-        new_axes={"y": _CHUNKED["sums"], "w": 3},
-        adjust_chunks={ind[-1]: 1},
-        dtype=f64,
-        concatenate=True,
-        meta=np.empty((0,) * (len(ind) + 2)),
-    )
-    merged = _merged(states, len(ind) - 1)
+
+    def chunk_pass(kernel, index, roles, out, **kw):
+        """``_chunk_block`` of ``kernel`` over every block: ``roles`` are its operands in
+        the kernel's order, (role, (array, index)) or (``"size"``, None)."""
+        layout = tuple(r for r, _ in roles)
+        blocks = [x for _, pair in roles if pair for x in pair]
+        kw.setdefault("dtype", f64)
+        return da.blockwise(
+            _chunk_block,
+            index,
+            kernel,
+            None,
+            nv,
+            None,
+            masked,
+            None,
+            size,
+            None,
+            layout,
+            None,
+            out,
+            None,
+            kw["dtype"],
+            None,
+            *vec_args,
+            *mask,
+            *blocks,
+            *flat,
+            concatenate=True,
+            **kw,
+        )
+
+    def states(count):
+        shape = {"new_axes": {"y": count, "w": 3}, "adjust_chunks": {ind[-1]: 1}}
+        return dict(shape, meta=np.empty((0,) * (len(ind) + 2)))
+
+    offs = [da.arange(shape[-1], chunks=chunks[-1], dtype=f64), ind[-1]]
+    state = chunk_pass(
+        _CHUNKED["state"], ind + "yw", [("off", offs)], ("states", _CHUNKED["sums"]),
+        **states(_CHUNKED["sums"]),
+    )  # fmt: skip
+    merged = _merged(state, len(ind) - 1)
     tot = da.blockwise(
         _totals_block,
         lead + "u",
@@ -263,7 +278,7 @@ def _dask_rows(grad, vectors, params, cotangent=None, axis=-1, keepdims=False, w
         concatenate=True,
         meta=np.empty((0,) * (len(lead) + 1)),
     )
-    tot_args = [tot, lead + "u"]
+    tot_pair = [tot, lead + "u"]
     meta = np.empty((0,) * len(out_ind), dtype=dtype)
     if not grad and not rowmap:
         got = da.blockwise(
@@ -273,7 +288,7 @@ def _dask_rows(grad, vectors, params, cotangent=None, axis=-1, keepdims=False, w
             None,
             size,
             None,
-            *tot_args,
+            *tot_pair,
             *flat,
             dtype=dtype,
             concatenate=True,
@@ -283,85 +298,35 @@ def _dask_rows(grad, vectors, params, cotangent=None, axis=-1, keepdims=False, w
             any_kept = mask[0].any(axis=-1)
             got = da.map_blocks(_empty_block, got, any_kept, dtype=dtype, meta=meta)
         return back(got)
+    ends = [("off", offs), ("size", None)]
     if not grad:
-        got = da.blockwise(
-            _map_block,
-            ind,
-            _CHUNKED["rowmap"],
-            None,
-            nv,
-            None,
-            masked,
-            None,
-            size,
-            None,
-            0,
-            None,
-            dtype,
-            None,
-            *vec_args,
-            *mask,
-            *tot_args,
-            *offs,
-            *flat,
-            dtype=dtype,
-            concatenate=True,
-            meta=meta,
-        )
+        roles = [("tot", tot_pair), *ends]
+        got = chunk_pass(_CHUNKED["rowmap"], ind, roles, ("grads", 1), dtype=dtype, meta=meta)
         return back(got)
-    extra = 1
+    g = ("cot", cot if cot else [1.0, None])
     more = []
     if rowmap:
-        extra = 2
-        g = cot if cot else [1.0, None]
-        adj = da.blockwise(
-            _adjoint_block,
-            ind + "yw",
-            nv,
-            None,
-            masked,
-            None,
-            size,
-            None,
-            *vec_args,
-            *mask,
-            *g,
-            *tot_args,
-            *offs,
-            *flat,
-            new_axes={"y": _CHUNKED["adjoints"], "w": 3},
-            adjust_chunks={ind[-1]: 1},
-            dtype=f64,
-            concatenate=True,
-            meta=np.empty((0,) * (len(ind) + 2)),
-        )
-        more = [*g, _merged(adj, len(ind) - 1), lead + "yw"]
-    got = da.blockwise(
-        _map_block,
-        out_ind,
-        _CHUNKED["grad_chunk"],
-        None,
-        nv,
-        None,
-        masked,
-        None,
-        size,
-        None,
-        extra,
-        None,
-        dtype,
-        None,
-        *vec_args,
-        *mask,
-        *more,
-        *tot_args,
-        *offs,
-        *flat,
-        new_axes=new,
-        dtype=dtype,
-        concatenate=True,
+        roles = [g, ("tot", tot_pair), *ends]
+        n_adj = _CHUNKED["adjoints"]
+        adj = chunk_pass(_CHUNKED["adjoint"], ind + "yw", roles, ("states", n_adj), **states(n_adj))
+        more = [g, ("adj", [_merged(adj, len(ind) - 1), lead + "yw"])]
+    if _CHUNKED["pivot"]:  # the pivot across the chunks, then the small sums without it
+        find, rest, columns, n_small = _CHUNKED["pivot"]
+        g_row = [g] if rowmap else []
+        roles = [("tot", tot_pair), *g_row, ("off", offs)]
+        rec = chunk_pass(
+            find, ind + "z", roles, ("record", columns), new_axes={"z": columns},
+            adjust_chunks={ind[-1]: 1}, meta=np.empty((0,) * (len(ind) + 1)),
+        )  # fmt: skip
+        piv = ("piv", [_merged(rec, len(ind) - 1, _first_pivot), lead + "z"])
+        roles = [("tot", tot_pair), piv, *g_row, *ends]
+        small = chunk_pass(rest, ind + "yw", roles, ("states", n_small), **states(n_small))
+        more += [piv, ("rest", [_merged(small, len(ind) - 1), lead + "yw"])]
+    roles = [("tot", tot_pair), *more, *ends]
+    got = chunk_pass(
+        _CHUNKED["grad_chunk"], out_ind, roles, ("grads", nv), new_axes=new, dtype=dtype,
         meta=meta,
-    )
+    )  # fmt: skip
     return back(got)
 
 

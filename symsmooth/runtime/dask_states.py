@@ -11,10 +11,14 @@ low part, where an online ``(m, s)`` combine in plain doubles rounds it away (Mi
 Gimelshein 2018, arXiv:1805.02867, merge the same states without the low part).  The states
 reduce along the chunks as a tree (:func:`_merged`), the totals are finished per row by the
 kernel's own formula (:func:`_totals_block`, :func:`_finish_block`); row maps and gradients
-are a second pass with the totals (:func:`_map_block`; a row map's VJP reduces its adjoint
-sums first, :func:`_adjoint_block`).  A mask block (``where=``) follows the vector blocks
-(:func:`_split_keep`).  :mod:`symsmooth.runtime.dask_host` builds the graph; these run on
-NumPy blocks and read the module's ``_CHUNKED`` kernels.
+are a second pass with the totals (:func:`_chunk_block`; a row map's VJP reduces its adjoint
+sums first).  A pivoted gradient (docs/codegen.md, pivoted form) finds its pivot across the
+chunks (each chunk's first element at the row maximum, the first chunk's record:
+:func:`_first_pivot`), merges its small sums over every other element as states with no
+shift, and finishes with the pivoted formula, as the in-memory kernel does.  A mask block
+(``where=``) follows the vector blocks (:func:`_split_keep`).
+:mod:`symsmooth.runtime.dask_host` builds the graph; these run on NumPy blocks and read the
+module's ``_CHUNKED`` kernels.
 
 Examples
 --------
@@ -101,19 +105,6 @@ def _split_keep(blocks, nv, masked):
     return vecs, keep.reshape(-1, vecs[0].shape[-1]), blocks[nv + 1 :]
 
 
-def _state_block(nv, masked, size, *blocks):
-    """The ``(lead..., 1, n_sums, 3)`` states of one block of rows (a chunk of the reduced
-    axis starting at the offset block ``blocks[-1]``; the mask block after the vectors when
-    ``masked``)."""
-    vecs, keep, rest = _split_keep(blocks, nv, masked)
-    params, off = rest[:-1], rest[-1]
-    _check_labels(params, size)
-    rows, per_row, lead, count = _flat_rows(vecs, params)
-    state = np.empty((count, _CHUNKED["sums"], 3))
-    _CHUNKED["state"](*rows, *per_row, keep, float(off[0]), state)
-    return state.reshape(*lead, 1, _CHUNKED["sums"], 3)
-
-
 def _totals_block(state, *params):
     """The row totals of merged states: what ``_sums_<name>`` returns for the whole row."""
     lead = state.shape[:-2]
@@ -134,41 +125,59 @@ def _finish_block(dtype, size, tot, *params):
     return out.reshape(lead).astype(dtype, copy=False)
 
 
-def _map_block(kernel, nv, masked, size, extra, dtype, *blocks):
-    """A second pass over one block with the row totals: ``kernel(rows..., params..., keep,
-    tot, [cotangent rows, adjoint sums,] offset, size, outputs...)``; ``extra`` is 0 (row-map
-    values), 1 (a reduction's gradient, one output per vector) or 2 (a row map's VJP)."""
-    vecs, keep, rest = _split_keep(blocks, nv, masked)
-    if extra == 2:
-        g, adj, tot, off, params = rest[0], rest[1], rest[2], rest[3], rest[4:]
-    else:
-        g = adj = None
-        tot, off, params = rest[0], rest[1], rest[2:]
-    rows, per_row, lead, count = _flat_rows(vecs, params)
-    tot = np.ascontiguousarray(tot).reshape(count, -1)
-    outs = [np.empty_like(rows[0]) for _ in range(1 if extra == 0 else nv)]
-    more = []
-    if extra == 2:
-        g_rows = np.ascontiguousarray(np.broadcast_to(g, vecs[0].shape), dtype=np.float64)
-        more = [g_rows.reshape(rows[0].shape), np.ascontiguousarray(adj).reshape(count, -1, 3)]
-    kernel(*rows, *per_row, keep, tot, *more, float(off[0]), size, *outs)
-    shaped = [o.reshape(vecs[0].shape).astype(dtype, copy=False) for o in outs]
-    return shaped[0] if len(shaped) == 1 else np.stack(shaped, axis=-1)
+def _block_operand(role, block, vecs, count, size):
+    """One kernel operand of a chunk pass from its block (the ``layout`` roles of
+    :func:`_chunk_block`)."""
+    if role == "size":
+        return size
+    if role == "off":
+        return float(block[0])
+    if role == "cot":
+        g = np.ascontiguousarray(np.broadcast_to(block, vecs[0].shape), dtype=np.float64)
+        return g.reshape(count, vecs[0].shape[-1])
+    if role in ("adj", "rest"):
+        return np.ascontiguousarray(block).reshape(count, -1, 3)
+    return np.ascontiguousarray(block).reshape(count, -1)  # tot, piv
 
 
-def _adjoint_block(nv, masked, size, *blocks):
-    """The ``(lead..., 1, n_adjoints, 3)`` partial adjoint sums of a row map's VJP over one
-    chunk (states with M = 0: they merge as double-double sums)."""
+def _chunk_block(kernel, nv, masked, size, layout, out, dtype, *blocks):
+    """A pass of a chunk kernel over one block of rows: ``kernel(rows..., params..., keep,
+    operands..., outputs...)``.  ``blocks``: the vectors, the mask (when ``masked``), one block
+    per ``layout`` role but ``size`` (``tot`` row totals, ``cot`` a row map's cotangent,
+    ``adj``/``rest`` merged adjoint or small sums, ``piv`` the pivot record, ``off`` the
+    chunk's offset), then the parameters.  ``out``: ``("grads", n)`` (n arrays shaped like the
+    block, stacked on a last axis when n > 1), ``("states", k)`` (``(lead..., 1, k, 3)``) or
+    ``("record", c)`` (``(lead..., 1, c)``)."""
     vecs, keep, rest = _split_keep(blocks, nv, masked)
-    g, tot, off, params = rest[0], rest[1], rest[2], rest[3:]
+    roles = [r for r in layout if r != "size"]
+    _check_labels(rest[len(roles) :], size)  # dask labels: checked in each block
+    given, params = dict(zip(roles, rest[: len(roles)], strict=True)), rest[len(roles) :]
     rows, per_row, lead, count = _flat_rows(vecs, params)
-    g_rows = np.ascontiguousarray(np.broadcast_to(g, vecs[0].shape), dtype=np.float64)
-    adj = np.empty((count, _CHUNKED["adjoints"], 3))
-    tot = np.ascontiguousarray(tot).reshape(count, -1)
-    _CHUNKED["adjoint"](
-        *rows, *per_row, keep, g_rows.reshape(rows[0].shape), tot, float(off[0]), size, adj
-    )
-    return adj.reshape(*lead, 1, _CHUNKED["adjoints"], 3)
+    args = [_block_operand(r, given.get(r), vecs, count, size) for r in layout]
+    kind, n = out
+    if kind == "grads":
+        outs = [np.empty_like(rows[0]) for _ in range(n)]
+        kernel(*rows, *per_row, keep, *args, *outs)
+        shaped = [o.reshape(vecs[0].shape).astype(dtype, copy=False) for o in outs]
+        return shaped[0] if n == 1 else np.stack(shaped, axis=-1)
+    res = np.empty((count, n, 3) if kind == "states" else (count, n))
+    kernel(*rows, *per_row, keep, *args, res)
+    return res.reshape(*lead, 1, *res.shape[1:])
+
+
+def _first_pivot(x, axis, keepdims):
+    """The row's pivot record from the chunks' records along ``axis`` (a ``da.reduction``
+    combine): the first chunk's that holds one (the smallest position; all +inf: none).
+
+    >>> import numpy as np
+    >>> recs = np.array([[[np.inf, 0.0], [7.0, 2.5], [9.0, 2.5]]])  # chunks 2 and 3 hold one
+    >>> _first_pivot(recs, 1, False).tolist()
+    [[7.0, 2.5]]
+    """
+    at = axis[0] if isinstance(axis, tuple) else axis
+    first = np.expand_dims(np.argmin(x[..., 0], axis=at), (at, x.ndim - 1))
+    got = np.take_along_axis(x, first, axis=at)
+    return got if keepdims else np.squeeze(got, at)
 
 
 def _chunk_identity(x, axis, keepdims):
@@ -176,17 +185,18 @@ def _chunk_identity(x, axis, keepdims):
     return x
 
 
-def _merged(states, axis):
-    """The states reduced along ``axis`` (the chunks of the rows) by :func:`_merge_along`, as a
-    tree (``da.reduction``, 8 states at a time)."""
+def _merged(states, axis, combine=_merge_along):
+    """The states reduced along ``axis`` (the chunks of the rows) by ``combine``
+    (:func:`_merge_along`; :func:`_first_pivot` for pivot records), as a tree
+    (``da.reduction``, 8 at a time)."""
     import dask.array as da
 
     meta = np.empty((0,) * (states.ndim - 1))
     return da.reduction(
         states,
         _chunk_identity,
-        _merge_along,
-        combine=_merge_along,
+        combine,
+        combine=combine,
         axis=axis,
         keepdims=False,
         dtype=np.float64,

@@ -40,7 +40,7 @@ OFFSET = "_off"
 """The number of row elements before the chunk (positions are ``idx + _off + 1``)."""
 
 
-def _offset(stmts: list) -> list:
+def offset_positions(stmts: list) -> list:
     """``stmts`` with the element index ``idx`` read as ``idx + _off`` (the position's
     assignment; loads index the chunk's own row)."""
     idx = sp.Symbol("idx")
@@ -69,8 +69,8 @@ def chunked_context(ctx: dict) -> dict:
         if g["sums"]
     ]
     return {
-        "chunk_load": _offset(ctx["load"]),
-        "chunk_prologue": _offset(ctx["prologue"]),
+        "chunk_load": offset_positions(ctx["load"]),
+        "chunk_prologue": offset_positions(ctx["prologue"]),
         "chunk_sums": sums,
         "chunk_groups": groups,
         "chunk_state_unpack": ", ".join(

@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import sympy as sp
 
-from symsmooth.codegen.emit import Assign, Load, block, lines, live, reads, statements
+from symsmooth.codegen.emit import Assign, Load, Raw, block, lines, live, reads, statements
+from symsmooth.codegen.kinds.chunked import offset_positions
 from symsmooth.codegen.names import COTANGENT, PIVOT_POSITION, comp_of, derived_var, state_var
 from symsmooth.codegen.pivot import linear_numerator, pivot_form
 from symsmooth.codegen.printer import MathPrinter
@@ -121,6 +122,11 @@ def pivot_context(
     return {
         "group": g,
         "load": lines(load, printer),
+        # the chunked path (templates/_chunked_reduction.py.j2): the pivot's elements from its
+        # record, the small sums' loop with the chunk's positions offset
+        "chunk_load": lines(_record_loads(load, names), printer),
+        "chunk_sum_loop": lines(offset_positions(sum_statements), printer),
+        "columns": 2 + len(names) if plan.rowmap else 1 + len(names),
         "load_statements": load,
         "sum_statements": sum_statements,
         "sum_loop": lines(sum_statements, printer),
@@ -131,6 +137,24 @@ def pivot_context(
         "finish": finish,
         "grad_lines": grads,
     }
+
+
+def _record_loads(load: list, names: list) -> list:
+    """The pivot's loads read from its record ``_piv[r]`` of the chunked path: column 0 its
+    position ``piv`` in the whole row, then each vector's element there, then (row maps) the
+    cotangent's; the other statements unchanged.
+
+    >>> _record_loads([Load("x_p", "x", "piv"), Load("G_p", "G", "piv")], ["x"])
+    [Raw(line='piv = _piv[r, 0]'), Raw(line='x_p = _piv[r, 1]'), Raw(line='G_p = _piv[r, 2]')]
+    """
+    out: list = [Raw("piv = _piv[r, 0]")]
+    for st in load:
+        if isinstance(st, Load) and st.index == "piv":
+            col = 1 + (names.index(st.vector) if st.vector in names else len(names))
+            out.append(Raw(f"{st.target} = _piv[r, {col}]"))
+        else:
+            out.append(st)
+    return out
 
 
 def _grad_line(j: int, ratio: str, weighted: bool, e_g: str) -> str:

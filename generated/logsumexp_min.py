@@ -1020,12 +1020,34 @@ def _merged(states, axis, combine=_merge_along):
     )
 
 
-def _empty_block(out, any_kept):
+def _empty_block(out, any_kept, zero):
     """A block of values with its fully masked rows (``any_kept`` False) as the in-memory
-    wrapper gives them (:func:`symsmooth.runtime.axis_host._empty_rows`)."""
+    wrapper gives them (:func:`symsmooth.runtime.axis_host._empty_rows`; ``zero``: a
+    labelled loss)."""
     flat = np.array(out, dtype=np.float64).reshape(-1)
     keep = np.asarray(any_kept).reshape(-1, 1)
-    return _empty_rows(flat, keep, False).reshape(out.shape).astype(out.dtype, copy=False)
+    return _empty_rows(flat, keep, zero).reshape(out.shape).astype(out.dtype, copy=False)
+
+
+def _label_kept_block(first, keep, off, label):
+    """``(lead..., 1)``: whether this chunk of each row holds the entry a class label
+    selects (``first``-based, in the whole row) and keeps it."""
+    keep = np.asarray(keep)
+    lead, n = keep.shape[:-1], keep.shape[-1]
+    pos = np.broadcast_to(np.asarray(label, dtype=np.float64), lead) - first - float(off[0])
+    inside = (pos >= 0) & (pos < n)
+    if n == 0:
+        return np.zeros((*lead, 1), dtype=bool)
+    at = np.clip(pos, 0, n - 1).astype(np.int64)[..., None]
+    return (inside & np.take_along_axis(keep, at, axis=-1)[..., 0])[..., None]
+
+
+def _labels_checked(out, bad, message):
+    """``out`` unless a row of the block is ``bad`` (a label on a masked entry of a row that
+    keeps others): then the ValueError of the in-memory wrapper, at compute time."""
+    if np.any(bad):
+        raise ValueError(message)
+    return out
 
 
 def _is_lazy(value):
@@ -1145,13 +1167,15 @@ def _dask_rows(grad, vectors, params, cotangent=None, axis=-1, keepdims=False, w
         if new:
             return tuple(_dask_back(g, axis, True, False) for g in got)
         return back(got)
-    if masked and (_LABELS or _CHUNKED["uses_size"]):
+    if masked and _CHUNKED["uses_size"]:
         raise NotImplementedError(
-            f"{_NAME}: a mask with a class label or the row length n needs whole rows; this "
-            f"dask input has the reduced axis in {len(chunks[-1])} chunks: "
-            f"x.rechunk({{{axis}: -1}}) first"
+            f"{_NAME}: a mask with the row length n needs whole rows; this dask input has the "
+            f"reduced axis in {len(chunks[-1])} chunks: x.rechunk({{{axis}: -1}}) first"
         )
     f64 = np.float64
+    offs = [da.arange(shape[-1], chunks=chunks[-1], dtype=f64), ind[-1]]
+    if masked and _LABELS:  # a label on a masked entry of a row that keeps others: refused
+        back = _masked_labels(back, mask, pairs, offs, ind, 1 + int(mapped) + int(bool(new)))
 
     def chunk_pass(kernel, index, roles, out, **kw):
         """``_chunk_block`` of ``kernel`` over every block: ``roles`` are its operands in
@@ -1188,7 +1212,6 @@ def _dask_rows(grad, vectors, params, cotangent=None, axis=-1, keepdims=False, w
         shape = {"new_axes": {"y": count, "w": 3}, "adjust_chunks": {ind[-1]: 1}}
         return dict(shape, meta=np.empty((0,) * (len(ind) + 2)))
 
-    offs = [da.arange(shape[-1], chunks=chunks[-1], dtype=f64), ind[-1]]
     state = chunk_pass(
         _CHUNKED["state"], ind + "yw", [("off", offs)], ("states", _CHUNKED["sums"]),
         **states(_CHUNKED["sums"]),
@@ -1223,7 +1246,8 @@ def _dask_rows(grad, vectors, params, cotangent=None, axis=-1, keepdims=False, w
         )
         if masked:  # fully masked rows (symsmooth.runtime.axis_host)
             any_kept = mask[0].any(axis=-1)
-            got = da.map_blocks(_empty_block, got, any_kept, dtype=dtype, meta=meta)
+            zero = bool(_LABELS)
+            got = da.map_blocks(_empty_block, got, any_kept, zero, dtype=dtype, meta=meta)
         return back(got)
     ends = [("off", offs), ("size", None)]
     if not grad:
@@ -1255,6 +1279,35 @@ def _dask_rows(grad, vectors, params, cotangent=None, axis=-1, keepdims=False, w
         meta=meta,
     )  # fmt: skip
     return back(got)
+
+
+def _masked_labels(back, mask, pairs, offs, ind, depth):
+    """``back`` (a lazy result's last step) wrapped so that computing the result raises the
+    in-memory wrapper's ValueError where a class label selects a masked entry of a row that
+    keeps others (:func:`symsmooth.runtime.axis_host._check_masked_labels`); ``depth``: the
+    result's axes beyond the rows' leading ones plus one."""
+    import dask.array as da
+
+    any_kept = mask[0].any(axis=-1)
+    bad = None
+    for at, _, first, _ in _LABELS:
+        hit = da.blockwise(
+            _label_kept_block, ind, first, None, *mask, *offs, *pairs[at],
+            adjust_chunks={ind[-1]: 1}, dtype=bool, concatenate=True,
+            meta=np.empty((0,) * len(ind), dtype=bool),
+        ).any(axis=-1)  # fmt: skip
+        miss = any_kept & ~hit
+        bad = miss if bad is None else bad | miss
+    message = (
+        f"{_NAME}: a label selects a masked entry of a row that keeps other entries: unmask "
+        "it, or mask the whole row (its loss is then 0)"
+    )
+    bad = bad.reshape(bad.shape + (1,) * (depth - 1))
+
+    def checked(got):
+        return back(da.map_blocks(_labels_checked, got, bad, message, dtype=got.dtype))
+
+    return checked
 
 
 def _dask_moved(vectors, cotangent, where, axis):

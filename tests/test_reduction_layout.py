@@ -281,11 +281,25 @@ def test_dask_fully_masked_rows_in_chunks(mods):
     assert got[1] == 0.0
 
 
-def test_dask_mask_with_a_label_needs_whole_rows(mods):
+def test_dask_mask_with_labels_in_chunks(mods):
+    """A labelled loss with a mask on chunked rows: bit for bit the in-memory values and
+    gradients (fully masked rows 0), and the in-memory ValueError at compute time for a label
+    on a masked entry of a row that keeps others."""
     da = pytest.importorskip("dask.array")
     ce = mods["cross_entropy_lse"]
-    x = da.from_array(np.zeros((2, 6)), chunks=(1, 3))
-    with pytest.raises(NotImplementedError, match="rechunk"):
-        ce.cross_entropy_lse(x, 1.0, 1, where=np.ones((2, 6), bool))
-    whole = ce.cross_entropy_lse(x.rechunk({1: -1}), 1.0, 1, where=np.ones((2, 6), bool))
-    np.testing.assert_allclose(whole.compute(), np.log(6.0), rtol=4e-16)
+    rng = np.random.default_rng(11)
+    x, where, bad = _masked_input(rng, (6, 20))
+    where[5] = False
+    t = np.array([1 + int(np.flatnonzero(w)[-1]) if w.any() else 3 for w in where])
+    split = da.from_array(bad, chunks=(3, 6))
+    for fn in (ce.cross_entropy_lse, ce.cross_entropy_lse_grad):
+        want = fn(bad, 1.5, t, where=where)
+        got = fn(split, 1.5, t, where=da.from_array(where, chunks=(2, 5)))
+        assert np.array_equal(got.compute(), want)
+        assert np.all(want[5] == 0.0)
+    t[0] = 1 + int(np.flatnonzero(~where[0])[0])
+    lazy = ce.cross_entropy_lse(split, 1.5, da.from_array(t, chunks=2), where=where)
+    with pytest.raises(ValueError, match="selects a masked entry"):
+        lazy.compute()
+    with pytest.raises(ValueError, match="selects a masked entry"):
+        ce.cross_entropy_lse(bad, 1.5, t, where=where)

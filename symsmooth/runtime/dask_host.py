@@ -18,8 +18,9 @@ the module's ``_NAME`` and, for reductions, ``_CHUNKED``: the kernels of the chu
   state, reduced as a tree and finished per row (:mod:`symsmooth.runtime.dask_states`), the
   tails kept in double-double.  Positions (class labels ``x[t]``) are offset by each chunk's
   start; the length ``n`` is the whole row's; pivoted gradients find their pivot across the
-  chunks.  Whole rows only (a NotImplementedError with the ``rechunk`` to run): parameter
-  derivatives, iterations, and a mask together with a class label or the length ``n``.
+  chunks; a mask with a class label checks the label's entry across the chunks
+  (:func:`_masked_labels`).  Whole rows only (a NotImplementedError with the ``rechunk`` to
+  run): parameter derivatives, iterations, and a mask together with the length ``n``.
 
 ``_CHUNKED`` keys: ``value``, ``grad`` (the in-memory wrappers), ``state``, ``totals``,
 ``finish``, ``rowmap`` (or None), ``grad_chunk``, ``adjoint`` (or None), ``sums``, ``unpack``,
@@ -45,6 +46,8 @@ from symsmooth.runtime.dask_states import (
     _empty_block,
     _finish_block,
     _first_pivot,
+    _label_kept_block,
+    _labels_checked,
     _merged,
     _totals_block,
 )
@@ -218,13 +221,15 @@ def _dask_rows(grad, vectors, params, cotangent=None, axis=-1, keepdims=False, w
         if new:
             return tuple(_dask_back(g, axis, True, False) for g in got)
         return back(got)
-    if masked and (_LABELS or _CHUNKED["uses_size"]):
+    if masked and _CHUNKED["uses_size"]:
         raise NotImplementedError(
-            f"{_NAME}: a mask with a class label or the row length n needs whole rows; this "
-            f"dask input has the reduced axis in {len(chunks[-1])} chunks: "
-            f"x.rechunk({{{axis}: -1}}) first"
+            f"{_NAME}: a mask with the row length n needs whole rows; this dask input has the "
+            f"reduced axis in {len(chunks[-1])} chunks: x.rechunk({{{axis}: -1}}) first"
         )
     f64 = np.float64
+    offs = [da.arange(shape[-1], chunks=chunks[-1], dtype=f64), ind[-1]]
+    if masked and _LABELS:  # a label on a masked entry of a row that keeps others: refused
+        back = _masked_labels(back, mask, pairs, offs, ind, 1 + int(mapped) + int(bool(new)))
 
     def chunk_pass(kernel, index, roles, out, **kw):
         """``_chunk_block`` of ``kernel`` over every block: ``roles`` are its operands in
@@ -261,7 +266,6 @@ def _dask_rows(grad, vectors, params, cotangent=None, axis=-1, keepdims=False, w
         shape = {"new_axes": {"y": count, "w": 3}, "adjust_chunks": {ind[-1]: 1}}
         return dict(shape, meta=np.empty((0,) * (len(ind) + 2)))
 
-    offs = [da.arange(shape[-1], chunks=chunks[-1], dtype=f64), ind[-1]]
     state = chunk_pass(
         _CHUNKED["state"], ind + "yw", [("off", offs)], ("states", _CHUNKED["sums"]),
         **states(_CHUNKED["sums"]),
@@ -296,7 +300,8 @@ def _dask_rows(grad, vectors, params, cotangent=None, axis=-1, keepdims=False, w
         )
         if masked:  # fully masked rows (symsmooth.runtime.axis_host)
             any_kept = mask[0].any(axis=-1)
-            got = da.map_blocks(_empty_block, got, any_kept, dtype=dtype, meta=meta)
+            zero = bool(_LABELS)
+            got = da.map_blocks(_empty_block, got, any_kept, zero, dtype=dtype, meta=meta)
         return back(got)
     ends = [("off", offs), ("size", None)]
     if not grad:
@@ -328,6 +333,35 @@ def _dask_rows(grad, vectors, params, cotangent=None, axis=-1, keepdims=False, w
         meta=meta,
     )  # fmt: skip
     return back(got)
+
+
+def _masked_labels(back, mask, pairs, offs, ind, depth):
+    """``back`` (a lazy result's last step) wrapped so that computing the result raises the
+    in-memory wrapper's ValueError where a class label selects a masked entry of a row that
+    keeps others (:func:`symsmooth.runtime.axis_host._check_masked_labels`); ``depth``: the
+    result's axes beyond the rows' leading ones plus one."""
+    import dask.array as da
+
+    any_kept = mask[0].any(axis=-1)
+    bad = None
+    for at, _, first, _ in _LABELS:
+        hit = da.blockwise(
+            _label_kept_block, ind, first, None, *mask, *offs, *pairs[at],
+            adjust_chunks={ind[-1]: 1}, dtype=bool, concatenate=True,
+            meta=np.empty((0,) * len(ind), dtype=bool),
+        ).any(axis=-1)  # fmt: skip
+        miss = any_kept & ~hit
+        bad = miss if bad is None else bad | miss
+    message = (
+        f"{_NAME}: a label selects a masked entry of a row that keeps other entries: unmask "
+        "it, or mask the whole row (its loss is then 0)"
+    )
+    bad = bad.reshape(bad.shape + (1,) * (depth - 1))
+
+    def checked(got):
+        return back(da.map_blocks(_labels_checked, got, bad, message, dtype=got.dtype))
+
+    return checked
 
 
 def _dask_moved(vectors, cotangent, where, axis):

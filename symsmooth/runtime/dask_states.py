@@ -206,9 +206,31 @@ def _merged(states, axis, combine=_merge_along):
     )
 
 
-def _empty_block(out, any_kept):
+def _empty_block(out, any_kept, zero):
     """A block of values with its fully masked rows (``any_kept`` False) as the in-memory
-    wrapper gives them (:func:`symsmooth.runtime.axis_host._empty_rows`)."""
+    wrapper gives them (:func:`symsmooth.runtime.axis_host._empty_rows`; ``zero``: a
+    labelled loss)."""
     flat = np.array(out, dtype=np.float64).reshape(-1)
     keep = np.asarray(any_kept).reshape(-1, 1)
-    return _empty_rows(flat, keep, False).reshape(out.shape).astype(out.dtype, copy=False)
+    return _empty_rows(flat, keep, zero).reshape(out.shape).astype(out.dtype, copy=False)
+
+
+def _label_kept_block(first, keep, off, label):
+    """``(lead..., 1)``: whether this chunk of each row holds the entry a class label
+    selects (``first``-based, in the whole row) and keeps it."""
+    keep = np.asarray(keep)
+    lead, n = keep.shape[:-1], keep.shape[-1]
+    pos = np.broadcast_to(np.asarray(label, dtype=np.float64), lead) - first - float(off[0])
+    inside = (pos >= 0) & (pos < n)
+    if n == 0:
+        return np.zeros((*lead, 1), dtype=bool)
+    at = np.clip(pos, 0, n - 1).astype(np.int64)[..., None]
+    return (inside & np.take_along_axis(keep, at, axis=-1)[..., 0])[..., None]
+
+
+def _labels_checked(out, bad, message):
+    """``out`` unless a row of the block is ``bad`` (a label on a masked entry of a row that
+    keeps others): then the ValueError of the in-memory wrapper, at compute time."""
+    if np.any(bad):
+        raise ValueError(message)
+    return out

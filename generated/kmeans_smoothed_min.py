@@ -786,20 +786,28 @@ def _to_last(arrays, axis, where=None):
     axis = _axis_of(ndim, axis)
     if where is not None:
         where = np.asarray(where)
-        if where.dtype != np.bool_:
-            raise TypeError(
-                f"{_NAME}: where= must be a boolean mask (True: the entry joins the "
-                f"reduction), not dtype {where.dtype}"
-            )
-        try:
-            where = np.broadcast_to(where, arrays[0].shape)
-        except ValueError:
-            raise ValueError(
-                f"{_NAME}: where= of shape {where.shape} does not broadcast to the input "
-                f"shape {arrays[0].shape}"
-            ) from None
-        where = np.moveaxis(where, axis, -1)
+        _check_mask(where, arrays[0].shape)
+        where = np.moveaxis(np.broadcast_to(where, arrays[0].shape), axis, -1)
     return [np.moveaxis(a, axis, -1) for a in arrays], axis, where
+
+
+def _check_mask(where, shape):
+    """A TypeError unless the mask ``where`` (NumPy or dask) is boolean, a ValueError unless
+    it broadcasts to the inputs' ``shape``."""
+    if where.dtype != np.bool_:
+        raise TypeError(
+            f"{_NAME}: where= must be a boolean mask (True: the entry joins the "
+            f"reduction), not dtype {where.dtype}"
+        )
+    try:
+        fits = np.broadcast_shapes(where.shape, shape) == tuple(shape)
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(
+            f"{_NAME}: where= of shape {where.shape} does not broadcast to the input "
+            f"shape {tuple(shape)}"
+        )
 
 
 def _keep_rows(where, count):
@@ -1322,18 +1330,7 @@ def _dask_moved(vectors, cotangent, where, axis):
     axis = _axis_of(len(shape), axis)
     if where is not None:
         where = where if _is_lazy(where) else np.asarray(where)
-        if where.dtype != np.bool_:
-            raise TypeError(
-                f"{_NAME}: where= must be a boolean mask (True: the entry joins the "
-                f"reduction), not dtype {where.dtype}"
-            )
-        try:
-            np.broadcast_shapes(where.shape, shape)
-        except ValueError:
-            raise ValueError(
-                f"{_NAME}: where= of shape {where.shape} does not broadcast to the input "
-                f"shape {shape}"
-            ) from None
+        _check_mask(where, shape)
     if axis == len(shape) - 1:
         return arrays, cotangent, where, axis
 

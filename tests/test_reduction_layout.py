@@ -105,6 +105,8 @@ def test_layout_errors(mods):
         lse.logsumexp_max(x, 1.0, where=np.ones((2, 3)))
     with pytest.raises(ValueError, match="does not broadcast"):
         lse.logsumexp_max(x, 1.0, where=np.ones((4,), bool))
+    with pytest.raises(ValueError, match="does not broadcast"):  # would widen the input
+        lse.logsumexp_max(x, 1.0, where=np.ones((2, 1, 3), bool))
     where = np.array([[True, False, True], [False, False, False]])
     with pytest.raises(ValueError, match="selects a masked entry of row 0"):
         ce.cross_entropy_lse(x, 1.0, 2, where=where)
@@ -303,3 +305,7 @@ def test_dask_mask_with_labels_in_chunks(mods):
         lazy.compute()
     with pytest.raises(ValueError, match="selects a masked entry"):
         ce.cross_entropy_lse(bad, 1.5, t, where=where)
+    with pytest.raises(ValueError, match="does not broadcast"):
+        ce.cross_entropy_lse(split, 1.5, t, where=np.ones((2, 6, 20), bool))
+    with pytest.raises(TypeError, match="boolean mask"):
+        ce.cross_entropy_lse(split, 1.5, t, where=da.ones((6, 20), chunks=5))

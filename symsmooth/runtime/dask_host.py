@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from symsmooth.runtime.axis_host import _axis_of
+from symsmooth.runtime.axis_host import _axis_of, _check_mask
 from symsmooth.runtime.cpu_host import _check_labels
 from symsmooth.runtime.dask_states import (
     _chunk_block,
@@ -377,18 +377,7 @@ def _dask_moved(vectors, cotangent, where, axis):
     axis = _axis_of(len(shape), axis)
     if where is not None:
         where = where if _is_lazy(where) else np.asarray(where)
-        if where.dtype != np.bool_:
-            raise TypeError(
-                f"{_NAME}: where= must be a boolean mask (True: the entry joins the "
-                f"reduction), not dtype {where.dtype}"
-            )
-        try:
-            np.broadcast_shapes(where.shape, shape)
-        except ValueError:
-            raise ValueError(
-                f"{_NAME}: where= of shape {where.shape} does not broadcast to the input "
-                f"shape {shape}"
-            ) from None
+        _check_mask(where, shape)
     if axis == len(shape) - 1:
         return arrays, cotangent, where, axis
 

@@ -6,7 +6,7 @@
 #   (onehot(argmax) ~ softmax))
 # Kind: reduction; inputs: x; parameters: k
 # Template: reduction.py.j2
-#   sha256:e9a9e1b7d1eeb7dda9308ebd7d96d8d0ea79f766601303dab4a383816890eec2
+#   sha256:41d6437e55254aa8a43755b24f157838797186448f08aa0dc37865dd4e032056
 # Input expression: sha256(srepr)=c0cb380f1a1ffaed7632e495d4f80f5a87e031954485d9058c417a1f39167d6c
 # Stabilization rules applied: none
 #
@@ -932,6 +932,156 @@ def _grad_chunk_softmax_onehot_argmax(
             x_grad[r, idx] = _g0 if _kept(keep_row, idx) else 0.0
 
 
+@njit(nogil=True, cache=True, error_model="numpy")
+def _ppivot_softmax_onehot_argmax_k(x_row, k, keep_row, _off, size_, _rec):
+    """The pivot record of d softmax_onehot_argmax / d k over this chunk of a row:
+    _rec = (bad, then per group its largest exponent, the position in the whole row of its
+    first element there (-1: none), the elements the derivative reads there)
+    (symsmooth.codegen.kinds.paramgrad_chunks)."""
+    length = x_row.shape[0]
+    _bad = False
+    _B0 = -math.inf
+    _I0 = -1
+    for idx in range(length):
+        if not _kept(keep_row, idx):
+            continue
+        x_e = x_row[idx]
+        _h0 = k * x_e
+        if _h0 > _B0:
+            _B0 = _h0
+            _I0 = idx
+        elif _h0 != _h0:
+            _bad = True
+    _rec[0] = 1.0 if _bad else 0.0
+    _rec[1] = _B0
+    _rec[2] = _off + _I0 if _I0 >= 0 else -1.0
+    _rec[3] = x_row[_I0] if _I0 >= 0 else 0.0
+
+
+@njit(nogil=True, cache=True, error_model="numpy")
+def _ppivot_rows_softmax_onehot_argmax_k(x_rows, k_rows, keep_rows, _off, size_, _rec):
+    for r in range(_rec.shape[0]):
+        x_row = x_rows[r]
+        k = k_rows[r]
+        keep_row = _keep_row(keep_rows, r)
+        _ppivot_softmax_onehot_argmax_k(x_row, k, keep_row, _off, size_, _rec[r])
+
+
+@njit(nogil=True, cache=True, error_model="numpy")
+def _psums_softmax_onehot_argmax_k(x_row, k, keep_row, _piv, G_row, _off, size_, _st):
+    """The sums of d softmax_onehot_argmax / d k over this chunk of a row at the
+    row's pivot _piv, as the row function forms them (initial values from the first chunk):
+    _st[j] = (0, hi, lo)."""
+    for _j in range(_st.shape[0]):
+        _st[_j, 0] = 0.0
+        _st[_j, 1] = 0.0
+        _st[_j, 2] = 0.0
+    length = x_row.shape[0]
+    if _piv[0] != 0.0 or not (_piv[1] < math.inf) or _piv[2] < 0.0:
+        return
+    _x_p0 = _piv[3]
+    s0 = 0.0
+    c0 = 0.0
+    _T0 = 0.0
+    _Tc0 = 0.0
+    for idx in range(length):
+        if not _kept(keep_row, idx):
+            continue
+        x_e = x_row[idx]
+        _h0 = k * x_e
+        E0, El0 = _dexp2(k, x_e, _x_p0)
+        if _h0 == -math.inf:
+            E0 = 0.0
+            El0 = 0.0
+        if E0 != 0.0:
+            s0, _e = _two_sum(s0, E0)
+            c0 += _e + El0
+            _y0, _y0l = _two_sum(x_e, -_x_p0)
+            _y1, _y1l = _dd_mul(_y0, _y0l, E0, El0)
+            _T0, _e = _two_sum(_T0, _y1)
+            _Tc0 += _e + _y1l
+    _t = s0 + c0
+    sl0 = c0 - (_t - s0)
+    s0 = _t
+    _t = _T0 + _Tc0
+    _Tl0 = _Tc0 - (_t - _T0)
+    _T0 = _t
+    _U0 = 0.0
+    _Uc0 = 0.0
+    _U1 = 0.0
+    _Uc1 = 0.0
+    for idx in range(length):
+        if not _kept(keep_row, idx):
+            continue
+        x_e = x_row[idx]
+        _h0 = k * x_e
+        E0, El0 = _dexp2(k, x_e, _x_p0)
+        if _h0 == -math.inf:
+            E0 = 0.0
+            El0 = 0.0
+        G_e = G_row[idx]
+        if E0 != 0.0:
+            _u0, _u0l = _two_sum(x_e, -_x_p0)
+            _u1, _u1l = _dd_mul(E0, El0, _u0, _u0l)
+            _u2, _u2l = _dd_mul(G_e, 0.0, _u1, _u1l)
+            _U0, _e = _two_sum(_U0, _u2)
+            _Uc0 += _e + _u2l
+            _u3, _u3l = _dd_mul(G_e, 0.0, E0, El0)
+            _U1, _e = _two_sum(_U1, _u3)
+            _Uc1 += _e + _u3l
+    _t = _U0 + _Uc0
+    _Ul0 = _Uc0 - (_t - _U0)
+    _U0 = _t
+    _t = _U1 + _Uc1
+    _Ul1 = _Uc1 - (_t - _U1)
+    _U1 = _t
+    _st[0, 1] = s0
+    _st[0, 2] = sl0
+    _st[1, 1] = _T0
+    _st[1, 2] = _Tl0
+    _st[2, 1] = _U0
+    _st[2, 2] = _Ul0
+    _st[3, 1] = _U1
+    _st[3, 2] = _Ul1
+
+
+@njit(nogil=True, cache=True, error_model="numpy")
+def _psums_rows_softmax_onehot_argmax_k(x_rows, k_rows, keep_rows, _piv, G_rows, _off, size_, _st):
+    for r in range(_st.shape[0]):
+        x_row = x_rows[r]
+        k = k_rows[r]
+        keep_row = _keep_row(keep_rows, r)
+        _psums_softmax_onehot_argmax_k(x_row, k, keep_row, _piv[r], G_rows[r], _off, size_, _st[r])
+
+
+@njit(nogil=True, cache=True, error_model="numpy")
+def _pfinish_softmax_onehot_argmax_k(_piv, _st, k, size_):
+    """d softmax_onehot_argmax / d k of a whole row from its pivot record and
+    merged sums."""
+    if _piv[0] != 0.0 or not (_piv[1] < math.inf) or _piv[2] < 0.0:
+        return math.nan
+    s0 = _st[0, 1]
+    sl0 = _st[0, 2]
+    _T0 = _st[1, 1]
+    _Tl0 = _st[1, 2]
+    _U0 = _st[2, 1]
+    _Ul0 = _st[2, 2]
+    _U1 = _st[3, 1]
+    _Ul1 = _st[3, 2]
+    _z0, _z0l = _dd_mul(_U0, _Ul0, s0, sl0)
+    _z1, _z1l = _dd_mul(_T0, _Tl0, _U1, _Ul1)
+    _z2, _z2l = _dd_add(_z0, _z0l, -_z1, -_z1l)
+    _num = _z2 + _z2l
+    _den = s0**2
+    return _num / _den
+
+
+@njit(nogil=True, cache=True, error_model="numpy")
+def _pfinish_rows_softmax_onehot_argmax_k(_piv, _st, k_rows, size_, out):
+    for r in range(out.shape[0]):
+        out[r] = _pfinish_softmax_onehot_argmax_k(_piv[r], _st[r], k_rows[r], size_)
+
+
 _LABELS = ()
 """Parameters that index the row (``x[t]``, class labels): (position among the parameters,
 name, first index, last index minus the row length).  Checked before any work."""
@@ -1256,6 +1406,82 @@ def _chunk_block(kernel, nv, masked, size, layout, out, dtype, *blocks):
     return res.reshape(*lead, 1, *res.shape[1:])
 
 
+def _chunk_pass(kernel, index, roles, out, operands, **kw):
+    """``_chunk_block`` of ``kernel`` over every block, lazily (``da.blockwise``): ``roles``
+    are its operands in the kernel's order, ``(role, (array, index))`` or ``("size", None)``;
+    ``operands``: the call's ``(vector blocks with their indices, mask pair, parameter pairs,
+    number of vectors, masked, row length)``; ``kw`` goes to ``blockwise``."""
+    import dask.array as da
+
+    vec_args, mask, flat, nv, masked, size = operands
+    layout = tuple(r for r, _ in roles)
+    blocks = [x for _, pair in roles if pair for x in pair]
+    kw.setdefault("dtype", np.float64)
+    fixed = [kernel, nv, masked, size, layout, out, kw["dtype"]]
+    return da.blockwise(
+        _chunk_block,
+        index,
+        *[x for f in fixed for x in (f, None)],
+        *vec_args,
+        *mask,
+        *blocks,
+        *flat,
+        concatenate=True,
+        **kw,
+    )
+
+
+def _state_layout(ind, count):
+    """The ``blockwise`` keywords of a pass giving ``count`` states per chunk of each row
+    (index ``ind + "yw"``: one per chunk along the reduced axis)."""
+    shape = {"new_axes": {"y": count, "w": 3}, "adjust_chunks": {ind[-1]: 1}}
+    return dict(shape, meta=np.empty((0,) * (len(ind) + 2)))
+
+
+def _best_pivots(x, axis, keepdims, groups=()):
+    """The row's pivot record of a parameter derivative from its chunks' records along
+    ``axis`` (a ``da.reduction`` combine): column 0 (``bad``) the largest, each group's columns
+    ``(start, width)`` those of the first chunk of largest exponent (column ``start``), as the
+    row function's first element of largest exponent.
+
+    >>> import numpy as np
+    >>> recs = np.array([[[0.0, 3.0, 1.0, 7.0], [1.0, 5.0, 6.0, 8.0], [0.0, 5.0, 9.0, 9.0]]])
+    >>> _best_pivots(recs, 1, False, ((1, 3),)).tolist()
+    [[1.0, 5.0, 6.0, 8.0]]
+    """
+    at = axis[0] if isinstance(axis, tuple) else axis
+    x = np.moveaxis(x, at, -2)
+    out = np.empty(x.shape[:-2] + x.shape[-1:])
+    out[..., 0] = x[..., 0].max(axis=-1)
+    for start, width in groups:
+        first = np.argmax(x[..., start], axis=-1)[..., None, None]
+        span = x[..., start : start + width]
+        out[..., start : start + width] = np.take_along_axis(span, first, axis=-2)[..., 0, :]
+    return np.expand_dims(out, at) if keepdims else out
+
+
+class _PivotCombine:
+    """:func:`_best_pivots` with the record's group spans ``groups`` (a ``da.reduction``
+    combine: a picklable callable, no closure)."""
+
+    def __init__(self, groups):
+        self.groups = tuple(groups)
+
+    def __call__(self, x, axis, keepdims):
+        return _best_pivots(x, axis, keepdims, self.groups)
+
+
+def _pfinish_block(kernel, dtype, size, piv, st, *params):
+    """A parameter derivative per row from the row's pivot record and merged sums."""
+    lead = piv.shape[:-1]
+    count = int(np.prod(lead, dtype=np.int64))
+    _, per_row, _, _ = _flat_rows([np.empty((*lead, 0))], params)
+    out = np.empty(count)
+    rec = np.ascontiguousarray(piv).reshape(count, -1)
+    kernel(rec, np.ascontiguousarray(st).reshape(count, -1, 3), *per_row, size, out)
+    return out.reshape(lead).astype(dtype, copy=False)
+
+
 def _first_pivot(x, axis, keepdims):
     """The row's pivot record from the chunks' records along ``axis`` (a ``da.reduction``
     combine): the first chunk's that holds one (the smallest position; all +inf: none).
@@ -1392,26 +1618,6 @@ def _whole_rows(fn, vec_args, flat, cot, out_ind, stacked, dtype, kwargs, mask=(
     return tuple(got[..., j] for j in range(stacked)) if stacked else got
 
 
-def _dask_param_rows(fn, vectors, params, cotangent=None, axis=-1, keepdims=False, where=None):
-    """A reduction's parameter derivative ``fn`` (an in-memory wrapper: one value per row) of
-    dask input, lazily, with whole rows per block (its pivot pass needs the row); a row map's
-    ``cotangent`` and the mask travel with the rows."""
-    vectors, cotangent, where, axis = _dask_moved(vectors, cotangent, where, axis)
-    vecs, pairs, shape, dtype, chunks, ind = _dask_operands(vectors, params)
-    if len(chunks[-1]) > 1:
-        raise NotImplementedError(
-            f"{_NAME}: a parameter derivative needs whole rows; this dask input has the "
-            f"reduced axis in {len(chunks[-1])} chunks: x.rechunk({{{axis}: -1}}) first"
-        )
-    _check_labels([np.empty(0) if _is_lazy(p) else p for p in params], shape[-1])
-    flat = [x for pair in pairs for x in pair]
-    vec_args = [x for v in vecs for x in (v, ind)]
-    cot = _dask_cotangent(cotangent, shape, chunks, ind)
-    mask = _dask_mask(where, shape, chunks, ind)
-    got = _whole_rows(fn, vec_args, flat, cot, ind[:-1], 0, dtype, {}, mask)
-    return _dask_back(got, axis, False, keepdims)
-
-
 def _dask_rows(grad, vectors, params, cotangent=None, axis=-1, keepdims=False, where=None):
     """A reduction (``grad``: its gradient) of dask input along ``axis``, lazily: whole rows
     per block map the in-memory wrapper; rows in several chunks reduce mergeable states
@@ -1454,40 +1660,13 @@ def _dask_rows(grad, vectors, params, cotangent=None, axis=-1, keepdims=False, w
     if masked and _LABELS:  # a label on a masked entry of a row that keeps others: refused
         back = _masked_labels(back, mask, pairs, offs, ind, 1 + int(mapped) + int(bool(new)))
 
+    operands = (vec_args, mask, flat, nv, masked, size)
+
     def chunk_pass(kernel, index, roles, out, **kw):
-        """``_chunk_block`` of ``kernel`` over every block: ``roles`` are its operands in
-        the kernel's order, (role, (array, index)) or (``"size"``, None)."""
-        layout = tuple(r for r, _ in roles)
-        blocks = [x for _, pair in roles if pair for x in pair]
-        kw.setdefault("dtype", f64)
-        return da.blockwise(
-            _chunk_block,
-            index,
-            kernel,
-            None,
-            nv,
-            None,
-            masked,
-            None,
-            size,
-            None,
-            layout,
-            None,
-            out,
-            None,
-            kw["dtype"],
-            None,
-            *vec_args,
-            *mask,
-            *blocks,
-            *flat,
-            concatenate=True,
-            **kw,
-        )
+        return _chunk_pass(kernel, index, roles, out, operands, **kw)
 
     def states(count):
-        shape = {"new_axes": {"y": count, "w": 3}, "adjust_chunks": {ind[-1]: 1}}
-        return dict(shape, meta=np.empty((0,) * (len(ind) + 2)))
+        return _state_layout(ind, count)
 
     state = chunk_pass(
         _CHUNKED["state"], ind + "yw", [("off", offs)], ("states", _CHUNKED["sums"]),
@@ -1676,6 +1855,73 @@ def _dask_operands(vectors, params):
     return vecs, pairs, shape, dtype, chunks, ind
 
 
+def _dask_param_rows(
+    fn, param, vectors, params, cotangent=None, axis=-1, keepdims=False, where=None
+):
+    """The derivative ``fn`` (the in-memory wrapper: one value per row) of a reduction in its
+    parameter ``param``, of dask input, lazily (module docstring); a row map's ``cotangent``
+    and the mask travel with the rows."""
+    vectors, cotangent, where, axis = _dask_moved(vectors, cotangent, where, axis)
+    vecs, pairs, shape, dtype, chunks, ind = _dask_operands(vectors, params)
+    _check_labels([np.empty(0) if _is_lazy(p) else p for p in params], shape[-1])
+    flat = [x for pair in pairs for x in pair]
+    vec_args = [x for v in vecs for x in (v, ind)]
+    cot = _dask_cotangent(cotangent, shape, chunks, ind)
+    mask = _dask_mask(where, shape, chunks, ind)
+    if len(chunks[-1]) == 1:
+        got = _whole_rows(fn, vec_args, flat, cot, ind[:-1], 0, dtype, {}, mask)
+        return _dask_back(got, axis, False, keepdims)
+    layout = (shape, dtype, chunks, ind, axis, keepdims)
+    return _chunked_param_rows(param, vec_args, pairs, cot, mask, layout)
+
+
+def _chunked_param_rows(param, vec_args, pairs, cot, mask, layout):
+    """:func:`_dask_param_rows` with the reduced axis in several chunks; ``layout``: the
+    moved input's ``(shape, dtype, chunks, index, axis, keepdims)``."""
+    import dask.array as da
+
+    shape, dtype, chunks, ind, axis, keepdims = layout
+    flat = [x for pair in pairs for x in pair]
+
+    pivot, sums, finish, groups, n_states, uses_size = _CHUNKED["param_grads"][param]
+    masked, lead, size = bool(mask), ind[:-1], float(shape[-1])
+    if masked and uses_size:
+        raise NotImplementedError(
+            f"{_NAME}: a mask with the row length n needs whole rows; this dask input has the "
+            f"reduced axis in {len(chunks[-1])} chunks: x.rechunk({{{axis}: -1}}) first"
+        )
+
+    def back(got):
+        return _dask_back(got, axis, False, keepdims)
+
+    f64 = np.float64
+    offs = [da.arange(shape[-1], chunks=chunks[-1], dtype=f64), ind[-1]]
+    if masked and _LABELS:
+        back = _masked_labels(back, mask, pairs, offs, ind, 1)
+    operands = (vec_args, mask, flat, len(vec_args) // 2, masked, size)
+    width = 1 + sum(w for _, w in groups)
+    rec = _chunk_pass(
+        pivot, ind + "z", [("off", offs), ("size", None)], ("record", width), operands,
+        new_axes={"z": width}, adjust_chunks={ind[-1]: 1}, meta=np.empty((0,) * (len(ind) + 1)),
+    )  # fmt: skip
+    piv = _merged(rec, len(ind) - 1, _PivotCombine(groups))
+    roles = [("piv", [piv, lead + "z"])]
+    roles += [("cot", cot if cot else [1.0, None])] if _CHUNKED["is_rowmap"] else []
+    roles += [("off", offs), ("size", None)]
+    states = _chunk_pass(
+        sums, ind + "yw", roles, ("states", n_states), operands, **_state_layout(ind, n_states)
+    )
+    merged = _merged(states, len(ind) - 1)
+    meta = np.empty((0,) * len(lead), dtype=dtype)
+    got = da.blockwise(
+        _pfinish_block, lead, finish, None, dtype, None, size, None, piv, lead + "z",
+        merged, lead + "yw", *flat, dtype=dtype, concatenate=True, meta=meta,
+    )  # fmt: skip
+    if masked:  # fully masked rows: 0 (symsmooth.runtime.axis_host)
+        got = da.map_blocks(_empty_block, got, mask[0].any(axis=-1), True, dtype=dtype, meta=meta)
+    return back(got)
+
+
 def softmax_onehot_argmax(x, k, *, axis=-1, where=None):
     """softmax_onehot_argmax = exp(k*x[j])/Sum(exp(k*x[i]), (i, 1, n)) (Su Jianlin,
     /u51fd/u6570/u5149/u6ed1/u5316/u6742/u8c08 (2019), https://kexue.fm/archives/6620, item 2
@@ -1712,7 +1958,7 @@ def softmax_onehot_argmax_grad_k(x, k, cotangent=None, *, axis=-1, keepdims=Fals
     vector-Jacobian product with ``cotangent`` (shaped like the input; ``None`` means all ones)."""
     if _any_lazy((x, k, cotangent, where)):
         return _dask_param_rows(
-            softmax_onehot_argmax_grad_k, (x,), (k,), cotangent, axis, keepdims, where
+            softmax_onehot_argmax_grad_k, "k", (x,), (k,), cotangent, axis, keepdims, where
         )
     moved, axis, where = _to_last((x,), axis, where)
     rows, per_row, shape, dtype = _prepare(moved, (k,))
@@ -1745,6 +1991,16 @@ _CHUNKED = {
         2,
     ),
     "uses_size": False,
+    "param_grads": {
+        "k": (
+            _ppivot_rows_softmax_onehot_argmax_k,
+            _psums_rows_softmax_onehot_argmax_k,
+            _pfinish_rows_softmax_onehot_argmax_k,
+            ((1, 3),),
+            4,
+            False,
+        )
+    },
 }
 """The kernels of dask input with the reduced axis in several chunks
 (symsmooth.runtime.dask_host)."""

@@ -36,6 +36,7 @@ CPU_HOST = (
     "symsmooth.runtime.axis_host",
     "symsmooth.runtime.dask_states",
     "symsmooth.runtime.dask_host",
+    "symsmooth.runtime.dask_params",
     "symsmooth.runtime.dispatch",
 )
 """The host modules of the CPU section, in emission order."""

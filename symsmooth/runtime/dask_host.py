@@ -42,13 +42,14 @@ import numpy as np
 from symsmooth.runtime.axis_host import _axis_of, _check_mask
 from symsmooth.runtime.cpu_host import _check_labels
 from symsmooth.runtime.dask_states import (
-    _chunk_block,
+    _chunk_pass,
     _empty_block,
     _finish_block,
     _first_pivot,
     _label_kept_block,
     _labels_checked,
     _merged,
+    _state_layout,
     _totals_block,
 )
 
@@ -169,26 +170,6 @@ def _dask_iteration(fn, x, params, cotangent, kwargs):
     return _dask_back(got, axis, True, False)
 
 
-def _dask_param_rows(fn, vectors, params, cotangent=None, axis=-1, keepdims=False, where=None):
-    """A reduction's parameter derivative ``fn`` (an in-memory wrapper: one value per row) of
-    dask input, lazily, with whole rows per block (its pivot pass needs the row); a row map's
-    ``cotangent`` and the mask travel with the rows."""
-    vectors, cotangent, where, axis = _dask_moved(vectors, cotangent, where, axis)
-    vecs, pairs, shape, dtype, chunks, ind = _dask_operands(vectors, params)
-    if len(chunks[-1]) > 1:
-        raise NotImplementedError(
-            f"{_NAME}: a parameter derivative needs whole rows; this dask input has the "
-            f"reduced axis in {len(chunks[-1])} chunks: x.rechunk({{{axis}: -1}}) first"
-        )
-    _check_labels([np.empty(0) if _is_lazy(p) else p for p in params], shape[-1])
-    flat = [x for pair in pairs for x in pair]
-    vec_args = [x for v in vecs for x in (v, ind)]
-    cot = _dask_cotangent(cotangent, shape, chunks, ind)
-    mask = _dask_mask(where, shape, chunks, ind)
-    got = _whole_rows(fn, vec_args, flat, cot, ind[:-1], 0, dtype, {}, mask)
-    return _dask_back(got, axis, False, keepdims)
-
-
 def _dask_rows(grad, vectors, params, cotangent=None, axis=-1, keepdims=False, where=None):
     """A reduction (``grad``: its gradient) of dask input along ``axis``, lazily: whole rows
     per block map the in-memory wrapper; rows in several chunks reduce mergeable states
@@ -231,40 +212,13 @@ def _dask_rows(grad, vectors, params, cotangent=None, axis=-1, keepdims=False, w
     if masked and _LABELS:  # a label on a masked entry of a row that keeps others: refused
         back = _masked_labels(back, mask, pairs, offs, ind, 1 + int(mapped) + int(bool(new)))
 
+    operands = (vec_args, mask, flat, nv, masked, size)
+
     def chunk_pass(kernel, index, roles, out, **kw):
-        """``_chunk_block`` of ``kernel`` over every block: ``roles`` are its operands in
-        the kernel's order, (role, (array, index)) or (``"size"``, None)."""
-        layout = tuple(r for r, _ in roles)
-        blocks = [x for _, pair in roles if pair for x in pair]
-        kw.setdefault("dtype", f64)
-        return da.blockwise(
-            _chunk_block,
-            index,
-            kernel,
-            None,
-            nv,
-            None,
-            masked,
-            None,
-            size,
-            None,
-            layout,
-            None,
-            out,
-            None,
-            kw["dtype"],
-            None,
-            *vec_args,
-            *mask,
-            *blocks,
-            *flat,
-            concatenate=True,
-            **kw,
-        )
+        return _chunk_pass(kernel, index, roles, out, operands, **kw)
 
     def states(count):
-        shape = {"new_axes": {"y": count, "w": 3}, "adjust_chunks": {ind[-1]: 1}}
-        return dict(shape, meta=np.empty((0,) * (len(ind) + 2)))
+        return _state_layout(ind, count)
 
     state = chunk_pass(
         _CHUNKED["state"], ind + "yw", [("off", offs)], ("states", _CHUNKED["sums"]),

@@ -165,6 +165,82 @@ def _chunk_block(kernel, nv, masked, size, layout, out, dtype, *blocks):
     return res.reshape(*lead, 1, *res.shape[1:])
 
 
+def _chunk_pass(kernel, index, roles, out, operands, **kw):
+    """``_chunk_block`` of ``kernel`` over every block, lazily (``da.blockwise``): ``roles``
+    are its operands in the kernel's order, ``(role, (array, index))`` or ``("size", None)``;
+    ``operands``: the call's ``(vector blocks with their indices, mask pair, parameter pairs,
+    number of vectors, masked, row length)``; ``kw`` goes to ``blockwise``."""
+    import dask.array as da
+
+    vec_args, mask, flat, nv, masked, size = operands
+    layout = tuple(r for r, _ in roles)
+    blocks = [x for _, pair in roles if pair for x in pair]
+    kw.setdefault("dtype", np.float64)
+    fixed = [kernel, nv, masked, size, layout, out, kw["dtype"]]
+    return da.blockwise(
+        _chunk_block,
+        index,
+        *[x for f in fixed for x in (f, None)],
+        *vec_args,
+        *mask,
+        *blocks,
+        *flat,
+        concatenate=True,
+        **kw,
+    )
+
+
+def _state_layout(ind, count):
+    """The ``blockwise`` keywords of a pass giving ``count`` states per chunk of each row
+    (index ``ind + "yw"``: one per chunk along the reduced axis)."""
+    shape = {"new_axes": {"y": count, "w": 3}, "adjust_chunks": {ind[-1]: 1}}
+    return dict(shape, meta=np.empty((0,) * (len(ind) + 2)))
+
+
+def _best_pivots(x, axis, keepdims, groups=()):
+    """The row's pivot record of a parameter derivative from its chunks' records along
+    ``axis`` (a ``da.reduction`` combine): column 0 (``bad``) the largest, each group's columns
+    ``(start, width)`` those of the first chunk of largest exponent (column ``start``), as the
+    row function's first element of largest exponent.
+
+    >>> import numpy as np
+    >>> recs = np.array([[[0.0, 3.0, 1.0, 7.0], [1.0, 5.0, 6.0, 8.0], [0.0, 5.0, 9.0, 9.0]]])
+    >>> _best_pivots(recs, 1, False, ((1, 3),)).tolist()
+    [[1.0, 5.0, 6.0, 8.0]]
+    """
+    at = axis[0] if isinstance(axis, tuple) else axis
+    x = np.moveaxis(x, at, -2)
+    out = np.empty(x.shape[:-2] + x.shape[-1:])
+    out[..., 0] = x[..., 0].max(axis=-1)
+    for start, width in groups:
+        first = np.argmax(x[..., start], axis=-1)[..., None, None]
+        span = x[..., start : start + width]
+        out[..., start : start + width] = np.take_along_axis(span, first, axis=-2)[..., 0, :]
+    return np.expand_dims(out, at) if keepdims else out
+
+
+class _PivotCombine:
+    """:func:`_best_pivots` with the record's group spans ``groups`` (a ``da.reduction``
+    combine: a picklable callable, no closure)."""
+
+    def __init__(self, groups):
+        self.groups = tuple(groups)
+
+    def __call__(self, x, axis, keepdims):
+        return _best_pivots(x, axis, keepdims, self.groups)
+
+
+def _pfinish_block(kernel, dtype, size, piv, st, *params):
+    """A parameter derivative per row from the row's pivot record and merged sums."""
+    lead = piv.shape[:-1]
+    count = int(np.prod(lead, dtype=np.int64))
+    _, per_row, _, _ = _flat_rows([np.empty((*lead, 0))], params)
+    out = np.empty(count)
+    rec = np.ascontiguousarray(piv).reshape(count, -1)
+    kernel(rec, np.ascontiguousarray(st).reshape(count, -1, 3), *per_row, size, out)
+    return out.reshape(lead).astype(dtype, copy=False)
+
+
 def _first_pivot(x, axis, keepdims):
     """The row's pivot record from the chunks' records along ``axis`` (a ``da.reduction``
     combine): the first chunk's that holds one (the smallest position; all +inf: none).

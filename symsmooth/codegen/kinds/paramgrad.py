@@ -38,6 +38,8 @@ import sympy as sp
 
 from symsmooth.codegen.ddcode import DDWriter
 from symsmooth.codegen.emit import Load, lines, live
+from symsmooth.codegen.kinds.chunked import OFFSET, offset_positions
+from symsmooth.codegen.kinds.paramgrad_chunks import chunk_parts
 from symsmooth.codegen.kinds.pivoted import weight_code
 from symsmooth.codegen.names import (
     COTANGENT,
@@ -87,8 +89,11 @@ def _reads(exprs) -> set:
 class _Writer:
     """The body of one ``_pgrad_<name>_<p>`` row function."""
 
-    def __init__(self, spec, pg: ParamGrad, printer: MathPrinter, sub, element_pass, folded):
+    def __init__(
+        self, spec, pg: ParamGrad, printer: MathPrinter, sub, element_pass, folded, chunked=False
+    ):
         self.spec, self.pg, self.printer, self.sub = spec, pg, printer, sub
+        self.chunked = chunked  # a chunk of the row: initial values added where _off == 0
         self.element_pass, self.folded = list(element_pass), folded
         self.plan, self.pc = spec.plan, spec.pieces
         self.weight_syms = {g: sp.Symbol(state_var("weight", g), real=True) for g in pg.groups}
@@ -103,11 +108,10 @@ class _Writer:
     def _element(self, needed: set) -> list[str]:
         return lines(_needed(self.element_pass, needed), self.printer)
 
-    def pivots(self, result_reads: set) -> None:
-        """Pass 1 (module docstring) and the pivot's loads."""
+    def pivot_loop(self) -> None:
+        """Pass 1 (module docstring): ``_bad``, and each group's largest exponent ``_B<g>``
+        and its first index ``_I<g>`` (-1: none)."""
         pg, body = self.pg, self.body
-        if not pg.groups:  # no exponent: no pivot
-            return
         starts = {g: "0.0" if g in pg.flags else "-math.inf" for g in pg.groups}
         body.append("_bad = False")
         for g in pg.groups:
@@ -118,6 +122,13 @@ class _Writer:
             loop += [f"if {h} > _B{g}:", f"    _B{g} = {h}", f"    _I{g} = idx"]
             loop += [f"elif {h} != {h}:", "    _bad = True"]
         body += _row_loop(loop)
+
+    def pivots(self, result_reads: set) -> None:
+        """Pass 1 (module docstring) and the pivot's loads."""
+        pg, body = self.pg, self.body
+        if not pg.groups:  # no exponent: no pivot
+            return
+        self.pivot_loop()
         bad = ["_bad"] + [f"not (_B{g} < math.inf)" for g in pg.groups]
         bad += [f"_I{g} < 0" for g in pg.groups if g not in pg.flags]
         body += [f"if {' or '.join(bad)}:", "    return math.nan"]
@@ -175,6 +186,11 @@ class _Writer:
             starts += [((f"_T{k}", f"_Tc{k}"), pg.inits[k][1])] if k in tangent else []
             for (hi, lo), expr in starts:
                 h, low = init.value(self.sub(expr))
+                if self.chunked and (h, low) != ("0.0", "0.0"):  # added by the first chunk
+                    h, low = (
+                        f"{h} if {OFFSET} == 0.0 else 0.0",
+                        f"{low} if {OFFSET} == 0.0 else 0.0",
+                    )
                 init.lines += [f"{hi} = {h}", f"{lo} = {low}"]
         body += init.lines
         groups = sorted(
@@ -290,6 +306,10 @@ def param_context(spec, printer: MathPrinter, sub, element_pass, folded: dict) -
         reads = _reads([sub(e) for e in parts])
         if SIZE in reads:
             writer.body.append(f"{SIZE} = _kept_count({derived_var('row', KEEP)}, length)")
+        chunked = _Writer(
+            spec, pg, printer, sub, offset_positions(element_pass), folded, chunked=True
+        )
+        chunk = chunk_parts(chunked, num, den, reads)
         scaled, tangent = sums_read([num, den], spec.pieces)
         writer.pivots(reads)
         writer.sums(scaled, tangent)
@@ -303,6 +323,7 @@ def param_context(spec, printer: MathPrinter, sub, element_pass, folded: dict) -
                 "code": str(pg.param),
                 "function": f"_pgrad_{spec.name}_{pg.param}",
                 "body": writer.body,
+                "chunk": chunk,
             }
         )
     return out

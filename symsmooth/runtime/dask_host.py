@@ -19,14 +19,17 @@ the module's ``_NAME`` and, for reductions, ``_CHUNKED``: the kernels of the chu
   tails kept in double-double.  Positions (class labels ``x[t]``) are offset by each chunk's
   start; the length ``n`` is the whole row's; pivoted gradients find their pivot across the
   chunks; a mask with a class label checks the label's entry across the chunks
-  (:func:`_masked_labels`).  Whole rows only (a NotImplementedError with the ``rechunk`` to
-  run): parameter derivatives, iterations, and a mask together with the length ``n``.
+  (:func:`_masked_labels`); parameter derivatives run their own chunk passes
+  (:mod:`symsmooth.runtime.dask_params`).  Whole rows only (a NotImplementedError with the
+  ``rechunk`` to run): iterations, and a mask together with the length ``n``.
 
 ``_CHUNKED`` keys: ``value``, ``grad`` (the in-memory wrappers), ``state``, ``totals``,
 ``finish``, ``rowmap`` (or None), ``grad_chunk``, ``adjoint`` (or None), ``sums``, ``unpack``,
 ``adjoints`` (counts), ``vectors``, ``is_rowmap``, ``pivot`` (a pivoted gradient's chunk
 kernels: the pivot's ``find`` and small sums' ``rest`` kernels, the record's columns and the
-number of small sums; None without one), ``uses_size`` (the formula reads ``n``).
+number of small sums; None without one), ``uses_size`` (the formula reads ``n``),
+``param_grads`` (per parameter, the chunk kernels of its derivative:
+:mod:`symsmooth.runtime.dask_params`).
 
 Examples
 --------

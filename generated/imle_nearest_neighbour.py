@@ -5,7 +5,7 @@
 #   (kexue.fm/archives/6394 items 4-6 (G1))
 # Kind: reduction; inputs: d; parameters: sigma
 # Template: reduction.py.j2
-#   sha256:41d6437e55254aa8a43755b24f157838797186448f08aa0dc37865dd4e032056
+#   sha256:22c27acada6af955f4bce343c73fa969b6d687421f88e6a78824a1b34e9d5a4e
 # Input expression: sha256(srepr)=4985d47162b8414136603f8a431a29a70cf00f00662ea241861b0a36108af685
 # Stabilization rules applied: none
 #
@@ -659,7 +659,7 @@ def _totals_imle_nearest_neighbour(_state, sigma_rows, _tot):
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
-def _finish_rows_imle_nearest_neighbour(_tot, sigma_rows, size_, out):
+def _finish_rows_imle_nearest_neighbour(_tot, sigma_rows, _size_rows, out):
     """The value of whole rows from their totals."""
     for r in range(out.shape[0]):
         sigma = sigma_rows[r]
@@ -671,7 +671,9 @@ def _finish_rows_imle_nearest_neighbour(_tot, sigma_rows, size_, out):
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
-def _grad_chunk_imle_nearest_neighbour(d_rows, sigma_rows, keep_rows, _tot, _off, size_, d_grad):
+def _grad_chunk_imle_nearest_neighbour(
+    d_rows, sigma_rows, keep_rows, _tot, _off, _size_rows, d_grad
+):
     """The gradient on one chunk of rows, from the totals of the whole
     rows."""
     for r in range(d_rows.shape[0]):
@@ -717,12 +719,14 @@ def _ppivot_imle_nearest_neighbour_sigma(d_row, sigma, keep_row, _off, size_, _r
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
-def _ppivot_rows_imle_nearest_neighbour_sigma(d_rows, sigma_rows, keep_rows, _off, size_, _rec):
+def _ppivot_rows_imle_nearest_neighbour_sigma(
+    d_rows, sigma_rows, keep_rows, _off, _size_rows, _rec
+):
     for r in range(_rec.shape[0]):
         d_row = d_rows[r]
         sigma = sigma_rows[r]
         keep_row = _keep_row(keep_rows, r)
-        _ppivot_imle_nearest_neighbour_sigma(d_row, sigma, keep_row, _off, size_, _rec[r])
+        _ppivot_imle_nearest_neighbour_sigma(d_row, sigma, keep_row, _off, _size_rows[r], _rec[r])
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
@@ -777,12 +781,16 @@ def _psums_imle_nearest_neighbour_sigma(d_row, sigma, keep_row, _piv, _off, size
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
-def _psums_rows_imle_nearest_neighbour_sigma(d_rows, sigma_rows, keep_rows, _piv, _off, size_, _st):
+def _psums_rows_imle_nearest_neighbour_sigma(
+    d_rows, sigma_rows, keep_rows, _piv, _off, _size_rows, _st
+):
     for r in range(_st.shape[0]):
         d_row = d_rows[r]
         sigma = sigma_rows[r]
         keep_row = _keep_row(keep_rows, r)
-        _psums_imle_nearest_neighbour_sigma(d_row, sigma, keep_row, _piv[r], _off, size_, _st[r])
+        _psums_imle_nearest_neighbour_sigma(
+            d_row, sigma, keep_row, _piv[r], _off, _size_rows[r], _st[r]
+        )
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
@@ -806,9 +814,11 @@ def _pfinish_imle_nearest_neighbour_sigma(_piv, _st, sigma, size_):
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
-def _pfinish_rows_imle_nearest_neighbour_sigma(_piv, _st, sigma_rows, size_, out):
+def _pfinish_rows_imle_nearest_neighbour_sigma(_piv, _st, sigma_rows, _size_rows, out):
     for r in range(out.shape[0]):
-        out[r] = _pfinish_imle_nearest_neighbour_sigma(_piv[r], _st[r], sigma_rows[r], size_)
+        out[r] = _pfinish_imle_nearest_neighbour_sigma(
+            _piv[r], _st[r], sigma_rows[r], _size_rows[r]
+        )
 
 
 _LABELS = ()
@@ -1071,21 +1081,32 @@ def _totals_block(state, *params):
     return tot.reshape(*lead, _CHUNKED["unpack"])
 
 
-def _finish_block(dtype, size, tot, *params):
-    """The reduction's value from the row totals."""
+def _row_sizes(size, count, kept=None):
+    """The row length ``n`` of each of ``count`` rows as float64: ``size`` (the whole row's),
+    or a masked row's number of kept entries (``kept``, a block of the rows)."""
+    if kept is None:
+        return np.full(count, size)
+    return np.ascontiguousarray(kept, dtype=np.float64).reshape(count)
+
+
+def _finish_block(dtype, size, tot, kept, *params):
+    """The reduction's value from the row totals (``kept``: the rows' kept counts, or None)."""
     lead = tot.shape[:-1]
     count = int(np.prod(lead, dtype=np.int64))
     _, per_row, _, _ = _flat_rows([np.empty((*lead, 0))], params)
     out = np.empty(count)
-    _CHUNKED["finish"](np.ascontiguousarray(tot).reshape(count, -1), *per_row, size, out)
+    sizes = _row_sizes(size, count, kept)
+    _CHUNKED["finish"](np.ascontiguousarray(tot).reshape(count, -1), *per_row, sizes, out)
     return out.reshape(lead).astype(dtype, copy=False)
 
 
 def _block_operand(role, block, vecs, count, size):
     """One kernel operand of a chunk pass from its block (the ``layout`` roles of
     :func:`_chunk_block`)."""
-    if role == "size":
-        return size
+    if role == "size":  # the whole row's length
+        return _row_sizes(size, count)
+    if role == "kept":  # a masked row's length: its kept entries
+        return _row_sizes(size, count, block)
     if role == "off":
         return float(block[0])
     if role == "cot":
@@ -1101,9 +1122,10 @@ def _chunk_block(kernel, nv, masked, size, layout, out, dtype, *blocks):
     operands..., outputs...)``.  ``blocks``: the vectors, the mask (when ``masked``), one block
     per ``layout`` role but ``size`` (``tot`` row totals, ``cot`` a row map's cotangent,
     ``adj``/``rest`` merged adjoint or small sums, ``piv`` the pivot record, ``off`` the
-    chunk's offset), then the parameters.  ``out``: ``("grads", n)`` (n arrays shaped like the
-    block, stacked on a last axis when n > 1), ``("states", k)`` (``(lead..., 1, k, 3)``) or
-    ``("record", c)`` (``(lead..., 1, c)``)."""
+    chunk's offset, ``kept`` the rows' kept counts: their length ``n`` under a mask; ``size``
+    gives every row the whole row's length), then the parameters.  ``out``: ``("grads", n)``
+    (n arrays shaped like the block, stacked on a last axis when n > 1), ``("states", k)``
+    (``(lead..., 1, k, 3)``) or ``("record", c)`` (``(lead..., 1, c)``)."""
     vecs, keep, rest = _split_keep(blocks, nv, masked)
     roles = [r for r in layout if r != "size"]
     _check_labels(rest[len(roles) :], size)  # dask labels: checked in each block
@@ -1186,14 +1208,16 @@ class _PivotCombine:
         return _best_pivots(x, axis, keepdims, self.groups)
 
 
-def _pfinish_block(kernel, dtype, size, piv, st, *params):
-    """A parameter derivative per row from the row's pivot record and merged sums."""
+def _pfinish_block(kernel, dtype, size, piv, st, kept, *params):
+    """A parameter derivative per row from the row's pivot record and merged sums
+    (``kept``: the rows' kept counts, or None)."""
     lead = piv.shape[:-1]
     count = int(np.prod(lead, dtype=np.int64))
     _, per_row, _, _ = _flat_rows([np.empty((*lead, 0))], params)
     out = np.empty(count)
     rec = np.ascontiguousarray(piv).reshape(count, -1)
-    kernel(rec, np.ascontiguousarray(st).reshape(count, -1, 3), *per_row, size, out)
+    sizes = _row_sizes(size, count, kept)
+    kernel(rec, np.ascontiguousarray(st).reshape(count, -1, 3), *per_row, sizes, out)
     return out.reshape(lead).astype(dtype, copy=False)
 
 
@@ -1365,13 +1389,11 @@ def _dask_rows(grad, vectors, params, cotangent=None, axis=-1, keepdims=False, w
         if new:
             return tuple(_dask_back(g, axis, True, False) for g in got)
         return back(got)
-    if masked and _CHUNKED["uses_size"]:
-        raise NotImplementedError(
-            f"{_NAME}: a mask with the row length n needs whole rows; this dask input has the "
-            f"reduced axis in {len(chunks[-1])} chunks: x.rechunk({{{axis}: -1}}) first"
-        )
     f64 = np.float64
     offs = [da.arange(shape[-1], chunks=chunks[-1], dtype=f64), ind[-1]]
+    # n of a masked row counts its kept entries (as _kept_count in memory)
+    kept = _kept_counts(mask, lead) if masked and _CHUNKED["uses_size"] else [None, None]
+    length = ("size", None) if kept[0] is None else ("kept", kept)
     if masked and _LABELS:  # a label on a masked entry of a row that keeps others: refused
         back = _masked_labels(back, mask, pairs, offs, ind, 1 + int(mapped) + int(bool(new)))
 
@@ -1410,6 +1432,7 @@ def _dask_rows(grad, vectors, params, cotangent=None, axis=-1, keepdims=False, w
             size,
             None,
             *tot_pair,
+            *kept,
             *flat,
             dtype=dtype,
             concatenate=True,
@@ -1420,7 +1443,7 @@ def _dask_rows(grad, vectors, params, cotangent=None, axis=-1, keepdims=False, w
             zero = bool(_LABELS)
             got = da.map_blocks(_empty_block, got, any_kept, zero, dtype=dtype, meta=meta)
         return back(got)
-    ends = [("off", offs), ("size", None)]
+    ends = [("off", offs), length]
     if not grad:
         roles = [("tot", tot_pair), *ends]
         got = chunk_pass(_CHUNKED["rowmap"], ind, roles, ("grads", 1), dtype=dtype, meta=meta)
@@ -1450,6 +1473,12 @@ def _dask_rows(grad, vectors, params, cotangent=None, axis=-1, keepdims=False, w
         meta=meta,
     )  # fmt: skip
     return back(got)
+
+
+def _kept_counts(mask, lead):
+    """The number of kept entries of each row of a ``(mask, index)`` pair, as a
+    ``(counts, lead)`` pair: a masked row's length ``n``."""
+    return [mask[0].sum(axis=-1).astype(np.float64), lead]
 
 
 def _masked_labels(back, mask, pairs, offs, ind, depth):
@@ -1600,11 +1629,8 @@ def _chunked_param_rows(param, vec_args, pairs, cot, mask, layout):
 
     pivot, sums, finish, groups, n_states, uses_size = _CHUNKED["param_grads"][param]
     masked, lead, size = bool(mask), ind[:-1], float(shape[-1])
-    if masked and uses_size:
-        raise NotImplementedError(
-            f"{_NAME}: a mask with the row length n needs whole rows; this dask input has the "
-            f"reduced axis in {len(chunks[-1])} chunks: x.rechunk({{{axis}: -1}}) first"
-        )
+    kept = _kept_counts(mask, lead) if masked and uses_size else [None, None]
+    length = ("size", None) if kept[0] is None else ("kept", kept)
 
     def back(got):
         return _dask_back(got, axis, False, keepdims)
@@ -1616,13 +1642,13 @@ def _chunked_param_rows(param, vec_args, pairs, cot, mask, layout):
     operands = (vec_args, mask, flat, len(vec_args) // 2, masked, size)
     width = 1 + sum(w for _, w in groups)
     rec = _chunk_pass(
-        pivot, ind + "z", [("off", offs), ("size", None)], ("record", width), operands,
+        pivot, ind + "z", [("off", offs), length], ("record", width), operands,
         new_axes={"z": width}, adjust_chunks={ind[-1]: 1}, meta=np.empty((0,) * (len(ind) + 1)),
     )  # fmt: skip
     piv = _merged(rec, len(ind) - 1, _PivotCombine(groups))
     roles = [("piv", [piv, lead + "z"])]
     roles += [("cot", cot if cot else [1.0, None])] if _CHUNKED["is_rowmap"] else []
-    roles += [("off", offs), ("size", None)]
+    roles += [("off", offs), length]
     states = _chunk_pass(
         sums, ind + "yw", roles, ("states", n_states), operands, **_state_layout(ind, n_states)
     )
@@ -1630,7 +1656,7 @@ def _chunked_param_rows(param, vec_args, pairs, cot, mask, layout):
     meta = np.empty((0,) * len(lead), dtype=dtype)
     got = da.blockwise(
         _pfinish_block, lead, finish, None, dtype, None, size, None, piv, lead + "z",
-        merged, lead + "yw", *flat, dtype=dtype, concatenate=True, meta=meta,
+        merged, lead + "yw", *kept, *flat, dtype=dtype, concatenate=True, meta=meta,
     )  # fmt: skip
     if masked:  # fully masked rows: 0 (symsmooth.runtime.axis_host)
         got = da.map_blocks(_empty_block, got, mask[0].any(axis=-1), True, dtype=dtype, meta=meta)

@@ -5,7 +5,7 @@
 #   item 10; kexue.fm/archives/5112 item 4)
 # Kind: reduction; inputs: d; parameters: M
 # Template: reduction.py.j2
-#   sha256:41d6437e55254aa8a43755b24f157838797186448f08aa0dc37865dd4e032056
+#   sha256:22c27acada6af955f4bce343c73fa969b6d687421f88e6a78824a1b34e9d5a4e
 # Input expression: sha256(srepr)=e63b4b02b5d320406c9239c9c3e7b46f7d2f709558ebec8cb35d5a2e3c6c76f9
 # Stabilization rules applied: none
 #
@@ -645,7 +645,7 @@ def _totals_kmeans_smoothed_min(_state, M_rows, _tot):
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
-def _finish_rows_kmeans_smoothed_min(_tot, M_rows, size_, out):
+def _finish_rows_kmeans_smoothed_min(_tot, M_rows, _size_rows, out):
     """The value of whole rows from their totals."""
     for r in range(out.shape[0]):
         M = M_rows[r]
@@ -657,7 +657,7 @@ def _finish_rows_kmeans_smoothed_min(_tot, M_rows, size_, out):
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
-def _grad_chunk_kmeans_smoothed_min(d_rows, M_rows, keep_rows, _tot, _off, size_, d_grad):
+def _grad_chunk_kmeans_smoothed_min(d_rows, M_rows, keep_rows, _tot, _off, _size_rows, d_grad):
     """The gradient on one chunk of rows, from the totals of the whole
     rows."""
     for r in range(d_rows.shape[0]):
@@ -703,12 +703,12 @@ def _ppivot_kmeans_smoothed_min_M(d_row, M, keep_row, _off, size_, _rec):
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
-def _ppivot_rows_kmeans_smoothed_min_M(d_rows, M_rows, keep_rows, _off, size_, _rec):
+def _ppivot_rows_kmeans_smoothed_min_M(d_rows, M_rows, keep_rows, _off, _size_rows, _rec):
     for r in range(_rec.shape[0]):
         d_row = d_rows[r]
         M = M_rows[r]
         keep_row = _keep_row(keep_rows, r)
-        _ppivot_kmeans_smoothed_min_M(d_row, M, keep_row, _off, size_, _rec[r])
+        _ppivot_kmeans_smoothed_min_M(d_row, M, keep_row, _off, _size_rows[r], _rec[r])
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
@@ -757,12 +757,12 @@ def _psums_kmeans_smoothed_min_M(d_row, M, keep_row, _piv, _off, size_, _st):
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
-def _psums_rows_kmeans_smoothed_min_M(d_rows, M_rows, keep_rows, _piv, _off, size_, _st):
+def _psums_rows_kmeans_smoothed_min_M(d_rows, M_rows, keep_rows, _piv, _off, _size_rows, _st):
     for r in range(_st.shape[0]):
         d_row = d_rows[r]
         M = M_rows[r]
         keep_row = _keep_row(keep_rows, r)
-        _psums_kmeans_smoothed_min_M(d_row, M, keep_row, _piv[r], _off, size_, _st[r])
+        _psums_kmeans_smoothed_min_M(d_row, M, keep_row, _piv[r], _off, _size_rows[r], _st[r])
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
@@ -784,9 +784,9 @@ def _pfinish_kmeans_smoothed_min_M(_piv, _st, M, size_):
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
-def _pfinish_rows_kmeans_smoothed_min_M(_piv, _st, M_rows, size_, out):
+def _pfinish_rows_kmeans_smoothed_min_M(_piv, _st, M_rows, _size_rows, out):
     for r in range(out.shape[0]):
-        out[r] = _pfinish_kmeans_smoothed_min_M(_piv[r], _st[r], M_rows[r], size_)
+        out[r] = _pfinish_kmeans_smoothed_min_M(_piv[r], _st[r], M_rows[r], _size_rows[r])
 
 
 _LABELS = ()
@@ -1049,21 +1049,32 @@ def _totals_block(state, *params):
     return tot.reshape(*lead, _CHUNKED["unpack"])
 
 
-def _finish_block(dtype, size, tot, *params):
-    """The reduction's value from the row totals."""
+def _row_sizes(size, count, kept=None):
+    """The row length ``n`` of each of ``count`` rows as float64: ``size`` (the whole row's),
+    or a masked row's number of kept entries (``kept``, a block of the rows)."""
+    if kept is None:
+        return np.full(count, size)
+    return np.ascontiguousarray(kept, dtype=np.float64).reshape(count)
+
+
+def _finish_block(dtype, size, tot, kept, *params):
+    """The reduction's value from the row totals (``kept``: the rows' kept counts, or None)."""
     lead = tot.shape[:-1]
     count = int(np.prod(lead, dtype=np.int64))
     _, per_row, _, _ = _flat_rows([np.empty((*lead, 0))], params)
     out = np.empty(count)
-    _CHUNKED["finish"](np.ascontiguousarray(tot).reshape(count, -1), *per_row, size, out)
+    sizes = _row_sizes(size, count, kept)
+    _CHUNKED["finish"](np.ascontiguousarray(tot).reshape(count, -1), *per_row, sizes, out)
     return out.reshape(lead).astype(dtype, copy=False)
 
 
 def _block_operand(role, block, vecs, count, size):
     """One kernel operand of a chunk pass from its block (the ``layout`` roles of
     :func:`_chunk_block`)."""
-    if role == "size":
-        return size
+    if role == "size":  # the whole row's length
+        return _row_sizes(size, count)
+    if role == "kept":  # a masked row's length: its kept entries
+        return _row_sizes(size, count, block)
     if role == "off":
         return float(block[0])
     if role == "cot":
@@ -1079,9 +1090,10 @@ def _chunk_block(kernel, nv, masked, size, layout, out, dtype, *blocks):
     operands..., outputs...)``.  ``blocks``: the vectors, the mask (when ``masked``), one block
     per ``layout`` role but ``size`` (``tot`` row totals, ``cot`` a row map's cotangent,
     ``adj``/``rest`` merged adjoint or small sums, ``piv`` the pivot record, ``off`` the
-    chunk's offset), then the parameters.  ``out``: ``("grads", n)`` (n arrays shaped like the
-    block, stacked on a last axis when n > 1), ``("states", k)`` (``(lead..., 1, k, 3)``) or
-    ``("record", c)`` (``(lead..., 1, c)``)."""
+    chunk's offset, ``kept`` the rows' kept counts: their length ``n`` under a mask; ``size``
+    gives every row the whole row's length), then the parameters.  ``out``: ``("grads", n)``
+    (n arrays shaped like the block, stacked on a last axis when n > 1), ``("states", k)``
+    (``(lead..., 1, k, 3)``) or ``("record", c)`` (``(lead..., 1, c)``)."""
     vecs, keep, rest = _split_keep(blocks, nv, masked)
     roles = [r for r in layout if r != "size"]
     _check_labels(rest[len(roles) :], size)  # dask labels: checked in each block
@@ -1164,14 +1176,16 @@ class _PivotCombine:
         return _best_pivots(x, axis, keepdims, self.groups)
 
 
-def _pfinish_block(kernel, dtype, size, piv, st, *params):
-    """A parameter derivative per row from the row's pivot record and merged sums."""
+def _pfinish_block(kernel, dtype, size, piv, st, kept, *params):
+    """A parameter derivative per row from the row's pivot record and merged sums
+    (``kept``: the rows' kept counts, or None)."""
     lead = piv.shape[:-1]
     count = int(np.prod(lead, dtype=np.int64))
     _, per_row, _, _ = _flat_rows([np.empty((*lead, 0))], params)
     out = np.empty(count)
     rec = np.ascontiguousarray(piv).reshape(count, -1)
-    kernel(rec, np.ascontiguousarray(st).reshape(count, -1, 3), *per_row, size, out)
+    sizes = _row_sizes(size, count, kept)
+    kernel(rec, np.ascontiguousarray(st).reshape(count, -1, 3), *per_row, sizes, out)
     return out.reshape(lead).astype(dtype, copy=False)
 
 
@@ -1343,13 +1357,11 @@ def _dask_rows(grad, vectors, params, cotangent=None, axis=-1, keepdims=False, w
         if new:
             return tuple(_dask_back(g, axis, True, False) for g in got)
         return back(got)
-    if masked and _CHUNKED["uses_size"]:
-        raise NotImplementedError(
-            f"{_NAME}: a mask with the row length n needs whole rows; this dask input has the "
-            f"reduced axis in {len(chunks[-1])} chunks: x.rechunk({{{axis}: -1}}) first"
-        )
     f64 = np.float64
     offs = [da.arange(shape[-1], chunks=chunks[-1], dtype=f64), ind[-1]]
+    # n of a masked row counts its kept entries (as _kept_count in memory)
+    kept = _kept_counts(mask, lead) if masked and _CHUNKED["uses_size"] else [None, None]
+    length = ("size", None) if kept[0] is None else ("kept", kept)
     if masked and _LABELS:  # a label on a masked entry of a row that keeps others: refused
         back = _masked_labels(back, mask, pairs, offs, ind, 1 + int(mapped) + int(bool(new)))
 
@@ -1388,6 +1400,7 @@ def _dask_rows(grad, vectors, params, cotangent=None, axis=-1, keepdims=False, w
             size,
             None,
             *tot_pair,
+            *kept,
             *flat,
             dtype=dtype,
             concatenate=True,
@@ -1398,7 +1411,7 @@ def _dask_rows(grad, vectors, params, cotangent=None, axis=-1, keepdims=False, w
             zero = bool(_LABELS)
             got = da.map_blocks(_empty_block, got, any_kept, zero, dtype=dtype, meta=meta)
         return back(got)
-    ends = [("off", offs), ("size", None)]
+    ends = [("off", offs), length]
     if not grad:
         roles = [("tot", tot_pair), *ends]
         got = chunk_pass(_CHUNKED["rowmap"], ind, roles, ("grads", 1), dtype=dtype, meta=meta)
@@ -1428,6 +1441,12 @@ def _dask_rows(grad, vectors, params, cotangent=None, axis=-1, keepdims=False, w
         meta=meta,
     )  # fmt: skip
     return back(got)
+
+
+def _kept_counts(mask, lead):
+    """The number of kept entries of each row of a ``(mask, index)`` pair, as a
+    ``(counts, lead)`` pair: a masked row's length ``n``."""
+    return [mask[0].sum(axis=-1).astype(np.float64), lead]
 
 
 def _masked_labels(back, mask, pairs, offs, ind, depth):
@@ -1578,11 +1597,8 @@ def _chunked_param_rows(param, vec_args, pairs, cot, mask, layout):
 
     pivot, sums, finish, groups, n_states, uses_size = _CHUNKED["param_grads"][param]
     masked, lead, size = bool(mask), ind[:-1], float(shape[-1])
-    if masked and uses_size:
-        raise NotImplementedError(
-            f"{_NAME}: a mask with the row length n needs whole rows; this dask input has the "
-            f"reduced axis in {len(chunks[-1])} chunks: x.rechunk({{{axis}: -1}}) first"
-        )
+    kept = _kept_counts(mask, lead) if masked and uses_size else [None, None]
+    length = ("size", None) if kept[0] is None else ("kept", kept)
 
     def back(got):
         return _dask_back(got, axis, False, keepdims)
@@ -1594,13 +1610,13 @@ def _chunked_param_rows(param, vec_args, pairs, cot, mask, layout):
     operands = (vec_args, mask, flat, len(vec_args) // 2, masked, size)
     width = 1 + sum(w for _, w in groups)
     rec = _chunk_pass(
-        pivot, ind + "z", [("off", offs), ("size", None)], ("record", width), operands,
+        pivot, ind + "z", [("off", offs), length], ("record", width), operands,
         new_axes={"z": width}, adjust_chunks={ind[-1]: 1}, meta=np.empty((0,) * (len(ind) + 1)),
     )  # fmt: skip
     piv = _merged(rec, len(ind) - 1, _PivotCombine(groups))
     roles = [("piv", [piv, lead + "z"])]
     roles += [("cot", cot if cot else [1.0, None])] if _CHUNKED["is_rowmap"] else []
-    roles += [("off", offs), ("size", None)]
+    roles += [("off", offs), length]
     states = _chunk_pass(
         sums, ind + "yw", roles, ("states", n_states), operands, **_state_layout(ind, n_states)
     )
@@ -1608,7 +1624,7 @@ def _chunked_param_rows(param, vec_args, pairs, cot, mask, layout):
     meta = np.empty((0,) * len(lead), dtype=dtype)
     got = da.blockwise(
         _pfinish_block, lead, finish, None, dtype, None, size, None, piv, lead + "z",
-        merged, lead + "yw", *flat, dtype=dtype, concatenate=True, meta=meta,
+        merged, lead + "yw", *kept, *flat, dtype=dtype, concatenate=True, meta=meta,
     )  # fmt: skip
     if masked:  # fully masked rows: 0 (symsmooth.runtime.axis_host)
         got = da.map_blocks(_empty_block, got, mask[0].any(axis=-1), True, dtype=dtype, meta=meta)

@@ -5,7 +5,7 @@
 #   \u51fd\u6570\u5149\u6ed1\u5316\u6742\u8c08 (2019), https://kexue.fm/archives/6620, item 3)
 # Kind: reduction; inputs: x; parameters: k
 # Template: reduction.py.j2
-#   sha256:41d6437e55254aa8a43755b24f157838797186448f08aa0dc37865dd4e032056
+#   sha256:22c27acada6af955f4bce343c73fa969b6d687421f88e6a78824a1b34e9d5a4e
 # Input expression: sha256(srepr)=efc269cfdd4beb08b7de13b25137544192af61e21c3050ac8f13daeec9ddf116
 # Stabilization rules applied: none
 #
@@ -780,7 +780,7 @@ def _totals_soft_argmax(_state, k_rows, _tot):
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
-def _finish_rows_soft_argmax(_tot, k_rows, size_, out):
+def _finish_rows_soft_argmax(_tot, k_rows, _size_rows, out):
     """The value of whole rows from their totals."""
     for r in range(out.shape[0]):
         s0 = _tot[r, 0]
@@ -817,7 +817,7 @@ def _pivot_find_chunk_soft_argmax(x_rows, k_rows, keep_rows, _tot, _off, _rec):
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
-def _pivot_rest_chunk_soft_argmax(x_rows, k_rows, keep_rows, _tot, _piv, _off, size_, _rest):
+def _pivot_rest_chunk_soft_argmax(x_rows, k_rows, keep_rows, _tot, _piv, _off, _size_rows, _rest):
     """The small sums of the pivoted gradient over this chunk (every kept element but the
     row's pivot, each term in double-double as the in-memory kernel forms it): _rest[r, j] =
     (0, hi, lo), states with no shift (they merge as double-double sums)."""
@@ -859,7 +859,7 @@ def _pivot_rest_chunk_soft_argmax(x_rows, k_rows, keep_rows, _tot, _piv, _off, s
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
-def _grad_chunk_soft_argmax(x_rows, k_rows, keep_rows, _tot, _piv, _rest, _off, size_, x_grad):
+def _grad_chunk_soft_argmax(x_rows, k_rows, keep_rows, _tot, _piv, _rest, _off, _size_rows, x_grad):
     """The pivoted gradient on one chunk of rows, from the totals of the whole rows,
     the row's pivot record and its merged small sums (the in-memory kernel's pivoted formula);
     a row with no pivot (position +inf) takes the plain formula, as in memory."""
@@ -958,12 +958,12 @@ def _ppivot_soft_argmax_k(x_row, k, keep_row, _off, size_, _rec):
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
-def _ppivot_rows_soft_argmax_k(x_rows, k_rows, keep_rows, _off, size_, _rec):
+def _ppivot_rows_soft_argmax_k(x_rows, k_rows, keep_rows, _off, _size_rows, _rec):
     for r in range(_rec.shape[0]):
         x_row = x_rows[r]
         k = k_rows[r]
         keep_row = _keep_row(keep_rows, r)
-        _ppivot_soft_argmax_k(x_row, k, keep_row, _off, size_, _rec[r])
+        _ppivot_soft_argmax_k(x_row, k, keep_row, _off, _size_rows[r], _rec[r])
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
@@ -1036,12 +1036,12 @@ def _psums_soft_argmax_k(x_row, k, keep_row, _piv, _off, size_, _st):
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
-def _psums_rows_soft_argmax_k(x_rows, k_rows, keep_rows, _piv, _off, size_, _st):
+def _psums_rows_soft_argmax_k(x_rows, k_rows, keep_rows, _piv, _off, _size_rows, _st):
     for r in range(_st.shape[0]):
         x_row = x_rows[r]
         k = k_rows[r]
         keep_row = _keep_row(keep_rows, r)
-        _psums_soft_argmax_k(x_row, k, keep_row, _piv[r], _off, size_, _st[r])
+        _psums_soft_argmax_k(x_row, k, keep_row, _piv[r], _off, _size_rows[r], _st[r])
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
@@ -1067,9 +1067,9 @@ def _pfinish_soft_argmax_k(_piv, _st, k, size_):
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
-def _pfinish_rows_soft_argmax_k(_piv, _st, k_rows, size_, out):
+def _pfinish_rows_soft_argmax_k(_piv, _st, k_rows, _size_rows, out):
     for r in range(out.shape[0]):
-        out[r] = _pfinish_soft_argmax_k(_piv[r], _st[r], k_rows[r], size_)
+        out[r] = _pfinish_soft_argmax_k(_piv[r], _st[r], k_rows[r], _size_rows[r])
 
 
 _LABELS = ()
@@ -1332,21 +1332,32 @@ def _totals_block(state, *params):
     return tot.reshape(*lead, _CHUNKED["unpack"])
 
 
-def _finish_block(dtype, size, tot, *params):
-    """The reduction's value from the row totals."""
+def _row_sizes(size, count, kept=None):
+    """The row length ``n`` of each of ``count`` rows as float64: ``size`` (the whole row's),
+    or a masked row's number of kept entries (``kept``, a block of the rows)."""
+    if kept is None:
+        return np.full(count, size)
+    return np.ascontiguousarray(kept, dtype=np.float64).reshape(count)
+
+
+def _finish_block(dtype, size, tot, kept, *params):
+    """The reduction's value from the row totals (``kept``: the rows' kept counts, or None)."""
     lead = tot.shape[:-1]
     count = int(np.prod(lead, dtype=np.int64))
     _, per_row, _, _ = _flat_rows([np.empty((*lead, 0))], params)
     out = np.empty(count)
-    _CHUNKED["finish"](np.ascontiguousarray(tot).reshape(count, -1), *per_row, size, out)
+    sizes = _row_sizes(size, count, kept)
+    _CHUNKED["finish"](np.ascontiguousarray(tot).reshape(count, -1), *per_row, sizes, out)
     return out.reshape(lead).astype(dtype, copy=False)
 
 
 def _block_operand(role, block, vecs, count, size):
     """One kernel operand of a chunk pass from its block (the ``layout`` roles of
     :func:`_chunk_block`)."""
-    if role == "size":
-        return size
+    if role == "size":  # the whole row's length
+        return _row_sizes(size, count)
+    if role == "kept":  # a masked row's length: its kept entries
+        return _row_sizes(size, count, block)
     if role == "off":
         return float(block[0])
     if role == "cot":
@@ -1362,9 +1373,10 @@ def _chunk_block(kernel, nv, masked, size, layout, out, dtype, *blocks):
     operands..., outputs...)``.  ``blocks``: the vectors, the mask (when ``masked``), one block
     per ``layout`` role but ``size`` (``tot`` row totals, ``cot`` a row map's cotangent,
     ``adj``/``rest`` merged adjoint or small sums, ``piv`` the pivot record, ``off`` the
-    chunk's offset), then the parameters.  ``out``: ``("grads", n)`` (n arrays shaped like the
-    block, stacked on a last axis when n > 1), ``("states", k)`` (``(lead..., 1, k, 3)``) or
-    ``("record", c)`` (``(lead..., 1, c)``)."""
+    chunk's offset, ``kept`` the rows' kept counts: their length ``n`` under a mask; ``size``
+    gives every row the whole row's length), then the parameters.  ``out``: ``("grads", n)``
+    (n arrays shaped like the block, stacked on a last axis when n > 1), ``("states", k)``
+    (``(lead..., 1, k, 3)``) or ``("record", c)`` (``(lead..., 1, c)``)."""
     vecs, keep, rest = _split_keep(blocks, nv, masked)
     roles = [r for r in layout if r != "size"]
     _check_labels(rest[len(roles) :], size)  # dask labels: checked in each block
@@ -1447,14 +1459,16 @@ class _PivotCombine:
         return _best_pivots(x, axis, keepdims, self.groups)
 
 
-def _pfinish_block(kernel, dtype, size, piv, st, *params):
-    """A parameter derivative per row from the row's pivot record and merged sums."""
+def _pfinish_block(kernel, dtype, size, piv, st, kept, *params):
+    """A parameter derivative per row from the row's pivot record and merged sums
+    (``kept``: the rows' kept counts, or None)."""
     lead = piv.shape[:-1]
     count = int(np.prod(lead, dtype=np.int64))
     _, per_row, _, _ = _flat_rows([np.empty((*lead, 0))], params)
     out = np.empty(count)
     rec = np.ascontiguousarray(piv).reshape(count, -1)
-    kernel(rec, np.ascontiguousarray(st).reshape(count, -1, 3), *per_row, size, out)
+    sizes = _row_sizes(size, count, kept)
+    kernel(rec, np.ascontiguousarray(st).reshape(count, -1, 3), *per_row, sizes, out)
     return out.reshape(lead).astype(dtype, copy=False)
 
 
@@ -1626,13 +1640,11 @@ def _dask_rows(grad, vectors, params, cotangent=None, axis=-1, keepdims=False, w
         if new:
             return tuple(_dask_back(g, axis, True, False) for g in got)
         return back(got)
-    if masked and _CHUNKED["uses_size"]:
-        raise NotImplementedError(
-            f"{_NAME}: a mask with the row length n needs whole rows; this dask input has the "
-            f"reduced axis in {len(chunks[-1])} chunks: x.rechunk({{{axis}: -1}}) first"
-        )
     f64 = np.float64
     offs = [da.arange(shape[-1], chunks=chunks[-1], dtype=f64), ind[-1]]
+    # n of a masked row counts its kept entries (as _kept_count in memory)
+    kept = _kept_counts(mask, lead) if masked and _CHUNKED["uses_size"] else [None, None]
+    length = ("size", None) if kept[0] is None else ("kept", kept)
     if masked and _LABELS:  # a label on a masked entry of a row that keeps others: refused
         back = _masked_labels(back, mask, pairs, offs, ind, 1 + int(mapped) + int(bool(new)))
 
@@ -1671,6 +1683,7 @@ def _dask_rows(grad, vectors, params, cotangent=None, axis=-1, keepdims=False, w
             size,
             None,
             *tot_pair,
+            *kept,
             *flat,
             dtype=dtype,
             concatenate=True,
@@ -1681,7 +1694,7 @@ def _dask_rows(grad, vectors, params, cotangent=None, axis=-1, keepdims=False, w
             zero = bool(_LABELS)
             got = da.map_blocks(_empty_block, got, any_kept, zero, dtype=dtype, meta=meta)
         return back(got)
-    ends = [("off", offs), ("size", None)]
+    ends = [("off", offs), length]
     if not grad:
         roles = [("tot", tot_pair), *ends]
         got = chunk_pass(_CHUNKED["rowmap"], ind, roles, ("grads", 1), dtype=dtype, meta=meta)
@@ -1711,6 +1724,12 @@ def _dask_rows(grad, vectors, params, cotangent=None, axis=-1, keepdims=False, w
         meta=meta,
     )  # fmt: skip
     return back(got)
+
+
+def _kept_counts(mask, lead):
+    """The number of kept entries of each row of a ``(mask, index)`` pair, as a
+    ``(counts, lead)`` pair: a masked row's length ``n``."""
+    return [mask[0].sum(axis=-1).astype(np.float64), lead]
 
 
 def _masked_labels(back, mask, pairs, offs, ind, depth):
@@ -1861,11 +1880,8 @@ def _chunked_param_rows(param, vec_args, pairs, cot, mask, layout):
 
     pivot, sums, finish, groups, n_states, uses_size = _CHUNKED["param_grads"][param]
     masked, lead, size = bool(mask), ind[:-1], float(shape[-1])
-    if masked and uses_size:
-        raise NotImplementedError(
-            f"{_NAME}: a mask with the row length n needs whole rows; this dask input has the "
-            f"reduced axis in {len(chunks[-1])} chunks: x.rechunk({{{axis}: -1}}) first"
-        )
+    kept = _kept_counts(mask, lead) if masked and uses_size else [None, None]
+    length = ("size", None) if kept[0] is None else ("kept", kept)
 
     def back(got):
         return _dask_back(got, axis, False, keepdims)
@@ -1877,13 +1893,13 @@ def _chunked_param_rows(param, vec_args, pairs, cot, mask, layout):
     operands = (vec_args, mask, flat, len(vec_args) // 2, masked, size)
     width = 1 + sum(w for _, w in groups)
     rec = _chunk_pass(
-        pivot, ind + "z", [("off", offs), ("size", None)], ("record", width), operands,
+        pivot, ind + "z", [("off", offs), length], ("record", width), operands,
         new_axes={"z": width}, adjust_chunks={ind[-1]: 1}, meta=np.empty((0,) * (len(ind) + 1)),
     )  # fmt: skip
     piv = _merged(rec, len(ind) - 1, _PivotCombine(groups))
     roles = [("piv", [piv, lead + "z"])]
     roles += [("cot", cot if cot else [1.0, None])] if _CHUNKED["is_rowmap"] else []
-    roles += [("off", offs), ("size", None)]
+    roles += [("off", offs), length]
     states = _chunk_pass(
         sums, ind + "yw", roles, ("states", n_states), operands, **_state_layout(ind, n_states)
     )
@@ -1891,7 +1907,7 @@ def _chunked_param_rows(param, vec_args, pairs, cot, mask, layout):
     meta = np.empty((0,) * len(lead), dtype=dtype)
     got = da.blockwise(
         _pfinish_block, lead, finish, None, dtype, None, size, None, piv, lead + "z",
-        merged, lead + "yw", *flat, dtype=dtype, concatenate=True, meta=meta,
+        merged, lead + "yw", *kept, *flat, dtype=dtype, concatenate=True, meta=meta,
     )  # fmt: skip
     if masked:  # fully masked rows: 0 (symsmooth.runtime.axis_host)
         got = da.map_blocks(_empty_block, got, mask[0].any(axis=-1), True, dtype=dtype, meta=meta)

@@ -21,7 +21,8 @@ the module's ``_NAME`` and, for reductions, ``_CHUNKED``: the kernels of the chu
   chunks; a mask with a class label checks the label's entry across the chunks
   (:func:`_masked_labels`); parameter derivatives run their own chunk passes
   (:mod:`symsmooth.runtime.dask_params`).  Whole rows only (a NotImplementedError with the
-  ``rechunk`` to run): iterations, and a mask together with the length ``n``.
+  ``rechunk`` to run): iterations.  A masked row's length ``n`` is its number of kept
+  entries (:func:`_kept_counts`).
 
 ``_CHUNKED`` keys: ``value``, ``grad`` (the in-memory wrappers), ``state``, ``totals``,
 ``finish``, ``rowmap`` (or None), ``grad_chunk``, ``adjoint`` (or None), ``sums``, ``unpack``,
@@ -205,13 +206,11 @@ def _dask_rows(grad, vectors, params, cotangent=None, axis=-1, keepdims=False, w
         if new:
             return tuple(_dask_back(g, axis, True, False) for g in got)
         return back(got)
-    if masked and _CHUNKED["uses_size"]:
-        raise NotImplementedError(
-            f"{_NAME}: a mask with the row length n needs whole rows; this dask input has the "
-            f"reduced axis in {len(chunks[-1])} chunks: x.rechunk({{{axis}: -1}}) first"
-        )
     f64 = np.float64
     offs = [da.arange(shape[-1], chunks=chunks[-1], dtype=f64), ind[-1]]
+    # n of a masked row counts its kept entries (as _kept_count in memory)
+    kept = _kept_counts(mask, lead) if masked and _CHUNKED["uses_size"] else [None, None]
+    length = ("size", None) if kept[0] is None else ("kept", kept)
     if masked and _LABELS:  # a label on a masked entry of a row that keeps others: refused
         back = _masked_labels(back, mask, pairs, offs, ind, 1 + int(mapped) + int(bool(new)))
 
@@ -250,6 +249,7 @@ def _dask_rows(grad, vectors, params, cotangent=None, axis=-1, keepdims=False, w
             size,
             None,
             *tot_pair,
+            *kept,
             *flat,
             dtype=dtype,
             concatenate=True,
@@ -260,7 +260,7 @@ def _dask_rows(grad, vectors, params, cotangent=None, axis=-1, keepdims=False, w
             zero = bool(_LABELS)
             got = da.map_blocks(_empty_block, got, any_kept, zero, dtype=dtype, meta=meta)
         return back(got)
-    ends = [("off", offs), ("size", None)]
+    ends = [("off", offs), length]
     if not grad:
         roles = [("tot", tot_pair), *ends]
         got = chunk_pass(_CHUNKED["rowmap"], ind, roles, ("grads", 1), dtype=dtype, meta=meta)
@@ -290,6 +290,12 @@ def _dask_rows(grad, vectors, params, cotangent=None, axis=-1, keepdims=False, w
         meta=meta,
     )  # fmt: skip
     return back(got)
+
+
+def _kept_counts(mask, lead):
+    """The number of kept entries of each row of a ``(mask, index)`` pair, as a
+    ``(counts, lead)`` pair: a masked row's length ``n``."""
+    return [mask[0].sum(axis=-1).astype(np.float64), lead]
 
 
 def _masked_labels(back, mask, pairs, offs, ind, depth):

@@ -14,8 +14,7 @@ derivative).  With the reduced axis in several chunks the row function's three p
 
 A row map's cotangent is chunked with the rows; the mask skips entries in every pass; a fully
 masked row gives 0, a label on a masked entry of a row that keeps others the in-memory
-ValueError at compute time.  Not supported with a mask: a formula that reads the row length
-``n`` (a NotImplementedError with the ``rechunk`` to run).
+ValueError at compute time; a masked row's length ``n`` is its number of kept entries.
 
 ``_CHUNKED["param_grads"][p]``: ``(pivot kernel, sums kernel, finish kernel, the record's group
 spans, number of states, reads n)``, written by the template.
@@ -38,6 +37,7 @@ from symsmooth.runtime.dask_host import (
     _dask_moved,
     _dask_operands,
     _is_lazy,
+    _kept_counts,
     _masked_labels,
     _whole_rows,
 )
@@ -90,11 +90,8 @@ def _chunked_param_rows(param, vec_args, pairs, cot, mask, layout):
 
     pivot, sums, finish, groups, n_states, uses_size = _CHUNKED["param_grads"][param]
     masked, lead, size = bool(mask), ind[:-1], float(shape[-1])
-    if masked and uses_size:
-        raise NotImplementedError(
-            f"{_NAME}: a mask with the row length n needs whole rows; this dask input has the "
-            f"reduced axis in {len(chunks[-1])} chunks: x.rechunk({{{axis}: -1}}) first"
-        )
+    kept = _kept_counts(mask, lead) if masked and uses_size else [None, None]
+    length = ("size", None) if kept[0] is None else ("kept", kept)
 
     def back(got):
         return _dask_back(got, axis, False, keepdims)
@@ -106,13 +103,13 @@ def _chunked_param_rows(param, vec_args, pairs, cot, mask, layout):
     operands = (vec_args, mask, flat, len(vec_args) // 2, masked, size)
     width = 1 + sum(w for _, w in groups)
     rec = _chunk_pass(
-        pivot, ind + "z", [("off", offs), ("size", None)], ("record", width), operands,
+        pivot, ind + "z", [("off", offs), length], ("record", width), operands,
         new_axes={"z": width}, adjust_chunks={ind[-1]: 1}, meta=np.empty((0,) * (len(ind) + 1)),
     )  # fmt: skip
     piv = _merged(rec, len(ind) - 1, _PivotCombine(groups))
     roles = [("piv", [piv, lead + "z"])]
     roles += [("cot", cot if cot else [1.0, None])] if _CHUNKED["is_rowmap"] else []
-    roles += [("off", offs), ("size", None)]
+    roles += [("off", offs), length]
     states = _chunk_pass(
         sums, ind + "yw", roles, ("states", n_states), operands, **_state_layout(ind, n_states)
     )
@@ -120,7 +117,7 @@ def _chunked_param_rows(param, vec_args, pairs, cot, mask, layout):
     meta = np.empty((0,) * len(lead), dtype=dtype)
     got = da.blockwise(
         _pfinish_block, lead, finish, None, dtype, None, size, None, piv, lead + "z",
-        merged, lead + "yw", *flat, dtype=dtype, concatenate=True, meta=meta,
+        merged, lead + "yw", *kept, *flat, dtype=dtype, concatenate=True, meta=meta,
     )  # fmt: skip
     if masked:  # fully masked rows: 0 (symsmooth.runtime.axis_host)
         got = da.map_blocks(_empty_block, got, mask[0].any(axis=-1), True, dtype=dtype, meta=meta)

@@ -115,21 +115,32 @@ def _totals_block(state, *params):
     return tot.reshape(*lead, _CHUNKED["unpack"])
 
 
-def _finish_block(dtype, size, tot, *params):
-    """The reduction's value from the row totals."""
+def _row_sizes(size, count, kept=None):
+    """The row length ``n`` of each of ``count`` rows as float64: ``size`` (the whole row's),
+    or a masked row's number of kept entries (``kept``, a block of the rows)."""
+    if kept is None:
+        return np.full(count, size)
+    return np.ascontiguousarray(kept, dtype=np.float64).reshape(count)
+
+
+def _finish_block(dtype, size, tot, kept, *params):
+    """The reduction's value from the row totals (``kept``: the rows' kept counts, or None)."""
     lead = tot.shape[:-1]
     count = int(np.prod(lead, dtype=np.int64))
     _, per_row, _, _ = _flat_rows([np.empty((*lead, 0))], params)
     out = np.empty(count)
-    _CHUNKED["finish"](np.ascontiguousarray(tot).reshape(count, -1), *per_row, size, out)
+    sizes = _row_sizes(size, count, kept)
+    _CHUNKED["finish"](np.ascontiguousarray(tot).reshape(count, -1), *per_row, sizes, out)
     return out.reshape(lead).astype(dtype, copy=False)
 
 
 def _block_operand(role, block, vecs, count, size):
     """One kernel operand of a chunk pass from its block (the ``layout`` roles of
     :func:`_chunk_block`)."""
-    if role == "size":
-        return size
+    if role == "size":  # the whole row's length
+        return _row_sizes(size, count)
+    if role == "kept":  # a masked row's length: its kept entries
+        return _row_sizes(size, count, block)
     if role == "off":
         return float(block[0])
     if role == "cot":
@@ -145,9 +156,10 @@ def _chunk_block(kernel, nv, masked, size, layout, out, dtype, *blocks):
     operands..., outputs...)``.  ``blocks``: the vectors, the mask (when ``masked``), one block
     per ``layout`` role but ``size`` (``tot`` row totals, ``cot`` a row map's cotangent,
     ``adj``/``rest`` merged adjoint or small sums, ``piv`` the pivot record, ``off`` the
-    chunk's offset), then the parameters.  ``out``: ``("grads", n)`` (n arrays shaped like the
-    block, stacked on a last axis when n > 1), ``("states", k)`` (``(lead..., 1, k, 3)``) or
-    ``("record", c)`` (``(lead..., 1, c)``)."""
+    chunk's offset, ``kept`` the rows' kept counts: their length ``n`` under a mask; ``size``
+    gives every row the whole row's length), then the parameters.  ``out``: ``("grads", n)``
+    (n arrays shaped like the block, stacked on a last axis when n > 1), ``("states", k)``
+    (``(lead..., 1, k, 3)``) or ``("record", c)`` (``(lead..., 1, c)``)."""
     vecs, keep, rest = _split_keep(blocks, nv, masked)
     roles = [r for r in layout if r != "size"]
     _check_labels(rest[len(roles) :], size)  # dask labels: checked in each block
@@ -230,14 +242,16 @@ class _PivotCombine:
         return _best_pivots(x, axis, keepdims, self.groups)
 
 
-def _pfinish_block(kernel, dtype, size, piv, st, *params):
-    """A parameter derivative per row from the row's pivot record and merged sums."""
+def _pfinish_block(kernel, dtype, size, piv, st, kept, *params):
+    """A parameter derivative per row from the row's pivot record and merged sums
+    (``kept``: the rows' kept counts, or None)."""
     lead = piv.shape[:-1]
     count = int(np.prod(lead, dtype=np.int64))
     _, per_row, _, _ = _flat_rows([np.empty((*lead, 0))], params)
     out = np.empty(count)
     rec = np.ascontiguousarray(piv).reshape(count, -1)
-    kernel(rec, np.ascontiguousarray(st).reshape(count, -1, 3), *per_row, size, out)
+    sizes = _row_sizes(size, count, kept)
+    kernel(rec, np.ascontiguousarray(st).reshape(count, -1, 3), *per_row, sizes, out)
     return out.reshape(lead).astype(dtype, copy=False)
 
 

@@ -68,6 +68,10 @@ def function(module_or_name, out="generated", *, fast: bool = False, rowmap: str
         * broadcasting as the ufunc (elementwise); reductions: parameters and labels are one
           value per row and broadcast against the rows' shape (the inputs' without the last
           axis), inputs broadcast against each other;
+        * ``axis=`` (a Python int), ``keepdims=`` and ``where=`` (a boolean mask, traced
+          under ``jit``, batched under ``vmap``, never differentiated) where the record's
+          ``layout`` lists them: the axis moved last with ``jnp.moveaxis``, the mask passed
+          to every kernel (docs/jax.md, "Any axis, keepdims, masks");
         * labels (``__symsmooth__["labels"]``, class indices) must be integer arrays, are
           1-based as in the formula (``x[t]``, ``t = 1..n``) and are never differentiated;
         * derivatives in every input; in a parameter (a learnable temperature) where the
@@ -86,6 +90,8 @@ def function(module_or_name, out="generated", *, fast: bool = False, rowmap: str
     Array([0.16984601, 0.09492296], dtype=float32)
     >>> jax.grad(lambda x: ce(x, 1.0, jnp.array([1, 3])).sum())(x)[0]
     Array([-0.15620527,  0.1141952 ,  0.04201007], dtype=float32)
+    >>> ce(x, 1.0, jnp.array([1, 2, 2]), axis=0, where=x > -1.0)  # columns; -1.0 left out
+    Array([0.12692802, 0.6931472 , 0.        ], dtype=float32)
     >>> ce(x, 1.0, jnp.array([0, 3]))
     Traceback (most recent call last):
     ...

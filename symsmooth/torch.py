@@ -13,6 +13,10 @@ module) in a ``torch.autograd.Function``.  It reads the module's ``__symsmooth__
 * gradients for every input and every parameter tensor that requires grad (a learnable
   temperature), summed back to each operand's shape; ``ctx.needs_input_grad`` skips the
   kernels no one needs.  Parameter derivatives come from the record's ``param_grads``;
+* ``axis=``, ``keepdims=`` and ``where=`` (a boolean mask) where the module's record lists
+  them (its ``layout``): the axis moved last with ``movedim`` (torch differentiates the move),
+  the mask passed to every kernel of the call; CPU tensors only for a mask
+  (:mod:`symsmooth.bridges.layout`, docs/torch.md "Any axis, keepdims, masks");
 * double backward raises a clear error (the kernels give first derivatives only).
 
 Examples
@@ -43,6 +47,7 @@ except ImportError as exc:  # pragma: no cover - the torch extra is not installe
 
 from symsmooth.bridges.calls import Interface, dtype_problem, module_of
 from symsmooth.bridges.calls import sum_axes as _sum_axes
+from symsmooth.bridges.layout import Layout, Moves, plan, split_layout
 from symsmooth.bridges.torch_devices import EXECUTORS
 
 __all__ = ["KernelFunction", "function"]
@@ -67,7 +72,9 @@ def function(module_or_name: str | ModuleType, out="generated", *, fast: bool = 
     -------
     KernelFunction
         Called like the module's kernel: inputs (tensors), then parameters (numbers or
-        tensors; labels: integer tensors, arrays or ints), then the record's keywords.
+        tensors; labels: integer tensors, arrays or ints), then the record's keywords and
+        its layout keywords (reductions ``axis=``, ``keepdims=``, ``where=``; iterations
+        ``axis=``).
     """
     return KernelFunction(module_of(module_or_name, out), fast=fast)
 
@@ -99,18 +106,42 @@ class KernelFunction:
 
     def __call__(self, *args, **kwargs) -> torch.Tensor:
         values, keywords = self.interface.bind(args, kwargs)
+        keywords, layout = split_layout(self.__name__, self.interface.layout, keywords)
         device = self._check(values)
         if device.type not in EXECUTORS:
             raise ValueError(
                 f"{self.__name__}: tensors on {device.type} are not supported "
                 f"(supported: {', '.join(EXECUTORS)})"
             )
+        if layout is not None:
+            return self._along(values, keywords, layout, device)
         n = len(self.interface.inputs)
         shapes = self.interface.shapes(
             [tuple(v.shape) for v in values[:n]], [tuple(np.shape(v)) for v in values[n:]]
         )
         executor = EXECUTORS[device.type](self, device, keywords, shapes)
         return _KernelOp.apply(executor, *values)
+
+    def _along(self, values: tuple, keywords: dict, layout: Layout, device) -> torch.Tensor:
+        """The call along ``layout.axis`` (:mod:`symsmooth.bridges.layout`): the inputs
+        broadcast and the axis moved last (views torch differentiates), the last-axis call on
+        them with the mask as ``where=``, the result given its kept axis or moved back."""
+        api, n = self.interface, len(self.interface.inputs)
+        where = layout.where
+        if where is not None and not isinstance(where, torch.Tensor):
+            where = np.asarray(where)
+        mask = None if where is None else (_dtype_of_mask(where), tuple(where.shape))
+        named = [(a, tuple(v.shape)) for a, v in zip(api.inputs, values[:n], strict=True)]
+        moves = plan(api.name, layout, named, mask)
+        inputs = torch.broadcast_tensors(*values[:n]) if n > 1 else values[:n]
+        if not moves.last:
+            inputs = [v.movedim(moves.axis, -1) for v in inputs]
+        if where is not None:
+            keywords = {**keywords, "where": _host_mask(where, moves)}
+        values = (*inputs, *values[n:])
+        shapes = api.shapes([moves.moved] * n, [tuple(np.shape(v)) for v in values[n:]])
+        executor = EXECUTORS[device.type](self, device, keywords, shapes)
+        return _back(_KernelOp.apply(executor, *values), moves, api.output.drops_row)
 
     def _check(self, values: tuple) -> torch.device:
         """The device of the call's tensors; a clear error for a bad argument."""
@@ -169,6 +200,30 @@ class KernelFunction:
             g = g.sum(dim=axes, keepdim=True) if axes else g
             grads[a] = g.reshape(shape).to(operand.device, operand.dtype)
         return grads
+
+
+def _dtype_of_mask(where) -> str:
+    """The dtype name of a mask (a tensor's or an array's)."""
+    if isinstance(where, torch.Tensor):
+        return str(where.dtype).removeprefix("torch.")
+    return where.dtype.name
+
+
+def _host_mask(where, moves: Moves) -> np.ndarray:
+    """The (checked) mask broadcast to the inputs' shape, moved as the inputs and made
+    C-contiguous once, as the kernels read it (``where=``; a tensor's host copy or view)."""
+    if isinstance(where, torch.Tensor):
+        where = where.detach().cpu().numpy()
+    moved = np.broadcast_to(where, moves.full)
+    return np.ascontiguousarray(moved if moves.last else np.moveaxis(moved, moves.axis, -1))
+
+
+def _back(out: torch.Tensor, moves: Moves, drops_row: bool) -> torch.Tensor:
+    """The last-axis result of the moved inputs in the call's layout: a per-row result with
+    its kept axis for ``keepdims``, a row map's moved back."""
+    if drops_row:
+        return out.unsqueeze(moves.from_end) if moves.keepdims else out
+    return out if moves.last else out.movedim(-1, moves.from_end)
 
 
 def _times(g: torch.Tensor, cotangent: torch.Tensor) -> torch.Tensor:

@@ -450,7 +450,7 @@ def test_clear_errors():
 
 def test_the_function_reads_like_the_kernel():
     fn = bridge("soft_k_max")
-    assert repr(fn) == "<symsmooth.torch function soft_k_max(x, k, *, top=2)>"
+    assert repr(fn) == "<symsmooth.torch function soft_k_max(x, k, *, top=2, axis=-1)>"
     assert "soft_k_max(x, k, top)" in fn.__doc__
     assert fn(rand(2, 4, grad=False), k=2.0, top=1).shape == (2, 4)
 

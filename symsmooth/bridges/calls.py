@@ -71,7 +71,11 @@ _REQUIRED = ("name", "kind", "inputs", "params", "output", "grads", "grad")
 
 @dataclass(frozen=True)
 class Interface:
-    """A generated module's call interface (its ``__symsmooth__`` record, checked)."""
+    """A generated module's call interface (its ``__symsmooth__`` record, checked).
+
+    ``layout``: the keyword-only layout arguments (``axis``, ``keepdims``, ``where``) the
+    module's record lists, with their defaults (:mod:`symsmooth.bridges.layout`); none for an
+    older record."""
 
     name: str
     kind: str
@@ -86,6 +90,7 @@ class Interface:
     ufuncs: Mapping[str, str] = field(default_factory=dict)
     targets: tuple[str, ...] = ("cpu",)
     param_grads: Mapping[str, str] = field(default_factory=dict)
+    layout: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> Interface:
@@ -113,6 +118,7 @@ class Interface:
             ufuncs=dict(record.get("ufuncs", {})),
             targets=tuple(record.get("targets", ("cpu",))),
             param_grads=dict(record.get("param_grads", {})),
+            layout=dict(record.get("layout", {})),
         )
 
     @cached_property
@@ -122,18 +128,20 @@ class Interface:
 
     @cached_property
     def signature(self) -> inspect.Signature:
-        """``(inputs..., params..., *, keywords=defaults)``."""
+        """``(inputs..., params..., *, keywords=defaults, layout=defaults)``."""
         kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
         named = [inspect.Parameter(a, kind) for a in self.arguments]
         named += [
             inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=d)
-            for k, d in self.keywords.items()
+            for k, d in {**self.keywords, **self.layout}.items()
         ]
         return inspect.Signature(named)
 
     def bind(self, args: Sequence, kwargs: Mapping) -> tuple[tuple, dict]:
-        """(the arguments in call order, the keywords with their defaults); a ``TypeError``
-        naming the kernel and its signature for a wrong arity or an unknown keyword."""
+        """(the arguments in call order, the keywords with their defaults: the record's
+        ``keywords``, and its ``layout`` ones too when the call passes keywords); a
+        ``TypeError`` naming the kernel and its signature for a wrong arity or an unknown
+        keyword."""
         if not kwargs and len(args) == len(self.arguments):  # the common call, bound as is
             return tuple(args), dict(self.keywords)
         try:
@@ -142,7 +150,7 @@ class Interface:
             raise TypeError(f"{self.name}{self.signature}: {exc}") from None
         bound.apply_defaults()
         values = tuple(bound.arguments[a] for a in self.arguments)
-        return values, {k: bound.arguments[k] for k in self.keywords}
+        return values, {k: bound.arguments[k] for k in {**self.keywords, **self.layout}}
 
     def role(self, position: int) -> str:
         """``"input"``, ``"param"`` or ``"label"``: what the argument at ``position`` is."""

@@ -99,6 +99,12 @@ class CudaExecutor(Executor):
                 f"{self.api.name}: the module was generated without the cuda target; "
                 "regenerate it with `symsmooth gen --target all`, or move the tensors to the CPU"
             )
+        if "where" in keywords:
+            raise NotImplementedError(
+                f"{self.api.name}: where= (a mask) is not supported for CUDA tensors: the CUDA "
+                "launchers take no mask; move the tensors to the CPU for a masked call, or fill "
+                "the masked entries first (axis= and keepdims= work on CUDA)"
+            )
 
     def _run(self, name: str, args: list, keywords: dict):
         fn = getattr(self.fn.module, f"{name}_cuda", None)

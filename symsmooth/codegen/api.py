@@ -42,8 +42,9 @@ Fields
 ``layout``
     The keyword-only layout arguments of the CPU functions and their defaults: reductions
     ``axis`` (any one axis; -1: the last), ``keepdims`` (per-row values only) and ``where``
-    (a boolean mask, symsmooth.runtime.axis_host); iterations ``axis``.  The CUDA launchers
-    and the torch/JAX bridges reduce the last axis, unmasked (the defaults).
+    (a boolean mask, symsmooth.runtime.axis_host); iterations ``axis``.  The torch and JAX
+    bridges take them too (the axis moved in the framework, the mask passed to every kernel:
+    symsmooth.bridges.layout); the CUDA launchers reduce the last axis, unmasked.
 ``fast``
     ``{function: twin}``: the elementwise ``_fast`` loop of each public function (the function
     itself runs it on NumPy operands).

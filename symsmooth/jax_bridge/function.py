@@ -1,7 +1,10 @@
 """``symsmooth.jax.function``: a generated module's kernel as a differentiable JAX function.
 
 The arguments are checked and cast here (once per call, at trace time under ``jit``), then
-handed to the rule of the module's output kind (:mod:`symsmooth.jax_bridge.rules`).
+handed to the rule of the module's output kind (:mod:`symsmooth.jax_bridge.rules`).  A call
+along another axis, with ``keepdims`` or a mask (``where=``) moves the inputs with
+``jnp.moveaxis`` first (JAX differentiates the move) and hands the moved mask to the rule as
+one more operand (:func:`_along`, :mod:`symsmooth.bridges.layout`).
 """
 
 from __future__ import annotations
@@ -11,7 +14,9 @@ from types import ModuleType
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
+from symsmooth.bridges.layout import Layout, Moves, plan, split_layout
 from symsmooth.jax_bridge import rules
 from symsmooth.jax_bridge.callbacks import compute_dtype, kernel_dtype
 from symsmooth.jax_bridge.interface import Interface, interface
@@ -90,6 +95,45 @@ def _check_labels(face: Interface, arrays) -> None:
     face.check_labels(params, arrays[0].shape[-1])
 
 
+def _check_masked_labels(face: Interface, prepared, mask) -> None:
+    """The module's check of the labels against a concrete mask (moved as the inputs): a label
+    on a masked entry of a row that keeps others is a ValueError now, not from a callback."""
+    count = len(face.inputs)
+    if face.check_masked_labels is None or mask is None:
+        return
+    if any(isinstance(a, jax.core.Tracer) for a in [mask, *prepared[count:]]):
+        return
+    shape = prepared[0].shape  # the parameters may have added leading axes
+    keep = np.broadcast_to(np.asarray(mask), shape).reshape(-1, shape[-1])
+    per_row = [np.asarray(a, dtype=np.float64).reshape(-1) for a in prepared[count:]]
+    face.check_masked_labels(keep, per_row)
+
+
+def _along(face: Interface, arrays: list, layout: Layout) -> tuple[list, list, Moves]:
+    """A call along ``layout.axis`` for the last-axis rule: the arguments with the inputs
+    broadcast and the axis moved last; the mask, broadcast to the inputs and moved likewise,
+    as a list of the operands to add (none without a mask); and the call's :class:`Moves`."""
+    count = len(face.inputs)
+    mask = None if layout.where is None else jnp.asarray(layout.where)
+    checked = None if mask is None else (np.dtype(mask.dtype).name, tuple(mask.shape))
+    named = [(n, tuple(a.shape)) for n, a in zip(face.inputs, arrays[:count], strict=True)]
+    moves = plan(face.name, layout, named, checked)
+    moved = [jnp.broadcast_to(a, moves.full) for a in arrays[:count]]
+    if mask is not None:
+        moved.append(jnp.broadcast_to(mask, moves.full))
+    if not moves.last:
+        moved = [jnp.moveaxis(a, moves.axis, -1) for a in moved]
+    return moved[:count] + list(arrays[count:]), moved[count:], moves
+
+
+def _back(result, moves: Moves, output: str):
+    """The last-axis result in the call's layout: a per-row result with its kept axis for
+    ``keepdims``, a row map's moved back."""
+    if output == "rows":
+        return jnp.expand_dims(result, moves.from_end) if moves.keepdims else result
+    return result if moves.last else jnp.moveaxis(result, -1, moves.from_end)
+
+
 def function(module_or_name, out="generated", *, fast: bool = False, rowmap: str = "vjp"):
     """See :func:`symsmooth.jax.function` (the documented entry point)."""
     face = interface(_module(module_or_name, out), fast=fast)
@@ -105,6 +149,7 @@ def function(module_or_name, out="generated", *, fast: bool = False, rowmap: str
     cores: dict[tuple, Callable] = {}
 
     def call(*args, **given):
+        given, layout = split_layout(face.name, face.layout, given) if given else (given, None)
         keywords = face.check_keywords(given)
         if len(args) != len(face.arguments):
             raise TypeError(
@@ -112,12 +157,17 @@ def function(module_or_name, out="generated", *, fast: bool = False, rowmap: str
                 f"({', '.join(face.arguments)}), got {len(args)}"
             )
         arrays, dtype = _arrays(face, args)
-        key = tuple(sorted(keywords.items()))
+        moves, mask = None, []
+        if layout is not None:
+            arrays, mask, moves = _along(face, arrays, layout)
+        key = (tuple(sorted(keywords.items())), bool(mask))
         if key not in cores:
-            cores[key] = build(face, keywords)
+            cores[key] = build(face.with_mask() if mask else face, keywords)
         prepared = prepare(face, arrays)
         _check_labels(face, prepared)
-        result = cores[key](*prepared)
+        _check_masked_labels(face, prepared, mask[0] if mask else None)
+        result = cores[key](*prepared, *mask)
+        result = result if moves is None else _back(result, moves, face.output)
         return result if result.dtype == dtype else result.astype(dtype)
 
     call.__name__ = call.__qualname__ = face.name

@@ -16,6 +16,7 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -34,7 +35,10 @@ class Interface:
     conventions: elementwise partial, per-row derivative, or VJP) where the module has one.
     ``check_labels(params, length)`` is the module's own label check (a ValueError naming
     the label; ``symsmooth/runtime/cpu_host.py``), for the bridge to run on concrete labels
-    before any callback."""
+    before any callback; ``check_masked_labels(keep, per_row)`` likewise for a label on a
+    masked entry.  ``layout``: the record's layout keywords and their defaults (``axis``,
+    ``keepdims``, ``where``; :mod:`symsmooth.bridges.layout`; a masked call's functions take
+    the mask as a last operand: :meth:`with_mask`)."""
 
     name: str
     output: str
@@ -47,6 +51,8 @@ class Interface:
     grad: Callable = field(hash=False)
     param_grads: dict = field(hash=False)
     check_labels: Callable | None = field(default=None, hash=False)
+    check_masked_labels: Callable | None = field(default=None, hash=False)
+    layout: dict = field(default_factory=dict, hash=False)
 
     @property
     def arguments(self) -> tuple[str, ...]:
@@ -55,8 +61,27 @@ class Interface:
 
     def is_label(self, position: int) -> bool:
         """Whether argument ``position`` is a class-index label (integer, never
-        differentiated)."""
-        return self.arguments[position] in self.labels
+        differentiated); the mask operand past the arguments counts as one."""
+        return position >= len(self.arguments) or self.arguments[position] in self.labels
+
+    def with_mask(self) -> Interface:
+        """This interface with every function taking the mask as one more, last operand,
+        passed to the kernel as ``where=`` (the rules treat it as a label: no tangent)."""
+
+        def masked(fn: Callable) -> Callable:
+            def call(*arrays, **keywords):
+                return fn(*arrays[:-1], where=arrays[-1], **keywords)
+
+            call.__name__ = getattr(fn, "__name__", "kernel")
+            return call
+
+        return dataclasses.replace(
+            self,
+            value=masked(self.value),
+            grads=tuple(masked(g) for g in self.grads),
+            grad=masked(self.grad),
+            param_grads={p: masked(g) for p, g in self.param_grads.items()},
+        )
 
     def param_grad(self, param: str) -> Callable | None:
         """The derivative of the kernel in ``param``, or None when the module has none."""
@@ -84,7 +109,7 @@ class Interface:
         """The record's keywords with ``given`` applied: each a Python integer (static)."""
         unknown = sorted(set(given) - set(self.keywords))
         if unknown:
-            allowed = ", ".join(self.keywords) or "none"
+            allowed = ", ".join([*self.keywords, *self.layout]) or "none"
             raise TypeError(
                 f"{self.name}() got unexpected keyword arguments {unknown} (allowed: {allowed})"
             )
@@ -128,6 +153,7 @@ def interface(module: ModuleType, fast: bool = False) -> Interface:
         return getattr(module, twins.get(name, name))
 
     inputs = tuple(record["inputs"])
+    labelled = bool(record.get("labels"))
     return Interface(
         name=record["name"],
         output=record["output"],
@@ -139,5 +165,7 @@ def interface(module: ModuleType, fast: bool = False) -> Interface:
         grads=tuple(look_up(record["grads"][v]) for v in inputs),
         grad=look_up(record["grad"]),
         param_grads={p: look_up(f) for p, f in record.get("param_grads", {}).items()},
-        check_labels=getattr(module, "_check_labels", None) if record.get("labels") else None,
+        check_labels=getattr(module, "_check_labels", None) if labelled else None,
+        check_masked_labels=getattr(module, "_check_masked_labels", None) if labelled else None,
+        layout=dict(record.get("layout", {})),
     )

@@ -6,7 +6,7 @@
 #   https://kexue.fm/archives/7259, item 2 (-log p_t = LSE(x) - x_t ~ max(x) - x_t))
 # Kind: reduction; inputs: x; parameters: k, t
 # Template: reduction.py.j2
-#   sha256:22c27acada6af955f4bce343c73fa969b6d687421f88e6a78824a1b34e9d5a4e
+#   sha256:eebf2870a263d534cb6c82c3155afa470c3af06f8fd4c5ee99f20335b14c05ed
 # Input expression: sha256(srepr)=33c366d6958649f5d7675b131a6e7b1b98c3587d6e0ec9f14233651358bc4ae7
 # Stabilization rules applied: none
 #

@@ -6,7 +6,7 @@
 #   https://kexue.fm/archives/6620, item 5)
 # Kind: reduction; inputs: z, t; parameters: k
 # Template: reduction.py.j2
-#   sha256:22c27acada6af955f4bce343c73fa969b6d687421f88e6a78824a1b34e9d5a4e
+#   sha256:eebf2870a263d534cb6c82c3155afa470c3af06f8fd4c5ee99f20335b14c05ed
 # Input expression: sha256(srepr)=5228834c6d0f0e4da466c858ee6703b0a234f233be39ac2f7f7c52efc456ed49
 # Stabilization rules applied: exact_arguments, sigmoid, sigmoid_product
 #

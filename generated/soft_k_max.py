@@ -7,7 +7,7 @@
 #   (recursive soft-k-max))
 # Kind: iteration; inputs: x; parameters: k
 # Template: iteration.py.j2
-#   sha256:7beef4d9e223d17b3d89423adfabc7fea5403f4c7f6f10e868e5b8b6db28e6c8
+#   sha256:f5e5c63e52ee08630b649dbdac72f9e07a58d5e98694ec433418ecb028cfcb13
 # Input expression: sha256(srepr)=26010d9deae9e3651823dd7026b81e39f9e09428499f40b9c7b5d6c4534c27d2
 # Stabilization rules applied: none
 #
@@ -37,6 +37,9 @@ import math
 
 import numpy as np
 from numba import float64, int64, njit, prange
+from numba import types as _types
+from numba.core.extending import intrinsic as _intrinsic
+from numba.extending import overload as _overload
 
 
 @njit(cache=True, error_model="numpy")
@@ -158,6 +161,342 @@ def _step_vjp_soft_k_max(y_row, p_row, k, G_row, gy_row, gp_row):
         gp_row[idx] = _g1
 
 
+# Vectorizable CPU versions of exp/log (symsmooth.codegen.fastmath): the chunked steps' sums.
+@_intrinsic
+def _i64_as_f64(typingctx, bits):
+    """The float64 whose IEEE-754 bits are the int64 ``bits`` (an LLVM bitcast)."""
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(signature.return_type))
+
+    return _types.float64(_types.int64), codegen
+
+
+@_intrinsic
+def _fma(typingctx, a, b, c):
+    """a * b + c rounded once (llvm.fma: one instruction on CPUs with FMA, vectorizable)."""
+
+    def codegen(context, builder, signature, args):
+        return builder.fma(*args)
+
+    return _types.float64(_types.float64, _types.float64, _types.float64), codegen
+
+
+@_intrinsic
+def _f64_as_i64(typingctx, value):
+    """The IEEE-754 bits of the float64 ``value`` as an int64 (an LLVM bitcast)."""
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(signature.return_type))
+
+    return _types.int64(_types.float64), codegen
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _fexp2(x):
+    """(hi, lo): exp(x) = hi + lo to ~2**-100 relative (hi within 1 ulp), branch-free
+    (symsmooth.codegen.fastmath: Cody-Waite reduction + Chebyshev polynomial)."""
+    xc = x if x > -746.0 else -746.0  # exp(-746) < 2**-1075 rounds to 0; NaN is fixed below
+    xc = xc if xc < 710.0 else 710.0  # exp(710) > DBL_MAX overflows to inf below
+    kf = (xc * 1.4426950408889634 + 6755399441055744.0) - 6755399441055744.0  # round(x/ln 2)
+    hi = xc - kf * 0.6931471803691238  # ln2_hi (32 bits): exact
+    lo = kf * 1.9082149292705877e-10  # ln2_lo = ln 2 - ln2_hi
+    r = hi - lo
+    bp = r - hi
+    err = (hi - (r - bp)) + (-lo - bp)  # r + err == hi - lo exactly (TwoSum)
+    q = 2.091477283224809e-09
+    q = _fma(r, q, 2.510533724466521e-08)
+    q = _fma(r, q, 2.755727343657049e-07)
+    q = _fma(r, q, 2.755725511097889e-06)
+    q = _fma(r, q, 2.480158732571076e-05)
+    q = _fma(r, q, 0.00019841269875048905)
+    q = _fma(r, q, 0.0013888888888883703)
+    q = _fma(r, q, 0.00833333333332607)
+    q = _fma(r, q, 0.04166666666666667)
+    q = _fma(r, q, 0.1666666666666667)
+    q = _fma(r, q, 0.5)  # q(r) = (exp(r) - 1 - r) / r**2, |r| <= 0.347
+    s = 1.0 + r
+    se = (1.0 - s) + r  # 1 + r == s + se exactly (Fast2Sum)
+    t = se + (r * r * q + err * s)
+    p = s + t
+    p_lo = t - (p - s)  # p + p_lo == s + t exactly (Fast2Sum, |s| >= |t|)
+    k = np.int64(kf)
+    k1 = k >> 1
+    a = _i64_as_f64((k1 + 1023) << 52)
+    b = _i64_as_f64((k - k1 + 1023) << 52)
+    res = p * a * b
+    return (res, p_lo * a * b) if x == x else (x, 0.0)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _fexp(x):
+    """exp(x) within 1 ulp, branch-free (the high part of _fexp2)."""
+    return _fexp2(x)[0]
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _fwexp(h, m):
+    """_wexp(h, m) (exp(h - m) with h - m taken exactly, same edge cases), branch-free."""
+    d = h - m
+    bp = d - h
+    lo = (h - (d - bp)) + (-m - bp)
+    lo = lo if lo - lo == 0.0 else 0.0  # an infinite h or m: no correction
+    e = _fexp(d) * (1.0 + lo)
+    if_nan = d if h != m else (0.0 if h < 0.0 else 1.0)  # -inf - -inf: 0; inf - inf: 1
+    return e if d == d else if_nan
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _okey(x):
+    """An int64 key ordered like the float64 x (-inf < ... < -0.0 < 0.0 < ... < inf < NaN):
+    a max over keys vectorizes where a float max (NaN-aware select) does not."""
+    b = _f64_as_i64(x)
+    return b ^ ((b >> 63) & 0x7FFFFFFFFFFFFFFF)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _ofrom(key):
+    """The float64 of an _okey key."""
+    return _i64_as_f64(key ^ ((key >> 63) & 0x7FFFFFFFFFFFFFFF))
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _fsexp(h, m):
+    """exp(h - m) for the fast pass of a row sum: m finite, h <= m or -inf, never NaN (the
+    caller checks).  h - m is taken exactly (TwoSum: exp(d + lo)); lean and branch-free:
+    Cody-Waite reduction with the full-precision ln 2 (fma), exp(r) = 1 + r + r**2 q(r),
+    the scale 2**k as two exact factors (subnormal results rounded once); within 1 ulp."""
+    d = h - m
+    bp = d - h
+    lo = (h - (d - bp)) + (-m - bp)  # d + lo == h - m exactly
+    live = d > -745.5  # exp(-745.5) < 2**-1075 rounds to 0; also h == -inf
+    d = d if live else 0.0
+    lo = lo if live else 0.0
+    kf = (d * 1.4426950408889634 + 6755399441055744.0) - 6755399441055744.0  # round(d/ln 2)
+    r = _fma(kf, -0.6931471805599453, d) + _fma(kf, -2.3190468138462996e-17, lo)
+    r2 = r * r
+    r4 = r2 * r2
+    a0 = _fma(r, 0.16666666666666671, 0.5)  # q(r) = (exp(r) - 1 - r)/r**2 by Estrin's
+    a1 = _fma(r, 0.0083333333333261409, 0.04166666666666667)  # scheme: a shorter chain
+    a2 = _fma(r, 0.00019841269874800492, 0.0013888888888883752)  # than Horner's, so more
+    a3 = _fma(r, 2.7557255425746434e-06, 2.4801587325533364e-05)  # vectors are in flight
+    a4 = _fma(r, 2.5105206373957011e-08, 2.7557273661348636e-07)
+    b0 = _fma(r2, a1, a0)
+    b1 = _fma(r2, a3, a2)
+    b2 = _fma(r2, 2.0914679376583935e-09, a4)
+    q = _fma(r4 * r4, b2, _fma(r4, b1, b0))  # degree 10, Chebyshev fit on |r| <= 0.347
+    p = 1.0 + _fma(r2, q, r)  # exp(r), fit error 2**-62
+    k = np.int64(kf)
+    k1 = k >> 1
+    e = p * _i64_as_f64((k1 + 1023) << 52) * _i64_as_f64((k - k1 + 1023) << 52)
+    return e if live else 0.0
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _lanes_total(acc, err, start):
+    """(sum, error) of start + acc[:] + err[:]: the lane sums of a compensated row sum added
+    one by one with TwoSum (exact errors, collected with the lanes' own errors)."""
+    s = start
+    c = 0.0
+    for j in range(acc.shape[0]):
+        v = acc[j]
+        t = s + v
+        bp = t - s
+        c += ((s - (t - bp)) + (v - bp)) + err[j]
+        s = t
+    return s, c
+
+
+_LANES = 64
+"""Lanes of the chunked steps' fast sum pass (templates/_chunked_reduction.py.j2)."""
+
+
+@njit(nogil=True, cache=True, error_model="numpy")
+def _chunk_sums_soft_k_max_step(y_row, p_row, k, keep_row, _off):
+    """The sums of one chunk of a row, as the row's sum pass computes them but with no
+    initial values (the totals add them once) and the positions of a chunk starting after
+    _off elements: (hi, lo) of every sum, then the shift M_g of every group (-inf for a chunk
+    with no entry of the group)."""
+    length = y_row.shape[0]
+    K0 = _okey(-math.inf)
+    N0 = K0
+    for idx in range(length):
+        y_e = y_row[idx]
+        p_e = p_row[idx]
+        _h0 = k * y_e * (1 - p_e)
+        _h0 = _h0 if _kept(keep_row, idx) else -math.inf
+        _k = _okey(_h0)
+        K0 = _k if _k > K0 else K0
+        N0 = _k if _k < N0 else N0
+    fast = True
+    M0 = _ofrom(K0)
+    fast = fast and M0 > -math.inf and M0 < math.inf
+    fast = fast and N0 >= _okey(-math.inf)
+    if fast:
+        a0 = np.zeros(_LANES)
+        e0 = np.zeros(_LANES)
+        full = length - length % _LANES
+        for base in range(0, full, _LANES):
+            for j in range(_LANES):
+                idx = base + j
+                y_e = y_row[idx]
+                p_e = p_row[idx]
+                _h0 = k * y_e * (1 - p_e)
+                _h0 = _h0 if _kept(keep_row, idx) else -math.inf
+                E0 = _fsexp(_h0, M0)
+                _v = E0 if _kept(keep_row, idx) else 0.0
+                a0[j], _e = _two_sum(a0[j], _v)
+                e0[j] += _e
+        for j in range(length - full):
+            idx = full + j
+            y_e = y_row[idx]
+            p_e = p_row[idx]
+            _h0 = k * y_e * (1 - p_e)
+            _h0 = _h0 if _kept(keep_row, idx) else -math.inf
+            E0 = _fsexp(_h0, M0)
+            _v = E0 if _kept(keep_row, idx) else 0.0
+            a0[j], _e = _two_sum(a0[j], _v)
+            e0[j] += _e
+        s0, c0 = _lanes_total(a0, e0, 0.0)
+        fast = fast and s0 - s0 == 0.0 and c0 - c0 == 0.0
+        if fast:
+            return (
+                _fin(s0, c0),
+                (c0 - ((s0 + c0) - s0) if c0 - c0 == 0.0 and s0 - s0 == 0.0 else 0.0),
+                M0,
+            )
+    M0 = -math.inf
+    s0 = 0.0
+    c0 = 0.0
+    for idx in range(length):
+        if not _kept(keep_row, idx):
+            continue
+        y_e = y_row[idx]
+        p_e = p_row[idx]
+        _h0 = k * y_e * (1 - p_e)
+        if _h0 > M0:
+            _r = math.exp(M0 - _h0)
+            s0 = s0 * _r
+            c0 = c0 * _r
+            M0 = _h0
+        E0 = _wexp(_h0, M0)
+        s0, _e = _two_sum(s0, E0)
+        c0 += _e
+    return (_fin(s0, c0), (c0 - ((s0 + c0) - s0) if c0 - c0 == 0.0 and s0 - s0 == 0.0 else 0.0), M0)
+
+
+@njit(nogil=True, cache=True, error_model="numpy")
+def _state_rows_soft_k_max_step(y_rows, p_rows, k_rows, keep_rows, _off, _state):
+    """_state[r, k] = (M, hi, lo) of sum k over this chunk of row r (M = 0 for a sum with no
+    exponent): the mergeable state of symsmooth.runtime.dask_host."""
+    for r in range(_state.shape[0]):
+        y_row = y_rows[r]
+        p_row = p_rows[r]
+        k = k_rows[r]
+        keep_row = _keep_row(keep_rows, r)
+        s0, c0, M0 = _chunk_sums_soft_k_max_step(y_row, p_row, k, keep_row, _off)
+        _state[r, 0, 0] = M0
+        _state[r, 0, 1] = s0
+        _state[r, 0, 2] = c0
+
+
+@njit(nogil=True, cache=True, error_model="numpy")
+def _totals_soft_k_max_step(_state, k_rows, _tot):
+    """The totals of whole rows from their merged states, as the row's sum pass returns
+    them: the initial values added once (a group with one starts its shift at 0), an empty
+    group's shift 0."""
+    for r in range(_tot.shape[0]):
+        s0 = _state[r, 0, 1]
+        c0 = _state[r, 0, 2]
+        M0 = _state[r, 0, 0]
+        M0 = M0 if M0 > -math.inf else 0.0
+        s0 = _fin(s0, c0)
+        _tot[r, 0] = s0
+        _tot[r, 1] = M0
+
+
+@njit(nogil=True, cache=True, error_model="numpy")
+def _rowmap_chunk_soft_k_max_step(y_rows, p_rows, k_rows, keep_rows, _tot, _off, _size_rows, out):
+    """The row map on one chunk of rows, from the totals of the whole rows."""
+    for r in range(out.shape[0]):
+        y_row = y_rows[r]
+        p_row = p_rows[r]
+        k = k_rows[r]
+        keep_row = _keep_row(keep_rows, r)
+        s0 = _tot[r, 0]
+        M0 = _tot[r, 1]
+        for idx in range(y_row.shape[0]):
+            y_e = y_row[idx]
+            p_e = p_row[idx]
+            _h0 = k * y_e * (1 - p_e)
+            E0 = _fwexp(_h0, M0)
+            _out = E0 / s0 + p_e
+            out[r, idx] = _out if _kept(keep_row, idx) else 0.0
+
+
+@njit(nogil=True, cache=True, error_model="numpy")
+def _adjoint_chunk_soft_k_max_step(
+    y_rows, p_rows, k_rows, keep_rows, G_rows, _tot, _off, _size_rows, _adj
+):
+    """The partial adjoint sums of a row map's VJP over one chunk: _adj[r, j] = (0, hi, lo)
+    (states with no shift: they merge as double-double sums)."""
+    for r in range(_adj.shape[0]):
+        y_row = y_rows[r]
+        p_row = p_rows[r]
+        k = k_rows[r]
+        keep_row = _keep_row(keep_rows, r)
+        s0 = _tot[r, 0]
+        M0 = _tot[r, 1]
+        R0 = 0.0
+        cR0 = 0.0
+        for idx in range(y_row.shape[0]):
+            if not _kept(keep_row, idx):
+                continue
+            y_e = y_row[idx]
+            p_e = p_row[idx]
+            _h0 = k * y_e * (1 - p_e)
+            E0 = _fwexp(_h0, M0)
+            G_e = G_rows[r, idx]
+            _a0 = -E0 * G_e / s0**2
+            R0, _e = _two_sum(R0, _a0)
+            cR0 += _e
+        _adj[r, 0, 0] = 0.0
+        _adj[r, 0, 1] = _fin(R0, cR0)
+        _adj[r, 0, 2] = cR0 - ((R0 + cR0) - R0) if cR0 - cR0 == 0.0 and R0 - R0 == 0.0 else 0.0
+
+
+@njit(nogil=True, cache=True, error_model="numpy")
+def _grad_chunk_soft_k_max_step(
+    y_rows, p_rows, k_rows, keep_rows, _tot, G_rows, _adj, _off, _size_rows, y_grad, p_grad
+):
+    """The gradient (VJP) on one chunk of rows, from the totals of the whole
+    rows and the merged adjoint sums."""
+    for r in range(y_rows.shape[0]):
+        y_row = y_rows[r]
+        p_row = p_rows[r]
+        k = k_rows[r]
+        keep_row = _keep_row(keep_rows, r)
+        s0 = _tot[r, 0]
+        M0 = _tot[r, 1]
+        length = y_row.shape[0]
+        R0 = _adj[r, 0, 1] + _adj[r, 0, 2]
+        for idx in range(length):
+            y_e = y_row[idx]
+            p_e = p_row[idx]
+            _h0 = k * y_e * (1 - p_e)
+            E0 = _fwexp(_h0, M0)
+            G_e = G_rows[r, idx]
+            _c0 = 1 - p_e
+            _c1 = E0 * k
+            _c2 = _c1 / s0
+            _c3 = E0 == 0
+            _c4 = R0 * _c1
+            _g0 = G_e * _c0 * _c2 + ((0) if _c3 else (_c0 * _c4))
+            _g1 = G_e * (-_c2 * y_e + 1) + ((0) if _c3 else (-_c4 * y_e))
+            y_grad[r, idx] = _g0 if _kept(keep_row, idx) else 0.0
+            p_grad[r, idx] = _g1 if _kept(keep_row, idx) else 0.0
+
+
 @njit(cache=True, error_model="numpy")
 def _shift_soft_k_max(x_row, y_row):
     """y_row = x_row - x_row[m] (-inf entries stay -inf); returns m, or -1 for a row of -inf."""
@@ -225,6 +564,8 @@ def _grad_rows_soft_k_max(x_rows, k_rows, top, G_rows, out):
 
 _NAME = "soft_k_max"
 """The kernel's name in the error messages of the host functions."""
+_LABELS = ()
+"""An iteration's parameters index no row entry (no class labels)."""
 _COUNT = "top"
 """The name of the iteration count argument (error messages)."""
 
@@ -235,6 +576,27 @@ def _size(shape):
     for extent in shape:
         size *= extent
     return size
+
+
+def _check_labels(params, length):
+    """A ValueError unless every label is an integer within the row (NaN, 2.5, 0 or n + 1
+    would otherwise select nothing and give a plausible wrong value)."""
+    for at, label, first, offset in _LABELS:
+        value = np.asarray(params[at])
+        if value.dtype.kind not in "biuf":
+            raise ValueError(
+                f"{_NAME}: label {label} must be an integer class index, not dtype {value.dtype}"
+            )
+        bad = ~np.isfinite(value) | (value != np.round(value))
+        bad = bad | (value < first) | (value > length + offset)
+        if np.any(bad):
+            shown = value[bad].reshape(-1)[0] if value.ndim else value
+            raise ValueError(
+                f"{_NAME}: label {label} = {shown} is not a class index "
+                f"of a row of length {length}: labels are integers "
+                f"from {first} to {length + offset} "
+                f"({first}-based; an empty row has no class)"
+            )
 
 
 def _iter_count(count, who):
@@ -263,6 +625,31 @@ def _iter_prepare(x, params, count):
         for p in params
     ]
     return rows, per_row, shape, dtype, count
+
+
+def _kept(keep_row, idx):
+    """Whether entry ``idx`` of the row joins the reduction: ``keep_row[idx]``, or ``True``
+    for no mask (``None``; chosen by Numba at compile time)."""
+    return True if keep_row is None else bool(keep_row[idx])
+
+
+@_overload(_kept, inline="always")
+def _kept_overload(keep_row, idx):
+    if isinstance(keep_row, _types.NoneType):
+        return lambda keep_row, idx: True
+    return lambda keep_row, idx: keep_row[idx]
+
+
+def _keep_row(keep, r):
+    """Row ``r`` of the mask matrix ``keep`` (``None`` stays ``None``)."""
+    return None if keep is None else keep[r]
+
+
+@_overload(_keep_row, inline="always")
+def _keep_row_overload(keep, r):
+    if isinstance(keep, _types.NoneType):
+        return lambda keep, r: None
+    return lambda keep, r: keep[r]
 
 
 def _axis_of(ndim, axis):
@@ -334,6 +721,189 @@ def _unmoved(shape, axis):
     return shape[:axis] + shape[-1:] + shape[axis:-1]
 
 
+def _shift_scale(m_part, m):
+    """exp(m_part - m) for m >= m_part, the difference taken exactly (TwoSum): 1 when equal
+    (+inf entries share the mass), 0 below exp's range or for m_part = -inf."""
+    d = m_part - m
+    bp = d - m_part
+    lo = (m_part - (d - bp)) + (-m - bp)
+    lo = np.where(np.isfinite(lo), lo, 0.0)
+    return np.where(m_part == m, 1.0, np.exp(d) * (1.0 + lo))
+
+
+def _merge_states(a, b):
+    """The state of the concatenation of two chunks: ``(..., n_sums, 3)`` arrays of
+    ``(M, hi, lo)``; rescaled to ``M = max(M_a, M_b)`` and added in double-double (TwoSum,
+    then renormalized).  An infinite or NaN sum keeps its plain value with low part 0, as the
+    kernels' ``_fin``."""
+    with np.errstate(all="ignore"):
+        m = np.maximum(a[..., 0], b[..., 0])
+        fa = _shift_scale(a[..., 0], m)
+        fb = _shift_scale(b[..., 0], m)
+        pa, pb = a[..., 1] * fa, b[..., 1] * fb
+        s = pa + pb
+        bp = s - pa
+        e = (pa - (s - bp)) + (pb - bp)
+        lo = e + a[..., 2] * fa + b[..., 2] * fb
+        hi = s + lo
+        lo = lo - (hi - s)
+        ok = np.isfinite(hi) & np.isfinite(lo)
+        return np.stack([m, np.where(ok, hi, s), np.where(ok, lo, 0.0)], axis=-1)
+
+
+def _merge_along(x, axis, keepdims):
+    """:func:`_merge_states` of every state along ``axis`` (a ``da.reduction`` combine), left
+    to right."""
+    at = axis[0] if isinstance(axis, tuple) else axis
+    acc = np.take(x, 0, axis=at)
+    for i in range(1, x.shape[at]):
+        acc = _merge_states(acc, np.take(x, i, axis=at))
+    return np.expand_dims(acc, at) if keepdims else acc
+
+
+def _flat_rows(blocks, params):
+    """float64 C-contiguous rows of the blocks and one value per row per parameter (a block's
+    parameters are scalars or blocks of the leading axes)."""
+    lead = blocks[0].shape[:-1]
+    count = int(np.prod(lead, dtype=np.int64))
+    rows = [np.ascontiguousarray(b, dtype=np.float64).reshape(count, b.shape[-1]) for b in blocks]
+    per_row = [
+        np.ascontiguousarray(np.broadcast_to(np.asarray(p, dtype=np.float64), lead)).reshape(count)
+        for p in params
+    ]
+    return rows, per_row, lead, count
+
+
+def _split_keep(blocks, nv, masked):
+    """The vector blocks, the mask block as ``(rows, n)`` booleans (``None`` unless
+    ``masked``: it follows the vectors) and the other blocks."""
+    vecs = blocks[:nv]
+    if not masked:
+        return vecs, None, blocks[nv:]
+    keep = blocks[nv]
+    keep = np.ascontiguousarray(np.broadcast_to(keep, vecs[0].shape))
+    return vecs, keep.reshape(-1, vecs[0].shape[-1]), blocks[nv + 1 :]
+
+
+def _totals_block(state, *params):
+    """The row totals of merged states: what ``_sums_<name>`` returns for the whole row."""
+    lead = state.shape[:-2]
+    count = int(np.prod(lead, dtype=np.int64))
+    _, per_row, _, _ = _flat_rows([np.empty((*lead, 0))], params)
+    tot = np.empty((count, _CHUNKED["unpack"]))
+    _CHUNKED["totals"](np.ascontiguousarray(state).reshape(count, -1, 3), *per_row, tot)
+    return tot.reshape(*lead, _CHUNKED["unpack"])
+
+
+def _row_sizes(size, count, kept=None):
+    """The row length ``n`` of each of ``count`` rows as float64: ``size`` (the whole row's),
+    or a masked row's number of kept entries (``kept``, a block of the rows)."""
+    if kept is None:
+        return np.full(count, size)
+    return np.ascontiguousarray(kept, dtype=np.float64).reshape(count)
+
+
+def _block_operand(role, block, vecs, count, size):
+    """One kernel operand of a chunk pass from its block (the ``layout`` roles of
+    :func:`_chunk_block`)."""
+    if role == "size":  # the whole row's length
+        return _row_sizes(size, count)
+    if role == "kept":  # a masked row's length: its kept entries
+        return _row_sizes(size, count, block)
+    if role == "off":
+        return float(block[0])
+    if role == "cot":
+        g = np.ascontiguousarray(np.broadcast_to(block, vecs[0].shape), dtype=np.float64)
+        return g.reshape(count, vecs[0].shape[-1])
+    if role in ("adj", "rest"):
+        return np.ascontiguousarray(block).reshape(count, -1, 3)
+    return np.ascontiguousarray(block).reshape(count, -1)  # tot, piv
+
+
+def _chunk_block(kernel, nv, masked, size, layout, out, dtype, *blocks):
+    """A pass of a chunk kernel over one block of rows: ``kernel(rows..., params..., keep,
+    operands..., outputs...)``.  ``blocks``: the vectors, the mask (when ``masked``), one block
+    per ``layout`` role but ``size`` (``tot`` row totals, ``cot`` a row map's cotangent,
+    ``adj``/``rest`` merged adjoint or small sums, ``piv`` the pivot record, ``off`` the
+    chunk's offset, ``kept`` the rows' kept counts: their length ``n`` under a mask; ``size``
+    gives every row the whole row's length), then the parameters.  ``out``: ``("grads", n)``
+    (n arrays shaped like the block, stacked on a last axis when n > 1), ``("states", k)``
+    (``(lead..., 1, k, 3)``) or ``("record", c)`` (``(lead..., 1, c)``)."""
+    vecs, keep, rest = _split_keep(blocks, nv, masked)
+    roles = [r for r in layout if r != "size"]
+    _check_labels(rest[len(roles) :], size)  # dask labels: checked in each block
+    given, params = dict(zip(roles, rest[: len(roles)], strict=True)), rest[len(roles) :]
+    rows, per_row, lead, count = _flat_rows(vecs, params)
+    args = [_block_operand(r, given.get(r), vecs, count, size) for r in layout]
+    kind, n = out
+    if kind == "grads":
+        outs = [np.empty_like(rows[0]) for _ in range(n)]
+        kernel(*rows, *per_row, keep, *args, *outs)
+        shaped = [o.reshape(vecs[0].shape).astype(dtype, copy=False) for o in outs]
+        return shaped[0] if n == 1 else np.stack(shaped, axis=-1)
+    res = np.empty((count, n, 3) if kind == "states" else (count, n))
+    kernel(*rows, *per_row, keep, *args, res)
+    return res.reshape(*lead, 1, *res.shape[1:])
+
+
+def _chunk_pass(kernel, index, roles, out, operands, **kw):
+    """``_chunk_block`` of ``kernel`` over every block, lazily (``da.blockwise``): ``roles``
+    are its operands in the kernel's order, ``(role, (array, index))`` or ``("size", None)``;
+    ``operands``: the call's ``(vector blocks with their indices, mask pair, parameter pairs,
+    number of vectors, masked, row length)``; ``kw`` goes to ``blockwise``."""
+    import dask.array as da
+
+    vec_args, mask, flat, nv, masked, size = operands
+    layout = tuple(r for r, _ in roles)
+    blocks = [x for _, pair in roles if pair for x in pair]
+    kw.setdefault("dtype", np.float64)
+    fixed = [kernel, nv, masked, size, layout, out, kw["dtype"]]
+    return da.blockwise(
+        _chunk_block,
+        index,
+        *[x for f in fixed for x in (f, None)],
+        *vec_args,
+        *mask,
+        *blocks,
+        *flat,
+        concatenate=True,
+        **kw,
+    )
+
+
+def _state_layout(ind, count):
+    """The ``blockwise`` keywords of a pass giving ``count`` states per chunk of each row
+    (index ``ind + "yw"``: one per chunk along the reduced axis)."""
+    shape = {"new_axes": {"y": count, "w": 3}, "adjust_chunks": {ind[-1]: 1}}
+    return dict(shape, meta=np.empty((0,) * (len(ind) + 2)))
+
+
+def _chunk_identity(x, axis, keepdims):
+    """The chunk step of the state reduction: a block of states is its own partial result."""
+    return x
+
+
+def _merged(states, axis, combine=_merge_along):
+    """The states reduced along ``axis`` (the chunks of the rows) by ``combine``
+    (:func:`_merge_along`; :func:`_first_pivot` for pivot records), as a tree
+    (``da.reduction``, 8 at a time)."""
+    import dask.array as da
+
+    meta = np.empty((0,) * (states.ndim - 1))
+    return da.reduction(
+        states,
+        _chunk_identity,
+        combine,
+        combine=combine,
+        axis=axis,
+        keepdims=False,
+        dtype=np.float64,
+        split_every=8,
+        concatenate=True,
+        meta=meta,
+    )
+
+
 def _is_lazy(value):
     """True for a dask collection, by duck type (its type's module is dask's and it has a task
     graph): no dask import, so a module used without dask never loads it."""
@@ -397,25 +967,6 @@ def _whole_rows(fn, vec_args, flat, cot, out_ind, stacked, dtype, kwargs, mask=(
         meta=np.empty((0,) * len(out_ind), dtype=dtype),
     )
     return tuple(got[..., j] for j in range(stacked)) if stacked else got
-
-
-def _dask_iteration(fn, x, params, cotangent, kwargs):
-    """A fixed-count iteration over rows (its VJP when ``cotangent`` is given or ``fn`` is
-    the gradient) on dask input: whole rows per block only (the iteration needs the row);
-    ``kwargs`` holds its count and ``axis`` (moved last here, moved back after)."""
-    kwargs = dict(kwargs)
-    axis = kwargs.pop("axis", -1)
-    (x,), cotangent, _, axis = _dask_moved((x,), cotangent, None, axis)
-    vecs, pairs, shape, dtype, chunks, ind = _dask_operands((x,), params)
-    if len(chunks[-1]) > 1:
-        raise NotImplementedError(
-            f"{_NAME}: an iteration needs whole rows; this dask input has the row axis in "
-            f"{len(chunks[-1])} chunks: x.rechunk({{{axis}: -1}}) first"
-        )
-    flat = [v for pair in pairs for v in pair]
-    cot = _dask_cotangent(cotangent, shape, chunks, ind)
-    got = _whole_rows(fn, [vecs[0], ind], flat, cot, ind, 0, dtype, kwargs)
-    return _dask_back(got, axis, True, False)
 
 
 def _dask_moved(vectors, cotangent, where, axis):
@@ -495,13 +1046,207 @@ def _dask_operands(vectors, params):
     return vecs, pairs, shape, dtype, chunks, ind
 
 
+def _dask_iteration(fn, grad, x, params, cotangent, kwargs):
+    """A fixed-count iteration over rows (``grad``: its VJP, ``cotangent`` ``None`` for all
+    ones) on dask input (module docstring); ``kwargs`` holds its count and ``axis`` (moved
+    last here, moved back after)."""
+    kwargs = dict(kwargs)
+    axis = kwargs.pop("axis", -1)
+    (x,), cotangent, _, axis = _dask_moved((x,), cotangent, None, axis)
+    vecs, pairs, shape, dtype, chunks, ind = _dask_operands((x,), params)
+    flat = [v for pair in pairs for v in pair]
+    cot = _dask_cotangent(cotangent, shape, chunks, ind)
+    if len(chunks[-1]) == 1:
+        got = _whole_rows(fn, [vecs[0], ind], flat, cot, ind, 0, dtype, kwargs)
+        return _dask_back(got, axis, True, False)
+    count = _iter_count(kwargs[_COUNT], _NAME)
+    run = _ChunkedIteration(vecs[0], flat, pairs, shape, chunks, ind)
+    got = run.vjp(count, cot) if grad else run.value(count)
+    return _dask_back(got.astype(dtype), axis, True, False)
+
+
+class _ChunkedIteration:
+    """The passes of an iteration over rows in several chunks (module docstring)."""
+
+    def __init__(self, x, flat, pairs, shape, chunks, ind):
+        import dask.array as da
+
+        self.x, self.flat, self.pairs, self.ind = x, flat, pairs, ind
+        self.size, self.lead = float(shape[-1]), ind[:-1]
+        self.offs = [da.arange(shape[-1], chunks=chunks[-1], dtype=np.float64), ind[-1]]
+        self.m, self.y = self._shifted()
+        self.keep = [self.y != -np.inf, ind]  # the step skips entries at -inf (not NaN)
+
+    def _shifted(self):
+        """``(m, y)``: the pre-shift's position per row (+inf: none) and ``y = x - x_m``."""
+        import dask.array as da
+
+        shift, ind, lead = _CHUNKED["shift"], self.ind, self.lead
+        if shift is None:
+            return da.full(self.x.shape[:-1], np.inf, chunks=self.x.chunks[:-1]), self.x
+        rec = da.blockwise(
+            _extreme_block, ind + "z", self.x, ind, *self.offs, shift, None,
+            new_axes={"z": 2}, adjust_chunks={ind[-1]: 1}, dtype=np.float64,
+            concatenate=True, meta=np.empty((0,) * (len(ind) + 1)),
+        )  # fmt: skip
+        row = _merged(rec, len(ind) - 1, _extreme_merge)
+        y = da.blockwise(
+            _subtract_block, ind, self.x, ind, row[..., 0], lead, dtype=np.float64,
+            concatenate=True, meta=np.empty((0,) * len(ind)),
+        )  # fmt: skip
+        return row[..., 1], y
+
+    def _operands(self, p):
+        return ([self.y, self.ind, p, self.ind], self.keep, self.flat, 2, True, self.size)
+
+    def _totals(self, p):
+        """The step's row totals at state ``p`` (a ``(array, lead + "u")`` pair)."""
+        import dask.array as da
+
+        ind, lead, n = self.ind, self.lead, _CHUNKED["sums"]
+        roles = [("off", self.offs)]
+        state = _chunk_pass(
+            _CHUNKED["state"], ind + "yw", roles, ("states", n), self._operands(p),
+            **_state_layout(ind, n),
+        )  # fmt: skip
+        tot = da.blockwise(
+            _totals_block, lead + "u", _merged(state, len(ind) - 1), lead + "yw", *self.flat,
+            new_axes={"u": _CHUNKED["unpack"]}, dtype=np.float64, concatenate=True,
+            meta=np.empty((0,) * (len(lead) + 1)),
+        )  # fmt: skip
+        return [tot, lead + "u"]
+
+    def _step(self, p, tot):
+        import dask.array as da
+
+        roles = [("tot", tot), ("off", self.offs), ("size", None)]
+        out = _chunk_pass(
+            _CHUNKED["rowmap"], self.ind, roles, ("grads", 1), self._operands(p),
+            meta=np.empty((0,) * len(self.ind)),
+        )  # fmt: skip
+        return da.where(self.keep[0], out, p)  # an entry at -inf keeps its state
+
+    def _states(self, count):
+        import dask.array as da
+
+        p = da.full_like(self.y, _CHUNKED["init"], dtype=np.float64)
+        states, totals = [p], []
+        for _ in range(count):
+            totals.append(self._totals(states[-1]))
+            states.append(self._step(states[-1], totals[-1]))
+        return states, totals
+
+    def value(self, count):
+        return self._states(count)[0][-1]
+
+    def vjp(self, count, cot):
+        import dask.array as da
+
+        states, totals = self._states(count)
+        g = cot[0] if cot else da.ones_like(self.y)
+        gy = da.zeros_like(self.y)
+        ind, lead = self.ind, self.lead
+        for t in range(count - 1, -1, -1):
+            g_pair = ("cot", [g, ind])
+            n = _CHUNKED["adjoints"]
+            roles = [g_pair, ("tot", totals[t]), ("off", self.offs), ("size", None)]
+            adj = _chunk_pass(
+                _CHUNKED["adjoint"], ind + "yw", roles, ("states", n), self._operands(states[t]),
+                **_state_layout(ind, n),
+            )  # fmt: skip
+            roles = [("tot", totals[t]), g_pair, ("adj", [_merged(adj, len(ind) - 1), lead + "yw"])]
+            roles += [("off", self.offs), ("size", None)]
+            both = _chunk_pass(
+                _CHUNKED["grad_chunk"], ind + "v", roles, ("grads", 2), self._operands(states[t]),
+                new_axes={"v": 2}, meta=np.empty((0,) * (len(ind) + 1)),
+            )  # fmt: skip
+            gy, g = gy + both[..., 0], both[..., 1]
+        return self._through_shift(gy)
+
+    def _through_shift(self, gy):
+        """``dL/dx = g - (sum_{i != m} g_i) e_m``, 0 at the entries of ``x`` at ``-inf``."""
+        import dask.array as da
+
+        ind, lead = self.ind, self.lead
+        if _CHUNKED["shift"] is not None:
+            part = da.blockwise(
+                _sum_but_block, ind + "yw", gy, ind, self.m, lead, *self.offs,
+                new_axes={"y": 1, "w": 3}, adjust_chunks={ind[-1]: 1}, dtype=np.float64,
+                concatenate=True, meta=np.empty((0,) * (len(ind) + 2)),
+            )  # fmt: skip
+            total = _merged(part, len(ind) - 1)
+            gy = da.blockwise(
+                _at_shift_block, ind, gy, ind, self.m, lead, total, lead + "yw", *self.offs,
+                dtype=np.float64, concatenate=True, meta=np.empty((0,) * len(ind)),
+            )  # fmt: skip
+        return da.where(self.x == -np.inf, 0.0, gy)
+
+
+def _extreme_block(x, off, shift):
+    """``(lead..., 1, 2)``: per row of the chunk its first entry above ``-inf`` that beats
+    every other under ``shift`` (``"<"``: the minimum), as ``(value, position in the whole
+    row)``; ``(0, +inf)`` where the chunk has none (the row kernel's ``_shift`` loop: a NaN
+    or an all ``+inf`` row keeps its first entry)."""
+    valid = x != -np.inf
+    sign = 1.0 if shift == "<" else -1.0
+    with np.errstate(invalid="ignore"):
+        key = np.where(valid & ~np.isnan(x), sign * x, np.inf)
+    pos = np.argmin(key, axis=-1)
+    best = np.take_along_axis(key, pos[..., None], axis=-1)[..., 0]
+    first = np.argmax(valid, axis=-1)
+    pos = np.where(best < np.inf, pos, first)
+    value = np.take_along_axis(x, pos[..., None], axis=-1)[..., 0]
+    has = valid.any(axis=-1)
+    out = np.stack([np.where(has, value, 0.0), np.where(has, pos + off[0], np.inf)], axis=-1)
+    return out[..., None, :]
+
+
+def _extreme_merge(recs, axis, keepdims, shift="<"):
+    """The row's ``(x_m, m)`` from its chunks' records along ``axis`` (a ``da.reduction``
+    combine): left to right, a later chunk's entry replaces the current one where it beats it
+    strictly (the row loop's rule)."""
+    at = axis[0] if isinstance(axis, tuple) else axis
+    acc = np.take(recs, 0, axis=at)
+    for i in range(1, recs.shape[at]):
+        nxt = np.take(recs, i, axis=at)
+        none = ~(acc[..., 1] < np.inf)
+        beats = nxt[..., 0] < acc[..., 0] if _CHUNKED["shift"] == "<" else nxt[..., 0] > acc[..., 0]
+        take = (nxt[..., 1] < np.inf) & (none | beats)
+        acc = np.where(take[..., None], nxt, acc)
+    return np.expand_dims(acc, at) if keepdims else acc
+
+
+def _subtract_block(x, base):
+    """``x - x_m`` per row (``-inf`` entries stay; no shift where the row has none: 0)."""
+    return np.where(x == -np.inf, x, x - base[..., None])
+
+
+def _sum_but_block(g, m, off):
+    """``(lead..., 1, 1, 3)``: per row of the chunk ``(0, sum, 0)`` of ``g`` over the entries
+    but the pre-shift's ``m`` (``math.fsum``: correctly rounded)."""
+    pos = off[0] + np.arange(g.shape[-1])
+    rows = g.reshape(-1, g.shape[-1])
+    skip = np.broadcast_to(m, g.shape[:-1]).reshape(-1)
+    out = np.zeros((rows.shape[0], 1, 3))
+    for r in range(rows.shape[0]):
+        out[r, 0, 1] = math.fsum(rows[r][pos != skip[r]])
+    return out.reshape(*g.shape[:-1], 1, 1, 3)
+
+
+def _at_shift_block(g, m, total, off):
+    """``g`` with ``-(sum_{i != m} g_i)`` at the pre-shift's position ``m``."""
+    pos = off[0] + np.arange(g.shape[-1])
+    value = -(total[..., 0, 1] + total[..., 0, 2])
+    return np.where(pos == m[..., None], value[..., None], g)
+
+
 def soft_k_max(x, k, top=2, *, axis=-1):
     """soft_k_max(x, k, top) = p after top steps of p <- exp(k*(1 - p[j])*y[j])/Sum(exp(k*(1 -
     p[i])*y[i]), (i, 1, n)) + p[j], y = x - min(x), p = 0 (Su Jianlin,
     /u51fd/u6570/u5149/u6ed1/u5316/u6742/u8c08 (2019), https://kexue.fm/archives/6620, item 6
     (recursive soft-k-max))"""
     if _any_lazy((x, k)):
-        return _dask_iteration(soft_k_max, x, (k,), None, {"top": top, "axis": axis})
+        return _dask_iteration(soft_k_max, False, x, (k,), None, {"top": top, "axis": axis})
     (moved,), axis, _ = _to_last((x,), axis)
     rows, per_row, shape, dtype, top = _iter_prepare(moved, (k,), top)
     out = np.empty(rows.shape, dtype=np.float64)
@@ -512,13 +1257,34 @@ def soft_k_max(x, k, top=2, *, axis=-1):
 def soft_k_max_grad(x, k, cotangent=None, top=2, *, axis=-1):
     """Vector-Jacobian product of soft_k_max with ``cotangent`` (all ones when None)."""
     if _any_lazy((x, k, cotangent)):
-        return _dask_iteration(soft_k_max_grad, x, (k,), cotangent, {"top": top, "axis": axis})
+        return _dask_iteration(
+            soft_k_max_grad, True, x, (k,), cotangent, {"top": top, "axis": axis}
+        )
     (moved,), axis, _ = _to_last((x,), axis)
     rows, per_row, shape, dtype, top = _iter_prepare(moved, (k,), top)
     g_rows = _cotangent_rows(cotangent, shape, axis, rows)
     out = np.empty(rows.shape, dtype=np.float64)
     _grad_rows_soft_k_max(rows, *per_row, top, g_rows, out)
     return _mapped(out, shape, dtype, axis)
+
+
+_CHUNKED = {
+    "state": _state_rows_soft_k_max_step,
+    "totals": _totals_soft_k_max_step,
+    "rowmap": _rowmap_chunk_soft_k_max_step,
+    "adjoint": _adjoint_chunk_soft_k_max_step,
+    "grad_chunk": _grad_chunk_soft_k_max_step,
+    "sums": 1,
+    "unpack": 2,
+    "adjoints": 1,
+    "vectors": 2,
+    "is_rowmap": True,
+    "pivot": None,
+    "shift": "<",
+    "init": 0.0,
+}
+"""The chunk kernels of the step, for dask input with the row in several chunks
+(symsmooth.runtime.dask_iterations)."""
 
 
 __all__ = ["soft_k_max", "soft_k_max_grad"]

@@ -6,7 +6,7 @@
 #   (onehot(argmax) ~ softmax))
 # Kind: reduction; inputs: x; parameters: k
 # Template: reduction.py.j2
-#   sha256:22c27acada6af955f4bce343c73fa969b6d687421f88e6a78824a1b34e9d5a4e
+#   sha256:eebf2870a263d534cb6c82c3155afa470c3af06f8fd4c5ee99f20335b14c05ed
 # Input expression: sha256(srepr)=c0cb380f1a1ffaed7632e495d4f80f5a87e031954485d9058c417a1f39167d6c
 # Stabilization rules applied: none
 #

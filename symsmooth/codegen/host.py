@@ -37,6 +37,7 @@ CPU_HOST = (
     "symsmooth.runtime.dask_states",
     "symsmooth.runtime.dask_host",
     "symsmooth.runtime.dask_params",
+    "symsmooth.runtime.dask_iterations",
     "symsmooth.runtime.dispatch",
 )
 """The host modules of the CPU section, in emission order."""

@@ -20,9 +20,9 @@ the module's ``_NAME`` and, for reductions, ``_CHUNKED``: the kernels of the chu
   start; the length ``n`` is the whole row's; pivoted gradients find their pivot across the
   chunks; a mask with a class label checks the label's entry across the chunks
   (:func:`_masked_labels`); parameter derivatives run their own chunk passes
-  (:mod:`symsmooth.runtime.dask_params`).  Whole rows only (a NotImplementedError with the
-  ``rechunk`` to run): iterations.  A masked row's length ``n`` is its number of kept
-  entries (:func:`_kept_counts`).
+  (:mod:`symsmooth.runtime.dask_params`), iterations theirs
+  (:mod:`symsmooth.runtime.dask_iterations`).  A masked row's length ``n`` is its number of
+  kept entries (:func:`_kept_counts`).
 
 ``_CHUNKED`` keys: ``value``, ``grad`` (the in-memory wrappers), ``state``, ``totals``,
 ``finish``, ``rowmap`` (or None), ``grad_chunk``, ``adjoint`` (or None), ``sums``, ``unpack``,
@@ -153,25 +153,6 @@ def _whole_rows(fn, vec_args, flat, cot, out_ind, stacked, dtype, kwargs, mask=(
         meta=np.empty((0,) * len(out_ind), dtype=dtype),
     )
     return tuple(got[..., j] for j in range(stacked)) if stacked else got
-
-
-def _dask_iteration(fn, x, params, cotangent, kwargs):
-    """A fixed-count iteration over rows (its VJP when ``cotangent`` is given or ``fn`` is
-    the gradient) on dask input: whole rows per block only (the iteration needs the row);
-    ``kwargs`` holds its count and ``axis`` (moved last here, moved back after)."""
-    kwargs = dict(kwargs)
-    axis = kwargs.pop("axis", -1)
-    (x,), cotangent, _, axis = _dask_moved((x,), cotangent, None, axis)
-    vecs, pairs, shape, dtype, chunks, ind = _dask_operands((x,), params)
-    if len(chunks[-1]) > 1:
-        raise NotImplementedError(
-            f"{_NAME}: an iteration needs whole rows; this dask input has the row axis in "
-            f"{len(chunks[-1])} chunks: x.rechunk({{{axis}: -1}}) first"
-        )
-    flat = [v for pair in pairs for v in pair]
-    cot = _dask_cotangent(cotangent, shape, chunks, ind)
-    got = _whole_rows(fn, [vecs[0], ind], flat, cot, ind, 0, dtype, kwargs)
-    return _dask_back(got, axis, True, False)
 
 
 def _dask_rows(grad, vectors, params, cotangent=None, axis=-1, keepdims=False, where=None):

@@ -30,15 +30,19 @@ def cpu_context(spec: IterationSpec, printer: MathPrinter) -> dict:
     """Template variables of ``templates/iteration.py.j2``: the step's own reduction context
     (:func:`symsmooth.codegen.emit.kernel_context`) under ``step``, and the layout of the
     iteration around it.  The step's helpers are registered with ``printer``."""
-    step = kernel_context(spec.step, REDUCTION)
+    full = kernel_context(spec.step, REDUCTION)
     # the step runs on whole rows, unmasked: its row functions take no mask row (the
     # reduction's last row argument, names.KEEP)
     mask = ", " + derived_var("row", KEEP)
-    step = {**step, **{k: step[k].removesuffix(mask) for k in ("row_args", "row_call")}}
+    step = {**full, **{k: full[k].removesuffix(mask) for k in ("row_args", "row_call")}}
+    # a row in several chunks (dask): the step's chunk kernels, whose mask skips the -inf
+    # entries of y (templates/_chunked_reduction.py.j2); plain gradients, as the row's step
+    chunk = {**full, "pivot": None, "param_grads": [], "row_lines": full.get("row_lines", [])}
     printer.helpers.update(h.function.lstrip("_") for h in step["helpers"])
     vectors = step["vectors"]
     return {
         "step": step,
+        "step_chunk": chunk,
         "input": spec.input_names[0],
         "params": spec.param_names,
         "args": ", ".join(spec.input_names + spec.param_names),

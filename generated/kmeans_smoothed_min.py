@@ -5,7 +5,7 @@
 #   item 10; kexue.fm/archives/5112 item 4)
 # Kind: reduction; inputs: d; parameters: M
 # Template: reduction.py.j2
-#   sha256:eebf2870a263d534cb6c82c3155afa470c3af06f8fd4c5ee99f20335b14c05ed
+#   sha256:e9fe8abed1b36f5334d00c2d4c7e522f896bebd9c5a993bc6bf6f9b6d31c56c2
 # Input expression: sha256(srepr)=e63b4b02b5d320406c9239c9c3e7b46f7d2f709558ebec8cb35d5a2e3c6c76f9
 # Stabilization rules applied: none
 #
@@ -1742,12 +1742,14 @@ _shfl_down = None
 
 _CUDA_SIGNATURES = {
     "_cuda_rows_kmeans_smoothed_min": [
-        "void(float32[::1], float32[:, ::1], float64, float64[::1], int64)",
-        "void(float64[::1], float64[:, ::1], float64, float64[::1], int64)",
+        "void(float32[::1], float32[:, ::1], float64, float64[::1], int64, boolean[:, ::1], int64)",
+        "void(float64[::1], float64[:, ::1], float64, float64[::1], int64, boolean[:, ::1], int64)",
     ],
     "_cuda_grad_rows_kmeans_smoothed_min": [
-        "void(float32[:, ::1], float32[:, ::1], float64, float64[::1], int64)",
-        "void(float64[:, ::1], float64[:, ::1], float64, float64[::1], int64)",
+        "void(float32[:, ::1], float32[:, ::1], float64, float64[::1], int64, boolean[:, ::1], "
+        "int64)",
+        "void(float64[:, ::1], float64[:, ::1], float64, float64[::1], int64, boolean[:, ::1], "
+        "int64)",
     ],
 }
 """Typed signatures of every kernel (float32 and float64 data), for ahead-of-time PTX checks."""
@@ -1974,6 +1976,52 @@ def _cuda_rows(st, vectors, params):
     return rows, _cuda_params(st, params, shape, count), shape, dtype, proto
 
 
+def _cuda_mask(st, where, shape, params, uses_size):
+    """The mask operands ``[keep_rows, keep_mode]`` of a row kernel: mode 0 and a 1 x 1
+    placeholder without a mask, else mode 1 and the ``(rows, n)`` boolean mask on the device
+    (a host mask is broadcast to the inputs' ``shape`` and copied; a device one must have that
+    shape).  A class label on a masked entry of a row that keeps others is a ValueError, as on
+    the CPU (the mask is read on the host for that check); a formula that reads the row length
+    ``n`` takes no mask on the GPU (NotImplementedError: the CPU kernel counts the kept
+    entries)."""
+    cuda = st["cuda"]
+    if where is None:
+        if "no_mask" not in st:
+            st["no_mask"] = cuda.to_device(np.ones((1, 1), dtype=np.bool_))
+        return [st["no_mask"], 0]
+    if uses_size:
+        raise NotImplementedError(
+            f"{_NAME}_cuda: where= with a formula that reads the row length n runs on the CPU "
+            f"only ({_NAME}(..., where=...) counts the kept entries)"
+        )
+    count = int(np.prod(shape[:-1], dtype=np.int64))
+    view = _cuda_view(cuda, where)
+    host = None
+    if view is None:
+        host = np.asarray(where)
+        _check_mask(host, shape)
+        host = np.ascontiguousarray(np.broadcast_to(host, shape)).reshape(count, shape[-1])
+        view = cuda.to_device(host)
+    elif view.dtype != np.bool_:
+        raise TypeError(f"{_NAME}_cuda: where= must be a boolean mask, not dtype {view.dtype}")
+    elif tuple(view.shape) != tuple(shape):
+        raise ValueError(
+            f"{_NAME}_cuda: a device mask must have the inputs' shape {tuple(shape)}, not "
+            f"{tuple(view.shape)} (broadcast it on the device, or pass a host mask)"
+        )
+    else:
+        view = view if view.ndim == 2 else _cuda_flat(view).reshape(count, shape[-1])
+    if _LABELS:
+        keep = host if host is not None else view.copy_to_host()
+        per_row = []
+        for p in params:
+            dev = _cuda_view(cuda, p)
+            p = dev.copy_to_host() if dev is not None else np.asarray(p, dtype=np.float64)
+            per_row.append(np.broadcast_to(p.astype(np.float64), shape[:-1]).reshape(count))
+        _check_masked_labels(keep, per_row)
+    return [view, 1]
+
+
 def _cuda_block(st, n, block):
     """(threads per row, rows per block): whole warps per row, about 8 elements per thread.
     The simulator also takes 1 to 16 threads per row (its shuffles need no whole warps); by
@@ -2008,7 +2056,7 @@ def _cuda_rows_launch(st, kernel, outs, rows, operands, block):
     kernel[blocks, (tx, ty)](*outs, *rows, *operands)
 
 
-def _cuda_rows_kmeans_smoothed_min(out, d_rows, M_val, M_arr, M_mode):
+def _cuda_rows_kmeans_smoothed_min(out, d_rows, M_val, M_arr, M_mode, keep_rows, keep_mode):
     """kmeans_smoothed_min of each row: TX = blockDim.x threads (whole warps) share a row,
     blockDim.y rows per block, grid-stride over rows; 64-bit indices.  A parameter is its
     scalar _val (mode 0), its array at the row (mode 1) or at 0 (mode 2)."""
@@ -2031,7 +2079,11 @@ def _cuda_rows_kmeans_smoothed_min(out, d_rows, M_val, M_arr, M_mode):
         M0 = -math.inf
         s0 = 0.0 if tx_ == 0 else 0.0
         c0 = 0.0
+        kept_ = 0.0
         for idx in range(tx_, stop_, TX_):
+            if not (keep_mode == 0 or keep_rows[r_, idx]):
+                continue
+            kept_ = 1.0
             d_e = float64(d_row[idx])
             _h0 = -M * d_e
             if _h0 > M0:
@@ -2087,16 +2139,37 @@ def _cuda_rows_kmeans_smoothed_min(out, d_rows, M_val, M_arr, M_mode):
 
         cuda.syncthreads()
 
+        if keep_mode != 0:  # whether the row keeps an entry (uniform: the barriers too)
+            # merge the states of a warp (shuffles), then of the row's warps (shared memory); every
+            # thread of the block runs this, so the shuffles and barriers are uniform
+            off_ = min(TX_ // 2, int64(16))
+            while off_ > 0:
+                _okept_ = _shfl_down(kept_, off_)
+                kept_ = max(kept_, _okept_)
+
+                off_ //= 2
+            if lane_ == 0:
+                shared_[slot_, 0] = kept_
+            cuda.syncthreads()
+            kept_ = 0.0
+            for w_ in range(ty_ * warps_, ty_ * warps_ + warps_):
+                _okept_ = shared_[w_, 0]
+                kept_ = max(kept_, _okept_)
+
+            cuda.syncthreads()
+
         sl0 = _fin_lo(s0, c0)
         s0 = _fin(s0, c0)
         M0 = M0 if M0 > -math.inf else 0.0
 
         if tx_ == 0 and row_ < rows_:
             _out = -_logdd(M0, s0, sl0) / M
+            if keep_mode != 0 and kept_ == 0.0:  # a fully masked row (axis_host)
+                _out = 0.0 if _out != _out else _out
             out[r_] = _out
 
 
-def _cuda_grad_rows_kmeans_smoothed_min(d_grad, d_rows, M_val, M_arr, M_mode):
+def _cuda_grad_rows_kmeans_smoothed_min(d_grad, d_rows, M_val, M_arr, M_mode, keep_rows, keep_mode):
     """Gradient of kmeans_smoothed_min
     per row (layout of _cuda_rows_kmeans_smoothed_min)."""
     tx_ = int64(cuda.threadIdx.x)
@@ -2119,6 +2192,8 @@ def _cuda_grad_rows_kmeans_smoothed_min(d_grad, d_rows, M_val, M_arr, M_mode):
         s0 = 0.0 if tx_ == 0 else 0.0
         c0 = 0.0
         for idx in range(tx_, stop_, TX_):
+            if not (keep_mode == 0 or keep_rows[r_, idx]):
+                continue
             d_e = float64(d_row[idx])
             _h0 = -M * d_e
             if _h0 > M0:
@@ -2183,19 +2258,22 @@ def _cuda_grad_rows_kmeans_smoothed_min(d_grad, d_rows, M_val, M_arr, M_mode):
             _h0 = -M * d_e
             E0 = _wexp(_h0, M0)
             _g0 = (0) if (E0 == 0) else (-D0 * E0 * M)
-            d_grad[r_, idx] = _g0
+            d_grad[r_, idx] = _g0 if (keep_mode == 0 or keep_rows[r_, idx]) else 0.0
 
 
-def kmeans_smoothed_min_cuda(d, M, block=None):
+def kmeans_smoothed_min_cuda(d, M, block=None, *, where=None):
     """CUDA kernel of ``kmeans_smoothed_min`` (same code and results as the CPU kernel).
 
     Host arrays are copied to the GPU and the result comes back as a NumPy array; GPU arrays
     (Numba device arrays, CuPy arrays, PyTorch CUDA tensors) are read in place and the result
     is a new GPU array of the same kind.  ``block=(threads per row, rows per block)`` overrides
-    the launch shape.  float32 inputs give float32 results (accumulated in float64).
+    the launch shape.  float32 inputs give float32 results (accumulated in float64).  The last
+    axis is reduced; ``where=`` a boolean mask (host: broadcast to the inputs; device: their
+    shape) as the CPU function's.
     """
     st = _cuda()
     rows, operands, shape, dtype, proto = _cuda_rows(st, (d,), (M,))
+    operands += _cuda_mask(st, where, shape, (M,), False)
     out_shape = shape[:-1]
     out, view = _cuda_empty(st, proto, out_shape, dtype)
     flat = _cuda_flat(view)
@@ -2203,11 +2281,12 @@ def kmeans_smoothed_min_cuda(d, M, block=None):
     return _cuda_result(out, proto, out_shape)
 
 
-def kmeans_smoothed_min_grad_cuda(d, M, block=None):
+def kmeans_smoothed_min_grad_cuda(d, M, block=None, *, where=None):
     """CUDA kernel of ``kmeans_smoothed_min_grad`` (arguments and results as in
     ``kmeans_smoothed_min_cuda``)."""
     st = _cuda()
     rows, operands, shape, dtype, proto = _cuda_rows(st, (d,), (M,))
+    operands += _cuda_mask(st, where, shape, (M,), False)
     outs = [_cuda_empty(st, proto, shape, dtype) for _ in range(1)]
     views = [_cuda_flat(v).reshape(rows[0].shape[0], rows[0].shape[1]) for _, v in outs]
     _cuda_rows_launch(st, st["_cuda_grad_rows_kmeans_smoothed_min"], views, rows, operands, block)

@@ -6,7 +6,7 @@
 #   (onehot(argmax) ~ softmax))
 # Kind: reduction; inputs: x; parameters: k
 # Template: reduction.py.j2
-#   sha256:eebf2870a263d534cb6c82c3155afa470c3af06f8fd4c5ee99f20335b14c05ed
+#   sha256:e9fe8abed1b36f5334d00c2d4c7e522f896bebd9c5a993bc6bf6f9b6d31c56c2
 # Input expression: sha256(srepr)=c0cb380f1a1ffaed7632e495d4f80f5a87e031954485d9058c417a1f39167d6c
 # Stabilization rules applied: none
 #
@@ -2060,14 +2060,16 @@ _shfl_down = None
 
 _CUDA_SIGNATURES = {
     "_cuda_rows_softmax_onehot_argmax": [
-        "void(float32[:, ::1], float32[:, ::1], float64, float64[::1], int64)",
-        "void(float64[:, ::1], float64[:, ::1], float64, float64[::1], int64)",
+        "void(float32[:, ::1], float32[:, ::1], float64, float64[::1], int64, boolean[:, ::1], "
+        "int64)",
+        "void(float64[:, ::1], float64[:, ::1], float64, float64[::1], int64, boolean[:, ::1], "
+        "int64)",
     ],
     "_cuda_grad_rows_softmax_onehot_argmax": [
         "void(float32[:, ::1], float32[:, ::1], float64, float64[::1], int64, float64, float64[:, "
-        "::1], int64)",
+        "::1], int64, boolean[:, ::1], int64)",
         "void(float64[:, ::1], float64[:, ::1], float64, float64[::1], int64, float64, float64[:, "
-        "::1], int64)",
+        "::1], int64, boolean[:, ::1], int64)",
     ],
 }
 """Typed signatures of every kernel (float32 and float64 data), for ahead-of-time PTX checks."""
@@ -2313,6 +2315,52 @@ def _cuda_rows(st, vectors, params):
     return rows, _cuda_params(st, params, shape, count), shape, dtype, proto
 
 
+def _cuda_mask(st, where, shape, params, uses_size):
+    """The mask operands ``[keep_rows, keep_mode]`` of a row kernel: mode 0 and a 1 x 1
+    placeholder without a mask, else mode 1 and the ``(rows, n)`` boolean mask on the device
+    (a host mask is broadcast to the inputs' ``shape`` and copied; a device one must have that
+    shape).  A class label on a masked entry of a row that keeps others is a ValueError, as on
+    the CPU (the mask is read on the host for that check); a formula that reads the row length
+    ``n`` takes no mask on the GPU (NotImplementedError: the CPU kernel counts the kept
+    entries)."""
+    cuda = st["cuda"]
+    if where is None:
+        if "no_mask" not in st:
+            st["no_mask"] = cuda.to_device(np.ones((1, 1), dtype=np.bool_))
+        return [st["no_mask"], 0]
+    if uses_size:
+        raise NotImplementedError(
+            f"{_NAME}_cuda: where= with a formula that reads the row length n runs on the CPU "
+            f"only ({_NAME}(..., where=...) counts the kept entries)"
+        )
+    count = int(np.prod(shape[:-1], dtype=np.int64))
+    view = _cuda_view(cuda, where)
+    host = None
+    if view is None:
+        host = np.asarray(where)
+        _check_mask(host, shape)
+        host = np.ascontiguousarray(np.broadcast_to(host, shape)).reshape(count, shape[-1])
+        view = cuda.to_device(host)
+    elif view.dtype != np.bool_:
+        raise TypeError(f"{_NAME}_cuda: where= must be a boolean mask, not dtype {view.dtype}")
+    elif tuple(view.shape) != tuple(shape):
+        raise ValueError(
+            f"{_NAME}_cuda: a device mask must have the inputs' shape {tuple(shape)}, not "
+            f"{tuple(view.shape)} (broadcast it on the device, or pass a host mask)"
+        )
+    else:
+        view = view if view.ndim == 2 else _cuda_flat(view).reshape(count, shape[-1])
+    if _LABELS:
+        keep = host if host is not None else view.copy_to_host()
+        per_row = []
+        for p in params:
+            dev = _cuda_view(cuda, p)
+            p = dev.copy_to_host() if dev is not None else np.asarray(p, dtype=np.float64)
+            per_row.append(np.broadcast_to(p.astype(np.float64), shape[:-1]).reshape(count))
+        _check_masked_labels(keep, per_row)
+    return [view, 1]
+
+
 def _cuda_block(st, n, block):
     """(threads per row, rows per block): whole warps per row, about 8 elements per thread.
     The simulator also takes 1 to 16 threads per row (its shuffles need no whole warps); by
@@ -2347,7 +2395,7 @@ def _cuda_rows_launch(st, kernel, outs, rows, operands, block):
     kernel[blocks, (tx, ty)](*outs, *rows, *operands)
 
 
-def _cuda_rows_softmax_onehot_argmax(out, x_rows, k_val, k_arr, k_mode):
+def _cuda_rows_softmax_onehot_argmax(out, x_rows, k_val, k_arr, k_mode, keep_rows, keep_mode):
     """softmax_onehot_argmax of each row: TX = blockDim.x threads (whole warps) share a row,
     blockDim.y rows per block, grid-stride over rows; 64-bit indices.  A parameter is its
     scalar _val (mode 0), its array at the row (mode 1) or at 0 (mode 2)."""
@@ -2371,6 +2419,8 @@ def _cuda_rows_softmax_onehot_argmax(out, x_rows, k_val, k_arr, k_mode):
         s0 = 0.0 if tx_ == 0 else 0.0
         c0 = 0.0
         for idx in range(tx_, stop_, TX_):
+            if not (keep_mode == 0 or keep_rows[r_, idx]):
+                continue
             x_e = float64(x_row[idx])
             _h0 = k * x_e
             if _h0 > M0:
@@ -2434,11 +2484,11 @@ def _cuda_rows_softmax_onehot_argmax(out, x_rows, k_val, k_arr, k_mode):
             _h0 = k * x_e
             E0 = _wexp(_h0, M0)
             _out = E0 / s0
-            out[r_, idx] = _out
+            out[r_, idx] = _out if (keep_mode == 0 or keep_rows[r_, idx]) else 0.0
 
 
 def _cuda_grad_rows_softmax_onehot_argmax(
-    x_grad, x_rows, k_val, k_arr, k_mode, G_val, G_rows, G_mode
+    x_grad, x_rows, k_val, k_arr, k_mode, G_val, G_rows, G_mode, keep_rows, keep_mode
 ):
     """Vector-Jacobian product with the cotangent G of softmax_onehot_argmax
     per row (layout of _cuda_rows_softmax_onehot_argmax)."""
@@ -2462,6 +2512,8 @@ def _cuda_grad_rows_softmax_onehot_argmax(
         s0 = 0.0 if tx_ == 0 else 0.0
         c0 = 0.0
         for idx in range(tx_, stop_, TX_):
+            if not (keep_mode == 0 or keep_rows[r_, idx]):
+                continue
             x_e = float64(x_row[idx])
             _h0 = k * x_e
             if _h0 > M0:
@@ -2531,7 +2583,7 @@ def _cuda_grad_rows_softmax_onehot_argmax(
                 x_e = float64(x_row[idx])
                 _h0 = k * x_e
                 E0 = _wexp(_h0, M0)
-                if E0 == 1.0:
+                if E0 == 1.0 and (keep_mode == 0 or keep_rows[r_, idx]):
                     piv_ = float64(idx)
                     break
         # merge the states of a warp (shuffles), then of the row's warps (shared memory); every
@@ -2563,7 +2615,7 @@ def _cuda_grad_rows_softmax_onehot_argmax(
             G_p = G_val if G_mode == 0 else float64(G_rows[r_, piv])
             P0 = 1
             for idx in range(tx_, stop_, TX_):
-                if idx == piv:
+                if idx == piv or not (keep_mode == 0 or keep_rows[r_, idx]):
                     continue
                 x_e = float64(x_row[idx])
                 _h0 = k * x_e
@@ -2632,6 +2684,8 @@ def _cuda_grad_rows_softmax_onehot_argmax(
         R0 = 0.0
         cR0 = 0.0
         for idx in range(tx_, plain_stop_, TX_):
+            if not (keep_mode == 0 or keep_rows[r_, idx]):
+                continue
             x_e = float64(x_row[idx])
             _h0 = k * x_e
             E0 = _wexp(_h0, M0)
@@ -2698,19 +2752,22 @@ def _cuda_grad_rows_softmax_onehot_argmax(
             else:
                 _c0 = E0 * k
                 _g0 = G_e * _c0 / s0 + ((0) if (E0 == 0) else (R0 * _c0))
-            x_grad[r_, idx] = _g0
+            x_grad[r_, idx] = _g0 if (keep_mode == 0 or keep_rows[r_, idx]) else 0.0
 
 
-def softmax_onehot_argmax_cuda(x, k, block=None):
+def softmax_onehot_argmax_cuda(x, k, block=None, *, where=None):
     """CUDA kernel of ``softmax_onehot_argmax`` (same code and results as the CPU kernel).
 
     Host arrays are copied to the GPU and the result comes back as a NumPy array; GPU arrays
     (Numba device arrays, CuPy arrays, PyTorch CUDA tensors) are read in place and the result
     is a new GPU array of the same kind.  ``block=(threads per row, rows per block)`` overrides
-    the launch shape.  float32 inputs give float32 results (accumulated in float64).
+    the launch shape.  float32 inputs give float32 results (accumulated in float64).  The last
+    axis is reduced; ``where=`` a boolean mask (host: broadcast to the inputs; device: their
+    shape) as the CPU function's.
     """
     st = _cuda()
     rows, operands, shape, dtype, proto = _cuda_rows(st, (x,), (k,))
+    operands += _cuda_mask(st, where, shape, (k,), False)
     out_shape = shape
     out, view = _cuda_empty(st, proto, out_shape, dtype)
     flat = _cuda_flat(view)
@@ -2719,12 +2776,13 @@ def softmax_onehot_argmax_cuda(x, k, block=None):
     return _cuda_result(out, proto, out_shape)
 
 
-def softmax_onehot_argmax_grad_cuda(x, k, cotangent=None, block=None):
+def softmax_onehot_argmax_grad_cuda(x, k, cotangent=None, block=None, *, where=None):
     """CUDA kernel of ``softmax_onehot_argmax_grad`` (arguments and results as in
     ``softmax_onehot_argmax_cuda``)."""
     st = _cuda()
     rows, operands, shape, dtype, proto = _cuda_rows(st, (x,), (k,))
     operands += _cuda_cotangent(st, cotangent, shape, rows[0].shape)
+    operands += _cuda_mask(st, where, shape, (k,), False)
     outs = [_cuda_empty(st, proto, shape, dtype) for _ in range(1)]
     views = [_cuda_flat(v).reshape(rows[0].shape[0], rows[0].shape[1]) for _, v in outs]
     _cuda_rows_launch(st, st["_cuda_grad_rows_softmax_onehot_argmax"], views, rows, operands, block)

@@ -136,11 +136,12 @@ class KernelFunction:
         inputs = torch.broadcast_tensors(*values[:n]) if n > 1 else values[:n]
         if not moves.last:
             inputs = [v.movedim(moves.axis, -1) for v in inputs]
+        runs = EXECUTORS[device.type]
         if where is not None:
-            keywords = {**keywords, "where": _host_mask(where, moves)}
+            keywords = {**keywords, "where": runs.mask_of(where, moves, device)}
         values = (*inputs, *values[n:])
         shapes = api.shapes([moves.moved] * n, [tuple(np.shape(v)) for v in values[n:]])
-        executor = EXECUTORS[device.type](self, device, keywords, shapes)
+        executor = runs(self, device, keywords, shapes)
         return _back(_KernelOp.apply(executor, *values), moves, api.output.drops_row)
 
     def _check(self, values: tuple) -> torch.device:
@@ -207,15 +208,6 @@ def _dtype_of_mask(where) -> str:
     if isinstance(where, torch.Tensor):
         return str(where.dtype).removeprefix("torch.")
     return where.dtype.name
-
-
-def _host_mask(where, moves: Moves) -> np.ndarray:
-    """The (checked) mask broadcast to the inputs' shape, moved as the inputs and made
-    C-contiguous once, as the kernels read it (``where=``; a tensor's host copy or view)."""
-    if isinstance(where, torch.Tensor):
-        where = where.detach().cpu().numpy()
-    moved = np.broadcast_to(where, moves.full)
-    return np.ascontiguousarray(moved if moves.last else np.moveaxis(moved, moves.axis, -1))
 
 
 def _back(out: torch.Tensor, moves: Moves, drops_row: bool) -> torch.Tensor:

@@ -194,6 +194,22 @@ def test_launch_shapes_params_and_dtypes(runs):
 
 
 @needs_numba_cuda
+def test_masks_match_cpu(runs):
+    """``where=`` on the launchers: masked entries (NaN, +inf, 1e300 there) join no sum and
+    get gradient 0, a fully masked row gives -inf (log-sum-exp) or 0 (a loss, a 0/0 value),
+    host and device masks, labels checked as on the CPU (tests/test_cuda_runner.py)."""
+    api = runs["api"]
+    for key in ("lse", "lse_device_mask", "ce", "soft_argmax", "softmax"):
+        assert api[f"mask_{key}"] <= 2, (key, api[f"mask_{key}"])
+    for key in ("lse_grad", "ce_grad", "softmax_vjp"):
+        assert api[f"mask_{key}"] <= 8, (key, api[f"mask_{key}"])
+    assert api["mask_empty_rows"] == [float("-inf"), 0.0, 0.0]
+    assert api["mask_masked_grads_zero"] is True
+    assert "selects a masked entry" in api["mask_bad_label"]
+    assert "device mask must have the inputs' shape" in api["mask_device_shape"]
+
+
+@needs_numba_cuda
 def test_edge_semantics_match_cpu(runs):
     """-inf rows, +inf entries, NaN, empty rows and no rows behave as on the CPU."""
     api = runs["api"]

@@ -281,6 +281,81 @@ def api(folder: str) -> dict:
         res["bad_device_broadcast"] = str(exc)
     big = rng.standard_normal(1000) * 30
     res["grid_stride"] = ulp_distance(sp.softplus_cuda(big, 1.0), sp.softplus_ufunc(big, 1.0))
+    res.update(_masks(folder, rng, lse, sm))
+    return res
+
+
+def _masks(folder: str, rng, lse, sm) -> dict:
+    """``where=`` on the launchers against the CPU functions: masked entries hold values that
+    would show (NaN, +inf, 1e300), a row is fully masked, the mask is a host or a device
+    array; labels (cross-entropy), a 0/0 value (soft argmax), a pivoted gradient."""
+    from numba import cuda
+
+    from symsmooth.codegen.render import load_module
+
+    x = rng.standard_normal((5, 23)) * 4
+    keep = rng.random(x.shape) < 0.7
+    keep[1] = False
+    keep[2, :] = True
+    x[~keep] = np.where(rng.random((~keep).sum()) < 0.5, np.nan, 1e300)
+    x[3, ~keep[3]] = np.inf
+    t = np.array([int(np.flatnonzero(keep[r])[0]) + 1 if keep[r].any() else 1 for r in range(5)])
+    cot = rng.standard_normal(x.shape)
+    ce = load_module("cross_entropy_lse", _where(folder, "cross_entropy_lse"))
+    sa = load_module("soft_argmax", _where(folder, "soft_argmax"))
+    dev = cuda.to_device(keep)
+    pairs = {
+        "lse": (lse.logsumexp_max_cuda(x, 1.7, where=keep), lse.logsumexp_max(x, 1.7, where=keep)),
+        "lse_device_mask": (
+            lse.logsumexp_max_cuda(x, 1.7, where=dev),
+            lse.logsumexp_max(x, 1.7, where=keep),
+        ),
+        "lse_grad": (
+            lse.logsumexp_max_grad_cuda(x, 1.7, where=keep),
+            lse.logsumexp_max_grad(x, 1.7, where=keep),
+        ),
+        "softmax": (
+            sm.softmax_onehot_argmax_cuda(x, 0.6, where=keep[0]),
+            sm.softmax_onehot_argmax(x, 0.6, where=keep[0]),
+        ),
+        "softmax_vjp": (
+            sm.softmax_onehot_argmax_grad_cuda(x, 0.6, cotangent=cot, where=keep),
+            sm.softmax_onehot_argmax_grad(x, 0.6, cotangent=cot, where=keep),
+        ),
+        "ce": (
+            ce.cross_entropy_lse_cuda(x, 1.3, t, where=keep),
+            ce.cross_entropy_lse(x, 1.3, t, where=keep),
+        ),
+        "ce_grad": (
+            ce.cross_entropy_lse_grad_cuda(x, 1.3, t, where=keep),
+            ce.cross_entropy_lse_grad(x, 1.3, t, where=keep),
+        ),
+        "soft_argmax": (
+            sa.soft_argmax_cuda(x, 2.0, where=keep),
+            sa.soft_argmax(x, 2.0, where=keep),
+        ),
+    }
+    res = {f"mask_{k}": ulp_distance(a, b) for k, (a, b) in pairs.items()}
+    res["mask_empty_rows"] = [
+        float(pairs["lse"][0][1]),
+        float(pairs["ce"][0][1]),
+        float(pairs["soft_argmax"][0][1]),
+    ]
+    res["mask_masked_grads_zero"] = bool(
+        not pairs["lse_grad"][0][~keep].any() and not pairs["ce_grad"][0][~keep].any()
+    )
+    bad = t.copy()
+    bad[0] = int(np.flatnonzero(~keep[0])[0]) + 1  # a label on a masked entry of row 0
+    try:
+        ce.cross_entropy_lse_cuda(x, 1.3, bad, where=keep)
+        res["mask_bad_label"] = "accepted"
+    except ValueError as exc:
+        res["mask_bad_label"] = str(exc)
+    try:
+        lse.logsumexp_max_cuda(x, 1.7, where=cuda.to_device(keep[0]))
+        res["mask_device_shape"] = "accepted"
+    except ValueError as exc:
+        res["mask_device_shape"] = str(exc)
     return res
 
 

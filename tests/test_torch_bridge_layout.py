@@ -280,7 +280,10 @@ def _launchers(real):
     def launcher(fn):
         def call(*args, **kwargs):
             assert all(a.is_contiguous() for a in args if isinstance(a, torch.Tensor))
-            assert not kwargs.keys() - {"cotangent"}  # no layout keyword reaches a launcher
+            assert not kwargs.keys() - {"cotangent", "where"}  # no axis reaches a launcher
+            where = kwargs.get("where")
+            if where is not None:  # a boolean tensor on the device, C-contiguous, moved
+                assert where.dtype == torch.bool and where.is_contiguous()
             plain = [a.numpy() if isinstance(a, torch.Tensor) else a for a in args]
             kw = {k: v.numpy() if isinstance(v, torch.Tensor) else v for k, v in kwargs.items()}
             return torch.from_numpy(np.asarray(fn(*plain, **kw)))
@@ -293,7 +296,7 @@ def _launchers(real):
     return fake
 
 
-def test_cuda_executor_moves_the_axis_and_refuses_a_mask(monkeypatch, fns):
+def test_cuda_executor_moves_the_axis_and_the_mask(monkeypatch, fns):
     monkeypatch.setitem(devices.EXECUTORS, "cpu", devices.CudaExecutor)
     monkeypatch.setattr(devices, "on_current_stream", lambda device: contextlib.nullcontext())
     x = rand(3, 4, 5)
@@ -306,8 +309,13 @@ def test_cuda_executor_moves_the_axis_and_refuses_a_mask(monkeypatch, fns):
         monkeypatch.setitem(devices.EXECUTORS, "cpu", devices.CudaExecutor)
         assert torch.equal(y, want)
         assert np.array_equal(grad_of(y, x), grad_of(want, x))
-        with pytest.raises(NotImplementedError, match="where= .a mask. is not supported for CUDA"):
-            fn(x, 2.0, axis=0, where=np.ones(5, bool))
+        mask = torch.rand(4, 5) < 0.6  # a tensor mask, broadcast along the reduced axis 0
+        y = fn(x, 2.0, axis=0, where=mask, **keep)
+        monkeypatch.setitem(devices.EXECUTORS, "cpu", devices.CpuExecutor)
+        want = fns[name](x, 2.0, axis=0, where=mask, **keep)
+        monkeypatch.setitem(devices.EXECUTORS, "cpu", devices.CudaExecutor)
+        assert torch.equal(y, want)
+        assert np.array_equal(grad_of(y, x), grad_of(want, x))
 
 
 def test_the_example_of_docs_torch_md_prints_what_it_shows():

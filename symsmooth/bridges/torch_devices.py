@@ -54,6 +54,15 @@ class Executor:
 class CpuExecutor(Executor):
     """CPU tensors: NumPy views in (no copy), the CPU kernels, tensors over the results out."""
 
+    @staticmethod
+    def mask_of(where, moves, device) -> np.ndarray:
+        """The (checked) mask broadcast to the inputs' shape, moved as the inputs and made
+        C-contiguous once, as the kernels read it (``where=``; a tensor's host copy or view)."""
+        if isinstance(where, torch.Tensor):
+            where = where.detach().cpu().numpy()
+        moved = np.broadcast_to(where, moves.full)
+        return np.ascontiguousarray(moved if moves.last else np.moveaxis(moved, moves.axis, -1))
+
     def _run(self, name: str, args: list, keywords: dict):
         twin = (self.api.fast if self.fn.fast else self.api.ufuncs).get(name)
         fn = function_of(self.fn.module, twin or name, self.api.name)
@@ -87,10 +96,11 @@ class CpuExecutor(Executor):
 
 
 class CudaExecutor(Executor):
-    """CUDA tensors: the module's ``<function>_cuda`` launchers read them in place and return
-    new CUDA tensors; each launch is ordered after torch's current stream (and the current
-    stream after it) without a host sync.  Operands are made C-contiguous and broadcast on the
-    device first where the launchers need it (they broadcast from size 1 only)."""
+    """CUDA tensors: the module's ``<function>_cuda`` launchers read them (and a mask) in
+    place and return new CUDA tensors; each launch is ordered after torch's current stream (and
+    the current stream after it) without a host sync.  Operands are made C-contiguous and
+    broadcast on the device first where the launchers need it (they broadcast from size 1
+    only)."""
 
     def __init__(self, fn, device: torch.device, keywords: dict, shapes):
         super().__init__(fn, device, keywords, shapes)
@@ -99,12 +109,13 @@ class CudaExecutor(Executor):
                 f"{self.api.name}: the module was generated without the cuda target; "
                 "regenerate it with `symsmooth gen --target all`, or move the tensors to the CPU"
             )
-        if "where" in keywords:
-            raise NotImplementedError(
-                f"{self.api.name}: where= (a mask) is not supported for CUDA tensors: the CUDA "
-                "launchers take no mask; move the tensors to the CPU for a masked call, or fill "
-                "the masked entries first (axis= and keepdims= work on CUDA)"
-            )
+
+    @staticmethod
+    def mask_of(where, moves, device) -> torch.Tensor:
+        """The mask as a C-contiguous boolean tensor on ``device``, broadcast to the inputs'
+        shape and moved as the inputs (the launchers read it in place)."""
+        mask = torch.as_tensor(where, device=device).broadcast_to(moves.full)
+        return (mask if moves.last else mask.movedim(moves.axis, -1)).contiguous()
 
     def _run(self, name: str, args: list, keywords: dict):
         fn = getattr(self.fn.module, f"{name}_cuda", None)
@@ -144,7 +155,10 @@ class CudaExecutor(Executor):
         each way and a sync), the result back on the device."""
         if hasattr(self.fn.module, f"{self.api.param_grads[param]}_cuda"):
             return super().param_grad(param, values, cotangent)
-        host = CpuExecutor(self.fn, torch.device("cpu"), self.keywords, self.shapes)
+        keywords = dict(self.keywords)
+        if isinstance(keywords.get("where"), torch.Tensor):
+            keywords["where"] = keywords["where"].cpu().numpy()
+        host = CpuExecutor(self.fn, torch.device("cpu"), keywords, self.shapes)
         values = tuple(v.cpu() if isinstance(v, torch.Tensor) else v for v in values)
         return host.param_grad(param, values, cotangent.cpu()).to(self.device)
 

@@ -44,7 +44,7 @@ Fields
     ``axis`` (any one axis; -1: the last), ``keepdims`` (per-row values only) and ``where``
     (a boolean mask, symsmooth.runtime.axis_host); iterations ``axis``.  The torch and JAX
     bridges take them too (the axis moved in the framework, the mask passed to every kernel:
-    symsmooth.bridges.layout); the CUDA launchers reduce the last axis, unmasked.
+    symsmooth.bridges.layout); the CUDA launchers reduce the last axis and take ``where``.
 ``fast``
     ``{function: twin}``: the elementwise ``_fast`` loop of each public function (the function
     itself runs it on NumPy operands).

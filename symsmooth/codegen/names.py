@@ -82,7 +82,7 @@ RESERVED: dict[str, frozenset[str]] = {
     | _CUDA_LOCALS
     | {"base", "fast", "full", "g", "grads", "g_rows", "j", "length", "per_row", "piv", "r"}
     | {"rows", "v", "pos_", "pos_p", "size_", "G_e", "G_p", "G_row", "G_rows", "G_val"}
-    | {"G_mode", "G_out", "keep", "keep_row", "keep_rows", "moved"},
+    | {"G_mode", "G_out", "keep", "keep_row", "keep_rows", "keep_mode", "kept_", "moved"},
     "iteration": MODULE_GLOBALS
     | API_KEYWORDS
     | _CUDA_LOCALS
@@ -90,6 +90,7 @@ RESERVED: dict[str, frozenset[str]] = {
     | {"gy", "half_", "length", "m", "m_", "per_row", "pos_", "r", "rows", "size_", "states"}
     | {"states_ws", "t", "t_", "tot_", "total", "tx", "u_", "v", "ws", "oview", "j"}
     | {"G_e", "G_row", "G_rows", "G_val", "G_mode", "y", "p", "gp", "next", "out_row"}
+    | {"fast", "full", "keep", "keep_row", "keep_rows"}  # the step's chunk kernels
     | {"moved"},
 }
 """Unprefixed generator identifiers per kernel kind, in the scopes that also see user names."""
@@ -142,6 +143,10 @@ KEEP = "keep"
 KEPT = f"_kept({KEEP}_row, idx)"
 """Whether the current element of the row joins the reduction (the constant True when the
 kernel runs unmasked)."""
+CUDA_KEPT = f"({KEEP}_mode == 0 or {KEEP}_rows[r_, idx])"
+"""Whether the current element joins the reduction in a CUDA row kernel: its mask is
+``keep_rows`` when ``keep_mode`` is 1 (mode 0: no mask; ``keep_rows`` is then a 1 x 1
+placeholder)."""
 OTHER_PREFIX = "_o"
 """Prefix of the other thread's copy of a state variable in a CUDA merge (``_oM0``)."""
 
@@ -246,6 +251,7 @@ TEMPLATE_GLOBALS: dict[str, object] = {
     "SIZE": SIZE,
     "KEEP": KEEP,
     "KEPT": KEPT,
+    "CUDA_KEPT": CUDA_KEPT,
 }
 """The naming contract as Jinja globals of :func:`symsmooth.codegen.render.environment`
 (``{{ shift_var(g.index) }}``, ``{{ other_var(sum_var(k)) }}``, ``{{ row_of(v) }}``,

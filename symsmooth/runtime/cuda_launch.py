@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from symsmooth.runtime.axis_host import _check_mask, _check_masked_labels
 from symsmooth.runtime.cpu_host import _check_labels
 from symsmooth.runtime.cuda_host import (
     _cuda_dtype,
@@ -167,6 +168,52 @@ def _cuda_rows(st, vectors, params):
         rows.append(v if v.ndim == 2 else _cuda_flat(v).reshape(count, shape[-1]))
     dtype = _cuda_dtype([r.dtype for r in rows])
     return rows, _cuda_params(st, params, shape, count), shape, dtype, proto
+
+
+def _cuda_mask(st, where, shape, params, uses_size):
+    """The mask operands ``[keep_rows, keep_mode]`` of a row kernel: mode 0 and a 1 x 1
+    placeholder without a mask, else mode 1 and the ``(rows, n)`` boolean mask on the device
+    (a host mask is broadcast to the inputs' ``shape`` and copied; a device one must have that
+    shape).  A class label on a masked entry of a row that keeps others is a ValueError, as on
+    the CPU (the mask is read on the host for that check); a formula that reads the row length
+    ``n`` takes no mask on the GPU (NotImplementedError: the CPU kernel counts the kept
+    entries)."""
+    cuda = st["cuda"]
+    if where is None:
+        if "no_mask" not in st:
+            st["no_mask"] = cuda.to_device(np.ones((1, 1), dtype=np.bool_))
+        return [st["no_mask"], 0]
+    if uses_size:
+        raise NotImplementedError(
+            f"{_NAME}_cuda: where= with a formula that reads the row length n runs on the CPU "
+            f"only ({_NAME}(..., where=...) counts the kept entries)"
+        )
+    count = int(np.prod(shape[:-1], dtype=np.int64))
+    view = _cuda_view(cuda, where)
+    host = None
+    if view is None:
+        host = np.asarray(where)
+        _check_mask(host, shape)
+        host = np.ascontiguousarray(np.broadcast_to(host, shape)).reshape(count, shape[-1])
+        view = cuda.to_device(host)
+    elif view.dtype != np.bool_:
+        raise TypeError(f"{_NAME}_cuda: where= must be a boolean mask, not dtype {view.dtype}")
+    elif tuple(view.shape) != tuple(shape):
+        raise ValueError(
+            f"{_NAME}_cuda: a device mask must have the inputs' shape {tuple(shape)}, not "
+            f"{tuple(view.shape)} (broadcast it on the device, or pass a host mask)"
+        )
+    else:
+        view = view if view.ndim == 2 else _cuda_flat(view).reshape(count, shape[-1])
+    if _LABELS:
+        keep = host if host is not None else view.copy_to_host()
+        per_row = []
+        for p in params:
+            dev = _cuda_view(cuda, p)
+            p = dev.copy_to_host() if dev is not None else np.asarray(p, dtype=np.float64)
+            per_row.append(np.broadcast_to(p.astype(np.float64), shape[:-1]).reshape(count))
+        _check_masked_labels(keep, per_row)
+    return [view, 1]
 
 
 def _cuda_block(st, n, block):

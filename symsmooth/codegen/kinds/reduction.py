@@ -329,6 +329,7 @@ def cuda_context(spec: KernelSpec, ctx: dict) -> dict:
             args += operand_sig("float64")
         if grad and plan.rowmap:
             args += ["float64", "float64[:, ::1]", "int64"]
+        args += ["boolean[:, ::1]", "int64"]  # the mask and its mode (CUDA_KEPT)
         return f"void({', '.join(args)})"
 
     pivot = ctx.get("pivot")

@@ -7,7 +7,7 @@
 #   (recursive soft-k-max))
 # Kind: iteration; inputs: x; parameters: k
 # Template: iteration.py.j2
-#   sha256:f5e5c63e52ee08630b649dbdac72f9e07a58d5e98694ec433418ecb028cfcb13
+#   sha256:199db038a52d2c53f8902953c0da482e7a179052617e29b3bef91b3c69e7bc8d
 # Input expression: sha256(srepr)=26010d9deae9e3651823dd7026b81e39f9e09428499f40b9c7b5d6c4534c27d2
 # Stabilization rules applied: none
 #
@@ -43,14 +43,6 @@ from numba.extending import overload as _overload
 
 
 @njit(cache=True, error_model="numpy")
-def _fin(s, c):
-    """The compensated sum s + c; when an infinite term made the compensation NaN, s."""
-    if c - c == 0.0:
-        return s + c
-    return s
-
-
-@njit(cache=True, error_model="numpy")
 def _two_sum(a, b):
     """(s, e) with s = fl(a + b) and s + e == a + b exactly, for any order of magnitude of a
     and b (Knuth's TwoSum, TAOCP vol. 2, 4.2.2 Theorem B; Muller et al. 2018, Alg. 4.4): the
@@ -59,6 +51,137 @@ def _two_sum(a, b):
     bp = s - a
     e = (a - (s - bp)) + (b - bp)
     return s, e
+
+
+@njit(cache=True, error_model="numpy")
+def _dd_add(ah, al, bh, bl):
+    """(ah + al) + (bh + bl) as a double-double (hi, lo): TwoSum of the high parts, the low
+    parts added to its error, renormalized (Fast2Sum); ~2**-104 relative to the larger term."""
+    s, e = _two_sum(ah, bh)
+    e += al + bl
+    h = s + e
+    return h, e - (h - s)
+
+
+@njit(cache=True, error_model="numpy")
+def _two_product(a, b):
+    """(p, e) with p = fl(a*b) and p + e == a*b exactly (Dekker 1971, splitting by 2**27 + 1;
+    valid while |a|, |b| < 2**996, far beyond where the callers' results underflow)."""
+    p = a * b
+    t = 134217729.0 * a
+    ahi = t - (t - a)
+    alo = a - ahi
+    t = 134217729.0 * b
+    bhi = t - (t - b)
+    blo = b - bhi
+    e = ((ahi * bhi - p) + ahi * blo + alo * bhi) + alo * blo
+    return p, e
+
+
+@njit(cache=True, error_model="numpy")
+def _dd_mul(ah, al, bh, bl):
+    """(ah + al)(bh + bl) as a double-double (Dekker 1971, mul2)."""
+    p, e = _two_product(ah, bh)
+    e += ah * bl + al * bh
+    s = p + e
+    return s, e - (s - p)
+
+
+@njit(cache=True, error_model="numpy")
+def _wexp2(h, m):
+    """(E, e): exp(h - m) = E + e to ~2**-66 relative (E within 1 ulp), for the pivoted
+    gradients (symsmooth.codegen.pivot), whose cancelling sums need the weights' rounding.
+    h - m = d + dl exactly (TwoSum); d = k ln2/4 + r with ln2/4 = L1 + L2 (L1: 32 bits, so
+    k L1 and d - k L1 are exact, Cody-Waite); exp(r) = 1 + r + r^2/2 + r^3 q(r), |r| <= 0.087,
+    with 1 + r and r^2 exact (Fast2Sum, TwoProduct) and the Taylor tail q to r^12/12!; then
+    times 2^(j/4) (double-double constants) and 2^(k >> 2).  Edge cases as _wexp."""
+    d = h - m
+    if d == d:
+        if d < -746.0:
+            return 0.0, 0.0
+        bp = d - h
+        dl = (h - (d - bp)) + (-m - bp)
+        if d > 709.0:
+            return math.exp(d) * (1.0 + dl), 0.0
+        kf = math.floor(d * 5.7707801635558535 + 0.5)
+        r = d - kf * 0.17328679509228095
+        x = -kf * 4.770537323176469e-11
+        rh = r + x
+        bp = rh - r
+        rl = ((r - (rh - bp)) + (x - bp)) + dl
+        q, qe = _two_product(rh, rh)
+        tail = 2.08767569878681e-09
+        tail = tail * rh + 2.505210838544172e-08
+        tail = tail * rh + 2.755731922398589e-07
+        tail = tail * rh + 2.7557319223985893e-06
+        tail = tail * rh + 2.48015873015873e-05
+        tail = tail * rh + 0.0001984126984126984
+        tail = tail * rh + 0.001388888888888889
+        tail = tail * rh + 0.008333333333333333
+        tail = tail * rh + 0.041666666666666664
+        tail = tail * rh + 0.16666666666666666
+        a = 1.0 + rh
+        al = (1.0 - a) + rh
+        y = 0.5 * q
+        b = a + y
+        bp = b - a
+        al += (a - (b - bp)) + (y - bp)
+        t3 = q * rh * tail
+        al += 0.5 * qe + t3 + rl * (b + t3)  # rl exp(rh): rl is up to 2**-44 (dl)
+        hi = b + al
+        lo = al - (hi - b)
+        k = int(kf)
+        j = k & 3
+        ch, cl = 1.0, 0.0
+        if j == 1:
+            ch, cl = 1.189207115002721, 3.982015231465646e-17
+        elif j == 2:
+            ch, cl = 1.4142135623730951, -9.667293313452913e-17
+        elif j == 3:
+            ch, cl = 1.681792830507429, 8.199010020581497e-17
+        p, pe = _two_product(hi, ch)
+        pe += hi * cl + lo * ch
+        hi = p + pe
+        lo = pe - (hi - p)
+        n = k >> 2
+        return math.ldexp(hi, n), math.ldexp(lo, n)
+    if h == m:
+        return (0.0 if h < 0.0 else 1.0), 0.0
+    return d, 0.0
+
+
+@njit(cache=True, error_model="numpy")
+def _dexp2c(c, cl, u, v):
+    """(E, e): exp((c + cl) (u - v)) = E + e to ~2**-66 relative (E within 1 ulp), for the
+    parameter gradients of a reduction (symsmooth.codegen.paramgrad); c + cl is a coefficient
+    as a double-double (1/(2 sigma^2): its rounding would err by |exponent| eps).  u - v =
+    d + dl exactly (TwoSum) and c d = p + pl exactly (TwoProduct), so the exponent
+    p + (pl + c dl + cl d) is (c + cl)(u - v) to ~2**-104 relative, where fl(c u) - fl(c v)
+    errs by |c u| eps (a weight exp(k (x - m)) at k = 3, x ~ 1000: 3000 ulp).  A product
+    outside exp's range (or inf, NaN) is taken as fl(c d): the weight is 0, inf or NaN there
+    anyway (_wexp2's edge cases)."""
+    d = u - v
+    p = c * d
+    if not (abs(p) < 800.0 and abs(d) < 1e290 and abs(c) < 1e290):
+        return _wexp2(p, 0.0)
+    bp = d - u
+    dl = (u - (d - bp)) + (-v - bp)
+    p, pl = _two_product(c, d)
+    return _wexp2(p, -(pl + c * dl + cl * d))
+
+
+@njit(cache=True, error_model="numpy")
+def _dexp2(c, u, v):
+    """(E, e): exp(c (u - v)) = E + e for an exact double c (_dexp2c with cl = 0)."""
+    return _dexp2c(c, 0.0, u, v)
+
+
+@njit(cache=True, error_model="numpy")
+def _fin(s, c):
+    """The compensated sum s + c; when an infinite term made the compensation NaN, s."""
+    if c - c == 0.0:
+        return s + c
+    return s
 
 
 @njit(cache=True, error_model="numpy")
@@ -497,6 +620,186 @@ def _grad_chunk_soft_k_max_step(
             p_grad[r, idx] = _g1 if _kept(keep_row, idx) else 0.0
 
 
+@njit(nogil=True, cache=True, error_model="numpy")
+def _ppivot_soft_k_max_step_k(y_row, p_row, k, keep_row, _off, size_, _rec):
+    """The pivot record of d soft_k_max_step / d k over this chunk of a row:
+    _rec = (bad, then per group its largest exponent, the position in the whole row of its
+    first element there (-1: none), the elements the derivative reads there)
+    (symsmooth.codegen.kinds.paramgrad_chunks)."""
+    length = y_row.shape[0]
+    _bad = False
+    _B0 = -math.inf
+    _I0 = -1
+    for idx in range(length):
+        if not _kept(keep_row, idx):
+            continue
+        y_e = y_row[idx]
+        p_e = p_row[idx]
+        _h0 = k * y_e * (1 - p_e)
+        if _h0 > _B0:
+            _B0 = _h0
+            _I0 = idx
+        elif _h0 != _h0:
+            _bad = True
+    _rec[0] = 1.0 if _bad else 0.0
+    _rec[1] = _B0
+    _rec[2] = _off + _I0 if _I0 >= 0 else -1.0
+    _rec[3] = y_row[_I0] if _I0 >= 0 else 0.0
+    _rec[4] = p_row[_I0] if _I0 >= 0 else 0.0
+
+
+@njit(nogil=True, cache=True, error_model="numpy")
+def _ppivot_rows_soft_k_max_step_k(y_rows, p_rows, k_rows, keep_rows, _off, _size_rows, _rec):
+    for r in range(_rec.shape[0]):
+        y_row = y_rows[r]
+        p_row = p_rows[r]
+        k = k_rows[r]
+        keep_row = _keep_row(keep_rows, r)
+        _ppivot_soft_k_max_step_k(y_row, p_row, k, keep_row, _off, _size_rows[r], _rec[r])
+
+
+@njit(nogil=True, cache=True, error_model="numpy")
+def _psums_soft_k_max_step_k(y_row, p_row, k, keep_row, _piv, G_row, _off, size_, _st):
+    """The sums of d soft_k_max_step / d k over this chunk of a row at the
+    row's pivot _piv, as the row function forms them (initial values from the first chunk):
+    _st[j] = (0, hi, lo)."""
+    for _j in range(_st.shape[0]):
+        _st[_j, 0] = 0.0
+        _st[_j, 1] = 0.0
+        _st[_j, 2] = 0.0
+    length = y_row.shape[0]
+    if _piv[0] != 0.0 or not (_piv[1] < math.inf) or _piv[2] < 0.0:
+        return
+    _y_p0 = _piv[3]
+    _p_p0 = _piv[4]
+    s0 = 0.0
+    c0 = 0.0
+    _T0 = 0.0
+    _Tc0 = 0.0
+    for idx in range(length):
+        if not _kept(keep_row, idx):
+            continue
+        y_e = y_row[idx]
+        p_e = p_row[idx]
+        _h0 = k * y_e * (1 - p_e)
+        E0, El0 = _dexp2(k, _p_p0 * _y_p0 - _y_p0 - p_e * y_e + y_e, 0.0)
+        if _h0 == -math.inf:
+            E0 = 0.0
+            El0 = 0.0
+        if E0 != 0.0:
+            s0, _e = _two_sum(s0, E0)
+            c0 += _e + El0
+            _y0, _y0l = _dd_mul(_p_p0 * _y_p0 - _y_p0 - p_e * y_e + y_e, 0.0, E0, El0)
+            _T0, _e = _two_sum(_T0, _y0)
+            _Tc0 += _e + _y0l
+    _t = s0 + c0
+    sl0 = c0 - (_t - s0)
+    s0 = _t
+    _t = _T0 + _Tc0
+    _Tl0 = _Tc0 - (_t - _T0)
+    _T0 = _t
+    _U0 = 0.0
+    _Uc0 = 0.0
+    _U1 = 0.0
+    _Uc1 = 0.0
+    _U2 = 0.0
+    _Uc2 = 0.0
+    for idx in range(length):
+        if not _kept(keep_row, idx):
+            continue
+        y_e = y_row[idx]
+        p_e = p_row[idx]
+        _h0 = k * y_e * (1 - p_e)
+        E0, El0 = _dexp2(k, _p_p0 * _y_p0 - _y_p0 - p_e * y_e + y_e, 0.0)
+        if _h0 == -math.inf:
+            E0 = 0.0
+            El0 = 0.0
+        G_e = G_row[idx]
+        if E0 != 0.0:
+            _u0, _u0l = _dd_mul(y_e, 0.0, E0, El0)
+            _u1, _u1l = _dd_mul(G_e, 0.0, _u0, _u0l)
+            _U0, _e = _two_sum(_U0, _u1)
+            _Uc0 += _e + _u1l
+            _u2, _u2l = _dd_mul(p_e * y_e, 0.0, E0, El0)
+            _u3, _u3l = _dd_mul(G_e, 0.0, _u2, _u2l)
+            _U1, _e = _two_sum(_U1, _u3)
+            _Uc1 += _e + _u3l
+            _u4, _u4l = _dd_mul(G_e, 0.0, E0, El0)
+            _U2, _e = _two_sum(_U2, _u4)
+            _Uc2 += _e + _u4l
+    _t = _U0 + _Uc0
+    _Ul0 = _Uc0 - (_t - _U0)
+    _U0 = _t
+    _t = _U1 + _Uc1
+    _Ul1 = _Uc1 - (_t - _U1)
+    _U1 = _t
+    _t = _U2 + _Uc2
+    _Ul2 = _Uc2 - (_t - _U2)
+    _U2 = _t
+    _st[0, 1] = s0
+    _st[0, 2] = sl0
+    _st[1, 1] = _T0
+    _st[1, 2] = _Tl0
+    _st[2, 1] = _U0
+    _st[2, 2] = _Ul0
+    _st[3, 1] = _U1
+    _st[3, 2] = _Ul1
+    _st[4, 1] = _U2
+    _st[4, 2] = _Ul2
+
+
+@njit(nogil=True, cache=True, error_model="numpy")
+def _psums_rows_soft_k_max_step_k(
+    y_rows, p_rows, k_rows, keep_rows, _piv, G_rows, _off, _size_rows, _st
+):
+    for r in range(_st.shape[0]):
+        y_row = y_rows[r]
+        p_row = p_rows[r]
+        k = k_rows[r]
+        keep_row = _keep_row(keep_rows, r)
+        _psums_soft_k_max_step_k(
+            y_row, p_row, k, keep_row, _piv[r], G_rows[r], _off, _size_rows[r], _st[r]
+        )
+
+
+@njit(nogil=True, cache=True, error_model="numpy")
+def _pfinish_soft_k_max_step_k(_piv, _st, k, size_):
+    """d soft_k_max_step / d k of a whole row from its pivot record and
+    merged sums."""
+    if _piv[0] != 0.0 or not (_piv[1] < math.inf) or _piv[2] < 0.0:
+        return math.nan
+    _y_p0 = _piv[3]
+    _p_p0 = _piv[4]
+    s0 = _st[0, 1]
+    sl0 = _st[0, 2]
+    _T0 = _st[1, 1]
+    _Tl0 = _st[1, 2]
+    _U0 = _st[2, 1]
+    _Ul0 = _st[2, 2]
+    _U1 = _st[3, 1]
+    _Ul1 = _st[3, 2]
+    _U2 = _st[4, 1]
+    _Ul2 = _st[4, 2]
+    _z0, _z0l = _dd_mul(_U0, _Ul0, s0, sl0)
+    _z1, _z1l = _dd_mul(_y_p0, 0.0, s0, sl0)
+    _z2, _z2l = _dd_mul(_p_p0 * _y_p0, 0.0, s0, sl0)
+    _z3, _z3l = _dd_add(-_T0, -_Tl0, -_z1, -_z1l)
+    _z4, _z4l = _dd_add(_z3, _z3l, _z2, _z2l)
+    _z5, _z5l = _dd_mul(_U2, _Ul2, _z4, _z4l)
+    _z6, _z6l = _dd_mul(_U1, _Ul1, s0, sl0)
+    _z7, _z7l = _dd_add(_z0, _z0l, _z5, _z5l)
+    _z8, _z8l = _dd_add(_z7, _z7l, -_z6, -_z6l)
+    _num = _z8 + _z8l
+    _den = s0**2
+    return _num / _den
+
+
+@njit(nogil=True, cache=True, error_model="numpy")
+def _pfinish_rows_soft_k_max_step_k(_piv, _st, k_rows, _size_rows, out):
+    for r in range(out.shape[0]):
+        out[r] = _pfinish_soft_k_max_step_k(_piv[r], _st[r], k_rows[r], _size_rows[r])
+
+
 @njit(cache=True, error_model="numpy")
 def _shift_soft_k_max(x_row, y_row):
     """y_row = x_row - x_row[m] (-inf entries stay -inf); returns m, or -1 for a row of -inf."""
@@ -560,6 +863,141 @@ def _grad_rows_soft_k_max(x_rows, k_rows, top, G_rows, out):
             gy[m] = -(total + comp)
         for idx in range(length):
             out[r, idx] = 0.0 if x_rows[r, idx] == -math.inf else gy[idx]
+
+
+@njit(cache=True, error_model="numpy")
+def _pgrad_soft_k_max_step_k(y_row, p_row, k, keep_row, G_row):
+    """d step / d k of one row, contracted with the cotangent row G_row (the step's
+    derivative in its parameter: symsmooth.codegen.kinds.paramgrad); NaN for a row with a NaN
+    or +inf exponent."""
+    length = y_row.shape[0]
+    _bad = False
+    _B0 = -math.inf
+    _I0 = -1
+    for idx in range(length):
+        if not _kept(keep_row, idx):
+            continue
+        y_e = y_row[idx]
+        p_e = p_row[idx]
+        _h0 = k * y_e * (1 - p_e)
+        if _h0 > _B0:
+            _B0 = _h0
+            _I0 = idx
+        elif _h0 != _h0:
+            _bad = True
+    if _bad or not (_B0 < math.inf) or _I0 < 0:
+        return math.nan
+    _y_p0 = y_row[_I0]
+    _p_p0 = p_row[_I0]
+    s0 = 0.0
+    c0 = 0.0
+    _T0 = 0.0
+    _Tc0 = 0.0
+    for idx in range(length):
+        if not _kept(keep_row, idx):
+            continue
+        y_e = y_row[idx]
+        p_e = p_row[idx]
+        _h0 = k * y_e * (1 - p_e)
+        E0, El0 = _dexp2(k, _p_p0 * _y_p0 - _y_p0 - p_e * y_e + y_e, 0.0)
+        if _h0 == -math.inf:
+            E0 = 0.0
+            El0 = 0.0
+        if E0 != 0.0:
+            s0, _e = _two_sum(s0, E0)
+            c0 += _e + El0
+            _y0, _y0l = _dd_mul(_p_p0 * _y_p0 - _y_p0 - p_e * y_e + y_e, 0.0, E0, El0)
+            _T0, _e = _two_sum(_T0, _y0)
+            _Tc0 += _e + _y0l
+    _t = s0 + c0
+    sl0 = c0 - (_t - s0)
+    s0 = _t
+    _t = _T0 + _Tc0
+    _Tl0 = _Tc0 - (_t - _T0)
+    _T0 = _t
+    _U0 = 0.0
+    _Uc0 = 0.0
+    _U1 = 0.0
+    _Uc1 = 0.0
+    _U2 = 0.0
+    _Uc2 = 0.0
+    for idx in range(length):
+        if not _kept(keep_row, idx):
+            continue
+        y_e = y_row[idx]
+        p_e = p_row[idx]
+        _h0 = k * y_e * (1 - p_e)
+        E0, El0 = _dexp2(k, _p_p0 * _y_p0 - _y_p0 - p_e * y_e + y_e, 0.0)
+        if _h0 == -math.inf:
+            E0 = 0.0
+            El0 = 0.0
+        G_e = G_row[idx]
+        if E0 != 0.0:
+            _u0, _u0l = _dd_mul(y_e, 0.0, E0, El0)
+            _u1, _u1l = _dd_mul(G_e, 0.0, _u0, _u0l)
+            _U0, _e = _two_sum(_U0, _u1)
+            _Uc0 += _e + _u1l
+            _u2, _u2l = _dd_mul(p_e * y_e, 0.0, E0, El0)
+            _u3, _u3l = _dd_mul(G_e, 0.0, _u2, _u2l)
+            _U1, _e = _two_sum(_U1, _u3)
+            _Uc1 += _e + _u3l
+            _u4, _u4l = _dd_mul(G_e, 0.0, E0, El0)
+            _U2, _e = _two_sum(_U2, _u4)
+            _Uc2 += _e + _u4l
+    _t = _U0 + _Uc0
+    _Ul0 = _Uc0 - (_t - _U0)
+    _U0 = _t
+    _t = _U1 + _Uc1
+    _Ul1 = _Uc1 - (_t - _U1)
+    _U1 = _t
+    _t = _U2 + _Uc2
+    _Ul2 = _Uc2 - (_t - _U2)
+    _U2 = _t
+    _z0, _z0l = _dd_mul(_U0, _Ul0, s0, sl0)
+    _z1, _z1l = _dd_mul(_y_p0, 0.0, s0, sl0)
+    _z2, _z2l = _dd_mul(_p_p0 * _y_p0, 0.0, s0, sl0)
+    _z3, _z3l = _dd_add(-_T0, -_Tl0, -_z1, -_z1l)
+    _z4, _z4l = _dd_add(_z3, _z3l, _z2, _z2l)
+    _z5, _z5l = _dd_mul(_U2, _Ul2, _z4, _z4l)
+    _z6, _z6l = _dd_mul(_U1, _Ul1, s0, sl0)
+    _z7, _z7l = _dd_add(_z0, _z0l, _z5, _z5l)
+    _z8, _z8l = _dd_add(_z7, _z7l, -_z6, -_z6l)
+    _num = _z8 + _z8l
+    _den = s0**2
+    return _num / _den
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def _pgrad_rows_soft_k_max_k(x_rows, k_rows, top, G_rows, out):
+    """d soft_k_max / d k per row, contracted with G_rows: the steps forward storing
+    every state, then backward: each step's derivative in k with the cotangent of its
+    output (added with TwoSum), then the step's VJP gives the cotangent of its input."""
+    length = x_rows.shape[1]
+    for r in prange(x_rows.shape[0]):
+        k = k_rows[r]
+        y_row = np.empty(length)
+        _shift_soft_k_max(x_rows[r], y_row)
+        keep_row = y_row != -math.inf  # the step's absent entries
+        if not keep_row.any():  # nothing moves: the initial state everywhere
+            out[r] = 0.0
+            continue
+        states = np.empty((top + 1, length))
+        states[0] = 0.0
+        for t in range(top):
+            p_row = states[t]
+            _step_soft_k_max(y_row, p_row, k, states[t + 1])
+        gy = np.zeros(length)
+        G_row = G_rows[r].copy()
+        g_next = np.empty(length)
+        total = 0.0
+        comp = 0.0
+        for t in range(top - 1, -1, -1):
+            p_row = states[t]
+            total, _e = _two_sum(total, _pgrad_soft_k_max_step_k(y_row, p_row, k, keep_row, G_row))
+            comp += _e
+            _step_vjp_soft_k_max(y_row, p_row, k, G_row, gy, g_next)
+            G_row, g_next = g_next, G_row
+        out[r] = total + comp
 
 
 _NAME = "soft_k_max"
@@ -699,6 +1137,26 @@ def _check_mask(where, shape):
             f"{_NAME}: where= of shape {where.shape} does not broadcast to the input "
             f"shape {tuple(shape)}"
         )
+
+
+def _empty_rows(out, keep, zero):
+    """Fully masked rows of a per-row result ``out`` (flat float64, changed in place; module
+    docstring): 0 where ``zero`` (a loss with a class label, a parameter derivative), else 0
+    where the value over empty sums is NaN (0/0); ``out`` itself."""
+    if keep is not None:
+        empty = ~keep.any(axis=1)
+        if np.any(empty):
+            out[empty] = 0.0 if zero else np.where(np.isnan(out[empty]), 0.0, out[empty])
+    return out
+
+
+def _reduced(out, shape, dtype, axis, keepdims):
+    """A per-row result (``out``, flat float64) shaped as the reduced input: the moved
+    ``shape`` without its last axis, with a length-1 axis at ``axis`` for ``keepdims``."""
+    out = out.reshape(shape[:-1])
+    if keepdims:
+        out = np.expand_dims(out, axis)
+    return out.astype(dtype, copy=False)
 
 
 def _mapped(out, shape, dtype, axis):
@@ -878,6 +1336,52 @@ def _state_layout(ind, count):
     return dict(shape, meta=np.empty((0,) * (len(ind) + 2)))
 
 
+def _best_pivots(x, axis, keepdims, groups=()):
+    """The row's pivot record of a parameter derivative from its chunks' records along
+    ``axis`` (a ``da.reduction`` combine): column 0 (``bad``) the largest, each group's columns
+    ``(start, width)`` those of the first chunk of largest exponent (column ``start``), as the
+    row function's first element of largest exponent.
+
+    >>> import numpy as np
+    >>> recs = np.array([[[0.0, 3.0, 1.0, 7.0], [1.0, 5.0, 6.0, 8.0], [0.0, 5.0, 9.0, 9.0]]])
+    >>> _best_pivots(recs, 1, False, ((1, 3),)).tolist()
+    [[1.0, 5.0, 6.0, 8.0]]
+    """
+    at = axis[0] if isinstance(axis, tuple) else axis
+    x = np.moveaxis(x, at, -2)
+    out = np.empty(x.shape[:-2] + x.shape[-1:])
+    out[..., 0] = x[..., 0].max(axis=-1)
+    for start, width in groups:
+        first = np.argmax(x[..., start], axis=-1)[..., None, None]
+        span = x[..., start : start + width]
+        out[..., start : start + width] = np.take_along_axis(span, first, axis=-2)[..., 0, :]
+    return np.expand_dims(out, at) if keepdims else out
+
+
+class _PivotCombine:
+    """:func:`_best_pivots` with the record's group spans ``groups`` (a ``da.reduction``
+    combine: a picklable callable, no closure)."""
+
+    def __init__(self, groups):
+        self.groups = tuple(groups)
+
+    def __call__(self, x, axis, keepdims):
+        return _best_pivots(x, axis, keepdims, self.groups)
+
+
+def _pfinish_block(kernel, dtype, size, piv, st, kept, *params):
+    """A parameter derivative per row from the row's pivot record and merged sums
+    (``kept``: the rows' kept counts, or None)."""
+    lead = piv.shape[:-1]
+    count = int(np.prod(lead, dtype=np.int64))
+    _, per_row, _, _ = _flat_rows([np.empty((*lead, 0))], params)
+    out = np.empty(count)
+    rec = np.ascontiguousarray(piv).reshape(count, -1)
+    sizes = _row_sizes(size, count, kept)
+    kernel(rec, np.ascontiguousarray(st).reshape(count, -1, 3), *per_row, sizes, out)
+    return out.reshape(lead).astype(dtype, copy=False)
+
+
 def _chunk_identity(x, axis, keepdims):
     """The chunk step of the state reduction: a block of states is its own partial result."""
     return x
@@ -902,6 +1406,36 @@ def _merged(states, axis, combine=_merge_along):
         concatenate=True,
         meta=meta,
     )
+
+
+def _empty_block(out, any_kept, zero):
+    """A block of values with its fully masked rows (``any_kept`` False) as the in-memory
+    wrapper gives them (:func:`symsmooth.runtime.axis_host._empty_rows`; ``zero``: a
+    labelled loss)."""
+    flat = np.array(out, dtype=np.float64).reshape(-1)
+    keep = np.asarray(any_kept).reshape(-1, 1)
+    return _empty_rows(flat, keep, zero).reshape(out.shape).astype(out.dtype, copy=False)
+
+
+def _label_kept_block(first, keep, off, label):
+    """``(lead..., 1)``: whether this chunk of each row holds the entry a class label
+    selects (``first``-based, in the whole row) and keeps it."""
+    keep = np.asarray(keep)
+    lead, n = keep.shape[:-1], keep.shape[-1]
+    pos = np.broadcast_to(np.asarray(label, dtype=np.float64), lead) - first - float(off[0])
+    inside = (pos >= 0) & (pos < n)
+    if n == 0:
+        return np.zeros((*lead, 1), dtype=bool)
+    at = np.clip(pos, 0, n - 1).astype(np.int64)[..., None]
+    return (inside & np.take_along_axis(keep, at, axis=-1)[..., 0])[..., None]
+
+
+def _labels_checked(out, bad, message):
+    """``out`` unless a row of the block is ``bad`` (a label on a masked entry of a row that
+    keeps others): then the ValueError of the in-memory wrapper, at compute time."""
+    if np.any(bad):
+        raise ValueError(message)
+    return out
 
 
 def _is_lazy(value):
@@ -967,6 +1501,41 @@ def _whole_rows(fn, vec_args, flat, cot, out_ind, stacked, dtype, kwargs, mask=(
         meta=np.empty((0,) * len(out_ind), dtype=dtype),
     )
     return tuple(got[..., j] for j in range(stacked)) if stacked else got
+
+
+def _kept_counts(mask, lead):
+    """The number of kept entries of each row of a ``(mask, index)`` pair, as a
+    ``(counts, lead)`` pair: a masked row's length ``n``."""
+    return [mask[0].sum(axis=-1).astype(np.float64), lead]
+
+
+def _masked_labels(back, mask, pairs, offs, ind, depth):
+    """``back`` (a lazy result's last step) wrapped so that computing the result raises the
+    in-memory wrapper's ValueError where a class label selects a masked entry of a row that
+    keeps others (:func:`symsmooth.runtime.axis_host._check_masked_labels`); ``depth``: the
+    result's axes beyond the rows' leading ones plus one."""
+    import dask.array as da
+
+    any_kept = mask[0].any(axis=-1)
+    bad = None
+    for at, _, first, _ in _LABELS:
+        hit = da.blockwise(
+            _label_kept_block, ind, first, None, *mask, *offs, *pairs[at],
+            adjust_chunks={ind[-1]: 1}, dtype=bool, concatenate=True,
+            meta=np.empty((0,) * len(ind), dtype=bool),
+        ).any(axis=-1)  # fmt: skip
+        miss = any_kept & ~hit
+        bad = miss if bad is None else bad | miss
+    message = (
+        f"{_NAME}: a label selects a masked entry of a row that keeps other entries: unmask "
+        "it, or mask the whole row (its loss is then 0)"
+    )
+    bad = bad.reshape(bad.shape + (1,) * (depth - 1))
+
+    def checked(got):
+        return back(da.map_blocks(_labels_checked, got, bad, message, dtype=got.dtype))
+
+    return checked
 
 
 def _dask_moved(vectors, cotangent, where, axis):
@@ -1046,9 +1615,54 @@ def _dask_operands(vectors, params):
     return vecs, pairs, shape, dtype, chunks, ind
 
 
+def _chunked_param_rows(param, vec_args, pairs, cot, mask, layout):
+    """:func:`_dask_param_rows` with the reduced axis in several chunks; ``layout``: the
+    moved input's ``(shape, dtype, chunks, index, axis, keepdims)``."""
+    import dask.array as da
+
+    shape, dtype, chunks, ind, axis, keepdims = layout
+    flat = [x for pair in pairs for x in pair]
+
+    pivot, sums, finish, groups, n_states, uses_size = _CHUNKED["param_grads"][param]
+    masked, lead, size = bool(mask), ind[:-1], float(shape[-1])
+    kept = _kept_counts(mask, lead) if masked and uses_size else [None, None]
+    length = ("size", None) if kept[0] is None else ("kept", kept)
+
+    def back(got):
+        return _dask_back(got, axis, False, keepdims)
+
+    f64 = np.float64
+    offs = [da.arange(shape[-1], chunks=chunks[-1], dtype=f64), ind[-1]]
+    if masked and _LABELS:
+        back = _masked_labels(back, mask, pairs, offs, ind, 1)
+    operands = (vec_args, mask, flat, len(vec_args) // 2, masked, size)
+    width = 1 + sum(w for _, w in groups)
+    rec = _chunk_pass(
+        pivot, ind + "z", [("off", offs), length], ("record", width), operands,
+        new_axes={"z": width}, adjust_chunks={ind[-1]: 1}, meta=np.empty((0,) * (len(ind) + 1)),
+    )  # fmt: skip
+    piv = _merged(rec, len(ind) - 1, _PivotCombine(groups))
+    roles = [("piv", [piv, lead + "z"])]
+    roles += [("cot", cot if cot else [1.0, None])] if _CHUNKED["is_rowmap"] else []
+    roles += [("off", offs), length]
+    states = _chunk_pass(
+        sums, ind + "yw", roles, ("states", n_states), operands, **_state_layout(ind, n_states)
+    )
+    merged = _merged(states, len(ind) - 1)
+    meta = np.empty((0,) * len(lead), dtype=dtype)
+    got = da.blockwise(
+        _pfinish_block, lead, finish, None, dtype, None, size, None, piv, lead + "z",
+        merged, lead + "yw", *kept, *flat, dtype=dtype, concatenate=True, meta=meta,
+    )  # fmt: skip
+    if masked:  # fully masked rows: 0 (symsmooth.runtime.axis_host)
+        got = da.map_blocks(_empty_block, got, mask[0].any(axis=-1), True, dtype=dtype, meta=meta)
+    return back(got)
+
+
 def _dask_iteration(fn, grad, x, params, cotangent, kwargs):
-    """A fixed-count iteration over rows (``grad``: its VJP, ``cotangent`` ``None`` for all
-    ones) on dask input (module docstring); ``kwargs`` holds its count and ``axis`` (moved
+    """A fixed-count iteration over rows (``grad``: False for its value, True for its VJP, a
+    parameter's name for its derivative in it, one value per row; ``cotangent`` ``None`` for
+    all ones) on dask input (module docstring); ``kwargs`` holds its count and ``axis`` (moved
     last here, moved back after)."""
     kwargs = dict(kwargs)
     axis = kwargs.pop("axis", -1)
@@ -1056,13 +1670,19 @@ def _dask_iteration(fn, grad, x, params, cotangent, kwargs):
     vecs, pairs, shape, dtype, chunks, ind = _dask_operands((x,), params)
     flat = [v for pair in pairs for v in pair]
     cot = _dask_cotangent(cotangent, shape, chunks, ind)
+    mapped = not isinstance(grad, str)  # a parameter's derivative: one value per row
     if len(chunks[-1]) == 1:
-        got = _whole_rows(fn, [vecs[0], ind], flat, cot, ind, 0, dtype, kwargs)
-        return _dask_back(got, axis, True, False)
+        got = _whole_rows(
+            fn, [vecs[0], ind], flat, cot, ind if mapped else ind[:-1], 0, dtype, kwargs
+        )
+        return _dask_back(got, axis, mapped, False)
     count = _iter_count(kwargs[_COUNT], _NAME)
     run = _ChunkedIteration(vecs[0], flat, pairs, shape, chunks, ind)
-    got = run.vjp(count, cot) if grad else run.value(count)
-    return _dask_back(got.astype(dtype), axis, True, False)
+    if not mapped:
+        got = run.param(count, cot, grad)
+    else:
+        got = run.vjp(count, cot) if grad else run.value(count)
+    return _dask_back(got.astype(dtype), axis, mapped, False)
 
 
 class _ChunkedIteration:
@@ -1139,29 +1759,55 @@ class _ChunkedIteration:
     def value(self, count):
         return self._states(count)[0][-1]
 
+    def _backward(self, p, tot, g):
+        """The step's VJP at state ``p`` (totals ``tot``) with the cotangent ``g`` of its
+        output: ``(part for y, cotangent of p)``."""
+        ind, lead = self.ind, self.lead
+        g_pair = ("cot", [g, ind])
+        n = _CHUNKED["adjoints"]
+        roles = [g_pair, ("tot", tot), ("off", self.offs), ("size", None)]
+        adj = _chunk_pass(
+            _CHUNKED["adjoint"], ind + "yw", roles, ("states", n), self._operands(p),
+            **_state_layout(ind, n),
+        )  # fmt: skip
+        roles = [("tot", tot), g_pair, ("adj", [_merged(adj, len(ind) - 1), lead + "yw"])]
+        roles += [("off", self.offs), ("size", None)]
+        both = _chunk_pass(
+            _CHUNKED["grad_chunk"], ind + "v", roles, ("grads", 2), self._operands(p),
+            new_axes={"v": 2}, meta=np.empty((0,) * (len(ind) + 1)),
+        )  # fmt: skip
+        return both[..., 0], both[..., 1]
+
     def vjp(self, count, cot):
         import dask.array as da
 
         states, totals = self._states(count)
         g = cot[0] if cot else da.ones_like(self.y)
         gy = da.zeros_like(self.y)
-        ind, lead = self.ind, self.lead
         for t in range(count - 1, -1, -1):
-            g_pair = ("cot", [g, ind])
-            n = _CHUNKED["adjoints"]
-            roles = [g_pair, ("tot", totals[t]), ("off", self.offs), ("size", None)]
-            adj = _chunk_pass(
-                _CHUNKED["adjoint"], ind + "yw", roles, ("states", n), self._operands(states[t]),
-                **_state_layout(ind, n),
-            )  # fmt: skip
-            roles = [("tot", totals[t]), g_pair, ("adj", [_merged(adj, len(ind) - 1), lead + "yw"])]
-            roles += [("off", self.offs), ("size", None)]
-            both = _chunk_pass(
-                _CHUNKED["grad_chunk"], ind + "v", roles, ("grads", 2), self._operands(states[t]),
-                new_axes={"v": 2}, meta=np.empty((0,) * (len(ind) + 1)),
-            )  # fmt: skip
-            gy, g = gy + both[..., 0], both[..., 1]
+            part, g = self._backward(states[t], totals[t], g)
+            gy = gy + part
         return self._through_shift(gy)
+
+    def param(self, count, cot, param):
+        """The derivative in ``param`` per row: each step's (the step's chunked parameter
+        derivative, :mod:`symsmooth.runtime.dask_params`) with the cotangent of its output,
+        summed over the steps (the shift does not depend on a parameter)."""
+        import dask.array as da
+
+        states, totals = self._states(count)
+        g = cot[0] if cot else da.ones_like(self.y)
+        ind, shape = self.ind, self.y.shape
+        layout = (shape, np.dtype(np.float64), self.y.chunks, ind, len(shape) - 1, False)
+        total = None
+        for t in range(count - 1, -1, -1):
+            vec_args = [self.y, ind, states[t], ind]
+            part = _chunked_param_rows(param, vec_args, self.pairs, [g, ind], self.keep, layout)
+            total = part if total is None else total + part
+            _, g = self._backward(states[t], totals[t], g)
+        if total is None:  # no step
+            return da.zeros(shape[:-1], chunks=self.y.chunks[:-1])
+        return total
 
     def _through_shift(self, gy):
         """``dL/dx = g - (sum_{i != m} g_i) e_m``, 0 at the entries of ``x`` at ``-inf``."""
@@ -1268,6 +1914,21 @@ def soft_k_max_grad(x, k, cotangent=None, top=2, *, axis=-1):
     return _mapped(out, shape, dtype, axis)
 
 
+def soft_k_max_grad_k(x, k, cotangent=None, top=2, *, axis=-1):
+    """Derivative of soft_k_max in the parameter k: the vector-Jacobian product with
+    ``cotangent`` (shaped like the input; ``None`` means all ones), one value per row."""
+    if _any_lazy((x, k, cotangent)):
+        return _dask_iteration(
+            soft_k_max_grad_k, "k", x, (k,), cotangent, {"top": top, "axis": axis}
+        )
+    (moved,), axis, _ = _to_last((x,), axis)
+    rows, per_row, shape, dtype, top = _iter_prepare(moved, (k,), top)
+    g_rows = _cotangent_rows(cotangent, shape, axis, rows)
+    out = np.empty(rows.shape[0], dtype=np.float64)
+    _pgrad_rows_soft_k_max_k(rows, *per_row, top, g_rows, out)
+    return _reduced(out, shape, dtype, axis, False)
+
+
 _CHUNKED = {
     "state": _state_rows_soft_k_max_step,
     "totals": _totals_soft_k_max_step,
@@ -1282,12 +1943,22 @@ _CHUNKED = {
     "pivot": None,
     "shift": "<",
     "init": 0.0,
+    "param_grads": {
+        "k": (
+            _ppivot_rows_soft_k_max_step_k,
+            _psums_rows_soft_k_max_step_k,
+            _pfinish_rows_soft_k_max_step_k,
+            ((1, 4),),
+            5,
+            False,
+        )
+    },
 }
 """The chunk kernels of the step, for dask input with the row in several chunks
 (symsmooth.runtime.dask_iterations)."""
 
 
-__all__ = ["soft_k_max", "soft_k_max_grad"]
+__all__ = ["soft_k_max", "soft_k_max_grad", "soft_k_max_grad_k"]
 
 __symsmooth__ = {
     "name": "soft_k_max",
@@ -1297,7 +1968,7 @@ __symsmooth__ = {
     "output": "rowmap",
     "grads": {"x": "soft_k_max_grad"},
     "grad": "soft_k_max_grad",
-    "param_grads": {},
+    "param_grads": {"k": "soft_k_max_grad_k"},
     "labels": (),
     "keywords": {"top": 2},
     "layout": {"axis": -1},
@@ -2003,7 +2674,7 @@ def soft_k_max_grad_cuda(x, k, cotangent=None, top=2, block=None):
     return _cuda_result(out, proto, shape)
 
 
-_CUDA_DEVICE = (_fin, _two_sum, _wexp)
+_CUDA_DEVICE = (_two_sum, _dd_add, _two_product, _dd_mul, _wexp2, _dexp2c, _dexp2, _fin, _wexp)
 """The scalar helpers and cores that _cuda_build compiles as CUDA device functions."""
 _CUDA_KERNELS = (_cuda_iter_soft_k_max, _cuda_iter_grad_soft_k_max)
 """The kernels that _cuda_build compiles with cuda.jit."""

@@ -221,7 +221,7 @@ def test_verify_reports_by_regime():
     report = pipeline.verify("soft_k_max", long_n=512, grad_points=16)
     regimes = {r.regime for r in report.rows}
     assert {"moderate", "long", "wide", "with_neg_inf", "ties"} <= regimes
-    assert {r.part for r in report.rows} == {"value", "grad_x"}
+    assert {r.part for r in report.rows} == {"value", "grad_x", "grad_k"}  # grad_k: the VJP in k
     f32 = [r for r in report.rows if r.dtype == "float32" and r.part == "value"]
     assert f32 and max(r.max_ulp for r in f32) <= 1.0
     mod64 = {r.regime: r.max_ulp for r in report.rows if r.dtype == "float64" and r.part == "value"}

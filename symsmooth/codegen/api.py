@@ -104,7 +104,7 @@ def _grads(spec) -> dict[str, str]:
 
 
 def _param_grads(spec) -> dict[str, str]:
-    if spec.kind not in ("elementwise", "reduction"):
+    if spec.kind not in ("elementwise", "reduction", "iteration"):
         return {}
     names = getattr(spec, "public_param_names", getattr(spec, "grad_param_names", ()))
     return {p: grad_function(spec.name, p) for p in names}

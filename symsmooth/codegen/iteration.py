@@ -113,6 +113,17 @@ class IterationSpec:
         return tuple(str(p) for p in self.params)
 
     @property
+    def grad_param_names(self) -> tuple[str, ...]:
+        """The user's names of the differentiable parameters (the step's)."""
+        return self.step.grad_param_names
+
+    @property
+    def public_param_names(self) -> tuple[str, ...]:
+        """The parameters with a derivative ``<name>_grad_<p>``: the step's (each step's VJP in
+        ``p``, summed over the steps)."""
+        return self.step.public_param_names
+
+    @property
     def applied(self) -> tuple[str, ...]:
         return self.step.applied
 
@@ -196,7 +207,6 @@ def iteration_spec(record: Smoothing, stabilizer: Stabilizer | None = None) -> I
         index=it.index,
         size=it.size,
         stabilizer=stabilizer,
-        param_grads=False,  # an iteration has no parameter derivatives (yet)
     )
     return IterationSpec(
         name=record.name,

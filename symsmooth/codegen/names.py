@@ -350,7 +350,7 @@ def public_names(name: str, kind: str, inputs, targets=("cpu", "cuda"), params=(
         out = [name, grad_function(name)]
         if kind == "reduction" and len(inputs) > 1:
             out += [grad_function(name, v) for v in inputs]
-        if kind == "reduction":
+        if kind in ("reduction", "iteration"):
             out += [grad_function(name, p) for p in params]
     if "cuda" in targets:
         out += [f"{name}_cuda", f"{grad_function(name)}_cuda"]

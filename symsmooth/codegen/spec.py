@@ -160,8 +160,8 @@ def public_params(kind: str, params) -> list[str]:
     return [_label(p) for p in differentiable(params)] if kind in PARAM_GRAD_KINDS else []
 
 
-PARAM_GRAD_KINDS = ("elementwise", "reduction")
-"""Kernel kinds with parameter derivatives ``f_grad_<p>`` (not the fixed-count iterations)."""
+PARAM_GRAD_KINDS = ("elementwise", "reduction", "iteration")
+"""Kernel kinds with parameter derivatives ``f_grad_<p>``."""
 
 
 def differentiable(params) -> tuple:

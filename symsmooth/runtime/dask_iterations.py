@@ -42,6 +42,7 @@ from symsmooth.runtime.dask_host import (
     _dask_operands,
     _whole_rows,
 )
+from symsmooth.runtime.dask_params import _chunked_param_rows
 from symsmooth.runtime.dask_states import (
     _chunk_pass,
     _merged,
@@ -58,8 +59,9 @@ _CHUNKED: dict = {}
 
 
 def _dask_iteration(fn, grad, x, params, cotangent, kwargs):
-    """A fixed-count iteration over rows (``grad``: its VJP, ``cotangent`` ``None`` for all
-    ones) on dask input (module docstring); ``kwargs`` holds its count and ``axis`` (moved
+    """A fixed-count iteration over rows (``grad``: False for its value, True for its VJP, a
+    parameter's name for its derivative in it, one value per row; ``cotangent`` ``None`` for
+    all ones) on dask input (module docstring); ``kwargs`` holds its count and ``axis`` (moved
     last here, moved back after)."""
     kwargs = dict(kwargs)
     axis = kwargs.pop("axis", -1)
@@ -67,13 +69,19 @@ def _dask_iteration(fn, grad, x, params, cotangent, kwargs):
     vecs, pairs, shape, dtype, chunks, ind = _dask_operands((x,), params)
     flat = [v for pair in pairs for v in pair]
     cot = _dask_cotangent(cotangent, shape, chunks, ind)
+    mapped = not isinstance(grad, str)  # a parameter's derivative: one value per row
     if len(chunks[-1]) == 1:
-        got = _whole_rows(fn, [vecs[0], ind], flat, cot, ind, 0, dtype, kwargs)
-        return _dask_back(got, axis, True, False)
+        got = _whole_rows(
+            fn, [vecs[0], ind], flat, cot, ind if mapped else ind[:-1], 0, dtype, kwargs
+        )
+        return _dask_back(got, axis, mapped, False)
     count = _iter_count(kwargs[_COUNT], _NAME)
     run = _ChunkedIteration(vecs[0], flat, pairs, shape, chunks, ind)
-    got = run.vjp(count, cot) if grad else run.value(count)
-    return _dask_back(got.astype(dtype), axis, True, False)
+    if not mapped:
+        got = run.param(count, cot, grad)
+    else:
+        got = run.vjp(count, cot) if grad else run.value(count)
+    return _dask_back(got.astype(dtype), axis, mapped, False)
 
 
 class _ChunkedIteration:
@@ -150,29 +158,55 @@ class _ChunkedIteration:
     def value(self, count):
         return self._states(count)[0][-1]
 
+    def _backward(self, p, tot, g):
+        """The step's VJP at state ``p`` (totals ``tot``) with the cotangent ``g`` of its
+        output: ``(part for y, cotangent of p)``."""
+        ind, lead = self.ind, self.lead
+        g_pair = ("cot", [g, ind])
+        n = _CHUNKED["adjoints"]
+        roles = [g_pair, ("tot", tot), ("off", self.offs), ("size", None)]
+        adj = _chunk_pass(
+            _CHUNKED["adjoint"], ind + "yw", roles, ("states", n), self._operands(p),
+            **_state_layout(ind, n),
+        )  # fmt: skip
+        roles = [("tot", tot), g_pair, ("adj", [_merged(adj, len(ind) - 1), lead + "yw"])]
+        roles += [("off", self.offs), ("size", None)]
+        both = _chunk_pass(
+            _CHUNKED["grad_chunk"], ind + "v", roles, ("grads", 2), self._operands(p),
+            new_axes={"v": 2}, meta=np.empty((0,) * (len(ind) + 1)),
+        )  # fmt: skip
+        return both[..., 0], both[..., 1]
+
     def vjp(self, count, cot):
         import dask.array as da
 
         states, totals = self._states(count)
         g = cot[0] if cot else da.ones_like(self.y)
         gy = da.zeros_like(self.y)
-        ind, lead = self.ind, self.lead
         for t in range(count - 1, -1, -1):
-            g_pair = ("cot", [g, ind])
-            n = _CHUNKED["adjoints"]
-            roles = [g_pair, ("tot", totals[t]), ("off", self.offs), ("size", None)]
-            adj = _chunk_pass(
-                _CHUNKED["adjoint"], ind + "yw", roles, ("states", n), self._operands(states[t]),
-                **_state_layout(ind, n),
-            )  # fmt: skip
-            roles = [("tot", totals[t]), g_pair, ("adj", [_merged(adj, len(ind) - 1), lead + "yw"])]
-            roles += [("off", self.offs), ("size", None)]
-            both = _chunk_pass(
-                _CHUNKED["grad_chunk"], ind + "v", roles, ("grads", 2), self._operands(states[t]),
-                new_axes={"v": 2}, meta=np.empty((0,) * (len(ind) + 1)),
-            )  # fmt: skip
-            gy, g = gy + both[..., 0], both[..., 1]
+            part, g = self._backward(states[t], totals[t], g)
+            gy = gy + part
         return self._through_shift(gy)
+
+    def param(self, count, cot, param):
+        """The derivative in ``param`` per row: each step's (the step's chunked parameter
+        derivative, :mod:`symsmooth.runtime.dask_params`) with the cotangent of its output,
+        summed over the steps (the shift does not depend on a parameter)."""
+        import dask.array as da
+
+        states, totals = self._states(count)
+        g = cot[0] if cot else da.ones_like(self.y)
+        ind, shape = self.ind, self.y.shape
+        layout = (shape, np.dtype(np.float64), self.y.chunks, ind, len(shape) - 1, False)
+        total = None
+        for t in range(count - 1, -1, -1):
+            vec_args = [self.y, ind, states[t], ind]
+            part = _chunked_param_rows(param, vec_args, self.pairs, [g, ind], self.keep, layout)
+            total = part if total is None else total + part
+            _, g = self._backward(states[t], totals[t], g)
+        if total is None:  # no step
+            return da.zeros(shape[:-1], chunks=self.y.chunks[:-1])
+        return total
 
     def _through_shift(self, gy):
         """``dL/dx = g - (sum_{i != m} g_i) e_m``, 0 at the entries of ``x`` at ``-inf``."""

@@ -65,6 +65,13 @@ class IterationReference:
             for t in plan.sums
         ]
         self.ddirect = [_compile(sp.diff(plan.outer, el), outer_args) for el in plan.elements]
+        # the derivatives in each parameter q: of the terms, of the initial values, of F
+        qs = list(spec.step.params)
+        self.dterm_params = [
+            [_compile(sp.diff(t.w * sp.exp(t.h), q), local) for q in qs] for t in plan.sums
+        ]
+        self.dinit_params = [[_compile(sp.diff(t.init, q), local) for q in qs] for t in plan.sums]
+        self.douter_params = [_compile(sp.diff(plan.outer, q), outer_args) for q in qs]
 
     # -- forward ---------------------------------------------------------------------------
     def _prepare(self, row):
@@ -115,18 +122,24 @@ class IterationReference:
             return self._forward(row)[4][-1]
 
     # -- backward --------------------------------------------------------------------------
-    def _vjp_at(self, row, cotangent, dps):
+    def _vjp_at(self, row, cotangent, dps, param=None):
+        """The VJP in ``x`` (``param`` None) or in the parameter number ``param``: the backward pass
+        through the steps (each step's ``dF/dS`` contracted with the cotangent of its output,
+        times ``dS/dq``, plus ``G dF/dq``), then through the shift."""
         with mpmath.workdps(dps):
             x, y, active, pivot, states, totals = self._forward(row)
             n = len(x)
             g = [mpmath.mpf(float(c)) for c in cotangent]
             gy = [mpmath.mpf(0)] * n
+            dq = []
             for t in range(self.count - 1, -1, -1):
                 p, s = states[t], totals[t]
                 adj = [
                     mpmath.fsum(g[i] * d(*s, *self._local(y, p, i, n)) for i in active)
                     for d in self.douter
                 ]
+                if param is not None:
+                    dq.append(self._step_param(y, p, s, g, adj, active, n, param))
                 gp = [mpmath.mpf(0)] * n
                 for i in active:
                     local = self._local(y, p, i, n)
@@ -139,11 +152,41 @@ class IterationReference:
                     gy[i] += parts[0]
                     gp[i] = parts[1]
                 g = gp
+            if param is not None:
+                return mpmath.fsum(dq)
             kept = set(active)
             out = [gy[i] if i in kept else mpmath.mpf(0) for i in range(n)]
             if pivot >= 0:
                 out[pivot] = -mpmath.fsum(gy[i] for i in active if i != pivot)
             return out
+
+    def _step_param(self, y, p, s, g, adj, active, n, which):
+        """One step's part of the derivative in parameter ``which``:
+        ``sum_k adj_k dS_k/dq + sum_i G_i dF/dq(i)``."""
+        blank = [mpmath.mpf(0)] * (len(self.plan.elements) + 1)
+        blank += [mpmath.mpf(v) for v in self.params] + [n]
+        ds = [
+            init[which](*blank) + mpmath.fsum(term[which](*self._local(y, p, i, n)) for i in active)
+            for term, init in zip(self.dterm_params, self.dinit_params, strict=True)
+        ]
+        direct = self.douter_params[which]
+        return mpmath.fsum(a * d for a, d in zip(adj, ds, strict=True)) + mpmath.fsum(
+            g[i] * direct(*s, *self._local(y, p, i, n)) for i in active
+        )
+
+    def param_gradient(self, row, cotangent, which: int = 0):
+        """The exact VJP with ``cotangent`` in parameter number ``which`` of the step: one
+        value (precision doubled until two results agree, as :meth:`gradient`)."""
+        if any(v != v for v in row):
+            return mpmath.nan
+        dps, previous = self.dps, None
+        while True:
+            current = self._vjp_at(row, cotangent, dps, which)
+            if previous is not None and (_agree(current, previous) or current == previous == 0):
+                return current
+            if dps >= 800 or len(row) > CHECKED_LENGTH:
+                return current
+            previous, dps = current, dps * 2
 
     def gradient(self, row, cotangent) -> list:
         """The exact VJP with ``cotangent`` (precision doubled until two results agree)."""
@@ -172,6 +215,12 @@ def measure_iteration(spec, module, params, dtypes, long_n, grad_points) -> list
     value_fn = getattr(module, spec.name)
     grad_fn = getattr(module, f"{spec.name}_grad")
     part = f"grad_{spec.input_names[0]}"
+    step_params = [str(q) for q in spec.step.params]
+    param_fns = {
+        p: (step_params.index(code), getattr(module, f"{spec.name}_grad_{p}"))
+        for p, code in zip(spec.param_names, step_params, strict=True)
+        if p in spec.public_param_names and hasattr(module, f"{spec.name}_grad_{p}")
+    }
     out = []
     for dtype in dtypes:
         dt = np.dtype(dtype)
@@ -197,7 +246,16 @@ def measure_iteration(spec, module, params, dtypes, long_n, grad_points) -> list
                 g_comp.append(grads[r][idx])
                 wanted[part] += len(idx)
                 g_ref += [exact[i] for i in idx]
-            for name, comp, exact in (("value", v_comp, v_ref), (part, g_comp, g_ref)):
+            parts = [("value", v_comp, v_ref), (part, g_comp, g_ref)]
+            for p, (which, fn) in param_fns.items():
+                got = np.asarray(fn(mat, *params, cotangent=cot))
+                exact = [
+                    ref.param_gradient(mat[r].astype(np.float64), cot[r], which)
+                    for r in range(mat.shape[0])
+                ]
+                parts.append((f"grad_{p}", [got], exact))
+                wanted[f"grad_{p}"] = mat.shape[0]
+            for name, comp, exact in parts:
                 err = ulp_errors(np.concatenate(comp).astype(dt), exact, dt)
                 out.append(
                     ReportRow(

@@ -99,6 +99,14 @@ KNOWN_MISSES: tuple[KnownMiss, ...] = (
     ),
     KnownMiss("soft_k_max", "grad_x", "float32", "as float64: the rounded shift on wide rows"),
     KnownMiss(
+        "soft_k_max",
+        "grad_k",
+        "float64",
+        "the cotangent reaches each step through the plain step VJP and sum_j G_j dp_j/dk "
+        "cancels: 27 ulp on moderate rows (within 16 eps of sum_j |G_j dp_j/dk|: "
+        "tests/test_iteration_param_grads.py); the rounded shift on wide rows (4.6e16 ulp)",
+    ),
+    KnownMiss(
         "zlpr",
         "value",
         "float64",

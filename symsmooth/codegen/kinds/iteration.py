@@ -37,7 +37,7 @@ def cpu_context(spec: IterationSpec, printer: MathPrinter) -> dict:
     step = {**full, **{k: full[k].removesuffix(mask) for k in ("row_args", "row_call")}}
     # a row in several chunks (dask): the step's chunk kernels, whose mask skips the -inf
     # entries of y (templates/_chunked_reduction.py.j2); plain gradients, as the row's step
-    chunk = {**full, "pivot": None, "param_grads": [], "row_lines": full.get("row_lines", [])}
+    chunk = {**full, "pivot": None, "row_lines": full.get("row_lines", [])}
     printer.helpers.update(h.function.lstrip("_") for h in step["helpers"])
     vectors = step["vectors"]
     return {

@@ -1041,13 +1041,19 @@ def _split_keep(blocks, nv, masked):
     return vecs, keep.reshape(-1, vecs[0].shape[-1]), blocks[nv + 1 :]
 
 
+def _by_row(block, count, tail):
+    """``block`` as a C-contiguous ``(count, *its last tail axes)`` array: one entry per row
+    (explicit sizes, so a block of no rows keeps its shape)."""
+    return np.ascontiguousarray(block).reshape((count, *block.shape[block.ndim - tail :]))
+
+
 def _totals_block(state, *params):
     """The row totals of merged states: what ``_sums_<name>`` returns for the whole row."""
     lead = state.shape[:-2]
     count = int(np.prod(lead, dtype=np.int64))
     _, per_row, _, _ = _flat_rows([np.empty((*lead, 0))], params)
     tot = np.empty((count, _CHUNKED["unpack"]))
-    _CHUNKED["totals"](np.ascontiguousarray(state).reshape(count, -1, 3), *per_row, tot)
+    _CHUNKED["totals"](_by_row(state, count, 2), *per_row, tot)
     return tot.reshape(*lead, _CHUNKED["unpack"])
 
 
@@ -1066,7 +1072,7 @@ def _finish_block(dtype, size, tot, kept, *params):
     _, per_row, _, _ = _flat_rows([np.empty((*lead, 0))], params)
     out = np.empty(count)
     sizes = _row_sizes(size, count, kept)
-    _CHUNKED["finish"](np.ascontiguousarray(tot).reshape(count, -1), *per_row, sizes, out)
+    _CHUNKED["finish"](_by_row(tot, count, 1), *per_row, sizes, out)
     return out.reshape(lead).astype(dtype, copy=False)
 
 
@@ -1083,8 +1089,8 @@ def _block_operand(role, block, vecs, count, size):
         g = np.ascontiguousarray(np.broadcast_to(block, vecs[0].shape), dtype=np.float64)
         return g.reshape(count, vecs[0].shape[-1])
     if role in ("adj", "rest"):
-        return np.ascontiguousarray(block).reshape(count, -1, 3)
-    return np.ascontiguousarray(block).reshape(count, -1)  # tot, piv
+        return _by_row(block, count, 2)
+    return _by_row(block, count, 1)  # tot, piv
 
 
 def _chunk_block(kernel, nv, masked, size, layout, out, dtype, *blocks):
@@ -1098,7 +1104,7 @@ def _chunk_block(kernel, nv, masked, size, layout, out, dtype, *blocks):
     (``(lead..., 1, k, 3)``) or ``("record", c)`` (``(lead..., 1, c)``)."""
     vecs, keep, rest = _split_keep(blocks, nv, masked)
     roles = [r for r in layout if r != "size"]
-    _check_labels(rest[len(roles) :], size)  # dask labels: checked in each block
+    _check_labels(rest[len(roles) :], int(size))  # dask labels: checked in each block
     given, params = dict(zip(roles, rest[: len(roles)], strict=True)), rest[len(roles) :]
     rows, per_row, lead, count = _flat_rows(vecs, params)
     args = [_block_operand(r, given.get(r), vecs, count, size) for r in layout]
@@ -1185,9 +1191,9 @@ def _pfinish_block(kernel, dtype, size, piv, st, kept, *params):
     count = int(np.prod(lead, dtype=np.int64))
     _, per_row, _, _ = _flat_rows([np.empty((*lead, 0))], params)
     out = np.empty(count)
-    rec = np.ascontiguousarray(piv).reshape(count, -1)
+    rec = _by_row(piv, count, 1)
     sizes = _row_sizes(size, count, kept)
-    kernel(rec, np.ascontiguousarray(st).reshape(count, -1, 3), *per_row, sizes, out)
+    kernel(rec, _by_row(st, count, 2), *per_row, sizes, out)
     return out.reshape(lead).astype(dtype, copy=False)
 
 

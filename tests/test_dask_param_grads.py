@@ -133,3 +133,30 @@ def test_a_label_on_a_masked_entry_fails_at_compute_time():
         lazy.compute()
     with pytest.raises(ValueError, match="selects a masked entry"):
         ce.cross_entropy_lse_grad_k(x, 1.0, t, where=where)
+
+
+def test_no_rows_with_the_reduced_axis_in_chunks():
+    """An input with no rows (a leading axis of extent 0) and the reduced axis in chunks gives
+    the in-memory shapes (every chunk pass meets blocks of no rows); a label's error names the
+    row length as an integer."""
+    lse = ss.load("logsumexp_max", GENERATED)
+    so = ss.load("softmax_onehot_argmax", GENERATED)
+    skm = ss.load("soft_k_max", GENERATED)
+    calls = [
+        lambda a: lse.logsumexp_max(a, 1.0),
+        lambda a: lse.logsumexp_max_grad(a, 1.0),
+        lambda a: lse.logsumexp_max_grad_k(a, 1.0),
+        lambda a: so.softmax_onehot_argmax_grad(a, 1.0),
+        lambda a: so.softmax_onehot_argmax_grad_k(a, 1.0),
+        lambda a: skm.soft_k_max_grad_k(a, 1.0),
+    ]
+    for shape in ((0, 20), (2, 0, 20)):
+        empty = np.zeros(shape)
+        lazy = da.from_array(empty, chunks=(1,) * (len(shape) - 1) + (7,))
+        for call in calls:
+            assert call(lazy).compute().shape == call(empty).shape
+    ce = ss.load("cross_entropy_lse", GENERATED)
+    bad = da.from_array(np.full(6, 99), chunks=3)
+    lazy = ce.cross_entropy_lse_grad_k(da.from_array(np.zeros((6, 20)), chunks=(3, 7)), 1.0, bad)
+    with pytest.raises(ValueError, match="of a row of length 20:"):
+        lazy.compute()

@@ -7,7 +7,7 @@
 #   (recursive soft-k-max))
 # Kind: iteration; inputs: x; parameters: k
 # Template: iteration.py.j2
-#   sha256:199db038a52d2c53f8902953c0da482e7a179052617e29b3bef91b3c69e7bc8d
+#   sha256:6fc24f063f553238471bfae7155fe4cd4996ff58ba72bcdfa334f8e090d7135a
 # Input expression: sha256(srepr)=26010d9deae9e3651823dd7026b81e39f9e09428499f40b9c7b5d6c4534c27d2
 # Stabilization rules applied: none
 #
@@ -1335,6 +1335,26 @@ def _chunk_pass(kernel, index, roles, out, operands, **kw):
     )
 
 
+def _row_totals(operands, ind, offs):
+    """The row totals of a chunked reduction, lazily: each chunk's sums as mergeable states
+    (``_CHUNKED["state"]``), merged as a tree, finished per row (:func:`_totals_block`); a
+    ``(totals, lead + "u")`` pair.  ``operands``: as :func:`_chunk_pass`'s, ``offs`` the
+    chunks' offsets pair."""
+    import dask.array as da
+
+    n, lead, flat = _CHUNKED["sums"], ind[:-1], operands[2]
+    state = _chunk_pass(
+        _CHUNKED["state"], ind + "yw", [("off", offs)], ("states", n), operands,
+        **_state_layout(ind, n),
+    )  # fmt: skip
+    tot = da.blockwise(
+        _totals_block, lead + "u", _merged(state, len(ind) - 1), lead + "yw", *flat,
+        new_axes={"u": _CHUNKED["unpack"]}, dtype=np.float64, concatenate=True,
+        meta=np.empty((0,) * (len(lead) + 1)),
+    )  # fmt: skip
+    return [tot, lead + "u"]
+
+
 def _state_layout(ind, count):
     """The ``blockwise`` keywords of a pass giving ``count`` states per chunk of each row
     (index ``ind + "yw"``: one per chunk along the reduced axis)."""
@@ -1727,20 +1747,7 @@ class _ChunkedIteration:
 
     def _totals(self, p):
         """The step's row totals at state ``p`` (a ``(array, lead + "u")`` pair)."""
-        import dask.array as da
-
-        ind, lead, n = self.ind, self.lead, _CHUNKED["sums"]
-        roles = [("off", self.offs)]
-        state = _chunk_pass(
-            _CHUNKED["state"], ind + "yw", roles, ("states", n), self._operands(p),
-            **_state_layout(ind, n),
-        )  # fmt: skip
-        tot = da.blockwise(
-            _totals_block, lead + "u", _merged(state, len(ind) - 1), lead + "yw", *self.flat,
-            new_axes={"u": _CHUNKED["unpack"]}, dtype=np.float64, concatenate=True,
-            meta=np.empty((0,) * (len(lead) + 1)),
-        )  # fmt: skip
-        return [tot, lead + "u"]
+        return _row_totals(self._operands(p), self.ind, self.offs)
 
     def _step(self, p, tot):
         import dask.array as da
@@ -1853,7 +1860,7 @@ def _extreme_block(x, off, shift):
     return out[..., None, :]
 
 
-def _extreme_merge(recs, axis, keepdims, shift="<"):
+def _extreme_merge(recs, axis, keepdims):
     """The row's ``(x_m, m)`` from its chunks' records along ``axis`` (a ``da.reduction``
     combine): left to right, a later chunk's entry replaces the current one where it beats it
     strictly (the row loop's rule)."""

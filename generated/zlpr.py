@@ -1495,6 +1495,26 @@ def _chunk_pass(kernel, index, roles, out, operands, **kw):
     )
 
 
+def _row_totals(operands, ind, offs):
+    """The row totals of a chunked reduction, lazily: each chunk's sums as mergeable states
+    (``_CHUNKED["state"]``), merged as a tree, finished per row (:func:`_totals_block`); a
+    ``(totals, lead + "u")`` pair.  ``operands``: as :func:`_chunk_pass`'s, ``offs`` the
+    chunks' offsets pair."""
+    import dask.array as da
+
+    n, lead, flat = _CHUNKED["sums"], ind[:-1], operands[2]
+    state = _chunk_pass(
+        _CHUNKED["state"], ind + "yw", [("off", offs)], ("states", n), operands,
+        **_state_layout(ind, n),
+    )  # fmt: skip
+    tot = da.blockwise(
+        _totals_block, lead + "u", _merged(state, len(ind) - 1), lead + "yw", *flat,
+        new_axes={"u": _CHUNKED["unpack"]}, dtype=np.float64, concatenate=True,
+        meta=np.empty((0,) * (len(lead) + 1)),
+    )  # fmt: skip
+    return [tot, lead + "u"]
+
+
 def _state_layout(ind, count):
     """The ``blockwise`` keywords of a pass giving ``count`` states per chunk of each row
     (index ``ind + "yw"``: one per chunk along the reduced axis)."""
@@ -1732,23 +1752,7 @@ def _dask_rows(grad, vectors, params, cotangent=None, axis=-1, keepdims=False, w
     def states(count):
         return _state_layout(ind, count)
 
-    state = chunk_pass(
-        _CHUNKED["state"], ind + "yw", [("off", offs)], ("states", _CHUNKED["sums"]),
-        **states(_CHUNKED["sums"]),
-    )  # fmt: skip
-    merged = _merged(state, len(ind) - 1)
-    tot = da.blockwise(
-        _totals_block,
-        lead + "u",
-        merged,
-        lead + "yw",
-        *flat,
-        new_axes={"u": _CHUNKED["unpack"]},
-        dtype=f64,
-        concatenate=True,
-        meta=np.empty((0,) * (len(lead) + 1)),
-    )
-    tot_pair = [tot, lead + "u"]
+    tot_pair = _row_totals(operands, ind, offs)
     meta = np.empty((0,) * len(out_ind), dtype=dtype)
     if not grad and not rowmap:
         got = da.blockwise(

@@ -53,8 +53,8 @@ from symsmooth.runtime.dask_states import (
     _label_kept_block,
     _labels_checked,
     _merged,
+    _row_totals,
     _state_layout,
-    _totals_block,
 )
 
 _NAME = "kernel"
@@ -203,23 +203,7 @@ def _dask_rows(grad, vectors, params, cotangent=None, axis=-1, keepdims=False, w
     def states(count):
         return _state_layout(ind, count)
 
-    state = chunk_pass(
-        _CHUNKED["state"], ind + "yw", [("off", offs)], ("states", _CHUNKED["sums"]),
-        **states(_CHUNKED["sums"]),
-    )  # fmt: skip
-    merged = _merged(state, len(ind) - 1)
-    tot = da.blockwise(
-        _totals_block,
-        lead + "u",
-        merged,
-        lead + "yw",
-        *flat,
-        new_axes={"u": _CHUNKED["unpack"]},
-        dtype=f64,
-        concatenate=True,
-        meta=np.empty((0,) * (len(lead) + 1)),
-    )
-    tot_pair = [tot, lead + "u"]
+    tot_pair = _row_totals(operands, ind, offs)
     meta = np.empty((0,) * len(out_ind), dtype=dtype)
     if not grad and not rowmap:
         got = da.blockwise(

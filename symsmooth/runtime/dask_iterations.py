@@ -46,8 +46,8 @@ from symsmooth.runtime.dask_params import _chunked_param_rows
 from symsmooth.runtime.dask_states import (
     _chunk_pass,
     _merged,
+    _row_totals,
     _state_layout,
-    _totals_block,
 )
 
 _NAME = "kernel"
@@ -120,20 +120,7 @@ class _ChunkedIteration:
 
     def _totals(self, p):
         """The step's row totals at state ``p`` (a ``(array, lead + "u")`` pair)."""
-        import dask.array as da
-
-        ind, lead, n = self.ind, self.lead, _CHUNKED["sums"]
-        roles = [("off", self.offs)]
-        state = _chunk_pass(
-            _CHUNKED["state"], ind + "yw", roles, ("states", n), self._operands(p),
-            **_state_layout(ind, n),
-        )  # fmt: skip
-        tot = da.blockwise(
-            _totals_block, lead + "u", _merged(state, len(ind) - 1), lead + "yw", *self.flat,
-            new_axes={"u": _CHUNKED["unpack"]}, dtype=np.float64, concatenate=True,
-            meta=np.empty((0,) * (len(lead) + 1)),
-        )  # fmt: skip
-        return [tot, lead + "u"]
+        return _row_totals(self._operands(p), self.ind, self.offs)
 
     def _step(self, p, tot):
         import dask.array as da
@@ -246,7 +233,7 @@ def _extreme_block(x, off, shift):
     return out[..., None, :]
 
 
-def _extreme_merge(recs, axis, keepdims, shift="<"):
+def _extreme_merge(recs, axis, keepdims):
     """The row's ``(x_m, m)`` from its chunks' records along ``axis`` (a ``da.reduction``
     combine): left to right, a later chunk's entry replaces the current one where it beats it
     strictly (the row loop's rule)."""

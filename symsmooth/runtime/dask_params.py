@@ -21,8 +21,12 @@ spans, number of states, reads n)``, written by the template.
 
 Examples
 --------
->>> _PARAM_PASSES
-('pivot', 'sums', 'finish')
+>>> import numpy as np, dask.array as da, symsmooth as ss
+>>> lse = ss.load("logsumexp_max")
+>>> x = np.array([[10.0, -30.0, -29.5, 2.0, -31.0, 0.5]])
+>>> lazy = lse.logsumexp_max_grad_k(da.from_array(x, chunks=(1, 2)), 0.37)  # 3 chunks
+>>> bool(lazy.compute()[0] == lse.logsumexp_max_grad_k(x, 0.37)[0])
+True
 """
 
 from __future__ import annotations
@@ -56,8 +60,6 @@ _CHUNKED: dict = {}
 """Stands for the generated module's chunked kernels (:mod:`symsmooth.runtime.dask_host`)."""
 _LABELS: tuple = ()
 """Stands for the generated module's class labels (see :mod:`symsmooth.runtime.cpu_host`)."""
-_PARAM_PASSES = ("pivot", "sums", "finish")
-"""The chunked passes of a parameter derivative (module docstring)."""
 
 
 def _dask_param_rows(

@@ -266,6 +266,7 @@ class _Writer:
         test = " and ".join(f"{state_var('weight', g)} != 0.0" for g in groups)
         loop += [f"if {test}:", *_indent(guarded)] if groups else guarded
         body += _row_loop(loop)
+        self.contracted = len(parts)  # the row sums U_m (their pairs: _U<m>, _Ul<m>)
         for m in range(len(parts)):
             body += [f"_t = _U{m} + _Uc{m}", f"_Ul{m} = _Uc{m} - (_t - _U{m})", f"_U{m} = _t"]
         return total

@@ -121,7 +121,7 @@ def chunk_parts(writer, num, den, reads: set) -> dict:
     pairs = [(state_var("sum", k), state_var("low", k)) for k in sorted(scaled)]
     pairs += [(f"_T{k}", f"_Tl{k}") for k in sorted(tangent)]
     if spec.plan.rowmap:
-        pairs += [(f"_U{m}", f"_Ul{m}") for m in range(_contracted(writer))]
+        pairs += [(f"_U{m}", f"_Ul{m}") for m in range(writer.contracted)]
     for j, (hi, lo) in enumerate(pairs):
         writer.body += [f"{STATES}[{j}, 1] = {hi}", f"{STATES}[{j}, 2] = {lo}"]
     sums = writer.body
@@ -139,8 +139,3 @@ def chunk_parts(writer, num, den, reads: set) -> dict:
         "states": len(pairs),
         "uses_size": SIZE in reads,
     }
-
-
-def _contracted(writer) -> int:
-    """The number of row sums ``U_m`` a row map's contraction added (their pairs)."""
-    return sum(1 for name in writer.pairs if name.startswith("_U") and name[2:].isdigit())

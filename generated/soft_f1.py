@@ -1023,16 +1023,19 @@ def _keep_row_overload(keep, r):
     return lambda keep, r: keep[r]
 
 
-def _axis_of(ndim, axis):
+def _axis_of(ndim, axis, who=None):
     """``axis`` as an index in ``0 .. ndim - 1`` (negative counts from the end); NumPy's
-    AxisError for an axis out of range, a TypeError for a tuple or a non-integer."""
+    AxisError for an axis out of range, a TypeError for a tuple or a non-integer.  ``who``
+    names the kernel in the errors (default: the module's ``_NAME``; the bridges pass
+    theirs)."""
+    who = who or _NAME
     if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
         raise TypeError(
-            f"{_NAME}: axis must be one integer (the reduced axis), not {axis!r}: reduce "
+            f"{who}: axis must be one integer (the reduced axis), not {axis!r}: reduce "
             "one axis at a time, or reshape first"
         )
     if not -ndim <= axis < ndim:
-        raise np.exceptions.AxisError(int(axis), ndim, _NAME)
+        raise np.exceptions.AxisError(int(axis), ndim, who)
     return int(axis) % ndim
 
 
@@ -1048,26 +1051,35 @@ def _to_last(arrays, axis, where=None):
     axis = _axis_of(ndim, axis)
     if where is not None:
         where = np.asarray(where)
-        _check_mask(where, arrays[0].shape)
+        _check_mask(where.dtype, where.shape, arrays[0].shape)
         where = np.moveaxis(np.broadcast_to(where, arrays[0].shape), axis, -1)
     return [np.moveaxis(a, axis, -1) for a in arrays], axis, where
 
 
-def _check_mask(where, shape):
-    """A TypeError unless the mask ``where`` (NumPy or dask) is boolean, a ValueError unless
-    it broadcasts to the inputs' ``shape``."""
-    if where.dtype != np.bool_:
+def _check_mask(dtype, mask_shape, shape, who=None):
+    """A TypeError unless a mask of ``dtype`` (NumPy's, dask's, or a framework's dtype name)
+    is boolean, a ValueError unless its ``mask_shape`` broadcasts to the inputs' ``shape``
+    without widening it; ``who`` as for :func:`_axis_of`.
+
+    >>> _check_mask(np.dtype(bool), (3,), (2, 3))
+    >>> _check_mask("bool", (2, 1, 3), (2, 3), "f")
+    Traceback (most recent call last):
+    ...
+    ValueError: f: where= of shape (2, 1, 3) does not broadcast to the input shape (2, 3)
+    """
+    who = who or _NAME
+    if str(dtype) != "bool":
         raise TypeError(
-            f"{_NAME}: where= must be a boolean mask (True: the entry joins the "
-            f"reduction), not dtype {where.dtype}"
+            f"{who}: where= must be a boolean mask (True: the entry joins the "
+            f"reduction), not dtype {dtype}"
         )
     try:
-        fits = np.broadcast_shapes(where.shape, shape) == tuple(shape)
+        fits = np.broadcast_shapes(tuple(mask_shape), tuple(shape)) == tuple(shape)
     except ValueError:
         fits = False
     if not fits:
         raise ValueError(
-            f"{_NAME}: where= of shape {where.shape} does not broadcast to the input "
+            f"{who}: where= of shape {tuple(mask_shape)} does not broadcast to the input "
             f"shape {tuple(shape)}"
         )
 
@@ -1650,7 +1662,7 @@ def _dask_moved(vectors, cotangent, where, axis):
     axis = _axis_of(len(shape), axis)
     if where is not None:
         where = where if _is_lazy(where) else np.asarray(where)
-        _check_mask(where, shape)
+        _check_mask(where.dtype, where.shape, shape)
     if axis == len(shape) - 1:
         return arrays, cotangent, where, axis
 
@@ -2162,7 +2174,7 @@ def _cuda_mask(st, where, shape, params, uses_size):
     host = None
     if view is None:
         host = np.asarray(where)
-        _check_mask(host, shape)
+        _check_mask(host.dtype, host.shape, shape)
         host = np.ascontiguousarray(np.broadcast_to(host, shape)).reshape(count, shape[-1])
         view = cuda.to_device(host)
     elif view.dtype != np.bool_:

@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 
 from symsmooth.bridges.calls import Shape, broadcast_shapes
+from symsmooth.runtime.axis_host import _axis_of, _check_mask
 
 DEFAULTS: dict[str, Any] = {"axis": -1, "keepdims": False, "where": None}
 """Every layout keyword and its default (the kernels' own)."""
@@ -61,23 +62,15 @@ class Layout:
     where: Any = None
 
 
-def _check_axis(name: str, axis) -> int:
-    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
-        raise TypeError(
-            f"{name}: axis must be one integer (the reduced axis), not {axis!r}: reduce one "
-            "axis at a time, or reshape first"
-        )
-    return int(axis)
-
-
 def _check_keepdims(name: str, keepdims) -> bool:
     if not isinstance(keepdims, (bool, np.bool_)):
         raise TypeError(f"{name}: keepdims must be True or False, not {keepdims!r}")
     return bool(keepdims)
 
 
-_CHECKS = {"axis": _check_axis, "keepdims": _check_keepdims, "where": lambda name, w: w}
-"""The check of each layout keyword's value (the mask is checked by :func:`plan`)."""
+_CHECKS = {"axis": lambda name, a: a, "keepdims": _check_keepdims, "where": lambda name, w: w}
+"""The check of each layout keyword's value taken at once (the axis and the mask are checked
+against the shapes by :func:`plan`, with the kernels' own checks)."""
 
 
 def split_layout(name: str, allowed: Mapping[str, Any], keywords: Mapping[str, Any]):
@@ -86,7 +79,8 @@ def split_layout(name: str, allowed: Mapping[str, Any], keywords: Mapping[str, A
     among the others for the bridge to refuse as unknown); the Layout is ``None`` when every
     layout keyword has its default (the last axis, no keepdims, no mask).
 
-    A ``TypeError`` for an axis that is not one integer or a keepdims that is not a bool."""
+    A ``TypeError`` for a keepdims that is not a bool (an axis that is not one integer: by
+    :func:`plan`)."""
     ours = [k for k in keywords if k in allowed and k in DEFAULTS]
     if not ours:
         return dict(keywords), None
@@ -129,37 +123,6 @@ class Moves:
         return self.full[: self.axis] + self.full[self.axis + 1 :]
 
 
-def axis_index(name: str, ndim: int, axis: int) -> int:
-    """``axis`` as an index in ``0 .. ndim - 1`` (negative counts from the end); NumPy's
-    ``AxisError`` (a ValueError and an IndexError) naming the kernel when out of range.
-
-    >>> axis_index("f", 3, -3)
-    0
-    """
-    if not -ndim <= axis < ndim:
-        raise np.exceptions.AxisError(axis, ndim, name)
-    return axis % ndim
-
-
-def check_mask(name: str, dtype: str, shape: Shape, full: Shape) -> None:
-    """A ``TypeError`` unless the mask (its dtype name and shape) is boolean, a ``ValueError``
-    unless it broadcasts to the inputs' shape ``full`` (without widening it)."""
-    if dtype != "bool":
-        raise TypeError(
-            f"{name}: where= must be a boolean mask (True: the entry joins the reduction), "
-            f"not dtype {dtype}"
-        )
-    try:
-        fits = np.broadcast_shapes(tuple(shape), tuple(full)) == tuple(full)
-    except ValueError:
-        fits = False
-    if not fits:
-        raise ValueError(
-            f"{name}: where= of shape {tuple(shape)} does not broadcast to the input shape "
-            f"{tuple(full)}"
-        )
-
-
 def plan(
     name: str,
     layout: Layout,
@@ -167,12 +130,12 @@ def plan(
     mask: tuple[str, Shape] | None = None,
 ) -> Moves:
     """The :class:`Moves` of a call: the inputs' ``(name, shape)`` broadcast (a ValueError
-    naming the two that do not), the axis checked (:func:`axis_index`) and the mask's
-    ``(dtype name, shape)``, if any, checked (:func:`check_mask`)."""
+    naming the two that do not), the axis checked and the mask's ``(dtype name, shape)``, if
+    any, checked with the kernels' own checks (:mod:`symsmooth.runtime.axis_host`)."""
     full = broadcast_shapes(name, inputs)
     if not full:
         raise ValueError(f"{name}: inputs need at least one axis (the reduced one)")
-    axis = axis_index(name, len(full), layout.axis)
+    axis = _axis_of(len(full), layout.axis, name)
     if mask is not None:
-        check_mask(name, *mask, full)
+        _check_mask(*mask, full, name)
     return Moves(axis, full, layout.keepdims)

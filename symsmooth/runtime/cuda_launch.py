@@ -193,7 +193,7 @@ def _cuda_mask(st, where, shape, params, uses_size):
     host = None
     if view is None:
         host = np.asarray(where)
-        _check_mask(host, shape)
+        _check_mask(host.dtype, host.shape, shape)
         host = np.ascontiguousarray(np.broadcast_to(host, shape)).reshape(count, shape[-1])
         view = cuda.to_device(host)
     elif view.dtype != np.bool_:

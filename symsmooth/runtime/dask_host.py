@@ -305,7 +305,7 @@ def _dask_moved(vectors, cotangent, where, axis):
     axis = _axis_of(len(shape), axis)
     if where is not None:
         where = where if _is_lazy(where) else np.asarray(where)
-        _check_mask(where, shape)
+        _check_mask(where.dtype, where.shape, shape)
     if axis == len(shape) - 1:
         return arrays, cotangent, where, axis
 

@@ -2257,14 +2257,13 @@ def _cuda_mask(st, where, shape, params, uses_size):
         _check_mask(host.dtype, host.shape, shape)
         host = np.ascontiguousarray(np.broadcast_to(host, shape)).reshape(count, shape[-1])
         view = cuda.to_device(host)
-    elif view.dtype != np.bool_:
-        raise TypeError(f"{_NAME}_cuda: where= must be a boolean mask, not dtype {view.dtype}")
-    elif tuple(view.shape) != tuple(shape):
-        raise ValueError(
-            f"{_NAME}_cuda: a device mask must have the inputs' shape {tuple(shape)}, not "
-            f"{tuple(view.shape)} (broadcast it on the device, or pass a host mask)"
-        )
     else:
+        _check_mask(view.dtype, view.shape, shape, f"{_NAME}_cuda")
+        if tuple(view.shape) != tuple(shape):
+            raise ValueError(
+                f"{_NAME}_cuda: a device mask must have the inputs' shape {tuple(shape)}, not "
+                f"{tuple(view.shape)} (broadcast it on the device, or pass a host mask)"
+            )
         view = view if view.ndim == 2 else _cuda_flat(view).reshape(count, shape[-1])
     if _LABELS:
         keep = host if host is not None else view.copy_to_host()

@@ -119,8 +119,8 @@ def test_jax_bridge_checks_the_derivative_in_k():
 
     import symsmooth.jax as ssj
 
-    jax.config.update("jax_enable_x64", True)
-    f = ssj.function("soft_k_max")
-    x = jax.numpy.asarray(_rows()[[0, 4]])
-    k = jax.numpy.asarray([1.3, 0.7])
-    check_grads(lambda x, k: f(x, k, top=2), (x, k), order=1, modes=("rev",))
+    with jax.enable_x64(True):  # a context: the setting must not leak into other tests
+        f = ssj.function("soft_k_max")
+        x = jax.numpy.asarray(_rows()[[0, 4]])
+        k = jax.numpy.asarray([1.3, 0.7])
+        check_grads(lambda x, k: f(x, k, top=2), (x, k), order=1, modes=("rev",))

@@ -106,6 +106,8 @@ STATE_PREFIXES: dict[str, str] = {
     "shift": "M",  # the shift M_g of an exponent group (the row maximum)
     "weight": "E",  # exp(h_g - M_g) of the current element
     "exponent": "_h",  # the exponent h_g of the current element
+    "term": "_t",  # the terms w_k E_g of sum k over a row (native rows)
+    "present": "_ha",  # h_g, -inf where the entry is absent (native rows: the shift reads it)
     "max_key": "K",  # order-preserving int64 keys of the row maximum and minimum
     "min_key": "N",
     "lane_sum": "a",  # the fast pass's lane sums and their error sums

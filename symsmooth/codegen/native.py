@@ -45,19 +45,36 @@ from symsmooth.codegen.api import native_record
 from symsmooth.codegen.emit import Return, lines, statements
 from symsmooth.codegen.formatting import format_source
 from symsmooth.codegen.importing import atomic_write, import_generated
+from symsmooth.codegen.kinds.reduction import label_checks
 from symsmooth.codegen.names import (
     comment_text,
+    grad_function,
     native_function_class,
     native_module,
     native_private,
     native_public_names,
+    public_names,
 )
 from symsmooth.codegen.native_printer import PRINTERS, base_sources, helper_sources
+from symsmooth.codegen.native_rows import KEEP_ROWS, rows_statements
 from symsmooth.codegen.render import environment, template_hash
 from symsmooth.codegen.targets import NATIVE_TARGETS
 from symsmooth.errors import CodegenError
 from symsmooth.identifiers import check_name
 from symsmooth.version import __version__
+
+REDUCTION_BASE = (
+    "operands",
+    "to_rows",
+    "per_row",
+    "row_any",
+    "kept",
+    "empty_fill",
+    "from_rows",
+    "vjp",
+)
+"""The base functions every reduction module calls from its template (the label check joins
+where the kernel has a class label)."""
 
 ISSUE = "issue #15"
 """Where the native targets' missing parts are tracked (reductions, iterations)."""
@@ -68,10 +85,10 @@ def check_native(spec, target: str):
     unknown target, or a kind the native targets do not take yet."""
     if target not in NATIVE_TARGETS:
         raise CodegenError(f"no native target {target!r}; known: {', '.join(NATIVE_TARGETS)}")
-    if spec.kind != "elementwise":
+    if spec.kind not in ("elementwise", "reduction"):
         raise CodegenError(
             f"{spec.name} is a {spec.kind} kernel: the {target} target takes elementwise kernels "
-            f"only, reductions and iterations are not yet supported ({ISSUE}); use "
+            f"and reductions, iterations are not yet supported ({ISSUE}); use "
             f"`--target cpu` and the {target} bridge (docs/{target}.md) meanwhile"
         )
     return NATIVE_TARGETS[target]
@@ -84,6 +101,15 @@ def _function(name: str, private: str, expr, printer) -> dict:
 
 
 def native_context(spec, target: str) -> dict:
+    """The template variables of ``spec``'s ``target`` module (without the header fields),
+    by kind: :func:`elementwise_context` or :func:`reduction_context`."""
+    check_native(spec, target)
+    if spec.kind == "reduction":
+        return reduction_context(spec, target)
+    return elementwise_context(spec, target)
+
+
+def elementwise_context(spec, target: str) -> dict:
     """The template variables of ``spec``'s ``target`` module (without the header fields):
     the value and every partial as private functions of printed lines, the helpers and base
     functions they call, the public names and which operand each partial belongs to."""
@@ -145,16 +171,83 @@ def render_native(spec, target: str) -> str:
         kind=spec.kind,
         header_inputs=spec.input_names,
         header_params=spec.param_names,
-        template_name=chosen.template,
-        template_hash=template_hash(chosen.template),
+        template_name=chosen.template(spec.kind),
+        template_hash=template_hash(chosen.template(spec.kind)),
         source_hash=spec.source_hash,
         applied=spec.applied,
         api=repr(native_record(spec, target)),
     )
-    template = environment().get_template(chosen.template)
+    template = environment().get_template(chosen.template(spec.kind))
     first = template.render(**ctx, uses=_Everything())
     text = template.render(**ctx, uses=_loaded(first))
     return format_source(_tidy(text), f"{spec.name}_{target}")
+
+
+def reduction_context(spec, target: str) -> dict:
+    """The template variables of a reduction's ``target`` module: the rows function's lines
+    (:func:`symsmooth.codegen.native_rows.rows_statements`), the helpers and base functions
+    they call, the label checks and the public gradient functions."""
+    printer = PRINTERS[target]()
+    printer.template_base = REDUCTION_BASE
+    name = spec.name
+    vectors, params = list(spec.input_codes), list(spec.param_codes)
+    body = lines(rows_statements(spec), printer)
+    helpers = helper_sources(printer)
+    private = native_private(name)
+    clash = sorted(
+        ({f"_{h}" for h in printer.helpers} | {f"_{b}" for b in printer.base}) & {private}
+    )
+    if clash:
+        raise CodegenError(f"{name}: the {target} module would define {clash[0]} twice; rename it")
+    rowmap = spec.plan.rowmap
+    what = "vector-Jacobian product" if rowmap else "gradient"
+    multi = len(vectors) > 1
+    grads = [
+        {
+            "name": grad_function(name, user if multi else None),
+            "of": code,
+            "index": j,
+            "param": False,
+            "doc": f"the {what} in ``{user}``, shaped like the input",
+        }
+        for j, (code, user) in enumerate(zip(vectors, spec.input_names, strict=True))
+    ]
+    for user in spec.public_param_names:
+        code = params[spec.param_names.index(user)]
+        grads.append(
+            {
+                "name": grad_function(name, user),
+                "of": code,
+                "index": len(vectors) + params.index(code),
+                "param": True,
+                "doc": f"the derivative in the parameter ``{user}``, one value per row",
+            }
+        )
+    labels = [
+        {"code": params[at], "name": label, "first": first, "offset": offset}
+        for at, label, first, offset in label_checks(spec)
+    ]
+    if labels:
+        printer.base.add("check_label")
+    return {
+        "name": name,
+        "args": ", ".join(vectors + params),
+        "row_args": ", ".join([*vectors, *params, str(KEEP_ROWS)]),
+        "vectors": vectors,
+        "params": params,
+        "private": private,
+        "lines": body,
+        "rowmap": rowmap,
+        "zero": bool(labels),
+        "labels": labels,
+        "grads": grads,
+        "multi": multi,
+        "helpers": helpers,
+        "base": base_sources(printer),
+        "public": public_names(
+            name, "reduction", spec.input_names, ("cpu",), spec.public_param_names
+        ),
+    }
 
 
 class _Everything:

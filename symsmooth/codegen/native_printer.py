@@ -38,6 +38,7 @@ from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.pycode import PythonCodePrinter
 
 from symsmooth.codegen.helpers import module_helpers
+from symsmooth.codegen.native_rows import ROW_NODES
 from symsmooth.codegen.recipes import NODES, has_recipe, recipe
 from symsmooth.errors import CodegenError
 from symsmooth.functions import PRIMITIVES
@@ -318,7 +319,8 @@ def _install(cls) -> None:
     with a recipe (the printers' MRO lookup finds these before SymPy's ``math`` printing)."""
     for name in ELEMENTARY:
         setattr(cls, f"_print_{name}", NativePrinter._print_elementary)
-    for name in ("two_prod_err", "two_sum_err", "quot_err", "correction", "sub2", "by_dtype"):
+    bases = ("two_prod_err", "two_sum_err", "quot_err", "correction", "sub2", "by_dtype")
+    for name in bases + tuple(node.__name__ for node in ROW_NODES):
         setattr(cls, f"_print_{name}", NativePrinter._print_base)
     for name in PRIMITIVES:
         if has_recipe(name):

@@ -75,20 +75,30 @@ class NativeTarget:
     ----------
     name : str
         As given to ``--target`` and ``ss.generate(..., targets=...)``.
-    template : str
-        The template of its elementwise modules.
+    templates : dict
+        Kernel kind -> the template of its modules.
     needs : str
         What a generated module imports (for its header).
     """
 
     name: str
-    template: str
+    templates: dict
     needs: str
+
+    def template(self, kind: str) -> str:
+        """The template of this target's modules of ``kind``."""
+        return self.templates[kind]
 
 
 NATIVE_TARGETS: dict[str, NativeTarget] = {
-    "torch": NativeTarget("torch", "torch_elementwise.py.j2", "torch"),
-    "jax": NativeTarget("jax", "jax_elementwise.py.j2", "jax"),
+    "torch": NativeTarget(
+        "torch",
+        {"elementwise": "torch_elementwise.py.j2", "reduction": "torch_reduction.py.j2"},
+        "torch",
+    ),
+    "jax": NativeTarget(
+        "jax", {"elementwise": "jax_elementwise.py.j2", "reduction": "jax_reduction.py.j2"}, "jax"
+    ),
 }
 """Native target name -> :class:`NativeTarget` (printers: :data:`symsmooth.codegen.
 native_printer.PRINTERS`)."""

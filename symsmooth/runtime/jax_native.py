@@ -16,6 +16,7 @@ Examples
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 from jax import lax
 
@@ -95,3 +96,128 @@ def _shaped(r, *args):
     broadcast shape (a constant partial, ``d(k x)/dx = k``, has the shape of ``k``)."""
     shape = jnp.broadcast_shapes(*(jnp.shape(a) for a in args))
     return jnp.broadcast_to(jnp.asarray(r, dtype=args[0].dtype), shape)
+
+
+# --- row reductions (``<name>_jax.py`` of a reduction; see symsmooth.runtime.torch_native) --
+
+
+def _to_rows(vectors, axis, where):
+    """The row vectors broadcast to one shape with ``axis`` moved last, the mask ``where``
+    broadcast and moved likewise (``None``: no mask), and the batch shape."""
+    vectors = jnp.broadcast_arrays(*vectors)
+    ndim = vectors[0].ndim
+    if ndim == 0:
+        raise ValueError("inputs must have at least one axis (the reduced one)")
+    if not isinstance(axis, int) or not -ndim <= axis < ndim:
+        raise ValueError(f"axis {axis!r} is out of range for an input of {ndim} axes")
+    moved = tuple(jnp.moveaxis(v, axis, -1) for v in vectors)
+    keep = None
+    if where is not None:
+        keep = jnp.asarray(where)
+        if keep.dtype != jnp.bool_:
+            raise TypeError(f"where= must be a boolean mask, not {keep.dtype}")
+        keep = jnp.moveaxis(jnp.broadcast_to(keep, vectors[0].shape), axis, -1)
+    return moved, keep, moved[0].shape[:-1]
+
+
+def _per_row(p, batch):
+    """Parameter ``p`` broadcast to the batch shape, with a length-1 axis last."""
+    return jnp.broadcast_to(p, batch)[..., None]
+
+
+def _check_label(t, first, last, name, label):
+    """A ValueError unless every class label in ``t`` is an integer in ``[first, last]``
+    (concrete arrays only: a traced one cannot raise on data)."""
+    if isinstance(t, jax.core.Tracer) or t.size == 0:
+        return
+    bad = ~jnp.isfinite(t) | (t != jnp.round(t)) | (t < first) | (t > last)
+    if bool(jnp.any(bad)):
+        shown = t[bad].reshape(-1)[0].item()
+        raise ValueError(
+            f"{name}: label {label} = {shown} is not a class index of a row of length "
+            f"{last - first + 1}: labels are integers from {first} to {last}"
+        )
+
+
+def _kept(keep, t, fill):
+    """``t`` where the mask ``keep`` holds, else ``fill`` (``keep`` None: ``t``)."""
+    return t if keep is None else jnp.where(keep, t, fill)
+
+
+def _row_sum(t):
+    """The sum over the last axis, kept as a length-1 axis."""
+    return jnp.sum(t, axis=-1, keepdims=True)
+
+
+def _row_shift(h, start):
+    """The max shift of ``h`` over the last axis: ``max(start, max h)``, 0 where not finite,
+    without derivative (the value does not depend on it)."""
+    m = jnp.max(lax.stop_gradient(h), axis=-1, keepdims=True, initial=start)
+    return jnp.where(jnp.isfinite(m), m, jnp.zeros_like(m))
+
+
+def _absent_term(w, d):
+    """0, with the derivative ``exp(d)`` in ``w``: the term ``w exp(d)`` of an absent entry
+    (``w`` exactly 0, so left out of the shift), whose ``exp(d)`` may overflow; capped at the
+    largest finite exponential so that ``0 * exp(d)`` is never NaN."""
+    cap = 709.0 if d.dtype == jnp.float64 else 88.0
+    return (w - lax.stop_gradient(w)) * jnp.exp(jnp.minimum(d, cap))
+
+
+def _row_positions(like):
+    """The 1-based positions ``1, ..., n`` of a row of ``like`` (``like``'s dtype)."""
+    return jnp.arange(1, like.shape[-1] + 1, dtype=like.dtype)
+
+
+def _row_count(keep, like):
+    """The row length ``n`` of each row of ``like``: its kept count under a mask."""
+    if keep is None:
+        return jnp.full(like.shape[:-1] + (1,), like.shape[-1], dtype=like.dtype)
+    return jnp.sum(keep, axis=-1, keepdims=True).astype(like.dtype)
+
+
+def _log_split(lin, c, r):
+    """``lin + log(c + r)`` as ``(lin + log c) + log1p(r/c)`` (``c`` the weights of the terms
+    at the maximum, ``r`` the rest); ``lin + log(c + r)`` where ``c`` is not positive."""
+    ok = c > 0
+    safe = jnp.where(ok, c, jnp.ones_like(c))
+    return jnp.where(ok, (lin + jnp.log(safe)) + jnp.log1p(r / safe), lin + jnp.log(c + r))
+
+
+def _row_any(keep):
+    """Whether each row of the mask keeps any entry (a length-1 last axis)."""
+    return jnp.any(keep, axis=-1, keepdims=True)
+
+
+def _empty_fill(value, zero):
+    """The result of a fully masked row: 0 for a loss with a class label or a derivative
+    (``zero``), else the value over empty sums with NaN (0/0) as 0."""
+    if zero:
+        return jnp.zeros_like(value)
+    return jnp.where(jnp.isnan(value), jnp.zeros_like(value), value)
+
+
+def _from_rows(out, axis, keepdims, rowmap):
+    """A rows result moved back to the input's layout (see the torch twin)."""
+    if rowmap or keepdims:
+        return jnp.moveaxis(out, -1, axis)
+    return out[..., 0]
+
+
+def _vjp(f, args, wrt, cotangent=None):
+    """The vector-Jacobian products of ``f(*args)`` in the arguments at the positions
+    ``wrt``, with ``cotangent`` (``None``: ones, the gradient of the sum), by ``jax.vjp``."""
+
+    def at(*free):
+        full = list(args)
+        for j, a in zip(wrt, free, strict=True):
+            full[j] = a
+        return f(*full)
+
+    out, pull = jax.vjp(at, *(args[j] for j in wrt))
+    g = (
+        jnp.ones_like(out)
+        if cotangent is None
+        else jnp.broadcast_to(jnp.asarray(cotangent, dtype=out.dtype), out.shape)
+    )
+    return pull(g)

@@ -31,6 +31,8 @@ Examples
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 
@@ -129,3 +131,138 @@ def _shaped(r, *args):
     shape = torch.broadcast_shapes(*(a.shape for a in args))
     r = torch.as_tensor(r, dtype=like.dtype, device=like.device)
     return r if r.shape == shape else r.expand(shape).clone()
+
+
+# --- row reductions (``<name>_torch.py`` of a reduction; symsmooth.codegen.native_rows) ------
+
+
+def _to_rows(vectors, axis, where):
+    """The row vectors broadcast to one shape with ``axis`` moved last (views), the mask
+    ``where`` broadcast and moved likewise (``None``: no mask), and the batch shape (the input
+    shape without the reduced axis)."""
+    vectors = torch.broadcast_tensors(*vectors)
+    ndim = vectors[0].dim()
+    if ndim == 0:
+        raise ValueError("inputs must have at least one axis (the reduced one)")
+    if not isinstance(axis, int) or not -ndim <= axis < ndim:
+        raise ValueError(f"axis {axis!r} is out of range for an input of {ndim} axes")
+    moved = tuple(torch.movedim(v, axis, -1) for v in vectors)
+    keep = None
+    if where is not None:
+        keep = torch.as_tensor(where, device=moved[0].device)
+        if keep.dtype != torch.bool:
+            raise TypeError(f"where= must be a boolean mask, not {keep.dtype}")
+        keep = torch.movedim(torch.broadcast_to(keep, vectors[0].shape), axis, -1)
+    return moved, keep, moved[0].shape[:-1]
+
+
+def _per_row(p, batch):
+    """Parameter ``p`` broadcast to the batch shape, with a length-1 axis last: one value
+    per row, broadcasting against the row's entries."""
+    return torch.broadcast_to(p, batch).unsqueeze(-1)
+
+
+def _check_label(t, first, last, name, label):
+    """A ValueError unless every class label in ``t`` is an integer in ``[first, last]``
+    (eager calls only: a traced ``torch.compile`` graph cannot raise on data)."""
+    if torch.compiler.is_compiling() or t.numel() == 0:
+        return
+    bad = ~torch.isfinite(t) | (t != torch.round(t)) | (t < first) | (t > last)
+    if bool(torch.any(bad)):
+        shown = t[bad].reshape(-1)[0].item()
+        raise ValueError(
+            f"{name}: label {label} = {shown} is not a class index of a row of length "
+            f"{last - first + 1}: labels are integers from {first} to {last}"
+        )
+
+
+def _kept(keep, t, fill):
+    """``t`` where the mask ``keep`` holds, else ``fill`` (``keep`` None: ``t``)."""
+    return t if keep is None else torch.where(keep, t, fill)
+
+
+def _row_sum(t):
+    """The sum over the last axis, kept as a length-1 axis."""
+    return torch.sum(t, dim=-1, keepdim=True)
+
+
+def _row_shift(h, start):
+    """The max shift of the exponents ``h`` over the last axis: ``max(start, max h)``, 0
+    where that is not finite (a row of -inf, an inf or a NaN), without gradient: the value
+    does not depend on the shift, only its rounding does (Milakov and Gimelshein 2018)."""
+    if h.shape[-1] == 0:
+        return torch.zeros(h.shape[:-1] + (1,), dtype=h.dtype, device=h.device)
+    m = torch.amax(h.detach(), dim=-1, keepdim=True)
+    m = torch.clamp(m, min=start) if start > -math.inf else m
+    return torch.where(torch.isfinite(m), m, torch.zeros_like(m))
+
+
+def _absent_term(w, d):
+    """0, with the derivative ``exp(d)`` in ``w``: the term ``w exp(d)`` of an absent entry
+    (``w`` exactly 0, so left out of the shift), whose ``exp(d)`` may overflow; capped at the
+    largest finite exponential so that ``0 * exp(d)`` is never NaN."""
+    cap = 709.0 if d.dtype == torch.float64 else 88.0
+    return (w - w.detach()) * torch.exp(torch.clamp(d, max=cap))
+
+
+def _row_positions(like):
+    """The 1-based positions ``1, ..., n`` of a row of ``like`` (``like``'s dtype)."""
+    return torch.arange(1, like.shape[-1] + 1, dtype=like.dtype, device=like.device)
+
+
+def _row_count(keep, like):
+    """The row length ``n`` of each row of ``like``: its kept count under a mask."""
+    if keep is None:
+        return torch.full(
+            like.shape[:-1] + (1,), like.shape[-1], dtype=like.dtype, device=like.device
+        )
+    return torch.sum(keep, dim=-1, keepdim=True).to(like.dtype)
+
+
+def _log_split(lin, c, r):
+    """``lin + log(c + r)`` as ``(lin + log c) + log1p(r/c)``: ``c`` the weights of the terms
+    at the maximum (exactly 1 each), ``r`` the rest, so a sum ``1 + r`` with ``r`` below an ulp
+    of 1 keeps ``log(1 + r) = r`` (SciPy's logsumexp finishes the same way); ``lin + log(c +
+    r)`` where ``c`` is not positive."""
+    ok = c > 0
+    safe = torch.where(ok, c, torch.ones_like(c))
+    return torch.where(ok, (lin + torch.log(safe)) + torch.log1p(r / safe), lin + torch.log(c + r))
+
+
+def _row_any(keep):
+    """Whether each row of the mask keeps any entry (a length-1 last axis)."""
+    return torch.any(keep, dim=-1, keepdim=True)
+
+
+def _empty_fill(value, zero):
+    """The result of a fully masked row: 0 for a loss with a class label or a derivative
+    (``zero``), else the value over empty sums with NaN (0/0) as 0."""
+    if zero:
+        return torch.zeros_like(value)
+    return torch.where(torch.isnan(value), torch.zeros_like(value), value)
+
+
+def _from_rows(out, axis, keepdims, rowmap):
+    """A rows result moved back to the input's layout: a row map (or gradient) with its last
+    axis at ``axis``; a reduction without its length-1 last axis, or with it at ``axis`` for
+    ``keepdims``."""
+    if rowmap or keepdims:
+        return torch.movedim(out, -1, axis)
+    return out.squeeze(-1)
+
+
+def _vjp(f, args, wrt, cotangent=None):
+    """The vector-Jacobian products of ``f(*args)`` in the arguments at the positions
+    ``wrt``, with ``cotangent`` (``None``: ones, the gradient of the sum), by autodiff."""
+    with torch.enable_grad():
+        args = [a.detach().requires_grad_(j in wrt) for j, a in enumerate(args)]
+        out = f(*args)
+        g = (
+            torch.ones_like(out)
+            if cotangent is None
+            else torch.as_tensor(cotangent, dtype=out.dtype, device=out.device).expand_as(out)
+        )
+        grads = torch.autograd.grad(out, [args[j] for j in wrt], g, allow_unused=True)
+    return tuple(
+        torch.zeros_like(args[j]) if d is None else d for j, d in zip(wrt, grads, strict=True)
+    )

@@ -38,12 +38,18 @@ Examples
 ...                  kind="reduction", index=i, size=n)
 >>> for line in lines(rows_statements(spec), TorchPrinter()):
 ...     print(line)
-_h0 = _kept(_keep, x, (-math.inf))
+_fin = _finite_entries(x)
+_safe_x = _safe_entry(_fin, x, 0)
+_h0 = _safe_x
+_h0_u = _frozen(x)
+_h0 = _safe_entry(_fin, _h0, _h0_u)
+_h0 = _kept(_keep, _h0, (-math.inf))
 M0 = _row_shift(_h0, (-math.inf))
-E0 = torch.exp(_h0 - M0)
-c0 = _row_sum(torch.where((_h0 == M0), _kept(_keep, E0, 0.0), 0.0))
-r0 = _row_sum(torch.where((_h0 == M0), 0.0, _kept(_keep, E0, 0.0)))
-return _log_split(M0, c0, r0)
+E0 = _wexp(_h0, M0)
+_t0 = _kept(_keep, E0, 0)
+P0 = _row_sum(torch.where((M0 == _h0), _t0, 0))
+r0 = _row_sum(torch.where((M0 == _h0), 0, _t0))
+return _log_split(M0, P0, r0)
 """
 
 from __future__ import annotations
@@ -52,12 +58,18 @@ import sympy as sp
 
 from symsmooth.codegen.emit import SIZE, Assign, Return, lines, statements
 from symsmooth.codegen.names import POSITION, state_var
-from symsmooth.codegen.reduction import logdd, low_logs, masked, wexp
+from symsmooth.codegen.reduction import logdd, low_logs, masked
+from symsmooth.codegen.reduction import wexp as shifted_exp
 
 __all__ = ["KEEP_ROWS", "lines", "rows_statements", "ROW_NODES"]
 
 KEEP_ROWS = sp.Symbol("_keep")
 """The mask of the rows (``None``: no mask) in a rows function's arguments."""
+FINITE = sp.Symbol("_fin")
+"""Where every input entry of the row is finite."""
+SAFE_PREFIX, RAW_SUFFIX = "_safe_", "_u"
+"""An input with its non-finite entries as 0 (``_safe_x``); a stage-1 value on the entries as
+given (``_h0_u``): generator names, which no user name can be (they start with ``_``)."""
 
 
 class _RowNode(sp.Function):
@@ -96,6 +108,29 @@ class absent_term(_RowNode):
     nargs = 2
 
 
+class finite_entries(_RowNode):
+    """``finite_entries(x, ...)``: where every input entry is finite."""
+
+
+class safe_entry(_RowNode):
+    """``safe_entry(fin, a, b)``: ``a`` where ``fin`` holds, else ``b`` without derivative."""
+
+    nargs = 3
+
+
+class frozen(_RowNode):
+    """``frozen(e)``: ``e`` without derivative."""
+
+    nargs = 1
+
+
+class wexp(_RowNode):
+    """``wexp(h, m) = exp(h - m)`` with ``h - m`` taken exactly (its rounding error as a first
+    order factor): the weights of a wide row keep their digits."""
+
+    nargs = 2
+
+
 class row_positions(_RowNode):
     """``row_positions(x)``: the 1-based positions of a row of ``x``."""
 
@@ -108,7 +143,19 @@ class row_count(_RowNode):
     nargs = 2
 
 
-ROW_NODES = (row_sum, row_shift, kept, log_split, absent_term, row_positions, row_count)
+ROW_NODES = (
+    row_sum,
+    row_shift,
+    kept,
+    log_split,
+    absent_term,
+    finite_entries,
+    safe_entry,
+    frozen,
+    wexp,
+    row_positions,
+    row_count,
+)
 """The row operations, each a base function of the native runtimes of the same name."""
 
 
@@ -135,7 +182,7 @@ def _logs(value: sp.Expr, scaled, split: set[int], parts) -> sp.Expr:
         return lin + sp.log(s)
 
     out = value.replace(lambda e: isinstance(e, logdd), swap)
-    return out.replace(lambda e: isinstance(e, wexp), lambda e: sp.exp(e.args[0] - e.args[1]))
+    return out.replace(lambda e: isinstance(e, shifted_exp), lambda e: wexp(*e.args))
 
 
 def rows_statements(spec) -> list:
@@ -163,19 +210,27 @@ def rows_statements(spec) -> list:
     }
     value = _logs(value, pc.scaled, split, parts)
 
-    # stage 1: exponents and weights, CSE'd together (they read the entries and parameters)
+    # stage 1: exponents and weights, CSE'd together (they read the entries and parameters);
+    # twice where an input entry is not finite: on the entry (detached: its value) and on 0
+    # (the derivative), so a -inf entry's 0 * inf never reaches a parameter's gradient
     exps = [state_var("exponent", g) for g in shifted]
     factors = [state_var("factor", k) for k, w in enumerate(weights) if not w.is_number]
-    stage1 = statements(
-        [sub(pc.exponents[g]) for g in shifted] + [w for w in weights if not w.is_number],
-        exps + factors,
-        "_c",
-    )
+    exprs = [sub(pc.exponents[g]) for g in shifted] + [w for w in weights if not w.is_number]
+    rows = [local[el] for el in plan.elements]
+    safe = {v: sp.Symbol(f"{SAFE_PREFIX}{v}", real=True) for v in rows}
+    raw = [f"{t}{RAW_SUFFIX}" for t in exps + factors]
+    out = [Assign(str(FINITE), finite_entries(*rows))]
+    out += [Assign(str(safe[v]), safe_entry(FINITE, v, 0)) for v in rows]
+    out += statements([e.xreplace(safe) for e in exprs], exps + factors, "_c")
+    out += statements([frozen(e) for e in exprs], raw, "_u")
+    out += [
+        Assign(t, safe_entry(FINITE, sp.Symbol(t, real=True), sp.Symbol(r, real=True)))
+        for t, r in zip(exps + factors, raw, strict=True)
+    ]
     weight = {
         k: (w if w.is_number else sp.Symbol(state_var("factor", k), real=True))
         for k, w in enumerate(weights)
     }
-    out = stage1
     shifts = {}  # group -> the exponent its shift and weights E_g read (-inf when absent)
     for g, name in zip(shifted, exps, strict=True):
         h = sp.Symbol(name, real=True)
@@ -188,7 +243,7 @@ def rows_statements(spec) -> list:
         start = 0 if any(s.init != 0 for s in plan.sums if s.group == g) else sp.S.NegativeInfinity
         out.append(Assign(str(a), kept(KEEP_ROWS, a, sp.S.NegativeInfinity)))
         out.append(Assign(str(pc.shifts[g]), row_shift(a, start)))
-        out.append(Assign(str(pc.weights_e[g]), sp.exp(a - pc.shifts[g])))
+        out.append(Assign(str(pc.weights_e[g]), wexp(a, pc.shifts[g])))
 
     # stage 2: the sums, each a row sum of its kept terms (in two parts where it is logged)
     for k, s in enumerate(plan.sums):

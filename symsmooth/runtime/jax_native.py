@@ -164,6 +164,34 @@ def _absent_term(w, d):
     return (w - lax.stop_gradient(w)) * jnp.exp(jnp.minimum(d, cap))
 
 
+def _finite_entries(*rows):
+    """Where every one of the row inputs ``rows`` is finite (broadcast)."""
+    fin = jnp.isfinite(rows[0])
+    for r in rows[1:]:
+        fin = fin & jnp.isfinite(r)
+    return fin
+
+
+def _safe_entry(fin, a, b):
+    """``a`` where ``fin`` holds, else ``b`` without derivative ("double where": the value at a
+    non-finite entry, the derivative of its safe twin ``a``, which is finite)."""
+    return jnp.where(fin, a, lax.stop_gradient(b))
+
+
+def _frozen(e):
+    """``e`` without derivative."""
+    return lax.stop_gradient(e)
+
+
+def _wexp(h, m):
+    """``exp(h - m)`` with ``h - m`` taken exactly: ``exp(d) (1 + e)`` (inf stays inf),
+    ``d = fl(h - m)`` and ``e`` its rounding error (TwoSum), so a weight far below the row
+    maximum keeps its digits (``exp(d)`` alone is ``|d|/2`` ulp off)."""
+    d = h - m
+    ed = jnp.exp(d)
+    return ed * (1.0 + _two_sum_err(h, -m))
+
+
 def _row_positions(like):
     """The 1-based positions ``1, ..., n`` of a row of ``like`` (``like``'s dtype)."""
     return jnp.arange(1, like.shape[-1] + 1, dtype=like.dtype)

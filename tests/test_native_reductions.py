@@ -1,0 +1,262 @@
+"""Native PyTorch and JAX row reductions (``symsmooth gen NAME --target torch|jax``).
+
+Every catalog reduction is generated into a temporary folder for both targets.  Values, input
+gradients and parameter derivatives are compared with the Numba kernels (verified against
+certified Arb references by ``symsmooth verify``) on ordinary rows at k = 0.37 and 3, along
+other axes, with keepdims and with masks (fully masked rows included).  Tiny results are
+checked against python-flint's ``arb``: the log-sum-exp of a confident row, where the naive
+``M + log(sum exp(x - M))`` returns 0, and zlpr with an entry of label weight 0 far above the
+others (absent from the shift).  Gradients are finite at -inf entries and masked ones;
+``torch.compile`` (aot_eager, fullgraph) and ``jax.jit``/``vmap``/``grad`` give the eager
+results.  The measurement of ``symsmooth verify --target`` itself is tested last.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+jax = pytest.importorskip("jax")
+flint = pytest.importorskip("flint")
+
+import jax.numpy as jnp  # noqa: E402
+
+from symsmooth import pipeline  # noqa: E402
+
+REDUCTIONS = [n for n in pipeline.catalog_names() if pipeline.kernel_spec(n).kind == "reduction"]
+TARGETS = ("torch", "jax")
+EPS = np.finfo(np.float64).eps
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    out = tmp_path_factory.mktemp("native_rows")
+    pipeline.generate(REDUCTIONS, out=out, targets=TARGETS)
+    return out
+
+
+@pytest.fixture(scope="module")
+def native(folder):
+    return {(n, t): pipeline.load_native(n, t, folder) for n in REDUCTIONS for t in TARGETS}
+
+
+@pytest.fixture(scope="module")
+def numba():
+    return {n: pipeline.load(n) for n in REDUCTIONS}
+
+
+def _call(target, fn, *args, **kwargs):
+    """``fn`` on framework copies of the NumPy arguments; NumPy results."""
+    if target == "torch":
+        conv = lambda a: torch.from_numpy(a) if isinstance(a, np.ndarray) else a  # noqa: E731
+        out = fn(*map(conv, args), **{k: conv(v) for k, v in kwargs.items()})
+        return tuple(o.numpy() for o in out) if isinstance(out, tuple) else out.numpy()
+    with jax.enable_x64(True):
+        conv = lambda a: jnp.asarray(a) if isinstance(a, np.ndarray) else a  # noqa: E731
+        out = fn(*map(conv, args), **{k: conv(v) for k, v in kwargs.items()})
+        return tuple(np.asarray(o) for o in out) if isinstance(out, tuple) else np.asarray(out)
+
+
+def _operands(name, shape, k, seed=0):
+    """Ordinary rows for kernel ``name``: scores N(0, 3), 0/1 labels for a second vector,
+    class labels 1..n for a label parameter, ``k`` for the others."""
+    spec = pipeline.kernel_spec(name)
+    rng = np.random.default_rng(seed)
+    args = []
+    for j, _ in enumerate(spec.input_names):
+        if j == 0:
+            args.append(rng.normal(size=shape) * 3)
+        else:
+            args.append((rng.random(shape) > 0.5).astype(np.float64))
+    for p in spec.param_names:
+        if p == "t":
+            args.append(rng.integers(1, shape[-1] + 1, size=shape[:-1]).astype(np.float64))
+        else:
+            args.append(k)
+    return spec, args
+
+
+def _close(got, ref, scale_axis=None, factor=64):
+    """|got - ref| within ``factor`` eps of the largest |ref| (of the row: ``scale_axis``; of
+    each value for one value per row)."""
+    got, ref = np.asarray(got), np.asarray(ref)
+    if scale_axis is not None and ref.ndim == 1:
+        scale = np.abs(ref)
+    else:
+        scale = np.max(np.abs(ref), axis=scale_axis, keepdims=scale_axis is not None)
+    assert got.shape == ref.shape and got.dtype == ref.dtype
+    with np.errstate(invalid="ignore"):  # equal infinities (a fully masked log-sum-exp)
+        err = np.where(got == ref, 0.0, np.abs(got - ref) / (EPS * scale + 1e-300))
+    assert np.all(err <= factor), f"{np.nanmax(err):.3g} eps of the scale > {factor}"
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("name", REDUCTIONS)
+@pytest.mark.parametrize("k", [0.37, 3.0])
+def test_values_gradients_and_parameter_derivatives_match_the_numba_kernels(
+    native, numba, name, target, k
+):
+    spec, args = _operands(name, (4, 9), k)
+    mod, ref = native[name, target], numba[name]
+    rowmap = spec.plan.rowmap
+    _close(_call(target, getattr(mod, name), *args), getattr(ref, name)(*args), -1)
+    kw = {}
+    if rowmap:
+        kw["cotangent"] = np.random.default_rng(1).normal(size=(4, 9))
+    got = _call(target, getattr(mod, f"{name}_grad"), *args, **kw)
+    want = getattr(ref, f"{name}_grad")(*args, **kw)
+    for g, w in zip(*(x if isinstance(x, tuple) else (x,) for x in (got, want)), strict=True):
+        _close(g, w, -1, factor=256)
+    for p in spec.public_param_names:
+        got = _call(target, getattr(mod, f"{name}_grad_{p}"), *args, **kw)
+        want = getattr(ref, f"{name}_grad_{p}")(*args, **kw)
+        # autodiff of the stable value: the Euler gap F - k dF/dk cancels (docs/targets.md)
+        _close(got, want, None, factor=4096)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("name", ["logsumexp_max", "softmax_onehot_argmax", "zlpr", "soft_f1"])
+def test_axis_keepdims_and_masks_as_the_numba_kernels(native, numba, name, target):
+    spec, args = _operands(name, (3, 6, 5), 0.9, seed=4)
+    mod, ref = native[name, target], numba[name]
+    rng = np.random.default_rng(5)
+    where = rng.random((3, 6, 5)) > 0.3
+    where[0, :, 2] = False  # a fully masked row along axis 1
+    kw = {} if spec.plan.rowmap else {"keepdims": True}
+    cot = {"cotangent": rng.normal(size=(3, 6, 5))} if spec.plan.rowmap else {}
+    for mask in (None, where):
+        got = _call(target, getattr(mod, name), *args, axis=1, where=mask, **kw)
+        want = getattr(ref, name)(*args, axis=1, where=mask, **kw)
+        _close(got, want, None)
+        grads = _call(target, getattr(mod, f"{name}_grad"), *args, axis=1, where=mask, **cot)
+        wants = getattr(ref, f"{name}_grad")(*args, axis=1, where=mask, **cot)
+        for g, w in zip(
+            *(x if isinstance(x, tuple) else (x,) for x in (grads, wants)), strict=True
+        ):
+            assert np.all(np.isfinite(g))
+            _close(g, w, None, factor=256)
+            if mask is not None:
+                assert np.all(g[~np.broadcast_to(mask, g.shape)] == 0)
+
+
+def _lse_confident():
+    exact = (flint.arb(-40).exp()).log1p()  # log(e^0 + e^-40), certified ball
+    return np.array([[0.0, -40.0]]), float(exact.mid())
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_a_confident_row_keeps_its_tiny_log_sum_exp(native, target):
+    x, exact = _lse_confident()
+    got = _call(target, native["logsumexp_max", target].logsumexp_max, x, 1.0)[0]
+    assert abs(got - exact) <= EPS * exact  # 4.25e-18 to the last bit or so
+    m = x.max(axis=-1, keepdims=True)
+    naive = (m + np.log(np.exp(x - m).sum(axis=-1, keepdims=True)))[0, 0]
+    assert naive == 0.0  # the textbook form loses it entirely (as torch.logsumexp does)
+    assert float(torch.logsumexp(torch.from_numpy(x), -1)[0]) == 0.0
+    # cross-entropy of the same row at its true class: exp(-gap) kept, never negative
+    ce = _call(target, native["cross_entropy_lse", target].cross_entropy_lse, x, 1.0, 1.0)[0]
+    assert abs(ce - exact) <= 2 * EPS * exact
+    assert float(torch.nn.functional.cross_entropy(torch.from_numpy(x), torch.tensor([0]))) == 0
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_an_entry_of_weight_zero_is_absent_from_the_shift(native, target):
+    # zlpr([[8, -2]], [[1, 0]], k=100): the score 8 has label weight 0 in the negative sum
+    # log(1 + sum_{t=0} e^{k s}): counted in its shift, e^{800} would overflow and 0 * inf
+    # give NaN; exact: (log1p(e^{-200}) + log1p(e^{-800}))/100
+    s, t = np.array([[8.0, -2.0]]), np.array([[1.0, 0.0]])
+    mod = native["zlpr", target]
+    got = _call(target, mod.zlpr, s, t, 100.0)[0]
+    exact = (flint.arb(-200).exp().log1p() + flint.arb(-800).exp().log1p()) / 100
+    assert abs(got - float(exact.mid())) <= 2 * EPS * float(exact.mid())
+    gs, gt = _call(target, mod.zlpr_grad, s, t, 100.0)
+    assert np.all(np.isfinite(gs)) and np.all(np.isfinite(gt))
+    # the label derivatives: e^{-k s}/(1 + ...)/k at the positive entry; at the absent one
+    # -e^{k s}/(1 + ...)/k = -1e345 overflows (the Numba kernel: -inf), here held at the
+    # largest exponential (docs/targets.md), never 0 and never NaN
+    want = pipeline.load("zlpr").zlpr_grad_t(s, t, 100.0)
+    _close(gt[:, 1], want[:, 1], None, factor=64)
+    assert want[0, 0] == -np.inf and gt[0, 0] < -1e305
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_minus_inf_entries_give_finite_gradients(native, numba, target):
+    x = np.array([[0.5, -np.inf, 2.0, -1.0], [-np.inf, -np.inf, 1.0, 0.0]])
+    mod = native["logsumexp_max", target]
+    _close(_call(target, mod.logsumexp_max, x, 3.0), numba["logsumexp_max"].logsumexp_max(x, 3.0))
+    g = _call(target, mod.logsumexp_max_grad, x, 3.0)
+    gk = _call(target, mod.logsumexp_max_grad_k, x, 3.0)
+    assert np.all(np.isfinite(g)) and np.all(np.isfinite(gk))
+    _close(g, numba["logsumexp_max"].logsumexp_max_grad(x, 3.0), -1)
+    _close(gk, numba["logsumexp_max"].logsumexp_max_grad_k(x, 3.0), None, factor=4096)
+
+
+def test_float32_is_computed_in_float32(native, numba):
+    _, args = _operands("softmax_onehot_argmax", (4, 9), 3.0)
+    x = args[0].astype(np.float32)
+    torch_mod = native["softmax_onehot_argmax", "torch"]
+    got = torch_mod.softmax_onehot_argmax(torch.from_numpy(x), 3.0)
+    assert got.dtype == torch.float32
+    want = numba["softmax_onehot_argmax"].softmax_onehot_argmax(x, 3.0)
+    np.testing.assert_allclose(got.numpy(), want, rtol=8 * np.finfo(np.float32).eps, atol=1e-30)
+    jgot = native["softmax_onehot_argmax", "jax"].softmax_onehot_argmax(jnp.asarray(x), 3.0)
+    assert jgot.dtype == jnp.float32
+    np.testing.assert_allclose(np.asarray(jgot), want, rtol=8 * np.finfo(np.float32).eps)
+
+
+def test_a_label_outside_the_row_is_refused(native):
+    x = torch.zeros((2, 3), dtype=torch.float64)
+    mod = native["cross_entropy_lse", "torch"]
+    with pytest.raises(ValueError, match="label t = 4.0 is not a class index"):
+        mod.cross_entropy_lse(x, 1.0, torch.tensor([1.0, 4.0]))
+    with jax.enable_x64(True), pytest.raises(ValueError, match="label t = 0.5"):
+        native["cross_entropy_lse", "jax"].cross_entropy_lse(jnp.zeros((2, 3)), 1.0, 0.5)
+
+
+def test_torch_compile_traces_reductions_without_graph_breaks(native):
+    x = torch.from_numpy(np.random.default_rng(2).normal(size=(5, 7)) * 4)
+    for name, extra in (("logsumexp_max", ()), ("softmax_onehot_argmax", ()), ("zlpr", ("t",))):
+        fn = getattr(native[name, "torch"], name)
+        args = (x, (x > 0).to(x.dtype)) if extra else (x,)
+        compiled = torch.compile(fn, backend="aot_eager", fullgraph=True)
+        xs = args[0].clone().requires_grad_()
+        out = compiled(xs, *args[1:], 2.5)
+        out.sum().backward()
+        assert torch.equal(out.detach(), fn(*args, 2.5))
+        grad = getattr(native[name, "torch"], f"{name}_grad")(*args, 2.5)
+        grad = grad[0] if isinstance(grad, tuple) else grad
+        torch.testing.assert_close(xs.grad, grad, rtol=0, atol=4 * EPS)
+
+
+def test_jax_jit_vmap_grad_and_hessian(native):
+    mod = native["logsumexp_max", "jax"]
+    with jax.enable_x64(True):
+        x = jnp.asarray(np.random.default_rng(3).normal(size=(4, 6)) * 4)
+        eager = mod.logsumexp_max(x, 2.5)
+        assert jnp.array_equal(jax.jit(lambda x, k: mod.logsumexp_max(x, k))(x, 2.5), eager)
+        rows = jax.vmap(lambda r: mod.logsumexp_max(r, 2.5))(x)
+        np.testing.assert_allclose(rows, eager, rtol=2 * EPS)
+        g = jax.grad(lambda x: mod.logsumexp_max(x, 2.5).sum())(x)
+        want = pipeline.load("logsumexp_max").logsumexp_max_grad(np.asarray(x), 2.5)
+        _close(np.asarray(g), want, -1)
+        h = jax.hessian(lambda r: mod.logsumexp_max(r, 2.5))(x[0])
+        p = jax.nn.softmax(2.5 * x[0])
+        np.testing.assert_allclose(h, 2.5 * (jnp.diag(p) - jnp.outer(p, p)), atol=64 * EPS)
+        mask = x > -1
+        jitted = jax.jit(lambda x, w: mod.logsumexp_max(x, 2.5, where=w))(x, mask)
+        np.testing.assert_allclose(jitted, mod.logsumexp_max(x, 2.5, where=mask), rtol=2 * EPS)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_verify_measures_the_native_module_against_certified_references(folder, target):
+    from symsmooth.verification.kernels import measure
+    from symsmooth.verification.native_targets import numpy_facade
+
+    spec = pipeline.kernel_spec("logsumexp_max")
+    facade = numpy_facade(pipeline.load_native("logsumexp_max", target, folder), target)
+    report = measure(spec, facade, long_n=1000, dtypes=(np.float64,))
+    values = [r for r in report.rows if r.part == "value"]
+    assert values and all(r.count == r.requested and r.max_ulp <= 2 for r in values)
+    grads = [r for r in report.rows if r.part == "grad_x"]
+    assert grads and all(np.isfinite(r.max_ulp) for r in grads)

@@ -193,8 +193,13 @@ def load(name: str, out="generated"):
     return load_module(name, out)
 
 
-def verify(name, out="generated", regenerate: bool = False, **options):
+def verify(name, out="generated", regenerate: bool = False, target: str = "cpu", **options):
     """Accuracy :class:`~symsmooth.verification.report.Report` of the generated kernel ``name``.
+
+    ``target="torch"`` or ``"jax"`` measures the native module ``<name>_<target>.py`` instead
+    (generated into ``out`` when missing or when ``regenerate``), through
+    :func:`symsmooth.verification.native_targets.numpy_facade`: the same grid, references and
+    targets as the Numba kernels.
 
     ``name`` may also be a Smoothing or KernelSpec.  The module is (re)generated into ``out``
     when missing or when ``regenerate``; ``options`` go to
@@ -218,9 +223,19 @@ def verify(name, out="generated", regenerate: bool = False, **options):
         record = catalog.get(name)
     with deadline("gen"):  # the spec and the module text: symbolic work (not the measuring)
         spec = kernel_spec(record)
-        if regenerate or not (Path(out) / f"{spec.name}.py").is_file():
+        if target != "cpu":
+            from symsmooth.codegen.native import write_native
+
+            if regenerate or not (Path(out) / f"{spec.name}_{target}.py").is_file():
+                write_native(spec, out, target)
+        elif regenerate or not (Path(out) / f"{spec.name}.py").is_file():
             write(spec, out)
-    module = load_module(spec.name, out)
+    if target != "cpu":
+        from symsmooth.verification.native_targets import numpy_facade
+
+        module = numpy_facade(load_native(spec.name, target, out), target)
+    else:
+        module = load_module(spec.name, out)
     values = dict(record.fixed) if isinstance(record, Smoothing) else {}
     chosen = options.pop("param_values", None) or {}
     unknown = sorted(set(map(str, chosen)) - set(spec.param_names))

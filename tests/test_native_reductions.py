@@ -250,12 +250,9 @@ def test_jax_jit_vmap_grad_and_hessian(native):
 
 @pytest.mark.parametrize("target", TARGETS)
 def test_verify_measures_the_native_module_against_certified_references(folder, target):
-    from symsmooth.verification.kernels import measure
-    from symsmooth.verification.native_targets import numpy_facade
-
-    spec = pipeline.kernel_spec("logsumexp_max")
-    facade = numpy_facade(pipeline.load_native("logsumexp_max", target, folder), target)
-    report = measure(spec, facade, long_n=1000, dtypes=(np.float64,))
+    report = pipeline.verify(
+        "logsumexp_max", folder, target=target, long_n=1000, dtypes=(np.float64,)
+    )
     values = [r for r in report.rows if r.part == "value"]
     assert values and all(r.count == r.requested and r.max_ulp <= 2 for r in values)
     grads = [r for r in report.rows if r.part == "grad_x"]

@@ -257,3 +257,46 @@ def test_verify_measures_the_native_module_against_certified_references(folder, 
     assert values and all(r.count == r.requested and r.max_ulp <= 2 for r in values)
     grads = [r for r in report.rows if r.part == "grad_x"]
     assert grads and all(np.isfinite(r.max_ulp) for r in grads)
+
+
+def test_every_row_node_has_a_base_function_in_both_runtimes():
+    from symsmooth.codegen.helpers import module_helpers
+    from symsmooth.codegen.native_row_nodes import ROW_NODES
+
+    for runtime in ("symsmooth.runtime.torch_native", "symsmooth.runtime.jax_native"):
+        defs = module_helpers(runtime)
+        assert [n.__name__ for n in ROW_NODES if n.__name__ not in defs] == [], runtime
+
+
+def _arb_lse_dk(row, k):
+    """d/dk log(sum exp(k x))/k as a certified ball (python-flint arb at 300 bits)."""
+    old = flint.ctx.prec
+    flint.ctx.prec = 300
+    try:
+        ka = flint.arb(k)
+        xs = [flint.arb(float(v)) for v in row]
+        terms = [(ka * x).exp() for x in xs]
+        total = sum(terms, flint.arb(0))
+        weighted = sum((x * t for x, t in zip(xs, terms, strict=True)), flint.arb(0))
+        d = weighted / (ka * total) - total.log() / (ka * ka)
+        assert d.rad() < abs(d.mid()) * 1e-30
+        return float(d.mid())
+    finally:
+        flint.ctx.prec = old
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_the_sharpness_derivative_of_a_confident_row_keeps_its_digits(native, target):
+    # LSE(k x)/k on offset, confident rows: d/dk = -H/k^2 (H the softmax entropy) is tiny next
+    # to x_max/k; autodiff of the textbook form subtracts sum p x/k and LSE/k^2, both near
+    # x_max/k.  The pivot form (x_p + log(s)/k, weights exp(k (x_i - x_p))) sums one sign.
+    rows = np.array([[1000.0, 990.0, 985.5], [3.0, -9.0, -12.0], [50.0, 49.0, 10.0]])
+    k = 3.0
+    exact = np.array([_arb_lse_dk(r, k) for r in rows])
+    got = _call(target, native["logsumexp_max", target].logsumexp_max_grad_k, rows, k)
+    ulps = np.abs(got - exact) / np.spacing(np.abs(exact))
+    assert ulps.max() <= 4
+    naive = torch.func.jacrev(lambda k: torch.logsumexp(k * torch.from_numpy(rows), -1) / k)(
+        torch.tensor(k, dtype=torch.float64)
+    ).numpy()
+    assert (np.abs(naive - exact) / np.spacing(np.abs(exact))).max() > 1e3

@@ -38,7 +38,7 @@ from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.pycode import PythonCodePrinter
 
 from symsmooth.codegen.helpers import module_helpers
-from symsmooth.codegen.native_rows import ROW_NODES
+from symsmooth.codegen.native_row_nodes import ROW_NODES
 from symsmooth.codegen.recipes import NODES, has_recipe, recipe
 from symsmooth.errors import CodegenError
 from symsmooth.functions import PRIMITIVES

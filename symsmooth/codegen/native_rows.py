@@ -7,8 +7,13 @@ become whole-row array statements, over rows moved to the last axis:
 
 1. each shifted group's exponents ``_h_g`` (``-inf`` where the entry is masked, or where its
    weight is exactly 0 in every sum of the group: an absent term, as in the Numba kernels), the
-   shift ``M_g = max(start, max_i _h_g)`` (0 where not finite, without gradient) and the
-   weights ``E_g = exp(_h_g - M_g) <= 1``;
+   shift ``M_g = max(start, max_i _h_g)`` (0 where not finite) and the weights
+   ``E_g = exp(_h_g - M_g) <= 1``.  Where the shift is an entry's exponent (the *pivot* ``p``,
+   the row's first maximum: :mod:`symsmooth.codegen.paramgrad`'s idea), it is written as
+   ``h(x_p)`` and the weights as ``exp(h(x_i) - h(x_p)) = exp(c (u_i - u_p))`` (``dexp``: the
+   difference and its product by ``c`` exact), so the value reads ``LSE(k x)/k = x_p +
+   log(s)/k`` and its derivative in ``k`` sums terms of one sign, ``(x_i - x_p) E_i``, instead of
+   subtracting two numbers near ``x_p/k``; elsewhere the shift carries no gradient;
 2. each sum ``s_k = init exp(-M_g) + sum_i w_k E_g``; a sum whose logarithm the value takes is
    kept in two parts, ``c_k`` (the terms at the maximum, where ``E_g = 1`` exactly) and ``r_k``
    (the rest), so ``log s_k`` is ``log c_k + log1p(r_k/c_k)`` and a tiny result such as the
@@ -36,28 +41,43 @@ Examples
 >>> i, n = sp.symbols("i n", integer=True, positive=True)
 >>> spec = make_spec("lse", sp.log(sp.Sum(sp.exp(x[i]), (i, 1, n))), (x,), (),
 ...                  kind="reduction", index=i, size=n)
->>> for line in lines(rows_statements(spec), TorchPrinter()):
-...     print(line)
-_fin = _finite_entries(x)
-_safe_x = _safe_entry(_fin, x, 0)
-_h0 = _safe_x
-_h0_u = _frozen(x)
-_h0 = _safe_entry(_fin, _h0, _h0_u)
-_h0 = _kept(_keep, _h0, (-math.inf))
-M0 = _row_shift(_h0, (-math.inf))
-E0 = _wexp(_h0, M0)
-_t0 = _kept(_keep, E0, 0)
-P0 = _row_sum(torch.where((M0 == _h0), _t0, 0))
-r0 = _row_sum(torch.where((M0 == _h0), 0, _t0))
-return _log_split(M0, P0, r0)
+>>> stmts = rows_statements(spec)
+>>> [getattr(st, "target", "return") for st in stmts]  # doctest: +NORMALIZE_WHITESPACE
+['_fin', '_safe_x', '_h0', '_h0_u', '_h0', '_h0', 'M0', '_I0', '_x_p0', '_F0', 'E0', '_t0',
+ 'P0', 'r0', 'return']
+>>> print(lines(stmts, TorchPrinter())[-1])
+return torch.where(_F0, _x_p0 + _log_split(0, P0, r0), _log_split(M0, P0, r0))
 """
 
 from __future__ import annotations
+
+import itertools
 
 import sympy as sp
 
 from symsmooth.codegen.emit import SIZE, Assign, Return, lines, statements
 from symsmooth.codegen.names import POSITION, state_var
+from symsmooth.codegen.native_row_nodes import (
+    ROW_NODES,
+    absent_term,
+    dexp,
+    finite_entries,
+    frozen,
+    kept,
+    log_split,
+    row_count,
+    row_pivot,
+    row_positions,
+    row_shift,
+    row_sum,
+    row_take,
+    safe_entry,
+    tracked,
+    wexp,
+)
+from symsmooth.codegen.paramgrad import as_dexp
+from symsmooth.codegen.paramgrad import dexp as exact_exp
+from symsmooth.codegen.recipes import finite
 from symsmooth.codegen.reduction import logdd, low_logs, masked
 from symsmooth.codegen.reduction import wexp as shifted_exp
 
@@ -70,93 +90,6 @@ FINITE = sp.Symbol("_fin")
 SAFE_PREFIX, RAW_SUFFIX = "_safe_", "_u"
 """An input with its non-finite entries as 0 (``_safe_x``); a stage-1 value on the entries as
 given (``_h0_u``): generator names, which no user name can be (they start with ``_``)."""
-
-
-class _RowNode(sp.Function):
-    """A row operation: printed as the base function ``_<name>(...)`` of the runtime."""
-
-
-class row_sum(_RowNode):
-    """``row_sum(t)``: the sum of ``t`` over the row (a length-1 last axis)."""
-
-    nargs = 1
-
-
-class row_shift(_RowNode):
-    """``row_shift(h, start)``: ``max(start, max h)`` over the row, 0 where not finite."""
-
-    nargs = 2
-
-
-class kept(_RowNode):
-    """``kept(keep, t, fill)``: ``t`` where the mask keeps the entry, else ``fill``."""
-
-    nargs = 3
-
-
-class log_split(_RowNode):
-    """``log_split(L, c, r) = L + log(c + r)``, formed as ``(L + log c) + log1p(r/c)``."""
-
-    nargs = 3
-
-
-class absent_term(_RowNode):
-    """``absent_term(w, d)``: 0, with the derivative ``exp(d)`` in ``w``: the term ``w exp(d)``
-    of an entry whose weight ``w`` is exactly 0, left out of the shift (its ``exp(d)`` may
-    overflow) but still differentiated in its weight."""
-
-    nargs = 2
-
-
-class finite_entries(_RowNode):
-    """``finite_entries(x, ...)``: where every input entry is finite."""
-
-
-class safe_entry(_RowNode):
-    """``safe_entry(fin, a, b)``: ``a`` where ``fin`` holds, else ``b`` without derivative."""
-
-    nargs = 3
-
-
-class frozen(_RowNode):
-    """``frozen(e)``: ``e`` without derivative."""
-
-    nargs = 1
-
-
-class wexp(_RowNode):
-    """``wexp(h, m) = exp(h - m)`` with ``h - m`` taken exactly (its rounding error as a first
-    order factor): the weights of a wide row keep their digits."""
-
-    nargs = 2
-
-
-class row_positions(_RowNode):
-    """``row_positions(x)``: the 1-based positions of a row of ``x``."""
-
-    nargs = 1
-
-
-class row_count(_RowNode):
-    """``row_count(keep, x)``: each row's length, its kept count under a mask."""
-
-    nargs = 2
-
-
-ROW_NODES = (
-    row_sum,
-    row_shift,
-    kept,
-    log_split,
-    absent_term,
-    finite_entries,
-    safe_entry,
-    frozen,
-    wexp,
-    row_positions,
-    row_count,
-)
-"""The row operations, each a base function of the native runtimes of the same name."""
 
 
 def _localize(spec) -> dict:
@@ -199,7 +132,8 @@ def rows_statements(spec) -> list:
     weights = [sub(w) for w in pc.weights]
     # the value first: which sums it takes the logarithm of decides their two-part form
     lows = tuple(sp.Symbol(state_var("low", k), real=True) for k in range(len(plan.sums)))
-    value, logged = low_logs(sub(pc.value), pc.scaled, lows)
+    raw_value = sub(pc.value)
+    value, logged = low_logs(raw_value, pc.scaled, lows)
     split = {k for k in logged if plan.shifted(plan.sums[k].group)}
     parts = {
         k: (
@@ -232,6 +166,8 @@ def rows_statements(spec) -> list:
         for k, w in enumerate(weights)
     }
     shifts = {}  # group -> the exponent its shift and weights E_g read (-inf when absent)
+    pivots = {}  # group -> its pivot (_pivot): the shift read at the row's first maximum
+    constants = {*spec.params, SIZE}
     for g, name in zip(shifted, exps, strict=True):
         h = sp.Symbol(name, real=True)
         a = h
@@ -242,8 +178,25 @@ def rows_statements(spec) -> list:
         shifts[g] = a
         start = 0 if any(s.init != 0 for s in plan.sums if s.group == g) else sp.S.NegativeInfinity
         out.append(Assign(str(a), kept(KEEP_ROWS, a, sp.S.NegativeInfinity)))
-        out.append(Assign(str(pc.shifts[g]), row_shift(a, start)))
-        out.append(Assign(str(pc.weights_e[g]), wexp(a, pc.shifts[g])))
+        m = pc.shifts[g]
+        out.append(Assign(str(m), row_shift(a, start)))
+        piv = _pivot(g, a, m, sub(pc.exponents[g]), rows, safe, constants)
+        if piv is None:
+            out.append(Assign(str(pc.weights_e[g]), wexp(a, m)))
+            continue
+        pivots[g] = piv
+        out += piv["stmts"]
+        absent = sp.Not(finite(a))  # -inf: where the shift is a finite pivot, nothing is +inf
+        c, u, v = piv["dexp"].args
+        near = dexp(c, sp.Piecewise((v, absent), (u, True)), v)
+        out.append(
+            Assign(
+                str(pc.weights_e[g]),
+                sp.Piecewise(
+                    (sp.Piecewise((0, absent), (near, True)), piv["from"]), (wexp(a, m), True)
+                ),
+            )
+        )
 
     # stage 2: the sums, each a row sum of its kept terms (in two parts where it is logged)
     for k, s in enumerate(plan.sums):
@@ -260,7 +213,7 @@ def rows_statements(spec) -> list:
             term = sp.Piecewise((term, sp.Ne(weight[k], 0)), (zero, True))
         out.append(Assign(state_var("term", k), kept(KEEP_ROWS, term, 0)))
         term = sp.Symbol(state_var("term", k), real=True)
-        base = init * sp.exp(-m)
+        base = init * sp.exp(-(tracked_shift(pivots[g], m) if g in pivots else m))
         if k in split:
             c, r = parts[k]
             top = sp.Eq(a, m)
@@ -284,6 +237,8 @@ def rows_statements(spec) -> list:
         else:
             out.append(Assign(str(pc.scaled[k]), base + row_sum(term)))
 
+    unshifted = [k for k, s in enumerate(plan.sums) if not plan.shifted(s.group)]
+    value = _branches(raw_value, value, pc, pivots, split, parts, constants, unshifted)
     read = set(value.free_symbols)
     for st in out:
         read |= st.expr.free_symbols
@@ -297,6 +252,68 @@ def rows_statements(spec) -> list:
     if plan.rowmap:
         value = kept(KEEP_ROWS, value, 0)
     return body + [Return(value)]
+
+
+def _pivot(g: int, a, m, exponent, rows, safe, constants) -> dict | None:
+    """The pivot of group ``g``: its index (the first maximum of the present exponents ``a``),
+    the inputs' entries there, whether the shift ``m`` is that entry's exponent (not the start 0
+    of a sum with an initial value, nor a row without a finite maximum), the exponent at the
+    pivot ``h(x_p)`` and the weights as ``dexp(c, u, v) = exp(h(x_i) - h(x_p))``; ``None`` when
+    the exponent difference does not factor so (then the plain ``exp(h - m)``)."""
+    index = sp.Symbol(f"_I{g}", integer=True)
+    entries = {v: sp.Symbol(f"_{v}_p{g}", real=True) for v in rows if exponent.has(v)}
+    at_pivot = exponent.xreplace(entries)
+    weight = as_dexp(exponent.xreplace(safe) - at_pivot, constants)
+    if not isinstance(weight, exact_exp):
+        return None
+    found = sp.Symbol(f"_F{g}")
+    stmts = [Assign(str(index), row_pivot(a))]
+    stmts += [Assign(str(p), row_take(safe[v], index)) for v, p in entries.items()]
+    stmts.append(Assign(str(found), sp.Eq(row_take(a, index), m)))
+    return {"dexp": weight, "from": found, "shift": at_pivot, "stmts": stmts}
+
+
+def tracked_shift(pivot: dict, m) -> sp.Expr:
+    """The shift ``m`` with the derivative of the pivot's exponent where it is one."""
+    return sp.Piecewise((tracked(m, pivot["shift"]), pivot["from"]), (m, True))
+
+
+def _pivot_value(value: sp.Expr, pc, pivots: dict, chosen, split, parts, constants) -> sp.Expr:
+    """The value with the shifts of the ``chosen`` groups written as their pivots' exponents
+    (``M/k -> x_p``: exact, and its derivative in ``k`` is 0), its linear part added first."""
+    rule = {pc.shifts[g]: pivots[g]["shift"] for g in chosen}
+    logs = {sp.log(pc.scaled[k]): log_split(0, *parts[k]) for k in split}
+    out = value.xreplace(logs).replace(
+        lambda e: isinstance(e, shifted_exp), lambda e: sp.exp(e.args[0] - e.args[1])
+    )
+    out = sp.expand_mul(out.xreplace(rule))
+    out = out.replace(
+        lambda e: isinstance(e, sp.exp) and e.args[0].free_symbols,
+        lambda e: as_dexp(e.args[0], constants),
+    ).replace(lambda e: isinstance(e, exact_exp), lambda e: dexp(*e.args))
+    if isinstance(out, sp.Add):
+        lin = [t for t in out.args if not t.atoms(sp.Function)]
+        rest = [t for t in out.args if t.atoms(sp.Function)]
+        if lin and rest:  # the large terms (x_p - x_t) cancel before the small logarithm
+            return sp.Add(sp.Add(*lin), sp.Add(*rest), evaluate=False)
+    return out
+
+
+def _branches(value, plain, pc, pivots, split, parts, constants, unshifted) -> sp.Expr:
+    """The value by which groups have a pivot: nested ``Piecewise`` over their ``_F_g``."""
+    used = [g for g in sorted(pivots) if value.has(pc.shifts[g])]
+    if not used:
+        return plain
+    # the plain branch on safe sums where a pivot branch is taken ("double where": the label
+    # entry x_t = -inf of cross-entropy would send d(k x_t)/dk = -inf times 0 back)
+    taken = sp.Or(*(pivots[g]["from"] for g in used))
+    out = plain.xreplace({pc.scaled[k]: kept(sp.Not(taken), pc.scaled[k], 0) for k in unshifted})
+    for size in range(1, len(used) + 1):
+        for chosen in itertools.combinations(used, size):
+            cond = sp.And(*(pivots[g]["from"] for g in chosen))
+            text = _pivot_value(value, pc, pivots, chosen, split, parts, constants)
+            out = sp.Piecewise((text, cond), (out, True))
+    return out
 
 
 def _live(stmts, value) -> list:

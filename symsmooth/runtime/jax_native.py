@@ -192,6 +192,36 @@ def _wexp(h, m):
     return ed * (1.0 + _two_sum_err(h, -m))
 
 
+def _dexp(c, u, v):
+    """``exp(c (u - v))`` with ``d = u - v`` and ``c d`` exact to first order (see the torch
+    twin)."""
+    d = u - v
+    p = c * d
+    e = _two_prod_err(c, d) + lax.stop_gradient(c) * _two_sum_err(u, -v)
+    return jnp.exp(p) * (1.0 + _finite_or_zero(e))
+
+
+def _row_pivot(a):
+    """The index of the first maximum of ``a`` over the last axis (a length-1 axis)."""
+    if a.shape[-1] == 0:
+        return jnp.zeros(a.shape[:-1] + (1,), dtype=jnp.int32)
+    return jnp.argmax(lax.stop_gradient(a), axis=-1, keepdims=True)
+
+
+def _row_take(v, i):
+    """The entries of ``v`` at the row indices ``i`` (a length-1 axis; differentiable)."""
+    if v.shape[-1] == 0:
+        return jnp.zeros(v.shape[:-1] + (1,), dtype=v.dtype)
+    shape = jnp.broadcast_shapes(v.shape[:-1], i.shape[:-1])
+    v = jnp.broadcast_to(v, shape + v.shape[-1:])
+    return jnp.take_along_axis(v, jnp.broadcast_to(i, shape + (1,)), axis=-1)
+
+
+def _tracked(m, p):
+    """The value of ``m`` with the derivative of ``p`` (``p - p`` is exactly 0)."""
+    return m + (p - lax.stop_gradient(p))
+
+
 def _row_positions(like):
     """The 1-based positions ``1, ..., n`` of a row of ``like`` (``like``'s dtype)."""
     return jnp.arange(1, like.shape[-1] + 1, dtype=like.dtype)

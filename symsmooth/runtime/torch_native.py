@@ -233,6 +233,39 @@ def _wexp(h, m):
     return ed * (1.0 + _two_sum_err(h, -m))
 
 
+def _dexp(c, u, v):
+    """``exp(c (u - v))`` with ``d = u - v`` and ``c d`` exact to first order (TwoSum and
+    Dekker's TwoProduct errors as a factor ``1 + e``, without derivative): the weight of an
+    entry against the row's pivot keeps its digits at any ``c``; its derivative in ``c`` is
+    ``d exp(c d)``, formed per entry."""
+    d = u - v
+    p = c * d
+    cc = c.detach() if isinstance(c, torch.Tensor) else c
+    e = _two_prod_err(c, d) + cc * _two_sum_err(u, -v)
+    return torch.exp(p) * (1.0 + _finite_or_zero(e))
+
+
+def _row_pivot(a):
+    """The index of the first maximum of ``a`` over the last axis (a length-1 axis)."""
+    if a.shape[-1] == 0:
+        return torch.zeros(a.shape[:-1] + (1,), dtype=torch.long, device=a.device)
+    return torch.argmax(a.detach(), dim=-1, keepdim=True)
+
+
+def _row_take(v, i):
+    """The entries of ``v`` at the row indices ``i`` (a length-1 axis; differentiable)."""
+    if v.shape[-1] == 0:
+        return torch.zeros(v.shape[:-1] + (1,), dtype=v.dtype, device=v.device)
+    shape = torch.broadcast_shapes(v.shape[:-1], i.shape[:-1])
+    v = v.expand(shape + v.shape[-1:])
+    return torch.take_along_dim(v, i.expand(shape + (1,)), dim=-1)
+
+
+def _tracked(m, p):
+    """The value of ``m`` with the derivative of ``p`` (``p - p`` is exactly 0)."""
+    return m + (p - p.detach())
+
+
 def _row_positions(like):
     """The 1-based positions ``1, ..., n`` of a row of ``like`` (``like``'s dtype)."""
     return torch.arange(1, like.shape[-1] + 1, dtype=like.dtype, device=like.device)

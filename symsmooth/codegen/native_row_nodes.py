@@ -1,0 +1,139 @@
+"""The row operations of the native reductions (:mod:`symsmooth.codegen.native_rows`): SymPy
+function nodes, each printed by the native printers as a call of the hand-written base
+function of the same name in :mod:`symsmooth.runtime.torch_native` and
+:mod:`symsmooth.runtime.jax_native` (``row_sum(t)`` -> ``_row_sum(t)``).  A test checks that
+both runtimes define every one.
+
+Examples
+--------
+>>> import sympy as sp
+>>> from symsmooth.codegen.native_printer import JaxPrinter
+>>> h, m = sp.symbols("h m", real=True)
+>>> JaxPrinter().doprint(row_sum(wexp(h, m)))
+'_row_sum(_wexp(h, m))'
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+__all__ = ["ROW_NODES"]
+
+
+class _RowNode(sp.Function):
+    """A row operation: printed as the base function ``_<name>(...)`` of the runtime."""
+
+
+class row_sum(_RowNode):
+    """``row_sum(t)``: the sum of ``t`` over the row (a length-1 last axis)."""
+
+    nargs = 1
+
+
+class row_shift(_RowNode):
+    """``row_shift(h, start)``: ``max(start, max h)`` over the row, 0 where not finite."""
+
+    nargs = 2
+
+
+class kept(_RowNode):
+    """``kept(keep, t, fill)``: ``t`` where the mask keeps the entry, else ``fill``."""
+
+    nargs = 3
+
+
+class log_split(_RowNode):
+    """``log_split(L, c, r) = L + log(c + r)``, formed as ``(L + log c) + log1p(r/c)``."""
+
+    nargs = 3
+
+
+class absent_term(_RowNode):
+    """``absent_term(w, d)``: 0, with the derivative ``exp(d)`` in ``w``: the term ``w exp(d)``
+    of an entry whose weight ``w`` is exactly 0, left out of the shift (its ``exp(d)`` may
+    overflow) but still differentiated in its weight."""
+
+    nargs = 2
+
+
+class finite_entries(_RowNode):
+    """``finite_entries(x, ...)``: where every input entry is finite."""
+
+
+class safe_entry(_RowNode):
+    """``safe_entry(fin, a, b)``: ``a`` where ``fin`` holds, else ``b`` without derivative."""
+
+    nargs = 3
+
+
+class frozen(_RowNode):
+    """``frozen(e)``: ``e`` without derivative."""
+
+    nargs = 1
+
+
+class wexp(_RowNode):
+    """``wexp(h, m) = exp(h - m)`` with ``h - m`` taken exactly (its rounding error as a first
+    order factor): the weights of a wide row keep their digits."""
+
+    nargs = 2
+
+
+class dexp(_RowNode):
+    """``dexp(c, u, v) = exp(c (u - v))`` with ``u - v`` and its product by ``c`` exact to first
+    order: the weight ``exp(k (x_i - x_p))`` of an entry against the row's pivot keeps its
+    digits at any ``k``, and its derivative in ``k`` is ``(x_i - x_p) E_i``, formed before the
+    row sum (no cancellation between ``sum x_i E_i`` and ``x_p sum E_i``)."""
+
+    nargs = 3
+
+
+class row_pivot(_RowNode):
+    """``row_pivot(a)``: the index of the first maximum of ``a`` over the row (length-1 axis)."""
+
+    nargs = 1
+
+
+class row_take(_RowNode):
+    """``row_take(v, i)``: the entries of ``v`` at the row indices ``i`` (differentiable)."""
+
+    nargs = 2
+
+
+class tracked(_RowNode):
+    """``tracked(m, p)``: the value of ``m`` with the derivative of ``p`` (``m == p`` in exact
+    arithmetic: the shift read at the pivot's own entries)."""
+
+    nargs = 2
+
+
+class row_positions(_RowNode):
+    """``row_positions(x)``: the 1-based positions of a row of ``x``."""
+
+    nargs = 1
+
+
+class row_count(_RowNode):
+    """``row_count(keep, x)``: each row's length, its kept count under a mask."""
+
+    nargs = 2
+
+
+ROW_NODES = (
+    row_sum,
+    row_shift,
+    kept,
+    log_split,
+    absent_term,
+    finite_entries,
+    safe_entry,
+    frozen,
+    wexp,
+    dexp,
+    row_pivot,
+    row_take,
+    tracked,
+    row_positions,
+    row_count,
+)
+"""The row operations, each a base function of the native runtimes of the same name."""

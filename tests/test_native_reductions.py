@@ -300,3 +300,32 @@ def test_the_sharpness_derivative_of_a_confident_row_keeps_its_digits(native, ta
         torch.tensor(k, dtype=torch.float64)
     ).numpy()
     assert (np.abs(naive - exact) / np.spacing(np.abs(exact))).max() > 1e3
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("name", REDUCTIONS)
+def test_no_nan_or_inf_where_the_numba_kernels_are_finite(native, numba, name, target):
+    # the verifier's row regimes and input classes (offsets of +-1000, scale 300, ties, -inf
+    # entries, confident and correctly classified rows, rows of length 1, tiny scores): every
+    # branch an untaken where() holds must stay finite in the backward pass
+    from symsmooth.verification.grids import row_grid
+    from symsmooth.verification.regimes import class_rows
+
+    spec = pipeline.kernel_spec(name)
+    mod, ref = native[name, target], numba[name]
+    params = [1.0 if p == "t" else 2.5 for p in spec.param_names]
+    nvec = len(spec.input_names)
+    grids = {**row_grid(nvec, np.float64, long_n=64), **class_rows(nvec, np.float64)}
+    parts = [f"{name}_grad"] + [f"{name}_grad_{p}" for p in spec.public_param_names]
+    with np.errstate(all="ignore"):
+        for regime, mats in grids.items():
+            kw = {"cotangent": np.ones(mats[0].shape)} if spec.plan.rowmap else {}
+            for part in [name, *parts]:
+                extra = kw if part != name else {}
+                want = getattr(ref, part)(*mats, *params, **extra)
+                got = _call(target, getattr(mod, part), *mats, *params, **extra)
+                for g, w in zip(
+                    *(x if isinstance(x, tuple) else (x,) for x in (got, want)), strict=True
+                ):
+                    bad = np.isfinite(w) & ~np.isfinite(g)
+                    assert not bad.any(), (regime, part, g[bad][:3], w[bad][:3])

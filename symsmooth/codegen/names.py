@@ -106,7 +106,9 @@ STATE_PREFIXES: dict[str, str] = {
     "shift": "M",  # the shift M_g of an exponent group (the row maximum)
     "weight": "E",  # exp(h_g - M_g) of the current element
     "exponent": "_h",  # the exponent h_g of the current element
-    "term": "_t",  # the terms w_k E_g of sum k over a row (native rows)
+    "term": "_tr",  # the terms w_k E_g of sum k over a row (native rows)
+    "pivot_index": "_piv",  # the index of group g's pivot in its row (native rows)
+    "from_pivot": "_atp",  # whether group g's shift is its pivot's exponent (native rows)
     "present": "_ha",  # h_g, -inf where the entry is absent (native rows: the shift reads it)
     "max_key": "K",  # order-preserving int64 keys of the row maximum and minimum
     "min_key": "N",

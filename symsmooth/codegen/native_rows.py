@@ -43,10 +43,10 @@ Examples
 ...                  kind="reduction", index=i, size=n)
 >>> stmts = rows_statements(spec)
 >>> [getattr(st, "target", "return") for st in stmts]  # doctest: +NORMALIZE_WHITESPACE
-['_fin', '_safe_x', '_h0', '_h0_u', '_h0', '_h0', 'M0', '_I0', '_x_p0', '_F0', 'E0', '_t0',
- 'P0', 'r0', 'return']
+['_fin', '_safe_x', '_h0', '_h0_u', '_h0', '_h0', 'M0', '_piv0', '_x_p0', '_atp0', 'E0',
+ '_tr0', 'P0', 'r0', 'return']
 >>> print(lines(stmts, TorchPrinter())[-1])
-return torch.where(_F0, _x_p0 + _log_split(0, P0, r0), _log_split(M0, P0, r0))
+return torch.where(_atp0, _x_p0 + _log_split(0, P0, r0), _log_split(M0, P0, r0))
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ from symsmooth.codegen.native_row_nodes import (
     tracked,
     wexp,
 )
-from symsmooth.codegen.paramgrad import as_dexp
+from symsmooth.codegen.paramgrad import as_dexp, pivot_symbol
 from symsmooth.codegen.paramgrad import dexp as exact_exp
 from symsmooth.codegen.recipes import finite
 from symsmooth.codegen.reduction import logdd, low_logs, masked
@@ -256,19 +256,22 @@ def rows_statements(spec) -> list:
 
 def _pivot(g: int, a, m, exponent, rows, safe, constants) -> dict | None:
     """The pivot of group ``g``: its index (the first maximum of the present exponents ``a``),
-    the inputs' entries there, whether the shift ``m`` is that entry's exponent (not the start 0
-    of a sum with an initial value, nor a row without a finite maximum), the exponent at the
-    pivot ``h(x_p)`` and the weights as ``dexp(c, u, v) = exp(h(x_i) - h(x_p))``; ``None`` when
-    the exponent difference does not factor so (then the plain ``exp(h - m)``)."""
-    index = sp.Symbol(f"_I{g}", integer=True)
-    entries = {v: sp.Symbol(f"_{v}_p{g}", real=True) for v in rows if exponent.has(v)}
+    the inputs' entries there (without derivative: the value does not depend on the entry the
+    shift is read at, so in exact arithmetic the derivative through it is 0, and in floating
+    point it would only add ``1 - s/s``), whether the shift ``m`` is that entry's exponent
+    (not the start 0 of a sum with an initial value, nor a row without a finite maximum), the
+    exponent at the pivot ``h(x_p)`` and the weights as ``dexp(c, u, v) = exp(h(x_i) -
+    h(x_p))``; ``None`` when the exponent difference does not factor so (then the plain
+    ``exp(h - m)``)."""
+    index = sp.Symbol(state_var("pivot_index", g), integer=True)
+    entries = {v: pivot_symbol(v, g) for v in rows if exponent.has(v)}
     at_pivot = exponent.xreplace(entries)
     weight = as_dexp(exponent.xreplace(safe) - at_pivot, constants)
     if not isinstance(weight, exact_exp):
         return None
-    found = sp.Symbol(f"_F{g}")
+    found = sp.Symbol(state_var("from_pivot", g))
     stmts = [Assign(str(index), row_pivot(a))]
-    stmts += [Assign(str(p), row_take(safe[v], index)) for v, p in entries.items()]
+    stmts += [Assign(str(p), frozen(row_take(safe[v], index))) for v, p in entries.items()]
     stmts.append(Assign(str(found), sp.Eq(row_take(a, index), m)))
     return {"dexp": weight, "from": found, "shift": at_pivot, "stmts": stmts}
 
@@ -304,10 +307,16 @@ def _branches(value, plain, pc, pivots, split, parts, constants, unshifted) -> s
     used = [g for g in sorted(pivots) if value.has(pc.shifts[g])]
     if not used:
         return plain
-    # the plain branch on safe sums where a pivot branch is taken ("double where": the label
-    # entry x_t = -inf of cross-entropy would send d(k x_t)/dk = -inf times 0 back)
+    # the plain branch on safe sums where a pivot branch is taken and the sum is not finite
+    # ("double where": the label entry x_t = -inf of cross-entropy would send d(k x_t)/dk =
+    # -inf times 0 back); a finite sum stays (0 could overflow the plain branch's exp(k s - M))
     taken = sp.Or(*(pivots[g]["from"] for g in used))
-    out = plain.xreplace({pc.scaled[k]: kept(sp.Not(taken), pc.scaled[k], 0) for k in unshifted})
+    out = plain.xreplace(
+        {
+            pc.scaled[k]: kept(sp.Or(sp.Not(taken), finite(pc.scaled[k])), pc.scaled[k], 0)
+            for k in unshifted
+        }
+    )
     for size in range(1, len(used) + 1):
         for chosen in itertools.combinations(used, size):
             cond = sp.And(*(pivots[g]["from"] for g in chosen))

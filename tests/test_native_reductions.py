@@ -329,3 +329,16 @@ def test_no_nan_or_inf_where_the_numba_kernels_are_finite(native, numba, name, t
                 ):
                     bad = np.isfinite(w) & ~np.isfinite(g)
                     assert not bad.any(), (regime, part, g[bad][:3], w[bad][:3])
+
+
+def test_the_cli_verifies_a_native_module_by_its_own_name(tmp_path, capsys, monkeypatch):
+    from clirun import run
+
+    args = ["verify", "logsumexp_max", "--out", str(tmp_path), "--long-n", "200", "-j", "1"]
+    code, out, _ = run([*args, "--target", "torch", "--regenerate"], capsys, monkeypatch)
+    assert (tmp_path / "logsumexp_max_torch.py").is_file()
+    # its misses are its own (the float32 gradient computed in float32: over 1 ulp), never
+    # counted as the Numba kernel's documented ones
+    assert code == 1 and "MISS logsumexp_max_torch: grad_x float32" in out
+    code, _, err = run([*args, "--target", "tpu"], capsys, monkeypatch)
+    assert code == 2 and "use cpu, torch or jax" in err

@@ -204,6 +204,13 @@ def verify_cmd(
         typer.Option("--param", help="NAME=VALUE: measure at this parameter value (repeatable)."),
     ] = None,
     grid: Grid = False,
+    target: Annotated[
+        str,
+        typer.Option(
+            "--target",
+            help="cpu (the Numba module), or torch / jax: the native module NAME_<target>.py.",
+        ),
+    ] = "cpu",
 ) -> None:
     """Measure generated kernels against mpmath (ulps by regime); exit 1 if a target is missed."""
     from symsmooth.cli.jobs import default_jobs, each
@@ -211,9 +218,13 @@ def verify_cmd(
     chosen = _names(names or [], not names)
     jobs = jobs or default_jobs()
     values = _param_values(param or [])
+    if target not in ("cpu", "torch", "jax"):
+        raise typer.BadParameter(f"{target!r}: use cpu, torch or jax", param_hint="--target")
     task_fn = partial(
         kernel_task, out=out, regenerate=regenerate, per_regime=per_regime, long_n=long_n
     )
+    if target != "cpu":
+        task_fn = partial(task_fn, target=target)
     if values:
         task_fn = partial(task_fn, param_values=values)
     if grid and not values:

@@ -342,3 +342,55 @@ def test_the_cli_verifies_a_native_module_by_its_own_name(tmp_path, capsys, monk
     assert code == 1 and "MISS logsumexp_max_torch: grad_x float32" in out
     code, _, err = run([*args, "--target", "tpu"], capsys, monkeypatch)
     assert code == 2 and "use cpu, torch or jax" in err
+
+
+# --- iterations (soft_k_max): the step is a row map of the same kind ---------------------
+
+
+@pytest.fixture(scope="module")
+def iteration(tmp_path_factory):
+    out = tmp_path_factory.mktemp("native_iteration")
+    pipeline.generate(["soft_k_max"], out=out, targets=TARGETS)
+    return {t: pipeline.load_native("soft_k_max", t, out) for t in TARGETS}
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("k, top", [(0.37, 2), (3.0, 1), (3.0, 4), (1.0, 0)])
+def test_the_iteration_matches_the_numba_kernel(iteration, numba_iteration, target, k, top):
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(4, 7)) * 2
+    cot = rng.normal(size=(4, 7))
+    mod, ref = iteration[target], numba_iteration
+    _close(_call(target, mod.soft_k_max, x, k, top), ref.soft_k_max(x, k, top), -1)
+    got = _call(target, mod.soft_k_max_grad, x, k, cot, top)
+    _close(got, ref.soft_k_max_grad(x, k, cot, top), -1, factor=256)
+    got = _call(target, mod.soft_k_max_grad_k, x, k, cot, top)
+    _close(got, ref.soft_k_max_grad_k(x, k, cot, top), None, factor=4096)
+    # another axis: the same rows moved
+    got = _call(target, mod.soft_k_max, x.T.copy(), k, top, axis=0)
+    _close(got, ref.soft_k_max(x.T.copy(), k, top, axis=0), 0)
+
+
+@pytest.fixture(scope="module")
+def numba_iteration():
+    return pipeline.load("soft_k_max")
+
+
+def test_the_iteration_compiles_jits_and_refuses_a_bad_count(iteration):
+    x = torch.from_numpy(np.random.default_rng(9).normal(size=(3, 5)))
+    fn = iteration["torch"].soft_k_max
+    compiled = torch.compile(fn, backend="aot_eager", fullgraph=True)
+    assert torch.equal(compiled(x, 2.0), fn(x, 2.0))
+    with pytest.raises(ValueError, match="iteration count must be an integer >= 0"):
+        fn(x, 2.0, 1.5)
+    jmod = iteration["jax"]
+    with jax.enable_x64(True):
+        xj = jnp.asarray(x.numpy())
+        eager = jmod.soft_k_max(xj, 2.0)
+        assert jnp.array_equal(jax.jit(lambda x: jmod.soft_k_max(x, 2.0))(xj), eager)
+        rows = jax.vmap(lambda r: jmod.soft_k_max(r, 2.0))(xj)
+        np.testing.assert_allclose(rows, eager, rtol=4 * EPS, atol=4 * EPS)
+        cot = np.random.default_rng(10).normal(size=(3, 5))
+        g = jax.grad(lambda x: (jmod.soft_k_max(x, 2.0) * cot).sum())(xj)
+        want = pipeline.load("soft_k_max").soft_k_max_grad(x.numpy(), 2.0, cot)
+        _close(np.asarray(g), want, -1, factor=256)

@@ -85,11 +85,11 @@ def check_native(spec, target: str):
     unknown target, or a kind the native targets do not take yet."""
     if target not in NATIVE_TARGETS:
         raise CodegenError(f"no native target {target!r}; known: {', '.join(NATIVE_TARGETS)}")
-    if spec.kind not in ("elementwise", "reduction"):
+    if spec.kind not in CONTEXTS:
         raise CodegenError(
-            f"{spec.name} is a {spec.kind} kernel: the {target} target takes elementwise kernels "
-            f"and reductions, iterations are not yet supported ({ISSUE}); use "
-            f"`--target cpu` and the {target} bridge (docs/{target}.md) meanwhile"
+            f"{spec.name} is a {spec.kind} kernel: the {target} target takes "
+            f"{', '.join(CONTEXTS)} kernels only ({ISSUE}); use `--target cpu` and the "
+            f"{target} bridge (docs/{target}.md) meanwhile"
         )
     return NATIVE_TARGETS[target]
 
@@ -104,9 +104,7 @@ def native_context(spec, target: str) -> dict:
     """The template variables of ``spec``'s ``target`` module (without the header fields),
     by kind: :func:`elementwise_context` or :func:`reduction_context`."""
     check_native(spec, target)
-    if spec.kind == "reduction":
-        return reduction_context(spec, target)
-    return elementwise_context(spec, target)
+    return CONTEXTS[spec.kind](spec, target)
 
 
 def elementwise_context(spec, target: str) -> dict:
@@ -248,6 +246,55 @@ def reduction_context(spec, target: str) -> dict:
             name, "reduction", spec.input_names, ("cpu",), spec.public_param_names
         ),
     }
+
+
+def iteration_context(spec, target: str) -> dict:
+    """The template variables of an iteration's ``target`` module: the step's rows function
+    (a row map over the shifted input and the state, :func:`rows_statements`), the layout of
+    the loop and the public gradient functions."""
+    printer = PRINTERS[target]()
+    printer.template_base = (*REDUCTION_BASE, "pre_shift", "steps")
+    step = spec.step
+    name = spec.name
+    data, state = step.input_codes
+    params = list(spec.param_names)
+    body = lines(rows_statements(step), printer)
+    helpers = helper_sources(printer)
+    private = native_private(f"{name}_step")
+    x = spec.input_names[0]
+    shifted = {"min": f"{x} - min({x})", "max": f"{x} - max({x})", "none": x}[spec.shift]
+    return {
+        "name": name,
+        "input": x,
+        "params": params,
+        "args": ", ".join([x, *params]),
+        "row_args": ", ".join([data, state, *step.param_codes, str(KEEP_ROWS)]),
+        "data": data,
+        "state": state,
+        "private": private,
+        "lines": body,
+        "count": spec.count,
+        "count_default": spec.count_default,
+        "init": repr(float(spec.init)),
+        "shift": spec.shift,
+        "shifted": shifted,
+        "param_grads": [
+            {"name": p, "code": p, "index": 1 + params.index(p)} for p in spec.public_param_names
+        ],
+        "helpers": helpers,
+        "base": base_sources(printer),
+        "public": public_names(
+            name, "iteration", spec.input_names, ("cpu",), spec.public_param_names
+        ),
+    }
+
+
+CONTEXTS = {
+    "elementwise": elementwise_context,
+    "reduction": reduction_context,
+    "iteration": iteration_context,
+}
+"""Kernel kind -> the template variables of its native modules."""
 
 
 class _Everything:

@@ -93,11 +93,21 @@ class NativeTarget:
 NATIVE_TARGETS: dict[str, NativeTarget] = {
     "torch": NativeTarget(
         "torch",
-        {"elementwise": "torch_elementwise.py.j2", "reduction": "torch_reduction.py.j2"},
+        {
+            "elementwise": "torch_elementwise.py.j2",
+            "reduction": "torch_reduction.py.j2",
+            "iteration": "torch_iteration.py.j2",
+        },
         "torch",
     ),
     "jax": NativeTarget(
-        "jax", {"elementwise": "jax_elementwise.py.j2", "reduction": "jax_reduction.py.j2"}, "jax"
+        "jax",
+        {
+            "elementwise": "jax_elementwise.py.j2",
+            "reduction": "jax_reduction.py.j2",
+            "iteration": "jax_iteration.py.j2",
+        },
+        "jax",
     ),
 }
 """Native target name -> :class:`NativeTarget` (printers: :data:`symsmooth.codegen.

@@ -222,6 +222,21 @@ def _tracked(m, p):
     return m + (p - lax.stop_gradient(p))
 
 
+def _pre_shift(x, kind):
+    """The shifted row of an iteration: ``x - min(x)`` (``"min"``: the first minimum's entry,
+    differentiable), ``x - max(x)`` or ``x`` (``"none"``)."""
+    if kind == "none" or x.shape[-1] == 0:
+        return x
+    return x - _row_take(x, _row_pivot(-x if kind == "min" else x))
+
+
+def _steps(count):
+    """The iteration count, refused unless an integer ``>= 0``."""
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise ValueError(f"the iteration count must be an integer >= 0, not {count!r}")
+    return count
+
+
 def _row_positions(like):
     """The 1-based positions ``1, ..., n`` of a row of ``like`` (``like``'s dtype)."""
     return jnp.arange(1, like.shape[-1] + 1, dtype=like.dtype)

@@ -266,6 +266,21 @@ def _tracked(m, p):
     return m + (p - p.detach())
 
 
+def _pre_shift(x, kind):
+    """The shifted row of an iteration: ``x - min(x)`` (``"min"``: the first minimum's entry,
+    differentiable), ``x - max(x)`` or ``x`` (``"none"``)."""
+    if kind == "none" or x.shape[-1] == 0:
+        return x
+    return x - _row_take(x, _row_pivot(-x if kind == "min" else x))
+
+
+def _steps(count):
+    """The iteration count, refused unless an integer ``>= 0``."""
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise ValueError(f"the iteration count must be an integer >= 0, not {count!r}")
+    return count
+
+
 def _row_positions(like):
     """The 1-based positions ``1, ..., n`` of a row of ``like`` (``like``'s dtype)."""
     return torch.arange(1, like.shape[-1] + 1, dtype=like.dtype, device=like.device)
@@ -318,6 +333,8 @@ def _vjp(f, args, wrt, cotangent=None):
     with torch.enable_grad():
         args = [a.detach().requires_grad_(j in wrt) for j, a in enumerate(args)]
         out = f(*args)
+        if not out.requires_grad:  # a result that reads none of them (0 iteration steps)
+            return tuple(torch.zeros_like(args[j]) for j in wrt)
         g = (
             torch.ones_like(out)
             if cotangent is None

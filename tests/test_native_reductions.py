@@ -394,3 +394,29 @@ def test_the_iteration_compiles_jits_and_refuses_a_bad_count(iteration):
         g = jax.grad(lambda x: (jmod.soft_k_max(x, 2.0) * cot).sum())(xj)
         want = pipeline.load("soft_k_max").soft_k_max_grad(x.numpy(), 2.0, cot)
         _close(np.asarray(g), want, -1, factor=256)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_the_iteration_is_finite_where_the_numba_kernel_is(iteration, numba_iteration, target):
+    # -inf entries are absent (0 in the result and the gradient), a row of them keeps the
+    # initial state: as the Numba kernel, with no NaN from the safe row its steps run on
+    from symsmooth.verification.grids import row_grid
+    from symsmooth.verification.regimes import class_rows
+
+    mod, ref = iteration[target], numba_iteration
+    grids = {**row_grid(1, np.float64, long_n=64), **class_rows(1, np.float64)}
+    grids["all_minus_inf"] = (np.full((2, 5), -np.inf),)
+    with np.errstate(all="ignore"):
+        for regime, (x, *_) in grids.items():
+            cot = np.random.default_rng(11).normal(size=x.shape)
+            for part, args in (
+                ("soft_k_max", (x, 2.5)),
+                ("soft_k_max_grad", (x, 2.5, cot)),
+                ("soft_k_max_grad_k", (x, 2.5, cot)),
+            ):
+                want = getattr(ref, part)(*args)
+                got = _call(target, getattr(mod, part), *args)
+                bad = np.isfinite(want) & ~np.isfinite(got)
+                assert not bad.any(), (regime, part)
+                if regime in ("with_neg_inf", "all_minus_inf"):
+                    _close(got, want, None, factor=4096)

@@ -253,7 +253,7 @@ def iteration_context(spec, target: str) -> dict:
     (a row map over the shifted input and the state, :func:`rows_statements`), the layout of
     the loop and the public gradient functions."""
     printer = PRINTERS[target]()
-    printer.template_base = (*REDUCTION_BASE, "pre_shift", "steps")
+    printer.template_base = (*REDUCTION_BASE, "pre_shift", "present", "steps")
     step = spec.step
     name = spec.name
     data, state = step.input_codes

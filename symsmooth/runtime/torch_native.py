@@ -266,12 +266,19 @@ def _tracked(m, p):
     return m + (p - p.detach())
 
 
-def _pre_shift(x, kind):
-    """The shifted row of an iteration: ``x - min(x)`` (``"min"``: the first minimum's entry,
-    differentiable), ``x - max(x)`` or ``x`` (``"none"``)."""
+def _pre_shift(x, keep, kind):
+    """The shifted row of an iteration: ``x - x_m`` with ``m`` the first kept minimum
+    (``"min"``) or maximum (``"max"``; its entry differentiable), or ``x`` (``"none"``)."""
     if kind == "none" or x.shape[-1] == 0:
         return x
-    return x - _row_take(x, _row_pivot(-x if kind == "min" else x))
+    key = -x if kind == "min" else x
+    return x - _row_take(x, _row_pivot(torch.where(keep, key, -math.inf)))
+
+
+def _present(x):
+    """The entries of an iteration's row that take part: all but the ``-inf`` ones (absent,
+    as in the Numba kernels)."""
+    return x > -math.inf
 
 
 def _steps(count):

@@ -420,3 +420,61 @@ def test_the_iteration_is_finite_where_the_numba_kernel_is(iteration, numba_iter
                 assert not bad.any(), (regime, part)
                 if regime in ("with_neg_inf", "all_minus_inf"):
                     _close(got, want, None, factor=4096)
+
+
+# --- bfloat16 and float16: computed in float32, rounded once ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def half_modules(tmp_path_factory):
+    out = tmp_path_factory.mktemp("native_half")
+    names = ["softplus", "logsumexp_max"]
+    pipeline.generate(names, out=out, targets=TARGETS)
+    return {(n, t): pipeline.load_native(n, t, out) for n in names for t in TARGETS}
+
+
+def _narrow_ulps(got, exact, dtype):
+    """|got - exact| in ulps of ``dtype`` (bfloat16: 7 stored mantissa bits, float16: 10) at
+    ``exact``, the spacing held at the smallest subnormal."""
+    info, bits = torch.finfo(dtype), {torch.bfloat16: 7, torch.float16: 10}[dtype]
+    exact = torch.as_tensor(exact, dtype=torch.float64)
+    scale = torch.floor(torch.log2(exact.abs().clamp_min(info.tiny)))
+    spacing = torch.clamp(2.0 ** (scale - bits), min=info.tiny * 2.0**-bits)
+    return ((torch.as_tensor(got, dtype=torch.float64) - exact).abs() / spacing).max().item()
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+@pytest.mark.parametrize("target", TARGETS)
+def test_half_precision_is_computed_in_float32_and_rounded_once(half_modules, target, dtype):
+    tdtype = getattr(torch, dtype)
+    x64 = np.linspace(-30, 30, 41)
+    rows64 = np.random.default_rng(12).normal(size=(6, 9)) * 3
+    xs = torch.from_numpy(x64).to(tdtype)  # the inputs as the narrow type holds them
+    rows = torch.from_numpy(rows64).to(tdtype)
+    exact_sp = pipeline.load("softplus").softplus(xs.double().numpy(), 1.7)
+    exact_lse = pipeline.load("logsumexp_max").logsumexp_max(rows.double().numpy(), 1.7)
+    sp_mod, lse_mod = half_modules["softplus", target], half_modules["logsumexp_max", target]
+    if target == "torch":
+        got_sp, got_lse = sp_mod.softplus(xs, 1.7), lse_mod.logsumexp_max(rows, 1.7)
+        grad = lse_mod.logsumexp_max_grad(rows, 1.7)
+    else:
+        jd = getattr(jnp, dtype)
+        xj, rj = (
+            jnp.asarray(xs.float().numpy()).astype(jd),
+            jnp.asarray(rows.float().numpy()).astype(jd),
+        )
+        got_sp, got_lse = sp_mod.softplus(xj, 1.7), lse_mod.logsumexp_max(rj, 1.7)
+        grad = jax.grad(lambda r: lse_mod.logsumexp_max(r, 1.7).sum())(rj)
+        got_sp, got_lse = (
+            torch.from_numpy(np.asarray(got_sp, np.float64)),
+            torch.from_numpy(np.asarray(got_lse, np.float64)),
+        )
+        assert grad.dtype == jd
+        grad = None
+    if grad is not None:
+        assert grad.dtype == tdtype
+    if target == "torch":
+        assert got_sp.dtype == tdtype and got_lse.dtype == tdtype
+    # one rounding of a float32 result within 1 ulp of the float32 value: at most 1 ulp
+    assert _narrow_ulps(got_sp, exact_sp, tdtype) <= 1
+    assert _narrow_ulps(got_lse, exact_lse, tdtype) <= 1

@@ -65,6 +65,8 @@ from symsmooth.version import __version__
 
 REDUCTION_BASE = (
     "operands",
+    "result_dtype",
+    "narrow",
     "to_rows",
     "per_row",
     "row_any",

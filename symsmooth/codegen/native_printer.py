@@ -90,7 +90,7 @@ class NativePrinter(PythonCodePrinter):
     target = ""
     runtime = ""
     functions: dict[str, str] = {}
-    template_base: tuple[str, ...] = ("operands", "shaped")
+    template_base: tuple[str, ...] = ("operands", "result_dtype", "narrow", "shaped")
     """The base functions every module of the target calls from its template."""
 
     def __init__(self, settings: dict | None = None):
@@ -342,7 +342,7 @@ class TorchPrinter(NativePrinter):
 
     target = "torch"
     runtime = "symsmooth.runtime.torch_native"
-    template_base = ("operands", "shaped", "sum_to")
+    template_base = ("operands", "result_dtype", "narrow", "shaped", "sum_to")
     functions = {
         **{n: f"torch.{n}" for n in _SAME},
         **{n: f"torch.{n}" for n in ("asin", "acos", "atan", "asinh", "acosh", "atanh")},

@@ -23,14 +23,29 @@ import jax.numpy as jnp
 from jax import lax
 
 
-def _operands(*args):
-    """The arguments as arrays of one floating dtype: the promoted dtype of the floating
-    arrays among them (a Python float parameter takes it), JAX's default float otherwise."""
+def _result_dtype(*args):
+    """The dtype of a result: the promoted dtype of the floating arrays among the arguments
+    (a Python float parameter takes it), JAX's default float otherwise."""
     arrays = [jnp.asarray(a) for a in args]
     floats = [a.dtype for a in arrays if jnp.issubdtype(a.dtype, jnp.floating)]
     strong = [a.dtype for a in arrays if jnp.issubdtype(a.dtype, jnp.floating) and not a.weak_type]
-    dtype = jnp.result_type(*(strong or floats)) if floats else jnp.result_type(float)
-    return tuple(a.astype(dtype) for a in arrays)
+    return jnp.result_type(*(strong or floats)) if floats else jnp.result_type(float)
+
+
+def _operands(*args):
+    """The arguments as arrays of one floating dtype: :func:`_result_dtype`, with bfloat16 and
+    float16 computed in float32 (rounded once at the end, :func:`_narrow`)."""
+    dtype = _result_dtype(*args)
+    if dtype in (jnp.bfloat16, jnp.float16):
+        dtype = jnp.float32
+    return tuple(jnp.asarray(a).astype(dtype) for a in args)
+
+
+def _narrow(r, dtype):
+    """A result (or a tuple of them) rounded once to ``dtype``; other dtypes unchanged."""
+    if isinstance(r, tuple):
+        return tuple(_narrow(x, dtype) for x in r)
+    return r.astype(dtype) if r.dtype != dtype else r
 
 
 def _split_const(t):

@@ -36,17 +36,34 @@ import math
 import torch
 
 
-def _operands(*args):
-    """The arguments as tensors of one floating dtype and device: the promoted dtype of the
-    floating tensors among them (float32 stays float32; a Python float parameter takes it),
-    torch's default dtype when there is none."""
-    tensors = [a for a in args if isinstance(a, torch.Tensor)]
-    floats = [a.dtype for a in tensors if a.is_floating_point()]
+def _result_dtype(*args):
+    """The dtype of a result: the promoted dtype of the floating tensors among the arguments
+    (float32 stays float32; a Python float parameter takes it), torch's default dtype when
+    there is none."""
+    floats = [a.dtype for a in args if isinstance(a, torch.Tensor) and a.is_floating_point()]
     dtype = floats[0] if floats else torch.get_default_dtype()
     for d in floats[1:]:
         dtype = torch.promote_types(dtype, d)
+    return dtype
+
+
+def _operands(*args):
+    """The arguments as tensors of one floating dtype and device: :func:`_result_dtype`, with
+    bfloat16 and float16 computed in float32 (and rounded once at the end, :func:`_narrow`)."""
+    dtype = _result_dtype(*args)
+    if dtype in (torch.bfloat16, torch.float16):
+        dtype = torch.float32
+    tensors = [a for a in args if isinstance(a, torch.Tensor)]
     device = tensors[0].device if tensors else None
     return tuple(torch.as_tensor(a, dtype=dtype, device=device) for a in args)
+
+
+def _narrow(r, dtype):
+    """A result (or a tuple of them) rounded once to ``dtype`` (bfloat16 or float16 computed in
+    float32); other dtypes unchanged."""
+    if isinstance(r, tuple):
+        return tuple(_narrow(x, dtype) for x in r)
+    return r.to(dtype) if r.dtype != dtype else r
 
 
 def _split_const(t):

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import decimal
 import functools
+import gc
 import math
 import os
 import signal
@@ -134,7 +135,30 @@ def _arm(now: float) -> None:
         signal.setitimer(signal.ITIMER_REAL, 0)
 
 
+RETRY_SECONDS = 0.01
+"""How soon a deadline that fired inside a garbage-collector callback fires again."""
+
+
+def _in_gc_callback(frame, depth: int = 32) -> bool:
+    """Whether ``frame`` (or one of its ``depth`` callers) runs a :data:`gc.callbacks`
+    function: an exception raised there is swallowed ("Exception ignored in ...", and in
+    CPython 3.11 it can leave a running ``compile`` in a broken state: ``SystemError: AST
+    constructor recursion depth mismatch``)."""
+    codes = {getattr(cb, "__code__", None) for cb in gc.callbacks}
+    codes.discard(None)
+    while frame is not None and depth > 0 and codes:
+        if frame.f_code in codes:
+            return True
+        frame, depth = frame.f_back, depth - 1
+    return False
+
+
 def _expire(signum, frame):
+    # JAX (and others) register gc callbacks, which run whenever a collection happens, also
+    # inside SymPy or ast.parse: raising there would lose the deadline, so fire again shortly
+    if _in_gc_callback(frame):
+        signal.setitimer(signal.ITIMER_REAL, RETRY_SECONDS)
+        return
     raise _Expired
 
 

@@ -147,3 +147,30 @@ def test_an_outer_alarm_is_rearmed_afterwards():
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def test_a_deadline_firing_inside_a_gc_callback_is_not_lost():
+    # JAX registers a gc callback; a deadline that fires while one runs must not raise there
+    # (Python swallows it: "Exception ignored in ...", and the deadline would never stop the
+    # stage; inside ast.parse it broke the compiler: SystemError) but fire again after it
+    import gc
+
+    calls = []
+
+    def slow_callback(phase, info):
+        if phase == "start" and not calls:
+            calls.append(phase)
+            _spin(0.4)  # the 0.1 s deadline fires in here
+
+    gc.callbacks.append(slow_callback)
+    try:
+        start = time.monotonic()
+        with pytest.raises(BudgetError) as info:
+            with budget.deadline("parse", 0.1):
+                gc.collect()
+                _spin(3)
+        assert calls and time.monotonic() - start < 1.5
+        assert info.value.stage == "parse"
+    finally:
+        gc.callbacks.remove(slow_callback)
+    assert signal.getitimer(signal.ITIMER_REAL)[0] == 0

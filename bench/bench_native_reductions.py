@@ -6,13 +6,17 @@ Run from the repository root::
     python bench/bench_native_reductions.py             # 2048 x 1024 and 64 x 32, float64
     python bench/bench_native_reductions.py --quick     # fewer rounds
     python bench/bench_native_reductions.py --compile   # + torch.compile (inductor: minutes)
+    python bench/bench_native_reductions.py --accuracy  # torch's own ops through the verifier
 
 Kernels and torch's own formulation of the same value: log-sum-exp ``LSE(k x)/k``
 (``torch.logsumexp(k x, -1)/k``), softmax (``torch.softmax(k x, -1)``) and cross-entropy
 ``LSE(k x)/k - x_t`` (``F.cross_entropy(k x, t, reduction="none")/k``), ``k = 1.7``.  The
 modules are generated into a temporary folder.  One process, interleaved rounds (each round
 times every candidate once), the minimum over the rounds; ratios are candidate time / torch's
-time (> 1: slower).  Nothing here is asserted by the tests.
+time (> 1: slower).  ``--accuracy`` instead measures torch's own formulations (their values
+and autograd's gradients, ``k`` a tensor per row for ``grad_k``) with symsmooth's verifier,
+the grid and certified references of ``symsmooth verify NAME --target torch``, and prints max
+ulp per part (``k = 1``, long rows of 2000).  Nothing here is asserted by the tests.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import torch
 import torch.nn.functional as F
@@ -33,11 +38,18 @@ from symsmooth import pipeline  # noqa: E402
 
 K = 1.7
 OWN = {
-    "logsumexp_max": lambda x, k, t: torch.logsumexp(k * x, -1) / k,
+    "logsumexp_max": lambda x, k, t: torch.logsumexp(k * x, -1) / _per_row(k),
     "softmax_onehot_argmax": lambda x, k, t: torch.softmax(k * x, -1),
-    "cross_entropy_lse": lambda x, k, t: F.cross_entropy(k * x, t, reduction="none") / k,
+    "cross_entropy_lse": lambda x, k, t: F.cross_entropy(k * x, t, reduction="none") / _per_row(k),
 }
-"""Kernel -> torch's own formulation (``t``: 0-based class indices)."""
+"""Kernel -> torch's own formulation (``t``: 0-based class indices; ``k`` a number or one value
+per row with a length-1 last axis)."""
+
+
+def _per_row(k):
+    """``k`` as it divides a per-row result: a number, or the per-row values without their
+    length-1 axis."""
+    return k[..., 0] if isinstance(k, torch.Tensor) and k.dim() else k
 
 
 def _candidates(out: Path, compiled: bool) -> dict:
@@ -105,11 +117,65 @@ def run(shapes, rounds: int, compiled: bool) -> list[str]:
     return lines
 
 
+def _own_module(name: str, own) -> SimpleNamespace:
+    """torch's own formulation of ``name`` with autograd's gradients, called as the verifier
+    calls a kernel module (``x, k[, t]``; ``t`` 1-based; ``cotangent=`` for a row map)."""
+
+    def value(x, k, *labels):
+        k = torch.as_tensor(k, dtype=x.dtype)
+        t = (
+            (torch.as_tensor(labels[0]).long().reshape(-1).expand(x.shape[0]) - 1)
+            if labels
+            else None
+        )
+        return own(x, k[..., None] if k.dim() else k, t)
+
+    def grad(x, k, *labels, cotangent=None):
+        x = x.detach().clone().requires_grad_()
+        y = value(x, k, *labels)
+        return torch.autograd.grad(y, x, torch.ones_like(y) if cotangent is None else cotangent)[0]
+
+    def grad_k(x, k, *labels, cotangent=None):
+        kt = torch.full(x.shape[:-1], float(k), dtype=x.dtype, requires_grad=True)
+        y = value(x, kt, *labels)
+        return torch.autograd.grad(y, kt, torch.ones_like(y) if cotangent is None else cotangent)[0]
+
+    return SimpleNamespace(
+        __all__=[name, f"{name}_grad", f"{name}_grad_k"],
+        **{name: value, f"{name}_grad": grad, f"{name}_grad_k": grad_k},
+    )
+
+
+def accuracy() -> list[str]:
+    """Max ulp (and the worst regime above 4) of torch's own ops, per part and dtype."""
+    from symsmooth.verification.kernels import measure
+    from symsmooth.verification.native_targets import numpy_facade
+
+    lines = ["| kernel | part | torch's own f64 | torch's own f32 |", "|---|---|---|---|"]
+    for name, own in OWN.items():
+        report = measure(
+            pipeline.kernel_spec(name), numpy_facade(_own_module(name, own), "torch"), long_n=2000
+        )
+        worst = {}
+        for r in report.rows:
+            if r.max_ulp >= worst.get((r.part, r.dtype), (-1.0, ""))[0]:
+                worst[r.part, r.dtype] = (r.max_ulp, r.regime)
+        for part in ("value", "grad_x", "grad_k"):
+            cells = [worst[part, d] for d in ("float64", "float32")]
+            text = [f"{u:.3g} ({where})" if u > 4 else f"{u:.2f}" for u, where in cells]
+            lines.append(f"| {name} | {part} | " + " | ".join(text) + " |")
+    return lines
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="3 rounds instead of 9")
     parser.add_argument("--compile", action="store_true", help="add torch.compile (inductor)")
+    parser.add_argument("--accuracy", action="store_true", help="ulps of torch's own ops")
     args = parser.parse_args(argv)
+    if args.accuracy:
+        print("\n".join(accuracy()))
+        return
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, float64, k = {K}")
     for line in run([(2048, 1024), (64, 32)], 3 if args.quick else 9, args.compile):
         print(line)

@@ -164,12 +164,11 @@ def test_a_deadline_firing_inside_a_gc_callback_is_not_lost():
 
     gc.callbacks.append(slow_callback)
     try:
-        start = time.monotonic()
-        with pytest.raises(BudgetError) as info:
+        with pytest.raises(BudgetError) as info:  # without the retry: no error, the spin ends
             with budget.deadline("parse", 0.1):
                 gc.collect()
-                _spin(3)
-        assert calls and time.monotonic() - start < 1.5
+                _spin(5)
+        assert calls == ["start"]
         assert info.value.stage == "parse"
     finally:
         gc.callbacks.remove(slow_callback)

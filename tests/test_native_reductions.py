@@ -227,6 +227,15 @@ def test_torch_compile_traces_reductions_without_graph_breaks(native):
         grad = getattr(native[name, "torch"], f"{name}_grad")(*args, 2.5)
         grad = grad[0] if isinstance(grad, tuple) else grad
         torch.testing.assert_close(xs.grad, grad, rtol=0, atol=4 * EPS)
+    # the pivoted input gradient of cross-entropy traces too (no autograd.Function)
+    mod = native["cross_entropy_lse", "torch"]
+    labels = torch.tensor([1.0, 3.0, 7.0, 2.0, 5.0], dtype=torch.float64)
+    compiled = torch.compile(mod.cross_entropy_lse, backend="aot_eager", fullgraph=True)
+    xs = (x * 10).clone().requires_grad_()
+    compiled(xs, 1.0, labels).sum().backward()
+    torch.testing.assert_close(
+        xs.grad, mod.cross_entropy_lse_grad(x * 10, 1.0, labels), rtol=0, atol=0
+    )
 
 
 def test_jax_jit_vmap_grad_and_hessian(native):
@@ -478,3 +487,58 @@ def test_half_precision_is_computed_in_float32_and_rounded_once(half_modules, ta
     # one rounding of a float32 result within 1 ulp of the float32 value: at most 1 ulp
     assert _narrow_ulps(got_sp, exact_sp, tdtype) <= 1
     assert _narrow_ulps(got_lse, exact_lse, tdtype) <= 1
+
+
+# --- the pivoted input gradient (cross-entropy, soft argmax, smooth accuracy) -------------
+
+
+def _arb_ce_grad(row, target):
+    """The gradient of LSE(x) - x_t (k = 1) as certified balls: softmax(x) - e_t, the entry
+    at t formed as -(sum of the other weights)/(sum of all): no cancellation."""
+    old = flint.ctx.prec
+    flint.ctx.prec = 300
+    try:
+        e = [flint.arb(float(v)).exp() for v in row]
+        total = sum(e, flint.arb(0))
+        rest = sum((w for i, w in enumerate(e) if i != target), flint.arb(0))
+        out = [w / total for w in e]
+        out[target] = -rest / total
+        return np.array([float(v.mid()) for v in out])
+    finally:
+        flint.ctx.prec = old
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_the_cross_entropy_gradient_of_a_confident_row_keeps_its_digits(native, target):
+    # autodiff (and F.cross_entropy's backward) gives p_t - 1 = 0 at the target of a confident
+    # row; the pivoted form gives -r/s = -exp(-40) (0 ulp against the certified value)
+    rows = np.array([[10.0, -30.0, 0.0], [0.5, 60.0, 59.0]])
+    labels = np.array([1.0, 2.0])
+    exact = np.stack([_arb_ce_grad(r, int(t) - 1) for r, t in zip(rows, labels, strict=True)])
+    mod = native["cross_entropy_lse", target]
+    got = _call(target, mod.cross_entropy_lse_grad, rows, 1.0, labels)
+    assert (np.abs(got - exact) / np.spacing(np.abs(exact))).max() <= 4
+    x = torch.from_numpy(rows).requires_grad_()
+    torch.nn.functional.cross_entropy(x, torch.tensor([0, 1]), reduction="sum").backward()
+    naive = x.grad.numpy()
+    assert (np.abs(naive - exact) / np.spacing(np.abs(exact))).max() > 1e3
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_second_derivatives_through_the_pivoted_gradient(native, target):
+    # the pivoted gradient enters as value(frozen x) + sum (x - x) g(midpoint): its derivative
+    # is the Hessian diag(p) - p p^T (k = 1), not twice it and not 0
+    x = np.array([2.0, -1.0, 0.5, 1.5])
+    p = np.exp(x - x.max()) / np.exp(x - x.max()).sum()
+    want = np.diag(p) - np.outer(p, p)
+    mod = native["cross_entropy_lse", target]
+    if target == "torch":
+        h = torch.autograd.functional.hessian(
+            lambda r: mod.cross_entropy_lse(r, 1.0, 3.0), torch.from_numpy(x)
+        ).numpy()
+    else:
+        with jax.enable_x64(True):
+            h = np.asarray(
+                jax.hessian(lambda r: mod.cross_entropy_lse(r, 1.0, 3.0))(jnp.asarray(x))
+            )
+    np.testing.assert_allclose(h, want, atol=8 * EPS)

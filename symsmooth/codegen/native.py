@@ -55,6 +55,7 @@ from symsmooth.codegen.names import (
     native_public_names,
     public_names,
 )
+from symsmooth.codegen.native_pivot import pivot_gradient
 from symsmooth.codegen.native_printer import PRINTERS, base_sources, helper_sources
 from symsmooth.codegen.native_rows import KEEP_ROWS, rows_statements
 from symsmooth.codegen.render import environment, template_hash
@@ -192,8 +193,18 @@ def reduction_context(spec, target: str) -> dict:
     name = spec.name
     vectors, params = list(spec.input_codes), list(spec.param_codes)
     body = lines(rows_statements(spec), printer)
-    helpers = helper_sources(printer)
     private = native_private(name)
+    pgrad = None
+    if not spec.plan.rowmap:  # a row map's VJP has no per-row surrogate (docs/targets.md)
+        pivoted = rows_statements(spec, pivot_gradient, frozen_pivots=False)
+        if pivoted is not None:
+            pgrad = {
+                "private": native_private(f"{name}_pivot_grad"),
+                "attached": native_private(f"{name}_attached"),
+                "lines": lines(pivoted, printer),
+            }
+            printer.base.update({"frozen", "row_sum"})
+    helpers = helper_sources(printer)
     clash = sorted(
         ({f"_{h}" for h in printer.helpers} | {f"_{b}" for b in printer.base}) & {private}
     )
@@ -237,6 +248,8 @@ def reduction_context(spec, target: str) -> dict:
         "params": params,
         "private": private,
         "lines": body,
+        "pgrad": pgrad,
+        "value_rows": pgrad["attached"] if pgrad else private,
         "rowmap": rowmap,
         "zero": bool(labels),
         "labels": labels,

@@ -118,10 +118,17 @@ def _logs(value: sp.Expr, scaled, split: set[int], parts) -> sp.Expr:
     return out.replace(lambda e: isinstance(e, shifted_exp), lambda e: wexp(*e.args))
 
 
-def rows_statements(spec) -> list:
+def rows_statements(spec, extend=None, frozen_pivots: bool = True) -> list | None:
     """The statements of ``spec``'s rows function: arguments the inputs (rows last), the
     parameters (one value per row, a length-1 last axis) and :data:`KEEP_ROWS`; the last
-    statement returns the value (per row, or per entry for a row map)."""
+    statement returns the value (per row, or per entry for a row map).
+
+    ``extend(spec, context)`` (context: the row arrays ``local``, their safe twins ``safe``,
+    the groups' ``pivots``) may return ``(statements, result)`` to compute and return
+    ``result`` instead (the pivoted gradient, :mod:`symsmooth.codegen.native_pivot`), or
+    ``None``: then ``rows_statements`` returns ``None``.  ``frozen_pivots=False`` keeps the
+    derivative through the pivot's entries (the pivoted gradient, whose own derivative is the
+    value's second: exact only as a function of every entry)."""
     plan, pc = spec.plan, spec.pieces
     local = _localize(spec)
 
@@ -180,7 +187,7 @@ def rows_statements(spec) -> list:
         out.append(Assign(str(a), kept(KEEP_ROWS, a, sp.S.NegativeInfinity)))
         m = pc.shifts[g]
         out.append(Assign(str(m), row_shift(a, start)))
-        piv = _pivot(g, a, m, sub(pc.exponents[g]), rows, safe, constants)
+        piv = _pivot(g, a, m, sub(pc.exponents[g]), rows, safe, constants, frozen_pivots)
         if piv is None:
             out.append(Assign(str(pc.weights_e[g]), wexp(a, m)))
             continue
@@ -239,6 +246,12 @@ def rows_statements(spec) -> list:
 
     unshifted = [k for k, s in enumerate(plan.sums) if not plan.shifted(s.group)]
     value = _branches(raw_value, value, pc, pivots, split, parts, constants, unshifted)
+    if extend is not None:
+        extra = extend(spec, {"local": local, "safe": safe, "pivots": pivots})
+        if extra is None:
+            return None
+        more, value = extra
+        out += more
     read = set(value.free_symbols)
     for st in out:
         read |= st.expr.free_symbols
@@ -249,12 +262,12 @@ def rows_statements(spec) -> list:
     if SIZE in read or any(str(s) == str(SIZE) for s in read):
         head.append(Assign(str(SIZE), row_count(KEEP_ROWS, local[plan.elements[0]])))
     body = _live(head + out, value)
-    if plan.rowmap:
+    if plan.rowmap and extend is None:
         value = kept(KEEP_ROWS, value, 0)
     return body + [Return(value)]
 
 
-def _pivot(g: int, a, m, exponent, rows, safe, constants) -> dict | None:
+def _pivot(g: int, a, m, exponent, rows, safe, constants, freeze: bool = True) -> dict | None:
     """The pivot of group ``g``: its index (the first maximum of the present exponents ``a``),
     the inputs' entries there (without derivative: the value does not depend on the entry the
     shift is read at, so in exact arithmetic the derivative through it is 0, and in floating
@@ -271,7 +284,8 @@ def _pivot(g: int, a, m, exponent, rows, safe, constants) -> dict | None:
         return None
     found = sp.Symbol(state_var("from_pivot", g))
     stmts = [Assign(str(index), row_pivot(a))]
-    stmts += [Assign(str(p), frozen(row_take(safe[v], index))) for v, p in entries.items()]
+    take = (lambda e: frozen(e)) if freeze else (lambda e: e)
+    stmts += [Assign(str(p), take(row_take(safe[v], index))) for v, p in entries.items()]
     stmts.append(Assign(str(found), sp.Eq(row_take(a, index), m)))
     return {"dexp": weight, "from": found, "shift": at_pivot, "stmts": stmts}
 

@@ -31,26 +31,14 @@ import sympy as sp
 from symsmooth.codegen.emit import Assign
 from symsmooth.codegen.names import COTANGENT, POSITION, derived_var, state_var
 from symsmooth.codegen.native_row_nodes import kept, row_sum, row_take, wexp
+from symsmooth.codegen.native_rows import KEEP_ROWS
 from symsmooth.codegen.pivot import pivot_form
 from symsmooth.codegen.reduction import wexp as shifted_exp
 
-__all__ = ["COTANGENT_ROWS", "has_pivot_gradient", "pivot_gradient"]
+__all__ = ["COTANGENT_ROWS", "pivot_gradient"]
 
 COTANGENT_ROWS = sp.Symbol(derived_var("rows", COTANGENT), real=True)
 """The cotangent of a row map's output (rows last), an argument of ``_pgrad_<name>``."""
-
-
-def _keep():
-    from symsmooth.codegen.native_rows import KEEP_ROWS
-
-    return KEEP_ROWS
-
-
-def has_pivot_gradient(spec) -> bool:
-    """Whether ``spec``'s native module carries the pivoted input gradient."""
-    from symsmooth.codegen.native_rows import rows_statements
-
-    return rows_statements(spec, pivot_gradient, False) is not None
 
 
 def pivot_gradient(spec, context: dict):
@@ -81,8 +69,8 @@ def pivot_gradient(spec, context: dict):
     rule.update({el: arr for el, arr in local.items()})
     rule[element_cot] = COTANGENT_ROWS
     sums = {state_var("pivot_sum", k): k for k in pv.sums}
-    for k, term in enumerate(sorted(pv.pivot_terms, key=str)):
-        name = f"_gP{k}"
+    for j, term in enumerate(sorted(pv.pivot_terms, key=str)):
+        name = f"_gP{j}"
         if str(term) in sums:
             # the pivot's own term read from the row (its weight times E_m = 1 exactly), so
             # that the derivative of this gradient (the value's second) sees it move
@@ -94,19 +82,17 @@ def pivot_gradient(spec, context: dict):
     small = {state_var("small_sum", k): k for k in pv.sums}
     for j, symbol in enumerate(pv.small):
         if symbol in pv.adjoint_terms:
-            entry = kept(_keep(), pv.adjoint_terms[symbol].xreplace(rule), 0)
+            entry = kept(KEEP_ROWS, pv.adjoint_terms[symbol].xreplace(rule), 0)
         else:
             entry = sp.Symbol(state_var("term", small[str(symbol)]), real=True)
         name = f"_gr{j}"
         stmts.append(Assign(name, row_sum(sp.Piecewise((0, at), (entry, True)))))
         rule[symbol] = sp.Symbol(name, real=True)
-    pivot_part = {
-        str(t): t for t in pv.pivot_terms if str(t).startswith(state_var("pivot_sum", ""))
-    }
-    rests = {str(s): s for s in pv.small}
-    for k in pv.sums:  # the full sums as the pivot's part plus the rest, as the form splits them
-        part = rule.get(pivot_part.get(state_var("pivot_sum", k)), 0)
-        rule[pc.scaled[k]] = part + rule[rests[state_var("small_sum", k)]]
+    # the full sums of the group as the form splits them: the pivot's part plus the rest
+    by_name = {str(t): rule[t] for t in [*pv.pivot_terms, *pv.small]}
+    for k in pv.sums:
+        pivot_part = by_name.get(state_var("pivot_sum", k), 0)
+        rule[pc.scaled[k]] = pivot_part + by_name[state_var("small_sum", k)]
     weight = pc.weights_e[g]
     grads = []
     for j, (lead, rest, den, weighted) in enumerate(
@@ -122,6 +108,6 @@ def pivot_gradient(spec, context: dict):
         total = sp.Add(*parts, evaluate=False)
         expr = (weight if weighted else 1) * total / den.xreplace(rule)
         name = f"_gx{j}"
-        stmts.append(Assign(name, kept(_keep(), expr, 0)))
+        stmts.append(Assign(name, kept(KEEP_ROWS, expr, 0)))
         grads.append(sp.Symbol(name, real=True))
     return stmts, sp.Tuple(*grads, pivots[g]["from"])

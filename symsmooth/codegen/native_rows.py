@@ -55,7 +55,7 @@ import itertools
 
 import sympy as sp
 
-from symsmooth.codegen.emit import SIZE, Assign, Return, lines, statements
+from symsmooth.codegen.emit import SIZE, Assign, Return, lines, live, statements
 from symsmooth.codegen.names import POSITION, state_var
 from symsmooth.codegen.native_row_nodes import (
     ROW_NODES,
@@ -256,12 +256,13 @@ def rows_statements(spec, extend=None, frozen_pivots: bool = True) -> list | Non
     for st in out:
         read |= st.expr.free_symbols
     head = []
-    if sp.Symbol(POSITION, positive=True) in read or any(str(s) == POSITION for s in read):
+    names = {str(sym) for sym in read}
+    if POSITION in names:
         first = local[plan.elements[0]]
         head.append(Assign(POSITION, row_positions(first)))
-    if SIZE in read or any(str(s) == str(SIZE) for s in read):
+    if str(SIZE) in names:
         head.append(Assign(str(SIZE), row_count(KEEP_ROWS, local[plan.elements[0]])))
-    body = _live(head + out, value)
+    body = live(head + out, {str(sym) for sym in value.free_symbols})
     if plan.rowmap and extend is None:
         value = kept(KEEP_ROWS, value, 0)
     return body + [Return(value)]
@@ -337,14 +338,3 @@ def _branches(value, plain, pc, pivots, split, parts, constants, unshifted) -> s
             text = _pivot_value(value, pc, pivots, chosen, split, parts, constants)
             out = sp.Piecewise((text, cond), (out, True))
     return out
-
-
-def _live(stmts, value) -> list:
-    """``stmts`` without the assignments neither the value nor a kept statement reads."""
-    wanted, kept_ = {str(s) for s in value.free_symbols}, []
-    for st in reversed(stmts):
-        if st.target not in wanted:
-            continue
-        kept_.append(st)
-        wanted |= {str(s) for s in st.expr.free_symbols}
-    return kept_[::-1]

@@ -55,7 +55,7 @@ from symsmooth.codegen.names import (
     native_public_names,
     public_names,
 )
-from symsmooth.codegen.native_pivot import pivot_gradient
+from symsmooth.codegen.native_pivot import COTANGENT_ROWS, pivot_gradient
 from symsmooth.codegen.native_printer import PRINTERS, base_sources, helper_sources
 from symsmooth.codegen.native_rows import KEEP_ROWS, rows_statements
 from symsmooth.codegen.render import environment, template_hash
@@ -195,15 +195,19 @@ def reduction_context(spec, target: str) -> dict:
     body = lines(rows_statements(spec), printer)
     private = native_private(name)
     pgrad = None
-    if not spec.plan.rowmap:  # a row map's VJP has no per-row surrogate (docs/targets.md)
-        pivoted = rows_statements(spec, pivot_gradient, frozen_pivots=False)
-        if pivoted is not None:
-            pgrad = {
-                "private": native_private(f"{name}_pivot_grad"),
-                "attached": native_private(f"{name}_attached"),
-                "lines": lines(pivoted, printer),
-            }
-            printer.base.update({"frozen", "row_sum"})
+    pivoted = rows_statements(spec, pivot_gradient, frozen_pivots=False)
+    if pivoted is not None:
+        pgrad = {
+            "private": native_private(f"{name}_pivot_grad"),
+            "attached": native_private(f"{name}_attached"),
+            "rule": native_private(f"{name}_pivoted"),
+            "lines": lines(pivoted, printer),
+            # a row map's VJP has no per-row surrogate: a custom rule (docs/targets.md)
+            "cotangent": str(COTANGENT_ROWS) if spec.plan.rowmap else None,
+        }
+        printer.base.update({"frozen", "row_sum"})
+        if spec.plan.rowmap:
+            printer.base.update(NATIVE_TARGETS[target].rule_base)
     helpers = helper_sources(printer)
     clash = sorted(
         ({f"_{h}" for h in printer.helpers} | {f"_{b}" for b in printer.base}) & {private}

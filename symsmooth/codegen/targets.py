@@ -79,11 +79,15 @@ class NativeTarget:
         Kernel kind -> the template of its modules.
     needs : str
         What a generated module imports (for its header).
+    rule_base : tuple of str
+        The base functions its template's custom derivative rule of a row map calls (the
+        pivoted VJP, :mod:`symsmooth.codegen.native_pivot`).
     """
 
     name: str
     templates: dict
     needs: str
+    rule_base: tuple = ()
 
     def template(self, kind: str) -> str:
         """The template of this target's modules of ``kind``."""
@@ -99,6 +103,7 @@ NATIVE_TARGETS: dict[str, NativeTarget] = {
             "iteration": "torch_iteration.py.j2",
         },
         "torch",
+        ("param_term",),
     ),
     "jax": NativeTarget(
         "jax",

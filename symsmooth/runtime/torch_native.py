@@ -241,6 +241,34 @@ def _frozen(e):
     return e.detach() if isinstance(e, torch.Tensor) else e
 
 
+def _param_term(value, f, params):
+    """``value`` plus ``J(mid) d``, 0 in value, that carries the derivatives of ``f(*params)``
+    in the parameters autograd tracks: ``d = p - frozen p`` (0) and ``J`` the Jacobian of
+    ``f`` read at the midpoint ``frozen p + d/2`` (forward mode, ``torch.func.jvp``).
+
+    Its first derivative in ``p`` is ``J``; its second is ``J'`` exactly (the two halves of
+    the product rule add to one); its derivative in anything else is ``d`` times a finite
+    number, exactly 0, so ``value``'s own derivatives (the pivoted VJP of a row map's custom
+    rule, which sees the parameters frozen) stay as they are to the last bit, while the mixed
+    second derivatives come from ``J``.  ``value`` itself where no parameter is tracked (always
+    the case under ``torch.no_grad``; static under ``torch.compile``).
+
+    >>> k = torch.tensor(2.0, dtype=torch.float64, requires_grad=True)
+    >>> out = _param_term(torch.tensor(8.0, dtype=torch.float64), lambda k: k**3, (k,))
+    >>> out.item(), torch.autograd.grad(out, k, create_graph=True)[0].item()
+    (8.0, 12.0)
+    """
+    if not torch.is_grad_enabled() or not any(
+        isinstance(p, torch.Tensor) and p.requires_grad for p in params
+    ):
+        return value
+    frozen = [p.detach() for p in params]
+    d = [p - q for p, q in zip(params, frozen, strict=True)]
+    mid = tuple(q + e * 0.5 for q, e in zip(frozen, d, strict=True))
+    _, tangent = torch.func.jvp(f, mid, tuple(d))
+    return value + tangent
+
+
 def _wexp(h, m):
     """``exp(h - m)`` with ``h - m`` taken exactly: ``exp(d) (1 + e)`` (inf stays inf),
     ``d = fl(h - m)`` and ``e`` its rounding error (TwoSum), so a weight far below the row

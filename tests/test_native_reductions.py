@@ -214,6 +214,23 @@ def test_a_label_outside_the_row_is_refused(native):
         native["cross_entropy_lse", "jax"].cross_entropy_lse(jnp.zeros((2, 3)), 1.0, 0.5)
 
 
+def test_a_label_on_a_masked_entry_is_refused_as_numba_refuses_it(native, numba):
+    # the loss would read an entry the mask leaves out; a fully masked row is 0 whatever its
+    # label, so its label is not refused
+    x = np.array([[0.5, 2.0, -1.0], [1.0, 0.0, 3.0], [4.0, 4.0, 4.0]])
+    keep = np.array([[True, False, True], [True, True, True], [False, False, False]])
+    bad, fine = np.array([2.0, 1.0, 1.0]), np.array([3.0, 2.0, 2.0])
+    with pytest.raises(ValueError, match="selects a masked entry"):
+        numba["cross_entropy_lse"].cross_entropy_lse(x, 1.0, bad, where=keep)
+    want = numba["cross_entropy_lse"].cross_entropy_lse(x, 1.0, fine, where=keep)
+    for target in TARGETS:
+        fn = native["cross_entropy_lse", target].cross_entropy_lse
+        with pytest.raises(ValueError, match="label t = 2 selects a masked entry"):
+            _call(target, fn, x, 1.0, bad, where=keep)
+        got = _call(target, fn, x, 1.0, fine, where=keep)
+        np.testing.assert_allclose(got, want, rtol=4 * EPS)
+
+
 def test_torch_compile_traces_reductions_without_graph_breaks(native):
     x = torch.from_numpy(np.random.default_rng(2).normal(size=(5, 7)) * 4)
     for name, extra in (("logsumexp_max", ()), ("softmax_onehot_argmax", ()), ("zlpr", ("t",))):

@@ -142,9 +142,11 @@ def _per_row(p, batch):
     return jnp.broadcast_to(p, batch)[..., None]
 
 
-def _check_label(t, first, last, name, label):
-    """A ValueError unless every class label in ``t`` is an integer in ``[first, last]``
-    (concrete arrays only: a traced one cannot raise on data)."""
+def _check_label(t, first, last, keep, name, label):
+    """A ValueError unless every class label in ``t`` is an integer in ``[first, last]``, and
+    unless each selects an entry the mask ``keep`` keeps in a row that keeps any (a fully masked
+    row's loss is 0 whatever its label), as the Numba module refuses them (concrete arrays
+    only: a traced one cannot raise on data)."""
     if isinstance(t, jax.core.Tracer) or t.size == 0:
         return
     bad = ~jnp.isfinite(t) | (t != jnp.round(t)) | (t < first) | (t > last)
@@ -153,6 +155,21 @@ def _check_label(t, first, last, name, label):
         raise ValueError(
             f"{name}: label {label} = {shown} is not a class index of a row of length "
             f"{last - first + 1}: labels are integers from {first} to {last}"
+        )
+    if keep is None or isinstance(keep, jax.core.Tracer) or keep.shape[-1] == 0:
+        return
+    at = (t - first).astype(jnp.int32)
+    inside = at < keep.shape[-1]  # a label past the row (an offset) selects no entry
+    shape = jnp.broadcast_shapes(keep.shape[:-1], at.shape[:-1])
+    keep = jnp.broadcast_to(keep, shape + keep.shape[-1:])
+    at = jnp.broadcast_to(jnp.minimum(at, keep.shape[-1] - 1), shape + (1,))
+    hit = jnp.take_along_axis(keep, at, axis=-1)
+    masked = inside & ~hit & keep.any(-1, keepdims=True)
+    if bool(jnp.any(masked)):
+        shown = jnp.broadcast_to(t, shape + (1,))[masked].reshape(-1)[0].item()
+        raise ValueError(
+            f"{name}: label {label} = {shown:g} selects a masked entry of a row that keeps "
+            "other entries: unmask it, or mask the whole row (its loss is then 0)"
         )
 
 

@@ -179,9 +179,11 @@ def _per_row(p, batch):
     return torch.broadcast_to(p, batch).unsqueeze(-1)
 
 
-def _check_label(t, first, last, name, label):
-    """A ValueError unless every class label in ``t`` is an integer in ``[first, last]``
-    (eager calls only: a traced ``torch.compile`` graph cannot raise on data)."""
+def _check_label(t, first, last, keep, name, label):
+    """A ValueError unless every class label in ``t`` is an integer in ``[first, last]``, and
+    unless each selects an entry the mask ``keep`` keeps in a row that keeps any (a fully masked
+    row's loss is 0 whatever its label), as the Numba module refuses them (eager calls only: a
+    traced ``torch.compile`` graph cannot raise on data)."""
     if torch.compiler.is_compiling() or t.numel() == 0:
         return
     bad = ~torch.isfinite(t) | (t != torch.round(t)) | (t < first) | (t > last)
@@ -190,6 +192,20 @@ def _check_label(t, first, last, name, label):
         raise ValueError(
             f"{name}: label {label} = {shown} is not a class index of a row of length "
             f"{last - first + 1}: labels are integers from {first} to {last}"
+        )
+    if keep is None or keep.shape[-1] == 0:
+        return
+    at = (t.detach() - first).long()
+    inside = at < keep.shape[-1]  # a label past the row (an offset) selects no entry
+    shape = torch.broadcast_shapes(keep.shape[:-1], at.shape[:-1])
+    keep = keep.expand(shape + keep.shape[-1:])
+    hit = torch.take_along_dim(keep, at.clamp(max=keep.shape[-1] - 1).expand(shape + (1,)), -1)
+    masked = inside & ~hit & keep.any(-1, keepdim=True)
+    if bool(torch.any(masked)):
+        shown = t.expand(shape + (1,))[masked].reshape(-1)[0].item()
+        raise ValueError(
+            f"{name}: label {label} = {shown:g} selects a masked entry of a row that keeps "
+            "other entries: unmask it, or mask the whole row (its loss is then 0)"
         )
 
 

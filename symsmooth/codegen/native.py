@@ -38,6 +38,7 @@ True
 from __future__ import annotations
 
 import ast
+from functools import partial
 from pathlib import Path
 from types import ModuleType
 
@@ -195,7 +196,8 @@ def reduction_context(spec, target: str) -> dict:
     body = lines(rows_statements(spec), printer)
     private = native_private(name)
     pgrad = None
-    pivoted = rows_statements(spec, pivot_gradient, frozen_pivots=False)
+    linear = NATIVE_TARGETS[target].linear_rule
+    pivoted = rows_statements(spec, partial(pivot_gradient, linear=linear), frozen_pivots=False)
     if pivoted is not None:
         pgrad = {
             "private": native_private(f"{name}_pivot_grad"),

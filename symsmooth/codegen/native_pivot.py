@@ -30,9 +30,17 @@ import sympy as sp
 
 from symsmooth.codegen.emit import Assign
 from symsmooth.codegen.names import COTANGENT, POSITION, derived_var, state_var
-from symsmooth.codegen.native_row_nodes import kept, row_sum, row_take, wexp
+from symsmooth.codegen.native_row_nodes import (
+    kept,
+    row_sum,
+    row_sum_err,
+    row_take,
+    two_prod_err,
+    two_sum_err,
+    wexp,
+)
 from symsmooth.codegen.native_rows import KEEP_ROWS
-from symsmooth.codegen.pivot import pivot_form
+from symsmooth.codegen.pivot import linear_numerator, pivot_form
 from symsmooth.codegen.reduction import wexp as shifted_exp
 
 __all__ = ["COTANGENT_ROWS", "pivot_gradient"]
@@ -41,10 +49,15 @@ COTANGENT_ROWS = sp.Symbol(derived_var("rows", COTANGENT), real=True)
 """The cotangent of a row map's output (rows last), an argument of ``_pgrad_<name>``."""
 
 
-def pivot_gradient(spec, context: dict):
+def pivot_gradient(spec, context: dict, linear: bool = False):
     """``(statements, (grad_0, ..., from_pivot))`` of the pivoted input gradient, or ``None``
     when the reduction has no pivoted form (:func:`~symsmooth.codegen.pivot.pivot_form`) or
-    its group's shift is not read at a pivot (see ``rows_statements``'s ``extend``)."""
+    its group's shift is not read at a pivot (see ``rows_statements``'s ``extend``).
+
+    The sums and the numerator are double-doubles (:func:`_small_sum`, :func:`_dd_numerator`),
+    except, with ``linear``, what depends on a row map's cotangent: a rule that JAX transposes
+    (``jax.linear_transpose``) must be structurally linear in it, and an error-free
+    transformation (TwoSum, TwoProduct) is not."""
     plan, pc = spec.plan, spec.pieces
     pv = pivot_form(plan, pc)
     pivots = context["pivots"]
@@ -79,35 +92,113 @@ def pivot_gradient(spec, context: dict):
             value = pv.pivot_terms[term].xreplace(rule)
         stmts.append(Assign(name, value))
         rule[term] = sp.Symbol(name, real=True)
+    weight = pc.weights_e[g]
     small = {state_var("small_sum", k): k for k in pv.sums}
+    low = {}  # small sum -> the name of its low part: each small sum is a double-double
     for j, symbol in enumerate(pv.small):
-        if symbol in pv.adjoint_terms:
-            entry = kept(KEEP_ROWS, pv.adjoint_terms[symbol].xreplace(rule), 0)
-        else:
-            entry = sp.Symbol(state_var("term", small[str(symbol)]), real=True)
-        name = f"_gr{j}"
-        stmts.append(Assign(name, row_sum(sp.Piecewise((0, at), (entry, True)))))
-        rule[symbol] = sp.Symbol(name, real=True)
+        stmts += _small_sum(j, symbol, pv, rule, weight, at, small, linear)
+        rule[symbol] = sp.Symbol(f"_gr{j}", real=True)
+        low[symbol] = sp.Symbol(f"_gr{j}l", real=True)
     # the full sums of the group as the form splits them: the pivot's part plus the rest
     by_name = {str(t): rule[t] for t in [*pv.pivot_terms, *pv.small]}
+    low_by_name = {str(t): low[t] for t in pv.small}
     for k in pv.sums:
         pivot_part = by_name.get(state_var("pivot_sum", k), 0)
-        rule[pc.scaled[k]] = pivot_part + by_name[state_var("small_sum", k)]
-    weight = pc.weights_e[g]
+        name = state_var("small_sum", k)
+        rule[pc.scaled[k]] = pivot_part + by_name[name] + low_by_name[name]
     grads = []
     for j, (lead, rest, den, weighted) in enumerate(
         zip(pv.leading, pv.rest, pv.denominator, pv.weighted, strict=True)
     ):
-        # the r-free part first: exact (0 at a pivot that is the target), then the small rest
-        parts = []
-        for part, text in ((lead, "_gl"), (rest, "_gs")):
-            part = part.xreplace(rule)
-            part = part.replace(lambda e: isinstance(e, shifted_exp), lambda e: wexp(*e.args))
-            stmts.append(Assign(f"{text}{j}", part))
-            parts.append(sp.Symbol(f"{text}{j}", real=True))
-        total = sp.Add(*parts, evaluate=False)
+        lin = None if linear and plan.rowmap else linear_numerator(lead, rest, pv.small)
+        if lin is None:  # the r-free part first: exact (0 at a pivot that is the target)
+            parts = []
+            for part, text in ((lead, "_gl"), (rest, "_gs")):
+                stmts.append(Assign(f"{text}{j}", _framework(part, rule)))
+                parts.append(sp.Symbol(f"{text}{j}", real=True))
+            total = sp.Add(*parts, evaluate=False)
+        else:
+            more, total = _dd_numerator(j, lin, rule, low)
+            stmts += more
         expr = (weight if weighted else 1) * total / den.xreplace(rule)
         name = f"_gx{j}"
         stmts.append(Assign(name, kept(KEEP_ROWS, expr, 0)))
         grads.append(sp.Symbol(name, real=True))
     return stmts, sp.Tuple(*grads, pivots[g]["from"])
+
+
+def _framework(expr: sp.Expr, rule: dict) -> sp.Expr:
+    """``expr`` over the rows' names (``rule``), its row constants ``wexp(., M)`` as row nodes."""
+    expr = sp.sympify(expr).xreplace(rule)
+    return expr.replace(lambda e: isinstance(e, shifted_exp), lambda e: wexp(*e.args))
+
+
+def _small_sum(j: int, symbol, pv, rule: dict, weight, at, small: dict, linear: bool) -> list:
+    """The statements of the small sum ``symbol`` (over the entries other than the pivot) as
+    a double-double ``_gr{j} + _gr{j}l``: the row sum and its rounding error
+    (:func:`~symsmooth.codegen.native_row_nodes.row_sum_err`), and for an adjoint sum
+    ``sum G_i u(x_i) E_i`` the rounding errors of the products ``coef_i E_i`` too
+    (TwoProduct), as the Numba kernels accumulate them: where the cotangent nearly cancels,
+    ``G_l r_0 - r_1`` is then exact but for the weights' own rounding.  With ``linear``, an
+    adjoint sum is a plain row sum (its low part 0: see :func:`pivot_gradient`)."""
+    out = []
+    if symbol in pv.adjoint_terms and linear:
+        entry = kept(KEEP_ROWS, _framework(pv.adjoint_terms[symbol], rule), 0)
+        return [
+            Assign(f"_gr{j}", row_sum(sp.Piecewise((0, at), (entry, True)))),
+            Assign(f"_gr{j}l", sp.S.Zero),
+        ]
+    if symbol in pv.adjoint_terms:
+        coef = sp.cancel(pv.adjoint_terms[symbol] / weight)
+        if weight in coef.free_symbols:  # not E_g times a factor free of it: plain
+            hi, err = pv.adjoint_terms[symbol], None
+        else:
+            coef = _framework(coef, rule)
+            out.append(Assign(f"_gc{j}", coef))
+            coef = sp.Symbol(f"_gc{j}", real=True)
+            hi, err = coef * weight, two_prod_err(coef, weight)
+        hi = kept(KEEP_ROWS, _framework(hi, rule), 0)
+    else:
+        hi, err = sp.Symbol(state_var("term", small[str(symbol)]), real=True), None
+    entries = sp.Symbol(f"_ge{j}", real=True)
+    total = sp.Symbol(f"_gr{j}", real=True)
+    out += [
+        Assign(str(entries), sp.Piecewise((0, at), (hi, True))),
+        Assign(str(total), row_sum(entries)),
+    ]
+    lo = row_sum_err(entries, total)
+    if err is not None:
+        lo = lo + row_sum(sp.Piecewise((0, at), (kept(KEEP_ROWS, err, 0), True)))
+    out.append(Assign(f"_gr{j}l", lo))
+    return out
+
+
+def _dd_numerator(j: int, lin, rule: dict, low: dict) -> tuple[list, sp.Expr]:
+    """The statements of the numerator ``factor (sum lead + sum_k coef_k small_k)`` of
+    :func:`~symsmooth.codegen.pivot.linear_numerator`, the bracket in double-double as the
+    Numba kernels form it (``symsmooth/codegen/kinds/pivoted.py``): TwoSum of each addition,
+    TwoProduct of each ``coef_k`` with the high part of ``small_k`` plus ``coef_k`` times its
+    low part; the errors carry no derivative, so the derivative of the result (the value's
+    second) is that of ``factor (lead + rest)``.  Returns ``(statements, numerator)``."""
+    out = []
+    lead = [_framework(t, rule) for t in lin.lead] or [sp.S.Zero]
+    u, ul = sp.Symbol(f"_gu{j}_0", real=True), sp.Symbol(f"_gul{j}_0", real=True)
+    out += [Assign(str(u), lead[0]), Assign(str(ul), sp.S.Zero)]
+    steps = [(t, sp.S.Zero) for t in lead[1:]]
+    for small, coef in lin.terms:
+        c = _framework(coef, rule)
+        hi = rule[small]
+        exact = c in (sp.S.One, sp.S.NegativeOne)  # a product by +-1 rounds nothing
+        steps.append((c * hi, c * low[small] + (0 if exact else two_prod_err(c, hi))))
+    for n, (x, err) in enumerate(steps, start=1):
+        xs = sp.Symbol(f"_gt{j}_{n}", real=True)
+        nu, nul = sp.Symbol(f"_gu{j}_{n}", real=True), sp.Symbol(f"_gul{j}_{n}", real=True)
+        out += [
+            Assign(str(xs), x),
+            Assign(str(nu), u + xs),
+            Assign(str(nul), ul + err + two_sum_err(u, xs)),
+        ]
+        u, ul = nu, nul
+    factor = sp.Symbol(f"_gf{j}", real=True)
+    out.append(Assign(str(factor), _framework(lin.factor, rule)))
+    return out, sp.Mul(factor, sp.Add(u, ul, evaluate=False), evaluate=False)

@@ -119,8 +119,31 @@ class row_count(_RowNode):
     nargs = 2
 
 
+class row_sum_err(_RowNode):
+    """``row_sum_err(t, s)``: the rounding error of the row sum ``s`` of ``t``, ``sum t - s``
+    to about ``eps**2`` relative (a pairwise TwoSum tree): ``s`` and it are a double-double."""
+
+    nargs = 2
+
+
+class two_sum_err(_RowNode):
+    """``two_sum_err(a, b)``: the rounding error of ``a + b`` (Knuth's TwoSum; no derivative)."""
+
+    nargs = 2
+
+
+class two_prod_err(_RowNode):
+    """``two_prod_err(a, b)``: the rounding error of ``a b`` (Dekker's TwoProduct; no
+    derivative)."""
+
+    nargs = 2
+
+
 ROW_NODES = (
     row_sum,
+    row_sum_err,
+    two_sum_err,
+    two_prod_err,
     row_shift,
     kept,
     log_split,

@@ -82,12 +82,17 @@ class NativeTarget:
     rule_base : tuple of str
         The base functions its template's custom derivative rule of a row map calls (the
         pivoted VJP, :mod:`symsmooth.codegen.native_pivot`).
+    linear_rule : bool
+        Whether that rule is transposed by the framework (JAX: the JVP is the transpose of the
+        VJP), so the VJP must be structurally linear in the cotangent (no error-free
+        transformations of it: :func:`symsmooth.codegen.native_pivot.pivot_gradient`).
     """
 
     name: str
     templates: dict
     needs: str
     rule_base: tuple = ()
+    linear_rule: bool = False
 
     def template(self, kind: str) -> str:
         """The template of this target's modules of ``kind``."""
@@ -113,6 +118,7 @@ NATIVE_TARGETS: dict[str, NativeTarget] = {
             "iteration": "jax_iteration.py.j2",
         },
         "jax",
+        linear_rule=True,
     ),
 }
 """Native target name -> :class:`NativeTarget` (printers: :data:`symsmooth.codegen.

@@ -219,6 +219,32 @@ def _row_sum(t):
     return torch.sum(t, dim=-1, keepdim=True)
 
 
+def _row_sum_err(t, s):
+    """The rounding error of the row sum ``s`` of ``t`` (:func:`_row_sum`): ``sum t - s`` to
+    about ``eps**2`` relative, without derivative.  A pairwise tree of TwoSums over the row
+    (``log2 n`` elementwise passes on halving rows) sums ``t`` to ``u`` and the errors of its
+    additions to ``e``; then ``sum t = u + e`` to ``eps**2`` and ``sum t - s = (u - s) + e``.
+    ``s`` and the result are the double-double row sum the pivoted gradients need
+    (Ogita, Rump and Oishi, "Accurate sum and dot product", SIAM J. Sci. Comput. 26 (2005)).
+
+    >>> t = torch.tensor([[1.0, 1e-17, -1.0, 3e-18]], dtype=torch.float64)
+    >>> s = _row_sum(t)
+    >>> s.item(), (s + _row_sum_err(t, s)).item()
+    (3e-18, 1.3e-17)
+    """
+    u = t.detach()
+    err = torch.zeros_like(s, dtype=u.dtype).detach()
+    while u.shape[-1] > 1:
+        if u.shape[-1] % 2:
+            u = torch.cat([u, torch.zeros_like(u[..., :1])], dim=-1)
+        a, b = u[..., 0::2], u[..., 1::2]
+        u = a + b
+        err = err + torch.sum(_two_sum_err(a, b), dim=-1, keepdim=True)
+    if u.shape[-1] == 0:
+        return err
+    return _finite_or_zero((u - s.detach()) + err)
+
+
 def _row_shift(h, start):
     """The max shift of the exponents ``h`` over the last axis: ``max(start, max h)``, 0
     where that is not finite (a row of -inf, an inf or a NaN), without gradient: the value

@@ -7,6 +7,7 @@ Run from the repository root::
     python bench/bench_native_reductions.py --quick     # fewer rounds
     python bench/bench_native_reductions.py --compile   # + torch.compile (inductor: minutes)
     python bench/bench_native_reductions.py --accuracy  # torch's own ops through the verifier
+    python bench/bench_native_reductions.py --device cuda   # the GPU section (where lent)
 
 Kernels and torch's own formulation of the same value: log-sum-exp ``LSE(k x)/k``
 (``torch.logsumexp(k x, -1)/k``), softmax (``torch.softmax(k x, -1)``) and cross-entropy
@@ -16,7 +17,9 @@ times every candidate once), the minimum over the rounds; ratios are candidate t
 time (> 1: slower).  ``--accuracy`` instead measures torch's own formulations (their values
 and autograd's gradients, ``k`` a tensor per row for ``grad_k``) with symsmooth's verifier,
 the grid and certified references of ``symsmooth verify NAME --target torch``, and prints max
-ulp per part (``k = 1``, long rows of 2000).  Nothing here is asserted by the tests.
+ulp per part (``k = 1``, long rows of 2000).  ``--device cuda`` times on the GPU (the bridge
+then runs the Numba CUDA kernels, generated too; a time includes ``torch.cuda.synchronize``).
+Nothing here is asserted by the tests.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from torch_device import CPU, device_of, sync  # noqa: E402
 
 from symsmooth import pipeline  # noqa: E402
 
@@ -76,16 +81,19 @@ def _candidates(out: Path, compiled: bool) -> dict:
 
 
 def _time(fn, x, t, backward: bool) -> float:
+    sync(x.device)
     start = time.perf_counter()
     y = fn(x, K, t)
     if backward:
         y.sum().backward() if y.dim() < x.dim() else (y * x.detach()).sum().backward()
+    sync(x.device)
     return time.perf_counter() - start
 
 
-def run(shapes, rounds: int, compiled: bool) -> list[str]:
+def run(shapes, rounds: int, compiled: bool, device=CPU) -> list[str]:
     out = Path(tempfile.mkdtemp(prefix="bench_native_rows_"))
-    pipeline.generate(list(OWN), out=out, targets=("cpu", "torch"))
+    targets = ("cpu", "torch") + (("cuda",) if device.type == "cuda" else ())
+    pipeline.generate(list(OWN), out=out, targets=targets)
     table = _candidates(out, compiled)
     gen = torch.Generator().manual_seed(0)
     lines = [
@@ -93,8 +101,8 @@ def run(shapes, rounds: int, compiled: bool) -> list[str]:
         "|---|---|---|" + "---|" * len(next(iter(table.values()))),
     ]
     for shape in shapes:
-        x0 = torch.randn(*shape, generator=gen, dtype=torch.float64) * 4
-        t = torch.randint(0, shape[-1], shape[:-1], generator=gen)
+        x0 = (torch.randn(*shape, generator=gen, dtype=torch.float64) * 4).to(device)
+        t = torch.randint(0, shape[-1], shape[:-1], generator=gen).to(device)
         for name, row in table.items():
             for backward in (False, True):
                 best = dict.fromkeys(row, float("inf"))
@@ -172,12 +180,18 @@ def main(argv=None) -> None:
     parser.add_argument("--quick", action="store_true", help="3 rounds instead of 9")
     parser.add_argument("--compile", action="store_true", help="add torch.compile (inductor)")
     parser.add_argument("--accuracy", action="store_true", help="ulps of torch's own ops")
+    parser.add_argument("--device", default="cpu", help="torch device to time on (cpu, cuda)")
     args = parser.parse_args(argv)
     if args.accuracy:
         print("\n".join(accuracy()))
         return
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, float64, k = {K}")
-    for line in run([(2048, 1024), (64, 32)], 3 if args.quick else 9, args.compile):
+    device = device_of(args.device)
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, float64, k = {K}, "
+        f"device {device}"
+    )
+    rounds = 3 if args.quick else 9
+    for line in run([(2048, 1024), (64, 32)], rounds, args.compile, device):
         print(line)
 
 

@@ -9,6 +9,7 @@ Run from the repository root::
     python bench/bench_native_targets.py --quick      # fewer rounds, 1e5 elements
     python bench/bench_native_targets.py --compile --kernels softplus   # inductor: minutes
     python bench/bench_native_targets.py --accuracy   # max ulp: targets vs the frameworks' ops
+    python bench/bench_native_targets.py --device cuda   # the GPU section (where lent)
 
 Formulas: softplus ``log(1 + e^(k x))/k`` (hand-written: ``F.softplus(k x)/k``), swish
 ``x sigmoid(k x)`` (``x * torch.sigmoid(k x)``) and GELU ``x Phi(x/s)`` (``s F.gelu(x/s)``), all
@@ -19,7 +20,8 @@ hand-written torch time (> 1: slower).  ``--accuracy`` prints instead the max ul
 of the torch and jax targets and of the frameworks' own ops (``F.softplus(x, beta=k)``,
 ``jax.nn.softplus``, ``F.gelu``, ``jax.nn.gelu``, ``F.silu``, ``jax.nn.silu``) against the Numba
 kernel, over hard inputs (|x| to 800 and 1e300) at k = 2.5 and 0.37, results above 2**(p + 8)
-times the smallest normal (XLA flushes subnormals).  Nothing here is asserted by the tests.
+times the smallest normal (XLA flushes subnormals).  ``--device cuda`` times on the GPU (the
+bridge then runs the Numba CUDA kernels, generated too).  Nothing here is asserted by the tests.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from torch_device import CPU, device_of, sync  # noqa: E402
 
 from symsmooth import pipeline  # noqa: E402
 
@@ -61,22 +65,26 @@ def _candidates(out: Path, compiled: bool, names) -> dict:
 
 
 def _time(fn, x, k, backward: bool) -> float:
+    sync(x.device)
     start = time.perf_counter()
     y = fn(x, k)
     if backward:
         y.sum().backward()
+    sync(x.device)
     return time.perf_counter() - start
 
 
-def run(n: int, rounds: int, compiled: bool, names=tuple(KERNELS)) -> list[str]:
+def run(n: int, rounds: int, compiled: bool, names=tuple(KERNELS), device=CPU) -> list[str]:
     out = Path(tempfile.mkdtemp(prefix="bench_native_"))
-    pipeline.generate(list(names), out=out, targets=("cpu", "torch"))
+    targets = ("cpu", "torch") + (("cuda",) if device.type == "cuda" else ())
+    pipeline.generate(list(names), out=out, targets=targets)
     table = _candidates(out, compiled, names)
     gen = torch.Generator().manual_seed(0)
-    x = (torch.rand(n, generator=gen, dtype=torch.float64) - 0.5) * 40
+    x = ((torch.rand(n, generator=gen, dtype=torch.float64) - 0.5) * 40).to(device)
     lines = []
     for name, row in table.items():
-        for pname, k in (("k float", 1.7), ("k tensor", torch.tensor(1.7, dtype=torch.float64))):
+        tensor = torch.tensor(1.7, dtype=torch.float64, device=device)
+        for pname, k in (("k float", 1.7), ("k tensor", tensor)):
             for backward in (False, True):
                 best = dict.fromkeys(row, float("inf"))
                 for r in range(rounds + 1):  # round 0 warms up (compiles)
@@ -175,13 +183,16 @@ def main(argv=None) -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--kernels", nargs="*", default=list(KERNELS), choices=list(KERNELS))
     parser.add_argument("--accuracy", action="store_true", help="max ulp instead of timings")
+    parser.add_argument("--device", default="cpu", help="torch device to time on (cpu, cuda)")
     args = parser.parse_args(argv)
     if args.accuracy:
         print("\n".join(accuracy(args.kernels)))
         return
+    device = device_of(args.device)
     n, rounds = (100_000, 3) if args.quick else (1_000_000, args.rounds)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), n = {n}, float64")
-    for line in run(n, rounds, args.compile, args.kernels):
+    threads = torch.get_num_threads()
+    print(f"torch {torch.__version__}, {threads} thread(s), n = {n}, float64, device {device}")
+    for line in run(n, rounds, args.compile, args.kernels, device):
         print(line)
 
 

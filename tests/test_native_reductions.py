@@ -287,11 +287,15 @@ def test_verify_measures_the_native_module_against_certified_references(folder, 
 
 def test_every_row_node_has_a_base_function_in_both_runtimes():
     from symsmooth.codegen.helpers import module_helpers
-    from symsmooth.codegen.native_row_nodes import ROW_NODES
+    from symsmooth.codegen.native_printer import PRINTERS
+    from symsmooth.codegen.native_row_nodes import LINEAR_ROW_NODES, ROW_NODES
+    from symsmooth.codegen.targets import NATIVE_TARGETS
 
-    for runtime in ("symsmooth.runtime.torch_native", "symsmooth.runtime.jax_native"):
+    for name, target in NATIVE_TARGETS.items():
+        runtime = PRINTERS[name].runtime
         defs = module_helpers(runtime)
-        assert [n.__name__ for n in ROW_NODES if n.__name__ not in defs] == [], runtime
+        nodes = ROW_NODES + (LINEAR_ROW_NODES if target.linear_rule else ())
+        assert [n.__name__ for n in nodes if n.__name__ not in defs] == [], runtime
 
 
 def _arb_lse_dk(row, k):

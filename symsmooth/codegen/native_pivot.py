@@ -26,12 +26,18 @@ True
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import sympy as sp
 
 from symsmooth.codegen.emit import Assign
 from symsmooth.codegen.names import COTANGENT, POSITION, derived_var, state_var
 from symsmooth.codegen.native_row_nodes import (
+    barrier,
     kept,
+    linear_row_sum_err,
+    linear_two_prod_err,
+    linear_two_sum_err,
     row_sum,
     row_sum_err,
     row_take,
@@ -49,15 +55,35 @@ COTANGENT_ROWS = sp.Symbol(derived_var("rows", COTANGENT), real=True)
 """The cotangent of a row map's output (rows last), an argument of ``_pgrad_<name>``."""
 
 
+@dataclass(frozen=True)
+class ErrorFree:
+    """The row nodes of the error-free transformations a double-double is formed with."""
+
+    row_sum_err: type
+    two_sum_err: type
+    two_prod_err: type
+
+
+PLAIN = ErrorFree(row_sum_err, two_sum_err, two_prod_err)
+"""The rounding errors without derivative (``stop_gradient``), 0 where not finite."""
+
+LINEAR = ErrorFree(linear_row_sum_err, linear_two_sum_err, linear_two_prod_err)
+"""The same in linear operations only, for what depends on a cotangent the framework
+transposes (``jax.linear_transpose``: ``stop_gradient`` and a finiteness test of a linear
+value are not linear)."""
+
+
 def pivot_gradient(spec, context: dict, linear: bool = False):
     """``(statements, (grad_0, ..., from_pivot))`` of the pivoted input gradient, or ``None``
     when the reduction has no pivoted form (:func:`~symsmooth.codegen.pivot.pivot_form`) or
     its group's shift is not read at a pivot (see ``rows_statements``'s ``extend``).
 
-    The sums and the numerator are double-doubles (:func:`_small_sum`, :func:`_dd_numerator`),
-    except, with ``linear``, what depends on a row map's cotangent: a rule that JAX transposes
-    (``jax.linear_transpose``) must be structurally linear in it, and an error-free
-    transformation (TwoSum, TwoProduct) is not."""
+    The sums and the numerator are double-doubles (:func:`_small_sum`, :func:`_dd_numerator`).
+    With ``linear`` (a row map's rule that the framework transposes twice: JAX's JVP is the
+    transpose of this VJP and reverse mode transposes it back), what depends on the
+    cotangent takes the :data:`LINEAR` error-free transformations and every statement is
+    behind a ``barrier``, so that the twice-transposed rule is this one, operation for
+    operation (``tests/test_native_rowmap_vjp.py`` checks it bit for bit)."""
     plan, pc = spec.plan, spec.pieces
     pv = pivot_form(plan, pc)
     pivots = context["pivots"]
@@ -96,7 +122,8 @@ def pivot_gradient(spec, context: dict, linear: bool = False):
     small = {state_var("small_sum", k): k for k in pv.sums}
     low = {}  # small sum -> the name of its low part: each small sum is a double-double
     for j, symbol in enumerate(pv.small):
-        stmts += _small_sum(j, symbol, pv, rule, weight, at, small, linear)
+        eft = LINEAR if linear and symbol in pv.adjoint_terms else PLAIN
+        stmts += _small_sum(j, symbol, pv, rule, weight, at, small, eft)
         rule[symbol] = sp.Symbol(f"_gr{j}", real=True)
         low[symbol] = sp.Symbol(f"_gr{j}l", real=True)
     # the full sums of the group as the form splits them: the pivot's part plus the rest
@@ -110,7 +137,7 @@ def pivot_gradient(spec, context: dict, linear: bool = False):
     for j, (lead, rest, den, weighted) in enumerate(
         zip(pv.leading, pv.rest, pv.denominator, pv.weighted, strict=True)
     ):
-        lin = None if linear and plan.rowmap else linear_numerator(lead, rest, pv.small)
+        lin = linear_numerator(lead, rest, pv.small)
         if lin is None:  # the r-free part first: exact (0 at a pivot that is the target)
             parts = []
             for part, text in ((lead, "_gl"), (rest, "_gs")):
@@ -118,12 +145,15 @@ def pivot_gradient(spec, context: dict, linear: bool = False):
                 parts.append(sp.Symbol(f"{text}{j}", real=True))
             total = sp.Add(*parts, evaluate=False)
         else:
-            more, total = _dd_numerator(j, lin, rule, low)
+            eft = LINEAR if linear and plan.rowmap else PLAIN
+            more, total = _dd_numerator(j, lin, rule, low, eft)
             stmts += more
         expr = (weight if weighted else 1) * total / den.xreplace(rule)
         name = f"_gx{j}"
         stmts.append(Assign(name, kept(KEEP_ROWS, expr, 0)))
         grads.append(sp.Symbol(name, real=True))
+    if linear and plan.rowmap:
+        stmts = [Assign(a.target, a.expr if a.expr.is_Number else barrier(a.expr)) for a in stmts]
     return stmts, sp.Tuple(*grads, pivots[g]["from"])
 
 
@@ -133,21 +163,14 @@ def _framework(expr: sp.Expr, rule: dict) -> sp.Expr:
     return expr.replace(lambda e: isinstance(e, shifted_exp), lambda e: wexp(*e.args))
 
 
-def _small_sum(j: int, symbol, pv, rule: dict, weight, at, small: dict, linear: bool) -> list:
+def _small_sum(j: int, symbol, pv, rule: dict, weight, at, small: dict, eft: ErrorFree) -> list:
     """The statements of the small sum ``symbol`` (over the entries other than the pivot) as
     a double-double ``_gr{j} + _gr{j}l``: the row sum and its rounding error
-    (:func:`~symsmooth.codegen.native_row_nodes.row_sum_err`), and for an adjoint sum
-    ``sum G_i u(x_i) E_i`` the rounding errors of the products ``coef_i E_i`` too
-    (TwoProduct), as the Numba kernels accumulate them: where the cotangent nearly cancels,
-    ``G_l r_0 - r_1`` is then exact but for the weights' own rounding.  With ``linear``, an
-    adjoint sum is a plain row sum (its low part 0: see :func:`pivot_gradient`)."""
+    (``eft.row_sum_err``), and for an adjoint sum ``sum G_i u(x_i) E_i`` the rounding errors
+    of the products ``coef_i E_i`` too (``eft.two_prod_err``), as the Numba kernels
+    accumulate them: where the cotangent nearly cancels, ``G_l r_0 - r_1`` is then exact but
+    for the weights' own rounding."""
     out = []
-    if symbol in pv.adjoint_terms and linear:
-        entry = kept(KEEP_ROWS, _framework(pv.adjoint_terms[symbol], rule), 0)
-        return [
-            Assign(f"_gr{j}", row_sum(sp.Piecewise((0, at), (entry, True)))),
-            Assign(f"_gr{j}l", sp.S.Zero),
-        ]
     if symbol in pv.adjoint_terms:
         coef = sp.cancel(pv.adjoint_terms[symbol] / weight)
         if weight in coef.free_symbols:  # not E_g times a factor free of it: plain
@@ -156,7 +179,7 @@ def _small_sum(j: int, symbol, pv, rule: dict, weight, at, small: dict, linear: 
             coef = _framework(coef, rule)
             out.append(Assign(f"_gc{j}", coef))
             coef = sp.Symbol(f"_gc{j}", real=True)
-            hi, err = coef * weight, two_prod_err(coef, weight)
+            hi, err = coef * weight, eft.two_prod_err(coef, weight)
         hi = kept(KEEP_ROWS, _framework(hi, rule), 0)
     else:
         hi, err = sp.Symbol(state_var("term", small[str(symbol)]), real=True), None
@@ -166,20 +189,21 @@ def _small_sum(j: int, symbol, pv, rule: dict, weight, at, small: dict, linear: 
         Assign(str(entries), sp.Piecewise((0, at), (hi, True))),
         Assign(str(total), row_sum(entries)),
     ]
-    lo = row_sum_err(entries, total)
+    lo = eft.row_sum_err(entries, total)
     if err is not None:
         lo = lo + row_sum(sp.Piecewise((0, at), (kept(KEEP_ROWS, err, 0), True)))
     out.append(Assign(f"_gr{j}l", lo))
     return out
 
 
-def _dd_numerator(j: int, lin, rule: dict, low: dict) -> tuple[list, sp.Expr]:
+def _dd_numerator(j: int, lin, rule: dict, low: dict, eft: ErrorFree) -> tuple[list, sp.Expr]:
     """The statements of the numerator ``factor (sum lead + sum_k coef_k small_k)`` of
     :func:`~symsmooth.codegen.pivot.linear_numerator`, the bracket in double-double as the
     Numba kernels form it (``symsmooth/codegen/kinds/pivoted.py``): TwoSum of each addition,
     TwoProduct of each ``coef_k`` with the high part of ``small_k`` plus ``coef_k`` times its
     low part; the errors carry no derivative, so the derivative of the result (the value's
-    second) is that of ``factor (lead + rest)``.  Returns ``(statements, numerator)``."""
+    second) is that of ``factor (lead + rest)``.  ``eft``: the error-free transformations
+    (:data:`LINEAR` where the cotangent is transposed).  Returns ``(statements, numerator)``."""
     out = []
     lead = [_framework(t, rule) for t in lin.lead] or [sp.S.Zero]
     u, ul = sp.Symbol(f"_gu{j}_0", real=True), sp.Symbol(f"_gul{j}_0", real=True)
@@ -189,14 +213,14 @@ def _dd_numerator(j: int, lin, rule: dict, low: dict) -> tuple[list, sp.Expr]:
         c = _framework(coef, rule)
         hi = rule[small]
         exact = c in (sp.S.One, sp.S.NegativeOne)  # a product by +-1 rounds nothing
-        steps.append((c * hi, c * low[small] + (0 if exact else two_prod_err(c, hi))))
+        steps.append((c * hi, c * low[small] + (0 if exact else eft.two_prod_err(c, hi))))
     for n, (x, err) in enumerate(steps, start=1):
         xs = sp.Symbol(f"_gt{j}_{n}", real=True)
         nu, nul = sp.Symbol(f"_gu{j}_{n}", real=True), sp.Symbol(f"_gul{j}_{n}", real=True)
         out += [
             Assign(str(xs), x),
             Assign(str(nu), u + xs),
-            Assign(str(nul), ul + err + two_sum_err(u, xs)),
+            Assign(str(nul), ul + err + eft.two_sum_err(u, xs)),
         ]
         u, ul = nu, nul
     factor = sp.Symbol(f"_gf{j}", real=True)

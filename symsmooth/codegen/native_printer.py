@@ -38,7 +38,7 @@ from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.pycode import PythonCodePrinter
 
 from symsmooth.codegen.helpers import module_helpers
-from symsmooth.codegen.native_row_nodes import ROW_NODES
+from symsmooth.codegen.native_row_nodes import LINEAR_ROW_NODES, ROW_NODES
 from symsmooth.codegen.recipes import NODES, has_recipe, recipe
 from symsmooth.errors import CodegenError
 from symsmooth.functions import PRIMITIVES
@@ -320,7 +320,7 @@ def _install(cls) -> None:
     for name in ELEMENTARY:
         setattr(cls, f"_print_{name}", NativePrinter._print_elementary)
     bases = ("two_prod_err", "two_sum_err", "quot_err", "correction", "sub2", "by_dtype")
-    for name in bases + tuple(node.__name__ for node in ROW_NODES):
+    for name in bases + tuple(node.__name__ for node in (*ROW_NODES, *LINEAR_ROW_NODES)):
         setattr(cls, f"_print_{name}", NativePrinter._print_base)
     for name in PRIMITIVES:
         if has_recipe(name):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-__all__ = ["ROW_NODES"]
+__all__ = ["LINEAR_ROW_NODES", "ROW_NODES"]
 
 
 class _RowNode(sp.Function):
@@ -160,3 +160,37 @@ ROW_NODES = (
     row_count,
 )
 """The row operations, each a base function of the native runtimes of the same name."""
+
+
+class barrier(_RowNode):
+    """``barrier(t)``: ``t``, kept apart from its neighbours (no fusion or reassociation
+    across it, and a transposition keeps each side's order of operations)."""
+
+    nargs = 1
+
+
+class linear_row_sum_err(_RowNode):
+    """:class:`row_sum_err` in linear operations only, for a row of a cotangent that the
+    framework transposes."""
+
+    nargs = 2
+
+
+class linear_two_sum_err(_RowNode):
+    """:class:`two_sum_err` in linear operations only (operands linear in a transposed
+    cotangent)."""
+
+    nargs = 2
+
+
+class linear_two_prod_err(_RowNode):
+    """:class:`two_prod_err` in linear operations only (one operand linear in a transposed
+    cotangent, the other constant)."""
+
+    nargs = 2
+
+
+LINEAR_ROW_NODES = (barrier, linear_row_sum_err, linear_two_sum_err, linear_two_prod_err)
+"""The row operations of a rule that its framework transposes
+(:attr:`symsmooth.codegen.targets.NativeTarget.linear_rule`): base functions of those
+targets' runtimes only."""

@@ -211,6 +211,95 @@ def _row_sum_err(t, s):
     return _finite_or_zero((u - lax.stop_gradient(s)) + err)
 
 
+def _barrier(t):
+    """``t`` (an array or a tuple of them) kept apart from its neighbours
+    (``lax.optimization_barrier``): XLA neither fuses nor reassociates across it, and JAX's
+    transposition keeps the order of operations on each side.  Every statement of a rule
+    that JAX transposes twice (the row-map VJP, :mod:`symsmooth.codegen.native_pivot`) is
+    behind one: without them the transpose of the transpose re-associates the error-free
+    transformations (TwoSum came back as ``((a + b) - (s - b')) - b'``: 258 ulp where the
+    rule itself is within 1)."""
+    return lax.optimization_barrier(t)
+
+
+def _linear_two_sum_err(a, b):
+    """:func:`_two_sum_err` in linear operations only, for operands linear in a cotangent
+    that JAX transposes (``jax.linear_transpose``): no ``stop_gradient``, no finiteness
+    guard (not finite where ``a + b`` is not), each step behind :func:`_barrier`.
+
+    Its transpose is the zero map (as the exact error of a linear map is 0), and the
+    transpose of that is the error again:
+
+    >>> import jax
+    >>> with jax.enable_x64(True):
+    ...     g = jnp.array([1.0, 2.0])
+    ...     err = lambda c: _linear_two_sum_err(c, 1e-17 * c)
+    ...     back = jax.linear_transpose(err, g)
+    ...     again = jax.linear_transpose(lambda c: back(c)[0], g)
+    ...     err(g).tolist(), back(g)[0].tolist(), again(g)[0].tolist()
+    ([1e-17, 2e-17], [0.0, 0.0], [1e-17, 2e-17])
+    """
+    s = _barrier(a + b)
+    bp = _barrier(s - a)
+    e1, e2 = _barrier((a - _barrier(s - bp), b - bp))
+    return e1 + e2
+
+
+def _linear_split(a):
+    """Dekker's split ``a = hi + lo`` (each half the significand) in linear operations: the
+    product by the splitting constant is taken on ``a`` scaled by ``2**-28`` (float32:
+    ``2**-13``), exact, so that no finite ``a`` overflows (below ``2**-994`` the scaled ``a``
+    is subnormal and ``lo`` may keep a few more bits: the products' errors are then exact to
+    about ``eps`` of themselves)."""
+    scale = _by_dtype(a, 2.0**28, 2.0**13)
+    small = a * (1.0 / scale)
+    c = _barrier(_split_const(a) * small)
+    hi = _barrier(_barrier(c - _barrier(c - small)) * scale)
+    return hi, _barrier(a - hi)
+
+
+def _linear_two_prod_err(a, b):
+    """:func:`_two_prod_err` in linear operations only (one of ``a``, ``b`` linear in a
+    transposed cotangent, the other constant): Dekker's TwoProduct on :func:`_linear_split`
+    halves, each step behind :func:`_barrier`.
+
+    >>> import jax
+    >>> with jax.enable_x64(True):
+    ...     _linear_two_prod_err(jnp.array([0.1, 3.0]), jnp.array([0.3, -36.9])).tolist()
+    [1.6653345369377347e-18, -7.105427357601002e-15]
+    """
+    a, b = jnp.broadcast_arrays(a, b)
+    ah, al = _linear_split(a)
+    bh, bl = _linear_split(b)
+    p = _barrier(a * b)
+    t1 = _barrier(_barrier(ah * bh) - p)
+    t2, t3, t4 = _barrier((ah * bl, al * bh, al * bl))
+    return _barrier(_barrier(t1 + t2) + t3) + t4
+
+
+def _linear_row_sum_err(t, s):
+    """:func:`_row_sum_err` in linear operations only (``t`` and ``s`` linear in a transposed
+    cotangent): the same pairwise TwoSum tree over :func:`_linear_two_sum_err`.
+
+    >>> import jax
+    >>> with jax.enable_x64(True):
+    ...     t = jnp.array([[1.0, 1e-17, -1.0, 3e-18]])
+    ...     float(_linear_row_sum_err(t, _row_sum(t))[0, 0])
+    1e-17
+    """
+    u = t
+    err = jnp.zeros(s.shape, dtype=t.dtype)
+    while u.shape[-1] > 1:
+        if u.shape[-1] % 2:
+            u = jnp.concatenate([u, jnp.zeros_like(u[..., :1])], axis=-1)
+        a, b = u[..., 0::2], u[..., 1::2]
+        u = _barrier(a + b)
+        err = _barrier(err + _row_sum(_linear_two_sum_err(a, b)))
+    if u.shape[-1] == 0:
+        return err
+    return _barrier(u - s) + err
+
+
 def _row_shift(h, start):
     """The max shift of ``h`` over the last axis: ``max(start, max h)``, 0 where not finite,
     without derivative (the value does not depend on it)."""

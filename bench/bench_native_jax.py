@@ -44,6 +44,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from accuracy_against_own import compare  # noqa: E402
+
 from symsmooth import pipeline  # noqa: E402
 
 K = 1.7
@@ -179,41 +181,16 @@ def _own_module(name: str, own) -> SimpleNamespace:
 
 
 def accuracy() -> list[str]:
-    """Max ulp (and the worst regime above 4) of ``jax.nn``'s own ops and of the native JAX
-    modules, per part and dtype; then every regime where the native module is worse than
-    ``jax.nn``'s own op and above 4 ulp (a max over the regimes can hide one)."""
-    from symsmooth.verification.kernels import measure
-    from symsmooth.verification.native_targets import numpy_facade
-
+    """The accuracy table of jax.nn's own formulations and the native jax modules
+    (:func:`accuracy_against_own.compare`)."""
     out = Path(tempfile.mkdtemp(prefix="bench_native_jax_"))
     pipeline.generate(list(ROWS), out=out, targets=("cpu", "jax"))
-    lines = [
-        "| kernel | part | jax.nn own f64 | native jax f64 | jax.nn own f32 | native jax f32 |",
-        "|---|---|---|---|---|---|",
-    ]
-    worse = []
-    for name, own in ROWS.items():
-        modules = {"own": _own_module(name, own), "native": pipeline.load_native(name, "jax", out)}
-        worst, regimes = {}, {}
-        for which, module in modules.items():
-            report = measure(pipeline.kernel_spec(name), numpy_facade(module, "jax"), long_n=2000)
-            for r in report.rows:
-                if r.max_ulp >= worst.get((r.part, r.dtype, which), (-1.0, ""))[0]:
-                    worst[r.part, r.dtype, which] = (r.max_ulp, r.regime)
-                seen = regimes.setdefault((r.part, r.dtype, r.regime), {})
-                seen[which] = max(r.max_ulp, seen.get(which, 0.0))
-        for (part, dtype, regime), u in regimes.items():
-            if u.get("native", 0) > max(u.get("own", 0), 4):
-                worse.append(
-                    f"{name} {part} {dtype} {regime}: native {u['native']:.3g}, "
-                    f"jax.nn {u.get('own', float('nan')):.3g}"
-                )
-        for part in ("value", "grad_x", "grad_k"):
-            cells = [worst[part, d, w] for d in ("float64", "float32") for w in modules]
-            text = [f"{u:.3g} ({where})" if u > 4 else f"{u:.2f}" for u, where in cells]
-            lines.append(f"| {name} | {part} | " + " | ".join(text) + " |")
-    lines.append("native worse than jax.nn's own (> 4 ulp): " + ("; ".join(worse) or "none"))
-    return lines
+
+    def modules(name):
+        native = pipeline.load_native(name, "jax", out)
+        return {"own": _own_module(name, ROWS[name]), "native": native}
+
+    return compare(list(ROWS), modules, "jax", "jax.nn's own")
 
 
 def main(argv=None) -> None:

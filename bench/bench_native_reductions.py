@@ -15,7 +15,8 @@ Kernels and torch's own formulation of the same value: log-sum-exp ``LSE(k x)/k`
 modules are generated into a temporary folder.  One process, interleaved rounds (each round
 times every candidate once), the minimum over the rounds; ratios are candidate time / torch's
 time (> 1: slower).  ``--accuracy`` instead measures torch's own formulations (their values
-and autograd's gradients, ``k`` a tensor per row for ``grad_k``) with symsmooth's verifier,
+and autograd's gradients, ``k`` a tensor per row for ``grad_k``) and the native modules with
+symsmooth's verifier,
 the grid and certified references of ``symsmooth verify NAME --target torch``, and prints max
 ulp per part (``k = 1``, long rows of 2000).  ``--device cuda`` times on the GPU (the bridge
 then runs the Numba CUDA kernels, generated too; a time includes ``torch.cuda.synchronize``).
@@ -37,6 +38,7 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from accuracy_against_own import compare  # noqa: E402
 from torch_device import CPU, device_of, sync  # noqa: E402
 
 from symsmooth import pipeline  # noqa: E402
@@ -155,24 +157,16 @@ def _own_module(name: str, own) -> SimpleNamespace:
 
 
 def accuracy() -> list[str]:
-    """Max ulp (and the worst regime above 4) of torch's own ops, per part and dtype."""
-    from symsmooth.verification.kernels import measure
-    from symsmooth.verification.native_targets import numpy_facade
+    """The accuracy table of torch's own formulations and the native torch modules
+    (:func:`accuracy_against_own.compare`)."""
+    out = Path(tempfile.mkdtemp(prefix="bench_native_rows_"))
+    pipeline.generate(list(OWN), out=out, targets=("cpu", "torch"))
 
-    lines = ["| kernel | part | torch's own f64 | torch's own f32 |", "|---|---|---|---|"]
-    for name, own in OWN.items():
-        report = measure(
-            pipeline.kernel_spec(name), numpy_facade(_own_module(name, own), "torch"), long_n=2000
-        )
-        worst = {}
-        for r in report.rows:
-            if r.max_ulp >= worst.get((r.part, r.dtype), (-1.0, ""))[0]:
-                worst[r.part, r.dtype] = (r.max_ulp, r.regime)
-        for part in ("value", "grad_x", "grad_k"):
-            cells = [worst[part, d] for d in ("float64", "float32")]
-            text = [f"{u:.3g} ({where})" if u > 4 else f"{u:.2f}" for u, where in cells]
-            lines.append(f"| {name} | {part} | " + " | ".join(text) + " |")
-    return lines
+    def modules(name):
+        native = pipeline.load_native(name, "torch", out)
+        return {"own": _own_module(name, OWN[name]), "native": native}
+
+    return compare(list(OWN), modules, "torch", "torch's own")
 
 
 def main(argv=None) -> None:

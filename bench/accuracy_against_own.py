@@ -7,26 +7,33 @@ long rows of 2000).  Nothing here is asserted by the tests."""
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 from symsmooth import pipeline
 
 PARTS = ("value", "grad_x", "grad_k")
 
 
-def compare(names, modules, target: str, own_label: str) -> list[str]:
+def compare(owns: dict, target: str, own_label: str) -> list[str]:
     """Markdown lines: max ulp per part and dtype (the worst regime in parentheses above 4 ulp)
-    of ``modules(name)["own"]`` and ``modules(name)["native"]`` (modules called as the
-    verifier calls a kernel module), then every regime where the native module is worse than
-    the own formulation and above 4 ulp (a max over the regimes can hide one)."""
+    of the own formulations ``owns`` (name -> a module called as the verifier calls a kernel
+    module) and of the native ``target`` modules of the same names (generated into a
+    temporary folder), then every regime where the native module is worse than the own
+    formulation and above 4 ulp (a max over the regimes can hide one)."""
     from symsmooth.verification.kernels import measure
     from symsmooth.verification.native_targets import numpy_facade
 
     columns = [f"{own_label} f64", f"native {target} f64", f"{own_label} f32"]
     columns.append(f"native {target} f32")
     lines = ["| kernel | part | " + " | ".join(columns) + " |", "|---|---|" + "---|" * 4]
+    out = Path(tempfile.mkdtemp(prefix=f"bench_own_{target}_"))
+    pipeline.generate(list(owns), out=out, targets=("cpu", target))
     worse = []
-    for name in names:
+    for name, own in owns.items():
         worst, regimes = {}, {}
-        for which, module in modules(name).items():
+        modules = {"own": own, "native": pipeline.load_native(name, target, out)}
+        for which, module in modules.items():
             report = measure(pipeline.kernel_spec(name), numpy_facade(module, target), long_n=2000)
             for r in report.rows:
                 if r.max_ulp >= worst.get((r.part, r.dtype, which), (-1.0, ""))[0]:

@@ -212,7 +212,7 @@ def _dd_numerator(j: int, lin, rule: dict, low: dict, eft: ErrorFree) -> tuple[l
     for small, coef in lin.terms:
         c = _framework(coef, rule)
         hi = rule[small]
-        exact = c in (sp.S.One, sp.S.NegativeOne)  # a product by +-1 rounds nothing
+        exact = _unit_valued(c)  # a product by 0 or +-1 rounds nothing
         steps.append((c * hi, c * low[small] + (0 if exact else eft.two_prod_err(c, hi))))
     for n, (x, err) in enumerate(steps, start=1):
         xs = sp.Symbol(f"_gt{j}_{n}", real=True)
@@ -226,3 +226,20 @@ def _dd_numerator(j: int, lin, rule: dict, low: dict, eft: ErrorFree) -> tuple[l
     factor = sp.Symbol(f"_gf{j}", real=True)
     out.append(Assign(str(factor), _framework(lin.factor, rule)))
     return out, sp.Mul(factor, sp.Add(u, ul, evaluate=False), evaluate=False)
+
+
+def _unit_valued(c: sp.Expr) -> bool:
+    """Whether ``c`` only takes the values 0, 1 and -1 (a sign, an indicator such as
+    cross-entropy's ``[i = t]``), so that its products are exact and need no TwoProduct.
+
+    >>> i, t = sp.symbols("i t")
+    >>> _unit_valued(-sp.Piecewise((1, sp.Eq(i, t)), (0, True))), _unit_valued(sp.Integer(2))
+    (True, False)
+    """
+    if c.is_Number:
+        return c in (sp.S.Zero, sp.S.One, sp.S.NegativeOne)
+    if isinstance(c, sp.Mul) and len(c.args) == 2 and c.args[0] == sp.S.NegativeOne:
+        return _unit_valued(c.args[1])
+    if isinstance(c, sp.Piecewise):
+        return all(_unit_valued(value) for value, _ in c.args)
+    return False

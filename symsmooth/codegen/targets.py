@@ -84,8 +84,10 @@ class NativeTarget:
         pivoted VJP, :mod:`symsmooth.codegen.native_pivot`).
     linear_rule : bool
         Whether that rule is transposed by the framework (JAX: the JVP is the transpose of the
-        VJP), so the VJP must be structurally linear in the cotangent (no error-free
-        transformations of it: :func:`symsmooth.codegen.native_pivot.pivot_gradient`).
+        VJP, and reverse mode transposes it back), so what depends on the cotangent takes the
+        linear error-free transformations and every statement sits behind a barrier
+        (:data:`symsmooth.codegen.native_row_nodes.LINEAR_ROW_NODES`,
+        :func:`symsmooth.codegen.native_pivot.pivot_gradient`).
     """
 
     name: str

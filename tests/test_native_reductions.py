@@ -231,6 +231,33 @@ def test_a_label_on_a_masked_entry_is_refused_as_numba_refuses_it(native, numba)
         np.testing.assert_allclose(got, want, rtol=4 * EPS)
 
 
+def test_the_jax_entry_points_compile_once_per_shape_and_still_check_labels(native, numba):
+    # as jax.nn's: an eager call is one compiled program, cached by shape and dtype (op by op,
+    # the compensated rule took 4-8 s per first call of a shape, 0.17 s per later call);
+    # the label check runs before it, on the concrete arrays
+    mod = native["softmax_onehot_argmax", "jax"]
+    rng = np.random.default_rng(12)
+    x, cot = rng.normal(size=(3, 5)), rng.normal(size=(3, 5))
+    grad = mod.softmax_onehot_argmax_grad
+    with jax.enable_x64(True):
+        before = grad._cache_size()
+        for k in (0.37, 1.0, 20.0):
+            got = grad(jnp.asarray(x), k, cotangent=jnp.asarray(cot))
+            want = numba["softmax_onehot_argmax"].softmax_onehot_argmax_grad(x, k, cot)
+            np.testing.assert_allclose(np.asarray(got), want, rtol=64 * EPS, atol=64 * EPS)
+        assert grad._cache_size() == before + 1  # k is traced: one program for the three
+        grad(jnp.asarray(x[:, :4]), 1.0, cotangent=jnp.asarray(cot[:, :4]))
+        assert grad._cache_size() == before + 2  # a new shape, a new program
+    ce = native["cross_entropy_lse", "jax"]
+    with jax.enable_x64(True):
+        for fn in (ce.cross_entropy_lse, ce.cross_entropy_lse_grad, ce.cross_entropy_lse_grad_k):
+            with pytest.raises(ValueError, match="label t = 4"):
+                fn(jnp.zeros((2, 3)), 1.0, jnp.array([1.0, 4.0]))
+        # under a user's jit the label is traced: nothing raises, the label selects nothing
+        traced = jax.jit(lambda t: ce.cross_entropy_lse(jnp.zeros((2, 3)), 1.0, t))
+        assert np.isfinite(np.asarray(traced(jnp.array([1.0, 3.0])))).all()
+
+
 def test_torch_compile_traces_reductions_without_graph_breaks(native):
     x = torch.from_numpy(np.random.default_rng(2).normal(size=(5, 7)) * 4)
     for name, extra in (("logsumexp_max", ()), ("softmax_onehot_argmax", ()), ("zlpr", ("t",))):

@@ -92,6 +92,9 @@ class NativePrinter(PythonCodePrinter):
     functions: dict[str, str] = {}
     template_base: tuple[str, ...] = ("operands", "result_dtype", "narrow", "shaped")
     """The base functions every module of the target calls from its template."""
+    entry_base: tuple[str, ...] = ()
+    """The base functions every template of the target wraps its public functions in (JAX:
+    ``_entry``, the ``jit``), whatever the kind."""
 
     def __init__(self, settings: dict | None = None):
         base = {"fully_qualified_modules": True, "strict": True, "standard": "python3"}
@@ -371,6 +374,7 @@ class JaxPrinter(NativePrinter):
 
     target = "jax"
     runtime = "symsmooth.runtime.jax_native"
+    entry_base = ("entry",)
     functions = {
         **{n: f"jnp.{n}" for n in _SAME},
         **{n: f"jnp.arc{n[1:]}" for n in ("asin", "acos", "atan", "asinh", "acosh", "atanh")},
@@ -437,7 +441,7 @@ def base_sources(printer: NativePrinter) -> list[str]:
     the runtime module's order."""
     defs = module_helpers(printer.runtime)
     needed: set[str] = set()
-    todo = [*printer.base, *printer.template_base]
+    todo = [*printer.base, *printer.template_base, *printer.entry_base]
     while todo:
         name = todo.pop()
         if name not in needed:

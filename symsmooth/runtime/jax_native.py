@@ -32,6 +32,33 @@ def _result_dtype(*args):
     return jnp.result_type(*(strong or floats)) if floats else jnp.result_type(float)
 
 
+def _entry(static=(), check=None):
+    """A decorator: the public function compiled by ``jax.jit`` (as ``jax.nn``'s are), with
+    the keywords named in ``static`` (``axis``, ``keepdims``, an iteration count) as static
+    arguments, and ``check`` called first on the call's arguments outside the compilation.
+
+    An eager call then costs one compilation per shape, dtype and static value and no
+    per-operation dispatch after it: the compensated rules are thousands of operations, which
+    run one by one without ``jit`` (seconds per first call of a shape, 0.2 s after).  Checks of
+    data (the class labels) need concrete arrays, so they run in ``check``: under a user's own
+    ``jit`` the arrays are traced and the check passes, as before."""
+
+    def wrap(fn):
+        jitted = jax.jit(fn, static_argnames=static)
+        if check is None:
+            return jitted
+
+        def call(*args, **kwargs):
+            check(*args, **kwargs)
+            return jitted(*args, **kwargs)
+
+        call.__name__, call.__qualname__, call.__doc__ = fn.__name__, fn.__qualname__, fn.__doc__
+        call.__wrapped__ = fn
+        return call
+
+    return wrap
+
+
 def _operands(*args):
     """The arguments as arrays of one floating dtype: :func:`_result_dtype`, with bfloat16 and
     float16 computed in float32 (rounded once at the end, :func:`_narrow`)."""

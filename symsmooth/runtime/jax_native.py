@@ -436,10 +436,14 @@ def _row_count(keep, like):
 
 def _log_split(lin, c, r):
     """``lin + log(c + r)`` as ``(lin + log c) + log1p(r/c)`` (``c`` the weights of the terms
-    at the maximum, ``r`` the rest); ``lin + log(c + r)`` where ``c`` is not positive."""
+    at the maximum, ``r`` the rest); ``lin + log(c + r)`` where ``c`` is not positive.  Its
+    derivative is that of ``lin + log(c + r)`` (see the torch twin)."""
     ok = c > 0
     safe = jnp.where(ok, c, jnp.ones_like(c))
-    return jnp.where(ok, (lin + jnp.log(safe)) + jnp.log1p(r / safe), lin + jnp.log(c + r))
+    split = (lin + jnp.log(safe)) + jnp.log1p(r / safe)
+    tangent = lin + jnp.log(safe + r)
+    split = lax.stop_gradient(split) + _finite_or_zero(tangent - lax.stop_gradient(tangent))
+    return jnp.where(ok, split, lin + jnp.log(c + r))
 
 
 def _row_any(keep):

@@ -740,6 +740,40 @@ def _cuda_simulated(cuda):
     return getattr(cuda.jit, "__module__", "").startswith("numba.cuda.simulator")
 
 
+def _lock_simulated_shared_arrays():
+    """Serialize the simulator's shared-array allocation: numba-cuda's ``FakeCUDAShared.array``
+    looks its array up by the calling line and stores a new one without a lock, so two threads
+    of a block that reach the line together can each allocate one (uninitialised memory the
+    other threads never write: a kernel read garbage, an inf, in one suite run of four under
+    load).  The same lookup under a lock; patched once, in the simulator only."""
+    import sys
+    import threading
+    import traceback
+
+    from numba.cuda import types
+    from numba.cuda.np import numpy_support
+    from numba.cuda.simulator import kernelapi
+
+    shared = kernelapi.FakeCUDAShared
+    if getattr(shared.array, "locked", False):
+        return
+    unlocked, lock = shared.array, threading.Lock()
+
+    def array(self, shape, dtype, alignment=None):
+        if shape == 0 or alignment is not None:  # dynamic shared memory, or its error
+            return unlocked(self, shape, dtype, alignment)
+        caller = traceback.extract_stack(sys._getframe())[-2][0:2]  # the kernel's line
+        with lock:
+            if caller not in self._allocations:
+                if isinstance(dtype, types.Type):
+                    dtype = numpy_support.as_dtype(dtype)
+                self._allocations[caller] = np.empty(shape, dtype)
+            return self._allocations[caller]
+
+    array.locked = True
+    shared.array = array
+
+
 class _SimulatedMath:
     """``math`` for the simulator, which runs kernels as Python: where Python's math raises
     (log(0), exp(1000)), the IEEE result a GPU returns (NumPy's, without warnings)."""
@@ -769,6 +803,7 @@ def _cuda_build(cuda):
     ns = {"math": math, "cuda": cuda, "float64": float64, "int64": int64}
     if _cuda_simulated(cuda):
         ns["math"] = _SimulatedMath()
+        _lock_simulated_shared_arrays()
 
     def rebind(fn):
         fn = getattr(fn, "py_func", fn)

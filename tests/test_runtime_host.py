@@ -250,6 +250,57 @@ def test_cuda_host_functions_in_the_simulator():
     assert res["iter_rows"] == [[2, 5], [2, 5], [1]]
 
 
+SHARED_RACE = textwrap.dedent(
+    """
+    import json, threading, time
+    import numpy as np
+    from numba.cuda.simulator import kernelapi
+    from symsmooth.runtime import cuda_host
+
+    class Slow:  # np.empty gives the other threads the GIL between lookup and store
+        def __getattr__(self, name):
+            return getattr(np, name)
+
+        def empty(self, *args):
+            time.sleep(0.02)
+            return np.empty(*args)
+
+    def allocations():
+        shared, got = kernelapi.FakeCUDAShared(0), []
+
+        def thread():  # every thread of a block reaches the same line: one array for all
+            got.append(id(shared.array(8, np.float64)))
+
+        threads = [threading.Thread(target=thread) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return len(set(got))
+
+    kernelapi.np = cuda_host.np = Slow()
+    before = allocations()
+    cuda_host._lock_simulated_shared_arrays()
+    cuda_host._lock_simulated_shared_arrays()  # patched once
+    print(json.dumps([before, allocations()]))
+    """
+)
+
+
+def test_the_simulators_shared_arrays_are_one_per_line_under_a_lock():
+    # numba-cuda's simulator allocates a shared array on a line's first use without a lock:
+    # threads that reach it together get arrays of their own (a kernel of the suite read an
+    # uninitialised one, an inf, under load); _cuda_build locks it in the simulator
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1", PYTHONPATH=str(ROOT))
+    done = subprocess.run(
+        [sys.executable, "-c", SHARED_RACE], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    before, after = json.loads(done.stdout.strip().splitlines()[-1])
+    assert before > 1  # the unlocked lookup: several arrays for one line
+    assert after == 1
+
+
 # --- the one TwoSum of every compensated sum (runtime/double_double.py) ---------------------
 
 

@@ -147,16 +147,27 @@ def test_simulated_kernel_matches_cpu_and_mpmath(runs, name):
 @needs_numba_cuda
 @pytest.mark.parametrize("name", NAMES)
 def test_kernel_compiles_to_ptx(runs, name):
-    """Value and gradient kernels type-check and lower to PTX for sm_80 (float32, float64) and
-    sm_90 (float64)."""
+    """Value and gradient kernels type-check and lower to PTX for sm_80 (float32, float64);
+    the value kernel for sm_90 (float64)."""
     _generated(name)
     result = runs["ptx"][name]
     assert result["error"] is None, result["error"]
     compiled = {(k, tuple(cc)) for k, _, cc, _ in result["compiled"]}
     kernels = {k for k, _ in compiled}
-    assert len(kernels) == 2 and len(result["compiled"]) == 6, result["compiled"]
+    assert len(kernels) == 2 and len(result["compiled"]) == 5, result["compiled"]
     assert all(size > 1000 for *_, size in result["compiled"])
     assert {cc for _, cc in compiled} == {(8, 0), (9, 0)}
+    assert len({k for k, cc in compiled if cc == (9, 0)}) == 1
+
+
+def test_ptx_check_refuses_a_kernel_the_module_lacks():
+    from types import SimpleNamespace
+
+    from symsmooth.codegen.cuda_check import compile_module_ptx
+
+    module = SimpleNamespace(__name__="m", _CUDA_SIGNATURES={"_cuda_rows_m": ["void()"] * 2})
+    with pytest.raises(KeyError, match="m has no CUDA kernel _cuda_grad_rows_m"):
+        compile_module_ptx(module, kernels=("_cuda_rows_m", "_cuda_grad_rows_m"))
 
 
 # --- launcher semantics (simulator) -------------------------------------------------------------

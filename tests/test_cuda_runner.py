@@ -194,10 +194,14 @@ def ptx(folder: str, names: list[str]) -> dict:
         start = time.perf_counter()
         try:
             module = load_module(name, _where(folder, name))
-            # float32 and float64 for sm_80, float64 for sm_90 (the data dtype only changes
-            # the loads; the capability only the final PTX): keeps the catalog check short
+            # float32 and float64 for sm_80, the value kernel in float64 for sm_90 (the data
+            # dtype only changes the loads; the capability only the final PTX, and the
+            # gradient kernel calls the value's helpers): keeps the catalog check short
             results = compile_module_ptx(module, ccs=[(8, 0)])
-            results += compile_module_ptx(module, ccs=[(9, 0)], dtypes=("float64",))
+            value = next(iter(module._CUDA_SIGNATURES))
+            results += compile_module_ptx(
+                module, ccs=[(9, 0)], dtypes=("float64",), kernels=(value,)
+            )
             out[name] = dict(
                 compiled=[[r.kernel, r.signature, list(r.cc), r.size] for r in results],
                 error=None,

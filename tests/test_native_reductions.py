@@ -325,6 +325,22 @@ def test_every_row_node_has_a_base_function_in_both_runtimes():
         assert [n.__name__ for n in nodes if n.__name__ not in defs] == [], runtime
 
 
+def test_a_decorated_rule_and_a_class_travel_with_the_function_that_uses_them(folder):
+    # the attached gradient's perturbation is a jax.custom_jvp (its rule a def decorated by
+    # the function's attribute) and a torch.autograd.Function (a class): both are copied
+    from symsmooth.codegen.helpers import module_helpers
+
+    jax_defs = module_helpers("symsmooth.runtime.jax_native")
+    assert "tangent_only_rule" in jax_defs["tangent_only"].requires
+    torch_defs = module_helpers("symsmooth.runtime.torch_native")
+    assert {"TangentOnly", "TangentOnlyJvp"} <= set(torch_defs["tangent_only"].requires)
+    assert "class _TangentOnly(" in torch_defs["TangentOnly"].source
+    text = (folder / "cross_entropy_lse_jax.py").read_text()
+    assert text.index("def _tangent_only(") < text.index("@_tangent_only.defjvp")
+    text = (folder / "cross_entropy_lse_torch.py").read_text()
+    assert text.index("class _TangentOnly(") < text.index("class _TangentOnlyJvp(_TangentOnly)")
+
+
 def _arb_lse_dk(row, k):
     """d/dk log(sum exp(k x))/k as a certified ball (python-flint arb at 300 bits)."""
     old = flint.ctx.prec
@@ -389,6 +405,33 @@ def test_the_sharpness_derivative_of_a_confident_row_keeps_its_digits(native, ta
         torch.tensor(k, dtype=torch.float64)
     ).numpy()
     assert (np.abs(naive - exact) / np.spacing(np.abs(exact))).max() > 1e3
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("k", [0.37, 1.7])
+def test_the_cross_entropy_gradient_at_an_absent_entry_is_its_limit(native, numba, target, k):
+    # CE = LSE(k x)/k - x_t: d/dx_i = p_i - [i = t], so -1 at a -inf label and 0 at another
+    # -inf entry (p_i = 0).  The pivoted gradient is attached as sum_i d_i g_i with d_i 0 in
+    # value; d_i = where(finite, x_i - frozen x_i, 0) had no derivative at x_i = -inf (0 at
+    # the label), _tangent_only's has derivative 1 there.
+    inf = np.inf
+    x = np.array([[2.0, -inf, 0.5, -1.0], [-inf, 1.0, 3.0, 0.0], [-inf, -inf, 1.0, 2.0]])
+    t = np.array([2.0, 3.0, 1.0])
+    exact = np.zeros_like(x)
+    for r, (row, label) in enumerate(zip(x, t, strict=True)):
+        fin = np.isfinite(row)
+        exact[r, fin] = _arb_softmax(row[fin], k)
+        exact[r, int(label) - 1] -= 1.0
+    got = _call(target, native["cross_entropy_lse", target].cross_entropy_lse_grad, x, k, t)
+    assert got[0, 1] == -1.0 and got[2, 0] == -1.0 and got[1, 0] == 0.0
+    assert (np.abs(got - exact) <= 4 * np.spacing(np.abs(exact)) + 1e-300).all(), got - exact
+    np.testing.assert_array_equal(
+        got[~np.isfinite(x)],
+        numba["cross_entropy_lse"].cross_entropy_lse_grad(x, k, t)[~np.isfinite(x)],
+    )
+    v = torch.tensor([-inf, 2.0], dtype=torch.float64, requires_grad=True)
+    old = torch.where(torch.isfinite(v), v - v.detach(), 0.0)
+    assert torch.autograd.grad(old.sum(), v)[0].tolist() == [0.0, 1.0]
 
 
 @pytest.mark.parametrize("target", TARGETS)

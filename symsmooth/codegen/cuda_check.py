@@ -61,24 +61,31 @@ def assumed_device(cc: tuple):
 
 
 def compile_module_ptx(
-    module: ModuleType, ccs=CAPABILITIES, dtypes=("float32", "float64")
+    module: ModuleType, ccs=CAPABILITIES, dtypes=("float32", "float64"), kernels=None
 ) -> list[PtxResult]:
-    """Compile every kernel of a generated module to PTX for each capability in ``ccs``.
+    """Compile every kernel of a generated module (or those named in ``kernels``) to PTX for
+    each capability in ``ccs``.
 
     Signatures come from the module's ``_CUDA_SIGNATURES`` (one per data dtype, float32 first).
-    Raises whatever Numba raises on a typing or lowering error.
+    Raises whatever Numba raises on a typing or lowering error, and a KeyError naming a kernel
+    the module does not have.
     """
+    unknown = sorted(set(kernels or ()) - set(module._CUDA_SIGNATURES))
+    if unknown:
+        raise KeyError(f"{module.__name__} has no CUDA kernel {unknown[0]}")
     from numba import cuda
 
     index = {"float32": 0, "float64": 1}
     results = []
-    kernels = module._cuda_build(cuda)
+    built = module._cuda_build(cuda)
     for cc in ccs:
         with assumed_device(cc):
             for name, signatures in module._CUDA_SIGNATURES.items():
+                if kernels is not None and name not in kernels:
+                    continue
                 for dtype in dtypes:
                     signature = signatures[index[dtype]]
-                    pyfunc = kernels[name].py_func
+                    pyfunc = built[name].py_func
                     ptx, _ = cuda.compile_ptx(pyfunc, signature, device=False, cc=cc)
                     results.append(PtxResult(name, signature, tuple(cc), len(ptx)))
     return results

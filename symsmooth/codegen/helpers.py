@@ -121,8 +121,9 @@ def _requirements(defs: dict[str, _Def]) -> dict[str, tuple[str, ...]]:
 
 
 def module_helpers(module: str) -> dict[str, Helper]:
-    """Name -> :class:`Helper` of every ``_name`` def of one runtime module (read without
-    importing it), in definition order: the base of the native targets' modules
+    """Name -> :class:`Helper` of every ``_name`` def (or class) of one runtime module (read
+    without importing it), in definition order; a def decorated by another's attribute (a JAX
+    ``@_f.defjvp`` rule) is required by that one: the base of the native targets' modules
     (:mod:`symsmooth.runtime.torch_native`, :mod:`symsmooth.runtime.jax_native`).
 
     >>> h = module_helpers("symsmooth.runtime.torch_native")["quot_err"]
@@ -132,10 +133,25 @@ def module_helpers(module: str) -> dict[str, Helper]:
     defs = {
         d.node.name[1:]: d
         for d in _module_defs(module)
-        if isinstance(d.node, ast.FunctionDef) and d.node.name.startswith("_")
+        if isinstance(d.node, (ast.FunctionDef, ast.ClassDef)) and d.node.name.startswith("_")
     }
     requires = _requirements(defs)
+    for name, d in defs.items():  # a rule attached by decorator travels with its function
+        owner = _decorated_on(d.node, defs)
+        if owner is not None:
+            requires[owner] += (name,)
     return {n: Helper(n, d.source, requires[n], module) for n, d in defs.items()}
+
+
+def _decorated_on(node: ast.stmt, defs: dict[str, _Def]) -> str | None:
+    """The helper whose attribute decorates ``node`` (``@_f.defjvp`` attaches a JVP rule to
+    ``_f``), or ``None``."""
+    for deco in getattr(node, "decorator_list", ()):
+        if isinstance(deco, ast.Attribute) and isinstance(deco.value, ast.Name):
+            owner = deco.value.id[1:]
+            if deco.value.id.startswith("_") and owner in defs:
+                return owner
+    return None
 
 
 def _scalar_helpers() -> dict[str, Helper]:

@@ -210,6 +210,8 @@ def reduction_context(spec, target: str) -> dict:
         printer.base.update({"frozen", "row_sum"})
         if spec.plan.rowmap:
             printer.base.update(NATIVE_TARGETS[target].rule_base)
+        else:  # the attached gradient's perturbations (templates: <target>_reduction.py.j2)
+            printer.base.add("tangent_only")
     helpers = helper_sources(printer)
     clash = sorted(
         ({f"_{h}" for h in printer.helpers} | {f"_{b}" for b in printer.base}) & {private}

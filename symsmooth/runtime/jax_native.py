@@ -361,6 +361,29 @@ def _frozen(e):
     return lax.stop_gradient(e)
 
 
+@jax.custom_jvp
+def _tangent_only(v):
+    """0, whose derivative in ``v`` is 1 at every entry, ``v = -inf`` included: the
+    perturbation ``v - v`` of an entry whose value is not finite (``v - stop(v)`` is NaN
+    there, and a ``where`` around it drops the tangent).  A pivoted gradient is attached as
+    ``sum_i d_i g_i``; the limit ``g_i`` at an absent entry (a label's ``-1`` in
+    cross-entropy, a label weight's derivative where the score is ``-inf``) needs ``d_i``.
+
+    >>> v = jnp.array([-jnp.inf, 2.0])
+    >>> _tangent_only(v).tolist(), jax.grad(lambda v: (_tangent_only(v) * v[1]).sum())(v).tolist()
+    ([0.0, 0.0], [2.0, 2.0])
+    """
+    return jnp.zeros_like(v)
+
+
+@_tangent_only.defjvp
+def _tangent_only_rule(primals, tangents):
+    """The JVP of :func:`_tangent_only`: value 0, tangent the input's.  The value is
+    :func:`_tangent_only` again, not ``zeros_like``: a higher-order derivative differentiates
+    this rule, and ``zeros_like`` would drop the second derivative of the midpoint term."""
+    return _tangent_only(primals[0]), tangents[0]
+
+
 def _wexp(h, m):
     """``exp(h - m)`` with ``h - m`` taken exactly: ``exp(d) (1 + e)`` (inf stays inf),
     ``d = fl(h - m)`` and ``e`` its rounding error (TwoSum), so a weight far below the row

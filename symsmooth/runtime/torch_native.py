@@ -283,6 +283,52 @@ def _frozen(e):
     return e.detach() if isinstance(e, torch.Tensor) else e
 
 
+class _TangentOnly(torch.autograd.Function):
+    """0 in value, the identity in reverse-mode derivative, any order (the rule under
+    ``torch.compile``: Dynamo refuses an ``autograd.Function`` with a custom ``jvp``)."""
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(v):
+        return torch.zeros_like(v)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        pass
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+
+class _TangentOnlyJvp(_TangentOnly):
+    """:class:`_TangentOnly` with its forward-mode rule (eager: ``torch.func.jvp``,
+    ``jacfwd``, ``hessian``)."""
+
+    @staticmethod
+    def jvp(ctx, t):
+        return t
+
+
+def _tangent_only(v):
+    """0, whose derivative in ``v`` is 1 at every entry, ``v = -inf`` included: the
+    perturbation ``v - v`` of an entry whose value is not finite (``v - frozen(v)`` is NaN
+    there, and a ``where`` around it drops the derivative).  A pivoted gradient is attached as
+    ``sum_i d_i g_i``; the limit ``g_i`` at an absent entry (a label's ``-1`` in
+    cross-entropy, a label weight's derivative where the score is ``-inf``) needs ``d_i``.
+
+    >>> v = torch.tensor([-math.inf, 2.0], dtype=torch.float64, requires_grad=True)
+    >>> d = _tangent_only(v)
+    >>> d.tolist(), torch.autograd.grad((d * torch.tensor([-1.0, 3.0])).sum(), v)[0].tolist()
+    ([0.0, 0.0], [-1.0, 3.0])
+    """
+    if not isinstance(v, torch.Tensor):
+        return 0.0
+    rule = _TangentOnly if torch.compiler.is_compiling() else _TangentOnlyJvp
+    return rule.apply(v)
+
+
 def _param_term(value, f, params):
     """``value`` plus ``J(mid) d``, 0 in value, that carries the derivatives of ``f(*params)``
     in the parameters autograd tracks: ``d = p - frozen p`` (0) and ``J`` the Jacobian of

@@ -366,8 +366,8 @@ def _tangent_only(v):
     """0, whose derivative in ``v`` is 1 at every entry, ``v = -inf`` included: the
     perturbation ``v - v`` of an entry whose value is not finite (``v - stop(v)`` is NaN
     there, and a ``where`` around it drops the tangent).  A pivoted gradient is attached as
-    ``sum_i d_i g_i``; the limit ``g_i`` at an absent entry (a label's ``-1`` in
-    cross-entropy, a label weight's derivative where the score is ``-inf``) needs ``d_i``.
+    ``sum_i d_i g_i``; the limit ``g_i`` at an absent entry (cross-entropy's ``-1`` at a
+    label on a ``-inf`` logit) needs ``d_i``.
 
     >>> v = jnp.array([-jnp.inf, 2.0])
     >>> _tangent_only(v).tolist(), jax.grad(lambda v: (_tangent_only(v) * v[1]).sum())(v).tolist()

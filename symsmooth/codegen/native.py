@@ -56,6 +56,7 @@ from symsmooth.codegen.names import (
     native_public_names,
     public_names,
 )
+from symsmooth.codegen.native_paramgrad import covered_params, param_derivatives
 from symsmooth.codegen.native_pivot import COTANGENT_ROWS, pivot_gradient
 from symsmooth.codegen.native_printer import PRINTERS, base_sources, helper_sources
 from symsmooth.codegen.native_rows import KEEP_ROWS, rows_statements
@@ -206,10 +207,13 @@ def reduction_context(spec, target: str) -> dict:
             "lines": lines(pivoted, printer),
             # a row map's VJP has no per-row surrogate: a custom rule (docs/targets.md)
             "cotangent": str(COTANGENT_ROWS) if spec.plan.rowmap else None,
+            "params": _param_rows(spec, pivoted, linear, printer),
         }
         printer.base.update({"frozen", "row_sum"})
+        covered = pgrad["params"]["covered"] if pgrad["params"] else ()
         if spec.plan.rowmap:
-            printer.base.update(NATIVE_TARGETS[target].rule_base)
+            if set(params) - set(covered):  # the rest join by forward mode
+                printer.base.update(NATIVE_TARGETS[target].rule_base)
         else:  # the attached gradient's perturbations (templates: <target>_reduction.py.j2)
             printer.base.add("tangent_only")
     helpers = helper_sources(printer)
@@ -268,6 +272,25 @@ def reduction_context(spec, target: str) -> dict:
         "public": public_names(
             name, "reduction", spec.input_names, ("cpu",), spec.public_param_names
         ),
+    }
+
+
+def _param_rows(spec, pivoted: list, linear: bool, printer) -> dict | None:
+    """The rows function of the parameter derivatives that have a compensated pivoted form
+    (:mod:`symsmooth.codegen.native_paramgrad`), or ``None`` (all by autodiff).  Taken only
+    where its rows have a pivot exactly where the input gradient's do (the template masks
+    both with the one flag)."""
+    if not covered_params(spec):
+        return None
+    stmts = rows_statements(spec, partial(param_derivatives, linear=linear), frozen_pivots=False)
+    if stmts is None or stmts[-1].expr.args[-1] != pivoted[-1].expr.args[-1]:
+        return None
+    covered = covered_params(spec)
+    return {
+        "private": native_private(f"{spec.name}_pivot_param_grad"),
+        "lines": lines(stmts, printer),
+        "covered": covered,
+        "index": {p: j for j, p in enumerate(covered)},
     }
 
 

@@ -146,7 +146,7 @@ def pivot_gradient(spec, context: dict, linear: bool = False):
             total = sp.Add(*parts, evaluate=False)
         else:
             eft = LINEAR if linear and plan.rowmap else PLAIN
-            more, total = _dd_numerator(j, lin, rule, low, eft)
+            more, total = _dd_numerator(j, lin, rule, low, eft, set(pv.adjoint_terms))
             stmts += more
         expr = (weight if weighted else 1) * total / den.xreplace(rule)
         name = f"_gx{j}"
@@ -196,14 +196,18 @@ def _small_sum(j: int, symbol, pv, rule: dict, weight, at, small: dict, eft: Err
     return out
 
 
-def _dd_numerator(j: int, lin, rule: dict, low: dict, eft: ErrorFree) -> tuple[list, sp.Expr]:
+def _dd_numerator(
+    j: int, lin, rule: dict, low: dict, eft: ErrorFree, adjoint: set = frozenset()
+) -> tuple[list, sp.Expr]:
     """The statements of the numerator ``factor (sum lead + sum_k coef_k small_k)`` of
     :func:`~symsmooth.codegen.pivot.linear_numerator`, the bracket in double-double as the
     Numba kernels form it (``symsmooth/codegen/kinds/pivoted.py``): TwoSum of each addition,
     TwoProduct of each ``coef_k`` with the high part of ``small_k`` plus ``coef_k`` times its
     low part; the errors carry no derivative, so the derivative of the result (the value's
     second) is that of ``factor (lead + rest)``.  ``eft``: the error-free transformations
-    (:data:`LINEAR` where the cotangent is transposed).  Returns ``(statements, numerator)``."""
+    (:data:`LINEAR` where the cotangent is transposed; its TwoProduct takes the operand linear
+    in the cotangent first: an ``adjoint`` small sum, or a coefficient that reads it).
+    Returns ``(statements, numerator)``."""
     out = []
     lead = [_framework(t, rule) for t in lin.lead] or [sp.S.Zero]
     u, ul = sp.Symbol(f"_gu{j}_0", real=True), sp.Symbol(f"_gul{j}_0", real=True)
@@ -213,7 +217,8 @@ def _dd_numerator(j: int, lin, rule: dict, low: dict, eft: ErrorFree) -> tuple[l
         c = _framework(coef, rule)
         hi = rule[small]
         exact = _unit_valued(c)  # a product by 0 or +-1 rounds nothing
-        steps.append((c * hi, c * low[small] + (0 if exact else eft.two_prod_err(c, hi))))
+        pair = (hi, c) if small in adjoint and not c.has(COTANGENT_ROWS) else (c, hi)
+        steps.append((c * hi, c * low[small] + (0 if exact else eft.two_prod_err(*pair))))
     for n, (x, err) in enumerate(steps, start=1):
         xs = sp.Symbol(f"_gt{j}_{n}", real=True)
         nu, nul = sp.Symbol(f"_gu{j}_{n}", real=True), sp.Symbol(f"_gul{j}_{n}", real=True)

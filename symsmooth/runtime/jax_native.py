@@ -92,7 +92,18 @@ def _finite_or_zero(e):
 
 def _two_prod_err(a, b):
     """The rounding error of ``a*b``: ``a*b = fl(a*b) + err`` exactly (Dekker; no FMA needed),
-    0 where it is not finite."""
+    0 where it is not finite or where it is below the normal range.
+
+    XLA on CPU flushes subnormal results to 0, and Dekker's ``ah*bh - p`` is one where ``p``
+    is within ``2**53`` of the smallest normal: the error came back as ``ah*bl + al*bh``
+    alone, ``1e-8`` of a product near ``1e-300`` (a soft argmax derivative in ``k`` 7.9e8 ulp
+    off on rows of ``1e-300``); 0 there only drops a correction below ``eps**2`` relative.
+
+    >>> import jax
+    >>> with jax.enable_x64(True):
+    ...     _two_prod_err(jnp.array([0.1, 3e-300]), jnp.array([0.3, 0.1])).tolist()
+    [1.6653345369377347e-18, 0.0]
+    """
     a, b = jnp.broadcast_arrays(lax.stop_gradient(a), lax.stop_gradient(b))
     s = _split_const(a)
     p = a * b
@@ -102,7 +113,8 @@ def _two_prod_err(a, b):
     c = s * b
     bh = c - (c - b)
     bl = b - bh
-    return _finite_or_zero(((ah * bh - p) + ah * bl + al * bh) + al * bl)
+    err = _finite_or_zero(((ah * bh - p) + ah * bl + al * bh) + al * bl)
+    return jnp.where(jnp.abs(p) < _by_dtype(p, 2.0**-969, 2.0**-102), jnp.zeros_like(err), err)
 
 
 def _two_sum_err(a, b):
@@ -286,9 +298,12 @@ def _linear_split(a):
 
 
 def _linear_two_prod_err(a, b):
-    """:func:`_two_prod_err` in linear operations only (one of ``a``, ``b`` linear in a
-    transposed cotangent, the other constant): Dekker's TwoProduct on :func:`_linear_split`
-    halves, each step behind :func:`_barrier`.
+    """:func:`_two_prod_err` in linear operations only (``a`` linear in a transposed
+    cotangent, ``b`` constant): Dekker's TwoProduct on :func:`_linear_split` halves, each step
+    behind :func:`_barrier`; 0 where ``|b| < 2**-960`` (float32: ``2**-96``): XLA flushes
+    subnormals, and there a product's error came back ``1e-8`` of a product near ``1e-299``
+    (``G_l T`` of a softmax row of ``1e-300``: 3.3e6 ulp), where 0 only drops a correction
+    (``b`` is read as a constant: it must not be the linear operand).
 
     >>> import jax
     >>> with jax.enable_x64(True):
@@ -301,7 +316,8 @@ def _linear_two_prod_err(a, b):
     p = _barrier(a * b)
     t1 = _barrier(_barrier(ah * bh) - p)
     t2, t3, t4 = _barrier((ah * bl, al * bh, al * bl))
-    return _barrier(_barrier(t1 + t2) + t3) + t4
+    err = _barrier(_barrier(t1 + t2) + t3) + t4
+    return jnp.where(jnp.abs(lax.stop_gradient(b)) < _by_dtype(b, 2.0**-960, 2.0**-96), 0.0, err)
 
 
 def _linear_row_sum_err(t, s):

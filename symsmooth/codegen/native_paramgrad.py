@@ -48,7 +48,14 @@ import sympy as sp
 from symsmooth.codegen.emit import Assign
 from symsmooth.codegen.names import POSITION, state_var
 from symsmooth.codegen.native_pivot import COTANGENT_ROWS, LINEAR, PLAIN, ErrorFree
-from symsmooth.codegen.native_row_nodes import barrier, dexp, kept, row_sum, row_take
+from symsmooth.codegen.native_row_nodes import (
+    barrier,
+    dexp,
+    kept,
+    row_scale,
+    row_sum,
+    row_take,
+)
 from symsmooth.codegen.native_rows import KEEP_ROWS
 from symsmooth.codegen.paramgrad import ddiff, split_terms
 from symsmooth.codegen.paramgrad import dexp as exact_exp
@@ -106,11 +113,14 @@ def param_derivatives(spec, context: dict, linear: bool = False):
             rule[pg.weights[g]] = pc.weights_e[g]
             entry.add(pc.weights_e[g])
     found = sp.And(*sorted({pivots[g]["from"] for pg in chosen for g in pg.groups}, key=str))
+    if all(_homogeneous(pg) for pg in chosen):
+        rows = sorted({rule[el] for pg in chosen for el in _differenced(pg, plan)}, key=str)
+        writer.scale = writer.assign("_psc", row_scale(*rows)) if rows else None
     results = []
     for pg in chosen:
         results.append(_derivative(spec, pg, writer, rule, entry))
     out = writer.stmts
-    if linear and plan.rowmap:
+    if linear:  # XLA contracts a product into the next sum (an FMA) across the double-doubles
         out = [Assign(a.target, a.expr if a.expr.is_Number else barrier(a.expr)) for a in out]
     return out, sp.Tuple(*results, found)
 
@@ -148,9 +158,45 @@ def _derivative(spec, pg, writer: _Writer, rule: dict, entry: set) -> sp.Symbol:
     hi, lo = writer.value(row)
     den_hi, den_lo = writer.value(_entries(den, rule))
     value = (hi + lo) / (den_hi + den_lo)
+    if writer.scale is not None:  # the differences were scaled by the row's power of 2
+        value = value / writer.scale
     if guards:
         value = kept(sp.And(*guards), value, 0)
     return writer.assign(f"_pk_{pg.param}", value)
+
+
+_LAMBDA = sp.Symbol("_lambda")
+
+
+def _homogeneous(pg) -> bool:
+    """Whether ``d value / d p`` is linear in the differences ``ddiff`` (each tangent ``T_k``
+    is, and each term of the numerator holds one difference or one tangent): then a row
+    scaled by a power of 2 ``sigma`` gives ``sigma`` times the result exactly
+    (:data:`~symsmooth.codegen.native_row_nodes.row_scale`), and a row of ``1e-300`` keeps
+    its rounding errors out of the subnormal range."""
+
+    def scaled(e):
+        e = sp.sympify(e).replace(lambda f: isinstance(f, ddiff), lambda f: _LAMBDA * f)
+        return e.xreplace({t: _LAMBDA * t for t in pg.tangents})
+
+    num = sp.fraction(sp.together(pg.result))[0]
+    for e in (num, *pg.coefs):
+        if e != 0 and sp.expand(scaled(e) - _LAMBDA * e, power_exp=False, log=False) != 0:
+            return False
+    return True
+
+
+def _differenced(pg, plan) -> set:
+    """The elements whose differences the derivative forms (the rows ``row_scale`` reads)."""
+    out = set()
+    for e in (pg.result, *pg.coefs):
+        for node in sp.sympify(e).atoms(ddiff):
+            out |= node.free_symbols & set(plan.elements)
+    pivots = {sym: el for g in pg.groups for el, sym in pg.pivots[g].items()}
+    for e in (pg.result, *pg.coefs):
+        for node in sp.sympify(e).atoms(ddiff):
+            out |= {pivots[s] for s in node.free_symbols if s in pivots} & set(plan.elements)
+    return out
 
 
 def _read(num, den, pc, pg) -> tuple[set, set]:
@@ -194,6 +240,7 @@ class _Writer:
         self.want_linear = linear
         self.count = 0
         self.cache: dict = {}  # expression -> its (hi, lo): a repeated difference formed once
+        self.scale = None  # the row's power of 2 that the differences are scaled by
 
     def eft(self, *operands) -> ErrorFree:
         if self.want_linear and any(self._is_linear(a) for a in operands):
@@ -238,6 +285,8 @@ class _Writer:
     def _value(self, expr) -> tuple:
         if isinstance(expr, ddiff):
             u, v = (self.value(a)[0] for a in expr.args)
+            if self.scale is not None:  # exact: a power of 2
+                u, v = self.fresh(self.scale * u), self.fresh(self.scale * v)
             return self.fresh(u - v), self.fresh(self.eft(u, v).two_sum_err(u, -v))
         if isinstance(expr, sp.Add):
             terms = [self.value(a) for a in sp.Add.make_args(expr)]

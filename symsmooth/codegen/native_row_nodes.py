@@ -119,6 +119,13 @@ class row_count(_RowNode):
     nargs = 2
 
 
+class row_scale(_RowNode):
+    """``row_scale(v, ...)``: a power of 2 per row, ``2**-e`` with ``2**(e-1) <= max |v| <
+    2**e`` over the row's finite entries (1 where there are none), without derivative: the
+    differences of a row of ``1e-300`` scaled to about 1, where their products' rounding
+    errors are normal numbers (XLA flushes subnormals)."""
+
+
 class row_sum_err(_RowNode):
     """``row_sum_err(t, s)``: the rounding error of the row sum ``s`` of ``t``, ``sum t - s``
     to about ``eps**2`` relative (a pairwise TwoSum tree): ``s`` and it are a double-double."""
@@ -158,6 +165,7 @@ ROW_NODES = (
     tracked,
     row_positions,
     row_count,
+    row_scale,
 )
 """The row operations, each a base function of the native runtimes of the same name."""
 

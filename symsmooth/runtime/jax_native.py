@@ -461,6 +461,30 @@ def _steps(count):
     return count
 
 
+def _row_scale(*rows):
+    """``2**-e`` per row with ``2**(e-1) <= max |v|`` over the rows' finite entries (1 where
+    there are none; ``e`` within +-1000, float32 +-120, so that both ``2**e`` and ``2**-e``
+    are normal numbers), without derivative: a power of 2 that scales a row's differences to
+    about 1 exactly.
+
+    >>> import jax
+    >>> with jax.enable_x64(True):
+    ...     t = jnp.array([[3e-300, -1e-299], [0.0, 0.0]])
+    ...     bool((_row_scale(t) * 1e-299)[0, 0] < 1), float(_row_scale(t)[1, 0])
+    (True, 1.0)
+    """
+    top = None
+    for v in rows:
+        v = lax.stop_gradient(v)
+        v = jnp.where(jnp.isfinite(v), jnp.abs(v), 0.0)
+        m = jnp.max(v, axis=-1, keepdims=True, initial=0.0)
+        top = m if top is None else jnp.maximum(top, m)
+    _, e = jnp.frexp(top)
+    bound = _by_dtype(top, 1000, 120)
+    e = jnp.clip(jnp.where(top > 0, e, 0), -bound, bound)
+    return jnp.ldexp(jnp.ones_like(top), -e)
+
+
 def _row_positions(like):
     """The 1-based positions ``1, ..., n`` of a row of ``like`` (``like``'s dtype)."""
     return jnp.arange(1, like.shape[-1] + 1, dtype=like.dtype)

@@ -421,6 +421,27 @@ def _steps(count):
     return count
 
 
+def _row_scale(*rows):
+    """``2**-e`` per row with ``2**(e-1) <= max |v|`` over the rows' finite entries (1 where
+    there are none; ``e`` within +-1000, float32 +-120, so that both ``2**e`` and ``2**-e``
+    are normal numbers), without derivative: a power of 2 that scales a row's differences to
+    about 1 exactly.
+
+    >>> t = torch.tensor([[3e-300, -1e-299], [0.0, 0.0]], dtype=torch.float64)
+    >>> (_row_scale(t) * 1e-299).flatten().tolist()[0] < 1, _row_scale(t)[1].item()
+    (True, 1.0)
+    """
+    top = None
+    for v in rows:
+        v = torch.where(torch.isfinite(v), v.detach().abs(), 0.0)
+        m = v.amax(dim=-1, keepdim=True) if v.shape[-1] else torch.zeros_like(v[..., :1])
+        top = m if top is None else torch.maximum(top, m)
+    _, e = torch.frexp(top)
+    bound = 1000 if top.dtype == torch.float64 else 120
+    e = torch.clamp(torch.where(top > 0, e, 0), -bound, bound)
+    return torch.ldexp(torch.ones_like(top), -e)
+
+
 def _row_positions(like):
     """The 1-based positions ``1, ..., n`` of a row of ``like`` (``like``'s dtype)."""
     return torch.arange(1, like.shape[-1] + 1, dtype=like.dtype, device=like.device)

@@ -3,8 +3,9 @@
 Autodiff of ``softmax(k x)`` (and ``torch.softmax``'s own backward) forms ``p_m (G_m - sum_j
 p_j G_j)`` at the maximum ``m`` of a confident row from ``p_m ~ 1``: no correct digit.  The
 native modules attach the pivoted VJP (:mod:`symsmooth.codegen.native_pivot`) as a custom rule:
-a ``torch.autograd.Function`` whose backward is written in differentiable torch ops (the
-parameter derivatives join by forward mode, ``_param_term``), and a ``jax.custom_jvp`` whose
+a ``torch.autograd.Function`` whose backward is written in differentiable torch ops (with the
+parameters' pivoted VJP: ``tests/test_native_param_derivatives.py``; a parameter without one
+joins by forward mode, ``_param_term``), and a ``jax.custom_jvp`` whose
 JVP is the transpose of the pivoted VJP (``jax.linear_transpose``), so that reverse mode
 computes the pivoted VJP itself.  Checked here: the VJP on confident rows against python-flint's
 ``arb`` (certified balls; the naive backward shown failing on the same rows), every block of the
@@ -108,8 +109,12 @@ ORDINARY_COT = np.array([[0.5, -1.0, 2.0, 0.1, 0.3], [-0.4, 0.2, 1.1, -2.0, 0.9]
 
 def test_torch_hessian_in_the_input_and_the_sharpness(modules):
     # every block of the Hessian of sum(G * softmax(k x)) in (x, k): the custom rule's backward
-    # is differentiable, and the parameter path (_param_term) supplies the mixed blocks
-    mod, book = modules["torch"], _textbook("torch")
+    # (the inputs' and the parameter's pivoted VJP) is differentiable
+    _check_hessian(modules["torch"])
+
+
+def _check_hessian(mod):
+    book = _textbook("torch")
     G = torch.from_numpy(ORDINARY_COT)
     args = (torch.from_numpy(ORDINARY), torch.from_numpy(ORDINARY_K).unsqueeze(-1))
 
@@ -121,6 +126,27 @@ def test_torch_hessian_in_the_input_and_the_sharpness(modules):
     for i in range(2):
         for j in range(2):
             np.testing.assert_allclose(got[i][j].numpy(), want[i][j].numpy(), atol=32 * EPS)
+
+
+def test_a_parameter_without_a_printed_derivative_joins_by_forward_mode(tmp_path, monkeypatch):
+    # a row map whose parameter has no printed pivoted derivative (a user's whose derivative
+    # in k reads a logarithm, say): the torch rule sees k frozen and k joins by forward mode
+    # (_param_term), the JAX rule takes k's tangent by autodiff; both still give every block
+    # of the Hessian, and the derivative in k, of the textbook softmax
+    import symsmooth.codegen.native as native
+
+    monkeypatch.setattr(native, "covered_params", lambda spec: ())
+    pipeline.generate([NAME], out=tmp_path, targets=TARGETS)
+    mods = {t: pipeline.load_native(NAME, t, tmp_path) for t in TARGETS}
+    assert "_param_term(" in (tmp_path / f"{NAME}_torch.py").read_text()
+    assert "pivot_param_grad" not in (tmp_path / f"{NAME}_jax.py").read_text()
+    _check_hessian(mods["torch"])
+    with jax.enable_x64(True):
+        x, k, G = (jnp.asarray(a) for a in (ORDINARY, ORDINARY_K, ORDINARY_COT))
+        got = jax.grad(lambda k: (mods["jax"].softmax_onehot_argmax(x, k) * G).sum())(k)
+        book = _textbook("jax")
+        want = jax.grad(lambda k: (book(x, k[:, None]) * G).sum())(k)
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-13)
 
 
 def test_torch_compile_gives_the_eager_vjp(modules):

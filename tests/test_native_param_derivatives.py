@@ -104,8 +104,8 @@ def _grad_k(name, target, mod, x, k, dtype=np.float64):
         extra = () if cot is None else (jnp.asarray(cot),)
         public = np.asarray(getattr(mod, f"{name}_grad_k")(*args, *extra))
         weight = 1.0 if cot is None else jnp.asarray(cot)
-        f = lambda kr: (getattr(mod, name)(xj, kr, *args[2:]) * weight).sum()  # noqa: E731
-        back = np.asarray(jax.grad(f)(jnp.full((ROWS,), k, dtype=xj.dtype)))
+        f = lambda kr, x: (getattr(mod, name)(x, kr, *args[2:]) * weight).sum()  # noqa: E731
+        back = np.asarray(jax.jit(jax.grad(f))(jnp.full((ROWS,), k, dtype=xj.dtype), xj))
         return public, back
 
 

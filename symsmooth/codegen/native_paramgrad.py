@@ -120,7 +120,7 @@ def param_derivatives(spec, context: dict, linear: bool = False):
     for pg in chosen:
         results.append(_derivative(spec, pg, writer, rule, entry))
     out = writer.stmts
-    if linear:  # XLA contracts a product into the next sum (an FMA) across the double-doubles
+    if linear and plan.rowmap:  # transposed twice: the order of operations kept (native_pivot)
         out = [Assign(a.target, a.expr if a.expr.is_Number else barrier(a.expr)) for a in out]
     return out, sp.Tuple(*results, found)
 

@@ -280,12 +280,12 @@ def _param_rows(spec, pivoted: list, linear: bool, printer) -> dict | None:
     (:mod:`symsmooth.codegen.native_paramgrad`), or ``None`` (all by autodiff).  Taken only
     where its rows have a pivot exactly where the input gradient's do (the template masks
     both with the one flag)."""
-    if not covered_params(spec):
+    covered = covered_params(spec)
+    if not covered:
         return None
     stmts = rows_statements(spec, partial(param_derivatives, linear=linear), frozen_pivots=False)
     if stmts is None or stmts[-1].expr.args[-1] != pivoted[-1].expr.args[-1]:
         return None
-    covered = covered_params(spec)
     return {
         "private": native_private(f"{spec.name}_pivot_param_grad"),
         "lines": lines(stmts, printer),

@@ -57,7 +57,7 @@ from symsmooth.codegen.native_row_nodes import (
     row_take,
 )
 from symsmooth.codegen.native_rows import KEEP_ROWS
-from symsmooth.codegen.paramgrad import ddiff, split_terms
+from symsmooth.codegen.paramgrad import ddiff, split_terms, sums_read
 from symsmooth.codegen.paramgrad import dexp as exact_exp
 from symsmooth.codegen.recipes import finite
 
@@ -129,7 +129,7 @@ def _derivative(spec, pg, writer: _Writer, rule: dict, entry: set) -> sp.Symbol:
     """The statements of ``d value / d p`` per row (:func:`param_derivatives`)."""
     plan, pc = spec.plan, spec.pieces
     num, den = sp.fraction(sp.together(pg.result))
-    scaled, tangent = _read(num, den, pc, pg)
+    scaled, tangent = sums_read([num, den], pc)
     guards = []
     for k in sorted(scaled | tangent):
         s = plan.sums[k]
@@ -187,23 +187,15 @@ def _homogeneous(pg) -> bool:
 
 
 def _differenced(pg, plan) -> set:
-    """The elements whose differences the derivative forms (the rows ``row_scale`` reads)."""
+    """The elements whose differences the derivative forms (the rows ``row_scale`` reads):
+    those a ``ddiff`` reads directly or through a pivot's entry."""
+    elements = {sym: el for g in pg.groups for el, sym in pg.pivots[g].items()}
+    elements.update({el: el for el in plan.elements})
     out = set()
     for e in (pg.result, *pg.coefs):
         for node in sp.sympify(e).atoms(ddiff):
-            out |= node.free_symbols & set(plan.elements)
-    pivots = {sym: el for g in pg.groups for el, sym in pg.pivots[g].items()}
-    for e in (pg.result, *pg.coefs):
-        for node in sp.sympify(e).atoms(ddiff):
-            out |= {pivots[s] for s in node.free_symbols if s in pivots} & set(plan.elements)
-    return out
-
-
-def _read(num, den, pc, pg) -> tuple[set, set]:
-    names = {str(s) for e in (num, den) for s in e.free_symbols}
-    scaled = {k for k, s in enumerate(pc.scaled) if str(s) in names}
-    tangent = {k for k, t in enumerate(pg.tangents) if str(t) in names}
-    return scaled, tangent
+            out |= {elements[s] for s in node.free_symbols if s in elements}
+    return out & set(plan.elements)
 
 
 def _entries(expr, rule: dict) -> sp.Expr:

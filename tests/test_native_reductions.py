@@ -668,3 +668,84 @@ def test_second_derivatives_through_the_pivoted_gradient(native, target):
                 jax.hessian(lambda r: mod.cross_entropy_lse(r, 1.0, 3.0))(jnp.asarray(x))
             )
     np.testing.assert_allclose(h, want, atol=8 * EPS)
+
+
+SCALAR = [n for n in REDUCTIONS if not pipeline.kernel_spec(n).plan.rowmap]
+
+
+def _central_jacobian(grad, z: np.ndarray, h: float = 1e-5) -> np.ndarray:
+    """The Jacobian of ``grad`` (a vector function of the vector ``z``) by central differences:
+    error ``h**2 |grad'''| / 6 + eps |grad| / h``, about 1e-10 on these ordinary rows."""
+    cols = []
+    for j in range(z.size):
+        e = np.zeros_like(z)
+        e[j] = h
+        cols.append((grad(z + e) - grad(z - e)) / (2 * h))
+    return np.stack(cols, axis=-1)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("name", SCALAR)
+def test_every_hessian_block_is_the_derivative_of_the_gradient(native, name, target):
+    # autodiff of the attached value (the pivoted gradient read at x + d and the parameter's
+    # at k + e) against central differences of the module's own public gradients, in the
+    # first input and the parameter: smooth accuracy's factor exp(k x_t - M) read M frozen,
+    # so the rows and columns of the pivot entry and the block d grad_x / dk were off by
+    # 1e-2 on entries of 2e-2
+    spec, args = _operands(name, (6,), 1.3, seed=4)
+    mod = native[name, target]
+    first = spec.input_names[0]
+    multi = len(spec.input_names) > 1
+    grad_x = getattr(mod, f"{name}_grad_{first}" if multi else f"{name}_grad")
+    rest_in = args[1 : len(spec.input_names)]
+    params = args[len(spec.input_names) :]
+    public = [j for j, p in enumerate(spec.param_names) if p in spec.public_param_names]
+    (pj,) = public
+    grad_p = getattr(mod, f"{name}_grad_{spec.param_names[pj]}")
+
+    def assemble(z, lib):
+        x, k = z[:-1], z[-1]
+        ps = [k if j == pj else p for j, p in enumerate(params)]
+        return x, ps
+
+    def gradient(z):
+        x, ps = assemble(z, np)
+        gx = _call(target, grad_x, x, *rest_in, *ps)
+        gk = _call(target, grad_p, x, *rest_in, *ps)
+        return np.concatenate([np.ravel(gx), np.ravel(gk)])
+
+    z = np.concatenate([args[0], [params[pj]]])
+    want = _central_jacobian(gradient, z)
+    n = args[0].size
+    if target == "torch":
+        rest_t = [torch.from_numpy(r) for r in rest_in]
+
+        def f(x, k):
+            ps = [k if j == pj else p for j, p in enumerate(params)]
+            return getattr(mod, name)(x, *rest_t, *ps)
+
+        blocks = torch.autograd.functional.hessian(
+            f, (torch.from_numpy(args[0]), torch.tensor(params[pj], dtype=torch.float64))
+        )
+        got = np.block(
+            [
+                [np.asarray(b).reshape(n if r == 0 else 1, -1) for b in row]
+                for r, row in enumerate(blocks)
+            ]
+        )
+    else:
+        with jax.enable_x64(True):
+            rest_j = [jnp.asarray(r) for r in rest_in]
+
+            def f(x, k):
+                ps = [k if j == pj else p for j, p in enumerate(params)]
+                return getattr(mod, name)(x, *rest_j, *ps)
+
+            blocks = jax.hessian(f, argnums=(0, 1))(jnp.asarray(args[0]), jnp.asarray(params[pj]))
+            got = np.block(
+                [
+                    [np.asarray(b).reshape(n if r == 0 else 1, -1) for b in row]
+                    for r, row in enumerate(blocks)
+                ]
+            )
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8 * np.abs(want).max())

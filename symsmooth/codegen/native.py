@@ -216,6 +216,8 @@ def reduction_context(spec, target: str) -> dict:
                 printer.base.update(NATIVE_TARGETS[target].rule_base)
         else:  # the attached gradient's perturbations (templates: <target>_reduction.py.j2)
             printer.base.add("tangent_only")
+            if covered:
+                printer.base.add("tangent_times")
     helpers = helper_sources(printer)
     clash = sorted(
         ({f"_{h}" for h in printer.helpers} | {f"_{b}" for b in printer.base}) & {private}
@@ -279,9 +281,13 @@ def _param_rows(spec, pivoted: list, linear: bool, printer) -> dict | None:
     """The rows function of the parameter derivatives that have a compensated pivoted form
     (:mod:`symsmooth.codegen.native_paramgrad`), or ``None`` (all by autodiff).  Taken only
     where its rows have a pivot exactly where the input gradient's do (the template masks
-    both with the one flag)."""
+    both with the one flag).  A scalar reduction takes it only when every parameter is
+    covered: its attached form reads the input gradient at the live parameters, and the mixed
+    derivatives of a parameter left to autodiff would be lost (templates:
+    ``<target>_reduction.py.j2``)."""
     covered = covered_params(spec)
-    if not covered:
+    public = {spec.param_codes[spec.param_names.index(u)] for u in spec.public_param_names}
+    if not covered or (not spec.plan.rowmap and public - set(covered)):
         return None
     stmts = rows_statements(spec, partial(param_derivatives, linear=linear), frozen_pivots=False)
     if stmts is None or stmts[-1].expr.args[-1] != pivoted[-1].expr.args[-1]:

@@ -41,12 +41,14 @@ from symsmooth.codegen.native_row_nodes import (
     row_sum,
     row_sum_err,
     row_take,
+    safe_entry,
     two_prod_err,
     two_sum_err,
     wexp,
 )
-from symsmooth.codegen.native_rows import KEEP_ROWS
+from symsmooth.codegen.native_rows import KEEP_ROWS, tracked_shift
 from symsmooth.codegen.pivot import linear_numerator, pivot_form
+from symsmooth.codegen.recipes import finite
 from symsmooth.codegen.reduction import wexp as shifted_exp
 
 __all__ = ["COTANGENT_ROWS", "pivot_gradient"]
@@ -107,6 +109,10 @@ def pivot_gradient(spec, context: dict, linear: bool = False):
         rule[symbol] = sp.Symbol(name, real=True)
     rule.update({el: arr for el, arr in local.items()})
     rule[element_cot] = COTANGENT_ROWS
+    # a shift the gradient reads (a gathered entry's factor exp(k x_t - M)) carries the
+    # pivot's derivative as its sums do: with M frozen, the derivative of this gradient (the
+    # value's second) missed d/dx_p and d/dk of the factor (smooth accuracy's Hessian)
+    rule[pc.shifts[g]] = tracked_shift(pivots[g], pc.shifts[g])
     sums = {state_var("pivot_sum", k): k for k in pv.sums}
     for j, term in enumerate(sorted(pv.pivot_terms, key=str)):
         name = f"_gP{j}"
@@ -133,6 +139,7 @@ def pivot_gradient(spec, context: dict, linear: bool = False):
         pivot_part = by_name.get(state_var("pivot_sum", k), 0)
         name = state_var("small_sum", k)
         rule[pc.scaled[k]] = pivot_part + by_name[name] + low_by_name[name]
+    plain = {pc.scaled[k] for k, sm in enumerate(plan.sums) if not plan.shifted(sm.group)}
     grads = []
     for j, (lead, rest, den, weighted) in enumerate(
         zip(pv.leading, pv.rest, pv.denominator, pv.weighted, strict=True)
@@ -146,7 +153,7 @@ def pivot_gradient(spec, context: dict, linear: bool = False):
             total = sp.Add(*parts, evaluate=False)
         else:
             eft = LINEAR if linear and plan.rowmap else PLAIN
-            more, total = _dd_numerator(j, lin, rule, low, eft, set(pv.adjoint_terms))
+            more, total = _dd_numerator(j, lin, rule, low, eft, set(pv.adjoint_terms), plain)
             stmts += more
         expr = (weight if weighted else 1) * total / den.xreplace(rule)
         name = f"_gx{j}"
@@ -196,8 +203,26 @@ def _small_sum(j: int, symbol, pv, rule: dict, weight, at, small: dict, eft: Err
     return out
 
 
+def _safe_in_sums(expr: sp.Expr, sums) -> sp.Expr:
+    """``expr`` with its derivative read on the safe twin of each plain sum it reads ("double
+    where": ``expr`` at ``s`` where ``s`` is finite, else its value without derivative).  A
+    gathered label entry ``x_t = -inf`` makes smooth accuracy's factor ``k exp(k s - M)`` 0,
+    and its derivative in ``k`` ``s exp(k s - M) = -inf * 0``: NaN in the Hessian's block
+    ``d grad_x / dk`` where the limit is 0."""
+    for s in sorted(expr.free_symbols & set(sums), key=str):
+        fin = finite(s)
+        expr = safe_entry(fin, expr.xreplace({s: kept(fin, s, 0)}), expr)
+    return expr
+
+
 def _dd_numerator(
-    j: int, lin, rule: dict, low: dict, eft: ErrorFree, adjoint: set = frozenset()
+    j: int,
+    lin,
+    rule: dict,
+    low: dict,
+    eft: ErrorFree,
+    adjoint: set = frozenset(),
+    plain: set = frozenset(),
 ) -> tuple[list, sp.Expr]:
     """The statements of the numerator ``factor (sum lead + sum_k coef_k small_k)`` of
     :func:`~symsmooth.codegen.pivot.linear_numerator`, the bracket in double-double as the
@@ -229,7 +254,7 @@ def _dd_numerator(
         ]
         u, ul = nu, nul
     factor = sp.Symbol(f"_gf{j}", real=True)
-    out.append(Assign(str(factor), _framework(lin.factor, rule)))
+    out.append(Assign(str(factor), _safe_in_sums(_framework(lin.factor, rule), plain)))
     return out, sp.Mul(factor, sp.Add(u, ul, evaluate=False), evaluate=False)
 
 

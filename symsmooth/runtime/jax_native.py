@@ -98,11 +98,15 @@ def _two_prod_err(a, b):
     is within ``2**53`` of the smallest normal: the error came back as ``ah*bl + al*bh``
     alone, ``1e-8`` of a product near ``1e-300`` (a soft argmax derivative in ``k`` 7.9e8 ulp
     off on rows of ``1e-300``); 0 there only drops a correction below ``eps**2`` relative.
+    So is an operand below ``2**-995`` (float32 ``2**-114``), whose low half is subnormal
+    and flushed: ``k x`` with ``k = 1e-300`` on entries of ``1e300`` had the error ``2e-8`` of
+    the product.  (Scaling the pair by ``2**512`` kept it exact eagerly, but under ``jit``
+    XLA refolded the scaled products: gelu's tail 340 ulp off.)
 
     >>> import jax
     >>> with jax.enable_x64(True):
-    ...     _two_prod_err(jnp.array([0.1, 3e-300]), jnp.array([0.3, 0.1])).tolist()
-    [1.6653345369377347e-18, 0.0]
+    ...     _two_prod_err(jnp.array([0.1, 3e-300, 1e-300]), jnp.array([0.3, 0.1, 1e300])).tolist()
+    [1.6653345369377347e-18, 0.0, 0.0]
     """
     a, b = jnp.broadcast_arrays(lax.stop_gradient(a), lax.stop_gradient(b))
     s = _split_const(a)
@@ -114,7 +118,10 @@ def _two_prod_err(a, b):
     bh = c - (c - b)
     bl = b - bh
     err = _finite_or_zero(((ah * bh - p) + ah * bl + al * bh) + al * bl)
-    return jnp.where(jnp.abs(p) < _by_dtype(p, 2.0**-969, 2.0**-102), jnp.zeros_like(err), err)
+    low = (jnp.abs(p) < _by_dtype(p, 2.0**-969, 2.0**-102)) | (
+        jnp.minimum(jnp.abs(a), jnp.abs(b)) < _by_dtype(p, 2.0**-995, 2.0**-114)
+    )
+    return jnp.where(low, jnp.zeros_like(err), err)
 
 
 def _two_sum_err(a, b):
@@ -398,6 +405,36 @@ def _tangent_only_rule(primals, tangents):
     :func:`_tangent_only` again, not ``zeros_like``: a higher-order derivative differentiates
     this rule, and ``zeros_like`` would drop the second derivative of the midpoint term."""
     return _tangent_only(primals[0]), tangents[0]
+
+
+@jax.custom_jvp
+def _tangent_times(v, h):
+    """0, whose derivative in ``v`` is ``h`` (at ``v = -inf`` too) and whose derivative in
+    ``h`` is structurally absent: the product ``_tangent_only(v) * h`` without the tangent
+    ``0 * dh``.  That term is 0 in exact arithmetic, but its transpose pushes the cotangent 0
+    through ``h``'s linearization, where a partial can overflow: soft argmax's parameter
+    derivative at entries near ``1e300`` with ``k = 1e-300`` divides by a square near
+    ``2**-1994``, and ``0 * inf`` made both gradients NaN.  The tangent ``dv h`` is
+    differentiable in ``h``, so second derivatives are ``h``'s (read ``h`` at
+    ``stop(v) + _tangent_only(v)`` for the pure second derivative in ``v``).
+
+    >>> k, z = jnp.array(3.0), jnp.array(0.0)
+    >>> h = lambda k, z: k**2 + jnp.sqrt(z)  # d sqrt(z)/dz = inf at 0
+    >>> [float(t) for t in jax.grad(lambda k, z: _tangent_only(k) * h(k, z), (0, 1))(k, z)]
+    [9.0, nan]
+    >>> [float(t) for t in jax.grad(lambda k, z: _tangent_times(k, h(k, z)), (0, 1))(k, z)]
+    [9.0, 0.0]
+    """
+    shape = jnp.broadcast_shapes(jnp.shape(v), jnp.shape(h))
+    return jnp.zeros(shape, dtype=jnp.result_type(h))
+
+
+@_tangent_times.defjvp
+def _tangent_times_rule(primals, tangents):
+    """The JVP of :func:`_tangent_times`: value 0 (the function again, for higher orders, as
+    :func:`_tangent_only_rule`), tangent ``dv h``; ``dh`` is not read."""
+    v, h = primals
+    return _tangent_times(v, h), tangents[0] * h
 
 
 def _wexp(h, m):

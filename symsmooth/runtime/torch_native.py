@@ -329,6 +329,62 @@ def _tangent_only(v):
     return rule.apply(v)
 
 
+class _TangentTimes(torch.autograd.Function):
+    """0 in value; the derivative ``h`` in ``v`` and none in ``h`` (the rule under
+    ``torch.compile``, as :class:`_TangentOnly`)."""
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(v, h):
+        return torch.zeros(torch.broadcast_shapes(v.shape, h.shape), dtype=h.dtype, device=h.device)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        v, h = inputs
+        ctx.save_for_backward(h)
+        ctx.save_for_forward(h)
+        ctx.v_shape = v.shape
+
+    @staticmethod
+    def backward(ctx, g):
+        (h,) = ctx.saved_tensors
+        return (g * h).sum_to_size(ctx.v_shape), None
+
+
+class _TangentTimesJvp(_TangentTimes):
+    """:class:`_TangentTimes` with its forward-mode rule (eager)."""
+
+    @staticmethod
+    def jvp(ctx, tv, th):
+        (h,) = ctx.saved_tensors
+        return tv * h
+
+
+def _tangent_times(v, h):
+    """0, whose derivative in ``v`` is ``h`` (at ``v = -inf`` too) and whose derivative in
+    ``h`` is structurally absent: the product ``_tangent_only(v) * h`` without the term
+    ``0 * dh``.  That term is 0 in exact arithmetic, but reverse mode pushes the cotangent 0
+    through ``h``'s graph, where a partial can overflow: soft argmax's parameter derivative
+    at entries near ``1e300`` with ``k = 1e-300`` divides by a square near ``2**-1994``, and
+    ``0 * inf`` made both gradients NaN.  The derivative ``h`` itself stays differentiable,
+    so second derivatives are ``h``'s (read ``h`` at ``frozen(v) + _tangent_only(v)`` for the
+    pure second derivative in ``v``).
+
+    >>> k = torch.tensor(3.0, dtype=torch.float64, requires_grad=True)
+    >>> z = torch.tensor(0.0, dtype=torch.float64, requires_grad=True)
+    >>> h = k**2 + torch.sqrt(z)  # d sqrt(z)/dz = inf at 0
+    >>> torch.autograd.grad(_tangent_only(k) * h, (k, z), retain_graph=True)
+    (tensor(9., dtype=torch.float64), tensor(nan, dtype=torch.float64))
+    >>> torch.autograd.grad(_tangent_times(k, h), (k, z), allow_unused=True)
+    (tensor(9., dtype=torch.float64), None)
+    """
+    if not isinstance(v, torch.Tensor):
+        return torch.zeros_like(h)
+    rule = _TangentTimes if torch.compiler.is_compiling() else _TangentTimesJvp
+    return rule.apply(v, h)
+
+
 def _param_term(value, f, params):
     """``value`` plus ``J(mid) d``, 0 in value, that carries the derivatives of ``f(*params)``
     in the parameters autograd tracks: ``d = p - frozen p`` (0) and ``J`` the Jacobian of

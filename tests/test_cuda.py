@@ -179,6 +179,15 @@ def test_import_does_not_load_numba_cuda(runs):
 
 
 @needs_numba_cuda
+def test_simulated_blocks_run_with_a_short_switch_interval_restored_after(runs):
+    # numba-cuda's BlockManager polls its threads holding the GIL for whole 5 ms intervals
+    # (a row kernel 3x slower); the runtime runs each block at 0.1 ms and restores the
+    # interpreter's interval (symsmooth/runtime/cuda_host.py, _quicken_simulated_blocks)
+    before, during, after = runs["api"]["switch_interval"]
+    assert len(during) == 1 and during[0] == pytest.approx(1e-4) and after == before > 1e-4
+
+
+@needs_numba_cuda
 def test_device_arrays_stay_on_the_device(runs):
     api = runs["api"]
     assert api["device_out_type"] == "FakeCUDAArray"  # the simulator's device array

@@ -434,12 +434,28 @@ def test_the_cross_entropy_gradient_at_an_absent_entry_is_its_limit(native, numb
     assert torch.autograd.grad(old.sum(), v)[0].tolist() == [0.0, 1.0]
 
 
+def _stacked_by_width(grids: dict) -> list:
+    """``(regime of each row, stacked inputs)`` per row width: the regimes' rows concatenated
+    (a reduction treats its rows independently), so a jitted function compiles once per width
+    rather than once per regime's shape."""
+    widths: dict = {}
+    for regime, mats in grids.items():
+        widths.setdefault(mats[0].shape[-1], []).append((regime, mats))
+    out = []
+    for items in widths.values():
+        rows = [regime for regime, mats in items for _ in range(mats[0].shape[0])]
+        stacked = zip(*(m for _, m in items), strict=True)
+        out.append((np.array(rows), tuple(np.concatenate(m) for m in stacked)))
+    return out
+
+
 @pytest.mark.parametrize("target", TARGETS)
 @pytest.mark.parametrize("name", REDUCTIONS)
 def test_no_nan_or_inf_where_the_numba_kernels_are_finite(native, numba, name, target):
     # the verifier's row regimes and input classes (offsets of +-1000, scale 300, ties, -inf
     # entries, confident and correctly classified rows, rows of length 1, tiny scores): every
-    # branch an untaken where() holds must stay finite in the backward pass
+    # branch an untaken where() holds must stay finite in the backward pass.  JAX: the value
+    # and every public derivative in one jitted program per row width (compiling is the cost)
     from symsmooth.verification.grids import row_grid
     from symsmooth.verification.regimes import class_rows
 
@@ -447,20 +463,36 @@ def test_no_nan_or_inf_where_the_numba_kernels_are_finite(native, numba, name, t
     mod, ref = native[name, target], numba[name]
     params = [1.0 if p == "t" else 2.5 for p in spec.param_names]
     nvec = len(spec.input_names)
-    grids = {**row_grid(nvec, np.float64, long_n=64), **class_rows(nvec, np.float64)}
-    parts = [f"{name}_grad"] + [f"{name}_grad_{p}" for p in spec.public_param_names]
+    # JAX: the long row as long as the others (it stacks with them: one compilation fewer)
+    long_n = 16 if target == "jax" else 64
+    grids = {**row_grid(nvec, np.float64, long_n=long_n), **class_rows(nvec, np.float64)}
+    parts = [name, f"{name}_grad"] + [f"{name}_grad_{p}" for p in spec.public_param_names]
+
+    def extra(part, shape):
+        return {"cotangent": np.ones(shape)} if spec.plan.rowmap and part != name else {}
+
+    def program(*mats):
+        return [getattr(mod, part)(*mats, *params, **extra(part, mats[0].shape)) for part in parts]
+
     with np.errstate(all="ignore"):
-        for regime, mats in grids.items():
-            kw = {"cotangent": np.ones(mats[0].shape)} if spec.plan.rowmap else {}
-            for part in [name, *parts]:
-                extra = kw if part != name else {}
-                want = getattr(ref, part)(*mats, *params, **extra)
-                got = _call(target, getattr(mod, part), *mats, *params, **extra)
+        for regimes, mats in _stacked_by_width(grids):
+            if target == "jax":
+                with jax.enable_x64(True):
+                    outs = jax.jit(program)(*map(jnp.asarray, mats))
+                    outs = [jax.tree_util.tree_map(np.asarray, o) for o in outs]
+            else:
+                outs = [
+                    _call(target, getattr(mod, p), *mats, *params, **extra(p, mats[0].shape))
+                    for p in parts
+                ]
+            for part, got in zip(parts, outs, strict=True):
+                want = getattr(ref, part)(*mats, *params, **extra(part, mats[0].shape))
                 for g, w in zip(
                     *(x if isinstance(x, tuple) else (x,) for x in (got, want)), strict=True
                 ):
                     bad = np.isfinite(w) & ~np.isfinite(g)
-                    assert not bad.any(), (regime, part, g[bad][:3], w[bad][:3])
+                    rows = sorted(set(regimes[bad.reshape(len(regimes), -1).any(-1)]))
+                    assert not bad.any(), (rows, part, g[bad][:3], w[bad][:3])
 
 
 def test_the_cli_verifies_a_native_module_by_its_own_name(tmp_path, capsys, monkeypatch):
@@ -684,8 +716,15 @@ def _central_jacobian(grad, z: np.ndarray, h: float = 1e-5) -> np.ndarray:
     return np.stack(cols, axis=-1)
 
 
-@pytest.mark.parametrize("target", TARGETS)
-@pytest.mark.parametrize("name", SCALAR)
+# JAX prints the same rows functions through its own runtime and template: its Hessian is
+# checked on one kernel of each attached form (both parameter derivatives printed; the input
+# gradient alone, with a label; with a second input vector)
+HESSIAN_CASES = [(n, "torch") for n in SCALAR] + [
+    (n, "jax") for n in ("soft_argmax", "smooth_accuracy", "cross_entropy_lse", "zlpr")
+]
+
+
+@pytest.mark.parametrize("name, target", HESSIAN_CASES)
 def test_every_hessian_block_is_the_derivative_of_the_gradient(native, name, target):
     # autodiff of the attached value (the pivoted gradient read at x + d and the parameter's
     # at k + e) against central differences of the module's own public gradients, in the
@@ -741,7 +780,8 @@ def test_every_hessian_block_is_the_derivative_of_the_gradient(native, name, tar
                 ps = [k if j == pj else p for j, p in enumerate(params)]
                 return getattr(mod, name)(x, *rest_j, *ps)
 
-            blocks = jax.hessian(f, argnums=(0, 1))(jnp.asarray(args[0]), jnp.asarray(params[pj]))
+            hessian = jax.jit(jax.hessian(f, argnums=(0, 1)))
+            blocks = hessian(jnp.asarray(args[0]), jnp.asarray(params[pj]))
             got = np.block(
                 [
                     [np.asarray(b).reshape(n if r == 0 else 1, -1) for b in row]

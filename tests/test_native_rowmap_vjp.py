@@ -169,14 +169,19 @@ def test_jax_transforms_agree_with_the_textbook_softmax(modules):
         G = jnp.asarray(ORDINARY_COT)
         ours = lambda x, k: mod.softmax_onehot_argmax(x, k[:, 0])  # noqa: E731
         loss = lambda f: lambda x, k: (f(x, k) * G).sum()  # noqa: E731
+        # ours under jit (compiled once; op by op, the rules' thousands of operations
+        # dispatched one at a time took most of this test's 26 s)
         pairs = [
             (
-                jax.jvp(lambda r: ours(r, k), (x,), (G,))[1],
+                jax.jit(lambda x, k: jax.jvp(lambda r: ours(r, k), (x,), (G,))[1])(x, k),
                 jax.jvp(lambda r: book(r, k), (x,), (G,))[1],
             ),
-            (jax.jacfwd(ours)(x, k), jax.jacfwd(book)(x, k)),
+            (jax.jit(jax.jacfwd(ours))(x, k), jax.jacfwd(book)(x, k)),
             (jax.jit(jax.grad(loss(ours), (0, 1)))(x, k), jax.grad(loss(book), (0, 1))(x, k)),
-            (jax.hessian(loss(ours), (0, 1))(x, k), jax.hessian(loss(book), (0, 1))(x, k)),
+            (
+                jax.jit(jax.hessian(loss(ours), (0, 1)))(x, k),
+                jax.hessian(loss(book), (0, 1))(x, k),
+            ),
             (
                 jax.vmap(jax.grad(lambda r, c: (mod.softmax_onehot_argmax(r, 0.7) * c).sum()))(
                     x, G

@@ -38,6 +38,8 @@ import numpy as np
 from numba import types as _types
 from numba.extending import overload as _overload
 
+from symsmooth.runtime.cpu_host import _read_only
+
 _NAME = "kernel"
 """Stands for the generated module's kernel name (error messages)."""
 _LABELS: tuple = ()
@@ -154,7 +156,9 @@ def _keep_rows(where, count):
     """The moved mask as a C-contiguous ``(count, n)`` boolean matrix, ``None`` for none."""
     if where is None:
         return None
-    return np.ascontiguousarray(where).reshape(count, where.shape[-1] if where.ndim else 1)
+    return _read_only(
+        np.ascontiguousarray(where).reshape(count, where.shape[-1] if where.ndim else 1)
+    )
 
 
 def _check_masked_labels(keep, per_row):
@@ -206,9 +210,9 @@ def _cotangent_rows(cotangent, shape, axis, rows):
     """A row map's cotangent (``None``: all ones) broadcast to the input's shape, moved as
     the input and laid out as its rows."""
     if cotangent is None:
-        return np.ones_like(rows)
+        return _read_only(np.ones(rows.shape))
     moved = np.moveaxis(np.broadcast_to(np.asarray(cotangent), _unmoved(shape, axis)), axis, -1)
-    return np.ascontiguousarray(moved, dtype=np.float64).reshape(rows.shape)
+    return _read_only(np.ascontiguousarray(moved, dtype=np.float64).reshape(rows.shape))
 
 
 def _unmoved(shape, axis):

@@ -17,7 +17,7 @@ Examples
 --------
 >>> host = host_runtime({"_prepare"})
 >>> [d.name for d in host_needed({"_prepare"})]
-['_size', '_check_labels', '_prepare']
+['_size', '_check_labels', '_read_only', '_prepare']
 >>> "def _check_labels(params, length):" in host["cpu"], host["cuda"], host["imports"]
 (True, '', [])
 >>> host_runtime({"_fast_operands", "_at"})["imports"]

@@ -142,6 +142,23 @@ def test_prepare_lays_out_rows_and_checks_labels(monkeypatch):
         cpu_host._check_labels([np.array(["a"])], 4)
 
 
+def test_a_scalar_and_a_per_row_parameter_share_one_compiled_kernel():
+    # Numba types a read-only array apart: a per-row k came through np.broadcast_to read-only
+    # (as it still does: below), a scalar k as a writable copy, and the row kernel compiled
+    # twice (seconds for a pivoted gradient); _prepare passes every input read-only
+    assert not np.broadcast_to(np.asarray(2.0), (3,)).flags.writeable
+    x = np.random.default_rng(2).standard_normal((3, 5))
+    rows, per_row, *_ = cpu_host._prepare((x,), (2.0,))
+    rows2, per_row2, *_ = cpu_host._prepare((x,), (np.array([1.0, 2.0, 3.0]),))
+    assert not any(a.flags.writeable for a in (*rows, *per_row, *rows2, *per_row2))
+    mod = pipeline.load("logsumexp_max")  # the committed module (other tests may call it too)
+    for k in (2.0, np.array([1.0, 2.0, 3.0]), np.float32(0.5)):
+        for v in (x, x.copy(), np.broadcast_to(x[:1], x.shape)):
+            mod.logsumexp_max(v, k)
+    unmasked = [s for s in mod._rows_logsumexp_max.signatures if str(s[2]) == "none"]
+    assert len(unmasked) == 1, unmasked
+
+
 def test_iteration_count_and_rows(monkeypatch):
     monkeypatch.setattr(cpu_host, "_NAME", "it")
     monkeypatch.setattr(cpu_host, "_COUNT", "steps")

@@ -738,54 +738,38 @@ def test_every_hessian_block_is_the_derivative_of_the_gradient(native, name, tar
     grad_x = getattr(mod, f"{name}_grad_{first}" if multi else f"{name}_grad")
     rest_in = args[1 : len(spec.input_names)]
     params = args[len(spec.input_names) :]
-    public = [j for j, p in enumerate(spec.param_names) if p in spec.public_param_names]
-    (pj,) = public
+    (pj,) = [j for j, p in enumerate(spec.param_names) if p in spec.public_param_names]
     grad_p = getattr(mod, f"{name}_grad_{spec.param_names[pj]}")
 
-    def assemble(z, lib):
-        x, k = z[:-1], z[-1]
-        ps = [k if j == pj else p for j, p in enumerate(params)]
-        return x, ps
+    def with_k(k):  # the parameters, the differentiated one set to k
+        return [k if j == pj else p for j, p in enumerate(params)]
 
     def gradient(z):
-        x, ps = assemble(z, np)
+        x, ps = z[:-1], with_k(z[-1])
         gx = _call(target, grad_x, x, *rest_in, *ps)
         gk = _call(target, grad_p, x, *rest_in, *ps)
         return np.concatenate([np.ravel(gx), np.ravel(gk)])
 
-    z = np.concatenate([args[0], [params[pj]]])
-    want = _central_jacobian(gradient, z)
-    n = args[0].size
+    want = _central_jacobian(gradient, np.concatenate([args[0], [params[pj]]]))
     if target == "torch":
         rest_t = [torch.from_numpy(r) for r in rest_in]
-
-        def f(x, k):
-            ps = [k if j == pj else p for j, p in enumerate(params)]
-            return getattr(mod, name)(x, *rest_t, *ps)
-
         blocks = torch.autograd.functional.hessian(
-            f, (torch.from_numpy(args[0]), torch.tensor(params[pj], dtype=torch.float64))
-        )
-        got = np.block(
-            [
-                [np.asarray(b).reshape(n if r == 0 else 1, -1) for b in row]
-                for r, row in enumerate(blocks)
-            ]
+            lambda x, k: getattr(mod, name)(x, *rest_t, *with_k(k)),
+            (torch.from_numpy(args[0]), torch.tensor(params[pj], dtype=torch.float64)),
         )
     else:
         with jax.enable_x64(True):
             rest_j = [jnp.asarray(r) for r in rest_in]
-
-            def f(x, k):
-                ps = [k if j == pj else p for j, p in enumerate(params)]
-                return getattr(mod, name)(x, *rest_j, *ps)
-
-            hessian = jax.jit(jax.hessian(f, argnums=(0, 1)))
-            blocks = hessian(jnp.asarray(args[0]), jnp.asarray(params[pj]))
-            got = np.block(
-                [
-                    [np.asarray(b).reshape(n if r == 0 else 1, -1) for b in row]
-                    for r, row in enumerate(blocks)
-                ]
+            f = lambda x, k: getattr(mod, name)(x, *rest_j, *with_k(k))  # noqa: E731
+            blocks = jax.jit(jax.hessian(f, argnums=(0, 1)))(
+                jnp.asarray(args[0]), jnp.asarray(params[pj])
             )
+            blocks = jax.tree_util.tree_map(np.asarray, blocks)
+    n = args[0].size
+    got = np.block(
+        [
+            [np.asarray(b).reshape(n if r == 0 else 1, -1) for b in row]
+            for r, row in enumerate(blocks)
+        ]
+    )
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8 * np.abs(want).max())
